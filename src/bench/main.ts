@@ -1,0 +1,52 @@
+/**
+ * `npm run bench`: runs every benchmark module and prints ONE JSON object of figures.
+ *
+ * Each module under src/bench/ exports `run(ctx): Promise<Record<string, number | string>>`.
+ * `--only PREFIX` keeps the keys (and skips the modules) whose names do not start with PREFIX.
+ * Figures are medians of several runs (each module decides how many); progress goes to stderr so
+ * stdout stays one JSON object. This is an adapter: it may read the wall clock.
+ */
+export interface BenchContext {
+  /** Median of `n` runs of `fn`, each returning a figure. */
+  median(n: number, fn: () => number | Promise<number>): Promise<number>;
+  log(msg: string): void;
+  only: string | undefined;
+}
+
+type BenchModule = { keys: string[]; run(ctx: BenchContext): Promise<Record<string, number | string | null>> };
+
+// Modules in output order. A module that is missing (not built yet) is skipped with a note.
+const MODULES = ['sim', 'frames', 'pcap', 'topology', 'classifier', 'sriov', 'qcow2', 'qos'];
+
+async function main(): Promise<void> {
+  const argv = process.argv.slice(2);
+  const i = argv.indexOf('--only');
+  const only = i >= 0 ? argv[i + 1] : undefined;
+  const ctx: BenchContext = {
+    only,
+    log: (msg) => process.stderr.write(`bench: ${msg}\n`),
+    async median(n, fn) {
+      const xs: number[] = [];
+      for (let k = 0; k < n; k++) xs.push(await fn());
+      xs.sort((a, b) => a - b);
+      return xs[Math.floor(xs.length / 2)]!;
+    },
+  };
+  const out: Record<string, number | string | null> = {};
+  for (const name of MODULES) {
+    let mod: BenchModule;
+    try {
+      mod = (await import(`./${name}.js`)) as BenchModule;
+    } catch (e) {
+      if ((e as { code?: string }).code === 'ERR_MODULE_NOT_FOUND') continue;
+      throw e;
+    }
+    if (only && !mod.keys.some((k) => k.startsWith(only) || only.startsWith(k))) continue;
+    ctx.log(`${name}…`);
+    const figures = await mod.run(ctx);
+    for (const [k, v] of Object.entries(figures)) if (!only || k.startsWith(only)) out[k] = v;
+  }
+  process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
+}
+
+await main();

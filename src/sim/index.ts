@@ -1,0 +1,4 @@
+export * from './time.js';
+export { EventQueue, EventId, type EventHandler } from './queue.js';
+export { Prng } from './prng.js';
+export { Simulation, type RunOptions, type RunResult } from './simulation.js';
