@@ -1,0 +1,253 @@
+/**
+ * High-level frame builders for guests, the hypervisor and tests. All arguments are named; MACs
+ * are 48-bit numbers, IPv4 addresses uint32, IPv6 addresses `Ipv6Words`.
+ *
+ * Every builder returns a fresh, complete Ethernet frame (no FCS) with checksums filled in, padded
+ * with zeros to 60 bytes, the minimum a real NIC puts on the wire (64 with the FCS; IEEE 802.3
+ * §4.2.3.3, Linux drivers `eth_skb_pad`), so captures match what a wire tap would see. Padding
+ * sits after the IP `totalLen` and is ignored by parsers.
+ *
+ * Payload bytes, when only a length is given, are a counting pattern (byte i = i & 0xff): the
+ * same every run, recognizable in Wireshark.
+ */
+import { ArpOperation, Packet as ArpPacket, PACKET_LEN as ARP_LEN, Repr as ArpRepr } from './arp.js';
+import { EtherType, Frame as EthernetFrame, HEADER_LEN as ETH_LEN, MIN_FRAME_LEN, Repr as EthernetRepr } from './ethernet.js';
+import { Packet as Icmpv6Packet, Repr as Icmpv6Repr } from './icmpv6.js';
+import { IcmpType, Packet as IcmpPacket, Repr as IcmpRepr } from './icmp.js';
+import { IPV6_ALL_NODES, ipv6MulticastMac, type Ipv6Words } from './ip.js';
+import { IpProtocol } from './ip-protocol.js';
+import { HEADER_LEN as IPV4_LEN, Packet as Ipv4Packet, Repr as Ipv4Repr } from './ipv4.js';
+import { HEADER_LEN as IPV6_LEN, Packet as Ipv6Packet, Repr as Ipv6Repr } from './ipv6.js';
+import { BROADCAST_MAC } from './mac.js';
+import { Packet as TcpPacket, Repr as TcpRepr, TcpFlags } from './tcp.js';
+import { Packet as UdpPacket, Repr as UdpRepr } from './udp.js';
+
+/** Deterministic payload: byte i = i & 0xff. */
+export function patternPayload(len: number): Uint8Array {
+  const b = new Uint8Array(len);
+  for (let i = 0; i < len; i++) b[i] = i & 0xff;
+  return b;
+}
+
+/** A zeroed buffer of max(len, 60) bytes with an Ethernet header written. */
+function ethernet(len: number, src: number, dst: number, type: EtherType): Uint8Array {
+  const buf = new Uint8Array(Math.max(len, MIN_FRAME_LEN));
+  EthernetRepr.emit({ srcAddr: src, dstAddr: dst, etherType: type }, new EthernetFrame(buf));
+  return buf;
+}
+
+/** Copy of `frame` zero-padded to 60 bytes (or the frame itself if already long enough). */
+export function padFrame(frame: Uint8Array): Uint8Array {
+  if (frame.length >= MIN_FRAME_LEN) return frame;
+  const out = new Uint8Array(MIN_FRAME_LEN);
+  out.set(frame);
+  return out;
+}
+
+function arpFrame(ethDst: number, ethSrc: number, type: EtherType, repr: ArpRepr): Uint8Array {
+  const buf = ethernet(ETH_LEN + ARP_LEN, ethSrc, ethDst, type);
+  ArpRepr.emit(repr, new ArpPacket(buf.subarray(ETH_LEN, ETH_LEN + ARP_LEN)));
+  return buf;
+}
+
+export function buildArpRequest(a: { srcMac: number; srcIp: number; dstIp: number }): Uint8Array {
+  return arpFrame(BROADCAST_MAC, a.srcMac, EtherType.Arp, {
+    operation: ArpOperation.Request,
+    sourceHardwareAddr: a.srcMac,
+    sourceProtocolAddr: a.srcIp,
+    targetHardwareAddr: 0,
+    targetProtocolAddr: a.dstIp,
+  });
+}
+
+export function buildArpReply(a: { srcMac: number; srcIp: number; dstMac: number; dstIp: number }): Uint8Array {
+  return arpFrame(a.dstMac, a.srcMac, EtherType.Arp, {
+    operation: ArpOperation.Reply,
+    sourceHardwareAddr: a.srcMac,
+    sourceProtocolAddr: a.srcIp,
+    targetHardwareAddr: a.dstMac,
+    targetProtocolAddr: a.dstIp,
+  });
+}
+
+/**
+ * Gratuitous ARP as Linux sends it on `netif_notify_peers` (`net/ipv4/devinet.c`
+ * `inetdev_send_gratuitous_arp` → `arp_send(ARPOP_REQUEST, …, ip, dev, ip, NULL, dev_addr, NULL)`):
+ * a broadcast request with SPA = TPA = ip and THA = 0.
+ */
+export function buildGratuitousArp(a: { mac: number; ip: number }): Uint8Array {
+  return arpFrame(BROADCAST_MAC, a.mac, EtherType.Arp, {
+    operation: ArpOperation.Request,
+    sourceHardwareAddr: a.mac,
+    sourceProtocolAddr: a.ip,
+    targetHardwareAddr: 0,
+    targetProtocolAddr: a.ip,
+  });
+}
+
+/**
+ * The RARP "announce" QEMU sends after migration (`net/announce.c` `announce_self_create`):
+ * 60 bytes, broadcast, ethertype 0x8035, opcode 3 (reverse request), sender = target = mac,
+ * both IPs 0.0.0.0, zero padding.
+ */
+export function buildRarp(mac: number): Uint8Array {
+  return arpFrame(BROADCAST_MAC, mac, EtherType.Rarp, {
+    operation: ArpOperation.RarpRequest,
+    sourceHardwareAddr: mac,
+    sourceProtocolAddr: 0,
+    targetHardwareAddr: mac,
+    targetProtocolAddr: 0,
+  });
+}
+
+interface Ipv4FrameArgs {
+  srcMac: number;
+  dstMac: number;
+  srcIp: number;
+  dstIp: number;
+  ttl?: number;
+  tos?: number;
+  /** IPv4 identification (default 0). */
+  ipId?: number;
+  /** Don't Fragment bit (default true, as Linux sets with PMTU discovery). */
+  dontFrag?: boolean;
+}
+
+/** Frame with Ethernet + IPv4 header for an L4 payload of `l4Len` bytes; returns buffer and L4 view. */
+function ipv4Frame(a: Ipv4FrameArgs, protocol: IpProtocol, l4Len: number): { buf: Uint8Array; l4: Uint8Array } {
+  const total = ETH_LEN + IPV4_LEN + l4Len;
+  const buf = ethernet(total, a.srcMac, a.dstMac, EtherType.Ipv4);
+  Ipv4Repr.emit(
+    {
+      srcAddr: a.srcIp,
+      dstAddr: a.dstIp,
+      protocol,
+      payloadLen: l4Len,
+      ttl: a.ttl ?? 64,
+      tos: a.tos ?? 0,
+      ident: a.ipId ?? 0,
+      dontFrag: a.dontFrag ?? true,
+    },
+    new Ipv4Packet(buf.subarray(ETH_LEN, ETH_LEN + IPV4_LEN)),
+  );
+  return { buf, l4: buf.subarray(ETH_LEN + IPV4_LEN, total) };
+}
+
+type PayloadArg = { payloadLen: number; payload?: undefined } | { payload: Uint8Array; payloadLen?: undefined };
+
+function payloadOf(a: PayloadArg): Uint8Array {
+  return a.payload ?? patternPayload(a.payloadLen ?? 0);
+}
+
+export type IcmpEchoArgs = Ipv4FrameArgs & PayloadArg & { type: 'request' | 'reply'; id: number; seq: number };
+
+export function buildIcmpEcho(a: IcmpEchoArgs): Uint8Array {
+  const data = payloadOf(a);
+  const repr: IcmpRepr = {
+    type: a.type === 'request' ? IcmpType.EchoRequest : IcmpType.EchoReply,
+    code: 0,
+    ident: a.id,
+    seqNo: a.seq,
+    data,
+  };
+  const { buf, l4 } = ipv4Frame(a, IpProtocol.Icmp, IcmpRepr.bufferLen(repr));
+  IcmpRepr.emit(repr, new IcmpPacket(l4));
+  return buf;
+}
+
+export type UdpArgs = Ipv4FrameArgs & PayloadArg & { srcPort: number; dstPort: number };
+
+export function buildUdp(a: UdpArgs): Uint8Array {
+  const repr: UdpRepr = { srcPort: a.srcPort, dstPort: a.dstPort, payload: payloadOf(a) };
+  const { buf, l4 } = ipv4Frame(a, IpProtocol.Udp, UdpRepr.bufferLen(repr));
+  UdpRepr.emit(repr, new UdpPacket(l4), { kind: 'ipv4', src: a.srcIp, dst: a.dstIp });
+  return buf;
+}
+
+export type TcpArgs = Ipv4FrameArgs &
+  Partial<PayloadArg> & {
+    srcPort: number;
+    dstPort: number;
+    seq?: number;
+    ack?: number;
+    /** `TcpFlags` bits (default SYN). */
+    flags?: number;
+    window?: number;
+  };
+
+/** A TCP segment with a 20-byte header (no options) and the given payload (default empty). */
+export function buildTcp(a: TcpArgs): Uint8Array {
+  const payload = a.payload ?? patternPayload(a.payloadLen ?? 0);
+  const repr: TcpRepr = {
+    srcPort: a.srcPort,
+    dstPort: a.dstPort,
+    seqNumber: a.seq ?? 0,
+    ackNumber: a.ack ?? 0,
+    flags: a.flags ?? TcpFlags.SYN,
+    windowLen: a.window ?? 65535,
+    urgentAt: 0,
+    options: new Uint8Array(0),
+    payload,
+  };
+  const { buf, l4 } = ipv4Frame(a, IpProtocol.Tcp, TcpRepr.bufferLen(repr));
+  TcpRepr.emit(repr, new TcpPacket(l4), { kind: 'ipv4', src: a.srcIp, dst: a.dstIp });
+  return buf;
+}
+
+/** Ethernet + IPv6 + ICMPv6 frame for `repr`. */
+export function buildIcmpv6(a: {
+  srcMac: number;
+  dstMac: number;
+  srcIp6: Ipv6Words;
+  dstIp6: Ipv6Words;
+  hopLimit?: number;
+  repr: Icmpv6Repr;
+}): Uint8Array {
+  const l4Len = Icmpv6Repr.bufferLen(a.repr);
+  const total = ETH_LEN + IPV6_LEN + l4Len;
+  const buf = ethernet(total, a.srcMac, a.dstMac, EtherType.Ipv6);
+  Ipv6Repr.emit(
+    {
+      srcAddr: a.srcIp6,
+      dstAddr: a.dstIp6,
+      nextHeader: IpProtocol.Icmpv6,
+      payloadLen: l4Len,
+      hopLimit: a.hopLimit ?? 255,
+      trafficClass: 0,
+      flowLabel: 0,
+    },
+    new Ipv6Packet(buf.subarray(ETH_LEN, ETH_LEN + IPV6_LEN)),
+  );
+  Icmpv6Repr.emit(a.repr, new Icmpv6Packet(buf.subarray(ETH_LEN + IPV6_LEN, total)), a.srcIp6, a.dstIp6);
+  return buf;
+}
+
+/**
+ * Unsolicited Neighbor Advertisement (RFC 4861 §7.2.6) as Linux sends on `netif_notify_peers`
+ * (`net/ipv6/ndisc.c` `ndisc_send_unsol_na`): to ff02::1 (MAC 33:33:00:00:00:01), hop limit 255,
+ * Override set, Solicited clear, target link-layer address option = srcMac.
+ * With `unsolicited: false` it is a solicited reply to ff02::1 (Solicited set).
+ */
+export function buildNeighborAdvertisement(a: {
+  srcMac: number;
+  srcIp6: Ipv6Words;
+  targetIp6: Ipv6Words;
+  unsolicited: boolean;
+  router?: boolean;
+}): Uint8Array {
+  return buildIcmpv6({
+    srcMac: a.srcMac,
+    dstMac: ipv6MulticastMac(IPV6_ALL_NODES),
+    srcIp6: a.srcIp6,
+    dstIp6: IPV6_ALL_NODES,
+    repr: {
+      kind: 'neighbor-advert',
+      router: a.router ?? false,
+      solicited: !a.unsolicited,
+      override: true,
+      target: a.targetIp6,
+      lladdr: a.srcMac,
+    },
+  });
+}
+

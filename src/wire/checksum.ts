@@ -1,0 +1,49 @@
+/**
+ * The Internet checksum (RFC 1071) and the IPv4/IPv6 pseudo-headers used by UDP, TCP and ICMPv6
+ * (RFC 768, RFC 793, RFC 8200 §8.1). Sums are accumulated unfolded in a JS number (no overflow for
+ * any frame size we handle) and folded once at the end.
+ */
+import type { Ipv6Words } from './ip.js';
+
+/** Adds the 16-bit big-endian words of bytes[start, end) to `sum` (odd tail padded with 0). */
+export function sumBytes(bytes: Uint8Array, start: number, end: number, sum = 0): number {
+  let i = start;
+  for (; i + 1 < end; i += 2) sum += (bytes[i]! << 8) | bytes[i + 1]!;
+  if (i < end) sum += bytes[i]! << 8;
+  return sum;
+}
+
+export function fold(sum: number): number {
+  while (sum > 0xffff) sum = (sum & 0xffff) + Math.floor(sum / 0x10000);
+  return sum;
+}
+
+/** One's complement of the folded sum: the value to store in a checksum field. */
+export function finish(sum: number): number {
+  return ~fold(sum) & 0xffff;
+}
+
+function sum32(w: number): number {
+  return (w >>> 16) + (w & 0xffff);
+}
+
+export function pseudoHeaderV4(src: number, dst: number, protocol: number, length: number): number {
+  return sum32(src >>> 0) + sum32(dst >>> 0) + protocol + length;
+}
+
+export function pseudoHeaderV6(src: readonly number[], dst: readonly number[], nextHeader: number, length: number): number {
+  let s = 0;
+  for (let i = 0; i < 4; i++) s += sum32((src[i] ?? 0) >>> 0) + sum32((dst[i] ?? 0) >>> 0);
+  return s + sum32(length >>> 0) + nextHeader;
+}
+
+/** The IP layer a transport checksum covers: IPv4 or IPv6 source and destination. */
+export type PseudoHeader =
+  | { readonly kind: 'ipv4'; readonly src: number; readonly dst: number }
+  | { readonly kind: 'ipv6'; readonly src: Ipv6Words; readonly dst: Ipv6Words };
+
+export function pseudoHeaderSum(ph: PseudoHeader, protocol: number, length: number): number {
+  return ph.kind === 'ipv4'
+    ? pseudoHeaderV4(ph.src, ph.dst, protocol, length)
+    : pseudoHeaderV6(ph.src, ph.dst, protocol, length);
+}
