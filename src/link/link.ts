@@ -1,0 +1,203 @@
+/**
+ * A point-to-point link between two ports: a cable with a line rate, a propagation delay, a
+ * bounded transmit queue per direction and optional random loss.
+ *
+ * Design
+ * - Each direction is an independent FIFO transmitter (like a NIC's tx ring feeding a full-duplex
+ *   cable). A frame handed to the link at time t starts serializing at max(t, end of the previous
+ *   frame), takes `wireBits / bandwidth` to serialize, and arrives at the far port
+ *   `delay` after its last bit left: arrival = start + serialization + delay.
+ * - Serialization counts the bytes a frame really occupies on Ethernet: the frame padded to the
+ *   60-byte minimum, plus FCS (4), preamble + SFD (8) and inter-frame gap (12): 24 bytes of
+ *   overhead, so 64-byte frames on 10Gbit run at the textbook 14.88 Mpps (IEEE 802.3 clause 4).
+ *   Times are rounded up to whole nanoseconds per frame.
+ * - The queue holds frames that have not started serializing yet. When it already holds `queue`
+ *   frames, a new one is tail-dropped and counted `queue-full` at the sending port (the Linux
+ *   qdisc drop a `tc -s qdisc` would show on the sender).
+ * - Loss draws from the link's own PRNG stream (`sim.prng.fork(label)`) once per frame, in frame
+ *   order, so the same seed loses the same frames; a lost frame still uses its wire time and is
+ *   counted `loss` at the sending port.
+ * - Delivery is always a scheduled event, never a direct call. That is what breaks the call
+ *   recursion between hosts and what makes a link the unit of parallel time in the fabric.
+ * - Down (a scenario `link_down`): both ports lose carrier (`Port.up = false`, so they drop new
+ *   frames as `link-down`); frames queued or already on the wire are lost and counted `link-down`
+ *   at their sender (at the time they would have arrived).
+ *
+ * Limits: the queue is bounded (default 1000 frames, like txqueuelen); nothing else grows.
+ */
+import type { Frame, FrameMeta, FrameReceiver, Port } from '../port/port.js';
+import type { Prng } from '../sim/prng.js';
+import type { Simulation } from '../sim/simulation.js';
+import type { EventSink } from '../port/nic.js';
+
+export interface LinkOptions {
+  sim: Simulation;
+  /** Name used in events and as the PRNG fork label (`link0`, or `hv1.br0.uplink<->tor.p1`). */
+  name: string;
+  a: Port;
+  b: Port;
+  /** Line rate in bit/s (> 0). Default 10 Gbit/s. */
+  bandwidthBps?: number;
+  /** Propagation delay in ns. Default 0. */
+  delayNs?: number;
+  /** Frames waiting to be serialized, per direction. Default 1000. */
+  queueFrames?: number;
+  /** Loss probability per frame in [0, 1]. Default 0. */
+  loss?: number;
+  /** Loss stream; default `sim.prng.fork('link:' + name)`. */
+  prng?: Prng;
+  events?: EventSink;
+}
+
+/** Bytes a frame occupies on the wire besides its own (FCS + preamble/SFD + IFG). */
+export const ETHERNET_WIRE_OVERHEAD = 24;
+/** Minimum frame length without FCS; shorter frames are padded on the wire. */
+export const ETHERNET_MIN_FRAME = 60;
+
+export interface LinkDirectionStats {
+  frames: number;
+  bytes: number;
+  queueFull: number;
+  lost: number;
+  linkDown: number;
+  /** Highest number of frames waiting at once. */
+  maxQueued: number;
+}
+
+/** Serialization time of a `len`-byte frame (no FCS) at `bps`, in whole ns (rounded up). */
+export function serializationNs(len: number, bps: number): number {
+  const wireBytes = Math.max(len, ETHERNET_MIN_FRAME) + ETHERNET_WIRE_OVERHEAD;
+  return Math.ceil((wireBytes * 8 * 1e9) / bps);
+}
+
+class Direction implements FrameReceiver {
+  /** Start times of frames accepted but maybe not yet started (a ring; FIFO so times ascend). */
+  private starts: Float64Array;
+  private head = 0;
+  private count = 0;
+  /** When the transmitter is free again. */
+  busyUntil = 0;
+  readonly stats: LinkDirectionStats = { frames: 0, bytes: 0, queueFull: 0, lost: 0, linkDown: 0, maxQueued: 0 };
+  /** Incremented on down(): frames scheduled in an older epoch are discarded. */
+  epoch = 0;
+
+  constructor(
+    private readonly link: Link,
+    readonly from: Port,
+    readonly to: Port,
+    private readonly queueFrames: number,
+  ) {
+    this.starts = new Float64Array(queueFrames + 1);
+  }
+
+  receive(frame: Frame, meta: FrameMeta): void {
+    const link = this.link;
+    const sim = link.sim;
+    const now = sim.now;
+    if (!link.up) {
+      this.stats.linkDown++;
+      this.from.drop('link-down', frame);
+      return;
+    }
+    // Forget frames that have started serializing by now.
+    const cap = this.starts.length;
+    while (this.count > 0 && this.starts[this.head]! <= now) {
+      this.head = this.head + 1 === cap ? 0 : this.head + 1;
+      this.count--;
+    }
+    const start = this.busyUntil > now ? this.busyUntil : now;
+    if (start > now) {
+      // It would wait: it needs a queue slot.
+      if (this.count >= this.queueFrames) {
+        this.stats.queueFull++;
+        this.from.drop('queue-full', frame);
+        return;
+      }
+      let tail = this.head + this.count;
+      if (tail >= cap) tail -= cap;
+      this.starts[tail] = start;
+      this.count++;
+      if (this.count > this.stats.maxQueued) this.stats.maxQueued = this.count;
+    }
+    const end = start + serializationNs(frame.length, link.bandwidthBps);
+    this.busyUntil = end;
+    this.stats.frames++;
+    this.stats.bytes += frame.length;
+    if (link.loss > 0 && link.prng.float() < link.loss) {
+      this.stats.lost++;
+      this.from.drop('loss', frame);
+      return;
+    }
+    const epoch = this.epoch;
+    const hops = meta.hops;
+    const to = this.to;
+    sim.scheduleAt(end + link.delayNs, () => {
+      if (epoch !== this.epoch) {
+        // The link went down while this frame was queued or on the wire.
+        this.stats.linkDown++;
+        this.from.drop('link-down', frame);
+        return;
+      }
+      to.receive(frame, { hops });
+    });
+  }
+
+  /** Forgets everything queued or in flight; each such frame is counted `link-down` at the sender when its arrival event fires. */
+  flush(): void {
+    this.count = 0;
+    this.head = 0;
+    this.busyUntil = this.link.sim.now;
+    this.epoch++;
+  }
+}
+
+export class Link {
+  readonly sim: Simulation;
+  readonly name: string;
+  readonly a: Port;
+  readonly b: Port;
+  readonly bandwidthBps: number;
+  readonly delayNs: number;
+  readonly loss: number;
+  readonly prng: Prng;
+  private readonly ab: Direction;
+  private readonly ba: Direction;
+  private readonly events: EventSink | undefined;
+  up = true;
+
+  constructor(opts: LinkOptions) {
+    this.sim = opts.sim;
+    this.name = opts.name;
+    this.a = opts.a;
+    this.b = opts.b;
+    this.bandwidthBps = opts.bandwidthBps ?? 10_000_000_000;
+    if (!(this.bandwidthBps > 0)) throw new RangeError(`link ${opts.name}: bandwidth must be positive`);
+    this.delayNs = Math.round(opts.delayNs ?? 0);
+    this.loss = opts.loss ?? 0;
+    this.prng = opts.prng ?? opts.sim.prng.fork(`link:${opts.name}`);
+    this.events = opts.events;
+    const q = opts.queueFrames ?? 1000;
+    this.ab = new Direction(this, this.a, this.b, q);
+    this.ba = new Direction(this, this.b, this.a, q);
+    this.a.peer = this.ab;
+    this.b.peer = this.ba;
+  }
+
+  /** Per-direction counters: `a→b` and `b→a`. */
+  stats(): { ab: LinkDirectionStats; ba: LinkDirectionStats } {
+    return { ab: { ...this.ab.stats }, ba: { ...this.ba.stats } };
+  }
+
+  /** Takes the cable down (both ends lose carrier) or brings it back up. */
+  setUp(up: boolean): void {
+    if (up === this.up) return;
+    this.up = up;
+    this.a.up = up;
+    this.b.up = up;
+    if (!up) {
+      this.ab.flush();
+      this.ba.flush();
+    }
+    this.events?.({ type: up ? 'link-up' : 'link-down', time_ns: this.sim.now, link: this.name, a: this.a.path, b: this.b.path });
+  }
+}
