@@ -1,0 +1,50 @@
+/**
+ * Loading a topology: YAML text → positions → schema → semantic checks → `TopologyModel`.
+ *
+ * `loadTopologyText` works on a string (tests, library users with generated topologies);
+ * `loadTopology` reads a file and resolves `flows_file` relative to it. Both throw a `UserError`
+ * (one problem) or `UserErrors` (several, sorted by position) for anything wrong in the input.
+ */
+import { dirname, basename, extname, join, isAbsolute } from 'node:path';
+import { UserError, UserErrors } from '../errors.js';
+import { parseYaml, validateYaml } from '../util/yaml-source.js';
+import { readTextFile } from './file.adapter.js';
+import type { TopologyModel } from './model.js';
+import { resolveTopology } from './resolve.js';
+import { topologySchema } from './schema.js';
+
+export interface LoadOptions {
+  /** Reads a file referenced by the topology; default: relative to the topology file's folder. */
+  readFile?: (relPath: string) => { text: string; file: string };
+}
+
+/** Parses and validates topology `text` (reported as `file` in errors). */
+export function loadTopologyText(text: string, file = 'topology.yaml', opts: LoadOptions = {}): TopologyModel {
+  const source = parseYaml(text, file);
+  if (source.doc.contents === null) throw new UserError('TOPOLOGY_EMPTY', 'the topology file is empty', { location: { file, line: 1, col: 1 } });
+  const doc = validateYaml(source, topologySchema, 'TOPOLOGY');
+  const { model, errors } = resolveTopology(source, doc, {
+    defaultName: basename(file, extname(file)),
+    text,
+    ...(opts.readFile ? { readFile: opts.readFile } : {}),
+  });
+  if (errors.length > 0) {
+    errors.sort((a, b) => (a.location?.line ?? 0) - (b.location?.line ?? 0) || (a.location?.col ?? 0) - (b.location?.col ?? 0));
+    throw errors.length === 1 ? errors[0]! : new UserErrors(errors);
+  }
+  return model;
+}
+
+/** Reads and validates the topology file at `path`. */
+export function loadTopology(path: string, opts: LoadOptions = {}): TopologyModel {
+  const text = readTextFile(path);
+  const dir = dirname(path);
+  return loadTopologyText(text, path, {
+    readFile:
+      opts.readFile ??
+      ((rel) => {
+        const full = isAbsolute(rel) ? rel : join(dir, rel);
+        return { text: readTextFile(full), file: full };
+      }),
+  });
+}

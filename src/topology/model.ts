@@ -1,0 +1,237 @@
+/**
+ * The validated topology model: what `topology/` hands to `fabric/`.
+ *
+ * Everything here is resolved and checked: names are unique, every reference points at something
+ * that exists, MACs are 48-bit integers, IPs are numbers, durations are nanoseconds, rates are
+ * bit/s. Each object keeps `yaml`, its path in the file, so later stages (the fabric, SR-IOV,
+ * migration, disks) can still report `file:line:col` through `model.source.error(code, yaml, msg)`.
+ */
+import type { SourceLocation } from '../errors.js';
+import type { YamlPath, YamlSource } from '../util/yaml-source.js';
+import type {
+  DiskDoc,
+  MigrateDoc,
+  NumVfsActionDoc,
+  PfDoc,
+  TopologyDoc,
+  VfActionDoc,
+} from './schema.js';
+
+/** OVS Port VLAN columns, as validated. */
+export interface VlanConfig {
+  vlanMode?: 'access' | 'trunk' | 'native-tagged' | 'native-untagged';
+  tag?: number;
+  trunks?: number[];
+}
+
+export interface FlowsSpec {
+  text: string;
+  /** Where the first line of `text` is, so flow syntax errors point into the topology or flows file. */
+  origin: SourceLocation;
+}
+
+/** A port of a bridge or switch declared under `ports:` (uplinks, patch ports). */
+export interface BridgePortModel {
+  name: string;
+  /** Dotted path: `hv1.br0.uplink` or `tor.p1`. */
+  path: string;
+  vlan: VlanConfig;
+  ofport?: number;
+  yaml: YamlPath;
+}
+
+/** A host bridge or a physical switch (both are learning bridges). */
+export interface BridgeModel {
+  name: string;
+  /** `hv1.br0` for a host bridge, `tor` for a switch. */
+  path: string;
+  /** Owning host, or undefined for a physical switch. */
+  host?: string;
+  kind: 'bridge' | 'switch';
+  flows?: FlowsSpec;
+  macAgingNs?: number;
+  macTableSize?: number;
+  ports: BridgePortModel[];
+  yaml: YamlPath;
+}
+
+export interface PfModel {
+  name: string;
+  host: string;
+  /** `hv1.pf0`. */
+  path: string;
+  /** The PF's uplink port path (a link end): `hv1.pf0.uplink`. */
+  uplinkPath: string;
+  doc: PfDoc;
+  yaml: YamlPath;
+}
+
+export interface HostModel {
+  name: string;
+  bridges: BridgeModel[];
+  nics: PfModel[];
+  yaml: YamlPath;
+}
+
+export interface Ipv4Assignment {
+  address: number;
+  prefixLength: number;
+  text: string;
+}
+
+export interface InterfaceModel {
+  vm: string;
+  name: string;
+  /** `vm1.eth0`: the NIC's own (wire-side) port path. */
+  path: string;
+  model: 'virtio' | 'vf';
+  /** For virtio on a bridge: the bridge name on the VM's host and its path. */
+  bridge?: string;
+  bridgePath?: string;
+  /** Name of the bridge port the NIC plugs into (`vm1-eth0`, like a tap named after the VM NIC). */
+  bridgePortName: string;
+  mac: number;
+  macText: string;
+  /** True when the MAC was assigned by vfab (52:54:00:…), not written in the file. */
+  macGenerated: boolean;
+  ipv4?: Ipv4Assignment;
+  ipv6: string[];
+  gateway?: number;
+  vlan: VlanConfig;
+  queues: number;
+  queueSize: number;
+  mtu: number;
+  /** Feature names as written (lower case), or undefined for the device default. */
+  features?: string[];
+  /** model vf: PF name on the VM's host, VF index, and the virtio standby interface name. */
+  nic?: string;
+  vf?: number;
+  standby?: string;
+  yaml: YamlPath;
+}
+
+export interface VmModel {
+  name: string;
+  host: string;
+  memoryBytes?: number;
+  dirtyRateBytesPerS?: number;
+  interfaces: InterfaceModel[];
+  disks: Array<{ name: string; doc: DiskDoc; yaml: YamlPath }>;
+  yaml: YamlPath;
+}
+
+export interface LinkModel {
+  index: number;
+  /** `link0`, `link1` …: the link's name in events and in the PRNG fork label. */
+  name: string;
+  a: string;
+  b: string;
+  bandwidthBps: number;
+  delayNs: number;
+  queueFrames: number;
+  loss: number;
+  yaml: YamlPath;
+}
+
+export interface PingAction {
+  kind: 'ping';
+  from: string;
+  dst: number;
+  dstText: string;
+  count: number;
+  intervalNs: number;
+  size: number;
+}
+
+export interface UdpAction {
+  kind: 'udp';
+  from: string;
+  dst: number;
+  dstText: string;
+  port: number;
+  srcPort?: number;
+  rateBps: number;
+  size: number;
+  durationNs: number;
+}
+
+export interface LinkStateAction {
+  kind: 'link_down' | 'link_up';
+  /** A port path; when it is a link end the whole link goes down/up. */
+  target: string;
+}
+
+export interface MigrateAction {
+  kind: 'migrate';
+  doc: MigrateDoc;
+}
+
+export interface VfAction {
+  kind: 'vf';
+  doc: VfActionDoc;
+}
+
+export interface NumVfsAction {
+  kind: 'sriov';
+  doc: NumVfsActionDoc;
+}
+
+export type ScenarioAction = PingAction | UdpAction | LinkStateAction | MigrateAction | VfAction | NumVfsAction;
+
+export interface ScenarioStep {
+  index: number;
+  atNs: number;
+  action: ScenarioAction;
+  /** YAML path of the step; the action's own node is `[...yaml, action.kind]`. */
+  yaml: YamlPath;
+}
+
+export interface CaptureModel {
+  /** 'all' or a list of port paths / globs. */
+  ports: 'all' | string[];
+  snaplen: number;
+}
+
+export type PortKind = 'bridge-port' | 'vm-tap' | 'switch-port' | 'vm-nic' | 'pf-uplink' | 'vf';
+
+export interface PortDecl {
+  path: string;
+  kind: PortKind;
+  /** True when a link may attach here. */
+  linkable: boolean;
+  yaml: YamlPath;
+}
+
+export interface TopologyModel {
+  name: string;
+  file: string;
+  source: YamlSource;
+  seed?: number;
+  durationNs?: number;
+  doc: TopologyDoc;
+  hosts: HostModel[];
+  /** Physical switches. */
+  switches: BridgeModel[];
+  vms: VmModel[];
+  links: LinkModel[];
+  scenario: ScenarioStep[];
+  capture: CaptureModel;
+  /** Every port path the topology declares, in declaration order. */
+  ports: Map<string, PortDecl>;
+}
+
+export const DEFAULTS = {
+  linkBandwidthBps: 10_000_000_000,
+  linkDelayNs: 0,
+  linkQueueFrames: 1000,
+  queues: 1,
+  queueSize: 256,
+  mtu: 1500,
+  pingCount: 5,
+  pingIntervalNs: 1_000_000_000,
+  pingSize: 56,
+  udpPort: 5001,
+  udpSize: 1000,
+  snaplen: 65535,
+  durationNs: 10_000_000_000,
+} as const;

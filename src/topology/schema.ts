@@ -1,0 +1,264 @@
+/**
+ * The topology file format as one zod schema: the single source of truth for parsing, for the
+ * error messages a user sees (`file:line:col`, unknown keys with a did-you-mean), and for the JSON
+ * Schema shipped in `schema/topology.schema.json` (`vfab schema`) so editors autocomplete it.
+ *
+ * Every object is a `z.strictObject`: an unknown key is an error, never silently ignored. Unit
+ * fields take the unit forms of `util/units.ts` (`10Gbit`, `20us`, `2GiB`) and come out as plain
+ * numbers (bit/s, ns, bytes). Cross-references (a VM's host, a link's ports, duplicate MACs) are
+ * not expressible here; `validate.ts` checks them against the parsed model, with positions.
+ *
+ * Shape (see docs/topology.md for the long form):
+ *   name, seed, duration, hosts{bridges{ports}, nics{vfs}}, switches{ports}, links[], vms{interfaces,
+ *   disks}, scenario[{at, <action>}], capture{ports, snaplen}
+ */
+import { z } from 'zod';
+import { zDuration, zRate, zSize } from '../util/zod-units.js';
+
+/** Names of hosts, switches, VMs, bridges, ports, interfaces: no dots (paths are dotted). */
+export const NAME_RE = /^[A-Za-z_][A-Za-z0-9_-]*$/;
+
+const MAC_RE = /^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/;
+const IPV4 = '(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}';
+const IPV4_RE = new RegExp(`^${IPV4}$`);
+const IPV4_CIDR_RE = new RegExp(`^${IPV4}/([0-9]|[12][0-9]|3[0-2])$`);
+const IPV6_CIDR_RE = /^[0-9a-fA-F:.]+\/([0-9]|[1-9][0-9]|1[01][0-9]|12[0-8])$/;
+
+export const zMac = () =>
+  z.string().regex(MAC_RE, { error: (iss) => `${JSON.stringify(iss.input)} is not a MAC address; write six hex octets, e.g. "02:00:00:00:00:01"` });
+
+export const zIpv4 = () =>
+  z.string().regex(IPV4_RE, { error: (iss) => `${JSON.stringify(iss.input)} is not an IPv4 address (e.g. 10.0.0.1)` });
+
+export const zIpv4Cidr = () =>
+  z.string().regex(IPV4_CIDR_RE, { error: (iss) => `${JSON.stringify(iss.input)} is not an IPv4 address with a prefix length (e.g. 10.0.0.1/24)` });
+
+export const zIpv6Cidr = () =>
+  z.string().regex(IPV6_CIDR_RE, { error: (iss) => `${JSON.stringify(iss.input)} is not an IPv6 address with a prefix length (e.g. fd00::1/64)` });
+
+/** An 802.1Q VLAN ID usable on a port: 1–4094 (0 means "untagged", 4095 is reserved). */
+export const zVlan = () =>
+  z
+    .number({ error: (iss) => (iss.input === undefined ? undefined : `expected a VLAN ID (1-4094), got ${JSON.stringify(iss.input)}`) })
+    .int({ error: (iss) => `VLAN ${String(iss.input)} is not a whole number` })
+    .min(1, { error: (iss) => `VLAN ${String(iss.input)} is outside 1-4094` })
+    .max(4094, { error: (iss) => `VLAN ${String(iss.input)} is outside 1-4094` });
+
+const zCount = (min = 0, max = Number.MAX_SAFE_INTEGER) => z.number().int().min(min).max(max);
+
+/** Loss probability: a fraction in [0, 1] or a percentage string (`"0.5%"`). */
+export const zLoss = () =>
+  z
+    .union([z.number().min(0).max(1), z.string().regex(/^\s*(100|[0-9]{1,2})(\.[0-9]+)?\s*%\s*$/, { error: 'a loss as a fraction 0..1 or a percentage like "0.5%"' })])
+    .transform((v) => (typeof v === 'number' ? v : Number(v.trim().replace('%', '')) / 100))
+    .describe('packet loss probability: a fraction 0..1 or a percentage such as "0.5%"');
+
+/** OVS `Port` VLAN columns (vswitch.xml): vlan_mode, tag, trunks. */
+const vlanConfig = {
+  vlan_mode: z.enum(['access', 'trunk', 'native-tagged', 'native-untagged']).optional().describe('OVS Port vlan_mode; default access when tag is set, else trunk'),
+  tag: zVlan().optional().describe('access VLAN (or native VLAN with vlan_mode native-*)'),
+  trunks: z.array(zVlan()).optional().describe('VLANs a trunk port carries; absent or empty = all'),
+};
+
+export const portSchema = z.strictObject({
+  ...vlanConfig,
+  ofport: zCount(1, 0xfeff).optional().describe('OpenFlow port number (default: assigned in order)'),
+});
+
+const flowsConfig = {
+  flows: z.string().optional().describe('ovs-ofctl add-flows text; absent = the OVS default (one NORMAL flow)'),
+  flows_file: z.string().optional().describe('a flows file, relative to the topology file'),
+  mac_aging: zDuration().optional().describe('MAC learning aging time (OVS mac-aging-time, default 300s)'),
+  mac_table_size: zCount(1).optional().describe('MAC table size (OVS mac-table-size, default 8192)'),
+};
+
+export const bridgeSchema = z.strictObject({
+  ...flowsConfig,
+  ports: z.record(z.string(), portSchema).optional().describe('extra (non-VM) bridge ports: uplinks, patch ports'),
+});
+
+/** `ip link set PF vf N …` knobs (issue 6). */
+export const vfConfigSchema = z.strictObject({
+  mac: zMac().optional(),
+  vlan: zCount(0, 4094).optional().describe('VLAN inserted on transmit and filtered/stripped on receive; 0 = none'),
+  qos: zCount(0, 7).optional().describe('802.1p priority for the VF VLAN (needs vlan)'),
+  proto: z.enum(['802.1Q', '802.1ad']).optional(),
+  spoofchk: z.boolean().optional(),
+  trust: z.boolean().optional(),
+  state: z.enum(['auto', 'enable', 'disable']).optional(),
+  max_tx_rate: zCount(0).optional().describe('Mbit/s, 0 = no limit'),
+  min_tx_rate: zCount(0).optional().describe('Mbit/s, 0 = no guarantee'),
+});
+
+/** An SR-IOV physical function (issue 6); built by `fabric/sriov.ts`. */
+export const pfSchema = z.strictObject({
+  model: z.enum(['ixgbe', 'i40e', 'ice', 'igb', 'mlx4', 'mlx5', 'generic']).optional().describe('preset for total_vfs'),
+  total_vfs: zCount(0, 256).optional(),
+  num_vfs: zCount(0, 256).optional(),
+  eswitch: z.enum(['legacy', 'switchdev']).optional(),
+  hwmode: z.enum(['veb', 'vepa']).optional(),
+  bridge: z.string().optional().describe('host bridge that receives the representor ports (switchdev)'),
+  mac: zMac().optional(),
+  vfs: z.record(z.string().regex(/^[0-9]+$/, { error: 'a VF index (0, 1, …)' }), vfConfigSchema).optional(),
+});
+
+export const hostSchema = z.strictObject({
+  bridges: z.record(z.string(), bridgeSchema).optional(),
+  nics: z.record(z.string(), pfSchema).optional().describe('SR-IOV physical functions'),
+});
+
+export const switchSchema = z.strictObject({
+  ...flowsConfig,
+  ports: z.record(z.string(), portSchema),
+});
+
+export const linkSchema = z.strictObject({
+  a: z.string().describe('port path of one end, e.g. hv1.br0.uplink'),
+  b: z.string().describe('port path of the other end, e.g. tor.p1'),
+  bandwidth: zRate().optional().describe('line rate (default 10Gbit)'),
+  delay: zDuration().optional().describe('propagation delay (default 0)'),
+  queue: zCount(0).optional().describe('transmit queue per direction in frames (default 1000)'),
+  loss: zLoss().optional(),
+});
+
+export const VIRTIO_FEATURE_NAMES = [
+  'csum', 'guest_csum', 'ctrl_guest_offloads', 'mtu', 'mac', 'guest_tso4', 'guest_tso6', 'guest_ecn', 'guest_ufo',
+  'host_tso4', 'host_tso6', 'host_ecn', 'host_ufo', 'mrg_rxbuf', 'status', 'ctrl_vq', 'ctrl_rx', 'ctrl_vlan',
+  'guest_announce', 'mq', 'ctrl_mac_addr', 'rss', 'hash_report', 'standby', 'speed_duplex',
+] as const;
+
+export const interfaceSchema = z.strictObject({
+  model: z.enum(['virtio', 'vf']).optional().describe('virtio (default) or an SR-IOV VF'),
+  bridge: z.string().optional().describe('host bridge the virtio NIC plugs into; absent = cabled by a link'),
+  mac: zMac().optional().describe('default: 52:54:00:… assigned in file order'),
+  ipv4: zIpv4Cidr().optional(),
+  ipv6: z.array(zIpv6Cidr()).optional(),
+  gateway: zIpv4().optional(),
+  ...vlanConfig,
+  queues: zCount(1, 256).optional().describe('virtio queue pairs (needs mq)'),
+  queue_size: zCount(1, 32768).optional().describe('virtqueue size, a power of two (default 256)'),
+  mtu: zCount(68, 65535).optional(),
+  features: z.array(z.enum(VIRTIO_FEATURE_NAMES)).optional().describe('virtio-net device features offered'),
+  nic: z.string().optional().describe('model vf: the physical function (name on the VM host)'),
+  vf: zCount(0, 255).optional().describe('model vf: the VF index'),
+  standby: z.string().optional().describe('model vf: the virtio interface paired for failover (VIRTIO_NET_F_STANDBY)'),
+});
+
+export const diskSchema = z.strictObject({
+  image: z.string().optional().describe('image file (created with size when missing), relative to the topology file'),
+  memory: zSize().optional().describe('a memory-backed disk of this size'),
+  format: z.enum(['qcow2', 'raw']).optional(),
+  size: zSize().optional(),
+  backing: z.string().optional(),
+  backing_format: z.enum(['qcow2', 'raw']).optional(),
+  cluster_size: zSize().optional(),
+  readonly: z.boolean().optional(),
+});
+
+export const vmSchema = z.strictObject({
+  host: z.string(),
+  memory: zSize().optional().describe('guest RAM (live migration)'),
+  dirty_rate: zSize().optional().describe('bytes dirtied per second (live migration)'),
+  interfaces: z.record(z.string(), interfaceSchema).optional(),
+  disks: z.record(z.string(), diskSchema).optional(),
+});
+
+const pingSchema = z.strictObject({
+  from: z.string().describe('VM name (or vm.interface)'),
+  to: z.string().describe('IPv4 address, VM name or vm.interface'),
+  count: zCount(1).optional().describe('default 5'),
+  interval: zDuration().optional().describe('default 1s'),
+  size: zCount(0, 65507).optional().describe('ICMP payload bytes, default 56'),
+});
+
+const udpSchema = z.strictObject({
+  from: z.string(),
+  to: z.string(),
+  port: zCount(1, 65535).optional().describe('default 5001'),
+  src_port: zCount(1, 65535).optional(),
+  rate: zRate(),
+  size: zCount(1, 65507).optional().describe('UDP payload bytes, default 1000'),
+  duration: zDuration(),
+});
+
+const migrateSchema = z.strictObject({
+  vm: z.string(),
+  to: z.string().describe('destination host'),
+  bandwidth: zRate().optional(),
+  max_downtime: zDuration().optional(),
+  max_iterations: zCount(1).optional(),
+  announce: z.enum(['both', 'rarp', 'garp', 'none']).optional(),
+  announce_initial: zDuration().optional(),
+  announce_max: zDuration().optional(),
+  announce_rounds: zCount(0).optional(),
+  announce_step: zDuration().optional(),
+});
+
+const vfActionSchema = vfConfigSchema.extend({
+  nic: z.string().describe('host.pf, e.g. hv1.pf0'),
+  vf: zCount(0, 255),
+});
+
+const numVfsActionSchema = z.strictObject({
+  nic: z.string().describe('host.pf, e.g. hv1.pf0'),
+  num_vfs: zCount(0, 256),
+});
+
+export const SCENARIO_ACTIONS = ['ping', 'udp', 'link_down', 'link_up', 'migrate', 'vf', 'sriov'] as const;
+export type ScenarioActionName = (typeof SCENARIO_ACTIONS)[number];
+
+export const scenarioStepSchema = z.strictObject({
+  at: zDuration().describe('when, in simulated time from the start'),
+  ping: pingSchema.optional(),
+  udp: udpSchema.optional(),
+  link_down: z.string().optional().describe('a link end or port path'),
+  link_up: z.string().optional(),
+  migrate: migrateSchema.optional(),
+  vf: vfActionSchema.optional().describe('ip link set PF vf N …'),
+  sriov: numVfsActionSchema.optional().describe('echo N > sriov_numvfs'),
+});
+
+export const captureSchema = z.strictObject({
+  ports: z.union([z.literal('all'), z.array(z.string())]).optional().describe('"all" or port paths / globs ("hv1.br0.*")'),
+  snaplen: zCount(1, 262144).optional(),
+});
+
+export const topologySchema = z
+  .strictObject({
+    name: z.string().optional().describe('defaults to the file name'),
+    seed: zCount(0, 0xffff_ffff).optional().describe('default seed (--seed overrides)'),
+    duration: zDuration().optional().describe('default --until'),
+    hosts: z.record(z.string(), hostSchema).optional(),
+    switches: z.record(z.string(), switchSchema).optional(),
+    links: z.array(linkSchema).optional(),
+    vms: z.record(z.string(), vmSchema).optional(),
+    scenario: z.array(scenarioStepSchema).optional(),
+    capture: captureSchema.optional(),
+  })
+  .describe('A vfab topology: hosts, bridges, VMs, switches, links, a scenario and what to capture');
+
+export type TopologyInput = z.input<typeof topologySchema>;
+export type TopologyDoc = z.output<typeof topologySchema>;
+export type HostDoc = z.output<typeof hostSchema>;
+export type BridgeDoc = z.output<typeof bridgeSchema>;
+export type PortDoc = z.output<typeof portSchema>;
+export type SwitchDoc = z.output<typeof switchSchema>;
+export type LinkDoc = z.output<typeof linkSchema>;
+export type VmDoc = z.output<typeof vmSchema>;
+export type InterfaceDoc = z.output<typeof interfaceSchema>;
+export type DiskDoc = z.output<typeof diskSchema>;
+export type PfDoc = z.output<typeof pfSchema>;
+export type VfConfigDoc = z.output<typeof vfConfigSchema>;
+export type ScenarioStepDoc = z.output<typeof scenarioStepSchema>;
+export type PingDoc = z.output<typeof pingSchema>;
+export type UdpDoc = z.output<typeof udpSchema>;
+export type MigrateDoc = z.output<typeof migrateSchema>;
+export type VfActionDoc = z.output<typeof vfActionSchema>;
+export type NumVfsActionDoc = z.output<typeof numVfsActionSchema>;
+export type CaptureDoc = z.output<typeof captureSchema>;
+
+/** The JSON Schema (draft 2020-12) of the input form, as shipped in `schema/topology.schema.json`. */
+export function topologyJsonSchema(): Record<string, unknown> {
+  const js = z.toJSONSchema(topologySchema, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
+  return { ...js, $id: 'https://vfab.dev/schema/topology.schema.json', title: 'vfab topology' };
+}
