@@ -19,7 +19,6 @@ import {
   Ipv4Packet,
   Ipv4Repr,
   Ipv6Packet,
-  isWireError,
   parseIpv4,
   parseIpv6,
   parseMac,
@@ -28,16 +27,13 @@ import {
   UdpPacket,
   UdpRepr,
 } from '../../src/wire/index.js';
+import { ok } from './ok.js';
 
 const MAC1 = parseMac('02:00:00:00:00:01');
 const MAC2 = parseMac('02:00:00:00:00:02');
 const IP1 = parseIpv4('10.0.0.1');
 const IP2 = parseIpv4('10.0.0.2');
 
-function ok<T>(x: T | { kind: 'wire-error' }): T {
-  if (isWireError(x)) throw new Error(`unexpected wire error ${JSON.stringify(x)}`);
-  return x as T;
-}
 
 describe('frame builders', () => {
   it('builds an ARP request that parses back to the same fields, padded to 60 bytes', () => {
