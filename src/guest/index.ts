@@ -1,0 +1,10 @@
+export {
+  GuestStack, findStacksByIpv4, type GuestStackOptions, type InterfaceConfig, type GuestInterface, type GuestCounters,
+  type EchoReplyHandler,
+} from './stack.js';
+export {
+  startPing, startUdpCbr, type PingOptions, type PingResult, type PingReply, type PingApp, type UdpCbrOptions,
+  type UdpResult, type UdpApp,
+} from './apps.js';
+export { UdpSink, type UdpFlowStats, type UdpSinkTotals } from './udp-sink.js';
+export { NeighborTable, DEFAULT_NEIGHBOR_OPTIONS, type NeighborOptions, type NeighborState, type NeighborSnapshot } from './neighbor.js';

@@ -1,0 +1,401 @@
+/**
+ * A minimal guest network stack: ARP (with a cache, timeouts and retries), IPv4 with header
+ * checksum validation, ICMP echo request/reply, UDP send/receive, and the gratuitous ARP /
+ * unsolicited neighbour advertisements a Linux guest sends when asked to announce itself.
+ *
+ * It talks only to `GuestNic`s (virtio-net or SR-IOV VF), never to device internals. Frames are
+ * processed synchronously when the NIC delivers them; timers (ARP retransmits, app schedules) run
+ * on the `Simulation`. Every frame sent is at least 60 bytes (the wire builders pad).
+ *
+ * Receive follows Linux's order of checks (`ip_rcv_core`, `arp_process`, `icmp_rcv`, `udp_rcv`),
+ * dropping and counting instead of throwing: frames not addressed to the interface (PACKET_OTHERHOST),
+ * bad IPv4 version/length/header checksum, fragments (no reassembly), packets for other hosts (no
+ * forwarding), bad ICMP/UDP checksums, UDP to a port nobody listens on.
+ *
+ * Deliberate omissions: no IP fragmentation or reassembly (sends over the MTU are dropped as
+ * `mtu`), no ICMP errors (port unreachable) are generated, IPv6 is used only for announcements
+ * (received IPv6 frames are counted and ignored), no link-local IPv6 address is invented.
+ */
+import { UserError, isUserError } from '../errors.js';
+import type { EventSink, GuestNic } from '../port/nic.js';
+import type { Frame } from '../port/port.js';
+import type { Simulation } from '../sim/simulation.js';
+import { sumBytes, fold } from '../wire/checksum.js';
+import {
+  buildArpReply, buildArpRequest, buildGratuitousArp, buildIcmpEcho, buildNeighborAdvertisement, buildUdp,
+} from '../wire/build.js';
+import { formatIpv4, ipv4InSubnet, ipv4Mask, parseIpv4, parseIpv4Cidr, parseIpv6, type Ipv6Words } from '../wire/ip.js';
+import { BROADCAST_MAC, macToBytes } from '../wire/mac.js';
+import { DEFAULT_NEIGHBOR_OPTIONS, NeighborTable, type NeighborOptions } from './neighbor.js';
+import { UdpSink } from './udp-sink.js';
+
+export interface GuestStackOptions {
+  /** VM name, e.g. `vm1`. */
+  name: string;
+  sim: Simulation;
+  /** ARP retransmit interval (Linux retrans_time, default 1 s). */
+  arpTimeoutNs?: number;
+  /** ARP requests sent before resolution fails (Linux mcast_solicit, default 3). */
+  arpRetries?: number;
+  /** How long a confirmed entry stays REACHABLE (default 30 s). */
+  arpReachableNs?: number;
+  /** Packets queued per unresolved neighbour (default 101; oldest dropped when full). */
+  arpQueueLen?: number;
+  events?: EventSink;
+}
+
+export interface InterfaceConfig {
+  /** `10.0.0.1/24` (a bare address means /32). */
+  ipv4?: string;
+  /** IPv6 addresses (`fd00::1/64` or `fd00::1`). */
+  ipv6?: string[];
+  /** Default IPv4 gateway. */
+  gateway?: string;
+}
+
+export interface GuestInterface {
+  readonly nic: GuestNic;
+  readonly ipv4: number | null;
+  readonly prefixLength: number;
+  readonly ipv6: readonly Ipv6Words[];
+  readonly gateway: number | null;
+  readonly neighbors: NeighborTable;
+}
+
+export interface GuestCounters {
+  rx_frames: number;
+  tx_frames: number;
+  arp_requests_sent: number;
+  arp_replies_sent: number;
+  arp_replies_received: number;
+  arp_failures: number;
+  icmp_echo_requests_received: number;
+  icmp_echo_replies_sent: number;
+  udp_datagrams_received: number;
+  udp_datagrams_sent: number;
+  announcements: number;
+  drops: Record<string, number>;
+}
+
+/** An echo reply handed to the ping app that owns the ICMP identifier. */
+export type EchoReplyHandler = (reply: { srcIp: number; seq: number; dataLen: number; timeNs: number }) => void;
+
+const stacksBySim = new WeakMap<Simulation, GuestStack[]>();
+
+/** Guest stacks in `sim` that own IPv4 address `ip` (used to find a UDP receiver by address). */
+export function findStacksByIpv4(sim: Simulation, ip: number): GuestStack[] {
+  return (stacksBySim.get(sim) ?? []).filter((s) => s.interfaces.some((i) => i.ipv4 === ip));
+}
+
+export class GuestStack {
+  readonly name: string;
+  readonly sim: Simulation;
+  readonly interfaces: GuestInterface[] = [];
+  readonly counters: GuestCounters = {
+    rx_frames: 0, tx_frames: 0, arp_requests_sent: 0, arp_replies_sent: 0, arp_replies_received: 0, arp_failures: 0,
+    icmp_echo_requests_received: 0, icmp_echo_replies_sent: 0, udp_datagrams_received: 0, udp_datagrams_sent: 0,
+    announcements: 0, drops: {},
+  };
+  private readonly events: EventSink | undefined;
+  private readonly neighborOpts: NeighborOptions;
+  private readonly sinks = new Map<number, UdpSink>();
+  private readonly echoHandlers = new Map<number, EchoReplyHandler>();
+  private nextIpId = 1;
+  private nextEphemeral = 32768;
+  private nextIcmpId = 0x1000;
+
+  constructor(opts: GuestStackOptions) {
+    this.name = opts.name;
+    this.sim = opts.sim;
+    this.events = opts.events;
+    this.neighborOpts = {
+      ...DEFAULT_NEIGHBOR_OPTIONS,
+      ...(opts.arpTimeoutNs !== undefined ? { retransNs: opts.arpTimeoutNs } : {}),
+      ...(opts.arpRetries !== undefined ? { probes: Math.max(1, opts.arpRetries) } : {}),
+      ...(opts.arpReachableNs !== undefined ? { reachableNs: opts.arpReachableNs } : {}),
+      ...(opts.arpQueueLen !== undefined ? { queueLen: Math.max(1, opts.arpQueueLen) } : {}),
+    };
+    const list = stacksBySim.get(opts.sim) ?? [];
+    list.push(this);
+    stacksBySim.set(opts.sim, list);
+  }
+
+  addInterface(nic: GuestNic, cfg: InterfaceConfig): GuestInterface {
+    const where = `${nic.path}`;
+    let ipv4: number | null = null;
+    let prefixLength = 32;
+    let gateway: number | null = null;
+    const ipv6: Ipv6Words[] = [];
+    try {
+      if (cfg.ipv4 !== undefined) {
+        if (cfg.ipv4.includes('/')) {
+          const c = parseIpv4Cidr(cfg.ipv4);
+          ipv4 = c.address;
+          prefixLength = c.prefixLength;
+        } else ipv4 = parseIpv4(cfg.ipv4);
+      }
+      if (cfg.gateway !== undefined) gateway = parseIpv4(cfg.gateway);
+      for (const a of cfg.ipv6 ?? []) ipv6.push(parseIpv6(a.split('/')[0]!));
+    } catch (e) {
+      if (isUserError(e)) throw new UserError(e.code, e.message, { where, ...(e.hint ? { hint: e.hint } : {}) });
+      throw e;
+    }
+    if (gateway !== null && ipv4 !== null && !ipv4InSubnet(gateway, ipv4, prefixLength)) {
+      throw new UserError('GUEST_GATEWAY_UNREACHABLE', `gateway ${formatIpv4(gateway)} is outside ${formatIpv4(ipv4)}/${prefixLength}`, { where });
+    }
+    const iface: GuestInterface = {
+      nic,
+      ipv4,
+      prefixLength,
+      ipv6,
+      gateway,
+      neighbors: new NeighborTable(this.sim, this.neighborOpts, {
+        sendRequest: (ip, unicastMac) => this.sendArpRequest(iface, ip, unicastMac),
+        drop: (reason, n) => this.drop(reason, n),
+        failed: (ip) => {
+          this.counters.arp_failures++;
+          this.events?.({ type: 'guest-arp-failed', time_ns: this.sim.now, vm: this.name, nic: nic.path, ip: formatIpv4(ip) });
+        },
+      }),
+    };
+    this.interfaces.push(iface);
+    nic.setReceiver((frame) => this.receive(iface, frame));
+    nic.onAnnounceRequest(() => this.announce(nic));
+    return iface;
+  }
+
+  /** Sends a gratuitous ARP per IPv4 address and an unsolicited NA per IPv6 address (netdev_notify_peers). */
+  announce(nic?: GuestNic): void {
+    for (const i of this.interfaces) {
+      if (nic !== undefined && i.nic !== nic) continue;
+      this.counters.announcements++;
+      if (i.ipv4 !== null) this.tx(i, buildGratuitousArp({ mac: i.nic.mac, ip: i.ipv4 }));
+      for (const a of i.ipv6) {
+        this.tx(i, buildNeighborAdvertisement({ srcMac: i.nic.mac, srcIp6: a, targetIp6: a, unsolicited: true }));
+      }
+    }
+  }
+
+  /** Starts (or returns the existing) UDP receiver on `port`. */
+  udpListen(port: number): UdpSink {
+    let s = this.sinks.get(port);
+    if (s === undefined) {
+      s = new UdpSink(port);
+      this.sinks.set(port, s);
+    }
+    return s;
+  }
+
+  udpSink(port: number): UdpSink | undefined {
+    return this.sinks.get(port);
+  }
+
+  /** An ephemeral UDP port (sequential from 32768, Linux's ip_local_port_range start). */
+  allocatePort(): number {
+    const p = this.nextEphemeral;
+    this.nextEphemeral = p >= 60999 ? 32768 : p + 1;
+    return p;
+  }
+
+  /** Registers the handler for echo replies carrying ICMP identifier `id` (a ping socket). */
+  registerEchoHandler(handler: EchoReplyHandler): number {
+    const id = this.nextIcmpId++ & 0xffff;
+    this.echoHandlers.set(id, handler);
+    return id;
+  }
+
+  /** Sends an ICMP echo request; false when it could not be sent now (no route/too big). */
+  sendEchoRequest(dst: number, id: number, seq: number, payloadLen: number): boolean {
+    return this.sendIpv4(dst, 20 + 8 + payloadLen, (iface, dstMac, src) =>
+      buildIcmpEcho({ srcMac: iface.nic.mac, dstMac, srcIp: src, dstIp: dst, ipId: this.ipId(), type: 'request', id, seq, payloadLen }),
+    );
+  }
+
+  /** Sends one UDP datagram with `payload`. */
+  sendUdp(dst: number, srcPort: number, dstPort: number, payload: Uint8Array): boolean {
+    const ok = this.sendIpv4(dst, 20 + 8 + payload.length, (iface, dstMac, src) =>
+      buildUdp({ srcMac: iface.nic.mac, dstMac, srcIp: src, dstIp: dst, ipId: this.ipId(), srcPort, dstPort, payload }),
+    );
+    if (ok) this.counters.udp_datagrams_sent++;
+    return ok;
+  }
+
+  /** Routes an IPv4 packet of `ipLen` bytes to `dst`, resolving the next hop; `build` makes the frame. */
+  private sendIpv4(dst: number, ipLen: number, build: (iface: GuestInterface, dstMac: number, src: number) => Frame): boolean {
+    const route = this.route(dst);
+    if (route === null) {
+      this.drop('no-route', 1);
+      return false;
+    }
+    const { iface, nextHop } = route;
+    if (ipLen > iface.nic.mtu) {
+      this.drop('mtu', 1);
+      return false;
+    }
+    const src = iface.ipv4!;
+    if (dst === 0xffffffff || (iface.prefixLength < 31 && ((dst | ipv4Mask(iface.prefixLength)) >>> 0) === 0xffffffff && ipv4InSubnet(dst, src, iface.prefixLength))) {
+      this.tx(iface, build(iface, BROADCAST_MAC, src));
+      return true;
+    }
+    iface.neighbors.resolve(nextHop, (mac) => this.tx(iface, build(iface, mac, src)));
+    return true;
+  }
+
+  private route(dst: number): { iface: GuestInterface; nextHop: number } | null {
+    let best: GuestInterface | null = null;
+    for (const i of this.interfaces) {
+      if (i.ipv4 === null) continue;
+      if ((dst === 0xffffffff || ipv4InSubnet(dst, i.ipv4, i.prefixLength)) && (best === null || i.prefixLength > best.prefixLength)) best = i;
+    }
+    if (best !== null) return { iface: best, nextHop: dst };
+    for (const i of this.interfaces) {
+      if (i.ipv4 !== null && i.gateway !== null) return { iface: i, nextHop: i.gateway };
+    }
+    return null;
+  }
+
+  private ipId(): number {
+    const id = this.nextIpId;
+    this.nextIpId = (id + 1) & 0xffff;
+    return id;
+  }
+
+  private sendArpRequest(iface: GuestInterface, ip: number, unicastMac: number | null): void {
+    if (iface.ipv4 === null) return;
+    const f = buildArpRequest({ srcMac: iface.nic.mac, srcIp: iface.ipv4, dstIp: ip });
+    if (unicastMac !== null) macToBytes(unicastMac, f, 0);
+    this.counters.arp_requests_sent++;
+    this.tx(iface, f);
+  }
+
+  private tx(iface: GuestInterface, frame: Frame): void {
+    this.counters.tx_frames++;
+    iface.nic.transmit(frame);
+  }
+
+  private drop(reason: string, n: number): void {
+    const d = this.counters.drops;
+    d[reason] = (d[reason] ?? 0) + n;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Receive
+
+  private receive(iface: GuestInterface, f: Frame): void {
+    this.counters.rx_frames++;
+    if (f.length < 14) return this.drop('runt', 1);
+    const dstMac = readMac48(f, 0);
+    // eth_type_trans: frames for another unicast MAC are PACKET_OTHERHOST and dropped by IP/ARP.
+    if ((f[0]! & 1) === 0 && dstMac !== iface.nic.mac) return this.drop('not-for-us', 1);
+    const type = (f[12]! << 8) | f[13]!;
+    if (type === 0x0806) this.receiveArp(iface, f);
+    else if (type === 0x0800) this.receiveIpv4(iface, f);
+    else if (type === 0x86dd) this.drop('ipv6-ignored', 1);
+    else this.drop('unknown-ethertype', 1);
+  }
+
+  /** Linux `arp_process`. */
+  private receiveArp(iface: GuestInterface, f: Frame): void {
+    if (f.length < 14 + 28) return this.drop('bad-arp', 1);
+    const htype = (f[14]! << 8) | f[15]!;
+    const ptype = (f[16]! << 8) | f[17]!;
+    if (htype !== 1 || ptype !== 0x0800 || f[18] !== 6 || f[19] !== 4) return this.drop('bad-arp', 1);
+    const op = (f[20]! << 8) | f[21]!;
+    const sha = readMac48(f, 22);
+    const spa = readU32(f, 28);
+    const tpa = readU32(f, 38);
+    if (iface.ipv4 === null) return;
+    if (op !== 1 && op !== 2) return this.drop('bad-arp', 1);
+    if ((sha & 0x010000000000) !== 0 || spa === 0) return; // multicast sender or an ARP probe: no learning
+    if (op === 1 && tpa === iface.ipv4 && spa !== tpa) {
+      this.iface4Learn(iface, spa, sha, false, true);
+      this.counters.arp_replies_sent++;
+      this.tx(iface, buildArpReply({ srcMac: iface.nic.mac, srcIp: iface.ipv4, dstMac: sha, dstIp: spa }));
+      return;
+    }
+    if (spa === iface.ipv4) return this.drop('arp-address-conflict', 1);
+    if (op === 2) this.counters.arp_replies_received++;
+    // Replies to us confirm; anything else (gratuitous ARP, requests for others) only updates.
+    const confirmed = op === 2 && tpa === iface.ipv4 && readMac48(f, 0) === iface.nic.mac;
+    this.iface4Learn(iface, spa, sha, confirmed, false);
+  }
+
+  private iface4Learn(iface: GuestInterface, ip: number, mac: number, confirmed: boolean, create: boolean): void {
+    iface.neighbors.learn(ip, mac, confirmed, create);
+  }
+
+  /** Linux `ip_rcv_core` checks, then local delivery. */
+  private receiveIpv4(iface: GuestInterface, f: Frame): void {
+    const o = 14;
+    if (f.length < o + 20) return this.drop('bad-ipv4-length', 1);
+    const vihl = f[o]!;
+    const ihl = (vihl & 0x0f) * 4;
+    if (vihl >> 4 !== 4 || ihl < 20 || f.length < o + ihl) return this.drop('bad-ipv4-header', 1);
+    if (fold(sumBytes(f, o, o + ihl)) !== 0xffff) return this.drop('bad-ipv4-checksum', 1);
+    const total = (f[o + 2]! << 8) | f[o + 3]!;
+    if (total < ihl || o + total > f.length) return this.drop('bad-ipv4-length', 1);
+    const fragWord = (f[o + 6]! << 8) | f[o + 7]!;
+    if ((fragWord & 0x3fff) !== 0) return this.drop('fragment', 1);
+    const proto = f[o + 9]!;
+    const src = readU32(f, o + 12);
+    const dst = readU32(f, o + 16);
+    const mine = this.interfaces.some((i) => i.ipv4 === dst);
+    const bcast = dst === 0xffffffff || (iface.ipv4 !== null && ((dst | ipv4Mask(iface.prefixLength)) >>> 0) === 0xffffffff && ipv4InSubnet(dst, iface.ipv4, iface.prefixLength));
+    if (!mine && !bcast) return this.drop('not-for-us', 1);
+    const l4 = o + ihl;
+    const l4Len = total - ihl;
+    if (proto === 1) this.receiveIcmp(src, dst, f, l4, l4Len, bcast);
+    else if (proto === 17) this.receiveUdp(src, dst, f, l4, l4Len);
+    else this.drop('unknown-protocol', 1);
+  }
+
+  private receiveIcmp(src: number, dst: number, f: Frame, l4: number, len: number, bcast: boolean): void {
+    if (len < 8) return this.drop('bad-icmp', 1);
+    if (fold(sumBytes(f, l4, l4 + len)) !== 0xffff) return this.drop('bad-icmp-checksum', 1);
+    const type = f[l4]!;
+    const id = (f[l4 + 4]! << 8) | f[l4 + 5]!;
+    const seq = (f[l4 + 6]! << 8) | f[l4 + 7]!;
+    if (type === 8) {
+      this.counters.icmp_echo_requests_received++;
+      if (bcast) return; // Linux icmp_echo_ignore_broadcasts = 1
+      const data = f.slice(l4 + 8, l4 + len);
+      const ok = this.sendIpv4(src, 20 + 8 + data.length, (iface, dstMac) =>
+        buildIcmpEcho({ srcMac: iface.nic.mac, dstMac, srcIp: dst, dstIp: src, ipId: this.ipId(), type: 'reply', id, seq, payload: data }),
+      );
+      if (ok) this.counters.icmp_echo_replies_sent++;
+      return;
+    }
+    if (type === 0) {
+      const h = this.echoHandlers.get(id);
+      if (h === undefined) return this.drop('icmp-no-socket', 1);
+      h({ srcIp: src, seq, dataLen: len - 8, timeNs: this.sim.now });
+      return;
+    }
+    this.drop('icmp-ignored', 1);
+  }
+
+  private receiveUdp(src: number, dst: number, f: Frame, l4: number, len: number): void {
+    if (len < 8) return this.drop('bad-udp', 1);
+    const ulen = (f[l4 + 4]! << 8) | f[l4 + 5]!;
+    if (ulen < 8 || ulen > len) return this.drop('bad-udp', 1);
+    const csum = (f[l4 + 6]! << 8) | f[l4 + 7]!;
+    if (csum !== 0) {
+      const pseudo = (src >>> 16) + (src & 0xffff) + (dst >>> 16) + (dst & 0xffff) + 17 + ulen;
+      if (fold(sumBytes(f, l4, l4 + ulen, pseudo)) !== 0xffff) return this.drop('bad-udp-checksum', 1);
+    }
+    const sport = (f[l4]! << 8) | f[l4 + 1]!;
+    const dport = (f[l4 + 2]! << 8) | f[l4 + 3]!;
+    const sink = this.sinks.get(dport);
+    if (sink === undefined) return this.drop('udp-no-port', 1);
+    this.counters.udp_datagrams_received++;
+    sink.deliver(src, sport, f.subarray(l4 + 8, l4 + ulen), this.sim.now);
+  }
+}
+
+function readU32(f: Uint8Array, o: number): number {
+  return ((f[o]! << 24) | (f[o + 1]! << 16) | (f[o + 2]! << 8) | f[o + 3]!) >>> 0;
+}
+
+function readMac48(f: Uint8Array, o: number): number {
+  return f[o]! * 2 ** 40 + f[o + 1]! * 2 ** 32 + readU32(f, o + 2);
+}
