@@ -103,9 +103,9 @@ describeWithTools(['tshark'], 'traces read back by tshark', () => {
   });
 
   it('parses the neighbor advertisement with override and the target link-layer option', () => {
-    const rows = lines(tshark(ng, '-Y', 'icmpv6.type == 136', '-T', 'fields', '-e', 'icmpv6.nd.na.flag.o', '-e', 'icmpv6.nd.na.flag.s', '-e', 'icmpv6.opt.linkaddr', '-e', 'ipv6.dst'));
+    const rows = lines(tshark(ng, '-Y', 'icmpv6.type == 136', '-T', 'fields', '-e', 'icmpv6.nd.na.flag.o', '-e', 'icmpv6.nd.na.flag.s', '-e', 'icmpv6.opt.linkaddr', '-e', 'ipv6.dst', '-e', 'icmpv6.checksum.status'));
     expect(rows).toHaveLength(1);
-    expect(rows[0]).toMatch(/^(1|True)\t(0|False)\t02:00:00:00:00:01\tff02::1$/);
+    expect(rows[0]).toMatch(/^(1|True)\t(0|False)\t02:00:00:00:00:01\tff02::1\t1$/);
   });
 
   it('passes the shared pcap-check oracle', () => {
