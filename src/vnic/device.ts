@@ -294,13 +294,19 @@ export class VirtioNet implements GuestNic {
   }
 
   /** Runs `cb` each time the device completes an ANNOUNCE_ACK (QEMU steps its announce timer here). */
-  onAnnounceAck(cb: () => void): void {
+  onAnnounceAck(cb: () => void): () => void {
     this.announceAckCbs.push(cb);
+    return () => {
+      this.announceAckCbs = this.announceAckCbs.filter((x) => x !== cb);
+    };
   }
 
   /** Runs `cb` whenever a control command's buffer is marked used. */
-  onControlComplete(cb: (c: CtrlCompletion) => void): void {
+  onControlComplete(cb: (c: CtrlCompletion) => void): () => void {
     this.ctrlCbs.push(cb);
+    return () => {
+      this.ctrlCbs = this.ctrlCbs.filter((x) => x !== cb);
+    };
   }
 
   /** Live migration: while paused neither tx nor rx happens (frames dropped as `migration`). */
