@@ -1,0 +1,343 @@
+/**
+ * The live-migration orchestrator: pre-copy in virtual time, pause, switchover, resume, announce,
+ * and the record the run summary prints.
+ *
+ * It takes small interfaces instead of the fabric so it is testable with fakes:
+ * - the VM's NICs (`MigratableNic`: `pause/resume/requestAnnounce/onAnnounceAck/port` — what
+ *   `vnic/VirtioNet` offers);
+ * - `switchover(nic)`: moves the NIC's device port from its source bridge port to a new port on
+ *   the destination bridge (same MAC and VLAN configuration) and returns the old bridge port, which
+ *   stays behind as a dead end: frames the source fabric still forwards there are dropped and
+ *   counted as `migration` drops (the source tap lives until the source QEMU is torn down);
+ * - MAC tables (`MacTableView`) and fabric events for re-convergence (`reconverge.ts`).
+ *
+ * Timeline for a converging migration started at T (all virtual time):
+ *   T .. T+r1 .. T+rN       live pre-copy rounds (VM runs, guest traffic flows)
+ *   T+rN                     pause: NICs drop rx/tx as `migration`; stop-and-copy starts
+ *   T+rN+downtime            switchover of every NIC, resume, announce starts
+ * A migration that cannot converge ends at the end of its last round with "did not converge after
+ * N rounds" and the VM never pauses (QEMU keeps the VM on the source when the migration fails).
+ *
+ * VFs: QEMU refuses to migrate a VM with an assigned VFIO device without migration support; the
+ * usual way out is virtio-net failover (VIRTIO_NET_F_STANDBY, `hw/net/virtio-net.c`
+ * `failover_*`): the VF is the primary, a virtio NIC with the same MAC the standby; QEMU unplugs the
+ * primary before migration (`qemu_savevm_wait_unplug`), the guest's `net_failover` driver fails
+ * over to the standby, and a VF is plugged back on the destination. A VM with an unpaired VF is
+ * refused here with the reason in the record; paired VFs are handed to the `failover` hooks when
+ * the fabric provides them, and refused otherwise.
+ */
+import type { EventId, Simulation } from '../sim/index.js';
+import type { Port } from '../port/port.js';
+import type { FabricEvent } from '../port/nic.js';
+import { buildRarp as wireBuildRarp } from '../wire/build.js';
+import { planPrecopy, type PrecopyPlan, type PrecopyRound } from './precopy.js';
+import { Announcer, type AnnounceMode, type AnnounceNic, type AnnounceParams, type AnnounceReport } from './announce.js';
+import { ReconvergenceTracker, type MacTableView, type TableConvergence } from './reconverge.js';
+
+export interface MigratableNic extends AnnounceNic {
+  pause(): void;
+  resume(): void;
+  /** The VLAN the fabric learns this NIC's MAC in (access tag, 0 when untagged). */
+  readonly vlan?: number;
+}
+
+/** An SR-IOV VF interface of the VM (model: vf). */
+export interface VmVf {
+  /** Interface path, e.g. `vm1.eth1`. */
+  path: string;
+  /** The VF it holds, e.g. `hv1.pf0.vf0`. */
+  vf: string;
+  /** Name of the paired virtio standby interface, if any. */
+  standby?: string | null;
+}
+
+export interface MigrationSpec {
+  vm: string;
+  from: string;
+  to: string;
+  memoryBytes: number;
+  dirtyRateBytesPerS: number;
+  bandwidthBitPerS: number;
+  maxDowntimeNs?: number;
+  maxIterations?: number;
+  announce: AnnounceMode;
+  announceParams?: AnnounceParams;
+  nics: readonly MigratableNic[];
+  vfs?: readonly VmVf[];
+}
+
+export interface SwitchoverResult {
+  /** Path of the NIC's new bridge port on the destination. */
+  newPort: string;
+  /** The source bridge port left behind (drops counted as `migration`), if any. */
+  oldPort?: Port | null;
+}
+
+/** VF failover hooks (STANDBY); optional — without them paired VFs are refused too. */
+export interface FailoverHooks {
+  /** Unplug the VF before migration; traffic fails over to the standby virtio NIC. */
+  unplug(vf: VmVf): void;
+  /** Plug a VF on the destination's PF after resume; returns its path. */
+  plug(vf: VmVf, toHost: string): string;
+}
+
+export interface MigrationDeps {
+  switchover(nic: MigratableNic): SwitchoverResult;
+  /** Defaults to the wire builder (QEMU-identical 60-byte RARP). */
+  buildRarp?: (mac: number) => Uint8Array;
+  /** MAC tables to watch for re-convergence (all bridges and switches). */
+  macTables?: () => readonly MacTableView[];
+  /** Subscribes to fabric events (MAC moves …). */
+  subscribe?: (cb: (ev: FabricEvent) => void) => unknown;
+  /** Emits migration events into the fabric's event stream. */
+  emit?: (ev: FabricEvent) => void;
+  failover?: FailoverHooks;
+}
+
+export type MigrationStatus = 'scheduled' | 'precopy' | 'paused' | 'completed' | 'failed' | 'refused';
+
+export interface TimelineEntry {
+  time_ns: number;
+  what: string;
+}
+
+/** The summary record (issue 7 shape plus detail fields). */
+export interface MigrationRecord {
+  vm: string;
+  from: string;
+  to: string;
+  start_ns: number;
+  status: MigrationStatus;
+  /** Live pre-copy rounds completed so far (all of them once finished). */
+  rounds: number;
+  transferred_bytes: number;
+  downtime_ns: number;
+  converged: boolean;
+  announce: { mode: AnnounceMode; frames: number; first_ns: number | null; last_ns: number | null } & Partial<AnnounceReport>;
+  packets_lost: number;
+  reconverged_ns: number | null;
+  /** Why it failed or was refused. */
+  message: string | null;
+  pause_ns: number | null;
+  resume_ns: number | null;
+  precopy: PrecopyRound[];
+  tables: TableConvergence[];
+  timeline: TimelineEntry[];
+}
+
+export class LiveMigration {
+  private status: MigrationStatus = 'scheduled';
+  private startNs = 0;
+  private plan: PrecopyPlan | null = null;
+  private message: string | null = null;
+  private pauseNs: number | null = null;
+  private resumeNs: number | null = null;
+  private announcer: Announcer | null = null;
+  private tracker: ReconvergenceTracker | null = null;
+  private lost = 0;
+  private readonly timeline: TimelineEntry[] = [];
+  private readonly timers: EventId[] = [];
+  private readonly unhooks: Array<() => void> = [];
+  private finished = false;
+
+  constructor(
+    private readonly sim: Simulation,
+    readonly spec: MigrationSpec,
+    private readonly deps: MigrationDeps,
+  ) {}
+
+  /** Schedules the migration to start at absolute time `atNs` (or now). */
+  scheduleAt(atNs: number): void {
+    this.timers.push(this.sim.scheduleAt(Math.max(atNs, this.sim.now), () => this.start()));
+  }
+
+  /** Starts now. */
+  start(): void {
+    if (this.status !== 'scheduled') return;
+    const s = this.spec;
+    this.startNs = this.sim.now;
+    const refusal = this.refusal();
+    if (refusal !== null) {
+      this.status = 'refused';
+      this.message = refusal;
+      this.note(`migration of ${s.vm} refused: ${refusal}`);
+      this.emit('migration_refused', { reason: refusal });
+      return;
+    }
+    for (const vf of s.vfs ?? []) {
+      this.deps.failover!.unplug(vf);
+      this.note(`${vf.path}: VF ${vf.vf} unplugged, traffic fails over to standby ${s.vm}.${vf.standby}`);
+    }
+    this.plan = planPrecopy({
+      memoryBytes: s.memoryBytes,
+      dirtyRateBytesPerS: s.dirtyRateBytesPerS,
+      bandwidthBitPerS: s.bandwidthBitPerS,
+      ...(s.maxDowntimeNs !== undefined ? { maxDowntimeNs: s.maxDowntimeNs } : {}),
+      ...(s.maxIterations !== undefined ? { maxIterations: s.maxIterations } : {}),
+    });
+    this.status = 'precopy';
+    this.note(`migration ${s.vm} ${s.from} → ${s.to} starts (pre-copy)`);
+    this.emit('migration_start', {});
+    const plan = this.plan;
+    if (!plan.converged) {
+      this.timers.push(
+        this.sim.schedule(plan.end_ns, () => {
+          this.status = 'failed';
+          this.message = plan.failure;
+          this.note(`${plan.failure ?? 'did not converge'}; ${s.vm} stays on ${s.from}`);
+          this.emit('migration_failed', { reason: plan.failure });
+          for (const vf of s.vfs ?? []) this.note(`${vf.path}: VF stays unplugged (failover standby keeps traffic)`);
+        }),
+      );
+      return;
+    }
+    const stop = plan.stop_copy!;
+    this.timers.push(this.sim.schedule(stop.start_ns, () => this.pause()));
+    this.timers.push(this.sim.schedule(stop.end_ns, () => this.switchoverAndResume()));
+  }
+
+  private refusal(): string | null {
+    const s = this.spec;
+    const vfs = s.vfs ?? [];
+    const unpaired = vfs.filter((v) => !v.standby);
+    if (unpaired.length > 0) {
+      const names = unpaired.map((v) => `${v.path} (${v.vf})`).join(', ');
+      return (
+        `${s.vm} holds SR-IOV VF ${names}: a passed-through VF cannot be live-migrated ` +
+        `(QEMU: VFIO device without migration support blocks migration); pair it with a virtio ` +
+        `standby interface (standby: <virtio iface>, VIRTIO_NET_F_STANDBY failover) or detach it`
+      );
+    }
+    if (vfs.length > 0 && this.deps.failover === undefined) {
+      return `${s.vm} holds SR-IOV VF ${vfs.map((v) => v.path).join(', ')} with a standby, but this fabric has no VF failover support`;
+    }
+    if (s.from === s.to) return `${s.vm} is already on ${s.to}`;
+    return null;
+  }
+
+  private pause(): void {
+    const s = this.spec;
+    this.status = 'paused';
+    this.pauseNs = this.sim.now;
+    for (const nic of s.nics) {
+      this.countMigrationDrops(nic.port);
+      nic.pause();
+    }
+    this.note(`${s.vm} paused for stop-and-copy (${this.plan!.stop_copy!.bytes} bytes)`);
+    this.emit('migration_pause', {});
+  }
+
+  private switchoverAndResume(): void {
+    const s = this.spec;
+    const moved: string[] = [];
+    for (const nic of s.nics) {
+      const r = this.deps.switchover(nic);
+      if (r.oldPort) this.countMigrationDrops(r.oldPort);
+      moved.push(`${nic.path} → ${r.newPort}`);
+    }
+    this.note(`switchover: ${moved.join(', ')}`);
+    // Snapshot the MAC tables before anything from the new location is seen.
+    if (this.deps.macTables) {
+      const tables = this.deps.macTables;
+      this.tracker = new ReconvergenceTracker(
+        this.sim,
+        s.nics.map((n) => ({ mac: n.mac, vlan: n.vlan ?? 0 })),
+        tables,
+      );
+      this.tracker.arm();
+      const sub = this.deps.subscribe?.((ev) => this.tracker?.onEvent(ev));
+      if (typeof sub === 'function') this.unhooks.push(sub as () => void);
+    }
+    for (const nic of s.nics) nic.resume();
+    this.resumeNs = this.sim.now;
+    this.status = 'completed';
+    this.note(`${s.vm} resumed on ${s.to} after ${this.plan!.downtime_ns} ns downtime`);
+    this.emit('migration_resume', { downtime_ns: this.plan!.downtime_ns });
+    this.announcer = new Announcer(this.sim, s.nics, {
+      mode: s.announce,
+      ...(s.announceParams ? { params: s.announceParams } : {}),
+      buildRarp: this.deps.buildRarp ?? wireBuildRarp,
+    });
+    this.announcer.start();
+    for (const vf of s.vfs ?? []) {
+      const path = this.deps.failover!.plug(vf, s.to);
+      this.note(`${vf.path}: VF ${path} plugged on ${s.to}; traffic fails back from the standby`);
+    }
+  }
+
+  private countMigrationDrops(port: Port): void {
+    this.unhooks.push(
+      port.onDrop((_p, reason) => {
+        if (reason === 'migration') this.lost++;
+      }),
+    );
+  }
+
+  /** Ends observation (call at the end of the run). Idempotent. */
+  finish(): void {
+    if (this.finished) return;
+    this.finished = true;
+    this.tracker?.finish();
+    this.announcer?.stop();
+    for (const u of this.unhooks) u();
+    this.unhooks.length = 0;
+  }
+
+  record(): MigrationRecord {
+    const s = this.spec;
+    const plan = this.plan;
+    const now = this.sim.now;
+    const done = this.status === 'completed' || this.status === 'failed';
+    const roundsSoFar = plan ? plan.rounds.filter((r) => done || this.startNs + r.end_ns <= now) : [];
+    const ann = this.announcer?.result();
+    const bytes = plan
+      ? this.status === 'completed'
+        ? plan.transferred_bytes
+        : roundsSoFar.reduce((a, r) => a + r.bytes, 0)
+      : 0;
+    return {
+      vm: s.vm,
+      from: s.from,
+      to: s.to,
+      start_ns: this.startNs,
+      status: this.status,
+      rounds: roundsSoFar.length,
+      transferred_bytes: bytes,
+      downtime_ns: this.status === 'completed' ? plan!.downtime_ns : this.pauseNs !== null ? now - this.pauseNs : 0,
+      converged: plan?.converged === true && this.status !== 'refused',
+      announce: ann
+        ? { ...ann }
+        : { mode: s.announce, frames: 0, first_ns: null, last_ns: null },
+      packets_lost: this.lost,
+      reconverged_ns: this.tracker?.reconvergedNs ?? null,
+      message: this.message,
+      pause_ns: this.pauseNs,
+      resume_ns: this.resumeNs,
+      precopy: roundsSoFar.map((r) => ({ ...r, start_ns: r.start_ns + this.startNs, end_ns: r.end_ns + this.startNs })),
+      tables: this.tracker?.details() ?? [],
+      timeline: this.fullTimeline(roundsSoFar, ann),
+    };
+  }
+
+  private fullTimeline(rounds: PrecopyRound[], ann: AnnounceReport | undefined): TimelineEntry[] {
+    const out = [...this.timeline];
+    for (const r of rounds) {
+      out.push({ time_ns: this.startNs + r.end_ns, what: `pre-copy round ${r.round} done (${r.bytes} bytes)` });
+    }
+    if (ann && this.announcer) {
+      for (const f of this.announcer.log) out.push({ time_ns: f.time_ns, what: `${f.kind.toUpperCase()} from ${f.nic}` });
+    }
+    const rc = this.tracker?.reconvergedNs;
+    if (rc !== undefined && rc !== null) out.push({ time_ns: rc, what: 'all MAC tables point at the new location' });
+    // Stable: by time, then by insertion order.
+    return out.map((e, i) => ({ e, i })).sort((a, b) => a.e.time_ns - b.e.time_ns || a.i - b.i).map((x) => x.e);
+  }
+
+  private note(what: string): void {
+    this.timeline.push({ time_ns: this.sim.now, what });
+  }
+
+  private emit(type: string, extra: Record<string, unknown>): void {
+    this.deps.emit?.({ type, time_ns: this.sim.now, vm: this.spec.vm, from: this.spec.from, to: this.spec.to, ...extra });
+  }
+}
