@@ -1,0 +1,39 @@
+/** Live migration: pre-copy model, announce (RARP + virtio GUEST_ANNOUNCE), orchestrator, re-convergence. */
+export {
+  planPrecopy,
+  transferNs,
+  DEFAULT_MAX_DOWNTIME_NS,
+  DEFAULT_MAX_ITERATIONS,
+  type PrecopyParams,
+  type PrecopyPlan,
+  type PrecopyRound,
+} from './precopy.js';
+export {
+  Announcer,
+  announceOffsets,
+  announceStepNs,
+  checkAnnounceParams,
+  classifyAnnounce,
+  ANNOUNCE_MODES,
+  QEMU_ANNOUNCE_DEFAULTS,
+  type AnnounceMode,
+  type AnnounceParams,
+  type AnnounceNic,
+  type AnnounceKind,
+  type AnnounceReport,
+  type AnnounceFrameRecord,
+  type AnnouncerOptions,
+} from './announce.js';
+export { ReconvergenceTracker, type MacTableView, type TrackedMac, type TableConvergence } from './reconverge.js';
+export {
+  LiveMigration,
+  type MigratableNic,
+  type MigrationSpec,
+  type MigrationDeps,
+  type MigrationRecord,
+  type MigrationStatus,
+  type SwitchoverResult,
+  type FailoverHooks,
+  type VmVf,
+  type TimelineEntry,
+} from './migration.js';
