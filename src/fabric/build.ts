@@ -1,0 +1,240 @@
+/**
+ * Assembling the world from a validated `TopologyModel`.
+ *
+ * Order (each step may use what the previous ones created):
+ *   1. host bridges and physical switches (`vswitch/Bridge`), with their declared ports;
+ *   2. SR-IOV physical functions (`sriov.ts`): PF uplinks, VFs, VEBs, representors;
+ *   3. links between declared ports (`link/Link`);
+ *   4. VMs: a `GuestStack` each, one NIC per interface (virtio-net plugged into its bridge on a
+ *      port named `${vm}-${if}` with the interface's VLAN config, or an SR-IOV VF);
+ *   5. disks (`disks.ts`);
+ *   6. scenario steps, scheduled at their `at` time.
+ *
+ * Nothing here reads files except through `flows_file` (already read by `topology/`) and what the
+ * extension modules do with `ctx.resolvePath`.
+ */
+import { join, isAbsolute } from 'node:path';
+import { BugError, UserError } from '../errors.js';
+import type { EventSink, FabricEvent } from '../port/nic.js';
+import { connect, PortRegistry, type Port } from '../port/port.js';
+import type { Simulation } from '../sim/simulation.js';
+import { Link } from '../link/link.js';
+import type { BridgeModel, TopologyModel, VlanConfig } from '../topology/model.js';
+import { Bridge } from '../vswitch/index.js';
+import { GuestStack } from '../guest/index.js';
+import { VirtioNet } from '../vnic/index.js';
+import type { BuildContext, HostRuntime, SummarySection, VmNicRuntime, VmRuntime } from './context.js';
+import { attachVf, buildSriov } from './sriov.js';
+import { buildDisks } from './disks.js';
+
+export interface FabricBuildOptions {
+  sim: Simulation;
+  /** Every fabric event goes here too (the fabric also keeps them for the summary). */
+  events: EventSink;
+  baseDir: string;
+  /** Called for each port registered, in registration order (capture hooks in). */
+  onPort?: (port: Port) => void;
+}
+
+export class FabricContext implements BuildContext {
+  readonly sim: Simulation;
+  readonly model: TopologyModel;
+  readonly events: EventSink;
+  readonly ports = new PortRegistry();
+  readonly bridges = new Map<string, Bridge>();
+  readonly hosts = new Map<string, HostRuntime>();
+  readonly vms = new Map<string, VmRuntime>();
+  readonly links = new Map<string, Link>();
+  readonly options: { baseDir: string };
+  readonly sections = new Map<string, SummarySection>();
+  /** Ports in registration order (capture order = IDB order). */
+  readonly portOrder: Port[] = [];
+  private readonly linkByPort = new Map<string, Link>();
+  private readonly onPort: ((port: Port) => void) | undefined;
+
+  constructor(model: TopologyModel, opts: FabricBuildOptions) {
+    this.model = model;
+    this.sim = opts.sim;
+    this.events = opts.events;
+    this.options = { baseDir: opts.baseDir };
+    this.onPort = opts.onPort;
+  }
+
+  get source() {
+    return this.model.source;
+  }
+
+  linkAt(portPath: string): Link | undefined {
+    return this.linkByPort.get(portPath);
+  }
+
+  registerPort(port: Port): Port {
+    if (this.ports.get(port.path)) throw new BugError('FABRIC_DUPLICATE_PORT', `port ${port.path} registered twice`);
+    this.ports.add(port);
+    this.portOrder.push(port);
+    this.onPort?.(port);
+    return port;
+  }
+
+  plugNic(vm: string, ifName: string, bridgePath: string, vlan?: VlanConfig): Port {
+    const rt = this.vms.get(vm);
+    const nic = rt?.nics.get(ifName);
+    const bridge = this.bridges.get(bridgePath);
+    if (!rt || !nic) throw new BugError('FABRIC_NO_NIC', `no NIC ${vm}.${ifName}`);
+    if (!bridge) throw new BugError('FABRIC_NO_BRIDGE', `no bridge ${bridgePath}`);
+    if (nic.bridgePort) this.unplugNic(vm, ifName);
+    const name = nic.iface.bridgePortName;
+    const v = vlan ?? nic.iface.vlan;
+    const existing = this.ports.get(`${bridgePath}.${name}`);
+    let port: Port;
+    if (existing) {
+      // Plugging back into a bridge the NIC was on before (a migration back): reuse the port.
+      port = existing;
+      port.up = true;
+    } else {
+      port = bridge.addPort({
+        name,
+        ...(v.vlanMode !== undefined ? { vlanMode: v.vlanMode } : {}),
+        ...(v.tag !== undefined ? { tag: v.tag } : {}),
+        ...(v.trunks !== undefined ? { trunks: v.trunks } : {}),
+      });
+      this.registerPort(port);
+    }
+    connect(nic.nic.port, port);
+    nic.bridgePath = bridgePath;
+    nic.bridgePort = port;
+    return port;
+  }
+
+  unplugNic(vm: string, ifName: string): void {
+    const nic = this.vms.get(vm)?.nics.get(ifName);
+    if (!nic?.bridgePort) return;
+    nic.bridgePort.peer = null;
+    nic.bridgePort.up = false;
+    nic.nic.port.peer = null;
+    delete nic.bridgePort;
+    delete nic.bridgePath;
+  }
+
+  addSummarySection(key: string, section: SummarySection): void {
+    this.sections.set(key, section);
+  }
+
+  resolvePath(rel: string): string {
+    return isAbsolute(rel) ? rel : join(this.options.baseDir, rel);
+  }
+
+  addLink(l: { name: string; a: string; b: string; bandwidthBps: number; delayNs: number; queueFrames: number; loss: number }): Link {
+    const a = this.ports.get(l.a);
+    const b = this.ports.get(l.b);
+    if (!a || !b) throw new BugError('FABRIC_NO_PORT', `link ${l.name}: port ${a ? l.b : l.a} was not built`);
+    const link = new Link({ sim: this.sim, name: l.name, a, b, bandwidthBps: l.bandwidthBps, delayNs: l.delayNs, queueFrames: l.queueFrames, loss: l.loss, events: this.events });
+    this.links.set(l.name, link);
+    this.linkByPort.set(l.a, link);
+    this.linkByPort.set(l.b, link);
+    return link;
+  }
+}
+
+function buildBridge(ctx: FabricContext, m: BridgeModel): Bridge {
+  let bridge: Bridge;
+  try {
+    bridge = new Bridge({
+      path: m.path,
+      sim: ctx.sim,
+      events: ctx.events,
+      ...(m.flows ? { flows: m.flows.text, flowsOrigin: m.flows.origin } : {}),
+      ...(m.macAgingNs !== undefined ? { macAgingNs: m.macAgingNs } : {}),
+      ...(m.macTableSize !== undefined ? { macTableSize: m.macTableSize } : {}),
+    });
+  } catch (e) {
+    if (e instanceof UserError && !e.location) throw ctx.source.error(e.code, m.yaml, e.message);
+    throw e;
+  }
+  ctx.bridges.set(m.path, bridge);
+  for (const p of m.ports) {
+    const port = bridge.addPort({
+      name: p.name,
+      ...(p.ofport !== undefined ? { ofport: p.ofport } : {}),
+      ...(p.vlan.vlanMode !== undefined ? { vlanMode: p.vlan.vlanMode } : {}),
+      ...(p.vlan.tag !== undefined ? { tag: p.vlan.tag } : {}),
+      ...(p.vlan.trunks !== undefined ? { trunks: p.vlan.trunks } : {}),
+    });
+    ctx.registerPort(port);
+  }
+  return bridge;
+}
+
+/** Builds everything but the scenario. */
+export function buildFabric(model: TopologyModel, opts: FabricBuildOptions): FabricContext {
+  const ctx = new FabricContext(model, opts);
+  for (const h of model.hosts) {
+    const rt: HostRuntime = { name: h.name, model: h, bridges: new Map() };
+    for (const b of h.bridges) rt.bridges.set(b.name, buildBridge(ctx, b));
+    ctx.hosts.set(h.name, rt);
+  }
+  for (const s of model.switches) buildBridge(ctx, s);
+  buildSriov(ctx);
+  // VM NIC ports are built before links so a VM interface without a bridge can be cabled.
+  for (const vm of model.vms) {
+    const stack = new GuestStack({ name: vm.name, sim: ctx.sim, events: ctx.events });
+    const rt: VmRuntime = { name: vm.name, model: vm, host: vm.host, stack, nics: new Map() };
+    ctx.vms.set(vm.name, rt);
+    for (const iface of vm.interfaces) {
+      let nicRt: VmNicRuntime;
+      if (iface.model === 'virtio') {
+        let virtio: VirtioNet;
+        try {
+          virtio = new VirtioNet({
+            path: iface.path,
+            sim: ctx.sim,
+            mac: iface.mac,
+            mtu: iface.mtu,
+            queueSize: iface.queueSize,
+            queuePairs: iface.queues,
+            events: ctx.events,
+            ...(iface.features ? { features: iface.features } : {}),
+          });
+        } catch (e) {
+          if (e instanceof UserError && !e.location) throw ctx.source.error(e.code, iface.yaml, e.message, e.hint ? { hint: e.hint } : {});
+          throw e;
+        }
+        ctx.registerPort(virtio.port);
+        nicRt = { iface, nic: virtio, virtio };
+      } else {
+        const nic = attachVf(ctx, vm, iface);
+        nicRt = { iface, nic };
+      }
+      rt.nics.set(iface.name, nicRt);
+      try {
+        stack.addInterface(nicRt.nic, {
+          ...(iface.ipv4 ? { ipv4: iface.ipv4.text } : {}),
+          ...(iface.ipv6.length > 0 ? { ipv6: iface.ipv6 } : {}),
+          ...(iface.gateway !== undefined ? { gateway: formatIpv4(iface.gateway) } : {}),
+        });
+      } catch (e) {
+        if (e instanceof UserError && !e.location) throw ctx.source.error(e.code, iface.yaml, e.message);
+        throw e;
+      }
+      if (iface.model === 'virtio' && iface.bridgePath !== undefined) ctx.plugNic(vm.name, iface.name, iface.bridgePath);
+    }
+  }
+  for (const l of model.links) ctx.addLink(l);
+  buildDisks(ctx);
+  return ctx;
+}
+
+function formatIpv4(n: number): string {
+  return `${n >>> 24}.${(n >>> 16) & 0xff}.${(n >>> 8) & 0xff}.${n & 0xff}`;
+}
+
+/** Collects events in time order with per-type totals, bounded. */
+export class EventLog {
+  readonly list: FabricEvent[] = [];
+  readonly totals: Record<string, number> = {};
+  constructor(private readonly limit = 1000) {}
+  readonly sink: EventSink = (e) => {
+    this.totals[e.type] = (this.totals[e.type] ?? 0) + 1;
+    if (this.list.length < this.limit) this.list.push(e);
+  };
+}

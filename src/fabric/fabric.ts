@@ -1,0 +1,199 @@
+/**
+ * `Fabric`: a built world, ready to run — the library's main object.
+ *
+ *   const model = loadTopology('topologies/quickstart.yaml');
+ *   const fabric = new Fabric(model, { seed: 1 });
+ *   fabric.capturePcapng(new MemorySink());
+ *   const summary = fabric.run({ untilNs: seconds(3) });
+ *
+ * or in one call: `runTopology('topologies/quickstart.yaml', { pcapng: 'out/q.pcapng' })`.
+ *
+ * Determinism: the same model and seed give the same summary JSON and the same trace bytes. The
+ * seed feeds `sim.prng`; components fork their own streams from stable names (link loss forks
+ * `link:<name>`). Nothing here reads a wall clock.
+ */
+import { dirname } from 'node:path';
+import { UserError, UserErrors } from '../errors.js';
+import type { EventSink } from '../port/nic.js';
+import type { Port } from '../port/port.js';
+import { Simulation } from '../sim/simulation.js';
+import { PcapngWriter, PcapWriter, type ByteSink } from '../pcap/index.js';
+import type { TopologyModel } from '../topology/model.js';
+import { DEFAULTS } from '../topology/model.js';
+import { buildFabric, EventLog, type FabricContext } from './build.js';
+import { portSelector } from './glob.js';
+import { appResult, scheduleScenario, type ScheduledApp } from './scenario.js';
+import { portCounters, renderSummary, type LinkSummary, type RunSummary } from './summary.js';
+import { validateSriov } from './sriov.js';
+import { validateMigration } from './migration.js';
+import { closeDisks, validateDisks } from './disks.js';
+
+export interface FabricOptions {
+  /** Run seed; default: the topology's `seed`, else 1. */
+  seed?: number;
+  /** Also receive every fabric event as it happens. */
+  events?: EventSink;
+  /** Folder for relative paths in the topology; default: the topology file's folder. */
+  baseDir?: string;
+  /** Events kept in the summary (default 1000; `events_total` counts all). */
+  eventLimit?: number;
+}
+
+export interface CaptureOptions {
+  /** Port selection; default: the topology's `capture.ports` (default "all"). */
+  ports?: 'all' | string[];
+  /** Default: the topology's `capture.snaplen` (65535). */
+  snaplen?: number;
+}
+
+/** Every configuration error the fabric's extension modules find, on top of `loadTopology`'s. */
+export function checkTopology(model: TopologyModel): void {
+  const errors = [...validateSriov(model), ...validateMigration(model), ...validateDisks(model)];
+  if (errors.length === 0) return;
+  errors.sort((a, b) => (a.location?.line ?? 0) - (b.location?.line ?? 0) || (a.location?.col ?? 0) - (b.location?.col ?? 0));
+  throw errors.length === 1 ? errors[0]! : new UserErrors(errors);
+}
+
+interface Capture {
+  select: (path: string) => boolean;
+  add(port: Port): void;
+  close(): void;
+}
+
+export class Fabric {
+  readonly sim: Simulation;
+  readonly model: TopologyModel;
+  readonly seed: number;
+  readonly ctx: FabricContext;
+  private readonly log: EventLog;
+  private readonly apps: ScheduledApp[];
+  private readonly captures: Capture[] = [];
+  private ran = false;
+
+  constructor(model: TopologyModel, opts: FabricOptions = {}) {
+    checkTopology(model);
+    this.model = model;
+    this.seed = opts.seed ?? model.seed ?? 1;
+    this.sim = new Simulation(this.seed);
+    this.log = new EventLog(opts.eventLimit ?? 1000);
+    const userSink = opts.events;
+    const sink: EventSink = userSink
+      ? (e) => {
+          this.log.sink(e);
+          userSink(e);
+        }
+      : this.log.sink;
+    this.ctx = buildFabric(model, {
+      sim: this.sim,
+      events: sink,
+      baseDir: opts.baseDir ?? dirname(model.file),
+      onPort: (p) => {
+        for (const c of this.captures) if (c.select(p.path)) c.add(p);
+      },
+    });
+    this.apps = scheduleScenario(this.ctx);
+  }
+
+  /** All ports, sorted by path. */
+  get ports(): Port[] {
+    return this.ctx.ports.all();
+  }
+
+  port(path: string): Port | undefined {
+    return this.ctx.ports.get(path);
+  }
+
+  private selection(opts: CaptureOptions): (path: string) => boolean {
+    return portSelector(opts.ports ?? this.model.capture.ports);
+  }
+
+  /**
+   * Captures the selected ports into one pcapng on `sink` (one IDB per port, `if_name` = port
+   * path, registration order; ports added later in the run — a migrated NIC's new bridge port —
+   * get their IDB when they appear). Returns the writer; `close()` or the end of `runTopology`
+   * closes it.
+   */
+  capturePcapng(sink: ByteSink, opts: CaptureOptions = {}): PcapngWriter {
+    const snaplen = opts.snaplen ?? this.model.capture.snaplen ?? DEFAULTS.snaplen;
+    const writer = new PcapngWriter(sink, { snaplen });
+    const sim = this.sim;
+    const IN = { direction: 'in' as const };
+    const OUT = { direction: 'out' as const };
+    const seen = new Set<Port>();
+    const add = (port: Port): void => {
+      if (seen.has(port)) return;
+      seen.add(port);
+      const id = writer.addInterface({ name: port.path });
+      port.onFrame((_p, dir, frame) => writer.writePacket(id, sim.now, frame, dir === 'rx' ? IN : OUT));
+    };
+    const c: Capture = { select: this.selection(opts), add, close: () => writer.close() };
+    for (const p of this.ctx.portOrder) if (c.select(p.path)) add(p);
+    this.captures.push(c);
+    return writer;
+  }
+
+  /** Captures each selected port into its own classic pcap; `open(path)` gives the sink for port `path`. */
+  capturePcapPerPort(open: (portPath: string) => ByteSink, opts: CaptureOptions = {}): void {
+    const snaplen = opts.snaplen ?? this.model.capture.snaplen ?? DEFAULTS.snaplen;
+    const sim = this.sim;
+    const writers: PcapWriter[] = [];
+    const seen = new Set<Port>();
+    const add = (port: Port): void => {
+      if (seen.has(port)) return;
+      seen.add(port);
+      const w = new PcapWriter(open(port.path), { snaplen });
+      writers.push(w);
+      port.onFrame((_p, _dir, frame) => w.writePacket(sim.now, frame));
+    };
+    const c: Capture = { select: this.selection(opts), add, close: () => writers.forEach((w) => w.close()) };
+    for (const p of this.ctx.portOrder) if (c.select(p.path)) add(p);
+    this.captures.push(c);
+  }
+
+  /**
+   * Runs the scenario until `untilNs` (default: the topology's `duration`, else 10 s) and returns
+   * the summary. A fabric runs once.
+   */
+  run(opts: { untilNs?: number; maxEvents?: number } = {}): RunSummary {
+    if (this.ran) throw new UserError('FABRIC_ALREADY_RAN', 'a Fabric runs once; build a new one to run again');
+    this.ran = true;
+    const untilNs = opts.untilNs ?? this.model.durationNs ?? DEFAULTS.durationNs;
+    this.sim.run({ untilNs, ...(opts.maxEvents !== undefined ? { maxEvents: opts.maxEvents } : {}) });
+    return this.summary();
+  }
+
+  /** The summary as of now (also valid mid-run from an event handler). */
+  summary(): RunSummary {
+    const links: Record<string, LinkSummary> = {};
+    for (const [name, l] of this.ctx.links) {
+      const s = l.stats();
+      const d = (x: typeof s.ab) => ({ frames: x.frames, bytes: x.bytes, queue_full: x.queueFull, lost: x.lost, link_down: x.linkDown, max_queued: x.maxQueued });
+      links[name] = { a: l.a.path, b: l.b.path, up: l.up, a_to_b: d(s.ab), b_to_a: d(s.ba) };
+    }
+    const summary: RunSummary = {
+      topology: this.model.name,
+      seed: this.seed,
+      simulated_ns: this.sim.now,
+      sim_events: this.sim.eventsRun,
+      ports: portCounters(this.ctx.ports.all()),
+      links,
+      apps: this.apps.map(appResult),
+      events: [...this.log.list],
+      events_total: Object.fromEntries(Object.entries(this.log.totals).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))),
+    };
+    for (const [key, sec] of this.ctx.sections) summary[key] = sec.json();
+    return summary;
+  }
+
+  /** The human-readable summary table. */
+  renderSummary(summary: RunSummary = this.summary()): string {
+    const sections = [...this.ctx.sections].map(([key, s]) => ({ key, lines: s.text ? s.text() : [] }));
+    return renderSummary(summary, sections);
+  }
+
+  /** Closes every capture writer and disk (idempotent). */
+  close(): void {
+    for (const c of this.captures.splice(0)) c.close();
+    closeDisks(this.ctx);
+  }
+}

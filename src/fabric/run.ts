@@ -1,0 +1,84 @@
+/**
+ * `runTopology`: load, build, capture to files, run, close — what `vfab run` does, as one call.
+ *
+ * Trace files are complete whatever happens: on success they are closed at the end; when the run
+ * throws they are closed before the error propagates; with `closeOnExit` (the CLI) Ctrl-C and
+ * SIGTERM close them too (`pcap/file-sink.adapter.ts`).
+ */
+import { join } from 'node:path';
+import { closeAllOnExit, FileSink } from '../pcap/file-sink.adapter.js';
+import type { ByteSink } from '../pcap/index.js';
+import type { EventSink } from '../port/nic.js';
+import { loadTopology, loadTopologyText } from '../topology/load.js';
+import type { TopologyModel } from '../topology/model.js';
+import { Fabric } from './fabric.js';
+import type { RunSummary } from './summary.js';
+
+export interface RunTopologyOptions {
+  /** Default: the topology's `seed`, else 1. */
+  seed?: number;
+  /** Default: the topology's `duration`, else 10 s. */
+  untilNs?: number;
+  /** Write one classic pcap per captured port into this folder (`<port path>.pcap`). */
+  pcapDir?: string;
+  /** Write one pcapng of every captured port to this file. */
+  pcapng?: string;
+  /** Or to this sink (tests, benchmarks). */
+  pcapngSink?: ByteSink;
+  /** Port selection overriding the topology's `capture.ports`. */
+  capturePorts?: 'all' | string[];
+  events?: EventSink;
+  /** Install SIGINT/SIGTERM/exit handlers that close trace files (the CLI does). */
+  closeOnExit?: boolean;
+  /** Folder for relative paths in the topology (default: the file's folder). */
+  baseDir?: string;
+}
+
+export interface RunResult {
+  summary: RunSummary;
+  /** The human-readable summary. */
+  text: string;
+  /** Trace files written. */
+  files: string[];
+  fabric: Fabric;
+}
+
+/** Input: a topology file path, `{ text, file? }` YAML, or a model from `loadTopology`. */
+export type TopologyInputSource = string | { text: string; file?: string } | TopologyModel;
+
+export function toModel(input: TopologyInputSource): TopologyModel {
+  if (typeof input === 'string') return loadTopology(input);
+  if ('text' in input) return loadTopologyText(input.text, input.file ?? 'topology.yaml');
+  return input;
+}
+
+export function runTopology(input: TopologyInputSource, opts: RunTopologyOptions = {}): RunResult {
+  const model = toModel(input);
+  if (opts.closeOnExit) closeAllOnExit();
+  const fabric = new Fabric(model, {
+    ...(opts.seed !== undefined ? { seed: opts.seed } : {}),
+    ...(opts.events ? { events: opts.events } : {}),
+    ...(opts.baseDir !== undefined ? { baseDir: opts.baseDir } : {}),
+  });
+  const files: string[] = [];
+  const sel = opts.capturePorts !== undefined ? { ports: opts.capturePorts } : {};
+  try {
+    if (opts.pcapng !== undefined) {
+      fabric.capturePcapng(new FileSink(opts.pcapng), sel);
+      files.push(opts.pcapng);
+    }
+    if (opts.pcapngSink) fabric.capturePcapng(opts.pcapngSink, sel);
+    if (opts.pcapDir !== undefined) {
+      const dir = opts.pcapDir;
+      fabric.capturePcapPerPort((path) => {
+        const f = join(dir, `${path}.pcap`);
+        files.push(f);
+        return new FileSink(f);
+      }, sel);
+    }
+    const summary = fabric.run(opts.untilNs !== undefined ? { untilNs: opts.untilNs } : {});
+    return { summary, text: fabric.renderSummary(summary), files, fabric };
+  } finally {
+    fabric.close();
+  }
+}

@@ -1,0 +1,119 @@
+/**
+ * The scenario: timed actions from the topology, scheduled on the simulation clock.
+ *
+ * Built-in actions: `ping` and `udp` (guest apps), `link_down` / `link_up` (a link end takes the
+ * whole cable down; a VM interface loses carrier as `ip link set down` on the host tap would; any
+ * other port is set administratively down). `vf`/`sriov` go to `sriov.ts`, `migrate` to
+ * `migration.ts`. App results are collected in scenario order for the summary's `apps`.
+ */
+import { UserError } from '../errors.js';
+import { startPing, startUdpCbr, type PingApp, type UdpApp } from '../guest/index.js';
+import type { ScenarioStep } from '../topology/model.js';
+import type { FabricContext } from './build.js';
+import type { AppSummary } from './summary.js';
+import { applySriovAction } from './sriov.js';
+import { scheduleMigration } from './migration.js';
+
+export interface ScheduledApp {
+  step: ScenarioStep;
+  startNs: number;
+  app: PingApp | UdpApp | null;
+}
+
+/** App results as they appear in the summary: the guest app's result plus where and when. */
+export function appResult(a: ScheduledApp): AppSummary {
+  const act = a.step.action;
+  if (act.kind !== 'ping' && act.kind !== 'udp') throw new Error('not an app step');
+  const head: AppSummary = { app: act.kind, from: act.from, to: act.dstText, start_ns: a.startNs };
+  const extra: Record<string, unknown> =
+    act.kind === 'udp' ? { rate_bps: act.rateBps, size: act.size, duration_ns: act.durationNs } : { count: act.count, size: act.size, interval_ns: act.intervalNs };
+  if (!a.app) return { ...head, ...extra, started: false };
+  const r = a.app.result() as unknown as Record<string, unknown>;
+  const out: AppSummary = { ...head, ...extra };
+  for (const [k, v] of Object.entries(r)) if (k !== 'app' && k !== 'src' && k !== 'dst') out[k] = v;
+  if (act.kind === 'udp') {
+    const rb = r['received_bytes'];
+    out['throughput_bps'] = typeof rb === 'number' ? Math.round((rb * 8 * 1e9) / act.durationNs) : null;
+  }
+  return out;
+}
+
+export function scheduleScenario(ctx: FabricContext): ScheduledApp[] {
+  const apps: ScheduledApp[] = [];
+  const guard = (step: ScenarioStep, fn: () => void) => () => {
+    try {
+      fn();
+    } catch (e) {
+      // A guest-side user error (e.g. no route) is reported at the scenario step.
+      if (e instanceof UserError && !e.location) throw ctx.source.error(e.code, [...step.yaml, step.action.kind], e.message);
+      throw e;
+    }
+  };
+  for (const step of ctx.model.scenario) {
+    const act = step.action;
+    switch (act.kind) {
+      case 'ping': {
+        const entry: ScheduledApp = { step, startNs: step.atNs, app: null };
+        apps.push(entry);
+        ctx.sim.scheduleAt(step.atNs, guard(step, () => {
+          const vm = ctx.vms.get(act.from)!;
+          entry.app = startPing(vm.stack, { dst: act.dstText, count: act.count, intervalNs: act.intervalNs, size: act.size });
+        }));
+        break;
+      }
+      case 'udp': {
+        const entry: ScheduledApp = { step, startNs: step.atNs, app: null };
+        apps.push(entry);
+        ctx.sim.scheduleAt(step.atNs, guard(step, () => {
+          const vm = ctx.vms.get(act.from)!;
+          entry.app = startUdpCbr(vm.stack, {
+            dst: act.dstText,
+            port: act.port,
+            rateBps: act.rateBps,
+            size: act.size,
+            durationNs: act.durationNs,
+            ...(act.srcPort !== undefined ? { srcPort: act.srcPort } : {}),
+          });
+        }));
+        break;
+      }
+      case 'link_down':
+      case 'link_up': {
+        const up = act.kind === 'link_up';
+        ctx.sim.scheduleAt(step.atNs, () => setPortState(ctx, act.target, up));
+        break;
+      }
+      case 'vf':
+      case 'sriov':
+        ctx.sim.scheduleAt(step.atNs, () => applySriovAction(ctx, step as ScenarioStep & { action: typeof act }));
+        break;
+      case 'migrate':
+        scheduleMigration(ctx, step as ScenarioStep & { action: typeof act });
+        break;
+    }
+  }
+  return apps;
+}
+
+/** link_down / link_up on a port path. */
+export function setPortState(ctx: FabricContext, path: string, up: boolean): void {
+  const link = ctx.linkAt(path);
+  if (link) {
+    link.setUp(up);
+    return;
+  }
+  for (const vm of ctx.vms.values()) {
+    for (const nic of vm.nics.values()) {
+      if (nic.iface.path === path && nic.virtio) {
+        nic.virtio.setLinkUp(up);
+        ctx.events({ type: up ? 'link-up' : 'link-down', time_ns: ctx.sim.now, port: path });
+        return;
+      }
+    }
+  }
+  const port = ctx.ports.get(path);
+  if (port) {
+    port.up = up;
+    ctx.events({ type: up ? 'link-up' : 'link-down', time_ns: ctx.sim.now, port: path });
+  }
+}
