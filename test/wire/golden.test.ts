@@ -181,7 +181,7 @@ describe('IPv4 golden bytes (smoltcp ipv4.rs)', () => {
   });
   it('rejects a wrong checksum naming the checksum field at byte 10', () => {
     const b = bytes.slice();
-    b[11] ^= 1;
+    b[11] = b[11]! ^ 1;
     expect(Ipv4Repr.parse(ok(Ipv4Packet.checked(b)))).toMatchObject({ code: 'WIRE_CHECKSUM', layer: 'ipv4', field: 'checksum', offset: 10 });
   });
   it('reports a total length beyond the buffer as truncated', () => {
