@@ -1,0 +1,82 @@
+/**
+ * OpenFlow actions as vfab executes them (`Documentation/ref/ovs-actions.7.rst`), and their
+ * `ovs-ofctl dump-flows` spelling.
+ */
+import type { FieldDef } from './fields.js';
+import {
+  OFPP_ALL,
+  OFPP_CONTROLLER,
+  OFPP_FLOOD,
+  OFPP_IN_PORT,
+  OFPP_LOCAL,
+  OFPP_NORMAL,
+} from './fields.js';
+
+export type Action =
+  /** Output to an OpenFlow port number, including the reserved ports (NORMAL, FLOOD, ...). */
+  | { type: 'output'; port: number }
+  | { type: 'controller'; maxLen: number }
+  /** mod_vlan_vid (push = true: tags an untagged packet, PCP 0) or set_field:…->vlan_vid. */
+  | { type: 'set_vlan_vid'; vid: number; push: boolean; text: string }
+  | { type: 'set_vlan_pcp'; pcp: number; push: boolean; text: string }
+  | { type: 'strip_vlan'; text: string }
+  | { type: 'push_vlan'; tpid: number }
+  /**
+   * Writes masked key words. `of10` actions (mod_nw_src …) are skipped at run time when the packet
+   * lacks the field's protocol, as OVS does for OpenFlow 1.0 actions; set_field is checked against
+   * the match when the flow is added.
+   */
+  | { type: 'set'; field: FieldDef; words: number[]; values: number[]; masks: number[]; of10: boolean; text: string }
+  | { type: 'dec_ttl' }
+  | { type: 'resubmit'; port: number | null; table: number | null }
+  | { type: 'goto_table'; table: number };
+
+export function formatPort(port: number, names?: (ofport: number) => string | undefined): string {
+  switch (port) {
+    case OFPP_IN_PORT:
+      return 'IN_PORT';
+    case OFPP_NORMAL:
+      return 'NORMAL';
+    case OFPP_FLOOD:
+      return 'FLOOD';
+    case OFPP_ALL:
+      return 'ALL';
+    case OFPP_CONTROLLER:
+      return 'CONTROLLER';
+    case OFPP_LOCAL:
+      return 'LOCAL';
+    default:
+      return names?.(port) ?? String(port);
+  }
+}
+
+/** One action as `ovs-ofctl dump-flows` (OpenFlow 1.0) prints it. */
+export function formatAction(a: Action): string {
+  switch (a.type) {
+    case 'output':
+      if (a.port === OFPP_NORMAL || a.port === OFPP_FLOOD || a.port === OFPP_ALL || a.port === OFPP_LOCAL || a.port === OFPP_IN_PORT) {
+        return formatPort(a.port);
+      }
+      return `output:${a.port}`;
+    case 'controller':
+      return `CONTROLLER:${a.maxLen}`;
+    case 'set_vlan_vid':
+    case 'set_vlan_pcp':
+    case 'strip_vlan':
+    case 'set':
+      return a.text;
+    case 'push_vlan':
+      return `push_vlan:0x${a.tpid.toString(16)}`;
+    case 'dec_ttl':
+      return 'dec_ttl';
+    case 'resubmit':
+      return `resubmit(${a.port === null ? '' : formatPort(a.port)},${a.table === null ? '' : a.table})`;
+    case 'goto_table':
+      // An OpenFlow 1.0 dump shows goto_table as resubmit (oracle README).
+      return `resubmit(,${a.table})`;
+  }
+}
+
+export function formatActions(actions: readonly Action[]): string {
+  return actions.length === 0 ? 'drop' : actions.map(formatAction).join(',');
+}

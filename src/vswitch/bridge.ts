@@ -1,0 +1,463 @@
+/**
+ * A bridge: ports, OpenFlow tables, NORMAL learning, counters, loop protection. The same class
+ * is every hypervisor bridge (`hv1.br0`) and every physical switch (`tor`, NORMAL-only).
+ *
+ * Switching is synchronous: a frame arriving through a bridge port's `receive()` is classified,
+ * translated (xlate.ts) and sent out of the output ports in the same simulation event. In front
+ * of translation sits an exact-match cache (classifier.ts `FlowCache`) holding whole translation
+ * results; it is invalidated whenever the flow tables, the MAC table (new entry, move, expiry,
+ * eviction) or the port set change. On a hit, the side effects are replayed: rule counters,
+ * MAC-learning refresh, packet-in events.
+ *
+ * Loops: `meta.hops` counts bridge traversals; a frame arriving with `hops >= MAX_HOPS` is
+ * dropped as `loop`. A hop budget alone lets a flood loop with fan-out f make f^64 copies, so a
+ * storm guard also caps, per bridge and per simulation instant, how many frames that have
+ * already crossed STORM_MIN_HOPS bridges it will switch (STORM_COPIES_PER_INSTANT); frames over
+ * the cap are dropped as `loop` too. Legitimate paths cross far fewer than 8 bridges. Each storm
+ * is reported once per bridge as a `loop` event naming the ingress port (a storm ends after one
+ * virtual second without loop drops).
+ */
+import { UserError } from '../errors.js';
+import type { EventSink } from '../port/nic.js';
+import { MAX_HOPS, Port, type Frame, type FrameMeta } from '../port/port.js';
+import type { Simulation } from '../sim/simulation.js';
+import { extractFlowKey } from '../wire/extract.js';
+import { emptyFlowKey } from '../wire/flow-key.js';
+import { FlowCache } from './classifier.js';
+import { KEY_WORDS, OFPP_LOCAL, W_IN_PORT, formatMac, keyWordsFromFlowKey } from './fields.js';
+import { parseFlows } from './flow-parser.js';
+import { FlowTables, type FlowRule, type FlowStats } from './flow-table.js';
+import { MacTable, type MacEntry } from './mac-learning.js';
+import { readTags, rewriteFrame, stateFromFrame, type PacketState } from './rewrite.js';
+import { makeVlanConfig, type VlanMode } from './vlan.js';
+import { xlate, type XBridge, type XPort, type XlateResult } from './xlate.js';
+
+export const DEFAULT_MAC_AGING_NS = 300 * 1_000_000_000;
+export const DEFAULT_MAC_TABLE_SIZE = 8192;
+export const STORM_MIN_HOPS = 8;
+export const STORM_COPIES_PER_INSTANT = 1024;
+const STORM_QUIET_NS = 1_000_000_000;
+const NS_PER_S = 1_000_000_000;
+
+export interface BridgeOptions {
+  /** 'hv1.br0' or 'tor'. */
+  path: string;
+  sim: Simulation;
+  events?: EventSink;
+  /** ovs-ofctl add-flows text; undefined ⇒ OVS's default table `priority=0,actions=NORMAL`. */
+  flows?: string;
+  /** Where `flows` starts (line of its first line, column added to each line) for error places. */
+  flowsOrigin?: { file: string; line: number; col: number };
+  macAgingNs?: number;
+  macTableSize?: number;
+  /** Exact-match cache entries (0 disables the cache). Default 8192. */
+  cacheSize?: number;
+}
+
+export interface BridgePortOptions {
+  /** Port path = `${bridge.path}.${name}`. */
+  name: string;
+  /** Default: lowest free number from 1. */
+  ofport?: number;
+  /** Default: access if `tag` is set, else trunk (OVS). */
+  vlanMode?: VlanMode;
+  tag?: number;
+  /** Empty/undefined = all VLANs. */
+  trunks?: number[];
+  /** Leave the port out of NORMAL and FLOOD floods. */
+  noFlood?: boolean;
+}
+
+interface PortRec extends XPort {
+  port: Port;
+}
+
+interface Cached {
+  res: XlateResult;
+}
+
+export interface BridgeProcessResult {
+  /** Translation result (outputs, matched rules, drop reason, log when traced). */
+  xlate: XlateResult;
+  /** Frames as they leave, per output (same order as xlate.outputs). */
+  frames: { ofport: number; name: string; frame: Frame }[];
+}
+
+export class Bridge implements XBridge {
+  readonly path: string;
+  readonly local: Port;
+  readonly flowTables = new FlowTables();
+  readonly mac: MacTable;
+  readonly tables = this.flowTables.tables;
+  private readonly sim: Simulation;
+  private readonly events: EventSink | undefined;
+  private readonly userPorts: PortRec[] = [];
+  private readonly byOfport = new Map<number, PortRec>();
+  private readonly byName = new Map<string, PortRec>();
+  private readonly localRec: PortRec;
+  private all: PortRec[] = [];
+  private readonly cache: FlowCache<Cached> | null;
+  private seenFlowGen = -1;
+  private seenMacGen = -1;
+  private portGen = 0;
+  private seenPortGen = -1;
+  private readonly fk = emptyFlowKey();
+  private readonly words = new Int32Array(KEY_WORDS);
+  private readonly state: PacketState = { words: new Int32Array(KEY_WORDS), tpid: 0x8100, inner: 0 };
+  private stormInstant = -1;
+  private stormCopies = 0;
+  private lastLoopNs = -Infinity;
+  /** Frames switched, cache hits (statistics). */
+  switched = 0;
+
+  constructor(opts: BridgeOptions) {
+    this.path = opts.path;
+    this.sim = opts.sim;
+    this.events = opts.events;
+    this.mac = new MacTable({
+      agingNs: opts.macAgingNs ?? DEFAULT_MAC_AGING_NS,
+      maxEntries: opts.macTableSize ?? DEFAULT_MAC_TABLE_SIZE,
+    });
+    const cacheSize = opts.cacheSize ?? 8192;
+    this.cache = cacheSize > 0 ? new FlowCache<Cached>(cacheSize) : null;
+    const localName = opts.path.split('.').pop() ?? opts.path;
+    this.localRec = this.makeRec(localName, OFPP_LOCAL, `${opts.path}.LOCAL`, {}, false);
+    this.local = this.localRec.port;
+    this.byOfport.set(OFPP_LOCAL, this.localRec);
+    this.rebuildAll();
+    this.loadFlows(opts.flows, opts.flowsOrigin);
+  }
+
+  /** Replaces the flow tables with `flows` (undefined = OVS default NORMAL table). */
+  loadFlows(flows: string | undefined, origin?: { file: string; line: number; col: number }): void {
+    this.flowTables.clear();
+    const text = flows ?? 'priority=0,actions=NORMAL';
+    const parsed = parseFlows(text, {
+      file: origin?.file ?? `${this.path} flows`,
+      line: origin?.line ?? 1,
+      col: origin?.col ?? 1,
+      portByName: (n) => this.portNumber(n),
+    });
+    for (const p of parsed) this.addRule(p);
+  }
+
+  /** Adds flows (like `ovs-ofctl add-flows`), keeping existing ones. */
+  addFlows(flows: string, origin?: { file: string; line: number; col: number }): FlowRule[] {
+    const parsed = parseFlows(flows, {
+      file: origin?.file ?? `${this.path} flows`,
+      line: origin?.line ?? 1,
+      col: origin?.col ?? 1,
+      portByName: (n) => this.portNumber(n),
+    });
+    return parsed.map((p) => this.addRule(p));
+  }
+
+  private addRule(p: Parameters<FlowTables['add']>[0]): FlowRule {
+    const rule = this.flowTables.add(p, this.sim.now);
+    if (rule.hardTimeout > 0) {
+      this.sim.schedule(rule.hardTimeout * NS_PER_S, () => this.flowTables.remove(rule));
+    }
+    if (rule.idleTimeout > 0) {
+      const check = (): void => {
+        if (rule.removed) return;
+        const due = rule.lastUsedNs + rule.idleTimeout * NS_PER_S;
+        if (this.sim.now >= due) this.flowTables.remove(rule);
+        else this.sim.scheduleAt(due, check);
+      };
+      this.sim.schedule(rule.idleTimeout * NS_PER_S, check);
+    }
+    return rule;
+  }
+
+  private portNumber(name: string): number | undefined {
+    if (name === this.localRec.name) return OFPP_LOCAL;
+    return this.byName.get(name)?.ofport;
+  }
+
+  private makeRec(name: string, ofport: number, path: string, o: Omit<BridgePortOptions, 'name'>, user: boolean): PortRec {
+    const rec: PortRec = {
+      name,
+      ofport,
+      vlan: makeVlanConfig(o.vlanMode, o.tag, o.trunks),
+      noFlood: o.noFlood ?? false,
+      port: undefined as unknown as Port,
+    };
+    rec.port = new Port(path, (frame, meta) => this.onReceive(rec, frame, meta));
+    void user;
+    return rec;
+  }
+
+  addPort(opts: BridgePortOptions): Port {
+    const where = `${this.path}.${opts.name}`;
+    if (this.byName.has(opts.name) || opts.name === 'LOCAL') {
+      throw new UserError('VSWITCH_DUPLICATE_PORT', `bridge ${this.path} already has a port named ${opts.name}`, { where });
+    }
+    let ofport = opts.ofport;
+    if (ofport === undefined) {
+      ofport = 1;
+      while (this.byOfport.has(ofport)) ofport++;
+    } else if (!Number.isInteger(ofport) || ofport < 1 || ofport >= 0xff00) {
+      throw new UserError('VSWITCH_BAD_OFPORT', `ofport ${ofport} is not in 1..65279`, { where });
+    } else if (this.byOfport.has(ofport)) {
+      throw new UserError('VSWITCH_DUPLICATE_OFPORT', `bridge ${this.path} already has ofport ${ofport}`, { where });
+    }
+    for (const v of [opts.tag, ...(opts.trunks ?? [])]) {
+      if (v !== undefined && (!Number.isInteger(v) || v < 0 || v > 4095)) {
+        throw new UserError('VSWITCH_BAD_VLAN', `VLAN ${v} is not in 0..4095`, { where });
+      }
+    }
+    if ((opts.vlanMode === 'access' || opts.vlanMode === 'native-tagged' || opts.vlanMode === 'native-untagged') && opts.tag === undefined) {
+      throw new UserError('VSWITCH_MISSING_TAG', `vlan_mode ${opts.vlanMode} needs a tag`, { where });
+    }
+    const rec = this.makeRec(opts.name, ofport, where, opts, true);
+    this.userPorts.push(rec);
+    this.userPorts.sort((a, b) => a.ofport - b.ofport);
+    this.byOfport.set(ofport, rec);
+    this.byName.set(opts.name, rec);
+    this.rebuildAll();
+    return rec.port;
+  }
+
+  /** Removes a port (its MAC entries go with it). */
+  removePort(name: string): boolean {
+    const rec = this.byName.get(name);
+    if (!rec) return false;
+    this.userPorts.splice(this.userPorts.indexOf(rec), 1);
+    this.byOfport.delete(rec.ofport);
+    this.byName.delete(name);
+    this.mac.flush(rec.ofport);
+    this.rebuildAll();
+    return true;
+  }
+
+  /** `ovs-ofctl mod-port BR PORT (no-)flood`; `LOCAL` or the bridge name means the local port. */
+  setNoFlood(name: string, noFlood: boolean): void {
+    const rec = name === 'LOCAL' || name === this.localRec.name ? this.localRec : this.byName.get(name);
+    if (!rec) throw new UserError('VSWITCH_UNKNOWN_PORT', `bridge ${this.path} has no port ${name}`, { where: this.path });
+    rec.noFlood = noFlood;
+    this.portGen++;
+  }
+
+  private rebuildAll(): void {
+    this.all = [...this.userPorts, this.localRec];
+    this.portGen++;
+  }
+
+  ports(): Port[] {
+    return this.userPorts.map((r) => r.port);
+  }
+
+  portByName(name: string): Port | undefined {
+    return this.byName.get(name)?.port;
+  }
+
+  /** OpenFlow port number of a port name (`LOCAL` → 0xfffe). */
+  ofportOf(name: string): number | undefined {
+    if (name === 'LOCAL') return OFPP_LOCAL;
+    return this.portNumber(name);
+  }
+
+  portNameOf(ofport: number): string | undefined {
+    return ofport === OFPP_LOCAL ? 'LOCAL' : this.byOfport.get(ofport)?.name;
+  }
+
+  // XBridge
+  portByOfport(ofport: number): XPort | undefined {
+    return this.byOfport.get(ofport);
+  }
+  allPorts(): readonly XPort[] {
+    return this.all;
+  }
+  nowNs(): number {
+    return this.sim.now;
+  }
+  onLearn(mac: number, vlan: number, ofport: number, result: 'new' | 'moved', from: number): void {
+    if (result !== 'moved' || !this.events) return;
+    this.events({
+      type: 'mac_move',
+      time_ns: this.sim.now,
+      bridge: this.path,
+      mac: formatMac(mac),
+      vlan,
+      from: this.byOfport.get(from)?.port.path ?? String(from),
+      to: this.byOfport.get(ofport)?.port.path ?? String(ofport),
+    });
+  }
+
+  private reportLoop(rec: PortRec, meta: FrameMeta, why: 'hop-limit' | 'storm-guard'): void {
+    const now = this.sim.now;
+    const quiet = now - this.lastLoopNs > STORM_QUIET_NS;
+    this.lastLoopNs = now;
+    if (!quiet || !this.events) return;
+    this.events({
+      type: 'loop',
+      time_ns: now,
+      bridge: this.path,
+      port: rec.port.path,
+      ports: this.all.filter((p) => p.port.peer !== null).map((p) => p.port.path),
+      hops: meta.hops,
+      reason: why,
+    });
+  }
+
+  private onReceive(rec: PortRec, frame: Frame, meta: FrameMeta): void {
+    if (meta.hops >= MAX_HOPS) {
+      rec.port.drop('loop', frame);
+      this.reportLoop(rec, meta, 'hop-limit');
+      return;
+    }
+    if (meta.hops >= STORM_MIN_HOPS) {
+      const now = this.sim.now;
+      if (now !== this.stormInstant) {
+        this.stormInstant = now;
+        this.stormCopies = 0;
+      }
+      if (++this.stormCopies > STORM_COPIES_PER_INSTANT) {
+        rec.port.drop('loop', frame);
+        this.reportLoop(rec, meta, 'storm-guard');
+        return;
+      }
+    }
+    const r = this.process(rec.ofport, frame, { mayLearn: true });
+    if (r === null) {
+      rec.port.drop('malformed', frame);
+      return;
+    }
+    this.deliver(rec, frame, meta, r);
+  }
+
+  private deliver(rec: PortRec, frame: Frame, meta: FrameMeta, r: XlateResult): void {
+    const outs = r.outputs;
+    if (outs.length === 0) {
+      rec.port.drop(r.drop ?? 'no-output', frame);
+      return;
+    }
+    const words = this.words;
+    const fk = this.fk;
+    const l3 = fk.l3Offset;
+    const l4 = fk.l4Offset;
+    const hops = meta.hops + 1;
+    // Build every output frame before sending any: sending recurses into peers, which may
+    // re-enter this bridge and overwrite the scratch key.
+    const frames: Frame[] = new Array<Frame>(outs.length);
+    for (let i = 0; i < outs.length; i++) frames[i] = rewriteFrame(frame, words, l3, l4, outs[i]!.state);
+    for (let i = 0; i < outs.length; i++) {
+      const out = this.byOfport.get(outs[i]!.ofport);
+      if (out) out.port.send(frames[i]!, { hops });
+    }
+  }
+
+  /**
+   * Classifies and translates `frame` as arriving on `ofport`, with all bookkeeping (counters,
+   * learning when `mayLearn`, events) but without sending. Returns null for a runt frame.
+   */
+  process(ofport: number, frame: Frame, opts: { mayLearn: boolean; trace?: boolean }): XlateResult | null {
+    if (frame.length < 14) return null;
+    extractFlowKey(frame, this.fk); // a WireError still leaves the fields parsed so far (OVS keeps them too)
+    const words = keyWordsFromFlowKey(this.fk, this.words);
+    words[W_IN_PORT] = ofport;
+    this.switched++;
+    this.syncCache();
+    const cache = opts.mayLearn && !opts.trace ? this.cache : null;
+    const doubleTagged = readTags(frame).n > 1;
+    let res = cache !== null && !doubleTagged ? (cache.get(words)?.res ?? null) : null;
+    if (res !== null) {
+      const l = res.learns;
+      const now = this.sim.now;
+      for (let i = 0; i < l.length; i += 3) {
+        const lr = this.mac.learn(l[i]!, l[i + 1]!, l[i + 2]!, now);
+        if (lr.result !== 'refreshed') this.onLearn(l[i]!, l[i + 1]!, l[i + 2]!, lr.result, lr.from);
+      }
+    } else {
+      stateFromFrame(frame, words, this.state);
+      res = xlate(this, this.state, opts);
+      this.syncCache();
+      if (cache !== null && !doubleTagged) cache.set(words, { res });
+    }
+    if (opts.mayLearn) {
+      const now = this.sim.now;
+      for (const rule of res.rules) {
+        rule.nPackets++;
+        rule.nBytes += frame.length;
+        rule.lastUsedNs = now;
+      }
+      if (this.events) {
+        for (const rule of res.packetIns) {
+          this.events({
+            type: 'packet_in',
+            time_ns: now,
+            bridge: this.path,
+            in_port: this.byOfport.get(ofport)?.port.path ?? String(ofport),
+            table: rule.table,
+            rule: `priority=${rule.priority}${rule.matchText ? `,${rule.matchText}` : ''}`,
+            reason: 'action',
+          });
+        }
+      }
+    }
+    return res;
+  }
+
+  /**
+   * Trace entry point: processes `frame` as arriving on port `name` and returns the output frames
+   * without sending them. `mayLearn: false` is OVS's side-effect-free `ofproto/trace`.
+   */
+  trace(name: string, frame: Frame, opts: { mayLearn: boolean; log?: boolean }): BridgeProcessResult | null {
+    const ofport = this.ofportOf(name);
+    if (ofport === undefined) throw new UserError('VSWITCH_UNKNOWN_PORT', `bridge ${this.path} has no port ${name}`, { where: this.path });
+    const res = this.process(ofport, frame, { mayLearn: opts.mayLearn, trace: opts.log ?? false });
+    if (res === null) return null;
+    const frames = res.outputs.map((o) => ({
+      ofport: o.ofport,
+      name: this.portNameOf(o.ofport) ?? String(o.ofport),
+      frame: rewriteFrame(frame, this.words, this.fk.l3Offset, this.fk.l4Offset, o.state),
+    }));
+    return { xlate: res, frames };
+  }
+
+  private syncCache(): void {
+    const ft = this.flowTables.generation;
+    const mg = this.mac.generation;
+    if (ft !== this.seenFlowGen || mg !== this.seenMacGen || this.portGen !== this.seenPortGen) {
+      this.seenFlowGen = ft;
+      this.seenMacGen = mg;
+      this.seenPortGen = this.portGen;
+      this.cache?.invalidate();
+    }
+  }
+
+  /** Cache statistics. */
+  cacheStats(): { hits: number; misses: number; size: number } {
+    return { hits: this.cache?.hits ?? 0, misses: this.cache?.misses ?? 0, size: this.cache?.size ?? 0 };
+  }
+
+  /** `ovs-ofctl dump-flows` text, with counters and durations in virtual time. */
+  dumpFlows(): string {
+    return this.flowTables.dump(this.sim.now);
+  }
+
+  flowStats(): FlowStats[] {
+    return this.flowTables.stats(this.sim.now);
+  }
+
+  /** Live MAC table entries, least recently used first. */
+  macEntries(): (MacEntry & { portName: string; ageS: number })[] {
+    const now = this.sim.now;
+    const aging = this.mac.opts.agingNs;
+    return this.mac.entries(now).map((e) => ({
+      ...e,
+      portName: this.portNameOf(e.port) ?? String(e.port),
+      ageS: Math.floor((now - (e.expiresNs - aging)) / NS_PER_S),
+    }));
+  }
+
+  /** `ovs-appctl fdb/show` text. */
+  fdbShow(): string {
+    const lines = [' port  VLAN  MAC                Age'];
+    for (const e of this.macEntries()) {
+      const port = e.port === OFPP_LOCAL ? 'LOCAL' : String(e.port);
+      lines.push(`${port.padStart(5)}  ${String(e.vlan).padStart(4)}  ${formatMac(e.mac)}  ${String(e.ageS).padStart(3)}`);
+    }
+    return `${lines.join('\n')}\n`;
+  }
+}

@@ -1,0 +1,145 @@
+/**
+ * A bridge's OpenFlow tables: rules with counters and timeouts, one classifier per table, and
+ * `ovs-ofctl dump-flows` output.
+ *
+ * Timeouts run in virtual time (`ofproto.c` `ofproto_rule_expire`): a rule with `hard_timeout`
+ * is removed that many seconds after it was added; one with `idle_timeout` when it has matched
+ * no packet for that long. Expiry is checked by a scheduled event per rule (rescheduled when
+ * traffic kept an idle rule alive), so an idle simulation stays idle.
+ */
+import type { SourceLocation } from '../errors.js';
+import type { Action } from './actions.js';
+import { Classifier, type ClsRule } from './classifier.js';
+import type { ParsedFlow } from './flow-parser.js';
+
+export interface FlowRule extends ClsRule {
+  table: number;
+  cookie: bigint;
+  idleTimeout: number;
+  hardTimeout: number;
+  actions: Action[];
+  matchText: string;
+  actionsText: string;
+  location: SourceLocation;
+  nPackets: number;
+  nBytes: number;
+  createdNs: number;
+  lastUsedNs: number;
+  removed: boolean;
+}
+
+export interface FlowStats {
+  table: number;
+  priority: number;
+  cookie: string;
+  match: string;
+  actions: string;
+  n_packets: number;
+  n_bytes: number;
+  duration_ns: number;
+  idle_age_ns: number;
+  location: string;
+}
+
+const NS_PER_S = 1_000_000_000;
+
+export class FlowTables {
+  readonly tables = new Map<number, Classifier<FlowRule>>();
+  /** Bumped on every add/remove (callers fold it into their cache generation). */
+  generation = 0;
+
+  add(p: ParsedFlow, nowNs: number): FlowRule {
+    const rule: FlowRule = {
+      priority: p.priority,
+      seq: 0,
+      value: p.value,
+      mask: p.mask,
+      table: p.table,
+      cookie: p.cookie,
+      idleTimeout: p.idleTimeout,
+      hardTimeout: p.hardTimeout,
+      actions: p.actions,
+      matchText: p.matchText,
+      actionsText: p.actionsText,
+      location: p.location,
+      nPackets: 0,
+      nBytes: 0,
+      createdNs: nowNs,
+      lastUsedNs: nowNs,
+      removed: false,
+    };
+    let cls = this.tables.get(p.table);
+    if (!cls) {
+      cls = new Classifier<FlowRule>();
+      this.tables.set(p.table, cls);
+    }
+    // ovs-ofctl add-flow with an identical match and priority replaces the rule (OFPFC_ADD).
+    for (const r of cls.rules()) {
+      if (r.priority === rule.priority && sameWords(r.mask, rule.mask) && sameWords(r.value, rule.value)) {
+        this.remove(r);
+        break;
+      }
+    }
+    cls.insert(rule);
+    this.generation++;
+    return rule;
+  }
+
+  remove(rule: FlowRule): void {
+    if (rule.removed) return;
+    this.tables.get(rule.table)?.remove(rule);
+    rule.removed = true;
+    this.generation++;
+  }
+
+  clear(): void {
+    for (const cls of this.tables.values()) for (const r of cls.rules()) r.removed = true;
+    this.tables.clear();
+    this.generation++;
+  }
+
+  /** All rules: table ascending, then priority descending (dump-flows order). */
+  rules(): FlowRule[] {
+    const out: FlowRule[] = [];
+    for (const t of [...this.tables.keys()].sort((a, b) => a - b)) out.push(...this.tables.get(t)!.rules());
+    return out;
+  }
+
+  stats(nowNs: number): FlowStats[] {
+    return this.rules().map((r) => ({
+      table: r.table,
+      priority: r.priority,
+      cookie: `0x${r.cookie.toString(16)}`,
+      match: r.matchText,
+      actions: r.actionsText,
+      n_packets: r.nPackets,
+      n_bytes: r.nBytes,
+      duration_ns: nowNs - r.createdNs,
+      idle_age_ns: nowNs - r.lastUsedNs,
+      location: `${r.location.file}:${r.location.line}`,
+    }));
+  }
+
+  /** `ovs-ofctl dump-flows` text (OpenFlow 1.0 style, durations in virtual seconds). */
+  dump(nowNs: number): string {
+    const lines: string[] = [];
+    for (const r of this.rules()) {
+      const dur = ((nowNs - r.createdNs) / NS_PER_S).toFixed(3);
+      const parts = [` cookie=0x${r.cookie.toString(16)}`, ` duration=${dur}s`];
+      parts.push(` table=${r.table}`);
+      parts.push(` n_packets=${r.nPackets}`, ` n_bytes=${r.nBytes}`);
+      if (r.idleTimeout) parts.push(` idle_timeout=${r.idleTimeout}`);
+      if (r.hardTimeout) parts.push(` hard_timeout=${r.hardTimeout}`);
+      parts.push(` idle_age=${Math.floor((nowNs - r.lastUsedNs) / NS_PER_S)}`);
+      const match = r.priority !== 32768 ? `priority=${r.priority}${r.matchText ? `,${r.matchText}` : ''}` : r.matchText;
+      lines.push(`${parts.join(',')}, ${match}${match ? ' ' : ''}actions=${r.actionsText}`);
+    }
+    return lines.join('\n') + (lines.length ? '\n' : '');
+  }
+}
+
+function sameWords(a: Int32Array, b: Int32Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}

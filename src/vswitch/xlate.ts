@@ -1,0 +1,359 @@
+/**
+ * Translation: runs a packet through the flow tables and NORMAL, producing the list of output
+ * ports with the packet state each copy leaves with. Named after OVS's
+ * `ofproto/ofproto-dpif-xlate.c`, which this follows:
+ *
+ * - table 0 is looked up first; a miss there drops the packet (`table-miss`), as a bridge
+ *   with flows but no controller does (`fail_mode=secure`, after `del-flows`);
+ * - actions run in order on one packet state; edits made in a resubmitted table persist
+ *   after it returns, the `in_port` a `resubmit(P,T)` sets does not;
+ * - `resubmit`/`goto_table` nest at most MAX_DEPTH = 64 deep and run at most
+ *   MAX_RESUBMITS = 4096 times per packet; past that the translation fails and, as in OVS
+ *   (`xlate_actions`: an error clears the datapath actions), the packet is dropped;
+ * - `output` to the ingress port is skipped (use `in_port`); output to a missing port is ignored;
+ * - `dec_ttl` on TTL ≤ 1 stops the current action list (OVS `compose_dec_ttl`);
+ * - NORMAL: `xlate_normal` (VLAN admission, learning with the VLAN after earlier actions, unicast
+ *   to a learned port or flood within the VLAN, excluding the ingress port and no-flood ports).
+ */
+import type { Action } from './actions.js';
+import type { Classifier } from './classifier.js';
+import {
+  OFPP_ALL,
+  OFPP_CONTROLLER,
+  OFPP_FLOOD,
+  OFPP_IN_PORT,
+  OFPP_LOCAL,
+  OFPP_NONE,
+  OFPP_NORMAL,
+  VLAN_CFI,
+  W_DL_DST_HI,
+  W_DL_SRC_HI,
+  W_DL_TYPE,
+  W_IN_PORT,
+  W_NW_TTL,
+  W_VLAN_TCI,
+  ETH_TYPE_IP,
+  ETH_TYPE_IPV6,
+  KEY_WORDS,
+  prereqOk,
+} from './fields.js';
+import type { FlowRule } from './flow-table.js';
+import type { MacTable } from './mac-learning.js';
+import { copyState, type PacketState } from './rewrite.js';
+import { includesVlan, inputVidIsValid, inputVidToVlan, outputVlanToVid, type PortVlanConfig } from './vlan.js';
+
+export const MAX_DEPTH = 64;
+export const MAX_RESUBMITS = MAX_DEPTH * MAX_DEPTH;
+
+export interface XPort {
+  name: string;
+  ofport: number;
+  vlan: PortVlanConfig;
+  /** Left out of NORMAL and FLOOD floods (`ovs-ofctl mod-port … no-flood`). */
+  noFlood: boolean;
+}
+
+export interface XBridge {
+  tables: Map<number, Classifier<FlowRule>>;
+  portByOfport(ofport: number): XPort | undefined;
+  /** Every port (LOCAL included) in ofport order. */
+  allPorts(): readonly XPort[];
+  mac: MacTable;
+  nowNs(): number;
+  /** Called for each learn that changed the table (new entry or move). */
+  onLearn(mac: number, vlan: number, ofport: number, result: 'new' | 'moved', from: number): void;
+}
+
+export interface XlateOutput {
+  ofport: number;
+  state: PacketState;
+}
+
+export interface XlateResult {
+  outputs: XlateOutput[];
+  /** Rules matched, in order (each gets the packet counted). */
+  rules: FlowRule[];
+  /** (mac, vlan, ofport) learned by NORMAL, replayed on cache hits. */
+  learns: number[];
+  /** Tables whose rule sent the packet to the controller. */
+  packetIns: FlowRule[];
+  /** Why nothing (or not everything) went out; null when nothing went wrong. */
+  drop: string | null;
+  /** Human-readable steps, when tracing. */
+  log: string[] | null;
+}
+
+const FULL_MASK = new Int32Array(KEY_WORDS).fill(-1);
+
+interface Ctx {
+  br: XBridge;
+  st: PacketState;
+  res: XlateResult;
+  depth: number;
+  resubmits: number;
+  mayLearn: boolean;
+  error: string | null;
+}
+
+function log(ctx: Ctx, text: string): void {
+  if (ctx.res.log) ctx.res.log.push(`${'  '.repeat(ctx.depth)}${text}`);
+}
+
+function emit(ctx: Ctx, ofport: number): void {
+  ctx.res.outputs.push({ ofport, state: copyState(ctx.st) });
+  log(ctx, `-> output to ${ofport === OFPP_LOCAL ? 'LOCAL' : (ctx.br.portByOfport(ofport)?.name ?? ofport)}`);
+}
+
+function noteDrop(ctx: Ctx, reason: string): void {
+  ctx.res.drop = reason;
+  log(ctx, `-> drop: ${reason}`);
+}
+
+/** Translates the packet in `state` (its words hold in_port). `state` is modified. */
+export function xlate(br: XBridge, state: PacketState, opts: { mayLearn: boolean; trace?: boolean }): XlateResult {
+  const res: XlateResult = { outputs: [], rules: [], learns: [], packetIns: [], drop: null, log: opts.trace ? [] : null };
+  const ctx: Ctx = { br, st: state, res, depth: 0, resubmits: 0, mayLearn: opts.mayLearn, error: null };
+  const rule = br.tables.get(0)?.lookup(state.words) ?? null;
+  if (rule === null) {
+    noteDrop(ctx, 'table-miss');
+    return res;
+  }
+  runRule(ctx, rule, 0);
+  if (ctx.error !== null) {
+    res.outputs.length = 0;
+    res.drop = ctx.error;
+  }
+  return res;
+}
+
+function runRule(ctx: Ctx, rule: FlowRule, table: number): void {
+  ctx.res.rules.push(rule);
+  log(ctx, `${table}. ${rule.matchText === '' ? '' : `${rule.matchText}, `}priority ${rule.priority}${rule.cookie !== 0n ? `, cookie 0x${rule.cookie.toString(16)}` : ''}`);
+  log(ctx, `   ${rule.actionsText}`);
+  if (rule.actions.length === 0) noteDrop(ctx, 'drop-action');
+  doActions(ctx, rule, rule.actions, table);
+}
+
+function doActions(ctx: Ctx, rule: FlowRule, actions: readonly Action[], table: number): void {
+  const w = ctx.st.words;
+  for (let i = 0; i < actions.length; i++) {
+    if (ctx.error !== null) return;
+    const a = actions[i]!;
+    switch (a.type) {
+      case 'output':
+        output(ctx, rule, a.port);
+        break;
+      case 'controller':
+        ctx.res.packetIns.push(rule);
+        log(ctx, '-> packet-in to controller');
+        break;
+      case 'set_vlan_vid': {
+        const tci = w[W_VLAN_TCI]!;
+        if (tci & VLAN_CFI) w[W_VLAN_TCI] = (tci & ~0xfff) | a.vid;
+        else if (a.push) {
+          w[W_VLAN_TCI] = VLAN_CFI | a.vid;
+          ctx.st.tpid = 0x8100;
+        }
+        break;
+      }
+      case 'set_vlan_pcp': {
+        const tci = w[W_VLAN_TCI]!;
+        if (tci & VLAN_CFI) w[W_VLAN_TCI] = (tci & 0x1fff) | (a.pcp << 13);
+        else if (a.push) {
+          w[W_VLAN_TCI] = VLAN_CFI | (a.pcp << 13);
+          ctx.st.tpid = 0x8100;
+        }
+        break;
+      }
+      case 'strip_vlan':
+        if (w[W_VLAN_TCI]! & VLAN_CFI) {
+          if (ctx.st.inner !== 0) {
+            w[W_VLAN_TCI] = (ctx.st.inner & 0xefff) | VLAN_CFI;
+            ctx.st.tpid = ctx.st.inner >>> 16;
+            ctx.st.inner = 0;
+          } else w[W_VLAN_TCI] = 0;
+        }
+        break;
+      case 'push_vlan': {
+        const tci = w[W_VLAN_TCI]!;
+        // The new outer tag copies the old outer TCI (OVS flow_push_vlan_uninit + xlate); at most
+        // two tags are tracked (FLOW_MAX_VLAN_HEADERS), a third push loses the innermost.
+        if (tci & VLAN_CFI) ctx.st.inner = (ctx.st.tpid << 16) | (tci & 0xefff);
+        else w[W_VLAN_TCI] = VLAN_CFI;
+        ctx.st.tpid = a.tpid;
+        break;
+      }
+      case 'set': {
+        if (!prereqOk(a.field.prereq, w, FULL_MASK)) break;
+        const ws = a.words;
+        for (let j = 0; j < ws.length; j++) {
+          const k = ws[j]!;
+          w[k] = (w[k]! & ~a.masks[j]!) | a.values[j]!;
+        }
+        break;
+      }
+      case 'dec_ttl': {
+        const t = w[W_DL_TYPE];
+        if (t !== ETH_TYPE_IP && t !== ETH_TYPE_IPV6) break;
+        const ttl = w[W_NW_TTL]!;
+        if (ttl <= 1) {
+          noteDrop(ctx, 'ttl-exceeded');
+          return;
+        }
+        w[W_NW_TTL] = ttl - 1;
+        break;
+      }
+      case 'resubmit':
+        resubmit(ctx, a.port, a.table ?? table);
+        break;
+      case 'goto_table':
+        resubmit(ctx, null, a.table);
+        break;
+    }
+  }
+}
+
+function resubmit(ctx: Ctx, port: number | null, table: number): void {
+  if (ctx.depth >= MAX_DEPTH) {
+    ctx.error = 'resubmit-depth';
+    log(ctx, `over max translation depth ${MAX_DEPTH}`);
+    return;
+  }
+  if (ctx.resubmits >= MAX_RESUBMITS) {
+    ctx.error = 'resubmit-limit';
+    log(ctx, `over ${MAX_RESUBMITS} resubmit actions`);
+    return;
+  }
+  ctx.resubmits++;
+  const w = ctx.st.words;
+  const savedIn = w[W_IN_PORT]!;
+  if (port !== null && port !== OFPP_IN_PORT) w[W_IN_PORT] = port;
+  ctx.depth++;
+  const rule = ctx.br.tables.get(table)?.lookup(w) ?? null;
+  if (rule === null) {
+    log(ctx, `${table}. No match.`);
+    ctx.res.drop = ctx.res.drop ?? 'table-miss';
+  } else runRule(ctx, rule, table);
+  ctx.depth--;
+  w[W_IN_PORT] = savedIn;
+}
+
+function output(ctx: Ctx, rule: FlowRule, port: number): void {
+  const br = ctx.br;
+  const inPort = ctx.st.words[W_IN_PORT]!;
+  switch (port) {
+    case OFPP_NORMAL:
+      normal(ctx);
+      return;
+    case OFPP_FLOOD:
+    case OFPP_ALL: {
+      let any = false;
+      for (const p of br.allPorts()) {
+        if (p.ofport === inPort || (port === OFPP_FLOOD && p.noFlood)) continue;
+        emit(ctx, p.ofport);
+        any = true;
+      }
+      if (!any) noteDrop(ctx, 'no-flood-ports');
+      return;
+    }
+    case OFPP_IN_PORT:
+      if (br.portByOfport(inPort)) emit(ctx, inPort);
+      return;
+    case OFPP_CONTROLLER:
+      ctx.res.packetIns.push(rule);
+      log(ctx, '-> packet-in to controller');
+      return;
+    case OFPP_NONE:
+      return;
+  }
+  if (port === inPort) {
+    noteDrop(ctx, 'in-port');
+    return;
+  }
+  if (!br.portByOfport(port)) {
+    noteDrop(ctx, 'no-such-port');
+    return;
+  }
+  emit(ctx, port);
+}
+
+function isReservedMac(hi: number, lo: number): boolean {
+  // 01:80:c2:00:00:00 – 01:80:c2:00:00:0f (eth_addr_is_reserved, IEEE 802.1 link-local).
+  return (hi & 0xffff) === 0x0180 && (lo >>> 4) === 0x0c20_0000;
+}
+
+function normal(ctx: Ctx): void {
+  const br = ctx.br;
+  const w = ctx.st.words;
+  const inPort = w[W_IN_PORT]!;
+  const inB = br.portByOfport(inPort);
+  if (!inB) {
+    noteDrop(ctx, 'no-input-port');
+    return;
+  }
+  const tci = w[W_VLAN_TCI]!;
+  const vid = tci & VLAN_CFI ? tci & 0xfff : 0;
+  if (!inputVidIsValid(inB.vlan, vid)) {
+    noteDrop(ctx, 'vlan-filter');
+    log(ctx, `disallowed VLAN VID ${vid} for input port ${inB.name}, dropping`);
+    return;
+  }
+  const vlan = inputVidToVlan(inB.vlan, vid);
+  if (isReservedMac(w[W_DL_DST_HI]!, w[W_DL_DST_HI + 1]!)) {
+    noteDrop(ctx, 'reserved-mac');
+    return;
+  }
+  const srcHi = w[W_DL_SRC_HI]! & 0xffff;
+  const src = srcHi * 0x1_0000_0000 + (w[W_DL_SRC_HI + 1]! >>> 0);
+  if (ctx.mayLearn && (srcHi & 0x0100) === 0) {
+    const r = br.mac.learn(src, vlan, inPort, br.nowNs());
+    ctx.res.learns.push(src, vlan, inPort);
+    if (r.result !== 'refreshed') {
+      br.onLearn(src, vlan, inPort, r.result, r.from);
+      log(ctx, `-> learned that ${src.toString(16).padStart(12, '0')} is on port ${inB.name} in VLAN ${vlan}`);
+    }
+  }
+  const dstHi = w[W_DL_DST_HI]! & 0xffff;
+  if ((dstHi & 0x0100) === 0) {
+    const dst = dstHi * 0x1_0000_0000 + (w[W_DL_DST_HI + 1]! >>> 0);
+    const p = br.mac.lookup(dst, vlan, br.nowNs());
+    if (p >= 0) {
+      if (p === inPort) {
+        noteDrop(ctx, 'learned-on-in-port');
+        log(ctx, 'learned port is input port, dropping');
+        return;
+      }
+      const out = br.portByOfport(p);
+      if (!out) {
+        noteDrop(ctx, 'no-such-port');
+        return;
+      }
+      log(ctx, 'forwarding to learned port');
+      outputNormal(ctx, out, vlan);
+      return;
+    }
+    log(ctx, 'no learned MAC for destination, flooding');
+  }
+  let any = false;
+  for (const p of br.allPorts()) {
+    if (p.ofport === inPort || p.noFlood || !includesVlan(p.vlan, vlan)) continue;
+    outputNormal(ctx, p, vlan);
+    any = true;
+  }
+  if (!any) noteDrop(ctx, 'no-flood-ports');
+}
+
+/** `output_normal`: retag for the output port, keep PCP, emit, restore. */
+function outputNormal(ctx: Ctx, p: XPort, vlan: number): void {
+  const w = ctx.st.words;
+  const old = w[W_VLAN_TCI]!;
+  const oldTpid = ctx.st.tpid;
+  const vid = outputVlanToVid(p.vlan, vlan);
+  if (vid !== 0) {
+    w[W_VLAN_TCI] = vid | VLAN_CFI | (old & 0xe000);
+    if (!(old & VLAN_CFI)) ctx.st.tpid = 0x8100;
+  } else w[W_VLAN_TCI] = 0;
+  emit(ctx, p.ofport);
+  w[W_VLAN_TCI] = old;
+  ctx.st.tpid = oldTpid;
+}
