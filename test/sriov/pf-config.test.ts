@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Simulation } from '../../src/sim/index.js';
 import { PhysicalFunction, SriovError, applyKnobs, defaultVfConfig, NIC_MODELS } from '../../src/sriov/index.js';
+import type { ApplyContext } from '../../src/sriov/config.js';
 import { makePf, MAC } from './helpers.js';
 
 function err(fn: () => void): SriovError {
@@ -86,8 +87,8 @@ describe('sriov_totalvfs and sriov_numvfs', () => {
 });
 
 describe('ip link set PF vf N knobs', () => {
-  const ctx = { caps: NIC_MODELS.ixgbe, model: 'ixgbe', mode: 'legacy' as const };
-  const codes = (k: Parameters<typeof applyKnobs>[1], c = ctx): string[] => applyKnobs(defaultVfConfig(), k, c).problems.map((p) => `${p.field}:${p.code}`);
+  const ctx: ApplyContext = { caps: NIC_MODELS.ixgbe, model: 'ixgbe', mode: 'legacy' };
+  const codes = (k: Parameters<typeof applyKnobs>[1], c: ApplyContext = ctx): string[] => applyKnobs(defaultVfConfig(), k, c).problems.map((p) => `${p.field}:${p.code}`);
 
   it('starts a VF with spoof checking on, trust off and link-state auto', () => {
     expect(defaultVfConfig()).toMatchObject({ spoofchk: true, trust: false, state: 'auto', vlan: 0, max_tx_rate: 0 });
