@@ -1,0 +1,34 @@
+/**
+ * One I/O in flight. Objects are pooled per job (one per unit of iodepth) and reused, and each has
+ * its completion handler bound once at creation, so a simulated I/O allocates nothing.
+ */
+import type { Direction } from '../block/throttle/leaky-bucket.js';
+
+export class Io {
+  dir: Direction = 0;
+  bytes = 0;
+  offset = 0;
+  /** Issued by the workload (fio's submission time). */
+  submitNs = 0;
+  /** Let through by the throttle. */
+  admitNs = 0;
+  /** Started service at the backend. */
+  startNs = 0;
+  /** Earliest time the pooled object may be reused (thinktime). */
+  readyNs = 0;
+  /** Index of the disk on its backend (mClock client). */
+  client = 0;
+  /** Intrusive queue link. */
+  next: Io | null = null;
+  readonly onComplete: () => void;
+
+  constructor(
+    /** Index of the job run that owns this I/O. */
+    readonly job: number,
+    /** Index of the disk. */
+    readonly disk: number,
+    complete: (io: Io) => void,
+  ) {
+    this.onComplete = () => complete(this);
+  }
+}

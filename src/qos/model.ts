@@ -1,0 +1,43 @@
+/**
+ * A QoS run as plain data: backends, disks with their policies, throttle groups, fio-style jobs.
+ * The QoS file loader (`file.ts`) produces one; library users may build one directly.
+ */
+import type { QemuLimits } from '../block/throttle/qemu-config.js';
+import type { IoMaxLimits } from '../block/throttle/meters.js';
+import type { TokenBucketConfig } from '../block/throttle/token-bucket.js';
+import type { BackendSpec, MclockSpec } from './backend.js';
+import type { JobSpec } from './workload.js';
+
+export type PolicySpec =
+  | { kind: 'qemu'; limits: QemuLimits }
+  | { kind: 'firecracker'; bandwidth: TokenBucketConfig | undefined; ops: TokenBucketConfig | undefined }
+  | { kind: 'io.max'; limits: IoMaxLimits }
+  | { kind: 'mclock'; mclock: MclockSpec };
+
+export interface DiskSpec {
+  /** Dotted name: `vm1.vda` (from a topology) or any name for a standalone disk. */
+  name: string;
+  size: number;
+  /** Backend name; undefined = a null device (instant, unlimited). */
+  backend: string | undefined;
+  policy: PolicySpec | undefined;
+}
+
+export interface GroupSpec {
+  name: string;
+  members: string[];
+  policy: PolicySpec;
+}
+
+export interface QosModel {
+  seed: number;
+  /** Simulated time limit (0 = until every job ends). */
+  durationNs: number;
+  intervalNs: number;
+  backends: BackendSpec[];
+  disks: DiskSpec[];
+  groups: GroupSpec[];
+  jobs: JobSpec[];
+}
+
+export const NULL_BACKEND: BackendSpec = { name: 'null', parallelism: 1 << 30, service: { kind: 'fixed', ns: 0 }, bandwidth: 0 };

@@ -1,0 +1,237 @@
+/**
+ * Runs a QoS model and shapes the results: fio-shaped JSON per job, a per-disk summary with
+ * throttle statistics, per-interval timelines, and (for `qos test`) each expectation with the
+ * measured value and a verdict. No I/O, no clock: the command layer renders and writes.
+ */
+import { QosEngine, type DiskRun, type WindowSpec, type WindowStat } from './engine.js';
+import { compare, isLatencyMetric, type Expectation } from './expect.js';
+import { fioJobJson, type FioJson } from './report.js';
+import type { QosModel, PolicySpec } from './model.js';
+import type { TimelineRow } from './timeline.js';
+import { formatSize } from '../util/units.js';
+
+export interface DiskSummary {
+  ios: number;
+  bytes: number;
+  iops: number;
+  bw_bytes: number;
+  lat_ns: { mean: number; p50: number; p99: number; p99_9: number; max: number };
+  throttle:
+    | { group: string; kind: string; throttled_ios: number; throttled_ns: number; mean_queue: number; max_queue: number }
+    | undefined;
+  backend: string;
+}
+
+export interface ExpectationResult {
+  text: string;
+  pass: boolean;
+  expected: string;
+  measured: string;
+  /** The measured number in the metric's unit (ns, IOPS, bytes/s, or ns of burst). */
+  value: number;
+}
+
+export interface QosResult {
+  seed: number;
+  simulated_ns: number;
+  events: number;
+  completed_ios: number;
+  fio: FioJson;
+  disks: Record<string, DiskSummary>;
+  backends: Record<string, { scheduler: string; served: number; utilisation: number; max_queue: number }>;
+  timelines: { interval_ns: number; disks: Record<string, TimelineRow[]>; jobs: Record<string, TimelineRow[]> };
+  expectations?: ExpectationResult[];
+  passed?: boolean;
+}
+
+export interface RunQosOptions {
+  expectations?: Expectation[];
+  onProgress?: (nowNs: number, endNs: number) => void;
+}
+
+/** Runs `model` and returns the engine (for charts) and the result. */
+export function runQos(model: QosModel, opts: RunQosOptions = {}): { engine: QosEngine; result: QosResult } {
+  const exps = opts.expectations ?? [];
+  const windows: WindowSpec[] = exps.map((e) => ({ disk: e.target, fromNs: e.fromNs, toNs: e.toNs }));
+  const engine = new QosEngine(model, { windows });
+  engine.run(opts.onProgress ? { onProgress: opts.onProgress } : {});
+  const end = engine.endNs;
+
+  const disks: Record<string, DiskSummary> = {};
+  for (const d of engine.disks) {
+    const g = engine.groups.find((x) => x.members.includes(d.index));
+    const secs = end / 1e9 || 1;
+    const [p50, p99, p999] = d.hist.percentiles([50, 99, 99.9]);
+    const st = g?.gate.stats[d.member];
+    disks[d.spec.name] = {
+      ios: d.ios,
+      bytes: d.bytes,
+      iops: round(d.ios / secs),
+      bw_bytes: Math.round(d.bytes / secs),
+      lat_ns: { mean: Math.round(d.hist.mean), p50: p50!, p99: p99!, p99_9: p999!, max: d.hist.max },
+      throttle: g && st
+        ? { group: g.name, kind: g.policy.kind, throttled_ios: st.throttled, throttled_ns: st.throttledNs, mean_queue: round(end ? st.queueNsSum / end : 0), max_queue: st.maxQueue }
+        : undefined,
+      backend: d.backend.spec.name,
+    };
+  }
+  const backends: QosResult['backends'] = {};
+  for (const [name, b] of engine.backends) {
+    backends[name] = { scheduler: b.scheduler, served: b.served, utilisation: round(end && b.spec.parallelism < 1 << 29 ? b.busyNsSum / (end * b.spec.parallelism) : 0), max_queue: b.maxQueued };
+  }
+  const jobs: Record<string, TimelineRow[]> = {};
+  for (const j of engine.jobs) jobs[jobKey(j.name, j.clone, j.spec.numjobs)] = j.timeline.toRows();
+  const dl: Record<string, TimelineRow[]> = {};
+  for (const d of engine.disks) dl[d.spec.name] = d.timeline.toRows();
+
+  const result: QosResult = {
+    seed: model.seed,
+    simulated_ns: end,
+    events: engine.sim.eventsRun,
+    completed_ios: engine.completed,
+    fio: {
+      'fio version': 'fio-3.33 (vfab simulation)',
+      timestamp: 0,
+      time: '',
+      'global options': {},
+      jobs: engine.jobs.map((j) => fioJobJson(j, end)),
+    },
+    disks,
+    backends,
+    timelines: { interval_ns: engine.disks[0]?.timeline.intervalNs ?? model.intervalNs, disks: dl, jobs },
+  };
+  if (exps.length > 0) {
+    result.expectations = exps.map((e, i) => evaluate(e, engine.windows[i]!, engine, end));
+    result.passed = result.expectations.every((r) => r.pass);
+  }
+  return { engine, result };
+}
+
+export function jobKey(name: string, clone: number, numjobs: number): string {
+  return numjobs > 1 ? `${name}.${clone}` : name;
+}
+
+function round(x: number): number {
+  return Math.round(x * 1000) / 1000;
+}
+
+/** Timeline rows of a disk, or the sum over all disks. */
+function rowsOf(engine: QosEngine, target: string | undefined): { iops: number[]; intervalNs: number } {
+  const ds: DiskRun[] = target === undefined ? engine.disks : [engine.disk(target)];
+  const intervalNs = ds[0]!.timeline.intervalNs;
+  const n = Math.max(...ds.map((d) => d.timeline.rows));
+  const iops = new Array<number>(n).fill(0);
+  for (const d of ds) for (let i = 0; i < d.timeline.rows; i++) iops[i]! += d.timeline.count(i) / (intervalNs / 1e9);
+  return { iops, intervalNs };
+}
+
+export function formatValue(metric: string, v: number): string {
+  if (isLatencyMetric(metric as Expectation['metric'])) return formatNs(v);
+  if (metric === 'bw') return `${formatSize(Math.round(v))}/s`;
+  return `${Math.round(v * 10) / 10}`;
+}
+
+export function formatNs(ns: number): string {
+  if (!Number.isFinite(ns)) return String(ns);
+  if (ns >= 1e9) return `${+(ns / 1e9).toFixed(3)}s`;
+  if (ns >= 1e6) return `${+(ns / 1e6).toFixed(3)}ms`;
+  if (ns >= 1e3) return `${+(ns / 1e3).toFixed(3)}us`;
+  return `${ns}ns`;
+}
+
+function evaluate(e: Expectation, w: WindowStat, engine: QosEngine, end: number): ExpectationResult {
+  const from = e.fromNs;
+  const to = Math.min(e.toNs, end);
+  const secs = Math.max(0, to - from) / 1e9;
+  const label = e.target ?? 'all disks';
+  const window = e.toNs === Number.POSITIVE_INFINITY && e.fromNs === 0 ? '' : ` over [${formatNs(e.fromNs)}, ${Number.isFinite(e.toNs) ? formatNs(e.toNs) : 'end'}]`;
+  if (e.burst) {
+    const { iops, intervalNs } = rowsOf(engine, e.target);
+    let best = 0;
+    let run = 0;
+    for (let i = 0; i < iops.length; i++) {
+      const t0 = i * intervalNs;
+      const inside = t0 >= from && t0 + intervalNs <= to;
+      if (inside && compare(iops[i]!, e.op, e.value)) {
+        run++;
+        if (run > best) best = run;
+      } else run = 0;
+    }
+    const dur = best * intervalNs;
+    return {
+      text: e.text,
+      pass: compare(dur, e.burst.op, e.burst.durationNs),
+      expected: `${label}: ${e.metric} ${e.op} ${formatValue(e.metric, e.value)} for ${e.burst.op} ${formatNs(e.burst.durationNs)}${window}`,
+      measured: `${formatNs(dur)} (longest stretch)`,
+      value: dur,
+    };
+  }
+  let v: number;
+  switch (e.metric) {
+    case 'iops':
+      v = secs ? w.count / secs : 0;
+      break;
+    case 'read_iops':
+      v = secs ? w.reads / secs : 0;
+      break;
+    case 'write_iops':
+      v = secs ? (w.count - w.reads) / secs : 0;
+      break;
+    case 'bw':
+      v = secs ? w.bytes / secs : 0;
+      break;
+    case 'lat_mean':
+      v = w.hist.mean;
+      break;
+    case 'lat_max':
+      v = w.hist.max;
+      break;
+    case 'max_iops':
+    case 'min_iops': {
+      const { iops, intervalNs } = rowsOf(engine, e.target);
+      const xs = iops.filter((_, i) => i * intervalNs >= from && (i + 1) * intervalNs <= to);
+      v = xs.length === 0 ? 0 : e.metric === 'max_iops' ? Math.max(...xs) : Math.min(...xs);
+      break;
+    }
+    default:
+      v = w.hist.percentile(Number(e.metric.slice(1)));
+  }
+  const noData = isLatencyMetric(e.metric) && w.count === 0;
+  return {
+    text: e.text,
+    pass: !noData && compare(v, e.op, e.value),
+    expected: `${label}: ${e.metric} ${e.op} ${formatValue(e.metric, e.value)}${window}`,
+    measured: noData ? 'no I/O completed in the window' : formatValue(e.metric, v),
+    value: v,
+  };
+}
+
+/** IOPS and bytes/s limit lines a policy implies, for charts. */
+export function policyLines(p: PolicySpec): Array<{ label: string; iops?: number; bps?: number; dashed: boolean }> {
+  const out: Array<{ label: string; iops?: number; bps?: number; dashed: boolean }> = [];
+  if (p.kind === 'qemu') {
+    const names = ['bps-total', 'bps-read', 'bps-write', 'iops-total', 'iops-read', 'iops-write'];
+    p.limits.buckets.forEach((b, i) => {
+      if (!b.avg) return;
+      const isOps = i >= 3;
+      const put = (v: number, label: string, dashed: boolean): void => {
+        out.push(isOps ? { label, iops: v, dashed } : { label, bps: v, dashed });
+      };
+      put(b.avg, names[i]!, false);
+      if (b.max) put(b.max, `${names[i]}-max`, true);
+    });
+  } else if (p.kind === 'firecracker') {
+    if (p.ops) out.push({ label: 'ops refill rate', iops: (p.ops.size * 1000) / p.ops.refillTimeMs, dashed: false });
+    if (p.bandwidth) out.push({ label: 'bandwidth refill rate', bps: (p.bandwidth.size * 1000) / p.bandwidth.refillTimeMs, dashed: false });
+  } else if (p.kind === 'io.max') {
+    const l = p.limits;
+    if (l.riops) out.push({ label: 'riops', iops: l.riops, dashed: false });
+    if (l.wiops) out.push({ label: 'wiops', iops: l.wiops, dashed: false });
+    if (l.rbps) out.push({ label: 'rbps', bps: l.rbps, dashed: false });
+    if (l.wbps) out.push({ label: 'wbps', bps: l.wbps, dashed: false });
+  } else {
+    if (p.mclock.limit) out.push({ label: 'mclock limit', iops: p.mclock.limit, dashed: false });
+    if (p.mclock.reservation) out.push({ label: 'mclock reservation', iops: p.mclock.reservation, dashed: true });
+  }
+  return out;
+}

@@ -1,0 +1,123 @@
+/**
+ * Workloads in fio's vocabulary (fio HOWTO.rst, options.c): one `JobSpec` per job section, cloned
+ * `numjobs` times. Parsers here turn fio's option strings (`bs=4k,64k`, `bssplit=4k/10:64k/90`,
+ * `rate_iops=500,200`) into numbers and report problems as strings; the QoS file loader attaches
+ * positions.
+ */
+import { parseSize } from '../util/units.js';
+
+export const RW_MODES = ['read', 'write', 'randread', 'randwrite', 'rw', 'readwrite', 'randrw'] as const;
+export type RwMode = (typeof RW_MODES)[number];
+
+/** Block sizes for one direction: one size, or a weighted split. */
+export interface BsChoice {
+  sizes: number[];
+  /** Cumulative weights, last = 1. */
+  cum: number[];
+}
+
+export interface JobSpec {
+  name: string;
+  disk: string;
+  rw: RwMode;
+  /** Percentage of reads in a mixed workload (fio default 50). */
+  rwmixread: number;
+  /** [read, write]. */
+  bs: [BsChoice, BsChoice];
+  iodepth: number;
+  numjobs: number;
+  /** IOPS caps per direction (0 = none), fio's linear rate process. */
+  rateIops: [number, number];
+  /** Bytes of I/O (and the region touched); undefined = the disk's size. */
+  size: number | undefined;
+  offset: number;
+  /** Stop after this many I/Os (0 = no limit). */
+  numberIos: number;
+  runtimeNs: number;
+  timeBased: boolean;
+  rampNs: number;
+  thinktimeNs: number;
+  startdelayNs: number;
+}
+
+export function defaultJob(name: string, disk: string): JobSpec {
+  const four: BsChoice = { sizes: [4096], cum: [1] };
+  return {
+    name, disk, rw: 'read', rwmixread: 50, bs: [four, four], iodepth: 1, numjobs: 1, rateIops: [0, 0],
+    size: undefined, offset: 0, numberIos: 0, runtimeNs: 0, timeBased: false, rampNs: 0, thinktimeNs: 0, startdelayNs: 0,
+  };
+}
+
+export function isRandom(rw: RwMode): boolean {
+  return rw === 'randread' || rw === 'randwrite' || rw === 'randrw';
+}
+
+/** Fraction of reads for a mode. */
+export function readFraction(rw: RwMode, rwmixread: number): number {
+  if (rw === 'read' || rw === 'randread') return 1;
+  if (rw === 'write' || rw === 'randwrite') return 0;
+  return rwmixread / 100;
+}
+
+function size(text: string): number | string {
+  try {
+    const v = parseSize(/^\d+$/.test(text.trim()) ? Number(text) : text.trim());
+    return v > 0 ? v : `block size "${text}" must be more than 0`;
+  } catch (e) {
+    return (e as Error).message;
+  }
+}
+
+/** fio `bs`: `4k` (both directions) or `4k,64k` (read, write). */
+export function parseBs(text: string | number): [BsChoice, BsChoice] | string {
+  const parts = String(text).split(',');
+  if (parts.length > 2) return `bs "${text}": at most two sizes (read,write)`;
+  const out: BsChoice[] = [];
+  for (const p of parts) {
+    const v = size(p);
+    if (typeof v === 'string') return v;
+    out.push({ sizes: [v], cum: [1] });
+  }
+  return [out[0]!, out[1] ?? out[0]!];
+}
+
+/** fio `bssplit`: `4k/10:64k/90` (both) or `4k/50:8k/50,64k/100` (read, write); weights are percentages. */
+export function parseBssplit(text: string): [BsChoice, BsChoice] | string {
+  const dirs = text.split(',');
+  if (dirs.length > 2) return `bssplit "${text}": at most two lists (read,write)`;
+  const out: BsChoice[] = [];
+  for (const d of dirs) {
+    const sizes: number[] = [];
+    const weights: number[] = [];
+    for (const item of d.split(':')) {
+      const m = /^\s*([^/]+)\/(\d+(?:\.\d+)?)\s*$/.exec(item);
+      if (!m) return `bssplit entry "${item}" is not SIZE/PERCENT (e.g. 4k/50)`;
+      const v = size(m[1]!);
+      if (typeof v === 'string') return v;
+      sizes.push(v);
+      weights.push(Number(m[2]));
+    }
+    const total = weights.reduce((a, b) => a + b, 0);
+    if (!(total > 0)) return `bssplit "${d}": the percentages add up to 0`;
+    if (Math.abs(total - 100) > 1e-9) return `bssplit "${d}": the percentages add up to ${total}, not 100`;
+    let acc = 0;
+    out.push({ sizes, cum: weights.map((w) => (acc += w / total)) });
+  }
+  return [out[0]!, out[1] ?? out[0]!];
+}
+
+/** fio `rate_iops`: `500` (each direction) or `500,200` (read, write; empty = none). */
+export function parseRateIops(text: string | number): [number, number] | string {
+  const parts = String(text).split(',');
+  if (parts.length > 3) return `rate_iops "${text}": at most read,write,trim`;
+  const nums = parts.map((p) => (p.trim() === '' ? 0 : Number(p)));
+  if (nums.some((n) => !Number.isFinite(n) || n < 0)) return `rate_iops "${text}" must be non-negative numbers`;
+  return parts.length === 1 ? [nums[0]!, nums[0]!] : [nums[0]!, nums[1]!];
+}
+
+/** Picks a block size from a choice with one uniform draw in [0, 1). */
+export function pickBs(c: BsChoice, u: number): number {
+  if (c.sizes.length === 1) return c.sizes[0]!;
+  for (let i = 0; i < c.cum.length; i++) if (u < c.cum[i]!) return c.sizes[i]!;
+  return c.sizes[c.sizes.length - 1]!;
+}
