@@ -3,8 +3,9 @@
  * `net/ipv4/arp.c`).
  *
  * States: INCOMPLETE (request sent, packets queued) → REACHABLE (confirmed by a reply) → STALE
- * (reachable time passed, or learned from a request/gratuitous ARP; still used) → PROBE (used while
- * stale: unicast requests until confirmed) → deleted after `probes` unanswered requests. An
+ * (reachable time passed, or learned from a request/gratuitous ARP; still used) → DELAY (used while
+ * stale; waits delay_first_probe_time, 5 s) → PROBE (unicast requests until confirmed) → deleted
+ * after `probes` unanswered requests. An
  * INCOMPLETE entry that gets no reply after `probes` broadcast requests, `retransNs` apart, fails:
  * its queued packets are dropped (`arp-failed`) and the entry is removed, so the next packet starts
  * a new resolution, as Linux does after NUD_FAILED.
@@ -14,13 +15,13 @@
  * reproducible), and a bounded unresolved queue that drops the *oldest* packet when full
  * (`__neigh_event_send`, SKB_DROP_REASON_NEIGH_QUEUEFULL); Linux bounds it by bytes
  * (unres_qlen_bytes), vfab by packets (default 101, the packet figure Linux reports for it).
- * Deliberate difference: Linux waits delay_first_probe_time (5 s) in DELAY before probing a stale
- * entry; vfab probes at first use.
+ * Deliberate difference: Linux also confirms neighbours from upper layers (TCP ACKs); vfab has no
+ * TCP, so only ARP replies confirm.
  */
 import type { EventId } from '../sim/queue.js';
 import type { Simulation } from '../sim/simulation.js';
 
-export type NeighborState = 'incomplete' | 'reachable' | 'stale' | 'probe';
+export type NeighborState = 'incomplete' | 'reachable' | 'stale' | 'delay' | 'probe';
 
 /** A packet waiting for resolution: called with the resolved MAC. */
 export type PendingTx = (dstMac: number) => void;
@@ -32,6 +33,8 @@ export interface NeighborOptions {
   queueLen: number;
   /** Table size limit (Linux gc_thresh3 = 1024). */
   maxEntries: number;
+  /** Linux delay_first_probe_time (5 s): how long a used STALE entry waits before probing. */
+  delayFirstProbeNs: number;
 }
 
 export const DEFAULT_NEIGHBOR_OPTIONS: NeighborOptions = {
@@ -40,6 +43,7 @@ export const DEFAULT_NEIGHBOR_OPTIONS: NeighborOptions = {
   reachableNs: 30_000_000_000,
   queueLen: 101,
   maxEntries: 1024,
+  delayFirstProbeNs: 5_000_000_000,
 };
 
 interface Entry {
@@ -96,9 +100,16 @@ export class NeighborTable {
     }
     if (e.state === 'reachable' && this.sim.now - e.confirmedNs >= this.opts.reachableNs) e.state = 'stale';
     if (e.state === 'stale') {
-      e.state = 'probe';
+      e.state = 'delay';
       e.probesSent = 0;
-      this.solicit(e);
+      const entry = e;
+      e.timer?.cancel();
+      e.timer = this.sim.schedule(this.opts.delayFirstProbeNs, () => {
+        entry.timer = null;
+        if (this.map.get(entry.ip) !== entry || entry.state !== 'delay') return;
+        entry.state = 'probe';
+        this.solicit(entry);
+      });
     }
     tx(e.mac);
   }
@@ -122,9 +133,10 @@ export class NeighborTable {
     if (confirmed) {
       e.state = 'reachable';
       e.confirmedNs = this.sim.now;
-    } else if (e.state === 'incomplete' || !sameMac || e.state === 'probe') {
-      // A new or changed address is not yet confirmed (neigh_update with NUD_STALE).
-      if (!(e.state === 'probe' && sameMac)) e.state = 'stale';
+    } else if (e.state === 'incomplete' || !sameMac) {
+      // A new or changed address is not yet confirmed (neigh_update with NUD_STALE); the same
+      // address leaves the state alone.
+      e.state = 'stale';
     }
     const settled = (e.state as NeighborState) === 'reachable' || (e.state as NeighborState) === 'stale';
     if (settled && e.timer) {
