@@ -1,0 +1,299 @@
+/**
+ * The block layer's public functions, in qemu-img vocabulary: create, open, info, check,
+ * snapshot, commit, rebase. Every function takes a `BackendProvider` (files by default, memory
+ * for tests and simulations), so the CLI commands stay thin.
+ */
+import { UserError } from '../errors.js';
+import { Chain, type BackendProvider, type ChainOpenOptions } from './chain.js';
+import { FileProvider } from './file-backend.adapter.js';
+import { ST_DATA, ST_ZERO, type Layer } from './image.js';
+import { checkQcow2, type CheckResult } from './qcow2/check.js';
+import { createQcow2 } from './qcow2/create.js';
+import { INCOMPAT_CORRUPT, INCOMPAT_DIRTY, COMPAT_LAZY_REFCOUNTS } from './qcow2/header.js';
+import { Qcow2Image } from './qcow2/image.js';
+import { applySnapshot, createSnapshot, deleteSnapshot, listSnapshots, type SnapshotInfo, type SnapshotTimes } from './qcow2/snapshot.js';
+import { RawLayer } from './raw.js';
+
+export type { CheckResult, SnapshotInfo, SnapshotTimes };
+
+export interface CreateOptions {
+  format?: 'qcow2' | 'raw';
+  /** Bytes; defaults to the backing image's size. */
+  size?: number;
+  clusterSize?: number;
+  backingFile?: string;
+  backingFormat?: 'qcow2' | 'raw';
+  refcountBits?: number;
+}
+
+let defaultProvider: BackendProvider | undefined;
+function files(): BackendProvider {
+  return (defaultProvider ??= new FileProvider());
+}
+
+/** `qemu-img create`: a thin image, optionally on top of a backing image. */
+export function createImage(name: string, opts: CreateOptions, provider: BackendProvider = files()): void {
+  const format = opts.format ?? 'qcow2';
+  let size = opts.size;
+  if (opts.backingFile !== undefined) {
+    if (format !== 'qcow2') throw new UserError('BLOCK_BAD_OPTION', `format '${format}' does not support backing files`, { where: '-b' });
+    const resolved = provider.resolveBacking(name, opts.backingFile);
+    if (!provider.exists(resolved)) {
+      throw new UserError('BLOCK_NO_BACKING', `Could not open backing file '${opts.backingFile}' (resolved to '${resolved}'): No such file or directory`, { where: '-b' });
+    }
+    const backing = Chain.open(provider, resolved, { readOnly: true, forceShare: true, ...(opts.backingFormat ? { format: opts.backingFormat } : {}) });
+    try {
+      size ??= backing.virtualSize;
+    } finally {
+      backing.close();
+    }
+  }
+  if (size === undefined) throw new UserError('BLOCK_BAD_OPTION', 'Image creation needs a size parameter', { where: 'SIZE' });
+  const backend = provider.create(name);
+  try {
+    if (format === 'raw') {
+      if (size < 0 || !Number.isInteger(size)) throw new UserError('BLOCK_BAD_OPTION', `bad size ${size}`, { where: 'SIZE' });
+      RawLayer.create(backend, size);
+      backend.close();
+      return;
+    }
+    const img = createQcow2(backend, {
+      size,
+      ...(opts.clusterSize !== undefined ? { clusterSize: opts.clusterSize } : {}),
+      ...(opts.refcountBits !== undefined ? { refcountBits: opts.refcountBits } : {}),
+      ...(opts.backingFile !== undefined ? { backingFile: opts.backingFile, backingFormat: opts.backingFormat ?? 'qcow2' } : {}),
+    });
+    img.close();
+  } catch (e) {
+    backend.close();
+    throw e;
+  }
+}
+
+/** Opens an image with its backing chain (read-write top unless `readOnly`). */
+export function openImage(name: string, opts: ChainOpenOptions = {}, provider: BackendProvider = files()): Chain {
+  return Chain.open(provider, name, opts);
+}
+
+/** `qemu-img info --output=json`, one object per layer (top first). */
+export interface ImageInfo {
+  filename: string;
+  format: 'qcow2' | 'raw';
+  'virtual-size': number;
+  'actual-size': number;
+  'cluster-size'?: number;
+  'backing-filename'?: string;
+  'full-backing-filename'?: string;
+  'backing-filename-format'?: string;
+  'dirty-flag': boolean;
+  snapshots?: { id: string; name: string; 'vm-state-size': number; 'date-sec': number; 'date-nsec': number; 'vm-clock-sec': number; 'vm-clock-nsec': number }[];
+  'format-specific'?: {
+    type: 'qcow2';
+    data: { compat: string; 'compression-type': string; 'lazy-refcounts': boolean; 'refcount-bits': number; corrupt: boolean; 'extended-l2': boolean };
+  };
+}
+
+function layerInfo(l: Layer, provider: BackendProvider): ImageInfo {
+  const info: ImageInfo = {
+    filename: l.name,
+    format: l.format,
+    'virtual-size': l.virtualSize,
+    'actual-size': l.fileAllocatedBytes(),
+    'dirty-flag': false,
+  };
+  if (l instanceof Qcow2Image) {
+    const h = l.header;
+    info['cluster-size'] = l.cs;
+    if (h.backingFile !== undefined) {
+      info['backing-filename'] = h.backingFile;
+      info['full-backing-filename'] = provider.resolveBacking(l.name, h.backingFile);
+      if (h.backingFormat !== undefined) info['backing-filename-format'] = h.backingFormat;
+    }
+    info['dirty-flag'] = (h.incompatibleFeatures & INCOMPAT_DIRTY) !== 0;
+    if (l.snapshots.length > 0) {
+      info.snapshots = listSnapshots(l).map((s) => ({
+        id: s.id,
+        name: s.name,
+        'vm-state-size': s.vmStateSize,
+        'date-sec': s.dateSec,
+        'date-nsec': s.dateNsec,
+        'vm-clock-sec': Math.floor(s.vmClockNsec / 1e9),
+        'vm-clock-nsec': s.vmClockNsec % 1e9,
+      }));
+    }
+    info['format-specific'] = {
+      type: 'qcow2',
+      data: {
+        compat: h.version === 3 ? '1.1' : '0.10',
+        'compression-type': h.compressionType === 1 ? 'zstd' : 'zlib',
+        'lazy-refcounts': (h.compatibleFeatures & COMPAT_LAZY_REFCOUNTS) !== 0,
+        'refcount-bits': 2 ** h.refcountOrder,
+        corrupt: (h.incompatibleFeatures & INCOMPAT_CORRUPT) !== 0,
+        'extended-l2': false,
+      },
+    };
+  }
+  return info;
+}
+
+export function imageInfo(
+  name: string,
+  opts: { backingChain?: boolean; forceShare?: boolean; format?: 'qcow2' | 'raw' } = {},
+  provider: BackendProvider = files(),
+): ImageInfo[] {
+  const chain = Chain.open(provider, name, {
+    readOnly: true,
+    forceShare: opts.forceShare ?? false,
+    noBacking: !opts.backingChain,
+    ...(opts.format ? { format: opts.format } : {}),
+  });
+  try {
+    return chain.layers.map((l) => layerInfo(l, provider));
+  } finally {
+    chain.close();
+  }
+}
+
+/** `qemu-img check [-r leaks|all]`. Raw images have nothing to check. */
+export function checkImage(name: string, opts: { repair?: 'leaks' | 'all'; format?: 'qcow2' | 'raw' } = {}, provider: BackendProvider = files()): CheckResult {
+  const chain = Chain.open(provider, name, { readOnly: !opts.repair, noBacking: true, ...(opts.format ? { format: opts.format } : {}) });
+  try {
+    const top = chain.top;
+    if (!(top instanceof Qcow2Image)) {
+      throw new UserError('BLOCK_CHECK_UNSUPPORTED', `This image format does not support checks (${top.format})`, { where: name });
+    }
+    return checkQcow2(top, opts.repair ? { repair: opts.repair } : {});
+  } finally {
+    chain.close();
+  }
+}
+
+function qcow2Top(chain: Chain, what: string): Qcow2Image {
+  const top = chain.top;
+  if (!(top instanceof Qcow2Image)) throw new UserError('BLOCK_UNSUPPORTED', `${what} needs a qcow2 image, '${top.name}' is ${top.format}`);
+  return top;
+}
+
+/** Internal snapshots on the top image of `name` (qemu-img snapshot). */
+export function snapshotImage(
+  name: string,
+  op: { create: string; times?: SnapshotTimes } | { apply: string } | { delete: string } | { list: true },
+  provider: BackendProvider = files(),
+): SnapshotInfo[] {
+  const readOnly = 'list' in op;
+  const chain = Chain.open(provider, name, { readOnly, noBacking: true, forceShare: readOnly });
+  try {
+    const img = qcow2Top(chain, 'snapshots');
+    if ('create' in op) createSnapshot(img, op.create, op.times ?? {});
+    else if ('apply' in op) applySnapshot(img, op.apply);
+    else if ('delete' in op) deleteSnapshot(img, op.delete);
+    if (!readOnly) img.flush();
+    return listSnapshots(img);
+  } finally {
+    chain.close();
+  }
+}
+
+/** Copies every allocated extent of `chain.top` into `dst` (zero extents as write-zeroes). */
+function copyAllocated(top: Layer, dst: { write(o: number, d: Uint8Array): void; writeZeroes(o: number, n: number): void }): number {
+  let copied = 0;
+  const size = top.virtualSize;
+  const chunk = 1 << 20;
+  let p = 0;
+  while (p < size) {
+    const st = top.status(p);
+    const n = Math.max(1, Math.min(st.length, size - p));
+    if (st.kind === ST_DATA) {
+      for (let q = 0; q < n; q += chunk) {
+        const m = Math.min(chunk, n - q);
+        const buf = new Uint8Array(m);
+        top.preadHost(buf, st.host + q);
+        dst.write(p + q, buf);
+      }
+      copied += n;
+    } else if (st.kind === ST_ZERO) {
+      dst.writeZeroes(p, n);
+      copied += n;
+    }
+    p += n;
+  }
+  return copied;
+}
+
+/** `qemu-img commit FILE`: merges the top image into its backing file, then empties the top. */
+export function commitImage(name: string, provider: BackendProvider = files()): { bytes: number; into: string } {
+  const chain = Chain.open(provider, name, { backingWritable: true });
+  try {
+    const top = qcow2Top(chain, 'commit');
+    if (chain.layers.length < 2) throw new UserError('BLOCK_NO_BACKING', `Image '${name}' does not have a backing file`, { where: name });
+    const below = new Chain(chain.layers.slice(1));
+    if (below.virtualSize < top.virtualSize) {
+      throw new UserError('BLOCK_COMMIT_SIZE', `Top image '${name}' is larger than base image '${below.top.name}'; vfab does not resize the base`);
+    }
+    const bytes = copyAllocated(top, below);
+    below.flush();
+    top.makeEmpty();
+    top.flush();
+    return { bytes, into: below.top.name };
+  } finally {
+    chain.close();
+  }
+}
+
+/**
+ * `qemu-img rebase -b NEW [-F FMT] [-u] FILE`: change (or with `newBacking` undefined, drop)
+ * the backing file. Safe mode copies into the top every cluster whose content would change.
+ */
+export function rebaseImage(
+  name: string,
+  newBacking: string | undefined,
+  opts: { backingFormat?: 'qcow2' | 'raw'; unsafe?: boolean } = {},
+  provider: BackendProvider = files(),
+): { copiedBytes: number } {
+  const chain = Chain.open(provider, name, { noBacking: !!opts.unsafe });
+  let next: Chain | undefined;
+  try {
+    const top = qcow2Top(chain, 'rebase');
+    let copied = 0;
+    if (!opts.unsafe) {
+      if (newBacking !== undefined) {
+        const resolved = provider.resolveBacking(name, newBacking);
+        if (!provider.exists(resolved)) {
+          throw new UserError('BLOCK_NO_BACKING', `Could not open new backing file '${newBacking}' (resolved to '${resolved}')`, { where: '-b' });
+        }
+        next = Chain.open(provider, resolved, { readOnly: true, forceShare: true, ...(opts.backingFormat ? { format: opts.backingFormat } : {}) });
+      }
+      const cs = top.cs;
+      const a = new Uint8Array(cs);
+      const b = new Uint8Array(cs);
+      for (let p = 0; p < top.virtualSize; p += cs) {
+        const st = top.status(p, cs);
+        if (st.kind !== 0) continue;
+        const n = Math.min(cs, top.virtualSize - p);
+        const oa = a.subarray(0, n);
+        const ob = b.subarray(0, n);
+        if (chain.layers.length > 1) chain.readFrom(1, p, oa);
+        else oa.fill(0);
+        if (next) next.read(p, ob);
+        else ob.fill(0);
+        let same = true;
+        for (let i = 0; i < n; i++) {
+          if (oa[i] !== ob[i]) {
+            same = false;
+            break;
+          }
+        }
+        if (!same) {
+          top.write(p, oa.slice());
+          copied += n;
+        }
+      }
+    }
+    top.setBacking(newBacking, newBacking !== undefined ? (opts.backingFormat ?? (next?.format ?? 'qcow2')) : undefined);
+    top.flush();
+    return { copiedBytes: copied };
+  } finally {
+    next?.close();
+    chain.close();
+  }
+}

@@ -1,0 +1,316 @@
+/**
+ * Backing chains: the disk a guest sees is the top layer, whose unallocated clusters read from
+ * its backing image, recursively (QEMU block.c bdrv_co_block_status_above, qcow2 COW).
+ *
+ * Design: read speed independent of depth. A chain-wide index maps each granule (the smallest
+ * cluster size in the chain) to the layer that answers it and the host offset there, so a read
+ * costs one bounded-LRU lookup and one pread whatever the depth. Misses resolve top-down through
+ * each layer's own L2 cache. Only the top layer is ever written by the chain, so a write just
+ * forgets the granules it touched; commit/rebase/snapshot-apply forget everything.
+ *
+ * Limits: at most MAX_CHAIN_DEPTH layers (QEMU has no fixed limit, but users report trouble past
+ * a few dozen; vfab's reads do not slow down with depth, the cost is one open file per layer).
+ */
+import { dirname, isAbsolute, resolve as resolvePath } from 'node:path';
+import { LRUCache } from 'lru-cache';
+import { UserError } from '../errors.js';
+import { MemoryBackend, type BlockBackend } from './backend.js';
+import { ST_DATA, ST_UNALLOC, ST_ZERO, type BlockImage, type Layer, type MapExtent, type StatusKind } from './image.js';
+import { Qcow2Image } from './qcow2/image.js';
+import { QCOW2_MAGIC } from './qcow2/header.js';
+import { RawLayer } from './raw.js';
+
+export const MAX_CHAIN_DEPTH = 256;
+export const DEFAULT_INDEX_ENTRIES = 1 << 18;
+
+/** Where image bytes live: files (FileProvider in file-backend.adapter.ts) or memory. */
+export interface BackendProvider {
+  open(name: string, opts: { write: boolean; forceShare: boolean }): BlockBackend;
+  /** A new empty backend (truncating an existing one), open for writing. */
+  create(name: string): BlockBackend;
+  /** The name a backing reference means, seen from `overlay` (relative to its directory for files). */
+  resolveBacking(overlay: string, backing: string): string;
+  exists(name: string): boolean;
+}
+
+/** Named in-memory backends: tests and memory-backed topology disks. */
+export class MemoryProvider implements BackendProvider {
+  constructor(readonly backends = new Map<string, BlockBackend>()) {}
+  open(name: string): BlockBackend {
+    const b = this.backends.get(name);
+    if (!b) throw new UserError('BLOCK_NO_FILE', `Could not open '${name}': No such file or directory`, { where: name });
+    return b;
+  }
+  create(name: string): BlockBackend {
+    const b = new MemoryBackend(`memory:${name}`);
+    this.backends.set(name, b);
+    return b;
+  }
+  resolveBacking(_overlay: string, backing: string): string {
+    return backing;
+  }
+  exists(name: string): boolean {
+    return this.backends.has(name);
+  }
+}
+
+/** Path rules of QEMU (block.c bdrv_get_full_backing_filename): relative to the overlay's directory. */
+export function resolveBackingPath(overlay: string, backing: string): string {
+  return isAbsolute(backing) ? backing : resolvePath(dirname(overlay), backing);
+}
+
+export interface ChainOpenOptions {
+  readOnly?: boolean;
+  /** Open readers even if a writer holds the lock (qemu -U). */
+  forceShare?: boolean;
+  /** Format of the top image (probed when absent). */
+  format?: 'qcow2' | 'raw';
+  /** Also open the first backing layer read-write (commit). */
+  backingWritable?: boolean;
+  /** Open only the top layer (no backing chain): `info` without --backing-chain, rebase -u. */
+  noBacking?: boolean;
+  indexEntries?: number;
+  l2CacheBytes?: number;
+}
+
+interface IndexEntry {
+  layer: number;
+  kind: StatusKind;
+  /** Host offset of the granule start in `layer` (data only). */
+  host: number;
+}
+
+interface Resolved extends IndexEntry {
+  /** Bytes from the asked offset sharing this answer. */
+  length: number;
+}
+
+export function probeFormat(backend: BlockBackend): 'qcow2' | 'raw' {
+  const b = new Uint8Array(4);
+  backend.pread(b, 0);
+  return new DataView(b.buffer).getUint32(0) === QCOW2_MAGIC ? 'qcow2' : 'raw';
+}
+
+export function openLayer(backend: BlockBackend, format: string, readOnly: boolean, l2CacheBytes?: number): Layer {
+  if (format === 'qcow2') return Qcow2Image.open(backend, { readOnly, ...(l2CacheBytes !== undefined ? { l2CacheBytes } : {}) });
+  if (format === 'raw') return new RawLayer(backend, readOnly);
+  throw new UserError('BLOCK_UNKNOWN_FORMAT', `Unknown driver '${format}' (vfab knows qcow2 and raw)`, { where: backend.name });
+}
+
+export class Chain implements BlockImage {
+  readonly granule: number;
+  private index: LRUCache<number, IndexEntry>;
+  lookups = 0;
+  misses = 0;
+
+  constructor(readonly layers: Layer[]) {
+    if (layers.length === 0) throw new UserError('BLOCK_EMPTY_CHAIN', 'a chain needs at least one image');
+    this.granule = Math.min(...layers.filter((l) => l.format === 'qcow2').map((l) => l.granule), 65536);
+    this.index = new LRUCache({ max: DEFAULT_INDEX_ENTRIES });
+    this.wireBacking();
+  }
+
+  private wireBacking(): void {
+    this.layers.forEach((l, i) => {
+      l.setBackingReader(i + 1 < this.layers.length ? (off, buf) => this.readFrom(i + 1, off, buf) : undefined);
+    });
+  }
+
+  static open(provider: BackendProvider, name: string, opts: ChainOpenOptions = {}): Chain {
+    const layers: Layer[] = [];
+    const seen = new Set<string>();
+    let cur = name;
+    let format: string | undefined = opts.format;
+    try {
+      for (let depth = 0; ; depth++) {
+        if (seen.has(cur)) {
+          throw new UserError('BLOCK_CHAIN_LOOP', `backing chain loop: '${cur}' is its own backing file (${[...seen, cur].join(' -> ')})`, { where: name });
+        }
+        if (depth >= MAX_CHAIN_DEPTH) {
+          throw new UserError('BLOCK_CHAIN_TOO_DEEP', `backing chain of '${name}' is deeper than ${MAX_CHAIN_DEPTH} images`, { where: name });
+        }
+        seen.add(cur);
+        const write = depth === 0 ? !opts.readOnly : depth === 1 && !!opts.backingWritable;
+        const backend = provider.open(cur, { write, forceShare: !!opts.forceShare });
+        let layer: Layer;
+        try {
+          const probed = probeFormat(backend);
+          layer = openLayer(backend, format ?? probed, !write, opts.l2CacheBytes);
+        } catch (e) {
+          backend.close();
+          throw e;
+        }
+        layers.push(layer);
+        if (opts.noBacking || layer.backingFile === undefined) break;
+        const next = provider.resolveBacking(cur, layer.backingFile);
+        if (!provider.exists(next)) {
+          throw new UserError('BLOCK_NO_BACKING', `Could not open backing file '${layer.backingFile}' of '${cur}' (resolved to '${next}'): No such file or directory`, { where: cur });
+        }
+        cur = next;
+        format = layer.backingFormat;
+      }
+    } catch (e) {
+      for (const l of layers) l.close();
+      throw e;
+    }
+    const chain = new Chain(layers);
+    if (opts.indexEntries !== undefined) chain.index = new LRUCache({ max: Math.max(16, opts.indexEntries) });
+    return chain;
+  }
+
+  get top(): Layer {
+    return this.layers[0]!;
+  }
+  get format(): 'qcow2' | 'raw' {
+    return this.top.format;
+  }
+  get virtualSize(): number {
+    return this.top.virtualSize;
+  }
+  get readOnly(): boolean {
+    return this.top.readOnly;
+  }
+
+  /** Which layer answers `offset`, looking from layer `from` down. */
+  resolve(offset: number, from = 0, maxLength = Infinity): Resolved {
+    let length = maxLength;
+    for (let i = from; i < this.layers.length; i++) {
+      const l = this.layers[i]!;
+      if (offset >= l.virtualSize) {
+        // Past the end of a (smaller) backing image: zeros, no further fall-through (QEMU).
+        return { layer: i, kind: ST_ZERO, host: 0, length: Math.min(length, this.virtualSize - offset) };
+      }
+      const st = l instanceof Qcow2Image ? l.status(offset, length) : l.status(offset);
+      length = Math.min(length, st.length, l.virtualSize - offset);
+      if (st.kind !== ST_UNALLOC) return { layer: i, kind: st.kind, host: st.host, length };
+    }
+    return { layer: this.layers.length - 1, kind: ST_UNALLOC, host: 0, length };
+  }
+
+  read(offset: number, buf: Uint8Array): void {
+    this.readFrom(0, offset, buf);
+  }
+
+  /** Reads as seen from layer `from` (0 = the guest view; 1 = what COW copies from). */
+  readFrom(from: number, offset: number, buf: Uint8Array): void {
+    const G = this.granule;
+    const size = from === 0 ? this.virtualSize : this.layers[from]!.virtualSize;
+    let p = offset;
+    const end = offset + buf.length;
+    while (p < end) {
+      if (p >= size) {
+        buf.fill(0, p - offset);
+        return;
+      }
+      const g = Math.floor(p / G);
+      const intra = p - g * G;
+      this.lookups++;
+      let e = this.index.get(g);
+      let layer: number;
+      let kind: StatusKind;
+      let host: number;
+      let n: number;
+      if (e && e.layer >= from) {
+        layer = e.layer;
+        kind = e.kind;
+        host = e.kind === ST_DATA ? e.host + intra : 0;
+        n = Math.min(G - intra, end - p, size - p);
+      } else {
+        this.misses++;
+        const r = this.resolve(g * G, from, G);
+        if (r.length >= G && from === 0) {
+          e = { layer: r.layer, kind: r.kind, host: r.host };
+          this.index.set(g, e);
+        }
+        if (r.length >= G || intra < r.length) {
+          layer = r.layer;
+          kind = r.kind;
+          host = r.kind === ST_DATA ? r.host + intra : 0;
+          n = Math.min(r.length - intra, end - p, size - p);
+        } else {
+          const r2 = this.resolve(p, from, G - intra);
+          layer = r2.layer;
+          kind = r2.kind;
+          host = r2.host;
+          n = Math.min(r2.length, end - p, size - p);
+        }
+      }
+      const piece = buf.subarray(p - offset, p - offset + n);
+      if (kind === ST_DATA) this.layers[layer]!.preadHost(piece, host);
+      else piece.fill(0);
+      p += n;
+    }
+  }
+
+  private forget(offset: number, length: number): void {
+    const G = this.granule;
+    const first = Math.floor(offset / G);
+    const last = Math.floor((offset + Math.max(length, 1) - 1) / G);
+    if (last - first > this.index.size) this.index.clear();
+    else for (let g = first; g <= last; g++) this.index.delete(g);
+  }
+
+  /** Forgets every cached mapping (after commit, rebase, snapshot apply). */
+  invalidate(): void {
+    this.index.clear();
+  }
+
+  write(offset: number, data: Uint8Array): void {
+    this.top.write(offset, data);
+    this.forget(offset, data.length);
+  }
+
+  discard(offset: number, length: number): void {
+    this.top.discard(offset, length);
+    this.forget(offset, length);
+  }
+
+  writeZeroes(offset: number, length: number): void {
+    this.top.writeZeroes(offset, length);
+    this.forget(offset, length);
+  }
+
+  flush(): void {
+    for (const l of this.layers) if (!l.readOnly) l.flush();
+  }
+
+  close(): void {
+    for (const l of this.layers) l.close();
+  }
+
+  /** `qemu-img map`: extents with the layer that answers, merged like qemu-img does. */
+  allocationMap(): MapExtent[] {
+    const out: MapExtent[] = [];
+    const size = this.virtualSize;
+    let p = 0;
+    while (p < size) {
+      const r = this.resolve(p, 0, size - p);
+      const n = Math.max(1, Math.min(r.length, size - p));
+      const ext: MapExtent = {
+        start: p,
+        length: n,
+        depth: r.layer,
+        present: r.kind !== ST_UNALLOC,
+        zero: r.kind !== ST_DATA,
+        data: r.kind === ST_DATA,
+      };
+      if (r.kind === ST_DATA) {
+        ext.offset = r.host;
+        ext.file = this.layers[r.layer]!.name;
+      }
+      const prev = out[out.length - 1];
+      if (
+        prev &&
+        prev.depth === ext.depth &&
+        prev.present === ext.present &&
+        prev.zero === ext.zero &&
+        prev.data === ext.data &&
+        (!ext.data || (prev.offset !== undefined && prev.offset + prev.length === ext.offset))
+      ) {
+        prev.length += n;
+      } else out.push(ext);
+      p += n;
+    }
+    return out;
+  }
+}

@@ -1,0 +1,479 @@
+/**
+ * One qcow2 image file (a layer of a chain): cluster mapping, thin allocation, copy-on-write.
+ *
+ * Design (QEMU block/qcow2*.c as the reference):
+ * - The L1 table lives in memory whole (≤ 32 MiB, QEMU's limit); L2 tables are read on demand
+ *   into a bounded LRU (`l2CacheBytes`, default 4 MiB per image, QEMU docs/qcow2-cache.txt).
+ * - Metadata is written through, entry by entry, in QEMU's order: refcount increment, then the
+ *   data, then the L2 entry, then the L1 entry; freeing (refcount decrement) comes last. A process
+ *   killed between two writes leaves at worst a leaked cluster (`check` reports leaks, QEMU does
+ *   the same), never a table pointing at a cluster whose refcount says free.
+ * - `flush()` is an fsync: writes acknowledged before it survive a crash.
+ * - Sparse: a cluster allocated past the old end of the file is known to read as zeros, so a
+ *   partial write into it writes only the guest bytes (QEMU's "skip zero COW" path,
+ *   qcow2.c handle_alloc_space); the file is grown with ftruncate, never with zero bytes.
+ * - COPIED (bit 63) is kept equal to "refcount is 1" in the active tables, as `qemu-img check`
+ *   verifies (qcow2-refcount.c check_oflag_copied).
+ */
+import { LRUCache } from 'lru-cache';
+import { UserError } from '../../errors.js';
+import type { BlockBackend } from '../backend.js';
+import { ST_DATA, ST_UNALLOC, ST_ZERO, type Layer, type LayerStatus, type StatusKind } from '../image.js';
+import { COMPRESSED_HI, COPIED_HI, ZERO_LO, entryOffset, setEntry } from './entries.js';
+import {
+  INCOMPAT_CORRUPT,
+  INCOMPAT_DIRTY,
+  l1EntriesFor,
+  parseHeader,
+  putU64,
+  serializeHeader,
+  type Qcow2Header,
+} from './header.js';
+import { Refcounts, type RefcountHost } from './refcount.js';
+import { parseSnapshotTable, type SnapshotEntry } from './snapshot-table.js';
+
+export interface Qcow2OpenOptions {
+  readOnly: boolean;
+  /** L2 cache bound in bytes (default 4 MiB). */
+  l2CacheBytes?: number;
+}
+
+export const DEFAULT_L2_CACHE_BYTES = 4 * 1024 * 1024;
+
+export class Qcow2Image implements Layer, RefcountHost {
+  readonly format = 'qcow2' as const;
+  readonly cs: number;
+  readonly clusterBits: number;
+  readonly l2Entries: number;
+  header: Qcow2Header;
+  l1: Uint8Array;
+  l1dv: DataView;
+  snapshots: SnapshotEntry[];
+  private l2cache: LRUCache<number, Uint8Array>;
+  private rc: Refcounts | undefined;
+  private backingReader: ((offset: number, buf: Uint8Array) => void) | undefined;
+  private fileLen: number;
+  private closed = false;
+
+  private constructor(
+    readonly backend: BlockBackend,
+    header: Qcow2Header,
+    readonly readOnly: boolean,
+    l2CacheBytes: number,
+  ) {
+    this.header = header;
+    this.clusterBits = header.clusterBits;
+    this.cs = 2 ** header.clusterBits;
+    this.l2Entries = this.cs / 8;
+    this.l1 = new Uint8Array(header.l1Size * 8);
+    this.l1dv = new DataView(this.l1.buffer);
+    this.snapshots = [];
+    this.l2cache = new LRUCache({ max: Math.max(4, Math.floor(l2CacheBytes / this.cs)) });
+    this.fileLen = backend.size();
+  }
+
+  static open(backend: BlockBackend, opts: Qcow2OpenOptions): Qcow2Image {
+    const fileSize = backend.size();
+    const first = new Uint8Array(Math.min(fileSize, 2 * 1024 * 1024));
+    backend.pread(first, 0);
+    const h0 = parseHeader(first, fileSize);
+    const header = parseHeader(first.subarray(0, Math.min(first.length, 2 ** h0.clusterBits)), fileSize);
+    if (!opts.readOnly && header.incompatibleFeatures & INCOMPAT_CORRUPT) {
+      throw new UserError('QCOW2_CORRUPT', `${backend.name}: image is corrupt (corrupt bit, incompatible_features bit 1); cannot be opened read/write`, {
+        hint: `run 'vfab disk check ${backend.name}' (or qemu-img check -r all) to see and repair it`,
+      });
+    }
+    const img = new Qcow2Image(backend, header, opts.readOnly, opts.l2CacheBytes ?? DEFAULT_L2_CACHE_BYTES);
+    backend.pread(img.l1, header.l1TableOffset);
+    for (let i = 0; i < header.l1Size; i++) {
+      const off = entryOffset(img.l1dv, i);
+      if (off % img.cs !== 0) {
+        throw new UserError('QCOW2_CORRUPT', `L1 entry ${i} (byte ${header.l1TableOffset + i * 8}) points to unaligned L2 offset ${off}`);
+      }
+    }
+    img.snapshots = parseSnapshotTable(backend, header.snapshotsOffset, header.nbSnapshots, img.cs, header.version);
+    if (!opts.readOnly) img.openForWriting();
+    return img;
+  }
+
+  private openForWriting(): void {
+    const h = this.header;
+    if (h.incompatibleFeatures & INCOMPAT_DIRTY) {
+      // A dirty image (lazy refcounts, never cleanly closed): rebuild refcounts as QEMU does on open
+      // (qcow2.c qcow2_do_open → qcow2_check with BDRV_FIX_ERRORS | BDRV_FIX_LEAKS).
+      this.rebuildRefcounts();
+      h.incompatibleFeatures &= ~INCOMPAT_DIRTY;
+      this.writeHeader();
+    }
+    if (h.autoclearFeatures !== 0) {
+      // Autoclear bits (bitmaps …) vfab does not maintain: clear them so others know (qcow2.txt).
+      h.autoclearFeatures = 0;
+      this.writeHeader();
+    }
+  }
+
+  /** Hook for check --repair: replaced by check.ts at import time to avoid a cycle. */
+  static rebuild: ((img: Qcow2Image) => void) | undefined;
+  private rebuildRefcounts(): void {
+    Qcow2Image.rebuild?.(this);
+    this.rc = undefined;
+  }
+
+  get name(): string {
+    return this.backend.name;
+  }
+  get virtualSize(): number {
+    return this.header.size;
+  }
+  get granule(): number {
+    return this.cs;
+  }
+  get backingFile(): string | undefined {
+    return this.header.backingFile;
+  }
+  get backingFormat(): string | undefined {
+    return this.header.backingFormat;
+  }
+  get refcountTableOffset(): number {
+    return this.header.refcountTableOffset;
+  }
+  set refcountTableOffset(v: number) {
+    this.header.refcountTableOffset = v;
+  }
+  get refcountTableClusters(): number {
+    return this.header.refcountTableClusters;
+  }
+  set refcountTableClusters(v: number) {
+    this.header.refcountTableClusters = v;
+  }
+  get refcountOrder(): number {
+    return this.header.refcountOrder;
+  }
+
+  writeRefcountTableHeader(offset: number, clusters: number): void {
+    const b = new Uint8Array(12);
+    const dv = new DataView(b.buffer);
+    putU64(dv, 0, offset);
+    dv.setUint32(8, clusters);
+    this.backend.pwrite(b, 48);
+  }
+
+  /** Refcounts, loaded on first need (readers that never allocate never load them). */
+  refcounts(): Refcounts {
+    if (!this.rc) this.rc = Refcounts.load(this);
+    return this.rc;
+  }
+
+  /** Drops cached refcounts and L2 tables (after a repair rewrote them). */
+  resetCaches(): void {
+    this.rc = undefined;
+    this.l2cache.clear();
+  }
+
+  writeHeader(): void {
+    this.backend.pwrite(serializeHeader(this.header), 0);
+  }
+
+  setBackingReader(fn: ((offset: number, buf: Uint8Array) => void) | undefined): void {
+    this.backingReader = fn;
+  }
+
+  // ---- tables ---------------------------------------------------------------------------------
+
+  /** L2 table at host offset `off` (cached). */
+  l2At(off: number): Uint8Array {
+    let t = this.l2cache.get(off);
+    if (!t) {
+      t = new Uint8Array(this.cs);
+      this.backend.pread(t, off);
+      this.l2cache.set(off, t);
+    }
+    return t;
+  }
+
+  l1Offset(i: number): number {
+    return entryOffset(this.l1dv, i);
+  }
+
+  /** Classifies L2 entry `j` of table `t`: kind and host cluster offset. */
+  private classify(t: Uint8Array, j: number, l2off: number): [StatusKind, number] {
+    const dv = new DataView(t.buffer, t.byteOffset, t.byteLength);
+    const hi = dv.getUint32(j * 8);
+    const lo = dv.getUint32(j * 8 + 4);
+    if (hi & COMPRESSED_HI) {
+      throw new UserError('QCOW2_UNSUPPORTED_FEATURE', `${this.name}: compressed clusters are not supported (L2 entry at byte ${l2off + j * 8} has bit 62 set)`);
+    }
+    const off = (hi & 0x00ffffff) * 4294967296 + ((lo & 0xfffffe00) >>> 0);
+    if (this.header.version >= 3 && lo & ZERO_LO) return [ST_ZERO, off];
+    if (off === 0) return [ST_UNALLOC, 0];
+    if (off % this.cs !== 0) {
+      throw new UserError('QCOW2_CORRUPT', `${this.name}: L2 entry at byte ${l2off + j * 8} points to unaligned cluster offset ${off}`);
+    }
+    return [ST_DATA, off];
+  }
+
+  status(offset: number, maxLength = Infinity): LayerStatus {
+    const cs = this.cs;
+    const ci = Math.floor(offset / cs);
+    const intra = offset - ci * cs;
+    const l1i = Math.floor(ci / this.l2Entries);
+    let l2i = ci - l1i * this.l2Entries;
+    const limit = Math.min(this.header.size, (l1i + 1) * this.l2Entries * cs, offset + maxLength);
+    if (l1i >= this.header.l1Size) return { kind: ST_UNALLOC, host: 0, length: Math.max(0, limit - offset) };
+    const l2off = this.l1Offset(l1i);
+    if (l2off === 0) return { kind: ST_UNALLOC, host: 0, length: limit - offset };
+    const t = this.l2At(l2off);
+    const [kind, host] = this.classify(t, l2i, l2off);
+    let end = (ci + 1) * cs;
+    while (end < limit) {
+      l2i++;
+      const [k2, h2] = this.classify(t, l2i, l2off);
+      if (k2 !== kind || (kind === ST_DATA && h2 !== host + (end - offset + intra))) break;
+      end += cs;
+    }
+    return { kind, host: kind === ST_DATA ? host + intra : 0, length: Math.min(end, limit) - offset };
+  }
+
+  preadHost(buf: Uint8Array, host: number): void {
+    this.backend.pread(buf, host);
+  }
+
+  // ---- writes ---------------------------------------------------------------------------------
+
+  private checkWrite(offset: number, length: number): void {
+    if (this.closed) throw new UserError('BLOCK_CLOSED', `${this.name} is closed`);
+    if (this.readOnly) throw new UserError('BLOCK_READ_ONLY', `${this.name} is open read-only`);
+    if (!Number.isInteger(offset) || !Number.isInteger(length) || offset < 0 || length < 0 || offset + length > this.header.size) {
+      throw new UserError('BLOCK_OUT_OF_RANGE', `request [${offset}, ${offset + length}) is outside the ${this.header.size}-byte image`);
+    }
+  }
+
+  /** Grows the file sparsely so an allocated cluster lies inside it (chunks, to save syscalls). */
+  private cover(hostEnd: number): void {
+    if (hostEnd <= this.fileLen) return;
+    const step = Math.min(64 * 1024 * 1024, Math.max(this.cs, Math.floor(this.fileLen / 8)));
+    const target = Math.ceil(Math.max(hostEnd, this.fileLen + step) / this.cs) * this.cs;
+    this.backend.truncate(target);
+    this.fileLen = target;
+  }
+
+  private allocClusters(n: number): { offset: number; zero: boolean } {
+    const a = this.refcounts().alloc(n);
+    this.cover(a.offset + n * this.cs);
+    return a;
+  }
+
+  private writeL1Entry(i: number, l2off: number): void {
+    setEntry(this.l1dv, i, l2off, l2off !== 0);
+    this.backend.pwrite(this.l1.subarray(i * 8, i * 8 + 8), this.header.l1TableOffset + i * 8);
+  }
+
+  /**
+   * The L2 table for L1 index `l1i`, ready to be modified: allocated if missing, copied if a
+   * snapshot shares it (refcount > 1, QEMU qcow2-cluster.c l2_allocate).
+   */
+  private l2ForWrite(l1i: number): { t: Uint8Array; off: number } {
+    const rc = this.refcounts();
+    const old = this.l1Offset(l1i);
+    if (old !== 0 && rc.get(old / this.cs) === 1) return { t: this.l2At(old), off: old };
+    const { offset } = this.allocClusters(1);
+    const t = old === 0 ? new Uint8Array(this.cs) : this.l2At(old).slice();
+    this.backend.pwrite(t, offset);
+    this.l2cache.set(offset, t);
+    this.writeL1Entry(l1i, offset);
+    if (old !== 0) rc.update(old / this.cs, -1);
+    return { t, off: offset };
+  }
+
+  private setL2(t: Uint8Array, l2off: number, j: number, host: number, copied: boolean, zero: boolean): void {
+    setEntry(new DataView(t.buffer, t.byteOffset, t.byteLength), j, host, copied, zero);
+    this.backend.pwrite(t.subarray(j * 8, j * 8 + 8), l2off + j * 8);
+  }
+
+  write(offset: number, data: Uint8Array): void {
+    this.checkWrite(offset, data.length);
+    let done = 0;
+    while (done < data.length) {
+      const pos = offset + done;
+      const ci = Math.floor(pos / this.cs);
+      const intra = pos - ci * this.cs;
+      const n = Math.min(this.cs - intra, data.length - done);
+      this.writeInCluster(ci, intra, data.subarray(done, done + n));
+      done += n;
+    }
+  }
+
+  private writeInCluster(ci: number, intra: number, piece: Uint8Array): void {
+    const cs = this.cs;
+    const l1i = Math.floor(ci / this.l2Entries);
+    const j = ci - l1i * this.l2Entries;
+    const l2off = this.l1Offset(l1i);
+    const rc = this.refcounts();
+    let kind: StatusKind = ST_UNALLOC;
+    let host = 0;
+    if (l2off !== 0) {
+      [kind, host] = this.classify(this.l2At(l2off), j, l2off);
+      // Fast path: our own data cluster (refcount 1): overwrite in place.
+      if (kind === ST_DATA && rc.get(host / cs) === 1 && rc.get(l2off / cs) === 1) {
+        this.backend.pwrite(piece, host + intra);
+        return;
+      }
+    }
+    const { t, off } = this.l2ForWrite(l1i);
+    if (kind === ST_DATA && rc.get(host / cs) === 1) {
+      this.backend.pwrite(piece, host + intra);
+      return;
+    }
+    // A new cluster: copy-on-write the bytes the write does not cover.
+    const fresh = this.allocClusters(1);
+    if (piece.length === cs) {
+      this.backend.pwrite(piece, fresh.offset);
+    } else {
+      const buf = new Uint8Array(cs);
+      let srcZero = true;
+      if (kind === ST_DATA) {
+        this.backend.pread(buf, host);
+        srcZero = false;
+      } else if (kind === ST_UNALLOC && this.backingReader) {
+        this.backingReader(ci * cs, buf);
+        srcZero = isZero(buf);
+      }
+      if (srcZero && fresh.zero) {
+        this.backend.pwrite(piece, fresh.offset + intra);
+      } else {
+        buf.set(piece, intra);
+        this.backend.pwrite(buf, fresh.offset);
+      }
+    }
+    this.setL2(t, off, j, fresh.offset, true, false);
+    if ((kind === ST_DATA || kind === ST_ZERO) && host !== 0) rc.update(host / cs, -1);
+  }
+
+  /**
+   * Sets whole clusters [first, first+count) to zero-reading entries and frees their host
+   * clusters (QEMU qcow2-cluster.c discard_in_l2_slice / zero_in_l2_slice with unmap).
+   * `discard`: an unallocated cluster with no backing stays unallocated.
+   */
+  private zeroClusters(first: number, count: number, discard: boolean, full = false): void {
+    const rc = this.refcounts();
+    const v3 = this.header.version >= 3;
+    for (let ci = first; ci < first + count; ci++) {
+      const l1i = Math.floor(ci / this.l2Entries);
+      const j = ci - l1i * this.l2Entries;
+      const l2off = this.l1Offset(l1i);
+      let kind: StatusKind = ST_UNALLOC;
+      let host = 0;
+      if (l2off !== 0) [kind, host] = this.classify(this.l2At(l2off), j, l2off);
+      const allocated = host !== 0;
+      const hasBacking = this.header.backingFile !== undefined;
+      if (!v3 && !discard) {
+        // Version 2 has no zero flag: write zero bytes.
+        this.write(ci * this.cs, new Uint8Array(Math.min(this.cs, this.header.size - ci * this.cs)));
+        continue;
+      }
+      let wantZero: boolean;
+      if (!v3) wantZero = false;
+      else if (full) wantZero = false;
+      else if (discard) wantZero = hasBacking || allocated;
+      else wantZero = true;
+      if (!wantZero && kind === ST_UNALLOC) continue;
+      if (wantZero && kind === ST_ZERO && !allocated) continue;
+      if (l2off === 0 && !wantZero) continue;
+      const { t, off } = this.l2ForWrite(l1i);
+      this.setL2(t, off, j, 0, false, wantZero);
+      if (allocated) rc.update(host / this.cs, -1);
+    }
+  }
+
+  discard(offset: number, length: number): void {
+    this.checkWrite(offset, length);
+    const first = Math.ceil(offset / this.cs);
+    // The tail cluster counts as whole when the range reaches the end of the disk (QEMU does too).
+    const endC = offset + length >= this.header.size ? Math.ceil(this.header.size / this.cs) : Math.floor((offset + length) / this.cs);
+    if (endC > first) this.zeroClusters(first, endC - first, true);
+  }
+
+  writeZeroes(offset: number, length: number): void {
+    this.checkWrite(offset, length);
+    const cs = this.cs;
+    const first = Math.ceil(offset / cs);
+    const endC = offset + length >= this.header.size ? Math.ceil(this.header.size / cs) : Math.floor((offset + length) / cs);
+    if (endC <= first) {
+      this.write(offset, new Uint8Array(length));
+      return;
+    }
+    if (offset < first * cs) this.write(offset, new Uint8Array(first * cs - offset));
+    this.zeroClusters(first, endC - first, false);
+    const tail = Math.min(endC * cs, this.header.size);
+    if (offset + length > tail) this.write(tail, new Uint8Array(offset + length - tail));
+  }
+
+  /** Every cluster becomes unallocated again (reads fall through): commit empties the top this way. */
+  makeEmpty(): void {
+    this.checkWrite(0, 0);
+    this.zeroClusters(0, Math.ceil(this.header.size / this.cs), true, true);
+  }
+
+  /** Points the image at another backing file (or none); the header is rewritten in one write. */
+  setBacking(file: string | undefined, format: string | undefined): void {
+    this.checkWrite(0, 0);
+    this.header.backingFile = file;
+    this.header.backingFormat = file !== undefined ? format : undefined;
+    this.writeHeader();
+  }
+
+  flush(): void {
+    if (!this.readOnly) this.backend.fsync();
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    if (!this.readOnly && this.rc) {
+      // Give back the sparse growth past the last used cluster (it is free space).
+      const end = this.rc.end * this.cs;
+      if (this.backend.size() > end && end > 0) this.backend.truncate(end);
+      this.backend.fsync();
+    }
+    this.backend.close();
+  }
+
+  fileAllocatedBytes(): number {
+    return this.backend.allocatedBytes();
+  }
+
+  fileSize(): number {
+    return this.backend.size();
+  }
+
+  // ---- used by snapshot.ts / check.ts ----------------------------------------------------------
+
+  /** Re-reads the L1 table from `header.l1TableOffset` (after it moved). */
+  reloadL1(): void {
+    this.l1 = new Uint8Array(this.header.l1Size * 8);
+    this.l1dv = new DataView(this.l1.buffer);
+    this.backend.pread(this.l1, this.header.l1TableOffset);
+  }
+
+  /** Allocates `n` contiguous clusters (refcount 1) for metadata. */
+  allocMeta(n: number): number {
+    return this.allocClusters(n).offset;
+  }
+
+  /** Writes an L2 table wholly (metadata rewrites) and refreshes the cache. */
+  writeL2(off: number, t: Uint8Array): void {
+    this.backend.pwrite(t, off);
+    this.l2cache.set(off, t);
+  }
+
+  isCopied(i: number): boolean {
+    return (this.l1dv.getUint32(i * 8) & COPIED_HI) !== 0;
+  }
+}
+
+export function isZero(buf: Uint8Array): boolean {
+  for (let i = 0; i < buf.length; i++) if (buf[i] !== 0) return false;
+  return true;
+}
+
+export { l1EntriesFor };
