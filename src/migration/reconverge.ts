@@ -24,6 +24,7 @@
 import type { EventId, Simulation } from '../sim/index.js';
 import type { Port } from '../port/port.js';
 import type { FabricEvent } from '../port/nic.js';
+import { isValidMac, parseMac } from '../wire/mac.js';
 
 /** A MAC-learning table as the tracker sees it (an OVS bridge or a physical switch). */
 export interface MacTableView {
@@ -110,7 +111,9 @@ export class ReconvergenceTracker {
   onEvent(ev: FabricEvent): void {
     if (!this.armed) return;
     if (ev.type === 'mac_move') {
-      const mac = typeof ev['mac'] === 'number' ? ev['mac'] : null;
+      // The vswitch reports MACs as text (`02:00:00:00:00:02`); accept a 48-bit number too.
+      const raw = ev['mac'];
+      const mac = typeof raw === 'number' ? raw : typeof raw === 'string' && isValidMac(raw) ? parseMac(raw) : null;
       for (const e of this.entries) {
         if (e.at_ns !== null || e.table !== ev['bridge'] || e.mac !== mac) continue;
         this.settle(e, String(ev['to']), 'moved');

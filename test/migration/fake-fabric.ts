@@ -9,6 +9,7 @@ import type { Simulation } from '../../src/sim/index.js';
 import type { MacTableView } from '../../src/migration/reconverge.js';
 import type { MigratableNic, SwitchoverResult } from '../../src/migration/migration.js';
 import { buildGratuitousArp } from '../../src/wire/build.js';
+import { formatMac } from '../../src/wire/mac.js';
 
 const readMac = (f: Uint8Array, off: number): number => {
   let n = 0;
@@ -50,7 +51,7 @@ export class FakeBridge implements MacTableView {
     const old = this.table.get(src);
     const fresh = old && this.sim.now - old.seen < this.agingNs;
     if (fresh && old.port !== inPort) {
-      this.events({ type: 'mac_move', time_ns: this.sim.now, bridge: this.name, mac: src, vlan: 0, from: old.port.path, to: inPort.path });
+      this.events({ type: 'mac_move', time_ns: this.sim.now, bridge: this.name, mac: formatMac(src), vlan: 0, from: old.port.path, to: inPort.path });
     }
     this.table.set(src, { port: inPort, seen: this.sim.now });
     const hit = this.lookup(dst);

@@ -103,7 +103,7 @@ describe('live migration orchestrator', () => {
       'hv3.br0': ['unchanged', 'hv3.br0.uplink', ms(2200)],
       tor: ['moved', 'tor.p2', ms(2200)],
     });
-    expect(w.events.filter((e) => e.type === 'mac_move' && e['mac'] === w.vm2.mac && e.time_ns === ms(2200))).toHaveLength(3);
+    expect(w.events.filter((e) => e.type === 'mac_move' && e['mac'] === '02:00:00:00:00:02' && e.time_ns === ms(2200))).toHaveLength(3);
   });
 
   it('rarp alone reconverges the fabric just as fast', () => {
