@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Port, connect, type Frame } from '../../src/port/port.js';
+import { Simulation } from '../../src/sim/index.js';
+import { Bridge } from '../../src/vswitch/bridge.js';
 import { makePf, wire, guests, frame, MAC, BCAST } from './helpers.js';
 
 const M0 = MAC('02:00:00:00:02:00');
@@ -78,5 +80,33 @@ describe('switchdev representors', () => {
     pf.configureVf(0, { mac: M0, state: 'disable' });
     bridgeSide(pf, 1);
     expect(pf.vf(0).transmit(frame(OUTSIDE, M0))).toBe(false);
+  });
+});
+
+describe('switchdev with a real bridge', () => {
+  it('applies OpenFlow rules to VF traffic through the representor ports', () => {
+    const sim = new Simulation(1);
+    const pf = makePf({ sim, model: 'mlx5', eswitchMode: 'switchdev', numVfs: 3 });
+    pf.configureVf(0, { mac: M0 });
+    pf.configureVf(1, { mac: M1 });
+    const M2 = MAC('02:00:00:00:02:02');
+    pf.configureVf(2, { mac: M2 });
+    const g = guests(pf);
+    const br = new Bridge({ path: 'hv1.br0', sim });
+    const bp: Port[] = [];
+    for (let i = 0; i < 3; i++) {
+      const p = br.addPort({ name: pf.representorName(i) });
+      connect(p, pf.representor(i));
+      bp.push(p);
+    }
+    br.loadFlows(['priority=10,in_port=pf0vf0,actions=output:pf0vf1', 'priority=10,in_port=pf0vf2,actions=drop', 'priority=0,actions=normal'].join('\n'));
+    pf.vf(0).transmit(frame(M2, M0)); // the rule sends it to vf1 whatever the destination
+    pf.vf(2).transmit(frame(M0, M2)); // dropped by the bridge
+    expect(g.map((x) => x.length)).toEqual([0, 1, 0]);
+    expect(bp[0]!.counters.rx_packets).toBe(1);
+    expect(bp[1]!.counters.tx_packets).toBe(1);
+    expect(bp[2]!.counters.rx_packets).toBe(1);
+    expect(pf.vfCounters(1).rx_packets).toBe(1);
+    expect(pf.stats.veb_unicast).toBe(0);
   });
 });
