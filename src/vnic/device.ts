@@ -22,9 +22,8 @@
  * `migration` (paused), `link-down` (counted by `Port`), `no-receiver`.
  *
  * Deliberate differences: QEMU holds frames in its net queue while the guest has posted no
- * buffers (backpressure into the tap); vfab drops them at once as `no-rx-buffer`. Multicast frames
- * pass the filter unless NOMULTI (the guest's multicast list is assumed to cover what arrives).
- * Without the MAC feature a Linux guest would pick a random MAC; vfab keeps the configured MAC.
+ * buffers (backpressure into the tap); vfab drops them at once as `no-rx-buffer`. Without the MAC
+ * feature a Linux guest would pick a random MAC; vfab keeps the configured MAC.
  */
 import { BugError, UserError } from '../errors.js';
 import type { EventSink } from '../port/nic.js';
@@ -32,13 +31,14 @@ import type { GuestNic } from '../port/nic.js';
 import { Port, type Frame } from '../port/port.js';
 import type { Simulation } from '../sim/simulation.js';
 import {
-  CTRL_ANNOUNCE, CTRL_CLASS, CTRL_MAC, CTRL_MQ, CTRL_RX, CTRL_VLAN, DEFAULT_CTRL_QUEUE_SIZE, MQ_VQ_PAIRS_MAX,
+  CTRL_ANNOUNCE, CTRL_CLASS, CTRL_MAC, CTRL_MQ, CTRL_RX, DEFAULT_CTRL_QUEUE_SIZE, MQ_VQ_PAIRS_MAX,
   MQ_VQ_PAIRS_MIN, VIRTIO_NET_ERR, VIRTIO_NET_OK, VIRTIO_NET_S_ANNOUNCE, VIRTIO_NET_S_LINK_UP, vqPairsSetData,
   type CtrlAck,
 } from './control.js';
 import { defaultOfferedFeatures, negotiateFeatures, parseFeatureNames, type FeatureName } from './features.js';
 import { reciprocalScale, symmetricFlowHash } from './flow-hash.js';
 import { buildMetrics, formatMacAddr, type VnicMetrics } from './metrics.js';
+import { RxFilter } from './rx-filter.js';
 import { validateQueueSize, Virtqueue } from './virtqueue.js';
 
 export interface VirtioNetOptions {
@@ -131,15 +131,7 @@ export class VirtioNet implements GuestNic {
   private readonly maxRxFrame: number;
   private readonly mergeable: boolean;
   private readonly speedMbps: number;
-  // Receive filter state (QEMU `receive_filter`).
-  private promisc = true;
-  private allmulti = false;
-  private alluni = false;
-  private nomulti = false;
-  private nouni = false;
-  private nobcast = false;
-  private uniTable: number[] = [];
-  private vlans: Uint8Array;
+  private readonly rxFilter: RxFilter;
 
   constructor(opts: VirtioNetOptions) {
     this.path = opts.path;
@@ -200,8 +192,7 @@ export class VirtioNet implements GuestNic {
     this.rxBufferBytes = opts.rxBufferBytes ?? 1536;
     this.rxDelayNs = opts.rxDelayNs ?? 0;
     this.txServiceNs = opts.txServiceNs ?? 0;
-    // QEMU virtio_net_set_features: with CTRL_VLAN the VLAN filter starts empty, else all pass.
-    this.vlans = new Uint8Array(512).fill(neg.has('ctrl_vlan') ? 0 : 0xff);
+    this.rxFilter = new RxFilter(neg.has('ctrl_vlan'));
 
     this.port = new Port(opts.path, (frame) => this.deviceReceive(frame));
     const up = opts.linkUp ?? true;
@@ -401,20 +392,9 @@ export class VirtioNet implements GuestNic {
   private handleCtrl(cls: number, cmd: number, data: Uint8Array): CtrlAck {
     const neg = this.neg;
     switch (cls) {
-      case CTRL_CLASS.RX: {
-        if (!neg.has('ctrl_rx') || data.length < 1) return VIRTIO_NET_ERR;
-        const on = data[0] !== 0;
-        if (cmd === CTRL_RX.PROMISC) this.promisc = on;
-        else if (cmd === CTRL_RX.ALLMULTI) this.allmulti = on;
-        else if (!neg.has('ctrl_rx_extra')) return VIRTIO_NET_ERR;
-        else if (cmd === CTRL_RX.ALLUNI) this.alluni = on;
-        else if (cmd === CTRL_RX.NOMULTI) this.nomulti = on;
-        else if (cmd === CTRL_RX.NOUNI) this.nouni = on;
-        else if (cmd === CTRL_RX.NOBCAST) this.nobcast = on;
-        else return VIRTIO_NET_ERR;
-        return VIRTIO_NET_OK;
-      }
-      case CTRL_CLASS.MAC: {
+      case CTRL_CLASS.RX:
+        return neg.has('ctrl_rx') ? this.rxFilter.rxMode(cmd, data, neg.has('ctrl_rx_extra')) : VIRTIO_NET_ERR;
+      case CTRL_CLASS.MAC:
         if (cmd === CTRL_MAC.ADDR_SET) {
           if (!neg.has('ctrl_mac_addr') || data.length !== 6) return VIRTIO_NET_ERR;
           let m = 0;
@@ -422,24 +402,10 @@ export class VirtioNet implements GuestNic {
           this.macAddr = m;
           return VIRTIO_NET_OK;
         }
-        if (cmd === CTRL_MAC.TABLE_SET) {
-          if (!neg.has('ctrl_rx')) return VIRTIO_NET_ERR;
-          const uni = parseMacTable(data);
-          if (uni === null) return VIRTIO_NET_ERR;
-          this.uniTable = uni;
-          return VIRTIO_NET_OK;
-        }
+        if (cmd === CTRL_MAC.TABLE_SET) return neg.has('ctrl_rx') ? this.rxFilter.macTableSet(data) : VIRTIO_NET_ERR;
         return VIRTIO_NET_ERR;
-      }
-      case CTRL_CLASS.VLAN: {
-        if (!neg.has('ctrl_vlan') || data.length !== 2) return VIRTIO_NET_ERR;
-        const vid = data[0]! | (data[1]! << 8);
-        if (vid >= 4096) return VIRTIO_NET_ERR;
-        if (cmd === CTRL_VLAN.ADD) this.vlans[vid >> 3]! |= 1 << (vid & 7);
-        else if (cmd === CTRL_VLAN.DEL) this.vlans[vid >> 3]! &= ~(1 << (vid & 7));
-        else return VIRTIO_NET_ERR;
-        return VIRTIO_NET_OK;
-      }
+      case CTRL_CLASS.VLAN:
+        return neg.has('ctrl_vlan') ? this.rxFilter.vlan(cmd, data) : VIRTIO_NET_ERR;
       case CTRL_CLASS.ANNOUNCE:
         // QEMU virtio_net_handle_announce: ACK only while the bit is set; clear it, then OK.
         if (cmd === CTRL_ANNOUNCE.ACK && (this.status & VIRTIO_NET_S_ANNOUNCE) !== 0) {
@@ -535,7 +501,7 @@ export class VirtioNet implements GuestNic {
       this.port.drop('runt', frame);
       return;
     }
-    const filtered = this.receiveFilter(frame);
+    const filtered = this.rxFilter.check(frame, this.macAddr);
     if (filtered !== null) {
       this.port.drop(filtered, frame);
       return;
@@ -558,23 +524,6 @@ export class VirtioNet implements GuestNic {
     q.counters.bytes += frame.length;
     if (this.rxDelayNs === 0) this.guestReceive(pair, need, frame);
     else this.sim.schedule(this.rxDelayNs, () => this.guestReceive(pair, need, frame));
-  }
-
-  /** QEMU `receive_filter`; returns a drop reason or null to accept. */
-  private receiveFilter(f: Frame): string | null {
-    if (this.promisc) return null;
-    if (f.length >= 16 && f[12] === 0x81 && f[13] === 0x00) {
-      const vid = ((f[14]! << 8) | f[15]!) & 0xfff;
-      if ((this.vlans[vid >> 3]! & (1 << (vid & 7))) === 0) return 'vlan-filter';
-    }
-    const dst = f[0]! * 2 ** 40 + f[1]! * 2 ** 32 + (((f[2]! << 24) | (f[3]! << 16) | (f[4]! << 8) | f[5]!) >>> 0);
-    if ((f[0]! & 1) !== 0) {
-      if (dst === 0xffffffffffff) return this.nobcast ? 'rx-filter' : null;
-      return this.nomulti ? 'rx-filter' : null;
-    }
-    if (this.nouni) return 'rx-filter';
-    if (this.alluni || dst === this.macAddr || this.uniTable.includes(dst)) return null;
-    return 'rx-filter';
   }
 
   private guestReceive(pair: number, buffers: number, frame: Frame): void {
@@ -602,21 +551,4 @@ export class VirtioNet implements GuestNic {
       }
     });
   }
-}
-
-/** `virtio_net_ctrl_mac` ×2 (unicast then multicast): `le32 entries; u8 macs[entries][6]`. Returns the unicast list. */
-function parseMacTable(d: Uint8Array): number[] | null {
-  const rd32 = (o: number): number => (d[o]! | (d[o + 1]! << 8) | (d[o + 2]! << 16) | (d[o + 3]! << 24)) >>> 0;
-  if (d.length < 4) return null;
-  const nUni = rd32(0);
-  if (4 + 6 * nUni + 4 > d.length) return null;
-  const out: number[] = [];
-  for (let i = 0; i < nUni; i++) {
-    let m = 0;
-    for (let k = 0; k < 6; k++) m = m * 256 + d[4 + 6 * i + k]!;
-    out.push(m);
-  }
-  const nMulti = rd32(4 + 6 * nUni);
-  if (4 + 6 * nUni + 4 + 6 * nMulti !== d.length) return null;
-  return out;
 }
