@@ -1,7 +1,32 @@
 /**
- * vfab's library entry. Import what you need to load and run a topology from TypeScript.
+ * vfab's library entry. Import what you need to load and run a topology from TypeScript:
+ *
+ *   import { loadTopology, Fabric, runTopology } from 'vfab';
+ *   const { summary } = runTopology('topologies/quickstart.yaml', { pcapng: 'out/q.pcapng' });
+ *
+ *   const fabric = new Fabric(loadTopology('my.yaml'), { seed: 7 });
+ *   fabric.capturePcapng(new MemorySink());
+ *   const s = fabric.run({ untilNs: seconds(2) });
  */
 export * from './sim/index.js';
+export type { RunResult as SimRunResult } from './sim/index.js';
 export * from './port/index.js';
 export * from './errors.js';
 export * from './util/units.js';
+
+// Topology files: load, validate, JSON Schema.
+export {
+  loadTopology, loadTopologyText, topologySchema, topologyJsonSchema, type LoadOptions, type TopologyDoc, type TopologyInput,
+  type TopologyModel, type HostModel, type BridgeModel, type BridgePortModel, type VmModel, type InterfaceModel, type LinkModel,
+  type ScenarioStep, type ScenarioAction, type CaptureModel, type VlanConfig, type PfModel,
+} from './topology/index.js';
+
+// The fabric: build, run, summarize.
+export {
+  Fabric, runTopology, checkTopology, renderSummary, type FabricOptions, type CaptureOptions, type RunTopologyOptions,
+  type RunResult, type RunSummary, type AppSummary, type LinkSummary, type TopologyInputSource, type BuildContext,
+} from './fabric/index.js';
+
+// Links, traces.
+export { Link, serializationNs, type LinkOptions } from './link/index.js';
+export { PcapngWriter, PcapWriter, MemorySink, type ByteSink } from './pcap/index.js';

@@ -16,7 +16,7 @@
 import { join, isAbsolute } from 'node:path';
 import { BugError, UserError } from '../errors.js';
 import type { EventSink, FabricEvent } from '../port/nic.js';
-import { connect, PortRegistry, type Port } from '../port/port.js';
+import { connect, Port as PortCls, PortRegistry, type Port } from '../port/port.js';
 import type { Simulation } from '../sim/simulation.js';
 import { Link } from '../link/link.js';
 import type { BridgeModel, TopologyModel, VlanConfig } from '../topology/model.js';
@@ -109,6 +109,11 @@ export class FabricContext implements BuildContext {
   unplugNic(vm: string, ifName: string): void {
     const nic = this.vms.get(vm)?.nics.get(ifName);
     if (!nic?.bridgePort) return;
+    // The bridge port stays (its counters stay in the summary; frames still switched to it are
+    // dropped as link-down), but the MACs learned on it are forgotten, as when a tap goes away.
+    const bridge = nic.bridgePath !== undefined ? this.bridges.get(nic.bridgePath) : undefined;
+    const ofport = bridge?.ofportOf(nic.iface.bridgePortName);
+    if (bridge && ofport !== undefined) bridge.mac.flush(ofport);
     nic.bridgePort.peer = null;
     nic.bridgePort.up = false;
     nic.nic.port.peer = null;
@@ -152,6 +157,9 @@ function buildBridge(ctx: FabricContext, m: BridgeModel): Bridge {
     throw e;
   }
   ctx.bridges.set(m.path, bridge);
+  // The bridge's LOCAL port (the host's internal interface in OVS) takes floods and ignores them.
+  ctx.registerPort(bridge.local);
+  connect(bridge.local, new PortCls(`${m.path}.LOCAL.host`, () => undefined));
   for (const p of m.ports) {
     const port = bridge.addPort({
       name: p.name,
