@@ -47,7 +47,7 @@ export interface VirtioNetOptions {
   sim: Simulation;
   /** MAC as a 48-bit integer. */
   mac: number;
-  /** Config-space MTU, 68..65535 (default 1500). Setting it offers the MTU feature by default. */
+  /** Config-space MTU, 68..65535 (default 1500). Other than 1500 it offers (and needs) the MTU feature. */
   mtu?: number;
   /** rx/tx virtqueue size, a power of two ≤ 32768 (default 256, QEMU's `rx_queue_size`). */
   queueSize?: number;
@@ -151,11 +151,17 @@ export class VirtioNet implements GuestNic {
     }
     const offered = opts.features
       ? parseFeatureNames(opts.features, `${opts.path}.features`)
-      : defaultOfferedFeatures({ queuePairs: pairs, mtuSet: opts.mtu !== undefined });
+      : defaultOfferedFeatures({ queuePairs: pairs, mtuSet: mtu !== 1500 });
     if (pairs > 1 && !offered.includes('mq') && !offered.includes('rss')) {
       throw new UserError('VNIC_QUEUE_PAIRS', `${pairs} queue pairs need the 'mq' feature`, {
         where: `${opts.path}.features`,
         hint: "add 'mq' (and 'ctrl_vq') to the features, or use queues: 1",
+      });
+    }
+    if (mtu !== 1500 && !offered.includes('mtu')) {
+      throw new UserError('VNIC_MTU_FEATURE', `MTU ${mtu} needs the 'mtu' feature (without it the guest uses 1500)`, {
+        where: `${opts.path}.features`,
+        hint: "add 'mtu' to the features (QEMU offers VIRTIO_NET_F_MTU when host_mtu is set)",
       });
     }
     const driver = opts.driverFeatures ? parseFeatureNames(opts.driverFeatures, `${opts.path}.driver_features`) : offered;

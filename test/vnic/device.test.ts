@@ -46,11 +46,13 @@ describe('virtio-net device configuration', () => {
     }
   });
 
-  it('rejects an MTU outside 68..65535 and keeps 1500 without the MTU feature', () => {
+  it('rejects an MTU outside 68..65535, needs the MTU feature for another MTU, and keeps 1500 when the driver declines it', () => {
     expect(userError(() => defaultVnic({ mtu: 67 })).message).toBe('MTU 67 is out of range [68, 65535]');
     expect(userError(() => defaultVnic({ mtu: 65536 })).code).toBe('VNIC_MTU');
     expect(defaultVnic({ mtu: 9000 }).mtu).toBe(9000);
-    expect(defaultVnic({ mtu: 9000, features: ['mac', 'status'] }).mtu).toBe(1500);
+    expect(userError(() => defaultVnic({ mtu: 9000, features: ['mac', 'status'] })).code).toBe('VNIC_MTU_FEATURE');
+    expect(defaultVnic({ mtu: 9000, features: ['mac', 'mtu'], driverFeatures: ['mac'] }).mtu).toBe(1500);
+    expect(defaultVnic({ mtu: 1500 }).offered).not.toContain('mtu');
   });
 
   it('needs mq for more than one queue pair', () => {
