@@ -1,0 +1,55 @@
+import { Args, Flags } from '@oclif/core';
+import cliProgress from 'cli-progress';
+import { BaseCommand } from '../../cli/base-command.js';
+import { UserError } from '../../errors.js';
+import { loadQosFile, writeCharts } from '../../qos/file.adapter.js';
+import { runQos } from '../../qos/run.js';
+import { qosCharts } from '../../qos/svg.js';
+import { renderRun } from '../../qos/render.js';
+import { parseDuration } from '../../util/units.js';
+
+export default class QosRun extends BaseCommand {
+  static override summary = 'Run a QoS file: fio-style jobs on throttled disks, in virtual time.';
+  static override description =
+    'Prints a per-disk and per-job summary, or with --json fio-shaped JSON (jobs[].read|write) plus per-disk\n' +
+    'summaries, throttle statistics and per-interval timelines. --svg writes IOPS and latency charts.';
+  static override examples = [
+    '<%= config.bin %> qos run topologies/qos-noisy-neighbor.qos.yaml',
+    '<%= config.bin %> qos run topologies/qos-burst.qos.yaml --json --interval 100ms --svg out/charts',
+  ];
+  static override args = { file: Args.string({ description: 'QoS YAML file', required: true }) };
+  static override flags = {
+    json: Flags.boolean({ description: 'print one JSON object (fio-shaped jobs, disks, timelines)' }),
+    interval: Flags.string({ description: 'timeline interval, 1ms or more (default: the file\'s, else 1s)' }),
+    svg: Flags.string({ description: 'write SVG charts into this folder' }),
+  };
+
+  async run(): Promise<void> {
+    const { args, flags } = await this.parse(QosRun);
+    const qos = loadQosFile(args.file);
+    if (flags.interval !== undefined) qos.model.intervalNs = parseInterval(flags.interval);
+    const bar = !flags.json && process.stdout.isTTY ? new cliProgress.SingleBar({ format: 'simulating [{bar}] {value}/{total} s', hideCursor: true }, cliProgress.Presets.shades_classic) : undefined;
+    bar?.start(1, 0);
+    const { engine, result } = runQos(qos.model, {
+      ...(bar ? { onProgress: (now: number, end: number) => { bar.setTotal(Math.round(end / 1e8) / 10); bar.update(Math.round(now / 1e8) / 10); } } : {}),
+    });
+    bar?.stop();
+    const written = flags.svg !== undefined ? writeCharts(flags.svg, qosCharts(engine)) : [];
+    if (flags.json) this.printJson(result);
+    else {
+      process.stdout.write(renderRun(args.file, result));
+      for (const f of written) process.stdout.write(`wrote ${f}\n`);
+    }
+  }
+}
+
+export function parseInterval(text: string): number {
+  let ns: number;
+  try {
+    ns = parseDuration(text);
+  } catch (e) {
+    throw new UserError('CLI_BAD_FLAG', (e as Error).message, { where: '--interval' });
+  }
+  if (ns < 1_000_000) throw new UserError('CLI_BAD_FLAG', `interval must be at least 1ms, got "${text}"`, { where: '--interval' });
+  return ns;
+}
