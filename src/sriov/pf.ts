@@ -117,6 +117,9 @@ export class PhysicalFunction implements VfHost {
   private hw: HwMode;
   private vfList: VirtualFunction[] = [];
   private reps: Port[] = [];
+  /** Every VF ever created, by index (reused when VFs are re-enabled). */
+  private pool: VirtualFunction[] = [];
+  private repPool: Port[] = [];
   private uplinkRep: Port | null = null;
   /** VEB lookup: MAC → VFs using it (different domains may share a MAC). */
   private macTable = new Map<number, VirtualFunction[]>();
@@ -223,9 +226,18 @@ export class PhysicalFunction implements VfHost {
       for (let i = 0; i < n; i++) {
         // ixgbevf picks a random locally administered MAC when the PF sets none.
         const driverMac = 0x0200_0000_0000 + (prng.nextU32() & 0xff) * 0x1_0000_0000 + prng.nextU32();
-        const vf = new VirtualFunction(this, i, this.path, defaultVfConfig(), driverMac, this.txRing);
+        // A re-enabled VF reuses its object (and port), so port paths stay unique in registries
+        // and its counters accumulate; its configuration starts from the defaults again.
+        let vf = this.pool[i];
+        if (vf === undefined) {
+          vf = new VirtualFunction(this, i, this.path, defaultVfConfig(), driverMac, this.txRing);
+          this.pool.push(vf);
+          this.repPool.push(this.makeRepresentor(vf));
+        } else {
+          vf.reset(defaultVfConfig());
+        }
         this.vfList.push(vf);
-        this.reps.push(this.makeRepresentor(vf));
+        this.reps.push(this.repPool[i]!);
       }
       this.rebuildMacTable();
     }

@@ -118,6 +118,17 @@ export class VirtualFunction implements GuestNic {
     return this.shaper.queued;
   }
 
+  /** Brings a re-enabled VF back with a fresh configuration (the guest filters are gone). */
+  reset(config: VfConfig): void {
+    this.present = true;
+    this.extraMacs.clear();
+    this.guestVlans.clear();
+    this.spoofReported = false;
+    this.cfg = config;
+    this.currentMac = config.mac !== 0 ? config.mac : this.driverMac;
+    this.shaper.setRate(config.max_tx_rate);
+  }
+
   /** Called by the PF after validation. An admin MAC change resets the guest's MAC (VF reset). */
   applyConfig(next: VfConfig): void {
     const prev = this.cfg;

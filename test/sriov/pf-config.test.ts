@@ -48,6 +48,7 @@ describe('sriov_totalvfs and sriov_numvfs', () => {
   it('treats writing the current count as a no-op and 0 as disable-all', () => {
     const pf = makePf({ numVfs: 4 });
     const vf0 = pf.vf(0);
+    pf.configureVf(0, { vlan: 10 });
     pf.setNumVfs(4);
     expect(pf.vf(0)).toBe(vf0);
     pf.setNumVfs(0);
@@ -57,6 +58,10 @@ describe('sriov_totalvfs and sriov_numvfs', () => {
     pf.setNumVfs(8);
     expect(pf.numVfs).toBe(8);
     expect(pf.vf(7).path).toBe('hv1.pf0.vf7');
+    // Re-enabled VFs keep their objects (stable ports) but start from the default config.
+    expect(pf.vf(0)).toBe(vf0);
+    expect(vf0.present).toBe(true);
+    expect(vf0.config.vlan).toBe(0);
   });
 
   it('refuses to disable VFs that are assigned to VMs with EPERM', () => {
