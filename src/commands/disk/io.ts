@@ -1,0 +1,40 @@
+import { Args, Flags } from '@oclif/core';
+import { BaseCommand } from '../../cli/base-command.js';
+import { openImage } from '../../block/api.js';
+import { formatArg } from '../../block/cli-args.js';
+import { runIoCommands } from '../../block/qemu-io.js';
+
+export default class DiskIo extends BaseCommand {
+  static override summary = 'Pattern I/O on an image, verified like qemu-io -c.';
+  static override description =
+    'Commands: read [-P PAT] OFF LEN, write [-P PAT] [-z] OFF LEN, discard OFF LEN, alloc OFF [LEN], flush.\n' +
+    'Exit 1 when a pattern check fails ("Pattern verification failed at offset N, M bytes"), as qemu-io.';
+  static override examples = [
+    "<%= config.bin %> disk io top.qcow2 -c 'write -P 0xab 0 64k' -c 'read -P 0xab 0 64k' -c 'discard 0 64k'",
+  ];
+  static override args = { file: Args.string({ description: 'image file', required: true }) };
+  static override flags = {
+    cmd: Flags.string({ char: 'c', description: 'a qemu-io command (repeatable)', multiple: true, required: true }),
+    format: Flags.string({ char: 'f', description: 'image format (probed when absent)' }),
+    'read-only': Flags.boolean({ char: 'r', description: 'open read-only' }),
+    'force-share': Flags.boolean({ char: 'U', description: 'open read-only even if a writer holds the lock' }),
+    json: Flags.boolean({ description: 'print {failed, lines} as JSON' }),
+  };
+
+  async run(): Promise<void> {
+    const { args, flags } = await this.parse(DiskIo);
+    const fmt = formatArg(flags.format, '-f');
+    const readOnly = flags['read-only'] || flags['force-share'];
+    const chain = openImage(args.file, { readOnly, forceShare: flags['force-share'], ...(fmt ? { format: fmt } : {}) });
+    let result;
+    try {
+      result = runIoCommands(chain, flags.cmd);
+      if (!readOnly) chain.flush();
+    } finally {
+      chain.close();
+    }
+    if (flags.json) this.printJson(result);
+    else process.stdout.write(result.lines.length ? `${result.lines.join('\n')}\n` : '');
+    if (result.failed) process.exitCode = 1;
+  }
+}
