@@ -22,11 +22,21 @@ import { BROADCAST_MAC } from './mac.js';
 import { Packet as TcpPacket, Repr as TcpRepr, TcpFlags } from './tcp.js';
 import { Packet as UdpPacket, Repr as UdpRepr } from './udp.js';
 
-/** Deterministic payload: byte i = i & 0xff. */
+/** The counting pattern, precomputed up to the largest IPv4 payload. */
+const PATTERN = new Uint8Array(65536);
+for (let i = 0; i < PATTERN.length; i++) PATTERN[i] = i & 0xff;
+
+/** Deterministic payload: byte i = i & 0xff (a fresh copy the caller may keep or modify). */
 export function patternPayload(len: number): Uint8Array {
+  if (len <= PATTERN.length) return PATTERN.slice(0, len);
   const b = new Uint8Array(len);
   for (let i = 0; i < len; i++) b[i] = i & 0xff;
   return b;
+}
+
+/** Read-only view of the pattern for emitting (no copy). */
+function patternView(len: number): Uint8Array {
+  return len <= PATTERN.length ? PATTERN.subarray(0, len) : patternPayload(len);
 }
 
 /** A zeroed buffer of max(len, 60) bytes with an Ethernet header written. */
@@ -136,7 +146,7 @@ function ipv4Frame(a: Ipv4FrameArgs, protocol: IpProtocol, l4Len: number): { buf
 type PayloadArg = { payloadLen: number; payload?: undefined } | { payload: Uint8Array; payloadLen?: undefined };
 
 function payloadOf(a: PayloadArg): Uint8Array {
-  return a.payload ?? patternPayload(a.payloadLen ?? 0);
+  return a.payload ?? patternView(a.payloadLen ?? 0);
 }
 
 export type IcmpEchoArgs = Ipv4FrameArgs & PayloadArg & { type: 'request' | 'reply'; id: number; seq: number };
@@ -177,7 +187,7 @@ export type TcpArgs = Ipv4FrameArgs &
 
 /** A TCP segment with a 20-byte header (no options) and the given payload (default empty). */
 export function buildTcp(a: TcpArgs): Uint8Array {
-  const payload = a.payload ?? patternPayload(a.payloadLen ?? 0);
+  const payload = a.payload ?? patternView(a.payloadLen ?? 0);
   const repr: TcpRepr = {
     srcPort: a.srcPort,
     dstPort: a.dstPort,
