@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
 import { Port, connect, type Frame } from '../../src/port/port.js';
 import { Simulation } from '../../src/sim/simulation.js';
 import { ms, seconds } from '../../src/sim/time.js';
@@ -163,5 +164,30 @@ describe('guest IPv4 receive', () => {
     expect(e1).toBeInstanceOf(UserError);
     expect((e1 as UserError).where).toBe('vm1.eth0');
     expect(() => stack.addInterface(defaultVnic({ sim }), { ipv4: '10.0.0.1/24', gateway: '10.0.1.1' })).toThrow(/outside 10.0.0.1\/24/);
+  });
+
+  it('never throws on random or mutated frames addressed to it', () => {
+    const g = resolved();
+    const seeds = [
+      buildIcmpEcho({ srcMac: PEER_MAC, dstMac: MY_MAC, srcIp: PEER_IP, dstIp: MY_IP, type: 'request', id: 1, seq: 1, payloadLen: 16 }),
+      buildUdp({ srcMac: PEER_MAC, dstMac: MY_MAC, srcIp: PEER_IP, dstIp: MY_IP, srcPort: 9, dstPort: 5001, payloadLen: 16 }),
+      buildArpRequest({ srcMac: PEER_MAC, srcIp: PEER_IP, dstIp: MY_IP }),
+    ];
+    g.stack.udpListen(5001);
+    fc.assert(
+      fc.property(
+        fc.constantFrom(...seeds),
+        fc.array(fc.tuple(fc.nat(120), fc.integer({ min: 0, max: 255 })), { maxLength: 8 }),
+        fc.nat(120),
+        (base, edits, cut) => {
+          const f = base.slice(0, Math.max(14, cut));
+          for (const [i, v] of edits) if (i >= 6 && i < f.length) f[i] = v; // keep the destination MAC
+          g.inject(f);
+          return true;
+        },
+      ),
+      { numRuns: 500 },
+    );
+    fc.assert(fc.property(fc.uint8Array({ maxLength: 100 }), (bytes) => (g.inject(bytes), true)));
   });
 });
