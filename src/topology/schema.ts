@@ -142,6 +142,7 @@ export const interfaceSchema = z.strictObject({
   nic: z.string().optional().describe('model vf: the physical function (name on the VM host)'),
   vf: zCount(0, 255).optional().describe('model vf: the VF index'),
   standby: z.string().optional().describe('model vf: the virtio interface paired for failover (VIRTIO_NET_F_STANDBY)'),
+  spoof_mac: zMac().optional().describe('model vf: the guest forges this source MAC on every frame it sends (spoofchk on the VF drops them)'),
 });
 
 export const diskSchema = z.strictObject({
