@@ -306,7 +306,16 @@ export class GuestStack {
     const tpa = readU32(f, 38);
     if (iface.ipv4 === null) return;
     if (op !== 1 && op !== 2) return this.drop('bad-arp', 1);
-    if ((sha & 0x010000000000) !== 0 || spa === 0) return; // multicast sender or an ARP probe: no learning
+    if ((sha & 0x010000000000) !== 0) return this.drop('bad-arp', 1);
+    if (spa === 0) {
+      // An ARP probe (RFC 5227 duplicate address detection): Linux answers it when it owns the
+      // target, to the prober's MAC with TPA 0.0.0.0, and learns nothing (arp_process, sip == 0).
+      if (op === 1 && tpa === iface.ipv4) {
+        this.counters.arp_replies_sent++;
+        this.tx(iface, buildArpReply({ srcMac: iface.nic.mac, srcIp: iface.ipv4, dstMac: sha, dstIp: 0 }));
+      }
+      return;
+    }
     if (op === 1 && tpa === iface.ipv4 && spa !== tpa) {
       this.iface4Learn(iface, spa, sha, false, true);
       this.counters.arp_replies_sent++;

@@ -42,6 +42,17 @@ describe('guest ARP', () => {
     expect(g.neigh.lookup(PEER_IP)).toEqual({ ip: PEER_IP, mac: PEER_MAC, state: 'stale' });
   });
 
+  it('answers an ARP probe for its address with TPA 0.0.0.0 and learns nothing (RFC 5227)', () => {
+    const g = guest();
+    g.inject(buildArpRequest({ srcMac: PEER_MAC, srcIp: 0, dstIp: MY_IP }));
+    expect(g.out).toHaveLength(1);
+    const reply = g.out[0]!.f;
+    expect(arpOp(reply)).toBe(2);
+    expect(mac48(reply, 0)).toBe(PEER_MAC);
+    expect([...reply.subarray(38, 42)]).toEqual([0, 0, 0, 0]);
+    expect(g.neigh.size).toBe(0);
+  });
+
   it('ignores requests for other addresses and does not learn from them', () => {
     const g = guest();
     g.inject(buildArpRequest({ srcMac: PEER_MAC, srcIp: PEER_IP, dstIp: 0x0a000003 }));
