@@ -259,9 +259,9 @@ export const FIELDS: FieldDef[] = [
   f('dl_vlan_pcp', [], 'int', W_VLAN_TCI, 'none', { shift: 13, bits: 3, extra: VLAN_CFI, maskable: false }),
   // OpenFlow 1.2 vlan_vid: 13 bits, 0x1000 = "a tag is present".
   f('vlan_vid', [], 'int', W_VLAN_TCI, 'none', { bits: 13 }),
-  f('vlan_pcp', [], 'int', W_VLAN_TCI, 'vlan', { shift: 13, bits: 3, extra: VLAN_CFI, maskable: false }),
-  f('nw_src', ['ip_src', 'ipv4_src'], 'ipv4', W_NW_SRC, 'ip_or_arp'),
-  f('nw_dst', ['ip_dst', 'ipv4_dst'], 'ipv4', W_NW_DST, 'ip_or_arp'),
+  f('vlan_pcp', [], 'int', W_VLAN_TCI, 'none', { shift: 13, bits: 3, extra: VLAN_CFI, maskable: false }),
+  f('nw_src', ['ip_src'], 'ipv4', W_NW_SRC, 'ip_or_arp'),
+  f('nw_dst', ['ip_dst'], 'ipv4', W_NW_DST, 'ip_or_arp'),
   f('nw_proto', ['ip_proto'], 'int', W_NW_PROTO, 'ip_any', { bits: 8, maskable: false, settable: false }),
   // nw_tos is the DSCP part of the TOS byte in its TOS position (low 2 bits ignored).
   f('nw_tos', [], 'int', W_NW_TOS, 'ip_any', { shift: 2, bits: 6, maskable: false }),
@@ -276,8 +276,8 @@ export const FIELDS: FieldDef[] = [
   f('udp_dst', [], 'int', W_TP_DST, 'udp', { bits: 16 }),
   f('sctp_src', [], 'int', W_TP_SRC, 'sctp', { bits: 16 }),
   f('sctp_dst', [], 'int', W_TP_DST, 'sctp', { bits: 16 }),
-  f('icmp_type', ['icmpv4_type'], 'int', W_TP_SRC, 'icmp', { bits: 8, maskable: false }),
-  f('icmp_code', ['icmpv4_code'], 'int', W_TP_DST, 'icmp', { bits: 8, maskable: false }),
+  f('icmp_type', [], 'int', W_TP_SRC, 'icmp', { bits: 8, maskable: false }),
+  f('icmp_code', [], 'int', W_TP_DST, 'icmp', { bits: 8, maskable: false }),
   f('icmpv6_type', [], 'int', W_TP_SRC, 'icmp6', { bits: 8, maskable: false }),
   f('icmpv6_code', [], 'int', W_TP_DST, 'icmp6', { bits: 8, maskable: false }),
   f('arp_op', [], 'int', W_NW_PROTO, 'arp', { bits: 16, maskable: false }),

@@ -294,7 +294,7 @@ function parsePortText(s: string, opts: ParseOptions): number | null {
 }
 
 /** Parses `value[/mask]` of one field into the match words. */
-export function setMatchField(
+function setMatchField(
   fd: FieldDef,
   key: string,
   text: string,
@@ -609,9 +609,15 @@ function parseSet(
 ): Action {
   const fd = FIELD_BY_NAME.get(fName);
   if (!fd) throw ctx.err('FLOW_UNKNOWN_FIELD', fieldAt, `set_field: unknown or unsupported field "${fName}"`);
+  if ((fd.name === 'vlan_vid' || fd.name === 'vlan_pcp') && !of10 && !prereqOk('vlan', mValue, mMask)) {
+    throw ctx.err('FLOW_PREREQ', fieldAt, `set_field:…->${fName} requires a VLAN tag in the match (e.g. vlan_tci=0x1000/0x1000) (OVS: OFPBAC_MATCH_INCONSISTENT)`);
+  }
   if (fd.name === 'vlan_vid' || fd.name === 'dl_vlan') {
     const v = parseIntText(vText);
     if (v === null || v > 0x1fff) throw ctx.err('FLOW_BAD_VALUE', valueAt, `set_field: invalid ${fName} "${vText}"`);
+    if (fd.name === 'vlan_vid' && (v & VLAN_CFI) === 0) {
+      throw ctx.err('FLOW_BAD_VALUE', valueAt, `set_field:${vText}->vlan_vid: the value needs the 0x1000 "present" bit (write ${v | VLAN_CFI} for VID ${v}) (OVS: OFPBAC_BAD_SET_ARGUMENT)`);
+    }
     return { type: 'set_vlan_vid', vid: v & 0xfff, push: false, text };
   }
   if (fd.name === 'vlan_pcp' || fd.name === 'dl_vlan_pcp') {
@@ -647,3 +653,34 @@ function parseSet(
   return { type: 'set', field: fd, words, values, masks, of10, text };
 }
 
+
+/**
+ * Parses an `ofproto/trace` flow (`in_port=1,tcp,dl_src=…,tp_dst=80`): the same field names and
+ * shorthands as a match, no masks needed, no actions. Returns value and mask words; fields not
+ * mentioned are 0, as in OVS's trace.
+ */
+export function parseTraceFlow(text: string, opts: ParseOptions = {}): { value: Int32Array; mask: Int32Array } {
+  const ctx = new Ctx(opts.file ?? '<packet>', opts.line ?? 1, (opts.col ?? 1) - 1);
+  const value = new Int32Array(KEY_WORDS);
+  const mask = new Int32Array(KEY_WORDS);
+  for (const it of splitItems(text, 0, ctx)) {
+    const key = it.key.toLowerCase();
+    const sh = SHORTHANDS[key];
+    if (sh) {
+      if (it.value !== null) throw ctx.err('FLOW_SYNTAX', it.at, `"${it.key}" is a protocol shorthand and takes no value`);
+      value[W_DL_TYPE] = sh.dlType;
+      mask[W_DL_TYPE] = 0xffff;
+      if (sh.nwProto !== undefined) {
+        value[W_NW_PROTO] = sh.nwProto;
+        mask[W_NW_PROTO] = 0xff;
+      }
+      continue;
+    }
+    const fd = FIELD_BY_NAME.get(key);
+    if (!fd) throw ctx.err('FLOW_UNKNOWN_FIELD', it.at, `unknown or unsupported packet field "${it.key}"`, 'see docs/flows.md for the supported fields');
+    if (it.value === null || it.value === '') throw ctx.err('FLOW_SYNTAX', it.at, `${key} needs a value (${key}=...)`);
+    setMatchField(fd, key, it.value, it.valueAt, value, mask, ctx, opts);
+  }
+  for (let i = 0; i < KEY_WORDS; i++) value[i] = value[i]! & mask[i]!;
+  return { value, mask };
+}

@@ -30,6 +30,7 @@ import {
   W_DL_SRC_HI,
   W_DL_TYPE,
   W_IN_PORT,
+  W_NW_PROTO,
   W_NW_TTL,
   W_VLAN_TCI,
   ETH_TYPE_IP,
@@ -83,7 +84,11 @@ export interface XlateResult {
   log: string[] | null;
 }
 
+/** "Every field exact": a packet's key seen as a match, for run-time prerequisite checks. */
 const FULL_MASK = new Int32Array(KEY_WORDS).fill(-1);
+FULL_MASK[W_DL_TYPE] = 0xffff;
+FULL_MASK[W_NW_PROTO] = 0xff;
+FULL_MASK[W_VLAN_TCI] = 0xffff;
 
 interface Ctx {
   br: XBridge;

@@ -1,0 +1,225 @@
+/**
+ * Bare-bridge trace: one bridge, a flow table, ports with VLAN settings, and packets in
+ * `ofproto/trace` flow syntax, processed in order with MAC learning carried from one to the
+ * next (as `ofproto/trace … -generate` does), so learning and VM-migration sequences replay.
+ *
+ * Each packet's result lists the output ports, the VLAN each copy leaves with and the header
+ * fields rewritten relative to the input packet, or the drop reason. `vfab trace --flows` is a
+ * thin layer over `BridgeTracer`; the OVS differential test uses it too.
+ */
+import { UserError } from '../errors.js';
+import { Simulation } from '../sim/simulation.js';
+import { extractFlowKey } from '../wire/extract.js';
+import { emptyFlowKey } from '../wire/flow-key.js';
+import { Bridge } from './bridge.js';
+import {
+  ETH_TYPE_ARP,
+  ETH_TYPE_RARP,
+  KEY_WORDS,
+  OFPP_LOCAL,
+  VLAN_CFI,
+  W_ARP_SHA_HI,
+  W_ARP_THA_HI,
+  W_DL_DST_HI,
+  W_DL_SRC_HI,
+  W_DL_TYPE,
+  W_IN_PORT,
+  W_IPV6_DST,
+  W_IPV6_SRC,
+  W_NW_DST,
+  W_NW_PROTO,
+  W_NW_SRC,
+  W_NW_TOS,
+  W_NW_TTL,
+  W_TP_DST,
+  W_TP_SRC,
+  W_VLAN_TCI,
+  formatIpv4,
+  formatIpv6,
+  formatMac,
+  keyWordsFromFlowKey,
+  macFromWords,
+} from './fields.js';
+import { parseTraceFlow } from './flow-parser.js';
+import { buildTraceFrame } from './trace-packet.js';
+import type { VlanMode } from './vlan.js';
+
+export interface TracePortSpec {
+  name: string;
+  ofport: number;
+  tag?: number;
+  trunks?: number[];
+  vlanMode?: VlanMode;
+}
+
+const MODES: VlanMode[] = ['access', 'trunk', 'native-tagged', 'native-untagged'];
+
+/** `NAME:OFPORT[:tag=VID][:trunks=VID,VID…][:vlan_mode=M]` (the `--port` flag). */
+export function parsePortSpec(s: string, where = '--port'): TracePortSpec {
+  const parts = s.split(':');
+  const name = parts[0] ?? '';
+  const bad = (msg: string): UserError => new UserError('TRACE_BAD_PORT', `${where} ${s}: ${msg}`, { where, hint: 'e.g. --port p1:1 --port p2:2:tag=10 --port p3:3:trunks=10,20:vlan_mode=native-untagged' });
+  if (!/^[A-Za-z0-9_.-]+$/.test(name) || name === 'LOCAL') throw bad('expected NAME:OFPORT');
+  const ofport = Number(parts[1]);
+  if (parts[1] === undefined || !/^\d+$/.test(parts[1]) || ofport < 1 || ofport >= 0xff00) throw bad('OFPORT must be an integer in 1..65279');
+  const spec: TracePortSpec = { name, ofport };
+  const vlan = (v: string): number => {
+    if (!/^\d+$/.test(v) || Number(v) > 4095) throw bad(`VLAN "${v}" is not in 0..4095`);
+    return Number(v);
+  };
+  for (const opt of parts.slice(2)) {
+    const eq = opt.indexOf('=');
+    const k = eq < 0 ? opt : opt.slice(0, eq);
+    const v = eq < 0 ? '' : opt.slice(eq + 1);
+    if (k === 'tag') spec.tag = vlan(v);
+    else if (k === 'trunks') spec.trunks = v === '' ? [] : v.split(',').map(vlan);
+    else if (k === 'vlan_mode') {
+      if (!MODES.includes(v as VlanMode)) throw bad(`vlan_mode must be one of ${MODES.join(', ')}`);
+      spec.vlanMode = v as VlanMode;
+    } else throw bad(`unknown option "${k}" (tag, trunks, vlan_mode)`);
+  }
+  return spec;
+}
+
+export interface TraceOutput {
+  port: string;
+  ofport: number | 'LOCAL';
+  /** VLAN ID the copy leaves with; null when untagged. */
+  vlan: number | null;
+  /** Header fields rewritten relative to the input packet (OVS field names). */
+  set: Record<string, string | number>;
+}
+
+export interface TraceResult {
+  packet: string;
+  outputs: TraceOutput[];
+  drop: string | null;
+  /** Translation steps (with `log: true`). */
+  log?: string[];
+}
+
+export interface TracerOptions {
+  flows: string;
+  flowsFile?: string;
+  ports: TracePortSpec[];
+  /** Leave LOCAL out of floods (`ovs-ofctl mod-port br0 br0 no-flood`). */
+  localNoFlood?: boolean;
+  /** Bridge name (LOCAL's name in flows); default br0. */
+  bridge?: string;
+}
+
+/** Fields compared to build `set`, in output order. */
+function diffFields(a: Int32Array, b: Int32Array): Record<string, string | number> {
+  const set: Record<string, string | number> = {};
+  const mac = (name: string, w: number): void => {
+    const x = macFromWords(b, w);
+    if (x !== macFromWords(a, w)) set[name] = formatMac(x);
+  };
+  mac('dl_src', W_DL_SRC_HI);
+  mac('dl_dst', W_DL_DST_HI);
+  const arp = a[W_DL_TYPE] === ETH_TYPE_ARP || a[W_DL_TYPE] === ETH_TYPE_RARP;
+  if (b[W_NW_SRC] !== a[W_NW_SRC]) set[arp ? 'arp_spa' : 'nw_src'] = formatIpv4(b[W_NW_SRC]!);
+  if (b[W_NW_DST] !== a[W_NW_DST]) set[arp ? 'arp_tpa' : 'nw_dst'] = formatIpv4(b[W_NW_DST]!);
+  for (const [name, at] of [['ipv6_src', W_IPV6_SRC], ['ipv6_dst', W_IPV6_DST]] as const) {
+    let diff = false;
+    for (let i = 0; i < 4; i++) if (a[at + i] !== b[at + i]) diff = true;
+    if (diff) set[name] = formatIpv6(b, at);
+  }
+  if (arp && b[W_NW_PROTO] !== a[W_NW_PROTO]) set['arp_op'] = b[W_NW_PROTO]!;
+  if (b[W_NW_TOS] !== a[W_NW_TOS]) set['nw_tos'] = b[W_NW_TOS]!;
+  if (b[W_NW_TTL] !== a[W_NW_TTL]) set['nw_ttl'] = b[W_NW_TTL]!;
+  if (b[W_TP_SRC] !== a[W_TP_SRC]) set['tp_src'] = b[W_TP_SRC]!;
+  if (b[W_TP_DST] !== a[W_TP_DST]) set['tp_dst'] = b[W_TP_DST]!;
+  mac('arp_sha', W_ARP_SHA_HI);
+  mac('arp_tha', W_ARP_THA_HI);
+  const at = a[W_VLAN_TCI]!;
+  const bt = b[W_VLAN_TCI]!;
+  if (bt & VLAN_CFI && (bt >>> 13) !== (at & VLAN_CFI ? at >>> 13 : 0)) set['dl_vlan_pcp'] = bt >>> 13;
+  return set;
+}
+
+export class BridgeTracer {
+  readonly sim = new Simulation(1);
+  readonly bridge: Bridge;
+  private readonly fk = emptyFlowKey();
+
+  constructor(opts: TracerOptions) {
+    const name = opts.bridge ?? 'br0';
+    // Ports first, so flows may name them; then the flows.
+    this.bridge = new Bridge({ path: name, sim: this.sim, flows: '' });
+    const seen = new Set<number>();
+    for (const p of opts.ports) {
+      if (seen.has(p.ofport)) throw new UserError('TRACE_BAD_PORT', `ofport ${p.ofport} is used twice`, { where: '--port' });
+      seen.add(p.ofport);
+      this.bridge.addPort({
+        name: p.name,
+        ofport: p.ofport,
+        ...(p.tag !== undefined ? { tag: p.tag } : {}),
+        ...(p.trunks !== undefined ? { trunks: p.trunks } : {}),
+        ...(p.vlanMode !== undefined ? { vlanMode: p.vlanMode } : {}),
+      });
+    }
+    if (opts.localNoFlood) this.bridge.setNoFlood('LOCAL', true);
+    this.bridge.loadFlows(opts.flows, { file: opts.flowsFile ?? '<flows>', line: 1, col: 1 });
+  }
+
+  /** Traces one packet. `mayLearn: false` is a side-effect-free trace. */
+  trace(packet: string, opts: { mayLearn?: boolean; log?: boolean; where?: string } = {}): TraceResult {
+    const br = this.bridge;
+    const { value, mask } = parseTraceFlow(packet, {
+      file: opts.where ?? '--packet',
+      portByName: (n) => br.ofportOf(n),
+    });
+    if (mask[W_IN_PORT] === 0) {
+      throw new UserError('TRACE_NO_IN_PORT', `packet "${packet}" has no in_port`, { where: opts.where ?? '--packet' });
+    }
+    const inPort = value[W_IN_PORT]!;
+    const inName = br.portNameOf(inPort);
+    if (inName === undefined) {
+      throw new UserError('TRACE_NO_IN_PORT', `in_port=${inPort}: no such port`, { where: opts.where ?? '--packet' });
+    }
+    const frame = buildTraceFrame(value);
+    const r = br.trace(inName, frame, { mayLearn: opts.mayLearn ?? true, log: opts.log ?? false });
+    const inWords = new Int32Array(KEY_WORDS);
+    extractFlowKey(frame, this.fk);
+    keyWordsFromFlowKey(this.fk, inWords);
+    const outWords = new Int32Array(KEY_WORDS);
+    const outputs: TraceOutput[] = (r?.frames ?? []).map((o) => {
+      extractFlowKey(o.frame, this.fk);
+      keyWordsFromFlowKey(this.fk, outWords);
+      const tci = outWords[W_VLAN_TCI]!;
+      return {
+        port: o.ofport === OFPP_LOCAL ? 'LOCAL' : o.name,
+        ofport: o.ofport === OFPP_LOCAL ? 'LOCAL' : o.ofport,
+        vlan: tci & VLAN_CFI ? tci & 0xfff : null,
+        set: diffFields(inWords, outWords),
+      };
+    });
+    const res: TraceResult = {
+      packet,
+      outputs,
+      drop: outputs.length === 0 ? (r?.xlate.drop ?? 'no-output') : null,
+    };
+    if (opts.log && r?.xlate.log) res.log = r.xlate.log;
+    return res;
+  }
+
+  /** MAC table rows sorted by (VLAN, MAC), like the oracle's `fdb` command. */
+  fdb(): { port: string; vlan: number; mac: string }[] {
+    return this.bridge
+      .macEntries()
+      .map((e) => ({ port: e.port === OFPP_LOCAL ? 'LOCAL' : String(e.port), vlan: e.vlan, mac: formatMac(e.mac) }))
+      .sort((x, y) => x.vlan - y.vlan || (x.mac < y.mac ? -1 : x.mac > y.mac ? 1 : 0));
+  }
+}
+
+/** One-line human form: `Outputs: 3{vlan=20} 4 LOCAL` or `drop (table-miss)`. */
+export function formatTraceResult(r: TraceResult): string {
+  if (r.outputs.length === 0) return `drop (${r.drop})`;
+  return r.outputs
+    .map((o) => {
+      const edits = [o.vlan === null ? '' : `vlan=${o.vlan}`, ...Object.entries(o.set).map(([k, v]) => `${k}=${v}`)].filter((x) => x);
+      return edits.length ? `${o.port}{${edits.join(',')}}` : o.port;
+    })
+    .join(' ');
+}
