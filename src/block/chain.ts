@@ -99,14 +99,15 @@ export function openLayer(backend: BlockBackend, format: string, readOnly: boole
 
 export class Chain implements BlockImage {
   readonly granule: number;
-  private index: LRUCache<number, IndexEntry>;
+  /** Created on the first read (lru-cache preallocates `max` slots; opening must stay cheap). */
+  private indexStore: LRUCache<number, IndexEntry> | undefined;
+  private indexMax = DEFAULT_INDEX_ENTRIES;
   lookups = 0;
   misses = 0;
 
   constructor(readonly layers: Layer[]) {
     if (layers.length === 0) throw new UserError('BLOCK_EMPTY_CHAIN', 'a chain needs at least one image');
     this.granule = Math.min(...layers.filter((l) => l.format === 'qcow2').map((l) => l.granule), 65536);
-    this.index = new LRUCache({ max: DEFAULT_INDEX_ENTRIES });
     this.wireBacking();
   }
 
@@ -154,8 +155,12 @@ export class Chain implements BlockImage {
       throw e;
     }
     const chain = new Chain(layers);
-    if (opts.indexEntries !== undefined) chain.index = new LRUCache({ max: Math.max(16, opts.indexEntries) });
+    if (opts.indexEntries !== undefined) chain.indexMax = Math.max(16, opts.indexEntries);
     return chain;
+  }
+
+  private get index(): LRUCache<number, IndexEntry> {
+    return (this.indexStore ??= new LRUCache({ max: this.indexMax }));
   }
 
   get top(): Layer {
@@ -246,13 +251,14 @@ export class Chain implements BlockImage {
     const G = this.granule;
     const first = Math.floor(offset / G);
     const last = Math.floor((offset + Math.max(length, 1) - 1) / G);
+    if (!this.indexStore) return;
     if (last - first > this.index.size) this.index.clear();
     else for (let g = first; g <= last; g++) this.index.delete(g);
   }
 
   /** Forgets every cached mapping (after commit, rebase, snapshot apply). */
   invalidate(): void {
-    this.index.clear();
+    this.indexStore?.clear();
   }
 
   write(offset: number, data: Uint8Array): void {

@@ -74,10 +74,27 @@ export class Qcow2Image implements Layer, RefcountHost {
 
   static open(backend: BlockBackend, opts: Qcow2OpenOptions): Qcow2Image {
     const fileSize = backend.size();
-    const first = new Uint8Array(Math.min(fileSize, 2 * 1024 * 1024));
-    backend.pread(first, 0);
-    const h0 = parseHeader(first, fileSize);
-    const header = parseHeader(first.subarray(0, Math.min(first.length, 2 ** h0.clusterBits)), fileSize);
+    // Stage 1: the fixed header (cluster size, backing name place); stage 2: what of cluster 0 holds
+    // the extensions and the name (at least 64 KiB, never past cluster 0 or the file).
+    const probe = new Uint8Array(Math.min(fileSize, 4096));
+    backend.pread(probe, 0);
+    if (probe.length >= 24) {
+      const pdv = new DataView(probe.buffer);
+      const bits = pdv.getUint32(20);
+      if (bits >= 9 && bits <= 21) {
+        const nameEnd = pdv.getUint32(12) + pdv.getUint32(16);
+        const want = Math.min(fileSize, 2 ** bits, Math.max(65536, pdv.getUint32(8) === 0 ? nameEnd : 0));
+        if (want > probe.length) {
+          const more = new Uint8Array(want);
+          backend.pread(more, 0);
+          return Qcow2Image.finishOpen(backend, parseHeader(more, fileSize), opts);
+        }
+      }
+    }
+    return Qcow2Image.finishOpen(backend, parseHeader(probe, fileSize), opts);
+  }
+
+  private static finishOpen(backend: BlockBackend, header: Qcow2Header, opts: Qcow2OpenOptions): Qcow2Image {
     if (!opts.readOnly && header.incompatibleFeatures & INCOMPAT_CORRUPT) {
       throw new UserError('QCOW2_CORRUPT', `${backend.name}: image is corrupt (corrupt bit, incompatible_features bit 1); cannot be opened read/write`, {
         hint: `run 'vfab disk check ${backend.name}' (or qemu-img check -r all) to see and repair it`,
