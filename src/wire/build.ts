@@ -14,7 +14,7 @@ import { ArpOperation, Packet as ArpPacket, PACKET_LEN as ARP_LEN, Repr as ArpRe
 import { EtherType, Frame as EthernetFrame, HEADER_LEN as ETH_LEN, MIN_FRAME_LEN, Repr as EthernetRepr } from './ethernet.js';
 import { Packet as Icmpv6Packet, Repr as Icmpv6Repr } from './icmpv6.js';
 import { IcmpType, Packet as IcmpPacket, Repr as IcmpRepr } from './icmp.js';
-import { IPV6_ALL_NODES, ipv6MulticastMac, type Ipv6Words } from './ip.js';
+import { IPV6_ALL_NODES, ipv6MulticastMac, solicitedNodeMulticast, type Ipv6Words } from './ip.js';
 import { IpProtocol } from './ip-protocol.js';
 import { HEADER_LEN as IPV4_LEN, Packet as Ipv4Packet, Repr as Ipv4Repr } from './ipv4.js';
 import { HEADER_LEN as IPV6_LEN, Packet as Ipv6Packet, Repr as Ipv6Repr } from './ipv6.js';
@@ -261,3 +261,19 @@ export function buildNeighborAdvertisement(a: {
   });
 }
 
+
+/**
+ * Neighbor Solicitation for `targetIp6` (RFC 4861 §7.2.2): to the target's solicited-node
+ * multicast address (ff02::1:ffXX:XXXX, MAC 33:33:ff:XX:XX:XX), hop limit 255, with the source
+ * link-layer address option, as Linux `ndisc_send_ns` sends for address resolution.
+ */
+export function buildNeighborSolicitation(a: { srcMac: number; srcIp6: Ipv6Words; targetIp6: Ipv6Words }): Uint8Array {
+  const dst = solicitedNodeMulticast(a.targetIp6);
+  return buildIcmpv6({
+    srcMac: a.srcMac,
+    dstMac: ipv6MulticastMac(dst),
+    srcIp6: a.srcIp6,
+    dstIp6: dst,
+    repr: { kind: 'neighbor-solicit', target: a.targetIp6, lladdr: a.srcMac },
+  });
+}

@@ -12,6 +12,7 @@ import {
   buildGratuitousArp,
   buildIcmpEcho,
   buildNeighborAdvertisement,
+  buildNeighborSolicitation,
   buildRarp,
   buildTcp,
   buildUdp,
@@ -57,6 +58,7 @@ describeWithTools(['tshark'], 'traces read back by tshark', () => {
     const c = w.addInterface({ name: 'vm2.eth0', snaplen: 128 });
     const fd00 = parseIpv6('fd00::1');
     w.writePacket(c, 4_000_000_000, buildNeighborAdvertisement({ srcMac: MAC1, srcIp6: fd00, targetIp6: fd00, unsolicited: true }), { direction: 'out' });
+    w.writePacket(c, 4_000_000_000, buildNeighborSolicitation({ srcMac: MAC2, srcIp6: parseIpv6('fd00::2'), targetIp6: fd00 }), { direction: 'in' });
     w.writePacket(c, 4_000_000_001, buildTcp({ srcMac: MAC1, dstMac: MAC2, srcIp: IP1, dstIp: IP2, srcPort: 40000, dstPort: 80, payloadLen: 500 }));
     w.close();
 
@@ -78,6 +80,7 @@ describeWithTools(['tshark'], 'traces read back by tshark', () => {
       'hv1.br0.uplink|UDP',
       'vm1.eth0|ARP',
       'vm1.eth0|RARP',
+      'vm2.eth0|ICMPv6',
       'vm2.eth0|ICMPv6',
       'vm2.eth0|TCP',
     ]);
@@ -106,6 +109,11 @@ describeWithTools(['tshark'], 'traces read back by tshark', () => {
     const rows = lines(tshark(ng, '-Y', 'icmpv6.type == 136', '-T', 'fields', '-e', 'icmpv6.nd.na.flag.o', '-e', 'icmpv6.nd.na.flag.s', '-e', 'icmpv6.opt.linkaddr', '-e', 'ipv6.dst', '-e', 'icmpv6.checksum.status'));
     expect(rows).toHaveLength(1);
     expect(rows[0]).toMatch(/^(1|True)\t(0|False)\t02:00:00:00:00:01\tff02::1\t1$/);
+  });
+
+  it('parses the neighbor solicitation to the solicited-node address with the source link-layer option', () => {
+    const rows = lines(tshark(ng, '-Y', 'icmpv6.type == 135', '-T', 'fields', '-e', 'eth.dst', '-e', 'ipv6.dst', '-e', 'icmpv6.nd.ns.target_address', '-e', 'icmpv6.opt.linkaddr', '-e', 'icmpv6.checksum.status'));
+    expect(rows).toEqual(['33:33:ff:00:00:01\tff02::1:ff00:1\tfd00::1\t02:00:00:00:00:02\t1']);
   });
 
   it('passes the shared pcap-check oracle', () => {

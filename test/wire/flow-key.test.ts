@@ -5,6 +5,7 @@ import {
   buildGratuitousArp,
   buildIcmpEcho,
   buildNeighborAdvertisement,
+  buildNeighborSolicitation,
   buildRarp,
   buildTcp,
   buildUdp,
@@ -106,6 +107,12 @@ describe('extractFlowKey', () => {
     expect(k).toMatchObject({ dlType: 0x86dd, nwProto: 58, nwTtl: 255, nwTos: 0, tpSrc: 136, tpDst: 0, l3Offset: 14, l4Offset: 54 });
     expect(k.ipv6Src).toEqual(src);
     expect(k.ipv6Dst).toEqual(parseIpv6('ff02::1'));
+  });
+
+  it('gives a neighbor solicitation type 135 code 0 to the solicited-node group', () => {
+    const k = ok(extractFlowKey(buildNeighborSolicitation({ srcMac: M1, srcIp6: parseIpv6('fd00::1'), targetIp6: parseIpv6('fd00::abcd:1234') })));
+    expect([k.tpSrc, k.tpDst, k.dlDst]).toEqual([135, 0, 0x3333ffcd1234]);
+    expect(k.ipv6Dst).toEqual(parseIpv6('ff02::1:ffcd:1234'));
   });
 
   it('skips IPv6 hop-by-hop options to reach UDP ports', () => {
