@@ -50,7 +50,9 @@ export default class Run extends BaseCommand {
     if (flags.json) this.printJson(result.summary);
     else {
       process.stdout.write(result.text);
-      for (const f of result.files.length > 5 ? [`${result.files.length} pcap files in ${flags['pcap-dir']}`] : result.files) process.stdout.write(`wrote ${f}\n`);
+      if (flags.pcapng !== undefined) process.stdout.write(`wrote ${flags.pcapng}\n`);
+      const pcaps = result.files.filter((f) => f !== flags.pcapng);
+      if (pcaps.length > 0) process.stdout.write(`wrote ${pcaps.length} pcap files in ${flags['pcap-dir']}\n`);
     }
   }
 }

@@ -200,6 +200,7 @@ export function buildFabric(model: TopologyModel, opts: FabricBuildOptions): Fab
             mtu: iface.mtu,
             queueSize: iface.queueSize,
             queuePairs: iface.queues,
+            rxDelayNs: iface.rxDelayNs,
             events: ctx.events,
             ...(iface.features ? { features: iface.features } : {}),
           });

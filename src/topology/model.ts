@@ -101,6 +101,8 @@ export interface InterfaceModel {
   queues: number;
   queueSize: number;
   mtu: number;
+  /** Guest receive latency (interrupt + NAPI), ns. */
+  rxDelayNs: number;
   /** Feature names as written (lower case), or undefined for the device default. */
   features?: string[];
   /** model vf: PF name on the VM's host, VF index, and the virtio standby interface name. */
@@ -227,6 +229,7 @@ export const DEFAULTS = {
   queues: 1,
   queueSize: 256,
   mtu: 1500,
+  rxDelayNs: 10_000,
   pingCount: 5,
   pingIntervalNs: 1_000_000_000,
   pingSize: 56,

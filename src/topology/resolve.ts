@@ -356,6 +356,7 @@ class Resolver {
       queues: d.queues ?? DEFAULTS.queues,
       queueSize: d.queue_size ?? DEFAULTS.queueSize,
       mtu: d.mtu ?? DEFAULTS.mtu,
+      rxDelayNs: d.rx_delay ?? DEFAULTS.rxDelayNs,
       yaml,
     };
     if (d.mac !== undefined) {
@@ -390,7 +391,7 @@ class Resolver {
         wrong(['vlan_mode', 'tag', 'trunks'], 'is a bridge port setting; this interface has no "bridge"');
       }
     } else {
-      wrong(['bridge', 'queues', 'queue_size', 'features', 'vlan_mode', 'tag', 'trunks'], 'does not apply to model: vf (set the VF VLAN under hosts.*.nics.*.vfs)');
+      wrong(['bridge', 'queues', 'queue_size', 'features', 'rx_delay', 'vlan_mode', 'tag', 'trunks'], 'does not apply to model: vf (set the VF VLAN under hosts.*.nics.*.vfs)');
       this.declarePort(path, 'vm-nic', false, yaml);
       if (d.nic === undefined) this.err('INTERFACE_CONFIG', yaml, `model: vf needs "nic" (a physical function on host ${host?.name ?? '?'})`);
       if (d.vf === undefined) this.err('INTERFACE_CONFIG', yaml, `model: vf needs "vf" (the VF index)`);

@@ -14,6 +14,7 @@
  */
 import { z } from 'zod';
 import { zDuration, zRate, zSize } from '../util/zod-units.js';
+import { FEATURE_NAMES, type FeatureName } from '../vnic/features.js';
 
 /** Names of hosts, switches, VMs, bridges, ports, interfaces: no dots (paths are dotted). */
 export const NAME_RE = /^[A-Za-z_][A-Za-z0-9_-]*$/;
@@ -121,11 +122,8 @@ export const linkSchema = z.strictObject({
   loss: zLoss().optional(),
 });
 
-export const VIRTIO_FEATURE_NAMES = [
-  'csum', 'guest_csum', 'ctrl_guest_offloads', 'mtu', 'mac', 'guest_tso4', 'guest_tso6', 'guest_ecn', 'guest_ufo',
-  'host_tso4', 'host_tso6', 'host_ecn', 'host_ufo', 'mrg_rxbuf', 'status', 'ctrl_vq', 'ctrl_rx', 'ctrl_vlan',
-  'guest_announce', 'mq', 'ctrl_mac_addr', 'rss', 'hash_report', 'standby', 'speed_duplex',
-] as const;
+/** virtio-net feature names as `vnic/` knows them (lower case, e.g. `ctrl_vq`, `guest_announce`). */
+export const VIRTIO_FEATURE_NAMES = FEATURE_NAMES as unknown as readonly [FeatureName, ...FeatureName[]];
 
 export const interfaceSchema = z.strictObject({
   model: z.enum(['virtio', 'vf']).optional().describe('virtio (default) or an SR-IOV VF'),
@@ -139,6 +137,7 @@ export const interfaceSchema = z.strictObject({
   queue_size: zCount(1, 32768).optional().describe('virtqueue size, a power of two (default 256)'),
   mtu: zCount(68, 65535).optional(),
   features: z.array(z.enum(VIRTIO_FEATURE_NAMES)).optional().describe('virtio-net device features offered'),
+  rx_delay: zDuration().optional().describe('guest receive latency: interrupt + NAPI poll before the stack sees a frame (default 10us)'),
   nic: z.string().optional().describe('model vf: the physical function (name on the VM host)'),
   vf: zCount(0, 255).optional().describe('model vf: the VF index'),
   standby: z.string().optional().describe('model vf: the virtio interface paired for failover (VIRTIO_NET_F_STANDBY)'),
