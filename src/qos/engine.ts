@@ -97,7 +97,9 @@ export class JobRun {
 
 export class DiskRun {
   readonly hist = new LogHistogram();
-  readonly timeline: Timeline;
+  timeline: Timeline;
+  /** The disk's only job, when it has exactly one: its statistics are the disk's (recorded once). */
+  sole: JobRun | undefined;
   readonly windows: WindowStat[] = [];
   gate: ThrottleGroup<Io> | undefined;
   member = 0;
@@ -205,6 +207,14 @@ export class QosEngine {
         this.jobs.push(j);
       }
     }
+    // a disk with a single job shares that job's timeline and histograms instead of recording twice
+    for (const d of this.disks) {
+      const js = this.jobs.filter((j) => j.disk === d.index);
+      if (js.length === 1) {
+        d.sole = js[0]!;
+        d.timeline = js[0]!.timeline;
+      }
+    }
     for (const w of opts.windows ?? []) {
       const s = new WindowStat(w);
       this.windows.push(s);
@@ -266,8 +276,14 @@ export class QosEngine {
     }
     this.endNs = Number.isFinite(limit) ? Math.min(this.sim.now, limit) : this.sim.now;
     for (const g of this.groups) g.gate.flushStats();
-    for (const d of this.disks) d.timeline.finish(this.endNs);
     for (const j of this.jobs) j.timeline.finish(this.endNs);
+    for (const d of this.disks) {
+      if (d.sole) {
+        d.hist.reset();
+        d.hist.merge(d.sole.stats[0].clat);
+        d.hist.merge(d.sole.stats[1].clat);
+      } else d.timeline.finish(this.endNs);
+    }
   }
 
   /** Issues as many I/Os as the job's depth, rate and thinktime allow now. */
@@ -353,8 +369,10 @@ export class QosEngine {
       j.timeline.add(now, dir, bytes, lat);
       d.ios++;
       d.bytes += bytes;
-      d.hist.record(lat);
-      d.timeline.add(now, dir, bytes, lat);
+      if (d.sole === undefined) {
+        d.hist.record(lat);
+        d.timeline.add(now, dir, bytes, lat);
+      }
     }
     const ws = d.windows;
     for (let k = 0; k < ws.length; k++) {

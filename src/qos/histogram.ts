@@ -26,8 +26,14 @@ export class LogHistogram {
 
   /** Bucket index of a non-negative value. */
   index(v: number): number {
-    if (v < this.subCount) return v < 0 ? 0 : Math.floor(v);
-    const e = v < 4294967296 ? 31 - Math.clz32(v) : 63 - Math.clz32(Math.floor(v / 4294967296));
+    if (v < 2147483648) {
+      // the hot path: integer nanoseconds below ~2.1 s use 32-bit integer operations only
+      const iv = v > 0 ? v | 0 : 0;
+      if (iv < this.subCount) return iv;
+      const shift = 31 - Math.clz32(iv) - this.sub;
+      return ((shift + 1) << this.sub) + (iv >>> shift) - this.subCount;
+    }
+    const e = 63 - Math.clz32(Math.floor(v / 4294967296));
     const shift = e - this.sub;
     const i = ((shift + 1) << this.sub) + Math.floor(v / 2 ** shift) - this.subCount;
     return i < this.counts.length ? i : this.counts.length - 1;

@@ -40,12 +40,14 @@ interface HLine {
   y: number;
   color: string;
   dashed: boolean;
+  /** Label without the value. */
+  bare?: boolean;
 }
 
-function lineChart(title: string, xLabel: string, yLabel: string, series: Series[], lines: HLine[], xMax: number, opts: { logX?: boolean; xFmt?: (v: number) => string; xMin?: number } = {}): string {
+function lineChart(title: string, xLabel: string, yLabel: string, series: Series[], lines: HLine[], xMax: number, opts: { logX?: boolean; xFmt?: (v: number) => string; xMin?: number; yMax?: number } = {}): string {
   const pw = W - M.l - M.r;
   const ph = H - M.t - M.b;
-  const yMax = niceMax(Math.max(1e-9, ...series.flatMap((s) => s.points.map((p) => p[1])), ...lines.map((l) => l.y * 1.05)));
+  const yMax = opts.yMax ?? niceMax(Math.max(1e-9, ...series.flatMap((s) => s.points.map((p) => p[1])), ...lines.map((l) => l.y * 1.05)));
   const xMin = opts.xMin ?? 0;
   const lx = (v: number): number => (opts.logX ? Math.log10(Math.max(v, xMin)) : v);
   const x0 = lx(xMin);
@@ -81,7 +83,7 @@ function lineChart(title: string, xLabel: string, yLabel: string, series: Series
   for (const l of lines) {
     const y = sy(l.y).toFixed(1);
     out.push(`<line class="limit" x1="${M.l}" y1="${y}" x2="${M.l + pw}" y2="${y}" stroke="${l.color}" stroke-width="1.5"${l.dashed ? ' stroke-dasharray="6 4"' : ' stroke-dasharray="2 3"'}/>`);
-    out.push(`<text x="${M.l + pw - 4}" y="${(sy(l.y) - 4).toFixed(1)}" text-anchor="end" fill="${l.color}" font-size="11">${esc(`${l.label} ${fmtNum(l.y)}`)}</text>`);
+    out.push(`<text x="${M.l + pw - 4}" y="${(sy(l.y) - 4).toFixed(1)}" text-anchor="end" fill="${l.color}" font-size="11">${esc(l.bare ? l.label : `${l.label} ${fmtNum(l.y)}`)}</text>`);
   }
   // series
   series.forEach((s, i) => {
@@ -133,6 +135,6 @@ export function qosCharts(engine: QosEngine): Record<string, string> {
   });
   if (!Number.isFinite(minLat)) minLat = 1;
   const xMin = 10 ** Math.floor(Math.log10(minLat));
-  out['latency.svg'] = lineChart('Latency distribution per disk (completion latency)', 'latency (log scale)', 'percentile', lat, [{ label: 'p99', y: 99, color: '#999', dashed: true }], 10 ** Math.ceil(Math.log10(maxLat)), { logX: true, xMin, xFmt: (v) => formatNs(v) });
+  out['latency.svg'] = lineChart('Latency distribution per disk (completion latency)', 'latency (log scale)', 'percentile', lat, [{ label: 'p99', y: 99, color: '#999', dashed: true, bare: true }], 10 ** Math.ceil(Math.log10(maxLat)), { logX: true, xMin, yMax: 100, xFmt: (v) => formatNs(v) });
   return out;
 }
