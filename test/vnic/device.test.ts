@@ -5,7 +5,7 @@ import { Port, connect, type Frame } from '../../src/port/port.js';
 import { Simulation } from '../../src/sim/simulation.js';
 import { buildArpRequest, buildUdp } from '../../src/wire/build.js';
 import {
-  CTRL_CLASS, CTRL_MQ, CTRL_VLAN, VIRTIO_NET_ERR, VIRTIO_NET_OK, VIRTIO_NET_S_LINK_UP, vqPairsSetData,
+  CTRL_CLASS, CTRL_MAC, CTRL_MQ, CTRL_RX, CTRL_VLAN, VIRTIO_NET_ERR, VIRTIO_NET_OK, VIRTIO_NET_S_LINK_UP, vqPairsSetData,
 } from '../../src/vnic/control.js';
 import { symmetricFlowHash } from '../../src/vnic/flow-hash.js';
 import { defaultVnic } from '../../src/vnic/testing.js';
@@ -284,5 +284,64 @@ describe('virtio-net link and pause', () => {
     nic.transmit(udpTo(PEER_MAC, 1));
     peer.send(udpTo(MAC, 1), { hops: 0 });
     expect([got, sent.length]).toEqual([1, 1]);
+  });
+});
+
+describe('virtio-net control queue', () => {
+  it('changes the MAC with MAC_ADDR_SET only when CTRL_MAC_ADDR was negotiated', () => {
+    const nic = defaultVnic();
+    let got = 0;
+    nic.setReceiver(() => got++);
+    const { peer } = wire(nic);
+    expect(nic.controlCommand(CTRL_CLASS.MAC, CTRL_MAC.ADDR_SET, new Uint8Array([2, 0, 0, 0, 0xbe, 0xef]))).toBe(VIRTIO_NET_OK);
+    expect(nic.mac).toBe(0x02000000beef);
+    peer.send(udpTo(0x02000000beef, 1), { hops: 0 });
+    peer.send(udpTo(MAC, 1), { hops: 0 });
+    expect(got).toBe(1);
+    const plain = defaultVnic({ features: ['mac', 'status', 'ctrl_vq', 'ctrl_rx'] });
+    expect(plain.controlCommand(CTRL_CLASS.MAC, CTRL_MAC.ADDR_SET, new Uint8Array(6))).toBe(VIRTIO_NET_ERR);
+  });
+
+  it('accepts extra unicast MACs from MAC_TABLE_SET and rejects a malformed table', () => {
+    const nic = defaultVnic();
+    let got = 0;
+    nic.setReceiver(() => got++);
+    const { peer } = wire(nic);
+    // 1 unicast entry (02:00:00:00:00:77), 0 multicast entries.
+    const table = new Uint8Array([1, 0, 0, 0, 2, 0, 0, 0, 0, 0x77, 0, 0, 0, 0]);
+    expect(nic.controlCommand(CTRL_CLASS.MAC, CTRL_MAC.TABLE_SET, table)).toBe(VIRTIO_NET_OK);
+    peer.send(udpTo(0x020000000077, 1), { hops: 0 });
+    expect(got).toBe(1);
+    expect(nic.controlCommand(CTRL_CLASS.MAC, CTRL_MAC.TABLE_SET, table.subarray(0, 9))).toBe(VIRTIO_NET_ERR);
+  });
+
+  it('needs CTRL_RX_EXTRA for NOBCAST, which then drops broadcasts', () => {
+    const nic = defaultVnic();
+    let got = 0;
+    nic.setReceiver(() => got++);
+    const { peer } = wire(nic);
+    expect(nic.controlCommand(CTRL_CLASS.RX, CTRL_RX.NOBCAST, new Uint8Array([1]))).toBe(VIRTIO_NET_OK);
+    peer.send(buildArpRequest({ srcMac: PEER_MAC, srcIp: 1, dstIp: 2 }), { hops: 0 });
+    expect(got).toBe(0);
+    const basic = defaultVnic({ features: ['mac', 'status', 'ctrl_vq', 'ctrl_rx'] });
+    expect(basic.controlCommand(CTRL_CLASS.RX, CTRL_RX.NOBCAST, new Uint8Array([1]))).toBe(VIRTIO_NET_ERR);
+    expect(basic.controlCommand(CTRL_CLASS.RX, CTRL_RX.PROMISC, new Uint8Array([1]))).toBe(VIRTIO_NET_OK);
+  });
+
+  it('answers unknown classes with ERR and counts the errors', () => {
+    const nic = defaultVnic();
+    const before = nic.metrics().device.ctrl_errors;
+    expect(nic.controlCommand(42, 0)).toBe(VIRTIO_NET_ERR);
+    expect(nic.metrics().device.ctrl_errors).toBe(before + 1);
+    expect(nic.metrics().queues.at(-1)!.name).toBe('ctrl');
+  });
+
+  it('keeps the link up for the guest when STATUS was not negotiated', () => {
+    const sim = new Simulation(1);
+    const nic = defaultVnic({ sim, features: ['mac'] });
+    nic.setLinkUp(false);
+    sim.run();
+    expect(nic.linkUp).toBe(true);
+    expect(nic.transmit(udpTo(PEER_MAC, 1))).toBe(false);
   });
 });
