@@ -75,6 +75,11 @@ export class VirtualFunction implements GuestNic {
   /** 802.1Q VLAN filters the guest registered (VGT: `ip link add … type vlan id V`). */
   readonly guestVlans = new Set<number>();
   private receiver: ((frame: Frame) => void) | null = null;
+  /**
+   * Guest receive latency (interrupt + NAPI poll), like virtio's `rx_delay`; 0 = the guest sees
+   * the frame in the same instant (the device model's default; the fabric sets the topology's).
+   */
+  rxDelayNs = 0;
   private readonly shaper: TxShaper;
   private spoofReported = false;
 
@@ -273,6 +278,11 @@ export class VirtualFunction implements GuestNic {
       if (readMac(frame, 0) === BROADCAST_MAC) this.stats.rx_broadcast++;
       else this.stats.rx_multicast++;
     }
+    if (this.rxDelayNs === 0) this.handToGuest(frame);
+    else this.host.sim.schedule(this.rxDelayNs, () => this.handToGuest(frame));
+  }
+
+  private handToGuest(frame: Frame): void {
     const rx = this.receiver;
     if (rx === null) this.port.drop('no-driver', frame);
     else rx(frame);
