@@ -14,7 +14,8 @@
  * - an 802.3 length field (< 0x600) gives dlType 0x05ff (OVS `FLOW_DL_TYPE_NONE`);
  * - ARP/RARP with other than Ethernet/IPv4 sizes leave the ARP fields 0; opcodes > 255 give 0;
  * - IPv4 checksums are not verified; non-first fragments have no L4 fields;
- * - IPv6 hop-by-hop, routing, destination-options, fragment and AH headers are skipped.
+ * - IPv6 hop-by-hop, routing, destination-options, fragment and AH headers are skipped;
+ * - `nwFrag` is set for fragments; ND target and link-layer options fill `ndTarget`/`ndSll`/`ndTll`.
  */
 import { malformed, truncated, type WireError } from './errors.js';
 import type { FlowKey } from './flow-key.js';
@@ -47,8 +48,13 @@ function reset(k: FlowKey): void {
   k.arpTha = 0;
   const s = k.ipv6Src;
   const d = k.ipv6Dst;
+  const t = k.ndTarget;
   s[0] = s[1] = s[2] = s[3] = 0;
   d[0] = d[1] = d[2] = d[3] = 0;
+  t[0] = t[1] = t[2] = t[3] = 0;
+  k.nwFrag = 0;
+  k.ndSll = 0;
+  k.ndTll = 0;
   k.l3Offset = -1;
   k.l4Offset = -1;
 }
@@ -117,8 +123,45 @@ function l4Ports(frame: Uint8Array, off: number, n: number, proto: number, k: Fl
     k.l4Offset = off;
     k.tpSrc = frame[off]!;
     k.tpDst = frame[off + 1]!;
+    if (proto === 58) neighborDiscovery(frame, off, n, k);
   }
   return k;
+}
+
+/**
+ * OVS `parse_icmpv6` ND fields: NS/NA with code 0 and at least 24 bytes give the target; an
+ * 8-byte SLL option gives `ndSll`, an 8-byte TLL option `ndTll`. A zero-length or overrunning
+ * option, or a second SLL/TLL, makes the ND fields invalid: all three are cleared, as OVS does
+ * (the frame itself still matches on its other fields).
+ */
+function neighborDiscovery(frame: Uint8Array, off: number, n: number, k: FlowKey): void {
+  const type = frame[off]!;
+  if ((type !== 135 && type !== 136) || frame[off + 1] !== 0 || n < off + 24) return;
+  const t = k.ndTarget;
+  for (let i = 0; i < 4; i++) t[i] = u32(frame, off + 8 + 4 * i);
+  let p = off + 24;
+  while (p + 8 <= n) {
+    const optLen = frame[p + 1]! * 8;
+    if (optLen === 0 || p + optLen > n) {
+      t[0] = t[1] = t[2] = t[3] = 0;
+      k.ndSll = 0;
+      k.ndTll = 0;
+      return;
+    }
+    const optType = frame[p]!;
+    if (optLen === 8 && (optType === 1 || optType === 2)) {
+      const mac = readMac(frame, p + 2);
+      if ((optType === 1 ? k.ndSll : k.ndTll) !== 0) {
+        t[0] = t[1] = t[2] = t[3] = 0;
+        k.ndSll = 0;
+        k.ndTll = 0;
+        return;
+      }
+      if (optType === 1) k.ndSll = mac;
+      else k.ndTll = mac;
+    }
+    p += optLen;
+  }
 }
 
 function ipv4(frame: Uint8Array, off: number, k: FlowKey): FlowKey | WireError {
@@ -137,7 +180,12 @@ function ipv4(frame: Uint8Array, off: number, k: FlowKey): FlowKey | WireError {
   k.nwProto = frame[off + 9]!;
   k.nwSrc = u32(frame, off + 12);
   k.nwDst = u32(frame, off + 16);
-  if ((u16(frame, off + 6) & 0x1fff) !== 0) return k; // later fragment: no L4 header
+  const frag = u16(frame, off + 6);
+  if ((frag & 0x3fff) !== 0) {
+    // OVS: MF or a non-zero offset makes a fragment; a non-zero offset a later one (no L4).
+    k.nwFrag = (frag & 0x1fff) !== 0 ? 3 : 1;
+    if (k.nwFrag === 3) return k;
+  }
   return l4Ports(frame, off + hl, off + tl, k.nwProto, k, 'ipv4');
 }
 
@@ -168,9 +216,12 @@ function ipv6(frame: Uint8Array, off: number, k: FlowKey): FlowKey | WireError {
       p += len;
     } else if (nh === 44) {
       if (end < p + 8) return truncated('ipv6', 'fragment_header', p, p + 8, end);
-      const fragOff = u16(frame, p + 2) & 0xfff8;
+      const offlg = u16(frame, p + 2);
+      const fragOff = offlg & 0xfff8;
       nh = frame[p]!;
       p += 8;
+      // OVS: offset or M flag makes a fragment (an "atomic" fragment header does not).
+      if ((offlg & 0xfff9) !== 0) k.nwFrag = fragOff !== 0 ? 3 : 1;
       if (fragOff !== 0) {
         k.nwProto = nh;
         return k;

@@ -115,6 +115,40 @@ describe('extractFlowKey', () => {
     expect(k.ipv6Dst).toEqual(parseIpv6('ff02::1:ffcd:1234'));
   });
 
+  it('fills OVS nd_target and nd_sll for a solicitation, nd_target and nd_tll for an advertisement', () => {
+    const ns = ok(extractFlowKey(buildNeighborSolicitation({ srcMac: M1, srcIp6: parseIpv6('fd00::1'), targetIp6: parseIpv6('fd00::2') })));
+    expect([ns.ndTarget, ns.ndSll, ns.ndTll]).toEqual([parseIpv6('fd00::2'), M1, 0]);
+    const na = ok(extractFlowKey(buildNeighborAdvertisement({ srcMac: M2, srcIp6: parseIpv6('fd00::2'), targetIp6: parseIpv6('fd00::2'), unsolicited: true })));
+    expect([na.ndTarget, na.ndSll, na.ndTll]).toEqual([parseIpv6('fd00::2'), 0, M2]);
+  });
+
+  it('clears the ND fields when an option has length 0, keeping the rest of the key', () => {
+    const f = buildNeighborSolicitation({ srcMac: M1, srcIp6: parseIpv6('fd00::1'), targetIp6: parseIpv6('fd00::2') });
+    f[14 + 40 + 24 + 1] = 0; // option length 0 (checksum is not verified by flow extraction)
+    const k = ok(extractFlowKey(f));
+    expect([k.ndTarget, k.ndSll, k.tpSrc]).toEqual([[0, 0, 0, 0], 0, 135]);
+  });
+
+  it('marks IPv4 fragments in nwFrag: first fragment 1 (ports kept), later fragment 3', () => {
+    const first = udp();
+    first[20] = 0x20; // MF, offset 0
+    expect([ok(extractFlowKey(first)).nwFrag, ok(extractFlowKey(first)).tpDst]).toEqual([1, 5001]);
+    const later = udp();
+    later[21] = 0x10;
+    expect(ok(extractFlowKey(later)).nwFrag).toBe(3);
+    expect(ok(extractFlowKey(udp())).nwFrag).toBe(0);
+  });
+
+  it('marks a later IPv6 fragment and takes nwProto from the fragment header', () => {
+    // IPv6 (next header 44) + fragment header (next 17, offset 8 bytes -> 0x0008, M=0).
+    const f = hex(
+      '333300000001 020000000001 86dd 60000000000c2c40 fe800000000000000000000000000001 ff020000000000000000000000000001' +
+        '11 00 0008 00000001 | 00000000',
+    );
+    const k = ok(extractFlowKey(f));
+    expect([k.nwFrag, k.nwProto, k.tpSrc, k.l4Offset]).toEqual([3, 17, 0, -1]);
+  });
+
   it('skips IPv6 hop-by-hop options to reach UDP ports', () => {
     // IPv6 (next header 0) + hop-by-hop (next 17, len 0 = 8 bytes, PadN) + UDP 1000 -> 2000.
     const f = hex(
