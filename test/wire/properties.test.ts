@@ -12,6 +12,7 @@ import {
   buildGratuitousArp,
   buildIcmpEcho,
   buildNeighborAdvertisement,
+  buildNeighborSolicitation,
   buildRarp,
   buildTcp,
   buildUdp,
@@ -98,6 +99,7 @@ const validFrame: fc.Arbitrary<Uint8Array> = fc.oneof(
     .record({ srcMac: unicastMac, dstMac: unicastMac, srcIp: ip4, dstIp: ip4, srcPort: port, dstPort: port, payload })
     .map((a) => buildTcp(a)),
   fc.record({ srcMac: unicastMac, srcIp6: ip6, targetIp6: ip6, unsolicited: fc.boolean() }).map(buildNeighborAdvertisement),
+  fc.record({ srcMac: unicastMac, srcIp6: ip6, targetIp6: ip6 }).map(buildNeighborSolicitation),
 );
 
 const tagged: fc.Arbitrary<Uint8Array> = fc
