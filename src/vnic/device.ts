@@ -138,6 +138,9 @@ export class VirtioNet implements GuestNic {
     this.sim = opts.sim;
     this.events = opts.events;
     this.macAddr = opts.mac;
+    if (!Number.isInteger(opts.mac) || opts.mac < 0 || opts.mac >= 2 ** 48 || Math.floor(opts.mac / 2 ** 40) & 1) {
+      throw new UserError('VNIC_MAC', `${opts.mac} is not a unicast 48-bit MAC address`, { where: `${opts.path}.mac` });
+    }
     const mtu = opts.mtu ?? 1500;
     if (!Number.isInteger(mtu) || mtu < 68 || mtu > 65535) {
       throw new UserError('VNIC_MTU', `MTU ${mtu} is out of range [68, 65535]`, { where: `${opts.path}.mtu` });
@@ -195,7 +198,8 @@ export class VirtioNet implements GuestNic {
     this.txBacklog = Array.from({ length: this.maxQueuePairs }, () => []);
     this.txBusy = new Array<boolean>(this.maxQueuePairs).fill(false);
     this.rxRefillDelayNs = opts.rxRefillDelayNs ?? 0;
-    this.rxBufferBytes = opts.rxBufferBytes ?? 1536;
+    // Linux never posts a mergeable buffer smaller than GOOD_PACKET_LEN (get_mergeable_buf_len).
+    this.rxBufferBytes = Math.max(opts.rxBufferBytes ?? 1536, GOOD_PACKET_LEN);
     this.rxDelayNs = opts.rxDelayNs ?? 0;
     this.txServiceNs = opts.txServiceNs ?? 0;
     this.rxFilter = new RxFilter(neg.has('ctrl_vlan'));

@@ -55,6 +55,11 @@ describe('virtio-net device configuration', () => {
     expect(defaultVnic({ mtu: 1500 }).offered).not.toContain('mtu');
   });
 
+  it('rejects a multicast or out-of-range MAC', () => {
+    expect(userError(() => defaultVnic({ mac: 0x010000000001 })).code).toBe('VNIC_MAC');
+    expect(userError(() => defaultVnic({ mac: 2 ** 48 })).where).toBe('vm1.eth0.mac');
+  });
+
   it('needs mq for more than one queue pair', () => {
     const e = userError(() => defaultVnic({ queuePairs: 2, features: ['mac', 'ctrl_vq'] }));
     expect(e.code).toBe('VNIC_QUEUE_PAIRS');
