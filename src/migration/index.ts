@@ -24,6 +24,7 @@ export {
   type AnnounceFrameRecord,
   type AnnouncerOptions,
 } from './announce.js';
+export { LossMeter, frameKey, type LossMeterOptions } from './loss.js';
 export { ReconvergenceTracker, type MacTableView, type TrackedMac, type TableConvergence } from './reconverge.js';
 export {
   LiveMigration,

@@ -33,6 +33,7 @@ import { buildRarp as wireBuildRarp } from '../wire/build.js';
 import { planPrecopy, type PrecopyPlan, type PrecopyRound } from './precopy.js';
 import { Announcer, type AnnounceMode, type AnnounceNic, type AnnounceParams, type AnnounceReport } from './announce.js';
 import { ReconvergenceTracker, type MacTableView, type TableConvergence } from './reconverge.js';
+import { LossMeter } from './loss.js';
 
 export interface MigratableNic extends AnnounceNic {
   pause(): void;
@@ -91,6 +92,11 @@ export interface MigrationDeps {
   subscribe?: (cb: (ev: FabricEvent) => void) => unknown;
   /** Emits migration events into the fabric's event stream. */
   emit?: (ev: FabricEvent) => void;
+  /**
+   * Ports of the other endpoints (their NICs' device ports) whose frames to the VM are counted
+   * for `packets_lost`. Without it, `packets_lost` falls back to the `migration` drop count.
+   */
+  senders?: () => readonly Port[];
   failover?: FailoverHooks;
 }
 
@@ -114,7 +120,10 @@ export interface MigrationRecord {
   downtime_ns: number;
   converged: boolean;
   announce: { mode: AnnounceMode; frames: number; first_ns: number | null; last_ns: number | null } & Partial<AnnounceReport>;
+  /** Frames sent to the VM from the pause on that never arrived (see loss.ts). */
   packets_lost: number;
+  /** Frames dropped as `migration` (at the paused NIC and the dead source port). */
+  migration_drops: number;
   reconverged_ns: number | null;
   /** Why it failed or was refused. */
   message: string | null;
@@ -134,7 +143,8 @@ export class LiveMigration {
   private resumeNs: number | null = null;
   private announcer: Announcer | null = null;
   private tracker: ReconvergenceTracker | null = null;
-  private lost = 0;
+  private migrationDrops = 0;
+  private loss: LossMeter | null = null;
   private readonly timeline: TimelineEntry[] = [];
   private readonly timers: EventId[] = [];
   private readonly unhooks: Array<() => void> = [];
@@ -219,6 +229,13 @@ export class LiveMigration {
     const s = this.spec;
     this.status = 'paused';
     this.pauseNs = this.sim.now;
+    if (this.deps.senders) {
+      const loss = new LossMeter(this.sim, s.nics.map((n) => n.mac));
+      for (const p of this.deps.senders()) loss.watchSender(p);
+      for (const nic of s.nics) loss.watchReceiver(nic.port, () => this.status !== 'paused');
+      loss.start();
+      this.loss = loss;
+    }
     for (const nic of s.nics) {
       this.countMigrationDrops(nic.port);
       nic.pause();
@@ -229,6 +246,15 @@ export class LiveMigration {
 
   private switchoverAndResume(): void {
     const s = this.spec;
+    // Snapshot the MAC tables as the paused VM left them, before the switchover changes them.
+    if (this.deps.macTables) {
+      this.tracker = new ReconvergenceTracker(
+        this.sim,
+        s.nics.map((n) => ({ mac: n.mac, vlan: n.vlan ?? 0 })),
+        this.deps.macTables,
+      );
+      this.tracker.snapshot();
+    }
     const moved: string[] = [];
     for (const nic of s.nics) {
       const r = this.deps.switchover(nic);
@@ -236,14 +262,8 @@ export class LiveMigration {
       moved.push(`${nic.path} → ${r.newPort}`);
     }
     this.note(`switchover: ${moved.join(', ')}`);
-    // Snapshot the MAC tables before anything from the new location is seen.
-    if (this.deps.macTables) {
-      const tables = this.deps.macTables;
-      this.tracker = new ReconvergenceTracker(
-        this.sim,
-        s.nics.map((n) => ({ mac: n.mac, vlan: n.vlan ?? 0 })),
-        tables,
-      );
+    // Watch the tables before anything from the new location is seen.
+    if (this.tracker) {
       this.tracker.arm();
       const sub = this.deps.subscribe?.((ev) => this.tracker?.onEvent(ev));
       if (typeof sub === 'function') this.unhooks.push(sub as () => void);
@@ -268,7 +288,7 @@ export class LiveMigration {
   private countMigrationDrops(port: Port): void {
     this.unhooks.push(
       port.onDrop((_p, reason) => {
-        if (reason === 'migration') this.lost++;
+        if (reason === 'migration') this.migrationDrops++;
       }),
     );
   }
@@ -279,6 +299,7 @@ export class LiveMigration {
     this.finished = true;
     this.tracker?.finish();
     this.announcer?.stop();
+    this.loss?.stop();
     for (const u of this.unhooks) u();
     this.unhooks.length = 0;
   }
@@ -308,7 +329,8 @@ export class LiveMigration {
       announce: ann
         ? { ...ann }
         : { mode: s.announce, frames: 0, first_ns: null, last_ns: null },
-      packets_lost: this.lost,
+      packets_lost: this.loss ? this.loss.lost() : this.migrationDrops,
+      migration_drops: this.migrationDrops,
       reconverged_ns: this.tracker?.reconvergedNs ?? null,
       message: this.message,
       pause_ns: this.pauseNs,
@@ -320,10 +342,9 @@ export class LiveMigration {
   }
 
   private fullTimeline(rounds: PrecopyRound[], ann: AnnounceReport | undefined): TimelineEntry[] {
-    const out = [...this.timeline];
-    for (const r of rounds) {
-      out.push({ time_ns: this.startNs + r.end_ns, what: `pre-copy round ${r.round} done (${r.bytes} bytes)` });
-    }
+    // Round ends first, so at equal times "round N done" precedes the pause it leads to.
+    const out: TimelineEntry[] = rounds.map((r) => ({ time_ns: this.startNs + r.end_ns, what: `pre-copy round ${r.round} done (${r.bytes} bytes)` }));
+    out.push(...this.timeline);
     if (ann && this.announcer) {
       for (const f of this.announcer.log) out.push({ time_ns: f.time_ns, what: `${f.kind.toUpperCase()} from ${f.nic}` });
     }

@@ -3,9 +3,11 @@
  * the VM's old location?
  *
  * Definition used for `reconverged_ns` (docs/migration.md):
- * - At resume, take a snapshot of every table (bridge or physical switch) that holds an entry for
- *   one of the VM's (MAC, VLAN) pairs. Tables without an entry do not matter: they flood, and the
- *   flood reaches the new location.
+ * - While the VM is paused, just before the switchover, take a snapshot of every table (bridge or
+ *   physical switch) that holds an entry for one of the VM's (MAC, VLAN) pairs. Tables without an
+ *   entry do not matter: they flood, and the flood reaches the new location. Entries the
+ *   switchover itself removes (the source bridge forgets the MACs of the tap that went away) count
+ *   as converged at resume ("flushed").
  * - After resume, a table is converged for a MAC at the first instant it **receives a frame sourced
  *   from that MAC** (the VM's RARP/GARP/NA or any frame it sends: NORMAL learning moves or refreshes
  *   the entry on the ingress port, `lib/mac-learning.c` `mac_learning_insert`/`update`), or when a
@@ -24,7 +26,7 @@
 import type { EventId, Simulation } from '../sim/index.js';
 import type { Port } from '../port/port.js';
 import type { FabricEvent } from '../port/nic.js';
-import { isValidMac, parseMac } from '../wire/mac.js';
+import { formatMac, isValidMac, parseMac } from '../wire/mac.js';
 
 /** A MAC-learning table as the tracker sees it (an OVS bridge or a physical switch). */
 export interface MacTableView {
@@ -49,16 +51,23 @@ export interface TrackedMac {
 
 export interface TableConvergence {
   table: string;
-  mac: number;
+  /** `02:00:00:00:00:02`. */
+  mac: string;
   vlan: number;
   old_port: string;
   new_port: string | null;
   /** When the table pointed at the new location (null = still stale). */
   at_ns: number | null;
-  how: 'moved' | 'unchanged' | 'aged' | 'stale';
+  /**
+   * moved: learned the new location; unchanged: the old entry was already right; aged: forgotten
+   * (expiry, eviction); flushed: forgotten at switchover (the source tap went away); stale: still
+   * pointing at the old location.
+   */
+  how: 'moved' | 'unchanged' | 'aged' | 'flushed' | 'stale';
 }
 
-interface Entry extends TableConvergence {
+interface Entry extends Omit<TableConvergence, 'mac'> {
+  mac: number;
   tableView: MacTableView;
 }
 
@@ -75,29 +84,50 @@ export class ReconvergenceTracker {
     private readonly tables: () => readonly MacTableView[],
   ) {}
 
-  /** Call at resume (before the first announce leaves): snapshot, then watch. */
-  arm(): void {
-    if (this.armed) return;
-    this.armed = true;
-    this.resumeNs = this.sim.now;
-    const portToTable = new Map<string, Entry[]>();
+  private snapped = false;
+
+  /**
+   * Records which tables know the VM's MACs and where. Call while the VM is paused, before the
+   * switchover (unplugging the source tap may flush its entries, as OVS does for a deleted port).
+   */
+  snapshot(): void {
+    if (this.snapped) return;
+    this.snapped = true;
     for (const t of this.tables()) {
       for (const m of this.macs) {
         const old = t.lookup(m.mac, m.vlan);
         if (old === null) continue;
-        const e: Entry = { table: t.name, mac: m.mac, vlan: m.vlan, old_port: old, new_port: null, at_ns: null, how: 'stale', tableView: t };
-        this.entries.push(e);
+        this.entries.push({ table: t.name, mac: m.mac, vlan: m.vlan, old_port: old, new_port: null, at_ns: null, how: 'stale', tableView: t });
       }
-      const mine = this.entries.filter((e) => e.tableView === t);
-      if (mine.length === 0) continue;
+    }
+  }
+
+  /**
+   * Call at resume (before the first announce leaves): entries the switchover already removed
+   * count as converged now ("flushed": the table floods, which reaches the new location); the
+   * rest are watched.
+   */
+  arm(): void {
+    if (this.armed) return;
+    this.snapshot();
+    this.armed = true;
+    this.resumeNs = this.sim.now;
+    this.recheck('flushed');
+    const byTable = new Map<MacTableView, Entry[]>();
+    for (const e of this.entries) {
+      if (e.at_ns !== null) continue;
+      const list = byTable.get(e.tableView) ?? [];
+      list.push(e);
+      byTable.set(e.tableView, list);
+    }
+    for (const [t, mine] of byTable) {
       for (const e of mine) this.armExpiry(e);
       for (const p of t.ports) {
-        portToTable.set(p.path, mine);
         this.unhooks.push(
           p.onFrame((port, dir, frame) => {
             if (dir !== 'rx' || frame.length < 12) return;
             const src = readMac(frame, 6);
-            for (const e of portToTable.get(port.path) ?? []) {
+            for (const e of mine) {
               if (e.at_ns !== null || e.mac !== src) continue;
               this.settle(e, port.path, port.path === e.old_port ? 'unchanged' : 'moved');
             }
@@ -124,13 +154,13 @@ export class ReconvergenceTracker {
   }
 
   /** Entries that are gone (aged/flushed) or pointing elsewhere count as converged now. */
-  recheck(atEnd = false): void {
+  recheck(gone: 'aged' | 'flushed' = 'aged', atEnd = false): void {
     for (const e of this.entries) {
       if (e.at_ns !== null) continue;
       const now = e.tableView.lookup(e.mac, e.vlan);
       if (now === e.old_port) continue;
       e.new_port = now;
-      e.how = now === null ? 'aged' : 'moved';
+      e.how = now === null ? gone : 'moved';
       // Found gone only at the end with no expiry information: when it happened is unknown.
       e.at_ns = atEnd && e.tableView.expiresAt === undefined ? null : this.sim.now;
       if (e.at_ns === null) e.how = 'aged';
@@ -139,7 +169,7 @@ export class ReconvergenceTracker {
 
   /** Stops watching (end of run); a last recheck catches silent aging. */
   finish(): void {
-    if (this.armed) this.recheck(true);
+    if (this.armed) this.recheck('aged', true);
     for (const u of this.unhooks) u();
     this.unhooks = [];
     for (const t of this.timers) t.cancel();
@@ -173,7 +203,15 @@ export class ReconvergenceTracker {
   }
 
   details(): TableConvergence[] {
-    return this.entries.map(({ tableView: _t, ...rest }) => ({ ...rest }));
+    return this.entries.map((e) => ({
+      table: e.table,
+      mac: formatMac(e.mac),
+      vlan: e.vlan,
+      old_port: e.old_port,
+      new_port: e.new_port,
+      at_ns: e.at_ns,
+      how: e.how,
+    }));
   }
 
   private settle(e: Entry, port: string, how: 'moved' | 'unchanged'): void {

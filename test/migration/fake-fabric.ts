@@ -40,6 +40,11 @@ export class FakeBridge implements MacTableView {
     return e.port.path;
   }
 
+  /** Forgets the MACs learned on `port` (OVS, when a port goes away). */
+  flush(port: Port): void {
+    for (const [mac, e] of this.table) if (e.port === port) this.table.delete(mac);
+  }
+
   expiresAt(mac: number): number | null {
     const e = this.table.get(mac);
     return e && Number.isFinite(this.agingNs) ? e.seen + this.agingNs : null;
@@ -136,6 +141,7 @@ export function threeHosts(sim: Simulation, opts: { agingNs?: number; guestAnnou
   connect(vm3.port, hv3.addPort('vm3-eth0'));
   const switchover = (nic: MigratableNic): SwitchoverResult => {
     const old = hv1.ports.find((p) => p.peer === nic.port)!;
+    hv1.flush(old); // the fabric forgets the MACs of the tap that went away
     const fresh = hv2.addPort('vm2-eth0');
     connect(nic.port, fresh);
     // Dead end: unicast frames the source bridge still sends here are lost to the migration;
@@ -154,5 +160,6 @@ export function threeHosts(sim: Simulation, opts: { agingNs?: number; guestAnnou
     switchover,
     macTables: () => [hv1, hv2, hv3, tor],
     subscribe: (cb: (e: FabricEvent) => void) => subs.push(cb),
+    senders: () => [vm3.port],
   };
 }

@@ -33,7 +33,7 @@ describe('re-convergence tracker', () => {
     sim.run();
     tr.finish();
     expect(tr.reconvergedNs).toBe(ms(130));
-    expect(tr.details()).toEqual([{ table: 'tor', mac: MAC, vlan: 10, old_port: 'tor.p1', new_port: 'tor.p2', at_ns: ms(130), how: 'moved' }]);
+    expect(tr.details()).toEqual([{ table: 'tor', mac: '02:00:00:00:00:02', vlan: 10, old_port: 'tor.p1', new_port: 'tor.p2', at_ns: ms(130), how: 'moved' }]);
   });
 
   it('times silent aging from the entry’s expiry', () => {
