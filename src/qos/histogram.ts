@@ -80,6 +80,7 @@ export class LogHistogram {
   /** The value at percentile `p` (0–100): the bucket holding the ceil(p% · N)-th value, clamped to [min, max]. */
   percentile(p: number): number {
     if (this.count === 0) return 0;
+    if (p >= 100) return this.max;
     const rank = Math.max(1, Math.ceil((p / 100) * this.count));
     let acc = 0;
     for (let i = this.lo; i <= this.hi; i++) {
@@ -99,6 +100,10 @@ export class LogHistogram {
     let acc = 0;
     let i = this.lo;
     for (const p of ps) {
+      if (p >= 100) {
+        out.push(this.max);
+        continue;
+      }
       const rank = Math.max(1, Math.ceil((p / 100) * this.count));
       while (i <= this.hi && acc + this.counts[i]! < rank) acc += this.counts[i++]!;
       const v = i <= this.hi ? this.valueOf(i) : this.max;
