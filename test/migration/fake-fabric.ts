@@ -144,9 +144,9 @@ export function threeHosts(sim: Simulation, opts: { agingNs?: number; guestAnnou
     hv1.flush(old); // the fabric forgets the MACs of the tap that went away
     const fresh = hv2.addPort('vm2-eth0');
     connect(nic.port, fresh);
-    // Dead end: unicast frames the source bridge still sends here are lost to the migration;
-    // flooded copies (the VM got another one) are not.
-    old.peer = { receive: (f) => old.drop(hv1.lookup(readMac(f, 0)) === old.path ? 'migration' : 'stale-flood', f) };
+    // Dead end: frames for the VM still switched here are lost to the migration; anything else
+    // (broadcasts, other MACs flooded here) is just unplugged.
+    old.peer = { receive: (f) => old.drop(readMac(f, 0) === nic.mac ? 'migration' : 'unplugged', f) };
     return { newPort: fresh.path, oldPort: old };
   };
   return {

@@ -140,7 +140,8 @@ describe('live migration orchestrator', () => {
     expect(r.tables.find((t) => t.table === 'hv1.br0')).toMatchObject({ how: 'flushed', at_ns: ms(2200) });
     // Frames after the switchover died at the dead source port, flooded there by hv1 (79), plus
     // the copy of the 2.99 s frame the aged-out ToR flooded both ways (the other copy arrived).
-    expect(w.hv1.ports.find((p) => p.path === 'hv1.br0.vm2-eth0')!.counters.drops['stale-flood']).toBe(99 - 20 + 1);
+    expect(w.hv1.ports.find((p) => p.path === 'hv1.br0.vm2-eth0')!.counters.drops['migration']).toBe(99 - 20 + 1);
+    expect(r.migration_drops).toBe(99 + 1);
   });
 
   it('without an announce and without aging, stays unconverged and keeps losing', () => {
