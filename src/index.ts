@@ -30,3 +30,9 @@ export {
 // Links, traces.
 export { Link, serializationNs, type LinkOptions } from './link/index.js';
 export { PcapngWriter, PcapWriter, MemorySink, type ByteSink } from './pcap/index.js';
+
+// virtio-net NICs and the guest stack (build your own VMs without a topology file).
+export { VirtioNet, type VirtioNetOptions, type VnicMetrics, FEATURE_BITS, type FeatureName } from './vnic/index.js';
+export {
+  GuestStack, startPing, startUdpCbr, UdpSink, type GuestStackOptions, type InterfaceConfig, type PingResult, type UdpResult,
+} from './guest/index.js';
