@@ -66,16 +66,18 @@ export function startPing(stack: GuestStack, opts: PingOptions): PingApp {
   const sim = stack.sim;
   const sentAt = new Map<number, number>();
   const replies: PingReply[] = [];
+  const answered = new Set<number>();
   let sent = 0;
   let duplicates = 0;
   const id = stack.registerEchoHandler((r) => {
     if (r.srcIp !== dst) return;
     const t0 = sentAt.get(r.seq);
     if (t0 === undefined) return;
-    if (replies.some((x) => x.seq === r.seq)) {
+    if (answered.has(r.seq)) {
       duplicates++;
       return;
     }
+    answered.add(r.seq);
     replies.push({ seq: r.seq, time_ns: r.timeNs, rtt_ns: r.timeNs - t0 });
   });
   const start = Math.max(opts.startNs ?? sim.now, sim.now);
