@@ -87,7 +87,16 @@ class Direction implements FrameReceiver {
     readonly to: Port,
     private readonly queueFrames: number,
   ) {
-    this.starts = new Float64Array(queueFrames + 1);
+    // Grown on demand up to queueFrames + 1: a fabric of thousands of mostly idle links stays small.
+    this.starts = new Float64Array(Math.min(16, queueFrames + 1));
+  }
+
+  private grow(): void {
+    const cap = this.starts.length;
+    const next = new Float64Array(Math.min(cap * 2, this.queueFrames + 1));
+    for (let i = 0; i < this.count; i++) next[i] = this.starts[(this.head + i) % cap]!;
+    this.starts = next;
+    this.head = 0;
   }
 
   receive(frame: Frame, meta: FrameMeta): void {
@@ -113,8 +122,10 @@ class Direction implements FrameReceiver {
         this.from.drop('queue-full', frame);
         return;
       }
+      if (this.count + 1 >= this.starts.length) this.grow();
+      const ring = this.starts.length;
       let tail = this.head + this.count;
-      if (tail >= cap) tail -= cap;
+      if (tail >= ring) tail -= ring;
       this.starts[tail] = start;
       this.count++;
       if (this.count > this.stats.maxQueued) this.stats.maxQueued = this.count;

@@ -7,7 +7,8 @@
  */
 import { dirname, basename, extname, join, isAbsolute } from 'node:path';
 import { UserError, UserErrors } from '../errors.js';
-import { parseYaml, validateYaml } from '../util/yaml-source.js';
+import { validateYaml } from '../util/yaml-source.js';
+import { parseTopologyYaml } from './yaml.js';
 import { readTextFile } from './file.adapter.js';
 import type { TopologyModel } from './model.js';
 import { resolveTopology } from './resolve.js';
@@ -20,7 +21,7 @@ export interface LoadOptions {
 
 /** Parses and validates topology `text` (reported as `file` in errors). */
 export function loadTopologyText(text: string, file = 'topology.yaml', opts: LoadOptions = {}): TopologyModel {
-  const source = parseYaml(text, file);
+  const source = parseTopologyYaml(text, file);
   if (source.doc.contents === null) throw new UserError('TOPOLOGY_EMPTY', 'the topology file is empty', { location: { file, line: 1, col: 1 } });
   const doc = validateYaml(source, topologySchema, 'TOPOLOGY');
   const { model, errors } = resolveTopology(source, doc, {

@@ -73,6 +73,20 @@ describe('link queue', () => {
     expect(link.stats().ab.maxQueued).toBe(4);
   });
 
+  it('keeps FIFO order through a queue that grows to its bound', () => {
+    const sim = new Simulation(1);
+    const order: number[] = [];
+    const a = new Port('x.a', () => undefined);
+    const b = new Port('x.b', (f) => order.push(f[0]! | (f[1]! << 8)));
+    new Link({ sim, name: 'l', a, b, bandwidthBps: 1e9, queueFrames: 100 });
+    for (let i = 0; i < 150; i++) a.send(new Uint8Array([i & 0xff, i >> 8, ...new Uint8Array(58)]), { hops: 0 });
+    sim.scheduleAt(50_000, () => { for (let i = 150; i < 160; i++) a.send(new Uint8Array([i & 0xff, i >> 8, ...new Uint8Array(58)]), { hops: 0 }); });
+    sim.run();
+    expect(order.slice(0, 101)).toEqual(Array.from({ length: 101 }, (_, i) => i));
+    expect(order.slice(101)).toEqual(Array.from({ length: 10 }, (_, i) => 150 + i));
+    expect(a.counters.drops).toEqual({ 'queue-full': 49 });
+  });
+
   it('frees queue slots as frames start serializing', () => {
     const sim = new Simulation(1);
     const { a, arrivals } = pair(sim, { bandwidthBps: 1e9, queueFrames: 1 });
