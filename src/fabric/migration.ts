@@ -1,37 +1,256 @@
 /**
- * Live migration in the fabric (issue 7) — OWNER: H8. Integration point between the topology
- * (`vms.*.memory`, `vms.*.dirty_rate`, scenario `migrate:` steps, interfaces' `standby`) and
- * `src/migration/`. The fabric builder calls:
+ * Live migration in the fabric (issue 7): the glue between the topology (`vms.*.memory`,
+ * `vms.*.dirty_rate`, scenario `migrate:` steps, interfaces' `standby`) and `src/migration/`.
  *
- *   1. `validateMigration(model)` from `vfab validate` and before building: every user error
- *      (unknown destination host, destination = source, a VF without a virtio standby, missing
- *      memory size, announce parameter errors …), positioned with `model.source.error(…)`.
- *   2. `scheduleMigration(ctx, step)` at build time for each `migrate:` step: schedule the
- *      migration at `step.atNs` on `ctx.sim`. Pause the VM's NICs (`VmNicRuntime.virtio.pause()`),
- *      move them with `ctx.unplugNic(vm, if)` + `ctx.plugNic(vm, if, destBridgePath)`, resume,
- *      announce; set `ctx.vms.get(vm).host`; record the result and publish it with
- *      `ctx.addSummarySection('migrations', {json, text})` (once; keep a list in a WeakMap keyed
- *      by ctx, or similar).
- *
- * Until H8 lands the real implementation, a `migrate:` step is a positioned "not supported yet"
- * error (memory/dirty_rate alone are accepted and ignored).
+ * - `validateMigration(model)`: every user error, positioned (unknown or same destination host,
+ *   a destination without the VM's bridge, a VF interface, missing memory size, announce parameter
+ *   ranges).
+ * - `scheduleMigration(ctx, step)`: at `step.atNs` builds a `LiveMigration` over the VM's current
+ *   virtio NICs and runs it. Switchover = `ctx.unplugNic` + `ctx.plugNic` onto the bridge of the
+ *   same name on the destination host (`unplugNic` also makes the source bridge forget the MACs
+ *   learned on the tap, as OVS does when a port goes away); the source bridge port is then turned
+ *   into a dead end (up, peer = a sink) so that frames still switched there are counted: frames
+ *   for the VM's MACs as `migration` drops, anything else (flooded broadcasts) as `unplugged`.
+ *   Real life: the source tap lingers until libvirt tears the source QEMU down.
+ * - `packets_lost`: frames the other VMs' NICs send to the migrating VM from the pause on that
+ *   never arrive (`migration/loss.ts`).
+ * - Summary section `migrations`: the records (JSON) and a short timeline (text).
  */
-import { UserError } from '../errors.js';
+import type { UserError } from '../errors.js';
+import type { FabricEvent } from '../port/nic.js';
+import type { Port } from '../port/port.js';
 import type { MigrateAction, ScenarioStep, TopologyModel } from '../topology/model.js';
-import type { BuildContext } from './context.js';
+import { nearest } from '../util/yaml-source.js';
+import { formatTime } from '../sim/time.js';
+import type { Bridge } from '../vswitch/index.js';
+import {
+  checkAnnounceParams,
+  LiveMigration,
+  QEMU_ANNOUNCE_DEFAULTS,
+  type AnnounceParams,
+  type MacTableView,
+  type MigratableNic,
+  type MigrationRecord,
+  type SwitchoverResult,
+} from '../migration/index.js';
+import type { BuildContext, VmNicRuntime } from './context.js';
+
+/**
+ * QEMU's default migration bandwidth cap (`migration/options.c` `MAX_THROTTLE` = 128 MiB/s,
+ * `max-bandwidth`), in bit/s.
+ */
+export const DEFAULT_MIGRATION_BANDWIDTH_BPS = 128 * 1024 * 1024 * 8;
+
+type MigrateStep = ScenarioStep & { action: MigrateAction };
+
+function announceParams(doc: MigrateAction['doc']): AnnounceParams {
+  return {
+    initialNs: doc.announce_initial ?? QEMU_ANNOUNCE_DEFAULTS.initialNs,
+    maxNs: doc.announce_max ?? QEMU_ANNOUNCE_DEFAULTS.maxNs,
+    rounds: doc.announce_rounds ?? QEMU_ANNOUNCE_DEFAULTS.rounds,
+    stepNs: doc.announce_step ?? QEMU_ANNOUNCE_DEFAULTS.stepNs,
+  };
+}
 
 /** All migration configuration errors in `model` (empty when fine). */
 export function validateMigration(model: TopologyModel): UserError[] {
   const errors: UserError[] = [];
-  for (const s of model.scenario) {
-    if (s.action.kind === 'migrate') {
-      errors.push(model.source.error('MIGRATION_UNSUPPORTED', [...s.yaml, 'migrate'], `scenario action "migrate" is not supported yet (live migration lands with issue 7)`));
+  const hosts = model.hosts.map((h) => h.name);
+  // Where each VM is, following the migrate steps in time order (a VM may migrate back).
+  const where = new Map(model.vms.map((v) => [v.name, v.host]));
+  const steps = model.scenario.filter((s): s is MigrateStep => s.action.kind === 'migrate');
+  const ordered = [...steps].sort((a, b) => a.atNs - b.atNs || a.index - b.index);
+  for (const step of ordered) {
+    const doc = step.action.doc;
+    const y = [...step.yaml, 'migrate'];
+    const vm = model.vms.find((v) => v.name === doc.vm);
+    if (!vm) continue; // the resolver already reported an unknown VM
+    const destHost = model.hosts.find((h) => h.name === doc.to);
+    if (!destHost) {
+      const guess = nearest(doc.to, hosts);
+      errors.push(
+        model.source.error('MIGRATION_UNKNOWN_HOST', [...y, 'to'], `unknown host "${doc.to}"${guess ? `; did you mean "${guess}"?` : ''}`, {
+          ...(guess ? {} : { hint: `hosts: ${hosts.join(', ')}` }),
+        }),
+      );
+      continue;
     }
+    const from = where.get(vm.name)!;
+    if (from === doc.to) {
+      errors.push(model.source.error('MIGRATION_SAME_HOST', [...y, 'to'], `${vm.name} is already on ${doc.to} at this point; migrate it to another host`));
+      continue;
+    }
+    if (vm.memoryBytes === undefined) {
+      errors.push(
+        model.source.error('MIGRATION_NO_MEMORY', [...y, 'vm'], `${vm.name} has no memory size; live migration needs it to model pre-copy`, {
+          hint: `add "memory: 2GiB" (and optionally "dirty_rate: 100MiB") under vms.${vm.name}`,
+        }),
+      );
+    }
+    for (const i of vm.interfaces) {
+      if (i.model === 'vf') {
+        const paired = i.standby !== undefined;
+        errors.push(
+          model.source.error(
+            'MIGRATION_VF',
+            [...y, 'vm'],
+            paired
+              ? `${vm.name} holds SR-IOV VF interface ${i.name} (standby: ${i.standby}); VF failover migration (unplug the VF, fail over to the virtio standby, plug a VF on the destination) is not supported yet`
+              : `${vm.name} holds SR-IOV VF interface ${i.name}: a passed-through VF cannot be live-migrated (QEMU refuses: the VFIO device blocks migration)`,
+            paired ? {} : { hint: `pair it with a virtio standby interface (standby: <virtio iface> on ${i.name}, VIRTIO_NET_F_STANDBY failover) or remove it` },
+          ),
+        );
+      } else if (i.bridge !== undefined && !destHost.bridges.some((b) => b.name === i.bridge)) {
+        errors.push(
+          model.source.error(
+            'MIGRATION_NO_BRIDGE',
+            [...y, 'to'],
+            `${vm.name}.${i.name} is on bridge ${i.bridge}, but ${doc.to} has no bridge "${i.bridge}" to plug it into`,
+            { hint: `bridges on ${doc.to}: ${destHost.bridges.map((b) => b.name).join(', ') || 'none'}` },
+          ),
+        );
+      }
+    }
+    try {
+      checkAnnounceParams(announceParams(doc), 'announce');
+    } catch (e) {
+      const ue = e as UserError;
+      const field = ue.where ?? 'announce';
+      errors.push(model.source.error('MIGRATION_BAD_ANNOUNCE', doc[field as keyof typeof doc] !== undefined ? [...y, field] : y, ue.message));
+    }
+    where.set(vm.name, doc.to);
   }
   return errors;
 }
 
+/** Per-context list of migrations, in scenario order (the summary section). */
+const byCtx = new WeakMap<BuildContext, Array<{ step: MigrateStep; m: LiveMigration | null }>>();
+
 /** Schedules one `migrate:` step on `ctx.sim` (called once per step, at build time). */
-export function scheduleMigration(ctx: BuildContext, step: ScenarioStep & { action: MigrateAction }): void {
-  throw ctx.source.error('MIGRATION_UNSUPPORTED', [...step.yaml, 'migrate'], `scenario action "migrate" is not supported yet`);
+export function scheduleMigration(ctx: BuildContext, step: MigrateStep): void {
+  let list = byCtx.get(ctx);
+  if (!list) {
+    list = [];
+    byCtx.set(ctx, list);
+    const l = list;
+    ctx.addSummarySection('migrations', {
+      json: () => l.filter((e) => e.m !== null).map((e) => e.m!.record()),
+      text: () => l.flatMap((e) => (e.m ? timelineText(e.m.record()) : [])),
+    });
+  }
+  const entry: { step: MigrateStep; m: LiveMigration | null } = { step, m: null };
+  list.push(entry);
+  list.sort((a, b) => a.step.index - b.step.index);
+  ctx.sim.scheduleAt(step.atNs, () => {
+    entry.m = startMigration(ctx, step);
+  });
+}
+
+function startMigration(ctx: BuildContext, step: MigrateStep): LiveMigration {
+  const doc = step.action.doc;
+  const vm = ctx.vms.get(doc.vm)!;
+  const from = vm.host;
+  const nics: Array<{ rt: VmNicRuntime; nic: MigratableNic }> = [];
+  for (const [ifName, rt] of vm.nics) {
+    const v = rt.virtio;
+    if (!v || rt.bridgePort === undefined) continue;
+    const nic: MigratableNic = {
+      path: v.path,
+      mac: v.mac,
+      port: v.port,
+      vlan: rt.iface.vlan.tag ?? 0,
+      pause: () => v.pause(),
+      resume: () => v.resume(),
+      requestAnnounce: () => v.requestAnnounce(),
+      onAnnounceAck: (cb) => v.onAnnounceAck(cb),
+    };
+    nics.push({ rt, nic });
+    void ifName;
+  }
+  const switchover = (nic: MigratableNic): SwitchoverResult => {
+    const e = nics.find((n) => n.nic === nic)!;
+    const ifName = e.rt.iface.name;
+    const old = e.rt.bridgePort!;
+    const dest = `${doc.to}.${e.rt.iface.bridge ?? e.rt.bridgePath!.split('.').slice(1).join('.')}`;
+    ctx.unplugNic(vm.name, ifName);
+    const fresh = ctx.plugNic(vm.name, ifName, dest);
+    deadEnd(old, new Set(nics.map((n) => n.nic.mac)));
+    return { newPort: fresh.path, oldPort: old };
+  };
+  const m = new LiveMigration(
+    ctx.sim,
+    {
+      vm: vm.name,
+      from,
+      to: doc.to,
+      memoryBytes: vm.model.memoryBytes ?? 0,
+      dirtyRateBytesPerS: vm.model.dirtyRateBytesPerS ?? 0,
+      bandwidthBitPerS: doc.bandwidth ?? DEFAULT_MIGRATION_BANDWIDTH_BPS,
+      ...(doc.max_downtime !== undefined ? { maxDowntimeNs: doc.max_downtime } : {}),
+      ...(doc.max_iterations !== undefined ? { maxIterations: doc.max_iterations } : {}),
+      announce: doc.announce ?? 'both',
+      announceParams: announceParams(doc),
+      nics: nics.map((n) => n.nic),
+    },
+    {
+      switchover: (nic) => {
+        const r = switchover(nic);
+        if (nics.every((n) => n.rt.bridgePath?.startsWith(`${doc.to}.`))) vm.host = doc.to;
+        return r;
+      },
+      macTables: () => [...ctx.bridges.values()].map(tableView),
+      emit: (ev: FabricEvent) => ctx.events(ev),
+      senders: () => {
+        const out: Port[] = [];
+        for (const other of ctx.vms.values()) if (other !== vm) for (const n of other.nics.values()) out.push(n.nic.port);
+        return out;
+      },
+    },
+  );
+  m.start();
+  return m;
+}
+
+/** The source bridge port after switchover: up, but leading nowhere (see the file comment). */
+function deadEnd(old: Port, macs: ReadonlySet<number>): void {
+  old.up = true;
+  old.peer = {
+    receive: (frame) => {
+      let dst = 0;
+      for (let i = 0; i < 6; i++) dst = dst * 256 + (frame[i] ?? 0);
+      old.drop(macs.has(dst) ? 'migration' : 'unplugged', frame);
+    },
+  };
+}
+
+function tableView(b: Bridge): MacTableView {
+  return {
+    name: b.path,
+    ports: b.ports(),
+    lookup: (mac, vlan) => {
+      const ofport = b.mac.lookup(mac, vlan, b.nowNs());
+      if (ofport < 0) return null;
+      const name = b.portNameOf(ofport);
+      return name === undefined ? null : `${b.path}.${name}`;
+    },
+    expiresAt: (mac, vlan) => b.mac.entries(b.nowNs()).find((e) => e.mac === mac && e.vlan === vlan)?.expiresNs ?? null,
+  };
+}
+
+function timelineText(r: MigrationRecord): string[] {
+  const head =
+    r.status === 'completed'
+      ? `${r.vm} ${r.from} -> ${r.to}: ${r.rounds} round${r.rounds === 1 ? '' : 's'}, ${r.transferred_bytes} bytes, downtime ${formatTime(r.downtime_ns)}, ` +
+        `announce ${r.announce.mode} (${r.announce.frames} frames), ${r.packets_lost} packets lost, ` +
+        (r.reconverged_ns === null ? 'MAC tables not reconverged by the end of the run' : `reconverged at ${formatTime(r.reconverged_ns)}`)
+      : `${r.vm} ${r.from} -> ${r.to}: ${r.status}${r.message ? ` — ${r.message}` : ''}`;
+  const lines = [head];
+  for (const e of r.timeline) lines.push(`${formatTime(e.time_ns).padStart(11)}  ${e.what}`);
+  for (const t of r.tables) {
+    const what =
+      t.how === 'moved' ? `${t.old_port} -> ${t.new_port}` : t.how === 'unchanged' ? `${t.old_port} (already right)` : t.how === 'stale' ? `still ${t.old_port}` : `${t.old_port} forgotten (${t.how})`;
+    lines.push(`MAC table ${t.table}: ${what}${t.at_ns !== null && t.how !== 'unchanged' ? ` at ${formatTime(t.at_ns)}` : ''}`);
+  }
+  for (const w of r.announce.warnings ?? []) lines.push(`warning: ${w}`);
+  return lines;
 }
