@@ -36,3 +36,11 @@ export { VirtioNet, type VirtioNetOptions, type VnicMetrics, FEATURE_BITS, type 
 export {
   GuestStack, startPing, startUdpCbr, UdpSink, type GuestStackOptions, type InterfaceConfig, type PingResult, type UdpResult,
 } from './guest/index.js';
+
+// SR-IOV: physical functions, VFs (a GuestNic), the VEB/VEPA, switchdev representors, offload hint.
+export {
+  PhysicalFunction, VirtualFunction, SriovError, NIC_MODELS, applyKnobs, defaultVfConfig, offloadable, offloadableText,
+  type PhysicalFunctionOptions, type VfConfig, type VfKnobs, type VfCounters, type PfStats, type NicModel, type EswitchMode,
+  type OffloadVerdict,
+} from './sriov/index.js';
+export { sriovNics, nicJson } from './fabric/sriov.js';
