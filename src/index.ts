@@ -37,6 +37,10 @@ export {
   GuestStack, startPing, startUdpCbr, UdpSink, type GuestStackOptions, type InterfaceConfig, type PingResult, type UdpResult,
 } from './guest/index.js';
 
+// Storage QoS: throttling (QEMU, Firecracker, io.max, mClock), fio-style workloads, policy tests.
+export * from './qos/index.js';
+export { loadQosFile, writeCharts } from './qos/file.adapter.js';
+
 // SR-IOV: physical functions, VFs (a GuestNic), the VEB/VEPA, switchdev representors, offload hint.
 export {
   PhysicalFunction, VirtualFunction, SriovError, NIC_MODELS, applyKnobs, defaultVfConfig, offloadable, offloadableText,
