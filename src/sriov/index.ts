@@ -8,5 +8,5 @@ export { applyKnobs, defaultVfConfig, type VfConfig, type VfKnobs, type VfLinkSt
 export { NIC_MODELS, NIC_MODEL_NAMES, isNicModel, type NicModel, type NicCaps } from './models.js';
 export { SriovError, problemToError, type Errno, type SriovErrorCode, type KnobProblem } from './errors.js';
 export { formatIpLinkShow, vfLine, type IpLinkShowOptions } from './ip-link.js';
-export { offloadable, offloadableText, type OffloadFlowShape, type OffloadVerdict } from './offload.js';
+export { offloadable, offloadableText, offloadableRule, type OffloadFlowShape, type OffloadVerdict } from './offload.js';
 export { TxShaper, DEFAULT_TX_RING } from './tx-shaper.js';

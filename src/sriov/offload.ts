@@ -125,3 +125,8 @@ export function offloadableText(rule: string): OffloadVerdict {
   }
   return offloadable({ matchFields, actions, setFields });
 }
+
+/** The verdict for a bridge rule as `vswitch/` keeps it (`matchText` + `actionsText`, e.g. a `FlowRule`). */
+export function offloadableRule(rule: { matchText: string; actionsText: string }): OffloadVerdict {
+  return offloadableText(`${rule.matchText},actions=${rule.actionsText}`);
+}

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { offloadable, offloadableText } from '../../src/sriov/index.js';
+import { Simulation } from '../../src/sim/index.js';
+import { offloadable, offloadableRule, offloadableText } from '../../src/sriov/index.js';
+import { Bridge } from '../../src/vswitch/bridge.js';
 
 describe('TC-flower offload hint', () => {
   it('accepts L2-L4 matches with output, VLAN and MAC rewrite actions', () => {
@@ -24,5 +26,15 @@ describe('TC-flower offload hint', () => {
   it('judges structured flows the same way', () => {
     expect(offloadable({ matchFields: ['in_port', 'ct_state'], actions: ['output'] }).reasons).toEqual(['match ct_state: connection tracking is not in the offload subset']);
     expect(offloadable({ matchFields: [], actions: ['set_field'], setFields: ['in_port'] }).offloadable).toBe(false);
+  });
+});
+
+describe('offload hint on bridge rules', () => {
+  it('judges the rules a Bridge parsed', () => {
+    const br = new Bridge({ path: 'hv1.br0', sim: new Simulation(1) });
+    br.addPort({ name: 'pf0vf0' });
+    br.addPort({ name: 'pf0vf1' });
+    const rules = br.addFlows('priority=100,in_port=pf0vf0,ip,nw_dst=10.0.0.2,actions=output:pf0vf1\npriority=50,arp,actions=controller');
+    expect(rules.map((r) => offloadableRule(r).offloadable)).toEqual([true, false]);
   });
 });
