@@ -284,6 +284,13 @@ export class PhysicalFunction implements VfHost {
     return vf;
   }
 
+  /** Hands VF `i` back (VM gone or VF hot-unplugged): frames for it are dropped as `no-driver`. */
+  releaseVf(i: number): void {
+    const vf = this.vf(i);
+    vf.assignedTo = null;
+    vf.clearReceiver();
+  }
+
   /** Netdev name of VF `i`'s representor (mlx5/ice `phys_port_name` style): `pf0vf0`. */
   representorName(i: number): string {
     return `${this.name}vf${i}`;

@@ -194,6 +194,11 @@ export class VirtualFunction implements GuestNic {
     this.receiver = rx;
   }
 
+  /** The guest driver went away (VF unplugged from the VM). */
+  clearReceiver(): void {
+    this.receiver = null;
+  }
+
   /** VFs have no GUEST_ANNOUNCE: the callback is never run. */
   onAnnounceRequest(_cb: () => void): void {}
 

@@ -72,10 +72,15 @@ describe('sriov_totalvfs and sriov_numvfs', () => {
     expect(e.message).toContain('vf1 (vm1.eth1)');
   });
 
-  it('hands a VF to one VM only', () => {
+  it('hands a VF to one VM only, until it is released', () => {
     const pf = makePf({ numVfs: 2 });
     pf.assignVf(0, 'vm1.eth1');
     expect(err(() => pf.assignVf(0, 'vm2.eth1')).code).toBe('SRIOV_VF_ASSIGNED_TWICE');
+    pf.vf(0).setReceiver(() => {});
+    pf.releaseVf(0);
+    expect(pf.assignVf(0, 'vm2.eth1').assignedTo).toBe('vm2.eth1');
+    pf.vf(0).deliver(new Uint8Array(64), { hops: 0 });
+    expect(pf.vf(0).port.counters.drops['no-driver']).toBe(1);
   });
 
   it('names a VF index that does not exist', () => {
