@@ -1,5 +1,8 @@
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { Fabric, loadTopologyText, MemorySink, runTopology, type AppSummary } from '../../src/index.js';
+import { Fabric, loadTopologyText, MemorySink, runTopology, UserError, type AppSummary } from '../../src/index.js';
 
 const twoVms = (extra = '') => `
 name: t
@@ -109,9 +112,16 @@ scenario:
     expect(f.renderSummary(s)).toContain('one widget');
   });
 
-  it('refuses SR-IOV, migration and disk keys with positions until those modules land', () => {
-    const text = twoVms('  - { at: 1s, migrate: { vm: vm1, to: hv1 } }');
-    expect(() => new Fabric(loadTopologyText(text, 't.yaml'))).toThrow();
+  it('runs the extension validators (SR-IOV, migration, disks) before building, with positions', () => {
+    const text = twoVms('  - { at: 1s, migrate: { vm: vm1, to: hv9 } }');
+    let err: unknown;
+    try {
+      new Fabric(loadTopologyText(text, 't.yaml'));
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(UserError);
+    expect((err as UserError).render()).toMatch(/^t\.yaml:18:\d+: unknown host "hv9"/);
   });
 });
 
@@ -150,5 +160,35 @@ scenario:
     expect(Buffer.compare(Buffer.from(a.pcap), Buffer.from(b.pcap))).not.toBe(0);
     const lost = (j: string) => (JSON.parse(j) as { ports: Record<string, { drops: Record<string, number> }> }).ports['hv2.br0.up']!.drops['loss'];
     expect(lost(a.json)).toBeGreaterThan(0);
+  });
+});
+
+describe('traces when a run fails', () => {
+  it('closes the pcapng with whole blocks when the run throws midway', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'vfab-fail-'));
+    const file = join(dir, 'fail.pcapng');
+    const text = twoVms('  - { at: 25ms, link_down: vm2.eth0 }');
+    expect(() =>
+      runTopology({ text }, {
+        pcapng: file,
+        untilNs: 1e9,
+        events: (e) => {
+          if (e.type === 'link-down') throw new Error('boom');
+        },
+      }),
+    ).toThrow('boom');
+    const buf = readFileSync(file);
+    // walk the blocks: each block's length is repeated at its end and the file ends on a block boundary
+    let off = 0;
+    let epbs = 0;
+    while (off < buf.length) {
+      const type = buf.readUInt32LE(off);
+      const len = buf.readUInt32LE(off + 4);
+      expect(buf.readUInt32LE(off + len - 4)).toBe(len);
+      if (type === 6) epbs++;
+      off += len;
+    }
+    expect(off).toBe(buf.length);
+    expect(epbs).toBeGreaterThan(8); // ARP + the first pings were written before the failure
   });
 });
