@@ -61,7 +61,7 @@ export const QEMU_ANNOUNCE_DEFAULTS: Readonly<AnnounceParams> = Object.freeze({
  */
 export function checkAnnounceParams(p: AnnounceParams, where = 'announce'): void {
   const bad = (field: string, range: string): never => {
-    throw new UserError('MIGRATION_BAD_ANNOUNCE', `${field} expects a value between ${range} (as QEMU's migrate_params_check)`, {
+    throw new UserError('MIGRATION_BAD_ANNOUNCE', `${where}_${field} expects a value between ${range} (as QEMU's migrate_params_check)`, {
       where: `${where}_${field}`,
     });
   };
