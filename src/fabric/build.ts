@@ -141,13 +141,25 @@ export class FabricContext implements BuildContext {
   }
 }
 
-function buildBridge(ctx: FabricContext, m: BridgeModel): Bridge {
+/**
+ * Exact-match flow cache entries for the whole fabric. OVS gives each PMD thread an 8192-entry
+ * EMC; a fabric of a thousand bridges would preallocate a thousand of those, so the budget is
+ * shared: 8192 per bridge up to 128 bridges, then fewer (at least 256) per bridge.
+ */
+export const FABRIC_FLOW_CACHE_BUDGET = 1 << 20;
+
+function flowCacheSize(bridges: number): number {
+  return Math.max(256, Math.min(8192, Math.floor(FABRIC_FLOW_CACHE_BUDGET / Math.max(1, bridges))));
+}
+
+function buildBridge(ctx: FabricContext, m: BridgeModel, bridgeCount: number): Bridge {
   let bridge: Bridge;
   try {
     bridge = new Bridge({
       path: m.path,
       sim: ctx.sim,
       events: ctx.events,
+      cacheSize: flowCacheSize(bridgeCount),
       ...(m.flows ? { flows: m.flows.text, flowsOrigin: m.flows.origin } : {}),
       ...(m.macAgingNs !== undefined ? { macAgingNs: m.macAgingNs } : {}),
       ...(m.macTableSize !== undefined ? { macTableSize: m.macTableSize } : {}),
@@ -176,12 +188,13 @@ function buildBridge(ctx: FabricContext, m: BridgeModel): Bridge {
 /** Builds everything but the scenario. */
 export function buildFabric(model: TopologyModel, opts: FabricBuildOptions): FabricContext {
   const ctx = new FabricContext(model, opts);
+  const bridgeCount = model.switches.length + model.hosts.reduce((n, h) => n + h.bridges.length, 0);
   for (const h of model.hosts) {
     const rt: HostRuntime = { name: h.name, model: h, bridges: new Map() };
-    for (const b of h.bridges) rt.bridges.set(b.name, buildBridge(ctx, b));
+    for (const b of h.bridges) rt.bridges.set(b.name, buildBridge(ctx, b, bridgeCount));
     ctx.hosts.set(h.name, rt);
   }
-  for (const s of model.switches) buildBridge(ctx, s);
+  for (const s of model.switches) buildBridge(ctx, s, bridgeCount);
   buildSriov(ctx);
   // VM NIC ports are built before links so a VM interface without a bridge can be cabled.
   for (const vm of model.vms) {
