@@ -19,7 +19,7 @@ import type { Direction } from '../block/throttle/leaky-bucket.js';
 import { Backend, type MclockSpec } from './backend.js';
 import { LogHistogram } from './histogram.js';
 import { Io } from './io.js';
-import { NULL_BACKEND, type DiskSpec, type PolicySpec, type QosModel } from './model.js';
+import { NULL_BACKEND, type DiskData, type DiskSpec, type PolicySpec, type QosModel } from './model.js';
 import { Timeline } from './timeline.js';
 import { isRandom, pickBs, readFraction, type JobSpec } from './workload.js';
 import { BugError } from '../errors.js';
@@ -103,6 +103,8 @@ export class DiskRun {
   readonly windows: WindowStat[] = [];
   gate: ThrottleGroup<Io> | undefined;
   member = 0;
+  /** Real data path (images), or undefined for a data-less disk. */
+  data: DiskData | undefined;
   ios = 0;
   bytes = 0;
   constructor(
@@ -129,6 +131,8 @@ export interface GroupRun {
 export interface EngineOptions {
   windows?: WindowSpec[];
   sim?: Simulation;
+  /** Data paths per disk name: each I/O also reads or writes its bytes there when it completes. */
+  data?: ReadonlyMap<string, DiskData>;
 }
 
 export function meterFor(policy: PolicySpec, nowNs: number): Meter {
@@ -157,6 +161,9 @@ export class QosEngine {
   /** Completed I/Os (all jobs, including ramp). */
   completed = 0;
   endNs = 0;
+  /** Bytes moved through data paths. */
+  dataBytes = 0;
+  private scratch = new Uint8Array(0);
 
   constructor(readonly model: QosModel, opts: EngineOptions = {}) {
     this.sim = opts.sim ?? new Simulation(model.seed);
@@ -215,6 +222,7 @@ export class QosEngine {
         d.timeline = js[0]!.timeline;
       }
     }
+    for (const [name, dp] of opts.data ?? []) this.disk(name).data = dp;
     for (const w of opts.windows ?? []) {
       const s = new WindowStat(w);
       this.windows.push(s);
@@ -343,6 +351,21 @@ export class QosEngine {
     }
   }
 
+  /** The optional real I/O: the bytes of a completed request go to (or come from) the image. */
+  private moveData(dp: DiskData, io: Io): void {
+    if (this.scratch.length < io.bytes) {
+      this.scratch = new Uint8Array(io.bytes);
+      this.scratch.fill(0x5a);
+    }
+    const buf = this.scratch.subarray(0, io.bytes);
+    if (io.dir === 0) dp.read(io.offset, buf);
+    else {
+      buf.fill(0x5a);
+      dp.write(io.offset, buf);
+    }
+    this.dataBytes += io.bytes;
+  }
+
   private wakeAtTime(j: JobRun, at: number): void {
     if (j.wakeAt >= 0 && j.wakeAt <= at) return;
     j.wakeEv?.cancel();
@@ -357,6 +380,7 @@ export class QosEngine {
     const lat = now - io.submitNs;
     const dir = io.dir;
     const bytes = io.bytes;
+    if (d.data !== undefined) this.moveData(d.data, io);
     this.completed++;
     const j = this.jobs[io.job]!;
     j.inflight--;

@@ -6,7 +6,10 @@ import { readFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, isAbsolute, join } from 'node:path';
 import { UserError } from '../errors.js';
 import { loadTopology } from '../topology/index.js';
+import { Chain } from '../block/chain.js';
+import { FileProvider } from '../block/file-backend.adapter.js';
 import { loadQosText, type QosFile, type TopologyDisks } from './file.js';
+import type { DiskData } from './model.js';
 
 export function loadQosFile(path: string): QosFile {
   let text: string;
@@ -16,15 +19,58 @@ export function loadQosFile(path: string): QosFile {
     const code = (e as NodeJS.ErrnoException).code;
     throw new UserError('QOS_READ', `cannot read ${path}: ${code === 'ENOENT' ? 'no such file' : (e as Error).message}`, { where: path });
   }
+  const here = dirname(path);
   return loadQosText(text, path, {
     loadTopology: (rel) => {
-      const full = isAbsolute(rel) ? rel : join(dirname(path), rel);
+      const full = isAbsolute(rel) ? rel : join(here, rel);
       const topo = loadTopology(full);
       const disks: TopologyDisks['disks'] = new Map();
-      for (const vm of topo.vms) for (const d of vm.disks) disks.set(`${vm.name}.${d.name}`, d.doc.memory ?? d.doc.size);
+      for (const vm of topo.vms) {
+        for (const d of vm.disks) {
+          const image = d.doc.image === undefined ? undefined : isAbsolute(d.doc.image) ? d.doc.image : join(dirname(full), d.doc.image);
+          disks.set(`${vm.name}.${d.name}`, { size: d.doc.memory ?? d.doc.size, image });
+        }
+      }
       return { disks };
     },
+    imageSize: (image, fromTopology) => {
+      const chain = Chain.open(new FileProvider(), fromTopology || isAbsolute(image) ? image : join(here, image), { readOnly: true, forceShare: true });
+      try {
+        return chain.virtualSize;
+      } finally {
+        chain.close();
+      }
+    },
   });
+}
+
+/**
+ * Opens the images of a run that moves data (`data: true`): one block-layer `Chain` per disk with
+ * an image, read-write. Call `close()` when the run ends.
+ */
+export function openDataPaths(qos: QosFile): { data: Map<string, DiskData>; close(): void } {
+  const data = new Map<string, Chain>();
+  if (qos.model.data) {
+    const here = dirname(qos.file);
+    try {
+      for (const d of qos.model.disks) {
+        if (d.image === undefined) continue;
+        data.set(d.name, Chain.open(new FileProvider(), isAbsolute(d.image) ? d.image : join(here, d.image)));
+      }
+    } catch (e) {
+      for (const c of data.values()) c.close();
+      throw e;
+    }
+  }
+  return {
+    data,
+    close() {
+      for (const c of data.values()) {
+        c.flush();
+        c.close();
+      }
+    },
+  };
 }
 
 /** Writes chart files into `dir` (created if needed); returns the paths written. */

@@ -49,6 +49,7 @@ const policySchema = z.record(z.string(), z.unknown());
 
 const diskSchema = z.strictObject({
   size: zSize().optional(),
+  image: z.string().optional().describe('qcow2/raw image for real I/O (with data: true), relative to the QoS file'),
   backend: z.string().optional(),
   policy: policySchema.optional(),
 });
@@ -85,6 +86,7 @@ export const qosFileSchema = z.strictObject({
   seed: z.number().int().min(0).max(0xffffffff).optional(),
   duration: zDuration().optional(),
   interval: zDuration().optional(),
+  data: z.boolean().optional().describe('move real data to the disks\' images (timing stays virtual)'),
   backends: z.record(z.string(), backendSchema).optional(),
   disks: z.record(z.string(), diskSchema).optional(),
   groups: z.record(z.string(), groupSchema).optional(),
@@ -93,13 +95,15 @@ export const qosFileSchema = z.strictObject({
 });
 
 export interface TopologyDisks {
-  /** `vm.disk` → size in bytes (undefined when the topology does not say). */
-  disks: Map<string, number | undefined>;
+  /** `vm.disk` → size in bytes (undefined when the topology does not say) and image path (resolved). */
+  disks: Map<string, { size: number | undefined; image?: string | undefined }>;
 }
 
 export interface LoadQosOptions {
   /** Loads the topology a QoS file names (path as written, relative to the QoS file). */
   loadTopology?: (relPath: string) => TopologyDisks;
+  /** Virtual size of an image file (path as written in the QoS file, or resolved from the topology). */
+  imageSize?: (path: string, fromTopology: boolean) => number;
 }
 
 export interface QosFile {
@@ -144,22 +148,33 @@ export function loadQosText(text: string, file = 'qos.yaml', opts: LoadQosOption
 
   // disks: topology disks first (declaration order), then the file's own
   const disks = new Map<string, DiskSpec>();
-  for (const [name, size] of topo?.disks ?? []) disks.set(name, { name, size: size ?? 0, backend: undefined, policy: undefined });
+  const fromTopology = new Set<string>();
+  for (const [name, t] of topo?.disks ?? []) {
+    disks.set(name, { name, size: t.size ?? 0, backend: undefined, policy: undefined, image: t.image });
+    if (t.image !== undefined) fromTopology.add(name);
+  }
   for (const [name, d] of Object.entries(doc.disks ?? {})) {
     const path = ['disks', name];
     const known = disks.get(name);
-    if (!known && topo && /\./.test(name) && d.size === undefined) {
+    if (!known && topo && /\./.test(name) && d.size === undefined && d.image === undefined) {
       const guess = nearest(name, [...disks.keys()]);
       err(path, `disk "${name}" is not in the topology${guess ? `; did you mean "${guess}"?` : ''} (or give it a size to declare it here)`, true);
       continue;
     }
-    const size = d.size ?? known?.size ?? 0;
+    let size = d.size ?? known?.size ?? 0;
+    const image = d.image ?? known?.image;
+    if (d.image !== undefined) fromTopology.delete(name);
+    if (!size && image !== undefined && opts.imageSize) size = opts.imageSize(image, fromTopology.has(name));
     if (d.backend !== undefined && !backendNames.includes(d.backend)) {
       const guess = nearest(d.backend, backendNames);
       err([...path, 'backend'], `no backend "${d.backend}"${guess ? `; did you mean "${guess}"?` : backendNames.length ? ` (backends: ${backendNames.join(', ')})` : ' (declare it under backends:)'}`);
     }
     const policy = d.policy ? readPolicy(d.policy, [...path, 'policy'], err, true) : undefined;
-    disks.set(name, { name, size, backend: d.backend, policy });
+    disks.set(name, { name, size, backend: d.backend, policy, image });
+  }
+  for (const name of fromTopology) {
+    const d = disks.get(name)!;
+    if (!d.size && opts.imageSize) d.size = opts.imageSize(d.image!, true);
   }
   for (const d of disks.values()) if (!(d.size > 0)) err(['disks', d.name], `disk "${d.name}" needs a size`, true);
 
@@ -227,7 +242,9 @@ export function loadQosText(text: string, file = 'qos.yaml', opts: LoadQosOption
     disks: [...disks.values()],
     groups,
     jobs,
+    data: doc.data ?? false,
   };
+  if (model.data && !model.disks.some((d) => d.image !== undefined)) throw source.error('QOS_INVALID', ['data'], '"data: true" needs at least one disk with an image');
   if (model.intervalNs < 1_000_000) throw source.error('QOS_INVALID', ['interval'], '"interval" must be at least 1ms');
   return { file, model, expectations, source, topology: doc.topology };
 }

@@ -21,6 +21,14 @@ export interface DiskSpec {
   /** Backend name; undefined = a null device (instant, unlimited). */
   backend: string | undefined;
   policy: PolicySpec | undefined;
+  /** An image file (qcow2/raw) for real I/O when the run moves data; as written (the adapter resolves it). */
+  image?: string | undefined;
+}
+
+/** Where a disk's bytes go when a run moves data (a block-layer `Chain` fits). */
+export interface DiskData {
+  read(offset: number, buf: Uint8Array): void;
+  write(offset: number, data: Uint8Array): void;
 }
 
 export interface GroupSpec {
@@ -38,6 +46,8 @@ export interface QosModel {
   disks: DiskSpec[];
   groups: GroupSpec[];
   jobs: JobSpec[];
+  /** Move real data to the disks' images (`data: true`); timing stays virtual either way. */
+  data?: boolean;
 }
 
 export const NULL_BACKEND: BackendSpec = { name: 'null', parallelism: 1 << 30, service: { kind: 'fixed', ns: 0 }, bandwidth: 0 };

@@ -6,7 +6,7 @@
 import { QosEngine, type DiskRun, type WindowSpec, type WindowStat } from './engine.js';
 import { compare, isLatencyMetric, type Expectation } from './expect.js';
 import { fioJobJson, type FioJson } from './report.js';
-import type { QosModel, PolicySpec } from './model.js';
+import type { QosModel, PolicySpec, DiskData } from './model.js';
 import type { TimelineRow } from './timeline.js';
 import { formatSize } from '../util/units.js';
 
@@ -36,6 +36,8 @@ export interface QosResult {
   simulated_ns: number;
   events: number;
   completed_ios: number;
+  /** Bytes actually read from / written to disk images (0 in a data-less run). */
+  data_bytes: number;
   fio: FioJson;
   disks: Record<string, DiskSummary>;
   backends: Record<string, { scheduler: string; served: number; utilisation: number; max_queue: number }>;
@@ -46,6 +48,8 @@ export interface QosResult {
 
 export interface RunQosOptions {
   expectations?: Expectation[];
+  /** Data paths per disk (real I/O on images); see `QosModel.data`. */
+  data?: ReadonlyMap<string, DiskData>;
   onProgress?: (nowNs: number, endNs: number) => void;
 }
 
@@ -53,7 +57,7 @@ export interface RunQosOptions {
 export function runQos(model: QosModel, opts: RunQosOptions = {}): { engine: QosEngine; result: QosResult } {
   const exps = opts.expectations ?? [];
   const windows: WindowSpec[] = exps.map((e) => ({ disk: e.target, fromNs: e.fromNs, toNs: e.toNs }));
-  const engine = new QosEngine(model, { windows });
+  const engine = new QosEngine(model, { windows, ...(opts.data ? { data: opts.data } : {}) });
   engine.run(opts.onProgress ? { onProgress: opts.onProgress } : {});
   const end = engine.endNs;
 
@@ -89,6 +93,7 @@ export function runQos(model: QosModel, opts: RunQosOptions = {}): { engine: Qos
     simulated_ns: end,
     events: engine.sim.eventsRun,
     completed_ios: engine.completed,
+    data_bytes: engine.dataBytes,
     fio: {
       'fio version': 'fio-3.33 (vfab simulation)',
       timestamp: 0,

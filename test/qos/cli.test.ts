@@ -6,6 +6,7 @@ import { copyFileSync, mkdtempSync, readFileSync, writeFileSync, readdirSync } f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { hasTool } from '../helpers/tools.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'vfab-qos-'));
 const vfab = (...args: string[]) => spawnSync(process.execPath, ['bin/run.js', ...args], { encoding: 'utf8' });
@@ -78,5 +79,35 @@ describe('vfab qos run', () => {
     const r = vfab('qos', 'run', 'topologies/qos-burst.qos.yaml', '--interval', '100us');
     expect(r.status).toBe(2);
     expect(r.stderr).toMatch(/^--interval: interval must be at least 1ms/);
+  });
+});
+
+describe('vfab qos run with data: true (real I/O on a qcow2 image from the block layer)', () => {
+  it('writes every request\'s bytes into the image while timing stays virtual', async () => {
+    const { createImage } = await import('../../src/block/api.js');
+    const { Chain } = await import('../../src/block/chain.js');
+    const { FileProvider } = await import('../../src/block/file-backend.adapter.js');
+    const img = join(dir, 'data.qcow2');
+    createImage(img, { size: 64 * 2 ** 20 });
+    const f = join(dir, 'data.qos.yaml');
+    writeFileSync(f, ['data: true', 'disks:', '  vda: { image: data.qcow2, policy: { iops-total: 1000 } }', 'jobs:', '  fill: { disk: vda, rw: write, bs: 64k, iodepth: 4, size: 4M }', ''].join('\n'));
+    const r = vfab('qos', 'run', f, '--json');
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    const j = JSON.parse(r.stdout) as { data_bytes: number; simulated_ns: number; disks: Record<string, { ios: number }> };
+    expect(j.disks['vda']!.ios).toBe(64);
+    expect(j.data_bytes).toBe(4 * 2 ** 20);
+    expect(j.simulated_ns).toBe(0); // 64 ios within the 100 ms burst allowance (100 + 1 ops)
+    const c = Chain.open(new FileProvider(), img, { readOnly: true });
+    const buf = new Uint8Array(4 * 2 ** 20);
+    c.read(0, buf);
+    c.close();
+    expect(buf.every((b) => b === 0x5a)).toBe(true);
+    if (hasTool('qemu-io')) {
+      // QEMU reads the same bytes back from the image vfab wrote
+      const q = spawnSync('qemu-io', ['-r', '-f', 'qcow2', '-c', 'read -P 0x5a 0 4M', img], { encoding: 'utf8' });
+      expect(q.stdout).toMatch(/read 4194304\/4194304 bytes at offset 0/);
+      expect(q.stdout + q.stderr).not.toMatch(/Pattern verification failed/);
+    }
   });
 });

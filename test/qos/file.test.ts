@@ -72,7 +72,7 @@ describe('QoS files', () => {
 
   it('take VM disks from the topology (vms.<vm>.disks.<name>)', () => {
     const f = loadQosText(['topology: t.yaml', 'disks:', '  vm1.vda: { policy: { iops-total: 50 } }', 'jobs:', '  j: { disk: vm2.vdb, number_ios: 10 }'].join('\n'), 'q.yaml', {
-      loadTopology: () => ({ disks: new Map([['vm1.vda', 2 ** 30], ['vm2.vdb', 2 ** 31]]) }),
+      loadTopology: () => ({ disks: new Map([['vm1.vda', { size: 2 ** 30 }], ['vm2.vdb', { size: 2 ** 31 }]]) }),
     });
     expect(f.model.disks.map((d) => [d.name, d.size, d.policy?.kind])).toEqual([['vm1.vda', 2 ** 30, 'qemu'], ['vm2.vdb', 2 ** 31, undefined]]);
   });

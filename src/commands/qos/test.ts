@@ -2,7 +2,7 @@ import { Args, Flags } from '@oclif/core';
 import cliProgress from 'cli-progress';
 import { BaseCommand } from '../../cli/base-command.js';
 import { UserError } from '../../errors.js';
-import { loadQosFile, writeCharts } from '../../qos/file.adapter.js';
+import { loadQosFile, openDataPaths, writeCharts } from '../../qos/file.adapter.js';
 import { runQos } from '../../qos/run.js';
 import { qosCharts } from '../../qos/svg.js';
 import { renderTest } from '../../qos/render.js';
@@ -27,11 +27,19 @@ export default class QosTest extends BaseCommand {
     }
     const bar = !flags.json && process.stdout.isTTY ? new cliProgress.SingleBar({ format: 'simulating [{bar}] {value}/{total} s', hideCursor: true }, cliProgress.Presets.shades_classic) : undefined;
     bar?.start(1, 0);
-    const { engine, result } = runQos(qos.model, {
-      expectations: qos.expectations.map((e) => e.exp),
-      ...(bar ? { onProgress: (now: number, end: number) => { bar.setTotal(Math.round(end / 1e8) / 10); bar.update(Math.round(now / 1e8) / 10); } } : {}),
-    });
-    bar?.stop();
+    const images = openDataPaths(qos);
+    let ran: ReturnType<typeof runQos>;
+    try {
+      ran = runQos(qos.model, {
+        ...(images.data.size ? { data: images.data } : {}),
+        expectations: qos.expectations.map((e) => e.exp),
+        ...(bar ? { onProgress: (now: number, end: number) => { bar.setTotal(Math.round(end / 1e8) / 10); bar.update(Math.round(now / 1e8) / 10); } } : {}),
+      });
+    } finally {
+      bar?.stop();
+      images.close();
+    }
+    const { engine, result } = ran;
     const written = flags.svg !== undefined ? writeCharts(flags.svg, qosCharts(engine)) : [];
     if (flags.json) this.printJson({ file: args.file, passed: result.passed, ...result });
     else {
