@@ -40,7 +40,7 @@
 import { Port, MAX_HOPS, type Frame, type FrameMeta } from '../port/port.js';
 import type { EventSink } from '../port/nic.js';
 import type { Simulation } from '../sim/index.js';
-import { readMac, parseMac } from '../wire/mac.js';
+import { formatMac, readMac, parseMac } from '../wire/mac.js';
 import { applyKnobs, defaultVfConfig, type EswitchMode, type VfKnobs } from './config.js';
 import { SriovError, problemToError } from './errors.js';
 import { NIC_MODELS, isNicModel, type NicCaps, type NicModel } from './models.js';
@@ -251,7 +251,8 @@ export class PhysicalFunction implements VfHost {
     const p = problems[0];
     if (p !== undefined) throw problemToError({ ...p, message: `${vf.path}: ${p.message}` }, { where: `${vf.path}.${p.field}` });
     vf.applyConfig(config);
-    this.event({ type: 'vf-config', port: vf.path, ...knobs });
+    const mac = knobs.mac === undefined ? {} : { mac: typeof knobs.mac === 'number' ? formatMac(knobs.mac) : knobs.mac };
+    this.event({ type: 'vf-config', port: vf.path, ...knobs, ...mac });
   }
 
   /** `devlink dev eswitch set … mode MODE`. */
