@@ -148,6 +148,8 @@ export function loadQosText(text: string, file = 'qos.yaml', opts: LoadQosOption
 
   // disks: topology disks first (declaration order), then the file's own
   const disks = new Map<string, DiskSpec>();
+  /** Groups named by disks' policies (libvirt `group_name`, QEMU `group`). */
+  const implicit = new Map<string, { policy: PolicySpec; members: string[]; path: YamlPath }>();
   const fromTopology = new Set<string>();
   for (const [name, t] of topo?.disks ?? []) {
     disks.set(name, { name, size: t.size ?? 0, backend: undefined, policy: undefined, image: t.image });
@@ -169,7 +171,16 @@ export function loadQosText(text: string, file = 'qos.yaml', opts: LoadQosOption
       const guess = nearest(d.backend, backendNames);
       err([...path, 'backend'], `no backend "${d.backend}"${guess ? `; did you mean "${guess}"?` : backendNames.length ? ` (backends: ${backendNames.join(', ')})` : ' (declare it under backends:)'}`);
     }
-    const policy = d.policy ? readPolicy(d.policy, [...path, 'policy'], err, true) : undefined;
+    const g: { name?: string; key?: string } = {};
+    let policy = d.policy ? readPolicy(d.policy, [...path, 'policy'], err, true, g) : undefined;
+    if (g.name !== undefined && policy) {
+      const prev = implicit.get(g.name);
+      if (prev && JSON.stringify(prev.policy) !== JSON.stringify(policy)) {
+        err([...path, 'policy'], `disk "${name}" gives group "${g.name}" other limits than disk "${prev.members[0]}" (QEMU keeps one set of limits per group)`);
+      } else if (prev) prev.members.push(name);
+      else implicit.set(g.name, { policy, members: [name], path: [...path, 'policy', g.key!] });
+      policy = undefined;
+    }
     disks.set(name, { name, size, backend: d.backend, policy, image });
   }
   for (const name of fromTopology) {
@@ -196,6 +207,14 @@ export function loadQosText(text: string, file = 'qos.yaml', opts: LoadQosOption
       } else inGroup.set(m, name);
     });
     if (policy) groups.push({ name, members: g.members, policy });
+    if (implicit.has(name)) err(implicit.get(name)!.path, `group "${name}" is also declared under groups:; declare it in one place`);
+  }
+  for (const [name, g] of implicit) {
+    for (const m of g.members) {
+      if (inGroup.has(m)) err(['disks', m], `disk "${m}" is already in group "${inGroup.get(m)}" (QEMU puts a disk in one throttle group)`, true);
+      inGroup.set(m, name);
+    }
+    if (!doc.groups?.[name]) groups.push({ name, members: g.members, policy: g.policy });
   }
 
   // jobs
@@ -306,7 +325,7 @@ function readService(v: z.output<typeof serviceSchema> | undefined, path: YamlPa
 
 const POLICY_KINDS = ['qemu', 'libvirt', 'firecracker', 'io.max', 'cgroup', 'mclock'];
 
-function readPolicy(p: Record<string, unknown>, path: YamlPath, err: Err, onDisk: boolean): PolicySpec | undefined {
+function readPolicy(p: Record<string, unknown>, path: YamlPath, err: Err, onDisk: boolean, group?: { name?: string; key?: string }): PolicySpec | undefined {
   const kind = p['kind'] === undefined ? 'qemu' : String(p['kind']);
   if (!POLICY_KINDS.includes(kind)) {
     const guess = nearest(kind, POLICY_KINDS);
@@ -333,8 +352,15 @@ function readPolicy(p: Record<string, unknown>, path: YamlPath, err: Err, onDisk
         err([...path, pr.key], `${pr.message}${guess ? `; did you mean "${guess}"?` : ''}`, true);
       } else err(pr.key ? [...path, pr.key] : path, pr.message, pr.key !== undefined && false);
     }
-    if (r.group !== undefined) err([...path, Object.keys(p).find((k) => /group/.test(k))!], 'put shared limits under groups: (a group lists its member disks)', true);
-    if (r.problems.length || r.group !== undefined) return undefined;
+    if (r.group !== undefined) {
+      // libvirt's <group_name>: disks naming the same group share one set of limits
+      const key = Object.keys(p).find((k) => /group/.test(k))!;
+      if (group && onDisk) {
+        group.name = r.group;
+        group.key = key;
+      } else err([...path, key], 'a group\'s policy cannot name another group', true);
+    }
+    if (r.problems.length) return undefined;
     if (!r.limits.buckets.some((b) => b.avg > 0)) {
       err(path, 'the policy sets no limit (e.g. iops-total: 500)');
       return undefined;

@@ -124,6 +124,23 @@ describe('QoS files', () => {
     ]);
   });
 
+  it('group disks that name the same libvirt group_name (one set of limits, shared)', () => {
+    const text = [
+      'disks:',
+      '  a: { size: 1GiB, policy: { total_iops_sec: 100, group_name: gold } }',
+      '  b: { size: 1GiB, policy: { total_iops_sec: 100, group_name: gold } }',
+      '  c: { size: 1GiB, policy: { iops: 100, group: silver } }',
+      'jobs:',
+      '  j: { disk: a }',
+    ].join('\n');
+    const f = loadQosText(text);
+    expect(f.model.groups.map((g) => [g.name, g.members])).toEqual([['gold', ['a', 'b']], ['silver', ['c']]]);
+    expect(f.model.disks.every((d) => d.policy === undefined)).toBe(true);
+    expect(errorsOf(text.replace('total_iops_sec: 100, group_name: gold } }\n  c', 'total_iops_sec: 200, group_name: gold } }\n  c'))).toEqual([
+      'p.qos.yaml:3:28: disk "b" gives group "gold" other limits than disk "a" (QEMU keeps one set of limits per group)',
+    ]);
+  });
+
   it('check firecracker and io.max policies', () => {
     const fcText = [...base.slice(0, 1), '  vda: { size: 1GiB, policy: { kind: firecracker, ops: { size: 100, refill_time: 0 } } }', ...base.slice(2)].join('\n');
     expect(errorsOf(fcText)).toEqual(['p.qos.yaml:2:82: "refill_time" must be a whole number of milliseconds > 0']);
