@@ -38,3 +38,4 @@ export {
   type VmVf,
   type TimelineEntry,
 } from './migration.js';
+export { FailoverNic } from './failover.js';
