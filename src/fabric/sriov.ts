@@ -232,6 +232,9 @@ export function buildSriov(ctx: BuildContext): void {
         }
       }
       ctx.registerPort(pf.uplink);
+      // No cable on the uplink = no carrier (NO-CARRIER in ip link): VFs in link-state auto are
+      // down with it, as on real NICs; `state: enable` keeps VF-to-VF traffic up.
+      if (!ctx.model.links.some((l) => l.a === n.uplinkPath || l.b === n.uplinkPath)) pf.setLinkUp(false);
       map.set(n.path, pf);
       if (pf.eswitchMode === 'switchdev' && d.bridge !== undefined) {
         const br = ctx.bridges.get(`${h.name}.${d.bridge}`);

@@ -205,6 +205,22 @@ describe('bad SR-IOV configuration', () => {
     expect(pf.vf(1).config).toMatchObject({ vlan: 30, qos: 1, state: 'disable' });
   });
 
+  it('treats an uplink without a link as no carrier: auto VFs are down, enable VFs still talk', () => {
+    const vms = [
+      '  vm2:',
+      '    host: hv1',
+      '    interfaces:',
+      '      eth0: { model: vf, nic: pf0, vf: 1, ipv4: 10.0.1.2/24 }',
+      'scenario:',
+      '  - { at: 10ms, ping: { from: vm1, to: vm2, count: 2, interval: 10ms } }',
+    ].join('\n');
+    const auto = runTopology({ text: topo({ vfs: '          0: { vlan: 10 }\n          1: { vlan: 10 }', vms }), file: 't.yaml' }, { untilNs: 1e9 }).summary;
+    expect((auto.apps[0] as Ping).received).toBe(0);
+    expect(auto.events.some((e) => e.type === 'pf-link' && e['up'] === false)).toBe(true);
+    const enable = runTopology({ text: topo({ vfs: '          0: { vlan: 10, state: enable }\n          1: { vlan: 10, state: enable }', vms }), file: 't.yaml' }, { untilNs: 1e9 }).summary;
+    expect((enable.apps[0] as Ping).received).toBe(2);
+  });
+
   it('refuses spoof_mac on a virtio interface', () => {
     expect(errors(topo({ vms: '  vm2: { host: hv1, interfaces: { eth0: { bridge: br0, spoof_mac: "02:66:00:00:00:01" } } }' }))[0]).toMatch(/^16:\d+ SRIOV_SPOOF_MAC: spoof_mac applies to model: vf/);
   });
