@@ -55,13 +55,16 @@ describe('tuple space search classifier', () => {
     );
   });
 
-  it('stops early: a high-priority exact match skips lower subtables', () => {
+  it('keeps subtables ordered by their best priority and drops empty ones', () => {
     const cls = new Classifier<R>();
-    cls.insert(makeRule(1, { priority: 100, fields: [[0, 1, 3]] }));
+    const hi = makeRule(1, { priority: 100, fields: [[0, 1, 3]] });
+    cls.insert(hi);
     for (let i = 0; i < 10; i++) cls.insert(makeRule(10 + i, { priority: 5, fields: [[2, i & 3, 3], [5, 1, 1 + (i % 3)]] }));
-    cls.probes = 0;
+    expect(cls.subtableCount).toBe(4);
     expect(cls.lookup(makeKey([1, 0, 0, 0]))?.id).toBe(1);
-    expect(cls.probes).toBe(1);
+    cls.remove(hi);
+    expect(cls.subtableCount).toBe(3);
+    expect(cls.lookup(makeKey([1, 0, 0, 0]))?.id).not.toBe(1);
   });
 
   it('keeps the earlier rule on a priority tie, like the linear reference', () => {
