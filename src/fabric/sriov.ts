@@ -247,7 +247,7 @@ export function buildSriov(ctx: BuildContext): void {
       syncPorts(ctx, pf, h.name);
     }
   }
-  ctx.addSummarySection('nics', { json: () => nicsJson(map), text: () => nicsText(map) });
+  if (map.size > 0) ctx.addSummarySection('nics', { json: () => nicsJson(map), text: () => nicsText(map) });
 }
 
 /** Registers VF ports and (switchdev) adds representor bridge ports not seen yet. */
