@@ -141,7 +141,11 @@ export function scheduleMigration(ctx: BuildContext, step: MigrateStep): void {
   const entry: { step: MigrateStep; m: LiveMigration | null } = { step, m: null };
   list.push(entry);
   list.sort((a, b) => a.step.index - b.step.index);
+  const all = list;
   ctx.sim.scheduleAt(step.atNs, () => {
+    // A VM migrating again: the previous record stops observing (its loss, drops, announces and
+    // MAC tables are about that migration only).
+    for (const e of all) if (e.m !== null && e.m.spec.vm === step.action.doc.vm) e.m.finish();
     entry.m = startMigration(ctx, step);
   });
 }

@@ -34,6 +34,7 @@ export class LossMeter {
   private size = 0;
   private overflow = 0;
   private active = false;
+  private stoppedAt: number | null = null;
   private readonly graceNs: number;
   private readonly maxOutstanding: number;
   private readonly unhooks: Array<() => void> = [];
@@ -90,16 +91,17 @@ export class LossMeter {
     this.active = true;
   }
 
-  /** Stops counting (end of the run). */
+  /** Stops counting and freezes the result (end of the run, or the VM migrates again). */
   stop(): void {
+    if (this.active) this.stoppedAt = this.sim.now;
     this.active = false;
     for (const u of this.unhooks) u();
     this.unhooks.length = 0;
   }
 
-  /** Frames sent to the VM that never arrived (older than the grace period). */
+  /** Frames sent to the VM that never arrived (older than the grace period when judged). */
   lost(): number {
-    const limit = this.sim.now - this.graceNs;
+    const limit = (this.stoppedAt ?? this.sim.now) - this.graceNs;
     let n = this.overflow;
     for (const q of this.outstanding.values()) for (const t of q) if (t <= limit) n++;
     return n;

@@ -246,3 +246,26 @@ describe('announce modes on the real fabric', () => {
     expect(rec.reconverged_ns! - rec.resume_ns!).toBeLessThan(ms(1));
   });
 });
+
+describe('migrating back', () => {
+  it('keeps each record to its own migration: loss, announces, MAC tables', () => {
+    const text = readFileSync('topologies/live-migration.yaml', 'utf8')
+      .replace('duration: 4s', 'duration: 7s')
+      .replace('count: 380, interval: 10ms', 'count: 680, interval: 10ms')
+      .replace('count: 76, interval: 50ms', 'count: 136, interval: 50ms')
+      .replace('duration: 3800ms', 'duration: 6800ms')
+      .replace('announce: both } }\n', 'announce: both } }\n  - { at: 4s, migrate: { vm: vm2, to: hv1, bandwidth: 10Gbit } }\n');
+    const model = loadTopologyText(text, 'back.yaml');
+    const fabric = new Fabric(model);
+    const summary = fabric.run();
+    const [there, back] = summary['migrations'] as MigrationRecord[];
+    expect([there!.from, there!.to, back!.from, back!.to]).toEqual(['hv1', 'hv2', 'hv2', 'hv1']);
+    const appLost = summary.apps.reduce((n, a) => n + (a.app === 'ping' ? (a['sent'] as number) - (a['received'] as number) : (a['lost'] as number)), 0);
+    expect(there!.packets_lost + back!.packets_lost).toBe(appLost);
+    expect(Math.abs(there!.packets_lost - back!.packets_lost)).toBeLessThanOrEqual(2);
+    expect([there!.announce.frames, back!.announce.frames]).toEqual([15, 15]);
+    expect(back!.tables.find((t) => t.table === 'hv1.br0')).toMatchObject({ how: 'moved', old_port: 'hv1.br0.uplink', new_port: 'hv1.br0.vm2-eth0' });
+    expect(back!.tables.find((t) => t.table === 'tor')).toMatchObject({ how: 'moved', old_port: 'tor.p2', new_port: 'tor.p1' });
+    expect(fabric.ctx.vms.get('vm2')!.host).toBe('hv1');
+  });
+});
