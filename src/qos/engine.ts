@@ -71,6 +71,9 @@ export class JobRun {
   readonly readFrac: number;
   readonly random: boolean;
   readonly region: number;
+  /** Stop issuing after this many I/Os / bytes (fio number_ios, size unless time_based); +inf = no cap. */
+  readonly maxIos: number;
+  readonly maxBytes: number;
 
   constructor(
     readonly index: number,
@@ -88,6 +91,8 @@ export class JobRun {
     this.random = isRandom(spec.rw);
     this.region = Math.max(0, Math.min(spec.size ?? diskSize, diskSize - spec.offset));
     this.seqPos = 0;
+    this.maxIos = spec.numberIos > 0 ? spec.numberIos : Number.POSITIVE_INFINITY;
+    this.maxBytes = !spec.timeBased && this.region > 0 ? this.region : Number.POSITIVE_INFINITY;
     this.wake = () => {
       this.wakeAt = -1;
       pump(this);
@@ -302,7 +307,7 @@ export class QosEngine {
     const free = j.free;
     while (free.length > 0) {
       // fio: stop at runtime, after number_ios, or (unless time_based) once `size` bytes are done
-      if (now >= j.endNs || (s.numberIos > 0 && j.issued >= s.numberIos) || (!s.timeBased && j.region > 0 && j.bytesIssued >= j.region)) {
+      if (now >= j.endNs || j.issued >= j.maxIos || j.bytesIssued >= j.maxBytes) {
         j.done = j.inflight === 0;
         return;
       }

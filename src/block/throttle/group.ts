@@ -91,6 +91,8 @@ export class ThrottleGroup<R extends GateRequest> {
   private readonly tokens: [number, number] = [0, 0];
   /** `tg->any_timer_armed[dir]`. */
   private readonly anyTimerArmed: [boolean, boolean] = [false, false];
+  /** Requests queued per direction over all members (lets `nextToken` skip the scan when 0). */
+  private readonly pending: [number, number] = [0, 0];
   readonly stats: MemberThrottleStats[] = [];
   private readonly lastChange: number[] = [];
 
@@ -126,6 +128,7 @@ export class ThrottleGroup<R extends GateRequest> {
     if (mustWait || q.length > 0) {
       this.noteQueue(member);
       q.push(req);
+      this.pending[dir]++;
       this.stats[member]!.throttled++;
       const n = this.queued(member);
       if (n > this.stats[member]!.maxQueue) this.stats[member]!.maxQueue = n;
@@ -156,6 +159,7 @@ export class ThrottleGroup<R extends GateRequest> {
     }
     this.noteQueue(member);
     q.shift();
+    this.pending[dir]--;
     this.go(member, head);
   }
 
@@ -168,8 +172,11 @@ export class ThrottleGroup<R extends GateRequest> {
       this.meter.account(dir, r.bytes, this.host.now());
       this.host.admit(r, m);
       r = this.scheduleNext(m, dir);
-      if (r !== undefined) this.noteQueue(m);
-      if (r !== undefined) this.queues[m]![dir].shift();
+      if (r !== undefined) {
+        this.noteQueue(m);
+        this.queues[m]![dir].shift();
+        this.pending[dir]--;
+      }
     }
   }
 
@@ -213,6 +220,7 @@ export class ThrottleGroup<R extends GateRequest> {
 
   /** `next_throttle_token`: round-robin over members with queued requests of `dir`. */
   private nextToken(member: number, dir: Direction): number {
+    if (this.pending[dir] === 0) return member; // what the scan below ends with when nothing is queued
     const start = this.tokens[dir];
     let token = this.after(start);
     while (token !== start && this.queues[token]![dir].length === 0) token = this.after(token);
