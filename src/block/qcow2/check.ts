@@ -110,12 +110,16 @@ export function checkQcow2(img: Qcow2Image, opts: { repair?: 'leaks' | 'all' } =
     }
     inc(off, cs, 'refcount block');
   });
-  let maxC = rc.end;
-  for (const c of counted.keys()) if (c + 1 > maxC) maxC = c + 1;
+  // Only clusters someone counts or a refcount block mentions can differ (mutated images may
+  // claim clusters far past the file: never loop over the whole index space).
+  const candidates = new Set<number>(counted.keys());
+  rc.forEachNonZero((c) => candidates.add(c));
+  let maxC = 0;
   let leaks = 0;
   const fixes: [number, number][] = [];
   let endOffset = 0;
-  for (let c = 0; c < maxC; c++) {
+  for (const c of [...candidates].sort((a, b) => a - b)) {
+    maxC = c + 1;
     const stored = rc.get(c);
     const ref = counted.get(c) ?? 0;
     if (stored > 0 || ref > 0) endOffset = (c + 1) * cs;
@@ -169,7 +173,6 @@ export function checkQcow2(img: Qcow2Image, opts: { repair?: 'leaks' | 'all' } =
       corruptionsFixed += flagErrors;
     }
     img.backend.fsync();
-    maxC = rc.end;
   }
   return {
     filename: img.name,

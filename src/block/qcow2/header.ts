@@ -228,13 +228,13 @@ const FEATURE_NAMES: [number, number, string][] = [
  * Serialises the header, its extensions and the backing name into one buffer (≤ cluster 0).
  * Written with a single pwrite so a crash leaves either the old or the new header.
  */
-export function serializeHeader(h: Qcow2Header): Uint8Array {
+export function serializeHeader(h: Qcow2Header, featureNames = true): Uint8Array {
   const cs = 2 ** h.clusterBits;
   const enc = new TextEncoder();
   const parts: { type: number; data: Uint8Array }[] = [];
   if (h.backingFormat !== undefined && h.backingFile !== undefined) parts.push({ type: EXT_BACKING_FORMAT, data: enc.encode(h.backingFormat) });
   for (const e of h.unknownExtensions) parts.push(e);
-  if (h.version === 3) {
+  if (h.version === 3 && featureNames) {
     const names = new Uint8Array(48 * FEATURE_NAMES.length);
     FEATURE_NAMES.forEach(([type, bit, name], i) => {
       names[i * 48] = type;
@@ -248,6 +248,7 @@ export function serializeHeader(h: Qcow2Header): Uint8Array {
   for (const p of parts) extBytes += 8 + Math.ceil(p.data.length / 8) * 8;
   const backing = h.backingFile !== undefined ? enc.encode(h.backingFile) : undefined;
   const total = headerLength + extBytes + (backing?.length ?? 0);
+  if (total > cs && featureNames) return serializeHeader(h, false); // small clusters: drop the optional name table
   if (total > cs) throw new UserError('QCOW2_HEADER_TOO_BIG', `header, extensions and backing file name (${total} bytes) do not fit in one ${cs}-byte cluster`);
   const buf = new Uint8Array(total);
   const dv = new DataView(buf.buffer);

@@ -58,6 +58,7 @@ export class Refcounts {
     host.backend.pread(raw, host.refcountTableOffset);
     const dv = new DataView(raw.buffer);
     let last = Math.ceil(fileSize / cs);
+    const seen = new Set<number>();
     for (let i = 0; i < n; i++) {
       const off = u64(dv, i * 8) - (dv.getUint32(i * 8 + 4) & 0x1ff);
       r.table.push(off);
@@ -68,6 +69,8 @@ export class Refcounts {
       if (off >= fileSize) {
         throw new UserError('QCOW2_CORRUPT', `refcount block ${i} at ${off} (table byte ${host.refcountTableOffset + i * 8}) is past the end of the file`);
       }
+      if (seen.has(off)) throw new UserError('QCOW2_CORRUPT', `refcount block ${i} at ${off} (table byte ${host.refcountTableOffset + i * 8}) is used twice`);
+      seen.add(off);
       const block = new Uint8Array(cs);
       host.backend.pread(block, off);
       r.blocks.set(i, block);
@@ -134,6 +137,13 @@ export class Refcounts {
     const block = this.blocks.get(bi);
     if (!block) return 0;
     return this.entry(block, cluster - bi * this.perBlock);
+  }
+
+  /** Calls `fn` for every cluster with a non-zero stored refcount. */
+  forEachNonZero(fn: (cluster: number) => void): void {
+    for (const [bi, block] of this.blocks) {
+      for (let k = 0; k < this.perBlock; k++) if (this.entry(block, k) !== 0) fn(bi * this.perBlock + k);
+    }
   }
 
   /** Makes the allocator skip clusters below `n` (repair: they may be referenced). */

@@ -50,6 +50,7 @@ export function parseSnapshotTable(backend: BlockBackend, offset: number, count:
     const extraSize = dv.getUint32(36);
     if (l1TableOffset % clusterSize !== 0) throw bad(`entry ${i} l1_table_offset ${l1TableOffset} is not cluster aligned`, pos);
     if (l1Size * 8 > MAX_L1_BYTES) throw bad(`entry ${i} l1_size ${l1Size} is too large`, pos + 8);
+    if (l1Size > 0 && l1TableOffset + l1Size * 8 > fileSize) throw bad(`entry ${i} L1 table (offset ${l1TableOffset}, ${l1Size} entries) lies past the end of the file`, pos);
     if (extraSize > MAX_EXTRA) throw bad(`entry ${i} extra_data_size ${extraSize} is larger than ${MAX_EXTRA}`, pos + 36);
     if (version >= 3 && extraSize < 16) throw bad(`entry ${i} extra_data_size ${extraSize} is below the 16 bytes version 3 requires`, pos + 36);
     const varLen = extraSize + idSize + nameSize;
