@@ -71,18 +71,35 @@ export class LossMeter {
     );
   }
 
-  /** Counts frames arriving at the VM's NIC `port` while `delivering()` (not paused). */
+  /**
+   * Counts frames arriving at the VM's NIC `port` while `delivering()` (not paused). A frame the
+   * device then drops on that port (no rx buffer, filter, …) goes back to the unmatched ones.
+   */
   watchReceiver(port: Port, delivering: () => boolean): void {
+    const matched = new WeakMap<Uint8Array, { key: number; sentNs: number }>();
     this.unhooks.push(
       port.onFrame((_p, dir, frame) => {
         if (!this.active || dir !== 'rx' || !delivering() || !this.macs.has(dstMac(frame))) return;
         const k = frameKey(frame);
         const q = this.outstanding.get(k);
         if (!q) return; // sent before the meter started
-        q.pop();
+        const sentNs = q.pop()!;
         this.size--;
         this.received++;
         if (q.length === 0) this.outstanding.delete(k);
+        matched.set(frame, { key: k, sentNs });
+      }),
+    );
+    this.unhooks.push(
+      port.onDrop((_p, _reason, frame) => {
+        const m = frame !== undefined ? matched.get(frame) : undefined;
+        if (m === undefined) return;
+        matched.delete(frame!);
+        const q = this.outstanding.get(m.key);
+        if (q) q.push(m.sentNs);
+        else this.outstanding.set(m.key, [m.sentNs]);
+        this.size++;
+        this.received--;
       }),
     );
   }

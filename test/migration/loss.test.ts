@@ -84,3 +84,25 @@ describe('migration loss meter', () => {
     expect(r.meter.lost()).toBe(10); // 3 tracked + 7 counted without tracking
   });
 });
+
+describe('migration loss meter and device drops', () => {
+  it('takes back a frame the NIC drops after it arrived', () => {
+    const sim = new Simulation(1);
+    const sender = new Port('vm3.eth0', () => {});
+    connect(sender, new Port('wire', () => {}));
+    const vmPort = new Port('vm2.eth0', (f, _m, p) => p.drop('no-rx-buffer', f)); // ring full
+    const meter = new LossMeter(sim, [VM]);
+    meter.watchSender(sender);
+    meter.watchReceiver(vmPort, () => true);
+    meter.start();
+    sim.schedule(0, () => {
+      const f = udp(1);
+      sender.send(f, { hops: 0 });
+      vmPort.receive(f, { hops: 0 });
+    });
+    sim.schedule(ms(20), () => {});
+    sim.run();
+    expect(meter.lost()).toBe(1);
+    expect(meter.received).toBe(0);
+  });
+});
