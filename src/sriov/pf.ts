@@ -26,7 +26,12 @@
  * VEPA: every VF frame goes out of the uplink and the adjacent switch must hairpin it back;
  * frames reflected to their sender are pruned (ixgbevf drops frames carrying its own source MAC).
  *
- * Not modelled: the PF's own netdev traffic (the host side of the VEB), per-VF multicast filter
+ * The PF's own netdev (`hostPort()`, plugged into a host bridge) is one more VEB endpoint: it gets
+ * broadcast, unicast for its MAC and its FDB entries from VFs, and everything unknown from the
+ * wire (a bridged PF is promiscuous); what it sends is switched to VFs by MAC + VLAN, else the
+ * uplink.
+ *
+ * Not modelled: per-VF multicast filter
  * tables (every VF of a domain gets all multicast, as with allmulti), `min_tx_rate` enforcement
  * (stored, shown and validated: the NIC has no internal contention in this model).
  *
@@ -83,6 +88,9 @@ export interface PfStats {
   vepa_pruned: number;
   representor_tx: number;
   representor_rx: number;
+  /** Frames the VEB delivered to the PF's own netdev (`hostPort()`), and frames it sent. */
+  host_tx: number;
+  host_rx: number;
 }
 
 /** One VF's counters for summaries: the port counters plus VF specifics. */
@@ -112,7 +120,7 @@ export class PhysicalFunction implements VfHost {
   readonly mac: number;
   readonly ifindex: number;
   readonly uplink: Port;
-  readonly stats: PfStats = { veb_unicast: 0, veb_flood_copies: 0, uplink_tx: 0, uplink_rx: 0, uplink_rx_no_vf: 0, vepa_pruned: 0, representor_tx: 0, representor_rx: 0 };
+  readonly stats: PfStats = { veb_unicast: 0, veb_flood_copies: 0, uplink_tx: 0, uplink_rx: 0, uplink_rx_no_vf: 0, vepa_pruned: 0, representor_tx: 0, representor_rx: 0, host_tx: 0, host_rx: 0 };
   private mode: EswitchMode;
   private hw: HwMode;
   private vfList: VirtualFunction[] = [];
@@ -121,6 +129,9 @@ export class PhysicalFunction implements VfHost {
   private pool: VirtualFunction[] = [];
   private repPool: Port[] = [];
   private uplinkRep: Port | null = null;
+  private host: Port | null = null;
+  /** `bridge fdb add MAC dev PF self`: extra unicast MACs the VEB sends to the PF netdev. */
+  readonly hostFdb = new Set<number>();
   /** VEB lookup: MAC → VFs using it (different domains may share a MAC). */
   private macTable = new Map<number, VirtualFunction[]>();
   private readonly events: EventSink | undefined;
@@ -318,6 +329,21 @@ export class PhysicalFunction implements VfHost {
     return this.uplinkRep;
   }
 
+  /**
+   * The PF's own netdev in legacy mode; plug it into a host bridge (`connect(bridgePort, pf.hostPort())`).
+   * Enslaved to a bridge it is promiscuous towards the wire, but the VEB sends it VF unicast only
+   * for its own MAC and the `addHostFdb` entries (`bridge fdb add MAC dev PF self`): a VF reaches
+   * a VM behind the PF's bridge only once that VM's MAC is in the PF's FDB, as on ixgbe/i40e.
+   */
+  hostPort(): Port {
+    if (this.host === null) this.host = new Port(`${this.path}.host`, (frame, meta) => this.fromHost(frame, meta));
+    return this.host;
+  }
+
+  addHostFdb(mac: number): void {
+    this.hostFdb.add(mac);
+  }
+
   /** Port counters + VF counters of VF `i`, a plain object for summaries. */
   vfCounters(i: number): VfCounters {
     const vf = this.vf(i);
@@ -392,17 +418,62 @@ export class PhysicalFunction implements VfHost {
         this.stats.veb_flood_copies++;
         this.deliver(other, inner, key, pcp, next);
       }
+      if (this.host !== null) this.toHost(inner, key, pcp, next);
       this.toUplink(vf, inner, key, pcp, next);
       return;
     }
-    const target = this.lookup(readMac(frame, 0), key);
+    const dst = readMac(frame, 0);
+    const target = this.lookup(dst, key);
     if (target !== null && target !== vf) {
       this.stats.veb_unicast++;
       vf.stats.tx_veb++;
       this.deliver(target, inner, key, pcp, next);
       return;
     }
+    if (this.host !== null && (dst === this.mac || this.hostFdb.has(dst))) {
+      vf.stats.tx_veb++;
+      this.toHost(inner, key, pcp, next);
+      return;
+    }
     this.toUplink(vf, inner, key, pcp, next);
+  }
+
+  /** A frame the PF netdev (the host bridge) sends: VFs by MAC + VLAN, else the uplink. */
+  private fromHost(frame: Frame, meta: FrameMeta): void {
+    this.stats.host_rx++;
+    if (meta.hops >= MAX_HOPS) {
+      this.host?.drop('loop', frame);
+      return;
+    }
+    let inner = frame;
+    let key = 0;
+    let pcp = 0;
+    const tpid = outerTpid(frame);
+    if (tpid !== 0) {
+      const tci = outerTci(frame);
+      key = (tci & 0xfff) + (tpid === TPID_8021AD ? 4096 : 0);
+      pcp = tci >>> 13;
+      inner = popTag(frame);
+    }
+    const next: FrameMeta = { hops: meta.hops + 1 };
+    if (this.mode === 'legacy' && this.hw === 'veb') {
+      if ((frame[0]! & 1) === 1) {
+        const vfs = this.vfList;
+        for (let j = 0; j < vfs.length; j++) {
+          if (!vfs[j]!.acceptsKey(key)) continue;
+          this.stats.veb_flood_copies++;
+          this.deliver(vfs[j]!, inner, key, pcp, next);
+        }
+      } else {
+        const target = this.lookup(readMac(frame, 0), key);
+        if (target !== null) {
+          this.stats.veb_unicast++;
+          this.deliver(target, inner, key, pcp, next);
+          return;
+        }
+      }
+    }
+    this.toUplink(null, inner, key, pcp, next);
   }
 
   private fromUplink(frame: Frame, meta: FrameMeta): void {
@@ -435,9 +506,14 @@ export class PhysicalFunction implements VfHost {
         }
         this.deliver(vf, inner, key, pcp, next);
       }
+      if (this.host !== null) this.toHost(inner, key, pcp, next);
       return;
     }
     const target = this.lookup(readMac(frame, 0), key);
+    if (target === null && this.host !== null) {
+      this.toHost(inner, key, pcp, next); // the PF netdev is promiscuous once bridged
+      return;
+    }
     if (target === null) {
       this.stats.uplink_rx_no_vf++;
       this.uplink.drop('no-vf-match', frame);
@@ -456,11 +532,17 @@ export class PhysicalFunction implements VfHost {
     vf.deliver(f, meta);
   }
 
-  private toUplink(vf: VirtualFunction, inner: Frame, key: number, pcp: number, meta: FrameMeta): void {
+  private toUplink(vf: VirtualFunction | null, inner: Frame, key: number, pcp: number, meta: FrameMeta): void {
     const f = key === 0 ? inner : pushTag(inner, key >= 4096 ? TPID_8021AD : TPID_8021Q, (pcp << 13) | (key & 0xfff));
     this.stats.uplink_tx++;
-    vf.stats.tx_uplink++;
+    if (vf !== null) vf.stats.tx_uplink++;
     this.uplink.send(f, meta);
+  }
+
+  private toHost(inner: Frame, key: number, pcp: number, meta: FrameMeta): void {
+    const f = key === 0 ? inner : pushTag(inner, key >= 4096 ? TPID_8021AD : TPID_8021Q, (pcp << 13) | (key & 0xfff));
+    this.stats.host_tx++;
+    this.host!.send(f, meta);
   }
 
   private lookup(mac: number, key: number): VirtualFunction | null {
