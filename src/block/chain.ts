@@ -182,8 +182,9 @@ export class Chain implements BlockImage {
     for (let i = from; i < this.layers.length; i++) {
       const l = this.layers[i]!;
       if (offset >= l.virtualSize) {
-        // Past the end of a (smaller) backing image: zeros, no further fall-through (QEMU).
-        return { layer: i, kind: ST_ZERO, host: 0, length: Math.min(length, this.virtualSize - offset) };
+        // Past the end of a (smaller) backing image: a hole of the layer above, reading zeros with
+        // no further fall-through (QEMU bdrv_co_block_status_above; qemu-img map shows it so).
+        return { layer: Math.max(from, i - 1), kind: ST_UNALLOC, host: 0, length: Math.min(length, this.virtualSize - offset) };
       }
       const st = l instanceof Qcow2Image ? l.status(offset, length) : l.status(offset);
       length = Math.min(length, st.length, l.virtualSize - offset);

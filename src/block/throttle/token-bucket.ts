@@ -13,7 +13,7 @@
  *   `ratio × refill_time`.
  * - The block device consumes the bandwidth bucket (bytes) then the ops bucket (1); a failure of
  *   the second gives the bytes back.
- * BigInt is used only when a product would leave the exact double range.
+ * Products go through BigInt so no step rounds.
  */
 
 const NS_PER_MS = 1_000_000;
@@ -24,10 +24,15 @@ function gcd(a: number, b: number): number {
   return a;
 }
 
+/** floor(a·b / c) in exact integer arithmetic. */
 function mulDiv(a: number, b: number, c: number): number {
-  const p = a * b;
-  if (p <= Number.MAX_SAFE_INTEGER) return Math.floor(p / c);
   return Number((BigInt(a) * BigInt(b)) / BigInt(c));
+}
+
+/** ceil(a·b / c) in exact integer arithmetic. */
+function mulDivCeil(a: number, b: number, c: number): number {
+  const bc = BigInt(c);
+  return Number((BigInt(a) * BigInt(b) + bc - 1n) / bc);
 }
 
 export interface TokenBucketConfig {
@@ -61,7 +66,9 @@ export class TokenBucket {
     const dt = nowNs - this.lastUpdate;
     if (dt <= 0) return;
     const tokens = mulDiv(dt, this.capacity, this.refillNs);
-    this.lastUpdate += mulDiv(tokens, this.refillNs, this.capacity);
+    // advance by the time those whole tokens took, rounded up so no fraction of a nanosecond is
+    // spent twice; the rest carries over to the next refill (Firecracker's `auto_replenish`)
+    this.lastUpdate += mulDivCeil(tokens, this.refillNs, this.capacity);
     this.budget = Math.min(this.budget + tokens, this.cfg.size);
   }
 
