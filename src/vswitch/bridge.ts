@@ -24,7 +24,7 @@ import type { Simulation } from '../sim/simulation.js';
 import { extractFlowKey } from '../wire/extract.js';
 import { emptyFlowKey } from '../wire/flow-key.js';
 import { FlowCache } from './classifier.js';
-import { KEY_WORDS, OFPP_LOCAL, W_IN_PORT, formatMac, keyWordsFromFlowKey } from './fields.js';
+import { KEY_WORDS, OFPP_LOCAL, W_IN_PORT, W_VLAN_TCI, formatMac, keyWordsFromFlowKey } from './fields.js';
 import { parseFlows } from './flow-parser.js';
 import { FlowTables, type FlowRule, type FlowStats } from './flow-table.js';
 import { MacTable, type MacEntry } from './mac-learning.js';
@@ -68,6 +68,17 @@ export interface BridgePortOptions {
   noFlood?: boolean;
 }
 
+/** What a traced bridge reports for each frame it switches (topology-mode `vfab trace`). */
+export interface BridgeTraceEvent {
+  bridge: string;
+  inPort: string;
+  hops: number;
+  /** Translation steps (matched rules, actions, NORMAL decisions), as `ofproto/trace` prints them. */
+  log: string[];
+  outputs: { port: string; vlan: number | null }[];
+  drop: string | null;
+}
+
 interface PortRec extends XPort {
   port: Port;
 }
@@ -109,6 +120,7 @@ export class Bridge implements XBridge {
   private lastLoopNs = -Infinity;
   /** Frames switched, cache hits (statistics). */
   switched = 0;
+  private traceHook: ((e: BridgeTraceEvent) => void) | null = null;
 
   constructor(opts: BridgeOptions) {
     this.path = opts.path;
@@ -318,10 +330,24 @@ export class Bridge implements XBridge {
         return;
       }
     }
-    const r = this.process(rec.ofport, frame, { mayLearn: true });
+    const hook = this.traceHook;
+    const r = this.process(rec.ofport, frame, hook ? { mayLearn: true, trace: true } : { mayLearn: true });
     if (r === null) {
       rec.port.drop('malformed', frame);
       return;
+    }
+    if (hook) {
+      hook({
+        bridge: this.path,
+        inPort: rec.port.path,
+        hops: meta.hops,
+        log: r.log ?? [],
+        outputs: r.outputs.map((o) => {
+          const tci = o.state.words[W_VLAN_TCI]!;
+          return { port: this.byOfport.get(o.ofport)?.port.path ?? String(o.ofport), vlan: tci & 0x1000 ? tci & 0xfff : null };
+        }),
+        drop: r.outputs.length === 0 ? (r.drop ?? 'no-output') : null,
+      });
     }
     this.deliver(rec, frame, meta, r);
   }
@@ -413,6 +439,14 @@ export class Bridge implements XBridge {
       frame: rewriteFrame(frame, this.words, this.fk.l3Offset, this.fk.l4Offset, o.state),
     }));
     return { xlate: res, frames };
+  }
+
+  /**
+   * Reports every frame this bridge switches to `hook`, with the translation log (the exact-match
+   * cache is bypassed while a hook is set). `null` removes it.
+   */
+  setTraceHook(hook: ((e: BridgeTraceEvent) => void) | null): void {
+    this.traceHook = hook;
   }
 
   private syncCache(): void {

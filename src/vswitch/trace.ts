@@ -164,10 +164,11 @@ export class BridgeTracer {
   }
 
   /** Traces one packet. `mayLearn: false` is a side-effect-free trace. */
-  trace(packet: string, opts: { mayLearn?: boolean; log?: boolean; where?: string } = {}): TraceResult {
+  trace(packet: string, opts: { mayLearn?: boolean; log?: boolean; where?: string; line?: number } = {}): TraceResult {
     const br = this.bridge;
     const { value, mask } = parseTraceFlow(packet, {
       file: opts.where ?? '--packet',
+      ...(opts.line !== undefined ? { line: opts.line } : {}),
       portByName: (n) => br.ofportOf(n),
     });
     if (mask[W_IN_PORT] === 0) {

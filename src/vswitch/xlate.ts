@@ -36,6 +36,7 @@ import {
   ETH_TYPE_IP,
   ETH_TYPE_IPV6,
   KEY_WORDS,
+  formatMac,
   prereqOk,
 } from './fields.js';
 import type { FlowRule } from './flow-table.js';
@@ -315,7 +316,7 @@ function normal(ctx: Ctx): void {
     ctx.res.learns.push(src, vlan, inPort);
     if (r.result !== 'refreshed') {
       br.onLearn(src, vlan, inPort, r.result, r.from);
-      log(ctx, `-> learned that ${src.toString(16).padStart(12, '0')} is on port ${inB.name} in VLAN ${vlan}`);
+      log(ctx, `-> learned that ${formatMac(src)} is on port ${inB.name} in VLAN ${vlan}`);
     }
   }
   const dstHi = w[W_DL_DST_HI]! & 0xffff;

@@ -1,0 +1,45 @@
+import { Args, Flags } from '@oclif/core';
+import { BaseCommand } from '../cli/base-command.js';
+import { UserError } from '../errors.js';
+import { runTopology } from '../fabric/run.js';
+import { parseDuration } from '../util/units.js';
+import { pickBridge } from '../vswitch/inspect.js';
+
+export default class Flows extends BaseCommand {
+  static override summary = "Run a topology's scenario, then print one bridge's flow table with counters (ovs-ofctl dump-flows style).";
+  static override examples = [
+    '<%= config.bin %> flows topologies/two-hosts.yaml --bridge hv1.br0',
+    '<%= config.bin %> flows topologies/two-hosts.yaml --bridge tor --until 2s --json',
+  ];
+  static override args = { file: Args.string({ description: 'topology YAML file', required: true }) };
+  static override flags = {
+    bridge: Flags.string({ description: 'bridge path HOST.BRIDGE (or a switch name)', required: true }),
+    until: Flags.string({ description: "simulated time to run first (default: the topology's duration)" }),
+    seed: Flags.string({ description: 'seed (default: the topology\'s seed)' }),
+    json: Flags.boolean({ description: 'print the flows with counters as JSON' }),
+  };
+
+  async run(): Promise<void> {
+    const { args, flags } = await this.parse(Flows);
+    const { fabric } = runTopology(args.file, runOptions(flags.until, flags.seed));
+    const br = pickBridge(fabric.ctx.bridges, flags.bridge);
+    if (flags.json) this.printJson({ bridge: br.path, time_ns: fabric.sim.now, flows: br.flowStats() });
+    else process.stdout.write(br.dumpFlows());
+  }
+}
+
+export function runOptions(until: string | undefined, seed: string | undefined): { untilNs?: number; seed?: number } {
+  const out: { untilNs?: number; seed?: number } = {};
+  if (until !== undefined) {
+    try {
+      out.untilNs = parseDuration(until);
+    } catch (e) {
+      throw new UserError('CLI_BAD_FLAG', (e as Error).message, { where: '--until' });
+    }
+  }
+  if (seed !== undefined) {
+    if (!/^[0-9]+$/.test(seed) || Number(seed) > 0xffffffff) throw new UserError('CLI_BAD_FLAG', `seed must be an integer 0..4294967295, got "${seed}"`, { where: '--seed' });
+    out.seed = Number(seed);
+  }
+  return out;
+}

@@ -1,0 +1,89 @@
+import { readFileSync } from 'node:fs';
+import { Args, Flags } from '@oclif/core';
+import { BaseCommand } from '../cli/base-command.js';
+import { UserError } from '../errors.js';
+import { loadTopology } from '../topology/load.js';
+import { renderTopologyTrace, traceTopology } from '../vswitch/fabric-trace.js';
+import { BridgeTracer, formatTraceResult, parsePortSpec, type TraceResult } from '../vswitch/trace.js';
+
+function readText(path: string, flag: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new UserError('CLI_FILE', `cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { where: flag });
+  }
+}
+
+export default class Trace extends BaseCommand {
+  static override summary = 'Trace packets through a flow table (bare bridge) or across a topology.';
+  static override description =
+    'Bare-bridge mode tests a flow table alone, like ovs-appctl ofproto/trace -generate: packets are\n' +
+    'processed in order and MAC learning carries over, so learning and migration sequences replay.\n' +
+    'Topology mode follows one packet from a VM interface hop by hop across the fabric.\n' +
+    'FLOW is the ofproto/trace flow syntax (in_port=1,dl_src=…,dl_dst=…,arp,arp_op=1,…).';
+  static override examples = [
+    '<%= config.bin %> trace --flows br0.flows --port p1:1 --port p2:2:tag=10 --port p3:3:trunks=10,20 --packet in_port=1,dl_src=00:00:00:00:00:0a,dl_dst=ff:ff:ff:ff:ff:ff,arp,arp_op=1',
+    '<%= config.bin %> trace --flows br0.flows --port p1:1 --port p2:2 --packets migration.txt --json',
+    '<%= config.bin %> trace topologies/two-hosts.yaml --from vm1.eth0 --packet dl_dst=02:00:00:00:0a:03,ip,nw_src=10.0.0.1,nw_dst=10.0.0.3,nw_ttl=64',
+  ];
+  static override args = { file: Args.string({ description: 'topology YAML file (topology mode)', required: false }) };
+  static override flags = {
+    flows: Flags.string({ description: 'ovs-ofctl add-flows file (bare-bridge mode)' }),
+    port: Flags.string({ description: 'bridge port NAME:OFPORT[:tag=VID][:trunks=VID,VID…][:vlan_mode=M] (repeatable)', multiple: true }),
+    packet: Flags.string({ description: 'packet in ofproto/trace flow syntax (repeatable)', multiple: true }),
+    packets: Flags.string({ description: 'file with one packet per line (# comments; "trace FLOW" = no MAC learning)' }),
+    'local-no-flood': Flags.boolean({ description: 'leave LOCAL out of floods (ovs-ofctl mod-port br0 br0 no-flood)' }),
+    from: Flags.string({ description: 'topology mode: VM interface the packet leaves from, e.g. vm1.eth0' }),
+    detail: Flags.boolean({ description: 'show matched rules and NORMAL decisions (bare-bridge mode)' }),
+    json: Flags.boolean({ description: 'JSON: one object per packet per line (bare bridge), one object (topology)' }),
+  };
+
+  async run(): Promise<void> {
+    const { args, flags } = await this.parse(Trace);
+    const packets: { flow: string; learn: boolean; where: string; line?: number }[] = (flags.packet ?? []).map((p) => ({ flow: p, learn: true, where: '--packet' }));
+    if (flags.packets !== undefined) {
+      const file = flags.packets;
+      readText(file, '--packets')
+        .split('\n')
+        .forEach((raw, i) => {
+          const line = raw.replace(/(^|\s)#.*$/, '').trim();
+          // The OVS oracle's packets files also hold echo/fdb/flows lines: skip them.
+          if (!line || /^(echo|fdb|flows)(\s|$)/.test(line)) return;
+          const m = /^(trace|packet)\s+(.*)$/.exec(line);
+          packets.push({ flow: m ? m[2]! : line, learn: m?.[1] !== 'trace', where: file, line: i + 1 });
+        });
+    }
+    if (packets.length === 0) throw new UserError('CLI_MISSING_FLAG', 'give at least one --packet FLOW (or --packets FILE)', { where: '--packet' });
+
+    if (args.file !== undefined) {
+      if (flags.from === undefined) throw new UserError('CLI_MISSING_FLAG', 'topology mode needs --from VM.IFACE', { where: '--from' });
+      if (flags.flows !== undefined || flags.port !== undefined) {
+        throw new UserError('CLI_BAD_FLAG', '--flows/--port are for bare-bridge mode (no topology file)', { where: '--flows' });
+      }
+      const model = loadTopology(args.file);
+      const results = packets.map((p) => traceTopology(model, { from: flags.from!, packet: p.flow }));
+      if (flags.json) this.printJson(results.length === 1 ? results[0] : results);
+      else for (const r of results) process.stdout.write(renderTopologyTrace(r));
+      return;
+    }
+
+    if (flags.flows === undefined) throw new UserError('CLI_MISSING_FLAG', 'give a topology FILE with --from, or --flows FILE with --port', { where: '--flows' });
+    if (!flags.port || flags.port.length === 0) throw new UserError('CLI_MISSING_FLAG', 'bare-bridge mode needs at least one --port NAME:OFPORT', { where: '--port' });
+    const tracer = new BridgeTracer({
+      flows: readText(flags.flows, '--flows'),
+      flowsFile: flags.flows,
+      ports: flags.port.map((p) => parsePortSpec(p)),
+      localNoFlood: flags['local-no-flood'],
+    });
+    for (const p of packets) {
+      const r: TraceResult = tracer.trace(p.flow, { mayLearn: p.learn, log: flags.detail, where: p.where, ...(p.line !== undefined ? { line: p.line } : {}) });
+      if (flags.json) {
+        process.stdout.write(`${JSON.stringify({ packet: r.packet, outputs: r.outputs, drop: r.drop, ...(r.log ? { log: r.log } : {}) })}\n`);
+      } else {
+        process.stdout.write(`${p.learn ? 'packet' : 'trace'} ${r.packet}\n`);
+        if (r.log) for (const l of r.log) process.stdout.write(`    ${l}\n`);
+        process.stdout.write(`  Outputs: ${formatTraceResult(r)}\n`);
+      }
+    }
+  }
+}
