@@ -75,6 +75,14 @@ describe('vfab qos run', () => {
     expect(readFileSync(join(out, 'iops.svg'), 'utf8')).toContain('vm1.vda iops-total-max 2k');
   });
 
+  it('is deterministic: two runs print byte-identical JSON', () => {
+    const a = vfab('qos', 'run', 'topologies/qos-noisy-neighbor.qos.yaml', '--json');
+    const b = vfab('qos', 'run', 'topologies/qos-noisy-neighbor.qos.yaml', '--json');
+    expect(a.status).toBe(0);
+    expect(a.stdout.length).toBeGreaterThan(1000);
+    expect(b.stdout).toBe(a.stdout);
+  });
+
   it('rejects an interval under 1 ms with the flag named', () => {
     const r = vfab('qos', 'run', 'topologies/qos-burst.qos.yaml', '--interval', '100us');
     expect(r.status).toBe(2);

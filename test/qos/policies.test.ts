@@ -63,6 +63,42 @@ describe('throttle groups (block/throttle-groups.c)', () => {
   });
 });
 
+describe('throttle groups, whatever the arrival pattern', () => {
+  it('never let the members together exceed bucket + avg*T (+1 per direction), and lose no request', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 4 }),
+        fc.integer({ min: 10, max: 1000 }),
+        fc.array(fc.record({ at: fc.integer({ min: 0, max: 2e9 }), disk: fc.integer({ min: 0, max: 3 }), dir: fc.constantFrom<0 | 1>(0, 1) }), { minLength: 1, maxLength: 120 }),
+        (members, avg, arrivals) => {
+          const sim = new Simulation(1);
+          const timers: Array<Array<EventId | undefined>> = [];
+          const admitted: number[] = [];
+          const host: GateHost<Req> = {
+            now: () => sim.now,
+            armTimer(m, d, at) {
+              const row = (timers[m] ??= []);
+              row[d]?.cancel();
+              row[d] = sim.scheduleAt(at, () => g.timerFired(m, d));
+            },
+            admit() {
+              admitted.push(sim.now);
+            },
+          };
+          const g: ThrottleGroup<Req> = new ThrottleGroup('tg', new QemuMeter(readQemuLimits({ 'iops-total': avg }).limits), host, members);
+          for (const a of arrivals) sim.scheduleAt(a.at, () => g.submit(a.disk % members, { dir: a.dir, bytes: 4096, disk: a.disk % members }));
+          sim.run();
+          expect(admitted).toHaveLength(arrivals.length);
+          // +1 per direction: reads and writes have separate timers (and are checked before being
+          // accounted), so with a total limit both may be let through at the same wake-up, as in QEMU
+          admitted.forEach((t, k) => expect(k + 1).toBeLessThanOrEqual(avg / 10 + (avg * t) / 1e9 + 2 + 1e-6));
+        },
+      ),
+      { numRuns: 150 },
+    );
+  });
+});
+
 describe('Firecracker token bucket (exact arithmetic)', () => {
   it('delivers exactly size per refill_time when drained continuously (Firecracker #2176: not 2765 of 3000)', () => {
     const b = new TokenBucket({ size: 3000, oneTimeBurst: 0, refillTimeMs: 1000 });
@@ -83,10 +119,12 @@ describe('Firecracker token bucket (exact arithmetic)', () => {
           t += g;
           b.replenish(t);
         }
-        const expected = Math.min(size, Math.floor((t * size) / (refill * 1e6)));
-        expect(b.budget).toBe(expected);
+        const exact = Number((BigInt(t) * BigInt(size)) / BigInt(refill * 1e6));
+        // never more than the exact total, and at most one token short of it (sub-ns carry-over)
+        expect(b.budget).toBeLessThanOrEqual(Math.min(size, exact));
+        expect(b.budget).toBeGreaterThanOrEqual(Math.min(size, exact) - 1);
       }),
-      { numRuns: 300 },
+      { numRuns: 1000 },
     );
   });
 
