@@ -143,19 +143,26 @@ export function scheduleMigration(ctx: BuildContext, step: MigrateStep): void {
   list.sort((a, b) => a.step.index - b.step.index);
   const all = list;
   ctx.sim.scheduleAt(step.atNs, () => {
+    const vm = step.action.doc.vm;
+    const busy = all.find((e) => e.m !== null && e.m.spec.vm === vm && e.m.active);
+    if (busy) {
+      // QEMU: "There's a migration process in progress" (migrate_prepare).
+      entry.m = startMigration(ctx, step, `a migration of ${vm} to ${busy.m!.spec.to} is already in progress`);
+      return;
+    }
     // A VM migrating again: the previous record stops observing (its loss, drops, announces and
     // MAC tables are about that migration only).
-    for (const e of all) if (e.m !== null && e.m.spec.vm === step.action.doc.vm) e.m.finish();
+    for (const e of all) if (e.m !== null && e.m.spec.vm === vm) e.m.finish();
     entry.m = startMigration(ctx, step);
   });
 }
 
-function startMigration(ctx: BuildContext, step: MigrateStep): LiveMigration {
+function startMigration(ctx: BuildContext, step: MigrateStep, refusal?: string): LiveMigration {
   const doc = step.action.doc;
   const vm = ctx.vms.get(doc.vm)!;
   const from = vm.host;
   const nics: Array<{ rt: VmNicRuntime; nic: MigratableNic }> = [];
-  for (const [ifName, rt] of vm.nics) {
+  for (const rt of vm.nics.values()) {
     const v = rt.virtio;
     if (!v || rt.bridgePort === undefined) continue;
     const nic: MigratableNic = {
@@ -169,7 +176,6 @@ function startMigration(ctx: BuildContext, step: MigrateStep): LiveMigration {
       onAnnounceAck: (cb) => v.onAnnounceAck(cb),
     };
     nics.push({ rt, nic });
-    void ifName;
   }
   const switchover = (nic: MigratableNic): SwitchoverResult => {
     const e = nics.find((n) => n.nic === nic)!;
@@ -211,7 +217,8 @@ function startMigration(ctx: BuildContext, step: MigrateStep): LiveMigration {
       },
     },
   );
-  m.start();
+  if (refusal !== undefined) m.refuse(refusal);
+  else m.start();
   return m;
 }
 

@@ -161,6 +161,26 @@ export class LiveMigration {
     this.timers.push(this.sim.scheduleAt(Math.max(atNs, this.sim.now), () => this.start()));
   }
 
+  /** Where the migration stands now. */
+  get state(): MigrationStatus {
+    return this.status;
+  }
+
+  /** True while pre-copy or stop-and-copy is under way (or about to start). */
+  get active(): boolean {
+    return this.status === 'scheduled' || this.status === 'precopy' || this.status === 'paused';
+  }
+
+  /** Refuses a migration that has not started (e.g. another one of the VM is in progress). */
+  refuse(reason: string): void {
+    if (this.status !== 'scheduled') return;
+    this.startNs = this.sim.now;
+    this.status = 'refused';
+    this.message = reason;
+    this.note(`migration of ${this.spec.vm} refused: ${reason}`);
+    this.emit('migration_refused', { reason });
+  }
+
   /** Starts now. */
   start(): void {
     if (this.status !== 'scheduled') return;

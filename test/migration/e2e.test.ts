@@ -269,3 +269,20 @@ describe('migrating back', () => {
     expect(fabric.ctx.vms.get('vm2')!.host).toBe('hv1');
   });
 });
+
+describe('overlapping migrations', () => {
+  it('refuses a second migrate of a VM whose migration is in progress, as QEMU does', () => {
+    const text = readFileSync('topologies/live-migration.yaml', 'utf8').replace(
+      'announce: both } }\n',
+      'announce: both } }\n  - { at: 1500ms, migrate: { vm: vm2, to: hv3, bandwidth: 10Gbit } }\n',
+    );
+    const fabric = new Fabric(loadTopologyText(text, 'overlap.yaml'));
+    const summary = fabric.run();
+    const [first, second] = summary['migrations'] as MigrationRecord[];
+    expect(first).toMatchObject({ status: 'completed', to: 'hv2' });
+    expect(second).toMatchObject({ status: 'refused', to: 'hv3', start_ns: ms(1500), converged: false });
+    expect(second!.message).toBe('a migration of vm2 to hv2 is already in progress');
+    expect(fabric.ctx.vms.get('vm2')!.host).toBe('hv2');
+    expect(fabric.renderSummary()).toMatch(/vm2 hv1 -> hv3: refused — a migration of vm2 to hv2 is already in progress/);
+  });
+});
