@@ -90,3 +90,52 @@ describe('Bridge loops', () => {
     expect(a!.switched + b!.switched + c!.switched).toBeLessThan(200_000);
   });
 });
+
+describe('Bridge flow timeouts and controller', () => {
+  it('expires hard_timeout rules after their time and idle_timeout rules only when idle (virtual time)', () => {
+    const { sim, br, hosts } = setup('priority=20,udp,hard_timeout=2,actions=output:2\npriority=10,udp,idle_timeout=1,actions=output:1\npriority=0,actions=drop');
+    const udp = buildUdp({ srcMac: A, dstMac: B, srcIp: 1, dstIp: 2, srcPort: 1, dstPort: 2, payloadLen: 0 });
+    // Keep the idle rule busy: it never matches (the hard rule wins), so it expires at 1 s.
+    sim.run({ untilNs: 1_500_000_000 });
+    expect(br.flowStats().map((f) => f.priority)).toEqual([20, 0]);
+    hosts[0]!.port.send(udp, { hops: 0 });
+    expect(hosts[1]!.got.length).toBe(1);
+    sim.run({ untilNs: 2_000_000_000 });
+    expect(br.flowStats().map((f) => f.priority)).toEqual([0]);
+    hosts[0]!.port.send(udp, { hops: 0 });
+    expect(hosts[1]!.got.length).toBe(1);
+    expect(br.portByName('p1')!.counters.drops['drop-action']).toBe(1);
+  });
+
+  it('keeps an idle_timeout rule alive while packets match it', () => {
+    const { sim, br, hosts } = setup('priority=10,udp,idle_timeout=1,actions=output:2');
+    const udp = buildUdp({ srcMac: A, dstMac: B, srcIp: 1, dstIp: 2, srcPort: 1, dstPort: 2, payloadLen: 0 });
+    for (let t = 1; t <= 5; t++) {
+      sim.schedule(t * 600_000_000 - sim.now, () => hosts[0]!.port.send(udp, { hops: 0 }));
+      sim.run({ untilNs: t * 600_000_000 });
+    }
+    expect(br.flowStats().length).toBe(1);
+    sim.run({ untilNs: 5_000_000_000 });
+    expect(br.flowStats().length).toBe(0);
+    expect(hosts[1]!.got.length).toBe(5);
+  });
+
+  it('records a controller action as a packet_in event', () => {
+    const { hosts, events } = setup('priority=10,arp,actions=controller,normal');
+    hosts[0]!.port.send(buildArpRequest({ srcMac: A, srcIp: 1, dstIp: 2 }), { hops: 0 });
+    const pin = events.filter((e) => e.type === 'packet_in');
+    expect(pin).toEqual([{ type: 'packet_in', time_ns: 0, bridge: 'hv1.br0', in_port: 'hv1.br0.p1', table: 0, rule: 'priority=10,arp', reason: 'action' }]);
+    expect(hosts[1]!.got.length).toBe(1);
+  });
+
+  it('serves repeated packets from the exact-match cache and still counts them per rule', () => {
+    const { br, hosts } = setup('priority=10,udp,actions=output:2');
+    const udp = buildUdp({ srcMac: A, dstMac: B, srcIp: 1, dstIp: 2, srcPort: 1, dstPort: 2, payloadLen: 0 });
+    for (let i = 0; i < 10; i++) hosts[0]!.port.send(udp, { hops: 0 });
+    expect(br.cacheStats().hits).toBe(9);
+    expect(br.flowStats()[0]!.n_packets).toBe(10);
+    br.addFlows('priority=20,udp,actions=output:3');
+    hosts[0]!.port.send(udp, { hops: 0 });
+    expect(hosts[2]!.got.length).toBe(1); // the cache was invalidated by the new rule
+  });
+});
