@@ -10,8 +10,9 @@
  *      kernel's sriov_numvfs rules (EBUSY, ERANGE, EPERM while VFs are assigned). Duplicate VF
  *      MACs are reported by `topology/` (one MAC namespace for the whole fabric).
  *   2. `buildSriov(ctx)` after bridges, before links and VMs: PFs, VFs, ports (`hv1.pf0.uplink`,
- *      `hv1.pf0.vfN`), and in switchdev mode the representor ports on the PF's bridge
- *      (`hv1.br0.pf0vf0`, plus the uplink representor `hv1.br0.pf0`).
+ *      `hv1.pf0.vfN`), and with `bridge:` a port `hv1.br0.pf0` on that bridge: in switchdev mode
+ *      the uplink representor (plus one representor per VF, `hv1.br0.pf0vf0`), in legacy mode
+ *      the PF netdev itself, reached from VFs through the VEB for its MAC and its `fdb:` MACs.
  *   3. `attachVf(ctx, vm, iface)`: the VF (a GuestNic) for a `model: vf` interface. An interface
  *      `mac` is programmed through the PF, as libvirt does for `<interface type='hostdev'>`;
  *      `spoof_mac` makes the guest forge that source MAC on every frame (a MAC-spoofing guest).
@@ -101,10 +102,11 @@ export function validateSriov(model: TopologyModel): UserError[] {
           const near = nearest(d.bridge, h.bridges.map((b) => b.name));
           err('SRIOV_UNKNOWN_BRIDGE', [...n.yaml, 'bridge'], `unknown bridge "${d.bridge}" on host ${h.name}${near ? ` (did you mean "${near}"?)` : ''}`);
         }
+        if (d.fdb !== undefined) err('SRIOV_FDB_SWITCHDEV', [...n.yaml, 'fdb'], '"fdb" applies to eswitch: legacy (in switchdev mode the bridge switches VF traffic)');
         if (d.hwmode !== undefined) err('SRIOV_HWMODE_SWITCHDEV', [...n.yaml, 'hwmode'], 'hwmode (veb|vepa) applies to eswitch: legacy; in switchdev mode the bridge switches VF traffic');
       } else {
-        if (d.bridge !== undefined) {
-          err('SRIOV_BRIDGE_LEGACY', [...n.yaml, 'bridge'], '"bridge" applies to eswitch: switchdev (representor ports); in legacy mode the NIC\'s VEB switches VF traffic');
+        if (d.fdb !== undefined && d.bridge === undefined) {
+          err('SRIOV_FDB_NEEDS_BRIDGE', [...n.yaml, 'fdb'], '"fdb" lists MACs behind the PF netdev: give the PF a "bridge" to plug its netdev into');
         }
         if (d.hwmode === 'vepa' && !caps.vepa) err('SRIOV_VEPA_UNSUPPORTED', [...n.yaml, 'hwmode'], `${modelName} does not support hwmode vepa`);
       }
@@ -236,13 +238,15 @@ export function buildSriov(ctx: BuildContext): void {
       // down with it, as on real NICs; `state: enable` keeps VF-to-VF traffic up.
       if (!ctx.model.links.some((l) => l.a === n.uplinkPath || l.b === n.uplinkPath)) pf.setLinkUp(false);
       map.set(n.path, pf);
-      if (pf.eswitchMode === 'switchdev' && d.bridge !== undefined) {
+      if (d.bridge !== undefined) {
+        // switchdev: the uplink representor; legacy: the PF netdev, one more VEB endpoint.
         const br = ctx.bridges.get(`${h.name}.${d.bridge}`);
         if (br) {
-          const up = br.addPort({ name: pf.name });
-          connect(up, pf.uplinkRepresentor());
-          ctx.registerPort(up);
+          const bp = br.addPort({ name: pf.name });
+          connect(bp, pf.eswitchMode === 'switchdev' ? pf.uplinkRepresentor() : pf.hostPort());
+          ctx.registerPort(bp);
         }
+        for (const m of d.fdb ?? []) pf.addHostFdb(parseMac(m));
       }
       syncPorts(ctx, pf, h.name);
     }

@@ -98,7 +98,8 @@ export const pfSchema = z.strictObject({
   num_vfs: zCount(0, 256).optional(),
   eswitch: z.enum(['legacy', 'switchdev']).optional(),
   hwmode: z.enum(['veb', 'vepa']).optional(),
-  bridge: z.string().optional().describe('host bridge that receives the representor ports (switchdev)'),
+  bridge: z.string().optional().describe('host bridge that receives the representor ports (switchdev) or the PF netdev itself (legacy)'),
+  fdb: z.array(zMac()).optional().describe('legacy: MACs behind the PF netdev that VFs may reach through the VEB (bridge fdb add MAC dev PF self)'),
   mac: zMac().optional(),
   vfs: z.record(z.string().regex(/^[0-9]+$/, { error: 'a VF index (0, 1, …)' }), vfConfigSchema).optional(),
 });

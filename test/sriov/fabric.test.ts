@@ -195,6 +195,12 @@ describe('bad SR-IOV configuration', () => {
     ]);
   });
 
+  it('refuses spoof_mac on a virtio interface', () => {
+    expect(errors(topo({ vms: '  vm2: { host: hv1, interfaces: { eth0: { bridge: br0, spoof_mac: "02:66:00:00:00:01" } } }' }))[0]).toMatch(/^16:\d+ SRIOV_SPOOF_MAC: spoof_mac applies to model: vf/);
+  });
+});
+
+describe('SR-IOV in a built fabric', () => {
   it('applies valid scenario steps at their time', () => {
     const scenario = ['scenario:', '  - { at: 1s, vf: { nic: hv1.pf0, vf: 1, vlan: 30, qos: 1, state: disable } }'].join('\n');
     const f = new Fabric(loadTopologyText(topo({ scenario }), 't.yaml'));
@@ -221,7 +227,24 @@ describe('bad SR-IOV configuration', () => {
     expect((enable.apps[0] as Ping).received).toBe(2);
   });
 
-  it('refuses spoof_mac on a virtio interface', () => {
-    expect(errors(topo({ vms: '  vm2: { host: hv1, interfaces: { eth0: { bridge: br0, spoof_mac: "02:66:00:00:00:01" } } }' }))[0]).toMatch(/^16:\d+ SRIOV_SPOOF_MAC: spoof_mac applies to model: vf/);
+  it('plugs a legacy PF netdev into its bridge: VFs reach a VM behind it once its MAC is in the PF fdb', () => {
+    const text = (fdb: string) =>
+      [
+        'hosts:',
+        '  hv1:',
+        '    bridges: { br0: {} }',
+        `    nics: { pf0: { model: i40e, num_vfs: 1, bridge: br0${fdb}, vfs: { 0: { mac: "02:00:00:00:01:00", state: enable } } } }`,
+        'vms:',
+        '  vm1: { host: hv1, interfaces: { eth0: { model: vf, nic: pf0, vf: 0, ipv4: 10.0.1.1/24 } } }',
+        '  vm7: { host: hv1, interfaces: { eth0: { bridge: br0, mac: "02:00:00:00:07:07", ipv4: 10.0.1.7/24 } } }',
+        'scenario:',
+        '  - { at: 10ms, ping: { from: vm1, to: vm7, count: 2, interval: 10ms } }',
+      ].join('\n');
+    const without = runTopology({ text: text(''), file: 't.yaml' }, { untilNs: 1e9 }).summary;
+    expect((without.apps[0] as Ping).received).toBe(0);
+    expect(without.ports['hv1.pf0.uplink']!.drops['link-down']).toBe(3); // ARP broadcast + 2 echo requests: to the (uncabled) wire
+    const withFdb = runTopology({ text: text(', fdb: ["02:00:00:00:07:07"]'), file: 't.yaml' }, { untilNs: 1e9 }).summary;
+    expect((withFdb.apps[0] as Ping).received).toBe(2);
+    expect(withFdb.ports['hv1.br0.pf0']!.rx_packets).toBeGreaterThan(2);
   });
 });
