@@ -378,7 +378,8 @@ export function nicText(pf: PhysicalFunction): string[] {
   const lines = [
     `${pf.path} (${pf.model}, ${pf.eswitchMode}${pf.eswitchMode === 'legacy' ? ` ${pf.hwmode}` : ''}): ${pf.numVfs}/${pf.totalVfs} VFs, link ${pf.linkUp ? 'up' : 'down'}; ` +
       (pf.eswitchMode === 'legacy'
-        ? `veb unicast ${s.veb_unicast}, veb flood copies ${s.veb_flood_copies}, uplink tx ${s.uplink_tx} rx ${s.uplink_rx} (no VF match ${s.uplink_rx_no_vf})`
+        ? `veb unicast ${s.veb_unicast}, veb flood copies ${s.veb_flood_copies}, uplink tx ${s.uplink_tx} rx ${s.uplink_rx} (no VF match ${s.uplink_rx_no_vf})` +
+          (s.host_tx + s.host_rx > 0 ? `, PF netdev tx ${s.host_tx} rx ${s.host_rx}` : '')
         : `representors tx ${s.representor_tx} rx ${s.representor_rx}, uplink tx ${s.uplink_tx} rx ${s.uplink_rx}`),
   ];
   for (const vf of pf.vfs) {
