@@ -112,6 +112,16 @@ export class LogHistogram {
     return out;
   }
 
+  /** How many recorded values fall in [lo, hi) (bucket resolution). */
+  countBetween(lo: number, hi: number): number {
+    if (this.count === 0) return 0;
+    const a = Math.max(this.lo, lo <= 0 ? 0 : this.index(lo));
+    const b = Math.min(this.hi + 1, hi === Number.POSITIVE_INFINITY ? this.counts.length : this.index(hi));
+    let n = 0;
+    for (let i = a; i < b; i++) n += this.counts[i]!;
+    return n;
+  }
+
   /** Adds another histogram of the same shape into this one. */
   merge(o: LogHistogram): void {
     if (o.counts.length !== this.counts.length) throw new RangeError('histogram shapes differ');

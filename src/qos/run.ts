@@ -97,6 +97,7 @@ export function runQos(model: QosModel, opts: RunQosOptions = {}): { engine: Qos
     fio: {
       'fio version': 'fio-3.33 (vfab simulation)',
       timestamp: 0,
+      timestamp_ms: 0,
       time: '',
       'global options': {},
       jobs: engine.jobs.map((j) => fioJobJson(j, end)),
