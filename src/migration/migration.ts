@@ -27,6 +27,7 @@
  * the fabric provides them, and refused otherwise.
  */
 import type { EventId, Simulation } from '../sim/index.js';
+import { formatTime } from '../sim/time.js';
 import type { Port } from '../port/port.js';
 import type { FabricEvent } from '../port/nic.js';
 import { buildRarp as wireBuildRarp } from '../wire/build.js';
@@ -291,7 +292,7 @@ export class LiveMigration {
     for (const nic of s.nics) nic.resume();
     this.resumeNs = this.sim.now;
     this.status = 'completed';
-    this.note(`${s.vm} resumed on ${s.to} after ${this.plan!.downtime_ns} ns downtime`);
+    this.note(`${s.vm} resumed on ${s.to} after ${formatTime(this.plan!.downtime_ns)} downtime`);
     this.emit('migration_resume', { downtime_ns: this.plan!.downtime_ns });
     this.announcer = new Announcer(this.sim, s.nics, {
       mode: s.announce,
@@ -366,7 +367,20 @@ export class LiveMigration {
     const out: TimelineEntry[] = rounds.map((r) => ({ time_ns: this.startNs + r.end_ns, what: `pre-copy round ${r.round} done (${r.bytes} bytes)` }));
     out.push(...this.timeline);
     if (ann && this.announcer) {
-      for (const f of this.announcer.log) out.push({ time_ns: f.time_ns, what: `${f.kind.toUpperCase()} from ${f.nic}` });
+      // One line per instant and NIC: "RARP + GARP + NA from vm2.eth0".
+      let last: { t: number; nic: string; kinds: string[] } | null = null;
+      const flush = (): void => {
+        if (last) out.push({ time_ns: last.t, what: `${last.kinds.join(' + ')} from ${last.nic}` });
+      };
+      for (const f of this.announcer.log) {
+        if (last && last.t === f.time_ns && last.nic === f.nic) {
+          if (!last.kinds.includes(f.kind.toUpperCase())) last.kinds.push(f.kind.toUpperCase());
+          continue;
+        }
+        flush();
+        last = { t: f.time_ns, nic: f.nic, kinds: [f.kind.toUpperCase()] };
+      }
+      flush();
     }
     const rc = this.tracker?.reconvergedNs;
     if (rc !== undefined && rc !== null) out.push({ time_ns: rc, what: 'all MAC tables point at the new location' });
