@@ -60,10 +60,18 @@ function finalize(h: number): number {
   return (h ^ (h >>> 15)) & 0x3fffffff;
 }
 
-/** Hash of a full key (all words), for the exact-match cache. */
+/**
+ * Hash of a whole key, for the exact-match cache. Words 0–13 (in_port … tp_dst) are mixed one by
+ * one; the rarely used ARP hardware-address and IPv6 words (14–25) are XOR-folded into one word
+ * first, which halves the multiplies. The cache verifies every word, so this only affects how
+ * well keys spread, never correctness.
+ */
 export function hashKey(key: Int32Array): number {
   let h = 0x811c9dc5;
-  for (let i = 0; i < KEY_WORDS; i++) h = mix(h, key[i]!);
+  for (let i = 0; i < 14; i++) h = Math.imul(h ^ key[i]!, 0x9e3779b1);
+  let f = 0;
+  for (let i = 14; i < KEY_WORDS; i++) f = ((f << 5) | (f >>> 27)) ^ key[i]!;
+  h = Math.imul(h ^ f, 0x9e3779b1);
   return finalize(h);
 }
 
