@@ -3,6 +3,7 @@ import { BaseCommand } from '../cli/base-command.js';
 import { UserError } from '../errors.js';
 import { runTopology } from '../fabric/run.js';
 import { parseDuration } from '../util/units.js';
+import { offloadableText } from '../sriov/offload.js';
 import { pickBridge } from '../vswitch/inspect.js';
 
 export default class Flows extends BaseCommand {
@@ -17,14 +18,28 @@ export default class Flows extends BaseCommand {
     until: Flags.string({ description: "simulated time to run first (default: the topology's duration)" }),
     seed: Flags.string({ description: 'seed (default: the topology\'s seed)' }),
     json: Flags.boolean({ description: 'print the flows with counters as JSON' }),
+    offload: Flags.boolean({ description: 'mark which flows a switchdev NIC could offload (TC-flower subset; a hint, see docs/sriov.md)' }),
   };
 
   async run(): Promise<void> {
     const { args, flags } = await this.parse(Flows);
     const { fabric } = runTopology(args.file, runOptions(flags.until, flags.seed));
     const br = pickBridge(fabric.ctx.bridges, flags.bridge);
-    if (flags.json) this.printJson({ bridge: br.path, time_ns: fabric.sim.now, flows: br.flowStats() });
-    else process.stdout.write(br.dumpFlows());
+    const hint = (f: { match: string; actions: string }) => offloadableText(`${f.match},actions=${f.actions}`);
+    if (flags.json) {
+      const flows = br.flowStats();
+      this.printJson({ bridge: br.path, time_ns: fabric.sim.now, flows: flags.offload ? flows.map((f) => ({ ...f, offload: hint(f) })) : flows });
+    } else {
+      process.stdout.write(br.dumpFlows());
+      if (flags.offload) {
+        const lines = br.flowStats().map((f) => {
+          const v = hint(f);
+          const rule = `table=${f.table},priority=${f.priority}${f.match ? `,${f.match}` : ''} actions=${f.actions}`;
+          return ` offload=${v.offloadable ? 'yes' : 'no '} ${rule}${v.offloadable ? '' : `  (${v.reasons.join('; ')})`}`;
+        });
+        process.stdout.write(`hardware offload hint (TC flower subset):\n${lines.join('\n')}\n`);
+      }
+    }
   }
 }
 

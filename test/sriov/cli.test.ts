@@ -120,3 +120,11 @@ describe('vfab validate on bad SR-IOV configuration', () => {
     ]);
   });
 });
+
+describe('vfab flows --offload', () => {
+  it('marks which flows of the switchdev bridge a NIC could offload', () => {
+    const r = vfab('flows', 'topologies/sriov.yaml', '--bridge', 'hv1.br0', '--until', '0s', '--offload');
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain('hardware offload hint (TC flower subset):\n offload=yes table=0,priority=100,ip,dl_src=02:00:00:00:02:01,nw_dst=10.0.2.100 actions=drop\n');
+  });
+});
