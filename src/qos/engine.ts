@@ -24,8 +24,9 @@ import { Timeline } from './timeline.js';
 import { isRandom, pickBs, readFraction, type JobSpec } from './workload.js';
 import { BugError } from '../errors.js';
 
-/** A measurement window (for expectations): completions of one disk (or all) within [from, to). */
+/** A measurement window (for expectations): completions of one disk, a group's members (or all) within [from, to). */
 export interface WindowSpec {
+  /** A disk or a declared throttle group's name; undefined = every disk. */
   disk: string | undefined;
   fromNs: number;
   toNs: number;
@@ -231,9 +232,18 @@ export class QosEngine {
     for (const w of opts.windows ?? []) {
       const s = new WindowStat(w);
       this.windows.push(s);
-      if (w.disk === undefined) for (const d of this.disks) d.windows.push(s);
-      else this.disk(w.disk).windows.push(s);
+      for (const d of this.targetDisks(w.disk)) d.windows.push(s);
     }
+  }
+
+  /** The disks a target names: a disk, a declared group's members, or (undefined) all disks. */
+  targetDisks(target: string | undefined): DiskRun[] {
+    if (target === undefined) return this.disks;
+    const d = this.diskByName.get(target);
+    if (d) return [d];
+    const g = this.model.groups.find((x) => x.name === target);
+    if (g) return g.members.map((m) => this.disk(m));
+    throw new BugError('QOS_UNKNOWN_TARGET', `no disk or group ${target}`);
   }
 
   disk(name: string): DiskRun {

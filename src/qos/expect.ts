@@ -4,7 +4,7 @@
  *   [TARGET:] METRIC OP VALUE [over [FROM, TO]]
  *   burst: TARGET METRIC OP VALUE for OP DURATION
  *
- * TARGET is a disk (`vm1.vda`) or `all` (default). METRIC: `iops`, `read_iops`, `write_iops`,
+ * TARGET is a disk (`vm1.vda`), a throttle group (its members together) or `all` (default). METRIC: `iops`, `read_iops`, `write_iops`,
  * `bw` (bytes/s: `100MiB/s`, `800M`), latency `pNN` (`p99`, `p99.9`), `lat_mean`, `lat_max`, and
  * per-interval extremes `max_iops` / `min_iops`. OP: `>=`, `<=`, `>`, `<`, `==`. Latency values
  * take a unit (`20ms`), IOPS may use k/M (`1.8k`). Without `over`, the window is the whole run.

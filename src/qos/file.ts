@@ -241,9 +241,10 @@ export function loadQosText(text: string, file = 'qos.yaml', opts: LoadQosOption
       errors.push(new UserError('QOS_EXPECT', r.message, { location: { ...loc, col: loc.col + r.col + (quoted ? 1 : 0) } }));
       return;
     }
-    if (r.target !== undefined && !disks.has(r.target)) {
-      const guess = nearest(r.target, [...disks.keys()]);
-      err(path, `expectation names no disk "${r.target}"${guess ? `; did you mean "${guess}"?` : ''}`);
+    const groupNames = groups.map((g) => g.name);
+    if (r.target !== undefined && !disks.has(r.target) && !groupNames.includes(r.target)) {
+      const guess = nearest(r.target, [...disks.keys(), ...groupNames]);
+      err(path, `expectation names no disk or group "${r.target}"${guess ? `; did you mean "${guess}"?` : ''}`);
       return;
     }
     expectations.push({ exp: r, path });

@@ -123,7 +123,7 @@ function round(x: number): number {
 
 /** Timeline rows of a disk, or the sum over all disks. */
 function rowsOf(engine: QosEngine, target: string | undefined): { iops: number[]; intervalNs: number } {
-  const ds: DiskRun[] = target === undefined ? engine.disks : [engine.disk(target)];
+  const ds: DiskRun[] = engine.targetDisks(target);
   const intervalNs = ds[0]!.timeline.intervalNs;
   const n = Math.max(...ds.map((d) => d.timeline.rows));
   const iops = new Array<number>(n).fill(0);
@@ -149,7 +149,7 @@ function evaluate(e: Expectation, w: WindowStat, engine: QosEngine, end: number)
   const from = e.fromNs;
   const to = Math.min(e.toNs, end);
   const secs = Math.max(0, to - from) / 1e9;
-  const label = e.target ?? 'all disks';
+  const label = e.target === undefined ? 'all disks' : engine.model.groups.some((g) => g.name === e.target) && !engine.model.disks.some((d) => d.name === e.target) ? `group ${e.target}` : e.target;
   const window = e.toNs === Number.POSITIVE_INFINITY && e.fromNs === 0 ? '' : ` over [${formatNs(e.fromNs)}, ${Number.isFinite(e.toNs) ? formatNs(e.toNs) : 'end'}]`;
   if (e.burst) {
     const { iops, intervalNs } = rowsOf(engine, e.target);

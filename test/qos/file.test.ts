@@ -141,6 +141,30 @@ describe('QoS files', () => {
     ]);
   });
 
+  it('accept a throttle group as an expectation target (its members together)', () => {
+    const text = [
+      'disks:',
+      '  a: { size: 1GiB }',
+      '  b: { size: 1GiB }',
+      'groups:',
+      '  gold: { members: [a, b], policy: { iops-total: 200 } }',
+      'jobs:',
+      '  ja: { disk: a, rw: randread, iodepth: 8, runtime: 5s, time_based: 1 }',
+      '  jb: { disk: b, rw: randread, iodepth: 8, runtime: 5s, time_based: 1 }',
+      'expect:',
+      '  - "gold: iops >= 199 over [1s, 5s]"',
+      '  - "gold: iops <= 201 over [1s, 5s]"',
+      '  - "a: iops >= 99 over [1s, 5s]"',
+      '  - "burst: gold iops >= 195 for >= 4s"',
+      '  - "glod: iops >= 1"',
+    ].join('\n');
+    expect(errorsOf(text)).toEqual(['p.qos.yaml:14:5: expectation names no disk or group "glod"; did you mean "gold"?']);
+    const f = loadQosText(text.split('\n').slice(0, -1).join('\n'), 'p.qos.yaml');
+    const { result } = runQos(f.model, { expectations: f.expectations.map((e) => e.exp) });
+    expect(result.expectations!.map((e) => [e.pass, e.measured])).toEqual([[true, '200'], [true, '200'], [true, '100'], [true, '5s (longest stretch)']]);
+    expect(result.expectations![0]!.expected).toBe('group gold: iops >= 199 over [1s, 5s]');
+  });
+
   it('check firecracker and io.max policies', () => {
     const fcText = [...base.slice(0, 1), '  vda: { size: 1GiB, policy: { kind: firecracker, ops: { size: 100, refill_time: 0 } } }', ...base.slice(2)].join('\n');
     expect(errorsOf(fcText)).toEqual(['p.qos.yaml:2:82: "refill_time" must be a whole number of milliseconds > 0']);
