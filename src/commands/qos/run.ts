@@ -22,11 +22,18 @@ export default class QosRun extends BaseCommand {
     json: Flags.boolean({ description: 'print one JSON object (fio-shaped jobs, disks, timelines)' }),
     interval: Flags.string({ description: 'timeline interval, 1ms or more (default: the file\'s, else 1s)' }),
     svg: Flags.string({ description: 'write SVG charts into this folder' }),
+    seed: Flags.string({ description: 'seed for every random draw (default: the file\'s seed, else 1)' }),
   };
 
   async run(): Promise<void> {
     const { args, flags } = await this.parse(QosRun);
     const qos = loadQosFile(args.file);
+    if (flags.seed !== undefined) {
+      if (!/^[0-9]+$/.test(flags.seed) || Number(flags.seed) > 0xffffffff) {
+        throw new UserError('CLI_BAD_FLAG', `seed must be an integer 0..4294967295, got "${flags.seed}"`, { where: '--seed' });
+      }
+      qos.model.seed = Number(flags.seed);
+    }
     if (flags.interval !== undefined) qos.model.intervalNs = parseInterval(flags.interval);
     const bar = !flags.json && process.stdout.isTTY ? new cliProgress.SingleBar({ format: 'simulating [{bar}] {value}/{total} s', hideCursor: true }, cliProgress.Presets.shades_classic) : undefined;
     bar?.start(1, 0);

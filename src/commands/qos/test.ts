@@ -17,11 +17,18 @@ export default class QosTest extends BaseCommand {
   static override flags = {
     json: Flags.boolean({ description: 'print one JSON object (verdict, expectations, fio-shaped jobs, timelines)' }),
     svg: Flags.string({ description: 'write SVG charts into this folder' }),
+    seed: Flags.string({ description: 'seed for every random draw (default: the file\'s seed, else 1)' }),
   };
 
   async run(): Promise<void> {
     const { args, flags } = await this.parse(QosTest);
     const qos = loadQosFile(args.file);
+    if (flags.seed !== undefined) {
+      if (!/^[0-9]+$/.test(flags.seed) || Number(flags.seed) > 0xffffffff) {
+        throw new UserError('CLI_BAD_FLAG', `seed must be an integer 0..4294967295, got "${flags.seed}"`, { where: '--seed' });
+      }
+      qos.model.seed = Number(flags.seed);
+    }
     if (qos.expectations.length === 0) {
       throw new UserError('QOS_NO_EXPECTATIONS', 'the file has no expectations to test; add an expect: list (or use `vfab qos run`)', { location: qos.source.locate([]) });
     }
