@@ -8,7 +8,7 @@
  */
 import { UserError } from '../../errors.js';
 import { COPIED_HI, entryOffset } from './entries.js';
-import { putU64 } from './header.js';
+import { INCOMPAT_DIRTY, putU64 } from './header.js';
 import type { Qcow2Image } from './image.js';
 import { serializeSnapshotTable, type SnapshotEntry } from './snapshot-table.js';
 
@@ -127,6 +127,32 @@ function checkWritable(img: Qcow2Image): void {
   if (img.readOnly) throw new UserError('BLOCK_READ_ONLY', `${img.name} is open read-only`);
 }
 
+/**
+ * Snapshot operations touch refcounts and COPIED flags of many clusters; between the two there
+ * is always an instant where `check` would see a flag that disagrees with its refcount. vfab sets
+ * the dirty bit (incompatible_features bit 0) for the duration, so a crash inside leaves an image
+ * that QEMU and vfab repair on their next read-write open (qcow2.c qcow2_do_open "Repair image if
+ * dirty"). Deliberate difference: QEMU relies on its cache flush ordering instead.
+ */
+function withDirtyBit(img: Qcow2Image, fn: () => void): void {
+  if (img.header.version < 3) {
+    fn();
+    return;
+  }
+  const write = (): void => {
+    const b = new Uint8Array(4);
+    new DataView(b.buffer).setUint32(0, img.header.incompatibleFeatures);
+    img.backend.pwrite(b, 76);
+  };
+  img.header.incompatibleFeatures |= INCOMPAT_DIRTY;
+  write();
+  img.backend.fsync();
+  fn();
+  img.backend.fsync();
+  img.header.incompatibleFeatures &= ~INCOMPAT_DIRTY;
+  write();
+}
+
 export function createSnapshot(img: Qcow2Image, name: string, times: SnapshotTimes = {}): SnapshotInfo {
   checkWritable(img);
   if (name.length === 0) throw new UserError('QCOW2_SNAPSHOT_NAME', 'snapshot name must not be empty');
@@ -140,13 +166,15 @@ export function createSnapshot(img: Qcow2Image, name: string, times: SnapshotTim
     if (Number.isFinite(v)) maxId = Math.max(maxId, v);
   }
   const h = img.header;
+  let entry: SnapshotEntry | undefined;
+  withDirtyBit(img, () => {
   let l1Off = 0;
   if (h.l1Size > 0) {
     l1Off = img.allocMeta(Math.ceil((h.l1Size * 8) / img.cs));
     img.backend.pwrite(img.l1, l1Off);
   }
   updateRefcounts(img, img.l1, h.l1TableOffset, 1);
-  const entry: SnapshotEntry = {
+  entry = {
     l1TableOffset: l1Off,
     l1Size: h.l1Size,
     id: String(maxId + 1),
@@ -159,6 +187,7 @@ export function createSnapshot(img: Qcow2Image, name: string, times: SnapshotTim
     extra: new Uint8Array(0),
   };
   publishTable(img, [...img.snapshots, entry]);
+  });
   return listSnapshots(img).at(-1)!;
 }
 
@@ -179,6 +208,7 @@ export function applySnapshot(img: Qcow2Image, idOrName: string): void {
   if (sn.l1Size > h.l1Size) throw new UserError('QCOW2_SNAPSHOT_SIZE', `snapshot '${idOrName}' has a larger L1 table than the image`);
   const snL1 = new Uint8Array(h.l1Size * 8);
   snL1.set(readL1(img, sn.l1TableOffset, sn.l1Size));
+  withDirtyBit(img, () => {
   // 1. references for what the snapshot reaches (flags computed on a scratch copy).
   updateRefcounts(img, snL1.slice(), -1, 1);
   // 2. publish it as the active table (one write, synced).
@@ -191,6 +221,7 @@ export function applySnapshot(img: Qcow2Image, idOrName: string): void {
   updateRefcounts(img, old, -1, -1);
   // 4. COPIED flags of the new active table.
   updateRefcounts(img, img.l1, h.l1TableOffset, 0);
+  });
 }
 
 export function deleteSnapshot(img: Qcow2Image, idOrName: string): void {
@@ -198,6 +229,7 @@ export function deleteSnapshot(img: Qcow2Image, idOrName: string): void {
   const i = mustFind(img, idOrName, 'delete');
   const sn = img.snapshots[i]!;
   const snL1 = readL1(img, sn.l1TableOffset, sn.l1Size);
+  withDirtyBit(img, () => {
   publishTable(
     img,
     img.snapshots.filter((_, k) => k !== i),
@@ -206,4 +238,5 @@ export function deleteSnapshot(img: Qcow2Image, idOrName: string): void {
   const rc = img.refcounts();
   if (sn.l1Size > 0) for (let k = 0; k < Math.ceil((sn.l1Size * 8) / img.cs); k++) rc.update(sn.l1TableOffset / img.cs + k, -1);
   updateRefcounts(img, img.l1, img.header.l1TableOffset, 0);
+  });
 }

@@ -1,0 +1,47 @@
+// Crash-test writer: runs the seeded ops on IMAGE and SIGKILLs itself right before its Nth
+// pwrite (N = KILL_AT; 0 = never, the parent kills it on a timer instead). Progress goes to
+// stdout synchronously: "D i" after op i completed, "F i" after the flush that ends op i.
+// argv: BUILD_DIR IMAGE SEED KILL_AT
+import { writeSync } from 'node:fs';
+import { makeOps } from './ops.mjs';
+
+const [buildDir, image, seedText, killText] = process.argv.slice(2);
+const { openImage, snapshotImage } = await import(`${buildDir}/block/api.js`);
+const { FileProvider } = await import(`${buildDir}/block/file-backend.adapter.js`);
+const killAt = Number(killText);
+let writes = 0;
+
+class KillingProvider extends FileProvider {
+  open(name, opts) {
+    return this.wrap(super.open(name, opts));
+  }
+  wrap(b) {
+    const pwrite = b.pwrite.bind(b);
+    b.pwrite = (data, off) => {
+      if (++writes === killAt) process.kill(process.pid, 'SIGKILL');
+      pwrite(data, off);
+    };
+    return b;
+  }
+}
+const provider = new KillingProvider();
+const ops = makeOps(Number(seedText));
+let disk = openImage(image, {}, provider);
+writeSync(1, 'R\n');
+for (let i = 0; i < ops.length; i++) {
+  const op = ops[i];
+  if (op.t === 'write') disk.write(op.off, new Uint8Array(op.len).fill(op.v));
+  else if (op.t === 'discard') disk.discard(op.off, op.len);
+  else if (op.t === 'zero') disk.writeZeroes(op.off, op.len);
+  else if (op.t === 'flush') {
+    disk.flush();
+    writeSync(1, `F ${i}\n`);
+  } else {
+    disk.close();
+    snapshotImage(image, op.t === 'snap' ? { create: op.name } : { delete: op.name }, provider);
+    disk = openImage(image, {}, provider);
+  }
+  writeSync(1, `D ${i}\n`);
+}
+disk.close();
+writeSync(1, 'END\n');
