@@ -5,7 +5,8 @@
  * qemu-io issues either synchronous requests (one at a time: queue depth 1) or `aio_*` requests
  * (all queued at once). For a group shared by two disks the recording drives a quorum node whose
  * two children are throttle nodes in the same group: each write goes to child 0 then child 1, and
- * completes when both have. The backend is taken as instantaneous (pre-written image, page cache).
+ * completes when both have; with `read-pattern=fifo` a read goes to child 0 only. The backend is
+ * taken as instantaneous (pre-written image, page cache).
  */
 import { Simulation } from '../sim/index.js';
 import { ThrottleGroup, type GateHost, type GateRequest } from '../block/throttle/group.js';
@@ -24,6 +25,8 @@ export interface ReplayCase {
   issue: 'sync' | 'aio';
   /** 1 = plain throttle node; 2 = quorum over two members of one group. */
   groupDisks: 1 | 2;
+  /** Quorum `read-pattern=fifo`: reads go to the first child only (writes always go to all). */
+  readPattern?: 'quorum' | 'fifo' | undefined;
 }
 
 interface Req extends GateRequest {
@@ -36,11 +39,12 @@ export function replayQemu(c: ReplayCase): { completionNs: number[]; ops: Array<
   const timers: Array<Array<EventId | undefined>> = [];
   const done: number[] = [];
   const ops: Array<'read' | 'write'> = [];
-  const childrenLeft = new Int32Array(c.requests.length).fill(c.groupDisks);
+  const fanout = (r: ReplayRequest): number => (r.op === 'read' && c.readPattern === 'fifo' ? 1 : c.groupDisks);
+  const childrenLeft = Int32Array.from(c.requests, fanout);
   let next = 0;
   const issue = (i: number): void => {
     const r = c.requests[i]!;
-    for (let m = 0; m < c.groupDisks; m++) group.submit(m, { dir: r.op === 'read' ? 0 : 1, bytes: r.bytes, parent: i });
+    for (let m = 0; m < fanout(r); m++) group.submit(m, { dir: r.op === 'read' ? 0 : 1, bytes: r.bytes, parent: i });
   };
   const host: GateHost<Req> = {
     now: () => sim.now,
