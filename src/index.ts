@@ -23,7 +23,7 @@ export {
 
 // The fabric: build, run, summarize.
 export {
-  Fabric, runTopology, checkTopology, renderSummary, type FabricOptions, type CaptureOptions, type RunTopologyOptions,
+  Fabric, runTopology, runTopologyAsync, checkTopology, renderSummary, type FabricOptions, type CaptureOptions, type RunTopologyOptions,
   type RunResult, type RunSummary, type AppSummary, type LinkSummary, type TopologyInputSource, type BuildContext,
 } from './fabric/index.js';
 
@@ -48,3 +48,10 @@ export {
   type OffloadVerdict,
 } from './sriov/index.js';
 export { sriovNics, nicJson } from './fabric/sriov.js';
+
+// Live migration: pre-copy model, QEMU announce schedule (RARP + virtio GUEST_ANNOUNCE), orchestrator.
+export {
+  planPrecopy, announceOffsets, announceStepNs, classifyAnnounce, Announcer, LiveMigration, ReconvergenceTracker, LossMeter, FailoverNic,
+  QEMU_ANNOUNCE_DEFAULTS, DEFAULT_MAX_DOWNTIME_NS, type PrecopyParams, type PrecopyPlan, type AnnounceMode, type AnnounceParams,
+  type MigrationSpec, type MigrationDeps, type MigrationRecord, type MigratableNic, type MacTableView,
+} from './migration/index.js';
