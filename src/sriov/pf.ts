@@ -22,7 +22,7 @@
  * The port VLAN tag (TPID per `proto`, PCP = `qos`) is inserted when the frame leaves by the
  * uplink and is never seen by a VF with a port VLAN. From the uplink, a frame goes to the VF whose
  * MAC and domain match (tag stripped), broadcast/multicast to all VFs of its domain; unknown
- * unicast is dropped (`no-vf-match`: the NIC is not promiscuous).
+ * unicast is dropped (`no-vf-match`), unless the PF netdev is bridged (see below).
  * VEPA: every VF frame goes out of the uplink and the adjacent switch must hairpin it back;
  * frames reflected to their sender are pruned (ixgbevf drops frames carrying its own source MAC).
  *
@@ -31,9 +31,9 @@
  * wire (a bridged PF is promiscuous); what it sends is switched to VFs by MAC + VLAN, else the
  * uplink.
  *
- * Not modelled: per-VF multicast filter
- * tables (every VF of a domain gets all multicast, as with allmulti), `min_tx_rate` enforcement
- * (stored, shown and validated: the NIC has no internal contention in this model).
+ * Not modelled: per-VF multicast filter tables (every VF of a domain gets all multicast, as with
+ * allmulti), `min_tx_rate` enforcement (stored, shown and validated: the NIC has no internal
+ * contention in this model).
  *
  * # Switchdev
  * Each VF's traffic goes to and from its representor port (`representor(i)`, netdev name like
