@@ -181,7 +181,7 @@ function bytesPerRule(): number | null {
   return Math.round((after - before) / 10_000);
 }
 
-function bridgeRate(): number {
+export function bridgeRate(): number {
   const sim = new Simulation(1);
   const lines: string[] = [];
   for (let i = 0; i < 1000; i++) {

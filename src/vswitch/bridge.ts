@@ -363,6 +363,12 @@ export class Bridge implements XBridge {
     const l3 = fk.l3Offset;
     const l4 = fk.l4Offset;
     const hops = meta.hops + 1;
+    if (outs.length === 1) {
+      const o = outs[0]!;
+      const out = this.byOfport.get(o.ofport);
+      if (out) out.port.send(rewriteFrame(frame, words, l3, l4, o.state), { hops });
+      return;
+    }
     // Build every output frame before sending any: sending recurses into peers, which may
     // re-enter this bridge and overwrite the scratch key.
     const frames: Frame[] = new Array<Frame>(outs.length);

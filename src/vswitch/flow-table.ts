@@ -47,6 +47,8 @@ export class FlowTables {
   readonly tables = new Map<number, Classifier<FlowRule>>();
   /** Bumped on every add/remove (callers fold it into their cache generation). */
   generation = 0;
+  /** Rules by (table, priority, match), to replace an identical flow as OFPFC_ADD does. */
+  private readonly byIdentity = new Map<string, FlowRule>();
 
   add(p: ParsedFlow, nowNs: number): FlowRule {
     const rule: FlowRule = {
@@ -74,12 +76,10 @@ export class FlowTables {
       this.tables.set(p.table, cls);
     }
     // ovs-ofctl add-flow with an identical match and priority replaces the rule (OFPFC_ADD).
-    for (const r of cls.rules()) {
-      if (r.priority === rule.priority && sameWords(r.mask, rule.mask) && sameWords(r.value, rule.value)) {
-        this.remove(r);
-        break;
-      }
-    }
+    const id = identity(rule);
+    const old = this.byIdentity.get(id);
+    if (old) this.remove(old);
+    this.byIdentity.set(id, rule);
     cls.insert(rule);
     this.generation++;
     return rule;
@@ -87,6 +87,8 @@ export class FlowTables {
 
   remove(rule: FlowRule): void {
     if (rule.removed) return;
+    const id = identity(rule);
+    if (this.byIdentity.get(id) === rule) this.byIdentity.delete(id);
     this.tables.get(rule.table)?.remove(rule);
     rule.removed = true;
     this.generation++;
@@ -95,6 +97,7 @@ export class FlowTables {
   clear(): void {
     for (const cls of this.tables.values()) for (const r of cls.rules()) r.removed = true;
     this.tables.clear();
+    this.byIdentity.clear();
     this.generation++;
   }
 
@@ -138,8 +141,6 @@ export class FlowTables {
   }
 }
 
-function sameWords(a: Int32Array, b: Int32Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
+function identity(r: FlowRule): string {
+  return `${r.table}/${r.priority}/${r.mask.join(',')}/${r.value.join(',')}`;
 }

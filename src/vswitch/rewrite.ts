@@ -59,10 +59,27 @@ function put32(b: Uint8Array, o: number, v: number): void {
   b[o + 3] = v & 255;
 }
 
-/** The VLAN tags on the wire: count, and where the inner ethertype is. */
-export function readTags(frame: Uint8Array): { n: number; tpid0: number; tci0: number; tpid1: number; tci1: number; etOff: number } {
+export interface WireTags {
+  n: number;
+  tpid0: number;
+  tci0: number;
+  tpid1: number;
+  tci1: number;
+  etOff: number;
+}
+
+const scratchTags: WireTags = { n: 0, tpid0: 0, tci0: 0, tpid1: 0, tci1: 0, etOff: 12 };
+
+/**
+ * The VLAN tags on the wire: count, and where the inner ethertype is. Without `out` the result
+ * is a shared scratch object, valid until the next call (the hot path allocates nothing).
+ */
+export function readTags(frame: Uint8Array, out: WireTags = scratchTags): WireTags {
   let off = 12;
-  const r = { n: 0, tpid0: 0, tci0: 0, tpid1: 0, tci1: 0, etOff: 12 };
+  const r = out;
+  r.n = 0;
+  r.tpid0 = r.tci0 = r.tpid1 = r.tci1 = 0;
+  r.etOff = 12;
   for (let i = 0; i < 2 && frame.length >= off + 6; i++) {
     const t = u16(frame, off);
     if (t !== 0x8100 && t !== 0x88a8) break;
