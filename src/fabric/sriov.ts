@@ -310,7 +310,7 @@ export function attachVf(ctx: BuildContext, vm: VmModel, iface: InterfaceModel):
     throw located(ctx, [...iface.yaml, 'vf'], e);
   }
   // The same guest receive latency (interrupt + NAPI) as a virtio NIC of this topology.
-  vf.rxDelayNs = (iface as { rxDelayNs?: number }).rxDelayNs ?? 10_000;
+  vf.rxDelayNs = iface.rxDelayNs;
   const spoof = spoofMacText(ctx.model, iface);
   return spoof !== undefined ? new SpoofingNic(vf, parseMac(spoof)) : vf;
 }
