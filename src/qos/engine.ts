@@ -184,21 +184,37 @@ export class QosEngine {
       if (!list) onBackend.set(b, (list = []));
       list.push(d);
     }
+    // mClock groups: their members share one client (reservation, limit, weight) at the backend
+    const mclockGroupOf = new Map<string, string>();
+    for (const g of model.groups) if (g.policy.kind === 'mclock') for (const m of g.members) mclockGroupOf.set(m, g.name);
     for (const [bname, ds] of onBackend) {
       const spec = specs.get(bname) ?? { ...NULL_BACKEND, name: bname };
-      const mclock = ds.some((d) => d.policy?.kind === 'mclock')
-        ? ds.map((d): MclockSpec => (d.policy?.kind === 'mclock' ? d.policy.mclock : { reservation: 0, limit: 0, weight: 1 }))
-        : undefined;
-      const be = new Backend(spec, this.sim, prng.fork(`backend:${bname}`), mclock);
+      const uses = ds.some((d) => d.policy?.kind === 'mclock' || mclockGroupOf.has(d.name));
+      const clients: MclockSpec[] = [];
+      const clientOfGroup = new Map<string, number>();
+      const clientOf = ds.map((d) => {
+        const gname = mclockGroupOf.get(d.name);
+        if (gname !== undefined) {
+          let c = clientOfGroup.get(gname);
+          if (c === undefined) {
+            const gp = model.groups.find((g) => g.name === gname)!.policy;
+            c = clients.push(gp.kind === 'mclock' ? gp.mclock : { reservation: 0, limit: 0, weight: 1 }) - 1;
+            clientOfGroup.set(gname, c);
+          }
+          return c;
+        }
+        return clients.push(d.policy?.kind === 'mclock' ? d.policy.mclock : { reservation: 0, limit: 0, weight: 1 }) - 1;
+      });
+      const be = new Backend(spec, this.sim, prng.fork(`backend:${bname}`), uses ? clients : undefined);
       this.backends.set(bname, be);
-      ds.forEach((d, client) => {
-        const run = new DiskRun(this.disks.length, d, be, client, model.intervalNs);
+      ds.forEach((d, i) => {
+        const run = new DiskRun(this.disks.length, d, be, uses ? clientOf[i]! : 0, model.intervalNs);
         this.disks.push(run);
         this.diskByName.set(d.name, run);
       });
     }
     // throttle groups: declared groups, then each disk with its own throttling policy (a group of one)
-    for (const g of model.groups) this.addGroup(g.name, g.policy, g.members.map((m) => this.disk(m).index), true);
+    for (const g of model.groups) if (g.policy.kind !== 'mclock') this.addGroup(g.name, g.policy, g.members.map((m) => this.disk(m).index), true);
     for (const d of this.disks) {
       const p = d.spec.policy;
       if (p && p.kind !== 'mclock') {

@@ -192,9 +192,27 @@ export function loadQosText(text: string, file = 'qos.yaml', opts: LoadQosOption
   // groups
   const groups: GroupSpec[] = [];
   const inGroup = new Map<string, string>();
+  const inMclock = new Map<string, string>();
   for (const [name, g] of Object.entries(doc.groups ?? {})) {
     const path = ['groups', name];
     const policy = readPolicy(g.policy, [...path, 'policy'], err, false);
+    if (policy?.kind === 'mclock') {
+      // an mClock group: its members share one reservation/limit/weight at their (common) backend
+      const backends = new Set<string | undefined>();
+      g.members.forEach((m, i) => {
+        const d = disks.get(m);
+        if (!d) err([...path, 'members', i], `no disk "${m}"${nearestText(m, [...disks.keys()])}`);
+        else if (inMclock.has(m)) err([...path, 'members', i], `disk "${m}" is already in mclock group "${inMclock.get(m)}"`);
+        else if (d.policy?.kind === 'mclock') err([...path, 'members', i], `disk "${m}" has its own mclock policy; a disk in an mclock group takes the group's`);
+        else {
+          inMclock.set(m, name);
+          backends.add(d.backend);
+        }
+      });
+      if (backends.size > 1 || backends.has(undefined)) err([...path, 'members'], 'the members of an mclock group must share one declared backend (mClock schedules that backend\'s queue)');
+      groups.push({ name, members: g.members, policy });
+      continue;
+    }
     g.members.forEach((m, i) => {
       const d = disks.get(m);
       if (!d) {
@@ -267,6 +285,11 @@ export function loadQosText(text: string, file = 'qos.yaml', opts: LoadQosOption
   if (model.data && !model.disks.some((d) => d.image !== undefined)) throw source.error('QOS_INVALID', ['data'], '"data: true" needs at least one disk with an image');
   if (model.intervalNs < 1_000_000) throw source.error('QOS_INVALID', ['interval'], '"interval" must be at least 1ms');
   return { file, model, expectations, source, topology: doc.topology };
+}
+
+function nearestText(word: string, candidates: string[]): string {
+  const g = nearest(word, candidates);
+  return g ? `; did you mean "${g}"?` : '';
 }
 
 function lineAt(text: string, line: number): string {
@@ -431,11 +454,8 @@ function readPolicy(p: Record<string, unknown>, path: YamlPath, err: Err, onDisk
     }
     return { kind: 'io.max', limits };
   }
-  // mclock
-  if (!onDisk) {
-    err([...path, 'kind'], 'mclock is set per disk (reservation, limit, weight at the backend), not on a group');
-    return undefined;
-  }
+  // mclock (on a disk, or on a group whose members share it)
+  void onDisk;
   const read = (k: string, def: number): number => {
     const v = p[k];
     if (v === undefined) return def;

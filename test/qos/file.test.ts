@@ -106,21 +106,22 @@ describe('QoS files', () => {
     ]);
   });
 
-  it('reject a disk in two groups, group limits on a disk with its own, and mclock on a group', () => {
+  it('reject a disk in two throttle groups and group limits on a disk with its own (an mclock group is another layer)', () => {
     const text = [
       'disks:',
       '  a: { size: 1GiB }',
       '  b: { size: 1GiB, policy: { iops-total: 5 } }',
       'groups:',
       '  g1: { members: [a, b], policy: { iops-total: 100 } }',
-      '  g2: { members: [a], policy: { kind: mclock, weight: 1 } }',
+      '  g2: { members: [a], policy: { iops-total: 7 } }',
+      '  g3: { members: [a], policy: { kind: mclock, weight: 1 } }',
       'jobs:',
       '  j: { disk: a }',
     ].join('\n');
     expect(errorsOf(text)).toEqual([
       'p.qos.yaml:5:22: disk "b" has its own throttle limits; a disk in a group takes the group\'s limits',
       'p.qos.yaml:6:19: disk "a" is already in group "g1" (QEMU puts a disk in one throttle group)',
-      'p.qos.yaml:6:39: mclock is set per disk (reservation, limit, weight at the backend), not on a group',
+      'p.qos.yaml:7:18: the members of an mclock group must share one declared backend (mClock schedules that backend\'s queue)',
     ]);
   });
 

@@ -194,6 +194,21 @@ describe('mClock at a shared backend', () => {
     expect(a!.ios + b!.ios).toBeGreaterThan(49_000);
   });
 
+  it('lets a group share one mClock client: two disks at weight 3 together get 3/4 against one at weight 1', () => {
+    const plain = (name: string): DiskSpec => ({ name, size: 1 << 30, backend: 'ssd', policy: undefined });
+    const e = new QosEngine(
+      model([plain('a'), plain('b'), plain('c')], [job('ja', 'a'), job('jb', 'b'), job('jc', 'c')], {
+        backends: [backend],
+        groups: [{ name: 'gold', members: ['a', 'b'], policy: { kind: 'mclock', mclock: { reservation: 0, limit: 0, weight: 3 } } }],
+      }),
+    );
+    e.run();
+    const [a, b, c] = e.disks.map((d) => d.ios);
+    expect((a! + b!) / c!).toBeGreaterThan(2.8);
+    expect((a! + b!) / c!).toBeLessThan(3.2);
+    expect(Math.abs(a! - b!) / a!).toBeLessThan(0.05); // FIFO within the shared client
+  });
+
   it('honours a reservation against a heavier weight, and caps a limit', () => {
     const e = new QosEngine(model([disk('a', 4000, 0, 1), disk('b', 0, 3000, 100), disk('c', 0, 0, 100)], [job('ja', 'a'), job('jb', 'b'), job('jc', 'c')], { backends: [backend] }));
     e.run();
