@@ -38,6 +38,8 @@ export const STORM_MIN_HOPS = 8;
 export const STORM_COPIES_PER_INSTANT = 1024;
 const STORM_QUIET_NS = 1_000_000_000;
 const NS_PER_S = 1_000_000_000;
+const LEARN = { mayLearn: true } as const;
+const LEARN_TRACED = { mayLearn: true, trace: true } as const;
 
 export interface BridgeOptions {
   /** 'hv1.br0' or 'tor'. */
@@ -121,6 +123,8 @@ export class Bridge implements XBridge {
   /** Frames switched, cache hits (statistics). */
   switched = 0;
   private traceHook: ((e: BridgeTraceEvent) => void) | null = null;
+  private pendingFlows: { text: string; origin: { file: string; line: number; col: number } | undefined } | null = null;
+  private pendingError: UserError | null = null;
 
   constructor(opts: BridgeOptions) {
     this.path = opts.path;
@@ -140,17 +144,67 @@ export class Bridge implements XBridge {
     this.loadFlows(opts.flows, opts.flowsOrigin);
   }
 
-  /** Replaces the flow tables with `flows` (undefined = OVS default NORMAL table). */
+  /**
+   * Replaces the flow tables with `flows` (undefined = OVS default NORMAL table).
+   *
+   * Flows may name bridge ports (`in_port=uplink`, `output:vm1-eth0`). A name that does not
+   * exist yet (the fabric adds ports after creating the bridge) defers the table: it is parsed
+   * again after every `addPort`, and until then the bridge has no flows (frames drop as
+   * `table-miss`). `pendingFlowsError()` returns the unresolved-name error, so a builder can
+   * report it once all ports exist. Any other error is thrown at once.
+   */
   loadFlows(flows: string | undefined, origin?: { file: string; line: number; col: number }): void {
     this.flowTables.clear();
+    this.pendingFlows = null;
+    this.pendingError = null;
     const text = flows ?? 'priority=0,actions=NORMAL';
-    const parsed = parseFlows(text, {
-      file: origin?.file ?? `${this.path} flows`,
-      line: origin?.line ?? 1,
-      col: origin?.col ?? 1,
-      portByName: (n) => this.portNumber(n),
-    });
+    const parsed = this.parseFlowText(text, origin);
+    if (parsed instanceof UserError) {
+      this.pendingFlows = { text, origin };
+      this.pendingError = parsed;
+      return;
+    }
     for (const p of parsed) this.addRule(p);
+  }
+
+  /** Parses flows; an unknown port name comes back as the error (others are thrown). */
+  private parseFlowText(text: string, origin?: { file: string; line: number; col: number }): ReturnType<typeof parseFlows> | UserError {
+    try {
+      return parseFlows(text, {
+        file: origin?.file ?? `${this.path} flows`,
+        line: origin?.line ?? 1,
+        col: origin?.col ?? 1,
+        portByName: (n) => this.portNumber(n),
+      });
+    } catch (e) {
+      if (!(e instanceof UserError) || e.code !== 'FLOW_UNKNOWN_PORT') throw e;
+      // Every other mistake is reported now: parse again with any name accepted.
+      parseFlows(text, {
+        file: origin?.file ?? `${this.path} flows`,
+        line: origin?.line ?? 1,
+        col: origin?.col ?? 1,
+        portByName: () => 0xfeff,
+      });
+      return e;
+    }
+  }
+
+  /** The error of flows still waiting for a port name to exist, or null. */
+  pendingFlowsError(): UserError | null {
+    return this.pendingError;
+  }
+
+  private retryPendingFlows(): void {
+    const p = this.pendingFlows;
+    if (p === null) return;
+    const parsed = this.parseFlowText(p.text, p.origin);
+    if (parsed instanceof UserError) {
+      this.pendingError = parsed;
+      return;
+    }
+    this.pendingFlows = null;
+    this.pendingError = null;
+    for (const r of parsed) this.addRule(r);
   }
 
   /** Adds flows (like `ovs-ofctl add-flows`), keeping existing ones. */
@@ -227,6 +281,7 @@ export class Bridge implements XBridge {
     this.byOfport.set(ofport, rec);
     this.byName.set(opts.name, rec);
     this.rebuildAll();
+    this.retryPendingFlows();
     return rec.port;
   }
 
@@ -331,7 +386,7 @@ export class Bridge implements XBridge {
       }
     }
     const hook = this.traceHook;
-    const r = this.process(rec.ofport, frame, hook ? { mayLearn: true, trace: true } : { mayLearn: true });
+    const r = this.process(rec.ofport, frame, hook ? LEARN_TRACED : LEARN);
     if (r === null) {
       rec.port.drop('malformed', frame);
       return;

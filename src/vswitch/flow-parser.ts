@@ -312,7 +312,7 @@ function setMatchField(
   switch (fd.kind) {
     case 'port': {
       const p = parsePortText(vText, opts);
-      if (p === null) throw ctx.err('FLOW_BAD_VALUE', at, `${key}: unknown port "${vText}"`);
+      if (p === null) throw ctx.err('FLOW_UNKNOWN_PORT', at, `${key}: unknown port "${vText}"`);
       value[fd.word] = p;
       mask[fd.word] = -1;
       return;
@@ -491,7 +491,7 @@ function parseActions(
           portText = m[1]!;
         }
         const p = parsePortText(portText, opts);
-        if (p === null) throw ctx.err('FLOW_BAD_VALUE', it.valueAt, `output: unknown port "${portText}"`);
+        if (p === null) throw ctx.err('FLOW_UNKNOWN_PORT', it.valueAt, `output: unknown port "${portText}"`);
         out.push({ type: 'output', port: p });
         continue;
       }
@@ -544,7 +544,7 @@ function parseActions(
           if (parts.length === 3) throw ctx.err('FLOW_UNSUPPORTED_ACTION', it.valueAt, 'resubmit: the ct argument is not supported');
           if (pt !== '') {
             port = parsePortText(pt, opts);
-            if (port === null) throw ctx.err('FLOW_BAD_VALUE', it.valueAt, `resubmit: unknown port "${pt}"`);
+            if (port === null) throw ctx.err('FLOW_UNKNOWN_PORT', it.valueAt, `resubmit: unknown port "${pt}"`);
           }
           if (tt !== '') {
             const t = parseIntText(tt);
@@ -554,7 +554,7 @@ function parseActions(
           if (port === null && tbl === null) throw ctx.err('FLOW_SYNTAX', it.valueAt, 'resubmit: at least one of port and table must be given');
         } else {
           port = parsePortText(it.value.trim(), opts);
-          if (port === null) throw ctx.err('FLOW_BAD_VALUE', it.valueAt, `resubmit: unknown port "${it.value}"`);
+          if (port === null) throw ctx.err('FLOW_UNKNOWN_PORT', it.valueAt, `resubmit: unknown port "${it.value}"`);
         }
         out.push({ type: 'resubmit', port, table: tbl });
         continue;

@@ -161,6 +161,8 @@ export class BridgeTracer {
     }
     if (opts.localNoFlood) this.bridge.setNoFlood('LOCAL', true);
     this.bridge.loadFlows(opts.flows, { file: opts.flowsFile ?? '<flows>', line: 1, col: 1 });
+    const pending = this.bridge.pendingFlowsError();
+    if (pending) throw pending;
   }
 
   /** Traces one packet. `mayLearn: false` is a side-effect-free trace. */

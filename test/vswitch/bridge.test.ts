@@ -139,3 +139,24 @@ describe('Bridge flow timeouts and controller', () => {
     expect(hosts[2]!.got.length).toBe(1); // the cache was invalidated by the new rule
   });
 });
+
+describe('Bridge flows naming ports', () => {
+  it('resolves port names once the ports exist (the fabric adds ports after creating the bridge)', () => {
+    const sim = new Simulation(1);
+    const br = new Bridge({ path: 'hv1.br0', sim, flows: 'priority=10,in_port=uplink,actions=output:vm1-eth0\npriority=0,actions=drop' });
+    expect(br.pendingFlowsError()?.code).toBe('FLOW_UNKNOWN_PORT');
+    const up = br.addPort({ name: 'uplink' });
+    expect(br.pendingFlowsError()?.message).toBe('output: unknown port "vm1-eth0"');
+    const vm = br.addPort({ name: 'vm1-eth0' });
+    expect(br.pendingFlowsError()).toBeNull();
+    expect(br.flowStats().map((f) => f.match)).toEqual(['in_port=1', '']);
+    const h = host('vm1.eth0');
+    connect(vm, h.port);
+    up.receive(buildArpRequest({ srcMac: A, srcIp: 1, dstIp: 2 }), { hops: 0 });
+    expect(h.got.length).toBe(1);
+  });
+
+  it('still throws other flow errors at once', () => {
+    expect(() => new Bridge({ path: 'br0', sim: new Simulation(1), flows: 'in_port=uplink,actions=learn()' })).toThrow(/unsupported action "learn"/);
+  });
+});
