@@ -9,7 +9,7 @@ import { emptyLimits, OPS_TOTAL } from '../block/throttle/qemu-config.js';
 import { defaultJob } from '../qos/workload.js';
 import type { QosModel } from '../qos/model.js';
 
-export const keys = ['qos_sim_ios_per_s', 'qos_sim_ios_per_s_throttled', 'qos_rss_mb_after_1h', 'qos_rss_mb_growth_1h', 'qos_sim_1h_wall_s'];
+export const keys = ['qos_sim_ios_per_s', 'qos_sim_ios_per_s_throttled', 'qos_rss_mb_after_1h', 'qos_rss_mb_growth_1h', 'qos_heap_mb_growth_1h', 'qos_sim_1h_wall_s'];
 
 /**
  * Simulated I/Os per second of CPU time (user + system of this process), so a loaded shared
@@ -52,6 +52,7 @@ export async function run(ctx: BenchContext): Promise<Record<string, number | st
   ctx.log(`qos: ${iosPerS} simulated I/Os per second`);
   (globalThis as { gc?: () => void }).gc?.();
   let rssStart = 0;
+  let heapStart = 0;
   const t0 = performance.now();
   const e = new QosEngine(model(5_000, 3600e9));
   // memory once the run is set up and has run one simulated minute, against after the hour
@@ -60,18 +61,22 @@ export async function run(ctx: BenchContext): Promise<Record<string, number | st
     onProgress: (now) => {
       if (now < 60e9 || rssStart !== 0) return;
       gc?.();
-      rssStart = process.memoryUsage().rss / 2 ** 20;
+      const m = process.memoryUsage();
+      rssStart = m.rss / 2 ** 20;
+      heapStart = (m.heapUsed + m.arrayBuffers) / 2 ** 20;
     },
   });
   const wall = (performance.now() - t0) / 1000;
   gc?.();
   const rss = process.memoryUsage().rss / 2 ** 20;
+  const heap = (process.memoryUsage().heapUsed + process.memoryUsage().arrayBuffers) / 2 ** 20; // JS heap + typed arrays
   ctx.log(`qos: 1 h simulated (${e.completed} I/Os) in ${wall.toFixed(1)} s, rss ${rss.toFixed(0)} MiB (${rssStart.toFixed(0)} MiB after the first simulated minute)`);
   return {
     qos_sim_ios_per_s: iosPerS,
     qos_sim_ios_per_s_throttled: throttled,
     qos_rss_mb_after_1h: Math.round(rss),
     qos_rss_mb_growth_1h: Math.round(rss - rssStart),
+    qos_heap_mb_growth_1h: Math.round((heap - heapStart) * 10) / 10,
     qos_sim_1h_wall_s: Math.round(wall * 10) / 10,
   };
 }
