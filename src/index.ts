@@ -55,3 +55,12 @@ export {
   QEMU_ANNOUNCE_DEFAULTS, DEFAULT_MAX_DOWNTIME_NS, type PrecopyParams, type PrecopyPlan, type AnnounceMode, type AnnounceParams,
   type MigrationSpec, type MigrationDeps, type MigrationRecord, type MigratableNic, type MacTableView,
 } from './migration/index.js';
+
+// The OpenFlow-like virtual switch: bridges, ovs-ofctl flow tables, classifier, bare-bridge trace.
+export {
+  Bridge, Classifier, FlowCache, MacTable, FlowTables, parseFlows, parseTraceFlow, MAX_DEPTH, MAX_RESUBMITS, OFPP_LOCAL,
+  type BridgeOptions, type BridgePortOptions, type BridgeTraceEvent, type ParsedFlow, type FlowRule, type FlowStats, type MacEntry,
+  type VlanMode, type XlateResult,
+} from './vswitch/index.js';
+export { BridgeTracer, parsePortSpec, formatTraceResult, type TracePortSpec, type TraceResult, type TraceOutput } from './vswitch/trace.js';
+export { traceTopology, renderTopologyTrace, type TopologyTraceResult, type TopologyTraceStep } from './vswitch/fabric-trace.js';
