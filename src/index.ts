@@ -64,3 +64,4 @@ export {
 } from './vswitch/index.js';
 export { BridgeTracer, parsePortSpec, formatTraceResult, type TracePortSpec, type TraceResult, type TraceOutput } from './vswitch/trace.js';
 export { traceTopology, renderTopologyTrace, type TopologyTraceResult, type TopologyTraceStep } from './vswitch/fabric-trace.js';
+export * as block from './block/index.js';
