@@ -244,7 +244,11 @@ export function loadQosText(text: string, file = 'qos.yaml', opts: LoadQosOption
       err([...path, 'disk'], `no disk "${j.disk}"${guess ? `; did you mean "${guess}"?` : disks.size ? ` (disks: ${[...disks.keys()].join(', ')})` : ''}`);
       continue;
     }
-    jobs.push(readJob(name, j, path, err));
+    const spec = readJob(name, j, path, err);
+    const size = disks.get(j.disk)!.size;
+    if (size > 0 && spec.offset >= size) err([...path, 'offset'], `offset ${spec.offset} is not inside disk "${j.disk}" (${size} bytes)`);
+    else if (size > 0 && Math.max(...spec.bs[0].sizes, ...spec.bs[1].sizes) > size - spec.offset) err([...path, spec.bs[0].sizes.length > 1 ? 'bssplit' : 'bs'], `a block is larger than the region of disk "${j.disk}" it can address`);
+    jobs.push(spec);
   }
   if (jobs.length === 0 && errors.length === 0) err(['jobs'], 'no jobs: add at least one job under jobs:');
 

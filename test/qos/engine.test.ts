@@ -172,6 +172,17 @@ describe('fio-style jobs in virtual time', () => {
     }
   });
 
+  it('sum several jobs on one disk into the disk\'s timeline and histogram', () => {
+    const e = new QosEngine(model([job({ numjobs: 2, rateIops: [100, 100], runtimeNs: 3 * S, timeBased: true }), { ...job({ rw: 'randwrite', rateIops: [50, 50], runtimeNs: 3 * S, timeBased: true }), name: 'w' }]));
+    e.run();
+    const d = e.disks[0]!;
+    expect(d.sole).toBeUndefined();
+    const rows = d.timeline.toRows();
+    expect(rows.slice(0, 3).map((r) => [r.reads, r.writes])).toEqual([[200, 50], [200, 50], [200, 50]]);
+    expect(d.hist.count).toBe(e.jobs.reduce((a, j) => a + j.stats[0].ios + j.stats[1].ios, 0));
+    expect(d.hist.percentile(50)).toBe(MS);
+  });
+
   it('are deterministic: the same model and seed give identical results', () => {
     const m = model([job({ rw: 'randrw', iodepth: 8, runtimeNs: 2 * S, timeBased: true })], { backends: [{ ...ssd, service: { kind: 'lognormal', p50Ns: 300_000, p99Ns: 3 * MS } }] });
     const a = JSON.stringify(runQos(m).result);

@@ -166,6 +166,14 @@ describe('QoS files', () => {
     expect(result.expectations![0]!.expected).toBe('group gold: iops >= 199 over [1s, 5s]');
   });
 
+  it('reject a job whose offset or block size does not fit its disk', () => {
+    const text = ['disks:', '  vda: { size: 1M }', 'jobs:', '  j: { disk: vda, offset: 2M }', '  k: { disk: vda, bs: 4M }'].join('\n');
+    expect(errorsOf(text)).toEqual([
+      'p.qos.yaml:4:27: offset 2097152 is not inside disk "vda" (1048576 bytes)',
+      'p.qos.yaml:5:23: a block is larger than the region of disk "vda" it can address',
+    ]);
+  });
+
   it('check firecracker and io.max policies', () => {
     const fcText = [...base.slice(0, 1), '  vda: { size: 1GiB, policy: { kind: firecracker, ops: { size: 100, refill_time: 0 } } }', ...base.slice(2)].join('\n');
     expect(errorsOf(fcText)).toEqual(['p.qos.yaml:2:82: "refill_time" must be a whole number of milliseconds > 0']);
