@@ -1,7 +1,7 @@
 import { Args, Flags } from '@oclif/core';
 import { BaseCommand } from '../cli/base-command.js';
 import { UserError } from '../errors.js';
-import { runTopology } from '../fabric/run.js';
+import { runTopologyAsync } from '../fabric/run.js';
 import { parseDuration } from '../util/units.js';
 
 export default class Run extends BaseCommand {
@@ -40,7 +40,7 @@ export default class Run extends BaseCommand {
       }
       seed = Number(flags.seed);
     }
-    const result = runTopology(args.file, {
+    const result = await runTopologyAsync(args.file, {
       closeOnExit: true,
       ...(untilNs !== undefined ? { untilNs } : {}),
       ...(seed !== undefined ? { seed } : {}),

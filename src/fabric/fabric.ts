@@ -162,6 +162,25 @@ export class Fabric {
     return this.summary();
   }
 
+  /**
+   * Like `run`, but yields to the Node event loop every `sliceEvents` events (default 100,000)
+   * so signal handlers (Ctrl-C closing trace files) and other I/O get a turn during long runs.
+   * The simulation itself is unchanged: same events, same order, same results as `run`.
+   */
+  async runAsync(opts: { untilNs?: number; sliceEvents?: number; yieldFn?: () => Promise<void> } = {}): Promise<RunSummary> {
+    if (this.ran) throw new UserError('FABRIC_ALREADY_RAN', 'a Fabric runs once; build a new one to run again');
+    this.ran = true;
+    const untilNs = opts.untilNs ?? this.model.durationNs ?? DEFAULTS.durationNs;
+    const slice = opts.sliceEvents ?? 100_000;
+    const yieldFn = opts.yieldFn ?? (() => new Promise<void>((resolve) => setImmediate(resolve)));
+    for (;;) {
+      const r = this.sim.run({ untilNs, maxEvents: slice });
+      if (r.reason !== 'max-events') break;
+      await yieldFn();
+    }
+    return this.summary();
+  }
+
   /** The summary as of now (also valid mid-run from an event handler). */
   summary(): RunSummary {
     const links: Record<string, LinkSummary> = {};

@@ -53,6 +53,30 @@ export function toModel(input: TopologyInputSource): TopologyModel {
 }
 
 export function runTopology(input: TopologyInputSource, opts: RunTopologyOptions = {}): RunResult {
+  const { fabric, files } = prepare(input, opts);
+  try {
+    const summary = fabric.run(opts.untilNs !== undefined ? { untilNs: opts.untilNs } : {});
+    return { summary, text: fabric.renderSummary(summary), files, fabric };
+  } finally {
+    fabric.close();
+  }
+}
+
+/**
+ * `runTopology` for long runs and the CLI: the simulation yields to the event loop between
+ * slices of events, so Ctrl-C (with `closeOnExit`) stops the run and leaves complete traces.
+ */
+export async function runTopologyAsync(input: TopologyInputSource, opts: RunTopologyOptions = {}): Promise<RunResult> {
+  const { fabric, files } = prepare(input, opts);
+  try {
+    const summary = await fabric.runAsync(opts.untilNs !== undefined ? { untilNs: opts.untilNs } : {});
+    return { summary, text: fabric.renderSummary(summary), files, fabric };
+  } finally {
+    fabric.close();
+  }
+}
+
+function prepare(input: TopologyInputSource, opts: RunTopologyOptions): { fabric: Fabric; files: string[] } {
   const model = toModel(input);
   if (opts.closeOnExit) closeAllOnExit();
   const fabric = new Fabric(model, {
@@ -76,9 +100,9 @@ export function runTopology(input: TopologyInputSource, opts: RunTopologyOptions
         return new FileSink(f);
       }, sel);
     }
-    const summary = fabric.run(opts.untilNs !== undefined ? { untilNs: opts.untilNs } : {});
-    return { summary, text: fabric.renderSummary(summary), files, fabric };
-  } finally {
+  } catch (e) {
     fabric.close();
+    throw e;
   }
+  return { fabric, files };
 }

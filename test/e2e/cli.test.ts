@@ -1,8 +1,8 @@
 /**
  * The CLI as a user meets it: `node bin/run.js …` (npm test builds dist first).
  */
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -103,5 +103,47 @@ describe('vfab schema', () => {
     const shipped = JSON.parse(readFileSync('schema/topology.schema.json', 'utf8')) as unknown;
     expect(printed).toEqual(shipped);
     expect(shipped).toEqual(topologyJsonSchema());
+  });
+});
+
+describe('vfab run interrupted', () => {
+  it('leaves a complete pcapng and exits 130 on Ctrl-C (SIGINT) during a long run', async () => {
+    const topo = join(dir, 'long.yaml');
+    writeFileSync(
+      topo,
+      [
+        'hosts:',
+        '  hv1: { bridges: { br0: {} } }',
+        'vms:',
+        '  vm1: { host: hv1, interfaces: { eth0: { bridge: br0, ipv4: 10.0.0.1/24 } } }',
+        '  vm2: { host: hv1, interfaces: { eth0: { bridge: br0, ipv4: 10.0.0.2/24 } } }',
+        'scenario:',
+        '  - { at: 1ms, udp: { from: vm1, to: vm2, rate: 10Mbit, size: 1000, duration: 1h } }',
+        'capture: { ports: [vm1.eth0] }',
+        '',
+      ].join('\n'),
+    );
+    const out = join(dir, 'long.pcapng');
+    const child = spawn(process.execPath, ['bin/run.js', 'run', topo, '--until', '1h', '--pcapng', out], { stdio: 'ignore' });
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    try {
+      for (let i = 0; i < 200 && !(existsSync(out) && statSync(out).size > 1_000_000); i++) await new Promise((r) => setTimeout(r, 100));
+      child.kill('SIGINT');
+      const code = await Promise.race([exited, new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), 20_000))]);
+      expect(code).toBe(130);
+    } finally {
+      child.kill('SIGKILL');
+    }
+    const buf = readFileSync(out);
+    let off = 0;
+    let epbs = 0;
+    while (off < buf.length) {
+      const len = buf.readUInt32LE(off + 4);
+      expect(buf.readUInt32LE(off + len - 4)).toBe(len);
+      if (buf.readUInt32LE(off) === 6) epbs++;
+      off += len;
+    }
+    expect(off).toBe(buf.length);
+    expect(epbs).toBeGreaterThan(500);
   });
 });

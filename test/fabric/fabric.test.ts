@@ -153,6 +153,17 @@ scenario:
     expect(a.pcap.length).toBeGreaterThan(10_000);
   });
 
+  it('gives the same summary and trace when run in slices (runAsync, as the CLI does)', async () => {
+    const a = run(42);
+    const sink = new MemorySink();
+    const f = new Fabric(loadTopologyText(lossy, 'lossy.yaml'), { seed: 42 });
+    f.capturePcapng(sink);
+    const s = await f.runAsync({ untilNs: 500e6, sliceEvents: 97 });
+    f.close();
+    expect(JSON.stringify(s)).toBe(a.json);
+    expect(Buffer.compare(Buffer.from(sink.bytes()), Buffer.from(a.pcap))).toBe(0);
+  });
+
   it('loses different frames with a different seed', () => {
     const a = run(42);
     const b = run(43);
