@@ -159,6 +159,9 @@ export function createSnapshot(img: Qcow2Image, name: string, times: SnapshotTim
   if (img.snapshots.some((s) => s.name === name)) {
     throw new UserError('QCOW2_SNAPSHOT_EXISTS', `Could not create snapshot '${name}': snapshot with the same name already exists`);
   }
+  if (img.header.refcountOrder === 0) {
+    throw new UserError('QCOW2_SNAPSHOT_REFCOUNT', `Could not create snapshot '${name}': refcount_bits=1 cannot count a second reference (QEMU refuses too)`);
+  }
   if (img.snapshots.length >= 65536) throw new UserError('QCOW2_TOO_MANY_SNAPSHOTS', 'too many snapshots (65536)');
   let maxId = 0;
   for (const s of img.snapshots) {
@@ -166,27 +169,26 @@ export function createSnapshot(img: Qcow2Image, name: string, times: SnapshotTim
     if (Number.isFinite(v)) maxId = Math.max(maxId, v);
   }
   const h = img.header;
-  let entry: SnapshotEntry | undefined;
   withDirtyBit(img, () => {
-  let l1Off = 0;
-  if (h.l1Size > 0) {
-    l1Off = img.allocMeta(Math.ceil((h.l1Size * 8) / img.cs));
-    img.backend.pwrite(img.l1, l1Off);
-  }
-  updateRefcounts(img, img.l1, h.l1TableOffset, 1);
-  entry = {
-    l1TableOffset: l1Off,
-    l1Size: h.l1Size,
-    id: String(maxId + 1),
-    name,
-    dateSec: times.dateSec ?? 0,
-    dateNsec: times.dateNsec ?? 0,
-    vmClockNsec: times.vmClockNsec ?? 0,
-    vmStateSize: 0,
-    diskSize: h.size,
-    extra: new Uint8Array(0),
-  };
-  publishTable(img, [...img.snapshots, entry]);
+    let l1Off = 0;
+    if (h.l1Size > 0) {
+      l1Off = img.allocMeta(Math.ceil((h.l1Size * 8) / img.cs));
+      img.backend.pwrite(img.l1, l1Off);
+    }
+    updateRefcounts(img, img.l1, h.l1TableOffset, 1);
+    const entry: SnapshotEntry = {
+      l1TableOffset: l1Off,
+      l1Size: h.l1Size,
+      id: String(maxId + 1),
+      name,
+      dateSec: times.dateSec ?? 0,
+      dateNsec: times.dateNsec ?? 0,
+      vmClockNsec: times.vmClockNsec ?? 0,
+      vmStateSize: 0,
+      diskSize: h.size,
+      extra: new Uint8Array(0),
+    };
+    publishTable(img, [...img.snapshots, entry]);
   });
   return listSnapshots(img).at(-1)!;
 }
@@ -209,18 +211,18 @@ export function applySnapshot(img: Qcow2Image, idOrName: string): void {
   const snL1 = new Uint8Array(h.l1Size * 8);
   snL1.set(readL1(img, sn.l1TableOffset, sn.l1Size));
   withDirtyBit(img, () => {
-  // 1. references for what the snapshot reaches (flags computed on a scratch copy).
-  updateRefcounts(img, snL1.slice(), -1, 1);
-  // 2. publish it as the active table (one write, synced).
-  img.backend.pwrite(snL1, h.l1TableOffset);
-  img.backend.fsync();
-  // 3. drop the old active state's references (its L1 is still in memory).
-  const old = img.l1.slice();
-  img.l1.set(snL1);
-  img.resetCaches();
-  updateRefcounts(img, old, -1, -1);
-  // 4. COPIED flags of the new active table.
-  updateRefcounts(img, img.l1, h.l1TableOffset, 0);
+    // 1. references for what the snapshot reaches (flags computed on a scratch copy).
+    updateRefcounts(img, snL1.slice(), -1, 1);
+    // 2. publish it as the active table (one write, synced).
+    img.backend.pwrite(snL1, h.l1TableOffset);
+    img.backend.fsync();
+    // 3. drop the old active state's references (its L1 is still in memory).
+    const old = img.l1.slice();
+    img.l1.set(snL1);
+    img.resetCaches();
+    updateRefcounts(img, old, -1, -1);
+    // 4. COPIED flags of the new active table.
+    updateRefcounts(img, img.l1, h.l1TableOffset, 0);
   });
 }
 
@@ -230,13 +232,13 @@ export function deleteSnapshot(img: Qcow2Image, idOrName: string): void {
   const sn = img.snapshots[i]!;
   const snL1 = readL1(img, sn.l1TableOffset, sn.l1Size);
   withDirtyBit(img, () => {
-  publishTable(
-    img,
-    img.snapshots.filter((_, k) => k !== i),
-  );
-  updateRefcounts(img, snL1, -1, -1);
-  const rc = img.refcounts();
-  if (sn.l1Size > 0) for (let k = 0; k < Math.ceil((sn.l1Size * 8) / img.cs); k++) rc.update(sn.l1TableOffset / img.cs + k, -1);
-  updateRefcounts(img, img.l1, img.header.l1TableOffset, 0);
+    publishTable(
+      img,
+      img.snapshots.filter((_, k) => k !== i),
+    );
+    updateRefcounts(img, snL1, -1, -1);
+    const rc = img.refcounts();
+    if (sn.l1Size > 0) for (let k = 0; k < Math.ceil((sn.l1Size * 8) / img.cs); k++) rc.update(sn.l1TableOffset / img.cs + k, -1);
+    updateRefcounts(img, img.l1, img.header.l1TableOffset, 0);
   });
 }
