@@ -33,6 +33,7 @@ export default class Trace extends BaseCommand {
     packet: Flags.string({ description: 'packet in ofproto/trace flow syntax (repeatable)', multiple: true }),
     packets: Flags.string({ description: 'file with one packet per line (# comments; "trace FLOW" = no MAC learning)' }),
     'local-no-flood': Flags.boolean({ description: 'leave LOCAL out of floods (ovs-ofctl mod-port br0 br0 no-flood)' }),
+    'mac-table-size': Flags.integer({ description: 'MAC table entries (OVS other_config:mac-table-size, default 8192)', min: 1 }),
     from: Flags.string({ description: 'topology mode: VM interface the packet leaves from, e.g. vm1.eth0' }),
     detail: Flags.boolean({ description: 'show matched rules and NORMAL decisions (bare-bridge mode)' }),
     json: Flags.boolean({ description: 'JSON: one object per packet per line (bare bridge), one object (topology)' }),
@@ -74,6 +75,7 @@ export default class Trace extends BaseCommand {
       flowsFile: flags.flows,
       ports: flags.port.map((p) => parsePortSpec(p)),
       localNoFlood: flags['local-no-flood'],
+      ...(flags['mac-table-size'] !== undefined ? { macTableSize: flags['mac-table-size'] } : {}),
     });
     for (const p of packets) {
       const r: TraceResult = tracer.trace(p.flow, { mayLearn: p.learn, log: flags.detail, where: p.where, ...(p.line !== undefined ? { line: p.line } : {}) });

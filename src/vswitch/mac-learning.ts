@@ -2,9 +2,12 @@
  * The MAC learning table of a NORMAL bridge, after Open vSwitch `lib/mac-learning.c`.
  *
  * - Key (VLAN, MAC); value the OpenFlow port it was last seen on.
- * - Every learn refreshes the entry: it becomes the most recently used and expires
- *   `agingNs` later (`mac_learning_insert` sets `expires = now + idle_time`). Lookups do not
- *   refresh. Expired entries are invisible and are swept lazily.
+ * - OVS keeps MAC-table time in whole seconds (`time_now()`). An entry learned again on the same
+ *   port is refreshed only once it is at least one second old (`is_mac_learning_update_needed`:
+ *   `mac_entry_age() != 0`); a refresh makes it the most recently used and sets it to expire
+ *   `agingNs` later, counted from the current whole second. So a burst of frames within one
+ *   second does not reorder the LRU lists (the OVS differential suite checks this). Lookups do
+ *   not refresh. Expired entries are invisible and are swept lazily.
  * - Bounded: at `maxEntries` a new entry evicts, like `evict_mac_entry_fairly()`, the least
  *   recently used entry *of the port that holds the most entries*, so one flooding port cannot
  *   push everyone else out.
@@ -16,12 +19,16 @@ export interface MacEntry {
   mac: number;
   vlan: number;
   port: number;
+  /** Whole second (virtual time) of the last refresh, as OVS `time_now()`. */
+  updatedS: number;
   expiresNs: number;
   /** Global LRU sequence (higher = more recent), for fdb/show ordering. */
   used: number;
 }
 
 export type LearnResult = 'new' | 'moved' | 'refreshed';
+
+const NS_PER_S = 1_000_000_000;
 
 export interface MacTableOptions {
   agingNs: number;
@@ -70,12 +77,14 @@ export class MacTable {
       this.generation++;
       e = undefined;
     }
+    const nowS = Math.floor(nowNs / NS_PER_S);
+    const expires = nowS * NS_PER_S + this.opts.agingNs;
     if (e === undefined) {
       if (this.n >= this.opts.maxEntries) {
         this.sweep(nowNs);
         if (this.n >= this.opts.maxEntries) this.evictFairly();
       }
-      e = { mac, vlan, port, expiresNs: nowNs + this.opts.agingNs, used: ++this.useSeq };
+      e = { mac, vlan, port, updatedS: nowS, expiresNs: expires, used: ++this.useSeq };
       let m = this.byVlan.get(vlan);
       if (!m) {
         m = new Map();
@@ -87,7 +96,9 @@ export class MacTable {
       this.generation++;
       return { result: 'new', from: -1 };
     }
-    e.expiresNs = nowNs + this.opts.agingNs;
+    if (e.port === port && nowS === e.updatedS) return { result: 'refreshed', from: port };
+    e.expiresNs = expires;
+    e.updatedS = nowS;
     e.used = ++this.useSeq;
     if (e.port !== port) {
       const from = e.port;

@@ -106,6 +106,8 @@ export interface TracerOptions {
   localNoFlood?: boolean;
   /** Bridge name (LOCAL's name in flows); default br0. */
   bridge?: string;
+  /** MAC table size (OVS other_config:mac-table-size); default 8192. */
+  macTableSize?: number;
 }
 
 /** Fields compared to build `set`, in output order. */
@@ -146,7 +148,7 @@ export class BridgeTracer {
   constructor(opts: TracerOptions) {
     const name = opts.bridge ?? 'br0';
     // Ports first, so flows may name them; then the flows.
-    this.bridge = new Bridge({ path: name, sim: this.sim, flows: '' });
+    this.bridge = new Bridge({ path: name, sim: this.sim, flows: '', ...(opts.macTableSize !== undefined ? { macTableSize: opts.macTableSize } : {}) });
     const seen = new Set<number>();
     for (const p of opts.ports) {
       if (seen.has(p.ofport)) throw new UserError('TRACE_BAD_PORT', `ofport ${p.ofport} is used twice`, { where: '--port' });

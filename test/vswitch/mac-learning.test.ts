@@ -19,16 +19,29 @@ describe('MAC learning table', () => {
   it('evicts the least recently used entry of the port with the most entries when full', () => {
     const t = new MacTable({ agingNs: 300 * S, maxEntries: 4 });
     t.learn(1, 0, 7, 0); // port 7: one entry
-    t.learn(2, 0, 9, 1); // port 9: three entries, 2 is its LRU...
-    t.learn(3, 0, 9, 2);
-    t.learn(4, 0, 9, 3);
-    t.learn(2, 0, 9, 4); // ...until refreshed: now 3 is
-    t.learn(5, 0, 7, 5); // full: evict from port 9
-    expect(t.lookup(3, 0, 6)).toBe(-1);
-    expect(t.lookup(1, 0, 6)).toBe(7);
-    expect(t.lookup(2, 0, 6)).toBe(9);
+    t.learn(2, 0, 9, 1 * S); // port 9: three entries, 2 is its LRU...
+    t.learn(3, 0, 9, 2 * S);
+    t.learn(4, 0, 9, 3 * S);
+    t.learn(2, 0, 9, 4 * S); // ...until refreshed: now 3 is
+    t.learn(5, 0, 7, 5 * S); // full: evict from port 9
+    expect(t.lookup(3, 0, 6 * S)).toBe(-1);
+    expect(t.lookup(1, 0, 6 * S)).toBe(7);
+    expect(t.lookup(2, 0, 6 * S)).toBe(9);
     expect(t.evictions).toBe(1);
     expect(t.size).toBe(4);
+  });
+
+  it('refreshes an entry learned again on the same port only once it is a whole second old (OVS)', () => {
+    const t = new MacTable({ agingNs: 300 * S, maxEntries: 2 });
+    t.learn(1, 0, 1, 0);
+    t.learn(2, 0, 1, 0);
+    t.learn(1, 0, 1, 999_000_000); // same second: not refreshed, 1 stays the LRU
+    t.learn(3, 0, 2, 999_000_001);
+    expect(t.lookup(1, 0, S)).toBe(-1);
+    expect(t.lookup(2, 0, S)).toBe(1);
+    t.learn(2, 0, 1, S); // a second later: refreshed, expires 300 s after second 1
+    expect(t.lookup(2, 0, 300 * S + 999)).toBe(1);
+    expect(t.lookup(2, 0, 301 * S)).toBe(-1);
   });
 
   it('bumps its generation only on changes that can alter a forwarding decision', () => {

@@ -27,15 +27,23 @@ function stripComment(line: string): string {
   return t.replace(/(^|\s)#.*$/, '').trim();
 }
 
-export function parseSpec(spec: string): { ports: TracePortSpec[]; localNoFlood: boolean; bridge: string } {
+export function parseSpec(spec: string): { ports: TracePortSpec[]; localNoFlood: boolean; bridge: string; macTableSize?: number } {
   const ports: TracePortSpec[] = [];
   let bridge = 'br0';
   let localNoFlood = false;
+  let macTableSize: number | undefined;
   for (const raw of spec.split('\n')) {
     const line = stripComment(raw);
     if (!line) continue;
     const tok = line.split(/\s+/);
-    if (tok[0] === 'bridge') bridge = tok[1]!;
+    if (tok[0] === 'bridge') {
+      bridge = tok[1]!;
+      for (const kv of tok.slice(2)) {
+        const m = /^other_config:mac-table-size=(\d+)$/.exec(kv);
+        if (!m) throw new Error(`unsupported bridge column ${kv}`);
+        macTableSize = Math.max(10, Number(m[1])); // OVS clamps to 10..1,000,000
+      }
+    }
     else if (tok[0] === 'port') {
       const p: TracePortSpec = { name: tok[1]!, ofport: Number(tok[2]) };
       for (const kv of tok.slice(3)) {
@@ -49,7 +57,7 @@ export function parseSpec(spec: string): { ports: TracePortSpec[]; localNoFlood:
     } else if (tok[0] === 'ofctl' && tok[1] === 'mod-port' && tok[3] === bridge && tok[4] === 'no-flood') localNoFlood = true;
     else throw new Error(`unsupported spec line: ${line}`);
   }
-  return { ports, localNoFlood, bridge };
+  return { ports, localNoFlood, bridge, ...(macTableSize !== undefined ? { macTableSize } : {}) };
 }
 
 function portKey(p: string): [number, string] {
@@ -194,7 +202,13 @@ export function parseExpected(text: string): OracleLine[] {
 /** Runs a case through vfab, producing the same list as `parseExpected`. */
 export function runVfab(spec: string, flows: string, packets: string): OracleLine[] {
   const s = parseSpec(spec);
-  const tracer = new BridgeTracer({ flows, ports: s.ports, localNoFlood: s.localNoFlood, bridge: s.bridge });
+  const tracer = new BridgeTracer({
+    flows,
+    ports: s.ports,
+    localNoFlood: s.localNoFlood,
+    bridge: s.bridge,
+    ...(s.macTableSize !== undefined ? { macTableSize: s.macTableSize } : {}),
+  });
   const out: OracleLine[] = [];
   for (const raw of packets.split('\n')) {
     const line = stripComment(raw);
