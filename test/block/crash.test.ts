@@ -68,6 +68,20 @@ describe('crash safety', () => {
     b.close();
   });
 
+  it('refuses a second writer process with the holder pid, and lets it in once the holder is gone', () => {
+    const image = join(dir, 'locked.qcow2');
+    createImage(image, { size: SIZE });
+    const holder = openImage(image);
+    const script = `const { openImage } = await import(${JSON.stringify(`${BUILD}/block/api.js`)});
+      try { openImage(${JSON.stringify(image)}).close(); console.log('opened'); } catch (e) { console.log(e.code + ': ' + e.message); process.exitCode = e.exitCode; }`;
+    const second = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });
+    expect(second.stdout.trim()).toBe(`BLOCK_LOCKED: image is locked for writing by pid ${process.pid}`);
+    expect(second.status).toBe(2);
+    holder.close();
+    const third = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });
+    expect(third.stdout.trim()).toBe('opened');
+  });
+
   it(`loses no flushed write and corrupts nothing when a writer is SIGKILLed at ${TRIALS} random instants`, async () => {
     const r = prng(20261122);
     const trials: Trial[] = [];
