@@ -139,7 +139,7 @@ describe('qcow2 against an in-memory model', () => {
       fc.property(fc.constantFrom(512, 4096, 65536), fc.array(opArb, { minLength: 1, maxLength: 14 }), (cs, ops) => play(cs, ops)),
       { numRuns: 30, seed: 4242 },
     );
-  });
+  }, 180_000);
 });
 
 describe('untrusted image bytes', () => {
@@ -186,5 +186,5 @@ describe('untrusted image bytes', () => {
       }),
       { numRuns: 400, seed: 7 },
     );
-  });
+  }, 180_000);
 });
