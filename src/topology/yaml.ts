@@ -6,7 +6,7 @@
  * 10,000-VM topology. Here the library parses without that check and one linear pass with a Set
  * per mapping reports duplicate keys instead, with the same message and position.
  */
-import { isMap, isScalar, LineCounter, parseDocument, visit } from 'yaml';
+import { isCollection, isMap, isScalar, isSeq, LineCounter, parseDocument } from 'yaml';
 import { UserError, UserErrors } from '../errors.js';
 import { YamlSource } from '../util/yaml-source.js';
 
@@ -19,19 +19,23 @@ export function parseTopologyYaml(text: string, file: string): YamlSource {
   };
   const errors = doc.errors.map((e) => new UserError('YAML_SYNTAX', e.message.split('\n')[0] ?? 'YAML syntax error', { location: at(e.pos[0]) }));
   if (errors.length === 0) {
-    visit(doc, {
-      Map(_key, map) {
-        if (!isMap(map) || map.items.length < 2) return;
-        const seen = new Set<unknown>();
-        for (const pair of map.items) {
-          if (!isScalar(pair.key)) continue;
-          const k = pair.key.value;
-          if (k === '<<') continue;
-          if (seen.has(k)) errors.push(new UserError('YAML_SYNTAX', 'Map keys must be unique', { location: at(pair.key.range?.[0] ?? 0) }));
-          seen.add(k);
+    // Walk collections only (a generic visitor also calls back for every scalar).
+    const walk = (node: unknown): void => {
+      if (isMap(node)) {
+        const seen = node.items.length > 1 ? new Set<unknown>() : null;
+        for (const pair of node.items) {
+          if (seen && isScalar(pair.key) && pair.key.value !== '<<') {
+            const k = pair.key.value;
+            if (seen.has(k)) errors.push(new UserError('YAML_SYNTAX', 'Map keys must be unique', { location: at(pair.key.range?.[0] ?? 0) }));
+            seen.add(k);
+          }
+          if (isCollection(pair.value)) walk(pair.value);
         }
-      },
-    });
+      } else if (isSeq(node)) {
+        for (const item of node.items) if (isCollection(item)) walk(item);
+      }
+    };
+    walk(doc.contents);
   }
   if (errors.length > 0) throw errors.length === 1 ? errors[0]! : new UserErrors(errors);
   return new YamlSource(file, doc, lines);
