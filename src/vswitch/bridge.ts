@@ -538,10 +538,11 @@ export class Bridge implements XBridge {
   /** Live MAC table entries, least recently used first. */
   macEntries(): (MacEntry & { portName: string; ageS: number })[] {
     const now = this.sim.now;
+    const aging = this.mac.opts.agingNs;
     return this.mac.entries(now).map((e) => ({
       ...e,
       portName: this.portNameOf(e.port) ?? String(e.port),
-      ageS: Math.floor(now / NS_PER_S) - e.updatedS,
+      ageS: Math.floor((now - (e.expiresNs - aging)) / NS_PER_S),
     }));
   }
 

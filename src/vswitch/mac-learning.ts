@@ -2,12 +2,14 @@
  * The MAC learning table of a NORMAL bridge, after Open vSwitch `lib/mac-learning.c`.
  *
  * - Key (VLAN, MAC); value the OpenFlow port it was last seen on.
- * - OVS keeps MAC-table time in whole seconds (`time_now()`). An entry learned again on the same
- *   port is refreshed only once it is at least one second old (`is_mac_learning_update_needed`:
- *   `mac_entry_age() != 0`); a refresh makes it the most recently used and sets it to expire
- *   `agingNs` later, counted from the current whole second. So a burst of frames within one
- *   second does not reorder the LRU lists (the OVS differential suite checks this). Lookups do
- *   not refresh. Expired entries are invisible and are swept lazily.
+ * - Every learn pushes the entry's expiry to `agingNs` after this frame. Its place in the LRU
+ *   lists moves only when it is at least a whole second old: OVS keeps MAC-table time in whole
+ *   seconds and skips the update of an entry seen again on the same port within the same second
+ *   (`is_mac_learning_update_needed`: `mac_entry_age() != 0`), so a burst of frames does not
+ *   reorder the LRU lists (the OVS differential suite checks the eviction order this gives).
+ *   Deliberate difference: OVS would also leave the expiry alone for that second, so its entries
+ *   can age out up to a second earlier; vfab ages with nanosecond precision. Lookups do not
+ *   refresh. Expired entries are invisible and are swept lazily.
  * - Bounded: at `maxEntries` a new entry evicts, like `evict_mac_entry_fairly()`, the least
  *   recently used entry *of the port that holds the most entries*, so one flooding port cannot
  *   push everyone else out.
@@ -19,7 +21,7 @@ export interface MacEntry {
   mac: number;
   vlan: number;
   port: number;
-  /** Whole second (virtual time) of the last refresh, as OVS `time_now()`. */
+  /** Whole second (virtual time) the entry last moved in the LRU lists, as OVS `time_now()`. */
   updatedS: number;
   expiresNs: number;
   /** Global LRU sequence (higher = more recent), for fdb/show ordering. */
@@ -78,7 +80,7 @@ export class MacTable {
       e = undefined;
     }
     const nowS = Math.floor(nowNs / NS_PER_S);
-    const expires = nowS * NS_PER_S + this.opts.agingNs;
+    const expires = nowNs + this.opts.agingNs;
     if (e === undefined) {
       if (this.n >= this.opts.maxEntries) {
         this.sweep(nowNs);
@@ -96,8 +98,8 @@ export class MacTable {
       this.generation++;
       return { result: 'new', from: -1 };
     }
-    if (e.port === port && nowS === e.updatedS) return { result: 'refreshed', from: port };
     e.expiresNs = expires;
+    if (e.port === port && nowS === e.updatedS) return { result: 'refreshed', from: port };
     e.updatedS = nowS;
     e.used = ++this.useSeq;
     if (e.port !== port) {
