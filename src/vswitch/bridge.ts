@@ -37,6 +37,8 @@ export const DEFAULT_MAC_TABLE_SIZE = 8192;
 export const STORM_MIN_HOPS = 8;
 export const STORM_COPIES_PER_INSTANT = 1024;
 const STORM_QUIET_NS = 1_000_000_000;
+/** `mac_move` events per (MAC, VLAN) and virtual second before a single `mac_flap` event. */
+export const MOVE_EVENTS_PER_S = 5;
 const NS_PER_S = 1_000_000_000;
 const LEARN = { mayLearn: true } as const;
 const LEARN_TRACED = { mayLearn: true, trace: true } as const;
@@ -123,6 +125,8 @@ export class Bridge implements XBridge {
   /** Frames switched, cache hits (statistics). */
   switched = 0;
   private traceHook: ((e: BridgeTraceEvent) => void) | null = null;
+  private moveWindowS = -1;
+  private readonly movesInWindow = new Map<number, number>();
   private pendingFlows: { text: string; origin: { file: string; line: number; col: number } | undefined } | null = null;
   private pendingError: UserError | null = null;
 
@@ -340,6 +344,22 @@ export class Bridge implements XBridge {
   }
   onLearn(mac: number, vlan: number, ofport: number, result: 'new' | 'moved', from: number): void {
     if (result !== 'moved' || !this.events) return;
+    // A flapping MAC (a loop, a duplicate MAC) moves thousands of times a second: report the first
+    // MOVE_EVENTS_PER_S moves of a (MAC, VLAN) per virtual second, then one `mac_flap` event.
+    const sec = Math.floor(this.sim.now / NS_PER_S);
+    if (sec !== this.moveWindowS) {
+      this.moveWindowS = sec;
+      this.movesInWindow.clear();
+    }
+    const k = vlan * 0x1_0000_0000_0000 + mac;
+    const n = (this.movesInWindow.get(k) ?? 0) + 1;
+    if (this.movesInWindow.size < 65536 || this.movesInWindow.has(k)) this.movesInWindow.set(k, n);
+    if (n > MOVE_EVENTS_PER_S) {
+      if (n === MOVE_EVENTS_PER_S + 1) {
+        this.events({ type: 'mac_flap', time_ns: this.sim.now, bridge: this.path, mac: formatMac(mac), vlan, moves_per_s_over: MOVE_EVENTS_PER_S });
+      }
+      return;
+    }
     this.events({
       type: 'mac_move',
       time_ns: this.sim.now,

@@ -160,3 +160,19 @@ describe('Bridge flows naming ports', () => {
     expect(() => new Bridge({ path: 'br0', sim: new Simulation(1), flows: 'in_port=uplink,actions=learn()' })).toThrow(/unsupported action "learn"/);
   });
 });
+
+describe('a looped topology', () => {
+  it('finishes, drops the storm as loop on every bridge of the loop, and reports it', async () => {
+    const { runTopology } = await import('../../src/fabric/run.js');
+    const { join } = await import('node:path');
+    const events: FabricEvent[] = [];
+    const { summary } = runTopology(join(import.meta.dirname, '../fixtures/vswitch/loop.yaml'), { untilNs: 100_000_000, events: (e) => events.push(e) });
+    const loops = events.filter((e) => e.type === 'loop');
+    expect(loops.map((e) => e.bridge).sort()).toEqual(['hv1.br0', 's1', 's2']);
+    expect(loops[0]).toMatchObject({ hops: 64, reason: 'hop-limit' });
+    expect(summary.ports['s1.b']!.drops['loop']).toBeGreaterThan(0);
+    // The flapping MAC is reported a few times, then summarized, not once per flap.
+    expect(events.filter((e) => e.type === 'mac_move').length).toBeLessThan(50);
+    expect(events.some((e) => e.type === 'mac_flap')).toBe(true);
+  });
+});
