@@ -58,7 +58,7 @@ const MODES: VlanMode[] = ['access', 'trunk', 'native-tagged', 'native-untagged'
 export function parsePortSpec(s: string, where = '--port'): TracePortSpec {
   const parts = s.split(':');
   const name = parts[0] ?? '';
-  const bad = (msg: string): UserError => new UserError('TRACE_BAD_PORT', `${where} ${s}: ${msg}`, { where, hint: 'e.g. --port p1:1 --port p2:2:tag=10 --port p3:3:trunks=10,20:vlan_mode=native-untagged' });
+  const bad = (msg: string): UserError => new UserError('TRACE_BAD_PORT', `"${s}": ${msg}`, { where, hint: 'e.g. --port p1:1 --port p2:2:tag=10 --port p3:3:trunks=10,20:vlan_mode=native-untagged' });
   if (!/^[A-Za-z0-9_.-]+$/.test(name) || name === 'LOCAL') throw bad('expected NAME:OFPORT');
   const ofport = Number(parts[1]);
   if (parts[1] === undefined || !/^\d+$/.test(parts[1]) || ofport < 1 || ofport >= 0xff00) throw bad('OFPORT must be an integer in 1..65279');
