@@ -14,7 +14,8 @@
  * extension modules do with `ctx.resolvePath`.
  */
 import { join, isAbsolute } from 'node:path';
-import { BugError, UserError } from '../errors.js';
+import { BugError, UserError, UserErrors } from '../errors.js';
+import { formatIpv4 } from '../wire/ip.js';
 import type { EventSink, FabricEvent } from '../port/nic.js';
 import { connect, Port as PortCls, PortRegistry, type Port } from '../port/port.js';
 import type { Simulation } from '../sim/simulation.js';
@@ -242,12 +243,13 @@ export function buildFabric(model: TopologyModel, opts: FabricBuildOptions): Fab
     }
   }
   for (const l of model.links) ctx.addLink(l);
+  // Flows may name ports (`in_port=uplink`); now that every port exists, a name still unknown
+  // is a mistake in the file, not a port yet to come.
+  const flowErrors = [...ctx.bridges.values()].map((b) => b.pendingFlowsError()).filter((e): e is UserError => e !== null);
+  if (flowErrors.length === 1) throw flowErrors[0]!;
+  if (flowErrors.length > 1) throw new UserErrors(flowErrors);
   buildDisks(ctx);
   return ctx;
-}
-
-function formatIpv4(n: number): string {
-  return `${n >>> 24}.${(n >>> 16) & 0xff}.${(n >>> 8) & 0xff}.${n & 0xff}`;
 }
 
 /** Collects events in time order with per-type totals, bounded. */
