@@ -14,6 +14,7 @@
  *    feature instead of letting a half-configured NIC run (QEMU issue #151 shows what goes wrong).
  */
 import { UserError } from '../errors.js';
+import { nearest } from '../util/nearest.js';
 
 /** Feature name → bit number. */
 export const FEATURE_BITS = {
@@ -191,28 +192,5 @@ export function negotiateFeatures(offered: readonly FeatureName[], driver: reado
 }
 
 function nearestFeature(s: string): string | undefined {
-  let best: string | undefined;
-  let bestD = Infinity;
-  for (const n of FEATURE_NAMES) {
-    const d = editDistance(s, n);
-    if (d < bestD) {
-      bestD = d;
-      best = n;
-    }
-  }
-  return bestD <= Math.max(2, Math.floor(s.length / 3)) ? best : undefined;
-}
-
-function editDistance(a: string, b: string): number {
-  const prev = Array.from({ length: b.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= a.length; i++) {
-    let diag = prev[0]!;
-    prev[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const tmp = prev[j]!;
-      prev[j] = Math.min(prev[j]! + 1, prev[j - 1]! + 1, diag + (a[i - 1] === b[j - 1] ? 0 : 1));
-      diag = tmp;
-    }
-  }
-  return prev[b.length]!;
+  return nearest(s, FEATURE_NAMES);
 }
