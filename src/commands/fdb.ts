@@ -2,7 +2,7 @@ import { Args, Flags } from '@oclif/core';
 import { BaseCommand } from '../cli/base-command.js';
 import { runTopology } from '../fabric/run.js';
 import { pickBridge } from '../vswitch/inspect.js';
-import { runOptions } from './flows.js';
+import { runOptions } from '../cli/flags.js';
 
 export default class Fdb extends BaseCommand {
   static override summary = "Run a topology's scenario, then print one bridge's MAC table (ovs-appctl fdb/show style).";

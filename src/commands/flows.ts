@@ -1,8 +1,7 @@
 import { Args, Flags } from '@oclif/core';
+import { runOptions } from '../cli/flags.js';
 import { BaseCommand } from '../cli/base-command.js';
-import { UserError } from '../errors.js';
 import { runTopology } from '../fabric/run.js';
-import { parseDuration } from '../util/units.js';
 import { offloadableText } from '../sriov/offload.js';
 import { pickBridge } from '../vswitch/inspect.js';
 
@@ -41,20 +40,4 @@ export default class Flows extends BaseCommand {
       }
     }
   }
-}
-
-export function runOptions(until: string | undefined, seed: string | undefined): { untilNs?: number; seed?: number } {
-  const out: { untilNs?: number; seed?: number } = {};
-  if (until !== undefined) {
-    try {
-      out.untilNs = parseDuration(until);
-    } catch (e) {
-      throw new UserError('CLI_BAD_FLAG', (e as Error).message, { where: '--until' });
-    }
-  }
-  if (seed !== undefined) {
-    if (!/^[0-9]+$/.test(seed) || Number(seed) > 0xffffffff) throw new UserError('CLI_BAD_FLAG', `seed must be an integer 0..4294967295, got "${seed}"`, { where: '--seed' });
-    out.seed = Number(seed);
-  }
-  return out;
 }

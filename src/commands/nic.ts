@@ -1,11 +1,11 @@
 import { Args, Flags } from '@oclif/core';
+import { runOptions } from '../cli/flags.js';
 import { BaseCommand } from '../cli/base-command.js';
 import { UserError } from '../errors.js';
 import { Fabric } from '../fabric/fabric.js';
 import { nicJson, nicText, sriovNics } from '../fabric/sriov.js';
 import { loadTopology } from '../topology/load.js';
 import { nearest } from '../util/yaml-source.js';
-import { parseDuration } from '../util/units.js';
 
 export default class Nic extends BaseCommand {
   static override summary = 'Show an SR-IOV physical function and its VFs like `ip -s link show`, after running the scenario.';
@@ -28,21 +28,7 @@ export default class Nic extends BaseCommand {
 
   async run(): Promise<void> {
     const { args, flags } = await this.parse(Nic);
-    let untilNs: number | undefined;
-    if (flags.until !== undefined) {
-      try {
-        untilNs = parseDuration(flags.until);
-      } catch (e) {
-        throw new UserError('CLI_BAD_FLAG', (e as Error).message, { where: '--until' });
-      }
-    }
-    let seed: number | undefined;
-    if (flags.seed !== undefined) {
-      if (!/^[0-9]+$/.test(flags.seed) || Number(flags.seed) > 0xffffffff) {
-        throw new UserError('CLI_BAD_FLAG', `seed must be an integer 0..4294967295, got "${flags.seed}"`, { where: '--seed' });
-      }
-      seed = Number(flags.seed);
-    }
+    const { untilNs, seed } = runOptions(flags.until, flags.seed);
     const model = loadTopology(args.file);
     const fabric = new Fabric(model, seed !== undefined ? { seed } : {});
     try {

@@ -1,8 +1,7 @@
 import { Args, Flags } from '@oclif/core';
+import { runOptions } from '../cli/flags.js';
 import { BaseCommand } from '../cli/base-command.js';
-import { UserError } from '../errors.js';
 import { runTopologyAsync } from '../fabric/run.js';
-import { parseDuration } from '../util/units.js';
 
 export default class Run extends BaseCommand {
   static override summary = 'Run a topology: build the fabric, play the scenario, print the summary, write traces.';
@@ -25,21 +24,7 @@ export default class Run extends BaseCommand {
 
   async run(): Promise<void> {
     const { args, flags } = await this.parse(Run);
-    let untilNs: number | undefined;
-    if (flags.until !== undefined) {
-      try {
-        untilNs = parseDuration(flags.until);
-      } catch (e) {
-        throw new UserError('CLI_BAD_FLAG', (e as Error).message, { where: '--until' });
-      }
-    }
-    let seed: number | undefined;
-    if (flags.seed !== undefined) {
-      if (!/^[0-9]+$/.test(flags.seed) || Number(flags.seed) > 0xffffffff) {
-        throw new UserError('CLI_BAD_FLAG', `seed must be an integer 0..4294967295, got "${flags.seed}"`, { where: '--seed' });
-      }
-      seed = Number(flags.seed);
-    }
+    const { untilNs, seed } = runOptions(flags.until, flags.seed);
     const result = await runTopologyAsync(args.file, {
       closeOnExit: true,
       ...(untilNs !== undefined ? { untilNs } : {}),

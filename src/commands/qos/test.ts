@@ -1,5 +1,6 @@
 import { Args, Flags } from '@oclif/core';
 import cliProgress from 'cli-progress';
+import { parseSeedFlag } from '../../cli/flags.js';
 import { BaseCommand } from '../../cli/base-command.js';
 import { UserError } from '../../errors.js';
 import { loadQosFile, openDataPaths, writeCharts } from '../../qos/file.adapter.js';
@@ -23,12 +24,7 @@ export default class QosTest extends BaseCommand {
   async run(): Promise<void> {
     const { args, flags } = await this.parse(QosTest);
     const qos = loadQosFile(args.file);
-    if (flags.seed !== undefined) {
-      if (!/^[0-9]+$/.test(flags.seed) || Number(flags.seed) > 0xffffffff) {
-        throw new UserError('CLI_BAD_FLAG', `seed must be an integer 0..4294967295, got "${flags.seed}"`, { where: '--seed' });
-      }
-      qos.model.seed = Number(flags.seed);
-    }
+    if (flags.seed !== undefined) qos.model.seed = parseSeedFlag(flags.seed);
     if (qos.expectations.length === 0) {
       throw new UserError('QOS_NO_EXPECTATIONS', 'the file has no expectations to test; add an expect: list (or use `vfab qos run`)', { location: qos.source.locate([]) });
     }
