@@ -120,7 +120,10 @@ export function validateYaml<S extends z.ZodType>(source: YamlSource, schema: S,
     } else if (issue.code === 'invalid_union') {
       message = `"${field}": ${issue.message === 'Invalid input' ? `${JSON.stringify(valueAt(data, path))} does not fit any accepted form` : issue.message}`;
     } else {
-      message = `"${field}": ${issue.message}`;
+      // Name the offending value unless the message already does ("10Gbt" is not a bit rate …).
+      const v = valueAt(data, path);
+      const shown = typeof v === 'string' || typeof v === 'number' ? JSON.stringify(v) : undefined;
+      message = `"${field}": ${issue.message}${shown !== undefined && !issue.message.includes(String(v)) ? ` (got ${shown})` : ''}`;
     }
     errors.push(source.error(`${codePrefix}_INVALID`, path, message));
   }
