@@ -6,7 +6,9 @@
  *   2. SR-IOV physical functions (`sriov.ts`): PF uplinks, VFs, VEBs, representors;
  *   3. links between declared ports (`link/Link`);
  *   4. VMs: a `GuestStack` each, one NIC per interface (virtio-net plugged into its bridge on a
- *      port named `${vm}-${if}` with the interface's VLAN config, or an SR-IOV VF);
+ *      port named `${vm}-${if}` with the interface's VLAN config, or an SR-IOV VF); a VF with
+ *      `standby: ethX` and its virtio standby ethX are one guest interface, a `FailoverNic`
+ *      (`failover.ts`), added once both NICs exist;
  *   5. disks (`disks.ts`);
  *   6. scenario steps, scheduled at their `at` time.
  *
@@ -27,6 +29,7 @@ import { VirtioNet } from '../vnic/index.js';
 import type { BuildContext, HostRuntime, SummarySection, VmNicRuntime, VmRuntime } from './context.js';
 import { attachVf, buildSriov } from './sriov.js';
 import { buildDisks } from './disks.js';
+import { addFailoverInterface, isStandby, standbyFeatures, standbyOf } from './failover.js';
 
 export interface FabricBuildOptions {
   sim: Simulation;
@@ -216,7 +219,7 @@ export function buildFabric(model: TopologyModel, opts: FabricBuildOptions): Fab
             queuePairs: iface.queues,
             rxDelayNs: iface.rxDelayNs,
             events: ctx.events,
-            ...(iface.features ? { features: iface.features } : {}),
+            ...(isStandby(vm, iface) ? { features: standbyFeatures(iface) } : iface.features ? { features: iface.features } : {}),
           });
         } catch (e) {
           if (e instanceof UserError && !e.location) throw ctx.source.error(e.code, iface.yaml, e.message, e.hint ? { hint: e.hint } : {});
@@ -229,18 +232,23 @@ export function buildFabric(model: TopologyModel, opts: FabricBuildOptions): Fab
         nicRt = { iface, nic };
       }
       rt.nics.set(iface.name, nicRt);
-      try {
-        stack.addInterface(nicRt.nic, {
-          ...(iface.ipv4 ? { ipv4: iface.ipv4.text } : {}),
-          ...(iface.ipv6.length > 0 ? { ipv6: iface.ipv6 } : {}),
-          ...(iface.gateway !== undefined ? { gateway: formatIpv4(iface.gateway) } : {}),
-        });
-      } catch (e) {
-        if (e instanceof UserError && !e.location) throw ctx.source.error(e.code, iface.yaml, e.message);
-        throw e;
+      // A failover pair is added to the stack as one netdev after the loop (it needs both NICs).
+      const paired = standbyOf(vm, iface) !== undefined || isStandby(vm, iface);
+      if (!paired) {
+        try {
+          stack.addInterface(nicRt.nic, {
+            ...(iface.ipv4 ? { ipv4: iface.ipv4.text } : {}),
+            ...(iface.ipv6.length > 0 ? { ipv6: iface.ipv6 } : {}),
+            ...(iface.gateway !== undefined ? { gateway: formatIpv4(iface.gateway) } : {}),
+          });
+        } catch (e) {
+          if (e instanceof UserError && !e.location) throw ctx.source.error(e.code, iface.yaml, e.message);
+          throw e;
+        }
       }
       if (iface.model === 'virtio' && iface.bridgePath !== undefined) ctx.plugNic(vm.name, iface.name, iface.bridgePath);
     }
+    for (const iface of vm.interfaces) if (standbyOf(vm, iface)) addFailoverInterface(ctx, rt, iface);
   }
   for (const l of model.links) ctx.addLink(l);
   // Flows may name ports (`in_port=uplink`); now that every port exists, a name still unknown

@@ -26,6 +26,7 @@ import { appResult, scheduleScenario, type ScheduledApp } from './scenario.js';
 import { portCounters, renderSummary, type LinkSummary, type RunSummary } from './summary.js';
 import { validateSriov } from './sriov.js';
 import { validateMigration } from './migration.js';
+import { validateFailover } from './failover.js';
 import { closeDisks, validateDisks } from './disks.js';
 
 export interface FabricOptions {
@@ -48,7 +49,7 @@ export interface CaptureOptions {
 
 /** Every configuration error the fabric's extension modules find, on top of `loadTopology`'s. */
 export function checkTopology(model: TopologyModel): void {
-  const errors = [...validateSriov(model), ...validateMigration(model), ...validateDisks(model)];
+  const errors = [...validateSriov(model), ...validateFailover(model), ...validateMigration(model), ...validateDisks(model)];
   if (errors.length === 0) return;
   errors.sort((a, b) => (a.location?.line ?? 0) - (b.location?.line ?? 0) || (a.location?.col ?? 0) - (b.location?.col ?? 0));
   throw errors.length === 1 ? errors[0]! : new UserErrors(errors);

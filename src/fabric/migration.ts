@@ -3,8 +3,8 @@
  * `vms.*.dirty_rate`, scenario `migrate:` steps, interfaces' `standby`) and `src/migration/`.
  *
  * - `validateMigration(model)`: every user error, positioned (unknown or same destination host,
- *   a destination without the VM's bridge, a VF interface, missing memory size, announce parameter
- *   ranges).
+ *   a destination without the VM's bridge, a VF interface without a virtio standby, missing memory
+ *   size, announce parameter ranges).
  * - `scheduleMigration(ctx, step)`: at `step.atNs` builds a `LiveMigration` over the VM's current
  *   virtio NICs and runs it. Switchover = `ctx.unplugNic` + `ctx.plugNic` onto the bridge of the
  *   same name on the destination host (`unplugNic` also makes the source bridge forget the MACs
@@ -12,6 +12,9 @@
  *   into a dead end (up, peer = a sink) so that frames still switched there are counted: frames
  *   for the VM's MACs as `migration` drops, anything else (flooded broadcasts) as `unplugged`.
  *   Real life: the source tap lingers until libvirt tears the source QEMU down.
+ * - VFs paired with a virtio standby (`failover.ts`): the migration's failover hooks unplug the VF
+ *   before pre-copy (traffic fails over to the standby) and plug a free VF of the same-named PF on
+ *   the destination after resume; the record's `failover` list and the timeline show both steps.
  * - `packets_lost`: frames the other VMs' NICs send to the migrating VM from the pause on that
  *   never arrive (`migration/loss.ts`).
  * - Summary section `migrations`: the records (JSON) and a short timeline (text).
@@ -32,8 +35,10 @@ import {
   type MigratableNic,
   type MigrationRecord,
   type SwitchoverResult,
+  type VmVf,
 } from '../migration/index.js';
 import type { BuildContext, VmNicRuntime } from './context.js';
+import { failoverHooks, failoverNic } from './failover.js';
 
 /**
  * QEMU's default migration bandwidth cap (`migration/options.c` `MAX_THROTTLE` = 128 MiB/s,
@@ -89,15 +94,14 @@ export function validateMigration(model: TopologyModel): UserError[] {
     }
     for (const i of vm.interfaces) {
       if (i.model === 'vf') {
-        const paired = i.standby !== undefined;
+        // With a standby the VF is unplugged for the migration (failover.ts); without one, refuse.
+        if (i.standby !== undefined) continue;
         errors.push(
           model.source.error(
             'MIGRATION_VF',
             [...y, 'vm'],
-            paired
-              ? `${vm.name} holds SR-IOV VF interface ${i.name} (standby: ${i.standby}); VF failover migration (unplug the VF, fail over to the virtio standby, plug a VF on the destination) is not supported yet`
-              : `${vm.name} holds SR-IOV VF interface ${i.name}: a passed-through VF cannot be live-migrated (QEMU refuses: the VFIO device blocks migration)`,
-            paired ? {} : { hint: `pair it with a virtio standby interface (standby: <virtio iface> on ${i.name}, VIRTIO_NET_F_STANDBY failover) or remove it` },
+            `${vm.name} holds SR-IOV VF interface ${i.name}: a passed-through VF cannot be live-migrated (QEMU refuses: the VFIO device blocks migration)`,
+            { hint: `pair it with a virtio standby interface (standby: <virtio iface> on ${i.name}, VIRTIO_NET_F_STANDBY failover) or remove it` },
           ),
         );
       } else if (i.bridge !== undefined && !destHost.bridges.some((b) => b.name === i.bridge)) {
@@ -177,6 +181,13 @@ function startMigration(ctx: BuildContext, step: MigrateStep, refusal?: string):
     };
     nics.push({ rt, nic });
   }
+  // VFs with a virtio standby (refused by validateMigration otherwise). `vf` is the VF held now.
+  const vfs: VmVf[] = [];
+  for (const rt of vm.nics.values()) {
+    if (rt.iface.model !== 'vf') continue;
+    const fo = failoverNic(ctx, rt.iface.path);
+    vfs.push({ path: rt.iface.path, vf: fo?.primary?.path ?? rt.nic.path, standby: fo ? (rt.iface.standby ?? null) : null });
+  }
   const switchover = (nic: MigratableNic): SwitchoverResult => {
     const e = nics.find((n) => n.nic === nic)!;
     const ifName = e.rt.iface.name;
@@ -201,6 +212,7 @@ function startMigration(ctx: BuildContext, step: MigrateStep, refusal?: string):
       announce: doc.announce ?? 'both',
       announceParams: announceParams(doc),
       nics: nics.map((n) => n.nic),
+      ...(vfs.length > 0 ? { vfs } : {}),
     },
     {
       switchover: (nic) => {
@@ -210,6 +222,7 @@ function startMigration(ctx: BuildContext, step: MigrateStep, refusal?: string):
       },
       macTables: () => [...ctx.bridges.values()].map(tableView),
       emit: (ev: FabricEvent) => ctx.events(ev),
+      failover: failoverHooks(ctx, vm),
       senders: () => {
         const out: Port[] = [];
         for (const other of ctx.vms.values()) if (other !== vm) for (const n of other.nics.values()) out.push(n.nic.port);
@@ -261,6 +274,12 @@ function timelineText(r: MigrationRecord): string[] {
     const what =
       t.how === 'moved' ? `${t.old_port} -> ${t.new_port}` : t.how === 'unchanged' ? `${t.old_port} (already right)` : t.how === 'stale' ? `still ${t.old_port}` : `${t.old_port} forgotten (${t.how})`;
     lines.push(`MAC table ${t.table}: ${what}${t.at_ns !== null && t.how !== 'unchanged' ? ` at ${formatTime(t.at_ns)}` : ''}`);
+  }
+  for (const f of r.failover ?? []) {
+    lines.push(
+      `failover ${f.interface}: ${f.source_vf} unplugged at ${formatTime(f.unplugged_ns)} (standby ${f.standby} carries the traffic), ` +
+        (f.dest_vf !== null ? `${f.dest_vf} plugged at ${formatTime(f.plugged_ns!)}` : f.message ?? 'no VF plugged'),
+    );
   }
   for (const w of r.announce.warnings ?? []) lines.push(`warning: ${w}`);
   return lines;

@@ -185,6 +185,15 @@ export class Announcer {
     }
   }
 
+  /**
+   * Also counts the announces `nicPath`'s guest sends through `port`: a VF plugged as the failover
+   * primary (the guest's GARP/NA leave through it, while QEMU's RARP still leaves the virtio NIC).
+   */
+  watchPort(nicPath: string, port: Port): void {
+    if (this.stopped || !this.started) return;
+    this.watch({ path: nicPath, mac: 0, port });
+  }
+
   /** Cancels pending rounds and stops counting frames. */
   stop(): void {
     this.stopped = true;

@@ -5,7 +5,10 @@
  *
  * - Transmit (`net_failover_start_xmit`): through the primary while it is plugged and has carrier
  *   (`net_failover_xmit_ready`), else through the standby; with neither, the frame is dropped.
- * - Receive (`net_failover_handle_frame`): frames from either slave reach the master.
+ * - Receive (`net_failover_handle_frame`): frames from the primary reach the master; frames from
+ *   the standby reach it only while no primary is registered (with one, the handler returns
+ *   `RX_HANDLER_EXACT`: the frame stays on the standby netdev, which has no address — so the
+ *   guest does not see flooded frames twice).
  * - A slave must carry the master's MAC (`net_failover_slave_pre_register` refuses others).
  *
  * Live migration with a VF then goes: QEMU unplugs the primary before migrating
@@ -25,6 +28,8 @@ export class FailoverNic implements GuestNic {
   private announceCbs: Array<() => void> = [];
   /** Frames dropped because no slave could send (neither plugged nor up). */
   txDrops = 0;
+  /** Frames the standby received while a primary was registered (not passed to the master). */
+  standbyRxIgnored = 0;
   /** Plug/unplug history, for the summary. */
   readonly log: string[] = [];
 
@@ -34,7 +39,10 @@ export class FailoverNic implements GuestNic {
     readonly standby: GuestNic,
     primary: GuestNic | null = null,
   ) {
-    standby.setReceiver((f) => this.rx?.(f));
+    standby.setReceiver((f) => {
+      if (this.primaryNic !== null) this.standbyRxIgnored++;
+      else this.rx?.(f);
+    });
     standby.onAnnounceRequest(() => this.announceCbs.forEach((cb) => cb()));
     if (primary) this.plugPrimary(primary);
   }

@@ -35,6 +35,8 @@ export {
   type MigrationStatus,
   type SwitchoverResult,
   type FailoverHooks,
+  type FailoverStep,
+  type VfPlugResult,
   type VmVf,
   type TimelineEntry,
 } from './migration.js';

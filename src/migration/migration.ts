@@ -75,12 +75,35 @@ export interface SwitchoverResult {
   oldPort?: Port | null;
 }
 
+/** What `FailoverHooks.plug` did: the VF plugged (and its port), or why none was. */
+export type VfPlugResult = { vf: string; port?: Port } | { vf: null; reason: string };
+
 /** VF failover hooks (STANDBY); optional — without them paired VFs are refused too. */
 export interface FailoverHooks {
   /** Unplug the VF before migration; traffic fails over to the standby virtio NIC. */
   unplug(vf: VmVf): void;
-  /** Plug a VF on the destination's PF after resume; returns its path. */
-  plug(vf: VmVf, toHost: string): string;
+  /**
+   * Plug a VF of `host` as the new primary: on the destination after resume, or back on the
+   * source when the migration failed (QEMU `failover_replug_primary`).
+   */
+  plug(vf: VmVf, host: string): VfPlugResult;
+}
+
+/** One VF's failover during a migration (the record's `failover` list). */
+export interface FailoverStep {
+  /** The VF interface, e.g. `vm2.eth1`. */
+  interface: string;
+  /** The virtio standby that carried the traffic meanwhile, e.g. `vm2.eth0`. */
+  standby: string;
+  /** The VF unplugged on the source, e.g. `hv1.pf0.vf0`. */
+  source_vf: string;
+  unplugged_ns: number;
+  /** When a VF was plugged again (destination, or source after a failed migration). */
+  plugged_ns: number | null;
+  /** The VF plugged on the destination (null: none free, the VM stays on virtio). */
+  dest_vf: string | null;
+  /** Why no VF was plugged, or that the source VF was plugged back. */
+  message: string | null;
 }
 
 export interface MigrationDeps {
@@ -133,6 +156,8 @@ export interface MigrationRecord {
   precopy: PrecopyRound[];
   tables: TableConvergence[];
   timeline: TimelineEntry[];
+  /** VF failover steps; present only when the VM holds VFs with a virtio standby. */
+  failover?: FailoverStep[];
 }
 
 export class LiveMigration {
@@ -147,6 +172,7 @@ export class LiveMigration {
   private migrationDrops = 0;
   private loss: LossMeter | null = null;
   private readonly timeline: TimelineEntry[] = [];
+  private readonly failoverSteps: FailoverStep[] = [];
   private readonly timers: EventId[] = [];
   private readonly unhooks: Array<() => void> = [];
   private finished = false;
@@ -195,8 +221,19 @@ export class LiveMigration {
       this.emit('migration_refused', { reason: refusal });
       return;
     }
+    // QEMU unplugs the primary in the migration's setup phase (`virtio_net_handle_migration_primary`
+    // on PRECOPY_SETUP) and waits for the guest to release it before pre-copy (`wait-unplug`).
     for (const vf of s.vfs ?? []) {
       this.deps.failover!.unplug(vf);
+      this.failoverSteps.push({
+        interface: vf.path,
+        standby: `${s.vm}.${vf.standby}`,
+        source_vf: vf.vf,
+        unplugged_ns: this.sim.now,
+        plugged_ns: null,
+        dest_vf: null,
+        message: null,
+      });
       this.note(`${vf.path}: VF ${vf.vf} unplugged, traffic fails over to standby ${s.vm}.${vf.standby}`);
     }
     this.plan = planPrecopy({
@@ -217,7 +254,8 @@ export class LiveMigration {
           this.message = plan.failure;
           this.note(`${plan.failure ?? 'did not converge'}; ${s.vm} stays on ${s.from}`);
           this.emit('migration_failed', { reason: plan.failure });
-          for (const vf of s.vfs ?? []) this.note(`${vf.path}: VF stays unplugged (failover standby keeps traffic)`);
+          // QEMU plugs the primary back on the source (`failover_replug_primary` on PRECOPY_FAILED).
+          this.plugVfs(s.from, true);
         }),
       );
       return;
@@ -300,10 +338,31 @@ export class LiveMigration {
       buildRarp: this.deps.buildRarp ?? wireBuildRarp,
     });
     this.announcer.start();
-    for (const vf of s.vfs ?? []) {
-      const path = this.deps.failover!.plug(vf, s.to);
-      this.note(`${vf.path}: VF ${path} plugged on ${s.to}; traffic fails back from the standby`);
-    }
+    this.plugVfs(s.to, false);
+  }
+
+  /** Plugs a VF for each failover pair on `host` (destination, or back on the source). */
+  private plugVfs(host: string, back: boolean): void {
+    const s = this.spec;
+    (s.vfs ?? []).forEach((vf, i) => {
+      const r = this.deps.failover!.plug(vf, host);
+      const step = this.failoverSteps[i];
+      if (r.vf === null) {
+        if (step) step.message = r.reason;
+        this.note(`${vf.path}: no VF plugged on ${host} (${r.reason}); traffic stays on standby ${s.vm}.${vf.standby}`);
+        return;
+      }
+      if (r.port && !back) {
+        this.loss?.watchReceiver(r.port, () => this.status !== 'paused');
+        this.announcer?.watchPort(`${s.vm}.${vf.standby}`, r.port);
+      }
+      if (step) {
+        step.plugged_ns = this.sim.now;
+        if (back) step.message = `migration failed: ${r.vf} plugged back on ${host}`;
+        else step.dest_vf = r.vf;
+      }
+      this.note(`${vf.path}: VF ${r.vf} plugged on ${host}; traffic fails back from the standby`);
+    });
   }
 
   private countMigrationDrops(port: Port): void {
@@ -359,6 +418,7 @@ export class LiveMigration {
       precopy: roundsSoFar.map((r) => ({ ...r, start_ns: r.start_ns + this.startNs, end_ns: r.end_ns + this.startNs })),
       tables: this.tracker?.details() ?? [],
       timeline: this.fullTimeline(roundsSoFar, ann),
+      ...((s.vfs ?? []).length > 0 ? { failover: this.failoverSteps.map((f) => ({ ...f })) } : {}),
     };
   }
 

@@ -554,7 +554,10 @@ class Resolver {
         for (const [vi, v] of Object.entries(n.doc.vfs ?? {})) if (v.mac) note(macFromText(v.mac), [...n.yaml, 'vfs', vi, 'mac'], v.mac);
       }
     }
-    for (const vm of vms) for (const i of vm.interfaces) if (!i.macGenerated) note(i.mac, [...i.yaml, 'mac'], i.macText);
+    // A VF and its failover standby share one MAC (net_failover requires it): noted once.
+    const sharesStandbyMac = (vm: VmModel, i: InterfaceModel): boolean =>
+      i.model === 'vf' && i.standby !== undefined && vm.interfaces.some((s) => s.name === i.standby && !s.macGenerated && s.mac === i.mac);
+    for (const vm of vms) for (const i of vm.interfaces) if (!i.macGenerated && !sharesStandbyMac(vm, i)) note(i.mac, [...i.yaml, 'mac'], i.macText);
     // Assign QEMU-style 52:54:00:xx:xx:xx MACs to interfaces without one, in file order, skipping used ones.
     let next = 0x5254_0000_0001;
     for (const vm of vms) {

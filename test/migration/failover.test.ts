@@ -43,7 +43,7 @@ describe('FailoverNic (net_failover)', () => {
     expect(fo.log).toEqual(['primary vm1.eth1 plugged', 'primary vm1.eth1 unplugged, standby vm1.eth0 active']);
   });
 
-  it('receives from either slave, but no longer from an unplugged primary', () => {
+  it('receives from the primary while one is plugged (standby frames stay on the standby, RX_HANDLER_EXACT), else from the standby', () => {
     const sb = nic('vm1.eth0');
     const vf = nic('vm1.eth1');
     const fo = new FailoverNic('vm1.eth1', sb.n, vf.n);
@@ -53,10 +53,13 @@ describe('FailoverNic (net_failover)', () => {
     sb.deliver(new Uint8Array([2]));
     fo.unplugPrimary();
     vf.deliver(new Uint8Array([3]));
+    sb.deliver(new Uint8Array([5]));
     const vf2 = nic('vm1.eth1@hv2');
     fo.plugPrimary(vf2.n);
     vf2.deliver(new Uint8Array([4]));
-    expect(got).toEqual(['1', '2', '4']);
+    sb.deliver(new Uint8Array([6]));
+    expect(got).toEqual(['1', '5', '4']);
+    expect(fo.standbyRxIgnored).toBe(2);
     expect(fo.active).toBe(vf2.n);
   });
 

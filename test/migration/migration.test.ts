@@ -209,7 +209,7 @@ describe('live migration orchestrator', () => {
         switchover: w.switchover,
         failover: {
           unplug: (vf) => calls.push(`unplug ${vf.vf} @${sim.now}`),
-          plug: (vf, host) => (calls.push(`plug ${vf.path} on ${host} @${sim.now}`), 'hv2.pf0.vf0'),
+          plug: (vf, host) => (calls.push(`plug ${vf.path} on ${host} @${sim.now}`), { vf: 'hv2.pf0.vf0' }),
         },
       },
     );

@@ -77,6 +77,25 @@ scenario:
     expect(errs[0]).toMatch(/hint: pair it with a virtio standby interface \(standby: <virtio iface> on eth1, VIRTIO_NET_F_STANDBY failover\)/);
   });
 
+  it('accepts a VF paired with a virtio standby (it is unplugged for the migration)', () => {
+    const text = `name: t
+hosts:
+  hv1: { bridges: { br0: {} }, nics: { pf0: { model: ixgbe, num_vfs: 2 } } }
+  hv2: { bridges: { br0: {} }, nics: { pf0: { model: ixgbe, num_vfs: 2 } } }
+vms:
+  vm1:
+    host: hv1
+    memory: 1GiB
+    interfaces:
+      eth0: { bridge: br0, mac: "02:00:00:00:00:01" }
+      eth1: { model: vf, nic: pf0, vf: 0, standby: eth0, ipv4: 10.0.0.1/24 }
+scenario:
+  - { at: 1s, migrate: { vm: vm1, to: hv2 } }
+`;
+    expect(errors(text)).toEqual([]);
+    expect(() => checkTopology(loadTopologyText(text, 't.yaml'))).not.toThrow();
+  });
+
   it('reports all problems at once through checkTopology', () => {
     const model = loadTopologyText(base('  - { at: 1s, migrate: { vm: vm1, to: hv4 } }\n  - { at: 1s, migrate: { vm: vm2, to: hv2 } }'), 't.yaml');
     try {
