@@ -11,12 +11,12 @@
  * Limits: at most MAX_CHAIN_DEPTH layers (QEMU has no fixed limit, but users report trouble past
  * a few dozen; vfab's reads do not slow down with depth, the cost is one open file per layer).
  */
-import { dirname, isAbsolute, resolve as resolvePath } from 'node:path';
+import { isAbsolute } from 'node:path';
 import { LRUCache } from 'lru-cache';
 import { UserError } from '../errors.js';
 import { MemoryBackend, type BlockBackend } from './backend.js';
 import { ST_DATA, ST_UNALLOC, ST_ZERO, type BlockImage, type Layer, type MapExtent, type StatusKind } from './image.js';
-import { Qcow2Image } from './qcow2/image.js';
+import { FS_BLOCK, Qcow2Image, isZeroRange } from './qcow2/image.js';
 import { QCOW2_MAGIC } from './qcow2/header.js';
 import { RawLayer } from './raw.js';
 
@@ -31,6 +31,8 @@ export interface BackendProvider {
   /** The name a backing reference means, seen from `overlay` (relative to its directory for files). */
   resolveBacking(overlay: string, backing: string): string;
   exists(name: string): boolean;
+  /** One key per underlying image whatever the spelling (loop detection); the name by default. */
+  identity?(name: string): string;
 }
 
 /** Named in-memory backends: tests and memory-backed topology disks. */
@@ -54,9 +56,14 @@ export class MemoryProvider implements BackendProvider {
   }
 }
 
-/** Path rules of QEMU (block.c bdrv_get_full_backing_filename): relative to the overlay's directory. */
+/**
+ * Path rules of QEMU (block.c bdrv_get_full_backing_filename → cutils.c path_combine): a relative
+ * backing name is appended to the overlay's name up to its last '/', without normalising, so
+ * `top.qcow2` → `base.qcow2` and `/d/top.qcow2` → `/d/base.qcow2`, the names qemu-img prints.
+ */
 export function resolveBackingPath(overlay: string, backing: string): string {
-  return isAbsolute(backing) ? backing : resolvePath(dirname(overlay), backing);
+  if (isAbsolute(backing)) return backing;
+  return overlay.slice(0, overlay.lastIndexOf('/') + 1) + backing;
 }
 
 export interface ChainOpenOptions {
@@ -120,17 +127,20 @@ export class Chain implements BlockImage {
   static open(provider: BackendProvider, name: string, opts: ChainOpenOptions = {}): Chain {
     const layers: Layer[] = [];
     const seen = new Set<string>();
+    const names: string[] = [];
     let cur = name;
     let format: string | undefined = opts.format;
     try {
       for (let depth = 0; ; depth++) {
-        if (seen.has(cur)) {
-          throw new UserError('BLOCK_CHAIN_LOOP', `backing chain loop: '${cur}' is its own backing file (${[...seen, cur].join(' -> ')})`, { where: name });
+        const key = provider.identity ? provider.identity(cur) : cur;
+        if (seen.has(key)) {
+          throw new UserError('BLOCK_CHAIN_LOOP', `backing chain loop: '${cur}' is its own backing file (${[...names, cur].join(' -> ')})`, { where: name });
         }
         if (depth >= MAX_CHAIN_DEPTH) {
           throw new UserError('BLOCK_CHAIN_TOO_DEEP', `backing chain of '${name}' is deeper than ${MAX_CHAIN_DEPTH} images`, { where: name });
         }
-        seen.add(cur);
+        seen.add(key);
+        names.push(cur);
         const write = depth === 0 ? !opts.readOnly : depth === 1 && !!opts.backingWritable;
         const backend = provider.open(cur, { write, forceShare: !!opts.forceShare });
         let layer: Layer;
@@ -285,26 +295,33 @@ export class Chain implements BlockImage {
     for (const l of this.layers) l.close();
   }
 
-  /** `qemu-img map`: extents with the layer that answers, merged like qemu-img does. */
+  /**
+   * `qemu-img map`: extents with the layer that answers, merged like qemu-img.c dump_map
+   * (entry_mergeable: same flags, depth and file, contiguous offsets).
+   *
+   * Holes inside data. QEMU asks the file system (file-posix.c find_allocation, SEEK_DATA /
+   * SEEK_HOLE) for the host range of a data cluster when the qcow2 layer looks preallocated
+   * (Qcow2Image.looksPreallocated; io.c bdrv_co_block_status, BDRV_BLOCK_RECURSE), and always
+   * for raw layers: a hole is reported zero:true (qcow2: data:true too; raw: data:false). Node
+   * cannot seek for holes, so vfab reads the range and calls each all-zero 4 KiB file block a
+   * hole. vfab never writes such blocks into fresh clusters, so on images it wrote the answers
+   * agree; zeros written as bytes (by the guest, or over old data) are the known difference:
+   * QEMU says zero:false there.
+   */
   allocationMap(): MapExtent[] {
     const out: MapExtent[] = [];
     const size = this.virtualSize;
-    let p = 0;
-    while (p < size) {
-      const r = this.resolve(p, 0, size - p);
-      const n = Math.max(1, Math.min(r.length, size - p));
-      const ext: MapExtent = {
-        start: p,
-        length: n,
-        depth: r.layer,
-        present: r.kind !== ST_UNALLOC,
-        zero: r.kind !== ST_DATA,
-        data: r.kind === ST_DATA,
-      };
-      if (r.kind === ST_DATA) {
-        ext.offset = r.host;
-        ext.file = this.layers[r.layer]!.name;
+    const holesSeen = new Map<number, boolean>();
+    const seesHoles = (i: number): boolean => {
+      let v = holesSeen.get(i);
+      if (v === undefined) {
+        const l = this.layers[i]!;
+        v = l instanceof Qcow2Image ? l.looksPreallocated() : true;
+        holesSeen.set(i, v);
       }
+      return v;
+    };
+    const push = (ext: MapExtent): void => {
       const prev = out[out.length - 1];
       if (
         prev &&
@@ -312,12 +329,59 @@ export class Chain implements BlockImage {
         prev.present === ext.present &&
         prev.zero === ext.zero &&
         prev.data === ext.data &&
-        (!ext.data || (prev.offset !== undefined && prev.offset + prev.length === ext.offset))
+        prev.file === ext.file &&
+        (prev.offset === undefined) === (ext.offset === undefined) &&
+        (prev.offset === undefined || prev.offset + prev.length === ext.offset)
       ) {
-        prev.length += n;
+        prev.length += ext.length;
       } else out.push(ext);
+    };
+    let p = 0;
+    while (p < size) {
+      const r = this.resolve(p, 0, size - p);
+      const n = Math.max(1, Math.min(r.length, size - p));
+      const layer = this.layers[r.layer]!;
+      if (r.kind === ST_DATA && seesHoles(r.layer)) {
+        const raw = layer.format === 'raw';
+        this.scanHoles(layer, r.host, n, (q, len, hole) =>
+          push({ start: p + q, length: len, depth: r.layer, present: true, zero: hole, data: !(raw && hole), offset: r.host + q, file: layer.name }),
+        );
+      } else {
+        const ext: MapExtent = {
+          start: p,
+          length: n,
+          depth: r.layer,
+          present: r.kind !== ST_UNALLOC,
+          zero: r.kind !== ST_DATA,
+          data: r.kind === ST_DATA,
+        };
+        // Data and preallocated zero clusters have a host offset (qcow2.c qcow2_co_block_status).
+        if (r.kind === ST_DATA || (r.kind === ST_ZERO && r.host !== 0)) {
+          ext.offset = r.host;
+          ext.file = layer.name;
+        }
+        push(ext);
+      }
       p += n;
     }
     return out;
+  }
+
+  /** Calls `emit(q, len, hole)` for the pieces of host range [host, host+n), cut at 4 KiB file blocks. */
+  private scanHoles(layer: Layer, host: number, n: number, emit: (q: number, len: number, hole: boolean) => void): void {
+    const CHUNK = 1 << 20;
+    const buf = new Uint8Array(Math.min(CHUNK, n));
+    for (let q = 0; q < n; ) {
+      const m = Math.min(CHUNK, n - q);
+      const view = buf.subarray(0, m);
+      layer.preadHost(view, host + q);
+      for (let i = 0; i < m; ) {
+        const h = host + q + i;
+        const e = Math.min(m, i + FS_BLOCK - (h % FS_BLOCK));
+        emit(q + i, e - i, isZeroRange(view, i, e));
+        i = e;
+      }
+      q += m;
+    }
   }
 }

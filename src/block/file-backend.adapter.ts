@@ -12,6 +12,7 @@
  * vfab does not see qemu's OFD locks, so do not run both on one image at the same time.
  */
 import * as fs from 'node:fs';
+import { resolve as resolvePath } from 'node:path';
 import { UserError } from '../errors.js';
 import type { BlockBackend } from './backend.js';
 import { resolveBackingPath, type BackendProvider } from './chain.js';
@@ -181,5 +182,8 @@ export class FileProvider implements BackendProvider {
   }
   exists(name: string): boolean {
     return fs.existsSync(name);
+  }
+  identity(name: string): string {
+    return resolvePath(name);
   }
 }

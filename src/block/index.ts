@@ -5,3 +5,4 @@ export { MemoryBackend, type BlockBackend } from './backend.js';
 export { FileBackend, FileProvider } from './file-backend.adapter.js';
 export type { BlockImage, MapExtent, Layer } from './image.js';
 export { runIoCommands, type IoResult } from './qemu-io.js';
+export { formatMapHuman } from './map-format.js';

@@ -241,14 +241,35 @@ export class Qcow2Image implements Layer, RefcountHost {
     if (l2off === 0) return { kind: ST_UNALLOC, host: 0, length: limit - offset };
     const t = this.l2At(l2off);
     const [kind, host] = this.classify(t, l2i, l2off);
+    // Data and preallocated zero clusters (ZERO_ALLOC) carry a host offset; a run continues
+    // while the offsets stay contiguous (qcow2-cluster.c count_contiguous_subclusters).
+    const hasHost = host !== 0 && kind !== ST_UNALLOC;
     let end = (ci + 1) * cs;
     while (end < limit) {
       l2i++;
       const [k2, h2] = this.classify(t, l2i, l2off);
-      if (k2 !== kind || (kind === ST_DATA && h2 !== host + (end - offset + intra))) break;
+      if (k2 !== kind || (h2 !== 0) !== hasHost || (hasHost && h2 !== host + (end - offset + intra))) break;
       end += cs;
     }
-    return { kind, host: kind === ST_DATA ? host + intra : 0, length: Math.min(end, limit) - offset };
+    return { kind, host: hasHost ? host + intra : 0, length: Math.min(end, limit) - offset };
+  }
+
+  /**
+   * Whether QEMU looks into the image file for holes when it reports data clusters: qcow2.c
+   * qcow2_co_block_status sets BDRV_BLOCK_RECURSE only when qcow2-refcount.c
+   * qcow2_detect_metadata_preallocation finds more clusters in use (refcount > 0) than the file
+   * really holds (st_blocks), with threshold max(real*10/9, real+2). Small thin images pass
+   * that test (their metadata clusters are mostly holes); large well-filled ones do not.
+   */
+  looksPreallocated(): boolean {
+    const cs = this.cs;
+    const real = Math.floor(this.backend.allocatedBytes() / cs);
+    const threshold = Math.max(Math.floor((real * 10) / 9), real + 2);
+    const end = Math.ceil(this.backend.size() / cs);
+    const rc = this.refcounts();
+    let count = 0;
+    for (let i = 0; i < end && count <= threshold; i++) if (rc.get(i) !== 0) count++;
+    return count > threshold;
   }
 
   preadHost(buf: Uint8Array, host: number): void {
@@ -332,38 +353,85 @@ export class Qcow2Image implements Layer, RefcountHost {
       [kind, host] = this.classify(this.l2At(l2off), j, l2off);
       // Fast path: our own data cluster (refcount 1): overwrite in place.
       if (kind === ST_DATA && rc.get(host / cs) === 1 && rc.get(l2off / cs) === 1) {
-        this.backend.pwrite(piece, host + intra);
+        this.writeInPlace(piece, host + intra);
         return;
       }
     }
     const { t, off } = this.l2ForWrite(l1i);
     if (kind === ST_DATA && rc.get(host / cs) === 1) {
-      this.backend.pwrite(piece, host + intra);
+      this.writeInPlace(piece, host + intra);
       return;
     }
     // A new cluster: copy-on-write the bytes the write does not cover.
     const fresh = this.allocClusters(1);
     if (piece.length === cs) {
-      this.backend.pwrite(piece, fresh.offset);
+      if (fresh.zero) this.writeSparse(piece, fresh.offset);
+      else this.backend.pwrite(piece, fresh.offset);
     } else {
       const buf = new Uint8Array(cs);
       let srcZero = true;
       if (kind === ST_DATA) {
         this.backend.pread(buf, host);
-        srcZero = false;
+        srcZero = isZero(buf);
       } else if (kind === ST_UNALLOC && this.backingReader) {
         this.backingReader(ci * cs, buf);
         srcZero = isZero(buf);
       }
-      if (srcZero && fresh.zero) {
-        this.backend.pwrite(piece, fresh.offset + intra);
-      } else {
-        buf.set(piece, intra);
+      buf.set(piece, intra);
+      if (!fresh.zero) {
         this.backend.pwrite(buf, fresh.offset);
+      } else if (srcZero) {
+        // Only the file blocks the guest bytes touch; the COW regions stay holes.
+        const ws = Math.floor(intra / FS_BLOCK) * FS_BLOCK;
+        const we = Math.min(cs, Math.ceil((intra + piece.length) / FS_BLOCK) * FS_BLOCK);
+        this.writeSparse(buf.subarray(ws, we), fresh.offset + ws);
+      } else {
+        this.writeSparse(buf, fresh.offset);
       }
     }
     this.setL2(t, off, j, fresh.offset, true, false);
     if ((kind === ST_DATA || kind === ST_ZERO) && host !== 0) rc.update(host / cs, -1);
+  }
+
+  /**
+   * Writes `buf` at host `at` into a cluster known to read as zeros (grown sparsely past the old
+   * end of the file), skipping every all-zero file block so it stays a hole. QEMU gets the same
+   * file (qcow2.c handle_alloc_space/is_zero_cow zero the COW regions with
+   * BDRV_REQ_NO_FALLBACK, which punches holes), and `map` can then tell holes by their content.
+   */
+  private writeSparse(buf: Uint8Array, at: number): void {
+    let run = -1;
+    for (let b = 0; b < buf.length; b += FS_BLOCK) {
+      const zero = isZeroRange(buf, b, Math.min(b + FS_BLOCK, buf.length));
+      if (!zero && run < 0) run = b;
+      else if (zero && run >= 0) {
+        this.backend.pwrite(buf.subarray(run, b), at + run);
+        run = -1;
+      }
+    }
+    if (run >= 0) this.backend.pwrite(buf.subarray(run), at + run);
+  }
+
+  /**
+   * Overwrites our own data cluster. Whole file blocks of zeros that already read as zeros are
+   * not written, so a hole (an unwritten part of the cluster) stays a hole; node cannot punch
+   * holes, so zeros over existing data are written as bytes.
+   */
+  private writeInPlace(piece: Uint8Array, host: number): void {
+    const first = Math.ceil(host / FS_BLOCK) * FS_BLOCK;
+    const last = Math.floor((host + piece.length) / FS_BLOCK) * FS_BLOCK;
+    if (last <= first || !isZeroRange(piece, first - host, last - host)) {
+      this.backend.pwrite(piece, host);
+      return;
+    }
+    const old = new Uint8Array(last - first);
+    this.backend.pread(old, first);
+    if (!isZero(old)) {
+      this.backend.pwrite(piece, host);
+      return;
+    }
+    if (first > host) this.backend.pwrite(piece.subarray(0, first - host), host);
+    if (host + piece.length > last) this.backend.pwrite(piece.subarray(last - host), last);
   }
 
   /**
@@ -488,8 +556,23 @@ export class Qcow2Image implements Layer, RefcountHost {
   }
 }
 
+/** File system block: the granule of holes in image files (ext4, xfs, tmpfs: 4 KiB). */
+export const FS_BLOCK = 4096;
+
 export function isZero(buf: Uint8Array): boolean {
-  for (let i = 0; i < buf.length; i++) if (buf[i] !== 0) return false;
+  return isZeroRange(buf, 0, buf.length);
+}
+
+/** Whether bytes [from, to) of `buf` are all zero (word-wise where aligned). */
+export function isZeroRange(buf: Uint8Array, from: number, to: number): boolean {
+  let i = from;
+  const abs = buf.byteOffset + i;
+  if (abs % 4 === 0 && to - i >= 64) {
+    const words = new Uint32Array(buf.buffer, abs, (to - i) >>> 2);
+    for (let k = 0; k < words.length; k++) if (words[k] !== 0) return false;
+    i += words.length * 4;
+  }
+  for (; i < to; i++) if (buf[i] !== 0) return false;
   return true;
 }
 
