@@ -1,10 +1,11 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
 import { checkImage, commitImage, createImage, imageInfo, openImage, rebaseImage, snapshotImage } from '../../src/block/api.js';
 import type { MapExtent } from '../../src/block/image.js';
+import { formatMapHuman } from '../../src/block/map-format.js';
 import { runIoCommands } from '../../src/block/qemu-io.js';
 import { describeWithTools } from '../helpers/tools.js';
 
@@ -24,16 +25,28 @@ function vfabIo(file: string, cmds: string[]): boolean {
   }
 }
 
-/** Allocation as both tools see it: merge extents with the same (depth, present, data). */
-function allocation(map: Pick<MapExtent, 'start' | 'length' | 'depth' | 'present' | 'data'>[]): string[] {
-  const out: { start: number; length: number; key: string }[] = [];
-  for (const e of map) {
-    const key = `${e.depth}/${e.present}/${e.data}`;
-    const prev = out[out.length - 1];
-    if (prev && prev.key === key && prev.start + prev.length === e.start) prev.length += e.length;
-    else out.push({ start: e.start, length: e.length, key });
+function qemuIo(file: string, cmds: string[]): void {
+  execFileSync('qemu-io', ['-f', 'qcow2', ...cmds.flatMap((c) => ['-c', c]), file]);
+}
+
+/** vfab's map of `img`: JSON shaped like qemu-img's (no vfab extras) and the human form. */
+function ourMap(img: string): { json: Omit<MapExtent, 'file'>[]; human: string } {
+  const c = openImage(img, { readOnly: true, forceShare: true });
+  try {
+    const map = c.allocationMap();
+    return { json: map.map(({ file: _f, ...e }) => e), human: formatMapHuman(map) };
+  } finally {
+    c.close();
   }
-  return out.map((e) => `${e.start}+${e.length}:${e.key}`);
+}
+
+/** Both tools map `img` the same, field for field, in JSON and in the human form. */
+function expectSameMap(img: string): Omit<MapExtent, 'file'>[] {
+  const ours = ourMap(img);
+  const theirs = JSON.parse(execFileSync('qemu-img', ['map', '--output=json', img], { encoding: 'utf8' })) as unknown;
+  expect(ours.json, img).toEqual(theirs);
+  expect(ours.human, img).toBe(execFileSync('qemu-img', ['map', img], { encoding: 'utf8' }));
+  return ours.json;
 }
 
 describeWithTools(['qemu-img', 'qemu-io'], 'interop with qemu-img and qemu-io', () => {
@@ -149,14 +162,74 @@ describeWithTools(['qemu-img', 'qemu-io'], 'interop with qemu-img and qemu-io', 
     expect(qemu('qemu-img', ['snapshot', '-l', q]).out).not.toContain('qs2');
   });
 
-  it('qemu-img map and vfab disk map agree on allocation', () => {
-    for (const img of [f('top.qcow2'), f('q-top.qcow2'), f('mid.qcow2')]) {
-      const theirs = JSON.parse(execFileSync('qemu-img', ['map', '--output=json', img], { encoding: 'utf8' })) as MapExtent[];
-      const c = openImage(img, { readOnly: true });
-      const ours = c.allocationMap();
-      c.close();
-      expect(allocation(ours), img).toEqual(allocation(theirs));
-    }
+  it('qemu-img map and vfab disk map agree field for field on the chains built above', () => {
+    for (const img of [f('top.qcow2'), f('q-top.qcow2'), f('mid.qcow2'), f('base.qcow2')]) expectSameMap(img);
+  });
+
+  it('a 4 KiB write into an overlay over an empty backing range maps as 4 KiB of data, then holes read as zero:true,data:true (issue 4 item 8)', () => {
+    // Relative names, as typed in a shell: qemu prints backing files relative to the overlay's name.
+    const rel = (n: string): string => relative(process.cwd(), f(n));
+    createImage(rel('i8-base.qcow2'), { size: 1 << 30 });
+    expect(vfabIo(rel('i8-base.qcow2'), ['write -P 0xab 0 64k'])).toBe(true);
+    createImage(rel('i8-top.qcow2'), { size: 1 << 30, backingFile: 'i8-base.qcow2', backingFormat: 'qcow2' });
+    expect(vfabIo(rel('i8-top.qcow2'), ['write -P 0xcd 1M 4k'])).toBe(true);
+    const map = expectSameMap(rel('i8-top.qcow2'));
+    expect(map.slice(2, 4)).toEqual([
+      { start: MiB, length: 4096, depth: 0, present: true, zero: false, data: true, offset: 327680 },
+      { start: MiB + 4096, length: 61440, depth: 0, present: true, zero: true, data: true, offset: 331776 },
+    ]);
+    expect(ourMap(rel('i8-top.qcow2')).human.split('\n')[2]).toBe(`0x100000        0x1000          0x50000         ${rel('i8-top.qcow2')}`);
+  });
+
+  it('chains of depth 2 and 3 written by vfab map the same in both tools (cluster edges, discard, write -z, whole clusters, zero data)', () => {
+    mkdirSync(f('sub'));
+    createImage(f('c-base.qcow2'), { size: 64 * MiB });
+    expect(vfabIo(f('c-base.qcow2'), ['write -P 0x11 0 1M', 'write -P 0x12 5M 100', 'write -P 0 8M 64k', 'write -P 0x13 10M 128k'])).toBe(true);
+    createImage(f('c-mid.qcow2'), { backingFile: 'c-base.qcow2', backingFormat: 'qcow2', clusterSize: 4096 });
+    expect(vfabIo(f('c-mid.qcow2'), ['write -P 0x21 60k 8k', 'write -z 10M 64k', 'discard 0 64k', 'write -P 0x22 20M 3000'])).toBe(true);
+    createImage(f('sub/c-top.qcow2'), { backingFile: '../c-mid.qcow2', backingFormat: 'qcow2' });
+    expect(vfabIo(f('sub/c-top.qcow2'), ['write -P 0x31 100k 3000', 'write -P 0x32 30M 64k', 'write -P 0x33 5M 4k', 'write -z 40M 10k', 'write -P 0x34 65532 8', 'write -P 0 50M 4k'])).toBe(true);
+    for (const n of ['c-base.qcow2', 'c-mid.qcow2', 'sub/c-top.qcow2']) expectSameMap(f(n));
+    // A raw backing: its holes are zero:true,data:false in both tools.
+    createImage(f('r-base.raw'), { format: 'raw', size: 16 * MiB });
+    expect(vfabIo(f('r-base.raw'), ['write -P 0x41 0 100k', 'write -P 0x42 1M 5000'])).toBe(true);
+    createImage(f('r-top.qcow2'), { backingFile: 'r-base.raw', backingFormat: 'raw' });
+    expect(vfabIo(f('r-top.qcow2'), ['write -P 0x43 2M 4k', 'write -P 0x44 96k 8k'])).toBe(true);
+    expect(expectSameMap(f('r-top.qcow2')).some((e) => e.depth === 1 && e.zero && !e.data)).toBe(true);
+  });
+
+  it('images written by qemu-io map the same in vfab (zero clusters with and without host offset, COW over data)', () => {
+    const [b, m, t] = [f('qi-base.qcow2'), f('qi-mid.qcow2'), f('qi-top.qcow2')];
+    execFileSync('qemu-img', ['create', '-q', '-f', 'qcow2', b, '64M']);
+    qemuIo(b, ['write -P 0x11 0 1M', 'write -P 0x12 5M 100', 'write -P 0x13 10M 128k', 'write -P 0x14 12M 64k', 'write -z 12M 64k']);
+    execFileSync('qemu-img', ['create', '-q', '-f', 'qcow2', '-o', 'cluster_size=4096', '-b', b, '-F', 'qcow2', m]);
+    qemuIo(m, ['write -P 0x21 60k 8k', 'write -z 10M 64k', 'discard 0 64k', 'write -P 0x22 20M 3000']);
+    execFileSync('qemu-img', ['create', '-q', '-f', 'qcow2', '-b', m, '-F', 'qcow2', t]);
+    qemuIo(t, ['write -P 0x31 100k 3000', 'write -P 0x32 30M 64k', 'write -P 0x33 5M 4k', 'write -z 40M 10k', 'write -P 0x34 65532 8', 'write -P 0x35 12M 4k']);
+    for (const img of [b, m, t]) expectSameMap(img);
+    // `write -z` over allocated data keeps the host cluster (ZERO_ALLOC): zero, with an offset.
+    expect(ourMap(b).json.find((e) => e.start === 12 * MiB)).toMatchObject({ zero: true, data: false, offset: expect.any(Number) });
+    // A small qemu overlay: qemu writes its metadata clusters whole, so the file does not look
+    // metadata-preallocated and neither tool looks for holes in data clusters (zero bytes there
+    // still map zero:false).
+    const s = f('qi-small.qcow2');
+    execFileSync('qemu-img', ['create', '-q', '-f', 'qcow2', '-b', b, '-F', 'qcow2', s]);
+    qemuIo(s, ['write -P 0x51 3M 4k', `write -P 0x52 ${3 * MiB + 20480} 512`]);
+    expect(expectSameMap(s).filter((e) => e.depth === 0).map((e) => [e.start - 3 * MiB, e.length, e.zero])).toEqual([[0, 65536, false]]);
+  });
+
+  it('the known difference: zeros written as bytes over data read zero:true in vfab, zero:false in qemu-img', () => {
+    const img = f('zw.qcow2');
+    createImage(img, { size: 16 * MiB });
+    expect(vfabIo(img, ['write -P 0x61 0 64k', 'write -P 0 0 4k'])).toBe(true);
+    const theirs = JSON.parse(execFileSync('qemu-img', ['map', '--output=json', img], { encoding: 'utf8' })) as MapExtent[];
+    const ours = ourMap(img).json;
+    expect(theirs[0]).toEqual({ start: 0, length: 65536, depth: 0, present: true, zero: false, data: true, offset: theirs[0]!.offset });
+    expect(ours.slice(0, 2)).toEqual([
+      { start: 0, length: 4096, depth: 0, present: true, zero: true, data: true, offset: theirs[0]!.offset },
+      { start: 4096, length: 61440, depth: 0, present: true, zero: false, data: true, offset: theirs[0]!.offset! + 4096 },
+    ]);
+    expect(ours.slice(2)).toEqual(theirs.slice(1));
   });
 
   it('a rebase by vfab keeps the content qemu sees', () => {

@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { checkImage, commitImage, createImage, imageInfo, openImage, rebaseImage, snapshotImage } from '../../src/block/api.js';
 import { MemoryBackend } from '../../src/block/backend.js';
-import { Chain, MemoryProvider } from '../../src/block/chain.js';
+import { Chain, MemoryProvider, resolveBackingPath } from '../../src/block/chain.js';
+import { formatMapHuman } from '../../src/block/map-format.js';
 import { Qcow2Image } from '../../src/block/qcow2/image.js';
 import { UserError } from '../../src/errors.js';
 
@@ -357,6 +358,83 @@ describe('image files', () => {
     c.write(512 * MiB, fill(4096, 1));
     c.close();
     expect(imageInfo(f)[0]!['actual-size']).toBeLessThan(1 * MiB);
+  });
+
+  it('leaves the copy-on-write regions of a fresh cluster as holes: only the 4 KiB blocks the guest wrote', () => {
+    class Recording extends MemoryBackend {
+      log: [number, number][] = [];
+      override pwrite(data: Uint8Array, offset: number): void {
+        this.log.push([offset, data.length]);
+        super.pwrite(data, offset);
+      }
+    }
+    const p = mem();
+    createImage('base', { size: 64 * MiB }, p);
+    const b = openImage('base', {}, p);
+    b.write(0, fill(65536, 0xab));
+    b.write(2 * MiB, fill(65536, 0xac));
+    b.close();
+    createImage('top', { backingFile: 'base', backingFormat: 'qcow2' }, p);
+    const rec = new Recording('memory:top');
+    rec.pwrite((p.backends.get('top') as MemoryBackend).snapshotBytes(), 0);
+    p.backends.set('top', rec);
+    const c = openImage('top', {}, p);
+    const big = (): [number, number][] => rec.log.filter(([, n]) => n > 8);
+    rec.log = [];
+    c.write(MiB + 100, fill(512, 0xcd)); // backing reads zero there: one block
+    expect(big()).toEqual([
+      [4 * 65536, 65536], // the new L2 table
+      [5 * 65536, 4096],
+    ]);
+    rec.log = [];
+    c.write(5 * MiB + 65536 - 4096, fill(8192, 0)); // zeros into fresh clusters: nothing at all
+    expect(big()).toEqual([]);
+    rec.log = [];
+    c.write(2 * MiB + 8192, fill(4096, 0xce)); // backing has data: the whole cluster is copied
+    expect(big()).toEqual([[8 * 65536, 65536]]);
+    expect(readBytes(c, MiB, 1024)).toEqual(new Uint8Array([...fill(100, 0), ...fill(512, 0xcd), ...fill(412, 0)]));
+    expect(readBytes(c, 2 * MiB + 4096, 12288)).toEqual(new Uint8Array([...fill(4096, 0xac), ...fill(4096, 0xce), ...fill(4096, 0xac)]));
+    c.close();
+    expect(checkImage('top', {}, p).corruptions).toBe(0);
+  });
+
+  it('maps the holes of a small overlay file as zero:true,data:true, like qemu-img map (issue 4 item 8)', () => {
+    const base = join(dir, 'i8-base.qcow2');
+    const top = join(dir, 'i8-top.qcow2');
+    createImage(base, { size: 1 << 30 });
+    const b = openImage(base);
+    b.write(0, fill(65536, 0xab));
+    b.close();
+    createImage(top, { backingFile: 'i8-base.qcow2', backingFormat: 'qcow2' });
+    const c = openImage(top);
+    c.write(MiB, fill(4096, 0xcd));
+    c.close();
+    const r = openImage(top, { readOnly: true });
+    const map = r.allocationMap();
+    r.close();
+    expect(map).toEqual([
+      { start: 0, length: 65536, depth: 1, present: true, zero: false, data: true, offset: 327680, file: base },
+      { start: 65536, length: 983040, depth: 1, present: false, zero: true, data: false },
+      { start: MiB, length: 4096, depth: 0, present: true, zero: false, data: true, offset: 327680, file: top },
+      { start: MiB + 4096, length: 61440, depth: 0, present: true, zero: true, data: true, offset: 331776, file: top },
+      { start: MiB + 65536, length: (1 << 30) - MiB - 65536, depth: 1, present: false, zero: true, data: false },
+    ]);
+    expect(formatMapHuman(map)).toBe(
+      'Offset          Length          Mapped to       File\n' +
+        `0               0x10000         0x50000         ${base}\n` +
+        `0x100000        0x1000          0x50000         ${top}\n`,
+    );
+  });
+
+  it('names backing files the way QEMU path_combine does, and still sees loops spelled differently', () => {
+    expect(resolveBackingPath('top.qcow2', 'base.qcow2')).toBe('base.qcow2');
+    expect(resolveBackingPath('/d/top.qcow2', 'base.qcow2')).toBe('/d/base.qcow2');
+    expect(resolveBackingPath('sub/top.qcow2', '../base.qcow2')).toBe('sub/../base.qcow2');
+    expect(resolveBackingPath('/d/top.qcow2', '/e/base.qcow2')).toBe('/e/base.qcow2');
+    const a = join(dir, 'loop-a.qcow2');
+    createImage(a, { size: MiB });
+    rebaseImage(a, './loop-a.qcow2', { unsafe: true, backingFormat: 'qcow2' });
+    expect(errCode(() => openImage(a, { readOnly: true }))).toBe('BLOCK_CHAIN_LOOP');
   });
 
   it('treats raw files as a format too', () => {
