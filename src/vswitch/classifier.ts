@@ -84,16 +84,22 @@ export class Classifier<R extends ClsRule> {
   private termRefs = new Int32Array(8);
   private freeTerms: number[] = [];
   private nTerms = 0;
-  /** Per-lookup scratch: masked key word and its hash contribution, by term id. */
-  private tv = new Int32Array(8);
+  /** Per-lookup scratch: a term's hash contribution, by term id. */
   private th = new Int32Array(8);
   /**
    * Stages: `stageTerms[stageOff[s] … stageOff[s+1]]` are the terms subtable `s` (in scan
    * order) uses and no earlier subtable does. The lookup computes them on reaching subtable s,
    * so a scan that stops early never pays for the terms of subtables it did not visit.
+   * `stageWord`, `stageMask`, `stageSeed` copy those terms' word, mask and seed, in the same
+   * order. `reuseTerms[reuseOff[s] … reuseOff[s+1]]` are its other terms, computed earlier.
    */
   private stageOff = new Int32Array(1);
   private stageTerms = new Int32Array(0);
+  private stageWord = new Int32Array(0);
+  private stageMask = new Int32Array(0);
+  private stageSeed = new Int32Array(0);
+  private reuseOff = new Int32Array(1);
+  private reuseTerms = new Int32Array(0);
 
   get size(): number {
     return this.n;
@@ -158,7 +164,7 @@ export class Classifier<R extends ClsRule> {
       t = this.freeTerms.pop() ?? this.nTerms++;
       if (t >= this.termWord.length) {
         const n = 2 * this.termWord.length;
-        for (const name of ['termWord', 'termMask', 'termSeeds', 'termRefs', 'tv', 'th'] as const) {
+        for (const name of ['termWord', 'termMask', 'termSeeds', 'termRefs', 'th'] as const) {
           const a = new Int32Array(n);
           a.set(this[name]);
           this[name] = a;
@@ -185,19 +191,27 @@ export class Classifier<R extends ClsRule> {
     this.subtables.sort((a, b) => b.maxPriority - a.maxPriority || a.minSeqAtMax - b.minSeqAtMax);
     const seen = new Uint8Array(this.termWord.length);
     const off = new Int32Array(this.subtables.length + 1);
+    const reuseOff = new Int32Array(this.subtables.length + 1);
     const list: number[] = [];
+    const reuse: number[] = [];
     this.subtables.forEach((st, s) => {
       for (let j = 0; j < st.k; j++) {
         const t = st.terms[j]!;
         if (seen[t] === 0) {
           seen[t] = 1;
           list.push(t);
-        }
+        } else reuse.push(t);
       }
       off[s + 1] = list.length;
+      reuseOff[s + 1] = reuse.length;
     });
     this.stageOff = off;
     this.stageTerms = Int32Array.from(list);
+    this.stageWord = Int32Array.from(list, (t) => this.termWord[t]!);
+    this.stageMask = Int32Array.from(list, (t) => this.termMask[t]!);
+    this.stageSeed = Int32Array.from(list, (t) => this.termSeeds[t]!);
+    this.reuseOff = reuseOff;
+    this.reuseTerms = Int32Array.from(reuse);
     this.dirty = false;
   }
 
@@ -205,13 +219,14 @@ export class Classifier<R extends ClsRule> {
   lookup(key: Int32Array): R | null {
     if (this.dirty) this.order();
     const sts = this.subtables;
-    const tv = this.tv;
     const th = this.th;
-    const tw = this.termWord;
-    const tm = this.termMask;
-    const ts = this.termSeeds;
+    const sw = this.stageWord;
+    const sm = this.stageMask;
+    const ss = this.stageSeed;
     const off = this.stageOff;
     const newTerms = this.stageTerms;
+    const reOff = this.reuseOff;
+    const reTerms = this.reuseTerms;
     let best: R | null = null;
     let bestPri = -1;
     let bestSeq = 0;
@@ -220,16 +235,14 @@ export class Classifier<R extends ClsRule> {
       // Sorted order: once a subtable's best rule cannot beat the match, no later one can.
       const mp = st.maxPriority;
       if (mp < bestPri || (mp === bestPri && st.minSeqAtMax >= bestSeq)) break;
-      for (let q = off[s]!, qe = off[s + 1]!; q < qe; q++) {
-        const t = newTerms[q]!;
-        const v = key[tw[t]!]! & tm[t]!;
-        tv[t] = v;
-        th[t] = termHash(v, ts[t]!);
-      }
-      const terms = st.terms;
-      const k = st.k;
       let h = 0;
-      for (let j = 0; j < k; j++) h ^= th[terms[j]!]!;
+      for (let q = off[s]!, qe = off[s + 1]!; q < qe; q++) {
+        const c = termHash(key[sw[q]!]! & sm[q]!, ss[q]!);
+        th[newTerms[q]!] = c;
+        h ^= c;
+      }
+      for (let q = reOff[s]!, qe = reOff[s + 1]!; q < qe; q++) h ^= th[reTerms[q]!]!;
+      const k = st.k;
       const slots = st.slots;
       const m = st.slotMask;
       for (let i = h >>> st.slotShift; ; i = (i + 1) & m) {
@@ -242,9 +255,11 @@ export class Classifier<R extends ClsRule> {
         const q = st.headSeq[e1 - 1]!;
         if (p < bestPri || (p === bestPri && q > bestSeq)) continue;
         const vals = st.vals;
+        const words = st.words;
+        const wm = st.wordMasks;
         const base = (e1 - 1) * k;
         let diff = 0;
-        for (let j = 0; j < k; j++) diff |= tv[terms[j]!]! ^ vals[base + j]!;
+        for (let j = 0; j < k; j++) diff |= (key[words[j]!]! & wm[j]!) ^ vals[base + j]!;
         if (diff !== 0) continue;
         best = st.rules[e1 - 1]![0]!;
         bestPri = p;

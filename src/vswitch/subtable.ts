@@ -51,8 +51,9 @@ export class Subtable<R extends ClsRule> {
   readonly mask: Int32Array;
   /** Classifier term ids, in word order. */
   readonly terms: Int32Array;
-  /** Key word index of each term. */
+  /** Key word index and word mask of each term. */
   readonly words: Int32Array;
+  readonly wordMasks: Int32Array;
   /** Seed of each term (a copy of the classifier's, for hashing rule values). */
   private readonly seeds: Int32Array;
   readonly k: number;
@@ -77,6 +78,7 @@ export class Subtable<R extends ClsRule> {
     this.mask = mask;
     this.terms = terms;
     this.words = words;
+    this.wordMasks = words.map((w) => mask[w]!);
     this.seeds = seeds;
     this.k = terms.length;
     this.vals = new Int32Array(4 * Math.max(1, this.k));
