@@ -44,13 +44,13 @@
  * versioning, which needs concurrent readers.
  */
 import { KEY_WORDS } from './fields.js';
-import { Subtable, ruleBefore, termHash, termSeed } from './subtable.js';
+import { MAX_SEQ, Subtable, ruleBefore, termHash, termSeed } from './subtable.js';
 
 export { FlowCache, hashKey } from './flow-cache.js';
 export { ruleBefore } from './subtable.js';
 
 export interface ClsRule {
-  /** 0 … 2^31 − 1 (OpenFlow uses 0 … 65535). */
+  /** 0 … 2^30 − 1 (OpenFlow uses 0 … 65535). */
   priority: number;
   /** Insertion sequence: breaks priority ties (earlier wins). Set by `Classifier.insert`. */
   seq: number;
@@ -73,6 +73,8 @@ export class Classifier<R extends ClsRule> {
   private byMask = new Map<string, Subtable<R>>();
   private nextSeq = 0;
   private n = 0;
+  /** Subtables with duplicate entry hashes (see `lookup`). */
+  private dupHashes = 0;
   /** Subtable order or stage lists are stale (set by insert/remove, fixed by the next lookup). */
   private dirty = false;
 
@@ -113,9 +115,10 @@ export class Classifier<R extends ClsRule> {
     for (let i = 0; i < KEY_WORDS; i++) {
       if ((r.value[i]! & ~r.mask[i]!) !== 0) throw new RangeError('classifier rule value is not masked');
     }
-    if (!Number.isInteger(r.priority) || r.priority < 0 || r.priority > 0x7fffffff) {
-      throw new RangeError(`classifier rule priority ${r.priority} is not an integer in 0…2^31−1`);
+    if (!Number.isInteger(r.priority) || r.priority < 0 || r.priority > 0x3fffffff) {
+      throw new RangeError(`classifier rule priority ${r.priority} is not an integer in 0…2^30−1`);
     }
+    if (this.nextSeq >= MAX_SEQ) this.renumber();
     r.seq = this.nextSeq++;
     const mk = maskKey(r.mask);
     let st = this.byMask.get(mk);
@@ -141,6 +144,15 @@ export class Classifier<R extends ClsRule> {
     }
     this.dirty = true;
     return true;
+  }
+
+  /** Packs sequence numbers back to 0 … n−1, keeping their order (after ~2^30 inserts). */
+  private renumber(): void {
+    const all = this.subtables.flatMap((st) => st.rules.flat()).sort((a, b) => a.seq - b.seq);
+    all.forEach((r, i) => (r.seq = i));
+    this.nextSeq = all.length;
+    for (const st of this.subtables) st.refresh();
+    this.dirty = true;
   }
 
   private newSubtable(mask: Int32Array): Subtable<R> {
@@ -212,12 +224,92 @@ export class Classifier<R extends ClsRule> {
     this.stageSeed = Int32Array.from(list, (t) => this.termSeeds[t]!);
     this.reuseOff = reuseOff;
     this.reuseTerms = Int32Array.from(reuse);
+    this.dupHashes = this.subtables.reduce((n, st) => n + st.dupHashes, 0);
     this.dirty = false;
   }
 
-  /** The best rule matching `key`, or null. Allocation-free (after a change, one re-sort). */
+  /**
+   * The best rule matching `key`, or null. Allocation-free (after a change, one re-sort).
+   *
+   * Per subtable the hit or miss is random, so branches on it mispredict about every other
+   * visit; that, not arithmetic, dominated the cost. So a visit trusts the 32-bit hash: the probe
+   * yields an entry (or the sentinel 0) and the better of it and the best so far is chosen with
+   * sign-mask arithmetic, no branch. Only the final winner is verified word by word; if it does
+   * not match (a hash collision with some other value) the lookup is redone by `exactLookup`.
+   * That is exact: every true match in a visited subtable was a candidate, and the scan stopped
+   * on the winner's bound, so a verified winner is the true best. Subtables holding two entries
+   * with one hash would hide the second from this scheme; while any exists, lookups go exact.
+   */
   lookup(key: Int32Array): R | null {
     if (this.dirty) this.order();
+    if (this.dupHashes > 0) return this.exactLookup(key);
+    const sts = this.subtables;
+    const th = this.th;
+    const sw = this.stageWord;
+    const sm = this.stageMask;
+    const ss = this.stageSeed;
+    const off = this.stageOff;
+    const newTerms = this.stageTerms;
+    const reOff = this.reuseOff;
+    const reTerms = this.reuseTerms;
+    let bestPri = -1;
+    let bestSeq = 0;
+    let bestS = -1;
+    let bestE = 0;
+    for (let s = 0; s < sts.length; s++) {
+      const st = sts[s]!;
+      // Sorted order: once a subtable's best rule cannot beat the match, no later one can.
+      const mp = st.maxPriority;
+      if (mp < bestPri || (mp === bestPri && st.minSeqAtMax >= bestSeq)) break;
+      let h = 0;
+      for (let q = off[s]!, qe = off[s + 1]!; q < qe; q++) {
+        const c = termHash(key[sw[q]!]! & sm[q]!, ss[q]!);
+        th[newTerms[q]!] = c;
+        h ^= c;
+      }
+      for (let q = reOff[s]!, qe = reOff[s + 1]!; q < qe; q++) h ^= th[reTerms[q]!]!;
+      const slots = st.slots;
+      let i = h >>> st.slotShift;
+      let sh = slots[2 * i]!;
+      let e1 = slots[2 * i + 1]!;
+      if (sh !== h && e1 !== 0) {
+        // Home slot taken by another entry (rare at ≤ 1/8 load): probe on.
+        const m = st.slotMask;
+        do {
+          i = (i + 1) & m;
+          sh = slots[2 * i]!;
+          e1 = slots[2 * i + 1]!;
+        } while (sh !== h && e1 !== 0);
+      }
+      const x = sh ^ h;
+      const e = e1 & ~((x | -x) >> 31); // the entry if the hash matched, else the sentinel 0
+      const p = st.headPri[e]!;
+      const q = st.headSeq[e]!;
+      // take = −1 if (p, q) beats (bestPri, bestSeq): higher priority, or equal and earlier.
+      const dp = p ^ bestPri;
+      const take = ((bestPri - p) >> 31) | (~((dp | -dp) >> 31) & ((q - bestSeq) >> 31));
+      bestPri = (p & take) | (bestPri & ~take);
+      bestSeq = (q & take) | (bestSeq & ~take);
+      bestS = (s & take) | (bestS & ~take);
+      bestE = (e & take) | (bestE & ~take);
+    }
+    if (bestS < 0) return null;
+    const st = sts[bestS]!;
+    const k = st.k;
+    const vals = st.vals;
+    const words = st.words;
+    const wm = st.wordMasks;
+    const base = (bestE - 1) * k;
+    let diff = 0;
+    for (let j = 0; j < k; j++) diff |= (key[words[j]!]! & wm[j]!) ^ vals[base + j]!;
+    return diff === 0 ? st.rules[bestE - 1]![0]! : this.exactLookup(key);
+  }
+
+  /**
+   * The same search with every candidate verified before it can become the best: used when some
+   * subtable holds two entries with the same full hash, or when `lookup`'s final check fails.
+   */
+  private exactLookup(key: Int32Array): R | null {
     const sts = this.subtables;
     const th = this.th;
     const sw = this.stageWord;
@@ -251,8 +343,8 @@ export class Classifier<R extends ClsRule> {
         if (slots[2 * i] !== h) continue;
         // Only an entry that would beat the best so far is worth verifying; one that would not
         // is skipped even if it matches (an equal-hash entry further on might still beat it).
-        const p = st.headPri[e1 - 1]!;
-        const q = st.headSeq[e1 - 1]!;
+        const p = st.headPri[e1]!;
+        const q = st.headSeq[e1]!;
         if (p < bestPri || (p === bestPri && q > bestSeq)) continue;
         const vals = st.vals;
         const words = st.words;

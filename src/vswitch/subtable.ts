@@ -6,9 +6,11 @@
  * - The mask is a list of *terms* (word index, word mask), numbered by the classifier so that
  *   subtables sharing a term share its per-lookup work (masked word + its hash contribution).
  * - An *entry* is one distinct masked value. `vals[e*k + j]` is its word for term j; `rules[e]`
- *   its rules, sorted by `ruleBefore`, so the head is the entry's best; `headPri`/`headSeq` copy
- *   the head's priority and sequence number into typed arrays.
- * - `slots` is an open-addressing table (linear probing, ≤ 1/4 full so a miss usually ends at
+ *   its rules, sorted by `ruleBefore`, so the head is the entry's best; `headPri[e+1]` and
+ *   `headSeq[e+1]` copy the head's priority and sequence number into typed arrays. Index 0 is a
+ *   sentinel (priority −1, never the best) that a lookup lands on when the probe finds nothing,
+ *   which lets it pick the better candidate with integer arithmetic instead of branches.
+ * - `slots` is an open-addressing table (linear probing, ≤ 1/8 full so a probe usually ends at
  *   the first slot): `slots[2i]` is an entry's hash, `slots[2i+1]` its index + 1 (0 = empty).
  *   Entries with colliding hashes get separate slots; a lookup verifies every word before
  *   trusting a slot, so collisions cost time, never correctness. Removal uses backward-shift
@@ -41,11 +43,14 @@ export function ruleBefore(a: ClsRule, b: ClsRule): boolean {
   return a.priority > b.priority || (a.priority === b.priority && a.seq < b.seq);
 }
 
-function grow<T extends Int32Array | Float64Array>(a: T, size: number): T {
-  const b = new (a.constructor as new (n: number) => T)(size);
+function grow(a: Int32Array, size: number): Int32Array<ArrayBuffer> {
+  const b = new Int32Array(size);
   b.set(a);
   return b;
 }
+
+/** Sequence numbers stay below this (the classifier renumbers), so they fit int32 arithmetic. */
+export const MAX_SEQ = 0x3fffffff;
 
 export class Subtable<R extends ClsRule> {
   readonly mask: Int32Array;
@@ -64,9 +69,12 @@ export class Subtable<R extends ClsRule> {
   slotShift = 29;
   vals: Int32Array;
   rules: R[][] = [];
-  headPri = new Int32Array(4);
-  headSeq = new Float64Array(4);
+  headPri = Int32Array.of(-1, 0, 0, 0, 0);
+  headSeq = Int32Array.of(MAX_SEQ, 0, 0, 0, 0);
   private entHash = new Int32Array(4);
+  /** Entry hashes held by more than one entry (full 32-bit collisions): lookups go exact. */
+  dupHashes = 0;
+  private hashUse = new Map<number, number>();
   nEntries = 0;
 
   /** Best (priority, seq) held here: the subtable order and early exit use them. */
@@ -132,8 +140,8 @@ export class Subtable<R extends ClsRule> {
 
   private setHead(e: number): void {
     const r = this.rules[e]![0]!;
-    this.headPri[e] = r.priority;
-    this.headSeq[e] = r.seq;
+    this.headPri[e + 1] = r.priority;
+    this.headSeq[e + 1] = r.seq;
   }
 
   insert(r: R): void {
@@ -141,17 +149,20 @@ export class Subtable<R extends ClsRule> {
     let e = this.findEntry(r.value, h);
     if (e < 0) {
       e = this.nEntries++;
-      if (e === this.headPri.length) {
+      if (e + 1 === this.headPri.length) {
         const n = 2 * e;
-        this.headPri = grow(this.headPri, n);
-        this.headSeq = grow(this.headSeq, n);
+        this.headPri = grow(this.headPri, n + 1);
+        this.headSeq = grow(this.headSeq, n + 1);
         this.entHash = grow(this.entHash, n);
         this.vals = grow(this.vals, n * Math.max(1, this.k));
       }
       for (let j = 0; j < this.k; j++) this.vals[e * this.k + j] = r.value[this.words[j]!]!;
       this.entHash[e] = h;
       this.rules.push([]);
-      if (this.nEntries * 4 > this.slotMask + 1) this.resize(2 * (this.slotMask + 1));
+      const uses = (this.hashUse.get(h) ?? 0) + 1;
+      this.hashUse.set(h, uses);
+      if (uses === 2) this.dupHashes++;
+      if (this.nEntries * 8 > this.slotMask + 1) this.resize(2 * (this.slotMask + 1));
       else this.place(h, e);
     }
     const list = this.rules[e]!;
@@ -197,25 +208,35 @@ export class Subtable<R extends ClsRule> {
     }
     slots[2 * i] = 0;
     slots[2 * i + 1] = 0;
+    const uses = this.hashUse.get(h)! - 1;
+    if (uses === 0) this.hashUse.delete(h);
+    else this.hashUse.set(h, uses);
+    if (uses === 1) this.dupHashes--;
     const last = --this.nEntries;
     if (e !== last) {
       const lh = this.entHash[last]!;
       slots[2 * this.slotOf(last, lh) + 1] = e + 1;
       this.vals.copyWithin(e * this.k, last * this.k, (last + 1) * this.k);
       this.entHash[e] = lh;
-      this.headPri[e] = this.headPri[last]!;
-      this.headSeq[e] = this.headSeq[last]!;
+      this.headPri[e + 1] = this.headPri[last + 1]!;
+      this.headSeq[e + 1] = this.headSeq[last + 1]!;
       this.rules[e] = this.rules[last]!;
     }
     this.rules.pop();
+  }
+
+  /** Re-reads every entry's head after the classifier renumbered sequence numbers. */
+  refresh(): void {
+    for (let e = 0; e < this.nEntries; e++) this.setHead(e);
+    this.recomputeBest();
   }
 
   private recomputeBest(): void {
     let p = -1;
     let s = 0;
     for (let e = 0; e < this.nEntries; e++) {
-      const hp = this.headPri[e]!;
-      const hs = this.headSeq[e]!;
+      const hp = this.headPri[e + 1]!;
+      const hs = this.headSeq[e + 1]!;
       if (hp > p || (hp === p && hs < s)) {
         p = hp;
         s = hs;

@@ -177,6 +177,14 @@ describe('tuple space search classifier on large tables', () => {
       expect(termHash(a, s0) ^ termHash(b, s7)).toBe(h);
       colliding.push(mk(a, a % 7, a, b));
     }
+    // A key that collides with the only entry must not match it (the winner is verified).
+    const one = new Classifier<R>();
+    one.insert(colliding[0]!);
+    const catchAll: R = { id: 99, priority: 0, seq: 0, value: new Int32Array(KEY_WORDS), mask: new Int32Array(KEY_WORDS) };
+    one.insert(catchAll);
+    expect(one.lookup(Int32Array.from(colliding[5]!.value))?.id).toBe(99);
+    expect(one.lookup(Int32Array.from(colliding[0]!.value))?.id).toBe(0);
+
     const cls = new Classifier<R>();
     for (const r of colliding) cls.insert(r);
     const live = [...colliding];
