@@ -257,8 +257,8 @@ export class Qcow2Image implements Layer, RefcountHost {
   /**
    * Whether QEMU looks into the image file for holes when it reports data clusters: qcow2.c
    * qcow2_co_block_status sets BDRV_BLOCK_RECURSE only when qcow2-refcount.c
-   * qcow2_detect_metadata_preallocation finds more clusters in use (refcount > 0) than the file
-   * really holds (st_blocks), with threshold max(real*10/9, real+2). Small thin images pass
+   * qcow2_detect_metadata_preallocation finds at least max(real*10/9, real+2) clusters in use
+   * (refcount > 0), `real` being the clusters the file really holds (st_blocks). Small thin images pass
    * that test (their metadata clusters are mostly holes); large well-filled ones do not.
    */
   looksPreallocated(): boolean {
@@ -268,8 +268,8 @@ export class Qcow2Image implements Layer, RefcountHost {
     const end = Math.ceil(this.backend.size() / cs);
     const rc = this.refcounts();
     let count = 0;
-    for (let i = 0; i < end && count <= threshold; i++) if (rc.get(i) !== 0) count++;
-    return count > threshold;
+    for (let i = 0; i < end && count < threshold; i++) if (rc.get(i) !== 0) count++;
+    return count >= threshold;
   }
 
   preadHost(buf: Uint8Array, host: number): void {
@@ -413,25 +413,30 @@ export class Qcow2Image implements Layer, RefcountHost {
   }
 
   /**
-   * Overwrites our own data cluster. Whole file blocks of zeros that already read as zeros are
-   * not written, so a hole (an unwritten part of the cluster) stays a hole; node cannot punch
-   * holes, so zeros over existing data are written as bytes.
+   * Overwrites our own data cluster. A file block the write would leave reading as zeros and
+   * that already reads as zeros is not written, so holes stay holes whatever the alignment (node
+   * cannot punch holes, so zeros over existing data are still written as bytes).
    */
   private writeInPlace(piece: Uint8Array, host: number): void {
-    const first = Math.ceil(host / FS_BLOCK) * FS_BLOCK;
-    const last = Math.floor((host + piece.length) / FS_BLOCK) * FS_BLOCK;
-    if (last <= first || !isZeroRange(piece, first - host, last - host)) {
-      this.backend.pwrite(piece, host);
-      return;
+    const end = host + piece.length;
+    let old: Uint8Array | undefined;
+    let run = -1;
+    for (let b = Math.floor(host / FS_BLOCK) * FS_BLOCK; b < end; b += FS_BLOCK) {
+      const s = Math.max(b, host) - host;
+      const e = Math.min(b + FS_BLOCK, end) - host;
+      let skip = false;
+      if (isZeroRange(piece, s, e)) {
+        old ??= new Uint8Array(FS_BLOCK);
+        this.backend.pread(old, b);
+        skip = isZero(old);
+      }
+      if (!skip && run < 0) run = s;
+      else if (skip && run >= 0) {
+        this.backend.pwrite(piece.subarray(run, s), host + run);
+        run = -1;
+      }
     }
-    const old = new Uint8Array(last - first);
-    this.backend.pread(old, first);
-    if (!isZero(old)) {
-      this.backend.pwrite(piece, host);
-      return;
-    }
-    if (first > host) this.backend.pwrite(piece.subarray(0, first - host), host);
-    if (host + piece.length > last) this.backend.pwrite(piece.subarray(last - host), last);
+    if (run >= 0) this.backend.pwrite(piece.subarray(run), host + run);
   }
 
   /**
