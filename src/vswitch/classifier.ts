@@ -93,9 +93,12 @@ export class Classifier<R extends ClsRule> {
    * order) uses and no earlier subtable does. The lookup computes them on reaching subtable s,
    * so a scan that stops early never pays for the terms of subtables it did not visit.
    * `stageWord`, `stageMask`, `stageSeed` copy those terms' word, mask and seed, in the same
-   * order. `reuseTerms[reuseOff[s] … reuseOff[s+1]]` are its other terms, computed earlier.
+   * order. Of these, the ones before `stageStoreOff[s]` are used by no later subtable, so their
+   * contributions are not stored. `reuseTerms[reuseOff[s] … reuseOff[s+1]]` are its other terms,
+   * computed earlier.
    */
   private stageOff = new Int32Array(1);
+  private stageStoreOff = new Int32Array(0);
   private stageTerms = new Int32Array(0);
   private stageWord = new Int32Array(0);
   private stageMask = new Int32Array(0);
@@ -202,21 +205,37 @@ export class Classifier<R extends ClsRule> {
   private order(): void {
     this.subtables.sort((a, b) => b.maxPriority - a.maxPriority || a.minSeqAtMax - b.minSeqAtMax);
     const seen = new Uint8Array(this.termWord.length);
+    const reused = new Uint8Array(this.termWord.length);
+    for (const st of this.subtables) {
+      for (const t of st.terms) {
+        if (seen[t] === 1) reused[t] = 1;
+        seen[t] = 1;
+      }
+    }
+    seen.fill(0);
     const off = new Int32Array(this.subtables.length + 1);
+    const storeOff = new Int32Array(this.subtables.length);
     const reuseOff = new Int32Array(this.subtables.length + 1);
     const list: number[] = [];
     const reuse: number[] = [];
     this.subtables.forEach((st, s) => {
-      for (let j = 0; j < st.k; j++) {
-        const t = st.terms[j]!;
-        if (seen[t] === 0) {
-          seen[t] = 1;
-          list.push(t);
-        } else reuse.push(t);
+      // New terms that no later subtable uses first: their contributions need not be stored.
+      for (const pass of [0, 1]) {
+        if (pass === 1) storeOff[s] = list.length;
+        for (let j = 0; j < st.k; j++) {
+          const t = st.terms[j]!;
+          if (reused[t] !== pass) continue;
+          if (seen[t] === 0) {
+            seen[t] = 2;
+            list.push(t);
+          } else if (pass === 1 && seen[t] === 1) reuse.push(t);
+        }
       }
+      for (let j = 0; j < st.k; j++) seen[st.terms[j]!] = 1;
       off[s + 1] = list.length;
       reuseOff[s + 1] = reuse.length;
     });
+    this.stageStoreOff = storeOff;
     this.stageOff = off;
     this.stageTerms = Int32Array.from(list);
     this.stageWord = Int32Array.from(list, (t) => this.termWord[t]!);
@@ -249,6 +268,7 @@ export class Classifier<R extends ClsRule> {
     const sm = this.stageMask;
     const ss = this.stageSeed;
     const off = this.stageOff;
+    const sso = this.stageStoreOff;
     const newTerms = this.stageTerms;
     const reOff = this.reuseOff;
     const reTerms = this.reuseTerms;
@@ -262,7 +282,9 @@ export class Classifier<R extends ClsRule> {
       const mp = st.maxPriority;
       if (mp < bestPri || (mp === bestPri && st.minSeqAtMax >= bestSeq)) break;
       let h = 0;
-      for (let q = off[s]!, qe = off[s + 1]!; q < qe; q++) {
+      const q1 = sso[s]!;
+      for (let q = off[s]!; q < q1; q++) h ^= termHash(key[sw[q]!]! & sm[q]!, ss[q]!);
+      for (let q = q1, qe = off[s + 1]!; q < qe; q++) {
         const c = termHash(key[sw[q]!]! & sm[q]!, ss[q]!);
         th[newTerms[q]!] = c;
         h ^= c;
@@ -316,6 +338,7 @@ export class Classifier<R extends ClsRule> {
     const sm = this.stageMask;
     const ss = this.stageSeed;
     const off = this.stageOff;
+    const sso = this.stageStoreOff;
     const newTerms = this.stageTerms;
     const reOff = this.reuseOff;
     const reTerms = this.reuseTerms;
@@ -328,7 +351,9 @@ export class Classifier<R extends ClsRule> {
       const mp = st.maxPriority;
       if (mp < bestPri || (mp === bestPri && st.minSeqAtMax >= bestSeq)) break;
       let h = 0;
-      for (let q = off[s]!, qe = off[s + 1]!; q < qe; q++) {
+      const q1 = sso[s]!;
+      for (let q = off[s]!; q < q1; q++) h ^= termHash(key[sw[q]!]! & sm[q]!, ss[q]!);
+      for (let q = q1, qe = off[s + 1]!; q < qe; q++) {
         const c = termHash(key[sw[q]!]! & sm[q]!, ss[q]!);
         th[newTerms[q]!] = c;
         h ^= c;
