@@ -312,6 +312,9 @@ export class Chain implements BlockImage {
     const out: MapExtent[] = [];
     const size = this.virtualSize;
     const holesSeen = new Map<number, boolean>();
+    // Raw files: once blocks holding data add up to what the file really stores (st_blocks),
+    // the rest must be holes and is not read (a 1 TiB sparse raw disk maps without reading it).
+    const rawLeft = new Map<number, number>();
     const seesHoles = (i: number): boolean => {
       let v = holesSeen.get(i);
       if (v === undefined) {
@@ -343,9 +346,12 @@ export class Chain implements BlockImage {
       const layer = this.layers[r.layer]!;
       if (r.kind === ST_DATA && seesHoles(r.layer)) {
         const raw = layer.format === 'raw';
-        this.scanHoles(layer, r.host, n, (q, len, hole) =>
+        if (raw && !rawLeft.has(r.layer)) rawLeft.set(r.layer, layer.fileAllocatedBytes());
+        const budget = raw ? { left: rawLeft.get(r.layer)! } : undefined;
+        this.scanHoles(layer, r.host, n, budget, (q, len, hole) =>
           push({ start: p + q, length: len, depth: r.layer, present: true, zero: hole, data: !(raw && hole), offset: r.host + q, file: layer.name }),
         );
+        if (budget) rawLeft.set(r.layer, budget.left);
       } else {
         const ext: MapExtent = {
           start: p,
@@ -367,18 +373,28 @@ export class Chain implements BlockImage {
     return out;
   }
 
-  /** Calls `emit(q, len, hole)` for the pieces of host range [host, host+n), cut at 4 KiB file blocks. */
-  private scanHoles(layer: Layer, host: number, n: number, emit: (q: number, len: number, hole: boolean) => void): void {
+  /**
+   * Calls `emit(q, len, hole)` for the pieces of host range [host, host+n), cut at 4 KiB file
+   * blocks. With a `budget` of allocated bytes left, stops reading once it is spent: the rest is
+   * holes.
+   */
+  private scanHoles(layer: Layer, host: number, n: number, budget: { left: number } | undefined, emit: (q: number, len: number, hole: boolean) => void): void {
     const CHUNK = 1 << 20;
     const buf = new Uint8Array(Math.min(CHUNK, n));
     for (let q = 0; q < n; ) {
+      if (budget && budget.left <= 0) {
+        emit(q, n - q, true);
+        return;
+      }
       const m = Math.min(CHUNK, n - q);
       const view = buf.subarray(0, m);
       layer.preadHost(view, host + q);
       for (let i = 0; i < m; ) {
         const h = host + q + i;
         const e = Math.min(m, i + FS_BLOCK - (h % FS_BLOCK));
-        emit(q + i, e - i, isZeroRange(view, i, e));
+        const hole = isZeroRange(view, i, e);
+        if (budget && !hole) budget.left -= FS_BLOCK;
+        emit(q + i, e - i, hole);
         i = e;
       }
       q += m;

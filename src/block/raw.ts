@@ -1,11 +1,12 @@
 /**
- * Raw images: the file is the disk. Every byte inside the virtual size is "data" (node cannot
- * ask the file system for holes, so `map` reports one data extent, where qemu-img would use
- * SEEK_HOLE). Discard and write-zeroes write zero bytes (QEMU punches holes; node cannot).
+ * Raw images: the file is the disk. `map` finds holes by content (Chain.allocationMap; QEMU uses
+ * SEEK_HOLE). Discard and write-zeroes leave file blocks that already read as zeros alone, so
+ * holes stay holes; over data they write zero bytes (QEMU punches holes; node cannot).
  */
 import { UserError } from '../errors.js';
 import type { BlockBackend } from './backend.js';
 import { ST_DATA, type Layer, type LayerStatus } from './image.js';
+import { FS_BLOCK, isZeroRange } from './qcow2/image.js';
 
 export class RawLayer implements Layer {
   readonly format = 'raw' as const;
@@ -56,10 +57,20 @@ export class RawLayer implements Layer {
 
   writeZeroes(offset: number, length: number): void {
     this.checkWrite(offset, length);
-    const chunk = new Uint8Array(Math.min(length, 1 << 20));
-    for (let p = 0; p < length; p += chunk.length) {
-      const n = Math.min(chunk.length, length - p);
-      this.backend.pwrite(n === chunk.length ? chunk : chunk.subarray(0, n), offset + p);
+    const CHUNK = 1 << 20;
+    const old = new Uint8Array(Math.min(length, CHUNK) + 2 * FS_BLOCK);
+    const zeros = new Uint8Array(FS_BLOCK);
+    // Block by block: only blocks holding data are overwritten.
+    const first = Math.floor(offset / FS_BLOCK) * FS_BLOCK;
+    for (let c = first; c < offset + length; c += CHUNK) {
+      const cEnd = Math.min(c + CHUNK, Math.ceil((offset + length) / FS_BLOCK) * FS_BLOCK);
+      const view = old.subarray(0, cEnd - c);
+      this.backend.pread(view, c);
+      for (let b = c; b < cEnd; b += FS_BLOCK) {
+        const s = Math.max(b, offset);
+        const e = Math.min(b + FS_BLOCK, offset + length);
+        if (e > s && !isZeroRange(view, s - c, e - c)) this.backend.pwrite(zeros.subarray(0, e - s), s);
+      }
     }
   }
 

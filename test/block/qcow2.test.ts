@@ -437,6 +437,22 @@ describe('image files', () => {
     expect(errCode(() => openImage(a, { readOnly: true }))).toBe('BLOCK_CHAIN_LOOP');
   });
 
+  it('maps a sparse raw file as holes (zero:true,data:false) around the blocks written, like qemu-img', () => {
+    const f = join(dir, 'sparse.raw');
+    createImage(f, { format: 'raw', size: 64 * MiB });
+    const c = openImage(f);
+    c.write(MiB + 100, fill(10, 9));
+    c.writeZeroes(8 * MiB, 1 * MiB); // over holes: nothing written
+    c.close();
+    const r = openImage(f, { readOnly: true });
+    expect(r.allocationMap()).toEqual([
+      { start: 0, length: MiB, depth: 0, present: true, zero: true, data: false, offset: 0, file: f },
+      { start: MiB, length: 4096, depth: 0, present: true, zero: false, data: true, offset: MiB, file: f },
+      { start: MiB + 4096, length: 63 * MiB - 4096, depth: 0, present: true, zero: true, data: false, offset: MiB + 4096, file: f },
+    ]);
+    r.close();
+  });
+
   it('treats raw files as a format too', () => {
     const f = join(dir, 'disk.raw');
     createImage(f, { format: 'raw', size: MiB });
