@@ -291,22 +291,24 @@ export class Classifier<R extends ClsRule> {
       }
       for (let q = reOff[s]!, qe = reOff[s + 1]!; q < qe; q++) h ^= th[reTerms[q]!]!;
       const slots = st.slots;
-      let i = h >>> st.slotShift;
-      let sh = slots[2 * i]!;
-      let e1 = slots[2 * i + 1]!;
+      let b = 4 * (h >>> st.slotShift);
+      let sh = slots[b]!;
+      let e1 = slots[b + 1]!;
       if (sh !== h && e1 !== 0) {
         // Home slot taken by another entry (rare at ≤ 1/8 load): probe on.
-        const m = st.slotMask;
+        const m = 4 * st.slotMask;
         do {
-          i = (i + 1) & m;
-          sh = slots[2 * i]!;
-          e1 = slots[2 * i + 1]!;
+          b = (b + 4) & m;
+          sh = slots[b]!;
+          e1 = slots[b + 1]!;
         } while (sh !== h && e1 !== 0);
       }
+      // The slot's entry, priority and sequence if its hash matched, else (0, −1, 0): never best.
       const x = sh ^ h;
-      const e = e1 & ~((x | -x) >> 31); // the entry if the hash matched, else the sentinel 0
-      const p = st.headPri[e]!;
-      const q = st.headSeq[e]!;
+      const hit = ~((x | -x) >> 31);
+      const e = e1 & hit;
+      const p = slots[b + 2]! | ~hit;
+      const q = slots[b + 3]! & hit;
       // take = −1 if (p, q) beats (bestPri, bestSeq): higher priority, or equal and earlier.
       const dp = p ^ bestPri;
       const take = ((bestPri - p) >> 31) | (~((dp | -dp) >> 31) & ((q - bestSeq) >> 31));
@@ -363,9 +365,9 @@ export class Classifier<R extends ClsRule> {
       const slots = st.slots;
       const m = st.slotMask;
       for (let i = h >>> st.slotShift; ; i = (i + 1) & m) {
-        const e1 = slots[2 * i + 1]!;
+        const e1 = slots[4 * i + 1]!;
         if (e1 === 0) break;
-        if (slots[2 * i] !== h) continue;
+        if (slots[4 * i] !== h) continue;
         // Only an entry that would beat the best so far is worth verifying; one that would not
         // is skipped even if it matches (an equal-hash entry further on might still beat it).
         const p = st.headPri[e1]!;

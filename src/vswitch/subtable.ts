@@ -11,7 +11,9 @@
  *   sentinel (priority −1, never the best) that a lookup lands on when the probe finds nothing,
  *   which lets it pick the better candidate with integer arithmetic instead of branches.
  * - `slots` is an open-addressing table (linear probing, ≤ 1/8 full so a probe usually ends at
- *   the first slot): `slots[2i]` is an entry's hash, `slots[2i+1]` its index + 1 (0 = empty).
+ *   the first slot) of 4 words per slot: an entry's hash, its index + 1 (0 = empty), and its
+ *   head's priority and sequence number again, so a probe reads one cache line. An empty slot
+ *   reads (0, 0, −1, MAX_SEQ): priority −1 never beats anything.
  *   Entries with colliding hashes get separate slots; a lookup verifies every word before
  *   trusting a slot, so collisions cost time, never correctness. Removal uses backward-shift
  *   deletion (no tombstones) and moves the last entry into the hole, so entries stay dense.
@@ -43,6 +45,19 @@ export function ruleBefore(a: ClsRule, b: ClsRule): boolean {
   return a.priority > b.priority || (a.priority === b.priority && a.seq < b.seq);
 }
 
+function emptySlots(cap: number): Int32Array<ArrayBuffer> {
+  const a = new Int32Array(4 * cap);
+  for (let i = 0; i < cap; i++) clearSlot(a, i);
+  return a;
+}
+
+function clearSlot(a: Int32Array, i: number): void {
+  a[4 * i] = 0;
+  a[4 * i + 1] = 0;
+  a[4 * i + 2] = -1;
+  a[4 * i + 3] = MAX_SEQ;
+}
+
 function grow(a: Int32Array, size: number): Int32Array<ArrayBuffer> {
   const b = new Int32Array(size);
   b.set(a);
@@ -63,7 +78,7 @@ export class Subtable<R extends ClsRule> {
   private readonly seeds: Int32Array;
   readonly k: number;
 
-  slots = new Int32Array(16);
+  slots = emptySlots(8);
   slotMask = 7;
   /** A hash's home slot is its top bits, `h >>> slotShift` (multiplicative hashing). */
   slotShift = 29;
@@ -105,9 +120,9 @@ export class Subtable<R extends ClsRule> {
     const m = this.slotMask;
     const k = this.k;
     for (let i = h >>> this.slotShift; ; i = (i + 1) & m) {
-      const e1 = slots[2 * i + 1]!;
+      const e1 = slots[4 * i + 1]!;
       if (e1 === 0) return -1;
-      if (slots[2 * i] !== h) continue;
+      if (slots[4 * i] !== h) continue;
       const base = (e1 - 1) * k;
       let j = 0;
       while (j < k && this.vals[base + j] === value[this.words[j]!]) j++;
@@ -119,20 +134,22 @@ export class Subtable<R extends ClsRule> {
   private slotOf(e: number, h: number): number {
     const m = this.slotMask;
     let i = h >>> this.slotShift;
-    while (this.slots[2 * i + 1] !== e + 1) i = (i + 1) & m;
+    while (this.slots[4 * i + 1] !== e + 1) i = (i + 1) & m;
     return i;
   }
 
   private place(h: number, e: number): void {
     const m = this.slotMask;
     let i = h >>> this.slotShift;
-    while (this.slots[2 * i + 1] !== 0) i = (i + 1) & m;
-    this.slots[2 * i] = h;
-    this.slots[2 * i + 1] = e + 1;
+    while (this.slots[4 * i + 1] !== 0) i = (i + 1) & m;
+    this.slots[4 * i] = h;
+    this.slots[4 * i + 1] = e + 1;
+    this.slots[4 * i + 2] = this.headPri[e + 1]!;
+    this.slots[4 * i + 3] = this.headSeq[e + 1]!;
   }
 
   private resize(cap: number): void {
-    this.slots = new Int32Array(2 * cap);
+    this.slots = emptySlots(cap);
     this.slotMask = cap - 1;
     this.slotShift = 32 - Math.log2(cap);
     for (let e = 0; e < this.nEntries; e++) this.place(this.entHash[e]!, e);
@@ -142,6 +159,9 @@ export class Subtable<R extends ClsRule> {
     const r = this.rules[e]![0]!;
     this.headPri[e + 1] = r.priority;
     this.headSeq[e + 1] = r.seq;
+    const i = this.slotOf(e, this.entHash[e]!);
+    this.slots[4 * i + 2] = r.priority;
+    this.slots[4 * i + 3] = r.seq;
   }
 
   insert(r: R): void {
@@ -197,17 +217,15 @@ export class Subtable<R extends ClsRule> {
     const slots = this.slots;
     const m = this.slotMask;
     let i = this.slotOf(e, h);
-    for (let j = (i + 1) & m; slots[2 * j + 1] !== 0; j = (j + 1) & m) {
+    for (let j = (i + 1) & m; slots[4 * j + 1] !== 0; j = (j + 1) & m) {
       // The entry at j may move back to i unless its home slot lies cyclically in (i, j].
-      const home = slots[2 * j]! >>> this.slotShift;
+      const home = slots[4 * j]! >>> this.slotShift;
       const stays = i <= j ? i < home && home <= j : i < home || home <= j;
       if (stays) continue;
-      slots[2 * i] = slots[2 * j]!;
-      slots[2 * i + 1] = slots[2 * j + 1]!;
+      slots.copyWithin(4 * i, 4 * j, 4 * j + 4);
       i = j;
     }
-    slots[2 * i] = 0;
-    slots[2 * i + 1] = 0;
+    clearSlot(slots, i);
     const uses = this.hashUse.get(h)! - 1;
     if (uses === 0) this.hashUse.delete(h);
     else this.hashUse.set(h, uses);
@@ -215,7 +233,7 @@ export class Subtable<R extends ClsRule> {
     const last = --this.nEntries;
     if (e !== last) {
       const lh = this.entHash[last]!;
-      slots[2 * this.slotOf(last, lh) + 1] = e + 1;
+      slots[4 * this.slotOf(last, lh) + 1] = e + 1;
       this.vals.copyWithin(e * this.k, last * this.k, (last + 1) * this.k);
       this.entHash[e] = lh;
       this.headPri[e + 1] = this.headPri[last + 1]!;
