@@ -242,6 +242,32 @@ describeWithTools(['qemu-img', 'qemu-io'], 'interop with qemu-img and qemu-io', 
     );
   });
 
+  it('write -z of part of a cluster makes a zero cluster when the rest reads as zero, as qemu-io does', () => {
+    const ops = ['write -P 1 64k 4k', 'write -z 1M 512', 'write -z 64k 512', 'write -z 2M 70000', 'write -P 3 4M 64k', 'write -z 4M 100'];
+    const v = f('wz-v.qcow2');
+    const q = f('wz-q.qcow2');
+    createImage(v, { size: 8 * MiB });
+    expect(vfabIo(v, ops)).toBe(true);
+    execFileSync('qemu-img', ['create', '-q', '-f', 'qcow2', q, '8M']);
+    qemuIo(q, ops);
+    // Same clusters and kinds; the zero flag inside data extents depends on each file's sparseness.
+    const shape = (img: string): string[] => {
+      const out: { start: number; length: number; key: string }[] = [];
+      for (const e of JSON.parse(execFileSync('qemu-img', ['map', '--output=json', img], { encoding: 'utf8' })) as MapExtent[]) {
+        const key = `${e.depth}/${e.present}/${e.data}/${e.data ? '' : e.zero}`;
+        const prev = out[out.length - 1];
+        if (prev && prev.key === key) prev.length += e.length;
+        else out.push({ start: e.start, length: e.length, key });
+      }
+      return out.map((e) => `${e.start}+${e.length}:${e.key}`);
+    };
+    expect(shape(v)).toEqual(shape(q));
+    expect(shape(v)).toContain(`${MiB}+65536:0/true/false/true`);
+    expect(shape(v)).toContain(`${2 * MiB}+131072:0/true/false/true`);
+    expect(qemu('qemu-img', ['compare', v, q]).code).toBe(0);
+    expectSameMap(v);
+  });
+
   it('the known difference: zeros written as bytes over data read zero:true in vfab, zero:false in qemu-img', () => {
     const img = f('zw.qcow2');
     createImage(img, { size: 16 * MiB });

@@ -486,16 +486,47 @@ export class Qcow2Image implements Layer, RefcountHost {
   writeZeroes(offset: number, length: number): void {
     this.checkWrite(offset, length);
     const cs = this.cs;
+    const end = offset + length;
     const first = Math.ceil(offset / cs);
-    const endC = offset + length >= this.header.size ? Math.ceil(this.header.size / cs) : Math.floor((offset + length) / cs);
+    const endC = end >= this.header.size ? Math.ceil(this.header.size / cs) : Math.floor(end / cs);
     if (endC <= first) {
-      this.write(offset, new Uint8Array(length));
+      // Inside one cluster, or the partial ends of two.
+      const split = Math.min(end, first * cs);
+      if (split > offset) this.zeroPartial(offset, split - offset);
+      if (end > split) this.zeroPartial(split, end - split);
       return;
     }
-    if (offset < first * cs) this.write(offset, new Uint8Array(first * cs - offset));
+    if (offset < first * cs) this.zeroPartial(offset, first * cs - offset);
     this.zeroClusters(first, endC - first, false);
     const tail = Math.min(endC * cs, this.header.size);
-    if (offset + length > tail) this.write(tail, new Uint8Array(offset + length - tail));
+    if (end > tail) this.zeroPartial(tail, end - tail);
+  }
+
+  /**
+   * Write-zeroes of part of one cluster, as qcow2.c qcow2_co_pwrite_zeroes does it: when the
+   * cluster is not allocated (or already zero) and the rest of it reads as zeros, the whole
+   * cluster becomes a zero cluster; otherwise zero bytes are written (io.c's bounce-buffer
+   * fallback on -ENOTSUP). QEMU asks block status whether the rest is zero; vfab reads it, so a
+   * backing cluster holding stored zero bytes counts as zero here (QEMU would write the bytes).
+   */
+  private zeroPartial(pos: number, len: number): void {
+    const cs = this.cs;
+    const ci = Math.floor(pos / cs);
+    const cStart = ci * cs;
+    const cEnd = Math.min(cStart + cs, this.header.size);
+    if (this.header.version >= 3) {
+      const st = this.status(cStart, cs);
+      if (st.kind === ST_ZERO) return;
+      if (st.kind === ST_UNALLOC) {
+        const buf = new Uint8Array(cEnd - cStart);
+        this.backingReader?.(cStart, buf);
+        if (isZeroRange(buf, 0, pos - cStart) && isZeroRange(buf, pos + len - cStart, buf.length)) {
+          this.zeroClusters(ci, 1, false);
+          return;
+        }
+      }
+    }
+    this.write(pos, new Uint8Array(len));
   }
 
   /** Every cluster becomes unallocated again (reads fall through): commit empties the top this way. */
