@@ -10,7 +10,7 @@ describe('the vfab package entry', () => {
     const summary = fabric.run({ untilNs: vfab.seconds(3) });
     expect(summary.topology).toBe('quickstart');
     expect(summary.seed).toBe(3);
-    const pings = summary.apps as Array<{ sent: number; received: number }>;
+    const pings = summary.apps as unknown as Array<{ sent: number; received: number }>;
     expect(pings.map((p) => [p.sent, p.received])).toEqual([
       [5, 5],
       [5, 5],
