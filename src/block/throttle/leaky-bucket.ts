@@ -38,6 +38,12 @@ export class LeakyBuckets {
   readonly opSize: number;
   /** `ts->previous_leak`. */
   previousLeak: number;
+  /**
+   * Buckets with a limit (avg > 0), and per direction the ones `wait` checks: the others leak
+   * nothing and never make a request wait, so the hot path skips them (limits are fixed once built).
+   */
+  private readonly active: Int32Array;
+  private readonly checked: [Int32Array, Int32Array];
 
   constructor(cfg: QemuLimits, nowNs = 0) {
     cfg.buckets.forEach((b, i) => {
@@ -47,6 +53,9 @@ export class LeakyBuckets {
     });
     this.opSize = cfg.iopsSize;
     this.previousLeak = nowNs;
+    const limited = (i: number): boolean => this.avg[i]! !== 0;
+    this.active = Int32Array.from([0, 1, 2, 3, 4, 5].filter(limited));
+    this.checked = [Int32Array.from(TO_CHECK[0]!.filter(limited)), Int32Array.from(TO_CHECK[1]!.filter(limited))];
   }
 
   /** `throttle_do_leak`: drain every bucket for the time since the previous leak. */
@@ -54,9 +63,10 @@ export class LeakyBuckets {
     const delta = nowNs - this.previousLeak;
     this.previousLeak = nowNs;
     if (delta <= 0) return;
-    for (let i = 0; i < 6; i++) {
+    const active = this.active;
+    for (let k = 0; k < active.length; k++) {
+      const i = active[k]!;
       const avg = this.avg[i]!;
-      if (avg === 0) continue;
       const l = this.level[i]! - (avg * delta) / NS;
       this.level[i] = l > 0 ? l : 0;
       if (this.burstLength[i]! > 1) {
@@ -92,9 +102,9 @@ export class LeakyBuckets {
   /** Leak to `nowNs`, then `throttle_compute_wait_for(direction)`: the longest wait, in ns. */
   wait(dir: Direction, nowNs: number): number {
     this.leak(nowNs);
-    const idx = TO_CHECK[dir]!;
+    const idx = this.checked[dir];
     let w = 0;
-    for (let k = 0; k < 4; k++) {
+    for (let k = 0; k < idx.length; k++) {
       const x = this.bucketWait(idx[k]!);
       if (x > w) w = x;
     }
