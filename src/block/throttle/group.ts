@@ -122,11 +122,13 @@ export class ThrottleGroup<R extends GateRequest> {
   /** `throttle_group_co_io_limits_intercept`. Returns true when the request went through at once. */
   submit(member: number, req: R): boolean {
     const dir = req.dir;
+    // time stands still during a call (the host only moves it between events): read it once
+    const now = this.host.now();
     const token = this.nextToken(member, dir);
-    const mustWait = this.scheduleTimer(token, dir, this.headBytes(token, dir, req.bytes));
+    const mustWait = this.scheduleTimer(token, dir, this.headBytes(token, dir, req.bytes), now);
     const q = this.queues[member]![dir];
     if (mustWait || q.length > 0) {
-      this.noteQueue(member);
+      this.noteQueue(member, now);
       q.push(req);
       this.pending[dir]++;
       this.stats[member]!.throttled++;
@@ -134,7 +136,7 @@ export class ThrottleGroup<R extends GateRequest> {
       if (n > this.stats[member]!.maxQueue) this.stats[member]!.maxQueue = n;
       return false;
     }
-    this.go(member, req);
+    this.go(member, req, now);
     return true;
   }
 
@@ -142,38 +144,39 @@ export class ThrottleGroup<R extends GateRequest> {
   timerFired(member: number, dir: Direction): void {
     this.timerPending[member]![dir] = false;
     this.anyTimerArmed[dir] = false;
+    const now = this.host.now();
     const q = this.queues[member]![dir];
     const head = q.peek();
     if (head === undefined) {
       // empty queue: `throttle_group_restart_queue_entry` schedules the next request itself
-      this.scheduleNext(member, dir);
+      this.scheduleNext(member, dir, now);
       return;
     }
     if (this.meter.recheckOnTimer) {
-      const w = this.meter.wait(dir, head.bytes, this.host.now());
+      const w = this.meter.wait(dir, head.bytes, now);
       if (w > 0) {
-        this.arm(member, dir, w);
+        this.arm(member, dir, w, now);
         this.tokens[dir] = member;
         return;
       }
     }
-    this.noteQueue(member);
+    this.noteQueue(member, now);
     q.shift();
     this.pending[dir]--;
-    this.go(member, head);
+    this.go(member, head, now);
   }
 
   /** Accounts `req`, lets it through, and schedules what comes next; loops over same-instant wake-ups. */
-  private go(member: number, req: R): void {
+  private go(member: number, req: R, now: number): void {
     let m = member;
     let r: R | undefined = req;
     while (r !== undefined) {
       const dir = r.dir;
-      this.meter.account(dir, r.bytes, this.host.now());
+      this.meter.account(dir, r.bytes, now);
       this.host.admit(r, m);
-      r = this.scheduleNext(m, dir);
+      r = this.scheduleNext(m, dir, now);
       if (r !== undefined) {
-        this.noteQueue(m);
+        this.noteQueue(m, now);
         this.queues[m]![dir].shift();
         this.pending[dir]--;
       }
@@ -184,18 +187,18 @@ export class ThrottleGroup<R extends GateRequest> {
    * `schedule_next_request`. Returns the current member's next request when it is woken at once
    * (the caller admits it), otherwise undefined.
    */
-  private scheduleNext(member: number, dir: Direction): R | undefined {
+  private scheduleNext(member: number, dir: Direction, now: number): R | undefined {
     const token = this.nextToken(member, dir);
     const tq = this.queues[token]![dir];
     if (tq.length === 0) return undefined;
-    const mustWait = this.scheduleTimer(token, dir, tq.peek()!.bytes);
+    const mustWait = this.scheduleTimer(token, dir, tq.peek()!.bytes, now);
     if (!mustWait) {
       const own = this.queues[member]![dir];
       if (own.length > 0) {
         this.tokens[dir] = member;
         return own.peek();
       }
-      this.arm(token, dir, 0);
+      this.arm(token, dir, 0, now);
       this.anyTimerArmed[dir] = true;
       this.tokens[dir] = token;
     }
@@ -203,19 +206,19 @@ export class ThrottleGroup<R extends GateRequest> {
   }
 
   /** `throttle_group_schedule_timer` + `throttle_schedule_timer`. */
-  private scheduleTimer(member: number, dir: Direction, bytes: number): boolean {
+  private scheduleTimer(member: number, dir: Direction, bytes: number, now: number): boolean {
     if (this.anyTimerArmed[dir]) return true;
-    const wait = this.meter.wait(dir, bytes, this.host.now());
+    const wait = this.meter.wait(dir, bytes, now);
     if (wait === 0) return false;
-    if (!this.timerPending[member]![dir]) this.arm(member, dir, wait);
+    if (!this.timerPending[member]![dir]) this.arm(member, dir, wait, now);
     this.tokens[dir] = member;
     this.anyTimerArmed[dir] = true;
     return true;
   }
 
-  private arm(member: number, dir: Direction, waitNs: number): void {
+  private arm(member: number, dir: Direction, waitNs: number, now: number): void {
     this.timerPending[member]![dir] = true;
-    this.host.armTimer(member, dir, this.host.now() + waitNs);
+    this.host.armTimer(member, dir, now + waitNs);
   }
 
   /** `next_throttle_token`: round-robin over members with queued requests of `dir`. */
@@ -238,8 +241,7 @@ export class ThrottleGroup<R extends GateRequest> {
   }
 
   /** Time-weighted queue statistics: call before the queue length of `member` changes. */
-  private noteQueue(member: number): void {
-    const now = this.host.now();
+  private noteQueue(member: number, now: number): void {
     const n = this.queued(member);
     const dt = now - this.lastChange[member]!;
     if (n > 0 && dt > 0) {
@@ -252,6 +254,7 @@ export class ThrottleGroup<R extends GateRequest> {
 
   /** Closes the time-weighted statistics at `nowNs` (end of a run). */
   flushStats(): void {
-    for (let m = 0; m < this.members; m++) this.noteQueue(m);
+    const now = this.host.now();
+    for (let m = 0; m < this.members; m++) this.noteQueue(m, now);
   }
 }
