@@ -45,9 +45,10 @@ export interface GateHost<R> {
   admit(req: R, member: number): void;
 }
 
-/** A bounded-growth FIFO (ring buffer) of requests. */
+/** A bounded-growth FIFO (ring buffer) of requests; its capacity is a power of two (index by mask). */
 class Fifo<R> {
   private buf: Array<R | undefined> = new Array(8);
+  private mask = 7;
   private head = 0;
   length = 0;
   push(r: R): void {
@@ -55,9 +56,10 @@ class Fifo<R> {
       const nb: Array<R | undefined> = new Array(this.buf.length * 2);
       for (let i = 0; i < this.length; i++) nb[i] = this.buf[(this.head + i) % this.buf.length];
       this.buf = nb;
+      this.mask = nb.length - 1;
       this.head = 0;
     }
-    this.buf[(this.head + this.length) % this.buf.length] = r;
+    this.buf[(this.head + this.length) & this.mask] = r;
     this.length++;
   }
   peek(): R | undefined {
@@ -67,7 +69,7 @@ class Fifo<R> {
     if (!this.length) return undefined;
     const r = this.buf[this.head];
     this.buf[this.head] = undefined;
-    this.head = (this.head + 1) % this.buf.length;
+    this.head = (this.head + 1) & this.mask;
     this.length--;
     return r;
   }
