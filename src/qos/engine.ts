@@ -68,6 +68,9 @@ export class JobRun {
   pendingBytes = 0;
   wakeAt = -1;
   wakeEv: EventId | undefined;
+  /** `blocks` = max(1, floor(region / blocksFor)), cached for the last block size (saves a division per I/O). */
+  blocksFor = 0;
+  blocks = 1;
   readonly wake: () => void;
   readonly readFrac: number;
   readonly random: boolean;
@@ -362,8 +365,11 @@ export class QosEngine {
       io.dir = dir;
       io.bytes = bytes;
       if (j.random) {
-        const blocks = Math.max(1, Math.floor(j.region / bytes));
-        io.offset = s.offset + Math.floor(j.prng.float() * blocks) * bytes;
+        if (j.blocksFor !== bytes) {
+          j.blocksFor = bytes;
+          j.blocks = Math.max(1, Math.floor(j.region / bytes));
+        }
+        io.offset = s.offset + Math.floor(j.prng.float() * j.blocks) * bytes;
       } else {
         if (j.seqPos + bytes > j.region) j.seqPos = 0;
         io.offset = s.offset + j.seqPos;
