@@ -4,6 +4,11 @@
  */
 import type { Direction } from '../block/throttle/leaky-bucket.js';
 
+/** Where a completed I/O is reported (the engine). */
+export interface IoSink {
+  ioComplete(io: Io): void;
+}
+
 export class Io {
   dir: Direction = 0;
   bytes = 0;
@@ -27,8 +32,9 @@ export class Io {
     readonly job: number,
     /** Index of the disk. */
     readonly disk: number,
-    complete: (io: Io) => void,
+    sink: IoSink,
   ) {
-    this.onComplete = () => complete(this);
+    // calls a method (not a closure made per engine), so the call target is the same in every run
+    this.onComplete = () => sink.ioComplete(this);
   }
 }
