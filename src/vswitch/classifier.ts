@@ -281,15 +281,6 @@ export class Classifier<R extends ClsRule> {
     if (this.dirty) this.order();
     if (this.dupHashes > 0) return this.exactLookup(key);
     const sts = this.subtables;
-    const th = this.th;
-    const sw = this.stageWord;
-    const sm = this.stageMask;
-    const ss = this.stageSeed;
-    const off = this.stageOff;
-    const sso = this.stageStoreOff;
-    const newTerms = this.stageTerms;
-    const reOff = this.reuseOff;
-    const reTerms = this.reuseTerms;
     let bestPri = -1;
     let bestSeq = 0;
     let bestS = -1;
@@ -299,15 +290,7 @@ export class Classifier<R extends ClsRule> {
       // Sorted order: once a subtable's best rule cannot beat the match, no later one can.
       const mp = st.maxPriority;
       if (mp < bestPri || (mp === bestPri && st.minSeqAtMax >= bestSeq)) break;
-      let h = 0;
-      const q1 = sso[s]!;
-      for (let q = off[s]!; q < q1; q++) h ^= termHash(key[sw[q]!]! & sm[q]!, ss[q]!);
-      for (let q = q1, qe = off[s + 1]!; q < qe; q++) {
-        const c = termHash(key[sw[q]!]! & sm[q]!, ss[q]!);
-        th[newTerms[q]!] = c;
-        h ^= c;
-      }
-      for (let q = reOff[s]!, qe = reOff[s + 1]!; q < qe; q++) h ^= th[reTerms[q]!]!;
+      const h = this.subtableHash(s, key);
       const slots = st.slots;
       let b = 4 * (h >>> st.slotShift);
       let sh = slots[b]!;
@@ -348,20 +331,35 @@ export class Classifier<R extends ClsRule> {
   }
 
   /**
+   * The hash of `key` under subtable `s`'s mask: the XOR of its terms' hashes. Terms this subtable
+   * is the first to use are computed and stored in `th`; terms an earlier subtable already
+   * computed in this lookup are read back, so a shared (word, mask) piece is hashed once.
+   */
+  private subtableHash(s: number, key: Int32Array): number {
+    const th = this.th;
+    const sw = this.stageWord;
+    const sm = this.stageMask;
+    const ss = this.stageSeed;
+    const newTerms = this.stageTerms;
+    const reTerms = this.reuseTerms;
+    let h = 0;
+    const q1 = this.stageStoreOff[s]!;
+    for (let q = this.stageOff[s]!; q < q1; q++) h ^= termHash(key[sw[q]!]! & sm[q]!, ss[q]!);
+    for (let q = q1, qe = this.stageOff[s + 1]!; q < qe; q++) {
+      const c = termHash(key[sw[q]!]! & sm[q]!, ss[q]!);
+      th[newTerms[q]!] = c;
+      h ^= c;
+    }
+    for (let q = this.reuseOff[s]!, qe = this.reuseOff[s + 1]!; q < qe; q++) h ^= th[reTerms[q]!]!;
+    return h;
+  }
+
+  /**
    * The same search with every candidate verified before it can become the best: used when some
    * subtable holds two entries with the same full hash, or when `lookup`'s final check fails.
    */
   private exactLookup(key: Int32Array): R | null {
     const sts = this.subtables;
-    const th = this.th;
-    const sw = this.stageWord;
-    const sm = this.stageMask;
-    const ss = this.stageSeed;
-    const off = this.stageOff;
-    const sso = this.stageStoreOff;
-    const newTerms = this.stageTerms;
-    const reOff = this.reuseOff;
-    const reTerms = this.reuseTerms;
     let best: R | null = null;
     let bestPri = -1;
     let bestSeq = 0;
@@ -370,15 +368,7 @@ export class Classifier<R extends ClsRule> {
       // Sorted order: once a subtable's best rule cannot beat the match, no later one can.
       const mp = st.maxPriority;
       if (mp < bestPri || (mp === bestPri && st.minSeqAtMax >= bestSeq)) break;
-      let h = 0;
-      const q1 = sso[s]!;
-      for (let q = off[s]!; q < q1; q++) h ^= termHash(key[sw[q]!]! & sm[q]!, ss[q]!);
-      for (let q = q1, qe = off[s + 1]!; q < qe; q++) {
-        const c = termHash(key[sw[q]!]! & sm[q]!, ss[q]!);
-        th[newTerms[q]!] = c;
-        h ^= c;
-      }
-      for (let q = reOff[s]!, qe = reOff[s + 1]!; q < qe; q++) h ^= th[reTerms[q]!]!;
+      const h = this.subtableHash(s, key);
       const k = st.k;
       const slots = st.slots;
       const m = st.slotMask;
