@@ -438,6 +438,29 @@ export class PhysicalFunction implements VfHost {
     this.toUplink(vf, inner, key, pcp, next);
   }
 
+  // Results of the last `untag` besides the frame, kept in fields so the per-frame path
+  // allocates no result object.
+  private untagKey = 0;
+  private untagPcp = 0;
+
+  /**
+   * Strips the outer tag of a frame entering the NIC from the wire side and returns the inner
+   * frame (the same bytes when untagged). Sets `untagKey` to the VLAN key (VID, +4096 for
+   * 802.1ad; 0 = untagged) and `untagPcp` to its priority.
+   */
+  private untag(frame: Frame): Frame {
+    const tpid = outerTpid(frame);
+    if (tpid === 0) {
+      this.untagKey = 0;
+      this.untagPcp = 0;
+      return frame;
+    }
+    const tci = outerTci(frame);
+    this.untagKey = (tci & 0xfff) + (tpid === TPID_8021AD ? 4096 : 0);
+    this.untagPcp = tci >>> 13;
+    return popTag(frame);
+  }
+
   /** A frame the PF netdev (the host bridge) sends: VFs by MAC + VLAN, else the uplink. */
   private fromHost(frame: Frame, meta: FrameMeta): void {
     this.stats.host_rx++;
@@ -445,16 +468,9 @@ export class PhysicalFunction implements VfHost {
       this.host?.drop('loop', frame);
       return;
     }
-    let inner = frame;
-    let key = 0;
-    let pcp = 0;
-    const tpid = outerTpid(frame);
-    if (tpid !== 0) {
-      const tci = outerTci(frame);
-      key = (tci & 0xfff) + (tpid === TPID_8021AD ? 4096 : 0);
-      pcp = tci >>> 13;
-      inner = popTag(frame);
-    }
+    const inner = this.untag(frame);
+    const key = this.untagKey;
+    const pcp = this.untagPcp;
     const next: FrameMeta = { hops: meta.hops + 1 };
     if (this.mode === 'legacy' && this.hw === 'veb') {
       if ((frame[0]! & 1) === 1) {
@@ -482,16 +498,9 @@ export class PhysicalFunction implements VfHost {
       this.uplinkRepresentor().send(frame, meta);
       return;
     }
-    let inner = frame;
-    let key = 0;
-    let pcp = 0;
-    const tpid = outerTpid(frame);
-    if (tpid !== 0) {
-      const tci = outerTci(frame);
-      key = (tci & 0xfff) + (tpid === TPID_8021AD ? 4096 : 0);
-      pcp = tci >>> 13;
-      inner = popTag(frame);
-    }
+    const inner = this.untag(frame);
+    const key = this.untagKey;
+    const pcp = this.untagPcp;
     const next: FrameMeta = { hops: meta.hops + 1 };
     const vepa = this.hw === 'vepa';
     if ((frame[0]! & 1) === 1) {
