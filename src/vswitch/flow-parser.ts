@@ -97,17 +97,7 @@ function parseFlowLine(raw: string, ctx: Ctx, opts: ParseOptions): ParsedFlow {
 
   for (const it of splitItems(matchPart, 0, ctx)) {
     const key = it.key.toLowerCase();
-    const sh = SHORTHANDS[key];
-    if (sh) {
-      if (it.value !== null) throw ctx.err('FLOW_SYNTAX', it.at, `"${it.key}" is a protocol shorthand and takes no value`);
-      value[W_DL_TYPE] = sh.dlType;
-      mask[W_DL_TYPE] = 0xffff;
-      if (sh.nwProto !== undefined) {
-        value[W_NW_PROTO] = sh.nwProto;
-        mask[W_NW_PROTO] = 0xff;
-      }
-      continue;
-    }
+    if (applyShorthand(key, it, value, mask, ctx)) continue;
     const needInt = (lo: number, hi: number): number => {
       if (it.value === null || it.value === '') throw ctx.err('FLOW_SYNTAX', it.at, `${key} needs a value`);
       const v = parseIntText(it.value);
@@ -424,6 +414,23 @@ function parseSet(
 
 
 /**
+ * Applies a protocol shorthand (`ip`, `tcp6`, `arp` …) to `value`/`mask` as the dl_type (and
+ * nw_proto) it stands for. Returns false when `key` is not a shorthand.
+ */
+function applyShorthand(key: string, it: { key: string; value: string | null; at: number }, value: Int32Array, mask: Int32Array, ctx: Ctx): boolean {
+  const sh = SHORTHANDS[key];
+  if (!sh) return false;
+  if (it.value !== null) throw ctx.err('FLOW_SYNTAX', it.at, `"${it.key}" is a protocol shorthand and takes no value`);
+  value[W_DL_TYPE] = sh.dlType;
+  mask[W_DL_TYPE] = 0xffff;
+  if (sh.nwProto !== undefined) {
+    value[W_NW_PROTO] = sh.nwProto;
+    mask[W_NW_PROTO] = 0xff;
+  }
+  return true;
+}
+
+/**
  * Parses an `ofproto/trace` flow (`in_port=1,tcp,dl_src=…,tp_dst=80`): the same field names and
  * shorthands as a match, no masks needed, no actions. Returns value and mask words; fields not
  * mentioned are 0, as in OVS's trace.
@@ -434,17 +441,7 @@ export function parseTraceFlow(text: string, opts: ParseOptions = {}): { value: 
   const mask = new Int32Array(KEY_WORDS);
   for (const it of splitItems(text, 0, ctx)) {
     const key = it.key.toLowerCase();
-    const sh = SHORTHANDS[key];
-    if (sh) {
-      if (it.value !== null) throw ctx.err('FLOW_SYNTAX', it.at, `"${it.key}" is a protocol shorthand and takes no value`);
-      value[W_DL_TYPE] = sh.dlType;
-      mask[W_DL_TYPE] = 0xffff;
-      if (sh.nwProto !== undefined) {
-        value[W_NW_PROTO] = sh.nwProto;
-        mask[W_NW_PROTO] = 0xff;
-      }
-      continue;
-    }
+    if (applyShorthand(key, it, value, mask, ctx)) continue;
     const fd = FIELD_BY_NAME.get(key);
     if (!fd) throw ctx.err('FLOW_UNKNOWN_FIELD', it.at, `unknown or unsupported packet field "${it.key}"`, 'see docs/flows.md for the supported fields');
     if (it.value === null || it.value === '') throw ctx.err('FLOW_SYNTAX', it.at, `${key} needs a value (${key}=...)`);
