@@ -39,11 +39,11 @@ export const WORLDS: Record<string, World> = {
   },
   tor_64vms: {
     name: 'tor_64vms', hosts: 8, vmsPerHost: 8, flows: 32, rateBps: 100e6, size: 1000,
-    durationNs: 250e6, startNs: 1e6, staggerNs: 2000, linkBps: 10e9, linkDelayNs: 5000,
+    durationNs: 100e6, startNs: 1e6, staggerNs: 2000, linkBps: 10e9, linkDelayNs: 5000,
   },
   long_run: {
     name: 'long_run', hosts: 8, vmsPerHost: 8, flows: 32, rateBps: 100e6, size: 1000,
-    durationNs: 2e9, startNs: 1e6, staggerNs: 2000, linkBps: 10e9, linkDelayNs: 5000,
+    durationNs: 500e6, startNs: 1e6, staggerNs: 2000, linkBps: 10e9, linkDelayNs: 5000,
   },
 };
 
