@@ -3,7 +3,7 @@ import { Args, Flags } from '@oclif/core';
 import { BaseCommand } from '../cli/base-command.js';
 import { UserError } from '../errors.js';
 import { loadTopology } from '../topology/load.js';
-import { renderTopologyTrace, traceTopology } from '../vswitch/fabric-trace.js';
+import { renderTopologyTrace, traceTopology } from '../fabric/topology-trace.js';
 import { BridgeTracer, formatTraceResult, parsePortSpec, type TraceResult } from '../vswitch/trace.js';
 
 function readText(path: string, flag: string): string {
