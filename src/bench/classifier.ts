@@ -43,6 +43,7 @@ import {
   W_VLAN_TCI,
 } from '../vswitch/fields.js';
 import type { BenchContext } from './main.js';
+import { errorMessage } from '../errors.js';
 
 export const keys = [
   'classifier_cached_lookups_per_s',
@@ -276,7 +277,7 @@ function ovsRate(ctx: BenchContext): number | null {
     ctx.log(`OVS classifier: ${rates.join(' / ')} lookups/s`);
     return wc ?? null;
   } catch (e) {
-    ctx.log(`OVS classifier benchmark failed: ${(e as Error).message.split('\n')[0]}`);
+    ctx.log(`OVS classifier benchmark failed: ${errorMessage(e).split('\n')[0]}`);
     return null;
   }
 }

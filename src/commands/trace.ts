@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Args, Flags } from '@oclif/core';
 import { BaseCommand } from '../cli/base-command.js';
-import { UserError } from '../errors.js';
+import { UserError, errorMessage, errnoCode } from '../errors.js';
 import { loadTopology } from '../topology/load.js';
 import { renderTopologyTrace, traceTopology } from '../fabric/topology-trace.js';
 import { BridgeTracer, formatTraceResult, parsePortSpec, type TraceResult } from '../vswitch/trace.js';
@@ -10,7 +10,7 @@ function readText(path: string, flag: string): string {
   try {
     return readFileSync(path, 'utf8');
   } catch (e) {
-    throw new UserError('CLI_FILE', `cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { where: flag });
+    throw new UserError('CLI_FILE', `cannot read ${path}: ${errnoCode(e) ?? errorMessage(e)}`, { where: flag });
   }
 }
 

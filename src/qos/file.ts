@@ -18,7 +18,7 @@
  * a `line`), `mclock` (reservation, limit, weight).
  */
 import { z } from 'zod';
-import { UserError, UserErrors } from '../errors.js';
+import { UserError, UserErrors, errorMessage } from '../errors.js';
 import { parseYaml, validateYaml, nearest, type YamlPath, type YamlSource } from '../util/yaml-source.js';
 import { zDuration, zSize } from '../util/zod-units.js';
 import { parseDuration, parseSize } from '../util/units.js';
@@ -304,7 +304,7 @@ function sizePerSecond(v: number | string): number | string {
   try {
     return parseSize(typeof v === 'string' ? v.replace(/\s*\/\s*s$/, '') : v);
   } catch (e) {
-    return (e as Error).message;
+    return errorMessage(e);
   }
 }
 
@@ -316,7 +316,7 @@ function readService(v: z.output<typeof serviceSchema> | undefined, path: YamlPa
     try {
       return { kind: 'fixed', ns: parseDuration(v) };
     } catch (e) {
-      err(path, `"service": ${(e as Error).message}`);
+      err(path, `"service": ${errorMessage(e)}`);
       return undefined;
     }
   }
@@ -483,7 +483,7 @@ function fioTime(v: number | string | undefined, bareUnitNs: number, path: YamlP
   try {
     return parseDuration(v);
   } catch (e) {
-    err(path, (e as Error).message);
+    err(path, errorMessage(e));
     return 0;
   }
 }

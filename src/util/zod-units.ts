@@ -6,6 +6,7 @@
  */
 import { z } from 'zod';
 import { parseDuration, parseRate, parseSize } from './units.js';
+import { errorMessage } from '../errors.js';
 
 function unitType(parse: (v: string | number) => number, pattern: string, description: string) {
   return z
@@ -14,7 +15,7 @@ function unitType(parse: (v: string | number) => number, pattern: string, descri
       try {
         return parse(v);
       } catch (e) {
-        ctx.addIssue({ code: 'custom', message: (e as Error).message });
+        ctx.addIssue({ code: 'custom', message: errorMessage(e) });
         return z.NEVER;
       }
     })
