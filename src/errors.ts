@@ -90,7 +90,9 @@ export function errorMessage(e: unknown): string {
   if (e instanceof Error) return e.message;
   if (typeof e === 'string') return e;
   try {
-    return JSON.stringify(e) ?? String(e);
+    // JSON.stringify gives undefined for undefined, functions and symbols (its type says string).
+    const json = JSON.stringify(e) as string | undefined;
+    return json ?? String(e);
   } catch {
     return String(e);
   }

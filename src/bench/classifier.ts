@@ -134,10 +134,9 @@ function buildTable(nRules: number, prng: Prng): { cls: Classifier<R>; rules: R[
   return { cls, rules };
 }
 
-function lookupKeys(prng: Prng, rules: R[], n: number): Int32Array[] {
+function lookupKeys(prng: Prng, _rules: R[], n: number): Int32Array[] {
   const keys: Int32Array[] = [];
   for (let i = 0; i < n; i++) {
-    void rules;
     keys.push(randomKey(prng, new Int32Array(KEY_WORDS)));
   }
   return keys;

@@ -15,7 +15,7 @@
  */
 import { UserError } from '../errors.js';
 import { buildFabric } from './build.js';
-import type { FrameReceiver, Port } from '../port/port.js';
+import { Port, type FrameReceiver } from '../port/port.js';
 import { Simulation } from '../sim/simulation.js';
 import type { TopologyModel } from '../topology/model.js';
 import { dirname } from 'node:path';
@@ -79,7 +79,7 @@ export function traceTopology(model: TopologyModel, opts: TopologyTraceOptions):
   if (entry === null) throw new UserError('TRACE_UNCONNECTED', `${opts.from} is not connected to anything`, { where: '--from' });
   const all = ctx.ports.all();
   for (const p of all) {
-    const nicPath = p.peer !== null ? nicPorts.get(p.peer as Port) : undefined;
+    const nicPath = p.peer instanceof Port ? nicPorts.get(p.peer) : undefined;
     if (nicPath !== undefined) {
       const recorder: FrameReceiver = {
         receive: (frame) => {

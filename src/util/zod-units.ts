@@ -10,7 +10,7 @@ import { errorMessage } from '../errors.js';
 
 function unitType(parse: (v: string | number) => number, pattern: string, description: string) {
   return z
-    .union([z.string().regex(new RegExp(pattern), { message: description }), z.number()])
+    .union([z.string().regex(new RegExp(pattern), { error: description }), z.number()])
     .transform((v, ctx) => {
       try {
         return parse(v);

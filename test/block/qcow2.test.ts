@@ -89,7 +89,8 @@ describe('qcow2 images', () => {
     c.close();
     const r = checkImage('a', {}, p);
     expect(r.messages).toEqual([]);
-    const top = openImage('a', { readOnly: true }, p).top as Qcow2Image;
+    const top = openImage('a', { readOnly: true }, p).top;
+    if (!(top instanceof Qcow2Image)) throw new Error('expected a qcow2 top layer');
     expect(top.header.refcountTableClusters).toBeGreaterThan(1);
   });
 
