@@ -12,6 +12,8 @@
  */
 import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
+import { errnoCode } from '../errors.js';
+
 export interface BenchContext {
   /** Median of `n` runs of `fn`, each returning a figure. */
   median(n: number, fn: () => number | Promise<number>): Promise<number>;
@@ -48,7 +50,7 @@ async function main(): Promise<void> {
     try {
       mod = (await import(`./${name}.js`)) as BenchModule;
     } catch (e) {
-      if ((e as { code?: string }).code === 'ERR_MODULE_NOT_FOUND') continue;
+      if (errnoCode(e) === 'ERR_MODULE_NOT_FOUND') continue;
       throw e;
     }
     if (only && !mod.keys.some((k) => k.startsWith(only) || only.startsWith(k))) continue;
