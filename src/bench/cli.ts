@@ -34,7 +34,7 @@ function wallMs(args: string[]): number {
   return ms;
 }
 
-export async function run(ctx: BenchContext): Promise<Record<string, number>> {
+export function run(ctx: BenchContext): Promise<Record<string, number>> {
   const bin = join(ROOT, 'bin', 'run.js');
   const dir = mkdtempSync(join(tmpdir(), 'vfab-bench-cli-'));
   try {
@@ -60,7 +60,7 @@ export async function run(ctx: BenchContext): Promise<Record<string, number>> {
     out.cli_start_ratio_version = ratio('cli_start_ms_version');
     out.cli_start_ratio_disk_info = ratio('cli_start_ms_disk_info');
     ctx.log(`cli: node ${out.cli_start_ms_node} ms, --version ${out.cli_start_ms_version} ms (${out.cli_start_ratio_version}×), disk info ${out.cli_start_ms_disk_info} ms (${out.cli_start_ratio_disk_info}×), run quickstart ${out.cli_run_quickstart_ms} ms`);
-    return out;
+    return Promise.resolve(out);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

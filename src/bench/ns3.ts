@@ -52,7 +52,7 @@ export function buildNs3(log: (m: string) => void = () => {}): Ns3Build | { skip
     const incDir = readdirNames(join(prefix, 'include')).find((d) => d.startsWith('ns3'));
     flags = [
       `-I${join(prefix, 'include', incDir ?? 'ns3')}`, '-O3',
-      ...NS3_LIBS.map((m) => `${join(libDir, find(m)!)}`), `-Wl,-rpath,${libDir}`,
+      ...NS3_LIBS.map((m) => join(libDir, find(m)!)), `-Wl,-rpath,${libDir}`,
     ];
     label = `release build at ${prefix} (-O3)`;
   } else {
@@ -169,18 +169,19 @@ export function race(w: World, binary: string, n: number, log: (m: string) => vo
   return { ratio: med(ratios), vfabMs: med(vs), ns3Ms: med(ns) };
 }
 
-export async function run(ctx: BenchContext): Promise<Record<string, number | string | null>> {
-  const built = buildNs3(ctx.log);
+export function run(ctx: BenchContext): Promise<Record<string, number | string | null>> {
+  const log = (m: string): void => ctx.log(m);
+  const built = buildNs3(log);
   if ('skip' in built) {
-    ctx.log(`ns3: skipped: ${built.skip}`);
-    return { ns3_ratio_tor_64vms: null, ns3_ratio_long_run: null, ns3_build: `skipped: ${built.skip}` };
+    log(`ns3: skipped: ${built.skip}`);
+    return Promise.resolve({ ns3_ratio_tor_64vms: null, ns3_ratio_long_run: null, ns3_build: `skipped: ${built.skip}` });
   }
   const out: Record<string, number | string | null> = { ns3_build: built.label };
   for (const [key, w] of [['ns3_ratio_tor_64vms', WORLDS.tor_64vms!], ['ns3_ratio_long_run', WORLDS.long_run!]] as const) {
     if (ctx.only && !key.startsWith(ctx.only) && !ctx.only.startsWith(key)) continue;
-    const r = race(w, built.binary, 3, ctx.log);
+    const r = race(w, built.binary, 3, log);
     ctx.log(`${key}: ${r.ratio.toFixed(2)} (vfab ${r.vfabMs.toFixed(0)} ms, ns-3 ${r.ns3Ms.toFixed(0)} ms; ${built.label})`);
     out[key] = Math.round(r.ratio * 1000) / 1000;
   }
-  return out;
+  return Promise.resolve(out);
 }
