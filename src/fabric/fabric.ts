@@ -28,6 +28,8 @@ import { validateSriov } from './sriov.js';
 import { validateMigration } from './migration.js';
 import { validateFailover } from './failover.js';
 import { closeDisks, validateDisks } from './disks.js';
+import { VFAB_VERSION } from '../version.js';
+import { bridgeTables, topologyHash } from './tables.js';
 
 export interface FabricOptions {
   /** Run seed; default: the topology's `seed`, else 1. */
@@ -191,7 +193,10 @@ export class Fabric {
       links[name] = { a: l.a.path, b: l.b.path, up: l.up, a_to_b: d(s.ab), b_to_a: d(s.ba) };
     }
     const summary: RunSummary = {
+      vfab_version: VFAB_VERSION,
       topology: this.model.name,
+      topology_file: this.model.file,
+      topology_sha256: topologyHash(this.model),
       seed: this.seed,
       simulated_ns: this.sim.now,
       sim_events: this.sim.eventsRun,
@@ -202,6 +207,7 @@ export class Fabric {
       events_total: Object.fromEntries(Object.entries(this.log.totals).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))),
     };
     for (const [key, sec] of this.ctx.sections) summary[key] = sec.json();
+    summary['bridges'] = bridgeTables(this.ctx.bridges);
     return summary;
   }
 

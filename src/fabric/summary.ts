@@ -34,7 +34,15 @@ export interface LinkSummary {
 }
 
 export interface RunSummary {
+  /** The vfab that wrote it (`src/version.ts`); reports refuse other versions. */
+  vfab_version?: string;
   topology: string;
+  /** The topology file as given to the run (reports load it again to draw the diagram). */
+  topology_file?: string;
+  /** SHA-256 of the validated topology document as canonical JSON (comments and layout do not count). */
+  topology_sha256?: string;
+  /** True when the run was interrupted (Ctrl-C) before `until`: counters are as of `simulated_ns`. */
+  partial?: boolean;
   seed: number;
   simulated_ns: number;
   /** Simulation events executed (deterministic). */

@@ -19,7 +19,7 @@ import type { EventId } from '../sim/queue.js';
 import { patternPayload } from '../wire/build.js';
 import { formatIpv4, parseIpv4 } from '../wire/ip.js';
 import { findStacksByIpv4, type GuestStack } from './stack.js';
-import type { UdpFlowStats, UdpSink } from './udp-sink.js';
+import type { UdpFlowStats, UdpRxSeries, UdpSink } from './udp-sink.js';
 
 export interface PingOptions {
   dst: string;
@@ -147,6 +147,8 @@ export interface UdpResult {
   latency_avg_ns: number | null;
   latency_max_ns: number | null;
   jitter_ns: number | null;
+  /** Received bytes per interval at the receiver (for throughput over time); absent without a known receiver. */
+  rx_series?: UdpRxSeries;
 }
 
 export interface UdpApp {
@@ -213,6 +215,7 @@ export function startUdpCbr(stack: GuestStack, opts: UdpCbrOptions): UdpApp {
         latency_avg_ns: f?.latency_avg_ns ?? null,
         latency_max_ns: f?.latency_max_ns ?? null,
         jitter_ns: f ? f.jitter_ns : null,
+        ...(sink ? { rx_series: sink.series(stack.interfaces.find((i) => i.ipv4 !== null)?.ipv4 ?? 0, srcPort) } : {}),
       };
     },
   };

@@ -25,7 +25,21 @@ export interface UdpFlowStats {
   jitter_ns: number;
 }
 
+/**
+ * Received bytes per fixed interval (`interval_ns`, from simulated time 0), for throughput over
+ * time in the run report. Bounded: at most `UDP_SERIES_MAX_BINS` intervals; later arrivals fold
+ * into the last one.
+ */
+export interface UdpRxSeries {
+  interval_ns: number;
+  bytes: number[];
+}
+
+export const UDP_SERIES_INTERVAL_NS = 100_000_000;
+export const UDP_SERIES_MAX_BINS = 36_000;
+
 interface FlowState extends UdpFlowStats {
+  bins: number[];
   nextSeq: number;
   latencySum: number;
   latencyCount: number;
@@ -54,12 +68,15 @@ export class UdpSink {
       f = {
         src_ip: srcIp, src_port: srcPort, received_packets: 0, received_bytes: 0, lost: 0, out_of_order: 0,
         first_ns: nowNs, last_ns: nowNs, latency_min_ns: null, latency_avg_ns: null, latency_max_ns: null,
-        jitter_ns: 0, nextSeq: 0, latencySum: 0, latencyCount: 0, lastTransit: null,
+        jitter_ns: 0, bins: [], nextSeq: 0, latencySum: 0, latencyCount: 0, lastTransit: null,
       };
       this.flows.set(key, f);
     }
     f.received_packets++;
     f.received_bytes += payload.length;
+    const bin = Math.min(Math.floor(nowNs / UDP_SERIES_INTERVAL_NS), UDP_SERIES_MAX_BINS - 1);
+    while (f.bins.length <= bin) f.bins.push(0);
+    f.bins[bin]! += payload.length;
     f.last_ns = nowNs;
     if (payload.length >= 4) {
       const seq = ((payload[0]! << 24) | (payload[1]! << 16) | (payload[2]! << 8) | payload[3]!) >>> 0;
@@ -89,6 +106,12 @@ export class UdpSink {
   flow(srcIp: number, srcPort: number): UdpFlowStats | undefined {
     const f = this.flows.get(`${srcIp}:${srcPort}`);
     return f ? publicStats(f) : undefined;
+  }
+
+  /** Received bytes per interval for one flow (empty when nothing arrived). */
+  series(srcIp: number, srcPort: number): UdpRxSeries {
+    const f = this.flows.get(`${srcIp}:${srcPort}`) ?? [...this.flows.values()].find((x) => x.src_port === srcPort);
+    return { interval_ns: UDP_SERIES_INTERVAL_NS, bytes: f ? [...f.bins] : [] };
   }
 
   totals(): UdpSinkTotals {
