@@ -81,6 +81,14 @@ function fmt(v, unit){
   if(unit==='us') return +v.toFixed(1)+' µs';
   return String(+v.toFixed(3));
 }
+// 1/2/5 x 10^n ticks; for bytes the steps are taken in the binary unit of the axis top (MiB/s...).
+function niceSplits(unit){return function(u, ai, min, max){
+  var div=1; if(unit==='Bps'){while(max/div>=1024&&div<Math.pow(1024,4))div*=1024;}
+  var lo=min/div, hi=max/div, span=hi-lo; if(!(span>0)) return [min];
+  var raw=span/4, p=Math.pow(10,Math.floor(Math.log10(raw))), m=raw/p, k=m<=1?1:m<=2?2:m<=5?5:10, st=k*p, out=[];
+  for(var v=Math.ceil(lo/st-1e-9)*st; v<=hi+st*1e-9; v+=st) out.push(+(v*div).toPrecision(12));
+  return out;
+};}
 function axisVals(unit){return function(u, splits){return splits.map(function(v){return fmt(v,unit);});};}
 var syncKey = uPlot.sync('vfab');
 var zooming = false;
@@ -138,7 +146,7 @@ TL.charts.forEach(function(c, ci){
   var yMax = c.y_max;
   var opts={width:W,height:c.height||200,series:series,
     scales:{x:{time:false,min:0,max:TL.end_s},y:{range:function(u,lo,hi){return [0, yMax!=null?yMax:(hi>0?hi*1.1:1)];}}},
-    axes:[{label:'simulated time (s)',values:function(u,s){return s.map(function(v){return (+v.toFixed(6))+' s';});}},{label:c.y_label,size:80,values:axisVals(c.unit)}],
+    axes:[{label:'simulated time (s)',values:function(u,s){return s.map(function(v){return (+v.toFixed(6))+' s';});}},{label:c.y_label,size:80,values:axisVals(c.unit),splits:niceSplits(c.unit)}],
     cursor:{sync:{key:syncKey.key},drag:{x:true,y:false},points:{size:8}},
     legend:{live:true},
     hooks:{

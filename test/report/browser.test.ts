@@ -18,6 +18,9 @@ import { renderGraph } from '../../src/report/graph.js';
 import { buildRunReport } from '../../src/report/run-report.js';
 import { loadTopology } from '../../src/topology/index.js';
 import { launch, openPage } from '../helpers/browser.js';
+import { loadQosFile } from '../../src/qos/file.adapter.js';
+import { runQos } from '../../src/qos/run.js';
+import { buildQosReport } from '../../src/report/qos-report.adapter.js';
 import { describeWithTools } from '../helpers/tools.js';
 
 const OUT = resolve('out/browser');
@@ -162,6 +165,32 @@ describeWithTools(['chromium'], 'HTML in chromium', () => {
     expect(problems).toEqual([]);
     await page.close();
   }, 60_000);
+
+  it('qos-noisy-neighbor: the QoS report opens offline with IOPS, bandwidth and p99 charts, limits and thresholds', async () => {
+    const qos = loadQosFile('topologies/qos-noisy-neighbor.qos.yaml');
+    const exps = qos.expectations.map((e) => e.exp);
+    const { engine, result } = runQos(qos.model, { expectations: exps });
+    const file = join(OUT, 'qos-noisy-neighbor.report.html');
+    writeFileSync(file, await buildQosReport(qos, engine, result, 'vfab qos run topologies/qos-noisy-neighbor.qos.yaml --report x.html'));
+    const { page, problems } = await openPage(browser, `file://${file}`);
+    expect(await page.locator('.chart').count()).toBe(3);
+    const legend = await page.locator('.chart[data-chart="iops"] .u-legend').innerText();
+    expect(legend).toContain('vm3.vda iops-total');
+    for (const e of exps.filter((x) => /iops$/.test(x.metric))) expect(legend).toContain(`expect ${e.text}`);
+    // the bandwidth axis counts in binary units
+    // (uPlot draws axes on a canvas; the tick labels it drew are kept in the axis' _values)
+    const bwTicks = await page.evaluate(() => {
+      const u = (window as unknown as { vfabCharts: Array<{ root: HTMLElement; axes: Array<{ _values?: string[]; _splits?: number[] }> }> }).vfabCharts.find((c) => c.root.parentElement?.getAttribute('data-chart') === 'bw')!;
+      return { labels: u.axes[1]!._values ?? [], splits: u.axes[1]!._splits ?? [] };
+    });
+    expect(bwTicks.labels.length).toBeGreaterThan(1);
+    for (const l of bwTicks.labels) expect(l).toMatch(/^\d+ (B|MiB)\/s$/);
+    const st = bwTicks.splits[1]! - bwTicks.splits[0]!;
+    expect(String(st / 2 ** 20)).toMatch(/^(1|2|5)0*$/);
+    await page.screenshot({ path: join(OUT, 'qos-noisy-neighbor.report.png') });
+    expect(problems).toEqual([]);
+    await page.close();
+  }, 120_000);
 
   it('mermaid output parses with mermaid itself', async () => {
     const page = await browser.newPage();
