@@ -2,6 +2,7 @@ import { Args, Flags } from '@oclif/core';
 import { runOptions } from '../cli/flags.js';
 import { BaseCommand } from '../cli/base-command.js';
 import { runTopologyAsync } from '../fabric/run.js';
+import { runProgress } from '../cli/run-progress.js';
 import { loadAssets } from '../report/assets.adapter.js';
 import { commandLine } from '../report/command-line.js';
 import { checkOutputPath, writeOutput } from '../report/output.adapter.js';
@@ -33,13 +34,30 @@ export default class Run extends BaseCommand {
     const { untilNs, seed } = runOptions(flags.until, flags.seed);
     // Refuse a bad --report path before simulating anything.
     if (flags.report !== undefined) checkOutputPath(flags.report, '--report');
-    const result = await runTopologyAsync(args.file, {
-      closeOnExit: true,
-      ...(untilNs !== undefined ? { untilNs } : {}),
-      ...(seed !== undefined ? { seed } : {}),
-      ...(flags.pcapng !== undefined ? { pcapng: flags.pcapng } : {}),
-      ...(flags['pcap-dir'] !== undefined ? { pcapDir: flags['pcap-dir'] } : {}),
-    });
+    // Ctrl-C stops the simulation at the current instant: the traces are closed and the summary so
+    // far is printed, marked partial, with exit 130 (a second Ctrl-C exits at once).
+    const stop = new AbortController();
+    const onSigint = (): void => {
+      if (stop.signal.aborted) process.exit(130);
+      stop.abort();
+    };
+    process.on('SIGINT', onSigint);
+    const progress = runProgress(!flags.json && process.stdout.isTTY === true);
+    let result: Awaited<ReturnType<typeof runTopologyAsync>>;
+    try {
+      result = await runTopologyAsync(args.file, {
+        closeOnExit: true,
+        signal: stop.signal,
+        sliceEvents: 20_000,
+        ...(progress ? { onProgress: progress.update } : {}),
+        ...(untilNs !== undefined ? { untilNs } : {}),
+        ...(seed !== undefined ? { seed } : {}),
+        ...(flags.pcapng !== undefined ? { pcapng: flags.pcapng } : {}),
+        ...(flags['pcap-dir'] !== undefined ? { pcapDir: flags['pcap-dir'] } : {}),
+      });
+    } finally {
+      progress?.stop();
+    }
     if (flags.report !== undefined) {
       const html = await buildRunReport(result.summary, { command: commandLine(['run', ...this.argv]), assets: loadAssets(), model: result.fabric.model });
       writeOutput(flags.report, html, '--report');
@@ -52,5 +70,7 @@ export default class Run extends BaseCommand {
       if (pcaps.length > 0) process.stdout.write(`wrote ${pcaps.length} pcap files in ${flags['pcap-dir']}\n`);
       if (flags.report !== undefined) process.stdout.write(`wrote ${flags.report}\n`);
     }
+    process.off('SIGINT', onSigint);
+    if (result.summary.partial) process.exitCode = 130;
   }
 }

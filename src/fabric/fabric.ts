@@ -42,6 +42,17 @@ export interface FabricOptions {
   eventLimit?: number;
 }
 
+export interface RunAsyncOptions {
+  untilNs?: number;
+  /** Events per slice between yields to the event loop (default 100,000). */
+  sliceEvents?: number;
+  yieldFn?: () => Promise<void>;
+  /** After each slice: simulated time now, the end time, events run so far. */
+  onProgress?: (nowNs: number, untilNs: number, events: number) => void;
+  /** When aborted (Ctrl-C), the run stops after the current slice; the summary is marked `partial`. */
+  signal?: AbortSignal;
+}
+
 export interface CaptureOptions {
   /** Port selection; default: the topology's `capture.ports` (default "all"). */
   ports?: 'all' | string[];
@@ -170,18 +181,27 @@ export class Fabric {
    * so signal handlers (Ctrl-C closing trace files) and other I/O get a turn during long runs.
    * The simulation itself is unchanged: same events, same order, same results as `run`.
    */
-  async runAsync(opts: { untilNs?: number; sliceEvents?: number; yieldFn?: () => Promise<void> } = {}): Promise<RunSummary> {
+  async runAsync(opts: RunAsyncOptions = {}): Promise<RunSummary> {
     if (this.ran) throw new UserError('FABRIC_ALREADY_RAN', 'a Fabric runs once; build a new one to run again');
     this.ran = true;
     const untilNs = opts.untilNs ?? this.model.durationNs ?? DEFAULTS.durationNs;
     const slice = opts.sliceEvents ?? 100_000;
     const yieldFn = opts.yieldFn ?? (() => new Promise<void>((resolve) => setImmediate(resolve)));
+    let partial = false;
     for (;;) {
       const r = this.sim.run({ untilNs, maxEvents: slice });
+      opts.onProgress?.(this.sim.now, untilNs, this.sim.eventsRun);
       if (r.reason !== 'max-events') break;
       await yieldFn();
+      if (opts.signal?.aborted) {
+        // Stop at the current instant: the last event run; nothing after it happens.
+        partial = true;
+        break;
+      }
     }
-    return this.summary();
+    const summary = this.summary();
+    if (partial) summary.partial = true;
+    return summary;
   }
 
   /** The summary as of now (also valid mid-run from an event handler). */

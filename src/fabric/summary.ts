@@ -88,6 +88,7 @@ function rate(bps: number): string {
 /** Human-readable summary: apps, per-port counters, events, extension sections. */
 export function renderSummary(s: RunSummary, sectionText: Array<{ key: string; lines: string[] }> = []): string {
   const out: string[] = [];
+  if (s.partial) out.push(`PARTIAL: interrupted at ${formatTime(s.simulated_ns)} of simulated time; counters are as of then`);
   out.push(`topology ${s.topology}  seed ${s.seed}  simulated ${formatTime(s.simulated_ns)}  (${s.sim_events} events)`);
   const num = (v: unknown): number | null => (typeof v === 'number' ? v : null);
   const str = (v: unknown): string => (v === null || v === undefined ? '-' : String(v));
