@@ -14,7 +14,7 @@ import { layoutGraph, type Box } from '../../src/report/layout.js';
 import { renderGraph } from '../../src/report/graph.js';
 import { loadAssets } from '../../src/report/assets.adapter.js';
 import { describeWithTools } from '../helpers/tools.js';
-import { bigTopology } from './big.js';
+import { generateVms as bigTopology } from '../../src/bench/report.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'vfab-graph-'));
 const vfab = (...args: string[]) => spawnSync(process.execPath, ['bin/run.js', ...args], { encoding: 'utf8' });
