@@ -117,8 +117,9 @@ export function buildTimeline(s: RunSummary): Timeline {
     const iv = num(rs['interval_ns']);
     const bytes = Array.isArray(rs['bytes']) ? (rs['bytes'] as unknown[]).map((b) => num(b) ?? 0) : [];
     if (iv === undefined || iv <= 0) return;
-    const pts: Array<[number, number]> = bytes.map((b, k) => [s6((k + 1) * iv), Math.round((b * 8 * 1e9) / iv)]);
-    if (pts.length > 0) pts.unshift([s6(0), pts[0]![1]]);
+    // one point at the start of each interval, held until the next (a step chart)
+    const pts: Array<[number, number]> = bytes.map((b, k) => [s6(k * iv), Math.round((b * 8 * 1e9) / iv)]);
+    if (pts.length > 0) pts.push([s6(bytes.length * iv), pts[pts.length - 1]![1]]);
     thr.push({ label: `${a.app} ${a.from} → ${a.to}${a['port'] !== undefined ? `:${String(a['port'])}` : ''}`, color: COLORS[i % COLORS.length]!, mode: 'step', points: pts });
   });
   if (thr.length > 0) charts.push({ id: 'throughput', title: 'Flow throughput at the receiver (per 100 ms)', y_label: 'throughput', unit: 'bps', series: thr });
