@@ -4,7 +4,7 @@
  * rate). Drawn on stderr, throttled by cli-progress; absent when stdout is not a TTY or with --json.
  */
 import cliProgress from 'cli-progress';
-import { formatTime } from '../sim/time.js';
+import { formatDuration as formatTime } from '../util/axis.js';
 
 export interface RunProgress {
   update(nowNs: number, untilNs: number, events: number): void;

@@ -42,14 +42,14 @@ export default class Run extends BaseCommand {
       stop.abort();
     };
     process.on('SIGINT', onSigint);
-    const progress = runProgress(!flags.json && process.stdout.isTTY === true);
+    const progress = runProgress(!flags.json && process.stdout.isTTY);
     let result: Awaited<ReturnType<typeof runTopologyAsync>>;
     try {
       result = await runTopologyAsync(args.file, {
         closeOnExit: true,
         signal: stop.signal,
         sliceEvents: 20_000,
-        ...(progress ? { onProgress: progress.update } : {}),
+        ...(progress ? { onProgress: (now: number, end: number, events: number) => { progress.update(now, end, events); } } : {}),
         ...(untilNs !== undefined ? { untilNs } : {}),
         ...(seed !== undefined ? { seed } : {}),
         ...(flags.pcapng !== undefined ? { pcapng: flags.pcapng } : {}),

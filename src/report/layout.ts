@@ -148,7 +148,7 @@ export async function layoutGraph(g: FabricGraph): Promise<Layout> {
       nodes.set(c.id, { id: c.id, x, y, w, h, ports, ...(nl ? { label: { x: r1(nl.x ?? 0), y: r1(nl.y ?? 0), w: r1(nl.width ?? 0), h: r1(nl.height ?? 0) } } : {}) });
       walk(c);
     }
-    for (const e of (n.edges ?? []) as ElkExtendedEdge[]) {
+    for (const e of n.edges ?? []) {
       const pts: Array<[number, number]> = [];
       for (const s of e.sections ?? []) {
         pts.push([r1(s.startPoint.x), r1(s.startPoint.y)]);

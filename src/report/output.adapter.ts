@@ -5,7 +5,7 @@
  */
 import { statSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { UserError } from '../errors.js';
+import { errorMessage, UserError } from '../errors.js';
 
 export function checkOutputPath(path: string, flag: string): void {
   const full = resolve(path);
@@ -30,6 +30,6 @@ export function writeOutput(path: string, text: string, flag: string): void {
   try {
     writeFileSync(path, text);
   } catch (e) {
-    throw new UserError('REPORT_WRITE', `cannot write ${path}: ${(e as Error).message}`, { where: flag });
+    throw new UserError('REPORT_WRITE', `cannot write ${path}: ${errorMessage(e)}`, { where: flag });
   }
 }

@@ -10,7 +10,7 @@ import type { HLine } from '../qos/svg.js';
 import type { Expectation } from '../qos/expect.js';
 import { VFAB_VERSION } from '../version.js';
 import { formatBytesBinary, formatDuration } from '../util/axis.js';
-import { esc } from './format.js';
+import { esc, text } from './format.js';
 import type { Diagram } from './graph.js';
 import { diagramDetails, renderPage, type ReportAssets } from './page.js';
 import { COLORS, type TlChart, type Timeline } from './timeline.js';
@@ -26,7 +26,7 @@ export interface QosReportInput {
   assets: ReportAssets;
 }
 
-const td = (v: unknown, n = false): string => `<td${n ? ' class="num"' : ''}>${esc(v === undefined || v === null ? '-' : String(v))}</td>`;
+const td = (v: unknown, n = false): string => `<td${n ? ' class="num"' : ''}>${esc(text(v))}</td>`;
 function table(head: string[], rows: unknown[][], nums: number[] = []): string {
   return `<table><thead><tr>${head.map((h) => `<th>${esc(h)}</th>`).join('')}</tr></thead><tbody>\n${rows.map((r) => `<tr>${r.map((c, i) => td(c, nums.includes(i))).join('')}</tr>`).join('\n')}\n</tbody></table>`;
 }

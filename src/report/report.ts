@@ -8,11 +8,11 @@
  * It reads summaries; it never runs a simulation. Deterministic: the same summary, diagram and
  * command give the same bytes.
  */
-import { UserError } from '../errors.js';
+import { errorMessage, UserError } from '../errors.js';
 import type { RunSummary } from '../fabric/summary.js';
 import type { PortCounters } from '../port/port.js';
 import { VFAB_VERSION } from '../version.js';
-import { esc } from './format.js';
+import { esc, text } from './format.js';
 import type { Diagram } from './graph.js';
 import { diagramDetails, renderPage, type DetailItem, type ReportAssets } from './page.js';
 import { buildTimeline, type Timeline } from './timeline.js';
@@ -28,7 +28,14 @@ export interface ReportOptions {
 }
 
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
-const str = (v: unknown): string => (v === null || v === undefined ? '-' : typeof v === 'object' ? JSON.stringify(v) : String(v));
+// Summaries come from JSON files: a section an older or newer writer left out is absent.
+function linksOf(s: RunSummary): RunSummary['links'] {
+  return isObj(s.links) ? s.links : {};
+}
+function totalsOf(s: RunSummary): RunSummary['events_total'] {
+  return isObj(s.events_total) ? s.events_total : {};
+}
+const str = text;
 const td = (v: unknown, numeric = false): string => `<td${numeric ? ' class="num"' : ''}>${esc(str(v))}</td>`;
 
 function table(head: string[], rows: unknown[][], numericCols: number[] = []): string {
@@ -47,7 +54,7 @@ export function parseSummary(text: string, file: string): RunSummary {
   try {
     v = JSON.parse(text);
   } catch (e) {
-    throw new UserError('REPORT_BAD_SUMMARY', `not JSON: ${(e as Error).message}`, { where: file, hint: 'give the output of vfab run FILE --json' });
+    throw new UserError('REPORT_BAD_SUMMARY', `not JSON: ${errorMessage(e)}`, { where: file, hint: 'give the output of vfab run FILE --json' });
   }
   if (!isObj(v) || typeof v['topology'] !== 'string' || !isObj(v['ports']) || !Array.isArray(v['apps'])) {
     throw new UserError('REPORT_BAD_SUMMARY', 'not a vfab run summary (expected an object with topology, ports, apps)', { where: file, hint: 'give the output of vfab run FILE --json' });
@@ -92,7 +99,7 @@ function details(s: RunSummary, d: Diagram | undefined): Record<string, DetailIt
       if (isObj(br)) it.rows.push(['flows', String(Array.isArray(br['flows']) ? br['flows'].length : 0)], ['MAC entries', String(Array.isArray(br['mac_table']) ? br['mac_table'].length : 0)]);
     }
   }
-  for (const [name, l] of Object.entries(s.links ?? {})) {
+  for (const [name, l] of Object.entries(linksOf(s))) {
     const it = items[name] ?? { title: `link ${name}`, rows: [] };
     const dir = (k: string, x: LinkDir) => [[`${k} frames`, String(x.frames)], [`${k} bytes`, String(x.bytes)], [`${k} max queued`, String(x.max_queued)]] as Array<[string, string]>;
     it.rows.push(['state at end', l.up ? 'up' : 'down'], ...dir(`${l.a} →`, l.a_to_b), ...dir(`${l.b} →`, l.b_to_a));
@@ -142,7 +149,8 @@ function header(s: RunSummary, o: ReportOptions): string {
 function appTables(s: RunSummary): string {
   const pings = s.apps.filter((a) => a.app === 'ping');
   const udps = s.apps.filter((a) => a.app === 'udp');
-  const others = s.apps.filter((a) => a.app !== 'ping' && a.app !== 'udp');
+  // apps other helpers add (tcp, …): shown as JSON until the report knows them
+  const others = s.apps.filter((a) => !['ping', 'udp'].includes(a.app));
   const ms = (v: unknown) => (typeof v === 'number' ? (v / 1e6).toFixed(3) : '-');
   const out: string[] = ['<section id="apps"><h2>Apps</h2>'];
   if (pings.length) {
@@ -151,7 +159,7 @@ function appTables(s: RunSummary): string {
   if (udps.length) {
     out.push('<h3>udp</h3>', table(['from', 'to', 'port', 'start', 'rate', 'sent', 'received', 'loss %', 'throughput', 'jitter'], udps.map((u) => [u.from, u.to, u['port'], formatDuration(u.start_ns), formatBitRate(Number(u['rate_bps'] ?? 0)), u['sent_packets'], u['received_packets'], u['loss_pct'], formatBitRate(Number(u['throughput_bps'] ?? 0)), typeof u['jitter_ns'] === 'number' ? formatDuration(u['jitter_ns']) : '-']), [5, 6, 7]));
   }
-  for (const a of others) out.push(`<h3>${esc(String(a.app))} ${esc(a.from)} → ${esc(a.to)}</h3><pre class="mono">${esc(JSON.stringify(a, null, 1))}</pre>`);
+  for (const a of others) out.push(`<h3>${esc(a.app)} ${esc(a.from)} → ${esc(a.to)}</h3><pre class="mono">${esc(JSON.stringify(a, null, 1))}</pre>`);
   if (s.apps.length === 0) out.push('<p class="hint">no apps in the scenario</p>');
   out.push('</section>');
   return out.join('\n');
@@ -168,7 +176,7 @@ function migrationTable(s: RunSummary): string {
 function fabricTables(s: RunSummary): string {
   const out: string[] = [];
   out.push('<section id="links"><h2>Links</h2>');
-  out.push(table(['link', 'a', 'b', 'state', 'a→b frames', 'b→a frames', 'lost', 'queue full', 'down drops'], Object.entries(s.links ?? {}).map(([n, l]) => [n, l.a, l.b, l.up ? 'up' : 'down', l.a_to_b.frames, l.b_to_a.frames, l.a_to_b.lost + l.b_to_a.lost, l.a_to_b.queue_full + l.b_to_a.queue_full, l.a_to_b.link_down + l.b_to_a.link_down]), [4, 5, 6, 7, 8]));
+  out.push(table(['link', 'a', 'b', 'state', 'a→b frames', 'b→a frames', 'lost', 'queue full', 'down drops'], Object.entries(linksOf(s)).map(([n, l]) => [n, l.a, l.b, l.up ? 'up' : 'down', l.a_to_b.frames, l.b_to_a.frames, l.a_to_b.lost + l.b_to_a.lost, l.a_to_b.queue_full + l.b_to_a.queue_full, l.a_to_b.link_down + l.b_to_a.link_down]), [4, 5, 6, 7, 8]));
   out.push('</section><section id="ports"><h2>Ports</h2>');
   out.push(table(['port', 'rx packets', 'rx bytes', 'tx packets', 'tx bytes', 'drops by reason'], Object.entries(s.ports).map(([p, c]) => [p, c.rx_packets, c.rx_bytes, c.tx_packets, c.tx_bytes, Object.entries(c.drops).map(([k, v]) => `${k}=${v}`).join(' ') || '-']), [1, 2, 3, 4]));
   out.push('</section>');
@@ -192,7 +200,7 @@ function fabricTables(s: RunSummary): string {
 
 function eventsTable(s: RunSummary): string {
   const ev = (Array.isArray(s.events) ? s.events : []).slice(0, 500);
-  const totals = Object.entries(s.events_total ?? {}).map(([k, v]) => `${k}=${v}`).join(' ');
+  const totals = Object.entries(totalsOf(s)).map(([k, v]) => `${k}=${v}`).join(' ');
   return `<section id="events"><h2>Events</h2><p class="hint">${esc(totals || 'none')}</p>${table(['time', 'type', 'detail'], ev.map((e) => {
     const { type, time_ns, ...rest } = e as unknown as Record<string, unknown>;
     return [formatDuration(Number(time_ns)), type, Object.entries(rest).map(([k, v]) => `${k}=${str(v)}`).join(' ')];

@@ -8,6 +8,7 @@
  * later are drawn when they carry the shapes documented here (`rx_series` on any app).
  */
 import type { RunSummary } from '../fabric/summary.js';
+import { text } from './format.js';
 
 export interface TlSeries {
   label: string;
@@ -71,8 +72,8 @@ const EVENT_MARKS: Record<string, string> = {
 };
 
 function describeEvent(e: Record<string, unknown>): string {
-  const { type, time_ns, ...rest } = e;
-  return `${String(type)} ${Object.entries(rest).map(([k, v]) => `${k}=${typeof v === 'object' ? JSON.stringify(v) : String(v)}`).join(' ')}`;
+  const { type, time_ns: _t, ...rest } = e;
+  return `${text(type)} ${Object.entries(rest).map(([k, v]) => `${k}=${text(v)}`).join(' ')}`;
 }
 
 export function buildTimeline(s: RunSummary): Timeline {
@@ -120,25 +121,25 @@ export function buildTimeline(s: RunSummary): Timeline {
     // one point at the start of each interval, held until the next (a step chart)
     const pts: Array<[number, number]> = bytes.map((b, k) => [s6(k * iv), Math.round((b * 8 * 1e9) / iv)]);
     if (pts.length > 0) pts.push([s6(bytes.length * iv), pts[pts.length - 1]![1]]);
-    thr.push({ label: `${a.app} ${a.from} → ${a.to}${a['port'] !== undefined ? `:${String(a['port'])}` : ''}`, color: COLORS[i % COLORS.length]!, mode: 'step', points: pts });
+    thr.push({ label: `${a.app} ${a.from} → ${a.to}${a['port'] !== undefined ? `:${text(a['port'])}` : ''}`, color: COLORS[i % COLORS.length]!, mode: 'step', points: pts });
   });
   if (thr.length > 0) charts.push({ id: 'throughput', title: 'Flow throughput at the receiver (per 100 ms)', y_label: 'throughput', unit: 'bps', series: thr });
 
   // migrations: pre-copy rounds and the pause as bands; switchover, announces, reconvergence as marks
   const migs = Array.isArray(s['migrations']) ? (s['migrations'] as unknown[]).filter(isObj) : [];
   for (const m of migs) {
-    const vm = String(m['vm'] ?? '');
+    const vm = text(m['vm']);
     for (const r of Array.isArray(m['precopy']) ? (m['precopy'] as unknown[]).filter(isObj) : []) {
       const a = num(r['start_ns']);
       const b = num(r['end_ns']);
-      if (a !== undefined && b !== undefined) bands.push({ kind: 'precopy', label: `${vm}: pre-copy round ${String(r['round'])} (${String(r['bytes'])} bytes)`, start_ns: a, end_ns: b });
+      if (a !== undefined && b !== undefined) bands.push({ kind: 'precopy', label: `${vm}: pre-copy round ${text(r['round'])} (${text(r['bytes'])} bytes)`, start_ns: a, end_ns: b });
     }
     const p = num(m['pause_ns']);
     const q = num(m['resume_ns']);
     if (p !== undefined) bands.push({ kind: 'pause', label: `${vm}: paused (stop-and-copy)${q !== undefined ? `, downtime ${((q - p) / 1e6).toFixed(3)} ms` : ''}`, start_ns: p, end_ns: q ?? p });
     if (q !== undefined) marks.push({ kind: 'switchover', label: `${vm}: switchover and resume`, t_ns: q });
     for (const t of Array.isArray(m['timeline']) ? (m['timeline'] as unknown[]).filter(isObj) : []) {
-      const what = String(t['what'] ?? '');
+      const what = text(t['what']);
       const at = num(t['time_ns']);
       if (at === undefined) continue;
       if (/RARP|GARP|\bNA\b|announce/i.test(what)) marks.push({ kind: 'announce', label: `${vm}: ${what}`, t_ns: at });
@@ -148,7 +149,7 @@ export function buildTimeline(s: RunSummary): Timeline {
     if (rc !== undefined) marks.push({ kind: 'reconverged', label: `${vm}: all MAC tables re-converged`, t_ns: rc });
   }
   for (const e of Array.isArray(s.events) ? (s.events as unknown[]).filter(isObj) : []) {
-    const kind = EVENT_MARKS[String(e['type'])];
+    const kind = EVENT_MARKS[text(e['type'])];
     const t = num(e['time_ns']);
     if (kind !== undefined && t !== undefined) marks.push({ kind, label: describeEvent(e), t_ns: t });
   }

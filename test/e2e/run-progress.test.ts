@@ -8,6 +8,7 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import type { RunSummary } from '../../src/fabric/summary.js';
 import { readPcapng } from '../pcap/read-pcapng.js';
 import { describeWithTools } from '../helpers/tools.js';
 
@@ -46,13 +47,13 @@ describe('Ctrl-C during vfab run', () => {
     const code = await exited;
     expect(err).toBe('');
     expect(code).toBe(130);
-    const s = JSON.parse(out);
+    const s = JSON.parse(out) as RunSummary;
     expect(s.partial).toBe(true);
     expect(s.simulated_ns).toBeGreaterThan(0);
     expect(s.simulated_ns).toBeLessThan(100e9);
     // closed and complete: every block parses, and the capture holds what vm2 received so far
     const ng = readPcapng(readFileSync(pcap));
-    const rx = s.ports['vm2.eth0'].rx_packets + s.ports['vm2.eth0'].tx_packets;
+    const rx = s.ports['vm2.eth0']!.rx_packets + s.ports['vm2.eth0']!.tx_packets;
     expect(ng.packets.length).toBe(rx);
   }, 60_000);
 });
@@ -68,7 +69,7 @@ describeWithTools(['script'], 'progress bar', () => {
   it('is not drawn with --json, nor when stdout is not a terminal', () => {
     const r = tty(`${process.execPath} bin/run.js run topologies/two-hosts.yaml --json`);
     expect(r.stdout).not.toMatch(/simulating/);
-    expect(JSON.parse(r.stdout.replace(/\r/g, '')).topology).toBe('two-hosts');
+    expect((JSON.parse(r.stdout.replace(/\r/g, '')) as RunSummary).topology).toBe('two-hosts');
     const p = spawnSync(process.execPath, ['bin/run.js', 'run', 'topologies/two-hosts.yaml'], { encoding: 'utf8' });
     expect(p.stdout + p.stderr).not.toMatch(/simulating/);
   });

@@ -7,6 +7,7 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import type { RunSummary } from '../../src/fabric/summary.js';
 import { VFAB_VERSION } from '../../src/version.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'vfab-report-'));
@@ -14,7 +15,7 @@ const vfab = (...args: string[]) => spawnSync(process.execPath, ['bin/run.js', .
 
 describe('vfab run --report / vfab report', () => {
   it('version constant matches package.json', () => {
-    expect(VFAB_VERSION).toBe(JSON.parse(readFileSync('package.json', 'utf8')).version);
+    expect(VFAB_VERSION).toBe((JSON.parse(readFileSync('package.json', 'utf8')) as { version: string }).version);
   });
 
   it('writes the same report from a run and from its saved summary', () => {
@@ -22,13 +23,13 @@ describe('vfab run --report / vfab report', () => {
     const r = vfab('run', 'topologies/two-hosts.yaml', '--json', '--report', a);
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
-    const summary = JSON.parse(r.stdout);
+    const summary = JSON.parse(r.stdout) as RunSummary & { bridges: Record<string, unknown> };
     expect(summary.vfab_version).toBe(VFAB_VERSION);
     expect(summary.topology_sha256).toMatch(/^[0-9a-f]{64}$/);
     expect(Object.keys(summary.bridges)).toEqual(['hv1.br0', 'hv2.br0', 'tor']);
     const html = readFileSync(a, 'utf8');
     expect(html).toContain('vfab run topologies/two-hosts.yaml --json --report');
-    expect(html).toContain(summary.topology_sha256);
+    expect(html).toContain(summary.topology_sha256!);
     expect(html).toContain('vfab run topologies/two-hosts.yaml --seed 1 --until 4000ms');
     expect(html).not.toMatch(/<script[^>]+src=|<link[^>]+href=/);
     const js = join(dir, 's.json');
@@ -58,7 +59,7 @@ describe('vfab run --report / vfab report', () => {
 
   it('refuses a summary from another version, or not a summary, with exit 2 and no stack', () => {
     const r = vfab('run', 'topologies/quickstart.yaml', '--json');
-    const s = JSON.parse(r.stdout);
+    const s = JSON.parse(r.stdout) as RunSummary;
     const old = join(dir, 'old.json');
     writeFileSync(old, JSON.stringify({ ...s, vfab_version: '0.0.1' }));
     const a = vfab('report', old, '-o', join(dir, 'x.html'));
