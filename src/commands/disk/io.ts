@@ -14,7 +14,7 @@ export default class DiskIo extends BaseCommand {
   ];
   static override args = { file: Args.string({ description: 'image file', required: true }) };
   static override flags = {
-    cmd: Flags.string({ char: 'c', description: 'a qemu-io command (repeatable)', multiple: true, required: true }),
+    cmd: Flags.string({ char: 'c', description: 'a qemu-io command (repeatable)', multiple: true, multipleNonGreedy: true, required: true }),
     format: Flags.string({ char: 'f', description: 'image format (probed when absent)' }),
     'read-only': Flags.boolean({ char: 'r', description: 'open read-only' }),
     'force-share': Flags.boolean({ char: 'U', description: 'open read-only even if a writer holds the lock' }),
