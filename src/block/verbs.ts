@@ -7,9 +7,9 @@
  * `Chain.allocationMap()`, the same extents `disk map` prints, so vfab skips exactly the regions
  * qemu-img's block-status loop skips. Images are opened read-only unless the verb writes them.
  */
-import { UserError } from '../errors.js';
+import { UserError, errnoCode } from '../errors.js';
 import { createImage, type CreateOptions } from './api.js';
-import { Chain, type BackendProvider } from './chain.js';
+import { Chain, type BackendProvider, type ChainOpenOptions } from './chain.js';
 import { FileProvider } from './file-backend.adapter.js';
 import { ST_DATA, ST_UNALLOC, ST_ZERO, type MapExtent } from './image.js';
 import { l1EntriesFor } from './qcow2/header.js';
@@ -29,6 +29,22 @@ function files(): BackendProvider {
 function kindOf(e: MapExtent): number {
   if (!e.present) return ST_UNALLOC;
   return e.data ? ST_DATA : ST_ZERO;
+}
+
+/** Chain.open with host errors (a directory, no permission) as located user errors naming the file. */
+function openChain(p: BackendProvider, name: string, opts: ChainOpenOptions): Chain {
+  return hostErrors(name, () => Chain.open(p, name, opts));
+}
+
+function hostErrors<T>(name: string, fn: () => T): T {
+  try {
+    return fn();
+  } catch (e) {
+    const code = errnoCode(e);
+    if (code === undefined) throw e;
+    const why = code === 'EISDIR' ? 'Is a directory' : code === 'EACCES' ? 'Permission denied' : code;
+    throw new UserError('BLOCK_NO_FILE', `Could not open '${name}': ${why}`, { where: name });
+  }
 }
 
 // ---- convert -------------------------------------------------------------------------------------
@@ -63,7 +79,7 @@ export function convertImage(src: string, dst: string, opts: ConvertOptions, p: 
   if (opts.noCreate && opts.backingFile !== undefined) {
     throw new UserError('CLI_BAD_FLAG', 'vfab: -B cannot be combined with -n (the target keeps its own backing)', { where: '-B' });
   }
-  const source = Chain.open(p, src, { readOnly: true, ...(opts.srcFormat ? { format: opts.srcFormat } : {}) });
+  const source = openChain(p, src, { readOnly: true, ...(opts.srcFormat ? { format: opts.srcFormat } : {}) });
   try {
     const size = source.virtualSize;
     if (!opts.noCreate) {
@@ -74,10 +90,10 @@ export function convertImage(src: string, dst: string, opts: ConvertOptions, p: 
         c.backingFile = opts.backingFile;
         c.backingFormat = opts.backingFormat ?? 'qcow2';
       }
-      createImage(dst, c, p);
+      hostErrors(dst, () => createImage(dst, c, p));
     }
     // The target is opened without its backing chain: convert writes only the top (as qemu-img).
-    const target = Chain.open(p, dst, { format: opts.outFormat, noBacking: true });
+    const target = openChain(p, dst, { format: opts.outFormat, noBacking: true });
     try {
       if (target.virtualSize < size) {
         throw new UserError('BLOCK_BAD_SIZE', `Output image is too small (${target.virtualSize} bytes; the source has ${size})`, { where: dst });
@@ -100,7 +116,11 @@ export function convertImage(src: string, dst: string, opts: ConvertOptions, p: 
           } else {
             const b = buf.subarray(0, n);
             source.read(off, b);
-            writeSparse(target, off, b, sparse, zeroKnown && !hasBacking);
+            // qemu-img.c convert_iteration_sectors: zero detection works on whole target clusters
+            // (s->alignment), so a cluster holding any data is written whole.
+            const top = target.layers[0];
+            const align = top instanceof Qcow2Image ? top.cs : SECTOR;
+            writeSparse(target, off, b, sparse === 0 ? 0 : Math.max(sparse, align), zeroKnown && !hasBacking);
           }
           done += n;
           opts.progress?.((done / Math.max(1, size)) * 100);
@@ -180,9 +200,9 @@ export function compareImages(
   opts: { formatA?: 'qcow2' | 'raw'; formatB?: 'qcow2' | 'raw'; strict?: boolean; forceShare?: boolean } = {},
   p: BackendProvider = files(),
 ): CompareResult {
-  const c1 = Chain.open(p, a, { readOnly: true, forceShare: opts.forceShare ?? false, ...(opts.formatA ? { format: opts.formatA } : {}) });
+  const c1 = openChain(p, a, { readOnly: true, forceShare: opts.forceShare ?? false, ...(opts.formatA ? { format: opts.formatA } : {}) });
   try {
-    const c2 = Chain.open(p, b, { readOnly: true, forceShare: opts.forceShare ?? false, ...(opts.formatB ? { format: opts.formatB } : {}) });
+    const c2 = openChain(p, b, { readOnly: true, forceShare: opts.forceShare ?? false, ...(opts.formatB ? { format: opts.formatB } : {}) });
     try {
       return compareChains(c1, c2, opts.strict ?? false);
     } finally {
@@ -304,7 +324,7 @@ export function measureImage(file: string | undefined, opts: MeasureOptions, p: 
   let dataBytes = 0;
   let srcIsQcow2 = false;
   if (file !== undefined) {
-    const c = Chain.open(p, file, { readOnly: true, forceShare: opts.forceShare ?? false, ...(opts.srcFormat ? { format: opts.srcFormat } : {}) });
+    const c = openChain(p, file, { readOnly: true, forceShare: opts.forceShare ?? false, ...(opts.srcFormat ? { format: opts.srcFormat } : {}) });
     try {
       size = c.virtualSize;
       srcIsQcow2 = c.layers[0] instanceof Qcow2Image;
@@ -322,6 +342,8 @@ export function measureImage(file: string | undefined, opts: MeasureOptions, p: 
       c.close();
     }
   }
+  // block/qcow2.c qcow2_measure rounds the virtual size up to whole sectors first.
+  size = roundUp(size, SECTOR);
   if (opts.outFormat === 'raw') return { required: size, 'fully-allocated': size };
   const cs = opts.clusterSize ?? 65536;
   const order = Math.log2(opts.refcountBits ?? 16);
@@ -345,7 +367,7 @@ export function resizeImage(
   opts: { format?: 'qcow2' | 'raw'; shrink?: boolean },
   p: BackendProvider = files(),
 ): 'resized' | 'needs-shrink' {
-  const c = Chain.open(p, file, { noBacking: true, ...(opts.format ? { format: opts.format } : {}) });
+  const c = openChain(p, file, { noBacking: true, ...(opts.format ? { format: opts.format } : {}) });
   try {
     const old = c.virtualSize;
     const top = c.layers[0]!;
