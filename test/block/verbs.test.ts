@@ -24,17 +24,13 @@ async function cli(cmd: { run(argv: string[], root: string): Promise<unknown> },
   const o = vi.spyOn(process.stdout, 'write').mockImplementation((s) => ((out += String(s)), true));
   const e = vi.spyOn(process.stderr, 'write').mockImplementation((s) => ((err += String(s)), true));
   process.exitCode = 0;
-  let code = 0;
   try {
     await cmd.run(argv, ROOT);
-    code = Number(process.exitCode ?? 0);
-  } catch (x) {
-    code = (x as { exitCode?: number }).exitCode ?? -1;
-    err += String((x as { message?: string }).message);
   } finally {
     o.mockRestore();
     e.mockRestore();
   }
+  const code = process.exitCode ?? 0;
   process.exitCode = 0;
   return { out, err, code };
 }
