@@ -16,6 +16,7 @@ export default class DiskCompare extends BaseCommand {
     image2: Args.string({ description: 'second image', required: true }),
   };
   static override flags = {
+    help: Flags.help({ char: 'h', description: 'show this help' }),
     format1: Flags.string({ char: 'f', description: 'format of the first image' }),
     format2: Flags.string({ char: 'F', description: 'format of the second image' }),
     strict: Flags.boolean({ char: 's', description: 'strict: sizes and allocation must match too' }),

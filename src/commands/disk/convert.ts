@@ -22,6 +22,7 @@ export default class DiskConvert extends BaseCommand {
     target: Args.string({ description: 'output image', required: true }),
   };
   static override flags = {
+    help: Flags.help({ char: 'h', description: 'show this help' }),
     format: Flags.string({ char: 'f', description: 'source format (probed when absent)' }),
     'output-format': Flags.string({ char: 'O', description: 'output format: raw (default) or qcow2', default: 'raw' }),
     backing: Flags.string({ char: 'B', description: 'backing file of the output (qcow2 only)' }),

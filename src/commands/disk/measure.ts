@@ -13,6 +13,7 @@ export default class DiskMeasure extends BaseCommand {
   static override examples = ['<%= config.bin %> disk measure --size 10G -O qcow2', '<%= config.bin %> disk measure -O qcow2 --output=json top.qcow2'];
   static override args = { file: Args.string({ description: 'image to measure' }) };
   static override flags = {
+    help: Flags.help({ char: 'h', description: 'show this help' }),
     size: Flags.string({ description: 'virtual size of a new image' }),
     format: Flags.string({ char: 'f', description: 'source format (probed when absent)' }),
     'output-format': Flags.string({ char: 'O', description: 'target format: raw (default) or qcow2', default: 'raw' }),

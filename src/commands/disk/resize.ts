@@ -17,6 +17,7 @@ export default class DiskResize extends BaseCommand {
     size: Args.string({ description: 'new size, or +N / -N relative', required: true }),
   };
   static override flags = {
+    help: Flags.help({ char: 'h', description: 'show this help' }),
     format: Flags.string({ char: 'f', description: 'image format (probed when absent)' }),
     shrink: Flags.boolean({ description: 'allow making the image smaller' }),
     preallocation: Flags.string({ description: 'off (the only mode vfab has)' }),
