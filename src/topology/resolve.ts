@@ -28,6 +28,7 @@ import {
   type VlanConfig,
   type VmModel,
 } from './model.js';
+import { resolveRouters } from './routers.js';
 import { NAME_RE, SCENARIO_ACTIONS, type PortDoc, type SwitchDoc, type BridgeDoc, type InterfaceDoc, type TopologyDoc } from './schema.js';
 
 export interface ResolveOptions {
@@ -248,6 +249,7 @@ class Resolver {
       switches.push(this.bridge(sname, sname, undefined, sdoc, sy));
     }
 
+    const routers = resolveRouters(this, doc);
     const vms = this.vms(doc, hosts);
     const links = this.links(doc);
     const scenario = this.scenario(doc, vms);
@@ -273,6 +275,7 @@ class Resolver {
       doc,
       hosts,
       switches,
+      routers,
       vms,
       links,
       scenario,
@@ -530,6 +533,13 @@ class Resolver {
         else action = { kind: 'migrate', doc: s.migrate };
       } else if (kind === 'vf' && s.vf) {
         action = { kind: 'vf', doc: s.vf };
+      } else if (kind === 'traceroute' && s.traceroute) {
+        const t = s.traceroute;
+        const from = this.source_(t.from, vms, [...sy, 'traceroute', 'from']);
+        const dst = this.destination(t.to, vms, [...sy, 'traceroute', 'to']);
+        if (from !== undefined && dst !== undefined) {
+          action = { kind: 'traceroute', from, dst, dstText: formatIpv4(dst), maxHops: t.max_hops ?? 30, waitNs: t.wait ?? 1_000_000_000 };
+        }
       } else if (kind === 'sriov' && s.sriov) {
         action = { kind: 'sriov', doc: s.sriov };
       }

@@ -205,7 +205,31 @@ const numVfsActionSchema = z.strictObject({
   num_vfs: zCount(0, 256),
 });
 
-export const SCENARIO_ACTIONS = ['ping', 'udp', 'link_down', 'link_up', 'migrate', 'vf', 'sriov'] as const;
+const tracerouteSchema = z.strictObject({
+  from: z.string().describe('VM name (or vm.interface)'),
+  to: z.string().describe('IPv4 address, VM name or vm.interface'),
+  max_hops: zCount(1, 255).optional().describe('default 30 (traceroute -m)'),
+  wait: zDuration().optional().describe('how long to wait for each probe, default 1s'),
+});
+
+/** An L3 router interface (issue 14): one port `router.if`. */
+export const routerInterfaceSchema = z.strictObject({
+  ipv4: zIpv4Cidr(),
+  mac: zMac().optional().describe('default: 02:fe:… assigned in file order'),
+  mtu: zCount(68, 65535).optional().describe('IP MTU, default 1500'),
+});
+
+export const routeSchema = z.strictObject({
+  to: z.string().describe('destination prefix (10.1.0.0/16) or "default"'),
+  via: z.union([zIpv4(), z.array(zIpv4()).min(1)]).describe('next hop, or a list of equal-cost next hops (ECMP)'),
+});
+
+export const routerSchema = z.strictObject({
+  interfaces: z.record(z.string(), routerInterfaceSchema),
+  routes: z.array(routeSchema).optional().describe('static routes; connected subnets are implicit'),
+});
+
+export const SCENARIO_ACTIONS = ['ping', 'udp', 'link_down', 'link_up', 'migrate', 'vf', 'sriov', 'traceroute'] as const;
 export type ScenarioActionName = (typeof SCENARIO_ACTIONS)[number];
 
 export const scenarioStepSchema = z.strictObject({
@@ -217,6 +241,7 @@ export const scenarioStepSchema = z.strictObject({
   migrate: migrateSchema.optional(),
   vf: vfActionSchema.optional().describe('ip link set PF vf N …'),
   sriov: numVfsActionSchema.optional().describe('echo N > sriov_numvfs'),
+  traceroute: tracerouteSchema.optional().describe('UDP traceroute: lists every router hop'),
 });
 
 export const captureSchema = z.strictObject({
@@ -231,6 +256,7 @@ export const topologySchema = z
     duration: zDuration().optional().describe('default --until'),
     hosts: z.record(z.string(), hostSchema).optional(),
     switches: z.record(z.string(), switchSchema).optional(),
+    routers: z.record(z.string(), routerSchema).optional().describe('L3 routers: interfaces, static routes, ECMP'),
     links: z.array(linkSchema).optional(),
     vms: z.record(z.string(), vmSchema).optional(),
     scenario: z.array(scenarioStepSchema).optional(),
@@ -256,6 +282,8 @@ export type UdpDoc = z.output<typeof udpSchema>;
 export type MigrateDoc = z.output<typeof migrateSchema>;
 export type VfActionDoc = z.output<typeof vfActionSchema>;
 export type NumVfsActionDoc = z.output<typeof numVfsActionSchema>;
+export type RouterDoc = z.output<typeof routerSchema>;
+export type TracerouteDoc = z.output<typeof tracerouteSchema>;
 export type CaptureDoc = z.output<typeof captureSchema>;
 
 /** The JSON Schema (draft 2020-12) of the input form, as shipped in `schema/topology.schema.json`. */
