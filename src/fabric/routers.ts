@@ -13,7 +13,7 @@ const routersByCtx = new WeakMap<FabricContext, Map<string, Router>>();
 
 /** The routers built for `ctx` by name (for trace and tests). */
 export function routersOf(ctx: FabricContext): Map<string, Router> {
-  return routersByCtx.get(ctx) ?? new Map();
+  return routersByCtx.get(ctx) ?? new Map<string, Router>();
 }
 
 export function buildRouters(ctx: FabricContext): void {
