@@ -37,6 +37,26 @@ export interface BridgePortModel {
   path: string;
   vlan: VlanConfig;
   ofport?: number;
+  /** A tunnel port (issue 14). */
+  tunnel?: TunnelModel;
+  yaml: YamlPath;
+}
+
+export interface TunnelModel {
+  type: 'vxlan';
+  remoteIp: number;
+  vni: number;
+  dstPort: number;
+  csum: boolean;
+}
+
+export interface UnderlayModel {
+  /** `hv1.underlay`. */
+  path: string;
+  mac: number;
+  ipv4: Ipv4Assignment;
+  gateway?: number;
+  mtu: number;
   yaml: YamlPath;
 }
 
@@ -70,6 +90,7 @@ export interface HostModel {
   name: string;
   bridges: BridgeModel[];
   nics: PfModel[];
+  underlay?: UnderlayModel;
   yaml: YamlPath;
 }
 
@@ -203,7 +224,7 @@ export interface CaptureModel {
   snaplen: number;
 }
 
-export type PortKind = 'router-port' | 'bridge-port' | 'vm-tap' | 'switch-port' | 'vm-nic' | 'pf-uplink' | 'vf';
+export type PortKind = 'host-underlay' | 'router-port' | 'bridge-port' | 'vm-tap' | 'switch-port' | 'vm-nic' | 'pf-uplink' | 'vf';
 
 export interface PortDecl {
   path: string;

@@ -29,6 +29,7 @@ import {
   type VmModel,
 } from './model.js';
 import { resolveRouters } from './routers.js';
+import { checkTunnelHost, resolveTunnelPort, resolveUnderlay } from './tunnels.js';
 import { NAME_RE, SCENARIO_ACTIONS, type PortDoc, type SwitchDoc, type BridgeDoc, type InterfaceDoc, type TopologyDoc } from './schema.js';
 
 export interface ResolveOptions {
@@ -181,6 +182,8 @@ class Resolver {
       this.declarePort(path, kind, true, py);
       const p: BridgePortModel = { name: pname, path, vlan: this.vlan(pdoc, py), yaml: py };
       if (pdoc.ofport !== undefined) p.ofport = pdoc.ofport;
+      const tunnel = resolveTunnelPort(this, pdoc, py);
+      if (tunnel) p.tunnel = tunnel;
       out.push(p);
     }
     return out;
@@ -239,6 +242,9 @@ class Resolver {
         this.checkMacText(ndoc.mac, [...ny, 'mac']);
         for (const [vi, vdoc] of Object.entries(ndoc.vfs ?? {})) this.checkMacText(vdoc.mac, [...ny, 'vfs', vi, 'mac']);
       }
+      const underlay = resolveUnderlay(this, hname, hosts.length + 1, hdoc.underlay, hy);
+      if (underlay) h.underlay = underlay;
+      checkTunnelHost(this, h);
       hosts.push(h);
     }
 

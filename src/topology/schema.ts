@@ -61,9 +61,33 @@ const vlanConfig = {
   trunks: z.array(zVlan()).optional().describe('VLANs a trunk port carries; absent or empty = all'),
 };
 
+/** OVS tunnel options (vswitch.xml "Tunnel Options"), issue 14. */
+const tunnelConfig = {
+  type: z.enum(['vxlan']).optional().describe('OVS Interface type: absent = a normal port; vxlan = a VXLAN tunnel port'),
+  remote_ip: zIpv4().optional().describe('vxlan: the remote VTEP (its host underlay address)'),
+  key: z
+    .number({ error: (iss) => (iss.input === undefined ? undefined : `expected a VNI (0-16777215), got ${JSON.stringify(iss.input)}`) })
+    .int({ error: (iss) => `VNI ${String(iss.input)} is not a whole number` })
+    .min(0, { error: (iss) => `VNI ${String(iss.input)} is outside 24 bits (0-16777215)` })
+    .max(0xffffff, { error: (iss) => `VNI ${String(iss.input)} is outside 24 bits (0-16777215)` })
+    .optional()
+    .describe('vxlan: the VNI (OVS options:key), default 0'),
+  dst_port: zCount(1, 65535).optional().describe('vxlan: UDP destination port, default 4789'),
+  csum: z.boolean().optional().describe('vxlan: compute the outer UDP checksum (OVS options:csum, default false)'),
+};
+
 export const portSchema = z.strictObject({
   ...vlanConfig,
+  ...tunnelConfig,
   ofport: zCount(1, 0xfeff).optional().describe('OpenFlow port number (default: assigned in order)'),
+});
+
+/** The host's underlay address for tunnel ports (issue 14): port `host.underlay`. */
+export const underlaySchema = z.strictObject({
+  ipv4: zIpv4Cidr(),
+  gateway: zIpv4().optional(),
+  mtu: zCount(68, 65535).optional().describe('IP MTU, default 1500'),
+  mac: zMac().optional(),
 });
 
 const flowsConfig = {
@@ -107,6 +131,7 @@ export const pfSchema = z.strictObject({
 export const hostSchema = z.strictObject({
   bridges: z.record(z.string(), bridgeSchema).optional(),
   nics: z.record(z.string(), pfSchema).optional().describe('SR-IOV physical functions'),
+  underlay: underlaySchema.optional().describe('the host underlay address tunnel ports send from (port host.underlay)'),
 });
 
 export const switchSchema = z.strictObject({
