@@ -36,6 +36,11 @@ export function buildTunnels(ctx: FabricContext): void {
   if (tunnels.size === 0) return;
   ctx.addSummarySection('tunnels', {
     json: () => Object.fromEntries([...tunnels].map(([k, t]) => [k, { ...t.counters }])),
-    text: () => [...tunnels].map(([k, t]) => `${k}: encapsulated ${t.counters.encapsulated}, decapsulated ${t.counters.decapsulated}`),
+    text: () =>
+      [...tunnels].map(([k, t]) => {
+        const c = t.counters;
+        const why = c.mtu_drops > 0 ? `; dropped ${c.mtu_drops} too big for the underlay (frame + 36 > underlay MTU ${t.underlayMtu}: reason mtu)` : '';
+        return `${k}: encapsulated ${c.encapsulated}, decapsulated ${c.decapsulated}${why}`;
+      }),
   });
 }

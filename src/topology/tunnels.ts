@@ -3,7 +3,8 @@
  * `hosts.X.underlay`. A tunnel port needs a remote_ip and a host with an underlay address.
  */
 import type { YamlPath } from '../util/yaml-source.js';
-import { DEFAULTS, type HostModel, type TunnelModel, type UnderlayModel } from './model.js';
+import { formatLocation } from '../errors.js';
+import { DEFAULTS, type HostModel, type InterfaceModel, type TopologyModel, type TunnelModel, type UnderlayModel } from './model.js';
 import type { HostDoc, PortDoc } from './schema.js';
 import { ipv4Num, type RouterResolver } from './routers.js';
 
@@ -51,4 +52,43 @@ export function checkTunnelHost(r: RouterResolver, h: HostModel): void {
       }
     }
   }
+}
+
+/** Outer Ethernet + IPv4 + UDP + VXLAN bytes around an inner frame (RFC 7348). */
+const VXLAN_OVERHEAD = 50;
+
+/**
+ * Overlay problems that are legal but hurt (`vfab validate` prints them as warnings, located):
+ * inner MTU + 50 > underlay MTU (full-size packets will be dropped `mtu`), and a `remote_ip` that is
+ * no host's underlay address or is not routable from the host (off-link with no gateway).
+ */
+export function overlayWarnings(model: TopologyModel): string[] {
+  const out: string[] = [];
+  const at = (y: YamlPath): string => formatLocation(model.source.locate(y));
+  const underlays = new Map<number, string>();
+  for (const h of model.hosts) if (h.underlay) underlays.set(h.underlay.ipv4.address, h.underlay.path);
+  for (const h of model.hosts) {
+    const u = h.underlay;
+    if (!u) continue;
+    for (const b of h.bridges) {
+      const tunnels = b.ports.filter((p) => p.tunnel);
+      if (tunnels.length === 0) continue;
+      const ifs = model.vms.flatMap((v) => v.interfaces).filter((i) => i.bridgePath === b.path && model.vms.find((v) => v.name === i.vm)?.host === h.name);
+      const widest = ifs.reduce<InterfaceModel | undefined>((w, i) => (w === undefined || i.mtu > w.mtu ? i : w), undefined);
+      for (const p of tunnels) {
+        const t = p.tunnel!;
+        if (widest && widest.mtu + VXLAN_OVERHEAD > u.mtu) {
+          out.push(`${at([...p.yaml, 'type'])}: warning: ${p.path}: inner MTU ${widest.mtu} (${widest.path}) + ${VXLAN_OVERHEAD} bytes of VXLAN overhead = ${widest.mtu + VXLAN_OVERHEAD} > underlay MTU ${u.mtu} (${u.path}); full-size packets will be dropped (mtu). Lower the guest MTU to ${u.mtu - VXLAN_OVERHEAD} or raise the underlay MTU to ${widest.mtu + VXLAN_OVERHEAD}`);
+        }
+        const remote = `${t.remoteIp >>> 24}.${(t.remoteIp >>> 16) & 0xff}.${(t.remoteIp >>> 8) & 0xff}.${t.remoteIp & 0xff}`;
+        const onLink = ((t.remoteIp ^ u.ipv4.address) & (u.ipv4.prefixLength === 0 ? 0 : (0xffffffff << (32 - u.ipv4.prefixLength)) >>> 0)) === 0;
+        if (!onLink && u.gateway === undefined) {
+          out.push(`${at([...p.yaml, 'remote_ip'])}: warning: ${p.path}: remote_ip ${remote} is off ${u.path}'s subnet ${u.ipv4.text} and the host has no underlay gateway; frames will be dropped (no-route)`);
+        } else if (!underlays.has(t.remoteIp)) {
+          out.push(`${at([...p.yaml, 'remote_ip'])}: warning: ${p.path}: remote_ip ${remote} is no host's underlay address; nothing will decapsulate these frames`);
+        }
+      }
+    }
+  }
+  return out;
 }

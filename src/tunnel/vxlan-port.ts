@@ -36,10 +36,17 @@ export interface VxlanPortOptions {
 export interface VxlanCounters {
   encapsulated: number;
   decapsulated: number;
+  /** Frames too big for the underlay after encapsulation (also the port's `mtu` drops). */
+  mtu_drops: number;
 }
 
 export class VxlanPort implements FrameReceiver {
-  readonly counters: VxlanCounters = { encapsulated: 0, decapsulated: 0 };
+  readonly counters: VxlanCounters = { encapsulated: 0, decapsulated: 0, mtu_drops: 0 };
+
+  /** The underlay MTU this tunnel sends into (for the summary's explanation). */
+  get underlayMtu(): number {
+    return this.o.underlay.mtu;
+  }
 
   constructor(private readonly o: VxlanPortOptions) {
     o.port.peer = this;
@@ -50,6 +57,7 @@ export class VxlanPort implements FrameReceiver {
   receive(inner: Frame, _meta: FrameMeta): void {
     const o = this.o;
     if (inner.length + VXLAN_OVERHEAD - 14 > o.underlay.mtu) {
+      this.counters.mtu_drops++;
       o.port.drop('mtu', inner);
       return;
     }

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { UserError, loadTopologyText, runTopology } from '../../src/index.js';
+import { overlayWarnings } from '../../src/topology/tunnels.js';
 import { LOCAL_PORT_MAX, LOCAL_PORT_MIN, encapVxlan, parseVxlan, udpFlowSrcPort } from '../../src/wire/vxlan.js';
 import { describeWithTools } from '../helpers/tools.js';
 import { vxlanPair } from './helpers.js';
@@ -99,5 +100,19 @@ describeWithTools(['tshark'], 'VXLAN seen by tshark', () => {
         expect(Number(sport)).toBeGreaterThanOrEqual(32768);
       }
     }
+  });
+});
+
+describe('overlay warnings (vfab validate)', () => {
+  it('names both ports and the numbers when inner MTU + 50 exceeds the underlay MTU', () => {
+    const w = overlayWarnings(loadTopologyText(vxlanPair({ extra: '  - { at: 0s, ping: { from: vm1, to: vm2 } }' }), 't.yaml'));
+    expect(w[0]).toMatch(/^t\.yaml:5:\d+: warning: hv1\.br0\.vx0: inner MTU 1500 \(vm1\.eth0\) \+ 50 bytes of VXLAN overhead = 1550 > underlay MTU 1500 \(hv1\.underlay\)/);
+    expect(w).toHaveLength(2);
+    expect(overlayWarnings(loadTopologyText(vxlanPair({ vmMtu: 1450, extra: '  - { at: 0s, ping: { from: vm1, to: vm2 } }' }), 't.yaml'))).toEqual([]);
+  });
+
+  it('warns at remote_ip when it is no host underlay address', () => {
+    const text = vxlanPair({ vmMtu: 1450, extra: '  - { at: 0s, ping: { from: vm1, to: vm2 } }' }).replace('remote_ip: 198.51.100.12', 'remote_ip: 198.51.100.99');
+    expect(overlayWarnings(loadTopologyText(text, 't.yaml'))).toEqual([expect.stringMatching(/^t\.yaml:5:\d+: warning: hv1\.br0\.vx0: remote_ip 198\.51\.100\.99 is no host's underlay address/)]);
   });
 });
