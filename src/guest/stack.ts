@@ -12,8 +12,8 @@
  * bad IPv4 version/length/header checksum, fragments (no reassembly), packets for other hosts (no
  * forwarding), bad ICMP/UDP checksums, UDP to a port nobody listens on.
  *
- * ICMP errors: UDP to a closed port answers port unreachable (Linux `__udp4_lib_rcv`, without its
- * rate limit); received destination-unreachable/time-exceeded go to `onIcmpError` subscribers
+ * ICMP errors: UDP to a closed port answers port unreachable (Linux `__udp4_lib_rcv`, with Linux's
+ * per-destination rate limit, `icmp-ratelimit.ts`); received destination-unreachable/time-exceeded go to `onIcmpError` subscribers
  * (traceroute), and fragmentation needed lowers the path MTU to that destination (RFC 1191,
  * Linux's min_pmtu 552 floor), so later sends larger than it are dropped as `mtu` (EMSGSIZE).
  *
@@ -33,6 +33,7 @@ import { formatIpv4, ipv4InSubnet, ipv4Mask, parseIpv4, parseIpv4Cidr, parseIpv6
 import { BROADCAST_MAC, macToBytes } from '../wire/mac.js';
 import { ICMP_ERROR_PREC, buildIcmpErrorMessage, errorAllowed } from '../wire/icmp-error.js';
 import { buildIpv4Datagram, writeMac } from '../wire/ipv4-frame.js';
+import { IcmpRateLimit } from './icmp-ratelimit.js';
 import { DEFAULT_NEIGHBOR_OPTIONS, NeighborTable, type NeighborOptions } from './neighbor.js';
 import { UdpSink } from './udp-sink.js';
 
@@ -116,6 +117,7 @@ export class GuestStack {
   /** Path MTU learned from ICMP fragmentation needed (RFC 1191), by destination (bounded). */
   private readonly pathMtu = new Map<number, number>();
   private readonly icmpErrorHandlers: IcmpErrorHandler[] = [];
+  private readonly icmpLimit = new IcmpRateLimit();
 
   constructor(opts: GuestStackOptions) {
     this.name = opts.name;
@@ -421,6 +423,7 @@ export class GuestStack {
   /** Linux `__udp4_lib_rcv` with no socket: ICMP port unreachable quoting the datagram. */
   private sendPortUnreachable(ip: Uint8Array, to: number): void {
     if (!errorAllowed(ip)) return;
+    if (!this.icmpLimit.allow(to, 3, this.sim.now)) return this.drop('icmp-ratelimited', 1);
     const msg = buildIcmpErrorMessage(3, 3, ip);
     this.sendIpv4(to, 20 + msg.length, (iface, dstMac) => icmpFrame(iface.nic.mac, dstMac, readU32(ip, 16), to, this.ipId(), msg));
   }

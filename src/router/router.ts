@@ -23,8 +23,8 @@
  *
  * Invariants: a router never learns MACs or floods; L2 switching is vswitch's. Frames leave with
  * `meta.hops = 0` (a new L2 domain; loops across routers are bounded by TTL instead).
- * Deliberate differences from Linux: no ICMP rate limiting (icmp_ratelimit) so every probe is
- * answered deterministically; fragments copy the whole header (no option filtering); directed
+ * ICMP errors are rate limited per destination as Linux does (`guest/icmp-ratelimit.ts`: 6 at
+ * once, then 1/s), in simulation time. Deliberate differences from Linux: fragments copy the whole header (no option filtering); directed
  * broadcasts are not forwarded (Linux default) and are dropped as `broadcast`.
  * Costs: forwarding is one frame copy (the egress frame gets a new Ethernet header) and at most one
  * hash probe per prefix length in use.
@@ -39,6 +39,7 @@ import { formatIpv4, ipv4InSubnet, ipv4Mask } from '../wire/ip.js';
 import { buildIpv4Datagram, readU32, writeMac } from '../wire/ipv4-frame.js';
 import { macToBytes } from '../wire/mac.js';
 import { DEFAULT_NEIGHBOR_OPTIONS, NeighborTable } from '../guest/neighbor.js';
+import { IcmpRateLimit } from '../guest/icmp-ratelimit.js';
 import { fragmentIpv4 } from './fragment.js';
 import { RouteTable, flowHash, selectHop, type NextHop, type Route } from './routes.js';
 
@@ -104,6 +105,7 @@ export class Router {
   private readonly addrs = new Set<number>();
   private readonly pending = new Map<string, Pending[]>();
   private ipId = 1;
+  private readonly icmpLimit = new IcmpRateLimit();
 
   constructor(opts: RouterOptions) {
     this.name = opts.name;
@@ -231,9 +233,7 @@ export class Router {
 
   /** Sends IP datagram `ip` out of `out` to `nextHop`, resolving its MAC. */
   private output(out: RouterInterface, nextHop: number, ip: Uint8Array, inIface: number): void {
-    const key = `${out.index}/${nextHop}`;
     const p: Pending = { ip, inIface, sent: false };
-    let list = this.pending.get(key);
     out.neighbors.resolve(nextHop, (mac) => {
       p.sent = true;
       out.counters.forwarded_out++;
@@ -247,6 +247,8 @@ export class Router {
     });
     if (!p.sent) {
       // Waiting for ARP: remember it so a failed resolution can answer host unreachable.
+      const key = `${out.index}/${nextHop}`;
+      let list = this.pending.get(key);
       if (list === undefined) {
         list = [];
         this.pending.set(key, list);
@@ -297,6 +299,10 @@ export class Router {
   private icmpError(inIface: number, ip: Uint8Array, type: number, code: number, mtu = 0): void {
     if (!errorAllowed(ip)) return;
     const src = readU32(ip, 12);
+    if (!this.icmpLimit.allow(src, type, this.sim.now)) {
+      this.icmpSent['ratelimited'] = (this.icmpSent['ratelimited'] ?? 0) + 1;
+      return;
+    }
     const msg = buildIcmpErrorMessage(type, code, ip, mtu);
     const tos = (ip[1]! & 0x1e) | ICMP_ERROR_PREC;
     const k = `${type}/${code}`;
