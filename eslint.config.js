@@ -41,6 +41,8 @@ export const LAYERS = {
   sriov: { may: ['sim', 'wire', 'util', 'port', 'vswitch'] }, // PF/VF/VEB; may reuse vswitch's learning code
   guest: { may: ['sim', 'wire', 'util', 'port'] }, // guest stack + apps; talks to devices through ports only
   migration: { may: ['sim', 'wire', 'util', 'port', 'guest'] }, // precopy + announce; guest: the stream's TCP/IP
+  router: { may: ['sim', 'wire', 'util', 'port', 'guest'] }, // L3 forwarding, routes, ECMP, ICMP errors; guest: the ARP neighbour table
+  tunnel: { may: ['sim', 'wire', 'util', 'port', 'guest', 'router'] }, // VXLAN tunnel ports + host underlay endpoint; router: the flow hash
   block: { may: ['sim', 'util'] }, // qcow2/raw, throttles, workloads; must not know about networks
   // --- features: whole subsystems above the devices -----------------------------------------
   qos: { may: ['sim', 'util', 'block', 'topology'] }, // storage QoS runner (block + throttles)

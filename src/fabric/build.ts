@@ -29,6 +29,8 @@ import { VirtioNet } from '../vnic/index.js';
 import type { BuildContext, HostRuntime, SummarySection, VmNicRuntime, VmRuntime } from './context.js';
 import { attachVf, buildSriov } from './sriov.js';
 import { buildDisks } from './disks.js';
+import { buildRouters } from './routers.js';
+import { buildTunnels } from './tunnels.js';
 import { addFailoverInterface, isStandby, standbyFeatures, standbyOf } from './failover.js';
 
 export interface FabricBuildOptions {
@@ -199,6 +201,8 @@ export function buildFabric(model: TopologyModel, opts: FabricBuildOptions): Fab
     ctx.hosts.set(h.name, rt);
   }
   for (const s of model.switches) buildBridge(ctx, s, bridgeCount);
+  buildRouters(ctx);
+  buildTunnels(ctx);
   buildSriov(ctx);
   // VM NIC ports are built before links so a VM interface without a bridge can be cabled.
   for (const vm of model.vms) {

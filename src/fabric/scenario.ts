@@ -13,6 +13,7 @@ import type { FabricContext } from './build.js';
 import type { AppSummary } from './summary.js';
 import { applySriovAction } from './sriov.js';
 import { scheduleMigration } from './migration.js';
+import { scheduleTraceroute } from './routers.js';
 
 export interface ScheduledApp {
   step: ScenarioStep;
@@ -86,6 +87,9 @@ export function scheduleScenario(ctx: FabricContext): ScheduledApp[] {
       case 'vf':
       case 'sriov':
         ctx.sim.scheduleAt(step.atNs, () => applySriovAction(ctx, step as ScenarioStep & { action: typeof act }));
+        break;
+      case 'traceroute':
+        scheduleTraceroute(ctx, step, act);
         break;
       case 'migrate':
         scheduleMigration(ctx, step as ScenarioStep & { action: typeof act });

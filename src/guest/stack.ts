@@ -12,8 +12,13 @@
  * bad IPv4 version/length/header checksum, fragments (no reassembly), packets for other hosts (no
  * forwarding), bad ICMP/UDP checksums, UDP to a port nobody listens on.
  *
+ * ICMP errors: UDP to a closed port answers port unreachable (Linux `__udp4_lib_rcv`, with Linux's
+ * per-destination rate limit, `icmp-ratelimit.ts`); received destination-unreachable/time-exceeded go to `onIcmpError` subscribers
+ * (traceroute), and fragmentation needed lowers the path MTU to that destination (RFC 1191,
+ * Linux's min_pmtu 552 floor), so later sends larger than it are dropped as `mtu` (EMSGSIZE).
+ *
  * Deliberate omissions: no IP fragmentation or reassembly (sends over the MTU are dropped as
- * `mtu`), no ICMP errors (port unreachable) are generated, IPv6 is used only for announcements
+ * `mtu`), IPv6 is used only for announcements
  * (received IPv6 frames are counted and ignored), no link-local IPv6 address is invented.
  */
 import { UserError, isUserError } from '../errors.js';
@@ -26,6 +31,9 @@ import {
 } from '../wire/build.js';
 import { formatIpv4, ipv4InSubnet, ipv4Mask, parseIpv4, parseIpv4Cidr, parseIpv6, type Ipv6Words } from '../wire/ip.js';
 import { BROADCAST_MAC, macToBytes } from '../wire/mac.js';
+import { ICMP_ERROR_PREC, buildIcmpErrorMessage, errorAllowed } from '../wire/icmp-error.js';
+import { buildIpv4Datagram, writeMac } from '../wire/ipv4-frame.js';
+import { IcmpRateLimit } from './icmp-ratelimit.js';
 import { DEFAULT_NEIGHBOR_OPTIONS, NeighborTable, type NeighborOptions } from './neighbor.js';
 import { UdpSink } from './udp-sink.js';
 
@@ -77,6 +85,9 @@ export interface GuestCounters {
   drops: Record<string, number>;
 }
 
+/** An ICMP error (destination unreachable, time exceeded) with the datagram it quotes. */
+export type IcmpErrorHandler = (e: { srcIp: number; type: number; code: number; quote: Uint8Array; timeNs: number }) => void;
+
 /** An echo reply handed to the ping app that owns the ICMP identifier. */
 export type EchoReplyHandler = (reply: { srcIp: number; seq: number; dataLen: number; timeNs: number }) => void;
 
@@ -103,6 +114,10 @@ export class GuestStack {
   private nextIpId = 1;
   private nextEphemeral = 32768;
   private nextIcmpId = 0x1000;
+  /** Path MTU learned from ICMP fragmentation needed (RFC 1191), by destination (bounded). */
+  private readonly pathMtu = new Map<number, number>();
+  private readonly icmpErrorHandlers: IcmpErrorHandler[] = [];
+  private readonly icmpLimit = new IcmpRateLimit();
 
   constructor(opts: GuestStackOptions) {
     this.name = opts.name;
@@ -211,10 +226,20 @@ export class GuestStack {
     );
   }
 
-  /** Sends one UDP datagram with `payload`. */
-  sendUdp(dst: number, srcPort: number, dstPort: number, payload: Uint8Array): boolean {
+  /** Subscribes to ICMP errors the stack receives (traceroute, tests). */
+  onIcmpError(handler: IcmpErrorHandler): void {
+    this.icmpErrorHandlers.push(handler);
+  }
+
+  /** The path MTU to `dst` learned from ICMP fragmentation needed, if any. */
+  pathMtuTo(dst: number): number | undefined {
+    return this.pathMtu.get(dst);
+  }
+
+  /** Sends one UDP datagram with `payload` (`ttl`: IP TTL, default 64). */
+  sendUdp(dst: number, srcPort: number, dstPort: number, payload: Uint8Array, ttl?: number): boolean {
     const ok = this.sendIpv4(dst, 20 + 8 + payload.length, (iface, dstMac, src) =>
-      buildUdp({ srcMac: iface.nic.mac, dstMac, srcIp: src, dstIp: dst, ipId: this.ipId(), srcPort, dstPort, payload }),
+      buildUdp({ srcMac: iface.nic.mac, dstMac, srcIp: src, dstIp: dst, ipId: this.ipId(), srcPort, dstPort, payload, ...(ttl !== undefined ? { ttl } : {}) }),
     );
     if (ok) this.counters.udp_datagrams_sent++;
     return ok;
@@ -241,7 +266,7 @@ export class GuestStack {
       return false;
     }
     const { iface, nextHop } = route;
-    if (ipLen > iface.nic.mtu) {
+    if (ipLen > Math.min(iface.nic.mtu, this.pathMtu.get(dst) ?? 65535)) {
       this.drop('mtu', 1);
       return false;
     }
@@ -393,7 +418,27 @@ export class GuestStack {
       h({ srcIp: src, seq, dataLen: len - 8, timeNs: this.sim.now });
       return;
     }
+    if ((type === 3 || type === 11) && len >= 8 + 20) {
+      // Linux icmp_unreach: frag-needed lowers the route's PMTU (never below 552, min_pmtu).
+      const quote = f.subarray(l4 + 8, l4 + len);
+      if (type === 3 && f[l4 + 1] === 4) {
+        const mtu = Math.max(552, (f[l4 + 6]! << 8) | f[l4 + 7]!);
+        const qdst = readU32(quote, 16);
+        if (this.pathMtu.size >= 4096 && !this.pathMtu.has(qdst)) this.pathMtu.clear();
+        this.pathMtu.set(qdst, Math.min(mtu, this.pathMtu.get(qdst) ?? 65535));
+      }
+      for (const h of this.icmpErrorHandlers) h({ srcIp: src, type, code: f[l4 + 1]!, quote, timeNs: this.sim.now });
+      return;
+    }
     this.drop('icmp-ignored', 1);
+  }
+
+  /** Linux `__udp4_lib_rcv` with no socket: ICMP port unreachable quoting the datagram. */
+  private sendPortUnreachable(ip: Uint8Array, to: number): void {
+    if (!errorAllowed(ip)) return;
+    if (!this.icmpLimit.allow(to, 3, this.sim.now)) return this.drop('icmp-ratelimited', 1);
+    const msg = buildIcmpErrorMessage(3, 3, ip);
+    this.sendIpv4(to, 20 + msg.length, (iface, dstMac) => icmpFrame(iface.nic.mac, dstMac, readU32(ip, 16), to, this.ipId(), msg));
   }
 
   private receiveUdp(src: number, dst: number, f: Frame, l4: number, len: number): void {
@@ -408,10 +453,24 @@ export class GuestStack {
     const sport = (f[l4]! << 8) | f[l4 + 1]!;
     const dport = (f[l4 + 2]! << 8) | f[l4 + 3]!;
     const sink = this.sinks.get(dport);
-    if (sink === undefined) return this.drop('udp-no-port', 1);
+    if (sink === undefined) {
+      this.drop('udp-no-port', 1);
+      return this.sendPortUnreachable(f.subarray(14, l4 + ulen), src);
+    }
     this.counters.udp_datagrams_received++;
     sink.deliver(src, sport, f.subarray(l4 + 8, l4 + ulen), this.sim.now);
   }
+}
+
+/** Ethernet + IPv4 around an ICMP message (DF clear, TOS 0xc0: Linux `icmp_send`). */
+function icmpFrame(srcMac: number, dstMac: number, src: number, dst: number, ident: number, msg: Uint8Array): Frame {
+  const ip = buildIpv4Datagram({ src, dst, protocol: 1, tos: ICMP_ERROR_PREC, ttl: 64, ident, dontFrag: false }, msg);
+  const frame = new Uint8Array(Math.max(60, 14 + ip.length));
+  writeMac(frame, 0, dstMac);
+  writeMac(frame, 6, srcMac);
+  frame[12] = 0x08;
+  frame.set(ip, 14);
+  return frame;
 }
 
 function readU32(f: Uint8Array, o: number): number {

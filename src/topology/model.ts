@@ -37,6 +37,26 @@ export interface BridgePortModel {
   path: string;
   vlan: VlanConfig;
   ofport?: number;
+  /** A tunnel port (issue 14). */
+  tunnel?: TunnelModel;
+  yaml: YamlPath;
+}
+
+export interface TunnelModel {
+  type: 'vxlan';
+  remoteIp: number;
+  vni: number;
+  dstPort: number;
+  csum: boolean;
+}
+
+export interface UnderlayModel {
+  /** `hv1.underlay`. */
+  path: string;
+  mac: number;
+  ipv4: Ipv4Assignment;
+  gateway?: number;
+  mtu: number;
   yaml: YamlPath;
 }
 
@@ -70,6 +90,7 @@ export interface HostModel {
   name: string;
   bridges: BridgeModel[];
   nics: PfModel[];
+  underlay?: UnderlayModel;
   yaml: YamlPath;
 }
 
@@ -178,7 +199,16 @@ export interface NumVfsAction {
   doc: NumVfsActionDoc;
 }
 
-export type ScenarioAction = PingAction | UdpAction | LinkStateAction | MigrateAction | VfAction | NumVfsAction;
+export interface TracerouteAction {
+  kind: 'traceroute';
+  from: string;
+  dst: number;
+  dstText: string;
+  maxHops: number;
+  waitNs: number;
+}
+
+export type ScenarioAction = TracerouteAction | PingAction | UdpAction | LinkStateAction | MigrateAction | VfAction | NumVfsAction;
 
 export interface ScenarioStep {
   index: number;
@@ -194,13 +224,38 @@ export interface CaptureModel {
   snaplen: number;
 }
 
-export type PortKind = 'bridge-port' | 'vm-tap' | 'switch-port' | 'vm-nic' | 'pf-uplink' | 'vf';
+export type PortKind = 'host-underlay' | 'router-port' | 'bridge-port' | 'vm-tap' | 'switch-port' | 'vm-nic' | 'pf-uplink' | 'vf';
 
 export interface PortDecl {
   path: string;
   kind: PortKind;
   /** True when a link may attach here. */
   linkable: boolean;
+  yaml: YamlPath;
+}
+
+export interface RouterInterfaceModel {
+  name: string;
+  /** `r1.p1`. */
+  path: string;
+  mac: number;
+  ipv4: Ipv4Assignment;
+  mtu: number;
+  yaml: YamlPath;
+}
+
+export interface RouteModel {
+  network: number;
+  prefixLength: number;
+  via: number[];
+  yaml: YamlPath;
+}
+
+/** An L3 router (issue 14), built by `fabric/routers.ts`. */
+export interface RouterModel {
+  name: string;
+  interfaces: RouterInterfaceModel[];
+  routes: RouteModel[];
   yaml: YamlPath;
 }
 
@@ -214,6 +269,8 @@ export interface TopologyModel {
   hosts: HostModel[];
   /** Physical switches. */
   switches: BridgeModel[];
+  /** L3 routers (absent in models built before routers existed = none). */
+  routers?: RouterModel[];
   vms: VmModel[];
   links: LinkModel[];
   scenario: ScenarioStep[];

@@ -28,6 +28,8 @@ import {
   type VlanConfig,
   type VmModel,
 } from './model.js';
+import { resolveRouters } from './routers.js';
+import { checkTunnelHost, resolveTunnelPort, resolveUnderlay } from './tunnels.js';
 import { NAME_RE, SCENARIO_ACTIONS, type PortDoc, type SwitchDoc, type BridgeDoc, type InterfaceDoc, type TopologyDoc } from './schema.js';
 
 export interface ResolveOptions {
@@ -180,6 +182,8 @@ class Resolver {
       this.declarePort(path, kind, true, py);
       const p: BridgePortModel = { name: pname, path, vlan: this.vlan(pdoc, py), yaml: py };
       if (pdoc.ofport !== undefined) p.ofport = pdoc.ofport;
+      const tunnel = resolveTunnelPort(this, pdoc, py);
+      if (tunnel) p.tunnel = tunnel;
       out.push(p);
     }
     return out;
@@ -238,6 +242,9 @@ class Resolver {
         this.checkMacText(ndoc.mac, [...ny, 'mac']);
         for (const [vi, vdoc] of Object.entries(ndoc.vfs ?? {})) this.checkMacText(vdoc.mac, [...ny, 'vfs', vi, 'mac']);
       }
+      const underlay = resolveUnderlay(this, hname, hosts.length + 1, hdoc.underlay, hy);
+      if (underlay) h.underlay = underlay;
+      checkTunnelHost(this, h);
       hosts.push(h);
     }
 
@@ -248,6 +255,7 @@ class Resolver {
       switches.push(this.bridge(sname, sname, undefined, sdoc, sy));
     }
 
+    const routers = resolveRouters(this, doc);
     const vms = this.vms(doc, hosts);
     const links = this.links(doc);
     const scenario = this.scenario(doc, vms);
@@ -273,6 +281,7 @@ class Resolver {
       doc,
       hosts,
       switches,
+      routers,
       vms,
       links,
       scenario,
@@ -530,6 +539,13 @@ class Resolver {
         else action = { kind: 'migrate', doc: s.migrate };
       } else if (kind === 'vf' && s.vf) {
         action = { kind: 'vf', doc: s.vf };
+      } else if (kind === 'traceroute' && s.traceroute) {
+        const t = s.traceroute;
+        const from = this.source_(t.from, vms, [...sy, 'traceroute', 'from']);
+        const dst = this.destination(t.to, vms, [...sy, 'traceroute', 'to']);
+        if (from !== undefined && dst !== undefined) {
+          action = { kind: 'traceroute', from, dst, dstText: formatIpv4(dst), maxHops: t.max_hops ?? 30, waitNs: t.wait ?? 1_000_000_000 };
+        }
       } else if (kind === 'sriov' && s.sriov) {
         action = { kind: 'sriov', doc: s.sriov };
       }

@@ -61,9 +61,33 @@ const vlanConfig = {
   trunks: z.array(zVlan()).optional().describe('VLANs a trunk port carries; absent or empty = all'),
 };
 
+/** OVS tunnel options (vswitch.xml "Tunnel Options"), issue 14. */
+const tunnelConfig = {
+  type: z.enum(['vxlan']).optional().describe('OVS Interface type: absent = a normal port; vxlan = a VXLAN tunnel port'),
+  remote_ip: zIpv4().optional().describe('vxlan: the remote VTEP (its host underlay address)'),
+  key: z
+    .number({ error: (iss) => (iss.input === undefined ? undefined : `expected a VNI (0-16777215), got ${JSON.stringify(iss.input)}`) })
+    .int({ error: (iss) => `VNI ${String(iss.input)} is not a whole number` })
+    .min(0, { error: (iss) => `VNI ${String(iss.input)} is outside 24 bits (0-16777215)` })
+    .max(0xffffff, { error: (iss) => `VNI ${String(iss.input)} is outside 24 bits (0-16777215)` })
+    .optional()
+    .describe('vxlan: the VNI (OVS options:key), default 0'),
+  dst_port: zCount(1, 65535).optional().describe('vxlan: UDP destination port, default 4789'),
+  csum: z.boolean().optional().describe('vxlan: compute the outer UDP checksum (OVS options:csum, default false)'),
+};
+
 export const portSchema = z.strictObject({
   ...vlanConfig,
+  ...tunnelConfig,
   ofport: zCount(1, 0xfeff).optional().describe('OpenFlow port number (default: assigned in order)'),
+});
+
+/** The host's underlay address for tunnel ports (issue 14): port `host.underlay`. */
+export const underlaySchema = z.strictObject({
+  ipv4: zIpv4Cidr(),
+  gateway: zIpv4().optional(),
+  mtu: zCount(68, 65535).optional().describe('IP MTU, default 1500'),
+  mac: zMac().optional(),
 });
 
 const flowsConfig = {
@@ -107,6 +131,7 @@ export const pfSchema = z.strictObject({
 export const hostSchema = z.strictObject({
   bridges: z.record(z.string(), bridgeSchema).optional(),
   nics: z.record(z.string(), pfSchema).optional().describe('SR-IOV physical functions'),
+  underlay: underlaySchema.optional().describe('the host underlay address tunnel ports send from (port host.underlay)'),
 });
 
 export const switchSchema = z.strictObject({
@@ -205,7 +230,31 @@ const numVfsActionSchema = z.strictObject({
   num_vfs: zCount(0, 256),
 });
 
-export const SCENARIO_ACTIONS = ['ping', 'udp', 'link_down', 'link_up', 'migrate', 'vf', 'sriov'] as const;
+const tracerouteSchema = z.strictObject({
+  from: z.string().describe('VM name (or vm.interface)'),
+  to: z.string().describe('IPv4 address, VM name or vm.interface'),
+  max_hops: zCount(1, 255).optional().describe('default 30 (traceroute -m)'),
+  wait: zDuration().optional().describe('how long to wait for each probe, default 1s'),
+});
+
+/** An L3 router interface (issue 14): one port `router.if`. */
+export const routerInterfaceSchema = z.strictObject({
+  ipv4: zIpv4Cidr(),
+  mac: zMac().optional().describe('default: 02:fe:… assigned in file order'),
+  mtu: zCount(68, 65535).optional().describe('IP MTU, default 1500'),
+});
+
+export const routeSchema = z.strictObject({
+  to: z.string().describe('destination prefix (10.1.0.0/16) or "default"'),
+  via: z.union([zIpv4(), z.array(zIpv4()).min(1)]).describe('next hop, or a list of equal-cost next hops (ECMP)'),
+});
+
+export const routerSchema = z.strictObject({
+  interfaces: z.record(z.string(), routerInterfaceSchema),
+  routes: z.array(routeSchema).optional().describe('static routes; connected subnets are implicit'),
+});
+
+export const SCENARIO_ACTIONS = ['ping', 'udp', 'link_down', 'link_up', 'migrate', 'vf', 'sriov', 'traceroute'] as const;
 export type ScenarioActionName = (typeof SCENARIO_ACTIONS)[number];
 
 export const scenarioStepSchema = z.strictObject({
@@ -217,6 +266,7 @@ export const scenarioStepSchema = z.strictObject({
   migrate: migrateSchema.optional(),
   vf: vfActionSchema.optional().describe('ip link set PF vf N …'),
   sriov: numVfsActionSchema.optional().describe('echo N > sriov_numvfs'),
+  traceroute: tracerouteSchema.optional().describe('UDP traceroute: lists every router hop'),
 });
 
 export const captureSchema = z.strictObject({
@@ -231,6 +281,7 @@ export const topologySchema = z
     duration: zDuration().optional().describe('default --until'),
     hosts: z.record(z.string(), hostSchema).optional(),
     switches: z.record(z.string(), switchSchema).optional(),
+    routers: z.record(z.string(), routerSchema).optional().describe('L3 routers: interfaces, static routes, ECMP'),
     links: z.array(linkSchema).optional(),
     vms: z.record(z.string(), vmSchema).optional(),
     scenario: z.array(scenarioStepSchema).optional(),
@@ -256,6 +307,8 @@ export type UdpDoc = z.output<typeof udpSchema>;
 export type MigrateDoc = z.output<typeof migrateSchema>;
 export type VfActionDoc = z.output<typeof vfActionSchema>;
 export type NumVfsActionDoc = z.output<typeof numVfsActionSchema>;
+export type RouterDoc = z.output<typeof routerSchema>;
+export type TracerouteDoc = z.output<typeof tracerouteSchema>;
 export type CaptureDoc = z.output<typeof captureSchema>;
 
 /** The JSON Schema (draft 2020-12) of the input form, as shipped in `schema/topology.schema.json`. */
