@@ -17,15 +17,15 @@ describe('vfab qos test', () => {
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
     expect(r.stdout).toMatch(/topologies\/qos-burst\.qos\.yaml: all 6 expectations hold/);
-    expect(r.stdout).toMatch(/PASS\s+burst: vm1\.vda iops >= 1800 for >= 12s\s+13s \(longest stretch\)/);
+    expect(r.stdout).toMatch(/PASS\s+burst: vm1\.vda iops >= 1800 for >= 12s\s+iops\s+13s \(longest stretch of iops >= 1800 from /);
   });
 
   it('passes the noisy-neighbour example with limits, and fails it without (exit 1 with a table)', () => {
     expect(vfab('qos', 'test', 'topologies/qos-noisy-neighbor.qos.yaml').status).toBe(0);
     const r = vfab('qos', 'test', 'topologies/qos-noisy-neighbor-unlimited.qos.yaml');
     expect(r.status).toBe(1);
-    expect(r.stdout).toMatch(/expectations failed:\n\nexpected\s+measured\n/);
-    expect(r.stdout).toMatch(/vm1\.vda: p99 <= 5ms\s+\d+(\.\d+)?ms/);
+    expect(r.stdout).toMatch(/expectations failed:\n\nexpected\s+metric\s+measured\n/);
+    expect(r.stdout).toMatch(/vm1\.vda: p99 <= 5ms\s+p99\s+\d+(\.\d+)?ms/);
   });
 
   it('exits 1 with a readable table of expected vs measured when an expectation is flipped', () => {
@@ -36,7 +36,7 @@ describe('vfab qos test', () => {
     const r = vfab('qos', 'test', f);
     expect(r.status).toBe(1);
     expect(r.stdout).toContain(`${f}: 1 of 6 expectations failed:`);
-    expect(r.stdout).toMatch(/\nexpected\s+measured\n-+\s+-+\nvm1\.vda: iops <= 400 over \[20s, 60s\]\s+500\n/);
+    expect(r.stdout).toMatch(/\nexpected\s+metric\s+measured\n-+\s+-+\s+-+\nvm1\.vda: iops <= 400 over \[20s, 60s\]\s+iops\s+500\n/);
     expect(r.stdout).toMatch(/FAIL\s+vm1\.vda: iops <= 400 over \[20s, 60s\]/);
   });
 
