@@ -7,7 +7,7 @@
  *
  * Commands stay thin: parse flags, call one library function, render.
  */
-import { Command, Errors } from '@oclif/core';
+import { Command, Errors, type Interfaces } from '@oclif/core';
 import { BugError, UserError } from '../errors.js';
 
 export abstract class BaseCommand extends Command {
@@ -31,6 +31,26 @@ export abstract class BaseCommand extends Command {
     );
     process.exitCode = 1;
     return undefined;
+  }
+
+  /**
+   * No command reads standard input unless it is given `-` explicitly.
+   *
+   * Root cause (issue 10 #10): @oclif/core's parser (`lib/parser/parse.js`, `_args` → `tryStdin`)
+   * fills every positional argument missing from argv by reading stdin whenever stdin is not a
+   * TTY, with a 10 ms timeout. In a shell loop (`… | while read x; do vfab …; done`) or a CI
+   * pipeline stdin is a pipe, so an omitted optional argument became the next line of the pipe
+   * (`SIZE: Invalid size 'b'`), or not, depending on a 10 ms race. oclif's own switch for this is
+   * `ignoreStdin` per argument; it is set here for every argument of every command, so a new
+   * command cannot forget it. (Flags only read stdin with `allowStdin` and the value `-`.)
+   */
+  protected override async parse<F extends Interfaces.OutputFlags<Interfaces.FlagInput>, B extends Interfaces.OutputFlags<Interfaces.FlagInput>, A extends Interfaces.OutputArgs<Interfaces.ArgInput>>(
+    options?: Interfaces.Input<F, B, A>,
+    argv?: string[],
+  ): Promise<Interfaces.ParserOutput<F, B, A>> {
+    const input = (options ?? (this.ctor as unknown as Interfaces.Input<F, B, A>));
+    const args = Object.fromEntries(Object.entries(input.args ?? {}).map(([k, a]) => [k, { ...a, ignoreStdin: true }]));
+    return super.parse({ ...input, args } as Interfaces.Input<F, B, A>, argv);
   }
 
   /** Prints one JSON value followed by a newline, stable key order as built. */
