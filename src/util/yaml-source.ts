@@ -11,6 +11,7 @@ import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type
 import { z } from 'zod';
 import { UserError, UserErrors, type SourceLocation } from '../errors.js';
 import { nearest } from './nearest.js';
+import { checkAliases } from './yaml-aliases.js';
 
 export type YamlPath = ReadonlyArray<string | number>;
 
@@ -19,12 +20,25 @@ export class YamlSource {
     readonly file: string,
     readonly doc: Document.Parsed,
     private readonly lines: LineCounter,
-  ) {}
+  ) {
+    // Every YAML input passes here: aliases, merges and nesting are checked before any toJS().
+    const errors = checkAliases(doc, lines, file);
+    if (errors.length > 0) throw errors.length === 1 ? errors[0]! : new UserErrors(errors);
+  }
 
   /** Plain JS data of the document. */
   get data(): unknown {
-    return this.doc.toJS({ maxAliasCount: 1000 });
+    if (this.cached === undefined) {
+      try {
+        // aliases were checked (and their expansion bounded) by checkAliases in parseYaml
+        this.cached = { v: this.doc.toJS({ maxAliasCount: -1 }) };
+      } catch (e) {
+        throw new UserError('YAML_INVALID', `cannot read this YAML: ${e instanceof Error ? e.message : String(e)}`, { location: { file: this.file, line: 1, col: 1 } });
+      }
+    }
+    return this.cached.v;
   }
+  private cached: { v: unknown } | undefined;
 
   private pos(offset: number): SourceLocation {
     const p = this.lines.linePos(offset);
