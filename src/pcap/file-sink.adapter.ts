@@ -5,7 +5,8 @@
  * buffers through `beforeClose`), so an interrupted run still leaves valid pcap/pcapng files.
  * This is an adapter: the only place in pcap/ that touches `node:fs` and `process`.
  */
-import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
+import { closeSync, writeSync } from 'node:fs';
+import { makeUserDir, openUserOutput } from '../util/user-file.adapter.js';
 import { dirname } from 'node:path';
 import type { ByteSink } from './sink.js';
 
@@ -17,8 +18,9 @@ export class FileSink implements ByteSink {
   bytesWritten = 0;
 
   constructor(readonly path: string) {
-    mkdirSync(dirname(path), { recursive: true });
-    this.fd = openSync(path, 'w');
+    // a directory given as the file, a file given as the folder, a read-only place: exit 2 naming the path
+    makeUserDir(dirname(path), 'PCAP_OUTPUT');
+    this.fd = openUserOutput(path, 'PCAP_OUTPUT');
     open.add(this);
   }
 

@@ -128,7 +128,16 @@ export function loadQosText(text: string, file = 'qos.yaml', opts: LoadQosOption
   let topo: TopologyDisks | undefined;
   if (doc.topology !== undefined) {
     if (!opts.loadTopology) err(['topology'], 'a topology file cannot be read here (library call without loadTopology)');
-    else topo = opts.loadTopology(doc.topology);
+    else {
+      try {
+        topo = opts.loadTopology(doc.topology);
+      } catch (e) {
+        // An unreadable topology file is located at the `topology:` line of this file; errors
+        // inside the topology file carry their own file:line:col and pass through.
+        if (!(e instanceof UserError) || e.location !== undefined) throw e;
+        throw source.error(e.code, ['topology'], `topology "${doc.topology}": ${e.message}`, e.hint ? { hint: e.hint } : {});
+      }
+    }
   }
 
   // backends
