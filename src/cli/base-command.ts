@@ -9,7 +9,7 @@
  */
 import { Command, Errors, Flags, type Interfaces } from '@oclif/core';
 import { BugError, UserError } from '../errors.js';
-import { parseSize } from '../util/units.js';
+import { parseSize, unitMessage } from '../util/units.js';
 import { DEFAULT_MAX_INPUT_BYTES, setMaxInputBytes } from '../util/user-file.adapter.js';
 
 export abstract class BaseCommand extends Command {
@@ -78,7 +78,7 @@ export abstract class BaseCommand extends Command {
       try {
         n = parseSize(limit.v);
       } catch (e) {
-        throw new UserError('CLI_BAD_FLAG', e instanceof Error ? e.message : String(e), { where: limit.where });
+        throw new UserError('CLI_BAD_FLAG', unitMessage(e), { where: limit.where });
       }
       if (n < 1) throw new UserError('CLI_BAD_FLAG', `the input size limit must be at least 1 byte, got "${limit.v}"`, { where: limit.where });
       setMaxInputBytes(n);

@@ -3,7 +3,7 @@
  * (`--until: "10" is not a duration …`, exit 2).
  */
 import { UserError } from '../errors.js';
-import { parseDuration } from '../util/units.js';
+import { parseDuration, unitMessage } from '../util/units.js';
 
 /** `--seed`: an unsigned 32-bit integer. */
 export function parseSeedFlag(seed: string): number {
@@ -18,7 +18,7 @@ export function parseDurationFlag(name: string, value: string): number {
   try {
     return parseDuration(value);
   } catch (e) {
-    throw new UserError('CLI_BAD_FLAG', (e as Error).message, { where: `--${name}` });
+    throw new UserError('CLI_BAD_FLAG', unitMessage(e), { where: `--${name}` });
   }
 }
 

@@ -44,10 +44,17 @@ export function validateModel(model: TopologyModel, earlier: UserError[] = []): 
   guard(() => validateFailover(model));
   guard(() => validateMigration(model));
   guard(() => validateDisks(model));
-  // flow tables, NIC options and links are checked by building the fabric (no disk opened)
+  // flow tables, NIC options and links are checked by building the fabric (no disk opened);
+  // the build re-checks some things the feature checks already reported (in its own words):
+  // a line that already has an error keeps only that one
+  const before = errors.length;
   guard(() => {
     buildFabric(model, { sim: new Simulation(1), events: () => undefined, baseDir: dirname(model.file), skipDisks: true });
   });
+  const lineOf = (e: UserError): string => (e.location ? `${e.location.file}:${e.location.line}` : `?${e.message}`);
+  const known = new Set(errors.slice(0, before).map(lineOf));
+  const built = errors.splice(before).filter((e) => !known.has(lineOf(e)));
+  errors.push(...built);
   const seen = new Set<string>();
   const unique = errors.filter((e) => {
     const k = e.render();

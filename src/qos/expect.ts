@@ -13,7 +13,7 @@
  *
  * Examples: `vm1.vda: iops >= 450 over [10s, 60s]`, `p99 <= 20ms`, `burst: vm1.vda iops >= 1800 for >= 9s`.
  */
-import { parseDuration, parseSize } from '../util/units.js';
+import { parseDuration, parseSize, unitMessage } from '../util/units.js';
 
 export type Op = '>=' | '<=' | '>' | '<' | '==';
 /** A metric measured over a window or over one timeline interval. */
@@ -158,7 +158,7 @@ function dur(s: string): number | string {
   try {
     return parseDuration(s);
   } catch (e) {
-    return (e as Error).message;
+    return unitMessage(e);
   }
 }
 
@@ -168,7 +168,7 @@ function parseValue(metric: Metric, s: string): number | string {
     try {
       return parseSize(s.replace(/\/s$/, ''));
     } catch (e) {
-      return (e as Error).message;
+      return unitMessage(e);
     }
   }
   const m = /^(\d+(?:\.\d+)?)([kKM]?)$/.exec(s);

@@ -21,7 +21,7 @@ import { z } from 'zod';
 import { UserError, UserErrors } from '../errors.js';
 import { parseYaml, validateYaml, nearest, type YamlPath, type YamlSource } from '../util/yaml-source.js';
 import { zDuration, zSize } from '../util/zod-units.js';
-import { parseDuration, parseSize } from '../util/units.js';
+import { parseDuration, parseSize, unitMessage } from '../util/units.js';
 import { qemuLimitKeys, readQemuLimits } from '../block/throttle/qemu-config.js';
 import { parseIoMax, type IoMaxLimits } from '../block/throttle/meters.js';
 import type { TokenBucketConfig } from '../block/throttle/token-bucket.js';
@@ -313,7 +313,7 @@ function sizePerSecond(v: number | string): number | string {
   try {
     return parseSize(typeof v === 'string' ? v.replace(/\s*\/\s*s$/, '') : v);
   } catch (e) {
-    return (e as Error).message;
+    return unitMessage(e);
   }
 }
 
@@ -325,7 +325,7 @@ function readService(v: z.output<typeof serviceSchema> | undefined, path: YamlPa
     try {
       return { kind: 'fixed', ns: parseDuration(v) };
     } catch (e) {
-      err(path, `"service": ${(e as Error).message}`);
+      err(path, `"service": ${unitMessage(e)}`);
       return undefined;
     }
   }
@@ -492,7 +492,7 @@ function fioTime(v: number | string | undefined, bareUnitNs: number, path: YamlP
   try {
     return parseDuration(v);
   } catch (e) {
-    err(path, (e as Error).message);
+    err(path, unitMessage(e));
     return 0;
   }
 }

@@ -7,7 +7,7 @@ import { loadQosFile, openDataPaths, writeCharts } from '../../qos/file.adapter.
 import { runQos } from '../../qos/run.js';
 import { qosCharts } from '../../qos/svg.js';
 import { renderRun } from '../../qos/render.js';
-import { parseDuration } from '../../util/units.js';
+import { parseDuration, unitMessage } from '../../util/units.js';
 
 export default class QosRun extends BaseCommand {
   static override summary = 'Run a QoS file: fio-style jobs on throttled disks, in virtual time.';
@@ -59,7 +59,7 @@ export function parseInterval(text: string): number {
   try {
     ns = parseDuration(text);
   } catch (e) {
-    throw new UserError('CLI_BAD_FLAG', (e as Error).message, { where: '--interval' });
+    throw new UserError('CLI_BAD_FLAG', unitMessage(e), { where: '--interval' });
   }
   if (ns < 1_000_000) throw new UserError('CLI_BAD_FLAG', `interval must be at least 1ms, got "${text}"`, { where: '--interval' });
   return ns;
