@@ -6,7 +6,7 @@ import { copyFileSync, mkdtempSync, readFileSync, writeFileSync, readdirSync } f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { hasTool } from '../helpers/tools.js';
+import { requireTool } from '../helpers/tools.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'vfab-qos-'));
 const vfab = (...args: string[]) => spawnSync(process.execPath, ['bin/run.js', ...args], { encoding: 'utf8' });
@@ -111,7 +111,7 @@ describe('vfab qos run with data: true (real I/O on a qcow2 image from the block
     c.read(0, buf);
     c.close();
     expect(buf.every((b) => b === 0x5a)).toBe(true);
-    if (hasTool('qemu-io')) {
+    if (requireTool('qemu-io', 'qemu-io reads the bytes vfab wrote')) {
       // QEMU reads the same bytes back from the image vfab wrote
       const q = spawnSync('qemu-io', ['-r', '-f', 'qcow2', '-c', 'read -P 0x5a 0 4M', img], { encoding: 'utf8' });
       expect(q.stdout).toMatch(/read 4194304\/4194304 bytes at offset 0/);
