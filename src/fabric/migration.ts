@@ -231,6 +231,7 @@ function startMigration(ctx: BuildContext, step: MigrateStep, refusal?: string):
         for (const other of ctx.vms.values()) if (other !== vm) for (const n of other.nics.values()) out.push(n.nic.port);
         return out;
       },
+      allPorts: () => ctx.ports.all(),
     },
   );
   if (refusal !== undefined) m.refuse(refusal);
@@ -264,11 +265,19 @@ function tableView(b: Bridge): MacTableView {
   };
 }
 
+/** `` (no other losses) or ` (+ 30 lost to link_down, 2 to queue in the same window)`. */
+function otherLosses(r: MigrationRecord): string {
+  const parts = Object.entries(r.losses)
+    .filter(([c, n]) => c !== 'migration' && n > 0)
+    .map(([c, n]) => `${n} to ${c}`);
+  return parts.length === 0 ? '' : ` (+ lost in the same window: ${parts.join(', ')})`;
+}
+
 function timelineText(r: MigrationRecord): string[] {
   const head =
     r.status === 'completed'
       ? `${r.vm} ${r.from} -> ${r.to}: ${r.rounds} round${r.rounds === 1 ? '' : 's'}, ${r.transferred_bytes} bytes, downtime ${formatTime(r.downtime_ns)}, ` +
-        `announce ${r.announce.mode} (${r.announce.frames} frames), ${r.packets_lost} packets lost, ` +
+        `announce ${r.announce.mode} (${r.announce.frames} frames), ${r.packets_lost} packets lost${otherLosses(r)}, ` +
         (r.reconverged_ns === null ? 'MAC tables not reconverged by the end of the run' : `reconverged at ${formatTime(r.reconverged_ns)}`)
       : `${r.vm} ${r.from} -> ${r.to}: ${r.status}${r.message ? ` — ${r.message}` : ''}`;
   const lines = [head];
