@@ -21,6 +21,7 @@ export abstract class BaseCommand extends Command {
     }),
   };
 
+  // eslint-disable-next-line @typescript-eslint/require-await -- oclif's Command.catch is async; this override has nothing to await
   protected override async catch(err: Error & { exitCode?: number; oclif?: { exit?: number } }): Promise<unknown> {
     if (err instanceof UserError) {
       process.stderr.write(`${err.render()}\n`);

@@ -3,7 +3,7 @@ import { BaseCommand } from '../cli/base-command.js';
 import { UserError } from '../errors.js';
 import { readUserText } from '../util/user-file.adapter.js';
 import { loadTopology } from '../topology/load.js';
-import { renderTopologyTrace, traceTopology } from '../vswitch/fabric-trace.js';
+import { renderTopologyTrace, traceTopology } from '../fabric/topology-trace.js';
 import { BridgeTracer, formatTraceResult, parsePortSpec, type TraceResult } from '../vswitch/trace.js';
 
 function readText(path: string, flag: string): string {

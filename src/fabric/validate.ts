@@ -30,7 +30,7 @@ function userErrorsOf(e: unknown): UserError[] | undefined {
 /** Every problem of a resolved (possibly partial) model; `earlier` are the reference errors. */
 export function validateModel(model: TopologyModel, earlier: UserError[] = []): UserError[] {
   const errors = [...earlier];
-  const guard = (f: () => UserError[] | void): void => {
+  const guard = (f: () => UserError[] | undefined): void => {
     try {
       const out = f();
       if (out) errors.push(...out);
@@ -50,6 +50,7 @@ export function validateModel(model: TopologyModel, earlier: UserError[] = []): 
   const before = errors.length;
   guard(() => {
     buildFabric(model, { sim: new Simulation(1), events: () => undefined, baseDir: dirname(model.file), skipDisks: true });
+    return undefined;
   });
   const lineOf = (e: UserError): string => (e.location ? `${e.location.file}:${e.location.line}` : `?${e.message}`);
   const known = new Set(errors.slice(0, before).map(lineOf));

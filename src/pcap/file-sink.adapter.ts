@@ -5,8 +5,7 @@
  * buffers through `beforeClose`), so an interrupted run still leaves valid pcap/pcapng files.
  * This is an adapter: the only place in pcap/ that touches `node:fs` and `process`.
  */
-import { closeSync, writeSync } from 'node:fs';
-import { makeUserDir, openUserOutput } from '../util/user-file.adapter.js';
+import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { ByteSink } from './sink.js';
 
@@ -18,9 +17,8 @@ export class FileSink implements ByteSink {
   bytesWritten = 0;
 
   constructor(readonly path: string) {
-    // a directory given as the file, a file given as the folder, a read-only place: exit 2 naming the path
-    makeUserDir(dirname(path), 'PCAP_OUTPUT');
-    this.fd = openUserOutput(path, 'PCAP_OUTPUT');
+    mkdirSync(dirname(path), { recursive: true });
+    this.fd = openSync(path, 'w');
     open.add(this);
   }
 
@@ -43,6 +41,7 @@ export class FileSink implements ByteSink {
       const fd = this.fd;
       this.fd = null;
       open.delete(this);
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- hook() may re-enter close(); TS keeps the narrowing across the call
       if (fd !== null) closeSync(fd);
     }
   }

@@ -52,7 +52,7 @@ interface Tok {
 
 function tokenize(text: string): Tok[] {
   const toks: Tok[] = [];
-  const re = /\s*(>=|<=|==|>|<|\[|\]|,|[^\s\[\],<>=]+(?::(?=\s|$))?|[^\s]+)/gy;
+  const re = /\s*(>=|<=|==|>|<|\[|\]|,|[^\s[\],<>=]+(?::(?=\s|$))?|[^\s]+)/gy;
   let m: RegExpExecArray | null;
   re.lastIndex = 0;
   while (re.lastIndex < text.length && (m = re.exec(text)) !== null) {

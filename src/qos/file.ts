@@ -362,8 +362,13 @@ function readService(v: z.output<typeof serviceSchema> | undefined, path: YamlPa
 
 const POLICY_KINDS = ['qemu', 'libvirt', 'firecracker', 'io.max', 'cgroup', 'mclock'];
 
+/** A YAML scalar as text; a mapping or list shows as JSON, not "[object Object]". */
+function scalarText(v: unknown): string {
+  return typeof v === 'object' && v !== null ? JSON.stringify(v) : String(v);
+}
+
 function readPolicy(p: Record<string, unknown>, path: YamlPath, err: Err, onDisk: boolean, group?: { name?: string; key?: string }): PolicySpec | undefined {
-  const kind = p['kind'] === undefined ? 'qemu' : String(p['kind']);
+  const kind = p['kind'] === undefined ? 'qemu' : scalarText(p['kind']);
   if (!POLICY_KINDS.includes(kind)) {
     const guess = nearest(kind, POLICY_KINDS);
     err([...path, 'kind'], `unknown policy kind "${kind}"${guess ? `; did you mean "${guess}"?` : `; expected one of ${POLICY_KINDS.join(', ')}`}`);
@@ -444,7 +449,7 @@ function readPolicy(p: Record<string, unknown>, path: YamlPath, err: Err, onDisk
   if (kind === 'io.max' || kind === 'cgroup') {
     let limits: IoMaxLimits = { rbps: 0, wbps: 0, riops: 0, wiops: 0 };
     if (p['line'] !== undefined) {
-      const r = parseIoMax(String(p['line']));
+      const r = parseIoMax(scalarText(p['line']));
       if (typeof r === 'string') {
         err([...path, 'line'], r);
         return undefined;
@@ -468,7 +473,6 @@ function readPolicy(p: Record<string, unknown>, path: YamlPath, err: Err, onDisk
     return { kind: 'io.max', limits };
   }
   // mclock (on a disk, or on a group whose members share it)
-  void onDisk;
   const read = (k: string, def: number): number => {
     const v = p[k];
     if (v === undefined) return def;

@@ -130,7 +130,7 @@ function round(x: number): number {
 }
 
 export function formatValue(metric: string, v: number): string {
-  if (isLatencyMetric(metric as Expectation['metric'])) return formatNs(v);
+  if (isLatencyMetric(metric)) return formatNs(v);
   if (isBandwidthMetric(metric)) return `${formatSize(Math.round(v))}/s`;
   return `${Math.round(v * 10) / 10}`;
 }

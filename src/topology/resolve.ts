@@ -565,7 +565,7 @@ class Resolver {
           action = a;
         }
       } else if ((kind === 'link_down' || kind === 'link_up') && s[kind] !== undefined) {
-        const target = s[kind]!;
+        const target = s[kind];
         if (!this.ports.has(target)) this.unknown('UNKNOWN_PORT', [...sy, kind], 'port', target, [...this.ports.keys()]);
         else action = { kind, target };
       } else if (kind === 'migrate' && s.migrate) {

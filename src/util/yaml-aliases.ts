@@ -55,7 +55,7 @@ export function checkAliases(doc: Document.Parsed, lines: LineCounter, file: str
   const walk = (node: unknown, depth: number): number => {
     if (node === null || node === undefined) return 1;
     if (depth > MAX_DEPTH) {
-      if (!errors.some((e) => e.code === 'YAML_TOO_DEEP')) at(node as Node, 'YAML_TOO_DEEP', `nested more than ${MAX_DEPTH} levels deep`);
+      if (!errors.some((e) => e.code === 'YAML_TOO_DEEP')) at(node, 'YAML_TOO_DEEP', `nested more than ${MAX_DEPTH} levels deep`);
       return 1;
     }
     if (isAlias(node)) {

@@ -9,7 +9,7 @@ import { parseDuration, parseRate, parseSize, unitMessage } from './units.js';
 
 function unitType(parse: (v: string | number) => number, pattern: string, description: string) {
   return z
-    .union([z.string().regex(new RegExp(pattern), { message: description }), z.number()])
+    .union([z.string().regex(new RegExp(pattern), { error: description }), z.number()])
     .transform((v, ctx) => {
       try {
         return parse(v);

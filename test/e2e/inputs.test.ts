@@ -52,7 +52,7 @@ describe('input files: size cap and kind', () => {
     const q = readFileSync('topologies/quickstart.yaml', 'utf8');
     const named = join(dir, 'named.yaml');
     writeFileSync(named, q.replace(/^name: .*$/m, `name: n${'a'.repeat(50_000_000)}`));
-    writeFileSync(join(dir, 'big.flows'), `${'priority=1,ip,nw_dst=10.0.0.1,actions=NORMAL\n'.repeat(900_000)}`);
+    writeFileSync(join(dir, 'big.flows'), 'priority=1,ip,nw_dst=10.0.0.1,actions=NORMAL\n'.repeat(900_000));
     const flows = join(dir, 'flows.yaml');
     writeFileSync(flows, ['hosts:', '  hv1:', '    bridges:', '      br0: { flows_file: big.flows }', ''].join('\n'));
     for (const f of [named, flows]) {
@@ -92,10 +92,10 @@ describe('validate --json', () => {
     });
     const syntax = join(dir, 'syntax.yaml');
     writeFileSync(syntax, 'hosts: [\n');
-    const s = JSON.parse(vfab(['validate', syntax, '--json']).stdout);
+    const s = JSON.parse(vfab(['validate', syntax, '--json']).stdout) as { valid: boolean; errors: unknown[] };
     expect(s.valid).toBe(false);
     expect(s.errors[0]).toMatchObject({ file: syntax, line: expect.any(Number), col: expect.any(Number), code: 'YAML_SYNTAX' });
-    const missing = JSON.parse(vfab(['validate', join(dir, 'missing.yaml'), '--json']).stdout);
+    const missing = JSON.parse(vfab(['validate', join(dir, 'missing.yaml'), '--json']).stdout) as { errors: unknown[] };
     expect(missing.errors[0]).toMatchObject({ code: 'TOPOLOGY_READ', message: expect.stringMatching(/no such file or directory/) });
   });
 

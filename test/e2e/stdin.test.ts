@@ -16,7 +16,7 @@ const root = resolve('.');
 const bin = join(root, 'bin/run.js');
 const dir = mkdtempSync(join(tmpdir(), 'vfab-stdin-'));
 
-function vfab(args: string[], stdin: 'ignore' | string, cwd = root): { status: number | null; stdout: string; stderr: string } {
+function vfab(args: string[], stdin: string, cwd = root): { status: number | null; stdout: string; stderr: string } {
   const r = spawnSync(process.execPath, [bin, ...args], {
     cwd,
     encoding: 'utf8',

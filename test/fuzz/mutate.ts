@@ -80,7 +80,7 @@ export function mutateText(text: string, r: () => number, extra: readonly string
       // replace a value (after ': ' or '- ' or inside flow collections) with a hostile one
       const v = pick(r, [...HOSTILE, ...extra]);
       const m = /^(\s*(?:- )?[^:#]*:\s*)(.*)$/.exec(line);
-      if (m && r() < 0.7) lines[li] = m[1] + v;
+      if (m && r() < 0.7) lines[li] = `${m[1] ?? ''}${v}`;
       else {
         const words = line.split(/([\s,{}[\]:]+)/);
         const wi = Math.floor(r() * words.length);

@@ -138,7 +138,7 @@ describe(`mutated topologies and flow tables (seed ${SEED}, ${CASES} cases)`, ()
       const ctx = `case ${CASES + i} (${c.how}):\n${stderr.slice(0, 800)}`;
       expect([0, 2], ctx).toContain(r.status);
       expect(stderr, ctx).not.toMatch(/\n\s+at |internal error/);
-      if (r.status === 2) for (const l of stderr.trimEnd().split('\n')) expect(l, ctx).toMatch(/^(\S+:\d+:\d+: |  hint: )/);
+      if (r.status === 2) for (const l of stderr.trimEnd().split('\n')) expect(l, ctx).toMatch(/^(\S+:\d+:\d+: | {2}hint: )/);
       expect(Number(/maxrss_kb=(\d+)/.exec(r.stderr)?.[1]), ctx).toBeLessThan(1024 * 1024);
     }
   }, 600_000);

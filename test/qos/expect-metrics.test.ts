@@ -99,6 +99,7 @@ function fmt(m: Base, v: number): string {
 /** Runs the QoS file with `exps`, logging every completion. */
 function run(exps: string[]): { log: Done[]; result: ReturnType<typeof runQos>['result'] } {
   const log: Done[] = [];
+  // eslint-disable-next-line @typescript-eslint/unbound-method -- called with .call(this) below
   const orig = QosEngine.prototype.ioComplete;
   vi.spyOn(QosEngine.prototype, 'ioComplete').mockImplementation(function (this: QosEngine, io: Io) {
     const now = this.sim.now;

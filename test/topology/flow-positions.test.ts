@@ -38,8 +38,8 @@ const styles: Record<string, (flows: string[]) => string[]> = {
   'folded >': (f) => ['        flows: >', ...f.flatMap((l, i) => (i === 0 ? [`          ${l}`] : ['', `          ${l}`]))],
   'folded, flow split over lines': (f) => ['        flows: >', ...f.flatMap((l, i) => [...(i === 0 ? [] : ['']), `          ${l.replace(',actions', '\n          ,actions')}`])],
   'double-quoted, escaped newlines': (f) => [`        flows: "${f.join('\\n')}"`],
-  'double-quoted, over lines': (f) => ['        flows: "' + f[0], ...f.slice(1).map((l) => `\n\n          ${l}`)].join('').split('\n').map((l, i, a) => (i === a.length - 1 ? `${l}"` : l)),
-  'single-quoted, over lines': (f) => ["        flows: '" + f[0], ...f.slice(1).map((l) => `\n\n          ${l}`)].join('').split('\n').map((l, i, a) => (i === a.length - 1 ? `${l}'` : l)),
+  'double-quoted, over lines': (f) => [`        flows: "${f[0] ?? ''}`, ...f.slice(1).map((l) => `\n\n          ${l}`)].join('').split('\n').map((l, i, a) => (i === a.length - 1 ? `${l}"` : l)),
+  'single-quoted, over lines': (f) => [`        flows: '${f[0] ?? ''}`, ...f.slice(1).map((l) => `\n\n          ${l}`)].join('').split('\n').map((l, i, a) => (i === a.length - 1 ? `${l}'` : l)),
 };
 
 describe('flow errors are located in every scalar style', () => {
