@@ -40,6 +40,8 @@ export interface FabricBuildOptions {
   baseDir: string;
   /** Called for each port registered, in registration order (capture hooks in). */
   onPort?: (port: Port) => void;
+  /** `vfab validate`: build everything but open no disk image (no file is touched). */
+  skipDisks?: boolean;
 }
 
 export class FabricContext implements BuildContext {
@@ -260,7 +262,7 @@ export function buildFabric(model: TopologyModel, opts: FabricBuildOptions): Fab
   const flowErrors = [...ctx.bridges.values()].map((b) => b.pendingFlowsError()).filter((e): e is UserError => e !== null);
   if (flowErrors.length === 1) throw flowErrors[0]!;
   if (flowErrors.length > 1) throw new UserErrors(flowErrors);
-  buildDisks(ctx);
+  if (!opts.skipDisks) buildDisks(ctx);
   return ctx;
 }
 

@@ -5,7 +5,8 @@
  * throws they are closed before the error propagates; with `closeOnExit` (the CLI) Ctrl-C and
  * SIGTERM close them too (`pcap/file-sink.adapter.ts`).
  */
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { makeUserDir, withUserPath } from '../util/user-file.adapter.js';
 import { closeAllOnExit, FileSink } from '../pcap/file-sink.adapter.js';
 import type { ByteSink } from '../pcap/index.js';
 import type { EventSink } from '../port/nic.js';
@@ -87,6 +88,16 @@ export async function runTopologyAsync(input: TopologyInputSource, opts: RunTopo
   }
 }
 
+/**
+ * A trace file the user named: a directory given as the file, a file given as the folder, a
+ * read-only place… are exit 2 naming the path and the reason (issue 10 #9), never an internal
+ * error.
+ */
+function userFileSink(path: string): FileSink {
+  makeUserDir(dirname(path), 'PCAP_OUTPUT');
+  return withUserPath(path, 'write', 'PCAP_OUTPUT', () => new FileSink(path));
+}
+
 function prepare(input: TopologyInputSource, opts: RunTopologyOptions): { fabric: Fabric; files: string[] } {
   const model = toModel(input);
   // With a signal the caller owns Ctrl-C (stop, close, partial summary); files still close on exit.
@@ -100,7 +111,7 @@ function prepare(input: TopologyInputSource, opts: RunTopologyOptions): { fabric
   const sel = opts.capturePorts !== undefined ? { ports: opts.capturePorts } : {};
   try {
     if (opts.pcapng !== undefined) {
-      fabric.capturePcapng(new FileSink(opts.pcapng), sel);
+      fabric.capturePcapng(userFileSink(opts.pcapng), sel);
       files.push(opts.pcapng);
     }
     if (opts.pcapngSink) fabric.capturePcapng(opts.pcapngSink, sel);
@@ -109,7 +120,7 @@ function prepare(input: TopologyInputSource, opts: RunTopologyOptions): { fabric
       fabric.capturePcapPerPort((path) => {
         const f = join(dir, `${path}.pcap`);
         files.push(f);
-        return new FileSink(f);
+        return userFileSink(f);
       }, sel);
     }
   } catch (e) {

@@ -59,7 +59,8 @@ export interface LinkDirectionStats {
   bytes: number;
   queueFull: number;
   lost: number;
-  linkDown: number;
+  /** Frames lost because the link was down: the sending port's `link-down` drops (read-only). */
+  readonly linkDown: number;
   /** Highest number of frames waiting at once. */
   maxQueued: number;
 }
@@ -77,7 +78,7 @@ class Direction implements FrameReceiver {
   private count = 0;
   /** When the transmitter is free again. */
   busyUntil = 0;
-  readonly stats: LinkDirectionStats = { frames: 0, bytes: 0, queueFull: 0, lost: 0, linkDown: 0, maxQueued: 0 };
+  readonly stats: LinkDirectionStats;
   /** Incremented on down(): frames scheduled in an older epoch are discarded. */
   epoch = 0;
 
@@ -89,6 +90,21 @@ class Direction implements FrameReceiver {
   ) {
     // Grown on demand up to queueFrames + 1: a fabric of thousands of mostly idle links stays small.
     this.starts = new Float64Array(Math.min(16, queueFrames + 1));
+    // One source of truth for link-down losses (issue 10 #15): the sending port's `link-down`
+    // drops. A frame sent while the link is down is dropped by the port itself (carrier off)
+    // and never reaches the link, so a separate link counter said 0 while the port counted.
+    // Every link-down drop at `from` is a frame `from` tried to put on this link.
+    const base = from.counters.drops['link-down'] ?? 0;
+    this.stats = {
+      frames: 0,
+      bytes: 0,
+      queueFull: 0,
+      lost: 0,
+      get linkDown(): number {
+        return (from.counters.drops['link-down'] ?? 0) - base;
+      },
+      maxQueued: 0,
+    };
   }
 
   private grow(): void {
@@ -104,7 +120,6 @@ class Direction implements FrameReceiver {
     const sim = link.sim;
     const now = sim.now;
     if (!link.up) {
-      this.stats.linkDown++;
       this.from.drop('link-down', frame);
       return;
     }
@@ -145,7 +160,6 @@ class Direction implements FrameReceiver {
     sim.scheduleAt(end + link.delayNs, () => {
       if (epoch !== this.epoch) {
         // The link went down while this frame was queued or on the wire.
-        this.stats.linkDown++;
         this.from.drop('link-down', frame);
         return;
       }

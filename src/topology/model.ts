@@ -26,8 +26,11 @@ export interface VlanConfig {
 
 export interface FlowsSpec {
   text: string;
-  /** Where the first line of `text` is, so flow syntax errors point into the topology or flows file. */
-  origin: SourceLocation;
+  /**
+   * Where the first line of `text` is, so flow syntax errors point into the topology or flows
+   * file; `position` (when the text is a YAML scalar) maps any offset of `text` to its source.
+   */
+  origin: SourceLocation & { position?: (offset: number) => { line: number; col: number } };
 }
 
 /** A port of a bridge or switch declared under `ports:` (uplinks, patch ports). */

@@ -9,8 +9,9 @@
  * DUPLICATE_PORT, DUPLICATE_MAC, MULTICAST_MAC, DUPLICATE_IP, VLAN_CONFIG, INTERFACE_CONFIG,
  * FLOWS_CONFIG, SCENARIO_ACTION, NO_ADDRESS.
  */
-import { UserError, type SourceLocation, errorMessage } from '../errors.js';
+import { UserError, type SourceLocation } from '../errors.js';
 import { nearest, type YamlPath, type YamlSource } from '../util/yaml-source.js';
+import { scalarSourceMap } from '../util/yaml-scalar-map.js';
 import { isMap, isScalar, Scalar, type Node } from 'yaml';
 import {
   DEFAULTS,
@@ -126,7 +127,7 @@ class Resolver {
       this.err('FLOWS_CONFIG', [...yaml, 'flows_file'], `give either "flows" or "flows_file", not both`, { key: true });
       return undefined;
     }
-    if (doc.flows !== undefined) return { text: doc.flows, origin: this.blockOrigin([...yaml, 'flows']) };
+    if (doc.flows !== undefined) return { text: doc.flows, origin: this.scalarOrigin([...yaml, 'flows']) };
     if (doc.flows_file !== undefined) {
       if (!this.opts.readFile) {
         this.err('FLOWS_CONFIG', [...yaml, 'flows_file'], `"flows_file" needs a topology loaded from a file`);
@@ -136,11 +137,53 @@ class Resolver {
         const f = this.opts.readFile(doc.flows_file);
         return { text: f.text, origin: { file: f.file, line: 1, col: 1 } };
       } catch (e) {
-        this.err('FLOWS_CONFIG', [...yaml, 'flows_file'], `cannot read flows file "${doc.flows_file}": ${errorMessage(e)}`);
+        // a file-system problem is a user error naming the file; anything else is a bug and propagates
+        if (!(e instanceof UserError)) throw e;
+        this.err('READ', [...yaml, 'flows_file'], `flows file "${doc.flows_file}": ${e.message}`, e.hint ? { hint: e.hint } : {});
         return undefined;
       }
     }
     return undefined;
+  }
+
+  /**
+   * Where a scalar's text is: its first character, plus a map from every offset of its value to
+   * the source (folded, quoted and `|N` scalars do not keep the value's lines and columns).
+   */
+  scalarOrigin(path: YamlPath): FlowsSpec['origin'] {
+    const origin = this.blockOrigin(path);
+    const node = this.nodeAt(path);
+    if (!node || !isScalar(node)) return origin;
+    const key = this.source.locate(path, { key: true });
+    const map = scalarSourceMap(this.opts.text, node, key.col - 1);
+    if (!map) return origin;
+    const lines = this.lineStarts();
+    return {
+      ...origin,
+      position: (offset) => {
+        const o = map(offset);
+        // binary search of the line holding source offset o
+        let lo = 0;
+        let hi = lines.length - 1;
+        while (lo < hi) {
+          const mid = (lo + hi + 1) >> 1;
+          if (lines[mid]! <= o) lo = mid;
+          else hi = mid - 1;
+        }
+        return { line: lo + 1, col: o - lines[lo]! + 1 };
+      },
+    };
+  }
+
+  private starts: number[] | undefined;
+  private lineStarts(): number[] {
+    if (!this.starts) {
+      const t = this.opts.text;
+      const s = [0];
+      for (let i = t.indexOf('\n'); i >= 0; i = t.indexOf('\n', i + 1)) s.push(i + 1);
+      this.starts = s;
+    }
+    return this.starts;
   }
 
   /** Position of the first character of a scalar's content (block scalars start on the next line). */

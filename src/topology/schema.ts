@@ -13,6 +13,7 @@
  *   disks}, scenario[{at, <action>}], capture{ports, snaplen}
  */
 import { z } from 'zod';
+import { showValue } from '../errors.js';
 import { zDuration, zRate, zSize } from '../util/zod-units.js';
 import { FEATURE_NAMES, type FeatureName } from '../wire/virtio-net-features.js';
 
@@ -26,21 +27,21 @@ const IPV4_CIDR_RE = new RegExp(`^${IPV4}/([0-9]|[12][0-9]|3[0-2])$`);
 const IPV6_CIDR_RE = /^[0-9a-fA-F:.]+\/([0-9]|[1-9][0-9]|1[01][0-9]|12[0-8])$/;
 
 export const zMac = () =>
-  z.string().regex(MAC_RE, { error: (iss) => `${JSON.stringify(iss.input)} is not a MAC address; write six hex octets, e.g. "02:00:00:00:00:01"` });
+  z.string().regex(MAC_RE, { error: (iss) => `${showValue(iss.input)} is not a MAC address; write six hex octets, e.g. "02:00:00:00:00:01"` });
 
 export const zIpv4 = () =>
-  z.string().regex(IPV4_RE, { error: (iss) => `${JSON.stringify(iss.input)} is not an IPv4 address (e.g. 10.0.0.1)` });
+  z.string().regex(IPV4_RE, { error: (iss) => `${showValue(iss.input)} is not an IPv4 address (e.g. 10.0.0.1)` });
 
 export const zIpv4Cidr = () =>
-  z.string().regex(IPV4_CIDR_RE, { error: (iss) => `${JSON.stringify(iss.input)} is not an IPv4 address with a prefix length (e.g. 10.0.0.1/24)` });
+  z.string().regex(IPV4_CIDR_RE, { error: (iss) => `${showValue(iss.input)} is not an IPv4 address with a prefix length (e.g. 10.0.0.1/24)` });
 
 export const zIpv6Cidr = () =>
-  z.string().regex(IPV6_CIDR_RE, { error: (iss) => `${JSON.stringify(iss.input)} is not an IPv6 address with a prefix length (e.g. fd00::1/64)` });
+  z.string().regex(IPV6_CIDR_RE, { error: (iss) => `${showValue(iss.input)} is not an IPv6 address with a prefix length (e.g. fd00::1/64)` });
 
 /** An 802.1Q VLAN ID usable on a port: 1–4094 (0 means "untagged", 4095 is reserved). */
 export const zVlan = () =>
   z
-    .number({ error: (iss) => (iss.input === undefined ? undefined : `expected a VLAN ID (1-4094), got ${JSON.stringify(iss.input)}`) })
+    .number({ error: (iss) => (iss.input === undefined ? undefined : `expected a VLAN ID (1-4094), got ${showValue(iss.input)}`) })
     .int({ error: (iss) => `VLAN ${String(iss.input)} is not a whole number` })
     .min(1, { error: (iss) => `VLAN ${String(iss.input)} is outside 1-4094` })
     .max(4094, { error: (iss) => `VLAN ${String(iss.input)} is outside 1-4094` });
