@@ -5,7 +5,8 @@
  * VFAB_LOCK_TRIALS sets the trial count (default 200; the two writers are long-lived processes,
  * so a trial costs a few ms plus a qemu-img check).
  */
-import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import type { Readable, Writable } from 'node:stream';
 import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,7 +21,7 @@ const TRIALS = Number(process.env['VFAB_LOCK_TRIALS'] ?? 200);
 class Writer {
   private lines: string[] = [];
   private waiters: ((l: string) => void)[] = [];
-  constructor(readonly proc: ChildProcessWithoutNullStreams) {
+  constructor(readonly proc: { stdin: Writable; stdout: Readable }) {
     createInterface({ input: proc.stdout }).on('line', (l) => {
       const w = this.waiters.shift();
       if (w) w(l);

@@ -36,6 +36,8 @@ export interface Qcow2OpenOptions {
   readOnly: boolean;
   /** L2 cache bound in bytes (default 4 MiB). */
   l2CacheBytes?: number;
+  /** Opened by check: no repair of a dirty image on open (qemu BDRV_O_CHECK). */
+  checkOnly?: boolean;
 }
 
 export const DEFAULT_L2_CACHE_BYTES = 4 * 1024 * 1024;
@@ -109,7 +111,7 @@ export class Qcow2Image implements Layer, RefcountHost {
       }
     }
     img.snapshots = parseSnapshotTable(backend, header.snapshotsOffset, header.nbSnapshots, img.cs, header.version);
-    if (!opts.readOnly) img.openForWriting();
+    if (!opts.readOnly && !opts.checkOnly) img.openForWriting();
     return img;
   }
 

@@ -87,49 +87,12 @@ export class Refcounts {
   }
 
   private entry(block: Uint8Array, k: number): number {
-    switch (this.bits) {
-      case 16:
-        return (block[k * 2]! << 8) | block[k * 2 + 1]!;
-      case 8:
-        return block[k]!;
-      case 32:
-        return new DataView(block.buffer, block.byteOffset).getUint32(k * 4);
-      case 64:
-        return Math.min(Number.MAX_SAFE_INTEGER, u64(new DataView(block.buffer, block.byteOffset), k * 8));
-      default: {
-        // 1, 2, 4 bits: low bits first (QEMU get_refcount_ro0..2).
-        const per = 8 / this.bits;
-        const byte = block[Math.floor(k / per)]!;
-        return (byte >> ((k % per) * this.bits)) & ((1 << this.bits) - 1);
-      }
-    }
+    return refcountEntry(block, k, this.bits);
   }
 
   /** Sets entry k of a block in memory; returns [byteOffset, byteLength] that changed. */
   private setEntry(block: Uint8Array, k: number, v: number): [number, number] {
-    switch (this.bits) {
-      case 16:
-        block[k * 2] = v >> 8;
-        block[k * 2 + 1] = v & 0xff;
-        return [k * 2, 2];
-      case 8:
-        block[k] = v;
-        return [k, 1];
-      case 32:
-        new DataView(block.buffer, block.byteOffset).setUint32(k * 4, v);
-        return [k * 4, 4];
-      case 64:
-        putU64(new DataView(block.buffer, block.byteOffset), k * 8, v);
-        return [k * 8, 8];
-      default: {
-        const per = 8 / this.bits;
-        const bi = Math.floor(k / per);
-        const shift = (k % per) * this.bits;
-        const mask = ((1 << this.bits) - 1) << shift;
-        block[bi] = (block[bi]! & ~mask) | ((v << shift) & mask);
-        return [bi, 1];
-      }
-    }
+    return setRefcountEntry(block, k, v, this.bits);
   }
 
   get(cluster: number): number {
@@ -296,5 +259,51 @@ export class Refcounts {
     this.end = Math.max(this.end, e + total);
     this.zeroFrom = Math.max(this.zeroFrom, e + total);
     for (let k = 0; k < oldClusters; k++) this.update(oldOff / cs + k, -1);
+  }
+}
+
+/** Entry `k` of a refcount block of `bits`-bit entries (1, 2, 4: low bits first, QEMU get_refcount_ro0..2). */
+export function refcountEntry(block: Uint8Array, k: number, bits: number): number {
+  switch (bits) {
+    case 16:
+      return (block[k * 2]! << 8) | block[k * 2 + 1]!;
+    case 8:
+      return block[k]!;
+    case 32:
+      return new DataView(block.buffer, block.byteOffset).getUint32(k * 4);
+    case 64:
+      return Math.min(Number.MAX_SAFE_INTEGER, u64(new DataView(block.buffer, block.byteOffset), k * 8));
+    default: {
+      const per = 8 / bits;
+      const byte = block[Math.floor(k / per)]!;
+      return (byte >> ((k % per) * bits)) & ((1 << bits) - 1);
+    }
+  }
+}
+
+/** Sets entry `k`; returns [byteOffset, byteLength] that changed. */
+export function setRefcountEntry(block: Uint8Array, k: number, v: number, bits: number): [number, number] {
+  switch (bits) {
+    case 16:
+      block[k * 2] = v >> 8;
+      block[k * 2 + 1] = v & 0xff;
+      return [k * 2, 2];
+    case 8:
+      block[k] = v;
+      return [k, 1];
+    case 32:
+      new DataView(block.buffer, block.byteOffset).setUint32(k * 4, v);
+      return [k * 4, 4];
+    case 64:
+      putU64(new DataView(block.buffer, block.byteOffset), k * 8, v);
+      return [k * 8, 8];
+    default: {
+      const per = 8 / bits;
+      const bi = Math.floor(k / per);
+      const shift = (k % per) * bits;
+      const mask = ((1 << bits) - 1) << shift;
+      block[bi] = (block[bi]! & ~mask) | ((v << shift) & mask);
+      return [bi, 1];
+    }
   }
 }
