@@ -571,6 +571,13 @@ export class Qcow2Image implements Layer, RefcountHost {
 
   // ---- used by snapshot.ts / check.ts ----------------------------------------------------------
 
+  /** After a metadata transaction switched the header: forget caches, re-read L1, re-measure the file. */
+  afterMetadataSwitch(): void {
+    this.resetCaches();
+    this.reloadL1();
+    this.fileLen = this.backend.size();
+  }
+
   /** Re-reads the L1 table from `header.l1TableOffset` (after it moved). */
   reloadL1(): void {
     this.l1 = new Uint8Array(this.header.l1Size * 8);

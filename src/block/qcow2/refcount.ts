@@ -115,6 +115,11 @@ export class Refcounts {
     this.end = Math.max(this.end, n);
   }
 
+  /** A copy of refcount block `bi` as loaded (undefined when the table has no block there). */
+  blockCopy(bi: number): Uint8Array | undefined {
+    return this.blocks.get(bi)?.slice();
+  }
+
   /** Table entries (block offsets), for check. */
   tableEntries(): readonly number[] {
     return this.table;
