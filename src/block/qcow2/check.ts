@@ -57,6 +57,10 @@ const hex = (hi: number, lo: number): string => (hi === 0 ? lo.toString(16) : hi
 
 interface Counted {
   refs: Uint32Array;
+  /** Clusters referenced past the end of the file (errors, not counted): a rebuild must avoid them. */
+  pastEnd: Set<number>;
+  /** More references past the end than `pastEnd` holds: a rebuild is refused. */
+  pastEndOverflow: boolean;
   /** Clusters of the refcount structure itself (table and blocks), for a rebuild. */
   refStructure: number[];
   corruptions: number;
@@ -71,7 +75,7 @@ function countReferences(img: Qcow2Image, nb: number): Counted {
   const cs = img.cs;
   const h = img.header;
   const fileSize = img.backend.size();
-  const out: Counted = { refs: new Uint32Array(nb + 1), refStructure: [], corruptions: 0, checkErrors: 0, allocated: 0, fragmented: 0, compressed: 0, messages: [] };
+  const out: Counted = { refs: new Uint32Array(nb + 1), pastEnd: new Set(), pastEndOverflow: false, refStructure: [], corruptions: 0, checkErrors: 0, allocated: 0, fragmented: 0, compressed: 0, messages: [] };
   const msg = (m: string): void => {
     if (out.messages.length < 10_000) out.messages.push(m);
   };
@@ -82,6 +86,14 @@ function countReferences(img: Qcow2Image, nb: number): Counted {
     if (off + size - fileSize >= cs) {
       msg(`ERROR: counting reference for region exceeding the end of the file by one cluster or more: offset 0x${off.toString(16)} size 0x${size.toString(16)}`);
       out.corruptions++;
+      const lastPast = Math.floor((off + size - 1) / cs);
+      for (let c = Math.floor(off / cs); c <= lastPast; c++) {
+        if (out.pastEnd.size >= 1 << 20 || c > Number.MAX_SAFE_INTEGER / cs) {
+          out.pastEndOverflow = true;
+          break;
+        }
+        out.pastEnd.add(c);
+      }
       return;
     }
     const last = Math.floor((off + size - 1) / cs);
@@ -367,15 +379,28 @@ function rebuildRefcounts(img: Qcow2Image, counted: Counted): void {
   const perBlock = (cs * 8) / bits;
   const refs = counted.refs;
   for (const c of counted.refStructure) refs[c]!--;
-  const end = Math.ceil(img.backend.size() / cs);
-  let blocks = Math.ceil(end / perBlock);
+  if (counted.pastEndOverflow) {
+    throw new UserError('QCOW2_REPAIR_REFUSED', `${img.name}: too many references past the end of the file to rebuild the refcounts safely`);
+  }
+  const fileEnd = Math.ceil(img.backend.size() / cs);
+  // The new structure goes past the end of the file, but never onto a cluster some table
+  // references past the end (it would become in use twice).
+  const past = [...counted.pastEnd].sort((a, b) => a - b);
+  let end = fileEnd;
+  let blocks = 0;
   let tableClusters = 1;
-  for (let iter = 0; iter < 64; iter++) {
-    tableClusters = Math.max(1, Math.ceil((blocks * 8) / cs));
-    const total = end + tableClusters + blocks;
-    const need = Math.ceil(total / perBlock);
-    if (need === blocks) break;
-    blocks = need;
+  for (let iter = 0; iter < 1_000_000; iter++) {
+    blocks = Math.ceil(end / perBlock);
+    for (let k = 0; k < 64; k++) {
+      tableClusters = Math.max(1, Math.ceil((blocks * 8) / cs));
+      const need = Math.ceil((end + tableClusters + blocks) / perBlock);
+      if (need === blocks) break;
+      blocks = need;
+    }
+    if (end - fileEnd > 1 << 20) throw new UserError('QCOW2_REPAIR_REFUSED', `${img.name}: references far past the end of the file leave no safe place for new refcounts`);
+    const hit = past.find((c) => c >= end && c < end + tableClusters + blocks);
+    if (hit === undefined) break;
+    end = hit + 1;
   }
   if (tableClusters * cs > MAX_REFTABLE_BYTES) throw new UserError('QCOW2_TOO_BIG', `${img.name}: the rebuilt refcount table would exceed 8 MiB`);
   const tableOff = end * cs;
@@ -388,7 +413,7 @@ function rebuildRefcounts(img: Qcow2Image, counted: Counted): void {
     block.fill(0);
     for (let k = 0; k < perBlock; k++) {
       const c = bi * perBlock + k;
-      const v = c < end ? refs[c]! : c < newEnd ? 1 : 0;
+      const v = c < fileEnd ? refs[c]! : c >= end && c < newEnd ? 1 : 0;
       if (v > max) throw new UserError('QCOW2_REFCOUNT_OVERFLOW', `${img.name}: cluster ${c} has ${v} references, more than refcount_bits ${bits} can hold`);
       if (v !== 0) setRefcountEntry(block, k, v, bits);
     }

@@ -41,6 +41,7 @@ export class MetaTxn {
   private readonly startSize: number;
 
   constructor(private readonly img: Qcow2Image) {
+    img.settleRefcounts();
     this.rc = img.refcounts();
     this.cs = img.cs;
     this.startSize = img.backend.size();

@@ -51,7 +51,7 @@ export default class DiskCheck extends BaseCommand {
       if (r.leaks) out.push(`\n${r.leaks} leaked clusters were found on the image.\nThis means waste of disk space, but no harm to data.`);
       if (!r.corruptions && !r.leaks && !r.checkErrors) out.push('No errors were found on the image.');
       // qemu-img.c dump_human_image_check: allocated over total, fragmented and compressed over allocated.
-      const pct = (n: number, of: number): string => (of === 0 ? 0 : (100 * n) / of).toFixed(2);
+      const pct = (n: number, of: number): string => printf2(of === 0 ? 0 : (100 * n) / of);
       out.push(
         `${r.allocatedClusters}/${r.totalClusters} = ${pct(r.allocatedClusters, r.totalClusters)}% allocated, ${pct(r.fragmentedClusters, r.allocatedClusters)}% fragmented, ${pct(r.compressedClusters, r.allocatedClusters)}% compressed clusters`,
       );
@@ -63,4 +63,14 @@ export default class DiskCheck extends BaseCommand {
     else if (r.checkErrors) process.exitCode = 1;
     else if (r.leaks) process.exitCode = 3;
   }
+}
+
+/** `%0.2f` as glibc prints it: an exact tie rounds to even (3.125 → 3.12), where toFixed rounds up. */
+export function printf2(x: number): string {
+  const t = x * 1000;
+  if (Number.isInteger(t) && t % 10 === 5) {
+    const down = Math.floor(t / 10);
+    return ((down % 2 === 0 ? down : down + 1) / 100).toFixed(2);
+  }
+  return x.toFixed(2);
 }
