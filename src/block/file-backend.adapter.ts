@@ -10,7 +10,7 @@
  */
 import * as fs from 'node:fs';
 import { resolve as resolvePath } from 'node:path';
-import { UserError } from '../errors.js';
+import { UserError, errorMessage, errnoCode } from '../errors.js';
 import type { BlockBackend } from './backend.js';
 import { resolveBackingPath, type BackendProvider } from './chain.js';
 import { acquireLock, checkNotLocked, releaseLock } from './lock.adapter.js';
@@ -19,12 +19,12 @@ export { acquireLock, checkNotLocked, releaseLock };
 
 /** `Could not open 'x': Is a directory` for a Node fs error (its code and message without the syscall noise). */
 export function fsError(code: string, verb: string, path: string, e: unknown): UserError {
-  const err = e as NodeJS.ErrnoException;
-  const reason = err?.code ? reasonOf(err) : String(e);
+  const code2 = errnoCode(e);
+  const reason = code2 ? reasonOf(code2, errorMessage(e)) : errorMessage(e);
   return new UserError(code, `Could not ${verb} '${path}': ${reason}`, { where: path });
 }
 
-function reasonOf(err: NodeJS.ErrnoException): string {
+function reasonOf(code: string, message: string): string {
   const texts: Record<string, string> = {
     ENOENT: 'No such file or directory',
     EISDIR: 'Is a directory',
@@ -40,7 +40,7 @@ function reasonOf(err: NodeJS.ErrnoException): string {
     ENAMETOOLONG: 'File name too long',
     EINVAL: 'Invalid argument',
   };
-  return texts[err.code!] ?? `${err.code}: ${err.message}`;
+  return texts[code] ?? `${code}: ${message}`;
 }
 
 /** Only regular files (and block devices) are images; QEMU's file driver says the same. */

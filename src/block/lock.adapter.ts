@@ -27,7 +27,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
-import { UserError } from '../errors.js';
+import { UserError, errnoCode, errorMessage } from '../errors.js';
 
 const MAX_CLAIM_DEPTH = 4;
 const MAX_LOCK_TEXT = 256;
@@ -45,7 +45,7 @@ function pidAlive(pid: number): boolean {
     process.kill(pid, 0);
     return true;
   } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
+    return errnoCode(e) === 'EPERM';
   }
 }
 
@@ -86,13 +86,11 @@ function lockedError(path: string, pid: number, lockPath: string): UserError {
 }
 
 function lockError(path: string, lockPath: string, e: unknown): UserError {
-  const msg = e instanceof Error ? e.message : String(e);
+  const msg = errorMessage(e);
   return new UserError('BLOCK_LOCK', `cannot take the lock ${lockPath}: ${msg}`, { where: path });
 }
 
-function errno(e: unknown): string | undefined {
-  return (e as NodeJS.ErrnoException | undefined)?.code;
-}
+const errno = errnoCode;
 
 /**
  * Removes `file` if it still holds `instance` (whose owner is dead), under the exclusive claim

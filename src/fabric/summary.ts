@@ -34,7 +34,15 @@ export interface LinkSummary {
 }
 
 export interface RunSummary {
+  /** The vfab that wrote it (`src/version.ts`); reports refuse other versions. */
+  vfab_version?: string;
   topology: string;
+  /** The topology file as given to the run (reports load it again to draw the diagram). */
+  topology_file?: string;
+  /** SHA-256 of the validated topology document as canonical JSON (comments and layout do not count). */
+  topology_sha256?: string;
+  /** True when the run was interrupted (Ctrl-C) before `until`: counters are as of `simulated_ns`. */
+  partial?: boolean;
   seed: number;
   simulated_ns: number;
   /** Simulation events executed (deterministic). */
@@ -80,9 +88,10 @@ function rate(bps: number): string {
 /** Human-readable summary: apps, per-port counters, events, extension sections. */
 export function renderSummary(s: RunSummary, sectionText: Array<{ key: string; lines: string[] }> = []): string {
   const out: string[] = [];
+  if (s.partial) out.push(`PARTIAL: interrupted at ${formatTime(s.simulated_ns)} of simulated time; counters are as of then`);
   out.push(`topology ${s.topology}  seed ${s.seed}  simulated ${formatTime(s.simulated_ns)}  (${s.sim_events} events)`);
   const num = (v: unknown): number | null => (typeof v === 'number' ? v : null);
-  const str = (v: unknown): string => (v === null || v === undefined ? '-' : String(v));
+  const str = (v: unknown): string => (v === null || v === undefined ? '-' : fieldText(v));
   const pings = s.apps.filter((a) => a.app === 'ping');
   const udps = s.apps.filter((a) => a.app === 'udp');
   if (pings.length > 0) {
@@ -148,7 +157,7 @@ export function renderSummary(s: RunSummary, sectionText: Array<{ key: string; l
     const shown = s.events.slice(0, 40);
     for (const e of shown) {
       const { type, time_ns, ...rest } = e;
-      const detail = Object.entries(rest).map(([k, v]) => `${k}=${typeof v === 'object' ? JSON.stringify(v) : String(v)}`).join(' ');
+      const detail = Object.entries(rest).map(([k, v]) => `${k}=${fieldText(v)}`).join(' ');
       out.push(`  ${lpad(formatTime(time_ns), 12)}  ${type}  ${detail}`);
     }
     if (s.events.length > shown.length) out.push(`  … ${s.events.length - shown.length} more (see --json)`);
@@ -158,4 +167,12 @@ export function renderSummary(s: RunSummary, sectionText: Array<{ key: string; l
     out.push('', sec.key, ...sec.lines.map((l) => `  ${l}`));
   }
   return `${out.join('\n')}\n`;
+}
+
+/** A summary field as text: scalars as String() writes them, objects (and null) as JSON. */
+function fieldText(v: unknown): string {
+  if (typeof v === 'object') return JSON.stringify(v);
+  if (typeof v === 'string') return v;
+  if (typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint' || v === undefined) return String(v);
+  return typeof v; // functions and symbols never appear in a summary
 }
