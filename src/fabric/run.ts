@@ -12,6 +12,7 @@ import type { EventSink } from '../port/nic.js';
 import { loadTopology, loadTopologyText } from '../topology/load.js';
 import type { TopologyModel } from '../topology/model.js';
 import { Fabric } from './fabric.js';
+import type { OpenflowRunOptions } from './openflow-run.adapter.js';
 import type { RunSummary } from './summary.js';
 
 export interface RunTopologyOptions {
@@ -32,6 +33,8 @@ export interface RunTopologyOptions {
   closeOnExit?: boolean;
   /** Folder for relative paths in the topology (default: the file's folder). */
   baseDir?: string;
+  /** Bridges with OpenFlow controllers: synchronisation and serve-mode options. */
+  openflow?: OpenflowRunOptions;
 }
 
 export interface RunResult {
@@ -69,7 +72,10 @@ export function runTopology(input: TopologyInputSource, opts: RunTopologyOptions
 export async function runTopologyAsync(input: TopologyInputSource, opts: RunTopologyOptions = {}): Promise<RunResult> {
   const { fabric, files } = prepare(input, opts);
   try {
-    const summary = await fabric.runAsync(opts.untilNs !== undefined ? { untilNs: opts.untilNs } : {});
+    const summary = await fabric.runAsync({
+      ...(opts.untilNs !== undefined ? { untilNs: opts.untilNs } : {}),
+      ...(opts.openflow !== undefined ? { openflow: opts.openflow } : {}),
+    });
     return { summary, text: fabric.renderSummary(summary), files, fabric };
   } finally {
     fabric.close();
