@@ -58,6 +58,8 @@ export class OfChannel {
   messagesOut = 0;
   errorsSent = 0;
   errorsReceived = 0;
+  /** Messages sent in virtual time that have not reached `outgoing` yet. */
+  inFlight = 0;
 
   constructor(readonly o: ChannelOptions) {}
 
@@ -84,8 +86,10 @@ export class OfChannel {
     const bytes = encode(m);
     this.messagesOut++;
     this.o.trace.tx(bytes);
+    this.inFlight++;
     this.o.sim.schedule(this.o.latencyNs, () => {
-      if (this.state === 'closed') return;
+      this.inFlight--;
+      // Sent before a close: still goes out (the ERROR before a reset must reach the controller).
       this.outgoing.push(bytes);
       this.o.wantSettle();
     });

@@ -48,6 +48,8 @@ class Conn {
   probeDone: (() => void) | null = null;
   garbage: { raw: Uint8Array; why: string } | null = null;
   closed = false;
+  /** Our side ended the connection (after flushing what was queued). */
+  ended = false;
   channel!: OfChannel;
 
   constructor(
@@ -66,7 +68,10 @@ class Conn {
 
   private onData(chunk: Uint8Array): void {
     this.lastRxMs = Date.now();
-    if (this.garbage) return;
+    if (this.garbage) {
+      this.probeDone?.();
+      return;
+    }
     for (const raw of this.framer.push(chunk)) {
       const type = raw[1];
       if (raw[0] === 4 && type === OFPT.ECHO_REQUEST) {
@@ -85,7 +90,10 @@ class Conn {
       }
       this.inbox.push(raw);
     }
-    if (this.framer.broken !== null) this.garbage = { raw: chunk.slice(0, 64), why: this.framer.broken };
+    if (this.framer.broken !== null) {
+      this.garbage = { raw: chunk.slice(0, 64), why: this.framer.broken };
+      this.probeDone?.();
+    }
   }
 
   write(bytes: Uint8Array): void {
@@ -137,8 +145,8 @@ export class ControllerHub {
     conn.channel = ofb.open(target, active, {
       wantSettle: this.wantSettle,
       onClose: () => {
-        conn.closed = true;
-        socket.destroy();
+        // Flushed and ended at the next settle, after the bytes queued before the close.
+        this.wantSettle();
       },
     });
   }
@@ -205,6 +213,7 @@ export class ControllerHub {
       const answered = await done;
       c.probeDone = null;
       c.probeXid = -1;
+      if (c.closed || c.garbage) return;
       if (!answered) {
         this.o.report({ type: 'controller_unresponsive', channel: c.channel.o.name, waited_ms: this.probeTimeoutMs });
         return;
@@ -219,9 +228,12 @@ export class ControllerHub {
     this.settles++;
     for (const c of this.conns) {
       const ch = c.channel;
-      if (ch.state === 'closed') continue;
       const out = ch.outgoing.splice(0);
       for (const b of out) c.write(b);
+      if (ch.state === 'closed') {
+        this.end(c);
+        continue;
+      }
       if (out.length > 0 && !c.closed) await this.quiesce(c);
       const msgs = c.inbox.splice(0);
       ch.deliver(msgs);
@@ -235,12 +247,21 @@ export class ControllerHub {
     }
   }
 
+  private end(c: Conn): void {
+    if (c.ended || c.channel.inFlight > 0) return;
+    c.ended = true;
+    c.socket.end();
+  }
+
   /** Serve mode: delivers whatever arrived since the last call (no waiting). */
   poll(): void {
     for (const c of this.conns) {
       const ch = c.channel;
-      if (ch.state === 'closed') continue;
       for (const b of ch.outgoing.splice(0)) c.write(b);
+      if (ch.state === 'closed') {
+        this.end(c);
+        continue;
+      }
       ch.deliver(c.inbox.splice(0));
       if (c.garbage) {
         ch.garbage(c.garbage.raw, c.garbage.why);

@@ -86,6 +86,7 @@ export class FakeController {
       };
       s.on('error', () => undefined);
       s.on('data', (chunk) => {
+        if (process.env['OFDEBUG']) console.log('fake got', chunk.length, Buffer.from(chunk).toString('hex').slice(0, 40));
         for (const raw of f.push(new Uint8Array(chunk))) {
           const r = decode(raw);
           if (!r.ok) continue;
