@@ -42,7 +42,12 @@ export interface OpenflowBridge {
 /** Flows a bridge starts with: secure or controlled bridges start empty unless the topology gives flows. */
 export function initialFlows(m: BridgeModel): string | undefined {
   if (m.flows) return m.flows.text;
-  return m.openflow ? '' : undefined;
+  const of = m.openflow;
+  if (!of) return undefined;
+  // OVS: passive (ptcp) connections are service connections and do not take a standalone bridge
+  // out of NORMAL switching; only a configured active controller does.
+  if (of.failMode === 'standalone' && !of.targets.some((t) => t.kind === 'tcp')) return undefined;
+  return '';
 }
 
 function ipOf(host: string): number {

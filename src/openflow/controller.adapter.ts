@@ -50,6 +50,8 @@ class Conn {
   closed = false;
   /** Our side ended the connection (after flushing what was queued). */
   ended = false;
+  /** Accepted on a ptcp: port (ovs-ofctl, a service controller): never probed, see `settle`. */
+  passive = false;
   channel!: OfChannel;
 
   constructor(
@@ -141,6 +143,7 @@ export class ControllerHub {
       // The peer went away: close in virtual time at the next settle point.
       this.wantSettle();
     });
+    conn.passive = !active;
     this.conns.push(conn);
     conn.channel = ofb.open(target, active, {
       wantSettle: this.wantSettle,
@@ -234,7 +237,9 @@ export class ControllerHub {
         this.end(c);
         continue;
       }
-      if (out.length > 0 && !c.closed) await this.quiesce(c);
+      // Clients on a ptcp: port (ovs-ofctl) block on their own request and answer no echo meanwhile:
+      // their requests are served as they come, without the quiet/probe wait.
+      if (out.length > 0 && !c.closed && !c.passive) await this.quiesce(c);
       const msgs = c.inbox.splice(0);
       ch.deliver(msgs);
       if (c.garbage) {

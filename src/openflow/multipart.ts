@@ -23,6 +23,17 @@ export type MultipartRequestBody =
   | { mp: 'meter' | 'meter_config'; meterId: number }
   | { mp: 'raw'; mpType: number; data: Uint8Array };
 
+/** One `struct ofp_table_features` (§7.3.5.5); properties kept as TLVs (type, body bytes). */
+export interface TableFeatures {
+  tableId: number;
+  name: string;
+  metadataMatch: bigint;
+  metadataWrite: bigint;
+  config: number;
+  maxEntries: number;
+  properties: { type: number; data: Uint8Array }[];
+}
+
 export interface FlowStats {
   tableId: number;
   durationSec: number;
@@ -91,6 +102,7 @@ export type MultipartReplyBody =
   | { mp: 'meter'; stats: MeterStats[] }
   | { mp: 'meter_config'; configs: MeterConfig[] }
   | { mp: 'meter_features'; maxMeter: number; bandTypes: number; capabilities: number; maxBands: number; maxColor: number }
+  | { mp: 'table_features'; tables: TableFeatures[] }
   | { mp: 'raw'; mpType: number; data: Uint8Array };
 
 const MP_CODE: Record<string, number> = {
@@ -107,10 +119,13 @@ const MP_CODE: Record<string, number> = {
   meter_features: OFPMP.METER_FEATURES,
   port_desc: OFPMP.PORT_DESC,
 };
+/** Reply-only names (TABLE_FEATURES requests stay raw: a body of properties sets tables). */
+const MP_REPLY_CODE: Record<string, number> = { ...MP_CODE, table_features: OFPMP.TABLE_FEATURES };
+const MP_REPLY_NAME = new Map<number, string>(Object.entries(MP_REPLY_CODE).map(([k, v]) => [v, k]));
 const MP_NAME = new Map<number, string>(Object.entries(MP_CODE).map(([k, v]) => [v, k]));
 
 export function multipartCode(b: MultipartRequestBody | MultipartReplyBody): number {
-  return b.mp === 'raw' ? b.mpType : MP_CODE[b.mp]!;
+  return b.mp === 'raw' ? b.mpType : MP_REPLY_CODE[b.mp]!;
 }
 
 function badLen(at: number, why: string): OfpErr {
@@ -288,6 +303,27 @@ function writeReplyItem(w: Writer, b: MultipartReplyBody, i: number): void {
       }
       return;
     }
+    case 'table_features': {
+      const t = b.tables[i]!;
+      const start = w.pos;
+      w.u16(0);
+      w.u8(t.tableId);
+      w.pad(5);
+      w.str(t.name, 32);
+      w.u64(t.metadataMatch);
+      w.u64(t.metadataWrite);
+      w.u32(t.config);
+      w.u32(t.maxEntries);
+      for (const p of t.properties) {
+        const ps = w.pos;
+        w.u16(p.type);
+        w.u16(4 + p.data.length);
+        w.bytes(p.data);
+        w.align8(ps);
+      }
+      w.patch16(start, w.pos - start);
+      return;
+    }
     case 'meter_config': {
       const c = b.configs[i]!;
       w.u16(8 + 16 * c.bands.length);
@@ -316,6 +352,8 @@ export function replyItems(b: MultipartReplyBody): number {
       return b.groups.length;
     case 'meter_config':
       return b.configs.length;
+    case 'table_features':
+      return b.tables.length;
     default:
       return 0;
   }
@@ -382,7 +420,7 @@ function isErr(v: unknown): v is OfpErr {
 /** Reads a reply body of type `code` from `r.pos` to `r.end`. */
 export function readReplyBody(r: Reader, code: number): MultipartReplyBody | OfpErr {
   const at = r.pos;
-  const name = MP_NAME.get(code);
+  const name = MP_REPLY_NAME.get(code);
   const fixed = (n: number): OfpErr | null => (r.left === n ? null : badLen(at, `multipart ${name} reply body ${r.left} bytes, expected ${n}`));
   const list = <T>(size: number | null, readOne: () => T | OfpErr): T[] | OfpErr => {
     const out: T[] = [];
@@ -532,6 +570,33 @@ export function readReplyBody(r: Reader, code: number): MultipartReplyBody | Ofp
       );
       return Array.isArray(configs) ? { mp: 'meter_config', configs } : configs;
     }
+    case 'table_features': {
+      const tables = list(64, () =>
+        withLen<TableFeatures>(r, 64, 0, (end) => {
+          r.skip(2);
+          const tableId = r.u8();
+          r.skip(5);
+          const name = r.str(32);
+          const metadataMatch = r.u64();
+          const metadataWrite = r.u64();
+          const config = r.u32();
+          const maxEntries = r.u32();
+          const properties: TableFeatures['properties'] = [];
+          while (r.pos < end) {
+            const ps = r.pos;
+            if (end - ps < 4) return badLen(ps, 'table feature property truncated');
+            const type = r.u16();
+            const len = r.u16();
+            const padded = (len + 7) & ~7;
+            if (len < 4 || ps + padded > end) return badLen(ps, `table feature property length ${len}`);
+            properties.push({ type, data: r.bytes(len - 4) });
+            r.pos = ps + padded;
+          }
+          return { tableId, name, metadataMatch, metadataWrite, config, maxEntries, properties };
+        }),
+      );
+      return Array.isArray(tables) ? { mp: 'table_features', tables } : tables;
+    }
     default:
       return { mp: 'raw', mpType: code, data: r.bytes(r.left) };
   }
@@ -552,6 +617,8 @@ export function sliceReplyBody(b: MultipartReplyBody, from: number, to: number):
       return { ...b, groups: b.groups.slice(from, to) };
     case 'meter_config':
       return { ...b, configs: b.configs.slice(from, to) };
+    case 'table_features':
+      return { ...b, tables: b.tables.slice(from, to) };
     default:
       return b;
   }

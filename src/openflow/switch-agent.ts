@@ -51,6 +51,9 @@ import type { MessageOf, OfpMessage, OfpPort } from './messages.js';
 import type { FlowStats, MultipartReplyBody, MultipartRequestBody, PortStats } from './multipart.js';
 import { prereqError, type OfpErr } from './oxm.js';
 import { splitMultipartReply } from './stream.js';
+import { tableFeatures } from './table-features.js';
+
+const OFPMP_TABLE_FEATURES = 12;
 import { instructionsToText, matchToText, toOfPort, toVPort, vactionsToInstructions, wordsToMatch } from './translate.js';
 
 export interface SwitchAgentOptions {
@@ -425,6 +428,12 @@ export class SwitchAgent {
         body = { mp: 'meter_features', maxMeter: 0, bandTypes: 0, capabilities: 0, maxBands: 0, maxColor: 0 };
         break;
       case 'raw':
+        if (b.mpType === OFPMP_TABLE_FEATURES) {
+          // An empty request asks; a request with a body would reconfigure tables, which vfab refuses.
+          if (b.data.length > 0) return { type: OFPET.TABLE_FEATURES_FAILED, code: 5, why: 'vfab tables cannot be reconfigured' };
+          body = { mp: 'table_features', tables: tableFeatures(254, this.maxFlows) };
+          break;
+        }
         return { type: OFPET.BAD_REQUEST, code: OFPBRC.BAD_MULTIPART, why: `multipart type ${b.mpType}` };
     }
     return splitMultipartReply({ type: 'multipart_reply', xid: m.xid, flags: 0, body });
