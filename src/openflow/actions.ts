@@ -51,6 +51,13 @@ function instErr(code: number, at: number, why: string): OfpErr {
   return { type: OFPET.BAD_INSTRUCTION, code, at, why };
 }
 
+function fixedAct(len: number, n: number, at: number, type: number): OfpErr | null {
+  return len === n ? null : actErr(OFPBAC.BAD_LEN, at, `action type ${type}: length ${len}, expected ${n}`);
+}
+function fixedInst(len: number, n: number, at: number, type: number): OfpErr | null {
+  return len === n ? null : instErr(OFPBIC.BAD_LEN, at, `instruction type ${type}: length ${len}, expected ${n}`);
+}
+
 export function actionLen(a: Action): number {
   switch (a.type) {
     case 'output':
@@ -130,26 +137,25 @@ export function readActions(r: Reader): Action[] | OfpErr {
     const len = r.u16();
     if (len < 8 || len % 8 !== 0 || len > r.end - at) return actErr(OFPBAC.BAD_LEN, at, `action length ${len}`);
     const end = at + len;
-    const fixed = (n: number): OfpErr | null => (len === n ? null : actErr(OFPBAC.BAD_LEN, at, `action type ${type}: length ${len}, expected ${n}`));
     let a: Action;
     if (type === OFPAT.OUTPUT) {
-      const e = fixed(16);
+      const e = fixedAct(len, 16, at, type);
       if (e) return e;
       a = { type: 'output', port: r.u32(), maxLen: r.u16() };
     } else if (NOARG_BY_CODE.has(type)) {
-      const e = fixed(8);
+      const e = fixedAct(len, 8, at, type);
       if (e) return e;
       a = { type: NOARG_BY_CODE.get(type) } as Action;
     } else if (type === OFPAT.SET_MPLS_TTL || type === OFPAT.SET_NW_TTL) {
-      const e = fixed(8);
+      const e = fixedAct(len, 8, at, type);
       if (e) return e;
       a = { type: type === OFPAT.SET_MPLS_TTL ? 'set_mpls_ttl' : 'set_nw_ttl', ttl: r.u8() };
     } else if (ETHERTYPE_BY_CODE.has(type)) {
-      const e = fixed(8);
+      const e = fixedAct(len, 8, at, type);
       if (e) return e;
       a = { type: ETHERTYPE_BY_CODE.get(type), ethertype: r.u16() } as Action;
     } else if (type === OFPAT.SET_QUEUE || type === OFPAT.GROUP) {
-      const e = fixed(8);
+      const e = fixedAct(len, 8, at, type);
       if (e) return e;
       a = type === OFPAT.SET_QUEUE ? { type: 'set_queue', queueId: r.u32() } : { type: 'group', groupId: r.u32() };
     } else if (type === OFPAT.SET_FIELD) {
@@ -249,17 +255,16 @@ export function readInstructions(r: Reader): Instruction[] | OfpErr {
     const len = r.u16();
     if (len < 8 || len % 8 !== 0 || len > r.end - at) return instErr(OFPBIC.BAD_LEN, at, `instruction length ${len}`);
     const end = at + len;
-    const fixed = (n: number): OfpErr | null => (len === n ? null : instErr(OFPBIC.BAD_LEN, at, `instruction type ${type}: length ${len}, expected ${n}`));
     let i: Instruction;
     switch (type) {
       case OFPIT.GOTO_TABLE: {
-        const e = fixed(8);
+        const e = fixedInst(len, 8, at, type);
         if (e) return e;
         i = { type: 'goto_table', tableId: r.u8() };
         break;
       }
       case OFPIT.WRITE_METADATA: {
-        const e = fixed(24);
+        const e = fixedInst(len, 24, at, type);
         if (e) return e;
         r.skip(4);
         i = { type: 'write_metadata', metadata: r.u64(), metadataMask: r.u64() };
@@ -277,13 +282,13 @@ export function readInstructions(r: Reader): Instruction[] | OfpErr {
         break;
       }
       case OFPIT.CLEAR_ACTIONS: {
-        const e = fixed(8);
+        const e = fixedInst(len, 8, at, type);
         if (e) return e;
         i = { type: 'clear_actions' };
         break;
       }
       case OFPIT.METER: {
-        const e = fixed(8);
+        const e = fixedInst(len, 8, at, type);
         if (e) return e;
         i = { type: 'meter', meterId: r.u32() };
         break;

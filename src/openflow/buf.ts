@@ -4,7 +4,39 @@
  * The reader never throws: every read past the end sets `bad` and returns 0, so a decoder can
  * read a whole fixed struct and check `bad` once (OpenFlow answers a short message with one
  * ERROR, not with an exception). u64 fields are bigint; everything narrower is a number.
+ *
+ * Speed: encoded messages are carved out of 64 KiB slabs and decoded byte fields (packet data,
+ * error data) are views into the input, because allocating an ArrayBuffer per message costs more
+ * than the whole encode. So a decoded message shares memory with the bytes it came from: callers
+ * that reuse an input buffer must copy what they keep.
  */
+
+const SLAB_SIZE = 64 * 1024;
+let slab = new Uint8Array(SLAB_SIZE);
+let slabPos = 0;
+
+/** `n` fresh bytes (a view into a slab for small sizes; never handed out twice). */
+export function allocBytes(n: number): Uint8Array {
+  if (n > 4096) return new Uint8Array(n);
+  if (slabPos + n > SLAB_SIZE) {
+    slab = new Uint8Array(SLAB_SIZE);
+    slabPos = 0;
+  }
+  const v = slab.subarray(slabPos, slabPos + n);
+  slabPos += (n + 7) & ~7;
+  return v;
+}
+
+let lastBuffer: ArrayBufferLike | null = null;
+let lastView: DataView | null = null;
+
+function viewOf(b: Uint8Array): DataView {
+  if (b.buffer !== lastBuffer) {
+    lastBuffer = b.buffer;
+    lastView = new DataView(b.buffer);
+  }
+  return lastView!;
+}
 
 export class Writer {
   buf: Uint8Array;
@@ -82,12 +114,16 @@ export class Writer {
   }
   /** A copy of what was written. */
   take(): Uint8Array {
-    return this.buf.slice(0, this.pos);
+    const out = allocBytes(this.pos);
+    out.set(this.buf.subarray(0, this.pos));
+    return out;
   }
 }
 
 export class Reader {
+  /** A DataView over the whole underlying buffer: index with `base + pos`. */
   readonly view: DataView;
+  readonly base: number;
   pos: number;
   /** Set once any read went past `end`. */
   bad = false;
@@ -97,7 +133,8 @@ export class Reader {
     start = 0,
     public end = buf.length,
   ) {
-    this.view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+    this.view = viewOf(buf);
+    this.base = buf.byteOffset;
     this.pos = start;
   }
 
@@ -120,19 +157,19 @@ export class Reader {
   }
   u16(): number {
     if (!this.need(2)) return 0;
-    const v = this.view.getUint16(this.pos);
+    const v = this.view.getUint16(this.base + this.pos);
     this.pos += 2;
     return v;
   }
   u32(): number {
     if (!this.need(4)) return 0;
-    const v = this.view.getUint32(this.pos);
+    const v = this.view.getUint32(this.base + this.pos);
     this.pos += 4;
     return v;
   }
   u64(): bigint {
     if (!this.need(8)) return 0n;
-    const v = this.view.getBigUint64(this.pos);
+    const v = this.view.getBigUint64(this.base + this.pos);
     this.pos += 8;
     return v;
   }
@@ -145,7 +182,7 @@ export class Reader {
   }
   bytes(n: number): Uint8Array {
     if (!this.need(n)) return new Uint8Array(0);
-    const b = this.buf.slice(this.pos, this.pos + n);
+    const b = this.buf.subarray(this.pos, this.pos + n);
     this.pos += n;
     return b;
   }

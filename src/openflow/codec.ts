@@ -247,7 +247,8 @@ function badLen(at: number, why: string): OfpErr {
 }
 
 function isErr(v: unknown): v is OfpErr {
-  return typeof v === 'object' && v !== null && !Array.isArray(v) && 'code' in v && typeof (v as OfpErr).code === 'number' && typeof (v as OfpErr).type === 'number';
+  // Records and lists never carry a numeric `code` next to a numeric `type`.
+  return typeof (v as OfpErr).code === 'number' && typeof (v as OfpErr).type === 'number';
 }
 
 /** Decodes one whole message (`bytes` is exactly one message). Never throws. */
@@ -260,22 +261,30 @@ export function decode(bytes: Uint8Array): DecodeResult {
   const type = r.u8();
   const length = r.u16();
   const xid = r.u32();
-  const fail = (err: OfpErr): DecodeResult => ({ ok: false, err, xid, version, msgType: type });
-  if (length !== bytes.length) return fail(badLen(2, `header length ${length}, message is ${bytes.length} bytes`));
+  if (length !== bytes.length) return fail(badLen(2, `header length ${length}, message is ${bytes.length} bytes`), xid, version, type);
   const name = TYPE_NAME[type];
   if (version !== OFP_VERSION && type !== OFPT.HELLO) {
-    return fail({ type: OFPET.BAD_REQUEST, code: OFPBRC.BAD_VERSION, at: 0, why: `version 0x${version.toString(16)} (this switch speaks OpenFlow 1.3, 0x04)` });
+    return fail({ type: OFPET.BAD_REQUEST, code: OFPBRC.BAD_VERSION, at: 0, why: `version 0x${version.toString(16)} (this switch speaks OpenFlow 1.3, 0x04)` }, xid, version, type);
   }
-  if (name === undefined) return fail({ type: OFPET.BAD_REQUEST, code: OFPBRC.BAD_TYPE, at: 1, why: `message type ${type}` });
+  if (name === undefined) return fail({ type: OFPET.BAD_REQUEST, code: OFPBRC.BAD_TYPE, at: 1, why: `message type ${type}` }, xid, version, type);
   const m = readBody(r, name, xid);
-  if (isErr(m)) return fail(m);
-  if (r.bad) return fail(badLen(r.pos, `${name} truncated`));
+  if (isErr(m)) return fail(m, xid, version, type);
+  if (r.bad) return fail(badLen(r.pos, `${name} truncated`), xid, version, type);
   return { ok: true, msg: m };
 }
 
+function fail(err: OfpErr, xid: number, version: number, msgType: number): DecodeResult {
+  return { ok: false, err, xid, version, msgType };
+}
+
+function exactLen(r: Reader, name: string, n: number): OfpErr | null {
+  return r.end === n ? null : badLen(2, `${name} is ${r.end} bytes, expected ${n}`);
+}
+function minLen(r: Reader, name: string, n: number): OfpErr | null {
+  return r.end >= n ? null : badLen(2, `${name} is ${r.end} bytes, needs at least ${n}`);
+}
+
 function readBody(r: Reader, name: OfpMessage['type'], xid: number): OfpMessage | OfpErr {
-  const exact = (n: number): OfpErr | null => (r.end === n ? null : badLen(2, `${name} is ${r.end} bytes, expected ${n}`));
-  const atLeast = (n: number): OfpErr | null => (r.end >= n ? null : badLen(2, `${name} is ${r.end} bytes, needs at least ${n}`));
   switch (name) {
     case 'hello': {
       let versions: number[] | null = null;
@@ -298,12 +307,12 @@ function readBody(r: Reader, name: OfpMessage['type'], xid: number): OfpMessage 
       return { type: 'hello', xid, versions };
     }
     case 'error': {
-      const e = atLeast(12);
+      const e = minLen(r, name, 12);
       if (e) return e;
       const errType = r.u16();
       const code = r.u16();
       if (errType === OFPET.EXPERIMENTER) {
-        const e2 = atLeast(16);
+        const e2 = minLen(r, name, 16);
         if (e2) return e2;
         const experimenter = r.u32();
         return { type: 'error', xid, errType, code, experimenter, data: r.bytes(r.left) };
@@ -314,7 +323,7 @@ function readBody(r: Reader, name: OfpMessage['type'], xid: number): OfpMessage 
     case 'echo_reply':
       return { type: name, xid, data: r.bytes(r.left) };
     case 'experimenter': {
-      const e = atLeast(16);
+      const e = minLen(r, name, 16);
       if (e) return e;
       return { type: 'experimenter', xid, experimenter: r.u32(), expType: r.u32(), data: r.bytes(r.left) };
     }
@@ -323,9 +332,9 @@ function readBody(r: Reader, name: OfpMessage['type'], xid: number): OfpMessage 
     case 'barrier_request':
     case 'barrier_reply':
     case 'get_async_request':
-      return exact(8) ?? { type: name, xid };
+      return exactLen(r, name, 8) ?? { type: name, xid };
     case 'features_reply': {
-      const e = exact(32);
+      const e = exactLen(r, name, 32);
       if (e) return e;
       const datapathId = r.u64();
       const nBuffers = r.u32();
@@ -338,9 +347,9 @@ function readBody(r: Reader, name: OfpMessage['type'], xid: number): OfpMessage 
     }
     case 'get_config_reply':
     case 'set_config':
-      return exact(12) ?? { type: name, xid, flags: r.u16(), missSendLen: r.u16() };
+      return exactLen(r, name, 12) ?? { type: name, xid, flags: r.u16(), missSendLen: r.u16() };
     case 'packet_in': {
-      const e = atLeast(34);
+      const e = minLen(r, name, 34);
       if (e) return e;
       const bufferId = r.u32();
       const totalLen = r.u16();
@@ -354,7 +363,7 @@ function readBody(r: Reader, name: OfpMessage['type'], xid: number): OfpMessage 
       return { type: name, xid, bufferId, totalLen, reason, tableId, cookie, match, data: r.bytes(r.left) };
     }
     case 'flow_removed': {
-      const e = atLeast(56);
+      const e = minLen(r, name, 56);
       if (e) return e;
       const cookie = r.u64();
       const priority = r.u16();
@@ -372,14 +381,14 @@ function readBody(r: Reader, name: OfpMessage['type'], xid: number): OfpMessage 
       return { type: name, xid, cookie, priority, reason, tableId, durationSec, durationNsec, idleTimeout, hardTimeout, packetCount, byteCount, match };
     }
     case 'port_status': {
-      const e = exact(80);
+      const e = exactLen(r, name, 80);
       if (e) return e;
       const reason = r.u8();
       r.skip(7);
       return { type: name, xid, reason, desc: readPort(r) };
     }
     case 'packet_out': {
-      const e = atLeast(24);
+      const e = minLen(r, name, 24);
       if (e) return e;
       const bufferId = r.u32();
       const inPort = r.u32();
@@ -394,7 +403,7 @@ function readBody(r: Reader, name: OfpMessage['type'], xid: number): OfpMessage 
       return { type: name, xid, bufferId, inPort, actions, data: r.bytes(r.left) };
     }
     case 'flow_mod': {
-      const e = atLeast(56);
+      const e = minLen(r, name, 56);
       if (e) return e;
       const cookie = r.u64();
       const cookieMask = r.u64();
@@ -416,7 +425,7 @@ function readBody(r: Reader, name: OfpMessage['type'], xid: number): OfpMessage 
       return { type: name, xid, cookie, cookieMask, tableId, command, idleTimeout, hardTimeout, priority, bufferId, outPort, outGroup, flags, match, instructions };
     }
     case 'group_mod': {
-      const e = atLeast(16);
+      const e = minLen(r, name, 16);
       if (e) return e;
       const command = r.u16();
       const groupType = r.u8();
@@ -427,7 +436,7 @@ function readBody(r: Reader, name: OfpMessage['type'], xid: number): OfpMessage 
       return { type: name, xid, command, groupType, groupId, buckets };
     }
     case 'port_mod': {
-      const e = exact(40);
+      const e = exactLen(r, name, 40);
       if (e) return e;
       const portNo = r.u32();
       r.skip(4);
@@ -438,7 +447,7 @@ function readBody(r: Reader, name: OfpMessage['type'], xid: number): OfpMessage 
       return v;
     }
     case 'table_mod': {
-      const e = exact(16);
+      const e = exactLen(r, name, 16);
       if (e) return e;
       const tableId = r.u8();
       r.skip(3);
@@ -446,7 +455,7 @@ function readBody(r: Reader, name: OfpMessage['type'], xid: number): OfpMessage 
     }
     case 'multipart_request':
     case 'multipart_reply': {
-      const e = atLeast(16);
+      const e = minLen(r, name, 16);
       if (e) return e;
       const code = r.u16();
       const flags = r.u16();
@@ -460,7 +469,7 @@ function readBody(r: Reader, name: OfpMessage['type'], xid: number): OfpMessage 
     }
     case 'role_request':
     case 'role_reply': {
-      const e = exact(24);
+      const e = exactLen(r, name, 24);
       if (e) return e;
       const role = r.u32();
       r.skip(4);
@@ -468,12 +477,12 @@ function readBody(r: Reader, name: OfpMessage['type'], xid: number): OfpMessage 
     }
     case 'get_async_reply':
     case 'set_async': {
-      const e = exact(32);
+      const e = exactLen(r, name, 32);
       if (e) return e;
       return { type: name, xid, packetInMask: [r.u32(), r.u32()], portStatusMask: [r.u32(), r.u32()], flowRemovedMask: [r.u32(), r.u32()] };
     }
     case 'meter_mod': {
-      const e = atLeast(16);
+      const e = minLen(r, name, 16);
       if (e) return e;
       const command = r.u16();
       const flags = r.u16();

@@ -401,7 +401,7 @@ export function writeReplyBody(w: Writer, b: MultipartReplyBody, from = 0, to = 
 function withLen<T>(r: Reader, min: number, lenAt: number, read: (end: number) => T | OfpErr): T | OfpErr {
   const at = r.pos;
   if (r.left < min) return badLen(at, 'multipart item truncated');
-  const len = r.view.getUint16(at + lenAt);
+  const len = r.view.getUint16(r.base + at + lenAt);
   if (len < min || len > r.end - at) return badLen(at, `multipart item length ${len}`);
   const outer = r.end;
   r.end = at + len;

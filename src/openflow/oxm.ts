@@ -256,7 +256,9 @@ export function readMatch(r: Reader): Match | OfpErr {
   const outerEnd = r.end;
   r.end = start + len;
   const out: Match = [];
-  let seen = 0n;
+  // Field ids are < 40: two 32-bit masks (no BigInt allocation per field).
+  let seenLo = 0;
+  let seenHi = 0;
   while (r.pos < r.end) {
     const o = readOxm(r);
     if ('type' in o) {
@@ -264,12 +266,15 @@ export function readMatch(r: Reader): Match | OfpErr {
       return o;
     }
     if (o.field !== 'raw') {
-      const bit = 1n << BigInt(OXM_BY_NAME.get(o.field)!.id);
-      if (seen & bit) {
+      const id = OXM_BY_NAME.get(o.field)!.id;
+      const bit = 1 << (id & 31);
+      const dup = id < 32 ? seenLo & bit : seenHi & bit;
+      if (dup) {
         r.end = outerEnd;
         return matchErr(OFPBMC.DUP_FIELD, r.pos, `${o.field} appears twice`);
       }
-      seen |= bit;
+      if (id < 32) seenLo |= bit;
+      else seenHi |= bit;
     }
     out.push(o);
   }

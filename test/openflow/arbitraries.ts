@@ -122,7 +122,17 @@ const mpReplyArb: fc.Arbitrary<MultipartReplyBody> = fc.oneof(
   }),
   fc.record({ mp: fc.constant('meter_config' as const), configs: fc.array(fc.record({ flags: u16, meterId: u32, bands: fc.array(bandArb, { maxLength: 3 }) }), { maxLength: 3 }) }),
   fc.record({ mp: fc.constant('meter_features' as const), maxMeter: u32, bandTypes: u32, capabilities: u32, maxBands: u8, maxColor: u8 }),
-  fc.record({ mp: fc.constant('raw' as const), mpType: fc.constantFrom(5, 12, 0xffff), data: bytes() }),
+  fc.record({
+    mp: fc.constant('table_features' as const),
+    tables: fc.array(
+      fc.record({
+        tableId: u8, name: name(32), metadataMatch: u64, metadataWrite: u64, config: u32, maxEntries: u32,
+        properties: fc.array(fc.record({ type: u16, data: fc.integer({ min: 0, max: 3 }).chain((n) => fc.uint8Array({ minLength: 4 + 8 * n, maxLength: 4 + 8 * n })) }), { maxLength: 3 }),
+      }),
+      { maxLength: 3 },
+    ),
+  }),
+  fc.record({ mp: fc.constant('raw' as const), mpType: fc.constantFrom(5, 0xffff), data: bytes() }),
 );
 
 const xid = u32;
