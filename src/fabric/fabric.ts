@@ -29,6 +29,7 @@ import { validateMigration } from './migration.js';
 import { validateFailover } from './failover.js';
 import { closeDisks, validateDisks } from './disks.js';
 import { runWithControllers, type OpenflowRunOptions } from './openflow-run.adapter.js';
+import { yieldToEventLoop } from './event-loop.adapter.js';
 
 export interface FabricOptions {
   /** Run seed; default: the topology's `seed`, else 1. */
@@ -116,7 +117,7 @@ export class Fabric {
    * closes it.
    */
   capturePcapng(sink: ByteSink, opts: CaptureOptions = {}): PcapngWriter {
-    const snaplen = opts.snaplen ?? this.model.capture.snaplen ?? DEFAULTS.snaplen;
+    const snaplen = opts.snaplen ?? this.model.capture.snaplen;
     const writer = new PcapngWriter(sink, { snaplen });
     const sim = this.sim;
     const IN = { direction: 'in' as const };
@@ -136,7 +137,7 @@ export class Fabric {
 
   /** Captures each selected port into its own classic pcap; `open(path)` gives the sink for port `path`. */
   capturePcapPerPort(open: (portPath: string) => ByteSink, opts: CaptureOptions = {}): void {
-    const snaplen = opts.snaplen ?? this.model.capture.snaplen ?? DEFAULTS.snaplen;
+    const snaplen = opts.snaplen ?? this.model.capture.snaplen;
     const sim = this.sim;
     const writers: PcapWriter[] = [];
     const seen = new Set<Port>();
@@ -177,7 +178,7 @@ export class Fabric {
     this.ran = true;
     const untilNs = opts.untilNs ?? this.model.durationNs ?? DEFAULTS.durationNs;
     const slice = opts.sliceEvents ?? 100_000;
-    const yieldFn = opts.yieldFn ?? (() => new Promise<void>((resolve) => setImmediate(resolve)));
+    const yieldFn = opts.yieldFn ?? yieldToEventLoop;
     if (this.ctx.openflow.length > 0) {
       await runWithControllers(this.ctx, untilNs, slice, opts.openflow ?? {});
       return this.summary();

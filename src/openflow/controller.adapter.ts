@@ -98,6 +98,11 @@ class Conn {
     }
   }
 
+  /** Closed or broken (a method, so checks after an `await` are not narrowed away). */
+  gone(): boolean {
+    return this.closed || this.garbage !== null;
+  }
+
   write(bytes: Uint8Array): void {
     if (!this.closed) this.socket.write(bytes);
   }
@@ -139,7 +144,7 @@ export class ControllerHub {
 
   private attach(ofb: OpenflowBridge, target: OpenflowTarget, socket: Socket, active: boolean): void {
     const conn = new Conn(socket, (c) => {
-      if (!c.channel || c.channel.state === 'closed') return;
+      if (c.channel.state === 'closed') return;
       // The peer went away: close in virtual time at the next settle point.
       this.wantSettle();
     });
@@ -162,7 +167,7 @@ export class ControllerHub {
           const server = createServer((s) => this.attach(ofb, t, s, false));
           await new Promise<void>((resolve) => {
             server.once('error', (e) => {
-              ofb.unreachable(t, `cannot listen: ${(e as Error).message}`);
+              ofb.unreachable(t, `cannot listen: ${(e).message}`);
               resolve();
             });
             server.listen(t.port, t.host, () => resolve());
@@ -178,7 +183,7 @@ export class ControllerHub {
           }, this.o.connectTimeoutMs ?? 3000);
           s.once('error', (e) => {
             clearTimeout(timer);
-            resolve((e as NodeJS.ErrnoException).code ?? (e as Error).message);
+            resolve((e as NodeJS.ErrnoException).code ?? (e).message);
           });
           s.connect(t.port, t.host, () => {
             clearTimeout(timer);
@@ -197,7 +202,7 @@ export class ControllerHub {
       // 2. silence
       const since = Date.now();
       for (;;) {
-        if (c.closed || c.garbage) return;
+        if (c.gone()) return;
         const quietFor = Date.now() - Math.max(c.lastRxMs, since);
         if (quietFor >= this.quietMs) break;
         await sleep(Math.max(1, this.quietMs - quietFor));
@@ -216,7 +221,7 @@ export class ControllerHub {
       const answered = await done;
       c.probeDone = null;
       c.probeXid = -1;
-      if (c.closed || c.garbage) return;
+      if (c.gone()) return;
       if (!answered) {
         this.o.report({ type: 'controller_unresponsive', channel: c.channel.o.name, waited_ms: this.probeTimeoutMs });
         return;

@@ -350,8 +350,12 @@ export class SwitchAgent {
   }
 
   private ports(): { no: number; name: string; port: Port }[] {
-    const out = this.bridge.allPorts().map((p) => ({ no: toOfPort(p.ofport), name: p.name, port: this.portOf(toOfPort(p.ofport))! }));
-    return out.filter((p) => p.port !== undefined);
+    const out: { no: number; name: string; port: Port }[] = [];
+    for (const p of this.bridge.allPorts()) {
+      const port = this.portOf(toOfPort(p.ofport));
+      if (port) out.push({ no: toOfPort(p.ofport), name: p.name, port });
+    }
+    return out;
   }
 
   portDesc(no: number, name: string, port: Port): OfpPort {

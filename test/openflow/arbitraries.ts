@@ -23,20 +23,20 @@ function valueArb(len: number, max?: number): fc.Arbitrary<number | bigint> {
 /** One valid OXM TLV (value bits inside the mask). */
 export const oxmArb: fc.Arbitrary<Oxm> = fc.constantFrom(...OXM_FIELDS).chain((d) => {
   const v = valueArb(d.len, d.max);
-  if (!d.maskable) return v.map((value) => ({ field: d.name, value }) as Oxm);
+  if (!d.maskable) return v.map((value) => ({ field: d.name, value }));
   return fc.tuple(v, fc.option(valueArb(d.len, d.max), { nil: undefined })).map(([value, mask]) => {
-    if (mask === undefined) return { field: d.name, value } as Oxm;
-    if (typeof value === 'bigint') return { field: d.name, value: value & (mask as bigint), mask } as Oxm;
+    if (mask === undefined) return { field: d.name, value };
+    if (typeof value === 'bigint') return { field: d.name, value: value & (mask as bigint), mask };
     const m = mask as number;
     const hi = Math.floor(value / 2 ** 32) & Math.floor(m / 2 ** 32);
     const lo = ((value >>> 0) & (m >>> 0)) >>> 0;
-    return { field: d.name, value: hi * 2 ** 32 + lo, mask } as Oxm;
+    return { field: d.name, value: hi * 2 ** 32 + lo, mask };
   });
 });
 
 const rawOxm: fc.Arbitrary<Oxm> = fc
   .record({ oxmClass: fc.constantFrom(0x0000, 0x0001, 0xffff), oxmField: fc.integer({ min: 0, max: 127 }), hasMask: fc.boolean(), payload: fc.uint8Array({ maxLength: 12 }) })
-  .map((r) => ({ field: 'raw', ...r }) as Oxm);
+  .map((r) => ({ field: 'raw', ...r }));
 
 /** A match with no duplicate OPENFLOW_BASIC fields. */
 export const matchArb: fc.Arbitrary<Oxm[]> = fc

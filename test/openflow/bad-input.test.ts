@@ -50,9 +50,9 @@ describe('openflow bad input', () => {
       expect(r.summary.events.filter((e) => e.type === 'openflow_disconnected')).toHaveLength(4);
       expect(r.summary.simulated_ns).toBe(1e9);
       // The switch answered the FEATURES_REQUEST before the garbage, and sent the ERROR after it.
-      const features = ctl.received.filter((m) => m.type === 'features_reply') as MessageOf<'features_reply'>[];
+      const features = ctl.received.filter((m): m is MessageOf<'features_reply'> => m.type === 'features_reply');
       expect(features.map((f) => f.datapathId).sort()).toEqual([1n, 2n, 3n, 4n]);
-      const errs = ctl.received.filter((m) => m.type === 'error') as MessageOf<'error'>[];
+      const errs = ctl.received.filter((m): m is MessageOf<'error'> => m.type === 'error');
       expect(errs.map((e) => [e.errType, e.code])).toContainEqual([OFPET.BAD_REQUEST, OFPBRC.BAD_LEN]);
     } finally {
       await ctl.stop();
@@ -78,7 +78,7 @@ describe('openflow bad input', () => {
     try {
       const r = await runTopologyAsync(sdnTopology(port, (y) => y.replace('datapath_id: "0000000000000001"', 'datapath_id: "0000000000000001"\n        max_flows: 1')), { untilNs: 2e8 });
       await new Promise((resolve) => setTimeout(resolve, 300)); // let the fake controller read the last bytes
-      const errs = (ctl.received.filter((m) => m.type === 'error') as MessageOf<'error'>[]).map((e) => [e.xid, e.errType, e.code]);
+      const errs = ctl.received.filter((m): m is MessageOf<'error'> => m.type === 'error').map((e) => [e.xid, e.errType, e.code]);
       // hv0.br0 (max_flows 1) answers every one; xid 11 only there.
       expect(errs).toContainEqual([11, OFPET.FLOW_MOD_FAILED, OFPFMFC.TABLE_FULL]);
       expect(errs).toContainEqual([12, OFPET.BAD_MATCH, OFPBMC.BAD_FIELD]);
@@ -119,7 +119,7 @@ describe('openflow bad input', () => {
       expect(dump).toMatch(/cookie=0x11,.*priority=10,in_port=1 actions=output:3/);
       expect(dump).not.toMatch(/cookie=0x22/);
       expect(dump).toMatch(/cookie=0x33,.*priority=20,in_port=2,dl_dst=02:00:00:00:00:10 actions=output:3/);
-      const replies = ctl.received.filter((m) => m.type === 'multipart_reply') as MessageOf<'multipart_reply'>[];
+      const replies = ctl.received.filter((m): m is MessageOf<'multipart_reply'> => m.type === 'multipart_reply');
       const flow = replies.find((m) => m.xid === 6 && m.body.mp === 'flow')!.body as { stats: { cookie: bigint; instructions: unknown[] }[] };
       expect(flow.stats.map((s) => s.cookie).sort()).toEqual([0x11n, 0x33n]);
       expect(flow.stats.find((s) => s.cookie === 0x11n)!.instructions).toEqual(outTo(3));
