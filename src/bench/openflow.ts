@@ -10,7 +10,7 @@
  *   when no controller is installed.
  */
 import { spawn } from 'node:child_process';
-import { createServer, Socket } from 'node:net';
+import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { decode, encode, type OfpMessage } from '../openflow/index.js';
 import { runTopologyAsync } from '../fabric/run.js';
@@ -42,17 +42,15 @@ async function freePort(): Promise<number> {
   });
 }
 
+/** Waits until something listens on `port`, by trying to bind it (no connection to the controller). */
 async function listening(port: number): Promise<boolean> {
   for (let i = 0; i < 100; i++) {
-    const ok = await new Promise<boolean>((r) => {
-      const s = new Socket();
-      s.once('error', () => r(false));
-      s.connect(port, '127.0.0.1', () => {
-        s.destroy();
-        r(true);
-      });
+    const busy = await new Promise<boolean>((r) => {
+      const s = createServer();
+      s.once('error', () => r(true));
+      s.listen(port, '127.0.0.1', () => s.close(() => r(false)));
     });
-    if (ok) return true;
+    if (busy) return true;
     await new Promise((r) => setTimeout(r, 100));
   }
   return false;
@@ -76,7 +74,6 @@ async function roundTrips(kind: 'ovs-testcontroller' | 'os-ken'): Promise<number
     setTimeout(() => r(false), 50);
   });
   if (failed || !(await listening(port))) return null;
-  await new Promise((r) => setTimeout(r, 200));
   const vms = 8;
   let text = `name: bench\nduration: 2s\nhosts:\n  hv1:\n    bridges:\n      br0: { controller: "tcp:127.0.0.1:${port}", fail_mode: secure }\nvms:\n`;
   for (let i = 1; i <= vms; i++) text += `  vm${i}: { host: hv1, interfaces: { eth0: { bridge: br0, mac: "02:00:00:00:00:${i.toString(16).padStart(2, '0')}", ipv4: 10.0.0.${i}/24 } } }\n`;

@@ -192,7 +192,16 @@ export class ControllerHub {
             resolve(null);
           });
         });
-        if (err !== null) ofb.unreachable(t, `connection to ${t.host}:${t.port} failed: ${err}`);
+        if (err !== null) {
+          ofb.unreachable(t, `connection to ${t.host}:${t.port} failed: ${err}`);
+          continue;
+        }
+        // Controllers greet each connection at once (HELLO). Wait for that greeting before the
+        // next connection exists, so a controller with process-wide counters (ovs-testcontroller's
+        // xids) numbers the connections in the same order every run.
+        const c = this.conns[this.conns.length - 1]!;
+        const t0 = Date.now();
+        while (c.inbox.length === 0 && !c.gone() && Date.now() - t0 < (this.o.connectTimeoutMs ?? 3000)) await sleep(1);
       }
     }
   }

@@ -14,7 +14,7 @@ import { describeWithTools } from '../helpers/tools.js';
 import { startController, sdnTopology } from './helpers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'openflow-'));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+afterAll(() => { if (!process.env['OFKEEP']) rmSync(dir, { recursive: true, force: true }); else console.log('kept', dir); });
 
 async function runWith(kind: 'ovs-testcontroller' | 'os-ken', tag: string) {
   const ctl = await startController(kind, dir);

@@ -1,7 +1,7 @@
 /** Helpers for OpenFlow tests: free loopback ports, real controller processes, a scripted fake controller. */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { createServer, Socket, type Server } from 'node:net';
+import { createServer, type Server } from 'node:net';
 import { Framer, decode, encode, type OfpMessage } from '../../src/openflow/index.js';
 
 export async function freePort(): Promise<number> {
@@ -15,18 +15,19 @@ export async function freePort(): Promise<number> {
   });
 }
 
+/**
+ * Waits until something listens on 127.0.0.1:`port`, without connecting to it: a probe
+ * connection would be an OpenFlow peer to the controller and could shift its xid counter.
+ */
 async function waitListening(port: number, ms = 20_000): Promise<void> {
   const until = Date.now() + ms;
   for (;;) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const s = new Socket();
-      s.once('error', () => resolve(false));
-      s.connect(port, '127.0.0.1', () => {
-        s.destroy();
-        resolve(true);
-      });
+    const busy = await new Promise<boolean>((resolve) => {
+      const s = createServer();
+      s.once('error', () => resolve(true));
+      s.listen(port, '127.0.0.1', () => s.close(() => resolve(false)));
     });
-    if (ok) return;
+    if (busy) return;
     if (Date.now() > until) throw new Error(`nothing listens on 127.0.0.1:${port}`);
     await new Promise((r) => setTimeout(r, 100));
   }
@@ -46,8 +47,6 @@ export async function startController(kind: 'ovs-testcontroller' | 'os-ken', dir
       ? spawn('ovs-testcontroller', ['-O', 'OpenFlow13', `--unixctl=${dir}/tc-${port}.ctl`, `ptcp:${port}:127.0.0.1`], { stdio: 'ignore' })
       : spawn('osken-manager', [new URL('./apps/learning_switch_13.py', import.meta.url).pathname, '--ofp-tcp-listen-port', String(port), '--ofp-listen-host', '127.0.0.1'], { stdio: 'ignore' });
   await waitListening(port);
-  // The probe connection above is a real OpenFlow peer to the controller: give it a moment to drop it.
-  await new Promise((r) => setTimeout(r, 200));
   return {
     port,
     proc,
