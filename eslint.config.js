@@ -44,6 +44,7 @@ export const LAYERS = {
   block: { may: ['sim', 'util'] }, // qcow2/raw, throttles, workloads; must not know about networks
   // --- features: whole subsystems above the devices -----------------------------------------
   qos: { may: ['sim', 'util', 'block', 'topology'] }, // storage QoS runner (block + throttles)
+  openflow: { may: ['sim', 'wire', 'util', 'port', 'vswitch'] }, // OpenFlow 1.3 codec + switch side over vswitch tables; sockets in *.adapter.ts
   // --- fabric: assembles every device/feature; the public library API -----------------------
   fabric: { may: ALL_BUT(['commands', 'cli', 'bench']) },
   // --- entry points: thin adapters over the library -----------------------------------------

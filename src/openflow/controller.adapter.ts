@@ -20,8 +20,6 @@
  */
 import { createServer, Socket, type Server } from 'node:net';
 import type { Simulation } from '../sim/simulation.js';
-import type { OpenflowBridge } from '../fabric/openflow.js';
-import type { OpenflowTarget } from '../topology/openflow.js';
 import type { OfChannel } from './channel.js';
 import { encode } from './codec.js';
 import { OFPT } from './constants.js';
@@ -39,6 +37,21 @@ export interface HubOptions {
 }
 
 const PROBE_XID_BASE = 0x7ff00000;
+
+/** A controller target as the topology gives it (`tcp:IP:PORT` / `ptcp:PORT[:IP]`). */
+export interface ControllerTarget {
+  kind: 'tcp' | 'ptcp';
+  host: string;
+  port: number;
+  text: string;
+}
+
+/** What the hub needs of a bridge driven over OpenFlow (fabric/openflow.ts builds it). */
+export interface HubBridge {
+  cfg: { targets: ControllerTarget[] };
+  open(target: ControllerTarget, active: boolean, hooks: { wantSettle: () => void; onClose: (why: string) => void }): OfChannel;
+  unreachable(target: ControllerTarget, why: string): void;
+}
 
 class Conn {
   readonly framer = new Framer();
@@ -142,7 +155,7 @@ export class ControllerHub {
     });
   };
 
-  private attach(ofb: OpenflowBridge, target: OpenflowTarget, socket: Socket, active: boolean): void {
+  private attach(ofb: HubBridge, target: ControllerTarget, socket: Socket, active: boolean): void {
     const conn = new Conn(socket, (c) => {
       if (c.channel.state === 'closed') return;
       // The peer went away: close in virtual time at the next settle point.
@@ -160,7 +173,7 @@ export class ControllerHub {
   }
 
   /** Connects every `tcp:` target and listens on every `ptcp:` one (before virtual time starts). */
-  async start(bridges: OpenflowBridge[]): Promise<void> {
+  async start(bridges: HubBridge[]): Promise<void> {
     for (const ofb of bridges) {
       for (const t of ofb.cfg.targets) {
         if (t.kind === 'ptcp') {
