@@ -35,6 +35,12 @@ export interface RunTopologyOptions {
   baseDir?: string;
   /** Bridges with OpenFlow controllers: synchronisation and serve-mode options. */
   openflow?: OpenflowRunOptions;
+  /** `runTopologyAsync`: progress after each slice of events. */
+  onProgress?: (nowNs: number, untilNs: number, events: number) => void;
+  /** `runTopologyAsync`: stop early (Ctrl-C); the summary is marked `partial`, traces are closed. */
+  signal?: AbortSignal;
+  /** `runTopologyAsync`: events per slice (default 100,000). */
+  sliceEvents?: number;
 }
 
 export interface RunResult {
@@ -75,6 +81,9 @@ export async function runTopologyAsync(input: TopologyInputSource, opts: RunTopo
     const summary = await fabric.runAsync({
       ...(opts.untilNs !== undefined ? { untilNs: opts.untilNs } : {}),
       ...(opts.openflow !== undefined ? { openflow: opts.openflow } : {}),
+      ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
+      ...(opts.signal ? { signal: opts.signal } : {}),
+      ...(opts.sliceEvents !== undefined ? { sliceEvents: opts.sliceEvents } : {}),
     });
     return { summary, text: fabric.renderSummary(summary), files, fabric };
   } finally {
@@ -84,7 +93,8 @@ export async function runTopologyAsync(input: TopologyInputSource, opts: RunTopo
 
 function prepare(input: TopologyInputSource, opts: RunTopologyOptions): { fabric: Fabric; files: string[] } {
   const model = toModel(input);
-  if (opts.closeOnExit) closeAllOnExit();
+  // With a signal the caller owns Ctrl-C (stop, close, partial summary); files still close on exit.
+  if (opts.closeOnExit) closeAllOnExit(opts.signal ? { sigint: false } : {});
   const fabric = new Fabric(model, {
     ...(opts.seed !== undefined ? { seed: opts.seed } : {}),
     ...(opts.events ? { events: opts.events } : {}),
