@@ -46,6 +46,7 @@ export const LAYERS = {
   block: { may: ['sim', 'util'] }, // qcow2/raw, throttles, workloads; must not know about networks
   // --- features: whole subsystems above the devices -----------------------------------------
   qos: { may: ['sim', 'util', 'block', 'topology'] }, // storage QoS runner (block + throttles)
+  openflow: { may: ['sim', 'wire', 'util', 'port', 'vswitch'] }, // OpenFlow 1.3 codec + switch side over vswitch tables; sockets in *.adapter.ts
   // --- pictures: read summaries and the topology model, run nothing ------------------------------
   report: { may: ['util', 'topology', 'port', 'fabric', 'qos'] }, // diagrams (elkjs) and HTML reports (uPlot)
   // --- fabric: assembles every device/feature; the public library API -----------------------

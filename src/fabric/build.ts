@@ -24,6 +24,7 @@ import type { Simulation } from '../sim/simulation.js';
 import { Link } from '../link/link.js';
 import type { BridgeModel, TopologyModel, VlanConfig } from '../topology/model.js';
 import { Bridge } from '../vswitch/index.js';
+import { buildOpenflowBridge, initialFlows, type OpenflowBridge } from './openflow.js';
 import { GuestStack } from '../guest/index.js';
 import { VirtioNet } from '../vnic/index.js';
 import type { BuildContext, HostRuntime, SummarySection, VmNicRuntime, VmRuntime } from './context.js';
@@ -57,6 +58,8 @@ export class FabricContext implements BuildContext {
   readonly sections = new Map<string, SummarySection>();
   /** Ports in registration order (capture order = IDB order). */
   readonly portOrder: Port[] = [];
+  /** Bridges driven over OpenFlow (fabric/openflow.ts); their sockets open when the run starts. */
+  readonly openflow: OpenflowBridge[] = [];
   private readonly linkByPort = new Map<string, Link>();
   private readonly onPort: ((port: Port) => void) | undefined;
 
@@ -168,7 +171,8 @@ function buildBridge(ctx: FabricContext, m: BridgeModel, bridgeCount: number): B
       sim: ctx.sim,
       events: ctx.events,
       cacheSize: flowCacheSize(bridgeCount),
-      ...(m.flows ? { flows: m.flows.text, flowsOrigin: m.flows.origin } : {}),
+      ...(initialFlows(m) !== undefined ? { flows: initialFlows(m)! } : {}),
+      ...(m.flows ? { flowsOrigin: m.flows.origin } : {}),
       ...(m.macAgingNs !== undefined ? { macAgingNs: m.macAgingNs } : {}),
       ...(m.macTableSize !== undefined ? { macTableSize: m.macTableSize } : {}),
     });
@@ -190,6 +194,7 @@ function buildBridge(ctx: FabricContext, m: BridgeModel, bridgeCount: number): B
     });
     ctx.registerPort(port);
   }
+  if (m.openflow) ctx.openflow.push(buildOpenflowBridge(ctx, m, bridge, ctx.openflow.length + 1));
   return bridge;
 }
 

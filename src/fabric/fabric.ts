@@ -28,6 +28,7 @@ import { validateSriov } from './sriov.js';
 import { validateMigration } from './migration.js';
 import { validateFailover } from './failover.js';
 import { closeDisks, validateDisks } from './disks.js';
+import { runWithControllers, type OpenflowRunOptions } from './openflow-run.adapter.js';
 import { VFAB_VERSION } from '../version.js';
 import { bridgeTables, topologyHash } from './tables.js';
 import { yieldToEventLoop } from './event-loop.adapter.js';
@@ -171,6 +172,9 @@ export class Fabric {
    */
   run(opts: { untilNs?: number; maxEvents?: number } = {}): RunSummary {
     if (this.ran) throw new UserError('FABRIC_ALREADY_RAN', 'a Fabric runs once; build a new one to run again');
+    if (this.ctx.openflow.length > 0) {
+      throw new UserError('OPENFLOW_NEEDS_ASYNC', `bridge ${this.ctx.openflow[0]!.path} talks to an OpenFlow controller: run it with runAsync()/runTopologyAsync() (vfab run does)`);
+    }
     this.ran = true;
     const untilNs = opts.untilNs ?? this.model.durationNs ?? DEFAULTS.durationNs;
     this.sim.run({ untilNs, ...(opts.maxEvents !== undefined ? { maxEvents: opts.maxEvents } : {}) });
@@ -182,12 +186,16 @@ export class Fabric {
    * so signal handlers (Ctrl-C closing trace files) and other I/O get a turn during long runs.
    * The simulation itself is unchanged: same events, same order, same results as `run`.
    */
-  async runAsync(opts: RunAsyncOptions = {}): Promise<RunSummary> {
+  async runAsync(opts: RunAsyncOptions & { openflow?: OpenflowRunOptions } = {}): Promise<RunSummary> {
     if (this.ran) throw new UserError('FABRIC_ALREADY_RAN', 'a Fabric runs once; build a new one to run again');
     this.ran = true;
     const untilNs = opts.untilNs ?? this.model.durationNs ?? DEFAULTS.durationNs;
     const slice = opts.sliceEvents ?? 100_000;
     const yieldFn = opts.yieldFn ?? yieldToEventLoop;
+    if (this.ctx.openflow.length > 0) {
+      await runWithControllers(this.ctx, untilNs, slice, opts.openflow ?? {});
+      return this.summary();
+    }
     let partial = false;
     for (;;) {
       const r = this.sim.run({ untilNs, maxEvents: slice });

@@ -13,6 +13,7 @@ import type { EventSink } from '../port/nic.js';
 import { loadTopology, loadTopologyText } from '../topology/load.js';
 import type { TopologyModel } from '../topology/model.js';
 import { Fabric } from './fabric.js';
+import type { OpenflowRunOptions } from './openflow-run.adapter.js';
 import type { RunSummary } from './summary.js';
 
 export interface RunTopologyOptions {
@@ -33,6 +34,8 @@ export interface RunTopologyOptions {
   closeOnExit?: boolean;
   /** Folder for relative paths in the topology (default: the file's folder). */
   baseDir?: string;
+  /** Bridges with OpenFlow controllers: synchronisation and serve-mode options. */
+  openflow?: OpenflowRunOptions;
   /** `runTopologyAsync`: progress after each slice of events. */
   onProgress?: (nowNs: number, untilNs: number, events: number) => void;
   /** `runTopologyAsync`: stop early (Ctrl-C); the summary is marked `partial`, traces are closed. */
@@ -78,6 +81,7 @@ export async function runTopologyAsync(input: TopologyInputSource, opts: RunTopo
   try {
     const summary = await fabric.runAsync({
       ...(opts.untilNs !== undefined ? { untilNs: opts.untilNs } : {}),
+      ...(opts.openflow !== undefined ? { openflow: opts.openflow } : {}),
       ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
       ...(opts.signal ? { signal: opts.signal } : {}),
       ...(opts.sliceEvents !== undefined ? { sliceEvents: opts.sliceEvents } : {}),

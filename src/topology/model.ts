@@ -6,6 +6,7 @@
  * bit/s. Each object keeps `yaml`, its path in the file, so later stages (the fabric, SR-IOV,
  * migration, disks) can still report `file:line:col` through `model.source.error(code, yaml, msg)`.
  */
+import type { OpenflowBridgeModel } from './openflow.js';
 import type { SourceLocation } from '../errors.js';
 import type { YamlPath, YamlSource } from '../util/yaml-source.js';
 import type {
@@ -74,6 +75,8 @@ export interface BridgeModel {
   flows?: FlowsSpec;
   macAgingNs?: number;
   macTableSize?: number;
+  /** OpenFlow controller, fail mode, datapath id (host bridges only; topology/openflow.ts). */
+  openflow?: OpenflowBridgeModel;
   ports: BridgePortModel[];
   yaml: YamlPath;
 }

@@ -31,6 +31,7 @@ import {
 } from './model.js';
 import { resolveRouters } from './routers.js';
 import { checkTunnelHost, resolveTunnelPort, resolveUnderlay } from './tunnels.js';
+import { openflowModel } from './openflow.js';
 import { NAME_RE, SCENARIO_ACTIONS, type PortDoc, type SwitchDoc, type BridgeDoc, type InterfaceDoc, type TopologyDoc } from './schema.js';
 
 export interface ResolveOptions {
@@ -245,6 +246,8 @@ class Resolver {
     if (flows) b.flows = flows;
     if (doc.mac_aging !== undefined) b.macAgingNs = doc.mac_aging;
     if (doc.mac_table_size !== undefined) b.macTableSize = doc.mac_table_size;
+    const of = 'fail_mode' in doc || 'controller' in doc || 'datapath_id' in doc || 'protocols' in doc ? openflowModel(doc) : undefined;
+    if (of) b.openflow = of;
     return b;
   }
 

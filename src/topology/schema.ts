@@ -16,6 +16,7 @@ import { z } from 'zod';
 import { showValue } from '../errors.js';
 import { zDuration, zRate, zSize } from '../util/zod-units.js';
 import { FEATURE_NAMES, type FeatureName } from '../wire/virtio-net-features.js';
+import { openflowBridgeConfig } from './openflow.js';
 
 /** Names of hosts, switches, VMs, bridges, ports, interfaces: no dots (paths are dotted). */
 export const NAME_RE = /^[A-Za-z_][A-Za-z0-9_-]*$/;
@@ -100,6 +101,7 @@ const flowsConfig = {
 
 export const bridgeSchema = z.strictObject({
   ...flowsConfig,
+  ...openflowBridgeConfig,
   ports: z.record(z.string(), portSchema).optional().describe('extra (non-VM) bridge ports: uplinks, patch ports'),
 });
 

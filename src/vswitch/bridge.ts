@@ -133,6 +133,11 @@ export class Bridge implements XBridge {
   /** Frames switched, cache hits (statistics). */
   switched = 0;
   private traceHook: ((e: BridgeTraceEvent) => void) | null = null;
+  /**
+   * Called for each packet a rule sends to the controller (the OpenFlow channel turns it into a
+   * PACKET_IN); null = no controller. Runs after the counters are updated, before forwarding.
+   */
+  packetInHook: ((inPort: number, frame: Frame, rule: FlowRule) => void) | null = null;
   private moveWindowS = -1;
   private readonly movesInWindow = new Map<number, number>();
   private pendingFlows: { text: string; origin: { file: string; line: number; col: number } | undefined } | null = null;
@@ -511,6 +516,8 @@ export class Bridge implements XBridge {
           });
         }
       }
+      const pin = this.packetInHook;
+      if (pin !== null) for (const rule of res.packetIns) pin(ofport, frame, rule);
     }
     return res;
   }
