@@ -8,3 +8,5 @@ export {
 } from './apps.js';
 export { UdpSink, type UdpFlowStats, type UdpSinkTotals } from './udp-sink.js';
 export { NeighborTable, DEFAULT_NEIGHBOR_OPTIONS, type NeighborOptions, type NeighborState, type NeighborSnapshot } from './neighbor.js';
+export { startIperf, type IperfOptions, type IperfResult, type IperfApp, type IperfInterval } from './iperf.js';
+export { startRpc, type RpcOptions, type RpcResult, type RpcApp, type RpcInterval } from './rpc.js';

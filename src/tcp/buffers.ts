@@ -120,6 +120,20 @@ export class Reassembly {
   insert(off: number, data: Uint8Array): number {
     const end = off + data.length;
     const stamp = ++this.stamp;
+    // Fast path: the segment extends the highest block (in-order arrival behind a hole).
+    const last = this.blocks[this.blocks.length - 1];
+    if (last !== undefined && last.end === off) {
+      last.pieces.push({ off, data });
+      last.end = end;
+      last.stamp = stamp;
+      this.bytes += data.length;
+      return data.length;
+    }
+    if (last === undefined || off > last.end) {
+      this.blocks.push({ start: off, end, pieces: [{ off, data }], stamp });
+      this.bytes += data.length;
+      return data.length;
+    }
     // Cut the uncovered parts of [off, end) out of the gaps between blocks.
     const fresh: Piece[] = [];
     let cur = off;

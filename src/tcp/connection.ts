@@ -128,6 +128,8 @@ export class TcpConnection {
   private recoverPoint = 0;
   private highSacked = 0;
   private cwndLimited = false;
+  /** End of the last sub-MSS segment sent (Linux snd_sml). */
+  private sndSml = 0;
   /** RFC 6937 PRR state (Linux tcp_cwnd_reduction). */
   private prrDelivered = 0;
   private prrOut = 0;
@@ -579,8 +581,10 @@ export class TcpConnection {
       const len = Math.min(this.sndMss, dataEnd - this.sndNxt);
       // Linux tcp_snd_wnd_test: the whole segment must fit the peer's window (else wait or probe).
       if (this.sndNxt + len > wndRight) break;
-      // Nagle (RFC 9293 §3.7.4): a short segment waits while data is unacknowledged.
-      if (len < this.sndMss && this.cfg.nagle && this.sndMax > this.sndUna && !(this.finQueued && this.sndNxt + len === this.finOff)) break;
+      // Nagle (RFC 9293 §3.7.4) with Minshall's variant as Linux (tcp_nagle_check,
+      // tcp_minshall_check): a short segment waits only while an earlier short one is unacknowledged.
+      if (len < this.sndMss && this.cfg.nagle && this.sndSml > this.sndUna && !(this.finQueued && this.sndNxt + len === this.finOff)) break;
+      if (len < this.sndMss) this.sndSml = this.sndNxt + len;
       const start = this.sndNxt;
       const end = start + len;
       const withFin = this.finQueued && end === this.finOff;
