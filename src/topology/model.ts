@@ -10,6 +10,8 @@ import type { SourceLocation } from '../errors.js';
 import type { YamlPath, YamlSource } from '../util/yaml-source.js';
 import type {
   DiskDoc,
+  IperfDoc,
+  RpcDoc,
   MigrateDoc,
   NumVfsActionDoc,
   PfDoc,
@@ -137,6 +139,7 @@ export interface LinkModel {
 
 export interface PingAction {
   kind: 'ping';
+  name: string;
   from: string;
   dst: number;
   dstText: string;
@@ -147,6 +150,7 @@ export interface PingAction {
 
 export interface UdpAction {
   kind: 'udp';
+  name: string;
   from: string;
   dst: number;
   dstText: string;
@@ -155,6 +159,24 @@ export interface UdpAction {
   rateBps: number;
   size: number;
   durationNs: number;
+}
+
+export interface IperfAction {
+  kind: 'iperf';
+  name: string;
+  from: string;
+  dst: number;
+  dstText: string;
+  doc: IperfDoc;
+}
+
+export interface RpcAction {
+  kind: 'rpc';
+  name: string;
+  from: string;
+  dst: number;
+  dstText: string;
+  doc: RpcDoc;
 }
 
 export interface LinkStateAction {
@@ -178,7 +200,7 @@ export interface NumVfsAction {
   doc: NumVfsActionDoc;
 }
 
-export type ScenarioAction = PingAction | UdpAction | LinkStateAction | MigrateAction | VfAction | NumVfsAction;
+export type ScenarioAction = PingAction | UdpAction | IperfAction | RpcAction | LinkStateAction | MigrateAction | VfAction | NumVfsAction;
 
 export interface ScenarioStep {
   index: number;
