@@ -95,6 +95,11 @@ export class Fabric {
     this.apps = scheduleScenario(this.ctx);
   }
 
+  /** The scenario's apps (live objects), in scenario order: what expectations read. */
+  get scenarioApps(): readonly ScheduledApp[] {
+    return this.apps;
+  }
+
   /** All ports, sorted by path. */
   get ports(): Port[] {
     return this.ctx.ports.all();

@@ -52,8 +52,12 @@ export interface IperfStreamInterval {
 }
 
 export interface IperfInterval {
+  /** Relative to the test start (first connection), as iperf3 reports. */
   start_ns: number;
   end_ns: number;
+  /** The same interval in simulation time (what `expect: … over [a, b]` windows use). */
+  sim_start_ns: number;
+  sim_end_ns: number;
   streams: IperfStreamInterval[];
   sum: { bytes: number; bits_per_second: number; retransmits: number };
 }
@@ -215,7 +219,7 @@ export function startIperf(stack: GuestStack, opts: IperfOptions): IperfApp {
   const tick = (): void => {
     const now = sim.now;
     const span = now - lastTick;
-    const iv: IperfInterval = { start_ns: lastTick - (testStart >= 0 ? testStart : start), end_ns: now - (testStart >= 0 ? testStart : start), streams: [], sum: { bytes: 0, bits_per_second: 0, retransmits: 0 } };
+    const iv: IperfInterval = { start_ns: lastTick - (testStart >= 0 ? testStart : start), end_ns: now - (testStart >= 0 ? testStart : start), sim_start_ns: lastTick, sim_end_ns: now, streams: [], sum: { bytes: 0, bits_per_second: 0, retransmits: 0 } };
     for (const s of streams) {
       const info = s.sender?.info() ?? null;
       const acked = info?.bytes_acked ?? 0;

@@ -65,6 +65,8 @@ export interface RpcResult {
 
 export interface RpcApp {
   result(): RpcResult;
+  /** Latencies (ns) of requests completed in simulation time [fromNs, toNs). */
+  latencies(fromNs: number, toNs: number): number[];
   stop(): void;
 }
 
@@ -104,6 +106,7 @@ export function startRpc(stack: GuestStack, opts: RpcOptions): RpcApp {
   const start = Math.max(opts.startNs ?? sim.now, sim.now);
   const end = start + opts.durationNs;
   const latencies: number[] = [];
+  const doneAt: number[] = [];
   let completed = 0;
   let issued = 0;
   let failed = 0;
@@ -118,7 +121,10 @@ export function startRpc(stack: GuestStack, opts: RpcOptions): RpcApp {
   const done = (issuedAt: number): void => {
     const lat = sim.now - issuedAt;
     completed++;
-    if (latencies.length < MAX_SAMPLES) latencies.push(lat);
+    if (latencies.length < MAX_SAMPLES) {
+      latencies.push(lat);
+      doneAt.push(sim.now);
+    }
     ivLat.push(lat);
   };
   const fail = (e: TcpError | null): void => {
@@ -223,6 +229,7 @@ export function startRpc(stack: GuestStack, opts: RpcOptions): RpcApp {
   }));
 
   return {
+    latencies: (fromNs, toNs) => latencies.filter((_, i) => doneAt[i]! >= fromNs && doneAt[i]! < toNs),
     stop: () => {
       for (const t of timers) t.cancel();
     },
