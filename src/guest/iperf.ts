@@ -128,6 +128,8 @@ export function startIperf(stack: GuestStack, opts: IperfOptions): IperfApp {
   const timers: EventId[] = [];
   const intervals: IperfInterval[] = [];
   let lastTick = start;
+  /** When the last byte arrived at a receiver: the received sum is averaged up to it (iperf3's server clock). */
+  let lastRecvAt = -1;
 
   const pump = (s: Stream): void => {
     const c = s.sender!;
@@ -189,7 +191,10 @@ export function startIperf(stack: GuestStack, opts: IperfOptions): IperfApp {
       beginSending(s);
     } else {
       s.receiver = conn;
-      conn.onData = (d) => (s.received += d.length);
+      conn.onData = (d) => {
+        s.received += d.length;
+        lastRecvAt = sim.now;
+      };
       conn.onEnd = () => conn.close();
     }
   };
@@ -203,7 +208,10 @@ export function startIperf(stack: GuestStack, opts: IperfOptions): IperfApp {
       markStart();
       if (reverse) {
         s.receiver = c;
-        c.onData = (d) => (s.received += d.length);
+        c.onData = (d) => {
+          s.received += d.length;
+          lastRecvAt = sim.now;
+        };
         c.onEnd = () => c.close();
       } else {
         s.sender = c;
@@ -266,8 +274,11 @@ export function startIperf(stack: GuestStack, opts: IperfOptions): IperfApp {
         recv += s.received;
         out.push({ socket: s.socket, sender: info, bytes_sent: info?.bytes_acked ?? 0, bytes_received: s.received, retransmits: info?.total_retrans ?? 0, error: s.error });
       }
-      const secs = Math.max(1, endSend - t0);
-      const recvBps = Math.round((recv * 8 * 1e9) / Math.max(1, lastRecvSpan(t0, endSend, now)));
+      // Data still in the send buffer at the deadline keeps flowing (as with iperf3): both sums
+      // are averaged over the time until the last byte arrived.
+      const recvEnd = Math.max(endSend, lastRecvAt);
+      const secs = Math.max(1, recvEnd - t0);
+      const recvBps = Math.round((recv * 8 * 1e9) / secs);
       return {
         app: 'iperf',
         src: stack.name,
@@ -281,19 +292,14 @@ export function startIperf(stack: GuestStack, opts: IperfOptions): IperfApp {
         intervals,
         end: {
           streams: out,
-          sum_sent: { start_ns: 0, end_ns: endSend - t0, bytes: sent, bits_per_second: Math.round((sent * 8 * 1e9) / secs), retransmits: rtx },
-          sum_received: { start_ns: 0, end_ns: endSend - t0, bytes: recv, bits_per_second: recvBps },
+          sum_sent: { start_ns: 0, end_ns: recvEnd - t0, bytes: sent, bits_per_second: Math.round((sent * 8 * 1e9) / secs), retransmits: rtx },
+          sum_received: { start_ns: 0, end_ns: recvEnd - t0, bytes: recv, bits_per_second: recvBps },
         },
         throughput_bps: recvBps,
         retransmits: rtx,
       };
     },
   };
-}
-
-/** The span goodput is averaged over: the test's send time (data still in flight at the end counts when it lands). */
-function lastRecvSpan(t0: number, endSend: number, now: number): number {
-  return Math.max(1, Math.min(now, endSend) - t0);
 }
 
 const registries = new WeakMap<GuestStack, Map<string, (c: TcpConnection) => void>>();

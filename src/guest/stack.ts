@@ -157,6 +157,7 @@ export class GuestStack {
         drop: (reason, n) => this.drop(reason, n),
         failed: (ip) => {
           this.counters.arp_failures++;
+          this.tcpStack?.unreachable(ip, (remote) => iface.gateway === ip && iface.ipv4 !== null && !ipv4InSubnet(remote, iface.ipv4, iface.prefixLength));
           this.events?.({ type: 'guest-arp-failed', time_ns: this.sim.now, vm: this.name, nic: nic.path, ip: formatIpv4(ip) });
         },
       }),

@@ -124,7 +124,7 @@ export class TcpStack implements ConnectionHost {
   /**
    * Active open to `dst:port`. The connection is returned at once; `onConnect` or `onClose(err)`
    * tells how it went (no route: ENETUNREACH on the next event; an RST: ECONNREFUSED; silence:
-   * ETIMEDOUT after the SYN retries).
+   * ETIMEDOUT after the SYN retries; ARP failure: EHOSTUNREACH).
    */
   connect(dst: number, port: number, opts: { srcPort?: number; config?: Partial<TcpConfig> } = {}): TcpConnection {
     const cfg = resolveTcpConfig(this.config, opts.config, `${this.name}.tcp`);
@@ -191,6 +191,18 @@ export class TcpStack implements ConnectionHost {
       return;
     }
     l.onAccept(c);
+  }
+
+  /**
+   * The IP layer could not resolve `ip` (ARP failed; Linux turns this into a local ICMP host
+   * unreachable): connections still in SYN_SENT towards it fail with EHOSTUNREACH (tcp_v4_err);
+   * established ones treat it as a soft error and keep retransmitting. `gateway` = every
+   * off-link destination was behind it.
+   */
+  unreachable(ip: number, gateway: (remote: number) => boolean): void {
+    const victims: TcpConnection[] = [];
+    for (const m of this.conns.values()) for (const c of m.values()) if (c.state === 'SYN_SENT' && (c.remoteIp === ip || gateway(c.remoteIp))) victims.push(c);
+    for (const c of victims) c.finish('EHOSTUNREACH');
   }
 
   /** One TCP segment from the IP layer: `buf[off, off + len)` is the whole segment. `ecn` = IP ECN bits. */

@@ -88,7 +88,7 @@ export type TcpState =
   | 'CLOSE_WAIT' | 'CLOSING' | 'LAST_ACK' | 'TIME_WAIT';
 
 /** Why a connection ended, in errno terms. */
-export type TcpError = 'ECONNREFUSED' | 'ECONNRESET' | 'ETIMEDOUT' | 'ENETUNREACH' | 'EADDRINUSE';
+export type TcpError = 'ECONNREFUSED' | 'ECONNRESET' | 'ETIMEDOUT' | 'ENETUNREACH' | 'EHOSTUNREACH' | 'EADDRINUSE';
 
 /** A snapshot of one connection (Linux `struct tcp_info` names where one exists). */
 export interface TcpInfo {

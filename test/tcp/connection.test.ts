@@ -120,7 +120,7 @@ describe('TCP handshake and options', () => {
     expect(p.b.tcp.counters.rst_sent).toBe(1);
   });
 
-  it('reports ENETUNREACH when there is no route and ETIMEDOUT when nobody answers', () => {
+  it('reports ENETUNREACH without a route and EHOSTUNREACH when ARP fails (Linux tcp_v4_err)', () => {
     const p = pair({ tcp: { synRetries: 2 } });
     const c = p.a.tcp.connect(0x0b000001, 80);
     let err: TcpError | null | undefined;
@@ -132,7 +132,7 @@ describe('TCP handshake and options', () => {
     let err2: TcpError | null | undefined;
     d.onClose = (e) => (err2 = e);
     p.sim.run({ untilNs: 60_000_000_000 });
-    expect(err2).toBe('ETIMEDOUT');
+    expect(err2).toBe('EHOSTUNREACH');
     expect(segs.length).toBe(0);
   });
 });
