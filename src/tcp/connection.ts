@@ -559,6 +559,7 @@ export class TcpConnection {
 
   /** Sends what cwnd, the peer window, Nagle and the send buffer allow. */
   output(): void {
+    if (this.inAck) return; // processAck sends once, after cwnd is final for this ACK
     const st = this.state;
     if (st !== 'ESTABLISHED' && st !== 'CLOSE_WAIT' && st !== 'FIN_WAIT_1' && st !== 'CLOSING' && st !== 'LAST_ACK') return;
     const cwnd = this.ccs.cwnd;
@@ -878,6 +879,18 @@ export class TcpConnection {
 
   /** Returns false when the segment must be dropped. */
   private processAck(seg: InSeg, o: ParsedOptions): boolean {
+    this.inAck = true;
+    try {
+      return this.processAckInner(seg, o);
+    } finally {
+      this.inAck = false;
+      if (this.caState === 'recovery') this.prrUpdate();
+      this.lastAcked = 0;
+      this.newlySacked = 0;
+    }
+  }
+
+  private processAckInner(seg: InSeg, o: ParsedOptions): boolean {
     const ackOff = this.sndOff(seg.ack);
     if (ackOff > this.sndMax) {
       this.sendControl(ACK, this.sndNxt);
@@ -943,8 +956,6 @@ export class TcpConnection {
     } else if (this.caState === 'recovery' || this.sackOk) {
       this.lossDetect();
     }
-    if (this.caState === 'recovery') this.prrUpdate();
-    if (wndChanged && this.sndWnd > 0) this.output();
     return true;
   }
 
@@ -955,7 +966,6 @@ export class TcpConnection {
    */
   private prrUpdate(): void {
     const delivered = this.lastAcked + this.newlySacked;
-    this.lastAcked = 0;
     if (delivered <= 0) return;
     this.prrDelivered += delivered;
     const pipe = this.inFlight();
@@ -968,6 +978,7 @@ export class TcpConnection {
   }
 
   private lastAcked = 0;
+  private inAck = false;
 
   /** RACK: remember the latest send time among delivered segments (RFC 8985 §6.2 step 2). */
   private rackUpdate(s: Seg): void {
