@@ -31,8 +31,20 @@ export interface LinkSummary {
   a: string;
   b: string;
   up: boolean;
-  a_to_b: { frames: number; bytes: number; queue_full: number; lost: number; link_down: number; max_queued: number };
-  b_to_a: { frames: number; bytes: number; queue_full: number; lost: number; link_down: number; max_queued: number };
+  a_to_b: LinkDirectionSummary;
+  b_to_a: LinkDirectionSummary;
+}
+
+export interface LinkDirectionSummary {
+  frames: number;
+  bytes: number;
+  queue_full: number;
+  lost: number;
+  link_down: number;
+  max_queued: number;
+  /** fq_codel / red only: drops by reason and CE marks. */
+  qdisc_drops?: Record<string, number>;
+  ecn_marks?: number;
 }
 
 export interface RunSummary {

@@ -133,6 +133,8 @@ export interface LinkModel {
   bandwidthBps: number;
   delayNs: number;
   queueFrames: number;
+  /** fq_codel / red settings (absent: the tail-drop FIFO of `queueFrames`). */
+  qdisc?: import('../link/qdisc.js').QdiscConfig;
   loss: number;
   yaml: YamlPath;
 }

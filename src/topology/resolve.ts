@@ -446,7 +446,23 @@ class Resolver {
         b: l.b,
         bandwidthBps: l.bandwidth ?? DEFAULTS.linkBandwidthBps,
         delayNs: l.delay ?? DEFAULTS.linkDelayNs,
-        queueFrames: l.queue ?? DEFAULTS.linkQueueFrames,
+        queueFrames: typeof l.queue === 'number' ? l.queue : typeof l.queue === 'object' && l.queue.kind === 'fifo' ? (l.queue.limit ?? DEFAULTS.linkQueueFrames) : DEFAULTS.linkQueueFrames,
+        ...(typeof l.queue === 'object' && l.queue.kind !== 'fifo'
+          ? {
+              qdisc: {
+                kind: l.queue.kind,
+                ...(l.queue.limit !== undefined ? { limit: l.queue.limit } : {}),
+                ...(l.queue.target !== undefined ? { targetNs: l.queue.target } : {}),
+                ...(l.queue.interval !== undefined ? { intervalNs: l.queue.interval } : {}),
+                ...(l.queue.quantum !== undefined ? { quantum: l.queue.quantum } : {}),
+                ...(l.queue.flows !== undefined ? { flows: l.queue.flows } : {}),
+                ...(l.queue.ecn !== undefined ? { ecn: l.queue.ecn } : {}),
+                ...(l.queue.min !== undefined ? { minBytes: l.queue.min } : {}),
+                ...(l.queue.max !== undefined ? { maxBytes: l.queue.max } : {}),
+                ...(l.queue.probability !== undefined ? { probability: l.queue.probability } : {}),
+              },
+            }
+          : {}),
         loss: l.loss ?? 0,
         yaml: ly,
       });

@@ -119,7 +119,24 @@ export const linkSchema = z.strictObject({
   b: z.string().describe('port path of the other end, e.g. tor.p1'),
   bandwidth: zRate().optional().describe('line rate (default 10Gbit)'),
   delay: zDuration().optional().describe('propagation delay (default 0)'),
-  queue: zCount(0).optional().describe('transmit queue per direction in frames (default 1000)'),
+  queue: z
+    .union([
+      zCount(0),
+      z.strictObject({
+        kind: z.enum(['fifo', 'fq_codel', 'red']).describe('fifo: tail drop (default); fq_codel: RFC 8290 (Linux default qdisc); red: random early detection'),
+        limit: zCount(1, 1_000_000).optional().describe('packets (fifo default 1000, fq_codel 10240, red 1000)'),
+        target: zDuration().optional().describe('fq_codel CoDel target (default 5ms)'),
+        interval: zDuration().optional().describe('fq_codel CoDel interval (default 100ms)'),
+        quantum: zSize().optional().describe('fq_codel DRR quantum in bytes (default MTU + 14)'),
+        flows: zCount(1, 65536).optional().describe('fq_codel flow buckets (default 1024)'),
+        ecn: z.boolean().optional().describe('mark ECN-capable packets instead of dropping (fq_codel default true, red false)'),
+        min: zSize().optional().describe('red: average queue where early drops start (bytes)'),
+        max: zSize().optional().describe('red: average queue where every packet is dropped (bytes)'),
+        probability: z.number().min(0).max(1).optional().describe('red: drop probability at max (default 0.02)'),
+      }),
+    ])
+    .optional()
+    .describe('transmit queue per direction: frames of a tail-drop FIFO (default 1000), or { kind: fq_codel | red | fifo, … }'),
   loss: zLoss().optional(),
 });
 
