@@ -25,7 +25,7 @@ interface Run {
 const START = 0.1;
 
 /** The same dumbbell in vfab: senders on hv1's bridge, the bottleneck is the hv1-hv2 link. */
-export function vfabDumbbell(o: { cc: 'newreno' | 'cubic'; flows: number; rate: number; delayNs: number; queue: number; stop: number; sample: number }): Run {
+export function vfabDumbbell(o: { cc: 'newreno' | 'cubic'; flows: number; rate: number; delayNs: number; queue: number; stop: number; sample: number; from: number }): Run {
   const vms = Array.from({ length: o.flows }, (_, i) => `  s${i}: { host: hv1, interfaces: { eth0: { bridge: br0, ipv4: 10.0.${Math.floor(i / 200)}.${(i % 200) + 10}/16 } } }`);
   const text = [
     'name: dumbbell',
@@ -64,14 +64,16 @@ export function vfabDumbbell(o: { cc: 'newreno' | 'cubic'; flows: number; rate: 
     if (sim.now + o.sample * 1e9 <= o.stop * 1e9 + 1) sim.schedule(Math.round(o.sample * 1e9), sample);
   };
   sim.scheduleAt(Math.round(o.sample * 1e9), sample);
+  let rxAtFrom = 0;
+  sim.scheduleAt(Math.round(o.from * 1e9), () => (rxAtFrom = rx));
   sim.run({ untilNs: o.stop * 1e9 });
   fabric.close();
-  return { goodput: (rx * 8) / (o.stop - START), cwnd };
+  return { goodput: ((rx - rxAtFrom) * 8) / (o.stop - o.from), cwnd };
 }
 
 let bin = '';
-function ns3(o: { cc: string; flows: number; rate: number; delayNs: number; queue: number; stop: number; sample: number }): Run {
-  const out = execFileSync(bin, [`--cc=${o.cc}`, `--flows=${o.flows}`, `--rate=${o.rate}`, `--delay=${o.delayNs}`, `--queue=${o.queue}`, `--stop=${o.stop}`, `--sample=${o.sample}`], { encoding: 'utf8' });
+function ns3(o: { cc: string; flows: number; rate: number; delayNs: number; queue: number; stop: number; sample: number; from: number }): Run {
+  const out = execFileSync(bin, [`--cc=${o.cc}`, `--flows=${o.flows}`, `--rate=${o.rate}`, `--delay=${o.delayNs}`, `--queue=${o.queue}`, `--stop=${o.stop}`, `--sample=${o.sample}`, `--from=${o.from}`], { encoding: 'utf8' });
   const cwnd: Array<[number, number]> = [];
   let goodput = 0;
   for (const line of out.split('\n')) {
@@ -82,9 +84,12 @@ function ns3(o: { cc: string; flows: number; rate: number; delayNs: number; queu
   return { goodput, cwnd };
 }
 
+// Goodput is compared after slow start (`from`): the slow-start overshoot into a 100-packet
+// queue loses hundreds of segments at once, which Linux (and vfab) repair with RACK while ns-3
+// 3.37, without RACK, often needs a timeout; that transient is a known model difference.
 const PATHS = [
-  { name: '100 Mbit/s x 20 ms', rate: 100e6, delayNs: 10_000_000, stop: 10 },
-  { name: '1 Gbit/s x 2 ms', rate: 1e9, delayNs: 1_000_000, stop: 2 },
+  { name: '100 Mbit/s x 20 ms', rate: 100e6, delayNs: 10_000_000, stop: 10, from: 2 },
+  { name: '1 Gbit/s x 2 ms', rate: 1e9, delayNs: 1_000_000, stop: 2.5, from: 0.5 },
 ];
 
 describeWithTools(['g++', 'pkg-config'], 'TCP vs ns-3 3.37 (dumbbell)', () => {
@@ -102,7 +107,7 @@ describeWithTools(['g++', 'pkg-config'], 'TCP vs ns-3 3.37 (dumbbell)', () => {
     for (const cc of ['newreno', 'cubic'] as const) {
       for (const flows of [1, 4, 16]) {
         it(`${cc}, ${flows} flow(s), ${path.name}: aggregate goodput within 5% of ns-3`, () => {
-          const o = { cc, flows, rate: path.rate, delayNs: path.delayNs, queue: 100, stop: path.stop, sample: 0.1 };
+          const o = { cc, flows, rate: path.rate, delayNs: path.delayNs, queue: 100, stop: path.stop, sample: 0.1, from: path.from };
           const a = vfabDumbbell(o);
           const b = ns3(o);
           process.stdout.write(`ns3 ${cc} ${flows} ${path.name}: vfab ${(a.goodput / 1e6).toFixed(2)} Mbit/s, ns-3 ${(b.goodput / 1e6).toFixed(2)} Mbit/s\n`);
@@ -113,7 +118,7 @@ describeWithTools(['g++', 'pkg-config'], 'TCP vs ns-3 3.37 (dumbbell)', () => {
   }
 
   it('one NewReno flow, 100 Mbit/s x 20 ms: cwnd sawtooth after slow start within 10% of ns-3 (mean, peak, trough)', () => {
-    const o = { cc: 'newreno' as const, flows: 1, rate: 100e6, delayNs: 10_000_000, queue: 100, stop: 20, sample: 0.05 };
+    const o = { cc: 'newreno' as const, flows: 1, rate: 100e6, delayNs: 10_000_000, queue: 100, stop: 20, sample: 0.05, from: 3 };
     const a = vfabDumbbell(o).cwnd.filter(([t]) => t >= 3);
     const b = ns3(o).cwnd.filter(([t]) => t >= 3);
     const stats = (s: Array<[number, number]>) => {

@@ -3,7 +3,7 @@
 //   sender_i --(100 Gbit/s, 1 us)-- R1 --(bottleneck: rate, delay, drop-tail queue)-- R2 --(100 Gbit/s, 1 us)-- sink
 //
 // Usage: dumbbell --cc=newreno|cubic --flows=N --rate=BPS --delay=NS --queue=PKTS --stop=S --sample=S
-// Prints "goodput <bits/s>" (all sinks, bytes received by --stop / (stop - start)), then
+// Prints "goodput <bits/s>" (all sinks, bytes received between --from and --stop), then
 // "cwnd <t_s> <bytes>" samples of flow 0 every --sample seconds.
 //
 // Aligned with vfab/Linux (see docs/tcp.md): payload 1448 B per segment (MSS 1460 with
@@ -29,6 +29,14 @@ static void Sample(double every, double stop) {
   std::cout << "cwnd " << Simulator::Now().GetSeconds() << " " << g_cwnd << "\n";
   if (Simulator::Now().GetSeconds() + every <= stop + 1e-9) Simulator::Schedule(Seconds(every), &Sample, every, stop);
 }
+static uint64_t g_rxAtFrom = 0;
+static ApplicationContainer g_sinks;
+static uint64_t TotalRx() {
+  uint64_t t = 0;
+  for (uint32_t i = 0; i < g_sinks.GetN(); i++) t += DynamicCast<PacketSink>(g_sinks.Get(i))->GetTotalRx();
+  return t;
+}
+static void MarkFrom() { g_rxAtFrom = TotalRx(); }
 static void Hook() {
   Config::ConnectWithoutContext("/NodeList/0/$ns3::TcpL4Protocol/SocketList/0/CongestionWindow", MakeCallback(&CwndChange));
 }
@@ -42,6 +50,7 @@ int main(int argc, char *argv[]) {
   double stop = 10.0;
   double sample = 0.1;
   double start = 0.1;
+  double from = 0.1;
   CommandLine cmd;
   cmd.AddValue("cc", "newreno|cubic", cc);
   cmd.AddValue("flows", "senders", flows);
@@ -50,6 +59,7 @@ int main(int argc, char *argv[]) {
   cmd.AddValue("queue", "bottleneck queue packets", queue);
   cmd.AddValue("stop", "stop time s", stop);
   cmd.AddValue("sample", "cwnd sample period s", sample);
+  cmd.AddValue("from", "goodput window start s (after slow start)", from);
   cmd.Parse(argc, argv);
 
   Config::SetDefault("ns3::TcpL4Protocol::SocketType", TypeIdValue(cc == "cubic" ? TcpCubic::GetTypeId() : TcpNewReno::GetTypeId()));
@@ -112,13 +122,13 @@ int main(int argc, char *argv[]) {
     a.Stop(Seconds(stop + 1));
   }
   sinks.Start(Seconds(0));
+  g_sinks = sinks;
+  Simulator::Schedule(Seconds(from), &MarkFrom);
   Simulator::Schedule(Seconds(start + 0.0000001), &Hook);
   Simulator::Schedule(Seconds(sample), &Sample, sample, stop);
   Simulator::Stop(Seconds(stop));
   Simulator::Run();
-  uint64_t total = 0;
-  for (uint32_t i = 0; i < sinks.GetN(); i++) total += DynamicCast<PacketSink>(sinks.Get(i))->GetTotalRx();
-  std::cout << "goodput " << (total * 8.0 / (stop - start)) << "\n";
+  std::cout << "goodput " << ((TotalRx() - g_rxAtFrom) * 8.0 / (stop - from)) << "\n";
   Simulator::Destroy();
   return 0;
 }
