@@ -244,7 +244,7 @@ export class Bridge implements XBridge {
     return this.byName.get(name)?.ofport;
   }
 
-  private makeRec(name: string, ofport: number, path: string, o: Omit<BridgePortOptions, 'name'>, user: boolean): PortRec {
+  private makeRec(name: string, ofport: number, path: string, o: Omit<BridgePortOptions, 'name'>, _user: boolean): PortRec {
     const rec: PortRec = {
       name,
       ofport,
@@ -253,7 +253,6 @@ export class Bridge implements XBridge {
       port: undefined as unknown as Port,
     };
     rec.port = new Port(path, (frame, meta) => this.onReceive(rec, frame, meta));
-    void user;
     return rec;
   }
 
