@@ -39,7 +39,8 @@ export const LAYERS = {
   vnic: { may: ['sim', 'wire', 'util', 'port'] }, // virtio-net; must not do switching
   vswitch: { may: ['sim', 'wire', 'util', 'port'] }, // bridges, flows, classifier; not fabric, not link timing
   sriov: { may: ['sim', 'wire', 'util', 'port', 'vswitch'] }, // PF/VF/VEB; may reuse vswitch's learning code
-  guest: { may: ['sim', 'wire', 'util', 'port'] }, // guest stack + apps; talks to devices through ports only
+  tcp: { may: ['sim', 'wire'], node: false }, // TCP state machine, congestion control, sockets: knows no VM, NIC or link
+  guest: { may: ['sim', 'wire', 'util', 'port', 'tcp'] }, // guest stack + apps; talks to devices through ports only
   migration: { may: ['sim', 'wire', 'util', 'port', 'guest'] }, // precopy + announce; guest: the stream's TCP/IP
   block: { may: ['sim', 'util'] }, // qcow2/raw, throttles, workloads; must not know about networks
   // --- features: whole subsystems above the devices -----------------------------------------

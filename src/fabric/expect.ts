@@ -16,7 +16,7 @@
  * The tokenizer, comparison operators and `ExpectParseError` are the QoS expectations'
  * (`qos/expect.ts`), so both files read alike.
  */
-import { UserError, UserErrors } from '../errors.js';
+import { errorMessage, UserError, UserErrors } from '../errors.js';
 import type { IperfInterval } from '../guest/iperf.js';
 import { pct } from '../guest/rpc.js';
 import { compare, ExpectParseError, type Op } from '../qos/expect.js';
@@ -91,7 +91,7 @@ export function parseNetExpectation(text: string, index: number, kinds: Readonly
   try {
     value = unit === 'rate' ? parseRate(vt.s) : unit === 'time' ? parseDuration(vt.s) : unit === 'percent' ? parsePercent(vt.s) : parseCount(vt.s);
   } catch (e) {
-    return fail((e as Error).message, i - 1);
+    return fail(errorMessage(e), i - 1);
   }
   let fromNs = 0;
   let toNs = Number.POSITIVE_INFINITY;
@@ -104,7 +104,7 @@ export function parseNetExpectation(text: string, index: number, kinds: Readonly
       const z = t[i++]?.s ?? '';
       toNs = z === 'end' ? Number.POSITIVE_INFINITY : parseDuration(z);
     } catch (e) {
-      return fail((e as Error).message, i - 1);
+      return fail(errorMessage(e), i - 1);
     }
     if (t[i++]?.s !== ']') return fail('expected "]" to close the window', i - 1);
     if (!(toNs > fromNs)) return fail('the window must end after it starts');

@@ -306,7 +306,7 @@ const registries = new WeakMap<GuestStack, Map<string, (c: TcpConnection) => voi
 function registry(server: GuestStack): Map<string, (c: TcpConnection) => void> {
   const key = server;
   let m = registries.get(key);
-  if (m === undefined) registries.set(key, (m = new Map()));
+  if (m === undefined) registries.set(key, (m = new Map<string, (c: TcpConnection) => void>()));
   return m;
 }
 

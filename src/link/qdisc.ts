@@ -218,7 +218,7 @@ export class FqCodel implements Qdisc {
       else {
         while (now >= fl.dropNext && fl.dropping) {
           fl.count++;
-          const sent = this.signal(p!);
+          const sent = this.signal(p);
           if (sent !== null) {
             fl.dropNext = this.controlLaw(fl.dropNext, fl.count);
             return sent;
@@ -246,7 +246,7 @@ export class FqCodel implements Qdisc {
       if (p === undefined) return null;
       this.length--;
     }
-    return p!.f;
+    return p.f;
   }
 
   dequeue(now: number): Frame | null {

@@ -394,7 +394,7 @@ export class TcpConnection {
     return (Math.floor(this.sim.now / 1e6) + this.tsOffset) >>> 0;
   }
 
-  private negotiate(o: ParsedOptions, passive: boolean): void {
+  private negotiate(o: ParsedOptions, _passive: boolean): void {
     const cfg = this.cfg;
     this.sackOk = cfg.sack && o.sackPerm;
     this.tsOk = cfg.timestamps && o.hasTs;
@@ -404,7 +404,6 @@ export class TcpConnection {
       this.sndWscale = 0;
       this.rcvWscale = 0;
     }
-    void passive;
     const peerMss = o.mss > 0 ? o.mss : 536;
     const tsLen = this.tsOk ? 12 : 0;
     this.sndMss = Math.max(64, Math.min(peerMss, this.mssOpt) - tsLen);
@@ -860,7 +859,8 @@ export class TcpConnection {
       this.sndWl1 = seg.seq;
       this.sndWl2 = seg.ack;
       this.host.accepted(this);
-      if (this.state !== 'ESTABLISHED') return;
+      // The app may have closed or aborted the connection in its accept callback.
+      if ((this.state as TcpState) !== 'ESTABLISHED') return;
     }
     if (!this.processAck(seg, o)) return;
     if (this.state === 'CLOSED') return;

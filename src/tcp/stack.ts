@@ -137,7 +137,7 @@ export class TcpStack implements ConnectionHost {
     }
     const key = dst * 65536 + port;
     let m = this.conns.get(srcPort);
-    if (m === undefined) this.conns.set(srcPort, (m = new Map()));
+    if (m === undefined) this.conns.set(srcPort, (m = new Map<number, TcpConnection>()));
     if (m.has(key)) {
       this.sim.schedule(0, () => c.finish('EADDRINUSE'));
       return c;
@@ -254,7 +254,7 @@ export class TcpStack implements ConnectionHost {
       const o = parseOptions(buf, seg.optStart, seg.optEnd, true, this.opts);
       const nc = new TcpConnection(this, l.cfg, { ip: dst, port: dport }, { ip: src, port: sport }, this.prng.nextU32(), this.prng.nextU32());
       let m = this.conns.get(dport);
-      if (m === undefined) this.conns.set(dport, (m = new Map()));
+      if (m === undefined) this.conns.set(dport, (m = new Map<number, TcpConnection>()));
       m.set(src * 65536 + sport, nc);
       this.connCount++;
       l.pending++;

@@ -133,8 +133,19 @@ export interface LinkModel {
   bandwidthBps: number;
   delayNs: number;
   queueFrames: number;
-  /** fq_codel / red settings (absent: the tail-drop FIFO of `queueFrames`). */
-  qdisc?: import('../link/qdisc.js').QdiscConfig;
+  /** fq_codel / red settings (absent: the tail-drop FIFO of `queueFrames`); `link/qdisc.ts` QdiscConfig. */
+  qdisc?: {
+    kind: 'fifo' | 'fq_codel' | 'red';
+    limit?: number;
+    targetNs?: number;
+    intervalNs?: number;
+    quantum?: number;
+    flows?: number;
+    ecn?: boolean;
+    minBytes?: number;
+    maxBytes?: number;
+    probability?: number;
+  };
   loss: number;
   yaml: YamlPath;
 }

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { capturePorts, MemorySink, PcapngWriter } from '../../src/pcap/index.js';
 import type { Frame } from '../../src/port/port.js';
 import type { TcpConnection, TcpError } from '../../src/tcp/index.js';
-import { IP_A, IP_B, pair, type Pair } from './helpers.js';
+import { IP_B, pair, type Pair } from './helpers.js';
 
 /** Every TCP segment a port transmits, decoded just enough for assertions. */
 function tap(p: Pair, which: 'a' | 'b', drop: (t: number) => boolean = () => false): Array<{ t: number; flags: number; len: number; win: number; opts: Uint8Array; seq: number; ack: number }> {
@@ -251,6 +251,5 @@ describe('TCP determinism', () => {
     const a = run(5);
     expect(same(run(5), a)).toBe(true);
     expect(same(run(6), a)).toBe(false);
-    void IP_A;
   });
 });
