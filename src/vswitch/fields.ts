@@ -47,11 +47,14 @@ export const VLAN_CFI = 0x1000;
 
 /** Copies a wire `FlowKey` into key words. */
 export function keyWordsFromFlowKey(k: FlowKey, out: Int32Array): Int32Array {
+  // 48-bit MACs split with integer ops: `x / 2^32 | 0` is the high 16 bits, `x | 0` the low 32
+  // (ToInt32 wraps modulo 2^32, as an Int32Array store would): no Math.floor or % on doubles on
+  // the per-frame path.
   out[W_IN_PORT] = k.inPort;
-  out[W_DL_SRC_HI] = Math.floor(k.dlSrc / 0x1_0000_0000);
-  out[W_DL_SRC_LO] = k.dlSrc % 0x1_0000_0000;
-  out[W_DL_DST_HI] = Math.floor(k.dlDst / 0x1_0000_0000);
-  out[W_DL_DST_LO] = k.dlDst % 0x1_0000_0000;
+  out[W_DL_SRC_HI] = (k.dlSrc / 0x1_0000_0000) | 0;
+  out[W_DL_SRC_LO] = k.dlSrc | 0;
+  out[W_DL_DST_HI] = (k.dlDst / 0x1_0000_0000) | 0;
+  out[W_DL_DST_LO] = k.dlDst | 0;
   out[W_DL_TYPE] = k.dlType;
   out[W_VLAN_TCI] = k.vlanTci;
   out[W_NW_SRC] = k.nwSrc;
@@ -61,14 +64,20 @@ export function keyWordsFromFlowKey(k: FlowKey, out: Int32Array): Int32Array {
   out[W_NW_TTL] = k.nwTtl;
   out[W_TP_SRC] = k.tpSrc;
   out[W_TP_DST] = k.tpDst;
-  out[W_ARP_SHA_HI] = Math.floor(k.arpSha / 0x1_0000_0000);
-  out[W_ARP_SHA_LO] = k.arpSha % 0x1_0000_0000;
-  out[W_ARP_THA_HI] = Math.floor(k.arpTha / 0x1_0000_0000);
-  out[W_ARP_THA_LO] = k.arpTha % 0x1_0000_0000;
-  for (let i = 0; i < 4; i++) {
-    out[W_IPV6_SRC + i] = k.ipv6Src[i]!;
-    out[W_IPV6_DST + i] = k.ipv6Dst[i]!;
-  }
+  out[W_ARP_SHA_HI] = (k.arpSha / 0x1_0000_0000) | 0;
+  out[W_ARP_SHA_LO] = k.arpSha | 0;
+  out[W_ARP_THA_HI] = (k.arpTha / 0x1_0000_0000) | 0;
+  out[W_ARP_THA_LO] = k.arpTha | 0;
+  const s6 = k.ipv6Src;
+  const d6 = k.ipv6Dst;
+  out[W_IPV6_SRC] = s6[0];
+  out[W_IPV6_SRC + 1] = s6[1];
+  out[W_IPV6_SRC + 2] = s6[2];
+  out[W_IPV6_SRC + 3] = s6[3];
+  out[W_IPV6_DST] = d6[0];
+  out[W_IPV6_DST + 1] = d6[1];
+  out[W_IPV6_DST + 2] = d6[2];
+  out[W_IPV6_DST + 3] = d6[3];
   return out;
 }
 
