@@ -140,11 +140,11 @@ export class FabricContext implements BuildContext {
     return isAbsolute(rel) ? rel : join(this.options.baseDir, rel);
   }
 
-  addLink(l: { name: string; a: string; b: string; bandwidthBps: number; delayNs: number; queueFrames: number; loss: number }): Link {
+  addLink(l: { name: string; a: string; b: string; bandwidthBps: number; delayNs: number; queueFrames: number; loss: number; qdisc?: import('../link/qdisc.js').QdiscConfig }): Link {
     const a = this.ports.get(l.a);
     const b = this.ports.get(l.b);
     if (!a || !b) throw new BugError('FABRIC_NO_PORT', `link ${l.name}: port ${a ? l.b : l.a} was not built`);
-    const link = new Link({ sim: this.sim, name: l.name, a, b, bandwidthBps: l.bandwidthBps, delayNs: l.delayNs, queueFrames: l.queueFrames, loss: l.loss, events: this.events });
+    const link = new Link({ sim: this.sim, name: l.name, a, b, bandwidthBps: l.bandwidthBps, delayNs: l.delayNs, queueFrames: l.queueFrames, loss: l.loss, events: this.events, ...(l.qdisc ? { qdisc: l.qdisc } : {}) });
     this.links.set(l.name, link);
     this.linkByPort.set(l.a, link);
     this.linkByPort.set(l.b, link);

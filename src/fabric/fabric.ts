@@ -110,6 +110,11 @@ export class Fabric {
     this.apps = scheduleScenario(this.ctx);
   }
 
+  /** The scenario's apps (live objects), in scenario order: what expectations read. */
+  get scenarioApps(): readonly ScheduledApp[] {
+    return this.apps;
+  }
+
   /** All ports, sorted by path. */
   get ports(): Port[] {
     return this.ctx.ports.all();
@@ -218,7 +223,10 @@ export class Fabric {
     const links: Record<string, LinkSummary> = {};
     for (const [name, l] of this.ctx.links) {
       const s = l.stats();
-      const d = (x: typeof s.ab) => ({ frames: x.frames, bytes: x.bytes, queue_full: x.queueFull, lost: x.lost, link_down: x.linkDown, max_queued: x.maxQueued });
+      const d = (x: typeof s.ab) => ({
+        frames: x.frames, bytes: x.bytes, queue_full: x.queueFull, lost: x.lost, link_down: x.linkDown, max_queued: x.maxQueued,
+        ...(Object.keys(x.qdiscDrops).length > 0 || x.ecnMarks > 0 ? { qdisc_drops: x.qdiscDrops, ecn_marks: x.ecnMarks } : {}),
+      });
       links[name] = { a: l.a.path, b: l.b.path, up: l.up, a_to_b: d(s.ab), b_to_a: d(s.ba) };
     }
     const summary: RunSummary = {

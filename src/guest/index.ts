@@ -9,3 +9,5 @@ export {
 export { UdpSink, type UdpFlowStats, type UdpSinkTotals } from './udp-sink.js';
 export { NeighborTable, DEFAULT_NEIGHBOR_OPTIONS, type NeighborOptions, type NeighborState, type NeighborSnapshot } from './neighbor.js';
 export { startTraceroute, type TracerouteOptions, type TracerouteResult, type TracerouteHop, type TracerouteApp } from './traceroute.js';
+export { startIperf, type IperfOptions, type IperfResult, type IperfApp, type IperfInterval } from './iperf.js';
+export { startRpc, type RpcOptions, type RpcResult, type RpcApp, type RpcInterval } from './rpc.js';

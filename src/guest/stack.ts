@@ -35,6 +35,7 @@ import { ICMP_ERROR_PREC, buildIcmpErrorMessage, errorAllowed } from '../wire/ic
 import { buildIpv4Datagram, writeMac } from '../wire/ipv4-frame.js';
 import { IcmpRateLimit } from './icmp-ratelimit.js';
 import { DEFAULT_NEIGHBOR_OPTIONS, NeighborTable, type NeighborOptions } from './neighbor.js';
+import { TcpStack, type TcpConfig, type TcpIpLayer } from '../tcp/index.js';
 import { UdpSink } from './udp-sink.js';
 
 export interface GuestStackOptions {
@@ -118,6 +119,8 @@ export class GuestStack {
   private readonly pathMtu = new Map<number, number>();
   private readonly icmpErrorHandlers: IcmpErrorHandler[] = [];
   private readonly icmpLimit = new IcmpRateLimit();
+  private tcpStack: TcpStack | null = null;
+  private tcpConfig: Partial<TcpConfig> | undefined;
 
   constructor(opts: GuestStackOptions) {
     this.name = opts.name;
@@ -169,6 +172,7 @@ export class GuestStack {
         drop: (reason, n) => this.drop(reason, n),
         failed: (ip) => {
           this.counters.arp_failures++;
+          this.tcpStack?.unreachable(ip, (remote) => iface.gateway === ip && iface.ipv4 !== null && !ipv4InSubnet(remote, iface.ipv4, iface.prefixLength));
           this.events?.({ type: 'guest-arp-failed', time_ns: this.sim.now, vm: this.name, nic: nic.path, ip: formatIpv4(ip) });
         },
       }),
@@ -189,6 +193,52 @@ export class GuestStack {
         this.tx(i, buildNeighborAdvertisement({ srcMac: i.nic.mac, srcIp6: a, targetIp6: a, unsolicited: true }));
       }
     }
+  }
+
+  /** Sets the defaults for this guest's TCP sockets (before first use of `tcp`). */
+  configureTcp(config: Partial<TcpConfig>): void {
+    this.tcpConfig = config;
+  }
+
+  /** The guest's TCP (created on first use): sockets, listeners, RST for closed ports. */
+  get tcp(): TcpStack {
+    if (this.tcpStack === null) {
+      this.tcpStack = new TcpStack({
+        sim: this.sim,
+        ip: this.tcpIpLayer(),
+        name: this.name,
+        prng: this.sim.prng.fork(`tcp:${this.name}`),
+        ...(this.tcpConfig ? { config: this.tcpConfig } : {}),
+      });
+    }
+    return this.tcpStack;
+  }
+
+  /** The IPv4 output TCP uses: Ethernet + IPv4 headers written in front of the segment. */
+  private tcpIpLayer(): TcpIpLayer {
+    return {
+      headroom: 34,
+      route: (dst) => {
+        const r = this.route(dst);
+        return r === null ? null : { src: r.iface.ipv4!, mtu: r.iface.nic.mtu };
+      },
+      allocate: (l4Len) => new Uint8Array(Math.max(34 + l4Len, 60)),
+      output: (buf, src, dst, l4Len, ecn) => {
+        const route = this.route(dst);
+        if (route === null) return this.drop('no-route', 1);
+        const { iface, nextHop } = route;
+        if (20 + l4Len > iface.nic.mtu) return this.drop('mtu', 1);
+        writeIpv4Header(buf, 14, src, dst, 20 + l4Len, this.ipId(), ecn);
+        const smac = iface.nic.mac;
+        writeMac(buf, 6, smac);
+        buf[12] = 0x08;
+        buf[13] = 0x00;
+        iface.neighbors.resolve(nextHop, (mac) => {
+          writeMac(buf, 0, mac);
+          this.tx(iface, buf);
+        });
+      },
+    };
   }
 
   /** Starts (or returns the existing) UDP receiver on `port`. */
@@ -393,6 +443,10 @@ export class GuestStack {
     const l4Len = total - ihl;
     if (proto === 1) this.receiveIcmp(src, dst, f, l4, l4Len, bcast);
     else if (proto === 17) this.receiveUdp(src, dst, f, l4, l4Len);
+    else if (proto === 6) {
+      if (bcast) return this.drop('tcp-broadcast', 1);
+      this.tcp.input(src, dst, f, l4, l4Len, f[o + 1]! & 3);
+    }
     else this.drop('unknown-protocol', 1);
   }
 
@@ -471,6 +525,33 @@ function icmpFrame(srcMac: number, dstMac: number, src: number, dst: number, ide
   frame[12] = 0x08;
   frame.set(ip, 14);
   return frame;
+}
+
+/** IPv4 header as Linux sends TCP: DF set, TTL 64, ECN bits from TCP, header checksum. */
+function writeIpv4Header(b: Uint8Array, o: number, src: number, dst: number, total: number, id: number, ecn: number): void {
+  b[o] = 0x45;
+  b[o + 1] = ecn & 3;
+  b[o + 2] = total >>> 8;
+  b[o + 3] = total & 0xff;
+  b[o + 4] = id >>> 8;
+  b[o + 5] = id & 0xff;
+  b[o + 6] = 0x40;
+  b[o + 7] = 0;
+  b[o + 8] = 64;
+  b[o + 9] = 6;
+  b[o + 10] = 0;
+  b[o + 11] = 0;
+  b[o + 12] = src >>> 24;
+  b[o + 13] = (src >>> 16) & 0xff;
+  b[o + 14] = (src >>> 8) & 0xff;
+  b[o + 15] = src & 0xff;
+  b[o + 16] = dst >>> 24;
+  b[o + 17] = (dst >>> 16) & 0xff;
+  b[o + 18] = (dst >>> 8) & 0xff;
+  b[o + 19] = dst & 0xff;
+  const c = ~fold(sumBytes(b, o, o + 20)) & 0xffff;
+  b[o + 10] = c >>> 8;
+  b[o + 11] = c & 0xff;
 }
 
 function readU32(f: Uint8Array, o: number): number {

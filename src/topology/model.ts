@@ -11,6 +11,8 @@ import type { SourceLocation } from '../errors.js';
 import type { YamlPath, YamlSource } from '../util/yaml-source.js';
 import type {
   DiskDoc,
+  IperfDoc,
+  RpcDoc,
   MigrateDoc,
   NumVfsActionDoc,
   PfDoc,
@@ -158,12 +160,26 @@ export interface LinkModel {
   bandwidthBps: number;
   delayNs: number;
   queueFrames: number;
+  /** fq_codel / red settings (absent: the tail-drop FIFO of `queueFrames`); `link/qdisc.ts` QdiscConfig. */
+  qdisc?: {
+    kind: 'fifo' | 'fq_codel' | 'red';
+    limit?: number;
+    targetNs?: number;
+    intervalNs?: number;
+    quantum?: number;
+    flows?: number;
+    ecn?: boolean;
+    minBytes?: number;
+    maxBytes?: number;
+    probability?: number;
+  };
   loss: number;
   yaml: YamlPath;
 }
 
 export interface PingAction {
   kind: 'ping';
+  name: string;
   from: string;
   dst: number;
   dstText: string;
@@ -174,6 +190,7 @@ export interface PingAction {
 
 export interface UdpAction {
   kind: 'udp';
+  name: string;
   from: string;
   dst: number;
   dstText: string;
@@ -182,6 +199,24 @@ export interface UdpAction {
   rateBps: number;
   size: number;
   durationNs: number;
+}
+
+export interface IperfAction {
+  kind: 'iperf';
+  name: string;
+  from: string;
+  dst: number;
+  dstText: string;
+  doc: IperfDoc;
+}
+
+export interface RpcAction {
+  kind: 'rpc';
+  name: string;
+  from: string;
+  dst: number;
+  dstText: string;
+  doc: RpcDoc;
 }
 
 export interface LinkStateAction {
@@ -214,7 +249,7 @@ export interface TracerouteAction {
   waitNs: number;
 }
 
-export type ScenarioAction = TracerouteAction | PingAction | UdpAction | LinkStateAction | MigrateAction | VfAction | NumVfsAction;
+export type ScenarioAction = TracerouteAction | PingAction | UdpAction | IperfAction | RpcAction | LinkStateAction | MigrateAction | VfAction | NumVfsAction;
 
 export interface ScenarioStep {
   index: number;

@@ -501,7 +501,23 @@ class Resolver {
         b: l.b,
         bandwidthBps: l.bandwidth ?? DEFAULTS.linkBandwidthBps,
         delayNs: l.delay ?? DEFAULTS.linkDelayNs,
-        queueFrames: l.queue ?? DEFAULTS.linkQueueFrames,
+        queueFrames: typeof l.queue === 'number' ? l.queue : typeof l.queue === 'object' && l.queue.kind === 'fifo' ? (l.queue.limit ?? DEFAULTS.linkQueueFrames) : DEFAULTS.linkQueueFrames,
+        ...(typeof l.queue === 'object' && l.queue.kind !== 'fifo'
+          ? {
+              qdisc: {
+                kind: l.queue.kind,
+                ...(l.queue.limit !== undefined ? { limit: l.queue.limit } : {}),
+                ...(l.queue.target !== undefined ? { targetNs: l.queue.target } : {}),
+                ...(l.queue.interval !== undefined ? { intervalNs: l.queue.interval } : {}),
+                ...(l.queue.quantum !== undefined ? { quantum: l.queue.quantum } : {}),
+                ...(l.queue.flows !== undefined ? { flows: l.queue.flows } : {}),
+                ...(l.queue.ecn !== undefined ? { ecn: l.queue.ecn } : {}),
+                ...(l.queue.min !== undefined ? { minBytes: l.queue.min } : {}),
+                ...(l.queue.max !== undefined ? { maxBytes: l.queue.max } : {}),
+                ...(l.queue.probability !== undefined ? { probability: l.queue.probability } : {}),
+              },
+            }
+          : {}),
         loss: l.loss ?? 0,
         yaml: ly,
       });
@@ -547,6 +563,16 @@ class Resolver {
 
   private scenario(doc: TopologyDoc, vms: VmModel[]): ScenarioStep[] {
     const steps: ScenarioStep[] = [];
+    const appCount: Record<string, number> = {};
+    const appNames = new Map<string, YamlPath>();
+    const appName = (kind: string, given: string | undefined, yaml: YamlPath): string => {
+      appCount[kind] = (appCount[kind] ?? 0) + 1;
+      const name = given ?? `${kind}${appCount[kind]}`;
+      const prev = appNames.get(name);
+      if (prev) this.err('DUPLICATE_APP', [...yaml, 'name'], `app name "${name}" is already used at line ${this.source.locate(prev).line}`);
+      else appNames.set(name, yaml);
+      return name;
+    };
     (doc.scenario ?? []).forEach((s, i) => {
       const sy = ['scenario', i];
       const present = SCENARIO_ACTIONS.filter((a) => s[a] !== undefined);
@@ -563,7 +589,7 @@ class Resolver {
         const from = this.source_(p.from, vms, [...sy, 'ping', 'from']);
         const dst = this.destination(p.to, vms, [...sy, 'ping', 'to']);
         if (from !== undefined && dst !== undefined) {
-          action = { kind: 'ping', from, dst, dstText: formatIpv4(dst), count: p.count ?? DEFAULTS.pingCount, intervalNs: p.interval ?? DEFAULTS.pingIntervalNs, size: p.size ?? DEFAULTS.pingSize };
+          action = { kind: 'ping', name: appName('ping', p.name, [...sy, 'ping']), from, dst, dstText: formatIpv4(dst), count: p.count ?? DEFAULTS.pingCount, intervalNs: p.interval ?? DEFAULTS.pingIntervalNs, size: p.size ?? DEFAULTS.pingSize };
           if (action.intervalNs <= 0) this.err('INVALID', [...sy, 'ping', 'interval'], `"interval" must be positive`);
         }
       } else if (kind === 'udp' && s.udp) {
@@ -572,10 +598,32 @@ class Resolver {
         const dst = this.destination(u.to, vms, [...sy, 'udp', 'to']);
         if (u.rate <= 0) this.err('INVALID', [...sy, 'udp', 'rate'], `"rate" must be positive`);
         if (from !== undefined && dst !== undefined) {
-          const a: ScenarioAction = { kind: 'udp', from, dst, dstText: formatIpv4(dst), port: u.port ?? DEFAULTS.udpPort, rateBps: u.rate, size: u.size ?? DEFAULTS.udpSize, durationNs: u.duration };
+          const a: ScenarioAction = { kind: 'udp', name: appName('udp', u.name, [...sy, 'udp']), from, dst, dstText: formatIpv4(dst), port: u.port ?? DEFAULTS.udpPort, rateBps: u.rate, size: u.size ?? DEFAULTS.udpSize, durationNs: u.duration };
           if (u.src_port !== undefined) a.srcPort = u.src_port;
           action = a;
         }
+      } else if (kind === 'iperf' && s.iperf) {
+        const d = s.iperf;
+        const y = [...sy, 'iperf'];
+        const from = this.source_(d.from, vms, [...y, 'from']);
+        const dst = this.destination(d.to, vms, [...y, 'to']);
+        if (d.duration !== undefined && d.bytes !== undefined) this.err('INVALID', [...y, 'bytes'], `give "duration" or "bytes", not both (iperf3 -t or -n)`);
+        if (d.duration !== undefined && d.duration <= 0) this.err('INVALID', [...y, 'duration'], `"duration" must be positive`);
+        if (d.bytes !== undefined && d.bytes <= 0) this.err('INVALID', [...y, 'bytes'], `"bytes" must be positive`);
+        if (d.interval !== undefined && d.interval <= 0) this.err('INVALID', [...y, 'interval'], `"interval" must be positive`);
+        if (d.window !== undefined && (d.window < 4096 || d.window > 1 << 30)) this.err('INVALID', [...y, 'window'], `window ${d.window} bytes is outside 4KiB..1GiB`);
+        if (from !== undefined && dst !== undefined) action = { kind: 'iperf', name: appName('iperf', d.name, y), from, dst, dstText: formatIpv4(dst), doc: d };
+      } else if (kind === 'rpc' && s.rpc) {
+        const d = s.rpc;
+        const y = [...sy, 'rpc'];
+        const from = this.source_(d.from, vms, [...y, 'from']);
+        const dst = this.destination(d.to, vms, [...y, 'to']);
+        if (d.duration <= 0) this.err('INVALID', [...y, 'duration'], `"duration" must be positive`);
+        if (d.request !== undefined && (d.request < 1 || d.request > 1 << 30)) this.err('INVALID', [...y, 'request'], `request ${d.request} bytes is outside 1..1GiB`);
+        if (d.response !== undefined && (d.response < 1 || d.response > 1 << 30)) this.err('INVALID', [...y, 'response'], `response ${d.response} bytes is outside 1..1GiB`);
+        if (d.rate !== undefined && d.rate > 10_000_000) this.err('INVALID', [...y, 'rate'], `rate ${d.rate}/s is above 10000000/s`);
+        if (d.interval !== undefined && d.interval <= 0) this.err('INVALID', [...y, 'interval'], `"interval" must be positive`);
+        if (from !== undefined && dst !== undefined) action = { kind: 'rpc', name: appName('rpc', d.name, y), from, dst, dstText: formatIpv4(dst), doc: d };
       } else if ((kind === 'link_down' || kind === 'link_up') && s[kind] !== undefined) {
         const target = s[kind];
         if (!this.ports.has(target)) this.unknown('UNKNOWN_PORT', [...sy, kind], 'port', target, [...this.ports.keys()]);

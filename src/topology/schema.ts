@@ -147,7 +147,24 @@ export const linkSchema = z.strictObject({
   b: z.string().describe('port path of the other end, e.g. tor.p1'),
   bandwidth: zRate().optional().describe('line rate (default 10Gbit)'),
   delay: zDuration().optional().describe('propagation delay (default 0)'),
-  queue: zCount(0).optional().describe('transmit queue per direction in frames (default 1000)'),
+  queue: z
+    .union([
+      zCount(0),
+      z.strictObject({
+        kind: z.enum(['fifo', 'fq_codel', 'red']).describe('fifo: tail drop (default); fq_codel: RFC 8290 (Linux default qdisc); red: random early detection'),
+        limit: zCount(1, 1_000_000).optional().describe('packets (fifo default 1000, fq_codel 10240, red 1000)'),
+        target: zDuration().optional().describe('fq_codel CoDel target (default 5ms)'),
+        interval: zDuration().optional().describe('fq_codel CoDel interval (default 100ms)'),
+        quantum: zSize().optional().describe('fq_codel DRR quantum in bytes (default MTU + 14)'),
+        flows: zCount(1, 65536).optional().describe('fq_codel flow buckets (default 1024)'),
+        ecn: z.boolean().optional().describe('mark ECN-capable packets instead of dropping (fq_codel default true, red false)'),
+        min: zSize().optional().describe('red: average queue where early drops start (bytes)'),
+        max: zSize().optional().describe('red: average queue where every packet is dropped (bytes)'),
+        probability: z.number().min(0).max(1).optional().describe('red: drop probability at max (default 0.02)'),
+      }),
+    ])
+    .optional()
+    .describe('transmit queue per direction: frames of a tail-drop FIFO (default 1000), or { kind: fq_codel | red | fifo, … }'),
   loss: zLoss().optional(),
 });
 
@@ -193,6 +210,7 @@ export const vmSchema = z.strictObject({
 });
 
 const pingSchema = z.strictObject({
+  name: z.string().regex(NAME_RE).optional().describe('name used by expect: (default ping1, ping2 …)'),
   from: z.string().describe('VM name (or vm.interface)'),
   to: z.string().describe('IPv4 address, VM name or vm.interface'),
   count: zCount(1).optional().describe('default 5'),
@@ -201,6 +219,7 @@ const pingSchema = z.strictObject({
 });
 
 const udpSchema = z.strictObject({
+  name: z.string().regex(NAME_RE).optional().describe('name used by expect: (default udp1, udp2 …)'),
   from: z.string(),
   to: z.string(),
   port: zCount(1, 65535).optional().describe('default 5001'),
@@ -208,6 +227,48 @@ const udpSchema = z.strictObject({
   rate: zRate(),
   size: zCount(1, 65507).optional().describe('UDP payload bytes, default 1000'),
   duration: zDuration(),
+});
+
+/** App names for expectations (`iperf1: throughput >= 900Mbit`); default `<kind><n>` in scenario order. */
+const zAppName = () => z.string().regex(NAME_RE, { error: 'an app name: letters, digits, _ and -' }).optional().describe('name used by expect: (default iperf1, rpc2, ping1 … in scenario order)');
+
+const zCc = () => z.enum(['cubic', 'newreno']).optional().describe('congestion control (default cubic, as Linux)');
+
+const iperfSchema = z.strictObject({
+  name: zAppName(),
+  from: z.string().describe('VM name (the iperf3 client)'),
+  to: z.string().describe('IPv4 address, VM name or vm.interface (the server, started there)'),
+  port: zCount(1, 65535).optional().describe('default 5201'),
+  duration: zDuration().optional().describe('default 10s (iperf3 -t); not with bytes'),
+  bytes: zSize().optional().describe('bytes per stream instead of a duration (iperf3 -n)'),
+  parallel: zCount(1, 128).optional().describe('streams (iperf3 -P), default 1'),
+  reverse: z.boolean().optional().describe('the server sends (iperf3 -R)'),
+  cc: zCc(),
+  interval: zDuration().optional().describe('report interval (iperf3 -i), default 1s'),
+  window: zSize().optional().describe('socket buffer size, both ends (iperf3 -w)'),
+  server: z.boolean().optional().describe('start the server at the destination (default true)'),
+});
+
+const zRpcRate = () =>
+  z
+    .union([z.number().positive(), z.string().regex(/^\s*[0-9]+(\.[0-9]+)?\s*\/\s*s\s*$/, { error: 'a request rate such as "1000/s"' })])
+    .transform((v) => (typeof v === 'number' ? v : Number(v.split('/')[0]!.trim())))
+    .describe('requests per second, e.g. "1000/s" (open loop)');
+
+const rpcSchema = z.strictObject({
+  name: zAppName(),
+  from: z.string(),
+  to: z.string(),
+  port: zCount(1, 65535).optional().describe('default 7000'),
+  request: zSize().optional().describe('request bytes, default 200'),
+  response: zSize().optional().describe('response bytes, default 64KiB'),
+  rate: zRpcRate().optional(),
+  concurrency: zCount(1, 100000).optional().describe('closed loop: outstanding requests (default 8); with rate: the connection pool (default 64)'),
+  per_request: z.boolean().optional().describe('a new connection per request (default false)'),
+  duration: zDuration(),
+  interval: zDuration().optional(),
+  nodelay: z.boolean().optional().describe('TCP_NODELAY (Nagle off)'),
+  server: z.boolean().optional(),
 });
 
 const migrateSchema = z.strictObject({
@@ -257,13 +318,15 @@ export const routerSchema = z.strictObject({
   routes: z.array(routeSchema).optional().describe('static routes; connected subnets are implicit'),
 });
 
-export const SCENARIO_ACTIONS = ['ping', 'udp', 'link_down', 'link_up', 'migrate', 'vf', 'sriov', 'traceroute'] as const;
+export const SCENARIO_ACTIONS = ['ping', 'udp', 'link_down', 'link_up', 'migrate', 'vf', 'sriov', 'traceroute', 'iperf', 'rpc'] as const;
 export type ScenarioActionName = (typeof SCENARIO_ACTIONS)[number];
 
 export const scenarioStepSchema = z.strictObject({
   at: zDuration().describe('when, in simulated time from the start'),
   ping: pingSchema.optional(),
   udp: udpSchema.optional(),
+  iperf: iperfSchema.optional().describe('bulk TCP streams, iperf3-like'),
+  rpc: rpcSchema.optional().describe('TCP request/response with latency percentiles'),
   link_down: z.string().optional().describe('a link end or port path'),
   link_up: z.string().optional(),
   migrate: migrateSchema.optional(),
@@ -289,6 +352,7 @@ export const topologySchema = z
     vms: z.record(z.string(), vmSchema).optional(),
     scenario: z.array(scenarioStepSchema).optional(),
     capture: captureSchema.optional(),
+    expect: z.array(z.string()).optional().describe('checks on the run, e.g. "iperf1: throughput >= 900Mbit over [1s, 5s]", "rpc1: p99 <= 5ms", "ping1: loss == 0" (vfab test)'),
   })
   .describe('A vfab topology: hosts, bridges, VMs, switches, links, a scenario and what to capture');
 
@@ -307,6 +371,8 @@ export type VfConfigDoc = z.output<typeof vfConfigSchema>;
 export type ScenarioStepDoc = z.output<typeof scenarioStepSchema>;
 export type PingDoc = z.output<typeof pingSchema>;
 export type UdpDoc = z.output<typeof udpSchema>;
+export type IperfDoc = z.output<typeof iperfSchema>;
+export type RpcDoc = z.output<typeof rpcSchema>;
 export type MigrateDoc = z.output<typeof migrateSchema>;
 export type VfActionDoc = z.output<typeof vfActionSchema>;
 export type NumVfsActionDoc = z.output<typeof numVfsActionSchema>;
