@@ -39,11 +39,15 @@ export const LAYERS = {
   vnic: { may: ['sim', 'wire', 'util', 'port'] }, // virtio-net; must not do switching
   vswitch: { may: ['sim', 'wire', 'util', 'port'] }, // bridges, flows, classifier; not fabric, not link timing
   sriov: { may: ['sim', 'wire', 'util', 'port', 'vswitch'] }, // PF/VF/VEB; may reuse vswitch's learning code
-  guest: { may: ['sim', 'wire', 'util', 'port'] }, // guest stack + apps; talks to devices through ports only
+  tcp: { may: ['sim', 'wire'], node: false }, // TCP state machine, congestion control, sockets: knows no VM, NIC or link
+  guest: { may: ['sim', 'wire', 'util', 'port', 'tcp'] }, // guest stack + apps; talks to devices through ports only
   migration: { may: ['sim', 'wire', 'util', 'port', 'guest'] }, // precopy + announce; guest: the stream's TCP/IP
+  router: { may: ['sim', 'wire', 'util', 'port', 'guest'] }, // L3 forwarding, routes, ECMP, ICMP errors; guest: the ARP neighbour table
+  tunnel: { may: ['sim', 'wire', 'util', 'port', 'guest', 'router'] }, // VXLAN tunnel ports + host underlay endpoint; router: the flow hash
   block: { may: ['sim', 'util'] }, // qcow2/raw, throttles, workloads; must not know about networks
   // --- features: whole subsystems above the devices -----------------------------------------
   qos: { may: ['sim', 'util', 'block', 'topology'] }, // storage QoS runner (block + throttles)
+  openflow: { may: ['sim', 'wire', 'util', 'port', 'vswitch'] }, // OpenFlow 1.3 codec + switch side over vswitch tables; sockets in *.adapter.ts
   // --- pictures: read summaries and the topology model, run nothing ------------------------------
   report: { may: ['util', 'topology', 'port', 'fabric', 'qos'] }, // diagrams (elkjs) and HTML reports (uPlot)
   // --- fabric: assembles every device/feature; the public library API -----------------------
