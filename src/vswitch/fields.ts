@@ -32,6 +32,7 @@ export const KEY_WORDS = 26;
 
 /** OpenFlow port numbers for reserved ports (OpenFlow 1.0 numbering, as ovs-ofctl prints). */
 export const OFPP_IN_PORT = 0xfff8;
+export const OFPP_TABLE = 0xfff9;
 export const OFPP_NORMAL = 0xfffa;
 export const OFPP_FLOOD = 0xfffb;
 export const OFPP_ALL = 0xfffc;
@@ -220,6 +221,9 @@ export interface FieldDef {
   bits: number;
   /** Bits OR-ed into value and mask whenever the field is matched (dl_vlan sets CFI). */
   extra: number;
+  /** OVS's `n_bytes`: the width a number is parsed at (`parse_int_string`) before the field's
+   *  own bits are kept (`dl_vlan=5000` is accepted and means VID 904, as in OVS). */
+  bytes: number;
   maskable: boolean;
   prereq: Prereq;
   /** Can `set_field` write it. */
@@ -232,8 +236,9 @@ function f(
   kind: FieldKind,
   word: number,
   prereq: Prereq,
-  opts: Partial<Pick<FieldDef, 'shift' | 'bits' | 'extra' | 'maskable' | 'settable'>> = {},
+  opts: Partial<Pick<FieldDef, 'shift' | 'bits' | 'extra' | 'maskable' | 'settable' | 'bytes'>> = {},
 ): FieldDef {
+  const bits = opts.bits ?? (kind === 'ipv4' ? 32 : kind === 'port' ? 16 : 32);
   return {
     name,
     aliases,
@@ -241,7 +246,8 @@ function f(
     word,
     prereq,
     shift: opts.shift ?? 0,
-    bits: opts.bits ?? (kind === 'ipv4' ? 32 : kind === 'port' ? 16 : 32),
+    bits,
+    bytes: opts.bytes ?? Math.ceil(bits / 8),
     extra: opts.extra ?? 0,
     maskable: opts.maskable ?? true,
     settable: opts.settable ?? true,
@@ -255,16 +261,16 @@ export const FIELDS: FieldDef[] = [
   f('dl_type', ['eth_type'], 'int', W_DL_TYPE, 'none', { bits: 16, maskable: false, settable: false }),
   f('vlan_tci', [], 'int', W_VLAN_TCI, 'none', { bits: 16 }),
   // dl_vlan / dl_vlan_pcp: the VID / PCP of a present tag (the CFI bit is implied).
-  f('dl_vlan', [], 'int', W_VLAN_TCI, 'none', { bits: 12, extra: VLAN_CFI, maskable: false }),
+  f('dl_vlan', [], 'int', W_VLAN_TCI, 'none', { bits: 12, bytes: 2, extra: VLAN_CFI, maskable: false }),
   f('dl_vlan_pcp', [], 'int', W_VLAN_TCI, 'none', { shift: 13, bits: 3, extra: VLAN_CFI, maskable: false }),
   // OpenFlow 1.2 vlan_vid: 13 bits, 0x1000 = "a tag is present".
-  f('vlan_vid', [], 'int', W_VLAN_TCI, 'none', { bits: 13 }),
+  f('vlan_vid', [], 'int', W_VLAN_TCI, 'none', { bits: 13, bytes: 2 }),
   f('vlan_pcp', [], 'int', W_VLAN_TCI, 'none', { shift: 13, bits: 3, extra: VLAN_CFI, maskable: false }),
   f('nw_src', ['ip_src'], 'ipv4', W_NW_SRC, 'ip_or_arp'),
   f('nw_dst', ['ip_dst'], 'ipv4', W_NW_DST, 'ip_or_arp'),
   f('nw_proto', ['ip_proto'], 'int', W_NW_PROTO, 'ip_any', { bits: 8, maskable: false, settable: false }),
   // nw_tos is the DSCP part of the TOS byte in its TOS position (low 2 bits ignored).
-  f('nw_tos', [], 'int', W_NW_TOS, 'ip_any', { shift: 2, bits: 6, maskable: false }),
+  f('nw_tos', [], 'int', W_NW_TOS, 'ip_any', { shift: 2, bits: 6, bytes: 1, maskable: false }),
   f('ip_dscp', [], 'int', W_NW_TOS, 'ip_any', { shift: 2, bits: 6, maskable: false }),
   f('nw_ecn', ['ip_ecn'], 'int', W_NW_TOS, 'ip_any', { bits: 2, maskable: false }),
   f('nw_ttl', [], 'int', W_NW_TTL, 'ip_any', { bits: 8, maskable: false }),
@@ -276,11 +282,11 @@ export const FIELDS: FieldDef[] = [
   f('udp_dst', [], 'int', W_TP_DST, 'udp', { bits: 16 }),
   f('sctp_src', [], 'int', W_TP_SRC, 'sctp', { bits: 16 }),
   f('sctp_dst', [], 'int', W_TP_DST, 'sctp', { bits: 16 }),
-  f('icmp_type', [], 'int', W_TP_SRC, 'icmp', { bits: 8, maskable: false }),
-  f('icmp_code', [], 'int', W_TP_DST, 'icmp', { bits: 8, maskable: false }),
-  f('icmpv6_type', [], 'int', W_TP_SRC, 'icmp6', { bits: 8, maskable: false }),
-  f('icmpv6_code', [], 'int', W_TP_DST, 'icmp6', { bits: 8, maskable: false }),
-  f('arp_op', [], 'int', W_NW_PROTO, 'arp', { bits: 16, maskable: false }),
+  f('icmp_type', [], 'int', W_TP_SRC, 'icmp', { bits: 16, bytes: 1, maskable: false }),
+  f('icmp_code', [], 'int', W_TP_DST, 'icmp', { bits: 16, bytes: 1, maskable: false }),
+  f('icmpv6_type', [], 'int', W_TP_SRC, 'icmp6', { bits: 16, bytes: 1, maskable: false }),
+  f('icmpv6_code', [], 'int', W_TP_DST, 'icmp6', { bits: 16, bytes: 1, maskable: false }),
+  f('arp_op', [], 'int', W_NW_PROTO, 'arp', { bits: 8, bytes: 2, maskable: false }),
   f('arp_spa', [], 'ipv4', W_NW_SRC, 'arp'),
   f('arp_tpa', [], 'ipv4', W_NW_DST, 'arp'),
   f('arp_sha', [], 'mac', W_ARP_SHA_HI, 'arp'),

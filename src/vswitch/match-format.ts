@@ -122,8 +122,8 @@ export function formatMatch(value: Int32Array, mask: Int32Array, portName?: (p: 
   if (mask[W_NW_TTL] !== 0) parts.push(`nw_ttl=${value[W_NW_TTL]}`);
   const icmp = (isIp && proto === 1) || (isIp6 && proto === 58);
   const l4 = icmp ? (isIp ? ['icmp_type', 'icmp_code'] : ['icmpv6_type', 'icmpv6_code']) : ['tp_src', 'tp_dst'];
-  if (mask[W_TP_SRC] !== 0) parts.push(`${l4[0]}=${intText(value[W_TP_SRC]!, mask[W_TP_SRC]!, icmp ? 0xff : 0xffff)}`);
-  if (mask[W_TP_DST] !== 0) parts.push(`${l4[1]}=${intText(value[W_TP_DST]!, mask[W_TP_DST]!, icmp ? 0xff : 0xffff)}`);
+  if (mask[W_TP_SRC] !== 0) parts.push(`${l4[0]}=${intText(value[W_TP_SRC]!, mask[W_TP_SRC]!, 0xffff)}`);
+  if (mask[W_TP_DST] !== 0) parts.push(`${l4[1]}=${intText(value[W_TP_DST]!, mask[W_TP_DST]!, 0xffff)}`);
   if (mask[W_ARP_SHA_HI] !== 0 || mask[W_ARP_SHA_HI + 1] !== 0) parts.push(`arp_sha=${macText(value, mask, W_ARP_SHA_HI)}`);
   if (mask[W_ARP_THA_HI] !== 0 || mask[W_ARP_THA_HI + 1] !== 0) parts.push(`arp_tha=${macText(value, mask, W_ARP_THA_HI)}`);
   return parts.join(',');
