@@ -167,6 +167,8 @@ function buildBridge(ctx: FabricContext, m: BridgeModel, bridgeCount: number): B
       ...(m.flows ? { flows: m.flows.text, flowsOrigin: m.flows.origin } : {}),
       ...(m.macAgingNs !== undefined ? { macAgingNs: m.macAgingNs } : {}),
       ...(m.macTableSize !== undefined ? { macTableSize: m.macTableSize } : {}),
+      ...(m.protocols !== undefined ? { protocols: m.protocols } : {}),
+      ...(m.strict !== undefined ? { strict: m.strict } : {}),
     });
   } catch (e) {
     if (e instanceof UserError && !e.location) throw ctx.source.error(e.code, m.yaml, e.message);

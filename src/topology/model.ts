@@ -51,6 +51,9 @@ export interface BridgeModel {
   flows?: FlowsSpec;
   macAgingNs?: number;
   macTableSize?: number;
+  /** OpenFlow version the flows are checked against (10..15), and strict flow checking. */
+  protocols?: 10 | 11 | 12 | 13 | 14 | 15;
+  strict?: boolean;
   ports: BridgePortModel[];
   yaml: YamlPath;
 }

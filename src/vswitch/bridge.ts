@@ -25,7 +25,8 @@ import { extractFlowKey } from '../wire/extract.js';
 import { emptyFlowKey } from '../wire/flow-key.js';
 import { FlowCache } from './classifier.js';
 import { KEY_WORDS, OFPP_LOCAL, W_IN_PORT, W_VLAN_TCI, formatMac, keyWordsFromFlowKey } from './fields.js';
-import { parseFlows } from './flow-parser.js';
+import { parseFlows, type FlowWarning } from './flow-parser.js';
+import type { OfVersion } from './flow-syntax.js';
 import { FlowTables, type FlowRule, type FlowStats } from './flow-table.js';
 import { MacTable, type MacEntry } from './mac-learning.js';
 import { readTags, rewriteFrame, stateFromFrame, type PacketState } from './rewrite.js';
@@ -56,6 +57,10 @@ export interface BridgeOptions {
   macTableSize?: number;
   /** Exact-match cache entries (0 disables the cache). Default 8192. */
   cacheSize?: number;
+  /** OpenFlow version flows are checked against, as `ovs-ofctl -O` (default 10: OpenFlow 1.0 + NXM). */
+  protocols?: OfVersion;
+  /** Reject flows OVS would silently change (a match field dropped for a missing prerequisite). */
+  strict?: boolean;
 }
 
 export interface BridgePortOptions {
@@ -129,11 +134,15 @@ export class Bridge implements XBridge {
   private readonly movesInWindow = new Map<number, number>();
   private pendingFlows: { text: string; origin: { file: string; line: number; col: number } | undefined } | null = null;
   private pendingError: UserError | null = null;
+  private readonly parseOpts: { protocols: OfVersion; strict: boolean };
+  /** Warnings of the flows loaded so far (fields OVS would drop), with their places. */
+  flowWarnings: FlowWarning[] = [];
 
   constructor(opts: BridgeOptions) {
     this.path = opts.path;
     this.sim = opts.sim;
     this.events = opts.events;
+    this.parseOpts = { protocols: opts.protocols ?? 10, strict: opts.strict ?? false };
     this.mac = new MacTable({
       agingNs: opts.macAgingNs ?? DEFAULT_MAC_AGING_NS,
       maxEntries: opts.macTableSize ?? DEFAULT_MAC_TABLE_SIZE,
@@ -159,6 +168,7 @@ export class Bridge implements XBridge {
    */
   loadFlows(flows: string | undefined, origin?: { file: string; line: number; col: number }): void {
     this.flowTables.clear();
+    this.flowWarnings = [];
     this.pendingFlows = null;
     this.pendingError = null;
     const text = flows ?? 'priority=0,actions=NORMAL';
@@ -173,22 +183,16 @@ export class Bridge implements XBridge {
 
   /** Parses flows; an unknown port name comes back as the error (others are thrown). */
   private parseFlowText(text: string, origin?: { file: string; line: number; col: number }): ReturnType<typeof parseFlows> | UserError {
+    const base = { file: origin?.file ?? `${this.path} flows`, line: origin?.line ?? 1, col: origin?.col ?? 1, ...this.parseOpts };
     try {
-      return parseFlows(text, {
-        file: origin?.file ?? `${this.path} flows`,
-        line: origin?.line ?? 1,
-        col: origin?.col ?? 1,
-        portByName: (n) => this.portNumber(n),
-      });
+      const warnings: FlowWarning[] = [];
+      const flows = parseFlows(text, { ...base, warnings, portByName: (n) => this.portNumber(n) });
+      this.flowWarnings.push(...warnings);
+      return flows;
     } catch (e) {
       if (!(e instanceof UserError) || e.code !== 'FLOW_UNKNOWN_PORT') throw e;
       // Every other mistake is reported now: parse again with any name accepted.
-      parseFlows(text, {
-        file: origin?.file ?? `${this.path} flows`,
-        line: origin?.line ?? 1,
-        col: origin?.col ?? 1,
-        portByName: () => 0xfeff,
-      });
+      parseFlows(text, { ...base, portByName: () => 0xfeff });
       return e;
     }
   }
@@ -213,12 +217,16 @@ export class Bridge implements XBridge {
 
   /** Adds flows (like `ovs-ofctl add-flows`), keeping existing ones. */
   addFlows(flows: string, origin?: { file: string; line: number; col: number }): FlowRule[] {
+    const warnings: FlowWarning[] = [];
     const parsed = parseFlows(flows, {
       file: origin?.file ?? `${this.path} flows`,
       line: origin?.line ?? 1,
       col: origin?.col ?? 1,
+      ...this.parseOpts,
+      warnings,
       portByName: (n) => this.portNumber(n),
     });
+    this.flowWarnings.push(...warnings);
     return parsed.map((p) => this.addRule(p));
   }
 

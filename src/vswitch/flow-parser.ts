@@ -277,6 +277,12 @@ function parseActions(s: string, base: number, tableId: number, mValue: Int32Arr
   const out: Action[] = [];
   let drop = -1;
   let gotoAt = -1;
+  // Usable OpenFlow versions (ofpacts_check's usable_protocols): where an action first needed
+  // OpenFlow 1.1+ (push_vlan) or only works in 1.0 (an "inconsistent match" OVS then allows in
+  // OF1.0 only: mod_nw_src without ip, strip_vlan without a tag, dec_ttl without ip).
+  let needs11 = -1;
+  let only10 = -1;
+  const version = opts.protocols ?? 10;
   // ofpacts_check tracks the VLAN tag a push_vlan adds (and a strip_vlan removes).
   const vlanMatch = { value: Int32Array.from(mValue), mask: Int32Array.from(mMask) };
   for (const it of items) {
@@ -357,6 +363,7 @@ function parseActions(s: string, base: number, tableId: number, mValue: Int32Arr
       }
       case 'strip_vlan':
       case 'pop_vlan':
+        if (!prereqOk('vlan', vlanMatch.value, vlanMatch.mask) && only10 < 0) only10 = it.at;
         out.push({ type: 'strip_vlan', text: key });
         vlanMatch.value[W_VLAN_TCI] = 0;
         vlanMatch.mask[W_VLAN_TCI] = 0;
@@ -365,6 +372,7 @@ function parseActions(s: string, base: number, tableId: number, mValue: Int32Arr
         const t = u16('ethertype');
         if (t !== 0x8100 && t !== 0x88a8) throw ctx.err('FLOW_BAD_VALUE', it.valueAt, `${arg}: not a valid VLAN ethertype`);
         out.push({ type: 'push_vlan', tpid: t });
+        if (needs11 < 0) needs11 = it.at;
         // ofpacts_check: after a push the match has a tag (CFI set).
         vlanMatch.value[W_VLAN_TCI] = vlanMatch.value[W_VLAN_TCI]! | VLAN_CFI;
         vlanMatch.mask[W_VLAN_TCI] = vlanMatch.mask[W_VLAN_TCI]! | VLAN_CFI;
@@ -374,6 +382,7 @@ function parseActions(s: string, base: number, tableId: number, mValue: Int32Arr
         if (arg !== '' && !arg.split(/[, ]+/).some((x) => x !== '')) {
           throw ctx.err('FLOW_BAD_VALUE', it.valueAt, 'dec_ttl_cnt_ids: expected at least one controller id.');
         }
+        if (!prereqOk('ip_any', vlanMatch.value, vlanMatch.mask) && only10 < 0) only10 = it.at;
         out.push({ type: 'dec_ttl' });
         continue;
       case 'resubmit': {
@@ -405,7 +414,7 @@ function parseActions(s: string, base: number, tableId: number, mValue: Int32Arr
         const t = arg.startsWith('-') ? null : strToUintBase10(arg);
         if (t === null || t > 255) throw ctx.err('FLOW_BAD_VALUE', it.valueAt, `unknown table "${arg}"`);
         // check_GOTO_TABLE: forward only (when the flow's table is known) and below n_tables (255).
-        if (t >= 255 || (tableId !== 255 && t <= tableId)) {
+        if (tableId !== 255 && t <= tableId) {
           throw ctx.err('FLOW_BAD_VALUE', it.valueAt, `actions are invalid with specified match (OFPBIC_BAD_TABLE_ID): goto_table:${t} must go to a later table than ${tableId}`);
         }
         gotoAt = it.at;
@@ -445,7 +454,9 @@ function parseActions(s: string, base: number, tableId: number, mValue: Int32Arr
       else if ((key === 'mod_nw_src' || key === 'mod_nw_dst') && !/^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/.test(arg)) {
         throw ctx.err('FLOW_BAD_VALUE', it.valueAt, `${arg}: could not convert to IP address`);
       }
-      out.push(parseSet(of10, arg, true, it.at, it.valueAt, vlanMatch.value, vlanMatch.mask, ctx, opts, `${key}:${arg}`));
+      const a = parseSet(of10, arg, true, it.at, it.valueAt, vlanMatch.value, vlanMatch.mask, ctx, opts, `${key}:${arg}`);
+      if (a.type === 'set' && !prereqOk(a.field.prereq, vlanMatch.value, vlanMatch.mask) && only10 < 0) only10 = it.at;
+      out.push(a);
       continue;
     }
     if (KNOWN_UNSUPPORTED.has(key)) throw ctx.err('FLOW_UNSUPPORTED_ACTION', it.at, `action "${key}" is not supported yet (OVS accepts it)`, 'see docs/flows.md for the supported actions');
@@ -457,6 +468,15 @@ function parseActions(s: string, base: number, tableId: number, mValue: Int32Arr
     throw ctx.err('FLOW_UNSUPPORTED_ACTION', it.at, `unknown action ${it.key}`, 'see docs/flows.md for the supported actions');
   }
   if (drop >= 0 && out.length > 0) throw ctx.err('FLOW_SYNTAX', drop, '"drop" must not be accompanied by any other action or instruction');
+  // lib/ofp-protocol.c / utilities/ovs-ofctl.c: the flow must be usable in the session's version.
+  const allowed = version === 10 ? 'OpenFlow10,NXM' : `OXM-OpenFlow${version}`;
+  if (needs11 >= 0 && only10 >= 0) throw ctx.err('FLOW_PROTOCOL', Math.max(needs11, only10), 'no usable protocol: these actions need both OpenFlow 1.0 and OpenFlow 1.1+');
+  if (needs11 >= 0 && version === 10) {
+    throw ctx.err('FLOW_PROTOCOL', needs11, `none of the usable flow formats (OXM,OpenFlow11) is among the allowed flow formats (${allowed})`, 'this action needs OpenFlow 1.1 or later: use -O OpenFlow13 (protocols: [OpenFlow13] on the bridge)');
+  }
+  if (only10 >= 0 && version !== 10) {
+    throw ctx.err('FLOW_PROTOCOL', only10, `none of the usable flow formats (OpenFlow10,NXM) is among the allowed flow formats (${allowed})`, 'in OpenFlow 1.1+ this action needs its protocol (or a VLAN tag) in the match');
+  }
   return out;
 }
 
@@ -495,6 +515,10 @@ function parseSet(
     const limit = fd.name === 'vlan_vid' ? 0x1fffn : fd.name === 'nw_tos' ? 0xffn : (1n << BigInt(fd.bits)) - 1n;
     if (v > limit || (fd.name === 'nw_tos' && (v & 3n) !== 0n)) {
       throw ctx.err('FLOW_BAD_VALUE', valueAt, `${vText} is not a valid value for field ${fName} (OVS: OFPBAC_BAD_SET_ARGUMENT)`);
+    }
+    if (fd.name === 'vlan_vid' && (v & 0x1000n) === 0n && (opts.protocols ?? 10) >= 12) {
+      // OpenFlow 1.2+ carries set_field as OXM, whose vlan_vid needs OFPVID_PRESENT (0x1000).
+      throw ctx.err('FLOW_BAD_VALUE', valueAt, `set_field:${vText}->vlan_vid: OFPBAC_BAD_SET_ARGUMENT (OpenFlow 1.2+ needs the 0x1000 "present" bit: write ${Number(v) | 0x1000})`);
     }
     if (fd.name === 'vlan_vid' || fd.name === 'dl_vlan') return { type: 'set_vlan_vid', vid: Number(v) & 0xfff, push: false, text };
     if (fd.name === 'vlan_pcp' || fd.name === 'dl_vlan_pcp') return { type: 'set_vlan_pcp', pcp: Number(v), push: false, text };

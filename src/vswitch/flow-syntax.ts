@@ -28,6 +28,11 @@ export interface ParseOptions {
   col?: number;
   /** Resolves port names (`in_port=p1`, `output:p1`) to OpenFlow port numbers. */
   portByName?: (name: string) => number | undefined;
+  /**
+   * The OpenFlow version the flows are sent with (10 = 1.0 … 15 = 1.5), as `ovs-ofctl -O` would
+   * negotiate it. Default 10: ovs-ofctl's default, OpenFlow 1.0 with Nicira extensions.
+   */
+  protocols?: OfVersion;
   /** Turn warnings (a match field dropped for a missing prerequisite) into errors. */
   strict?: boolean;
   /** Collects the warnings (each also lands on its ParsedFlow). */
@@ -39,6 +44,20 @@ export interface FlowWarning {
   code: string;
   message: string;
   location: SourceLocation;
+}
+
+export type OfVersion = 10 | 11 | 12 | 13 | 14 | 15;
+
+/** `OpenFlow13` / `OpenFlow10,OpenFlow13` → the version a session negotiates (the highest). */
+export function parseProtocols(text: string): OfVersion | null {
+  let best: OfVersion | null = null;
+  for (const p of text.split(',')) {
+    const m = /^OpenFlow1([0-5])$/.exec(p.trim());
+    if (!m) return null;
+    const v = (10 + Number(m[1])) as OfVersion;
+    if (best === null || v > best) best = v;
+  }
+  return best;
 }
 
 /** A `key[=|:]value` item with its 0-based offset in the line. */

@@ -58,12 +58,13 @@ describe('flow parser', () => {
 
   it('parses every action and prints them the OVS way', () => {
     const f = parseFlows(
-      'ip,actions=output:1,normal,flood,all,in_port,local,controller,mod_vlan_vid:10,mod_vlan_pcp:3,strip_vlan,pop_vlan,push_vlan:0x8100,' +
+      'tcp,dl_vlan=5,actions=output:1,normal,flood,all,in_port,local,controller,mod_vlan_vid:10,mod_vlan_pcp:3,strip_vlan,push_vlan:0x8100,pop_vlan,push_vlan:0x8100,' +
         'mod_dl_src:00:00:00:00:00:01,mod_dl_dst:00:00:00:00:00:02,mod_nw_src:1.2.3.4,mod_nw_dst:5.6.7.8,mod_nw_tos:8,mod_tp_src:1,mod_tp_dst:2,' +
         'dec_ttl,set_field:9->nw_ttl,resubmit(,1),resubmit(2,3),resubmit:4,2,goto_table:5',
+      { protocols: 13 },
     )[0]!;
     expect(f.actionsText).toBe(
-      'output:1,NORMAL,FLOOD,ALL,IN_PORT,LOCAL,CONTROLLER:65535,mod_vlan_vid:10,mod_vlan_pcp:3,strip_vlan,pop_vlan,push_vlan:0x8100,' +
+      'output:1,NORMAL,FLOOD,ALL,IN_PORT,LOCAL,CONTROLLER:65535,mod_vlan_vid:10,mod_vlan_pcp:3,strip_vlan,push_vlan:0x8100,pop_vlan,push_vlan:0x8100,' +
         'mod_dl_src:00:00:00:00:00:01,mod_dl_dst:00:00:00:00:00:02,mod_nw_src:1.2.3.4,mod_nw_dst:5.6.7.8,mod_nw_tos:8,mod_tp_src:1,mod_tp_dst:2,' +
         'dec_ttl,set_field:9->nw_ttl,resubmit(,1),resubmit(2,3),resubmit(4,),output:2,resubmit(,5)',
     );
@@ -96,7 +97,8 @@ describe('flow parser', () => {
     expect(parseFlows('ip,icmp_type=3,actions=drop')[0]!.matchText).toBe('ip');
     expect(errorOf('actions=set_field:1.2.3.4->ip_src').code).toBe('FLOW_PREREQ');
     expect(errorOf('actions=set_field:0x1fa0->vlan_vid').code).toBe('FLOW_PREREQ');
-    expect(parseFlows('actions=push_vlan:0x8100,set_field:4196->vlan_vid')[0]!.actions).toHaveLength(2);
+    expect(parseFlows('actions=push_vlan:0x8100,set_field:4196->vlan_vid', { protocols: 13 })[0]!.actions).toHaveLength(2);
+    expect(errorOf('actions=push_vlan:0x8100,set_field:4196->vlan_vid').code).toBe('FLOW_PROTOCOL');
   });
 
   it('rejects malformed values, ranges and orderings like ovs-ofctl', () => {

@@ -40,7 +40,8 @@ describe('vfab bare-bridge trace equals recorded Open vSwitch answers', () => {
       const expected = parseExpected(read(c, 'expected.txt'));
       expect(expected.length).toBeGreaterThan(0);
       expect(expected.some((l) => l.result.startsWith('ERROR'))).toBe(false);
-      const got = runVfab(read(c, 'bridge.spec'), read(c, 'flows.txt'), read(c, 'packets.txt'));
+      const opts = existsSync(join(ROOT, c, 'ofctl-opts')) ? read(c, 'ofctl-opts') : '';
+      const got = runVfab(read(c, 'bridge.spec'), read(c, 'flows.txt'), read(c, 'packets.txt'), opts);
       expect(mismatches(expected, got)).toEqual([]);
     });
   }
@@ -58,7 +59,8 @@ describeWithTools(['ovs-vswitchd'], 'vfab bare-bridge trace equals a live Open v
         ['30', ORACLE, join(dir, 'bridge.spec'), join(dir, 'flows.txt'), join(dir, 'packets.txt'), '--stable', '--trace-out', '/dev/null', ...opts],
         { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] },
       );
-      const got = runVfab(read(c, 'bridge.spec'), read(c, 'flows.txt'), read(c, 'packets.txt'));
+      const ofctl = existsSync(join(ROOT, c, 'ofctl-opts')) ? read(c, 'ofctl-opts') : '';
+      const got = runVfab(read(c, 'bridge.spec'), read(c, 'flows.txt'), read(c, 'packets.txt'), ofctl);
       expect(mismatches(parseExpected(out), got)).toEqual([]);
     }, 20_000);
   }
