@@ -5,9 +5,13 @@
  * Switching is synchronous: a frame arriving through a bridge port's `receive()` is classified,
  * translated (xlate.ts) and sent out of the output ports in the same simulation event. In front
  * of translation sits an exact-match cache (classifier.ts `FlowCache`) holding whole translation
- * results; it is invalidated whenever the flow tables, the MAC table (new entry, move, expiry,
- * eviction) or the port set change. On a hit, the side effects are replayed: rule counters,
- * MAC-learning refresh, packet-in events.
+ * results; it is invalidated whenever the flow tables, the MAC table (new entry, move, eviction,
+ * flush) or the port set change, and an entry also carries a deadline: the earliest expiry of the
+ * MAC entries its NORMAL decision used (entries age out silently, so a hit after that time is
+ * treated as a miss, as OVS's revalidators retire a datapath flow whose MAC entry expired).
+ * Frames whose VLAN state the key does not capture (two tags, an 802.1ad outer tag) bypass it.
+ * On a hit, the side effects are replayed: rule counters, MAC-learning refresh, packet-in events.
+ * test/vswitch/cache-equivalence.test.ts checks cache on == cache off over random sequences.
  *
  * Loops: `meta.hops` counts bridge traversals; a frame arriving with `hops >= MAX_HOPS` is
  * dropped as `loop`. A hop budget alone lets a flood loop with fan-out f make f^64 copies, so a
@@ -474,8 +478,12 @@ export class Bridge implements XBridge {
     this.switched++;
     this.syncCache();
     const cache = opts.mayLearn && !opts.trace ? this.cache : null;
-    const doubleTagged = readTags(frame).n > 1;
-    let res = cache !== null && !doubleTagged ? (cache.get(words)?.res ?? null) : null;
+    // The key words hold the outer TCI only: a second tag or an 802.1ad outer TPID is state the
+    // key does not capture, so such frames are never cached.
+    const tags = readTags(frame);
+    const uncachable = tags.n > 1 || (tags.n === 1 && tags.tpid0 !== 0x8100);
+    let res = cache !== null && !uncachable ? (cache.get(words)?.res ?? null) : null;
+    if (res !== null && this.sim.now >= res.validUntilNs) res = null; // a MAC entry it used aged out
     if (res !== null) {
       const l = res.learns;
       const now = this.sim.now;
@@ -487,7 +495,7 @@ export class Bridge implements XBridge {
       stateFromFrame(frame, words, this.state);
       res = xlate(this, this.state, opts);
       this.syncCache();
-      if (cache !== null && !doubleTagged) cache.set(words, { res });
+      if (cache !== null && !uncachable) cache.set(words, { res });
     }
     if (opts.mayLearn) {
       const now = this.sim.now;

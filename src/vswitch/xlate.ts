@@ -83,6 +83,13 @@ export interface XlateResult {
   drop: string | null;
   /** Human-readable steps, when tracing. */
   log: string[] | null;
+  /**
+   * Until when (virtual ns) a cached copy of this result stays right: the earliest expiry of the
+   * MAC entries NORMAL forwarded by. Everything else the result depends on bumps a generation
+   * when it changes (flows, MAC entries added/moved/evicted, ports); an entry aging out does not,
+   * so the cache checks this deadline instead (OVS revalidates its cache for the same reason).
+   */
+  validUntilNs: number;
 }
 
 /** "Every field exact": a packet's key seen as a match, for run-time prerequisite checks. */
@@ -117,7 +124,7 @@ function noteDrop(ctx: Ctx, reason: string): void {
 
 /** Translates the packet in `state` (its words hold in_port). `state` is modified. */
 export function xlate(br: XBridge, state: PacketState, opts: { mayLearn: boolean; trace?: boolean }): XlateResult {
-  const res: XlateResult = { outputs: [], rules: [], learns: [], packetIns: [], drop: null, log: opts.trace ? [] : null };
+  const res: XlateResult = { outputs: [], rules: [], learns: [], packetIns: [], drop: null, log: opts.trace ? [] : null, validUntilNs: Infinity };
   const ctx: Ctx = { br, st: state, res, depth: 0, resubmits: 0, mayLearn: opts.mayLearn, error: null };
   const rule = br.tables.get(0)?.lookup(state.words) ?? null;
   if (rule === null) {
@@ -324,6 +331,7 @@ function normal(ctx: Ctx): void {
     const dst = dstHi * 0x1_0000_0000 + (w[W_DL_DST_HI + 1]! >>> 0);
     const p = br.mac.lookup(dst, vlan, br.nowNs());
     if (p >= 0) {
+      if (br.mac.lastFoundExpiresNs < ctx.res.validUntilNs) ctx.res.validUntilNs = br.mac.lastFoundExpiresNs;
       if (p === inPort) {
         noteDrop(ctx, 'learned-on-in-port');
         log(ctx, 'learned port is input port, dropping');
