@@ -28,7 +28,7 @@ import type { Simulation } from '../sim/simulation.js';
 import { extractFlowKey } from '../wire/extract.js';
 import { emptyFlowKey } from '../wire/flow-key.js';
 import { FlowCache } from './classifier.js';
-import { KEY_WORDS, OFPP_LOCAL, W_IN_PORT, W_VLAN_TCI, formatMac, keyWordsFromFlowKey } from './fields.js';
+import { KEY_WORDS, OFPP_LOCAL, PACKET_WORDS, W_IN_PORT, W_VLAN_TCI, formatMac, keyWordsFromFlowKey, keyWordsFromFrame } from './fields.js';
 import { parseFlows, type FlowWarning } from './flow-parser.js';
 import type { OfVersion } from './flow-syntax.js';
 import { FlowTables, type FlowRule, type FlowStats } from './flow-table.js';
@@ -127,6 +127,8 @@ export class Bridge implements XBridge {
   private seenPortGen = -1;
   private readonly fk = emptyFlowKey();
   private readonly words = new Int32Array(KEY_WORDS);
+  /** Whether `words` holds metadata from a trace flow (cleared before the next packet). */
+  private metadataSet = false;
   private readonly state: PacketState = { words: new Int32Array(KEY_WORDS), tpid: 0x8100, inner: 0 };
   private stormInstant = -1;
   private stormCopies = 0;
@@ -470,14 +472,23 @@ export class Bridge implements XBridge {
    * Classifies and translates `frame` as arriving on `ofport`, with all bookkeeping (counters,
    * learning when `mayLearn`, events) but without sending. Returns null for a runt frame.
    */
-  process(ofport: number, frame: Frame, opts: { mayLearn: boolean; trace?: boolean }): XlateResult | null {
+  process(ofport: number, frame: Frame, opts: { mayLearn: boolean; trace?: boolean; metadata?: Int32Array }): XlateResult | null {
     if (frame.length < 14) return null;
     extractFlowKey(frame, this.fk); // a WireError still leaves the fields parsed so far (OVS keeps them too)
     const words = keyWordsFromFlowKey(this.fk, this.words);
+    keyWordsFromFrame(frame, this.fk, words);
+    // Registers, metadata, conntrack and tunnel words start at 0, or as a trace flow gives them.
+    if (opts.metadata) {
+      for (let i = PACKET_WORDS; i < KEY_WORDS; i++) words[i] = opts.metadata[i]!;
+      this.metadataSet = true;
+    } else if (this.metadataSet) {
+      words.fill(0, PACKET_WORDS);
+      this.metadataSet = false;
+    }
     words[W_IN_PORT] = ofport;
     this.switched++;
     this.syncCache();
-    const cache = opts.mayLearn && !opts.trace ? this.cache : null;
+    const cache = opts.mayLearn && !opts.trace && !opts.metadata ? this.cache : null;
     // The key words hold the outer TCI only: a second tag or an 802.1ad outer TPID is state the
     // key does not capture, so such frames are never cached.
     const tags = readTags(frame);
@@ -525,10 +536,10 @@ export class Bridge implements XBridge {
    * Trace entry point: processes `frame` as arriving on port `name` and returns the output frames
    * without sending them. `mayLearn: false` is OVS's side-effect-free `ofproto/trace`.
    */
-  trace(name: string, frame: Frame, opts: { mayLearn: boolean; log?: boolean }): BridgeProcessResult | null {
+  trace(name: string, frame: Frame, opts: { mayLearn: boolean; log?: boolean; metadata?: Int32Array }): BridgeProcessResult | null {
     const ofport = this.ofportOf(name);
     if (ofport === undefined) throw new UserError('VSWITCH_UNKNOWN_PORT', `bridge ${this.path} has no port ${name}`, { where: this.path });
-    const res = this.process(ofport, frame, { mayLearn: opts.mayLearn, trace: opts.log ?? false });
+    const res = this.process(ofport, frame, { mayLearn: opts.mayLearn, trace: opts.log ?? false, ...(opts.metadata ? { metadata: opts.metadata } : {}) });
     if (res === null) return null;
     const frames = res.outputs.map((o) => ({
       ofport: o.ofport,

@@ -38,6 +38,7 @@ import {
 import { formatMatch } from './match-format.js';
 import { Ctx, parsePortText, setMatchField, splitItems, type FlowWarning, type ParseOptions } from './flow-syntax.js';
 import { normalizeMatch } from './normalize.js';
+import { formatSubfield, parseSubfield, subfieldWrites } from './subfield.js';
 import { extractActions, ovsKeyValues, parseFieldInt, preprocessedLines, strToU16, strToU64, strToUintBase10 } from './ovs-lex.js';
 
 export type { FlowWarning, ParseOptions } from './flow-syntax.js';
@@ -147,7 +148,23 @@ function parseFlowLine(raw: string, ctx: Ctx, opts: ParseOptions): ParsedFlow {
       used.push({ fd, at: it.at, key, words });
       continue;
     }
-    if (key.includes('[')) throw ctx.err('FLOW_UNSUPPORTED_FIELD', it.at, `subfield match "${key}" is not supported yet`, 'see docs/flows.md for the supported fields');
+    if (key.includes('[')) {
+      // parse_subfield (lib/ofp-flow.c): an integer that must fit the subfield's bits.
+      const sf = parseSubfield(key);
+      if (typeof sf === 'string') throw ctx.err('FLOW_BAD_VALUE', it.at, sf);
+      const r = parseFieldInt(it.value, 16);
+      if (r === null || r === 'range' || r[1] !== (1n << 128n) - 1n) throw ctx.err('FLOW_BAD_VALUE', it.valueAt, `${key}: cannot parse integer value: ${it.value}`);
+      if (r[0] >> BigInt(sf.nBits) !== 0n) throw ctx.err('FLOW_BAD_VALUE', it.valueAt, `${key}: value 0x${r[0].toString(16)} does not fit into ${sf.nBits} bits`);
+      const wr = subfieldWrites(sf, r[0]);
+      const words = new Int32Array(KEY_WORDS);
+      wr.words.forEach((w, j) => {
+        value[w] = (value[w]! & ~wr.masks[j]!) | wr.values[j]!;
+        mask[w] = mask[w]! | wr.masks[j]!;
+        words[w] = wr.masks[j]!;
+      });
+      used.push({ fd: sf.fd, at: it.at, key, words });
+      continue;
+    }
     if (it.value === '') throw ctx.err('FLOW_SYNTAX', it.at, `field ${key} missing value`);
     const u16 = (): number => {
       const v = strToU16(it.value);
@@ -322,7 +339,11 @@ function parseActions(s: string, base: number, tableId: number, mValue: Int32Arr
         }
         const p = parsePortText(arg, opts);
         if (p === null) {
-          if (arg.includes('[')) throw ctx.err('FLOW_UNSUPPORTED_ACTION', it.valueAt, `output:${arg}: output to a register is not supported yet`);
+          const sf = arg.includes('[') ? parseSubfield(arg) : null;
+          if (sf !== null && typeof sf !== 'string') {
+            out.push({ type: 'output_reg', src: sf, text: `output:${formatSubfield(sf)}` });
+            continue;
+          }
           throw ctx.err('FLOW_UNKNOWN_PORT', it.valueAt, `${arg}: output to unknown port`);
         }
         out.push(port(p, it.valueAt));
@@ -421,6 +442,50 @@ function parseActions(s: string, base: number, tableId: number, mValue: Int32Arr
         out.push({ type: 'goto_table', table: t });
         continue;
       }
+      case 'load': {
+        // nxm_parse_reg_load (lib/nx-match.c): load:VALUE->DST[..], VALUE must fit DST's bits.
+        const arrow = arg.indexOf('->');
+        if (arrow < 0) throw ctx.err('FLOW_SYNTAX', it.valueAt, `${arg}: missing \`->' following value`);
+        const dst = parseSubfield(arg.slice(arrow + 2));
+        if (typeof dst === 'string') throw ctx.err('FLOW_BAD_VALUE', it.valueAt + arrow + 2, dst);
+        const r = parseFieldInt(arg.slice(0, arrow), 16);
+        if (r === null || r === 'range' || r[1] !== (1n << 128n) - 1n) throw ctx.err('FLOW_BAD_VALUE', it.valueAt, `${arg.slice(0, arrow)}: bad integer value for load`);
+        if (r[0] >> BigInt(dst.nBits) !== 0n) throw ctx.err('FLOW_BAD_VALUE', it.valueAt, `${arg}: value ${arg.slice(0, arrow)} does not fit into ${dst.nBits} bits`);
+        if (!dst.fd.settable) throw ctx.err('FLOW_BAD_VALUE', it.valueAt + arrow + 2, `destination field ${dst.fd.name} is not writable`);
+        const wr = subfieldWrites(dst, r[0]);
+        out.push({ type: 'set', field: dst.fd, ...wr, of10: false, text: `load:0x${r[0].toString(16)}->${formatSubfield(dst)}` });
+        continue;
+      }
+      case 'move': {
+        const arrow = arg.indexOf('->');
+        if (arrow < 0) throw ctx.err('FLOW_SYNTAX', it.valueAt, `${arg}: missing \`->' following source`);
+        const src = parseSubfield(arg.slice(0, arrow));
+        if (typeof src === 'string') throw ctx.err('FLOW_BAD_VALUE', it.valueAt, src);
+        const dst = parseSubfield(arg.slice(arrow + 2));
+        if (typeof dst === 'string') throw ctx.err('FLOW_BAD_VALUE', it.valueAt + arrow + 2, dst);
+        if (src.nBits !== dst.nBits) {
+          throw ctx.err('FLOW_BAD_VALUE', it.valueAt, `source field ${src.text} and destination field ${dst.text} have different widths (${src.nBits} and ${dst.nBits} bits)`);
+        }
+        if (!dst.fd.settable) throw ctx.err('FLOW_BAD_VALUE', it.valueAt + arrow + 2, `destination field ${dst.fd.name} is not writable`);
+        out.push({ type: 'move', src, dst, text: `move:${formatSubfield(src)}->${formatSubfield(dst)}` });
+        continue;
+      }
+      case 'set_queue':
+      case 'pop_queue':
+      case 'enqueue': {
+        if (key === 'set_queue' && strToUintBase10(arg) === null) throw ctx.err('FLOW_BAD_VALUE', it.valueAt, `invalid queue "${arg}"`);
+        if (key === 'enqueue') {
+          const m = /^([^:,]+)[:,](\d+)$/.exec(arg);
+          const p = m ? parsePortText(m[1]!, opts) : null;
+          if (!m || p === null) throw ctx.err('FLOW_BAD_VALUE', it.valueAt, `${arg}: expected enqueue:PORT:QUEUE`);
+          // enqueue = set the queue, then output (queues are recorded, not modelled).
+          out.push({ type: 'noop', text: `enqueue:${m[1]}:${m[2]}` });
+          out.push(port(p, it.valueAt));
+          continue;
+        }
+        out.push({ type: 'noop', text: key === 'pop_queue' ? 'pop_queue' : `set_queue:${arg}` });
+        continue;
+      }
       case 'note': {
         // ofpbuf_put_hex: pairs of hex digits, '.', and white space between them.
         let i = 0;
@@ -430,6 +495,7 @@ function parseActions(s: string, base: number, tableId: number, mValue: Int32Arr
           i += 2;
         }
         if (i < arg.length) throw ctx.err('FLOW_BAD_VALUE', it.valueAt, "bad hex digit in `note' argument");
+        out.push({ type: 'noop', text: `note:${arg}` });
         continue;
       }
       case 'set_field': {
@@ -482,7 +548,7 @@ function parseActions(s: string, base: number, tableId: number, mValue: Int32Arr
 
 /** OVS action names vfab does not execute yet: refused by name rather than taken for a port. */
 const KNOWN_UNSUPPORTED = new Set([
-  'group', 'enqueue', 'bundle', 'bundle_load', 'output_reg', 'load', 'move', 'set_tunnel', 'set_tunnel64', 'set_queue', 'pop_queue',
+  'group', 'bundle', 'bundle_load', 'output_reg', 'set_tunnel', 'set_tunnel64',
   'fin_timeout', 'learn', 'conjunction', 'multipath', 'exit', 'sample', 'ct', 'ct_clear', 'nat', 'clone', 'meter', 'write_actions',
   'clear_actions', 'write_metadata', 'push_mpls', 'pop_mpls', 'set_mpls_label', 'set_mpls_tc', 'set_mpls_ttl', 'dec_mpls_ttl',
   'check_pkt_larger', 'encap', 'decap', 'dec_nsh_ttl', 'set_nw_ttl', 'delete_field', 'unroll_xlate', 'debug_recirc', 'debug_slow',

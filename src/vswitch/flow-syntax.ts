@@ -252,6 +252,29 @@ export function setMatchField(
       }
       return;
     }
+    case 'wide': {
+      const r = parseFieldInt(text, fd.nwords * 4);
+      if (r === 'range') throw bad(text, `value too large for ${fd.nwords * 4}-byte field`);
+      if (r === null) throw bad(text, 'bad syntax');
+      setWideWords(fd, r[0] & r[1], r[1], value, mask);
+      return;
+    }
+    case 'frag': {
+      const fr = FRAG_NAMES[text.toLowerCase()];
+      if (fr === undefined) throw bad(text, 'unknown fragment type (valid types are "no", "yes", "first", "later", "not_later")');
+      value[fd.word] = fr[0];
+      mask[fd.word] = fr[1];
+      return;
+    }
+    case 'tcp_flags':
+    case 'ct_state': {
+      const names = fd.kind === 'tcp_flags' ? TCP_FLAG_NAMES : CT_STATE_NAMES;
+      const r = parseFlags(text, names, fd.kind === 'tcp_flags' ? 0x0fff : 0xff);
+      if (r === null) throw bad(text, `bad ${key} (flags are ${Object.values(names).join(', ')})`);
+      value[fd.word] = r[0] & r[1];
+      mask[fd.word] = r[1];
+      return;
+    }
     case 'int': {
       const r = parseFieldInt(text, fd.bytes);
       if (r === 'range') throw bad(text, `value too large for ${fd.bytes}-byte field`);
@@ -285,9 +308,58 @@ export function setMatchField(
   }
 }
 
+/** OVS `all_frags` (lib/meta-flow.c): name → [value, mask] of nw_frag. */
+const FRAG_NAMES: Record<string, [number, number]> = { no: [0, 3], first: [1, 3], later: [3, 3], yes: [1, 1], not_later: [0, 2] };
+export const TCP_FLAG_NAMES: Record<number, string> = { 0x1: 'fin', 0x2: 'syn', 0x4: 'rst', 0x8: 'psh', 0x10: 'ack', 0x20: 'urg', 0x40: 'ece', 0x80: 'cwr', 0x100: 'ns' };
+export const CT_STATE_NAMES: Record<number, string> = { 0x1: 'new', 0x2: 'est', 0x4: 'rel', 0x8: 'rpl', 0x10: 'inv', 0x20: 'trk', 0x40: 'snat', 0x80: 'dnat' };
+
+/**
+ * `parse_flags` (lib/flow.c): `N/M` numbers, `+syn-ack` (set/not set, the others wildcarded), or
+ * unmasked `syn|ack` / a number (exact over the allowed bits). Returns [value, mask] or null.
+ */
+export function parseFlags(s: string, names: Record<number, string>, allowed: number): [number, number] | null {
+  const num = /^(0[xX][0-9a-fA-F]+|\d+)\/(0[xX][0-9a-fA-F]+|\d+)$/.exec(s);
+  if (num) {
+    const v = Number(num[1]);
+    const m = Number(num[2]);
+    return (v & ~allowed) !== 0 || (m & ~allowed) !== 0 ? null : [v, m];
+  }
+  const byName = new Map(Object.entries(names).map(([b, n]) => [n, Number(b)]));
+  if (s.startsWith('+') || s.startsWith('-')) {
+    let v = 0;
+    let m = 0;
+    const re = /([+-])([a-z]+)/gy;
+    let at = 0;
+    for (let x = re.exec(s); x !== null; x = re.exec(s)) {
+      const bit = byName.get(x[2]!);
+      if (bit === undefined || (m & bit) !== 0) return null;
+      if (x[1] === '+') v |= bit;
+      m |= bit;
+      at = re.lastIndex;
+    }
+    return at === s.length ? [v, m] : null;
+  }
+  let v = 0;
+  for (const part of s.split('|')) {
+    const bit = /^(0[xX][0-9a-fA-F]+|\d+)$/.test(part) ? Number(part) : byName.get(part);
+    if (bit === undefined || (bit & ~allowed) !== 0) return null;
+    v |= bit;
+  }
+  return [v, allowed];
+}
+
+/** Writes a 64/128-bit value and mask into a wide field's words, most significant first. */
+export function setWideWords(fd: FieldDef, v: bigint, m: bigint, value: Int32Array, mask: Int32Array): void {
+  for (let i = 0; i < fd.nwords; i++) {
+    const sh = BigInt(32 * (fd.nwords - 1 - i));
+    value[fd.word + i] = Number((v >> sh) & 0xffffffffn) | 0;
+    mask[fd.word + i] = Number((m >> sh) & 0xffffffffn) | 0;
+  }
+}
+
 /** Wildcards a field (`field=*`, a zero mask). */
 function clearField(fd: FieldDef, value: Int32Array, mask: Int32Array): void {
-  const n = fd.kind === 'mac' ? 2 : fd.kind === 'ipv6' ? 4 : 1;
+  const n = fd.kind === 'mac' ? 2 : fd.kind === 'ipv6' ? 4 : fd.kind === 'wide' ? fd.nwords : 1;
   if (fd.kind === 'int') {
     const full = fd.bits >= 32 ? 0xffff_ffff : 2 ** fd.bits - 1;
     const fieldMask = ((full * 2 ** fd.shift) | 0) | fd.extra;

@@ -21,7 +21,9 @@ import {
   W_ARP_THA_HI,
   W_DL_TYPE,
   W_IPV6_DST,
+  W_IPV6_LABEL,
   W_IPV6_SRC,
+  W_ND_TARGET,
   W_NW_DST,
   W_NW_PROTO,
   W_NW_SRC,
@@ -43,7 +45,8 @@ const TP_ADDR = [W_TP_SRC, W_TP_DST];
 const IPVX = [W_NW_TOS, W_NW_TTL];
 const ARP_SHA = [W_ARP_SHA_HI, W_ARP_SHA_HI + 1];
 const ARP_THA = [W_ARP_THA_HI, W_ARP_THA_HI + 1];
-const IPV6 = [0, 1, 2, 3].flatMap((i) => [W_IPV6_SRC + i, W_IPV6_DST + i]);
+const IPV6 = [...[0, 1, 2, 3].flatMap((i) => [W_IPV6_SRC + i, W_IPV6_DST + i]), W_IPV6_LABEL];
+const ND_TARGET = [0, 1, 2, 3].map((i) => W_ND_TARGET + i);
 
 /**
  * Clears, in place, the mask (and value) words a match may not constrain, and returns the words
@@ -55,7 +58,7 @@ export function normalizeMatch(value: Int32Array, mask: Int32Array): number[] {
   const clear: number[][] = [];
   if (dlType === ETH_TYPE_IP) {
     if (proto !== IPPROTO_TCP && proto !== IPPROTO_UDP && proto !== IPPROTO_SCTP && proto !== IPPROTO_ICMP) clear.push(TP_ADDR);
-    clear.push(ARP_SHA, ARP_THA, IPV6);
+    clear.push(ARP_SHA, ARP_THA, IPV6, ND_TARGET);
   } else if (dlType === ETH_TYPE_IPV6) {
     clear.push(NW_ADDR);
     if (proto !== IPPROTO_TCP && proto !== IPPROTO_UDP && proto !== IPPROTO_SCTP && proto !== IPPROTO_ICMPV6) clear.push(TP_ADDR);
@@ -63,10 +66,11 @@ export function normalizeMatch(value: Int32Array, mask: Int32Array): number[] {
     const nd = proto === IPPROTO_ICMPV6 ? value[W_TP_SRC]! & mask[W_TP_SRC]! : -1;
     if (nd !== 135) clear.push(ARP_SHA);
     if (nd !== 136) clear.push(ARP_THA);
+    if (nd !== 135 && nd !== 136) clear.push(ND_TARGET);
   } else if (dlType === ETH_TYPE_ARP || dlType === ETH_TYPE_RARP) {
-    clear.push(TP_ADDR, IPVX, IPV6);
+    clear.push(TP_ADDR, IPVX, IPV6, ND_TARGET);
   } else {
-    clear.push(NW_ADDR, TP_ADDR, [W_NW_PROTO], IPVX, ARP_SHA, ARP_THA, IPV6);
+    clear.push(NW_ADDR, TP_ADDR, [W_NW_PROTO], IPVX, ARP_SHA, ARP_THA, IPV6, ND_TARGET);
   }
   const lost: number[] = [];
   for (const group of clear) {

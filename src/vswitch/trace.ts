@@ -16,6 +16,7 @@ import {
   ETH_TYPE_ARP,
   ETH_TYPE_RARP,
   KEY_WORDS,
+  PACKET_WORDS,
   OFPP_LOCAL,
   VLAN_CFI,
   W_ARP_SHA_HI,
@@ -195,7 +196,9 @@ export class BridgeTracer {
       throw new UserError('TRACE_NO_IN_PORT', `in_port=${inPort}: no such port`, { where: opts.where ?? '--packet' });
     }
     const frame = buildTraceFrame(value);
-    const r = br.trace(inName, frame, { mayLearn: opts.mayLearn ?? true, log: opts.log ?? false });
+    let metadata = false;
+    for (let i = PACKET_WORDS; i < KEY_WORDS; i++) if (value[i] !== 0) metadata = true;
+    const r = br.trace(inName, frame, { mayLearn: opts.mayLearn ?? true, log: opts.log ?? false, ...(metadata ? { metadata: value } : {}) });
     const inWords = new Int32Array(KEY_WORDS);
     extractFlowKey(frame, this.fk);
     keyWordsFromFlowKey(this.fk, inWords);

@@ -42,6 +42,7 @@ import {
 import type { FlowRule } from './flow-table.js';
 import type { MacTable } from './mac-learning.js';
 import { copyState, type PacketState } from './rewrite.js';
+import { readSubfield, writeSubfield } from './subfield.js';
 import { includesVlan, inputVidIsValid, inputVidToVlan, outputVlanToVid, type PortVlanConfig } from './vlan.js';
 
 export const MAX_DEPTH = 64;
@@ -218,6 +219,14 @@ function doActions(ctx: Ctx, rule: FlowRule, actions: readonly Action[], table: 
       }
       case 'resubmit':
         resubmit(ctx, a.port, a.table ?? table);
+        break;
+      case 'move':
+        writeSubfield(a.dst, readSubfield(a.src, w), w);
+        break;
+      case 'output_reg':
+        output(ctx, rule, Number(readSubfield(a.src, w)) & 0xffff);
+        break;
+      case 'noop':
         break;
       case 'goto_table':
         resubmit(ctx, null, a.table);
