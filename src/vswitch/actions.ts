@@ -4,6 +4,7 @@
  */
 import type { FieldDef } from './fields.js';
 import type { Subfield } from './subfield.js';
+import type { LearnAction } from './learn.js';
 import {
   OFPP_ALL,
   OFPP_CONTROLLER,
@@ -35,6 +36,14 @@ export type Action =
   | { type: 'output_reg'; src: Subfield; text: string }
   /** Accepted and recorded, no effect on forwarding (note, set_queue, enqueue's queue …). */
   | { type: 'noop'; text: string }
+  /** Stops the whole translation (outer resubmits included), keeping what was output. */
+  | { type: 'exit' }
+  /** Runs `actions` on a copy of the packet; the original continues unchanged afterwards. */
+  | { type: 'clone'; actions: Action[] }
+  /** Clears the connection-tracking fields (ct_state, ct_zone, ct_mark, ct_label, ct_nw_* …). */
+  | { type: 'ct_clear' }
+  /** learn(...): adds a flow built from the packet (learn.ts). */
+  | LearnAction
   | { type: 'resubmit'; port: number | null; table: number | null }
   | { type: 'goto_table'; table: number };
 
@@ -80,6 +89,14 @@ export function formatAction(a: Action): string {
     case 'output_reg':
     case 'noop':
       return a.text;
+    case 'exit':
+      return 'exit';
+    case 'learn':
+      return a.text;
+    case 'ct_clear':
+      return 'ct_clear';
+    case 'clone':
+      return `clone(${a.actions.map(formatAction).join(',')})`;
     case 'resubmit':
       return `resubmit(${a.port === null ? '' : formatPort(a.port)},${a.table === null ? '' : a.table})`;
     case 'goto_table':

@@ -30,6 +30,9 @@ import { emptyFlowKey } from '../wire/flow-key.js';
 import { FlowCache } from './classifier.js';
 import { KEY_WORDS, OFPP_LOCAL, PACKET_WORDS, W_IN_PORT, W_VLAN_TCI, formatMac, keyWordsFromFlowKey, keyWordsFromFrame } from './fields.js';
 import { parseFlows, type FlowWarning } from './flow-parser.js';
+import { formatActions } from './actions.js';
+import type { LearnedFlow } from './learn.js';
+import { formatMatch } from './match-format.js';
 import type { OfVersion } from './flow-syntax.js';
 import { FlowTables, type FlowRule, type FlowStats } from './flow-table.js';
 import { MacTable, type MacEntry } from './mac-learning.js';
@@ -135,6 +138,8 @@ export class Bridge implements XBridge {
   private lastLoopNs = -Infinity;
   /** Frames switched, cache hits (statistics). */
   switched = 0;
+  /** Flows added by `learn` actions (new or changed, not refreshes). */
+  learnedFlows = 0;
   private traceHook: ((e: BridgeTraceEvent) => void) | null = null;
   private moveWindowS = -1;
   private readonly movesInWindow = new Map<number, number>();
@@ -239,7 +244,14 @@ export class Bridge implements XBridge {
   private addRule(p: Parameters<FlowTables['add']>[0]): FlowRule {
     const rule = this.flowTables.add(p, this.sim.now);
     if (rule.hardTimeout > 0) {
-      this.sim.schedule(rule.hardTimeout * NS_PER_S, () => this.flowTables.remove(rule));
+      // ofproto.c ofproto_rule_expire: hard timeouts count from the last add/modify.
+      const check = (): void => {
+        if (rule.removed) return;
+        const due = rule.modifiedNs + rule.hardTimeout * NS_PER_S;
+        if (this.sim.now >= due) this.flowTables.remove(rule);
+        else this.sim.scheduleAt(due, check);
+      };
+      this.sim.schedule(rule.hardTimeout * NS_PER_S, check);
     }
     if (rule.idleTimeout > 0) {
       const check = (): void => {
@@ -251,6 +263,27 @@ export class Bridge implements XBridge {
       this.sim.schedule(rule.idleTimeout * NS_PER_S, check);
     }
     return rule;
+  }
+
+  /** XBridge: adds a learned flow, or refreshes an identical one (timers restart, no churn). */
+  learnFlow(f: LearnedFlow): void {
+    for (let i = 0; i < f.value.length; i++) f.value[i] = f.value[i]! & f.mask[i]!;
+    const actionsText = formatActions(f.actions);
+    const old = this.flowTables.find(f.table, f.priority, f.value, f.mask);
+    const now = this.sim.now;
+    if (old && old.actionsText === actionsText && old.idleTimeout === f.idleTimeout && old.hardTimeout === f.hardTimeout) {
+      old.modifiedNs = now;
+      old.lastUsedNs = now;
+      return;
+    }
+    this.learnedFlows++;
+    this.addRule({
+      ...f,
+      matchText: formatMatch(f.value, f.mask),
+      actionsText,
+      location: { file: `${this.path} learn`, line: 0, col: 0 },
+      warnings: [],
+    });
   }
 
   private portNumber(name: string): number | undefined {
@@ -506,7 +539,7 @@ export class Bridge implements XBridge {
       stateFromFrame(frame, words, this.state);
       res = xlate(this, this.state, opts);
       this.syncCache();
-      if (cache !== null && !uncachable) cache.set(words, { res });
+      if (cache !== null && !uncachable && !res.uncachable) cache.set(words, { res });
     }
     if (opts.mayLearn) {
       const now = this.sim.now;

@@ -38,6 +38,7 @@ import {
 import { formatMatch } from './match-format.js';
 import { Ctx, parsePortText, setMatchField, splitItems, type FlowWarning, type ParseOptions } from './flow-syntax.js';
 import { normalizeMatch } from './normalize.js';
+import { parseLearn } from './learn.js';
 import { formatSubfield, parseSubfield, subfieldWrites } from './subfield.js';
 import { extractActions, ovsKeyValues, parseFieldInt, preprocessedLines, strToU16, strToU64, strToUintBase10 } from './ovs-lex.js';
 
@@ -486,6 +487,36 @@ function parseActions(s: string, base: number, tableId: number, mValue: Int32Arr
         out.push({ type: 'noop', text: key === 'pop_queue' ? 'pop_queue' : `set_queue:${arg}` });
         continue;
       }
+      case 'exit':
+        out.push({ type: 'exit' });
+        continue;
+      case 'learn':
+        out.push(parseLearn(arg, it.valueAt, ctx, opts));
+        continue;
+      case 'ct_clear':
+        out.push({ type: 'ct_clear' });
+        continue;
+      case 'clone': {
+        // parse_CLONE: nested actions, parsed like the outer list (no instructions inside).
+        const inner = parseActions(arg, it.valueAt, tableId, vlanMatch.value, vlanMatch.mask, ctx, opts);
+        out.push({ type: 'clone', actions: inner });
+        continue;
+      }
+      case 'fin_timeout': {
+        for (const kv of ovsKeyValues(arg)) {
+          if ((kv.key !== 'idle_timeout' && kv.key !== 'hard_timeout') || strToU16(kv.value) === null) {
+            throw ctx.err('FLOW_BAD_VALUE', it.valueAt, `invalid key '${kv.key}' in 'fin_timeout' argument`);
+          }
+        }
+        out.push({ type: 'noop', text: `fin_timeout(${arg})` });
+        continue;
+      }
+      case 'sample': {
+        // Sampling to IPFIX/sFlow collectors: accepted, recorded, no effect on forwarding.
+        if (!/probability=/.test(arg)) throw ctx.err('FLOW_BAD_VALUE', it.valueAt, 'non-zero "probability" must be specified on sample');
+        out.push({ type: 'noop', text: `sample(${arg})` });
+        continue;
+      }
       case 'note': {
         // ofpbuf_put_hex: pairs of hex digits, '.', and white space between them.
         let i = 0;
@@ -549,7 +580,7 @@ function parseActions(s: string, base: number, tableId: number, mValue: Int32Arr
 /** OVS action names vfab does not execute yet: refused by name rather than taken for a port. */
 const KNOWN_UNSUPPORTED = new Set([
   'group', 'bundle', 'bundle_load', 'output_reg', 'set_tunnel', 'set_tunnel64',
-  'fin_timeout', 'learn', 'conjunction', 'multipath', 'exit', 'sample', 'ct', 'ct_clear', 'nat', 'clone', 'meter', 'write_actions',
+  'conjunction', 'multipath', 'ct', 'nat', 'meter', 'write_actions',
   'clear_actions', 'write_metadata', 'push_mpls', 'pop_mpls', 'set_mpls_label', 'set_mpls_tc', 'set_mpls_ttl', 'dec_mpls_ttl',
   'check_pkt_larger', 'encap', 'decap', 'dec_nsh_ttl', 'set_nw_ttl', 'delete_field', 'unroll_xlate', 'debug_recirc', 'debug_slow',
 ]);

@@ -24,6 +24,8 @@ export interface FlowRule extends ClsRule {
   nPackets: number;
   nBytes: number;
   createdNs: number;
+  /** When it was last added or refreshed by `learn` (the hard timeout counts from here). */
+  modifiedNs: number;
   lastUsedNs: number;
   removed: boolean;
 }
@@ -67,6 +69,7 @@ export class FlowTables {
       nPackets: 0,
       nBytes: 0,
       createdNs: nowNs,
+      modifiedNs: nowNs,
       lastUsedNs: nowNs,
       removed: false,
     };
@@ -83,6 +86,11 @@ export class FlowTables {
     cls.insert(rule);
     this.generation++;
     return rule;
+  }
+
+  /** The rule with exactly this table, priority and match (OpenFlow's "identical flow"), if any. */
+  find(table: number, priority: number, value: Int32Array, mask: Int32Array): FlowRule | undefined {
+    return this.byIdentity.get(`${table}/${priority}/${mask.join(',')}/${value.join(',')}`);
   }
 
   remove(rule: FlowRule): void {

@@ -36,6 +36,8 @@ import {
   ETH_TYPE_IP,
   ETH_TYPE_IPV6,
   KEY_WORDS,
+  W_CT_STATE,
+  W_CT_TP_DST,
   formatMac,
   prereqOk,
 } from './fields.js';
@@ -43,6 +45,7 @@ import type { FlowRule } from './flow-table.js';
 import type { MacTable } from './mac-learning.js';
 import { copyState, type PacketState } from './rewrite.js';
 import { readSubfield, writeSubfield } from './subfield.js';
+import { learnedFlow, type LearnedFlow } from './learn.js';
 import { includesVlan, inputVidIsValid, inputVidToVlan, outputVlanToVid, type PortVlanConfig } from './vlan.js';
 
 export const MAX_DEPTH = 64;
@@ -65,6 +68,8 @@ export interface XBridge {
   nowNs(): number;
   /** Called for each learn that changed the table (new entry or move). */
   onLearn(mac: number, vlan: number, ofport: number, result: 'new' | 'moved', from: number): void;
+  /** Adds (or refreshes) a flow made by a `learn` action. */
+  learnFlow(f: LearnedFlow): void;
 }
 
 export interface XlateOutput {
@@ -91,6 +96,9 @@ export interface XlateResult {
    * so the cache checks this deadline instead (OVS revalidates its cache for the same reason).
    */
   validUntilNs: number;
+  /** The translation had side effects beyond NORMAL learning (`learn`): never cache it, so the
+   *  side effect happens for every packet, as with the cache off. */
+  uncachable: boolean;
 }
 
 /** "Every field exact": a packet's key seen as a match, for run-time prerequisite checks. */
@@ -107,6 +115,8 @@ interface Ctx {
   resubmits: number;
   mayLearn: boolean;
   error: string | null;
+  /** Set by `exit`: nothing more runs, at any depth. */
+  exited: boolean;
 }
 
 function log(ctx: Ctx, text: string): void {
@@ -125,8 +135,8 @@ function noteDrop(ctx: Ctx, reason: string): void {
 
 /** Translates the packet in `state` (its words hold in_port). `state` is modified. */
 export function xlate(br: XBridge, state: PacketState, opts: { mayLearn: boolean; trace?: boolean }): XlateResult {
-  const res: XlateResult = { outputs: [], rules: [], learns: [], packetIns: [], drop: null, log: opts.trace ? [] : null, validUntilNs: Infinity };
-  const ctx: Ctx = { br, st: state, res, depth: 0, resubmits: 0, mayLearn: opts.mayLearn, error: null };
+  const res: XlateResult = { outputs: [], rules: [], learns: [], packetIns: [], drop: null, log: opts.trace ? [] : null, validUntilNs: Infinity, uncachable: false };
+  const ctx: Ctx = { br, st: state, res, depth: 0, resubmits: 0, mayLearn: opts.mayLearn, error: null, exited: false };
   const rule = br.tables.get(0)?.lookup(state.words) ?? null;
   if (rule === null) {
     noteDrop(ctx, 'table-miss');
@@ -151,7 +161,7 @@ function runRule(ctx: Ctx, rule: FlowRule, table: number): void {
 function doActions(ctx: Ctx, rule: FlowRule, actions: readonly Action[], table: number): void {
   const w = ctx.st.words;
   for (let i = 0; i < actions.length; i++) {
-    if (ctx.error !== null) return;
+    if (ctx.error !== null || ctx.exited) return;
     const a = actions[i]!;
     switch (a.type) {
       case 'output':
@@ -228,6 +238,28 @@ function doActions(ctx: Ctx, rule: FlowRule, actions: readonly Action[], table: 
         break;
       case 'noop':
         break;
+      case 'exit':
+        ctx.exited = true;
+        return;
+      case 'learn':
+        ctx.res.uncachable = true;
+        if (ctx.mayLearn) ctx.br.learnFlow(learnedFlow(a, w));
+        log(ctx, `-> learned a flow in table ${a.table}`);
+        break;
+      case 'ct_clear':
+        w.fill(0, W_CT_STATE, W_CT_TP_DST + 1);
+        break;
+      case 'clone': {
+        // ofproto-dpif-xlate.c compose_clone: the clone sees the packet as it is now; whatever
+        // it changes (fields, VLAN tags) is undone afterwards.
+        const saved = copyState(ctx.st);
+        doActions(ctx, rule, a.actions, table);
+        ctx.st.words.set(saved.words);
+        ctx.st.tpid = saved.tpid;
+        ctx.st.inner = saved.inner;
+        ctx.exited = false;
+        break;
+      }
       case 'goto_table':
         resubmit(ctx, null, a.table);
         break;

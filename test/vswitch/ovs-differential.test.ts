@@ -9,7 +9,7 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { describeWithTools } from '../helpers/tools.js';
-import { parseExpected, runVfab } from './ovs-oracle.js';
+import { parseExpected, runVfab, runVfabTracer } from './ovs-oracle.js';
 
 const ROOT = join(import.meta.dirname, '../fixtures/ovs');
 const CASES = readdirSync(ROOT).filter((d) => existsSync(join(ROOT, d, 'packets.txt'))).sort();
@@ -64,4 +64,25 @@ describeWithTools(['ovs-vswitchd'], 'vfab bare-bridge trace equals a live Open v
       expect(mismatches(parseExpected(out), got)).toEqual([]);
     }, 20_000);
   }
+});
+
+describe('learned flows equal the ones Open vSwitch learned', () => {
+  it('OVS Advanced Features tutorial: table 10 after the packets, flow for flow', () => {
+    const c = 'tutorial-advanced';
+    const expected = read(c, 'expected.txt');
+    const ovs = expected
+      .slice(expected.indexOf('[flows]'))
+      .split('\n')
+      .filter((l) => l.trim().startsWith('table=10,'))
+      .map((l) => l.trim().replace(/^table=10, /, ''))
+      .sort();
+    expect(ovs.length).toBeGreaterThanOrEqual(8);
+    const tracer = runVfabTracer(read(c, 'bridge.spec'), read(c, 'flows.txt'), read(c, 'packets.txt'));
+    const vfab = tracer.bridge
+      .flowStats()
+      .filter((f) => f.table === 10)
+      .map((f) => `${f.match} actions=${f.actions}`)
+      .sort();
+    expect(vfab).toEqual(ovs);
+  });
 });

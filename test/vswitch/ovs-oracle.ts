@@ -202,6 +202,15 @@ export function parseExpected(text: string): OracleLine[] {
 
 /** Runs a case through vfab, producing the same list as `parseExpected`. */
 export function runVfab(spec: string, flows: string, packets: string, ofctlOpts = ''): OracleLine[] {
+  return runVfabCase(spec, flows, packets, ofctlOpts).lines;
+}
+
+/** Like runVfab, also returning the tracer (its bridge's flow tables after the packets). */
+export function runVfabTracer(spec: string, flows: string, packets: string, ofctlOpts = ''): BridgeTracer {
+  return runVfabCase(spec, flows, packets, ofctlOpts).tracer;
+}
+
+function runVfabCase(spec: string, flows: string, packets: string, ofctlOpts: string): { lines: OracleLine[]; tracer: BridgeTracer } {
   const s = parseSpec(spec);
   const proto = /-O\s*(\S+)/.exec(ofctlOpts);
   const protocols = proto ? parseProtocols(proto[1]!) : null;
@@ -235,5 +244,5 @@ export function runVfab(spec: string, flows: string, packets: string, ofctlOpts 
     const r = tracer.trace(flow, { mayLearn: mode === 'packet' });
     out.push({ kind: mode, text: flow, result: normalizeVfab(r, inputVlan(flow).vlan) });
   }
-  return out;
+  return { lines: out, tracer };
 }
