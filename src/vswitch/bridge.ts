@@ -29,7 +29,7 @@ import { extractFlowKey } from '../wire/extract.js';
 import { emptyFlowKey } from '../wire/flow-key.js';
 import { FlowCache } from './classifier.js';
 import { KEY_WORDS, OFPP_LOCAL, PACKET_WORDS, W_IN_PORT, W_VLAN_TCI, formatMac, keyWordsFromFlowKey, keyWordsFromFrame } from './fields.js';
-import { parseFlows, type FlowWarning } from './flow-parser.js';
+import { parseFlowMod, parseFlows, type FlowModCommand, type FlowWarning, type ParsedFlowMod } from './flow-parser.js';
 import { formatActions } from './actions.js';
 import type { LearnedFlow } from './learn.js';
 import { formatMatch } from './match-format.js';
@@ -263,6 +263,38 @@ export class Bridge implements XBridge {
       this.sim.schedule(rule.idleTimeout * NS_PER_S, check);
     }
     return rule;
+  }
+
+  /**
+   * A controller's flow_mod, in `ovs-ofctl` syntax (`add-flow`, `mod-flows [--strict]`,
+   * `del-flows [--strict]` arguments): `bridge.flowMod('delete', 'cookie=0x5/-1,tcp')`. Returns the
+   * rules added, modified or deleted. A modify that selects nothing (and has no cookie mask) adds
+   * the flow, as OpenFlow 1.0 requires and OVS does.
+   */
+  flowMod(command: FlowModCommand, text: string, origin?: { file: string; line: number; col: number }): FlowRule[] {
+    const fm = parseFlowMod(command, text, {
+      file: origin?.file ?? `${this.path} flow_mod`,
+      line: origin?.line ?? 1,
+      col: origin?.col ?? 1,
+      ...this.parseOpts,
+      portByName: (n) => this.portNumber(n),
+    });
+    return this.applyFlowMod(fm);
+  }
+
+  /** Applies an already parsed flow_mod (the OpenFlow codec builds these from the wire). */
+  applyFlowMod(fm: ParsedFlowMod): FlowRule[] {
+    if (fm.command === 'add') return [this.addRule(fm)];
+    const sel = this.flowTables.select({ ...fm, strict: fm.command.endsWith('_strict') });
+    if (fm.command === 'delete' || fm.command === 'delete_strict') {
+      for (const r of sel) this.flowTables.remove(r);
+      return sel;
+    }
+    if (sel.length === 0) return fm.cookieMask === 0n ? [this.addRule(fm)] : [];
+    // parse_ofp_str__: a modify without a cookie mask and without a cookie sets the cookie to 0.
+    const newCookie = fm.cookieGiven ? fm.cookie : fm.cookieMask === 0n ? 0n : null;
+    for (const r of sel) this.flowTables.modifyActions(r, fm.actions, fm.actionsText, newCookie);
+    return sel;
   }
 
   /** XBridge: adds a learned flow, or refreshes an identical one (timers restart, no churn). */

@@ -74,6 +74,25 @@ export function parseFlows(text: string, opts: ParseOptions = {}): ParsedFlow[] 
   return out;
 }
 
+export type FlowModCommand = 'add' | 'modify' | 'modify_strict' | 'delete' | 'delete_strict';
+
+/** A parsed `ovs-ofctl add-flow/mod-flows/del-flows` argument (`parse_ofp_str__` with a command). */
+export interface ParsedFlowMod extends ParsedFlow {
+  command: FlowModCommand;
+  /** 255 = all tables (no `table=` given). */
+  tableId: number;
+  /** Cookie match for modify/delete (0 = any); `cookieGiven`: a plain `cookie=` sets the cookie. */
+  cookieMask: bigint;
+  cookieGiven: boolean;
+  /** delete: only rules that output to this port (OFPP_NONE = any). */
+  outPort: number;
+}
+
+/** Parses one flow-mod in ovs-ofctl syntax: `add-flow`, `mod-flows [--strict]`, `del-flows [--strict]`. */
+export function parseFlowMod(command: FlowModCommand, text: string, opts: ParseOptions = {}): ParsedFlowMod {
+  return parseFlowLine(text, new Ctx(opts.file ?? '<flow_mod>', opts.line ?? 1, (opts.col ?? 1) - 1), opts, command);
+}
+
 /** Parses one flow line (no comment handling). Exposed for the trace command's `--flow`. */
 export function parseFlow(line: string, opts: ParseOptions = {}): ParsedFlow {
   return parseFlowLine(line, new Ctx(opts.file ?? '<flow>', opts.line ?? 1, (opts.col ?? 1) - 1), opts);
@@ -110,11 +129,17 @@ const TBL_INTERNAL = 254;
  * wins; conflicting protocol shorthands: the last wins (`tcp,udp` is udp, `tcp,ip` stays tcp
  * because `ip` sets no protocol).
  */
-function parseFlowLine(raw: string, ctx: Ctx, opts: ParseOptions): ParsedFlow {
-  const ex = extractActions(raw);
+function parseFlowLine(raw: string, ctx: Ctx, opts: ParseOptions, command: FlowModCommand = 'add'): ParsedFlowMod {
+  // F_ACTIONS / F_OUT_PORT / F_PRIORITY / F_TIMEOUT by command, as parse_ofp_str__.
+  const isDelete = command === 'delete' || command === 'delete_strict';
+  const hasPriority = command !== 'delete';
+  const ex = isDelete ? { match: raw, actions: '', actionsAt: raw.length, keyAt: raw.length } : extractActions(raw);
   if (!ex) {
     throw ctx.err('FLOW_NO_ACTIONS', Math.max(0, raw.search(/\S/)), 'must specify an action (no "actions=" on this line)', 'write actions=drop to drop');
   }
+  let cookieMask = 0n;
+  let cookieGiven = false;
+  let outPort = OFPP_NONE;
   const value = new Int32Array(KEY_WORDS);
   const mask = new Int32Array(KEY_WORDS);
   const used: { fd: FieldDef; at: number; key: string; words: Int32Array }[] = [];
@@ -183,22 +208,44 @@ function parseFlowLine(raw: string, ctx: Ctx, opts: ParseOptions): ParsedFlow {
         continue;
       }
       case 'priority':
+        if (!hasPriority) break;
         priority = u16();
         continue;
       case 'idle_timeout':
+        if (isDelete) break;
         idleTimeout = u16();
         continue;
       case 'hard_timeout':
+        if (isDelete) break;
         hardTimeout = u16();
         continue;
       case 'importance':
+        if (command !== 'add') break;
         u16();
         continue;
+      case 'out_port': {
+        if (!isDelete) break;
+        const p = parsePortText(it.value, opts);
+        if (p === null) throw ctx.err('FLOW_UNKNOWN_PORT', it.valueAt, `${it.value} is not a valid OpenFlow port`);
+        outPort = p;
+        continue;
+      }
       case 'cookie': {
-        if (it.value.includes('/')) throw ctx.err('FLOW_BAD_VALUE', it.valueAt, 'flow additions cannot use a cookie mask');
+        const slash = it.value.indexOf('/');
+        if (slash >= 0) {
+          if (command === 'add') throw ctx.err('FLOW_BAD_VALUE', it.valueAt, 'flow additions cannot use a cookie mask');
+          const c = strToU64(it.value.slice(0, slash));
+          const m = strToU64(it.value.slice(slash + 1));
+          if (c === null || m === null) throw ctx.err('FLOW_BAD_VALUE', it.valueAt, `invalid numeric format ${it.value}`);
+          cookie = c;
+          cookieMask = m;
+          continue;
+        }
+        if (isDelete) throw ctx.err('FLOW_BAD_VALUE', it.valueAt, `cannot set cookie (to match on a cookie, specify a mask, e.g. cookie=${it.value}/-1)`);
         const c = strToU64(it.value);
         if (c === null) throw ctx.err('FLOW_BAD_VALUE', it.valueAt, `invalid numeric format ${it.value}`);
         cookie = c;
+        cookieGiven = true;
         continue;
       }
     }
@@ -228,8 +275,13 @@ function parseFlowLine(raw: string, ctx: Ctx, opts: ParseOptions): ParsedFlow {
     }
   }
   opts.warnings?.push(...warnings);
-  const actions = parseActions(ex.actions, ex.actionsAt, tableId, parsedValue, parsedMask, ctx, opts);
+  const actions = isDelete ? [] : parseActions(ex.actions, ex.actionsAt, tableId, parsedValue, parsedMask, ctx, opts);
   return {
+    command,
+    tableId,
+    cookieMask,
+    cookieGiven,
+    outPort,
     table,
     priority,
     cookie,

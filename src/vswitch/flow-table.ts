@@ -109,6 +109,38 @@ export class FlowTables {
     this.generation++;
   }
 
+  /**
+   * The rules a modify/delete selects (ofproto.c `collect_rules_loose` / `_strict`): in table
+   * `tableId` (255 = every table); loose: every rule at least as specific as the criteria
+   * (`cls_rule_is_loose_match`); strict: the same match and priority; then `(cookie & mask)`
+   * equal, and for deletes with `outPort` (≠ OFPP_NONE) only rules that output there.
+   */
+  select(c: { tableId: number; strict: boolean; priority: number; value: Int32Array; mask: Int32Array; cookie: bigint; cookieMask: bigint; outPort: number }): FlowRule[] {
+    const out: FlowRule[] = [];
+    for (const r of this.rules()) {
+      if (c.tableId !== 255 && r.table !== c.tableId) continue;
+      if ((r.cookie & c.cookieMask) !== (c.cookie & c.cookieMask)) continue;
+      let ok = true;
+      if (c.strict) {
+        ok = r.priority === c.priority;
+        for (let i = 0; ok && i < c.mask.length; i++) ok = r.mask[i] === c.mask[i] && r.value[i] === c.value[i];
+      } else {
+        for (let i = 0; ok && i < c.mask.length; i++) ok = (c.mask[i]! & ~r.mask[i]!) === 0 && (r.value[i]! & c.mask[i]!) === c.value[i];
+      }
+      if (ok && c.outPort !== 0xffff) ok = r.actions.some((a) => a.type === 'output' && a.port === c.outPort);
+      if (ok) out.push(r);
+    }
+    return out;
+  }
+
+  /** Replaces a rule's actions (and cookie) in place, keeping its counters (OFPFC_MODIFY). */
+  modifyActions(r: FlowRule, actions: FlowRule['actions'], actionsText: string, cookie: bigint | null): void {
+    r.actions = actions;
+    r.actionsText = actionsText;
+    if (cookie !== null) r.cookie = cookie;
+    this.generation++;
+  }
+
   /** All rules: table ascending, then priority descending (dump-flows order). */
   rules(): FlowRule[] {
     const out: FlowRule[] = [];
