@@ -31,7 +31,7 @@ import { FlowCache } from './classifier.js';
 import { KEY_WORDS, OFPP_LOCAL, PACKET_WORDS, W_IN_PORT, W_VLAN_TCI, formatMac, keyWordsFromFlowKey, keyWordsFromFrame } from './fields.js';
 import { parseFlowMod, parseFlows, type FlowModCommand, type FlowWarning, type ParsedFlowMod } from './flow-parser.js';
 import { formatActions } from './actions.js';
-import type { LearnedFlow } from './learn.js';
+import { learnedFlow, learnedMatch, type LearnAction } from './learn.js';
 import { formatMatch } from './match-format.js';
 import type { OfVersion } from './flow-syntax.js';
 import { FlowTables, type FlowRule, type FlowStats } from './flow-table.js';
@@ -140,6 +140,8 @@ export class Bridge implements XBridge {
   switched = 0;
   /** Flows added by `learn` actions (new or changed, not refreshes). */
   learnedFlows = 0;
+  private readonly learnValue = new Int32Array(KEY_WORDS);
+  private readonly learnMask = new Int32Array(KEY_WORDS);
   private traceHook: ((e: BridgeTraceEvent) => void) | null = null;
   private moveWindowS = -1;
   private readonly movesInWindow = new Map<number, number>();
@@ -297,25 +299,35 @@ export class Bridge implements XBridge {
     return sel;
   }
 
-  /** XBridge: adds a learned flow, or refreshes an identical one (timers restart, no churn). */
-  learnFlow(f: LearnedFlow): void {
-    for (let i = 0; i < f.value.length; i++) f.value[i] = f.value[i]! & f.mask[i]!;
-    const actionsText = formatActions(f.actions);
-    const old = this.flowTables.find(f.table, f.priority, f.value, f.mask);
+  /**
+   * XBridge: runs a `learn` action (lib/learn.c) for the packet in `w`. An identical flow (same
+   * table, priority, match, learned values, timeouts) is refreshed in place: its idle and hard
+   * timers restart and the tables do not change, so the cache and classifier are left alone.
+   */
+  learnFlow(a: LearnAction, w: Int32Array): void {
+    const value = this.learnValue;
+    const mask = this.learnMask;
+    value.fill(0);
+    mask.fill(0);
+    const sig = learnedMatch(a, w, value, mask);
+    for (let i = 0; i < KEY_WORDS; i++) value[i] = value[i]! & mask[i]!;
+    const old = this.flowTables.find(a.table, a.priority, value, mask);
     const now = this.sim.now;
-    if (old && old.actionsText === actionsText && old.idleTimeout === f.idleTimeout && old.hardTimeout === f.hardTimeout) {
+    if (old && old.learnSig === sig && old.idleTimeout === a.idleTimeout && old.hardTimeout === a.hardTimeout && old.cookie === a.cookie) {
       old.modifiedNs = now;
       old.lastUsedNs = now;
       return;
     }
+    const f = learnedFlow(a, w);
     this.learnedFlows++;
-    this.addRule({
+    const rule = this.addRule({
       ...f,
       matchText: formatMatch(f.value, f.mask),
-      actionsText,
+      actionsText: formatActions(f.actions),
       location: { file: `${this.path} learn`, line: 0, col: 0 },
       warnings: [],
     });
+    rule.learnSig = sig;
   }
 
   private portNumber(name: string): number | undefined {

@@ -28,6 +28,8 @@ export interface FlowRule extends ClsRule {
   modifiedNs: number;
   lastUsedNs: number;
   removed: boolean;
+  /** For flows made by `learn`: the learned values, to recognise an identical re-learn. */
+  learnSig?: string;
 }
 
 export interface FlowStats {
@@ -90,7 +92,7 @@ export class FlowTables {
 
   /** The rule with exactly this table, priority and match (OpenFlow's "identical flow"), if any. */
   find(table: number, priority: number, value: Int32Array, mask: Int32Array): FlowRule | undefined {
-    return this.byIdentity.get(`${table}/${priority}/${mask.join(',')}/${value.join(',')}`);
+    return this.byIdentity.get(identityOf(table, priority, value, mask));
   }
 
   remove(rule: FlowRule): void {
@@ -181,6 +183,13 @@ export class FlowTables {
   }
 }
 
-function identity(r: FlowRule): string {
-  return `${r.table}/${r.priority}/${r.mask.join(',')}/${r.value.join(',')}`;
+function identity(r: { table: number; priority: number; value: Int32Array; mask: Int32Array }): string {
+  return identityOf(r.table, r.priority, r.value, r.mask);
+}
+
+/** (table, priority, match) as a key; only the masked words (most of the 71 are wildcards). */
+function identityOf(table: number, priority: number, value: Int32Array, mask: Int32Array): string {
+  let k = `${table}/${priority}`;
+  for (let i = 0; i < mask.length; i++) if (mask[i] !== 0) k += `/${i}:${mask[i]}:${value[i]}`;
+  return k;
 }

@@ -18,7 +18,7 @@ import type { Action } from './actions.js';
 import { KEY_WORDS } from './fields.js';
 import type { Ctx, ParseOptions } from './flow-syntax.js';
 import { ovsKeyValues, parseFieldInt, strToU16, strToU64, strToUintBase10 } from './ovs-lex.js';
-import { formatSubfield, parseSubfield, readSubfield, subfieldWrites, type Subfield } from './subfield.js';
+import { bitPos, copySubfield, formatSubfield, parseSubfield, readSubfield, subfieldWrites, type Subfield } from './subfield.js';
 
 export type LearnSpec =
   | { kind: 'match'; dst: Subfield; src: Subfield | null; imm: bigint }
@@ -155,6 +155,41 @@ function formatLearnArgs(a: LearnAction): string {
   return parts.join(',');
 }
 
+/**
+ * The cheap half of `learn_execute`, run for every packet: fills `value`/`mask` (zeroed by the
+ * caller) with the learned match and returns a signature of the learned actions (the loaded
+ * values and output ports), so an identical existing flow can be refreshed without building
+ * anything. Number ops only for subfields up to 32 bits.
+ */
+export function learnedMatch(a: LearnAction, w: Int32Array, value: Int32Array, mask: Int32Array): string {
+  let sig = '';
+  for (const s of a.specs) {
+    if (s.kind === 'match') {
+      if (s.src) copySubfield(s.src, w, s.dst, value, mask);
+      else {
+        const wr = subfieldWrites(s.dst, s.imm);
+        wr.words.forEach((word, j) => {
+          value[word] = (value[word]! & ~wr.masks[j]!) | wr.values[j]!;
+          mask[word] = mask[word]! | wr.masks[j]!;
+        });
+      }
+    } else if (s.kind === 'output' || s.src) {
+      const src = s.kind === 'output' ? s.src : s.src!;
+      sig += src.nBits <= 32 && src.fd.kind !== 'mac' ? `${readSmall(src, w)},` : `${readSubfield(src, w)},`;
+    } else sig += 'i,';
+  }
+  return sig;
+}
+
+function readSmall(sf: Subfield, w: Int32Array): number {
+  let v = 0;
+  for (let i = sf.nBits - 1; i >= 0; i--) {
+    const [word, b] = bitPos(sf.fd, sf.ofs + i);
+    v = v * 2 + ((w[word]! >>> b) & 1);
+  }
+  return v;
+}
+
 /** `learn_execute`: the flow `a` adds for the packet whose key words are `w`. */
 export function learnedFlow(a: LearnAction, w: Int32Array): LearnedFlow {
   const value = new Int32Array(KEY_WORDS);
@@ -163,6 +198,10 @@ export function learnedFlow(a: LearnAction, w: Int32Array): LearnedFlow {
   for (const s of a.specs) {
     if (s.kind === 'output') {
       actions.push({ type: 'output', port: Number(readSubfield(s.src, w)) & 0xffff });
+      continue;
+    }
+    if (s.kind === 'match' && s.src) {
+      copySubfield(s.src, w, s.dst, value, mask);
       continue;
     }
     const v = s.src ? readSubfield(s.src, w) : s.imm;

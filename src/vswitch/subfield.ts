@@ -14,6 +14,38 @@ export interface Subfield {
   nBits: number;
   /** The text as written (for dump-flows: `NXM_NX_REG0[0..15]`). */
   text: string;
+  /** Per bit (least significant first): key word and bit, precomputed for the run-time copies. */
+  words?: Int32Array;
+  bits?: Int32Array;
+}
+
+function positions(sf: Subfield): { words: Int32Array; bits: Int32Array } {
+  if (!sf.words || !sf.bits) {
+    sf.words = new Int32Array(sf.nBits);
+    sf.bits = new Int32Array(sf.nBits);
+    for (let i = 0; i < sf.nBits; i++) {
+      const [w, b] = bitPos(sf.fd, sf.ofs + i);
+      sf.words[i] = w;
+      sf.bits[i] = b;
+    }
+  }
+  return { words: sf.words, bits: sf.bits };
+}
+
+/**
+ * Copies subfield `src` of key words `from` into subfield `dst` (same width) of `value`, and sets
+ * those bits in `mask` when given. Number ops only: this runs for every `move` and `learn`.
+ */
+export function copySubfield(src: Subfield, from: Int32Array, dst: Subfield, value: Int32Array, mask?: Int32Array): void {
+  const s = positions(src);
+  const d = positions(dst);
+  for (let i = 0; i < dst.nBits; i++) {
+    const bit = (from[s.words[i]!]! >>> s.bits[i]!) & 1;
+    const dw = d.words[i]!;
+    const m = 1 << d.bits[i]!;
+    value[dw] = bit ? value[dw]! | m : value[dw]! & ~m;
+    if (mask) mask[dw] = mask[dw]! | m;
+  }
 }
 
 /** Width of a field in bits, as the subfield syntax counts it. */

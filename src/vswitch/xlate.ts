@@ -44,8 +44,8 @@ import {
 import type { FlowRule } from './flow-table.js';
 import type { MacTable } from './mac-learning.js';
 import { copyState, type PacketState } from './rewrite.js';
-import { readSubfield, writeSubfield } from './subfield.js';
-import { learnedFlow, type LearnedFlow } from './learn.js';
+import { copySubfield, readSubfield } from './subfield.js';
+import type { LearnAction } from './learn.js';
 import { includesVlan, inputVidIsValid, inputVidToVlan, outputVlanToVid, type PortVlanConfig } from './vlan.js';
 
 export const MAX_DEPTH = 64;
@@ -68,8 +68,8 @@ export interface XBridge {
   nowNs(): number;
   /** Called for each learn that changed the table (new entry or move). */
   onLearn(mac: number, vlan: number, ofport: number, result: 'new' | 'moved', from: number): void;
-  /** Adds (or refreshes) a flow made by a `learn` action. */
-  learnFlow(f: LearnedFlow): void;
+  /** Runs a `learn` action for the packet in `w`: adds or refreshes the learned flow. */
+  learnFlow(a: LearnAction, w: Int32Array): void;
 }
 
 export interface XlateOutput {
@@ -231,7 +231,7 @@ function doActions(ctx: Ctx, rule: FlowRule, actions: readonly Action[], table: 
         resubmit(ctx, a.port, a.table ?? table);
         break;
       case 'move':
-        writeSubfield(a.dst, readSubfield(a.src, w), w);
+        copySubfield(a.src, w, a.dst, w);
         break;
       case 'output_reg':
         output(ctx, rule, Number(readSubfield(a.src, w)) & 0xffff);
@@ -243,7 +243,7 @@ function doActions(ctx: Ctx, rule: FlowRule, actions: readonly Action[], table: 
         return;
       case 'learn':
         ctx.res.uncachable = true;
-        if (ctx.mayLearn) ctx.br.learnFlow(learnedFlow(a, w));
+        if (ctx.mayLearn) ctx.br.learnFlow(a, w);
         log(ctx, `-> learned a flow in table ${a.table}`);
         break;
       case 'ct_clear':
