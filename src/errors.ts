@@ -81,3 +81,25 @@ export class BugError extends FabricError {
 export function isUserError(e: unknown): e is UserError {
   return e instanceof UserError;
 }
+
+/**
+ * The message of a caught value. `catch (e)` binds `unknown` (anything can be thrown), so never
+ * write `(e as Error).message`: a thrown string or object would print "undefined".
+ */
+export function errorMessage(e: unknown): string {
+  if (e instanceof Error) return e.message;
+  if (typeof e === 'string') return e;
+  try {
+    // JSON.stringify gives undefined for undefined, functions and symbols (its type says string).
+    const json = JSON.stringify(e) as string | undefined;
+    return json ?? String(e);
+  } catch {
+    return String(e);
+  }
+}
+
+/** The errno code of a caught Node system error (`ENOENT`, `EISDIR`, `EPERM`), else undefined. */
+export function errnoCode(e: unknown): string | undefined {
+  if (typeof e === 'object' && e !== null && 'code' in e && typeof e.code === 'string') return e.code;
+  return undefined;
+}

@@ -63,5 +63,5 @@ export {
   type VlanMode, type XlateResult,
 } from './vswitch/index.js';
 export { BridgeTracer, parsePortSpec, formatTraceResult, type TracePortSpec, type TraceResult, type TraceOutput } from './vswitch/trace.js';
-export { traceTopology, renderTopologyTrace, type TopologyTraceResult, type TopologyTraceStep } from './vswitch/fabric-trace.js';
+export { traceTopology, renderTopologyTrace, type TopologyTraceResult, type TopologyTraceStep } from './fabric/topology-trace.js';
 export * as block from './block/index.js';

@@ -43,6 +43,7 @@ import {
   W_VLAN_TCI,
 } from '../vswitch/fields.js';
 import type { BenchContext } from './main.js';
+import { errorMessage } from '../errors.js';
 
 export const keys = [
   'classifier_cached_lookups_per_s',
@@ -133,10 +134,9 @@ function buildTable(nRules: number, prng: Prng): { cls: Classifier<R>; rules: R[
   return { cls, rules };
 }
 
-function lookupKeys(prng: Prng, rules: R[], n: number): Int32Array[] {
+function lookupKeys(prng: Prng, _rules: R[], n: number): Int32Array[] {
   const keys: Int32Array[] = [];
   for (let i = 0; i < n; i++) {
-    void rules;
     keys.push(randomKey(prng, new Int32Array(KEY_WORDS)));
   }
   return keys;
@@ -276,7 +276,7 @@ function ovsRate(ctx: BenchContext): number | null {
     ctx.log(`OVS classifier: ${rates.join(' / ')} lookups/s`);
     return wc ?? null;
   } catch (e) {
-    ctx.log(`OVS classifier benchmark failed: ${(e as Error).message.split('\n')[0]}`);
+    ctx.log(`OVS classifier benchmark failed: ${errorMessage(e).split('\n')[0]}`);
     return null;
   }
 }

@@ -6,6 +6,8 @@
  * Figures are medians of several runs (each module decides how many); progress goes to stderr so
  * stdout stays one JSON object. This is an adapter: it may read the wall clock.
  */
+import { errnoCode } from '../errors.js';
+
 export interface BenchContext {
   /** Median of `n` runs of `fn`, each returning a figure. */
   median(n: number, fn: () => number | Promise<number>): Promise<number>;
@@ -38,7 +40,7 @@ async function main(): Promise<void> {
     try {
       mod = (await import(`./${name}.js`)) as BenchModule;
     } catch (e) {
-      if ((e as { code?: string }).code === 'ERR_MODULE_NOT_FOUND') continue;
+      if (errnoCode(e) === 'ERR_MODULE_NOT_FOUND') continue;
       throw e;
     }
     if (only && !mod.keys.some((k) => k.startsWith(only) || only.startsWith(k))) continue;

@@ -1,12 +1,12 @@
 /** Helpers shared by the `vfab disk` commands: size parsing with qemu-img suffixes, -o lists. */
-import { UserError } from '../errors.js';
+import { UserError, errorMessage } from '../errors.js';
 import { parseSize } from '../util/units.js';
 
 export function sizeArg(text: string, where: string): number {
   try {
     return parseSize(/^[0-9.]+[kKmMgGtT]$/.test(text) ? text.toUpperCase().replace(/^(.*)K$/, '$1k') : text);
   } catch (e) {
-    throw new UserError('CLI_BAD_SIZE', `Invalid size '${text}': ${(e as Error).message}`, { where });
+    throw new UserError('CLI_BAD_SIZE', `Invalid size '${text}': ${errorMessage(e)}`, { where });
   }
 }
 

@@ -13,7 +13,7 @@
  */
 import * as fs from 'node:fs';
 import { resolve as resolvePath } from 'node:path';
-import { UserError } from '../errors.js';
+import { UserError, errorMessage, errnoCode } from '../errors.js';
 import type { BlockBackend } from './backend.js';
 import { resolveBackingPath, type BackendProvider } from './chain.js';
 
@@ -37,7 +37,7 @@ export class FileBackend implements BlockBackend {
       return new FileBackend(fd, path, !opts.write, lockPath);
     } catch (e) {
       if (lockPath) releaseLock(lockPath);
-      throw new UserError('BLOCK_OPEN', `Could not open '${path}': ${(e as Error).message}`, { where: path });
+      throw new UserError('BLOCK_OPEN', `Could not open '${path}': ${errorMessage(e)}`, { where: path });
     }
   }
 
@@ -49,7 +49,7 @@ export class FileBackend implements BlockBackend {
       return new FileBackend(fd, path, false, lockPath);
     } catch (e) {
       releaseLock(lockPath);
-      throw new UserError('BLOCK_CREATE', `Could not create '${path}': ${(e as Error).message}`, { where: path });
+      throw new UserError('BLOCK_CREATE', `Could not create '${path}': ${errorMessage(e)}`, { where: path });
     }
   }
 
@@ -107,7 +107,7 @@ function pidAlive(pid: number): boolean {
     process.kill(pid, 0);
     return true;
   } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
+    return errnoCode(e) === 'EPERM';
   }
 }
 
@@ -138,8 +138,8 @@ export function acquireLock(path: string): string {
       held.add(lockPath);
       return lockPath;
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') {
-        throw new UserError('BLOCK_LOCK', `cannot create lock file ${lockPath}: ${(e as Error).message}`, { where: path });
+      if (errnoCode(e) !== 'EEXIST') {
+        throw new UserError('BLOCK_LOCK', `cannot create lock file ${lockPath}: ${errorMessage(e)}`, { where: path });
       }
       const pid = readHolder(lockPath);
       if (pid !== undefined && pidAlive(pid)) throw lockedError(path, pid);

@@ -11,6 +11,7 @@ import { Command, Errors } from '@oclif/core';
 import { BugError, UserError } from '../errors.js';
 
 export abstract class BaseCommand extends Command {
+  // eslint-disable-next-line @typescript-eslint/require-await -- oclif's Command.catch is async; this override has nothing to await
   protected override async catch(err: Error & { exitCode?: number; oclif?: { exit?: number } }): Promise<unknown> {
     if (err instanceof UserError) {
       process.stderr.write(`${err.render()}\n`);

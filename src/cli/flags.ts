@@ -2,7 +2,7 @@
  * Flag values shared by several commands, parsed once so every command words its errors alike
  * (`--until: "10" is not a duration …`, exit 2).
  */
-import { UserError } from '../errors.js';
+import { UserError, errorMessage } from '../errors.js';
 import { parseDuration } from '../util/units.js';
 
 /** `--seed`: an unsigned 32-bit integer. */
@@ -18,7 +18,7 @@ export function parseDurationFlag(name: string, value: string): number {
   try {
     return parseDuration(value);
   } catch (e) {
-    throw new UserError('CLI_BAD_FLAG', (e as Error).message, { where: `--${name}` });
+    throw new UserError('CLI_BAD_FLAG', errorMessage(e), { where: `--${name}` });
   }
 }
 

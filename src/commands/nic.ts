@@ -62,6 +62,6 @@ export default class Nic extends BaseCommand {
     for (const pf of selected) {
       out.push(`# ${pf.path}: ip -s link show ${pf.name}`, pf.ipLinkShow({ stats: true }).trimEnd(), '', ...nicText(pf), '');
     }
-    process.stdout.write(`${out.join('\n')}`);
+    process.stdout.write(out.join('\n'));
   }
 }

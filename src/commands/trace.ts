@@ -1,17 +1,17 @@
 import { readFileSync } from 'node:fs';
 import { Args, Flags } from '@oclif/core';
 import { BaseCommand } from '../cli/base-command.js';
-import { UserError, formatLocation } from '../errors.js';
+import { UserError, errorMessage, errnoCode, formatLocation } from '../errors.js';
 import { parseProtocols } from '../vswitch/flow-syntax.js';
 import { loadTopology } from '../topology/load.js';
-import { renderTopologyTrace, traceTopology } from '../vswitch/fabric-trace.js';
+import { renderTopologyTrace, traceTopology } from '../fabric/topology-trace.js';
 import { BridgeTracer, formatTraceResult, parsePortSpec, type TraceResult } from '../vswitch/trace.js';
 
 function readText(path: string, flag: string): string {
   try {
     return readFileSync(path, 'utf8');
   } catch (e) {
-    throw new UserError('CLI_FILE', `cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { where: flag });
+    throw new UserError('CLI_FILE', `cannot read ${path}: ${errnoCode(e) ?? errorMessage(e)}`, { where: flag });
   }
 }
 

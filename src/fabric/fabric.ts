@@ -28,6 +28,7 @@ import { validateSriov } from './sriov.js';
 import { validateMigration } from './migration.js';
 import { validateFailover } from './failover.js';
 import { closeDisks, validateDisks } from './disks.js';
+import { yieldToEventLoop } from './event-loop.adapter.js';
 
 export interface FabricOptions {
   /** Run seed; default: the topology's `seed`, else 1. */
@@ -115,7 +116,7 @@ export class Fabric {
    * closes it.
    */
   capturePcapng(sink: ByteSink, opts: CaptureOptions = {}): PcapngWriter {
-    const snaplen = opts.snaplen ?? this.model.capture.snaplen ?? DEFAULTS.snaplen;
+    const snaplen = opts.snaplen ?? this.model.capture.snaplen;
     const writer = new PcapngWriter(sink, { snaplen });
     const sim = this.sim;
     const IN = { direction: 'in' as const };
@@ -135,7 +136,7 @@ export class Fabric {
 
   /** Captures each selected port into its own classic pcap; `open(path)` gives the sink for port `path`. */
   capturePcapPerPort(open: (portPath: string) => ByteSink, opts: CaptureOptions = {}): void {
-    const snaplen = opts.snaplen ?? this.model.capture.snaplen ?? DEFAULTS.snaplen;
+    const snaplen = opts.snaplen ?? this.model.capture.snaplen;
     const sim = this.sim;
     const writers: PcapWriter[] = [];
     const seen = new Set<Port>();
@@ -173,7 +174,7 @@ export class Fabric {
     this.ran = true;
     const untilNs = opts.untilNs ?? this.model.durationNs ?? DEFAULTS.durationNs;
     const slice = opts.sliceEvents ?? 100_000;
-    const yieldFn = opts.yieldFn ?? (() => new Promise<void>((resolve) => setImmediate(resolve)));
+    const yieldFn = opts.yieldFn ?? yieldToEventLoop;
     for (;;) {
       const r = this.sim.run({ untilNs, maxEvents: slice });
       if (r.reason !== 'max-events') break;

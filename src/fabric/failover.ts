@@ -145,7 +145,7 @@ export function addFailoverInterface(ctx: BuildContext, vm: VmRuntime, vfIface: 
     throw located(ctx, vfIface, e);
   }
   let m = masters.get(ctx);
-  if (!m) masters.set(ctx, (m = new Map()));
+  if (!m) masters.set(ctx, (m = new Map<string, FailoverNic>()));
   m.set(vfIface.path, fo);
   const cfgOf = (i: InterfaceModel) => ({
     ...(i.ipv4 ? { ipv4: i.ipv4.text } : {}),

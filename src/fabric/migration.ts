@@ -19,7 +19,7 @@
  *   never arrive (`migration/loss.ts`).
  * - Summary section `migrations`: the records (JSON) and a short timeline (text).
  */
-import type { UserError } from '../errors.js';
+import { UserError } from '../errors.js';
 import type { FabricEvent } from '../port/nic.js';
 import type { Port } from '../port/port.js';
 import type { MigrateAction, ScenarioStep, TopologyModel } from '../topology/model.js';
@@ -118,7 +118,8 @@ export function validateMigration(model: TopologyModel): UserError[] {
     try {
       checkAnnounceParams(announceParams(doc), 'announce');
     } catch (e) {
-      const ue = e as UserError;
+      if (!(e instanceof UserError)) throw e; // an internal fault stays one
+      const ue = e;
       const field = ue.where ?? 'announce';
       errors.push(model.source.error('MIGRATION_BAD_ANNOUNCE', doc[field as keyof typeof doc] !== undefined ? [...y, field] : y, ue.message));
     }

@@ -82,7 +82,7 @@ export function renderSummary(s: RunSummary, sectionText: Array<{ key: string; l
   const out: string[] = [];
   out.push(`topology ${s.topology}  seed ${s.seed}  simulated ${formatTime(s.simulated_ns)}  (${s.sim_events} events)`);
   const num = (v: unknown): number | null => (typeof v === 'number' ? v : null);
-  const str = (v: unknown): string => (v === null || v === undefined ? '-' : String(v));
+  const str = (v: unknown): string => (v === null || v === undefined ? '-' : fieldText(v));
   const pings = s.apps.filter((a) => a.app === 'ping');
   const udps = s.apps.filter((a) => a.app === 'udp');
   if (pings.length > 0) {
@@ -148,7 +148,7 @@ export function renderSummary(s: RunSummary, sectionText: Array<{ key: string; l
     const shown = s.events.slice(0, 40);
     for (const e of shown) {
       const { type, time_ns, ...rest } = e;
-      const detail = Object.entries(rest).map(([k, v]) => `${k}=${typeof v === 'object' ? JSON.stringify(v) : String(v)}`).join(' ');
+      const detail = Object.entries(rest).map(([k, v]) => `${k}=${fieldText(v)}`).join(' ');
       out.push(`  ${lpad(formatTime(time_ns), 12)}  ${type}  ${detail}`);
     }
     if (s.events.length > shown.length) out.push(`  … ${s.events.length - shown.length} more (see --json)`);
@@ -158,4 +158,12 @@ export function renderSummary(s: RunSummary, sectionText: Array<{ key: string; l
     out.push('', sec.key, ...sec.lines.map((l) => `  ${l}`));
   }
   return `${out.join('\n')}\n`;
+}
+
+/** A summary field as text: scalars as String() writes them, objects (and null) as JSON. */
+function fieldText(v: unknown): string {
+  if (typeof v === 'object') return JSON.stringify(v);
+  if (typeof v === 'string') return v;
+  if (typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint' || v === undefined) return String(v);
+  return typeof v; // functions and symbols never appear in a summary
 }

@@ -121,7 +121,7 @@ export class GuestStack {
   }
 
   addInterface(nic: GuestNic, cfg: InterfaceConfig): GuestInterface {
-    const where = `${nic.path}`;
+    const where = nic.path;
     let ipv4: number | null = null;
     let prefixLength = 32;
     let gateway: number | null = null;

@@ -183,6 +183,7 @@ export class ReconvergenceTracker {
       this.sim.scheduleAt(Math.max(at, this.sim.now), () => {
         if (e.at_ns !== null) return;
         this.recheck();
+        // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- recheck() may set e.at_ns; TS keeps the narrowing across the call
         if (e.at_ns !== null) return;
         // Refreshed meanwhile: wait for the new expiry (never re-arm for the same instant).
         const next = e.tableView.expiresAt?.(e.mac, e.vlan) ?? null;

@@ -41,6 +41,7 @@ export class FileSink implements ByteSink {
       const fd = this.fd;
       this.fd = null;
       open.delete(this);
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- hook() may re-enter close(); TS keeps the narrowing across the call
       if (fd !== null) closeSync(fd);
     }
   }

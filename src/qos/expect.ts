@@ -14,6 +14,7 @@
  * Examples: `vm1.vda: iops >= 450 over [10s, 60s]`, `p99 <= 20ms`, `burst: vm1.vda iops >= 1800 for >= 9s`.
  */
 import { parseDuration, parseSize } from '../util/units.js';
+import { errorMessage } from '../errors.js';
 
 export type Op = '>=' | '<=' | '>' | '<' | '==';
 export type Metric = 'iops' | 'read_iops' | 'write_iops' | 'bw' | 'lat_mean' | 'lat_max' | 'max_iops' | 'min_iops' | `p${string}`;
@@ -45,7 +46,7 @@ interface Tok {
 
 function tokenize(text: string): Tok[] {
   const toks: Tok[] = [];
-  const re = /\s*(>=|<=|==|>|<|\[|\]|,|[^\s\[\],<>=]+(?::(?=\s|$))?|[^\s]+)/gy;
+  const re = /\s*(>=|<=|==|>|<|\[|\]|,|[^\s[\],<>=]+(?::(?=\s|$))?|[^\s]+)/gy;
   let m: RegExpExecArray | null;
   re.lastIndex = 0;
   while (re.lastIndex < text.length && (m = re.exec(text)) !== null) {
@@ -128,7 +129,7 @@ function dur(s: string): number | string {
   try {
     return parseDuration(s);
   } catch (e) {
-    return (e as Error).message;
+    return errorMessage(e);
   }
 }
 
@@ -138,7 +139,7 @@ function parseValue(metric: Metric, s: string): number | string {
     try {
       return parseSize(s.replace(/\/s$/, ''));
     } catch (e) {
-      return (e as Error).message;
+      return errorMessage(e);
     }
   }
   const m = /^(\d+(?:\.\d+)?)([kKM]?)$/.exec(s);

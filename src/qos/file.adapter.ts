@@ -4,7 +4,7 @@
  */
 import { readFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, isAbsolute, join } from 'node:path';
-import { UserError } from '../errors.js';
+import { UserError, errorMessage, errnoCode } from '../errors.js';
 import { loadTopology } from '../topology/index.js';
 import { Chain } from '../block/chain.js';
 import { FileProvider } from '../block/file-backend.adapter.js';
@@ -16,8 +16,8 @@ export function loadQosFile(path: string): QosFile {
   try {
     text = readFileSync(path, 'utf8');
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new UserError('QOS_READ', `cannot read ${path}: ${code === 'ENOENT' ? 'no such file' : (e as Error).message}`, { where: path });
+    const code = errnoCode(e);
+    throw new UserError('QOS_READ', `cannot read ${path}: ${code === 'ENOENT' ? 'no such file' : errorMessage(e)}`, { where: path });
   }
   const here = dirname(path);
   return loadQosText(text, path, {

@@ -18,7 +18,7 @@
  * a `line`), `mclock` (reservation, limit, weight).
  */
 import { z } from 'zod';
-import { UserError, UserErrors } from '../errors.js';
+import { UserError, UserErrors, errorMessage } from '../errors.js';
 import { parseYaml, validateYaml, nearest, type YamlPath, type YamlSource } from '../util/yaml-source.js';
 import { zDuration, zSize } from '../util/zod-units.js';
 import { parseDuration, parseSize } from '../util/units.js';
@@ -304,7 +304,7 @@ function sizePerSecond(v: number | string): number | string {
   try {
     return parseSize(typeof v === 'string' ? v.replace(/\s*\/\s*s$/, '') : v);
   } catch (e) {
-    return (e as Error).message;
+    return errorMessage(e);
   }
 }
 
@@ -316,7 +316,7 @@ function readService(v: z.output<typeof serviceSchema> | undefined, path: YamlPa
     try {
       return { kind: 'fixed', ns: parseDuration(v) };
     } catch (e) {
-      err(path, `"service": ${(e as Error).message}`);
+      err(path, `"service": ${errorMessage(e)}`);
       return undefined;
     }
   }
@@ -353,8 +353,13 @@ function readService(v: z.output<typeof serviceSchema> | undefined, path: YamlPa
 
 const POLICY_KINDS = ['qemu', 'libvirt', 'firecracker', 'io.max', 'cgroup', 'mclock'];
 
+/** A YAML scalar as text; a mapping or list shows as JSON, not "[object Object]". */
+function scalarText(v: unknown): string {
+  return typeof v === 'object' && v !== null ? JSON.stringify(v) : String(v);
+}
+
 function readPolicy(p: Record<string, unknown>, path: YamlPath, err: Err, onDisk: boolean, group?: { name?: string; key?: string }): PolicySpec | undefined {
-  const kind = p['kind'] === undefined ? 'qemu' : String(p['kind']);
+  const kind = p['kind'] === undefined ? 'qemu' : scalarText(p['kind']);
   if (!POLICY_KINDS.includes(kind)) {
     const guess = nearest(kind, POLICY_KINDS);
     err([...path, 'kind'], `unknown policy kind "${kind}"${guess ? `; did you mean "${guess}"?` : `; expected one of ${POLICY_KINDS.join(', ')}`}`);
@@ -435,7 +440,7 @@ function readPolicy(p: Record<string, unknown>, path: YamlPath, err: Err, onDisk
   if (kind === 'io.max' || kind === 'cgroup') {
     let limits: IoMaxLimits = { rbps: 0, wbps: 0, riops: 0, wiops: 0 };
     if (p['line'] !== undefined) {
-      const r = parseIoMax(String(p['line']));
+      const r = parseIoMax(scalarText(p['line']));
       if (typeof r === 'string') {
         err([...path, 'line'], r);
         return undefined;
@@ -459,7 +464,6 @@ function readPolicy(p: Record<string, unknown>, path: YamlPath, err: Err, onDisk
     return { kind: 'io.max', limits };
   }
   // mclock (on a disk, or on a group whose members share it)
-  void onDisk;
   const read = (k: string, def: number): number => {
     const v = p[k];
     if (v === undefined) return def;
@@ -483,7 +487,7 @@ function fioTime(v: number | string | undefined, bareUnitNs: number, path: YamlP
   try {
     return parseDuration(v);
   } catch (e) {
-    err(path, (e as Error).message);
+    err(path, errorMessage(e));
     return 0;
   }
 }

@@ -5,6 +5,7 @@
  * positions.
  */
 import { parseSize } from '../util/units.js';
+import { errorMessage } from '../errors.js';
 
 export const RW_MODES = ['read', 'write', 'randread', 'randwrite', 'rw', 'readwrite', 'randrw'] as const;
 export type RwMode = (typeof RW_MODES)[number];
@@ -64,7 +65,7 @@ function size(text: string): number | string {
     const v = parseSize(/^\d+$/.test(text.trim()) ? Number(text) : text.trim());
     return v > 0 ? v : `block size "${text}" must be more than 0`;
   } catch (e) {
-    return (e as Error).message;
+    return errorMessage(e);
   }
 }
 

@@ -66,6 +66,7 @@ export class Simulation {
     let events = 0;
     this.stopRequested = false;
     for (;;) {
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- handlers call stop(); TS keeps the `= false` narrowing across them
       if (this.stopRequested) return { events, reason: 'stopped' };
       if (events >= maxEvents) return { events, reason: 'max-events' };
       const t = this.queue.peekTime();

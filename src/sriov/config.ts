@@ -45,10 +45,12 @@ export interface VfKnobs {
   mac?: string | number;
   vlan?: number;
   qos?: number;
-  proto?: VlanProto | string;
+  /** A VlanProto; any string is accepted here and checked (ip-link's error) when applied. */
+  proto?: string;
   spoofchk?: boolean;
   trust?: boolean;
-  state?: VfLinkState | string;
+  /** A VfLinkState; any string is accepted here and checked when applied. */
+  state?: string;
   max_tx_rate?: number;
   min_tx_rate?: number;
 }

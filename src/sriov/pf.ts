@@ -48,7 +48,7 @@ import type { Simulation } from '../sim/index.js';
 import { formatMac, readMac, parseMac } from '../wire/mac.js';
 import { applyKnobs, defaultVfConfig, type EswitchMode, type VfKnobs } from './config.js';
 import { SriovError, problemToError } from './errors.js';
-import { NIC_MODELS, isNicModel, type NicCaps, type NicModel } from './models.js';
+import { NIC_MODELS, isNicModel, type NicCaps } from './models.js';
 import { outerTpid, outerTci, popTag, pushTag, TPID_8021AD, TPID_8021Q } from './tags.js';
 import { VirtualFunction, type VfHost, type VfStats } from './vf.js';
 import { formatIpLinkShow, type IpLinkShowOptions } from './ip-link.js';
@@ -59,7 +59,8 @@ export interface PhysicalFunctionOptions {
   /** Dotted path, e.g. `hv1.pf0`; the last segment is the netdev name. */
   path: string;
   sim: Simulation;
-  model?: NicModel | string;
+  /** A NicModel name; any string is accepted here and refused with the list when unknown. */
+  model?: string;
   /** `sriov_totalvfs`: the driver may lower the model's maximum, never raise it. */
   totalVfs?: number;
   numVfs?: number;

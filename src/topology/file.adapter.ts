@@ -3,14 +3,14 @@
  * references (`flows_file`). Kept thin so the loader itself is testable from strings.
  */
 import { readFileSync } from 'node:fs';
-import { UserError } from '../errors.js';
+import { UserError, errorMessage, errnoCode } from '../errors.js';
 
 export function readTextFile(path: string): string {
   try {
     return readFileSync(path, 'utf8');
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : code === 'EACCES' ? 'permission denied' : (e as Error).message;
+    const code = errnoCode(e);
+    const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : code === 'EACCES' ? 'permission denied' : errorMessage(e);
     throw new UserError('TOPOLOGY_READ', `cannot read ${path}: ${why}`, { where: path });
   }
 }

@@ -9,7 +9,7 @@
  * DUPLICATE_PORT, DUPLICATE_MAC, MULTICAST_MAC, DUPLICATE_IP, VLAN_CONFIG, INTERFACE_CONFIG,
  * FLOWS_CONFIG, SCENARIO_ACTION, NO_ADDRESS.
  */
-import { UserError, type SourceLocation } from '../errors.js';
+import { UserError, type SourceLocation, errorMessage } from '../errors.js';
 import { nearest, type YamlPath, type YamlSource } from '../util/yaml-source.js';
 import { isMap, isScalar, Scalar, type Node } from 'yaml';
 import {
@@ -134,7 +134,7 @@ class Resolver {
         const f = this.opts.readFile(doc.flows_file);
         return { text: f.text, origin: { file: f.file, line: 1, col: 1 } };
       } catch (e) {
-        this.err('FLOWS_CONFIG', [...yaml, 'flows_file'], `cannot read flows file "${doc.flows_file}": ${(e as Error).message}`);
+        this.err('FLOWS_CONFIG', [...yaml, 'flows_file'], `cannot read flows file "${doc.flows_file}": ${errorMessage(e)}`);
         return undefined;
       }
     }
@@ -525,7 +525,7 @@ class Resolver {
           action = a;
         }
       } else if ((kind === 'link_down' || kind === 'link_up') && s[kind] !== undefined) {
-        const target = s[kind]!;
+        const target = s[kind];
         if (!this.ports.has(target)) this.unknown('UNKNOWN_PORT', [...sy, kind], 'port', target, [...this.ports.keys()]);
         else action = { kind, target };
       } else if (kind === 'migrate' && s.migrate) {

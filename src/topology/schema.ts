@@ -14,7 +14,7 @@
  */
 import { z } from 'zod';
 import { zDuration, zRate, zSize } from '../util/zod-units.js';
-import { FEATURE_NAMES, type FeatureName } from '../vnic/features.js';
+import { FEATURE_NAMES, type FeatureName } from '../wire/virtio-net-features.js';
 
 /** Names of hosts, switches, VMs, bridges, ports, interfaces: no dots (paths are dotted). */
 export const NAME_RE = /^[A-Za-z_][A-Za-z0-9_-]*$/;

@@ -23,7 +23,7 @@ export class YamlSource {
 
   /** Plain JS data of the document. */
   get data(): unknown {
-    return this.doc.toJS({ maxAliasCount: 1000 });
+    return this.doc.toJS({ maxAliasCount: 1000 }) as unknown;
   }
 
   private pos(offset: number): SourceLocation {

@@ -6,15 +6,16 @@
  */
 import { z } from 'zod';
 import { parseDuration, parseRate, parseSize } from './units.js';
+import { errorMessage } from '../errors.js';
 
 function unitType(parse: (v: string | number) => number, pattern: string, description: string) {
   return z
-    .union([z.string().regex(new RegExp(pattern), { message: description }), z.number()])
+    .union([z.string().regex(new RegExp(pattern), { error: description }), z.number()])
     .transform((v, ctx) => {
       try {
         return parse(v);
       } catch (e) {
-        ctx.addIssue({ code: 'custom', message: (e as Error).message });
+        ctx.addIssue({ code: 'custom', message: errorMessage(e) });
         return z.NEVER;
       }
     })

@@ -335,7 +335,7 @@ export class Bridge implements XBridge {
     return this.byName.get(name)?.ofport;
   }
 
-  private makeRec(name: string, ofport: number, path: string, o: Omit<BridgePortOptions, 'name'>, user: boolean): PortRec {
+  private makeRec(name: string, ofport: number, path: string, o: Omit<BridgePortOptions, 'name'>, _user: boolean): PortRec {
     const rec: PortRec = {
       name,
       ofport,
@@ -344,7 +344,6 @@ export class Bridge implements XBridge {
       port: undefined as unknown as Port,
     };
     rec.port = new Port(path, (frame, meta) => this.onReceive(rec, frame, meta));
-    void user;
     return rec;
   }
 

@@ -39,6 +39,7 @@ interface CacheEntry<V> {
 }
 
 /** Exact-match cache over whole keys, invalidated by bumping `generation`. */
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type -- lru-cache's own bound: V is any non-nullish value
 export class FlowCache<V extends {}> {
   private lru: LRUCache<number, CacheEntry<V>>;
   generation = 0;

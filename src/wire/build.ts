@@ -146,7 +146,7 @@ function ipv4Frame(a: Ipv4FrameArgs, protocol: IpProtocol, l4Len: number): { buf
 type PayloadArg = { payloadLen: number; payload?: undefined } | { payload: Uint8Array; payloadLen?: undefined };
 
 function payloadOf(a: PayloadArg): Uint8Array {
-  return a.payload ?? patternView(a.payloadLen ?? 0);
+  return a.payload !== undefined ? a.payload : patternView(a.payloadLen);
 }
 
 export type IcmpEchoArgs = Ipv4FrameArgs & PayloadArg & { type: 'request' | 'reply'; id: number; seq: number };

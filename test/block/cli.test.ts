@@ -24,7 +24,7 @@ async function cli(cmd: { run(argv: string[], root: string): Promise<unknown> },
     o.mockRestore();
     e.mockRestore();
   }
-  const code = Number(process.exitCode ?? 0);
+  const code = process.exitCode ?? 0;
   process.exitCode = 0;
   return { out, err, code };
 }

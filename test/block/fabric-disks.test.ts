@@ -72,7 +72,8 @@ describe('VM disks in a topology', () => {
     try {
       runTopology(file);
     } catch (e) {
-      msg = (e as UserError).render();
+      if (!(e instanceof UserError)) throw e;
+      msg = e.render();
     }
     expect(msg).toMatch(/bad\.yaml:\d+:\d+: disk "a" of VM vm1: give exactly one of "image" \(a file\) or "memory" \(a size\)/);
     expect(msg).toMatch(/bad\.yaml:\d+:\d+: disk "b" of VM vm1: "backing" does not apply to a memory disk/);

@@ -89,7 +89,8 @@ describe('qcow2 images', () => {
     c.close();
     const r = checkImage('a', {}, p);
     expect(r.messages).toEqual([]);
-    const top = openImage('a', { readOnly: true }, p).top as Qcow2Image;
+    const top = openImage('a', { readOnly: true }, p).top;
+    if (!(top instanceof Qcow2Image)) throw new Error('expected a qcow2 top layer');
     expect(top.header.refcountTableClusters).toBeGreaterThan(1);
   });
 
@@ -262,7 +263,8 @@ describe('qcow2 images', () => {
         openImage('x', { readOnly: true }, q);
         return 'opened';
       } catch (e) {
-        return (e as UserError).message;
+        if (!(e instanceof UserError)) throw e;
+        return e.message;
       }
     };
     expect(variant((dv) => dv.setUint32(76, 4))).toContain('external data file (incompatible_features bit 2');
@@ -324,8 +326,9 @@ describe('image files', () => {
     try {
       openImage(f);
     } catch (e) {
-      msg = (e as UserError).message;
-      expect((e as UserError).exitCode).toBe(2);
+      if (!(e instanceof UserError)) throw e;
+      msg = e.message;
+      expect(e.exitCode).toBe(2);
     }
     expect(msg).toBe(`image is locked for writing by pid ${process.pid}`);
     expect(readFileSync(`${f}.lock`, 'utf8').trim()).toBe(String(process.pid));

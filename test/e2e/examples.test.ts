@@ -21,7 +21,7 @@ function run(name: string) {
     const { summary } = runTopology(`topologies/${name}.yaml`, { pcapng });
     runs[name] = { summary, pcapng };
   }
-  return runs[name]!;
+  return runs[name];
 }
 
 describe('topologies/quickstart.yaml', () => {

@@ -6,8 +6,8 @@ import { VirtioNet } from '../../src/vnic/device.js';
 
 /** Joins two ports with a one-way delay and an optional filter that may drop frames. */
 export function delayedConnect(sim: Simulation, a: Port, b: Port, delayNs: number, keep: (f: Frame) => boolean = () => true): void {
-  a.peer = { receive: (f: Frame, m: FrameMeta) => void (keep(f) && sim.schedule(delayNs, () => b.receive(f, m))) };
-  b.peer = { receive: (f: Frame, m: FrameMeta) => void (keep(f) && sim.schedule(delayNs, () => a.receive(f, m))) };
+  a.peer = { receive: (f: Frame, m: FrameMeta) => { if (keep(f)) sim.schedule(delayNs, () => b.receive(f, m)); } };
+  b.peer = { receive: (f: Frame, m: FrameMeta) => { if (keep(f)) sim.schedule(delayNs, () => a.receive(f, m)); } };
 }
 
 export interface Vm {

@@ -115,8 +115,10 @@ describe('ping between two guests', () => {
     expect(() => startPing(a.stack, { dst: '10.0.0.300', count: 1, intervalNs: 1 })).toThrow(UserError);
     try {
       startPing(a.stack, { dst: '10.0.0.2', count: 0, intervalNs: 1 });
+      expect.unreachable();
     } catch (e) {
-      expect((e as UserError).where).toBe('vm1.ping.count');
+      if (!(e instanceof UserError)) throw e;
+      expect(e.where).toBe('vm1.ping.count');
     }
   });
 });

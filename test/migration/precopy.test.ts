@@ -94,7 +94,8 @@ describe('pre-copy model', () => {
       planPrecopy({ memoryBytes: 1, dirtyRateBytesPerS: 0, bandwidthBitPerS: 0 });
       expect.unreachable();
     } catch (e) {
-      expect((e as UserError).where).toBe('bandwidth');
+      if (!(e instanceof UserError)) throw e;
+      expect(e.where).toBe('bandwidth');
     }
     expect(() => planPrecopy({ memoryBytes: 1, dirtyRateBytesPerS: 0, bandwidthBitPerS: 1, maxIterations: 0 })).toThrow(/max_iterations/);
   });

@@ -156,8 +156,8 @@ describe('spoof checking and trust', () => {
     const NEW = MAC('02:00:00:00:0a:0a');
     const r = pf.vf(1).guestSetMac(NEW);
     expect(r.ok).toBe(false);
-    expect(r.ok === false && r.errno).toBe('EPERM');
-    expect(r.ok === false && r.message).toContain('not trusted');
+    expect(!r.ok && r.errno).toBe('EPERM');
+    expect(!r.ok && r.message).toContain('not trusted');
     expect(events.some((e) => e.type === 'vf-mac-refused')).toBe(true);
     expect(pf.vf(1).mac).toBe(M1);
     pf.configureVf(1, { trust: true });
@@ -187,7 +187,7 @@ describe('spoof checking and trust', () => {
     const { pf } = setup();
     let last = pf.vf(0).guestAddMac(MAC('02:00:00:00:20:00'));
     for (let i = 1; i < 20 && last.ok; i++) last = pf.vf(0).guestAddMac(MAC(`02:00:00:00:20:${i.toString(16).padStart(2, '0')}`));
-    expect(last.ok === false && last.message).toContain('Cannot add more MAC addresses, VF is not trusted');
+    expect(!last.ok && last.message).toContain('Cannot add more MAC addresses, VF is not trusted');
   });
 });
 

@@ -40,8 +40,10 @@ describe('YAML with positions', () => {
     expect(() => parseYaml('a: 1\na: 2\n', 'd.yaml')).toThrow(UserError);
     try {
       parseYaml('a: 1\na: 2\n', 'd.yaml');
+      expect.unreachable();
     } catch (e) {
-      expect((e as UserError).render()).toMatch(/^d\.yaml:2:1: /);
+      if (!(e instanceof UserError)) throw e;
+      expect(e.render()).toMatch(/^d\.yaml:2:1: /);
     }
   });
 

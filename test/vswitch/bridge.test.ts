@@ -164,9 +164,9 @@ describe('Bridge flows naming ports', () => {
 describe('a looped topology', () => {
   it('finishes, drops the storm as loop on every bridge of the loop, and reports it', async () => {
     const { runTopology } = await import('../../src/fabric/run.js');
-    const { join } = await import('node:path');
+    const nodePath = await import('node:path');
     const events: FabricEvent[] = [];
-    const { summary } = runTopology(join(import.meta.dirname, '../fixtures/vswitch/loop.yaml'), { untilNs: 100_000_000, events: (e) => events.push(e) });
+    const { summary } = runTopology(nodePath.join(import.meta.dirname, '../fixtures/vswitch/loop.yaml'), { untilNs: 100_000_000, events: (e) => events.push(e) });
     const loops = events.filter((e) => e.type === 'loop');
     expect(loops.map((e) => e.bridge).sort()).toEqual(['hv1.br0', 's1', 's2']);
     expect(loops[0]).toMatchObject({ hops: 64, reason: 'hop-limit' });

@@ -69,6 +69,6 @@ describe('vfab trace (topology), flows, fdb', () => {
     ]);
     const bad = vfab('fdb', 'topologies/two-hosts.yaml', '--bridge', 'hv3.br0');
     expect(bad.status).toBe(2);
-    expect(bad.stderr).toMatch(/^--bridge: no bridge or switch hv3\.br0\n  hint: one of: hv1\.br0, hv2\.br0, tor\n$/);
+    expect(bad.stderr).toMatch(/^--bridge: no bridge or switch hv3\.br0\n {2}hint: one of: hv1\.br0, hv2\.br0, tor\n$/);
   });
 });

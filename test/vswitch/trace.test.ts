@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { UserError } from '../../src/errors.js';
 import { runTopology } from '../../src/fabric/run.js';
 import { loadTopology } from '../../src/topology/load.js';
-import { traceTopology } from '../../src/vswitch/fabric-trace.js';
+import { traceTopology } from '../../src/fabric/topology-trace.js';
 import { pickBridge } from '../../src/vswitch/inspect.js';
 import { BridgeTracer, formatTraceResult, parsePortSpec } from '../../src/vswitch/trace.js';
 

@@ -47,13 +47,13 @@ export interface GateHost<R> {
 
 /** A bounded-growth FIFO (ring buffer) of requests; its capacity is a power of two (index by mask). */
 class Fifo<R> {
-  private buf: Array<R | undefined> = new Array(8);
+  private buf: Array<R | undefined> = new Array<R | undefined>(8);
   private mask = 7;
   private head = 0;
   length = 0;
   push(r: R): void {
     if (this.length === this.buf.length) {
-      const nb: Array<R | undefined> = new Array(this.buf.length * 2);
+      const nb: Array<R | undefined> = new Array<R | undefined>(this.buf.length * 2);
       for (let i = 0; i < this.length; i++) nb[i] = this.buf[(this.head + i) % this.buf.length];
       this.buf = nb;
       this.mask = nb.length - 1;
@@ -170,7 +170,7 @@ export class ThrottleGroup<R extends GateRequest> {
 
   /** Accounts `req`, lets it through, and schedules what comes next; loops over same-instant wake-ups. */
   private go(member: number, req: R, now: number): void {
-    let m = member;
+    const m = member;
     let r: R | undefined = req;
     while (r !== undefined) {
       const dir = r.dir;

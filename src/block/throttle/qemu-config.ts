@@ -84,7 +84,7 @@ export function readQemuLimits(
   const limits = emptyLimits();
   const problems: LimitProblem[] = [];
   const seen = new Map<string, string>();
-  const keyOf: string[] = [];
+  const keyOf: (string | undefined)[] = [];
   let group: string | undefined;
   for (const [key, raw] of Object.entries(input)) {
     if (key === 'kind') continue;

@@ -28,6 +28,7 @@ export default class DiskBench extends BaseCommand {
   async run(): Promise<void> {
     const { args, flags } = await this.parse(DiskBench);
     if (flags.pattern !== 'seq' && flags.pattern !== 'rand') throw new UserError('CLI_BAD_FLAG', `--pattern must be seq or rand, got '${flags.pattern}'`, { where: '--pattern' });
+    const pattern: 'seq' | 'rand' = flags.pattern;
     const count = Number(flags.count);
     if (!Number.isInteger(count) || count <= 0) throw new UserError('CLI_BAD_FLAG', `Invalid request count '${flags.count}'`, { where: '-c' });
     const depth = Number(flags.depth);
@@ -40,7 +41,7 @@ export default class DiskBench extends BaseCommand {
     const chain = openImage(args.file, { readOnly: !flags.write, ...(fmt ? { format: fmt } : {}) });
     try {
       if (offset + size > chain.virtualSize) throw new UserError('CLI_BAD_FLAG', `offset ${offset} + size ${size} is past the end of the image`, { where: '-o' });
-      const opts = { count, size, write: flags.write, pattern: flags.pattern as 'seq' | 'rand', offset, depth, ...(step !== undefined ? { step } : {}) };
+      const opts = { count, size, write: flags.write, pattern, offset, depth, ...(step !== undefined ? { step } : {}) };
       if (!flags.json) {
         process.stdout.write(`Sending ${count} ${flags.write ? 'write' : 'read'} requests, ${size} bytes each, 1 in parallel (starting at offset ${offset}, step size ${benchStep(opts)})\n`);
       }

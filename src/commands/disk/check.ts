@@ -23,7 +23,7 @@ export default class DiskCheck extends BaseCommand {
       throw new UserError('CLI_BAD_FLAG', `Unknown option for -r: '${flags.repair}' (leaks or all)`, { where: '-r' });
     }
     const fmt = formatArg(flags.format, '-f');
-    const r = checkImage(args.file, { ...(flags.repair ? { repair: flags.repair as 'leaks' | 'all' } : {}), ...(fmt ? { format: fmt } : {}) });
+    const r = checkImage(args.file, { ...(flags.repair ? { repair: flags.repair } : {}), ...(fmt ? { format: fmt } : {}) });
     if (flags.json) {
       this.printJson({
         'image-end-offset': r.imageEndOffset,

@@ -2,7 +2,7 @@ import { Args, Flags } from '@oclif/core';
 import cliProgress from 'cli-progress';
 import { parseSeedFlag } from '../../cli/flags.js';
 import { BaseCommand } from '../../cli/base-command.js';
-import { UserError } from '../../errors.js';
+import { UserError, errorMessage } from '../../errors.js';
 import { loadQosFile, openDataPaths, writeCharts } from '../../qos/file.adapter.js';
 import { runQos } from '../../qos/run.js';
 import { qosCharts } from '../../qos/svg.js';
@@ -59,7 +59,7 @@ export function parseInterval(text: string): number {
   try {
     ns = parseDuration(text);
   } catch (e) {
-    throw new UserError('CLI_BAD_FLAG', (e as Error).message, { where: '--interval' });
+    throw new UserError('CLI_BAD_FLAG', errorMessage(e), { where: '--interval' });
   }
   if (ns < 1_000_000) throw new UserError('CLI_BAD_FLAG', `interval must be at least 1ms, got "${text}"`, { where: '--interval' });
   return ns;

@@ -10,18 +10,19 @@
  * until idle (links add their delays; at most `maxNs` of virtual time). MAC learning happens as
  * it would for a real packet.
  *
- * Not exported from `vswitch/index.ts`: it builds a fabric, and the fabric imports the vswitch.
+ * Lives in fabric/, not vswitch/: it builds a whole fabric, and vswitch/ sits below fabric/ in the
+ * layer table (eslint.config.js).
  */
 import { UserError } from '../errors.js';
-import { buildFabric } from '../fabric/build.js';
-import type { FrameReceiver, Port } from '../port/port.js';
+import { buildFabric } from './build.js';
+import { Port, type FrameReceiver } from '../port/port.js';
 import { Simulation } from '../sim/simulation.js';
 import type { TopologyModel } from '../topology/model.js';
 import { dirname } from 'node:path';
-import type { BridgeTraceEvent } from './bridge.js';
-import { W_DL_SRC_HI, W_VLAN_TCI, VLAN_CFI } from './fields.js';
-import { parseTraceFlow } from './flow-parser.js';
-import { buildTraceFrame } from './trace-packet.js';
+import type { BridgeTraceEvent } from '../vswitch/bridge.js';
+import { W_DL_SRC_HI, W_VLAN_TCI, VLAN_CFI } from '../vswitch/fields.js';
+import { parseTraceFlow } from '../vswitch/flow-parser.js';
+import { buildTraceFrame } from '../vswitch/trace-packet.js';
 
 export type TopologyTraceStep =
   | ({ kind: 'bridge'; time_ns: number } & BridgeTraceEvent)
@@ -78,7 +79,7 @@ export function traceTopology(model: TopologyModel, opts: TopologyTraceOptions):
   if (entry === null) throw new UserError('TRACE_UNCONNECTED', `${opts.from} is not connected to anything`, { where: '--from' });
   const all = ctx.ports.all();
   for (const p of all) {
-    const nicPath = p.peer !== null ? nicPorts.get(p.peer as Port) : undefined;
+    const nicPath = p.peer instanceof Port ? nicPorts.get(p.peer) : undefined;
     if (nicPath !== undefined) {
       const recorder: FrameReceiver = {
         receive: (frame) => {
