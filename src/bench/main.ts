@@ -5,7 +5,13 @@
  * `--only PREFIX` keeps the keys (and skips the modules) whose names do not start with PREFIX.
  * Figures are medians of several runs (each module decides how many); progress goes to stderr so
  * stdout stays one JSON object. This is an adapter: it may read the wall clock.
+ *
+ * `--profile KEY` runs only the module that measures KEY (as `--only KEY`) under the V8 CPU
+ * profiler (node:inspector) and writes `bench-KEY.cpuprofile` (or `--profile-out FILE`): open it
+ * in Chrome DevTools (Performance → Load profile) or VS Code to see where the time goes.
  */
+import { writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
 import { errnoCode } from '../errors.js';
 
 export interface BenchContext {
@@ -18,12 +24,16 @@ export interface BenchContext {
 type BenchModule = { keys: string[]; run(ctx: BenchContext): Promise<Record<string, number | string | null>> };
 
 // Modules in output order. A module that is missing (not built yet) is skipped with a note.
-const MODULES = ['sim', 'frames', 'pcap', 'topology', 'classifier', 'sriov', 'qcow2', 'qos', 'ovs'];
+const MODULES = ['sim', 'frames', 'pcap', 'topology', 'classifier', 'sriov', 'qcow2', 'qos', 'report', 'ns3', 'cli', 'ovs'];
 
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
-  const i = argv.indexOf('--only');
-  const only = i >= 0 ? argv[i + 1] : undefined;
+  const flag = (name: string): string | undefined => {
+    const i = argv.indexOf(name);
+    return i >= 0 ? argv[i + 1] : undefined;
+  };
+  const profileKey = flag('--profile');
+  const only = profileKey ?? flag('--only');
   const ctx: BenchContext = {
     only,
     log: (msg) => process.stderr.write(`bench: ${msg}\n`),
@@ -45,10 +55,27 @@ async function main(): Promise<void> {
     }
     if (only && !mod.keys.some((k) => k.startsWith(only) || only.startsWith(k))) continue;
     ctx.log(`${name}…`);
-    const figures = await mod.run(ctx);
+    const figures = profileKey ? await profiled(profileKey, flag('--profile-out') ?? `bench-${profileKey}.cpuprofile`, () => mod.run(ctx), ctx) : await mod.run(ctx);
     for (const [k, v] of Object.entries(figures)) if (!only || k.startsWith(only)) out[k] = v;
   }
   process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
+}
+
+/** Runs `fn` under the CPU profiler and writes the profile to `file`. */
+async function profiled<T>(key: string, file: string, fn: () => Promise<T>, ctx: BenchContext): Promise<T> {
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.setSamplingInterval', { interval: 100 });
+  await session.post('Profiler.start');
+  try {
+    return await fn();
+  } finally {
+    const { profile } = await session.post('Profiler.stop');
+    writeFileSync(file, JSON.stringify(profile));
+    session.disconnect();
+    ctx.log(`CPU profile of ${key} written to ${file}`);
+  }
 }
 
 await main();

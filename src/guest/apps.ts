@@ -16,10 +16,9 @@
  */
 import { UserError } from '../errors.js';
 import type { EventId } from '../sim/queue.js';
-import { patternPayload } from '../wire/build.js';
 import { formatIpv4, parseIpv4 } from '../wire/ip.js';
 import { findStacksByIpv4, type GuestStack } from './stack.js';
-import type { UdpFlowStats, UdpSink } from './udp-sink.js';
+import type { UdpFlowStats, UdpRxSeries, UdpSink } from './udp-sink.js';
 
 export interface PingOptions {
   dst: string;
@@ -147,6 +146,8 @@ export interface UdpResult {
   latency_avg_ns: number | null;
   latency_max_ns: number | null;
   jitter_ns: number | null;
+  /** Received bytes per interval at the receiver (for throughput over time); absent without a known receiver. */
+  rx_series?: UdpRxSeries;
 }
 
 export interface UdpApp {
@@ -171,19 +172,25 @@ export function startUdpCbr(stack: GuestStack, opts: UdpCbrOptions): UdpApp {
   const start = Math.max(opts.startNs ?? sim.now, sim.now);
   const end = start + opts.durationNs;
   const bitsPerPacket = opts.size * 8;
-  const template = patternPayload(opts.size);
+  const size = opts.size;
   let sentPackets = 0;
   let sentBytes = 0;
   let errors = 0;
   let timer: EventId | null = null;
   const sendTime = (k: number): number => start + Math.floor((k * bitsPerPacket * 1e9) / opts.rateBps);
   const fire = (k: number): void => {
-    const payload = template.slice();
-    if (payload.length >= 4) new DataView(payload.buffer).setUint32(0, k >>> 0);
-    if (payload.length >= 12) new DataView(payload.buffer).setBigUint64(4, BigInt(sim.now));
-    if (stack.sendUdp(dst, srcPort, opts.port, payload)) {
+    const sentNs = sim.now;
+    // Sequence number and send time written big-endian into the frame (no BigInt: sentNs < 2^53).
+    const fill = (p: Uint8Array): void => {
+      if (size >= 4) put32(p, 0, k >>> 0);
+      if (size >= 12) {
+        put32(p, 4, Math.floor(sentNs / 0x1_0000_0000));
+        put32(p, 8, sentNs >>> 0);
+      }
+    };
+    if (stack.sendUdpFilled(dst, srcPort, opts.port, size, fill)) {
       sentPackets++;
-      sentBytes += payload.length;
+      sentBytes += size;
     } else errors++;
     const next = sendTime(k + 1);
     if (next < end && bitsPerPacket > 0) timer = sim.scheduleAt(next, () => fire(k + 1));
@@ -213,9 +220,17 @@ export function startUdpCbr(stack: GuestStack, opts: UdpCbrOptions): UdpApp {
         latency_avg_ns: f?.latency_avg_ns ?? null,
         latency_max_ns: f?.latency_max_ns ?? null,
         jitter_ns: f ? f.jitter_ns : null,
+        ...(sink ? { rx_series: sink.series(stack.interfaces.find((i) => i.ipv4 !== null)?.ipv4 ?? 0, srcPort) } : {}),
       };
     },
   };
+}
+
+function put32(b: Uint8Array, o: number, v: number): void {
+  b[o] = v >>> 24;
+  b[o + 1] = (v >>> 16) & 0xff;
+  b[o + 2] = (v >>> 8) & 0xff;
+  b[o + 3] = v & 0xff;
 }
 
 /** The sender's flow when its source address is not the first interface's (multi-homed guests). */

@@ -22,7 +22,7 @@ import type { Frame } from '../port/port.js';
 import type { Simulation } from '../sim/simulation.js';
 import { sumBytes, fold } from '../wire/checksum.js';
 import {
-  buildArpReply, buildArpRequest, buildGratuitousArp, buildIcmpEcho, buildNeighborAdvertisement, buildUdp,
+  buildArpReply, buildArpRequest, buildGratuitousArp, buildIcmpEcho, buildNeighborAdvertisement, buildUdp, buildUdpFilled,
 } from '../wire/build.js';
 import { formatIpv4, ipv4InSubnet, ipv4Mask, parseIpv4, parseIpv4Cidr, parseIpv6, type Ipv6Words } from '../wire/ip.js';
 import { BROADCAST_MAC, macToBytes } from '../wire/mac.js';
@@ -215,6 +215,19 @@ export class GuestStack {
   sendUdp(dst: number, srcPort: number, dstPort: number, payload: Uint8Array): boolean {
     const ok = this.sendIpv4(dst, 20 + 8 + payload.length, (iface, dstMac, src) =>
       buildUdp({ srcMac: iface.nic.mac, dstMac, srcIp: src, dstIp: dst, ipId: this.ipId(), srcPort, dstPort, payload }),
+    );
+    if (ok) this.counters.udp_datagrams_sent++;
+    return ok;
+  }
+
+  /**
+   * Sends one UDP datagram of `len` bytes: the counting pattern, with `fill` writing over its
+   * start straight into the frame (see `buildUdpFilled`). `fill` runs when the frame is built,
+   * which is after ARP resolution when the neighbour is not known yet.
+   */
+  sendUdpFilled(dst: number, srcPort: number, dstPort: number, len: number, fill: (payload: Uint8Array) => void): boolean {
+    const ok = this.sendIpv4(dst, 20 + 8 + len, (iface, dstMac, src) =>
+      buildUdpFilled({ srcMac: iface.nic.mac, dstMac, srcIp: src, dstIp: dst, ipId: this.ipId(), srcPort, dstPort, payloadLen: len }, fill),
     );
     if (ok) this.counters.udp_datagrams_sent++;
     return ok;

@@ -25,12 +25,42 @@ export interface UdpFlowStats {
   jitter_ns: number;
 }
 
-interface FlowState extends UdpFlowStats {
-  nextSeq: number;
-  latencySum: number;
-  latencyCount: number;
-  lastTransit: number | null;
+/**
+ * Received bytes per fixed interval (`interval_ns`, from simulated time 0), for throughput over
+ * time in the run report. Bounded: at most `UDP_SERIES_MAX_BINS` intervals; later arrivals fold
+ * into the last one.
+ */
+export interface UdpRxSeries {
+  interval_ns: number;
+  bytes: number[];
 }
+
+export const UDP_SERIES_INTERVAL_NS = 100_000_000;
+export const UDP_SERIES_MAX_BINS = 36_000;
+
+/**
+ * Per-flow counters live in one Float64Array, STRIDE slots per flow: a datagram updates numbers
+ * in place, allocating nothing and keeping one object shape (the per-frame path of a big run is
+ * mostly this). Sums and the jitter filter run in the same float arithmetic as before, so the
+ * figures are the same to the bit.
+ */
+const F_SRC_IP = 0;
+const F_SRC_PORT = 1;
+const F_PACKETS = 2;
+const F_BYTES = 3;
+const F_LOST = 4;
+const F_OOO = 5;
+const F_FIRST = 6;
+const F_LAST = 7;
+const F_LAT_MIN = 8;
+const F_LAT_MAX = 9;
+const F_LAT_SUM = 10;
+const F_LAT_N = 11;
+const F_JITTER = 12;
+const F_LAST_TRANSIT = 13;
+const F_HAS_TRANSIT = 14;
+const F_NEXT_SEQ = 15;
+const STRIDE = 16;
 
 export interface UdpSinkTotals {
   port: number;
@@ -42,57 +72,94 @@ export interface UdpSinkTotals {
 }
 
 export class UdpSink {
-  private flows = new Map<string, FlowState>();
+  /** Flow key (srcIp · 65536 + srcPort) → slot offset in `stats`. */
+  private slots = new Map<number, number>();
+  private stats = new Float64Array(4 * STRIDE);
+  private nFlows = 0;
+  /** The last flow seen: consecutive datagrams are nearly always from the same flow. */
+  private lastKey = -1;
+  private lastSlot = 0;
+  /** Received bytes per `UDP_SERIES_INTERVAL_NS`, one array per flow (index = slot / STRIDE). */
+  private bins: number[][] = [];
 
   constructor(readonly port: number) {}
 
+  private slotOf(srcIp: number, srcPort: number, nowNs: number): number {
+    const key = (srcIp >>> 0) * 65536 + srcPort;
+    if (key === this.lastKey) return this.lastSlot;
+    let o = this.slots.get(key);
+    if (o === undefined) {
+      o = this.nFlows++ * STRIDE;
+      if (o + STRIDE > this.stats.length) {
+        const grown = new Float64Array(this.stats.length * 2);
+        grown.set(this.stats);
+        this.stats = grown;
+      }
+      const st = this.stats;
+      st[o + F_SRC_IP] = srcIp >>> 0;
+      st[o + F_SRC_PORT] = srcPort;
+      st[o + F_FIRST] = nowNs;
+      st[o + F_LAST] = nowNs;
+      this.slots.set(key, o);
+      this.bins.push([]);
+    }
+    this.lastKey = key;
+    this.lastSlot = o;
+    return o;
+  }
+
   /** Called by the stack for each datagram to `port` (payload = UDP payload). */
   deliver(srcIp: number, srcPort: number, payload: Uint8Array, nowNs: number): void {
-    const key = `${srcIp}:${srcPort}`;
-    let f = this.flows.get(key);
-    if (f === undefined) {
-      f = {
-        src_ip: srcIp, src_port: srcPort, received_packets: 0, received_bytes: 0, lost: 0, out_of_order: 0,
-        first_ns: nowNs, last_ns: nowNs, latency_min_ns: null, latency_avg_ns: null, latency_max_ns: null,
-        jitter_ns: 0, nextSeq: 0, latencySum: 0, latencyCount: 0, lastTransit: null,
-      };
-      this.flows.set(key, f);
-    }
-    f.received_packets++;
-    f.received_bytes += payload.length;
-    f.last_ns = nowNs;
-    if (payload.length >= 4) {
+    const o = this.slotOf(srcIp, srcPort, nowNs);
+    const st = this.stats;
+    const len = payload.length;
+    st[o + F_PACKETS] = st[o + F_PACKETS]! + 1;
+    st[o + F_BYTES] = st[o + F_BYTES]! + (len);
+    st[o + F_LAST] = nowNs;
+    const bins = this.bins[o / STRIDE]!;
+    const bin = Math.min(Math.floor(nowNs / UDP_SERIES_INTERVAL_NS), UDP_SERIES_MAX_BINS - 1);
+    while (bins.length <= bin) bins.push(0);
+    bins[bin]! += len;
+    if (len >= 4) {
       const seq = ((payload[0]! << 24) | (payload[1]! << 16) | (payload[2]! << 8) | payload[3]!) >>> 0;
-      if (seq >= f.nextSeq) {
-        f.lost += seq - f.nextSeq;
-        f.nextSeq = seq + 1;
+      const next = st[o + F_NEXT_SEQ]!;
+      if (seq >= next) {
+        st[o + F_LOST] = st[o + F_LOST]! + (seq - next);
+        st[o + F_NEXT_SEQ] = seq + 1;
       } else {
-        f.out_of_order++;
-        if (f.lost > 0) f.lost--;
+        st[o + F_OOO] = st[o + F_OOO]! + 1;
+        if (st[o + F_LOST]! > 0) st[o + F_LOST] = st[o + F_LOST]! - 1;
       }
     }
-    if (payload.length >= 12) {
-      const dv = new DataView(payload.buffer, payload.byteOffset, payload.byteLength);
-      const sent = Number(dv.getBigUint64(4));
+    if (len >= 12) {
+      const sent = u32(payload, 4) * 0x1_0000_0000 + u32(payload, 8);
       const transit = nowNs - sent;
-      if (f.latency_min_ns === null || transit < f.latency_min_ns) f.latency_min_ns = transit;
-      if (f.latency_max_ns === null || transit > f.latency_max_ns) f.latency_max_ns = transit;
-      f.latencySum += transit;
-      f.latencyCount++;
-      f.latency_avg_ns = Math.round(f.latencySum / f.latencyCount);
-      if (f.lastTransit !== null) f.jitter_ns += (Math.abs(transit - f.lastTransit) - f.jitter_ns) / 16;
-      f.lastTransit = transit;
+      const n = st[o + F_LAT_N]!;
+      if (n === 0 || transit < st[o + F_LAT_MIN]!) st[o + F_LAT_MIN] = transit;
+      if (n === 0 || transit > st[o + F_LAT_MAX]!) st[o + F_LAT_MAX] = transit;
+      st[o + F_LAT_SUM] = st[o + F_LAT_SUM]! + (transit);
+      st[o + F_LAT_N] = n + 1;
+      if (st[o + F_HAS_TRANSIT] === 1) st[o + F_JITTER] = st[o + F_JITTER]! + ((Math.abs(transit - st[o + F_LAST_TRANSIT]!) - st[o + F_JITTER]!) / 16);
+      st[o + F_LAST_TRANSIT] = transit;
+      st[o + F_HAS_TRANSIT] = 1;
     }
   }
 
   /** Stats for one flow, or undefined if nothing arrived from it. */
   flow(srcIp: number, srcPort: number): UdpFlowStats | undefined {
-    const f = this.flows.get(`${srcIp}:${srcPort}`);
-    return f ? publicStats(f) : undefined;
+    const o = this.slots.get((srcIp >>> 0) * 65536 + srcPort);
+    return o === undefined ? undefined : this.publicStats(o);
+  }
+
+  /** Received bytes per interval for one flow (empty when nothing arrived). */
+  series(srcIp: number, srcPort: number): UdpRxSeries {
+    let o = this.slots.get((srcIp >>> 0) * 65536 + srcPort);
+    if (o === undefined) for (const [, slot] of this.slots) if (this.stats[slot + F_SRC_PORT] === srcPort) { o = slot; break; }
+    return { interval_ns: UDP_SERIES_INTERVAL_NS, bytes: o === undefined ? [] : [...this.bins[o / STRIDE]!] };
   }
 
   totals(): UdpSinkTotals {
-    const flows = [...this.flows.values()].map(publicStats).sort((a, b) => a.src_ip - b.src_ip || a.src_port - b.src_port);
+    const flows = [...this.slots.values()].map((o) => this.publicStats(o)).sort((a, b) => a.src_ip - b.src_ip || a.src_port - b.src_port);
     let rp = 0;
     let rb = 0;
     let lost = 0;
@@ -105,13 +172,22 @@ export class UdpSink {
     }
     return { port: this.port, received_packets: rp, received_bytes: rb, lost, out_of_order: ooo, flows };
   }
+
+  private publicStats(o: number): UdpFlowStats {
+    const st = this.stats;
+    const n = st[o + F_LAT_N]!;
+    return {
+      src_ip: st[o + F_SRC_IP]!, src_port: st[o + F_SRC_PORT]!, received_packets: st[o + F_PACKETS]!,
+      received_bytes: st[o + F_BYTES]!, lost: st[o + F_LOST]!, out_of_order: st[o + F_OOO]!,
+      first_ns: st[o + F_FIRST]!, last_ns: st[o + F_LAST]!,
+      latency_min_ns: n > 0 ? st[o + F_LAT_MIN]! : null,
+      latency_avg_ns: n > 0 ? Math.round(st[o + F_LAT_SUM]! / n) : null,
+      latency_max_ns: n > 0 ? st[o + F_LAT_MAX]! : null,
+      jitter_ns: Math.round(st[o + F_JITTER]!),
+    };
+  }
 }
 
-function publicStats(f: FlowState): UdpFlowStats {
-  return {
-    src_ip: f.src_ip, src_port: f.src_port, received_packets: f.received_packets, received_bytes: f.received_bytes,
-    lost: f.lost, out_of_order: f.out_of_order, first_ns: f.first_ns, last_ns: f.last_ns,
-    latency_min_ns: f.latency_min_ns, latency_avg_ns: f.latency_avg_ns, latency_max_ns: f.latency_max_ns,
-    jitter_ns: Math.round(f.jitter_ns),
-  };
+function u32(b: Uint8Array, o: number): number {
+  return ((b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!) >>> 0;
 }

@@ -76,11 +76,14 @@ export const VLAN_CFI = 0x1000;
 
 /** Copies a wire `FlowKey` into key words. */
 export function keyWordsFromFlowKey(k: FlowKey, out: Int32Array): Int32Array {
+  // 48-bit MACs split with integer ops: `x / 2^32 | 0` is the high 16 bits, `x | 0` the low 32
+  // (ToInt32 wraps modulo 2^32, as an Int32Array store would): no Math.floor or % on doubles on
+  // the per-frame path.
   out[W_IN_PORT] = k.inPort;
-  out[W_DL_SRC_HI] = Math.floor(k.dlSrc / 0x1_0000_0000);
-  out[W_DL_SRC_LO] = k.dlSrc % 0x1_0000_0000;
-  out[W_DL_DST_HI] = Math.floor(k.dlDst / 0x1_0000_0000);
-  out[W_DL_DST_LO] = k.dlDst % 0x1_0000_0000;
+  out[W_DL_SRC_HI] = (k.dlSrc / 0x1_0000_0000) | 0;
+  out[W_DL_SRC_LO] = k.dlSrc | 0;
+  out[W_DL_DST_HI] = (k.dlDst / 0x1_0000_0000) | 0;
+  out[W_DL_DST_LO] = k.dlDst | 0;
   out[W_DL_TYPE] = k.dlType;
   out[W_VLAN_TCI] = k.vlanTci;
   out[W_NW_SRC] = k.nwSrc;
@@ -90,15 +93,25 @@ export function keyWordsFromFlowKey(k: FlowKey, out: Int32Array): Int32Array {
   out[W_NW_TTL] = k.nwTtl;
   out[W_TP_SRC] = k.tpSrc;
   out[W_TP_DST] = k.tpDst;
-  out[W_ARP_SHA_HI] = Math.floor(k.arpSha / 0x1_0000_0000);
-  out[W_ARP_SHA_LO] = k.arpSha % 0x1_0000_0000;
-  out[W_ARP_THA_HI] = Math.floor(k.arpTha / 0x1_0000_0000);
-  out[W_ARP_THA_LO] = k.arpTha % 0x1_0000_0000;
-  for (let i = 0; i < 4; i++) {
-    out[W_IPV6_SRC + i] = k.ipv6Src[i]!;
-    out[W_IPV6_DST + i] = k.ipv6Dst[i]!;
-    out[W_ND_TARGET + i] = k.ndTarget[i]!;
-  }
+  out[W_ARP_SHA_HI] = (k.arpSha / 0x1_0000_0000) | 0;
+  out[W_ARP_SHA_LO] = k.arpSha | 0;
+  out[W_ARP_THA_HI] = (k.arpTha / 0x1_0000_0000) | 0;
+  out[W_ARP_THA_LO] = k.arpTha | 0;
+  const s6 = k.ipv6Src;
+  const d6 = k.ipv6Dst;
+  out[W_IPV6_SRC] = s6[0];
+  out[W_IPV6_SRC + 1] = s6[1];
+  out[W_IPV6_SRC + 2] = s6[2];
+  out[W_IPV6_SRC + 3] = s6[3];
+  out[W_IPV6_DST] = d6[0];
+  out[W_IPV6_DST + 1] = d6[1];
+  out[W_IPV6_DST + 2] = d6[2];
+  out[W_IPV6_DST + 3] = d6[3];
+  const nd = k.ndTarget;
+  out[W_ND_TARGET] = nd[0];
+  out[W_ND_TARGET + 1] = nd[1];
+  out[W_ND_TARGET + 2] = nd[2];
+  out[W_ND_TARGET + 3] = nd[3];
   out[W_NW_FRAG] = k.nwFrag;
   // nd_sll / nd_tll share the ARP hardware-address slots, as in OVS (flow.arp_sha/arp_tha).
   if (k.dlType === ETH_TYPE_IPV6 && k.nwProto === 58) {

@@ -20,7 +20,7 @@ import { HEADER_LEN as IPV4_LEN, Packet as Ipv4Packet, Repr as Ipv4Repr } from '
 import { HEADER_LEN as IPV6_LEN, Packet as Ipv6Packet, Repr as Ipv6Repr } from './ipv6.js';
 import { BROADCAST_MAC } from './mac.js';
 import { Packet as TcpPacket, Repr as TcpRepr, TcpFlags } from './tcp.js';
-import { Packet as UdpPacket, Repr as UdpRepr } from './udp.js';
+import { HEADER_LEN as UDP_HEADER_LEN, Packet as UdpPacket, Repr as UdpRepr } from './udp.js';
 
 /** The counting pattern, precomputed up to the largest IPv4 payload. */
 const PATTERN = new Uint8Array(65536);
@@ -171,6 +171,28 @@ export function buildUdp(a: UdpArgs): Uint8Array {
   const repr: UdpRepr = { srcPort: a.srcPort, dstPort: a.dstPort, payload: payloadOf(a) };
   const { buf, l4 } = ipv4Frame(a, IpProtocol.Udp, UdpRepr.bufferLen(repr));
   UdpRepr.emit(repr, new UdpPacket(l4), { kind: 'ipv4', src: a.srcIp, dst: a.dstIp });
+  return buf;
+}
+
+/**
+ * `buildUdp` for traffic generators: the payload is the counting pattern with `fill` writing
+ * over its start (a sequence number, a timestamp) straight into the frame, so a datagram costs one
+ * buffer, not a payload buffer and a frame. Same bytes as `buildUdp` with that payload.
+ */
+export function buildUdpFilled(
+  a: Ipv4FrameArgs & { srcPort: number; dstPort: number; payloadLen: number },
+  fill: (payload: Uint8Array) => void,
+): Uint8Array {
+  const len = a.payloadLen;
+  const { buf, l4 } = ipv4Frame(a, IpProtocol.Udp, UDP_HEADER_LEN + len);
+  const p = new UdpPacket(l4);
+  p.srcPort = a.srcPort;
+  p.dstPort = a.dstPort;
+  p.len = UDP_HEADER_LEN + len;
+  p.checksum = 0;
+  l4.set(patternView(len), UDP_HEADER_LEN);
+  fill(l4.subarray(UDP_HEADER_LEN, UDP_HEADER_LEN + len));
+  p.fillChecksum({ kind: 'ipv4', src: a.srcIp, dst: a.dstIp });
   return buf;
 }
 

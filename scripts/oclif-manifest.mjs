@@ -1,0 +1,16 @@
+#!/usr/bin/env node
+/**
+ * Writes oclif.manifest.json (what `oclif manifest` writes, without the oclif CLI's dependencies):
+ * every command's id, flags, args and summary, so `vfab <cmd>` imports only that command's file
+ * and `vfab --version` / `--help` import none. Run by `npm run build` after tsc; the file is
+ * generated, not committed (it would go stale with any flag change).
+ */
+import { writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Plugin } from '@oclif/core';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const plugin = new Plugin({ root, type: 'core', isRoot: true, ignoreManifest: true, errorOnManifestCreate: true, respectNoCacheDefault: true });
+await plugin.load();
+writeFileSync(join(root, 'oclif.manifest.json'), `${JSON.stringify(plugin.manifest, null, 2)}\n`);

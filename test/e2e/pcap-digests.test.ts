@@ -1,0 +1,89 @@
+/**
+ * The same topology and seed give the same trace bytes as before the frame-path optimisations of
+ * issue 19 (pooled buffers, lazy checksums, typed-array statistics). The digests below were
+ * recorded from the tree before those changes (commit 81abefd), with every port captured into
+ * one pcapng (the summary half was re-recorded as a projection when the report keys landed; the
+ * pcap half is unchanged since 81abefd); any change to a byte of any frame, timestamp or counter block changes them.
+ *
+ * To re-record after a deliberate change of output: `VFAB_RECORD_DIGESTS=1 npx vitest run
+ * test/e2e/pcap-digests.test.ts` prints the new table (and say in the commit why bytes changed).
+ */
+import { createHash } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { vfabTopology, type World } from '../../src/bench/ns3-world.js';
+import { MemorySink } from '../../src/pcap/sink.js';
+import { runTopology } from '../../src/index.js';
+
+const EXAMPLES = ['quickstart', 'two-hosts', 'live-migration', 'live-migration-no-announce', 'live-migration-sriov', 'sriov', 'qos-burst', 'qos-noisy-neighbor'];
+
+/** Small versions of the ns-3 race worlds: many UDP flows through bridges, links and a ToR. */
+/** (Written out, not taken from WORLDS, so retuning the race does not move these digests.) */
+const WORLD_CASES: Record<string, World> = {
+  'ns3-one_bridge': {
+    name: 'one_bridge', hosts: 1, vmsPerHost: 2, flows: 1, rateBps: 100e6, size: 1000,
+    durationNs: 20e6, startNs: 1e6, staggerNs: 0, linkBps: 10e9, linkDelayNs: 5000,
+  },
+  'ns3-tor_64vms': {
+    name: 'tor_64vms', hosts: 8, vmsPerHost: 8, flows: 32, rateBps: 100e6, size: 1000,
+    durationNs: 5e6, startNs: 1e6, staggerNs: 2000, linkBps: 10e9, linkDelayNs: 5000,
+  },
+};
+
+const DIGESTS: Record<string, string> = {
+  'quickstart':
+    '1cb2d5fb86f45d1a527c726b2895f1cb51561a2fe669162753bb8a45ef441787 49c6eee9f71fd0d7003b69488cba32021cff253577b5fb5d236c32b972168422',
+  'two-hosts':
+    'cda3984535f105bef2e3009000915838d03bf1c279bf8e4a5c0ba3638993ac44 49366291d1a28a779ec75dfedc38b73f6cf249d202094366a43f45a76a8b0215',
+  'live-migration':
+    'a20d28d890084246f31053aa5a9215f392b31d5dc2e435639783548a590d0896 70235392041e52d75a93a1dfb2e0a37c84bf2c7474f6080714ea9cddf211c8ee',
+  'live-migration-no-announce':
+    '5fa6bb9da41f488df9ff66acc88936ad3668742ab137094dad39eb64c7507335 3d7783135bc8f156a1bfa33ad84a2ea6e6e4e1f791feb99a61df38e3d4b70d55',
+  'live-migration-sriov':
+    'ea40ac33b7911887525eddc34b5e2bf2fa8712f22fd51d6ec4e049899ec856b6 9ed8d37c49b802b549ec5c6ed4992d587deb66d490ff95e0748d0f327a19a31f',
+  'sriov':
+    '7788479e3a1bbdc02d3cddc66d25a512cb90980f5a628ec8c53c08d4a2cdd418 20e550eac915814f0c48543c88f814155626abc45807b56429211d2a7c1a2e0f',
+  'qos-burst':
+    'e0695aaf59c06ab6dfec0d811ec3490d4b95a30729b57310e6ed3d3486185338 b93b6ac8e00da367a4e1a50fbdbd0d9ad28ee2a5075432ce120b3d1b2438692f',
+  'qos-noisy-neighbor':
+    'ba4d0debd0d7ce34eccb71f1d70130dc35b4d3b69e1ba8e2d1071180f758b175 05f32fce060eb0f8fb87563b3993cb3309417028493671cd5fd3a07f2446be0b',
+  'ns3-one_bridge':
+    '92f41de06120224c548016e81645de824534af83ac4a2799fd46696c34453b5e 26fe316693815aa0fc8f9a35364f5ad291531928eacb26ecac3be9c5aeb7ad5d',
+  'ns3-tor_64vms':
+    '01f4a4a89659bd66274998a50d5a0fa68cda2c00c55794d4fc0d572411b8074a fd733031c61b2cf6577f927fa8949302a5f672e9f084140ab4cd3055b193f231',
+};
+
+/**
+ * SHA-256 of the pcapng of every port, and of the parts of the JSON summary the frame path
+ * produces (port counters, app results, migrations). Keys that later features add beside them
+ * (report metadata such as `vfab_version`, `bridges`, an app's `rx_series`) are left out, so a
+ * new summary field does not mask or fake a change of what the frames did.
+ */
+function digest(input: Parameters<typeof runTopology>[0]): string {
+  const sink = new MemorySink();
+  const { summary } = runTopology(input, { pcapngSink: sink, capturePorts: 'all' });
+  const sha = (b: Uint8Array | string): string => createHash('sha256').update(b).digest('hex');
+  const s = summary as unknown as { ports?: unknown; apps?: Array<Record<string, unknown>>; migrations?: unknown };
+  const apps = s.apps?.map((a) => Object.fromEntries(Object.entries(a).filter(([k]) => k !== 'rx_series')));
+  return `${sha(sink.bytes())} ${sha(JSON.stringify({ ports: s.ports, apps, migrations: s.migrations }))}`;
+}
+
+const cases: Array<[string, () => string]> = [
+  ...EXAMPLES.map((n): [string, () => string] => [n, () => digest(`topologies/${n}.yaml`)]),
+  ...Object.entries(WORLD_CASES).map(([n, w]): [string, () => string] => [n, () => digest({ text: vfabTopology(w), file: `${n}.yaml` })]),
+];
+
+describe('trace bytes are unchanged by the frame-path optimisations', () => {
+  if (process.env.VFAB_RECORD_DIGESTS) {
+    it('records', () => {
+      const out: Record<string, string> = {};
+      for (const [n, f] of cases) out[n] = f();
+      process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
+    });
+    return;
+  }
+  for (const [name, f] of cases) {
+    it(`${name}: the pcapng of every port and the JSON summary have the recorded SHA-256`, () => {
+      expect(f()).toBe(DIGESTS[name]);
+    });
+  }
+});
