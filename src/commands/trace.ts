@@ -1,7 +1,8 @@
 import { Args, Flags } from '@oclif/core';
 import { BaseCommand } from '../cli/base-command.js';
-import { UserError } from '../errors.js';
+import { UserError, formatLocation } from '../errors.js';
 import { readUserText } from '../util/user-file.adapter.js';
+import { parseProtocols } from '../vswitch/flow-syntax.js';
 import { loadTopology } from '../topology/load.js';
 import { renderTopologyTrace, traceTopology } from '../fabric/topology-trace.js';
 import { BridgeTracer, formatTraceResult, parsePortSpec, type TraceResult } from '../vswitch/trace.js';
@@ -32,6 +33,8 @@ export default class Trace extends BaseCommand {
     'mac-table-size': Flags.integer({ description: 'MAC table entries (OVS other_config:mac-table-size, default 8192)', min: 1 }),
     from: Flags.string({ description: 'topology mode: VM interface the packet leaves from, e.g. vm1.eth0' }),
     detail: Flags.boolean({ description: 'show matched rules and NORMAL decisions (bare-bridge mode)' }),
+    protocols: Flags.string({ char: 'O', description: 'OpenFlow versions of the flows, as ovs-ofctl -O (OpenFlow10 … OpenFlow15, comma-separated; default OpenFlow10)' }),
+    strict: Flags.boolean({ description: 'reject a flow OVS would silently change (a match field without its prerequisite) instead of warning' }),
     json: Flags.boolean({ description: 'JSON: one object per packet per line (bare bridge), one object (topology)' }),
   };
 
@@ -66,13 +69,18 @@ export default class Trace extends BaseCommand {
 
     if (flags.flows === undefined) throw new UserError('CLI_MISSING_FLAG', 'give a topology FILE with --from, or --flows FILE with --port', { where: '--flows' });
     if (!flags.port || flags.port.length === 0) throw new UserError('CLI_MISSING_FLAG', 'bare-bridge mode needs at least one --port NAME:OFPORT', { where: '--port' });
+    const protocols = flags.protocols === undefined ? undefined : parseProtocols(flags.protocols);
+    if (protocols === null) throw new UserError('CLI_BAD_FLAG', `-O ${flags.protocols}: expected OpenFlow10 … OpenFlow15, comma-separated`, { where: '--protocols' });
     const tracer = new BridgeTracer({
+      ...(protocols !== undefined ? { protocols } : {}),
+      strict: flags.strict,
       flows: readText(flags.flows, '--flows'),
       flowsFile: flags.flows,
       ports: flags.port.map((p) => parsePortSpec(p)),
       localNoFlood: flags['local-no-flood'],
       ...(flags['mac-table-size'] !== undefined ? { macTableSize: flags['mac-table-size'] } : {}),
     });
+    for (const w of tracer.bridge.flowWarnings) process.stderr.write(`${formatLocation(w.location)}: warning: ${w.message}\n`);
     for (const p of packets) {
       const r: TraceResult = tracer.trace(p.flow, { mayLearn: p.learn, log: flags.detail, where: p.where, ...(p.line !== undefined ? { line: p.line } : {}) });
       if (flags.json) {

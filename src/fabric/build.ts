@@ -175,6 +175,10 @@ function buildBridge(ctx: FabricContext, m: BridgeModel, bridgeCount: number): B
       ...(m.flows ? { flowsOrigin: m.flows.origin } : {}),
       ...(m.macAgingNs !== undefined ? { macAgingNs: m.macAgingNs } : {}),
       ...(m.macTableSize !== undefined ? { macTableSize: m.macTableSize } : {}),
+      // A bridge with an OpenFlow controller speaks OpenFlow 1.3 (vfab's channel): its flows are
+      // checked as 1.3 flows unless the topology names the versions itself.
+      ...(m.protocols !== undefined ? { protocols: m.protocols } : m.openflow !== undefined ? { protocols: 13 as const } : {}),
+      ...(m.strict !== undefined ? { strict: m.strict } : {}),
     });
   } catch (e) {
     if (e instanceof UserError && !e.location) throw ctx.source.error(e.code, m.yaml, e.message);

@@ -194,7 +194,7 @@ export class SwitchAgent {
   /** Parses `match` into key words (for MODIFY/DELETE selection and overlap checks). */
   private matchWords(text: string): { value: Int32Array; mask: Int32Array } | OfpErr {
     try {
-      const p = parseFlows(`${text}${text ? ',' : ''}actions=drop`, { file: `${this.bridge.path} flow_mod`, line: 1, col: 1 })[0]!;
+      const p = parseFlows(`${text}${text ? ',' : ''}actions=drop`, { file: `${this.bridge.path} flow_mod`, line: 1, col: 1, protocols: 13 })[0]!;
       return { value: p.value, mask: p.mask };
     } catch (e) {
       return mapParseError(e);
@@ -249,7 +249,7 @@ export class SwitchAgent {
         if (typeof acts !== 'string') return acts;
         let parsed;
         try {
-          parsed = parseFlows(`table=${r.table}${r.matchText ? `,${r.matchText}` : ''},actions=${acts}`, { file: `${this.bridge.path} flow_mod`, line: 1, col: 1 })[0]!;
+          parsed = parseFlows(`table=${r.table}${r.matchText ? `,${r.matchText}` : ''},actions=${acts}`, { file: `${this.bridge.path} flow_mod`, line: 1, col: 1, protocols: 13 })[0]!;
         } catch (e) {
           return mapParseError(e);
         }

@@ -79,6 +79,9 @@ export interface BridgeModel {
   macTableSize?: number;
   /** OpenFlow controller, fail mode, datapath id (host bridges only; topology/openflow.ts). */
   openflow?: OpenflowBridgeModel;
+  /** OpenFlow version the flows are checked against (10..15), and strict flow checking. */
+  protocols?: 10 | 11 | 12 | 13 | 14 | 15;
+  strict?: boolean;
   ports: BridgePortModel[];
   yaml: YamlPath;
 }

@@ -23,7 +23,6 @@ export const openflowBridgeConfig = {
     .regex(/^(0x)?[0-9a-fA-F]{1,16}$/, { error: (iss) => `${JSON.stringify(iss.input)} is not a datapath id; write up to 16 hex digits, e.g. "0000000000000001"` })
     .optional()
     .describe('OpenFlow datapath id (OVS other-config:datapath-id), hex; default: the bridge number'),
-  protocols: z.array(z.literal('OpenFlow13', { error: 'vfab bridges speak OpenFlow13 only' })).optional().describe('OpenFlow versions (vfab speaks OpenFlow13)'),
   controller_latency: zDuration().optional().describe('virtual one-way latency between bridge and controller (default 1ms)'),
   max_flows: z.number().int().min(1).optional().describe('flow entries the bridge holds; a FLOW_MOD past it gets OFPFMFC_TABLE_FULL (default 100000)'),
 };
@@ -56,11 +55,10 @@ export function openflowModel(doc: {
   controller?: string | string[] | undefined;
   fail_mode?: 'secure' | 'standalone' | undefined;
   datapath_id?: string | undefined;
-  protocols?: string[] | undefined;
   controller_latency?: number | undefined;
   max_flows?: number | undefined;
 }): OpenflowBridgeModel | undefined {
-  if (doc.controller === undefined && doc.fail_mode === undefined && doc.datapath_id === undefined && doc.protocols === undefined) return undefined;
+  if (doc.controller === undefined && doc.fail_mode === undefined && doc.datapath_id === undefined) return undefined;
   const targets = doc.controller === undefined ? [] : (Array.isArray(doc.controller) ? doc.controller : [doc.controller]).map(parseTarget);
   return {
     targets,

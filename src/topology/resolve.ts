@@ -246,8 +246,11 @@ class Resolver {
     if (flows) b.flows = flows;
     if (doc.mac_aging !== undefined) b.macAgingNs = doc.mac_aging;
     if (doc.mac_table_size !== undefined) b.macTableSize = doc.mac_table_size;
-    const of = 'fail_mode' in doc || 'controller' in doc || 'datapath_id' in doc || 'protocols' in doc ? openflowModel(doc) : undefined;
+    const of = 'fail_mode' in doc || 'controller' in doc || 'datapath_id' in doc ? openflowModel(doc) : undefined;
     if (of) b.openflow = of;
+    // A session uses the highest version both sides allow (OpenFlow10 → 10 … OpenFlow15 → 15).
+    if (doc.protocols !== undefined) b.protocols = Math.max(...doc.protocols.map((v) => 10 + Number(v.slice(-1)))) as BridgeModel['protocols'] & number;
+    if (doc.strict !== undefined) b.strict = doc.strict;
     return b;
   }
 

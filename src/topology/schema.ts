@@ -97,6 +97,12 @@ const flowsConfig = {
   flows_file: z.string().optional().describe('a flows file, relative to the topology file'),
   mac_aging: zDuration().optional().describe('MAC learning aging time (OVS mac-aging-time, default 300s)'),
   mac_table_size: zCount(1).optional().describe('MAC table size (OVS mac-table-size, default 8192)'),
+  protocols: z
+    .array(z.enum(['OpenFlow10', 'OpenFlow11', 'OpenFlow12', 'OpenFlow13', 'OpenFlow14', 'OpenFlow15']))
+    .min(1)
+    .optional()
+    .describe('OpenFlow versions the flows are written for (ovs-ofctl -O; the highest is used); default OpenFlow10 (+NXM), as ovs-ofctl'),
+  strict: z.boolean().optional().describe('reject flows OVS would silently change (a match field without its prerequisite) instead of warning'),
 };
 
 export const bridgeSchema = z.strictObject({

@@ -3,6 +3,8 @@
  * `ovs-ofctl dump-flows` spelling.
  */
 import type { FieldDef } from './fields.js';
+import type { Subfield } from './subfield.js';
+import type { LearnAction } from './learn.js';
 import {
   OFPP_ALL,
   OFPP_CONTROLLER,
@@ -28,6 +30,20 @@ export type Action =
    */
   | { type: 'set'; field: FieldDef; words: number[]; values: number[]; masks: number[]; of10: boolean; text: string }
   | { type: 'dec_ttl' }
+  /** move:SRC[..]->DST[..] (NXAST_REG_MOVE): copies bits at run time. */
+  | { type: 'move'; src: Subfield; dst: Subfield; text: string }
+  /** output:NXM_NX_REG0[0..15]: output to the port number held in a subfield. */
+  | { type: 'output_reg'; src: Subfield; text: string }
+  /** Accepted and recorded, no effect on forwarding (note, set_queue, enqueue's queue …). */
+  | { type: 'noop'; text: string }
+  /** Stops the whole translation (outer resubmits included), keeping what was output. */
+  | { type: 'exit' }
+  /** Runs `actions` on a copy of the packet; the original continues unchanged afterwards. */
+  | { type: 'clone'; actions: Action[] }
+  /** Clears the connection-tracking fields (ct_state, ct_zone, ct_mark, ct_label, ct_nw_* …). */
+  | { type: 'ct_clear' }
+  /** learn(...): adds a flow built from the packet (learn.ts). */
+  | LearnAction
   | { type: 'resubmit'; port: number | null; table: number | null }
   | { type: 'goto_table'; table: number };
 
@@ -69,6 +85,18 @@ export function formatAction(a: Action): string {
       return `push_vlan:0x${a.tpid.toString(16)}`;
     case 'dec_ttl':
       return 'dec_ttl';
+    case 'move':
+    case 'output_reg':
+    case 'noop':
+      return a.text;
+    case 'exit':
+      return 'exit';
+    case 'learn':
+      return a.text;
+    case 'ct_clear':
+      return 'ct_clear';
+    case 'clone':
+      return `clone(${a.actions.map(formatAction).join(',')})`;
     case 'resubmit':
       return `resubmit(${a.port === null ? '' : formatPort(a.port)},${a.table === null ? '' : a.table})`;
     case 'goto_table':

@@ -5,9 +5,13 @@
  * Switching is synchronous: a frame arriving through a bridge port's `receive()` is classified,
  * translated (xlate.ts) and sent out of the output ports in the same simulation event. In front
  * of translation sits an exact-match cache (classifier.ts `FlowCache`) holding whole translation
- * results; it is invalidated whenever the flow tables, the MAC table (new entry, move, expiry,
- * eviction) or the port set change. On a hit, the side effects are replayed: rule counters,
- * MAC-learning refresh, packet-in events.
+ * results; it is invalidated whenever the flow tables, the MAC table (new entry, move, eviction,
+ * flush) or the port set change, and an entry also carries a deadline: the earliest expiry of the
+ * MAC entries its NORMAL decision used (entries age out silently, so a hit after that time is
+ * treated as a miss, as OVS's revalidators retire a datapath flow whose MAC entry expired).
+ * Frames whose VLAN state the key does not capture (two tags, an 802.1ad outer tag) bypass it.
+ * On a hit, the side effects are replayed: rule counters, MAC-learning refresh, packet-in events.
+ * test/vswitch/cache-equivalence.test.ts checks cache on == cache off over random sequences.
  *
  * Loops: `meta.hops` counts bridge traversals; a frame arriving with `hops >= MAX_HOPS` is
  * dropped as `loop`. A hop budget alone lets a flood loop with fan-out f make f^64 copies, so a
@@ -24,8 +28,12 @@ import type { Simulation } from '../sim/simulation.js';
 import { extractFlowKey } from '../wire/extract.js';
 import { emptyFlowKey } from '../wire/flow-key.js';
 import { FlowCache } from './classifier.js';
-import { KEY_WORDS, OFPP_LOCAL, W_IN_PORT, W_VLAN_TCI, formatMac, keyWordsFromFlowKey } from './fields.js';
-import { parseFlows } from './flow-parser.js';
+import { KEY_WORDS, OFPP_LOCAL, PACKET_WORDS, W_IN_PORT, W_VLAN_TCI, formatMac, keyWordsFromFlowKey, keyWordsFromFrame } from './fields.js';
+import { parseFlowMod, parseFlows, type FlowModCommand, type FlowWarning, type ParsedFlowMod } from './flow-parser.js';
+import { formatActions } from './actions.js';
+import { learnedFlow, learnedMatch, type LearnAction } from './learn.js';
+import { formatMatch } from './match-format.js';
+import type { OfVersion } from './flow-syntax.js';
 import { FlowTables, type FlowRule, type FlowStats } from './flow-table.js';
 import { MacTable, type MacEntry } from './mac-learning.js';
 import { readTags, rewriteFrame, stateFromFrame, type PacketState } from './rewrite.js';
@@ -64,6 +72,10 @@ export interface BridgeOptions {
   macTableSize?: number;
   /** Exact-match cache entries (0 disables the cache). Default 8192. */
   cacheSize?: number;
+  /** OpenFlow version flows are checked against, as `ovs-ofctl -O` (default 10: OpenFlow 1.0 + NXM). */
+  protocols?: OfVersion;
+  /** Reject flows OVS would silently change (a match field dropped for a missing prerequisite). */
+  strict?: boolean;
 }
 
 export interface BridgePortOptions {
@@ -126,12 +138,18 @@ export class Bridge implements XBridge {
   private seenPortGen = -1;
   private readonly fk = emptyFlowKey();
   private readonly words = new Int32Array(KEY_WORDS);
+  /** Whether `words` holds metadata from a trace flow (cleared before the next packet). */
+  private metadataSet = false;
   private readonly state: PacketState = { words: new Int32Array(KEY_WORDS), tpid: 0x8100, inner: 0 };
   private stormInstant = -1;
   private stormCopies = 0;
   private lastLoopNs = -Infinity;
   /** Frames switched, cache hits (statistics). */
   switched = 0;
+  /** Flows added by `learn` actions (new or changed, not refreshes). */
+  learnedFlows = 0;
+  private readonly learnValue = new Int32Array(KEY_WORDS);
+  private readonly learnMask = new Int32Array(KEY_WORDS);
   private traceHook: ((e: BridgeTraceEvent) => void) | null = null;
   /**
    * Called for each packet a rule sends to the controller (the OpenFlow channel turns it into a
@@ -142,11 +160,15 @@ export class Bridge implements XBridge {
   private readonly movesInWindow = new Map<number, number>();
   private pendingFlows: { text: string; origin: { file: string; line: number; col: number } | undefined } | null = null;
   private pendingError: UserError | null = null;
+  private readonly parseOpts: { protocols: OfVersion; strict: boolean };
+  /** Warnings of the flows loaded so far (fields OVS would drop), with their places. */
+  flowWarnings: FlowWarning[] = [];
 
   constructor(opts: BridgeOptions) {
     this.path = opts.path;
     this.sim = opts.sim;
     this.events = opts.events;
+    this.parseOpts = { protocols: opts.protocols ?? 10, strict: opts.strict ?? false };
     this.mac = new MacTable({
       agingNs: opts.macAgingNs ?? DEFAULT_MAC_AGING_NS,
       maxEntries: opts.macTableSize ?? DEFAULT_MAC_TABLE_SIZE,
@@ -172,6 +194,7 @@ export class Bridge implements XBridge {
    */
   loadFlows(flows: string | undefined, origin?: FlowsOrigin): void {
     this.flowTables.clear();
+    this.flowWarnings = [];
     this.pendingFlows = null;
     this.pendingError = null;
     const text = flows ?? 'priority=0,actions=NORMAL';
@@ -186,24 +209,22 @@ export class Bridge implements XBridge {
 
   /** Parses flows; an unknown port name comes back as the error (others are thrown). */
   private parseFlowText(text: string, origin?: FlowsOrigin): ReturnType<typeof parseFlows> | UserError {
+    const base = {
+      file: origin?.file ?? `${this.path} flows`,
+      line: origin?.line ?? 1,
+      col: origin?.col ?? 1,
+      ...(origin?.position ? { position: origin.position } : {}),
+      ...this.parseOpts,
+    };
     try {
-      return parseFlows(text, {
-        file: origin?.file ?? `${this.path} flows`,
-        line: origin?.line ?? 1,
-        col: origin?.col ?? 1,
-        ...(origin?.position ? { position: origin.position } : {}),
-        portByName: (n) => this.portNumber(n),
-      });
+      const warnings: FlowWarning[] = [];
+      const flows = parseFlows(text, { ...base, warnings, portByName: (n) => this.portNumber(n) });
+      this.flowWarnings.push(...warnings);
+      return flows;
     } catch (e) {
       if (!(e instanceof UserError) || e.code !== 'FLOW_UNKNOWN_PORT') throw e;
       // Every other mistake is reported now: parse again with any name accepted.
-      parseFlows(text, {
-        file: origin?.file ?? `${this.path} flows`,
-        line: origin?.line ?? 1,
-        col: origin?.col ?? 1,
-        ...(origin?.position ? { position: origin.position } : {}),
-        portByName: () => 0xfeff,
-      });
+      parseFlows(text, { ...base, portByName: () => 0xfeff });
       return e;
     }
   }
@@ -228,20 +249,31 @@ export class Bridge implements XBridge {
 
   /** Adds flows (like `ovs-ofctl add-flows`), keeping existing ones. */
   addFlows(flows: string, origin?: FlowsOrigin): FlowRule[] {
+    const warnings: FlowWarning[] = [];
     const parsed = parseFlows(flows, {
       file: origin?.file ?? `${this.path} flows`,
       line: origin?.line ?? 1,
       col: origin?.col ?? 1,
       ...(origin?.position ? { position: origin.position } : {}),
+      ...this.parseOpts,
+      warnings,
       portByName: (n) => this.portNumber(n),
     });
+    this.flowWarnings.push(...warnings);
     return parsed.map((p) => this.addRule(p));
   }
 
   private addRule(p: Parameters<FlowTables['add']>[0]): FlowRule {
     const rule = this.flowTables.add(p, this.sim.now);
     if (rule.hardTimeout > 0) {
-      this.sim.schedule(rule.hardTimeout * NS_PER_S, () => this.flowTables.remove(rule));
+      // ofproto.c ofproto_rule_expire: hard timeouts count from the last add/modify.
+      const check = (): void => {
+        if (rule.removed) return;
+        const due = rule.modifiedNs + rule.hardTimeout * NS_PER_S;
+        if (this.sim.now >= due) this.flowTables.remove(rule);
+        else this.sim.scheduleAt(due, check);
+      };
+      this.sim.schedule(rule.hardTimeout * NS_PER_S, check);
     }
     if (rule.idleTimeout > 0) {
       const check = (): void => {
@@ -253,6 +285,69 @@ export class Bridge implements XBridge {
       this.sim.schedule(rule.idleTimeout * NS_PER_S, check);
     }
     return rule;
+  }
+
+  /**
+   * A controller's flow_mod, in `ovs-ofctl` syntax (`add-flow`, `mod-flows [--strict]`,
+   * `del-flows [--strict]` arguments): `bridge.flowMod('delete', 'cookie=0x5/-1,tcp')`. Returns the
+   * rules added, modified or deleted. A modify that selects nothing (and has no cookie mask) adds
+   * the flow, as OpenFlow 1.0 requires and OVS does.
+   */
+  flowMod(command: FlowModCommand, text: string, origin?: { file: string; line: number; col: number }): FlowRule[] {
+    const fm = parseFlowMod(command, text, {
+      file: origin?.file ?? `${this.path} flow_mod`,
+      line: origin?.line ?? 1,
+      col: origin?.col ?? 1,
+      ...this.parseOpts,
+      portByName: (n) => this.portNumber(n),
+    });
+    return this.applyFlowMod(fm);
+  }
+
+  /** Applies an already parsed flow_mod (the OpenFlow codec builds these from the wire). */
+  applyFlowMod(fm: ParsedFlowMod): FlowRule[] {
+    if (fm.command === 'add') return [this.addRule(fm)];
+    const sel = this.flowTables.select({ ...fm, strict: fm.command.endsWith('_strict') });
+    if (fm.command === 'delete' || fm.command === 'delete_strict') {
+      for (const r of sel) this.flowTables.remove(r);
+      return sel;
+    }
+    if (sel.length === 0) return fm.cookieMask === 0n ? [this.addRule(fm)] : [];
+    // parse_ofp_str__: a modify without a cookie mask and without a cookie sets the cookie to 0.
+    const newCookie = fm.cookieGiven ? fm.cookie : fm.cookieMask === 0n ? 0n : null;
+    for (const r of sel) this.flowTables.modifyActions(r, fm.actions, fm.actionsText, newCookie);
+    return sel;
+  }
+
+  /**
+   * XBridge: runs a `learn` action (lib/learn.c) for the packet in `w`. An identical flow (same
+   * table, priority, match, learned values, timeouts) is refreshed in place: its idle and hard
+   * timers restart and the tables do not change, so the cache and classifier are left alone.
+   */
+  learnFlow(a: LearnAction, w: Int32Array): void {
+    const value = this.learnValue;
+    const mask = this.learnMask;
+    value.fill(0);
+    mask.fill(0);
+    const sig = learnedMatch(a, w, value, mask);
+    for (let i = 0; i < KEY_WORDS; i++) value[i] = value[i]! & mask[i]!;
+    const old = this.flowTables.find(a.table, a.priority, value, mask);
+    const now = this.sim.now;
+    if (old && old.learnSig === sig && old.idleTimeout === a.idleTimeout && old.hardTimeout === a.hardTimeout && old.cookie === a.cookie) {
+      old.modifiedNs = now;
+      old.lastUsedNs = now;
+      return;
+    }
+    const f = learnedFlow(a, w);
+    this.learnedFlows++;
+    const rule = this.addRule({
+      ...f,
+      matchText: formatMatch(f.value, f.mask),
+      actionsText: formatActions(f.actions),
+      location: { file: `${this.path} learn`, line: 0, col: 0 },
+      warnings: [],
+    });
+    rule.learnSig = sig;
   }
 
   private portNumber(name: string): number | undefined {
@@ -473,16 +568,29 @@ export class Bridge implements XBridge {
    * Classifies and translates `frame` as arriving on `ofport`, with all bookkeeping (counters,
    * learning when `mayLearn`, events) but without sending. Returns null for a runt frame.
    */
-  process(ofport: number, frame: Frame, opts: { mayLearn: boolean; trace?: boolean }): XlateResult | null {
+  process(ofport: number, frame: Frame, opts: { mayLearn: boolean; trace?: boolean; metadata?: Int32Array }): XlateResult | null {
     if (frame.length < 14) return null;
     extractFlowKey(frame, this.fk); // a WireError still leaves the fields parsed so far (OVS keeps them too)
     const words = keyWordsFromFlowKey(this.fk, this.words);
+    keyWordsFromFrame(frame, this.fk, words);
+    // Registers, metadata, conntrack and tunnel words start at 0, or as a trace flow gives them.
+    if (opts.metadata) {
+      for (let i = PACKET_WORDS; i < KEY_WORDS; i++) words[i] = opts.metadata[i]!;
+      this.metadataSet = true;
+    } else if (this.metadataSet) {
+      words.fill(0, PACKET_WORDS);
+      this.metadataSet = false;
+    }
     words[W_IN_PORT] = ofport;
     this.switched++;
     this.syncCache();
-    const cache = opts.mayLearn && !opts.trace ? this.cache : null;
-    const doubleTagged = readTags(frame).n > 1;
-    let res = cache !== null && !doubleTagged ? (cache.get(words)?.res ?? null) : null;
+    const cache = opts.mayLearn && !opts.trace && !opts.metadata ? this.cache : null;
+    // The key words hold the outer TCI only: a second tag or an 802.1ad outer TPID is state the
+    // key does not capture, so such frames are never cached.
+    const tags = readTags(frame);
+    const uncachable = tags.n > 1 || (tags.n === 1 && tags.tpid0 !== 0x8100);
+    let res = cache !== null && !uncachable ? (cache.get(words)?.res ?? null) : null;
+    if (res !== null && this.sim.now >= res.validUntilNs) res = null; // a MAC entry it used aged out
     if (res !== null) {
       const l = res.learns;
       const now = this.sim.now;
@@ -494,7 +602,7 @@ export class Bridge implements XBridge {
       stateFromFrame(frame, words, this.state);
       res = xlate(this, this.state, opts);
       this.syncCache();
-      if (cache !== null && !doubleTagged) cache.set(words, { res });
+      if (cache !== null && !uncachable && !res.uncachable) cache.set(words, { res });
     }
     if (opts.mayLearn) {
       const now = this.sim.now;
@@ -526,10 +634,10 @@ export class Bridge implements XBridge {
    * Trace entry point: processes `frame` as arriving on port `name` and returns the output frames
    * without sending them. `mayLearn: false` is OVS's side-effect-free `ofproto/trace`.
    */
-  trace(name: string, frame: Frame, opts: { mayLearn: boolean; log?: boolean }): BridgeProcessResult | null {
+  trace(name: string, frame: Frame, opts: { mayLearn: boolean; log?: boolean; metadata?: Int32Array }): BridgeProcessResult | null {
     const ofport = this.ofportOf(name);
     if (ofport === undefined) throw new UserError('VSWITCH_UNKNOWN_PORT', `bridge ${this.path} has no port ${name}`, { where: this.path });
-    const res = this.process(ofport, frame, { mayLearn: opts.mayLearn, trace: opts.log ?? false });
+    const res = this.process(ofport, frame, { mayLearn: opts.mayLearn, trace: opts.log ?? false, ...(opts.metadata ? { metadata: opts.metadata } : {}) });
     if (res === null) return null;
     const frames = res.outputs.map((o) => ({
       ofport: o.ofport,

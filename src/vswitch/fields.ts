@@ -28,10 +28,39 @@ export const W_ARP_THA_HI = 16;
 export const W_ARP_THA_LO = 17;
 export const W_IPV6_SRC = 18;
 export const W_IPV6_DST = 22;
-export const KEY_WORDS = 26;
+// Words 26..32: more fields read from the packet (in the exact-match cache key).
+export const W_TCP_FLAGS = 26;
+/** OVS nw_frag: 1 = a fragment, 2 = not the first (FLOW_NW_FRAG_ANY / _LATER). */
+export const W_NW_FRAG = 27;
+export const W_IPV6_LABEL = 28;
+export const W_ND_TARGET = 29;
+/** Words read from the packet (0..PACKET_WORDS-1). The others are pipeline metadata: 0 when a
+ *  packet enters a bridge (there are no tunnel ports yet), set only by actions, so the
+ *  exact-match cache keys on the packet words alone. */
+export const PACKET_WORDS = 33;
+export const W_PKT_MARK = 33;
+export const W_TUN_ID = 34; // 2 words, most significant first
+export const W_TUN_SRC = 36;
+export const W_TUN_DST = 37;
+export const W_TUN_FLAGS = 38;
+export const W_METADATA = 39; // 2 words
+export const W_REG0 = 41; // reg0..reg15; xregN = reg2N:reg2N+1, xxregN = reg4N..reg4N+3
+export const W_CONJ_ID = 57;
+export const W_CT_STATE = 58;
+export const W_CT_ZONE = 59;
+export const W_CT_MARK = 60;
+export const W_CT_LABEL = 61; // 4 words
+export const W_CT_NW_SRC = 65;
+export const W_CT_NW_DST = 66;
+export const W_CT_NW_PROTO = 67;
+export const W_CT_TP_SRC = 68;
+export const W_CT_TP_DST = 69;
+export const W_ACTSET_OUTPUT = 70;
+export const KEY_WORDS = 71;
 
 /** OpenFlow port numbers for reserved ports (OpenFlow 1.0 numbering, as ovs-ofctl prints). */
 export const OFPP_IN_PORT = 0xfff8;
+export const OFPP_TABLE = 0xfff9;
 export const OFPP_NORMAL = 0xfffa;
 export const OFPP_FLOOD = 0xfffb;
 export const OFPP_ALL = 0xfffc;
@@ -78,7 +107,35 @@ export function keyWordsFromFlowKey(k: FlowKey, out: Int32Array): Int32Array {
   out[W_IPV6_DST + 1] = d6[1];
   out[W_IPV6_DST + 2] = d6[2];
   out[W_IPV6_DST + 3] = d6[3];
+  const nd = k.ndTarget;
+  out[W_ND_TARGET] = nd[0];
+  out[W_ND_TARGET + 1] = nd[1];
+  out[W_ND_TARGET + 2] = nd[2];
+  out[W_ND_TARGET + 3] = nd[3];
+  out[W_NW_FRAG] = k.nwFrag;
+  // nd_sll / nd_tll share the ARP hardware-address slots, as in OVS (flow.arp_sha/arp_tha).
+  if (k.dlType === ETH_TYPE_IPV6 && k.nwProto === 58) {
+    if (k.ndSll !== 0) setMacWords(out, W_ARP_SHA_HI, k.ndSll);
+    if (k.ndTll !== 0) setMacWords(out, W_ARP_THA_HI, k.ndTll);
+  }
   return out;
+}
+
+/**
+ * Fills the packet words the wire flow key does not carry: `tcp_flags` (the 12 flag bits of a
+ * TCP header) and `ipv6_label` (the 20-bit flow label), from `frame` at the key's offsets.
+ */
+export function keyWordsFromFrame(frame: Uint8Array, k: FlowKey, out: Int32Array): void {
+  out[W_TCP_FLAGS] = 0;
+  out[W_IPV6_LABEL] = 0;
+  if (k.dlType === ETH_TYPE_IPV6 && k.l3Offset >= 0 && frame.length >= k.l3Offset + 4) {
+    const o = k.l3Offset;
+    out[W_IPV6_LABEL] = ((frame[o + 1]! & 0x0f) << 16) | (frame[o + 2]! << 8) | frame[o + 3]!;
+  }
+  if (k.nwProto === 6 && (k.dlType === ETH_TYPE_IP || k.dlType === ETH_TYPE_IPV6) && k.l4Offset >= 0 && frame.length >= k.l4Offset + 14) {
+    const o = k.l4Offset;
+    out[W_TCP_FLAGS] = ((frame[o + 12]! & 0x0f) << 8) | frame[o + 13]!;
+  }
 }
 
 export function macFromWords(w: ArrayLike<number>, hi: number): number {
@@ -213,9 +270,9 @@ export function parseIntText(s: string): number | null {
 // The field table.
 
 /** What a field needs the rest of the match to say (OVS `enum mf_prereqs`). */
-export type Prereq = 'none' | 'ip' | 'ipv6' | 'ip_any' | 'arp' | 'ip_or_arp' | 'tcp' | 'udp' | 'sctp' | 'l4' | 'icmp' | 'icmp6' | 'vlan';
+export type Prereq = 'none' | 'ip' | 'ipv6' | 'ip_any' | 'arp' | 'ip_or_arp' | 'tcp' | 'udp' | 'sctp' | 'l4' | 'icmp' | 'icmp6' | 'vlan' | 'nd' | 'nd_sol' | 'nd_adv' | 'ct';
 
-export type FieldKind = 'int' | 'mac' | 'ipv4' | 'ipv6' | 'port';
+export type FieldKind = 'int' | 'mac' | 'ipv4' | 'ipv6' | 'port' | 'wide' | 'frag' | 'tcp_flags' | 'ct_state';
 
 export interface FieldDef {
   /** Canonical name as ovs-ofctl prints it (OpenFlow 1.0 names where they exist). */
@@ -229,10 +286,19 @@ export interface FieldDef {
   bits: number;
   /** Bits OR-ed into value and mask whenever the field is matched (dl_vlan sets CFI). */
   extra: number;
+  /** OVS's `n_bytes`: the width a number is parsed at (`parse_int_string`) before the field's
+   *  own bits are kept (`dl_vlan=5000` is accepted and means VID 904, as in OVS). */
+  bytes: number;
   maskable: boolean;
   prereq: Prereq;
   /** Can `set_field` write it. */
   settable: boolean;
+  /** For `wide`: how many words (64-bit = 2, 128-bit = 4), most significant first. */
+  nwords: number;
+  /** dump-flows prints it in hex (OVS MFS_HEXADECIMAL: registers, metadata, marks, tun_id). */
+  hex: boolean;
+  /** NXM/OXM names for the subfield syntax (`NXM_NX_REG0[0..15]`). */
+  nxm: string[];
 }
 
 function f(
@@ -241,8 +307,10 @@ function f(
   kind: FieldKind,
   word: number,
   prereq: Prereq,
-  opts: Partial<Pick<FieldDef, 'shift' | 'bits' | 'extra' | 'maskable' | 'settable'>> = {},
+  opts: Partial<Pick<FieldDef, 'shift' | 'bits' | 'extra' | 'maskable' | 'settable' | 'bytes' | 'nwords' | 'hex' | 'nxm'>> = {},
 ): FieldDef {
+  const nwords = opts.nwords ?? 1;
+  const bits = opts.bits ?? (kind === 'ipv4' ? 32 : kind === 'port' ? 16 : kind === 'mac' ? 48 : kind === 'ipv6' ? 128 : kind === 'wide' ? 32 * nwords : 32);
   return {
     name,
     aliases,
@@ -250,10 +318,14 @@ function f(
     word,
     prereq,
     shift: opts.shift ?? 0,
-    bits: opts.bits ?? (kind === 'ipv4' ? 32 : kind === 'port' ? 16 : 32),
+    bits,
+    bytes: opts.bytes ?? Math.ceil(bits / 8),
     extra: opts.extra ?? 0,
     maskable: opts.maskable ?? true,
     settable: opts.settable ?? true,
+    nwords,
+    hex: opts.hex ?? false,
+    nxm: opts.nxm ?? [],
   };
 }
 
@@ -264,16 +336,16 @@ export const FIELDS: FieldDef[] = [
   f('dl_type', ['eth_type'], 'int', W_DL_TYPE, 'none', { bits: 16, maskable: false, settable: false }),
   f('vlan_tci', [], 'int', W_VLAN_TCI, 'none', { bits: 16 }),
   // dl_vlan / dl_vlan_pcp: the VID / PCP of a present tag (the CFI bit is implied).
-  f('dl_vlan', [], 'int', W_VLAN_TCI, 'none', { bits: 12, extra: VLAN_CFI, maskable: false }),
+  f('dl_vlan', [], 'int', W_VLAN_TCI, 'none', { bits: 12, bytes: 2, extra: VLAN_CFI, maskable: false }),
   f('dl_vlan_pcp', [], 'int', W_VLAN_TCI, 'none', { shift: 13, bits: 3, extra: VLAN_CFI, maskable: false }),
   // OpenFlow 1.2 vlan_vid: 13 bits, 0x1000 = "a tag is present".
-  f('vlan_vid', [], 'int', W_VLAN_TCI, 'none', { bits: 13 }),
+  f('vlan_vid', [], 'int', W_VLAN_TCI, 'none', { bits: 13, bytes: 2 }),
   f('vlan_pcp', [], 'int', W_VLAN_TCI, 'none', { shift: 13, bits: 3, extra: VLAN_CFI, maskable: false }),
   f('nw_src', ['ip_src'], 'ipv4', W_NW_SRC, 'ip_or_arp'),
   f('nw_dst', ['ip_dst'], 'ipv4', W_NW_DST, 'ip_or_arp'),
   f('nw_proto', ['ip_proto'], 'int', W_NW_PROTO, 'ip_any', { bits: 8, maskable: false, settable: false }),
   // nw_tos is the DSCP part of the TOS byte in its TOS position (low 2 bits ignored).
-  f('nw_tos', [], 'int', W_NW_TOS, 'ip_any', { shift: 2, bits: 6, maskable: false }),
+  f('nw_tos', [], 'int', W_NW_TOS, 'ip_any', { shift: 2, bits: 6, bytes: 1, maskable: false }),
   f('ip_dscp', [], 'int', W_NW_TOS, 'ip_any', { shift: 2, bits: 6, maskable: false }),
   f('nw_ecn', ['ip_ecn'], 'int', W_NW_TOS, 'ip_any', { bits: 2, maskable: false }),
   f('nw_ttl', [], 'int', W_NW_TTL, 'ip_any', { bits: 8, maskable: false }),
@@ -285,23 +357,77 @@ export const FIELDS: FieldDef[] = [
   f('udp_dst', [], 'int', W_TP_DST, 'udp', { bits: 16 }),
   f('sctp_src', [], 'int', W_TP_SRC, 'sctp', { bits: 16 }),
   f('sctp_dst', [], 'int', W_TP_DST, 'sctp', { bits: 16 }),
-  f('icmp_type', [], 'int', W_TP_SRC, 'icmp', { bits: 8, maskable: false }),
-  f('icmp_code', [], 'int', W_TP_DST, 'icmp', { bits: 8, maskable: false }),
-  f('icmpv6_type', [], 'int', W_TP_SRC, 'icmp6', { bits: 8, maskable: false }),
-  f('icmpv6_code', [], 'int', W_TP_DST, 'icmp6', { bits: 8, maskable: false }),
-  f('arp_op', [], 'int', W_NW_PROTO, 'arp', { bits: 16, maskable: false }),
+  f('icmp_type', [], 'int', W_TP_SRC, 'icmp', { bits: 16, bytes: 1, maskable: false }),
+  f('icmp_code', [], 'int', W_TP_DST, 'icmp', { bits: 16, bytes: 1, maskable: false }),
+  f('icmpv6_type', [], 'int', W_TP_SRC, 'icmp6', { bits: 16, bytes: 1, maskable: false }),
+  f('icmpv6_code', [], 'int', W_TP_DST, 'icmp6', { bits: 16, bytes: 1, maskable: false }),
+  f('arp_op', [], 'int', W_NW_PROTO, 'arp', { bits: 8, bytes: 2, maskable: false }),
   f('arp_spa', [], 'ipv4', W_NW_SRC, 'arp'),
   f('arp_tpa', [], 'ipv4', W_NW_DST, 'arp'),
   f('arp_sha', [], 'mac', W_ARP_SHA_HI, 'arp'),
   f('arp_tha', [], 'mac', W_ARP_THA_HI, 'arp'),
-  f('ipv6_src', [], 'ipv6', W_IPV6_SRC, 'ipv6'),
-  f('ipv6_dst', [], 'ipv6', W_IPV6_DST, 'ipv6'),
+  f('ipv6_src', [], 'ipv6', W_IPV6_SRC, 'ipv6', { nxm: ['NXM_NX_IPV6_SRC', 'OXM_OF_IPV6_SRC'] }),
+  f('ipv6_dst', [], 'ipv6', W_IPV6_DST, 'ipv6', { nxm: ['NXM_NX_IPV6_DST', 'OXM_OF_IPV6_DST'] }),
+  f('ipv6_label', [], 'int', W_IPV6_LABEL, 'ipv6', { bits: 20, bytes: 4, hex: true, nxm: ['NXM_NX_IPV6_LABEL', 'OXM_OF_IPV6_FLABEL'] }),
+  f('nd_target', [], 'ipv6', W_ND_TARGET, 'nd', { nxm: ['NXM_NX_ND_TARGET', 'OXM_OF_IPV6_ND_TARGET'] }),
+  f('nd_sll', [], 'mac', W_ARP_SHA_HI, 'nd_sol', { nxm: ['NXM_NX_ND_SLL', 'OXM_OF_IPV6_ND_SLL'] }),
+  f('nd_tll', [], 'mac', W_ARP_THA_HI, 'nd_adv', { nxm: ['NXM_NX_ND_TLL', 'OXM_OF_IPV6_ND_TLL'] }),
+  f('tcp_flags', [], 'tcp_flags', W_TCP_FLAGS, 'tcp', { bits: 12, bytes: 2, settable: false, nxm: ['NXM_NX_TCP_FLAGS', 'ONFOXM_ET_TCP_FLAGS'] }),
+  f('ip_frag', ['nw_frag'], 'frag', W_NW_FRAG, 'ip_any', { bits: 2, bytes: 1, settable: false, nxm: ['NXM_NX_IP_FRAG'] }),
+  f('pkt_mark', [], 'int', W_PKT_MARK, 'none', { hex: true, nxm: ['NXM_NX_PKT_MARK'] }),
+  f('tun_id', ['tunnel_id'], 'wide', W_TUN_ID, 'none', { nwords: 2, hex: true, nxm: ['NXM_NX_TUN_ID', 'OXM_OF_TUNNEL_ID'] }),
+  f('tun_src', [], 'ipv4', W_TUN_SRC, 'none', { nxm: ['NXM_NX_TUN_IPV4_SRC'] }),
+  f('tun_dst', [], 'ipv4', W_TUN_DST, 'none', { nxm: ['NXM_NX_TUN_IPV4_DST'] }),
+  f('tun_flags', [], 'int', W_TUN_FLAGS, 'none', { bits: 1, bytes: 2, nxm: ['NXM_NX_TUN_FLAGS'] }),
+  f('metadata', [], 'wide', W_METADATA, 'none', { nwords: 2, hex: true, nxm: ['OXM_OF_METADATA'] }),
+  f('conj_id', [], 'int', W_CONJ_ID, 'none', { maskable: false, settable: false, nxm: ['NXM_NX_CONJ_ID'] }),
+  f('ct_state', [], 'ct_state', W_CT_STATE, 'none', { settable: false, nxm: ['NXM_NX_CT_STATE'] }),
+  f('ct_zone', [], 'int', W_CT_ZONE, 'none', { bits: 16, maskable: false, settable: false, nxm: ['NXM_NX_CT_ZONE'] }),
+  f('ct_mark', [], 'int', W_CT_MARK, 'none', { hex: true, nxm: ['NXM_NX_CT_MARK'] }),
+  f('ct_label', [], 'wide', W_CT_LABEL, 'none', { nwords: 4, hex: true, nxm: ['NXM_NX_CT_LABEL'] }),
+  f('ct_nw_src', [], 'ipv4', W_CT_NW_SRC, 'ct', { settable: false, nxm: ['NXM_NX_CT_NW_SRC'] }),
+  f('ct_nw_dst', [], 'ipv4', W_CT_NW_DST, 'ct', { settable: false, nxm: ['NXM_NX_CT_NW_DST'] }),
+  f('ct_nw_proto', [], 'int', W_CT_NW_PROTO, 'ct', { bits: 8, maskable: false, settable: false, nxm: ['NXM_NX_CT_NW_PROTO'] }),
+  f('ct_tp_src', [], 'int', W_CT_TP_SRC, 'ct', { bits: 16, settable: false, nxm: ['NXM_NX_CT_TP_SRC'] }),
+  f('ct_tp_dst', [], 'int', W_CT_TP_DST, 'ct', { bits: 16, settable: false, nxm: ['NXM_NX_CT_TP_DST'] }),
+  f('actset_output', [], 'port', W_ACTSET_OUTPUT, 'none', { maskable: false, settable: false, nxm: ['ONFOXM_ET_ACTSET_OUTPUT'] }),
+  ...Array.from({ length: 16 }, (_, i) => f(`reg${i}`, [], 'int', W_REG0 + i, 'none', { hex: true, nxm: [`NXM_NX_REG${i}`] })),
+  ...Array.from({ length: 8 }, (_, i) => f(`xreg${i}`, [], 'wide', W_REG0 + 2 * i, 'none', { nwords: 2, hex: true, nxm: [`OXM_OF_PKT_REG${i}`] })),
+  ...Array.from({ length: 4 }, (_, i) => f(`xxreg${i}`, [], 'wide', W_REG0 + 4 * i, 'none', { nwords: 4, hex: true, nxm: [`NXM_NX_XXREG${i}`] })),
 ];
 
+// NXM/OXM names of the classic fields (for `NXM_OF_ETH_SRC[]` subfields in load/move/learn).
+const CLASSIC_NXM: Record<string, string[]> = {
+  in_port: ['NXM_OF_IN_PORT'],
+  in_port_oxm: ['OXM_OF_IN_PORT'],
+  dl_src: ['NXM_OF_ETH_SRC', 'OXM_OF_ETH_SRC'],
+  dl_dst: ['NXM_OF_ETH_DST', 'OXM_OF_ETH_DST'],
+  dl_type: ['NXM_OF_ETH_TYPE', 'OXM_OF_ETH_TYPE'],
+  vlan_tci: ['NXM_OF_VLAN_TCI'],
+  vlan_vid: ['OXM_OF_VLAN_VID'],
+  vlan_pcp: ['OXM_OF_VLAN_PCP'],
+  nw_src: ['NXM_OF_IP_SRC', 'OXM_OF_IPV4_SRC'],
+  nw_dst: ['NXM_OF_IP_DST', 'OXM_OF_IPV4_DST'],
+  nw_proto: ['NXM_OF_IP_PROTO', 'OXM_OF_IP_PROTO'],
+  nw_ttl: ['NXM_NX_IP_TTL'],
+  tcp_src: ['NXM_OF_TCP_SRC', 'OXM_OF_TCP_SRC'],
+  tcp_dst: ['NXM_OF_TCP_DST', 'OXM_OF_TCP_DST'],
+  udp_src: ['NXM_OF_UDP_SRC', 'OXM_OF_UDP_SRC'],
+  udp_dst: ['NXM_OF_UDP_DST', 'OXM_OF_UDP_DST'],
+  arp_op: ['NXM_OF_ARP_OP', 'OXM_OF_ARP_OP'],
+  arp_spa: ['NXM_OF_ARP_SPA', 'OXM_OF_ARP_SPA'],
+  arp_tpa: ['NXM_OF_ARP_TPA', 'OXM_OF_ARP_TPA'],
+  arp_sha: ['NXM_NX_ARP_SHA', 'OXM_OF_ARP_SHA'],
+  arp_tha: ['NXM_NX_ARP_THA', 'OXM_OF_ARP_THA'],
+};
+
 export const FIELD_BY_NAME = new Map<string, FieldDef>();
+/** Fields by NXM/OXM name (`NXM_NX_REG0`), for subfields. */
+export const FIELD_BY_NXM = new Map<string, FieldDef>();
 for (const fd of FIELDS) {
   FIELD_BY_NAME.set(fd.name, fd);
   for (const a of fd.aliases) FIELD_BY_NAME.set(a, fd);
+  for (const n of [...fd.nxm, ...(CLASSIC_NXM[fd.name] ?? [])]) FIELD_BY_NXM.set(n, fd);
 }
 
 /** Shorthands (`ovs-fields(7)` "Shorthand notation"): dl_type and optionally nw_proto. */
@@ -356,6 +482,16 @@ export function prereqOk(p: Prereq, value: Int32Array, mask: Int32Array): boolea
       return isIp && proto === 1;
     case 'icmp6':
       return isIp6 && proto === 58;
+    case 'nd':
+    case 'nd_sol':
+    case 'nd_adv': {
+      const t = (mask[W_TP_SRC]! & 0xff) === 0xff ? value[W_TP_SRC]! & 0xff : -1;
+      if (!(isIp6 && proto === 58)) return false;
+      return p === 'nd' ? t === 135 || t === 136 : t === (p === 'nd_sol' ? 135 : 136);
+    }
+    case 'ct':
+      // MFP_CT_VALID: ct_state matched with +trk (0x20) set.
+      return (mask[W_CT_STATE]! & 0x20) !== 0 && (value[W_CT_STATE]! & 0x20) !== 0;
   }
 }
 
@@ -373,4 +509,8 @@ export const PREREQ_TEXT: Record<Prereq, string> = {
   l4: 'tcp, udp or sctp (or their IPv6 forms)',
   icmp: 'icmp',
   icmp6: 'icmp6',
+  nd: 'icmp6 with icmp_type=135 or 136',
+  nd_sol: 'icmp6,icmp_type=135',
+  nd_adv: 'icmp6,icmp_type=136',
+  ct: 'ct_state=+trk',
 };

@@ -3,7 +3,7 @@
  * `key=value` splitting (`ofputil_parse_key_value`), positioned errors, port names and
  * match-field values (`value[/mask]` for MACs, IPv4/IPv6 with CIDR or masks, integers).
  */
-import { UserError } from '../errors.js';
+import { UserError, type SourceLocation } from '../errors.js';
 import {
   OFPP_ALL,
   OFPP_CONTROLLER,
@@ -12,14 +12,13 @@ import {
   OFPP_LOCAL,
   OFPP_NONE,
   OFPP_NORMAL,
-  VLAN_CFI,
+  OFPP_TABLE,
   W_VLAN_TCI,
-  parseIntText,
-  parseIpv4Text,
   parseIpv6Text,
-  parseMacText,
+  setMacWords,
   type FieldDef,
 } from './fields.js';
+import { parseFieldInt, scanIpv4Masked, scanMac, strToUintBase10 } from './ovs-lex.js';
 
 export interface ParseOptions {
   /** File name for errors (default `<flows>`). */
@@ -36,6 +35,36 @@ export interface ParseOptions {
   position?: (offset: number) => { line: number; col: number };
   /** Most flows accepted (default `MAX_FLOWS_PER_TABLE_TEXT`). */
   maxFlows?: number;
+  /**
+   * The OpenFlow version the flows are sent with (10 = 1.0 … 15 = 1.5), as `ovs-ofctl -O` would
+   * negotiate it. Default 10: ovs-ofctl's default, OpenFlow 1.0 with Nicira extensions.
+   */
+  protocols?: OfVersion;
+  /** Turn warnings (a match field dropped for a missing prerequisite) into errors. */
+  strict?: boolean;
+  /** Collects the warnings (each also lands on its ParsedFlow). */
+  warnings?: FlowWarning[];
+}
+
+/** Something OVS accepts but changes, with where it is (`ovs-ofctl` logs it at INFO). */
+export interface FlowWarning {
+  code: string;
+  message: string;
+  location: SourceLocation;
+}
+
+export type OfVersion = 10 | 11 | 12 | 13 | 14 | 15;
+
+/** `OpenFlow13` / `OpenFlow10,OpenFlow13` → the version a session negotiates (the highest). */
+export function parseProtocols(text: string): OfVersion | null {
+  let best: OfVersion | null = null;
+  for (const p of text.split(',')) {
+    const m = /^OpenFlow1([0-5])$/.exec(p.trim());
+    if (!m) return null;
+    const v = (10 + Number(m[1])) as OfVersion;
+    if (best === null || v > best) best = v;
+  }
+  return best;
 }
 
 /** A `key[=|:]value` item with its 0-based offset in the line. */
@@ -121,14 +150,25 @@ export function splitItems(s: string, base: number, ctx: Ctx): Item[] {
   return items;
 }
 
+/**
+ * A port as `ofputil_port_from_string` (lib/ofp-port.c) reads it: a base-10 number (no sign, no
+ * hex: `0x1` is refused, `01` is 1) below 0xff00 or one of the reserved 0xfff8..0xffff, an
+ * OpenFlow 1.1 number 0xffffff00.. (mapped down), a reserved name in any case (`normal`,
+ * `LOCAL`), or a port name from `opts.portByName`.
+ */
 export function parsePortText(s: string, opts: ParseOptions): number | null {
-  const n = parseIntText(s);
-  if (n !== null) return n >= 0 && n <= 0xffff ? n : null;
+  if (s.startsWith('-')) return null;
+  const n = strToUintBase10(s);
+  if (n !== null) {
+    if (n <= 0xffff) return n;
+    if (n < 0xffffff00) return null;
+    return n - 0xffff0000;
+  }
   switch (s.toUpperCase()) {
-    case 'LOCAL':
-      return OFPP_LOCAL;
     case 'IN_PORT':
       return OFPP_IN_PORT;
+    case 'TABLE':
+      return OFPP_TABLE;
     case 'NORMAL':
       return OFPP_NORMAL;
     case 'FLOOD':
@@ -137,14 +177,22 @@ export function parsePortText(s: string, opts: ParseOptions): number | null {
       return OFPP_ALL;
     case 'CONTROLLER':
       return OFPP_CONTROLLER;
-    case 'NONE':
+    case 'LOCAL':
+      return OFPP_LOCAL;
     case 'ANY':
+    case 'NONE':
       return OFPP_NONE;
   }
-  return opts.portByName?.(s) ?? null;
+  const name = s.length > 1 && s.startsWith('"') && s.endsWith('"') ? s.slice(1, -1) : s;
+  return opts.portByName?.(name) ?? null;
 }
 
-/** Parses `value[/mask]` of one field into the match words. */
+/**
+ * Parses `value[/mask]` of one field into the match words, as `mf_parse` + `mf_set` do
+ * (lib/meta-flow.c): `*` and an empty value wildcard the field; integers are read at the field's
+ * byte width and then cut to its bits (`dl_vlan=5000` is VID 904, `nw_tos=3` is 0, as OVS
+ * does); a mask on a non-maskable field must be all ones or all zeros (`mf_is_mask_valid`).
+ */
 export function setMatchField(
   fd: FieldDef,
   key: string,
@@ -155,58 +203,50 @@ export function setMatchField(
   ctx: Ctx,
   opts: ParseOptions,
 ): void {
+  if (text === '' && fd.kind !== 'port') text = '0/0'; // ofp_parse_field: "match on existence"
+  if (text === '*') {
+    clearField(fd, value, mask);
+    return;
+  }
   const slash = text.indexOf('/');
   const vText = slash >= 0 ? text.slice(0, slash) : text;
-  const mText = slash >= 0 ? text.slice(slash + 1) : null;
-  const bad = (what = vText): UserError => ctx.err('FLOW_BAD_VALUE', at, `${key}: invalid value "${what}"`);
-  if (mText !== null && !fd.maskable) throw ctx.err('FLOW_BAD_VALUE', at + slash, `${key} cannot be masked`);
+  const bad = (what = text, why = 'invalid value'): UserError => ctx.err('FLOW_BAD_VALUE', at, `${key}: ${why} "${what}"`);
   switch (fd.kind) {
     case 'port': {
-      const p = parsePortText(vText, opts);
-      if (p === null) throw ctx.err('FLOW_UNKNOWN_PORT', at, `${key}: unknown port "${vText}"`);
+      const p = parsePortText(text, opts);
+      if (p === null) throw ctx.err('FLOW_UNKNOWN_PORT', at, `${text}: invalid or unknown port for ${key}`);
       value[fd.word] = p;
       mask[fd.word] = -1;
       return;
     }
     case 'mac': {
-      const v = parseMacText(vText);
-      if (v === null) throw bad();
+      const v = scanMac(vText);
+      if (v === null) throw bad(text, 'invalid Ethernet address');
       let m = 0xffff_ffff_ffff;
-      if (mText !== null) {
-        const mm = parseMacText(mText);
-        if (mm === null) throw bad(mText);
+      if (slash >= 0) {
+        const mm = scanMac(text.slice(slash + 1));
+        if (mm === null) throw bad(text, 'invalid Ethernet address');
         m = mm;
       }
-      value[fd.word] = Math.floor(v / 0x1_0000_0000);
-      value[fd.word + 1] = v % 0x1_0000_0000;
-      mask[fd.word] = Math.floor(m / 0x1_0000_0000);
-      mask[fd.word + 1] = m % 0x1_0000_0000;
+      if (!fd.maskable && m !== 0 && m !== 0xffff_ffff_ffff) throw bad(text, 'invalid mask for this field');
+      setMacWords(value, fd.word, v);
+      setMacWords(mask, fd.word, m);
       return;
     }
     case 'ipv4': {
-      const v = parseIpv4Text(vText);
-      if (v === null) throw bad();
-      let m = -1;
-      if (mText !== null) {
-        if (/^\d{1,2}$/.test(mText)) {
-          const len = Number(mText);
-          if (len > 32) throw ctx.err('FLOW_BAD_VALUE', at + slash + 1, `${key}: prefix length ${len} > 32`);
-          m = len === 0 ? 0 : (-1 << (32 - len)) | 0;
-        } else {
-          const mm = parseIpv4Text(mText);
-          if (mm === null) throw bad(mText);
-          m = mm;
-        }
-      }
-      value[fd.word] = v;
-      mask[fd.word] = m;
+      const r = scanIpv4Masked(text);
+      if (r === 'prefix') throw bad(text, 'IPv4 network prefix bits not between 0 and 32, inclusive:');
+      if (r === null) throw bad(text, 'invalid IP address');
+      value[fd.word] = r[0];
+      mask[fd.word] = r[1];
       return;
     }
     case 'ipv6': {
       const v = parseIpv6Text(vText);
-      if (v === null) throw bad();
+      if (v === null) throw bad(text, 'invalid IPv6 address');
       let m: number[] = [-1, -1, -1, -1];
-      if (mText !== null) {
+      if (slash >= 0) {
+        const mText = text.slice(slash + 1);
         if (/^\d{1,3}$/.test(mText)) {
           const len = Number(mText);
           if (len > 128) throw ctx.err('FLOW_BAD_VALUE', at + slash + 1, `${key}: prefix length ${len} > 128`);
@@ -216,7 +256,7 @@ export function setMatchField(
           });
         } else {
           const mm = parseIpv6Text(mText);
-          if (mm === null) throw bad(mText);
+          if (mm === null) throw bad(text, 'invalid IPv6 address');
           m = mm;
         }
       }
@@ -226,40 +266,123 @@ export function setMatchField(
       }
       return;
     }
+    case 'wide': {
+      const r = parseFieldInt(text, fd.nwords * 4);
+      if (r === 'range') throw bad(text, `value too large for ${fd.nwords * 4}-byte field`);
+      if (r === null) throw bad(text, 'bad syntax');
+      setWideWords(fd, r[0] & r[1], r[1], value, mask);
+      return;
+    }
+    case 'frag': {
+      const fr = FRAG_NAMES[text.toLowerCase()];
+      if (fr === undefined) throw bad(text, 'unknown fragment type (valid types are "no", "yes", "first", "later", "not_later")');
+      value[fd.word] = fr[0];
+      mask[fd.word] = fr[1];
+      return;
+    }
+    case 'tcp_flags':
+    case 'ct_state': {
+      const names = fd.kind === 'tcp_flags' ? TCP_FLAG_NAMES : CT_STATE_NAMES;
+      const r = parseFlags(text, names, fd.kind === 'tcp_flags' ? 0x0fff : 0xff);
+      if (r === null) throw bad(text, `bad ${key} (flags are ${Object.values(names).join(', ')})`);
+      value[fd.word] = r[0] & r[1];
+      mask[fd.word] = r[1];
+      return;
+    }
     case 'int': {
-      let v = parseIntText(vText);
-      if (v === null) throw bad();
-      const full = fd.bits >= 32 ? 0xffff_ffff : 2 ** fd.bits - 1;
-      if (key === 'dl_vlan' && v === 0xffff) {
+      const r = parseFieldInt(text, fd.bytes);
+      if (r === 'range') throw bad(text, `value too large for ${fd.bytes}-byte field`);
+      if (r === null) throw bad(text, 'bad syntax');
+      const all = (1n << BigInt(fd.bytes * 8)) - 1n;
+      let [v, m] = r;
+      if (!fd.maskable && m !== all && m !== 0n) throw bad(text, 'invalid mask for this (non-maskable) field');
+      if (m === 0n) {
+        clearField(fd, value, mask);
+        return;
+      }
+      if (key === 'dl_vlan' && v === 0xffffn) {
         // dl_vlan=0xffff: "no VLAN header" (OFP10_VLAN_NONE) = vlan_tci=0x0000/0xffff.
         value[W_VLAN_TCI] = 0;
         mask[W_VLAN_TCI] = 0xffff;
         return;
       }
-      if (fd.name === 'nw_tos') {
-        // nw_tos takes the whole TOS byte; its two ECN bits are ignored (OVS clears them).
-        if (v > 255) throw ctx.err('FLOW_BAD_VALUE', at, `${key}: ${v} is out of range 0..255`);
-        value[fd.word] = (value[fd.word]! & ~0xfc) | (v & 0xfc);
-        mask[fd.word] = mask[fd.word]! | 0xfc;
-        return;
-      }
-      if (fd.name === 'arp_op' && v > 255) throw ctx.err('FLOW_BAD_VALUE', at, `${key}: ${v} is out of range 0..255`);
-      if (v > full) throw ctx.err('FLOW_BAD_VALUE', at, `${key}: ${v} is out of range 0..${full}`);
-      let m = full;
-      if (mText !== null) {
-        const mm = parseIntText(mText);
-        if (mm === null || mm > full) throw bad(mText);
-        m = mm;
-      }
-      v = v & m;
+      const full = fd.bits >= 32 ? 0xffff_ffff : 2 ** fd.bits - 1;
+      // mf_set keeps the field's own bits of the value and mask (match_set_dl_vlan & co.).
+      // nw_tos is the whole TOS byte of which only the DSCP bits are matched (match_set_nw_dscp).
+      if (fd.name === 'nw_tos') [v, m] = [v >> 2n, m >> 2n];
+      let vv = Number(v & BigInt(full));
+      // An exact value (mask all ones at the parse width) matches the whole field (mf_set_value).
+      const mm = m === all ? full : Number(m & BigInt(full));
+      vv &= mm;
       const fieldMask = (full * 2 ** fd.shift) | 0;
-      value[fd.word] = (value[fd.word]! & ~fieldMask) | (v << fd.shift) | fd.extra;
-      mask[fd.word] = (mask[fd.word]! & ~fieldMask) | (m << fd.shift) | fd.extra;
-      if (fd.name === 'vlan_vid' && mText === null && (v & VLAN_CFI) === 0 && v !== 0) {
-        throw ctx.err('FLOW_BAD_VALUE', at, `vlan_vid=${v}: OpenFlow 1.2 vlan_vid needs the 0x1000 "present" bit (write ${v | VLAN_CFI} or use dl_vlan=${v})`);
-      }
+      value[fd.word] = (value[fd.word]! & ~fieldMask) | (vv << fd.shift) | fd.extra;
+      mask[fd.word] = (mask[fd.word]! & ~fieldMask) | (mm << fd.shift) | fd.extra;
       return;
     }
   }
 }
 
+/** OVS `all_frags` (lib/meta-flow.c): name → [value, mask] of nw_frag. */
+const FRAG_NAMES: Record<string, [number, number]> = { no: [0, 3], first: [1, 3], later: [3, 3], yes: [1, 1], not_later: [0, 2] };
+export const TCP_FLAG_NAMES: Record<number, string> = { 0x1: 'fin', 0x2: 'syn', 0x4: 'rst', 0x8: 'psh', 0x10: 'ack', 0x20: 'urg', 0x40: 'ece', 0x80: 'cwr', 0x100: 'ns' };
+export const CT_STATE_NAMES: Record<number, string> = { 0x1: 'new', 0x2: 'est', 0x4: 'rel', 0x8: 'rpl', 0x10: 'inv', 0x20: 'trk', 0x40: 'snat', 0x80: 'dnat' };
+
+/**
+ * `parse_flags` (lib/flow.c): `N/M` numbers, `+syn-ack` (set/not set, the others wildcarded), or
+ * unmasked `syn|ack` / a number (exact over the allowed bits). Returns [value, mask] or null.
+ */
+export function parseFlags(s: string, names: Record<number, string>, allowed: number): [number, number] | null {
+  const num = /^(0[xX][0-9a-fA-F]+|\d+)\/(0[xX][0-9a-fA-F]+|\d+)$/.exec(s);
+  if (num) {
+    const v = Number(num[1]);
+    const m = Number(num[2]);
+    return (v & ~allowed) !== 0 || (m & ~allowed) !== 0 ? null : [v, m];
+  }
+  const byName = new Map(Object.entries(names).map(([b, n]) => [n, Number(b)]));
+  if (s.startsWith('+') || s.startsWith('-')) {
+    let v = 0;
+    let m = 0;
+    const re = /([+-])([a-z]+)/gy;
+    let at = 0;
+    for (let x = re.exec(s); x !== null; x = re.exec(s)) {
+      const bit = byName.get(x[2]!);
+      if (bit === undefined || (m & bit) !== 0) return null;
+      if (x[1] === '+') v |= bit;
+      m |= bit;
+      at = re.lastIndex;
+    }
+    return at === s.length ? [v, m] : null;
+  }
+  let v = 0;
+  for (const part of s.split('|')) {
+    const bit = /^(0[xX][0-9a-fA-F]+|\d+)$/.test(part) ? Number(part) : byName.get(part);
+    if (bit === undefined || (bit & ~allowed) !== 0) return null;
+    v |= bit;
+  }
+  return [v, allowed];
+}
+
+/** Writes a 64/128-bit value and mask into a wide field's words, most significant first. */
+export function setWideWords(fd: FieldDef, v: bigint, m: bigint, value: Int32Array, mask: Int32Array): void {
+  for (let i = 0; i < fd.nwords; i++) {
+    const sh = BigInt(32 * (fd.nwords - 1 - i));
+    value[fd.word + i] = Number((v >> sh) & 0xffffffffn) | 0;
+    mask[fd.word + i] = Number((m >> sh) & 0xffffffffn) | 0;
+  }
+}
+
+/** Wildcards a field (`field=*`, a zero mask). */
+function clearField(fd: FieldDef, value: Int32Array, mask: Int32Array): void {
+  const n = fd.kind === 'mac' ? 2 : fd.kind === 'ipv6' ? 4 : fd.kind === 'wide' ? fd.nwords : 1;
+  if (fd.kind === 'int') {
+    const full = fd.bits >= 32 ? 0xffff_ffff : 2 ** fd.bits - 1;
+    const fieldMask = ((full * 2 ** fd.shift) | 0) | fd.extra;
+    value[fd.word] = value[fd.word]! & ~fieldMask;
+    mask[fd.word] = mask[fd.word]! & ~fieldMask;
+    return;
+  }
+  for (let i = 0; i < n; i++) {
+    value[fd.word + i] = 0;
+    mask[fd.word + i] = 0;
+  }
+}

@@ -24,8 +24,12 @@ export interface FlowRule extends ClsRule {
   nPackets: number;
   nBytes: number;
   createdNs: number;
+  /** When it was last added or refreshed by `learn` (the hard timeout counts from here). */
+  modifiedNs: number;
   lastUsedNs: number;
   removed: boolean;
+  /** For flows made by `learn`: the learned values, to recognise an identical re-learn. */
+  learnSig?: string;
 }
 
 export interface FlowStats {
@@ -67,6 +71,7 @@ export class FlowTables {
       nPackets: 0,
       nBytes: 0,
       createdNs: nowNs,
+      modifiedNs: nowNs,
       lastUsedNs: nowNs,
       removed: false,
     };
@@ -85,6 +90,11 @@ export class FlowTables {
     return rule;
   }
 
+  /** The rule with exactly this table, priority and match (OpenFlow's "identical flow"), if any. */
+  find(table: number, priority: number, value: Int32Array, mask: Int32Array): FlowRule | undefined {
+    return this.byIdentity.get(identityOf(table, priority, value, mask));
+  }
+
   remove(rule: FlowRule): void {
     if (rule.removed) return;
     const id = identity(rule);
@@ -98,6 +108,38 @@ export class FlowTables {
     for (const cls of this.tables.values()) for (const r of cls.rules()) r.removed = true;
     this.tables.clear();
     this.byIdentity.clear();
+    this.generation++;
+  }
+
+  /**
+   * The rules a modify/delete selects (ofproto.c `collect_rules_loose` / `_strict`): in table
+   * `tableId` (255 = every table); loose: every rule at least as specific as the criteria
+   * (`cls_rule_is_loose_match`); strict: the same match and priority; then `(cookie & mask)`
+   * equal, and for deletes with `outPort` (≠ OFPP_NONE) only rules that output there.
+   */
+  select(c: { tableId: number; strict: boolean; priority: number; value: Int32Array; mask: Int32Array; cookie: bigint; cookieMask: bigint; outPort: number }): FlowRule[] {
+    const out: FlowRule[] = [];
+    for (const r of this.rules()) {
+      if (c.tableId !== 255 && r.table !== c.tableId) continue;
+      if ((r.cookie & c.cookieMask) !== (c.cookie & c.cookieMask)) continue;
+      let ok = true;
+      if (c.strict) {
+        ok = r.priority === c.priority;
+        for (let i = 0; ok && i < c.mask.length; i++) ok = r.mask[i] === c.mask[i] && r.value[i] === c.value[i];
+      } else {
+        for (let i = 0; ok && i < c.mask.length; i++) ok = (c.mask[i]! & ~r.mask[i]!) === 0 && (r.value[i]! & c.mask[i]!) === c.value[i];
+      }
+      if (ok && c.outPort !== 0xffff) ok = r.actions.some((a) => a.type === 'output' && a.port === c.outPort);
+      if (ok) out.push(r);
+    }
+    return out;
+  }
+
+  /** Replaces a rule's actions (and cookie) in place, keeping its counters (OFPFC_MODIFY). */
+  modifyActions(r: FlowRule, actions: FlowRule['actions'], actionsText: string, cookie: bigint | null): void {
+    r.actions = actions;
+    r.actionsText = actionsText;
+    if (cookie !== null) r.cookie = cookie;
     this.generation++;
   }
 
@@ -141,6 +183,13 @@ export class FlowTables {
   }
 }
 
-function identity(r: FlowRule): string {
-  return `${r.table}/${r.priority}/${r.mask.join(',')}/${r.value.join(',')}`;
+function identity(r: { table: number; priority: number; value: Int32Array; mask: Int32Array }): string {
+  return identityOf(r.table, r.priority, r.value, r.mask);
+}
+
+/** (table, priority, match) as a key; only the masked words (most of the 71 are wildcards). */
+function identityOf(table: number, priority: number, value: Int32Array, mask: Int32Array): string {
+  let k = `${table}/${priority}`;
+  for (let i = 0; i < mask.length; i++) if (mask[i] !== 0) k += `/${i}:${mask[i]}:${value[i]}`;
+  return k;
 }

@@ -57,6 +57,10 @@ export class MacTable {
     return this.byVlan.get(vlan)?.get(mac);
   }
 
+  /** Expiry of the entry the last successful `lookup` found (a cached decision that used it is
+   *  valid only until then: entries age out silently, without bumping `generation`). */
+  lastFoundExpiresNs = Infinity;
+
   /** Port for (mac, vlan), or -1 when unknown or aged out. */
   lookup(mac: number, vlan: number, nowNs: number): number {
     const e = this.get(mac, vlan);
@@ -66,6 +70,7 @@ export class MacTable {
       this.generation++;
       return -1;
     }
+    this.lastFoundExpiresNs = e.expiresNs;
     return e.port;
   }
 

@@ -24,12 +24,35 @@ import {
   W_TP_DST,
   W_TP_SRC,
   W_VLAN_TCI,
+  W_ACTSET_OUTPUT,
+  W_CONJ_ID,
+  W_CT_LABEL,
+  W_CT_MARK,
+  W_CT_NW_DST,
+  W_CT_NW_PROTO,
+  W_CT_NW_SRC,
+  W_CT_STATE,
+  W_CT_TP_DST,
+  W_CT_TP_SRC,
+  W_CT_ZONE,
+  W_IPV6_LABEL,
+  W_METADATA,
+  W_ND_TARGET,
+  W_NW_FRAG,
+  W_PKT_MARK,
+  W_REG0,
+  W_TCP_FLAGS,
+  W_TUN_DST,
+  W_TUN_FLAGS,
+  W_TUN_ID,
+  W_TUN_SRC,
   formatIpv4,
   formatIpv6,
   formatMac,
   macFromWords,
 } from './fields.js';
 import { formatPort } from './actions.js';
+import { CT_STATE_NAMES, TCP_FLAG_NAMES } from './flow-syntax.js';
 
 function hex(n: number, pad = 4): string {
   return `0x${(n >>> 0).toString(16).padStart(pad, '0')}`;
@@ -75,8 +98,62 @@ function intText(v: number, m: number, full: number): string {
   return m === full ? String(v) : `${hex(v)}/${hex(m)}`;
 }
 
+function hexMasked(name: string, v: number, m: number, full = 0xffffffff): string {
+  const x = (n: number): string => `0x${(n >>> 0).toString(16)}`;
+  return (m >>> 0) === full ? `${name}=${x(v)}` : `${name}=${x(v)}/${x(m)}`;
+}
+
+function wideMasked(name: string, value: Int32Array, mask: Int32Array, at: number, n: number): string | null {
+  let v = 0n;
+  let m = 0n;
+  for (let i = 0; i < n; i++) {
+    v = (v << 32n) | BigInt(value[at + i]! >>> 0);
+    m = (m << 32n) | BigInt(mask[at + i]! >>> 0);
+  }
+  if (m === 0n) return null;
+  const all = (1n << BigInt(32 * n)) - 1n;
+  return m === all ? `${name}=0x${v.toString(16)}` : `${name}=0x${v.toString(16)}/0x${m.toString(16)}`;
+}
+
+/** `format_flags_masked` (lib/flow.c): `+syn-ack`, bits in ascending order; hex when a bit has no name. */
+function flagsMasked(name: string, v: number, m: number, names: Record<number, string>, width: number): string {
+  const out: string[] = [];
+  for (let bit = 1; bit <= m; bit <<= 1) {
+    if ((m & bit) === 0) continue;
+    const n = names[bit];
+    if (n === undefined) return `${name}=0x${v.toString(16).padStart(width, '0')}/0x${m.toString(16).padStart(width, '0')}`;
+    out.push(`${v & bit ? '+' : '-'}${n}`);
+  }
+  return `${name}=${out.join('')}`;
+}
+
+const FRAG_TEXT: Record<string, string> = { '0/3': 'no', '1/3': 'first', '3/3': 'later', '0/1': 'no', '1/1': 'yes', '0/2': 'not_later', '2/2': 'later' };
+
 export function formatMatch(value: Int32Array, mask: Int32Array, portName?: (p: number) => string | undefined): string {
   const parts: string[] = [];
+  // Metadata first, as match_format does: pkt_mark, conj_id, actset_output, ct_*.
+  if (mask[W_PKT_MARK] !== 0) parts.push(hexMasked('pkt_mark', value[W_PKT_MARK]!, mask[W_PKT_MARK]!));
+  if (mask[W_CONJ_ID] !== 0) parts.push(`conj_id=${value[W_CONJ_ID]! >>> 0}`);
+  if (mask[W_ACTSET_OUTPUT] !== 0) parts.push(`actset_output=${formatPort(value[W_ACTSET_OUTPUT]!, portName)}`);
+  if (mask[W_CT_STATE] !== 0) parts.push(flagsMasked('ct_state', value[W_CT_STATE]!, mask[W_CT_STATE]!, CT_STATE_NAMES, 2));
+  if (mask[W_CT_ZONE] !== 0) parts.push(`ct_zone=${value[W_CT_ZONE]}`);
+  if (mask[W_CT_MARK] !== 0) parts.push(hexMasked('ct_mark', value[W_CT_MARK]!, mask[W_CT_MARK]!));
+  const ctl = wideMasked('ct_label', value, mask, W_CT_LABEL, 4);
+  if (ctl) parts.push(ctl);
+  if (mask[W_CT_NW_SRC] !== 0) parts.push(`ct_nw_src=${ipv4Text(value[W_CT_NW_SRC]!, mask[W_CT_NW_SRC]!)}`);
+  if (mask[W_CT_NW_DST] !== 0) parts.push(`ct_nw_dst=${ipv4Text(value[W_CT_NW_DST]!, mask[W_CT_NW_DST]!)}`);
+  if (mask[W_CT_NW_PROTO] !== 0) parts.push(`ct_nw_proto=${value[W_CT_NW_PROTO]}`);
+  if (mask[W_CT_TP_SRC] !== 0) parts.push(`ct_tp_src=${intText(value[W_CT_TP_SRC]!, mask[W_CT_TP_SRC]!, 0xffff)}`);
+  if (mask[W_CT_TP_DST] !== 0) parts.push(`ct_tp_dst=${intText(value[W_CT_TP_DST]!, mask[W_CT_TP_DST]!, 0xffff)}`);
+  const meta: string[] = [];
+  for (let i = 0; i < 16; i++) if (mask[W_REG0 + i] !== 0) meta.push(hexMasked(`reg${i}`, value[W_REG0 + i]!, mask[W_REG0 + i]!));
+  const tid = wideMasked('tun_id', value, mask, W_TUN_ID, 2);
+  if (tid) meta.push(tid);
+  if (mask[W_TUN_SRC] !== 0) meta.push(`tun_src=${ipv4Text(value[W_TUN_SRC]!, mask[W_TUN_SRC]!)}`);
+  if (mask[W_TUN_DST] !== 0) meta.push(`tun_dst=${ipv4Text(value[W_TUN_DST]!, mask[W_TUN_DST]!)}`);
+  if (mask[W_TUN_FLAGS] !== 0) meta.push(`tun_flags=${value[W_TUN_FLAGS]! & 1 ? '+oam' : '-oam'}`);
+  const md = wideMasked('metadata', value, mask, W_METADATA, 2);
+  if (md) meta.push(md);
   const dlTypeExact = mask[W_DL_TYPE] === 0xffff;
   const dlType = dlTypeExact ? value[W_DL_TYPE]! : -1;
   const protoExact = (mask[W_NW_PROTO]! & 0xff) === 0xff;
@@ -94,6 +171,7 @@ export function formatMatch(value: Int32Array, mask: Int32Array, portName?: (p: 
     } else parts.push(isIp ? 'ip' : 'ipv6');
   } else if (dlType === ETH_TYPE_ARP) parts.push('arp');
   else if (dlType === ETH_TYPE_RARP) parts.push('rarp');
+  parts.push(...meta);
   if (mask[W_IN_PORT] !== 0) parts.push(`in_port=${formatPort(value[W_IN_PORT]!, portName)}`);
   const tm = mask[W_VLAN_TCI]! & 0xffff;
   const tv = value[W_VLAN_TCI]! & 0xffff;
@@ -115,6 +193,11 @@ export function formatMatch(value: Int32Array, mask: Int32Array, portName?: (p: 
   anyV6 = false;
   for (let i = 0; i < 4; i++) if (mask[W_IPV6_DST + i] !== 0) anyV6 = true;
   if (anyV6) parts.push(`ipv6_dst=${ipv6Text(value, mask, W_IPV6_DST)}`);
+  if (mask[W_IPV6_LABEL] !== 0) {
+    const lv = value[W_IPV6_LABEL]!.toString(16).padStart(5, '0');
+    const lm = mask[W_IPV6_LABEL]!;
+    parts.push(lm === 0xfffff ? `ipv6_label=0x${lv}` : `ipv6_label=0x${lv}/0x${lm.toString(16).padStart(5, '0')}`);
+  }
   if (protoExact && !protoShown) parts.push(isArp ? `arp_op=${proto}` : `nw_proto=${proto}`);
   const tos = mask[W_NW_TOS]!;
   if ((tos & 0xfc) !== 0) parts.push(`nw_tos=${value[W_NW_TOS]! & 0xfc}`);
@@ -122,9 +205,15 @@ export function formatMatch(value: Int32Array, mask: Int32Array, portName?: (p: 
   if (mask[W_NW_TTL] !== 0) parts.push(`nw_ttl=${value[W_NW_TTL]}`);
   const icmp = (isIp && proto === 1) || (isIp6 && proto === 58);
   const l4 = icmp ? (isIp ? ['icmp_type', 'icmp_code'] : ['icmpv6_type', 'icmpv6_code']) : ['tp_src', 'tp_dst'];
-  if (mask[W_TP_SRC] !== 0) parts.push(`${l4[0]}=${intText(value[W_TP_SRC]!, mask[W_TP_SRC]!, icmp ? 0xff : 0xffff)}`);
-  if (mask[W_TP_DST] !== 0) parts.push(`${l4[1]}=${intText(value[W_TP_DST]!, mask[W_TP_DST]!, icmp ? 0xff : 0xffff)}`);
-  if (mask[W_ARP_SHA_HI] !== 0 || mask[W_ARP_SHA_HI + 1] !== 0) parts.push(`arp_sha=${macText(value, mask, W_ARP_SHA_HI)}`);
-  if (mask[W_ARP_THA_HI] !== 0 || mask[W_ARP_THA_HI + 1] !== 0) parts.push(`arp_tha=${macText(value, mask, W_ARP_THA_HI)}`);
+  if (mask[W_TP_SRC] !== 0) parts.push(`${l4[0]}=${intText(value[W_TP_SRC]!, mask[W_TP_SRC]!, 0xffff)}`);
+  if (mask[W_TP_DST] !== 0) parts.push(`${l4[1]}=${intText(value[W_TP_DST]!, mask[W_TP_DST]!, 0xffff)}`);
+  if (mask[W_TCP_FLAGS] !== 0) parts.push(flagsMasked('tcp_flags', value[W_TCP_FLAGS]!, mask[W_TCP_FLAGS]!, TCP_FLAG_NAMES, 3));
+  let anyNd = false;
+  for (let i = 0; i < 4; i++) if (mask[W_ND_TARGET + i] !== 0) anyNd = true;
+  if (anyNd) parts.push(`nd_target=${ipv6Text(value, mask, W_ND_TARGET)}`);
+  const nd = isIp6 && proto === 58;
+  if (mask[W_ARP_SHA_HI] !== 0 || mask[W_ARP_SHA_HI + 1] !== 0) parts.push(`${nd ? 'nd_sll' : 'arp_sha'}=${macText(value, mask, W_ARP_SHA_HI)}`);
+  if (mask[W_ARP_THA_HI] !== 0 || mask[W_ARP_THA_HI + 1] !== 0) parts.push(`${nd ? 'nd_tll' : 'arp_tha'}=${macText(value, mask, W_ARP_THA_HI)}`);
+  if (mask[W_NW_FRAG] !== 0) parts.push(`nw_frag=${FRAG_TEXT[`${value[W_NW_FRAG]}/${mask[W_NW_FRAG]}`] ?? `${value[W_NW_FRAG]}/${mask[W_NW_FRAG]}`}`);
   return parts.join(',');
 }

@@ -13,7 +13,7 @@ import {
   ETH_TYPE_IP,
   ETH_TYPE_IPV6,
   ETH_TYPE_RARP,
-  KEY_WORDS,
+  PACKET_WORDS,
   VLAN_CFI,
   W_ARP_SHA_HI,
   W_ARP_THA_HI,
@@ -131,7 +131,8 @@ function ipv4HeaderChecksum(b: Uint8Array, off: number, hl: number): number {
 export function rewriteFrame(frame: Uint8Array, orig: Int32Array, l3: number, l4: number, st: PacketState): Uint8Array {
   const w = st.words;
   let same = true;
-  for (let i = 0; i < KEY_WORDS; i++) {
+  // Only packet words reach the wire; registers and other metadata never change the bytes.
+  for (let i = 0; i < PACKET_WORDS; i++) {
     if (i !== 0 && i !== W_VLAN_TCI && w[i] !== orig[i]) {
       same = false;
       break;

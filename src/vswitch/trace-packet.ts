@@ -12,6 +12,10 @@ import {
   ETH_TYPE_RARP,
   VLAN_CFI,
   W_ARP_SHA_HI,
+  W_IPV6_LABEL,
+  W_ND_TARGET,
+  W_NW_FRAG,
+  W_TCP_FLAGS,
   W_ARP_THA_HI,
   W_DL_DST_HI,
   W_DL_SRC_HI,
@@ -60,6 +64,10 @@ export function buildTraceFrame(w: Int32Array): Uint8Array {
   if (isIp || isIp6) {
     l3Len = isIp ? 20 : 40;
     l4Len = proto === 6 ? 20 : proto === 17 ? 8 : proto === 132 ? 12 : proto === 1 || proto === 58 ? 8 : 0;
+    // ICMPv6 neighbour solicitation/advertisement: target address and a link-layer option.
+    if (isIp6 && proto === 58 && (w[W_TP_SRC] === 135 || w[W_TP_SRC] === 136)) l4Len = 32;
+    // A later IPv4 fragment carries no transport header (OVS nw_frag=later).
+    if (isIp && (w[W_NW_FRAG]! & 2) !== 0) l4Len = 0;
   } else if (dlType === ETH_TYPE_ARP || dlType === ETH_TYPE_RARP) l3Len = 28;
   const l2 = tagged ? 18 : 14;
   const len = Math.max(60, l2 + l3Len + l4Len);
@@ -98,10 +106,12 @@ export function buildTraceFrame(w: Int32Array): Uint8Array {
     b[l3 + 9] = proto;
     put32(b, l3 + 12, w[W_NW_SRC]!);
     put32(b, l3 + 16, w[W_NW_DST]!);
+    const frag = w[W_NW_FRAG]!;
+    if (frag & 1) put16(b, l3 + 6, frag & 2 ? 0x2001 : 0x2000); // MF, and offset 8 bytes if later
     put16(b, l3 + 10, fold(sum16(b, l3, l3 + 20)));
     pseudo = sum16(b, l3 + 12, l3 + 20) + proto + l4Len;
   } else if (isIp6) {
-    put32(b, l3, (6 << 28) | ((w[W_NW_TOS]! & 0xff) << 20));
+    put32(b, l3, (6 << 28) | ((w[W_NW_TOS]! & 0xff) << 20) | (w[W_IPV6_LABEL]! & 0xfffff));
     put16(b, l3 + 4, l4Len);
     b[l3 + 6] = proto;
     b[l3 + 7] = w[W_NW_TTL]!;
@@ -115,13 +125,23 @@ export function buildTraceFrame(w: Int32Array): Uint8Array {
   if (proto === 1 || proto === 58) {
     b[l4] = w[W_TP_SRC]!;
     b[l4 + 1] = w[W_TP_DST]!;
+    if (l4Len === 32) {
+      const sol = w[W_TP_SRC] === 135;
+      for (let i = 0; i < 4; i++) put32(b, l4 + 8 + 4 * i, w[W_ND_TARGET + i]!);
+      b[l4 + 24] = sol ? 1 : 2; // source / target link-layer address option, 8 bytes
+      b[l4 + 25] = 1;
+      const at = sol ? W_ARP_SHA_HI : W_ARP_THA_HI;
+      put16(b, l4 + 26, w[at]!);
+      put32(b, l4 + 28, w[at + 1]!);
+    }
     put16(b, l4 + 2, fold(sum16(b, l4, l4 + l4Len, proto === 58 ? pseudo : 0)));
     return b;
   }
   put16(b, l4, w[W_TP_SRC]!);
   put16(b, l4 + 2, w[W_TP_DST]!);
   if (proto === 6) {
-    b[l4 + 12] = 0x50;
+    b[l4 + 12] = 0x50 | ((w[W_TCP_FLAGS]! >>> 8) & 0x0f);
+    b[l4 + 13] = w[W_TCP_FLAGS]! & 0xff;
     put16(b, l4 + 16, fold(sum16(b, l4, l4 + l4Len, pseudo)));
   } else if (proto === 17) {
     put16(b, l4 + 4, l4Len);

@@ -16,6 +16,7 @@ import {
   ETH_TYPE_ARP,
   ETH_TYPE_RARP,
   KEY_WORDS,
+  PACKET_WORDS,
   OFPP_LOCAL,
   VLAN_CFI,
   W_ARP_SHA_HI,
@@ -41,6 +42,7 @@ import {
   macFromWords,
 } from './fields.js';
 import { parseTraceFlow } from './flow-parser.js';
+import type { OfVersion } from './flow-syntax.js';
 import { buildTraceFrame } from './trace-packet.js';
 import type { VlanMode } from './vlan.js';
 
@@ -108,6 +110,9 @@ export interface TracerOptions {
   bridge?: string;
   /** MAC table size (OVS other_config:mac-table-size); default 8192. */
   macTableSize?: number;
+  /** OpenFlow version of `ovs-ofctl -O` (default 10) and `--strict`. */
+  protocols?: OfVersion;
+  strict?: boolean;
 }
 
 /** Fields compared to build `set`, in output order. */
@@ -148,7 +153,14 @@ export class BridgeTracer {
   constructor(opts: TracerOptions) {
     const name = opts.bridge ?? 'br0';
     // Ports first, so flows may name them; then the flows.
-    this.bridge = new Bridge({ path: name, sim: this.sim, flows: '', ...(opts.macTableSize !== undefined ? { macTableSize: opts.macTableSize } : {}) });
+    this.bridge = new Bridge({
+      path: name,
+      sim: this.sim,
+      flows: '',
+      ...(opts.macTableSize !== undefined ? { macTableSize: opts.macTableSize } : {}),
+      ...(opts.protocols !== undefined ? { protocols: opts.protocols } : {}),
+      ...(opts.strict !== undefined ? { strict: opts.strict } : {}),
+    });
     const seen = new Set<number>();
     for (const p of opts.ports) {
       if (seen.has(p.ofport)) throw new UserError('TRACE_BAD_PORT', `ofport ${p.ofport} is used twice`, { where: '--port' });
@@ -184,7 +196,9 @@ export class BridgeTracer {
       throw new UserError('TRACE_NO_IN_PORT', `in_port=${inPort}: no such port`, { where: opts.where ?? '--packet' });
     }
     const frame = buildTraceFrame(value);
-    const r = br.trace(inName, frame, { mayLearn: opts.mayLearn ?? true, log: opts.log ?? false });
+    let metadata = false;
+    for (let i = PACKET_WORDS; i < KEY_WORDS; i++) if (value[i] !== 0) metadata = true;
+    const r = br.trace(inName, frame, { mayLearn: opts.mayLearn ?? true, log: opts.log ?? false, ...(metadata ? { metadata: value } : {}) });
     const inWords = new Int32Array(KEY_WORDS);
     extractFlowKey(frame, this.fk);
     keyWordsFromFlowKey(this.fk, inWords);

@@ -36,12 +36,16 @@ import {
   ETH_TYPE_IP,
   ETH_TYPE_IPV6,
   KEY_WORDS,
+  W_CT_STATE,
+  W_CT_TP_DST,
   formatMac,
   prereqOk,
 } from './fields.js';
 import type { FlowRule } from './flow-table.js';
 import type { MacTable } from './mac-learning.js';
 import { copyState, type PacketState } from './rewrite.js';
+import { copySubfield, readSubfield } from './subfield.js';
+import type { LearnAction } from './learn.js';
 import { includesVlan, inputVidIsValid, inputVidToVlan, outputVlanToVid, type PortVlanConfig } from './vlan.js';
 
 export const MAX_DEPTH = 64;
@@ -64,6 +68,8 @@ export interface XBridge {
   nowNs(): number;
   /** Called for each learn that changed the table (new entry or move). */
   onLearn(mac: number, vlan: number, ofport: number, result: 'new' | 'moved', from: number): void;
+  /** Runs a `learn` action for the packet in `w`: adds or refreshes the learned flow. */
+  learnFlow(a: LearnAction, w: Int32Array): void;
 }
 
 export interface XlateOutput {
@@ -83,6 +89,16 @@ export interface XlateResult {
   drop: string | null;
   /** Human-readable steps, when tracing. */
   log: string[] | null;
+  /**
+   * Until when (virtual ns) a cached copy of this result stays right: the earliest expiry of the
+   * MAC entries NORMAL forwarded by. Everything else the result depends on bumps a generation
+   * when it changes (flows, MAC entries added/moved/evicted, ports); an entry aging out does not,
+   * so the cache checks this deadline instead (OVS revalidates its cache for the same reason).
+   */
+  validUntilNs: number;
+  /** The translation had side effects beyond NORMAL learning (`learn`): never cache it, so the
+   *  side effect happens for every packet, as with the cache off. */
+  uncachable: boolean;
 }
 
 /** "Every field exact": a packet's key seen as a match, for run-time prerequisite checks. */
@@ -99,6 +115,8 @@ interface Ctx {
   resubmits: number;
   mayLearn: boolean;
   error: string | null;
+  /** Set by `exit`: nothing more runs, at any depth. */
+  exited: boolean;
 }
 
 function log(ctx: Ctx, text: string): void {
@@ -117,8 +135,8 @@ function noteDrop(ctx: Ctx, reason: string): void {
 
 /** Translates the packet in `state` (its words hold in_port). `state` is modified. */
 export function xlate(br: XBridge, state: PacketState, opts: { mayLearn: boolean; trace?: boolean }): XlateResult {
-  const res: XlateResult = { outputs: [], rules: [], learns: [], packetIns: [], drop: null, log: opts.trace ? [] : null };
-  const ctx: Ctx = { br, st: state, res, depth: 0, resubmits: 0, mayLearn: opts.mayLearn, error: null };
+  const res: XlateResult = { outputs: [], rules: [], learns: [], packetIns: [], drop: null, log: opts.trace ? [] : null, validUntilNs: Infinity, uncachable: false };
+  const ctx: Ctx = { br, st: state, res, depth: 0, resubmits: 0, mayLearn: opts.mayLearn, error: null, exited: false };
   const rule = br.tables.get(0)?.lookup(state.words) ?? null;
   if (rule === null) {
     noteDrop(ctx, 'table-miss');
@@ -143,7 +161,7 @@ function runRule(ctx: Ctx, rule: FlowRule, table: number): void {
 function doActions(ctx: Ctx, rule: FlowRule, actions: readonly Action[], table: number): void {
   const w = ctx.st.words;
   for (let i = 0; i < actions.length; i++) {
-    if (ctx.error !== null) return;
+    if (ctx.error !== null || ctx.exited) return;
     const a = actions[i]!;
     switch (a.type) {
       case 'output':
@@ -212,6 +230,36 @@ function doActions(ctx: Ctx, rule: FlowRule, actions: readonly Action[], table: 
       case 'resubmit':
         resubmit(ctx, a.port, a.table ?? table);
         break;
+      case 'move':
+        copySubfield(a.src, w, a.dst, w);
+        break;
+      case 'output_reg':
+        output(ctx, rule, Number(readSubfield(a.src, w)) & 0xffff);
+        break;
+      case 'noop':
+        break;
+      case 'exit':
+        ctx.exited = true;
+        return;
+      case 'learn':
+        ctx.res.uncachable = true;
+        if (ctx.mayLearn) ctx.br.learnFlow(a, w);
+        log(ctx, `-> learned a flow in table ${a.table}`);
+        break;
+      case 'ct_clear':
+        w.fill(0, W_CT_STATE, W_CT_TP_DST + 1);
+        break;
+      case 'clone': {
+        // ofproto-dpif-xlate.c compose_clone: the clone sees the packet as it is now; whatever
+        // it changes (fields, VLAN tags) is undone afterwards.
+        const saved = copyState(ctx.st);
+        doActions(ctx, rule, a.actions, table);
+        ctx.st.words.set(saved.words);
+        ctx.st.tpid = saved.tpid;
+        ctx.st.inner = saved.inner;
+        ctx.exited = false;
+        break;
+      }
       case 'goto_table':
         resubmit(ctx, null, a.table);
         break;
@@ -324,6 +372,7 @@ function normal(ctx: Ctx): void {
     const dst = dstHi * 0x1_0000_0000 + (w[W_DL_DST_HI + 1]! >>> 0);
     const p = br.mac.lookup(dst, vlan, br.nowNs());
     if (p >= 0) {
+      if (br.mac.lastFoundExpiresNs < ctx.res.validUntilNs) ctx.res.validUntilNs = br.mac.lastFoundExpiresNs;
       if (p === inPort) {
         noteDrop(ctx, 'learned-on-in-port');
         log(ctx, 'learned port is input port, dropping');

@@ -9,7 +9,7 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { describeWithTools } from '../helpers/tools.js';
-import { parseExpected, runVfab } from './ovs-oracle.js';
+import { parseExpected, runVfab, runVfabTracer } from './ovs-oracle.js';
 
 const ROOT = join(import.meta.dirname, '../fixtures/ovs');
 const CASES = readdirSync(ROOT).filter((d) => existsSync(join(ROOT, d, 'packets.txt'))).sort();
@@ -40,7 +40,8 @@ describe('vfab bare-bridge trace equals recorded Open vSwitch answers', () => {
       const expected = parseExpected(read(c, 'expected.txt'));
       expect(expected.length).toBeGreaterThan(0);
       expect(expected.some((l) => l.result.startsWith('ERROR'))).toBe(false);
-      const got = runVfab(read(c, 'bridge.spec'), read(c, 'flows.txt'), read(c, 'packets.txt'));
+      const opts = existsSync(join(ROOT, c, 'ofctl-opts')) ? read(c, 'ofctl-opts') : '';
+      const got = runVfab(read(c, 'bridge.spec'), read(c, 'flows.txt'), read(c, 'packets.txt'), opts);
       expect(mismatches(expected, got)).toEqual([]);
     });
   }
@@ -58,8 +59,30 @@ describeWithTools(['ovs-vswitchd'], 'vfab bare-bridge trace equals a live Open v
         ['30', ORACLE, join(dir, 'bridge.spec'), join(dir, 'flows.txt'), join(dir, 'packets.txt'), '--stable', '--trace-out', '/dev/null', ...opts],
         { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] },
       );
-      const got = runVfab(read(c, 'bridge.spec'), read(c, 'flows.txt'), read(c, 'packets.txt'));
+      const ofctl = existsSync(join(ROOT, c, 'ofctl-opts')) ? read(c, 'ofctl-opts') : '';
+      const got = runVfab(read(c, 'bridge.spec'), read(c, 'flows.txt'), read(c, 'packets.txt'), ofctl);
       expect(mismatches(parseExpected(out), got)).toEqual([]);
     }, 20_000);
   }
+});
+
+describe('learned flows equal the ones Open vSwitch learned', () => {
+  it('OVS Advanced Features tutorial: table 10 after the packets, flow for flow', () => {
+    const c = 'tutorial-advanced';
+    const expected = read(c, 'expected.txt');
+    const ovs = expected
+      .slice(expected.indexOf('[flows]'))
+      .split('\n')
+      .filter((l) => l.trim().startsWith('table=10,'))
+      .map((l) => l.trim().replace(/^table=10, /, ''))
+      .sort();
+    expect(ovs.length).toBeGreaterThanOrEqual(8);
+    const tracer = runVfabTracer(read(c, 'bridge.spec'), read(c, 'flows.txt'), read(c, 'packets.txt'));
+    const vfab = tracer.bridge
+      .flowStats()
+      .filter((f) => f.table === 10)
+      .map((f) => `${f.match} actions=${f.actions}`)
+      .sort();
+    expect(vfab).toEqual(ovs);
+  });
 });

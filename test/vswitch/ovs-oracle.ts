@@ -11,6 +11,7 @@
 import { BridgeTracer, type TracePortSpec, type TraceResult } from '../../src/vswitch/trace.js';
 import type { VlanMode } from '../../src/vswitch/vlan.js';
 import { parseTraceFlow } from '../../src/vswitch/flow-parser.js';
+import { parseProtocols } from '../../src/vswitch/flow-syntax.js';
 import { VLAN_CFI, W_NW_TOS, W_VLAN_TCI } from '../../src/vswitch/fields.js';
 
 export interface OracleLine {
@@ -200,10 +201,22 @@ export function parseExpected(text: string): OracleLine[] {
 }
 
 /** Runs a case through vfab, producing the same list as `parseExpected`. */
-export function runVfab(spec: string, flows: string, packets: string): OracleLine[] {
+export function runVfab(spec: string, flows: string, packets: string, ofctlOpts = ''): OracleLine[] {
+  return runVfabCase(spec, flows, packets, ofctlOpts).lines;
+}
+
+/** Like runVfab, also returning the tracer (its bridge's flow tables after the packets). */
+export function runVfabTracer(spec: string, flows: string, packets: string, ofctlOpts = ''): BridgeTracer {
+  return runVfabCase(spec, flows, packets, ofctlOpts).tracer;
+}
+
+function runVfabCase(spec: string, flows: string, packets: string, ofctlOpts: string): { lines: OracleLine[]; tracer: BridgeTracer } {
   const s = parseSpec(spec);
+  const proto = /-O\s*(\S+)/.exec(ofctlOpts);
+  const protocols = proto ? parseProtocols(proto[1]!) : null;
   const tracer = new BridgeTracer({
     flows,
+    ...(protocols !== null ? { protocols } : {}),
     ports: s.ports,
     localNoFlood: s.localNoFlood,
     bridge: s.bridge,
@@ -231,5 +244,5 @@ export function runVfab(spec: string, flows: string, packets: string): OracleLin
     const r = tracer.trace(flow, { mayLearn: mode === 'packet' });
     out.push({ kind: mode, text: flow, result: normalizeVfab(r, inputVlan(flow).vlan) });
   }
-  return out;
+  return { lines: out, tracer };
 }

@@ -55,7 +55,7 @@ describe('bare-bridge trace', () => {
       err = e;
     }
     expect(err).toBeInstanceOf(UserError);
-    expect((err as UserError).render().split('\n')[0]).toBe('x.flows:2:34: unknown or unsupported action "bogus"');
+    expect((err as UserError).render().split('\n')[0]).toBe('x.flows:2:34: unknown action bogus');
   });
 });
 

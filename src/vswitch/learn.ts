@@ -1,0 +1,219 @@
+/**
+ * The `learn` action (lib/learn.c `learn_parse__`, `learn_execute`): a flow that adds flows.
+ *
+ * `learn(table=10, idle_timeout=300, priority=…, cookie=…, hard_timeout=…, fin_idle_timeout=…,
+ * fin_hard_timeout=…, send_flow_rem, delete_learned, limit=…, SPEC…)` where each SPEC is
+ * - `DST[..]=SRC[..]`: the learned flow matches DST against the current packet's SRC bits;
+ * - `DST[..]=VALUE`: it matches DST against an immediate;
+ * - `DST[..]`: shorthand for `DST[..]=DST[..]`;
+ * - `load:SRC[..]->DST[..]` / `load:VALUE->DST[..]`: the learned flow loads that value;
+ * - `output:SRC[..]`: the learned flow outputs to the port held in SRC now.
+ *
+ * At translation time the specs are evaluated against the packet and the new flow goes through
+ * the bridge like an OFPFC_ADD (an identical flow is refreshed, not replaced, so its timers restart
+ * without churning the tables, as `ofproto_flow_mod_learn_refresh` does). Learned flows expire in
+ * virtual time like any other.
+ */
+import type { Action } from './actions.js';
+import { KEY_WORDS } from './fields.js';
+import type { Ctx, ParseOptions } from './flow-syntax.js';
+import { ovsKeyValues, parseFieldInt, strToU16, strToU64, strToUintBase10 } from './ovs-lex.js';
+import { bitPos, copySubfield, formatSubfield, parseSubfield, readSubfield, subfieldWrites, type Subfield } from './subfield.js';
+
+export type LearnSpec =
+  | { kind: 'match'; dst: Subfield; src: Subfield | null; imm: bigint }
+  | { kind: 'load'; dst: Subfield; src: Subfield | null; imm: bigint }
+  | { kind: 'output'; src: Subfield };
+
+export interface LearnAction {
+  type: 'learn';
+  table: number;
+  priority: number;
+  idleTimeout: number;
+  hardTimeout: number;
+  cookie: bigint;
+  deleteLearned: boolean;
+  specs: LearnSpec[];
+  text: string;
+}
+
+/** The flow a learn action adds for the packet in `w`. */
+export interface LearnedFlow {
+  table: number;
+  priority: number;
+  idleTimeout: number;
+  hardTimeout: number;
+  cookie: bigint;
+  value: Int32Array;
+  mask: Int32Array;
+  actions: Action[];
+}
+
+function sub(text: string, ctx: Ctx, at: number): Subfield {
+  // A bare field name means the whole field (learn_parse_spec accepts both).
+  const sf = parseSubfield(text.includes('[') ? text : `${text}[]`);
+  if (typeof sf === 'string') throw ctx.err('FLOW_BAD_VALUE', at, `learn: ${sf}`);
+  return sf;
+}
+
+function imm(text: string, bits: number, ctx: Ctx, at: number, what: string): bigint {
+  const r = parseFieldInt(text, 16);
+  if (r === null || r === 'range' || r[1] !== (1n << 128n) - 1n) throw ctx.err('FLOW_BAD_VALUE', at, `learn: ${text}: bad value for ${what}`);
+  if (r[0] >> BigInt(bits) !== 0n) throw ctx.err('FLOW_BAD_VALUE', at, `learn: ${text}: value does not fit into ${bits} bits`);
+  return r[0];
+}
+
+/** Parses the text inside `learn(...)`; `at` is its offset in the line. */
+export function parseLearn(arg: string, at: number, ctx: Ctx, _opts: ParseOptions): LearnAction {
+  const a: LearnAction = { type: 'learn', table: 1, priority: 32768, idleTimeout: 0, hardTimeout: 0, cookie: 0n, deleteLearned: false, specs: [], text: '' };
+  for (const kv of ovsKeyValues(arg, at)) {
+    const k = kv.key;
+    const u16 = (): number => {
+      const v = strToU16(kv.value);
+      if (v === null) throw ctx.err('FLOW_BAD_VALUE', kv.valueAt, `learn: invalid ${k} "${kv.value}"`);
+      return v;
+    };
+    switch (k) {
+      case 'table': {
+        const t = strToUintBase10(kv.value);
+        if (t === null || t > 254) throw ctx.err('FLOW_BAD_VALUE', kv.valueAt, `learn: unknown table "${kv.value}"`);
+        a.table = t;
+        continue;
+      }
+      case 'priority':
+        a.priority = u16();
+        continue;
+      case 'idle_timeout':
+        a.idleTimeout = u16();
+        continue;
+      case 'hard_timeout':
+        a.hardTimeout = u16();
+        continue;
+      case 'fin_idle_timeout':
+      case 'fin_hard_timeout':
+      case 'limit':
+        u16();
+        continue;
+      case 'cookie': {
+        const c = strToU64(kv.value);
+        if (c === null) throw ctx.err('FLOW_BAD_VALUE', kv.valueAt, `learn: invalid cookie "${kv.value}"`);
+        a.cookie = c;
+        continue;
+      }
+      case 'send_flow_rem':
+        continue;
+      case 'delete_learned':
+        a.deleteLearned = true;
+        continue;
+      case 'result_dst':
+        throw ctx.err('FLOW_UNSUPPORTED_ACTION', kv.at, 'learn: result_dst is not supported yet');
+      case 'load': {
+        const arrow = kv.value.indexOf('->');
+        if (arrow < 0) throw ctx.err('FLOW_SYNTAX', kv.valueAt, `learn: ${kv.value}: missing \`->'`);
+        const dst = sub(kv.value.slice(arrow + 2), ctx, kv.valueAt + arrow + 2);
+        const s = kv.value.slice(0, arrow);
+        if (/^[0-9]/.test(s)) a.specs.push({ kind: 'load', dst, src: null, imm: imm(s, dst.nBits, ctx, kv.valueAt, dst.text) });
+        else {
+          const src = sub(s, ctx, kv.valueAt);
+          if (src.nBits !== dst.nBits) throw ctx.err('FLOW_BAD_VALUE', kv.valueAt, `learn: ${src.text} and ${dst.text} have different widths`);
+          a.specs.push({ kind: 'load', dst, src, imm: 0n });
+        }
+        continue;
+      }
+      case 'output':
+        a.specs.push({ kind: 'output', src: sub(kv.value, ctx, kv.valueAt) });
+        continue;
+    }
+    const dst = sub(k, ctx, kv.at);
+    if (kv.delim === '' || kv.value === '') {
+      a.specs.push({ kind: 'match', dst, src: dst, imm: 0n });
+    } else if (/^[0-9]/.test(kv.value)) {
+      a.specs.push({ kind: 'match', dst, src: null, imm: imm(kv.value, dst.nBits, ctx, kv.valueAt, dst.text) });
+    } else {
+      const src = sub(kv.value, ctx, kv.valueAt);
+      if (src.nBits !== dst.nBits) throw ctx.err('FLOW_BAD_VALUE', kv.at, `learn: ${dst.text} and ${src.text} have different widths`);
+      a.specs.push({ kind: 'match', dst, src, imm: 0n });
+    }
+  }
+  a.text = `learn(${formatLearnArgs(a)})`;
+  return a;
+}
+
+function formatLearnArgs(a: LearnAction): string {
+  const parts = [`table=${a.table}`];
+  if (a.idleTimeout) parts.push(`idle_timeout=${a.idleTimeout}`);
+  if (a.hardTimeout) parts.push(`hard_timeout=${a.hardTimeout}`);
+  if (a.priority !== 32768) parts.push(`priority=${a.priority}`);
+  if (a.cookie !== 0n) parts.push(`cookie=0x${a.cookie.toString(16)}`);
+  if (a.deleteLearned) parts.push('delete_learned');
+  for (const s of a.specs) {
+    if (s.kind === 'output') parts.push(`output:${formatSubfield(s.src)}`);
+    else if (s.kind === 'load') parts.push(`load:${s.src ? formatSubfield(s.src) : `0x${s.imm.toString(16)}`}->${formatSubfield(s.dst)}`);
+    else if (s.src === s.dst) parts.push(formatSubfield(s.dst));
+    else parts.push(`${formatSubfield(s.dst)}=${s.src ? formatSubfield(s.src) : `0x${s.imm.toString(16)}`}`);
+  }
+  return parts.join(',');
+}
+
+/**
+ * The cheap half of `learn_execute`, run for every packet: fills `value`/`mask` (zeroed by the
+ * caller) with the learned match and returns a signature of the learned actions (the loaded
+ * values and output ports), so an identical existing flow can be refreshed without building
+ * anything. Number ops only for subfields up to 32 bits.
+ */
+export function learnedMatch(a: LearnAction, w: Int32Array, value: Int32Array, mask: Int32Array): string {
+  let sig = '';
+  for (const s of a.specs) {
+    if (s.kind === 'match') {
+      if (s.src) copySubfield(s.src, w, s.dst, value, mask);
+      else {
+        const wr = subfieldWrites(s.dst, s.imm);
+        wr.words.forEach((word, j) => {
+          value[word] = (value[word]! & ~wr.masks[j]!) | wr.values[j]!;
+          mask[word] = mask[word]! | wr.masks[j]!;
+        });
+      }
+    } else if (s.kind === 'output' || s.src) {
+      const src = s.kind === 'output' ? s.src : s.src!;
+      sig += src.nBits <= 32 && src.fd.kind !== 'mac' ? `${readSmall(src, w)},` : `${readSubfield(src, w)},`;
+    } else sig += 'i,';
+  }
+  return sig;
+}
+
+function readSmall(sf: Subfield, w: Int32Array): number {
+  let v = 0;
+  for (let i = sf.nBits - 1; i >= 0; i--) {
+    const [word, b] = bitPos(sf.fd, sf.ofs + i);
+    v = v * 2 + ((w[word]! >>> b) & 1);
+  }
+  return v;
+}
+
+/** `learn_execute`: the flow `a` adds for the packet whose key words are `w`. */
+export function learnedFlow(a: LearnAction, w: Int32Array): LearnedFlow {
+  const value = new Int32Array(KEY_WORDS);
+  const mask = new Int32Array(KEY_WORDS);
+  const actions: Action[] = [];
+  for (const s of a.specs) {
+    if (s.kind === 'output') {
+      actions.push({ type: 'output', port: Number(readSubfield(s.src, w)) & 0xffff });
+      continue;
+    }
+    if (s.kind === 'match' && s.src) {
+      copySubfield(s.src, w, s.dst, value, mask);
+      continue;
+    }
+    const v = s.src ? readSubfield(s.src, w) : s.imm;
+    const wr = subfieldWrites(s.dst, v);
+    if (s.kind === 'match') {
+      wr.words.forEach((word, j) => {
+        value[word] = (value[word]! & ~wr.masks[j]!) | wr.values[j]!;
+        mask[word] = mask[word]! | wr.masks[j]!;
+      });
+    } else {
+      actions.push({ type: 'set', field: s.dst.fd, ...wr, of10: false, text: `load:0x${v.toString(16)}->${formatSubfield(s.dst)}` });
+    }
+  }
+  return { table: a.table, priority: a.priority, idleTimeout: a.idleTimeout, hardTimeout: a.hardTimeout, cookie: a.cookie, value, mask, actions };
+}

@@ -1,0 +1,149 @@
+/**
+ * Subfields: `reg0[0..15]`, `NXM_NX_REG0[]`, `NXM_OF_VLAN_TCI[0..11]`, `reg1[5]`
+ * (`mf_parse_subfield`, lib/nx-match.c / lib/meta-flow.c), and how their bits sit in vfab's key
+ * words. Bit 0 is the field's least significant bit, as in OVS.
+ *
+ * Used by matches (`reg0[0..3]=5`), `load`, `move`, `output:reg0[0..15]` and `learn`.
+ */
+import { FIELD_BY_NAME, FIELD_BY_NXM, type FieldDef } from './fields.js';
+
+export interface Subfield {
+  fd: FieldDef;
+  /** Offset of the first bit, and how many bits. */
+  ofs: number;
+  nBits: number;
+  /** The text as written (for dump-flows: `NXM_NX_REG0[0..15]`). */
+  text: string;
+  /** Per bit (least significant first): key word and bit, precomputed for the run-time copies. */
+  words?: Int32Array;
+  bits?: Int32Array;
+}
+
+function positions(sf: Subfield): { words: Int32Array; bits: Int32Array } {
+  if (!sf.words || !sf.bits) {
+    sf.words = new Int32Array(sf.nBits);
+    sf.bits = new Int32Array(sf.nBits);
+    for (let i = 0; i < sf.nBits; i++) {
+      const [w, b] = bitPos(sf.fd, sf.ofs + i);
+      sf.words[i] = w;
+      sf.bits[i] = b;
+    }
+  }
+  return { words: sf.words, bits: sf.bits };
+}
+
+/**
+ * Copies subfield `src` of key words `from` into subfield `dst` (same width) of `value`, and sets
+ * those bits in `mask` when given. Number ops only: this runs for every `move` and `learn`.
+ */
+export function copySubfield(src: Subfield, from: Int32Array, dst: Subfield, value: Int32Array, mask?: Int32Array): void {
+  const s = positions(src);
+  const d = positions(dst);
+  for (let i = 0; i < dst.nBits; i++) {
+    const bit = (from[s.words[i]!]! >>> s.bits[i]!) & 1;
+    const dw = d.words[i]!;
+    const m = 1 << d.bits[i]!;
+    value[dw] = bit ? value[dw]! | m : value[dw]! & ~m;
+    if (mask) mask[dw] = mask[dw]! | m;
+  }
+}
+
+/** Width of a field in bits, as the subfield syntax counts it. */
+export function fieldBits(fd: FieldDef): number {
+  switch (fd.kind) {
+    case 'mac':
+      return 48;
+    case 'ipv6':
+      return 128;
+    case 'ipv4':
+      return 32;
+    case 'port':
+      return 16;
+    case 'wide':
+      return 32 * fd.nwords;
+    default:
+      return fd.bits;
+  }
+}
+
+/** The key word and bit of bit `i` (0 = least significant) of field `fd`. */
+export function bitPos(fd: FieldDef, i: number): [number, number] {
+  switch (fd.kind) {
+    case 'mac':
+      return i < 32 ? [fd.word + 1, i] : [fd.word, i - 32];
+    case 'ipv6':
+      return [fd.word + 3 - Math.floor(i / 32), i % 32];
+    case 'wide':
+      return [fd.word + fd.nwords - 1 - Math.floor(i / 32), i % 32];
+    case 'int':
+      return [fd.word, fd.shift + i];
+    default:
+      return [fd.word, i];
+  }
+}
+
+/**
+ * Parses `NAME[]`, `NAME[N]` or `NAME[A..B]`; returns an error message (string) when the text is
+ * not a valid subfield.
+ */
+export function parseSubfield(text: string): Subfield | string {
+  const m = /^([A-Za-z0-9_]+)\[(?:(\d+)(?:\.\.(\d+))?)?\]$/.exec(text);
+  if (!m) return `${text}: invalid subfield syntax (expected FIELD[], FIELD[N] or FIELD[A..B])`;
+  const name = m[1]!;
+  const fd = FIELD_BY_NXM.get(name) ?? FIELD_BY_NXM.get(name.replace(/_W$/, '')) ?? FIELD_BY_NAME.get(name);
+  if (!fd) return `${name}: unknown field`;
+  const width = fieldBits(fd);
+  let ofs = 0;
+  let nBits = width;
+  if (m[2] !== undefined) {
+    ofs = Number(m[2]);
+    const end = m[3] !== undefined ? Number(m[3]) : ofs;
+    if (end < ofs) return `${text}: starting bit ${ofs} is after ending bit ${end}`;
+    nBits = end - ofs + 1;
+  }
+  if (ofs >= width) return `${text}: starting bit ${ofs} is not valid because field is only ${width} bits wide`;
+  if (ofs + nBits > width) return `${text}: ending bit ${ofs + nBits - 1} is not valid because field is only ${width} bits wide`;
+  return { fd, ofs, nBits, text };
+}
+
+/** Word masks and values that set subfield `sf` to `v` (lowest `nBits` bits of v). */
+export function subfieldWrites(sf: Subfield, v: bigint): { words: number[]; values: number[]; masks: number[] } {
+  const byWord = new Map<number, [number, number]>();
+  for (let i = 0; i < sf.nBits; i++) {
+    const [w, b] = bitPos(sf.fd, sf.ofs + i);
+    const cur = byWord.get(w) ?? [0, 0];
+    cur[1] |= 1 << b;
+    if ((v >> BigInt(i)) & 1n) cur[0] |= 1 << b;
+    byWord.set(w, cur);
+  }
+  const words = [...byWord.keys()].sort((a, b) => a - b);
+  return { words, values: words.map((w) => byWord.get(w)![0] | 0), masks: words.map((w) => byWord.get(w)![1] | 0) };
+}
+
+/** Reads subfield `sf` from key words `w` as a bigint. */
+export function readSubfield(sf: Subfield, w: Int32Array): bigint {
+  let v = 0n;
+  for (let i = sf.nBits - 1; i >= 0; i--) {
+    const [word, b] = bitPos(sf.fd, sf.ofs + i);
+    v = (v << 1n) | BigInt((w[word]! >>> b) & 1);
+  }
+  return v;
+}
+
+/** Writes `v` into subfield `sf` of key words `w`. */
+export function writeSubfield(sf: Subfield, v: bigint, w: Int32Array): void {
+  for (let i = 0; i < sf.nBits; i++) {
+    const [word, b] = bitPos(sf.fd, sf.ofs + i);
+    if ((v >> BigInt(i)) & 1n) w[word] = w[word]! | (1 << b);
+    else w[word] = w[word]! & ~(1 << b);
+  }
+}
+
+/** `NXM_NX_REG0[0..15]` / `NXM_NX_REG0[]` as OVS prints a subfield (NXM name when it has one). */
+export function formatSubfield(sf: Subfield): string {
+  const width = fieldBits(sf.fd);
+  const name = sf.text.slice(0, sf.text.indexOf('['));
+  if (sf.ofs === 0 && sf.nBits === width) return `${name}[]`;
+  if (sf.nBits === 1) return `${name}[${sf.ofs}]`;
+  return `${name}[${sf.ofs}..${sf.ofs + sf.nBits - 1}]`;
+}
