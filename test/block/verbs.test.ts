@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, expect, it, vi } from 'vitest';
 import DiskCompare from '../../src/commands/disk/compare.js';
 import DiskConvert from '../../src/commands/disk/convert.js';
+import DiskIo from '../../src/commands/disk/io.js';
 import DiskMeasure from '../../src/commands/disk/measure.js';
 import DiskResize from '../../src/commands/disk/resize.js';
 import { MemoryProvider } from '../../src/block/chain.js';
@@ -201,6 +202,13 @@ describeWithTools(['qemu-img', 'qemu-io'], 'qemu-img verbs: convert, compare, me
     const r = await cli(DiskResize, [f('rv.qcow2'), '1M']);
     expect(r.code).toBe(qemu('qemu-img', ['resize', f('rq.qcow2'), '1M']).code);
     expect(r.err).toContain('Use the --shrink option to perform a shrink operation.');
+  });
+
+  it('qemu-io order: -c before FILE works (the flag no longer swallows the file name)', async () => {
+    const ok = await cli(DiskIo, ['-c', 'read -P 0xcd 64k 64k', f('top.qcow2')]);
+    expect(ok.code).toBe(0);
+    expect(ok.out).toContain('read 65536/65536 bytes at offset 65536');
+    expect((await cli(DiskIo, ['-c', 'read -P 0xee 64k 64k', f('top.qcow2')])).code).toBe(1);
   });
 
   it('bad input: a directory or a missing file is exit 2 naming the file, no stack', async () => {
