@@ -29,7 +29,7 @@ async function cli(cmd: { run(argv: string[], root: string): Promise<unknown> },
     o.mockRestore();
     e.mockRestore();
   }
-  const code = Number(process.exitCode ?? 0);
+  const code = process.exitCode ?? 0;
   process.exitCode = 0;
   return { out, err, code };
 }
@@ -124,8 +124,9 @@ describe('disk commands: mistakes are exit 2 with the path, numbers match qemu-i
     try {
       snapshotImage(f('rc2.qcow2'), { create: 'c' });
     } catch (e) {
-      code = (e as UserError).code;
-      expect((e as UserError).exitCode).toBe(2);
+      if (!(e instanceof UserError)) throw e;
+      code = e.code;
+      expect(e.exitCode).toBe(2);
     }
     expect(code).toBe('QCOW2_REFCOUNT_OVERFLOW');
     expect(imageInfo(f('rc2.qcow2'))[0]!['dirty-flag']).toBe(false);

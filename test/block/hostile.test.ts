@@ -49,7 +49,10 @@ function makeBases(dir: string): string[] {
     }
     out.push(f);
   };
-  mk('b64k.qcow2', { size: 8 << 20 }, (w) => (w.write(0, new Uint8Array(300_000).fill(1)), w.write(5 << 20, new Uint8Array(70_000).fill(2))), true);
+  mk('b64k.qcow2', { size: 8 << 20 }, (w) => {
+    w.write(0, new Uint8Array(300_000).fill(1));
+    w.write(5 << 20, new Uint8Array(70_000).fill(2));
+  }, true);
   mk('b512.qcow2', { size: 2 << 20, clusterSize: 512 }, (w) => w.write(0, new Uint8Array(600_000).fill(3)));
   mk('b4k-rc1.qcow2', { size: 4 << 20, clusterSize: 4096, refcountBits: 1 }, (w) => w.write(4096, new Uint8Array(200_000).fill(4)));
   mk('b4k-rc64.qcow2', { size: 4 << 20, clusterSize: 4096, refcountBits: 64 }, (w) => w.write(0, new Uint8Array(100_000).fill(5)), true);

@@ -51,7 +51,6 @@ const L1_RESERVED_HI = 0x7f000000;
 const L1_RESERVED_LO = 0x1ff;
 const L2_RESERVED_HI = 0x3f000000;
 const L2_RESERVED_LO = 0x1fe;
-const REFT_RESERVED_LO = 0x1ff;
 
 const hex = (hi: number, lo: number): string => (hi === 0 ? lo.toString(16) : hi.toString(16) + (lo >>> 0).toString(16).padStart(8, '0'));
 
@@ -174,7 +173,6 @@ function countReferences(img: Qcow2Image, nb: number): Counted {
       }
       inc(host, cs);
     }
-    void l2off;
   };
   walkL1(h.l1TableOffset, h.l1Size, true);
   for (const sn of img.snapshots) walkL1(sn.l1TableOffset, sn.l1Size, false);

@@ -25,7 +25,7 @@ export default class DiskCheck extends BaseCommand {
     }
     const fmt = formatArg(flags.format, '-f');
     const r = checkImage(args.file, {
-      ...(flags.repair ? { repair: flags.repair as 'leaks' | 'all' } : {}),
+      ...(flags.repair ? { repair: flags.repair } : {}),
       ...(fmt ? { format: fmt } : {}),
       forceShare: flags['force-share'],
     });
