@@ -19,6 +19,11 @@ export function loadQosFile(path: string): QosFile {
     const code = errnoCode(e);
     throw new UserError('QOS_READ', `cannot read ${path}: ${code === 'ENOENT' ? 'no such file' : errorMessage(e)}`, { where: path });
   }
+  return loadQosFileText(text, path);
+}
+
+/** `loadQosFile` for text already in memory (sweeps: a QoS file with parameters applied); `path` names it and anchors relative paths. */
+export function loadQosFileText(text: string, path: string): QosFile {
   const here = dirname(path);
   return loadQosText(text, path, {
     loadTopology: (rel) => {
