@@ -34,16 +34,21 @@ export function parsePath(text: string): PathSeg[] {
   while (i < text.length) {
     const c = text[i]!;
     if (c === '[') {
-      const close = text.indexOf(']', i);
-      if (close < 0) throw new PathSyntaxError('unclosed "["', i);
-      const inner = text.slice(i + 1, close);
-      const quoted = /^"([^"]*)"$/.exec(inner) ?? /^'([^']*)'$/.exec(inner);
-      if (quoted) {
-        // a quoted key may hold ']' only if we find the matching quote first
-        segs.push(quoted[1]!);
-      } else if (/^(0|[1-9][0-9]*)$/.test(inner)) segs.push(Number(inner));
-      else throw new PathSyntaxError(`"[${inner}]" is neither an index nor a quoted key`, i);
-      i = close + 1;
+      const q = text[i + 1];
+      if (q === '"' || q === "'") {
+        // a quoted key ends at its closing quote followed by ']' (it may hold '.', '[' and ']')
+        const end = text.indexOf(`${q}]`, i + 2);
+        if (end < 0) throw new PathSyntaxError(`unclosed ${q}"]"`, i);
+        segs.push(text.slice(i + 2, end));
+        i = end + 2;
+      } else {
+        const close = text.indexOf(']', i);
+        if (close < 0) throw new PathSyntaxError('unclosed "["', i);
+        const inner = text.slice(i + 1, close);
+        if (!/^(0|[1-9][0-9]*)$/.test(inner)) throw new PathSyntaxError(`"[${inner}]" is neither an index nor a quoted key`, i);
+        segs.push(Number(inner));
+        i = close + 1;
+      }
       needName = false;
     } else if (c === '.') {
       if (needName) throw new PathSyntaxError('empty segment', i);
@@ -70,7 +75,7 @@ export function formatPath(segs: readonly PathSeg[]): string {
   for (const s of segs) {
     if (typeof s === 'number') out += `[${s}]`;
     else if (/^[^.[\]"']+$/.test(s)) out += out === '' ? s : `.${s}`;
-    else out += `[${JSON.stringify(s)}]`;
+    else out += s.includes('"]') ? `['${s}']` : `["${s}"]`;
   }
   return out;
 }
