@@ -1,6 +1,6 @@
 /** `vfab sweep` end to end: exit codes, outputs, and a resume after the submitter is killed. */
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -27,12 +27,13 @@ describe('vfab sweep', () => {
 
   it('exit 0 when every point holds, 1 when one fails; --json and --csv carry one row per point', () => {
     const dir = mkdtempSync(join(tmpdir(), 'sweeps-cli-'));
-    const body = 'until: 300ms\nparameters:\n  links[0].delay: [20us, 500us]\nmetrics: { rtt_max: apps[0].rtt_max_ns }\n';
+    const body = 'until: 300ms\nparameters:\n  links[0].delay: [20us, 500us]\nmetrics:\n  rtt_max: apps[0].rtt_max_ns\n';
     const ok = vfab('sweep', sweepFile(`${body}expect: ["rtt_max < 10ms"]\n`), '--jobs', '1', '--json', '--csv', join(dir, 'r.csv'));
     expect(ok.status).toBe(0);
     const json = JSON.parse(ok.stdout) as { rows: Array<{ metrics: { rtt_max: number }; vfab_version: string; input_hash: string }> };
     expect(json.rows).toHaveLength(2);
     expect(json.rows[0]!.vfab_version).toBe('0.1.0');
+    expect(readFileSync(join(dir, 'r.csv'), 'utf8').trimEnd().split('\r\n')).toHaveLength(3);
     const bad = vfab('sweep', sweepFile(`${body}expect: ["rtt_max < ${json.rows[1]!.metrics.rtt_max}"]\n`), '--jobs', '1');
     expect(bad.status).toBe(1);
     expect(bad.stdout).toContain('2 points: 1 passed, 1 failed, 0 errors');
