@@ -106,3 +106,16 @@ describe('sweep files', () => {
     expect(errorOf(() => load(`base: nothere.yaml\n`)).location).toMatchObject({ line: 1, col: 7 });
   });
 });
+
+describe('shipped sweep examples', () => {
+  it('load and expand as their comments say', async () => {
+    const { loadSweepFile } = await import('../../src/sweep/file.js');
+    const mig = loadSweepFile('topologies/sweeps/migration-dirty-rate.sweep.yaml');
+    expect(mig.points).toHaveLength(5 * 2 * 5);
+    expect(mig.points[0]!.text).toContain('dirty_rate: 100MiB');
+    const thr = loadSweepFile('topologies/sweeps/throttle-p99.sweep.yaml');
+    expect(thr.kind).toBe('qos');
+    expect(thr.params[0]!.values).toEqual([1000, 2000, 4000, 8000, 16000]);
+    expect(thr.points).toHaveLength(5 * 3 * 3);
+  });
+});
