@@ -10,12 +10,14 @@
  */
 export type PathSeg = string | number;
 
-export class PathSyntaxError {
+export class PathSyntaxError extends Error {
   constructor(
-    readonly message: string,
+    message: string,
     /** 0-based offset in the path text. */
     readonly offset: number,
-  ) {}
+  ) {
+    super(message);
+  }
 }
 
 /** Parses `a.b[2]["c.d"]` or `/a/b/2` into segments; throws `PathSyntaxError`. */

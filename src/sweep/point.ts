@@ -6,7 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { dirname, isAbsolute, join } from 'node:path';
-import { FabricError, errorMessage } from '../errors.js';
+import { UserError, UserErrors, errorMessage } from '../errors.js';
 import { runTopology } from '../fabric/run.js';
 import { loadQosFileText, openDataPaths } from '../qos/file.adapter.js';
 import { runQos } from '../qos/run.js';
@@ -83,7 +83,7 @@ export function runPoint(task: PointTask): PointResult {
   try {
     summary = runSummary(task);
   } catch (e) {
-    const msg = e instanceof FabricError && 'render' in e && typeof e.render === 'function' ? String(e.render()) : errorMessage(e);
+    const msg = e instanceof UserError || e instanceof UserErrors ? e.render() : errorMessage(e);
     return { metrics: Object.fromEntries(task.metrics.map((m) => [m.name, null])), verdict: 'error', failures: [], error: msg };
   }
   const metrics: Record<string, number | null> = {};
