@@ -44,6 +44,8 @@ export const LAYERS = {
   block: { may: ['sim', 'util'] }, // qcow2/raw, throttles, workloads; must not know about networks
   // --- features: whole subsystems above the devices -----------------------------------------
   qos: { may: ['sim', 'util', 'block', 'topology'] }, // storage QoS runner (block + throttles)
+  // --- pictures: read summaries and the topology model, run nothing ------------------------------
+  report: { may: ['util', 'topology', 'port', 'fabric', 'qos'] }, // diagrams (elkjs) and HTML reports (uPlot)
   // --- fabric: assembles every device/feature; the public library API -----------------------
   fabric: { may: ALL_BUT(['commands', 'cli', 'bench']) },
   // --- studies over many runs: sweeps drive the library like a user would ---------------------

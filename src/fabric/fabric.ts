@@ -28,6 +28,8 @@ import { validateSriov } from './sriov.js';
 import { validateMigration } from './migration.js';
 import { validateFailover } from './failover.js';
 import { closeDisks, validateDisks } from './disks.js';
+import { VFAB_VERSION } from '../version.js';
+import { bridgeTables, topologyHash } from './tables.js';
 import { yieldToEventLoop } from './event-loop.adapter.js';
 
 export interface FabricOptions {
@@ -39,6 +41,17 @@ export interface FabricOptions {
   baseDir?: string;
   /** Events kept in the summary (default 1000; `events_total` counts all). */
   eventLimit?: number;
+}
+
+export interface RunAsyncOptions {
+  untilNs?: number;
+  /** Events per slice between yields to the event loop (default 100,000). */
+  sliceEvents?: number;
+  yieldFn?: () => Promise<void>;
+  /** After each slice: simulated time now, the end time, events run so far. */
+  onProgress?: (nowNs: number, untilNs: number, events: number) => void;
+  /** When aborted (Ctrl-C), the run stops after the current slice; the summary is marked `partial`. */
+  signal?: AbortSignal;
 }
 
 export interface CaptureOptions {
@@ -169,18 +182,27 @@ export class Fabric {
    * so signal handlers (Ctrl-C closing trace files) and other I/O get a turn during long runs.
    * The simulation itself is unchanged: same events, same order, same results as `run`.
    */
-  async runAsync(opts: { untilNs?: number; sliceEvents?: number; yieldFn?: () => Promise<void> } = {}): Promise<RunSummary> {
+  async runAsync(opts: RunAsyncOptions = {}): Promise<RunSummary> {
     if (this.ran) throw new UserError('FABRIC_ALREADY_RAN', 'a Fabric runs once; build a new one to run again');
     this.ran = true;
     const untilNs = opts.untilNs ?? this.model.durationNs ?? DEFAULTS.durationNs;
     const slice = opts.sliceEvents ?? 100_000;
     const yieldFn = opts.yieldFn ?? yieldToEventLoop;
+    let partial = false;
     for (;;) {
       const r = this.sim.run({ untilNs, maxEvents: slice });
+      opts.onProgress?.(this.sim.now, untilNs, this.sim.eventsRun);
       if (r.reason !== 'max-events') break;
       await yieldFn();
+      if (opts.signal?.aborted) {
+        // Stop at the current instant: the last event run; nothing after it happens.
+        partial = true;
+        break;
+      }
     }
-    return this.summary();
+    const summary = this.summary();
+    if (partial) summary.partial = true;
+    return summary;
   }
 
   /** The summary as of now (also valid mid-run from an event handler). */
@@ -192,7 +214,10 @@ export class Fabric {
       links[name] = { a: l.a.path, b: l.b.path, up: l.up, a_to_b: d(s.ab), b_to_a: d(s.ba) };
     }
     const summary: RunSummary = {
+      vfab_version: VFAB_VERSION,
       topology: this.model.name,
+      topology_file: this.model.file,
+      topology_sha256: topologyHash(this.model),
       seed: this.seed,
       simulated_ns: this.sim.now,
       sim_events: this.sim.eventsRun,
@@ -203,6 +228,7 @@ export class Fabric {
       events_total: Object.fromEntries(Object.entries(this.log.totals).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))),
     };
     for (const [key, sec] of this.ctx.sections) summary[key] = sec.json();
+    summary['bridges'] = bridgeTables(this.ctx.bridges);
     return summary;
   }
 

@@ -32,6 +32,12 @@ export interface RunTopologyOptions {
   closeOnExit?: boolean;
   /** Folder for relative paths in the topology (default: the file's folder). */
   baseDir?: string;
+  /** `runTopologyAsync`: progress after each slice of events. */
+  onProgress?: (nowNs: number, untilNs: number, events: number) => void;
+  /** `runTopologyAsync`: stop early (Ctrl-C); the summary is marked `partial`, traces are closed. */
+  signal?: AbortSignal;
+  /** `runTopologyAsync`: events per slice (default 100,000). */
+  sliceEvents?: number;
 }
 
 export interface RunResult {
@@ -69,7 +75,12 @@ export function runTopology(input: TopologyInputSource, opts: RunTopologyOptions
 export async function runTopologyAsync(input: TopologyInputSource, opts: RunTopologyOptions = {}): Promise<RunResult> {
   const { fabric, files } = prepare(input, opts);
   try {
-    const summary = await fabric.runAsync(opts.untilNs !== undefined ? { untilNs: opts.untilNs } : {});
+    const summary = await fabric.runAsync({
+      ...(opts.untilNs !== undefined ? { untilNs: opts.untilNs } : {}),
+      ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
+      ...(opts.signal ? { signal: opts.signal } : {}),
+      ...(opts.sliceEvents !== undefined ? { sliceEvents: opts.sliceEvents } : {}),
+    });
     return { summary, text: fabric.renderSummary(summary), files, fabric };
   } finally {
     fabric.close();
@@ -78,7 +89,8 @@ export async function runTopologyAsync(input: TopologyInputSource, opts: RunTopo
 
 function prepare(input: TopologyInputSource, opts: RunTopologyOptions): { fabric: Fabric; files: string[] } {
   const model = toModel(input);
-  if (opts.closeOnExit) closeAllOnExit();
+  // With a signal the caller owns Ctrl-C (stop, close, partial summary); files still close on exit.
+  if (opts.closeOnExit) closeAllOnExit(opts.signal ? { sigint: false } : {});
   const fabric = new Fabric(model, {
     ...(opts.seed !== undefined ? { seed: opts.seed } : {}),
     ...(opts.events ? { events: opts.events } : {}),

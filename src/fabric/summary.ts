@@ -34,7 +34,15 @@ export interface LinkSummary {
 }
 
 export interface RunSummary {
+  /** The vfab that wrote it (`src/version.ts`); reports refuse other versions. */
+  vfab_version?: string;
   topology: string;
+  /** The topology file as given to the run (reports load it again to draw the diagram). */
+  topology_file?: string;
+  /** SHA-256 of the validated topology document as canonical JSON (comments and layout do not count). */
+  topology_sha256?: string;
+  /** True when the run was interrupted (Ctrl-C) before `until`: counters are as of `simulated_ns`. */
+  partial?: boolean;
   seed: number;
   simulated_ns: number;
   /** Simulation events executed (deterministic). */
@@ -80,6 +88,7 @@ function rate(bps: number): string {
 /** Human-readable summary: apps, per-port counters, events, extension sections. */
 export function renderSummary(s: RunSummary, sectionText: Array<{ key: string; lines: string[] }> = []): string {
   const out: string[] = [];
+  if (s.partial) out.push(`PARTIAL: interrupted at ${formatTime(s.simulated_ns)} of simulated time; counters are as of then`);
   out.push(`topology ${s.topology}  seed ${s.seed}  simulated ${formatTime(s.simulated_ns)}  (${s.sim_events} events)`);
   const num = (v: unknown): number | null => (typeof v === 'number' ? v : null);
   const str = (v: unknown): string => (v === null || v === undefined ? '-' : fieldText(v));

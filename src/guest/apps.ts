@@ -18,7 +18,7 @@ import { UserError } from '../errors.js';
 import type { EventId } from '../sim/queue.js';
 import { formatIpv4, parseIpv4 } from '../wire/ip.js';
 import { findStacksByIpv4, type GuestStack } from './stack.js';
-import type { UdpFlowStats, UdpSink } from './udp-sink.js';
+import type { UdpFlowStats, UdpRxSeries, UdpSink } from './udp-sink.js';
 
 export interface PingOptions {
   dst: string;
@@ -146,6 +146,8 @@ export interface UdpResult {
   latency_avg_ns: number | null;
   latency_max_ns: number | null;
   jitter_ns: number | null;
+  /** Received bytes per interval at the receiver (for throughput over time); absent without a known receiver. */
+  rx_series?: UdpRxSeries;
 }
 
 export interface UdpApp {
@@ -218,6 +220,7 @@ export function startUdpCbr(stack: GuestStack, opts: UdpCbrOptions): UdpApp {
         latency_avg_ns: f?.latency_avg_ns ?? null,
         latency_max_ns: f?.latency_max_ns ?? null,
         jitter_ns: f ? f.jitter_ns : null,
+        ...(sink ? { rx_series: sink.series(stack.interfaces.find((i) => i.ipv4 !== null)?.ipv4 ?? 0, srcPort) } : {}),
       };
     },
   };

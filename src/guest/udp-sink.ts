@@ -26,6 +26,19 @@ export interface UdpFlowStats {
 }
 
 /**
+ * Received bytes per fixed interval (`interval_ns`, from simulated time 0), for throughput over
+ * time in the run report. Bounded: at most `UDP_SERIES_MAX_BINS` intervals; later arrivals fold
+ * into the last one.
+ */
+export interface UdpRxSeries {
+  interval_ns: number;
+  bytes: number[];
+}
+
+export const UDP_SERIES_INTERVAL_NS = 100_000_000;
+export const UDP_SERIES_MAX_BINS = 36_000;
+
+/**
  * Per-flow counters live in one Float64Array, STRIDE slots per flow: a datagram updates numbers
  * in place, allocating nothing and keeping one object shape (the per-frame path of a big run is
  * mostly this). Sums and the jitter filter run in the same float arithmetic as before, so the
@@ -66,6 +79,8 @@ export class UdpSink {
   /** The last flow seen: consecutive datagrams are nearly always from the same flow. */
   private lastKey = -1;
   private lastSlot = 0;
+  /** Received bytes per `UDP_SERIES_INTERVAL_NS`, one array per flow (index = slot / STRIDE). */
+  private bins: number[][] = [];
 
   constructor(readonly port: number) {}
 
@@ -86,6 +101,7 @@ export class UdpSink {
       st[o + F_FIRST] = nowNs;
       st[o + F_LAST] = nowNs;
       this.slots.set(key, o);
+      this.bins.push([]);
     }
     this.lastKey = key;
     this.lastSlot = o;
@@ -100,6 +116,10 @@ export class UdpSink {
     st[o + F_PACKETS] = st[o + F_PACKETS]! + 1;
     st[o + F_BYTES] = st[o + F_BYTES]! + (len);
     st[o + F_LAST] = nowNs;
+    const bins = this.bins[o / STRIDE]!;
+    const bin = Math.min(Math.floor(nowNs / UDP_SERIES_INTERVAL_NS), UDP_SERIES_MAX_BINS - 1);
+    while (bins.length <= bin) bins.push(0);
+    bins[bin]! += len;
     if (len >= 4) {
       const seq = ((payload[0]! << 24) | (payload[1]! << 16) | (payload[2]! << 8) | payload[3]!) >>> 0;
       const next = st[o + F_NEXT_SEQ]!;
@@ -129,6 +149,13 @@ export class UdpSink {
   flow(srcIp: number, srcPort: number): UdpFlowStats | undefined {
     const o = this.slots.get((srcIp >>> 0) * 65536 + srcPort);
     return o === undefined ? undefined : this.publicStats(o);
+  }
+
+  /** Received bytes per interval for one flow (empty when nothing arrived). */
+  series(srcIp: number, srcPort: number): UdpRxSeries {
+    let o = this.slots.get((srcIp >>> 0) * 65536 + srcPort);
+    if (o === undefined) for (const [, slot] of this.slots) if (this.stats[slot + F_SRC_PORT] === srcPort) { o = slot; break; }
+    return { interval_ns: UDP_SERIES_INTERVAL_NS, bytes: o === undefined ? [] : [...this.bins[o / STRIDE]!] };
   }
 
   totals(): UdpSinkTotals {

@@ -65,7 +65,7 @@ let installed = false;
  * signal the process exits with 128 + signal number (130 for Ctrl-C, 143 for SIGTERM), as a
  * shell reports a process killed by that signal.
  */
-export function closeAllOnExit(): void {
+export function closeAllOnExit(opts: { sigint?: boolean } = {}): void {
   if (installed) return;
   installed = true;
   process.on('exit', closeAllFileSinks);
@@ -73,6 +73,8 @@ export function closeAllOnExit(): void {
     closeAllFileSinks();
     process.exit(code);
   };
-  process.once('SIGINT', onSignal(130));
+  // `sigint: false`: the caller handles Ctrl-C itself (vfab run stops the simulation, closes the
+  // traces and prints a partial summary); files are still closed on exit and SIGTERM.
+  if (opts.sigint !== false) process.once('SIGINT', onSignal(130));
   process.once('SIGTERM', onSignal(143));
 }

@@ -8,6 +8,9 @@ import { runQos } from '../../qos/run.js';
 import { qosCharts } from '../../qos/svg.js';
 import { renderRun } from '../../qos/render.js';
 import { parseDuration } from '../../util/units.js';
+import { commandLine } from '../../report/command-line.js';
+import { checkOutputPath, writeOutput } from '../../report/output.adapter.js';
+import { buildQosReport } from '../../report/qos-report.adapter.js';
 
 export default class QosRun extends BaseCommand {
   static override summary = 'Run a QoS file: fio-style jobs on throttled disks, in virtual time.';
@@ -17,6 +20,7 @@ export default class QosRun extends BaseCommand {
   static override examples = [
     '<%= config.bin %> qos run topologies/qos-noisy-neighbor.qos.yaml',
     '<%= config.bin %> qos run topologies/qos-burst.qos.yaml --json --interval 100ms --svg out/charts',
+    '<%= config.bin %> qos run topologies/qos-noisy-neighbor.qos.yaml --report out/qos.html',
   ];
   static override args = { file: Args.string({ description: 'QoS YAML file', required: true }) };
   static override flags = {
@@ -24,10 +28,12 @@ export default class QosRun extends BaseCommand {
     interval: Flags.string({ description: 'timeline interval, 1ms or more (default: the file\'s, else 1s)' }),
     svg: Flags.string({ description: 'write SVG charts into this folder' }),
     seed: Flags.string({ description: 'seed for every random draw (default: the file\'s seed, else 1)' }),
+    report: Flags.string({ description: 'write a self-contained HTML report (timeline with limits and thresholds, verdicts, tables); evaluates the file\'s expectations for it' }),
   };
 
   async run(): Promise<void> {
     const { args, flags } = await this.parse(QosRun);
+    if (flags.report !== undefined) checkOutputPath(flags.report, '--report');
     const qos = loadQosFile(args.file);
     if (flags.seed !== undefined) qos.model.seed = parseSeedFlag(flags.seed);
     if (flags.interval !== undefined) qos.model.intervalNs = parseInterval(flags.interval);
@@ -38,6 +44,7 @@ export default class QosRun extends BaseCommand {
     try {
       ran = runQos(qos.model, {
         ...(images.data.size ? { data: images.data } : {}),
+        ...(flags.report !== undefined && qos.expectations.length > 0 ? { expectations: qos.expectations.map((e) => e.exp) } : {}),
         ...(bar ? { onProgress: (now: number, end: number) => { bar.setTotal(Math.round(end / 1e8) / 10); bar.update(Math.round(now / 1e8) / 10); } } : {}),
       });
     } finally {
@@ -45,7 +52,11 @@ export default class QosRun extends BaseCommand {
       images.close();
     }
     const { engine, result } = ran;
-    const written = flags.svg !== undefined ? writeCharts(flags.svg, qosCharts(engine)) : [];
+    const written = flags.svg !== undefined ? writeCharts(flags.svg, qosCharts(engine, qos.expectations.map((e) => e.exp))) : [];
+    if (flags.report !== undefined) {
+      writeOutput(flags.report, await buildQosReport(qos, engine, result, commandLine(['qos', 'run', ...this.argv])), '--report');
+      written.push(flags.report);
+    }
     if (flags.json) this.printJson(result);
     else {
       process.stdout.write(renderRun(args.file, result));

@@ -43,7 +43,7 @@ export default class QosTest extends BaseCommand {
       images.close();
     }
     const { engine, result } = ran;
-    const written = flags.svg !== undefined ? writeCharts(flags.svg, qosCharts(engine)) : [];
+    const written = flags.svg !== undefined ? writeCharts(flags.svg, qosCharts(engine, qos.expectations.map((e) => e.exp))) : [];
     if (flags.json) this.printJson({ file: args.file, passed: result.passed, ...result });
     else {
       process.stdout.write(renderTest(args.file, result));
