@@ -7,6 +7,8 @@ import { UserError } from '../errors.js';
 import { loadSweepFile } from '../sweep/file.js';
 import { localPool, runSweep } from '../sweep/run.js';
 import { renderCsv, renderSweep } from '../sweep/render.js';
+import { renderSweepReport } from '../sweep/plot.js';
+import { checkOutputPath, writeOutput } from '../report/output.adapter.js';
 
 export default class Sweep extends BaseCommand {
   static override summary = 'Run a parameter sweep: every point (parameters x seeds) a fresh deterministic run, on all cores.';
@@ -24,6 +26,7 @@ export default class Sweep extends BaseCommand {
     force: Flags.boolean({ description: 'rerun points found in the --out cache' }),
     json: Flags.boolean({ description: 'print the results (rows and aggregates) as one JSON object' }),
     csv: Flags.string({ description: 'write one CSV row per point to this file' }),
+    report: Flags.string({ description: 'write an HTML page with each metric plotted against each parameter (SVG)' }),
   };
 
   async run(): Promise<void> {
@@ -31,6 +34,7 @@ export default class Sweep extends BaseCommand {
     const jobs = flags.jobs === undefined ? availableParallelism() : Number(flags.jobs);
     if (!Number.isInteger(jobs) || jobs < 1 || jobs > 1024) throw new UserError('CLI_BAD_FLAG', `expected a whole number from 1 to 1024, got "${flags.jobs}"`, { where: '--jobs' });
     const plan = loadSweepFile(args.file);
+    if (flags.report !== undefined) checkOutputPath(flags.report, '--report');
     const bar = process.stderr.isTTY
       ? new cliProgress.SingleBar({ format: 'sweep [{bar}] {value}/{total} points | {failed} failed | ETA {eta_formatted}', hideCursor: true, stream: process.stderr }, cliProgress.Presets.shades_classic)
       : undefined;
@@ -47,6 +51,7 @@ export default class Sweep extends BaseCommand {
       bar?.stop();
     }
     if (flags.csv !== undefined) writeFileSync(flags.csv, renderCsv(result));
+    if (flags.report !== undefined) writeOutput(flags.report, renderSweepReport(plan, result), '--report');
     if (flags.json) this.printJson(result);
     else process.stdout.write(renderSweep(result));
     process.exitCode = result.passed === result.points ? 0 : 1;

@@ -8,6 +8,7 @@ import { loadSweepText } from '../../src/sweep/file.js';
 import { runPoint, type PointTask } from '../../src/sweep/point.js';
 import { localPool, runSweep, stats, type Executor } from '../../src/sweep/run.js';
 import { renderCsv } from '../../src/sweep/render.js';
+import { renderSweepReport } from '../../src/sweep/plot.js';
 
 const BASE = resolve('topologies/two-hosts.yaml');
 const SWEEP = `base: ${BASE}
@@ -114,5 +115,16 @@ describe('running sweeps', () => {
     const r = await runSweep(plan(), { executor: inline() });
     expect(renderCsv(r).trimEnd().split('\r\n')).toHaveLength(5);
     expect(stats([5, 1, 4, 2, 3])).toEqual({ n: 5, mean: 3, min: 1, max: 5, p50: 3, p95: 5 });
+  });
+
+  it('--report: one SVG chart per metric x parameter, points carry the across-seed stats', async () => {
+    const p = plan();
+    const r = await runSweep(p, { executor: inline() });
+    const html = renderSweepReport(p, r);
+    expect(html.match(/<svg /g)).toHaveLength(2 * 1);
+    const a = r.aggregates[1]!.metrics['rtt_max']!;
+    expect(html).toContain(`links[0].delay=500us: mean`);
+    expect(html).toContain(`max ${a.max!.toExponential(2)}`);
+    expect(html).not.toContain('<script');
   });
 });
