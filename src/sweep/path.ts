@@ -76,7 +76,7 @@ export function formatPath(segs: readonly PathSeg[]): string {
   let out = '';
   for (const s of segs) {
     if (typeof s === 'number') out += `[${s}]`;
-    else if (/^[^.[\]"']+$/.test(s)) out += out === '' ? s : `.${s}`;
+    else if (/^[^.[\]"'/][^.[\]"']*$/.test(s)) out += out === '' ? s : `.${s}`;
     else out += s.includes('"]') ? `['${s}']` : `["${s}"]`;
   }
   return out;

@@ -41,6 +41,7 @@ describe('sweep paths', () => {
       fc.property(fc.array(seg, { minLength: 1, maxLength: 5 }).filter((a) => typeof a[0] === 'string'), (segs) => {
         expect(parsePath(formatPath(segs))).toEqual(segs);
       }),
+      { numRuns: 3000 },
     );
   });
   it('rejects malformed paths with an offset', () => {
