@@ -39,17 +39,21 @@ export const LAYERS = {
   vnic: { may: ['sim', 'wire', 'util', 'port'] }, // virtio-net; must not do switching
   vswitch: { may: ['sim', 'wire', 'util', 'port'] }, // bridges, flows, classifier; not fabric, not link timing
   sriov: { may: ['sim', 'wire', 'util', 'port', 'vswitch'] }, // PF/VF/VEB; may reuse vswitch's learning code
-  guest: { may: ['sim', 'wire', 'util', 'port'] }, // guest stack + apps; talks to devices through ports only
+  tcp: { may: ['sim', 'wire'], node: false }, // TCP state machine, congestion control, sockets: knows no VM, NIC or link
+  guest: { may: ['sim', 'wire', 'util', 'port', 'tcp'] }, // guest stack + apps; talks to devices through ports only
   migration: { may: ['sim', 'wire', 'util', 'port', 'guest'] }, // precopy + announce; guest: the stream's TCP/IP
+  router: { may: ['sim', 'wire', 'util', 'port', 'guest'] }, // L3 forwarding, routes, ECMP, ICMP errors; guest: the ARP neighbour table
+  tunnel: { may: ['sim', 'wire', 'util', 'port', 'guest', 'router'] }, // VXLAN tunnel ports + host underlay endpoint; router: the flow hash
   block: { may: ['sim', 'util'] }, // qcow2/raw, throttles, workloads; must not know about networks
   // --- features: whole subsystems above the devices -----------------------------------------
   qos: { may: ['sim', 'util', 'block', 'topology'] }, // storage QoS runner (block + throttles)
+  openflow: { may: ['sim', 'wire', 'util', 'port', 'vswitch'] }, // OpenFlow 1.3 codec + switch side over vswitch tables; sockets in *.adapter.ts
   // --- pictures: read summaries and the topology model, run nothing ------------------------------
   report: { may: ['util', 'topology', 'port', 'fabric', 'qos'] }, // diagrams (elkjs) and HTML reports (uPlot)
   // --- fabric: assembles every device/feature; the public library API -----------------------
   fabric: { may: ALL_BUT(['commands', 'cli', 'bench']) },
   // --- studies over many runs: sweeps drive the library like a user would ---------------------
-  sweep: { may: ALL_BUT(['commands', 'cli', 'bench']) }, // parameter sweeps: plan, worker pool, BullMQ, cache
+  sweep: { may: ALL_BUT(['commands', 'cli', 'bench']) }, // parameter sweeps: plan, worker pool, cache, plots
   // --- entry points: thin adapters over the library -----------------------------------------
   cli: { may: ['util'] }, // oclif base command and shared flags
   commands: { may: ALL_BUT(['bench']) }, // oclif commands: flags in, one library call, output out

@@ -22,6 +22,27 @@ export function formatLocation(loc: SourceLocation): string {
   return `${loc.file}:${loc.line}:${loc.col}`;
 }
 
+/** Longest message a user error prints; longer ones (a 50 MB value echoed back) are clipped. */
+export const MAX_MESSAGE_CHARS = 2000;
+
+/** `s` clipped to `max` characters, saying how much was left out. */
+export function clip(s: string, max = MAX_MESSAGE_CHARS): string {
+  return s.length <= max ? s : `${s.slice(0, max)}… (${s.length - max} more characters)`;
+}
+
+/** A user's value quoted for a message: JSON, at most `max` characters of it. */
+export function showValue(v: unknown, max = 80): string {
+  if (typeof v === 'string' && v.length > max) return `${JSON.stringify(v.slice(0, max))}… (${v.length} characters)`;
+  let s: string;
+  try {
+    const j: unknown = JSON.stringify(v);
+    s = typeof j === 'string' ? j : String(v);
+  } catch {
+    s = String(v);
+  }
+  return clip(s, max);
+}
+
 export abstract class FabricError extends Error {
   abstract readonly exitCode: 1 | 2;
   constructor(
@@ -57,8 +78,8 @@ export class UserError extends FabricError {
   /** `file:line:col: message` (or `where: message`), plus the hint on its own line. */
   render(): string {
     const place = this.location ? formatLocation(this.location) : this.where;
-    const head = place ? `${place}: ${this.message}` : this.message;
-    return this.hint ? `${head}\n  hint: ${this.hint}` : head;
+    const head = clip(place ? `${place}: ${this.message}` : this.message);
+    return this.hint ? `${head}\n  hint: ${clip(this.hint)}` : head;
   }
 }
 

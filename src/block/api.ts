@@ -8,8 +8,8 @@ import { Chain, type BackendProvider, type ChainOpenOptions } from './chain.js';
 import { FileProvider } from './file-backend.adapter.js';
 import { ST_DATA, ST_ZERO, type Layer } from './image.js';
 import { checkQcow2, type CheckResult } from './qcow2/check.js';
-import { createQcow2 } from './qcow2/create.js';
-import { INCOMPAT_CORRUPT, INCOMPAT_DIRTY, COMPAT_LAZY_REFCOUNTS } from './qcow2/header.js';
+import { createQcow2, planQcow2 } from './qcow2/create.js';
+import { INCOMPAT_CORRUPT, INCOMPAT_DIRTY, COMPAT_LAZY_REFCOUNTS, MAX_VIRTUAL_SIZE } from './qcow2/header.js';
 import { Qcow2Image } from './qcow2/image.js';
 import { applySnapshot, createSnapshot, deleteSnapshot, listSnapshots, type SnapshotInfo, type SnapshotTimes } from './qcow2/snapshot.js';
 import { RawLayer } from './raw.js';
@@ -49,23 +49,30 @@ export function createImage(name: string, opts: CreateOptions, provider: Backend
     }
   }
   if (size === undefined) throw new UserError('BLOCK_BAD_OPTION', 'Image creation needs a size parameter', { where: 'SIZE' });
+  // Everything that can be refused is refused before the file is touched: an existing file is
+  // truncated only once the image is sure to be written.
+  const qopts = {
+    size,
+    ...(opts.clusterSize !== undefined ? { clusterSize: opts.clusterSize } : {}),
+    ...(opts.refcountBits !== undefined ? { refcountBits: opts.refcountBits } : {}),
+    ...(opts.backingFile !== undefined ? { backingFile: opts.backingFile, backingFormat: opts.backingFormat ?? 'qcow2' } : {}),
+  };
+  if (format === 'raw') {
+    if (size < 0 || !Number.isInteger(size) || size > MAX_VIRTUAL_SIZE) throw new UserError('BLOCK_BAD_OPTION', `bad size ${size}`, { where: 'SIZE' });
+  } else planQcow2(qopts);
   const backend = provider.create(name);
   try {
     if (format === 'raw') {
-      if (size < 0 || !Number.isInteger(size)) throw new UserError('BLOCK_BAD_OPTION', `bad size ${size}`, { where: 'SIZE' });
       RawLayer.create(backend, size);
       backend.close();
       return;
     }
-    const img = createQcow2(backend, {
-      size,
-      ...(opts.clusterSize !== undefined ? { clusterSize: opts.clusterSize } : {}),
-      ...(opts.refcountBits !== undefined ? { refcountBits: opts.refcountBits } : {}),
-      ...(opts.backingFile !== undefined ? { backingFile: opts.backingFile, backingFormat: opts.backingFormat ?? 'qcow2' } : {}),
-    });
-    img.close();
+    createQcow2(backend, qopts).close();
   } catch (e) {
     backend.close();
+    // A create that failed half-way leaves no half image (qemu-img deletes it too, block.c
+    // bdrv_co_delete_file_noerr).
+    provider.remove?.(name);
     throw e;
   }
 }
@@ -155,8 +162,20 @@ export function imageInfo(
 }
 
 /** `qemu-img check [-r leaks|all]`. Raw images have nothing to check. */
-export function checkImage(name: string, opts: { repair?: 'leaks' | 'all'; format?: 'qcow2' | 'raw' } = {}, provider: BackendProvider = files()): CheckResult {
-  const chain = Chain.open(provider, name, { readOnly: !opts.repair, noBacking: true, ...(opts.format ? { format: opts.format } : {}) });
+export function checkImage(
+  name: string,
+  opts: { repair?: 'leaks' | 'all'; format?: 'qcow2' | 'raw'; forceShare?: boolean } = {},
+  provider: BackendProvider = files(),
+): CheckResult {
+  if (opts.repair && opts.forceShare) throw new UserError('BLOCK_BAD_OPTION', '-U (--force-share) cannot be used with -r: repair needs the write lock', { where: '-U' });
+  const chain = Chain.open(provider, name, {
+    readOnly: !opts.repair,
+    noBacking: true,
+    forceShare: !!opts.forceShare,
+    // A dirty image is checked as it is (qemu-img opens with BDRV_O_CHECK: no repair on open).
+    checkOnly: true,
+    ...(opts.format ? { format: opts.format } : {}),
+  });
   try {
     const top = chain.top;
     if (!(top instanceof Qcow2Image)) {

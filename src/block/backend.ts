@@ -11,8 +11,13 @@ export interface BlockBackend {
   pread(buf: Uint8Array, offset: number): void;
   /** Writes `data` at `offset`, growing the storage if needed. */
   pwrite(data: Uint8Array, offset: number): void;
-  /** Durability barrier (fsync for files). */
+  /** Durability point (fsync for files): every earlier write survives a power loss. */
   fsync(): void;
+  /**
+   * Ordering barrier between dependent metadata writes (fdatasync for files): writes issued
+   * before it reach stable storage before any issued after it. Optional: memory has no power loss.
+   */
+  barrier?(): void;
   /** Current length in bytes. */
   size(): number;
   /** Sets the length (growing is sparse: no zero bytes are written). */
@@ -76,6 +81,11 @@ export class MemoryBackend implements BlockBackend {
 
   fsync(): void {
     this.fsyncs++;
+  }
+
+  barriers = 0;
+  barrier(): void {
+    this.barriers++;
   }
 
   size(): number {

@@ -31,6 +31,8 @@ export interface BackendProvider {
   /** The name a backing reference means, seen from `overlay` (relative to its directory for files). */
   resolveBacking(overlay: string, backing: string): string;
   exists(name: string): boolean;
+  /** Deletes a half-created image (optional). */
+  remove?(name: string): void;
   /** One key per underlying image whatever the spelling (loop detection); the name by default. */
   identity?(name: string): string;
 }
@@ -78,6 +80,10 @@ export interface ChainOpenOptions {
   noBacking?: boolean;
   indexEntries?: number;
   l2CacheBytes?: number;
+  /** Open for check: a dirty image is not repaired on open (qemu-img check, BDRV_O_CHECK). */
+  checkOnly?: boolean;
+  /** Metadata barriers (fdatasync) on the writable layers; default true. */
+  barriers?: boolean;
 }
 
 interface IndexEntry {
@@ -98,8 +104,8 @@ export function probeFormat(backend: BlockBackend): 'qcow2' | 'raw' {
   return new DataView(b.buffer).getUint32(0) === QCOW2_MAGIC ? 'qcow2' : 'raw';
 }
 
-export function openLayer(backend: BlockBackend, format: string, readOnly: boolean, l2CacheBytes?: number): Layer {
-  if (format === 'qcow2') return Qcow2Image.open(backend, { readOnly, ...(l2CacheBytes !== undefined ? { l2CacheBytes } : {}) });
+export function openLayer(backend: BlockBackend, format: string, readOnly: boolean, l2CacheBytes?: number, checkOnly = false, barriers = true): Layer {
+  if (format === 'qcow2') return Qcow2Image.open(backend, { readOnly, checkOnly, barriers, ...(l2CacheBytes !== undefined ? { l2CacheBytes } : {}) });
   if (format === 'raw') return new RawLayer(backend, readOnly);
   throw new UserError('BLOCK_UNKNOWN_FORMAT', `Unknown driver '${format}' (vfab knows qcow2 and raw)`, { where: backend.name });
 }
@@ -146,7 +152,7 @@ export class Chain implements BlockImage {
         let layer: Layer;
         try {
           const probed = probeFormat(backend);
-          layer = openLayer(backend, format ?? probed, !write, opts.l2CacheBytes);
+          layer = openLayer(backend, format ?? probed, !write, opts.l2CacheBytes, !!opts.checkOnly, opts.barriers ?? true);
         } catch (e) {
           backend.close();
           throw e;

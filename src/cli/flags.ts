@@ -2,8 +2,8 @@
  * Flag values shared by several commands, parsed once so every command words its errors alike
  * (`--until: "10" is not a duration …`, exit 2).
  */
-import { UserError, errorMessage } from '../errors.js';
-import { parseDuration } from '../util/units.js';
+import { UserError } from '../errors.js';
+import { parseDuration, unitMessage } from '../util/units.js';
 
 /** `--seed`: an unsigned 32-bit integer. */
 export function parseSeedFlag(seed: string): number {
@@ -18,7 +18,7 @@ export function parseDurationFlag(name: string, value: string): number {
   try {
     return parseDuration(value);
   } catch (e) {
-    throw new UserError('CLI_BAD_FLAG', errorMessage(e), { where: `--${name}` });
+    throw new UserError('CLI_BAD_FLAG', unitMessage(e), { where: `--${name}` });
   }
 }
 

@@ -1,7 +1,7 @@
 import { Args, Flags } from '@oclif/core';
 import { runOptions } from '../cli/flags.js';
 import { BaseCommand } from '../cli/base-command.js';
-import { runTopology } from '../fabric/run.js';
+import { runTopologyAsync } from '../fabric/run.js';
 import { offloadableText } from '../sriov/offload.js';
 import { pickBridge } from '../vswitch/inspect.js';
 
@@ -22,7 +22,7 @@ export default class Flows extends BaseCommand {
 
   async run(): Promise<void> {
     const { args, flags } = await this.parse(Flows);
-    const { fabric } = runTopology(args.file, runOptions(flags.until, flags.seed));
+    const { fabric } = await runTopologyAsync(args.file, runOptions(flags.until, flags.seed));
     const br = pickBridge(fabric.ctx.bridges, flags.bridge);
     const hint = (f: { match: string; actions: string }) => offloadableText(`${f.match},actions=${f.actions}`);
     if (flags.json) {

@@ -1,5 +1,6 @@
 import { Args, Flags } from '@oclif/core';
-import { runOptions } from '../cli/flags.js';
+import { parseDurationFlag, runOptions } from '../cli/flags.js';
+import { UserError } from '../errors.js';
 import { BaseCommand } from '../cli/base-command.js';
 import { runTopologyAsync } from '../fabric/run.js';
 import { runProgress } from '../cli/run-progress.js';
@@ -26,6 +27,9 @@ export default class Run extends BaseCommand {
     'pcap-dir': Flags.string({ description: 'write one classic pcap per captured port into this folder' }),
     pcapng: Flags.string({ description: 'write one pcapng of all captured ports to this file' }),
     json: Flags.boolean({ description: 'print the summary as one JSON object' }),
+    serve: Flags.boolean({ description: 'pace virtual time by the wall clock and keep ptcp: OpenFlow ports open for ovs-ofctl and controllers until --until' }),
+    speed: Flags.string({ description: 'with --serve: virtual seconds per wall second (1 = real time, 0 = as fast as the controllers allow)', default: '1' }),
+    'controller-quiet': Flags.string({ description: 'wall-clock silence that ends a controller\'s answer (docs/openflow.md), e.g. 10ms' }),
     report: Flags.string({ description: 'also write a self-contained HTML report (diagram, timeline, tables) to this file' }),
   };
 
@@ -54,6 +58,13 @@ export default class Run extends BaseCommand {
         ...(seed !== undefined ? { seed } : {}),
         ...(flags.pcapng !== undefined ? { pcapng: flags.pcapng } : {}),
         ...(flags['pcap-dir'] !== undefined ? { pcapDir: flags['pcap-dir'] } : {}),
+        openflow: {
+          serve: flags.serve,
+          speed: parseSpeedFlag(flags.speed),
+          ...(flags['controller-quiet'] !== undefined ? { quietMs: parseDurationFlag('controller-quiet', flags['controller-quiet']) / 1e6 } : {}),
+          ...(flags.serve ? { onListening: () => process.stderr.write('vfab: serving (OpenFlow ptcp: ports open); Ctrl-C to stop\n') } : {}),
+          signal: stop.signal,
+        },
       });
     } finally {
       progress?.stop();
@@ -73,4 +84,10 @@ export default class Run extends BaseCommand {
     process.off('SIGINT', onSigint);
     if (result.summary.partial) process.exitCode = 130;
   }
+}
+
+function parseSpeedFlag(v: string): number {
+  const n = Number(v);
+  if (!/^[0-9]+(\.[0-9]+)?$/.test(v) || !Number.isFinite(n)) throw new UserError('CLI_BAD_FLAG', `speed must be a number >= 0, got "${v}"`, { where: '--speed' });
+  return n;
 }

@@ -1,17 +1,13 @@
-import { readFileSync } from 'node:fs';
 import { Args, Flags } from '@oclif/core';
 import { BaseCommand } from '../cli/base-command.js';
-import { UserError, errorMessage, errnoCode } from '../errors.js';
+import { UserError } from '../errors.js';
+import { readUserText } from '../util/user-file.adapter.js';
 import { loadTopology } from '../topology/load.js';
 import { renderTopologyTrace, traceTopology } from '../fabric/topology-trace.js';
 import { BridgeTracer, formatTraceResult, parsePortSpec, type TraceResult } from '../vswitch/trace.js';
 
 function readText(path: string, flag: string): string {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch (e) {
-    throw new UserError('CLI_FILE', `cannot read ${path}: ${errnoCode(e) ?? errorMessage(e)}`, { where: flag });
-  }
+  return readUserText(path, { code: 'CLI_FILE', where: flag });
 }
 
 export default class Trace extends BaseCommand {

@@ -24,11 +24,14 @@ import type { Simulation } from '../sim/simulation.js';
 import { Link } from '../link/link.js';
 import type { BridgeModel, TopologyModel, VlanConfig } from '../topology/model.js';
 import { Bridge } from '../vswitch/index.js';
+import { buildOpenflowBridge, initialFlows, type OpenflowBridge } from './openflow.js';
 import { GuestStack } from '../guest/index.js';
 import { VirtioNet } from '../vnic/index.js';
 import type { BuildContext, HostRuntime, SummarySection, VmNicRuntime, VmRuntime } from './context.js';
 import { attachVf, buildSriov } from './sriov.js';
 import { buildDisks } from './disks.js';
+import { buildRouters } from './routers.js';
+import { buildTunnels } from './tunnels.js';
 import { addFailoverInterface, isStandby, standbyFeatures, standbyOf } from './failover.js';
 
 export interface FabricBuildOptions {
@@ -38,6 +41,8 @@ export interface FabricBuildOptions {
   baseDir: string;
   /** Called for each port registered, in registration order (capture hooks in). */
   onPort?: (port: Port) => void;
+  /** `vfab validate`: build everything but open no disk image (no file is touched). */
+  skipDisks?: boolean;
 }
 
 export class FabricContext implements BuildContext {
@@ -53,6 +58,8 @@ export class FabricContext implements BuildContext {
   readonly sections = new Map<string, SummarySection>();
   /** Ports in registration order (capture order = IDB order). */
   readonly portOrder: Port[] = [];
+  /** Bridges driven over OpenFlow (fabric/openflow.ts); their sockets open when the run starts. */
+  readonly openflow: OpenflowBridge[] = [];
   private readonly linkByPort = new Map<string, Link>();
   private readonly onPort: ((port: Port) => void) | undefined;
 
@@ -133,11 +140,11 @@ export class FabricContext implements BuildContext {
     return isAbsolute(rel) ? rel : join(this.options.baseDir, rel);
   }
 
-  addLink(l: { name: string; a: string; b: string; bandwidthBps: number; delayNs: number; queueFrames: number; loss: number }): Link {
+  addLink(l: { name: string; a: string; b: string; bandwidthBps: number; delayNs: number; queueFrames: number; loss: number; qdisc?: import('../link/qdisc.js').QdiscConfig }): Link {
     const a = this.ports.get(l.a);
     const b = this.ports.get(l.b);
     if (!a || !b) throw new BugError('FABRIC_NO_PORT', `link ${l.name}: port ${a ? l.b : l.a} was not built`);
-    const link = new Link({ sim: this.sim, name: l.name, a, b, bandwidthBps: l.bandwidthBps, delayNs: l.delayNs, queueFrames: l.queueFrames, loss: l.loss, events: this.events });
+    const link = new Link({ sim: this.sim, name: l.name, a, b, bandwidthBps: l.bandwidthBps, delayNs: l.delayNs, queueFrames: l.queueFrames, loss: l.loss, events: this.events, ...(l.qdisc ? { qdisc: l.qdisc } : {}) });
     this.links.set(l.name, link);
     this.linkByPort.set(l.a, link);
     this.linkByPort.set(l.b, link);
@@ -164,7 +171,8 @@ function buildBridge(ctx: FabricContext, m: BridgeModel, bridgeCount: number): B
       sim: ctx.sim,
       events: ctx.events,
       cacheSize: flowCacheSize(bridgeCount),
-      ...(m.flows ? { flows: m.flows.text, flowsOrigin: m.flows.origin } : {}),
+      ...(initialFlows(m) !== undefined ? { flows: initialFlows(m)! } : {}),
+      ...(m.flows ? { flowsOrigin: m.flows.origin } : {}),
       ...(m.macAgingNs !== undefined ? { macAgingNs: m.macAgingNs } : {}),
       ...(m.macTableSize !== undefined ? { macTableSize: m.macTableSize } : {}),
     });
@@ -186,6 +194,7 @@ function buildBridge(ctx: FabricContext, m: BridgeModel, bridgeCount: number): B
     });
     ctx.registerPort(port);
   }
+  if (m.openflow) ctx.openflow.push(buildOpenflowBridge(ctx, m, bridge, ctx.openflow.length + 1));
   return bridge;
 }
 
@@ -199,6 +208,8 @@ export function buildFabric(model: TopologyModel, opts: FabricBuildOptions): Fab
     ctx.hosts.set(h.name, rt);
   }
   for (const s of model.switches) buildBridge(ctx, s, bridgeCount);
+  buildRouters(ctx);
+  buildTunnels(ctx);
   buildSriov(ctx);
   // VM NIC ports are built before links so a VM interface without a bridge can be cabled.
   for (const vm of model.vms) {
@@ -256,7 +267,7 @@ export function buildFabric(model: TopologyModel, opts: FabricBuildOptions): Fab
   const flowErrors = [...ctx.bridges.values()].map((b) => b.pendingFlowsError()).filter((e): e is UserError => e !== null);
   if (flowErrors.length === 1) throw flowErrors[0]!;
   if (flowErrors.length > 1) throw new UserErrors(flowErrors);
-  buildDisks(ctx);
+  if (!opts.skipDisks) buildDisks(ctx);
   return ctx;
 }
 

@@ -28,6 +28,7 @@ import { validateSriov } from './sriov.js';
 import { validateMigration } from './migration.js';
 import { validateFailover } from './failover.js';
 import { closeDisks, validateDisks } from './disks.js';
+import { runWithControllers, type OpenflowRunOptions } from './openflow-run.adapter.js';
 import { VFAB_VERSION } from '../version.js';
 import { bridgeTables, topologyHash } from './tables.js';
 import { yieldToEventLoop } from './event-loop.adapter.js';
@@ -109,6 +110,11 @@ export class Fabric {
     this.apps = scheduleScenario(this.ctx);
   }
 
+  /** The scenario's apps (live objects), in scenario order: what expectations read. */
+  get scenarioApps(): readonly ScheduledApp[] {
+    return this.apps;
+  }
+
   /** All ports, sorted by path. */
   get ports(): Port[] {
     return this.ctx.ports.all();
@@ -171,6 +177,9 @@ export class Fabric {
    */
   run(opts: { untilNs?: number; maxEvents?: number } = {}): RunSummary {
     if (this.ran) throw new UserError('FABRIC_ALREADY_RAN', 'a Fabric runs once; build a new one to run again');
+    if (this.ctx.openflow.length > 0) {
+      throw new UserError('OPENFLOW_NEEDS_ASYNC', `bridge ${this.ctx.openflow[0]!.path} talks to an OpenFlow controller: run it with runAsync()/runTopologyAsync() (vfab run does)`);
+    }
     this.ran = true;
     const untilNs = opts.untilNs ?? this.model.durationNs ?? DEFAULTS.durationNs;
     this.sim.run({ untilNs, ...(opts.maxEvents !== undefined ? { maxEvents: opts.maxEvents } : {}) });
@@ -182,12 +191,16 @@ export class Fabric {
    * so signal handlers (Ctrl-C closing trace files) and other I/O get a turn during long runs.
    * The simulation itself is unchanged: same events, same order, same results as `run`.
    */
-  async runAsync(opts: RunAsyncOptions = {}): Promise<RunSummary> {
+  async runAsync(opts: RunAsyncOptions & { openflow?: OpenflowRunOptions } = {}): Promise<RunSummary> {
     if (this.ran) throw new UserError('FABRIC_ALREADY_RAN', 'a Fabric runs once; build a new one to run again');
     this.ran = true;
     const untilNs = opts.untilNs ?? this.model.durationNs ?? DEFAULTS.durationNs;
     const slice = opts.sliceEvents ?? 100_000;
     const yieldFn = opts.yieldFn ?? yieldToEventLoop;
+    if (this.ctx.openflow.length > 0) {
+      await runWithControllers(this.ctx, untilNs, slice, opts.openflow ?? {});
+      return this.summary();
+    }
     let partial = false;
     for (;;) {
       const r = this.sim.run({ untilNs, maxEvents: slice });
@@ -210,7 +223,10 @@ export class Fabric {
     const links: Record<string, LinkSummary> = {};
     for (const [name, l] of this.ctx.links) {
       const s = l.stats();
-      const d = (x: typeof s.ab) => ({ frames: x.frames, bytes: x.bytes, queue_full: x.queueFull, lost: x.lost, link_down: x.linkDown, max_queued: x.maxQueued });
+      const d = (x: typeof s.ab) => ({
+        frames: x.frames, bytes: x.bytes, queue_full: x.queueFull, lost: x.lost, link_down: x.linkDown, max_queued: x.maxQueued,
+        ...(Object.keys(x.qdiscDrops).length > 0 || x.ecnMarks > 0 ? { qdisc_drops: x.qdiscDrops, ecn_marks: x.ecnMarks } : {}),
+      });
       links[name] = { a: l.a.path, b: l.b.path, up: l.up, a_to_b: d(s.ab), b_to_a: d(s.ba) };
     }
     const summary: RunSummary = {

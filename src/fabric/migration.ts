@@ -118,7 +118,9 @@ export function validateMigration(model: TopologyModel): UserError[] {
     try {
       checkAnnounceParams(announceParams(doc), 'announce');
     } catch (e) {
-      if (!(e instanceof UserError)) throw e; // an internal fault stays one
+      // only a user error (a bad announce parameter) becomes a located error; anything else is
+      // an internal fault and must surface as one (exit 1), not be dressed up as the user's
+      if (!(e instanceof UserError)) throw e;
       const ue = e;
       const field = ue.where ?? 'announce';
       errors.push(model.source.error('MIGRATION_BAD_ANNOUNCE', doc[field as keyof typeof doc] !== undefined ? [...y, field] : y, ue.message));
@@ -229,6 +231,7 @@ function startMigration(ctx: BuildContext, step: MigrateStep, refusal?: string):
         for (const other of ctx.vms.values()) if (other !== vm) for (const n of other.nics.values()) out.push(n.nic.port);
         return out;
       },
+      allPorts: () => ctx.ports.all(),
     },
   );
   if (refusal !== undefined) m.refuse(refusal);
@@ -262,11 +265,19 @@ function tableView(b: Bridge): MacTableView {
   };
 }
 
+/** `` (no other losses) or ` (+ 30 lost to link_down, 2 to queue in the same window)`. */
+function otherLosses(r: MigrationRecord): string {
+  const parts = Object.entries(r.losses)
+    .filter(([c, n]) => c !== 'migration' && n > 0)
+    .map(([c, n]) => `${n} to ${c}`);
+  return parts.length === 0 ? '' : ` (+ lost in the same window: ${parts.join(', ')})`;
+}
+
 function timelineText(r: MigrationRecord): string[] {
   const head =
     r.status === 'completed'
       ? `${r.vm} ${r.from} -> ${r.to}: ${r.rounds} round${r.rounds === 1 ? '' : 's'}, ${r.transferred_bytes} bytes, downtime ${formatTime(r.downtime_ns)}, ` +
-        `announce ${r.announce.mode} (${r.announce.frames} frames), ${r.packets_lost} packets lost, ` +
+        `announce ${r.announce.mode} (${r.announce.frames} frames), ${r.packets_lost} packets lost${otherLosses(r)}, ` +
         (r.reconverged_ns === null ? 'MAC tables not reconverged by the end of the run' : `reconverged at ${formatTime(r.reconverged_ns)}`)
       : `${r.vm} ${r.from} -> ${r.to}: ${r.status}${r.message ? ` — ${r.message}` : ''}`;
   const lines = [head];

@@ -5,13 +5,15 @@
  * throws they are closed before the error propagates; with `closeOnExit` (the CLI) Ctrl-C and
  * SIGTERM close them too (`pcap/file-sink.adapter.ts`).
  */
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { makeUserDir, withUserPath } from '../util/user-file.adapter.js';
 import { closeAllOnExit, FileSink } from '../pcap/file-sink.adapter.js';
 import type { ByteSink } from '../pcap/index.js';
 import type { EventSink } from '../port/nic.js';
 import { loadTopology, loadTopologyText } from '../topology/load.js';
 import type { TopologyModel } from '../topology/model.js';
 import { Fabric } from './fabric.js';
+import type { OpenflowRunOptions } from './openflow-run.adapter.js';
 import type { RunSummary } from './summary.js';
 
 export interface RunTopologyOptions {
@@ -32,6 +34,8 @@ export interface RunTopologyOptions {
   closeOnExit?: boolean;
   /** Folder for relative paths in the topology (default: the file's folder). */
   baseDir?: string;
+  /** Bridges with OpenFlow controllers: synchronisation and serve-mode options. */
+  openflow?: OpenflowRunOptions;
   /** `runTopologyAsync`: progress after each slice of events. */
   onProgress?: (nowNs: number, untilNs: number, events: number) => void;
   /** `runTopologyAsync`: stop early (Ctrl-C); the summary is marked `partial`, traces are closed. */
@@ -77,6 +81,7 @@ export async function runTopologyAsync(input: TopologyInputSource, opts: RunTopo
   try {
     const summary = await fabric.runAsync({
       ...(opts.untilNs !== undefined ? { untilNs: opts.untilNs } : {}),
+      ...(opts.openflow !== undefined ? { openflow: opts.openflow } : {}),
       ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
       ...(opts.signal ? { signal: opts.signal } : {}),
       ...(opts.sliceEvents !== undefined ? { sliceEvents: opts.sliceEvents } : {}),
@@ -85,6 +90,16 @@ export async function runTopologyAsync(input: TopologyInputSource, opts: RunTopo
   } finally {
     fabric.close();
   }
+}
+
+/**
+ * A trace file the user named: a directory given as the file, a file given as the folder, a
+ * read-only place… are exit 2 naming the path and the reason (issue 10 #9), never an internal
+ * error.
+ */
+function userFileSink(path: string): FileSink {
+  makeUserDir(dirname(path), 'PCAP_OUTPUT');
+  return withUserPath(path, 'write', 'PCAP_OUTPUT', () => new FileSink(path));
 }
 
 function prepare(input: TopologyInputSource, opts: RunTopologyOptions): { fabric: Fabric; files: string[] } {
@@ -100,7 +115,7 @@ function prepare(input: TopologyInputSource, opts: RunTopologyOptions): { fabric
   const sel = opts.capturePorts !== undefined ? { ports: opts.capturePorts } : {};
   try {
     if (opts.pcapng !== undefined) {
-      fabric.capturePcapng(new FileSink(opts.pcapng), sel);
+      fabric.capturePcapng(userFileSink(opts.pcapng), sel);
       files.push(opts.pcapng);
     }
     if (opts.pcapngSink) fabric.capturePcapng(opts.pcapngSink, sel);
@@ -109,7 +124,7 @@ function prepare(input: TopologyInputSource, opts: RunTopologyOptions): { fabric
       fabric.capturePcapPerPort((path) => {
         const f = join(dir, `${path}.pcap`);
         files.push(f);
-        return new FileSink(f);
+        return userFileSink(f);
       }, sel);
     }
   } catch (e) {

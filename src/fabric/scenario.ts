@@ -7,26 +7,31 @@
  * `migration.ts`. App results are collected in scenario order for the summary's `apps`.
  */
 import { UserError } from '../errors.js';
-import { startPing, startUdpCbr, type PingApp, type UdpApp } from '../guest/index.js';
+import { startIperf, startPing, startRpc, startUdpCbr, type IperfApp, type PingApp, type RpcApp, type UdpApp } from '../guest/index.js';
 import type { ScenarioStep } from '../topology/model.js';
 import type { FabricContext } from './build.js';
 import type { AppSummary } from './summary.js';
 import { applySriovAction } from './sriov.js';
 import { scheduleMigration } from './migration.js';
+import { scheduleTraceroute } from './routers.js';
 
 export interface ScheduledApp {
   step: ScenarioStep;
   startNs: number;
-  app: PingApp | UdpApp | null;
+  app: PingApp | UdpApp | IperfApp | RpcApp | null;
 }
 
 /** App results as they appear in the summary: the guest app's result plus where and when. */
 export function appResult(a: ScheduledApp): AppSummary {
   const act = a.step.action;
-  if (act.kind !== 'ping' && act.kind !== 'udp') throw new Error('not an app step');
-  const head: AppSummary = { app: act.kind, from: act.from, to: act.dstText, start_ns: a.startNs };
+  if (act.kind !== 'ping' && act.kind !== 'udp' && act.kind !== 'iperf' && act.kind !== 'rpc') throw new Error('not an app step');
+  const head: AppSummary = { app: act.kind, name: act.name, from: act.from, to: act.dstText, start_ns: a.startNs };
   const extra: Record<string, unknown> =
-    act.kind === 'udp' ? { rate_bps: act.rateBps, size: act.size, duration_ns: act.durationNs } : { count: act.count, size: act.size, interval_ns: act.intervalNs };
+    act.kind === 'udp'
+      ? { rate_bps: act.rateBps, size: act.size, duration_ns: act.durationNs }
+      : act.kind === 'ping'
+        ? { count: act.count, size: act.size, interval_ns: act.intervalNs }
+        : {};
   if (!a.app) return { ...head, ...extra, started: false };
   const r = a.app.result() as unknown as Record<string, unknown>;
   const out: AppSummary = { ...head, ...extra };
@@ -77,6 +82,49 @@ export function scheduleScenario(ctx: FabricContext): ScheduledApp[] {
         }));
         break;
       }
+      case 'iperf': {
+        const entry: ScheduledApp = { step, startNs: step.atNs, app: null };
+        apps.push(entry);
+        const d = act.doc;
+        ctx.sim.scheduleAt(step.atNs, guard(step, () => {
+          const vm = ctx.vms.get(act.from)!;
+          entry.app = startIperf(vm.stack, {
+            dst: act.dstText,
+            ...(d.port !== undefined ? { port: d.port } : {}),
+            ...(d.duration !== undefined ? { durationNs: d.duration } : {}),
+            ...(d.bytes !== undefined ? { bytes: d.bytes } : {}),
+            ...(d.parallel !== undefined ? { parallel: d.parallel } : {}),
+            ...(d.reverse !== undefined ? { reverse: d.reverse } : {}),
+            ...(d.cc !== undefined ? { cc: d.cc } : {}),
+            ...(d.interval !== undefined ? { intervalNs: d.interval } : {}),
+            ...(d.window !== undefined ? { windowBytes: d.window } : {}),
+            ...(d.server !== undefined ? { server: d.server } : {}),
+          });
+        }));
+        break;
+      }
+      case 'rpc': {
+        const entry: ScheduledApp = { step, startNs: step.atNs, app: null };
+        apps.push(entry);
+        const d = act.doc;
+        ctx.sim.scheduleAt(step.atNs, guard(step, () => {
+          const vm = ctx.vms.get(act.from)!;
+          entry.app = startRpc(vm.stack, {
+            dst: act.dstText,
+            durationNs: d.duration,
+            ...(d.port !== undefined ? { port: d.port } : {}),
+            ...(d.request !== undefined ? { request: d.request } : {}),
+            ...(d.response !== undefined ? { response: d.response } : {}),
+            ...(d.rate !== undefined ? { rate: d.rate } : {}),
+            ...(d.concurrency !== undefined ? { concurrency: d.concurrency } : {}),
+            ...(d.per_request !== undefined ? { perRequest: d.per_request } : {}),
+            ...(d.interval !== undefined ? { intervalNs: d.interval } : {}),
+            ...(d.nodelay !== undefined ? { nodelay: d.nodelay } : {}),
+            ...(d.server !== undefined ? { server: d.server } : {}),
+          });
+        }));
+        break;
+      }
       case 'link_down':
       case 'link_up': {
         const up = act.kind === 'link_up';
@@ -86,6 +134,9 @@ export function scheduleScenario(ctx: FabricContext): ScheduledApp[] {
       case 'vf':
       case 'sriov':
         ctx.sim.scheduleAt(step.atNs, () => applySriovAction(ctx, step as ScenarioStep & { action: typeof act }));
+        break;
+      case 'traceroute':
+        scheduleTraceroute(ctx, step, act);
         break;
       case 'migrate':
         scheduleMigration(ctx, step as ScenarioStep & { action: typeof act });

@@ -18,7 +18,9 @@ import { formatTime } from '../sim/time.js';
  * `throughput_bps`.
  */
 export interface AppSummary {
-  app: 'ping' | 'udp';
+  app: 'ping' | 'udp' | 'iperf' | 'rpc';
+  /** The app's name for expectations (`ping1`, `iperf2`, or the file's `name:`). */
+  name?: string;
   from: string;
   to: string;
   start_ns: number;
@@ -29,8 +31,20 @@ export interface LinkSummary {
   a: string;
   b: string;
   up: boolean;
-  a_to_b: { frames: number; bytes: number; queue_full: number; lost: number; link_down: number; max_queued: number };
-  b_to_a: { frames: number; bytes: number; queue_full: number; lost: number; link_down: number; max_queued: number };
+  a_to_b: LinkDirectionSummary;
+  b_to_a: LinkDirectionSummary;
+}
+
+export interface LinkDirectionSummary {
+  frames: number;
+  bytes: number;
+  queue_full: number;
+  lost: number;
+  link_down: number;
+  max_queued: number;
+  /** fq_codel / red only: drops by reason and CE marks. */
+  qdisc_drops?: Record<string, number>;
+  ecn_marks?: number;
 }
 
 export interface RunSummary {
@@ -111,6 +125,35 @@ export function renderSummary(s: RunSummary, sectionText: Array<{ key: string; l
         ['from', 'to', 'at', 'rate', 'sent', 'recv', 'loss', 'throughput'],
         udps.map((u) => [u.from, `${u.to}:${str(u['port'])}`, formatTime(u.start_ns), rate(num(u['rate_bps']) ?? 0), str(u['sent_packets']), str(u['received_packets']), `${str(u['loss_pct'])}%`, rate(num(u['throughput_bps']) ?? 0)]),
         [false, false, true, true, true, true, true, true],
+      ),
+    );
+  }
+  const iperfs = s.apps.filter((a) => a.app === 'iperf');
+  if (iperfs.length > 0) {
+    out.push('', 'iperf');
+    out.push(
+      ...table(
+        ['name', 'from', 'to', 'at', 'cc', 'streams', 'throughput', 'retransmits', 'errors'],
+        iperfs.map((a) => {
+          const end = a['end'] as { sum_received?: { bits_per_second?: number } } | undefined;
+          const errs = a['errors'] as string[] | undefined;
+          return [str(a.name), a.from, `${a.to}:${str(a['port'])}${a['reverse'] ? ' (reverse)' : ''}`, formatTime(a.start_ns), str(a['cc']), str(a['parallel']), rate(end?.sum_received?.bits_per_second ?? 0), str(a['retransmits']), errs && errs.length ? errs.join(',') : '-'];
+        }),
+        [false, false, false, true, false, true, true, true, false],
+      ),
+    );
+  }
+  const rpcs = s.apps.filter((a) => a.app === 'rpc');
+  if (rpcs.length > 0) {
+    out.push('', 'rpc (latency ms)');
+    out.push(
+      ...table(
+        ['name', 'from', 'to', 'at', 'done', 'failed', 'req/s', 'p50', 'p90', 'p99', 'p99.9', 'max'],
+        rpcs.map((a) => {
+          const l = (a['latency_ns'] ?? {}) as Record<string, number | null>;
+          return [str(a.name), a.from, `${a.to}:${str(a['port'])}`, formatTime(a.start_ns), str(a['completed']), str(a['failed']), str(a['requests_per_s']), ms(l['p50'] ?? null), ms(l['p90'] ?? null), ms(l['p99'] ?? null), ms(l['p99_9'] ?? null), ms(l['max'] ?? null)];
+        }),
+        [false, false, false, true, true, true, true, true, true, true, true, true],
       ),
     );
   }

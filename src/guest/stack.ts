@@ -12,8 +12,13 @@
  * bad IPv4 version/length/header checksum, fragments (no reassembly), packets for other hosts (no
  * forwarding), bad ICMP/UDP checksums, UDP to a port nobody listens on.
  *
+ * ICMP errors: UDP to a closed port answers port unreachable (Linux `__udp4_lib_rcv`, with Linux's
+ * per-destination rate limit, `icmp-ratelimit.ts`); received destination-unreachable/time-exceeded go to `onIcmpError` subscribers
+ * (traceroute), and fragmentation needed lowers the path MTU to that destination (RFC 1191,
+ * Linux's min_pmtu 552 floor), so later sends larger than it are dropped as `mtu` (EMSGSIZE).
+ *
  * Deliberate omissions: no IP fragmentation or reassembly (sends over the MTU are dropped as
- * `mtu`), no ICMP errors (port unreachable) are generated, IPv6 is used only for announcements
+ * `mtu`), IPv6 is used only for announcements
  * (received IPv6 frames are counted and ignored), no link-local IPv6 address is invented.
  */
 import { UserError, isUserError } from '../errors.js';
@@ -26,7 +31,11 @@ import {
 } from '../wire/build.js';
 import { formatIpv4, ipv4InSubnet, ipv4Mask, parseIpv4, parseIpv4Cidr, parseIpv6, type Ipv6Words } from '../wire/ip.js';
 import { BROADCAST_MAC, macToBytes } from '../wire/mac.js';
+import { ICMP_ERROR_PREC, buildIcmpErrorMessage, errorAllowed } from '../wire/icmp-error.js';
+import { buildIpv4Datagram, writeMac } from '../wire/ipv4-frame.js';
+import { IcmpRateLimit } from './icmp-ratelimit.js';
 import { DEFAULT_NEIGHBOR_OPTIONS, NeighborTable, type NeighborOptions } from './neighbor.js';
+import { TcpStack, type TcpConfig, type TcpIpLayer } from '../tcp/index.js';
 import { UdpSink } from './udp-sink.js';
 
 export interface GuestStackOptions {
@@ -77,6 +86,9 @@ export interface GuestCounters {
   drops: Record<string, number>;
 }
 
+/** An ICMP error (destination unreachable, time exceeded) with the datagram it quotes. */
+export type IcmpErrorHandler = (e: { srcIp: number; type: number; code: number; quote: Uint8Array; timeNs: number }) => void;
+
 /** An echo reply handed to the ping app that owns the ICMP identifier. */
 export type EchoReplyHandler = (reply: { srcIp: number; seq: number; dataLen: number; timeNs: number }) => void;
 
@@ -103,6 +115,12 @@ export class GuestStack {
   private nextIpId = 1;
   private nextEphemeral = 32768;
   private nextIcmpId = 0x1000;
+  /** Path MTU learned from ICMP fragmentation needed (RFC 1191), by destination (bounded). */
+  private readonly pathMtu = new Map<number, number>();
+  private readonly icmpErrorHandlers: IcmpErrorHandler[] = [];
+  private readonly icmpLimit = new IcmpRateLimit();
+  private tcpStack: TcpStack | null = null;
+  private tcpConfig: Partial<TcpConfig> | undefined;
 
   constructor(opts: GuestStackOptions) {
     this.name = opts.name;
@@ -154,6 +172,7 @@ export class GuestStack {
         drop: (reason, n) => this.drop(reason, n),
         failed: (ip) => {
           this.counters.arp_failures++;
+          this.tcpStack?.unreachable(ip, (remote) => iface.gateway === ip && iface.ipv4 !== null && !ipv4InSubnet(remote, iface.ipv4, iface.prefixLength));
           this.events?.({ type: 'guest-arp-failed', time_ns: this.sim.now, vm: this.name, nic: nic.path, ip: formatIpv4(ip) });
         },
       }),
@@ -174,6 +193,52 @@ export class GuestStack {
         this.tx(i, buildNeighborAdvertisement({ srcMac: i.nic.mac, srcIp6: a, targetIp6: a, unsolicited: true }));
       }
     }
+  }
+
+  /** Sets the defaults for this guest's TCP sockets (before first use of `tcp`). */
+  configureTcp(config: Partial<TcpConfig>): void {
+    this.tcpConfig = config;
+  }
+
+  /** The guest's TCP (created on first use): sockets, listeners, RST for closed ports. */
+  get tcp(): TcpStack {
+    if (this.tcpStack === null) {
+      this.tcpStack = new TcpStack({
+        sim: this.sim,
+        ip: this.tcpIpLayer(),
+        name: this.name,
+        prng: this.sim.prng.fork(`tcp:${this.name}`),
+        ...(this.tcpConfig ? { config: this.tcpConfig } : {}),
+      });
+    }
+    return this.tcpStack;
+  }
+
+  /** The IPv4 output TCP uses: Ethernet + IPv4 headers written in front of the segment. */
+  private tcpIpLayer(): TcpIpLayer {
+    return {
+      headroom: 34,
+      route: (dst) => {
+        const r = this.route(dst);
+        return r === null ? null : { src: r.iface.ipv4!, mtu: r.iface.nic.mtu };
+      },
+      allocate: (l4Len) => new Uint8Array(Math.max(34 + l4Len, 60)),
+      output: (buf, src, dst, l4Len, ecn) => {
+        const route = this.route(dst);
+        if (route === null) return this.drop('no-route', 1);
+        const { iface, nextHop } = route;
+        if (20 + l4Len > iface.nic.mtu) return this.drop('mtu', 1);
+        writeIpv4Header(buf, 14, src, dst, 20 + l4Len, this.ipId(), ecn);
+        const smac = iface.nic.mac;
+        writeMac(buf, 6, smac);
+        buf[12] = 0x08;
+        buf[13] = 0x00;
+        iface.neighbors.resolve(nextHop, (mac) => {
+          writeMac(buf, 0, mac);
+          this.tx(iface, buf);
+        });
+      },
+    };
   }
 
   /** Starts (or returns the existing) UDP receiver on `port`. */
@@ -211,10 +276,20 @@ export class GuestStack {
     );
   }
 
-  /** Sends one UDP datagram with `payload`. */
-  sendUdp(dst: number, srcPort: number, dstPort: number, payload: Uint8Array): boolean {
+  /** Subscribes to ICMP errors the stack receives (traceroute, tests). */
+  onIcmpError(handler: IcmpErrorHandler): void {
+    this.icmpErrorHandlers.push(handler);
+  }
+
+  /** The path MTU to `dst` learned from ICMP fragmentation needed, if any. */
+  pathMtuTo(dst: number): number | undefined {
+    return this.pathMtu.get(dst);
+  }
+
+  /** Sends one UDP datagram with `payload` (`ttl`: IP TTL, default 64). */
+  sendUdp(dst: number, srcPort: number, dstPort: number, payload: Uint8Array, ttl?: number): boolean {
     const ok = this.sendIpv4(dst, 20 + 8 + payload.length, (iface, dstMac, src) =>
-      buildUdp({ srcMac: iface.nic.mac, dstMac, srcIp: src, dstIp: dst, ipId: this.ipId(), srcPort, dstPort, payload }),
+      buildUdp({ srcMac: iface.nic.mac, dstMac, srcIp: src, dstIp: dst, ipId: this.ipId(), srcPort, dstPort, payload, ...(ttl !== undefined ? { ttl } : {}) }),
     );
     if (ok) this.counters.udp_datagrams_sent++;
     return ok;
@@ -241,7 +316,7 @@ export class GuestStack {
       return false;
     }
     const { iface, nextHop } = route;
-    if (ipLen > iface.nic.mtu) {
+    if (ipLen > Math.min(iface.nic.mtu, this.pathMtu.get(dst) ?? 65535)) {
       this.drop('mtu', 1);
       return false;
     }
@@ -368,6 +443,10 @@ export class GuestStack {
     const l4Len = total - ihl;
     if (proto === 1) this.receiveIcmp(src, dst, f, l4, l4Len, bcast);
     else if (proto === 17) this.receiveUdp(src, dst, f, l4, l4Len);
+    else if (proto === 6) {
+      if (bcast) return this.drop('tcp-broadcast', 1);
+      this.tcp.input(src, dst, f, l4, l4Len, f[o + 1]! & 3);
+    }
     else this.drop('unknown-protocol', 1);
   }
 
@@ -393,7 +472,27 @@ export class GuestStack {
       h({ srcIp: src, seq, dataLen: len - 8, timeNs: this.sim.now });
       return;
     }
+    if ((type === 3 || type === 11) && len >= 8 + 20) {
+      // Linux icmp_unreach: frag-needed lowers the route's PMTU (never below 552, min_pmtu).
+      const quote = f.subarray(l4 + 8, l4 + len);
+      if (type === 3 && f[l4 + 1] === 4) {
+        const mtu = Math.max(552, (f[l4 + 6]! << 8) | f[l4 + 7]!);
+        const qdst = readU32(quote, 16);
+        if (this.pathMtu.size >= 4096 && !this.pathMtu.has(qdst)) this.pathMtu.clear();
+        this.pathMtu.set(qdst, Math.min(mtu, this.pathMtu.get(qdst) ?? 65535));
+      }
+      for (const h of this.icmpErrorHandlers) h({ srcIp: src, type, code: f[l4 + 1]!, quote, timeNs: this.sim.now });
+      return;
+    }
     this.drop('icmp-ignored', 1);
+  }
+
+  /** Linux `__udp4_lib_rcv` with no socket: ICMP port unreachable quoting the datagram. */
+  private sendPortUnreachable(ip: Uint8Array, to: number): void {
+    if (!errorAllowed(ip)) return;
+    if (!this.icmpLimit.allow(to, 3, this.sim.now)) return this.drop('icmp-ratelimited', 1);
+    const msg = buildIcmpErrorMessage(3, 3, ip);
+    this.sendIpv4(to, 20 + msg.length, (iface, dstMac) => icmpFrame(iface.nic.mac, dstMac, readU32(ip, 16), to, this.ipId(), msg));
   }
 
   private receiveUdp(src: number, dst: number, f: Frame, l4: number, len: number): void {
@@ -408,10 +507,51 @@ export class GuestStack {
     const sport = (f[l4]! << 8) | f[l4 + 1]!;
     const dport = (f[l4 + 2]! << 8) | f[l4 + 3]!;
     const sink = this.sinks.get(dport);
-    if (sink === undefined) return this.drop('udp-no-port', 1);
+    if (sink === undefined) {
+      this.drop('udp-no-port', 1);
+      return this.sendPortUnreachable(f.subarray(14, l4 + ulen), src);
+    }
     this.counters.udp_datagrams_received++;
     sink.deliver(src, sport, f.subarray(l4 + 8, l4 + ulen), this.sim.now);
   }
+}
+
+/** Ethernet + IPv4 around an ICMP message (DF clear, TOS 0xc0: Linux `icmp_send`). */
+function icmpFrame(srcMac: number, dstMac: number, src: number, dst: number, ident: number, msg: Uint8Array): Frame {
+  const ip = buildIpv4Datagram({ src, dst, protocol: 1, tos: ICMP_ERROR_PREC, ttl: 64, ident, dontFrag: false }, msg);
+  const frame = new Uint8Array(Math.max(60, 14 + ip.length));
+  writeMac(frame, 0, dstMac);
+  writeMac(frame, 6, srcMac);
+  frame[12] = 0x08;
+  frame.set(ip, 14);
+  return frame;
+}
+
+/** IPv4 header as Linux sends TCP: DF set, TTL 64, ECN bits from TCP, header checksum. */
+function writeIpv4Header(b: Uint8Array, o: number, src: number, dst: number, total: number, id: number, ecn: number): void {
+  b[o] = 0x45;
+  b[o + 1] = ecn & 3;
+  b[o + 2] = total >>> 8;
+  b[o + 3] = total & 0xff;
+  b[o + 4] = id >>> 8;
+  b[o + 5] = id & 0xff;
+  b[o + 6] = 0x40;
+  b[o + 7] = 0;
+  b[o + 8] = 64;
+  b[o + 9] = 6;
+  b[o + 10] = 0;
+  b[o + 11] = 0;
+  b[o + 12] = src >>> 24;
+  b[o + 13] = (src >>> 16) & 0xff;
+  b[o + 14] = (src >>> 8) & 0xff;
+  b[o + 15] = src & 0xff;
+  b[o + 16] = dst >>> 24;
+  b[o + 17] = (dst >>> 16) & 0xff;
+  b[o + 18] = (dst >>> 8) & 0xff;
+  b[o + 19] = dst & 0xff;
+  const c = ~fold(sumBytes(b, o, o + 20)) & 0xffff;
+  b[o + 10] = c >>> 8;
+  b[o + 11] = c & 0xff;
 }
 
 function readU32(f: Uint8Array, o: number): number {

@@ -29,6 +29,7 @@ import type { Frame, FrameMeta, FrameReceiver, Port } from '../port/port.js';
 import type { Prng } from '../sim/prng.js';
 import type { Simulation } from '../sim/simulation.js';
 import type { EventSink } from '../port/nic.js';
+import { FqCodel, Red, type Qdisc, type QdiscConfig } from './qdisc.js';
 
 export interface LinkOptions {
   sim: Simulation;
@@ -42,6 +43,10 @@ export interface LinkOptions {
   delayNs?: number;
   /** Frames waiting to be serialized, per direction. Default 1000. */
   queueFrames?: number;
+  /** A queue discipline instead of the tail-drop FIFO (`fq_codel`, `red`); per direction. */
+  qdisc?: QdiscConfig;
+  /** MTU used for fq_codel's quantum and RED's defaults (default 1500). */
+  mtu?: number;
   /** Loss probability per frame in [0, 1]. Default 0. */
   loss?: number;
   /** Loss stream; default `sim.prng.fork('link:' + name)`. */
@@ -59,9 +64,14 @@ export interface LinkDirectionStats {
   bytes: number;
   queueFull: number;
   lost: number;
-  linkDown: number;
+  /** Frames lost because the link was down: the sending port's `link-down` drops (read-only). */
+  readonly linkDown: number;
   /** Highest number of frames waiting at once. */
   maxQueued: number;
+  /** Qdisc drops by reason (`codel`, `fq-overlimit`, `red-early`, `red-forced`, `red-limit`). */
+  qdiscDrops: Record<string, number>;
+  /** Frames ECN-marked (CE) by the qdisc. */
+  ecnMarks: number;
 }
 
 /** Serialization time of a `len`-byte frame (no FCS) at `bps`, in whole ns (rounded up). */
@@ -77,7 +87,10 @@ class Direction implements FrameReceiver {
   private count = 0;
   /** When the transmitter is free again. */
   busyUntil = 0;
-  readonly stats: LinkDirectionStats = { frames: 0, bytes: 0, queueFull: 0, lost: 0, linkDown: 0, maxQueued: 0 };
+  readonly stats: LinkDirectionStats;
+  /** Set for fq_codel/red: frames wait in it and leave one by one as the transmitter frees. */
+  qdisc: Qdisc | null = null;
+  private txEvent = false;
   /** Incremented on down(): frames scheduled in an older epoch are discarded. */
   epoch = 0;
 
@@ -89,6 +102,23 @@ class Direction implements FrameReceiver {
   ) {
     // Grown on demand up to queueFrames + 1: a fabric of thousands of mostly idle links stays small.
     this.starts = new Float64Array(Math.min(16, queueFrames + 1));
+    // One source of truth for link-down losses (issue 10 #15): the sending port's `link-down`
+    // drops. A frame sent while the link is down is dropped by the port itself (carrier off)
+    // and never reaches the link, so a separate link counter said 0 while the port counted.
+    // Every link-down drop at `from` is a frame `from` tried to put on this link.
+    const base = from.counters.drops['link-down'] ?? 0;
+    this.stats = {
+      frames: 0,
+      bytes: 0,
+      queueFull: 0,
+      lost: 0,
+      get linkDown(): number {
+        return (from.counters.drops['link-down'] ?? 0) - base;
+      },
+      maxQueued: 0,
+      qdiscDrops: {},
+      ecnMarks: 0,
+    };
   }
 
   private grow(): void {
@@ -104,8 +134,11 @@ class Direction implements FrameReceiver {
     const sim = link.sim;
     const now = sim.now;
     if (!link.up) {
-      this.stats.linkDown++;
       this.from.drop('link-down', frame);
+      return;
+    }
+    if (this.qdisc !== null) {
+      this.qdiscReceive(frame, meta.hops);
       return;
     }
     // Forget frames that have started serializing by now.
@@ -145,7 +178,6 @@ class Direction implements FrameReceiver {
     sim.scheduleAt(end + link.delayNs, () => {
       if (epoch !== this.epoch) {
         // The link went down while this frame was queued or on the wire.
-        this.stats.linkDown++;
         this.from.drop('link-down', frame);
         return;
       }
@@ -153,8 +185,74 @@ class Direction implements FrameReceiver {
     });
   }
 
+  private qdiscReceive(frame: Frame, hops: number): void {
+    const q = this.qdisc!;
+    const now = this.link.sim.now;
+    if (this.busyUntil <= now && q.length === 0 && !this.txEvent) {
+      this.send(frame, hops);
+      return;
+    }
+    q.enqueue(frame, now);
+    this.hops = hops;
+    if (q.length > this.stats.maxQueued) this.stats.maxQueued = q.length;
+    if (!this.txEvent) this.armTx();
+  }
+
+  /** Hop count for frames leaving the qdisc (frames do not carry it; the last one seen is used). */
+  private hops = 0;
+
+  private armTx(): void {
+    this.txEvent = true;
+    const sim = this.link.sim;
+    sim.scheduleAt(Math.max(sim.now, this.busyUntil), () => {
+      this.txEvent = false;
+      if (this.qdisc === null) return;
+      const f = this.qdisc.dequeue(sim.now);
+      this.stats.ecnMarks = this.qdisc.marks;
+      if (f === null) return;
+      this.send(f, this.hops);
+      if (this.qdisc.length > 0) this.armTx();
+    });
+  }
+
+  /** Starts serializing `frame` now (qdisc path). */
+  private send(frame: Frame, hops: number): void {
+    const link = this.link;
+    const sim = link.sim;
+    const end = sim.now + serializationNs(frame.length, link.bandwidthBps);
+    this.busyUntil = end;
+    this.stats.frames++;
+    this.stats.bytes += frame.length;
+    if (link.loss > 0 && link.prng.float() < link.loss) {
+      this.stats.lost++;
+      this.from.drop('loss', frame);
+      return;
+    }
+    const epoch = this.epoch;
+    const to = this.to;
+    sim.scheduleAt(end + link.delayNs, () => {
+      if (epoch !== this.epoch) {
+        this.from.drop('link-down', frame);
+        return;
+      }
+      to.receive(frame, { hops });
+    });
+  }
+
+  /** A qdisc drop: counted per reason on the link and at the sending port. */
+  qdiscDrop(frame: Frame, reason: string): void {
+    this.stats.qdiscDrops[reason] = (this.stats.qdiscDrops[reason] ?? 0) + 1;
+    this.from.drop(reason, frame);
+  }
+
   /** Forgets everything queued or in flight; each such frame is counted `link-down` at the sender when its arrival event fires. */
   flush(): void {
+    if (this.qdisc !== null) {
+      const now = this.link.sim.now;
+      for (let f = this.qdisc.dequeue(now); f !== null; f = this.qdisc.dequeue(now)) {
+        this.from.drop('link-down', f);
+      }
+    }
     this.count = 0;
     this.head = 0;
     this.busyUntil = this.link.sim.now;
@@ -190,13 +288,21 @@ export class Link {
     const q = opts.queueFrames ?? 1000;
     this.ab = new Direction(this, this.a, this.b, q);
     this.ba = new Direction(this, this.b, this.a, q);
+    const qd = opts.qdisc;
+    if (qd !== undefined && qd.kind !== 'fifo') {
+      const mtu = opts.mtu ?? 1500;
+      for (const d of [this.ab, this.ba]) {
+        const hook = (f: Frame, reason: string): void => d.qdiscDrop(f, reason);
+        d.qdisc = qd.kind === 'fq_codel' ? new FqCodel(qd, mtu, hook) : new Red(qd, mtu, this.prng.fork(d === this.ab ? 'red:ab' : 'red:ba'), 8e9 / this.bandwidthBps, hook);
+      }
+    }
     this.a.peer = this.ab;
     this.b.peer = this.ba;
   }
 
   /** Per-direction counters: `a→b` and `b→a`. */
   stats(): { ab: LinkDirectionStats; ba: LinkDirectionStats } {
-    return { ab: { ...this.ab.stats }, ba: { ...this.ba.stats } };
+    return { ab: { ...this.ab.stats, qdiscDrops: { ...this.ab.stats.qdiscDrops } }, ba: { ...this.ba.stats, qdiscDrops: { ...this.ba.stats.qdiscDrops } } };
   }
 
   /** Takes the cable down (both ends lose carrier) or brings it back up. */

@@ -18,6 +18,31 @@
  * without tracking.
  */
 import type { Simulation } from '../sim/index.js';
+
+/**
+ * Why a frame sent to the VM never arrived (issue 10 #11). The window of a migration's meter
+ * runs from the pause to the end of the run (or the VM's next migration), so later, unrelated
+ * losses (a `link_down`, a full queue) fall inside it; each lost frame is attributed to the last
+ * drop of one of its copies seen anywhere in the fabric, and only `migration` losses are the
+ * migration's `packets_lost`:
+ * - `migration`: dropped as `migration` (paused NIC, dead source port) or as `unplugged`, or
+ *   vanished without any drop (a stale MAC entry pointing back out of the ingress port, which
+ *   OVS skips): the migration window itself;
+ * - `link_down`: a copy was dropped `link-down`;
+ * - `queue`: `queue-full` or a device out of buffers (`no-rx-buffer`, `rx-ring-full`, …);
+ * - `link_loss`: random loss on a lossy link (`loss`);
+ * - `policy`: any other drop reason (flow `drop`, filters, VLAN, spoof checks, table miss).
+ */
+export type LossCause = 'migration' | 'link_down' | 'queue' | 'link_loss' | 'policy';
+export const LOSS_CAUSES: readonly LossCause[] = ['migration', 'link_down', 'queue', 'link_loss', 'policy'];
+
+export function lossCause(reason: string | undefined): LossCause {
+  if (reason === undefined || reason === 'migration' || reason === 'unplugged') return 'migration';
+  if (reason === 'link-down') return 'link_down';
+  if (reason === 'queue-full' || /buffer|ring|queue/.test(reason)) return 'queue';
+  if (reason === 'loss') return 'link_loss';
+  return 'policy';
+}
 import type { Port } from '../port/port.js';
 import { ms } from '../sim/time.js';
 
@@ -38,6 +63,8 @@ export class LossMeter {
   private readonly graceNs: number;
   private readonly maxOutstanding: number;
   private readonly unhooks: Array<() => void> = [];
+  /** The last drop reason seen for a frame identity still outstanding (bounded like `outstanding`). */
+  private readonly lastDrop = new Map<number, string>();
   /** Frames sent to the VM while active, and frames it received. */
   sent = 0;
   received = 0;
@@ -104,6 +131,20 @@ export class LossMeter {
     );
   }
 
+  /**
+   * Watches drops at any fabric port so that lost frames can be attributed to a cause; only
+   * frames to the VM's MACs whose identity is outstanding are remembered.
+   */
+  watchDrops(port: Port): void {
+    this.unhooks.push(
+      port.onDrop((_p, reason, frame) => {
+        if (!this.active || frame === undefined || !this.macs.has(dstMac(frame))) return;
+        const k = frameKey(frame);
+        if (this.outstanding.has(k)) this.lastDrop.set(k, reason);
+      }),
+    );
+  }
+
   start(): void {
     this.active = true;
   }
@@ -116,12 +157,22 @@ export class LossMeter {
     this.unhooks.length = 0;
   }
 
-  /** Frames sent to the VM that never arrived (older than the grace period when judged). */
+  /** Frames sent to the VM that never arrived (older than the grace period when judged), all causes. */
   lost(): number {
+    const by = this.lostByCause();
+    return LOSS_CAUSES.reduce((n, c) => n + by[c], 0);
+  }
+
+  /** `lost()` split by cause (see `LossCause`); frames past the tracking bound count as `migration`. */
+  lostByCause(): Record<LossCause, number> {
     const limit = (this.stoppedAt ?? this.sim.now) - this.graceNs;
-    let n = this.overflow;
-    for (const q of this.outstanding.values()) for (const t of q) if (t <= limit) n++;
-    return n;
+    const out: Record<LossCause, number> = { migration: this.overflow, link_down: 0, queue: 0, link_loss: 0, policy: 0 };
+    for (const [k, q] of this.outstanding) {
+      let n = 0;
+      for (const t of q) if (t <= limit) n++;
+      if (n > 0) out[lossCause(this.lastDrop.get(k))] += n;
+    }
+    return out;
   }
 }
 

@@ -34,7 +34,7 @@ import { buildRarp as wireBuildRarp } from '../wire/build.js';
 import { planPrecopy, type PrecopyPlan, type PrecopyRound } from './precopy.js';
 import { Announcer, type AnnounceMode, type AnnounceNic, type AnnounceParams, type AnnounceReport } from './announce.js';
 import { ReconvergenceTracker, type MacTableView, type TableConvergence } from './reconverge.js';
-import { LossMeter } from './loss.js';
+import { LossMeter, type LossCause } from './loss.js';
 
 export interface MigratableNic extends AnnounceNic {
   pause(): void;
@@ -121,6 +121,8 @@ export interface MigrationDeps {
    * for `packets_lost`. Without it, `packets_lost` falls back to the `migration` drop count.
    */
   senders?: () => readonly Port[];
+  /** Every port of the fabric: drops there attribute lost frames to a cause (loss.ts). */
+  allPorts?: () => readonly Port[];
   failover?: FailoverHooks;
 }
 
@@ -144,8 +146,13 @@ export interface MigrationRecord {
   downtime_ns: number;
   converged: boolean;
   announce: { mode: AnnounceMode; frames: number; first_ns: number | null; last_ns: number | null } & Partial<AnnounceReport>;
-  /** Frames sent to the VM from the pause on that never arrived (see loss.ts). */
+  /**
+   * Frames sent to the VM from the pause on that never arrived because of the migration
+   * (see loss.ts); losses with another cause in the same window are in `losses`.
+   */
   packets_lost: number;
+  /** Every frame lost in the window, by cause: migration, link_down, queue, link_loss, policy. */
+  losses: Record<LossCause, number>;
   /** Frames dropped as `migration` (at the paused NIC and the dead source port). */
   migration_drops: number;
   reconverged_ns: number | null;
@@ -292,6 +299,7 @@ export class LiveMigration {
       const loss = new LossMeter(this.sim, s.nics.map((n) => n.mac));
       for (const p of this.deps.senders()) loss.watchSender(p);
       for (const nic of s.nics) loss.watchReceiver(nic.port, () => this.status !== 'paused');
+      for (const p of this.deps.allPorts?.() ?? []) loss.watchDrops(p);
       loss.start();
       this.loss = loss;
     }
@@ -391,6 +399,9 @@ export class LiveMigration {
     const done = this.status === 'completed' || this.status === 'failed';
     const roundsSoFar = plan ? plan.rounds.filter((r) => done || this.startNs + r.end_ns <= now) : [];
     const ann = this.announcer?.result();
+    const losses: Record<LossCause, number> = this.loss
+      ? this.loss.lostByCause()
+      : { migration: this.migrationDrops, link_down: 0, queue: 0, link_loss: 0, policy: 0 };
     const bytes = plan
       ? this.status === 'completed'
         ? plan.transferred_bytes
@@ -409,7 +420,8 @@ export class LiveMigration {
       announce: ann
         ? { ...ann }
         : { mode: s.announce, frames: 0, first_ns: null, last_ns: null },
-      packets_lost: this.loss ? this.loss.lost() : this.migrationDrops,
+      packets_lost: losses.migration,
+      losses,
       migration_drops: this.migrationDrops,
       reconverged_ns: this.tracker?.reconvergedNs ?? null,
       message: this.message,

@@ -17,7 +17,9 @@ import { FirecrackerMeter, IoMaxMeter, QemuMeter } from '../block/throttle/meter
 import { FirecrackerRateLimiter } from '../block/throttle/token-bucket.js';
 import type { Direction } from '../block/throttle/leaky-bucket.js';
 import { Backend, type MclockSpec } from './backend.js';
+import type { BaseMetric } from './expect.js';
 import { LogHistogram } from './histogram.js';
+import { IntervalSeries, type SeriesMode } from './interval-series.js';
 import { Io, type IoSink } from './io.js';
 import { NULL_BACKEND, type DiskData, type DiskSpec, type PolicySpec, type QosModel } from './model.js';
 import { Timeline } from './timeline.js';
@@ -30,14 +32,21 @@ export interface WindowSpec {
   disk: string | undefined;
   fromNs: number;
   toNs: number;
+  /** Also evaluate `metric` per timeline interval (burst and max_/min_ expectations). */
+  series?: { intervalNs: number; metric: BaseMetric; mode: SeriesMode };
 }
 
 export class WindowStat {
   count = 0;
   reads = 0;
   bytes = 0;
+  readBytes = 0;
   readonly hist = new LogHistogram();
-  constructor(readonly spec: WindowSpec) {}
+  readonly series: IntervalSeries | undefined;
+  constructor(readonly spec: WindowSpec) {
+    const s = spec.series;
+    this.series = s ? new IntervalSeries(s.intervalNs, spec.fromNs, spec.toNs, s.metric, s.mode) : undefined;
+  }
 }
 
 /** Per-direction statistics of a job (fio's `read` / `write` sections). */
@@ -463,9 +472,13 @@ export class QosEngine implements IoSink {
       const w = ws[k]!;
       if (now >= w.spec.fromNs && now < w.spec.toNs) {
         w.count++;
-        if (dir === 0) w.reads++;
+        if (dir === 0) {
+          w.reads++;
+          w.readBytes += bytes;
+        }
         w.bytes += bytes;
         w.hist.record(lat);
+        w.series?.add(now, dir, bytes, lat);
       }
     }
     io.readyNs = now + j.spec.thinktimeNs;

@@ -5,24 +5,30 @@
  *   burst: TARGET METRIC OP VALUE for OP DURATION
  *
  * TARGET is a disk (`vm1.vda`), a throttle group (its members together) or `all` (default). METRIC: `iops`, `read_iops`, `write_iops`,
- * `bw` (bytes/s: `100MiB/s`, `800M`), latency `pNN` (`p99`, `p99.9`), `lat_mean`, `lat_max`, and
- * per-interval extremes `max_iops` / `min_iops`. OP: `>=`, `<=`, `>`, `<`, `==`. Latency values
+ * `bw` / `read_bw` / `write_bw` (bytes/s: `100MiB/s`, `800M`), latency `pNN` (`p99`, `p99.9`), `lat_mean`, `lat_max`, and
+ * per-interval extremes `max_M` / `min_M` of any of those (`max_iops`, `min_bw`, `max_p99`). OP: `>=`, `<=`, `>`, `<`, `==`. Latency values
  * take a unit (`20ms`), IOPS may use k/M (`1.8k`). Without `over`, the window is the whole run.
  * `burst:` measures the longest stretch of consecutive timeline intervals in which the metric
  * holds, and compares its length.
  *
  * Examples: `vm1.vda: iops >= 450 over [10s, 60s]`, `p99 <= 20ms`, `burst: vm1.vda iops >= 1800 for >= 9s`.
  */
-import { parseDuration, parseSize } from '../util/units.js';
-import { errorMessage } from '../errors.js';
+import { parseDuration, parseSize, unitMessage } from '../util/units.js';
 
 export type Op = '>=' | '<=' | '>' | '<' | '==';
-export type Metric = 'iops' | 'read_iops' | 'write_iops' | 'bw' | 'lat_mean' | 'lat_max' | 'max_iops' | 'min_iops' | `p${string}`;
+/** A metric measured over a window or over one timeline interval. */
+export type BaseMetric = 'iops' | 'read_iops' | 'write_iops' | 'bw' | 'read_bw' | 'write_bw' | 'lat_mean' | 'lat_max' | `p${string}`;
+/** A base metric, or the largest / smallest per-interval value of one (`max_bw`, `min_p99`). */
+export type Metric = BaseMetric | `max_${BaseMetric}` | `min_${BaseMetric}`;
 
 export interface Expectation {
   text: string;
   target: string | undefined;
+  /** The metric as written (`write_iops`, `max_bw`). */
   metric: Metric;
+  /** The metric measured: per window (`window`), or per interval and then its extreme (`max`/`min`). */
+  base: BaseMetric;
+  agg: 'window' | 'max' | 'min';
   op: Op;
   value: number;
   /** Window [from, to) in ns; `to` = +inf for "until the end". */
@@ -56,11 +62,32 @@ function tokenize(text: string): Tok[] {
   return toks;
 }
 
-const METRICS = ['iops', 'read_iops', 'write_iops', 'bw', 'lat_mean', 'lat_max', 'max_iops', 'min_iops'];
+/**
+ * The base metrics. Every one of them is usable in every form: steady (over a window), `burst:`
+ * (per interval, longest stretch) and interval extremes (`max_M` / `min_M`), so that no form
+ * silently measures another metric than the one written (issue 10 #1, issue 17 #5).
+ */
+export const BASE_METRICS = ['iops', 'read_iops', 'write_iops', 'bw', 'read_bw', 'write_bw', 'lat_mean', 'lat_max'] as const;
+const METRIC_HELP = 'iops, read_iops, write_iops, bw, read_bw, write_bw, pNN (e.g. p99), lat_mean, lat_max, or max_/min_ of any of them (max_iops, min_bw, max_p99)';
+
+/** Splits `max_bw` into its aggregation and base metric; undefined when it is no metric. */
+export function splitMetric(s: string): { base: BaseMetric; agg: 'window' | 'max' | 'min' } | undefined {
+  const m = /^(max_|min_)?(.*)$/.exec(s)!;
+  const base = m[2]!;
+  if (!(BASE_METRICS as readonly string[]).includes(base) && !/^p\d+(\.\d+)?$/.test(base)) return undefined;
+  return { base: base as BaseMetric, agg: m[1] === 'max_' ? 'max' : m[1] === 'min_' ? 'min' : 'window' };
+}
 const OPS: Op[] = ['>=', '<=', '>', '<', '=='];
 
-export function isLatencyMetric(m: Metric): boolean {
-  return m === 'lat_mean' || m === 'lat_max' || /^p\d/.test(m);
+/** Latency metrics (ns values with a time unit), including their `max_`/`min_` forms. */
+export function isLatencyMetric(m: string): boolean {
+  const b = m.replace(/^(max_|min_)/, '');
+  return b === 'lat_mean' || b === 'lat_max' || /^p\d/.test(b);
+}
+
+/** Bandwidth metrics (bytes/s), including their `max_`/`min_` forms. */
+export function isBandwidthMetric(m: string): boolean {
+  return /^(max_|min_)?(read_|write_)?bw$/.test(m);
 }
 
 export function parseExpectation(text: string): Expectation | ExpectParseError {
@@ -82,10 +109,12 @@ export function parseExpectation(text: string): Expectation | ExpectParseError {
   }
   if (target === 'all') target = undefined;
   const mt = toks[i++];
-  if (!mt) return fail('expected a metric: iops, read_iops, write_iops, bw, p99, lat_mean, lat_max, max_iops, min_iops');
+  if (!mt) return fail(`expected a metric: ${METRIC_HELP}`);
   const metric = mt.s as Metric;
-  if (!METRICS.includes(metric) && !/^p(\d+(\.\d+)?)$/.test(metric)) return fail(`unknown metric "${mt.s}"; expected iops, read_iops, write_iops, bw, pNN (e.g. p99), lat_mean, lat_max, max_iops or min_iops`, mt);
-  if (/^p/.test(metric) && !(Number(metric.slice(1)) > 0 && Number(metric.slice(1)) <= 100)) return fail(`percentile "${mt.s}" must be between p0 and p100`, mt);
+  const split = splitMetric(mt.s);
+  if (!split) return fail(`unknown metric "${mt.s}"; expected ${METRIC_HELP}`, mt);
+  if (/^p/.test(split.base) && !(Number(split.base.slice(1)) > 0 && Number(split.base.slice(1)) <= 100)) return fail(`percentile "${split.base}" must be between p0 and p100`, mt);
+  if (burst && split.agg !== 'window') return fail(`"burst:" measures ${split.base} per interval already; write "burst: ${target ?? 'all'} ${split.base} …" (max_/min_ are for non-burst expectations)`, mt);
   const ot = toks[i++];
   if (!ot || !OPS.includes(ot.s as Op)) return fail('expected a comparison: >=, <=, >, <, ==', ot);
   const vt = toks[i++];
@@ -122,24 +151,24 @@ export function parseExpectation(text: string): Expectation | ExpectParseError {
     toNs = fz;
   }
   if (i < toks.length) return fail(`unexpected "${toks[i]!.s}"`);
-  return { text, target, metric, op: ot.s as Op, value, fromNs, toNs, burst: b };
+  return { text, target, metric, base: split.base, agg: split.agg, op: ot.s as Op, value, fromNs, toNs, burst: b };
 }
 
 function dur(s: string): number | string {
   try {
     return parseDuration(s);
   } catch (e) {
-    return errorMessage(e);
+    return unitMessage(e);
   }
 }
 
 function parseValue(metric: Metric, s: string): number | string {
   if (isLatencyMetric(metric)) return dur(s);
-  if (metric === 'bw') {
+  if (isBandwidthMetric(metric)) {
     try {
       return parseSize(s.replace(/\/s$/, ''));
     } catch (e) {
-      return errorMessage(e);
+      return unitMessage(e);
     }
   }
   const m = /^(\d+(?:\.\d+)?)([kKM]?)$/.exec(s);

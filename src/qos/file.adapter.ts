@@ -2,9 +2,9 @@
  * The file-system side of QoS files: read the file, and load the topology it names (relative to
  * the QoS file) through the topology loader, keeping VM disks and their sizes.
  */
-import { readFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
+import { makeUserDir, readUserText, withUserPath } from '../util/user-file.adapter.js';
 import { dirname, isAbsolute, join } from 'node:path';
-import { UserError, errorMessage, errnoCode } from '../errors.js';
 import { loadTopology } from '../topology/index.js';
 import { Chain } from '../block/chain.js';
 import { FileProvider } from '../block/file-backend.adapter.js';
@@ -12,13 +12,7 @@ import { loadQosText, type QosFile, type TopologyDisks } from './file.js';
 import type { DiskData } from './model.js';
 
 export function loadQosFile(path: string): QosFile {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (e) {
-    const code = errnoCode(e);
-    throw new UserError('QOS_READ', `cannot read ${path}: ${code === 'ENOENT' ? 'no such file' : errorMessage(e)}`, { where: path });
-  }
+  const text = readUserText(path, { code: 'QOS_READ' });
   return loadQosFileText(text, path);
 }
 
@@ -80,10 +74,10 @@ export function openDataPaths(qos: QosFile): { data: Map<string, DiskData>; clos
 
 /** Writes chart files into `dir` (created if needed); returns the paths written. */
 export function writeCharts(dir: string, charts: Record<string, string>): string[] {
-  mkdirSync(dir, { recursive: true });
+  makeUserDir(dir, 'QOS_WRITE', '--svg');
   return Object.entries(charts).map(([name, svg]) => {
     const p = join(dir, name);
-    writeFileSync(p, svg);
+    withUserPath(p, 'write', 'QOS_WRITE', () => writeFileSync(p, svg), '--svg');
     return p;
   });
 }

@@ -18,10 +18,10 @@
  * a `line`), `mclock` (reservation, limit, weight).
  */
 import { z } from 'zod';
-import { UserError, UserErrors, errorMessage } from '../errors.js';
+import { UserError, UserErrors } from '../errors.js';
 import { parseYaml, validateYaml, nearest, type YamlPath, type YamlSource } from '../util/yaml-source.js';
 import { zDuration, zSize } from '../util/zod-units.js';
-import { parseDuration, parseSize } from '../util/units.js';
+import { parseDuration, parseSize, unitMessage } from '../util/units.js';
 import { qemuLimitKeys, readQemuLimits } from '../block/throttle/qemu-config.js';
 import { parseIoMax, type IoMaxLimits } from '../block/throttle/meters.js';
 import type { TokenBucketConfig } from '../block/throttle/token-bucket.js';
@@ -128,7 +128,16 @@ export function loadQosText(text: string, file = 'qos.yaml', opts: LoadQosOption
   let topo: TopologyDisks | undefined;
   if (doc.topology !== undefined) {
     if (!opts.loadTopology) err(['topology'], 'a topology file cannot be read here (library call without loadTopology)');
-    else topo = opts.loadTopology(doc.topology);
+    else {
+      try {
+        topo = opts.loadTopology(doc.topology);
+      } catch (e) {
+        // An unreadable topology file is located at the `topology:` line of this file; errors
+        // inside the topology file carry their own file:line:col and pass through.
+        if (!(e instanceof UserError) || e.location !== undefined) throw e;
+        throw source.error(e.code, ['topology'], `topology "${doc.topology}": ${e.message}`, e.hint ? { hint: e.hint } : {});
+      }
+    }
   }
 
   // backends
@@ -304,7 +313,7 @@ function sizePerSecond(v: number | string): number | string {
   try {
     return parseSize(typeof v === 'string' ? v.replace(/\s*\/\s*s$/, '') : v);
   } catch (e) {
-    return errorMessage(e);
+    return unitMessage(e);
   }
 }
 
@@ -316,7 +325,7 @@ function readService(v: z.output<typeof serviceSchema> | undefined, path: YamlPa
     try {
       return { kind: 'fixed', ns: parseDuration(v) };
     } catch (e) {
-      err(path, `"service": ${errorMessage(e)}`);
+      err(path, `"service": ${unitMessage(e)}`);
       return undefined;
     }
   }
@@ -487,7 +496,7 @@ function fioTime(v: number | string | undefined, bareUnitNs: number, path: YamlP
   try {
     return parseDuration(v);
   } catch (e) {
-    err(path, errorMessage(e));
+    err(path, unitMessage(e));
     return 0;
   }
 }

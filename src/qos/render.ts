@@ -53,13 +53,13 @@ export function renderTest(file: string, r: QosResult): string {
   const exps = r.expectations ?? [];
   const failed = exps.filter((e) => !e.pass);
   const out: string[] = [];
-  out.push(table(['', 'expectation', 'measured'], exps.map((e) => [e.pass ? 'PASS' : 'FAIL', e.text, e.measured])));
+  out.push(table(['', 'expectation', 'metric', 'measured'], exps.map((e) => [e.pass ? 'PASS' : 'FAIL', e.text, e.metric, e.measured])));
   out.push('');
   if (failed.length === 0) out.push(`${file}: all ${exps.length} expectations hold (${formatNs(r.simulated_ns)} simulated, ${r.completed_ios} I/Os)`);
   else {
     out.push(`${file}: ${failed.length} of ${exps.length} expectations failed:`);
     out.push('');
-    out.push(table(['expected', 'measured'], failed.map((e) => [e.expected, e.measured])));
+    out.push(table(['expected', 'metric', 'measured'], failed.map((e) => [e.expected, e.metric, e.measured])));
   }
   return `${out.join('\n')}\n`;
 }

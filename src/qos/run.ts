@@ -3,8 +3,9 @@
  * throttle statistics, per-interval timelines, and (for `qos test`) each expectation with the
  * measured value and a verdict. No I/O, no clock: the command layer renders and writes.
  */
-import { QosEngine, type DiskRun, type WindowSpec, type WindowStat } from './engine.js';
-import { compare, isLatencyMetric, type Expectation } from './expect.js';
+import { QosEngine, type WindowSpec, type WindowStat } from './engine.js';
+import { compare, isBandwidthMetric, isLatencyMetric, type Expectation } from './expect.js';
+import { BugError } from '../errors.js';
 import { fioJobJson, type FioJson } from './report.js';
 import type { QosModel, PolicySpec, DiskData } from './model.js';
 import type { TimelineRow } from './timeline.js';
@@ -24,6 +25,8 @@ export interface DiskSummary {
 
 export interface ExpectationResult {
   text: string;
+  /** The metric evaluated (`write_iops`, `max_bw`; for `burst:` the per-interval metric). */
+  metric: string;
   pass: boolean;
   expected: string;
   measured: string;
@@ -56,7 +59,12 @@ export interface RunQosOptions {
 /** Runs `model` and returns the engine (for charts) and the result. */
 export function runQos(model: QosModel, opts: RunQosOptions = {}): { engine: QosEngine; result: QosResult } {
   const exps = opts.expectations ?? [];
-  const windows: WindowSpec[] = exps.map((e) => ({ disk: e.target, fromNs: e.fromNs, toNs: e.toNs }));
+  const windows: WindowSpec[] = exps.map((e) => {
+    const w: WindowSpec = { disk: e.target, fromNs: e.fromNs, toNs: e.toNs };
+    if (e.burst) w.series = { intervalNs: model.intervalNs, metric: e.base, mode: { kind: 'burst', op: e.op, value: e.value } };
+    else if (e.agg !== 'window') w.series = { intervalNs: model.intervalNs, metric: e.base, mode: { kind: e.agg } };
+    return w;
+  });
   const engine = new QosEngine(model, { windows, ...(opts.data ? { data: opts.data } : {}) });
   engine.run(opts.onProgress ? { onProgress: opts.onProgress } : {});
   const end = engine.endNs;
@@ -121,19 +129,9 @@ function round(x: number): number {
   return Math.round(x * 1000) / 1000;
 }
 
-/** Timeline rows of a disk, or the sum over all disks. */
-function rowsOf(engine: QosEngine, target: string | undefined): { iops: number[]; intervalNs: number } {
-  const ds: DiskRun[] = engine.targetDisks(target);
-  const intervalNs = ds[0]!.timeline.intervalNs;
-  const n = Math.max(...ds.map((d) => d.timeline.rows));
-  const iops = new Array<number>(n).fill(0);
-  for (const d of ds) for (let i = 0; i < d.timeline.rows; i++) iops[i]! += d.timeline.count(i) / (intervalNs / 1e9);
-  return { iops, intervalNs };
-}
-
 export function formatValue(metric: string, v: number): string {
-  if (isLatencyMetric(metric as Expectation['metric'])) return formatNs(v);
-  if (metric === 'bw') return `${formatSize(Math.round(v))}/s`;
+  if (isLatencyMetric(metric)) return formatNs(v);
+  if (isBandwidthMetric(metric)) return `${formatSize(Math.round(v))}/s`;
   return `${Math.round(v * 10) / 10}`;
 }
 
@@ -151,63 +149,63 @@ function evaluate(e: Expectation, w: WindowStat, engine: QosEngine, end: number)
   const secs = Math.max(0, to - from) / 1e9;
   const label = e.target === undefined ? 'all disks' : engine.model.groups.some((g) => g.name === e.target) && !engine.model.disks.some((d) => d.name === e.target) ? `group ${e.target}` : e.target;
   const window = e.toNs === Number.POSITIVE_INFINITY && e.fromNs === 0 ? '' : ` over [${formatNs(e.fromNs)}, ${Number.isFinite(e.toNs) ? formatNs(e.toNs) : 'end'}]`;
+  const series = w.series?.finish(end);
   if (e.burst) {
-    const { iops, intervalNs } = rowsOf(engine, e.target);
-    let best = 0;
-    let run = 0;
-    for (let i = 0; i < iops.length; i++) {
-      const t0 = i * intervalNs;
-      const inside = t0 >= from && t0 + intervalNs <= to;
-      if (inside && compare(iops[i]!, e.op, e.value)) {
-        run++;
-        if (run > best) best = run;
-      } else run = 0;
-    }
-    const dur = best * intervalNs;
+    if (!series) throw new BugError('QOS_NO_SERIES', `burst expectation "${e.text}" has no interval series`);
+    const dur = series.longestNs;
+    const where = dur > 0 ? ` from ${formatNs(series.longestFromNs)} to ${formatNs(series.longestFromNs + dur)}` : '';
     return {
       text: e.text,
+      metric: e.base,
       pass: compare(dur, e.burst.op, e.burst.durationNs),
       expected: `${label}: ${e.metric} ${e.op} ${formatValue(e.metric, e.value)} for ${e.burst.op} ${formatNs(e.burst.durationNs)}${window}`,
-      measured: `${formatNs(dur)} (longest stretch)`,
+      measured: `${formatNs(dur)} (longest stretch of ${e.base} ${e.op} ${formatValue(e.metric, e.value)}${where})`,
       value: dur,
     };
   }
   let v: number;
-  switch (e.metric) {
-    case 'iops':
-      v = secs ? w.count / secs : 0;
-      break;
-    case 'read_iops':
-      v = secs ? w.reads / secs : 0;
-      break;
-    case 'write_iops':
-      v = secs ? (w.count - w.reads) / secs : 0;
-      break;
-    case 'bw':
-      v = secs ? w.bytes / secs : 0;
-      break;
-    case 'lat_mean':
-      v = w.hist.mean;
-      break;
-    case 'lat_max':
-      v = w.hist.max;
-      break;
-    case 'max_iops':
-    case 'min_iops': {
-      const { iops, intervalNs } = rowsOf(engine, e.target);
-      const xs = iops.filter((_, i) => i * intervalNs >= from && (i + 1) * intervalNs <= to);
-      v = xs.length === 0 ? 0 : e.metric === 'max_iops' ? Math.max(...xs) : Math.min(...xs);
-      break;
+  let noData = false;
+  if (e.agg !== 'window') {
+    if (!series) throw new BugError('QOS_NO_SERIES', `interval expectation "${e.text}" has no interval series`);
+    noData = series.extreme === undefined;
+    v = series.extreme ?? 0;
+  } else {
+    noData = isLatencyMetric(e.base) && w.count === 0;
+    switch (e.base) {
+      case 'iops':
+        v = secs ? w.count / secs : 0;
+        break;
+      case 'read_iops':
+        v = secs ? w.reads / secs : 0;
+        break;
+      case 'write_iops':
+        v = secs ? (w.count - w.reads) / secs : 0;
+        break;
+      case 'bw':
+        v = secs ? w.bytes / secs : 0;
+        break;
+      case 'read_bw':
+        v = secs ? w.readBytes / secs : 0;
+        break;
+      case 'write_bw':
+        v = secs ? (w.bytes - w.readBytes) / secs : 0;
+        break;
+      case 'lat_mean':
+        v = w.hist.mean;
+        break;
+      case 'lat_max':
+        v = w.hist.max;
+        break;
+      default:
+        v = w.hist.percentile(Number(e.base.slice(1)));
     }
-    default:
-      v = w.hist.percentile(Number(e.metric.slice(1)));
   }
-  const noData = isLatencyMetric(e.metric) && w.count === 0;
   return {
     text: e.text,
+    metric: e.metric,
     pass: !noData && compare(v, e.op, e.value),
     expected: `${label}: ${e.metric} ${e.op} ${formatValue(e.metric, e.value)}${window}`,
-    measured: noData ? 'no I/O completed in the window' : formatValue(e.metric, v),
+    measured: noData ? (e.agg === 'window' ? 'no I/O completed in the window' : 'no interval with I/O in the window') : formatValue(e.metric, v),
     value: v,
   };
 }

@@ -4,8 +4,7 @@
  * `rate_iops=500,200`) into numbers and report problems as strings; the QoS file loader attaches
  * positions.
  */
-import { parseSize } from '../util/units.js';
-import { errorMessage } from '../errors.js';
+import { parseSize, unitMessage } from '../util/units.js';
 
 export const RW_MODES = ['read', 'write', 'randread', 'randwrite', 'rw', 'readwrite', 'randrw'] as const;
 export type RwMode = (typeof RW_MODES)[number];
@@ -65,7 +64,7 @@ function size(text: string): number | string {
     const v = parseSize(/^\d+$/.test(text.trim()) ? Number(text) : text.trim());
     return v > 0 ? v : `block size "${text}" must be more than 0`;
   } catch (e) {
-    return errorMessage(e);
+    return unitMessage(e);
   }
 }
 

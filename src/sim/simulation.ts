@@ -5,6 +5,7 @@
  * pass it to every component, so two simulations can share a process or a test file. Components
  * never read a wall clock; they ask `sim.now` and schedule with `sim.schedule(delay, fn)`.
  */
+import { BugError } from '../errors.js';
 import { EventQueue, type EventHandler, type EventId } from './queue.js';
 import { Prng } from './prng.js';
 import type { SimTime } from './time.js';
@@ -40,13 +41,16 @@ export class Simulation {
 
   /** Runs `handler` `delayNs` from now (0 = later in the current instant, after what is queued). */
   schedule(delayNs: SimTime, handler: EventHandler): EventId {
-    if (!(delayNs >= 0)) throw new RangeError(`cannot schedule ${delayNs} ns in the past`);
+    // Simulated time is whole nanoseconds: NaN, fractions, infinities and negative delays are
+    // caller bugs (a NaN time sorts nowhere and would corrupt the queue's order).
+    if (!Number.isSafeInteger(delayNs) || delayNs < 0) throw new BugError('SIM_BAD_TIME', `cannot schedule after ${delayNs} ns: a delay is a whole number of ns >= 0`);
     return this.queue.push(this.nowNs + delayNs, handler);
   }
 
   /** Runs `handler` at absolute time `timeNs` (not before now). */
   scheduleAt(timeNs: SimTime, handler: EventHandler): EventId {
-    if (timeNs < this.nowNs) throw new RangeError(`cannot schedule at ${timeNs} ns, now is ${this.nowNs} ns`);
+    if (!Number.isSafeInteger(timeNs)) throw new BugError('SIM_BAD_TIME', `cannot schedule at ${timeNs} ns: a time is a whole number of ns`);
+    if (timeNs < this.nowNs) throw new BugError('SIM_BAD_TIME', `cannot schedule at ${timeNs} ns, now is ${this.nowNs} ns`);
     return this.queue.push(timeNs, handler);
   }
 
@@ -62,7 +66,10 @@ export class Simulation {
 
   run(opts: RunOptions = {}): RunResult {
     const until = opts.untilNs ?? Number.POSITIVE_INFINITY;
+    if (Number.isNaN(until) || (Number.isFinite(until) && !Number.isSafeInteger(until))) throw new BugError('SIM_BAD_TIME', `cannot run until ${until} ns: a time is a whole number of ns`);
     const maxEvents = opts.maxEvents ?? Number.POSITIVE_INFINITY;
+    // A time already passed: nothing to run, and the clock never moves backwards.
+    if (until < this.nowNs) return { events: 0, reason: 'until' };
     let events = 0;
     this.stopRequested = false;
     for (;;) {

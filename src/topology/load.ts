@@ -19,16 +19,25 @@ export interface LoadOptions {
   readFile?: (relPath: string) => { text: string; file: string };
 }
 
-/** Parses and validates topology `text` (reported as `file` in errors). */
-export function loadTopologyText(text: string, file = 'topology.yaml', opts: LoadOptions = {}): TopologyModel {
+/**
+ * Parses topology `text` and resolves its references, returning the model even when references
+ * are wrong (with those errors), so that `vfab validate` can also run the later checks and
+ * report everything in one pass. Syntax and schema errors still throw: there is no model then.
+ */
+export function loadTopologyPartial(text: string, file = 'topology.yaml', opts: LoadOptions = {}): { model: TopologyModel; errors: UserError[] } {
   const source = parseTopologyYaml(text, file);
   if (source.doc.contents === null) throw new UserError('TOPOLOGY_EMPTY', 'the topology file is empty', { location: { file, line: 1, col: 1 } });
   const doc = validateYaml(source, topologySchema, 'TOPOLOGY');
-  const { model, errors } = resolveTopology(source, doc, {
+  return resolveTopology(source, doc, {
     defaultName: basename(file, extname(file)),
     text,
     ...(opts.readFile ? { readFile: opts.readFile } : {}),
   });
+}
+
+/** Parses and validates topology `text` (reported as `file` in errors). */
+export function loadTopologyText(text: string, file = 'topology.yaml', opts: LoadOptions = {}): TopologyModel {
+  const { model, errors } = loadTopologyPartial(text, file, opts);
   if (errors.length > 0) {
     errors.sort((a, b) => (a.location?.line ?? 0) - (b.location?.line ?? 0) || (a.location?.col ?? 0) - (b.location?.col ?? 0));
     throw errors.length === 1 ? errors[0]! : new UserErrors(errors);
@@ -38,14 +47,22 @@ export function loadTopologyText(text: string, file = 'topology.yaml', opts: Loa
 
 /** Reads and validates the topology file at `path`. */
 export function loadTopology(path: string, opts: LoadOptions = {}): TopologyModel {
-  const text = readTextFile(path);
+  return loadTopologyText(readTextFile(path), path, fileOptions(path, opts));
+}
+
+/** `loadTopologyPartial` of the file at `path`. */
+export function loadTopologyFilePartial(path: string, opts: LoadOptions = {}): { model: TopologyModel; errors: UserError[] } {
+  return loadTopologyPartial(readTextFile(path), path, fileOptions(path, opts));
+}
+
+function fileOptions(path: string, opts: LoadOptions): LoadOptions {
   const dir = dirname(path);
-  return loadTopologyText(text, path, {
+  return {
     readFile:
       opts.readFile ??
       ((rel) => {
         const full = isAbsolute(rel) ? rel : join(dir, rel);
         return { text: readTextFile(full), file: full };
       }),
-  });
+  };
 }

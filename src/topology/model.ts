@@ -6,10 +6,13 @@
  * bit/s. Each object keeps `yaml`, its path in the file, so later stages (the fabric, SR-IOV,
  * migration, disks) can still report `file:line:col` through `model.source.error(code, yaml, msg)`.
  */
+import type { OpenflowBridgeModel } from './openflow.js';
 import type { SourceLocation } from '../errors.js';
 import type { YamlPath, YamlSource } from '../util/yaml-source.js';
 import type {
   DiskDoc,
+  IperfDoc,
+  RpcDoc,
   MigrateDoc,
   NumVfsActionDoc,
   PfDoc,
@@ -26,8 +29,11 @@ export interface VlanConfig {
 
 export interface FlowsSpec {
   text: string;
-  /** Where the first line of `text` is, so flow syntax errors point into the topology or flows file. */
-  origin: SourceLocation;
+  /**
+   * Where the first line of `text` is, so flow syntax errors point into the topology or flows
+   * file; `position` (when the text is a YAML scalar) maps any offset of `text` to its source.
+   */
+  origin: SourceLocation & { position?: (offset: number) => { line: number; col: number } };
 }
 
 /** A port of a bridge or switch declared under `ports:` (uplinks, patch ports). */
@@ -37,6 +43,26 @@ export interface BridgePortModel {
   path: string;
   vlan: VlanConfig;
   ofport?: number;
+  /** A tunnel port (issue 14). */
+  tunnel?: TunnelModel;
+  yaml: YamlPath;
+}
+
+export interface TunnelModel {
+  type: 'vxlan';
+  remoteIp: number;
+  vni: number;
+  dstPort: number;
+  csum: boolean;
+}
+
+export interface UnderlayModel {
+  /** `hv1.underlay`. */
+  path: string;
+  mac: number;
+  ipv4: Ipv4Assignment;
+  gateway?: number;
+  mtu: number;
   yaml: YamlPath;
 }
 
@@ -51,6 +77,8 @@ export interface BridgeModel {
   flows?: FlowsSpec;
   macAgingNs?: number;
   macTableSize?: number;
+  /** OpenFlow controller, fail mode, datapath id (host bridges only; topology/openflow.ts). */
+  openflow?: OpenflowBridgeModel;
   ports: BridgePortModel[];
   yaml: YamlPath;
 }
@@ -70,6 +98,7 @@ export interface HostModel {
   name: string;
   bridges: BridgeModel[];
   nics: PfModel[];
+  underlay?: UnderlayModel;
   yaml: YamlPath;
 }
 
@@ -131,12 +160,26 @@ export interface LinkModel {
   bandwidthBps: number;
   delayNs: number;
   queueFrames: number;
+  /** fq_codel / red settings (absent: the tail-drop FIFO of `queueFrames`); `link/qdisc.ts` QdiscConfig. */
+  qdisc?: {
+    kind: 'fifo' | 'fq_codel' | 'red';
+    limit?: number;
+    targetNs?: number;
+    intervalNs?: number;
+    quantum?: number;
+    flows?: number;
+    ecn?: boolean;
+    minBytes?: number;
+    maxBytes?: number;
+    probability?: number;
+  };
   loss: number;
   yaml: YamlPath;
 }
 
 export interface PingAction {
   kind: 'ping';
+  name: string;
   from: string;
   dst: number;
   dstText: string;
@@ -147,6 +190,7 @@ export interface PingAction {
 
 export interface UdpAction {
   kind: 'udp';
+  name: string;
   from: string;
   dst: number;
   dstText: string;
@@ -155,6 +199,24 @@ export interface UdpAction {
   rateBps: number;
   size: number;
   durationNs: number;
+}
+
+export interface IperfAction {
+  kind: 'iperf';
+  name: string;
+  from: string;
+  dst: number;
+  dstText: string;
+  doc: IperfDoc;
+}
+
+export interface RpcAction {
+  kind: 'rpc';
+  name: string;
+  from: string;
+  dst: number;
+  dstText: string;
+  doc: RpcDoc;
 }
 
 export interface LinkStateAction {
@@ -178,7 +240,16 @@ export interface NumVfsAction {
   doc: NumVfsActionDoc;
 }
 
-export type ScenarioAction = PingAction | UdpAction | LinkStateAction | MigrateAction | VfAction | NumVfsAction;
+export interface TracerouteAction {
+  kind: 'traceroute';
+  from: string;
+  dst: number;
+  dstText: string;
+  maxHops: number;
+  waitNs: number;
+}
+
+export type ScenarioAction = TracerouteAction | PingAction | UdpAction | IperfAction | RpcAction | LinkStateAction | MigrateAction | VfAction | NumVfsAction;
 
 export interface ScenarioStep {
   index: number;
@@ -194,13 +265,38 @@ export interface CaptureModel {
   snaplen: number;
 }
 
-export type PortKind = 'bridge-port' | 'vm-tap' | 'switch-port' | 'vm-nic' | 'pf-uplink' | 'vf';
+export type PortKind = 'host-underlay' | 'router-port' | 'bridge-port' | 'vm-tap' | 'switch-port' | 'vm-nic' | 'pf-uplink' | 'vf';
 
 export interface PortDecl {
   path: string;
   kind: PortKind;
   /** True when a link may attach here. */
   linkable: boolean;
+  yaml: YamlPath;
+}
+
+export interface RouterInterfaceModel {
+  name: string;
+  /** `r1.p1`. */
+  path: string;
+  mac: number;
+  ipv4: Ipv4Assignment;
+  mtu: number;
+  yaml: YamlPath;
+}
+
+export interface RouteModel {
+  network: number;
+  prefixLength: number;
+  via: number[];
+  yaml: YamlPath;
+}
+
+/** An L3 router (issue 14), built by `fabric/routers.ts`. */
+export interface RouterModel {
+  name: string;
+  interfaces: RouterInterfaceModel[];
+  routes: RouteModel[];
   yaml: YamlPath;
 }
 
@@ -214,6 +310,8 @@ export interface TopologyModel {
   hosts: HostModel[];
   /** Physical switches. */
   switches: BridgeModel[];
+  /** L3 routers (absent in models built before routers existed = none). */
+  routers?: RouterModel[];
   vms: VmModel[];
   links: LinkModel[];
   scenario: ScenarioStep[];

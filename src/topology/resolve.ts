@@ -9,8 +9,9 @@
  * DUPLICATE_PORT, DUPLICATE_MAC, MULTICAST_MAC, DUPLICATE_IP, VLAN_CONFIG, INTERFACE_CONFIG,
  * FLOWS_CONFIG, SCENARIO_ACTION, NO_ADDRESS.
  */
-import { UserError, type SourceLocation, errorMessage } from '../errors.js';
+import { UserError, type SourceLocation } from '../errors.js';
 import { nearest, type YamlPath, type YamlSource } from '../util/yaml-source.js';
+import { scalarSourceMap } from '../util/yaml-scalar-map.js';
 import { isMap, isScalar, Scalar, type Node } from 'yaml';
 import {
   DEFAULTS,
@@ -28,6 +29,9 @@ import {
   type VlanConfig,
   type VmModel,
 } from './model.js';
+import { resolveRouters } from './routers.js';
+import { checkTunnelHost, resolveTunnelPort, resolveUnderlay } from './tunnels.js';
+import { openflowModel } from './openflow.js';
 import { NAME_RE, SCENARIO_ACTIONS, type PortDoc, type SwitchDoc, type BridgeDoc, type InterfaceDoc, type TopologyDoc } from './schema.js';
 
 export interface ResolveOptions {
@@ -124,7 +128,7 @@ class Resolver {
       this.err('FLOWS_CONFIG', [...yaml, 'flows_file'], `give either "flows" or "flows_file", not both`, { key: true });
       return undefined;
     }
-    if (doc.flows !== undefined) return { text: doc.flows, origin: this.blockOrigin([...yaml, 'flows']) };
+    if (doc.flows !== undefined) return { text: doc.flows, origin: this.scalarOrigin([...yaml, 'flows']) };
     if (doc.flows_file !== undefined) {
       if (!this.opts.readFile) {
         this.err('FLOWS_CONFIG', [...yaml, 'flows_file'], `"flows_file" needs a topology loaded from a file`);
@@ -134,11 +138,53 @@ class Resolver {
         const f = this.opts.readFile(doc.flows_file);
         return { text: f.text, origin: { file: f.file, line: 1, col: 1 } };
       } catch (e) {
-        this.err('FLOWS_CONFIG', [...yaml, 'flows_file'], `cannot read flows file "${doc.flows_file}": ${errorMessage(e)}`);
+        // a file-system problem is a user error naming the file; anything else is a bug and propagates
+        if (!(e instanceof UserError)) throw e;
+        this.err('READ', [...yaml, 'flows_file'], `flows file "${doc.flows_file}": ${e.message}`, e.hint ? { hint: e.hint } : {});
         return undefined;
       }
     }
     return undefined;
+  }
+
+  /**
+   * Where a scalar's text is: its first character, plus a map from every offset of its value to
+   * the source (folded, quoted and `|N` scalars do not keep the value's lines and columns).
+   */
+  scalarOrigin(path: YamlPath): FlowsSpec['origin'] {
+    const origin = this.blockOrigin(path);
+    const node = this.nodeAt(path);
+    if (!node || !isScalar(node)) return origin;
+    const key = this.source.locate(path, { key: true });
+    const map = scalarSourceMap(this.opts.text, node, key.col - 1);
+    if (!map) return origin;
+    const lines = this.lineStarts();
+    return {
+      ...origin,
+      position: (offset) => {
+        const o = map(offset);
+        // binary search of the line holding source offset o
+        let lo = 0;
+        let hi = lines.length - 1;
+        while (lo < hi) {
+          const mid = (lo + hi + 1) >> 1;
+          if (lines[mid]! <= o) lo = mid;
+          else hi = mid - 1;
+        }
+        return { line: lo + 1, col: o - lines[lo]! + 1 };
+      },
+    };
+  }
+
+  private starts: number[] | undefined;
+  private lineStarts(): number[] {
+    if (!this.starts) {
+      const t = this.opts.text;
+      const s = [0];
+      for (let i = t.indexOf('\n'); i >= 0; i = t.indexOf('\n', i + 1)) s.push(i + 1);
+      this.starts = s;
+    }
+    return this.starts;
   }
 
   /** Position of the first character of a scalar's content (block scalars start on the next line). */
@@ -180,6 +226,8 @@ class Resolver {
       this.declarePort(path, kind, true, py);
       const p: BridgePortModel = { name: pname, path, vlan: this.vlan(pdoc, py), yaml: py };
       if (pdoc.ofport !== undefined) p.ofport = pdoc.ofport;
+      const tunnel = resolveTunnelPort(this, pdoc, py);
+      if (tunnel) p.tunnel = tunnel;
       out.push(p);
     }
     return out;
@@ -198,6 +246,8 @@ class Resolver {
     if (flows) b.flows = flows;
     if (doc.mac_aging !== undefined) b.macAgingNs = doc.mac_aging;
     if (doc.mac_table_size !== undefined) b.macTableSize = doc.mac_table_size;
+    const of = 'fail_mode' in doc || 'controller' in doc || 'datapath_id' in doc || 'protocols' in doc ? openflowModel(doc) : undefined;
+    if (of) b.openflow = of;
     return b;
   }
 
@@ -238,6 +288,9 @@ class Resolver {
         this.checkMacText(ndoc.mac, [...ny, 'mac']);
         for (const [vi, vdoc] of Object.entries(ndoc.vfs ?? {})) this.checkMacText(vdoc.mac, [...ny, 'vfs', vi, 'mac']);
       }
+      const underlay = resolveUnderlay(this, hname, hosts.length + 1, hdoc.underlay, hy);
+      if (underlay) h.underlay = underlay;
+      checkTunnelHost(this, h);
       hosts.push(h);
     }
 
@@ -248,6 +301,7 @@ class Resolver {
       switches.push(this.bridge(sname, sname, undefined, sdoc, sy));
     }
 
+    const routers = resolveRouters(this, doc);
     const vms = this.vms(doc, hosts);
     const links = this.links(doc);
     const scenario = this.scenario(doc, vms);
@@ -273,6 +327,7 @@ class Resolver {
       doc,
       hosts,
       switches,
+      routers,
       vms,
       links,
       scenario,
@@ -446,7 +501,23 @@ class Resolver {
         b: l.b,
         bandwidthBps: l.bandwidth ?? DEFAULTS.linkBandwidthBps,
         delayNs: l.delay ?? DEFAULTS.linkDelayNs,
-        queueFrames: l.queue ?? DEFAULTS.linkQueueFrames,
+        queueFrames: typeof l.queue === 'number' ? l.queue : typeof l.queue === 'object' && l.queue.kind === 'fifo' ? (l.queue.limit ?? DEFAULTS.linkQueueFrames) : DEFAULTS.linkQueueFrames,
+        ...(typeof l.queue === 'object' && l.queue.kind !== 'fifo'
+          ? {
+              qdisc: {
+                kind: l.queue.kind,
+                ...(l.queue.limit !== undefined ? { limit: l.queue.limit } : {}),
+                ...(l.queue.target !== undefined ? { targetNs: l.queue.target } : {}),
+                ...(l.queue.interval !== undefined ? { intervalNs: l.queue.interval } : {}),
+                ...(l.queue.quantum !== undefined ? { quantum: l.queue.quantum } : {}),
+                ...(l.queue.flows !== undefined ? { flows: l.queue.flows } : {}),
+                ...(l.queue.ecn !== undefined ? { ecn: l.queue.ecn } : {}),
+                ...(l.queue.min !== undefined ? { minBytes: l.queue.min } : {}),
+                ...(l.queue.max !== undefined ? { maxBytes: l.queue.max } : {}),
+                ...(l.queue.probability !== undefined ? { probability: l.queue.probability } : {}),
+              },
+            }
+          : {}),
         loss: l.loss ?? 0,
         yaml: ly,
       });
@@ -492,6 +563,16 @@ class Resolver {
 
   private scenario(doc: TopologyDoc, vms: VmModel[]): ScenarioStep[] {
     const steps: ScenarioStep[] = [];
+    const appCount: Record<string, number> = {};
+    const appNames = new Map<string, YamlPath>();
+    const appName = (kind: string, given: string | undefined, yaml: YamlPath): string => {
+      appCount[kind] = (appCount[kind] ?? 0) + 1;
+      const name = given ?? `${kind}${appCount[kind]}`;
+      const prev = appNames.get(name);
+      if (prev) this.err('DUPLICATE_APP', [...yaml, 'name'], `app name "${name}" is already used at line ${this.source.locate(prev).line}`);
+      else appNames.set(name, yaml);
+      return name;
+    };
     (doc.scenario ?? []).forEach((s, i) => {
       const sy = ['scenario', i];
       const present = SCENARIO_ACTIONS.filter((a) => s[a] !== undefined);
@@ -508,7 +589,7 @@ class Resolver {
         const from = this.source_(p.from, vms, [...sy, 'ping', 'from']);
         const dst = this.destination(p.to, vms, [...sy, 'ping', 'to']);
         if (from !== undefined && dst !== undefined) {
-          action = { kind: 'ping', from, dst, dstText: formatIpv4(dst), count: p.count ?? DEFAULTS.pingCount, intervalNs: p.interval ?? DEFAULTS.pingIntervalNs, size: p.size ?? DEFAULTS.pingSize };
+          action = { kind: 'ping', name: appName('ping', p.name, [...sy, 'ping']), from, dst, dstText: formatIpv4(dst), count: p.count ?? DEFAULTS.pingCount, intervalNs: p.interval ?? DEFAULTS.pingIntervalNs, size: p.size ?? DEFAULTS.pingSize };
           if (action.intervalNs <= 0) this.err('INVALID', [...sy, 'ping', 'interval'], `"interval" must be positive`);
         }
       } else if (kind === 'udp' && s.udp) {
@@ -517,10 +598,32 @@ class Resolver {
         const dst = this.destination(u.to, vms, [...sy, 'udp', 'to']);
         if (u.rate <= 0) this.err('INVALID', [...sy, 'udp', 'rate'], `"rate" must be positive`);
         if (from !== undefined && dst !== undefined) {
-          const a: ScenarioAction = { kind: 'udp', from, dst, dstText: formatIpv4(dst), port: u.port ?? DEFAULTS.udpPort, rateBps: u.rate, size: u.size ?? DEFAULTS.udpSize, durationNs: u.duration };
+          const a: ScenarioAction = { kind: 'udp', name: appName('udp', u.name, [...sy, 'udp']), from, dst, dstText: formatIpv4(dst), port: u.port ?? DEFAULTS.udpPort, rateBps: u.rate, size: u.size ?? DEFAULTS.udpSize, durationNs: u.duration };
           if (u.src_port !== undefined) a.srcPort = u.src_port;
           action = a;
         }
+      } else if (kind === 'iperf' && s.iperf) {
+        const d = s.iperf;
+        const y = [...sy, 'iperf'];
+        const from = this.source_(d.from, vms, [...y, 'from']);
+        const dst = this.destination(d.to, vms, [...y, 'to']);
+        if (d.duration !== undefined && d.bytes !== undefined) this.err('INVALID', [...y, 'bytes'], `give "duration" or "bytes", not both (iperf3 -t or -n)`);
+        if (d.duration !== undefined && d.duration <= 0) this.err('INVALID', [...y, 'duration'], `"duration" must be positive`);
+        if (d.bytes !== undefined && d.bytes <= 0) this.err('INVALID', [...y, 'bytes'], `"bytes" must be positive`);
+        if (d.interval !== undefined && d.interval <= 0) this.err('INVALID', [...y, 'interval'], `"interval" must be positive`);
+        if (d.window !== undefined && (d.window < 4096 || d.window > 1 << 30)) this.err('INVALID', [...y, 'window'], `window ${d.window} bytes is outside 4KiB..1GiB`);
+        if (from !== undefined && dst !== undefined) action = { kind: 'iperf', name: appName('iperf', d.name, y), from, dst, dstText: formatIpv4(dst), doc: d };
+      } else if (kind === 'rpc' && s.rpc) {
+        const d = s.rpc;
+        const y = [...sy, 'rpc'];
+        const from = this.source_(d.from, vms, [...y, 'from']);
+        const dst = this.destination(d.to, vms, [...y, 'to']);
+        if (d.duration <= 0) this.err('INVALID', [...y, 'duration'], `"duration" must be positive`);
+        if (d.request !== undefined && (d.request < 1 || d.request > 1 << 30)) this.err('INVALID', [...y, 'request'], `request ${d.request} bytes is outside 1..1GiB`);
+        if (d.response !== undefined && (d.response < 1 || d.response > 1 << 30)) this.err('INVALID', [...y, 'response'], `response ${d.response} bytes is outside 1..1GiB`);
+        if (d.rate !== undefined && d.rate > 10_000_000) this.err('INVALID', [...y, 'rate'], `rate ${d.rate}/s is above 10000000/s`);
+        if (d.interval !== undefined && d.interval <= 0) this.err('INVALID', [...y, 'interval'], `"interval" must be positive`);
+        if (from !== undefined && dst !== undefined) action = { kind: 'rpc', name: appName('rpc', d.name, y), from, dst, dstText: formatIpv4(dst), doc: d };
       } else if ((kind === 'link_down' || kind === 'link_up') && s[kind] !== undefined) {
         const target = s[kind];
         if (!this.ports.has(target)) this.unknown('UNKNOWN_PORT', [...sy, kind], 'port', target, [...this.ports.keys()]);
@@ -530,6 +633,13 @@ class Resolver {
         else action = { kind: 'migrate', doc: s.migrate };
       } else if (kind === 'vf' && s.vf) {
         action = { kind: 'vf', doc: s.vf };
+      } else if (kind === 'traceroute' && s.traceroute) {
+        const t = s.traceroute;
+        const from = this.source_(t.from, vms, [...sy, 'traceroute', 'from']);
+        const dst = this.destination(t.to, vms, [...sy, 'traceroute', 'to']);
+        if (from !== undefined && dst !== undefined) {
+          action = { kind: 'traceroute', from, dst, dstText: formatIpv4(dst), maxHops: t.max_hops ?? 30, waitNs: t.wait ?? 1_000_000_000 };
+        }
       } else if (kind === 'sriov' && s.sriov) {
         action = { kind: 'sriov', doc: s.sriov };
       }

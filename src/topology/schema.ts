@@ -13,8 +13,10 @@
  *   disks}, scenario[{at, <action>}], capture{ports, snaplen}
  */
 import { z } from 'zod';
+import { showValue } from '../errors.js';
 import { zDuration, zRate, zSize } from '../util/zod-units.js';
 import { FEATURE_NAMES, type FeatureName } from '../wire/virtio-net-features.js';
+import { openflowBridgeConfig } from './openflow.js';
 
 /** Names of hosts, switches, VMs, bridges, ports, interfaces: no dots (paths are dotted). */
 export const NAME_RE = /^[A-Za-z_][A-Za-z0-9_-]*$/;
@@ -26,21 +28,21 @@ const IPV4_CIDR_RE = new RegExp(`^${IPV4}/([0-9]|[12][0-9]|3[0-2])$`);
 const IPV6_CIDR_RE = /^[0-9a-fA-F:.]+\/([0-9]|[1-9][0-9]|1[01][0-9]|12[0-8])$/;
 
 export const zMac = () =>
-  z.string().regex(MAC_RE, { error: (iss) => `${JSON.stringify(iss.input)} is not a MAC address; write six hex octets, e.g. "02:00:00:00:00:01"` });
+  z.string().regex(MAC_RE, { error: (iss) => `${showValue(iss.input)} is not a MAC address; write six hex octets, e.g. "02:00:00:00:00:01"` });
 
 export const zIpv4 = () =>
-  z.string().regex(IPV4_RE, { error: (iss) => `${JSON.stringify(iss.input)} is not an IPv4 address (e.g. 10.0.0.1)` });
+  z.string().regex(IPV4_RE, { error: (iss) => `${showValue(iss.input)} is not an IPv4 address (e.g. 10.0.0.1)` });
 
 export const zIpv4Cidr = () =>
-  z.string().regex(IPV4_CIDR_RE, { error: (iss) => `${JSON.stringify(iss.input)} is not an IPv4 address with a prefix length (e.g. 10.0.0.1/24)` });
+  z.string().regex(IPV4_CIDR_RE, { error: (iss) => `${showValue(iss.input)} is not an IPv4 address with a prefix length (e.g. 10.0.0.1/24)` });
 
 export const zIpv6Cidr = () =>
-  z.string().regex(IPV6_CIDR_RE, { error: (iss) => `${JSON.stringify(iss.input)} is not an IPv6 address with a prefix length (e.g. fd00::1/64)` });
+  z.string().regex(IPV6_CIDR_RE, { error: (iss) => `${showValue(iss.input)} is not an IPv6 address with a prefix length (e.g. fd00::1/64)` });
 
 /** An 802.1Q VLAN ID usable on a port: 1–4094 (0 means "untagged", 4095 is reserved). */
 export const zVlan = () =>
   z
-    .number({ error: (iss) => (iss.input === undefined ? undefined : `expected a VLAN ID (1-4094), got ${JSON.stringify(iss.input)}`) })
+    .number({ error: (iss) => (iss.input === undefined ? undefined : `expected a VLAN ID (1-4094), got ${showValue(iss.input)}`) })
     .int({ error: (iss) => `VLAN ${String(iss.input)} is not a whole number` })
     .min(1, { error: (iss) => `VLAN ${String(iss.input)} is outside 1-4094` })
     .max(4094, { error: (iss) => `VLAN ${String(iss.input)} is outside 1-4094` });
@@ -61,9 +63,33 @@ const vlanConfig = {
   trunks: z.array(zVlan()).optional().describe('VLANs a trunk port carries; absent or empty = all'),
 };
 
+/** OVS tunnel options (vswitch.xml "Tunnel Options"), issue 14. */
+const tunnelConfig = {
+  type: z.enum(['vxlan']).optional().describe('OVS Interface type: absent = a normal port; vxlan = a VXLAN tunnel port'),
+  remote_ip: zIpv4().optional().describe('vxlan: the remote VTEP (its host underlay address)'),
+  key: z
+    .number({ error: (iss) => (iss.input === undefined ? undefined : `expected a VNI (0-16777215), got ${JSON.stringify(iss.input)}`) })
+    .int({ error: (iss) => `VNI ${String(iss.input)} is not a whole number` })
+    .min(0, { error: (iss) => `VNI ${String(iss.input)} is outside 24 bits (0-16777215)` })
+    .max(0xffffff, { error: (iss) => `VNI ${String(iss.input)} is outside 24 bits (0-16777215)` })
+    .optional()
+    .describe('vxlan: the VNI (OVS options:key), default 0'),
+  dst_port: zCount(1, 65535).optional().describe('vxlan: UDP destination port, default 4789'),
+  csum: z.boolean().optional().describe('vxlan: compute the outer UDP checksum (OVS options:csum, default false)'),
+};
+
 export const portSchema = z.strictObject({
   ...vlanConfig,
+  ...tunnelConfig,
   ofport: zCount(1, 0xfeff).optional().describe('OpenFlow port number (default: assigned in order)'),
+});
+
+/** The host's underlay address for tunnel ports (issue 14): port `host.underlay`. */
+export const underlaySchema = z.strictObject({
+  ipv4: zIpv4Cidr(),
+  gateway: zIpv4().optional(),
+  mtu: zCount(68, 65535).optional().describe('IP MTU, default 1500'),
+  mac: zMac().optional(),
 });
 
 const flowsConfig = {
@@ -75,6 +101,7 @@ const flowsConfig = {
 
 export const bridgeSchema = z.strictObject({
   ...flowsConfig,
+  ...openflowBridgeConfig,
   ports: z.record(z.string(), portSchema).optional().describe('extra (non-VM) bridge ports: uplinks, patch ports'),
 });
 
@@ -107,6 +134,7 @@ export const pfSchema = z.strictObject({
 export const hostSchema = z.strictObject({
   bridges: z.record(z.string(), bridgeSchema).optional(),
   nics: z.record(z.string(), pfSchema).optional().describe('SR-IOV physical functions'),
+  underlay: underlaySchema.optional().describe('the host underlay address tunnel ports send from (port host.underlay)'),
 });
 
 export const switchSchema = z.strictObject({
@@ -119,7 +147,24 @@ export const linkSchema = z.strictObject({
   b: z.string().describe('port path of the other end, e.g. tor.p1'),
   bandwidth: zRate().optional().describe('line rate (default 10Gbit)'),
   delay: zDuration().optional().describe('propagation delay (default 0)'),
-  queue: zCount(0).optional().describe('transmit queue per direction in frames (default 1000)'),
+  queue: z
+    .union([
+      zCount(0),
+      z.strictObject({
+        kind: z.enum(['fifo', 'fq_codel', 'red']).describe('fifo: tail drop (default); fq_codel: RFC 8290 (Linux default qdisc); red: random early detection'),
+        limit: zCount(1, 1_000_000).optional().describe('packets (fifo default 1000, fq_codel 10240, red 1000)'),
+        target: zDuration().optional().describe('fq_codel CoDel target (default 5ms)'),
+        interval: zDuration().optional().describe('fq_codel CoDel interval (default 100ms)'),
+        quantum: zSize().optional().describe('fq_codel DRR quantum in bytes (default MTU + 14)'),
+        flows: zCount(1, 65536).optional().describe('fq_codel flow buckets (default 1024)'),
+        ecn: z.boolean().optional().describe('mark ECN-capable packets instead of dropping (fq_codel default true, red false)'),
+        min: zSize().optional().describe('red: average queue where early drops start (bytes)'),
+        max: zSize().optional().describe('red: average queue where every packet is dropped (bytes)'),
+        probability: z.number().min(0).max(1).optional().describe('red: drop probability at max (default 0.02)'),
+      }),
+    ])
+    .optional()
+    .describe('transmit queue per direction: frames of a tail-drop FIFO (default 1000), or { kind: fq_codel | red | fifo, … }'),
   loss: zLoss().optional(),
 });
 
@@ -165,6 +210,7 @@ export const vmSchema = z.strictObject({
 });
 
 const pingSchema = z.strictObject({
+  name: z.string().regex(NAME_RE).optional().describe('name used by expect: (default ping1, ping2 …)'),
   from: z.string().describe('VM name (or vm.interface)'),
   to: z.string().describe('IPv4 address, VM name or vm.interface'),
   count: zCount(1).optional().describe('default 5'),
@@ -173,6 +219,7 @@ const pingSchema = z.strictObject({
 });
 
 const udpSchema = z.strictObject({
+  name: z.string().regex(NAME_RE).optional().describe('name used by expect: (default udp1, udp2 …)'),
   from: z.string(),
   to: z.string(),
   port: zCount(1, 65535).optional().describe('default 5001'),
@@ -180,6 +227,48 @@ const udpSchema = z.strictObject({
   rate: zRate(),
   size: zCount(1, 65507).optional().describe('UDP payload bytes, default 1000'),
   duration: zDuration(),
+});
+
+/** App names for expectations (`iperf1: throughput >= 900Mbit`); default `<kind><n>` in scenario order. */
+const zAppName = () => z.string().regex(NAME_RE, { error: 'an app name: letters, digits, _ and -' }).optional().describe('name used by expect: (default iperf1, rpc2, ping1 … in scenario order)');
+
+const zCc = () => z.enum(['cubic', 'newreno']).optional().describe('congestion control (default cubic, as Linux)');
+
+const iperfSchema = z.strictObject({
+  name: zAppName(),
+  from: z.string().describe('VM name (the iperf3 client)'),
+  to: z.string().describe('IPv4 address, VM name or vm.interface (the server, started there)'),
+  port: zCount(1, 65535).optional().describe('default 5201'),
+  duration: zDuration().optional().describe('default 10s (iperf3 -t); not with bytes'),
+  bytes: zSize().optional().describe('bytes per stream instead of a duration (iperf3 -n)'),
+  parallel: zCount(1, 128).optional().describe('streams (iperf3 -P), default 1'),
+  reverse: z.boolean().optional().describe('the server sends (iperf3 -R)'),
+  cc: zCc(),
+  interval: zDuration().optional().describe('report interval (iperf3 -i), default 1s'),
+  window: zSize().optional().describe('socket buffer size, both ends (iperf3 -w)'),
+  server: z.boolean().optional().describe('start the server at the destination (default true)'),
+});
+
+const zRpcRate = () =>
+  z
+    .union([z.number().positive(), z.string().regex(/^\s*[0-9]+(\.[0-9]+)?\s*\/\s*s\s*$/, { error: 'a request rate such as "1000/s"' })])
+    .transform((v) => (typeof v === 'number' ? v : Number(v.split('/')[0]!.trim())))
+    .describe('requests per second, e.g. "1000/s" (open loop)');
+
+const rpcSchema = z.strictObject({
+  name: zAppName(),
+  from: z.string(),
+  to: z.string(),
+  port: zCount(1, 65535).optional().describe('default 7000'),
+  request: zSize().optional().describe('request bytes, default 200'),
+  response: zSize().optional().describe('response bytes, default 64KiB'),
+  rate: zRpcRate().optional(),
+  concurrency: zCount(1, 100000).optional().describe('closed loop: outstanding requests (default 8); with rate: the connection pool (default 64)'),
+  per_request: z.boolean().optional().describe('a new connection per request (default false)'),
+  duration: zDuration(),
+  interval: zDuration().optional(),
+  nodelay: z.boolean().optional().describe('TCP_NODELAY (Nagle off)'),
+  server: z.boolean().optional(),
 });
 
 const migrateSchema = z.strictObject({
@@ -205,18 +294,45 @@ const numVfsActionSchema = z.strictObject({
   num_vfs: zCount(0, 256),
 });
 
-export const SCENARIO_ACTIONS = ['ping', 'udp', 'link_down', 'link_up', 'migrate', 'vf', 'sriov'] as const;
+const tracerouteSchema = z.strictObject({
+  from: z.string().describe('VM name (or vm.interface)'),
+  to: z.string().describe('IPv4 address, VM name or vm.interface'),
+  max_hops: zCount(1, 255).optional().describe('default 30 (traceroute -m)'),
+  wait: zDuration().optional().describe('how long to wait for each probe, default 1s'),
+});
+
+/** An L3 router interface (issue 14): one port `router.if`. */
+export const routerInterfaceSchema = z.strictObject({
+  ipv4: zIpv4Cidr(),
+  mac: zMac().optional().describe('default: 02:fe:… assigned in file order'),
+  mtu: zCount(68, 65535).optional().describe('IP MTU, default 1500'),
+});
+
+export const routeSchema = z.strictObject({
+  to: z.string().describe('destination prefix (10.1.0.0/16) or "default"'),
+  via: z.union([zIpv4(), z.array(zIpv4()).min(1)]).describe('next hop, or a list of equal-cost next hops (ECMP)'),
+});
+
+export const routerSchema = z.strictObject({
+  interfaces: z.record(z.string(), routerInterfaceSchema),
+  routes: z.array(routeSchema).optional().describe('static routes; connected subnets are implicit'),
+});
+
+export const SCENARIO_ACTIONS = ['ping', 'udp', 'link_down', 'link_up', 'migrate', 'vf', 'sriov', 'traceroute', 'iperf', 'rpc'] as const;
 export type ScenarioActionName = (typeof SCENARIO_ACTIONS)[number];
 
 export const scenarioStepSchema = z.strictObject({
   at: zDuration().describe('when, in simulated time from the start'),
   ping: pingSchema.optional(),
   udp: udpSchema.optional(),
+  iperf: iperfSchema.optional().describe('bulk TCP streams, iperf3-like'),
+  rpc: rpcSchema.optional().describe('TCP request/response with latency percentiles'),
   link_down: z.string().optional().describe('a link end or port path'),
   link_up: z.string().optional(),
   migrate: migrateSchema.optional(),
   vf: vfActionSchema.optional().describe('ip link set PF vf N …'),
   sriov: numVfsActionSchema.optional().describe('echo N > sriov_numvfs'),
+  traceroute: tracerouteSchema.optional().describe('UDP traceroute: lists every router hop'),
 });
 
 export const captureSchema = z.strictObject({
@@ -231,10 +347,12 @@ export const topologySchema = z
     duration: zDuration().optional().describe('default --until'),
     hosts: z.record(z.string(), hostSchema).optional(),
     switches: z.record(z.string(), switchSchema).optional(),
+    routers: z.record(z.string(), routerSchema).optional().describe('L3 routers: interfaces, static routes, ECMP'),
     links: z.array(linkSchema).optional(),
     vms: z.record(z.string(), vmSchema).optional(),
     scenario: z.array(scenarioStepSchema).optional(),
     capture: captureSchema.optional(),
+    expect: z.array(z.string()).optional().describe('checks on the run, e.g. "iperf1: throughput >= 900Mbit over [1s, 5s]", "rpc1: p99 <= 5ms", "ping1: loss == 0" (vfab test)'),
   })
   .describe('A vfab topology: hosts, bridges, VMs, switches, links, a scenario and what to capture');
 
@@ -253,9 +371,13 @@ export type VfConfigDoc = z.output<typeof vfConfigSchema>;
 export type ScenarioStepDoc = z.output<typeof scenarioStepSchema>;
 export type PingDoc = z.output<typeof pingSchema>;
 export type UdpDoc = z.output<typeof udpSchema>;
+export type IperfDoc = z.output<typeof iperfSchema>;
+export type RpcDoc = z.output<typeof rpcSchema>;
 export type MigrateDoc = z.output<typeof migrateSchema>;
 export type VfActionDoc = z.output<typeof vfActionSchema>;
 export type NumVfsActionDoc = z.output<typeof numVfsActionSchema>;
+export type RouterDoc = z.output<typeof routerSchema>;
+export type TracerouteDoc = z.output<typeof tracerouteSchema>;
 export type CaptureDoc = z.output<typeof captureSchema>;
 
 /** The JSON Schema (draft 2020-12) of the input form, as shipped in `schema/topology.schema.json`. */

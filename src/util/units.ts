@@ -20,6 +20,15 @@ export class UnitError extends Error {
   }
 }
 
+/**
+ * The message of a unit error caught around a parse; anything else is an internal fault and is
+ * rethrown, so a bug is never reported as the user's mistake (`catch (e)` never casts blindly).
+ */
+export function unitMessage(e: unknown): string {
+  if (e instanceof UnitError) return e.message;
+  throw e;
+}
+
 const DURATION: Record<string, number> = { ns: 1, us: 1e3, 'µs': 1e3, ms: 1e6, s: 1e9, m: 60e9, h: 3600e9 };
 const RATE: Record<string, number> = {
   bit: 1, bps: 1,

@@ -9,8 +9,9 @@
  */
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
 import { z } from 'zod';
-import { UserError, UserErrors, type SourceLocation } from '../errors.js';
+import { showValue, UserError, UserErrors, type SourceLocation } from '../errors.js';
 import { nearest } from './nearest.js';
+import { checkAliases } from './yaml-aliases.js';
 
 export type YamlPath = ReadonlyArray<string | number>;
 
@@ -19,12 +20,25 @@ export class YamlSource {
     readonly file: string,
     readonly doc: Document.Parsed,
     private readonly lines: LineCounter,
-  ) {}
+  ) {
+    // Every YAML input passes here: aliases, merges and nesting are checked before any toJS().
+    const errors = checkAliases(doc, lines, file);
+    if (errors.length > 0) throw errors.length === 1 ? errors[0]! : new UserErrors(errors);
+  }
 
   /** Plain JS data of the document. */
   get data(): unknown {
-    return this.doc.toJS({ maxAliasCount: 1000 }) as unknown;
+    if (this.cached === undefined) {
+      try {
+        // aliases were checked (and their expansion bounded) by checkAliases in parseYaml
+        this.cached = { v: this.doc.toJS({ maxAliasCount: -1 }) };
+      } catch (e) {
+        throw new UserError('YAML_INVALID', `cannot read this YAML: ${e instanceof Error ? e.message : String(e)}`, { location: { file: this.file, line: 1, col: 1 } });
+      }
+    }
+    return this.cached.v;
   }
+  private cached: { v: unknown } | undefined;
 
   private pos(offset: number): SourceLocation {
     const p = this.lines.linePos(offset);
@@ -116,13 +130,13 @@ export function validateYaml<S extends z.ZodType>(source: YamlSource, schema: S,
       const got = describe(valueAt(data, path));
       message = got === 'missing' ? `missing required field "${field}"` : `"${field}": expected ${issue.expected}, got ${got}`;
     } else if (issue.code === 'invalid_value' && 'values' in issue) {
-      message = `"${field}": expected one of ${(issue.values as unknown[]).map((v) => JSON.stringify(v)).join(', ')}, got ${JSON.stringify(valueAt(data, path))}`;
+      message = `"${field}": expected one of ${(issue.values as unknown[]).map((v) => showValue(v)).join(', ')}, got ${showValue(valueAt(data, path))}`;
     } else if (issue.code === 'invalid_union') {
-      message = `"${field}": ${issue.message === 'Invalid input' ? `${JSON.stringify(valueAt(data, path))} does not fit any accepted form` : issue.message}`;
+      message = `"${field}": ${issue.message === 'Invalid input' ? `${showValue(valueAt(data, path))} does not fit any accepted form` : issue.message}`;
     } else {
       // Name the offending value unless the message already does ("10Gbt" is not a bit rate …).
       const v = valueAt(data, path);
-      const shown = typeof v === 'string' || typeof v === 'number' ? JSON.stringify(v) : undefined;
+      const shown = typeof v === 'string' || typeof v === 'number' ? showValue(v) : undefined;
       message = `"${field}": ${issue.message}${shown !== undefined && !issue.message.includes(String(v)) ? ` (got ${shown})` : ''}`;
     }
     errors.push(source.error(`${codePrefix}_INVALID`, path, message));
@@ -145,7 +159,7 @@ function describe(v: unknown): string {
   if (v === null) return 'null';
   if (Array.isArray(v)) return 'a list';
   if (typeof v === 'object') return 'a mapping';
-  return `${typeof v} ${JSON.stringify(v)}`;
+  return `${typeof v} ${showValue(v)}`;
 }
 
 /** Best-effort walk of a zod schema along `path` to list the keys an object there accepts. */

@@ -5,8 +5,7 @@
  * form (a string with a pattern), which is what an editor should autocomplete.
  */
 import { z } from 'zod';
-import { parseDuration, parseRate, parseSize } from './units.js';
-import { errorMessage } from '../errors.js';
+import { parseDuration, parseRate, parseSize, unitMessage } from './units.js';
 
 function unitType(parse: (v: string | number) => number, pattern: string, description: string) {
   return z
@@ -15,7 +14,7 @@ function unitType(parse: (v: string | number) => number, pattern: string, descri
       try {
         return parse(v);
       } catch (e) {
-        ctx.addIssue({ code: 'custom', message: errorMessage(e) });
+        ctx.addIssue({ code: 'custom', message: unitMessage(e) });
         return z.NEVER;
       }
     })

@@ -43,6 +43,14 @@ const NS_PER_S = 1_000_000_000;
 const LEARN = { mayLearn: true } as const;
 const LEARN_TRACED = { mayLearn: true, trace: true } as const;
 
+/** Where a flow text starts in its file, and (for YAML scalars) where each of its offsets is. */
+export interface FlowsOrigin {
+  file: string;
+  line: number;
+  col: number;
+  position?: (offset: number) => { line: number; col: number };
+}
+
 export interface BridgeOptions {
   /** 'hv1.br0' or 'tor'. */
   path: string;
@@ -51,7 +59,7 @@ export interface BridgeOptions {
   /** ovs-ofctl add-flows text; undefined ⇒ OVS's default table `priority=0,actions=NORMAL`. */
   flows?: string;
   /** Where `flows` starts (line of its first line, column added to each line) for error places. */
-  flowsOrigin?: { file: string; line: number; col: number };
+  flowsOrigin?: FlowsOrigin;
   macAgingNs?: number;
   macTableSize?: number;
   /** Exact-match cache entries (0 disables the cache). Default 8192. */
@@ -125,6 +133,11 @@ export class Bridge implements XBridge {
   /** Frames switched, cache hits (statistics). */
   switched = 0;
   private traceHook: ((e: BridgeTraceEvent) => void) | null = null;
+  /**
+   * Called for each packet a rule sends to the controller (the OpenFlow channel turns it into a
+   * PACKET_IN); null = no controller. Runs after the counters are updated, before forwarding.
+   */
+  packetInHook: ((inPort: number, frame: Frame, rule: FlowRule) => void) | null = null;
   private moveWindowS = -1;
   private readonly movesInWindow = new Map<number, number>();
   private pendingFlows: { text: string; origin: { file: string; line: number; col: number } | undefined } | null = null;
@@ -157,7 +170,7 @@ export class Bridge implements XBridge {
    * `table-miss`). `pendingFlowsError()` returns the unresolved-name error, so a builder can
    * report it once all ports exist. Any other error is thrown at once.
    */
-  loadFlows(flows: string | undefined, origin?: { file: string; line: number; col: number }): void {
+  loadFlows(flows: string | undefined, origin?: FlowsOrigin): void {
     this.flowTables.clear();
     this.pendingFlows = null;
     this.pendingError = null;
@@ -172,12 +185,13 @@ export class Bridge implements XBridge {
   }
 
   /** Parses flows; an unknown port name comes back as the error (others are thrown). */
-  private parseFlowText(text: string, origin?: { file: string; line: number; col: number }): ReturnType<typeof parseFlows> | UserError {
+  private parseFlowText(text: string, origin?: FlowsOrigin): ReturnType<typeof parseFlows> | UserError {
     try {
       return parseFlows(text, {
         file: origin?.file ?? `${this.path} flows`,
         line: origin?.line ?? 1,
         col: origin?.col ?? 1,
+        ...(origin?.position ? { position: origin.position } : {}),
         portByName: (n) => this.portNumber(n),
       });
     } catch (e) {
@@ -187,6 +201,7 @@ export class Bridge implements XBridge {
         file: origin?.file ?? `${this.path} flows`,
         line: origin?.line ?? 1,
         col: origin?.col ?? 1,
+        ...(origin?.position ? { position: origin.position } : {}),
         portByName: () => 0xfeff,
       });
       return e;
@@ -212,11 +227,12 @@ export class Bridge implements XBridge {
   }
 
   /** Adds flows (like `ovs-ofctl add-flows`), keeping existing ones. */
-  addFlows(flows: string, origin?: { file: string; line: number; col: number }): FlowRule[] {
+  addFlows(flows: string, origin?: FlowsOrigin): FlowRule[] {
     const parsed = parseFlows(flows, {
       file: origin?.file ?? `${this.path} flows`,
       line: origin?.line ?? 1,
       col: origin?.col ?? 1,
+      ...(origin?.position ? { position: origin.position } : {}),
       portByName: (n) => this.portNumber(n),
     });
     return parsed.map((p) => this.addRule(p));
@@ -500,6 +516,8 @@ export class Bridge implements XBridge {
           });
         }
       }
+      const pin = this.packetInHook;
+      if (pin !== null) for (const rule of res.packetIns) pin(ofport, frame, rule);
     }
     return res;
   }

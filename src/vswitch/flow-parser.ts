@@ -52,18 +52,32 @@ export interface ParsedFlow {
   location: SourceLocation;
 }
 
+/**
+ * Most flows one add-flows text (one bridge's table) may hold. OVS has no default per-table
+ * limit (`Flow_Table:flow_limit` is unset), but vfab keeps every table bounded: a 40 MB flows
+ * file of 900,000 flows used 1.5 GiB. Exceeding it is a user error at the first flow too many.
+ */
+export const MAX_FLOWS_PER_TABLE_TEXT = 100_000;
+
 /** Parses a whole add-flows text. */
 export function parseFlows(text: string, opts: ParseOptions = {}): ParsedFlow[] {
+  const maxFlows = opts.maxFlows ?? MAX_FLOWS_PER_TABLE_TEXT;
   const file = opts.file ?? '<flows>';
   const line0 = opts.line ?? 1;
   const col0 = (opts.col ?? 1) - 1;
   const out: ParsedFlow[] = [];
   const lines = text.split('\n');
+  let lineStart = 0;
   for (let li = 0; li < lines.length; li++) {
     const raw = lines[li]!;
+    const start = lineStart;
+    lineStart += raw.length + 1;
     const trimmed = raw.trim();
     if (trimmed === '' || trimmed.startsWith('#')) continue;
-    const ctx = new Ctx(file, line0 + li, col0);
+    const ctx = new Ctx(file, line0 + li, col0, opts.position ? { position: opts.position, lineStart: start } : undefined);
+    if (out.length >= maxFlows) {
+      throw ctx.err('FLOW_TOO_MANY', raw.length - raw.trimStart().length, `more than ${maxFlows} flows in one flow table (vfab's limit per bridge)`);
+    }
     out.push(parseFlowLine(raw, ctx, opts));
   }
   return out;
@@ -167,7 +181,7 @@ function parseFlowLine(raw: string, ctx: Ctx, opts: ParseOptions): ParsedFlow {
     actions,
     matchText: formatMatch(value, mask),
     actionsText: formatActions(actions),
-    location: { file: ctx.file, line: ctx.line, col: ctx.colBase + 1 },
+    location: ctx.loc(0),
   };
 }
 

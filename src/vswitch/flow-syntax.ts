@@ -29,6 +29,13 @@ export interface ParseOptions {
   col?: number;
   /** Resolves port names (`in_port=p1`, `output:p1`) to OpenFlow port numbers. */
   portByName?: (name: string) => number | undefined;
+  /**
+   * Where an offset of the text is in `file` (a YAML scalar that is folded, quoted or indented
+   * does not keep the text's lines and columns). Overrides `line`/`col` when given.
+   */
+  position?: (offset: number) => { line: number; col: number };
+  /** Most flows accepted (default `MAX_FLOWS_PER_TABLE_TEXT`). */
+  maxFlows?: number;
 }
 
 /** A `key[=|:]value` item with its 0-based offset in the line. */
@@ -47,10 +54,17 @@ export class Ctx {
     readonly file: string,
     readonly line: number,
     readonly colBase: number,
+    /** With a position map: the offset of this line's first character in the whole text. */
+    readonly map?: { position: (offset: number) => { line: number; col: number }; lineStart: number },
   ) {}
+  /** Source location of offset `at` in this line. */
+  loc(at: number): { file: string; line: number; col: number } {
+    if (this.map) return { file: this.file, ...this.map.position(this.map.lineStart + at) };
+    return { file: this.file, line: this.line, col: this.colBase + at + 1 };
+  }
   err(code: string, at: number, message: string, hint?: string): UserError {
     return new UserError(code, message, {
-      location: { file: this.file, line: this.line, col: this.colBase + at + 1 },
+      location: this.loc(at),
       ...(hint ? { hint } : {}),
     });
   }

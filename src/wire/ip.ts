@@ -14,9 +14,13 @@ export function parseIpv4(s: string): number {
   return n;
 }
 
-/** Four decimal octets 0..255 of 1-3 digits, dot-separated → the address; −1 if not that. */
+/**
+ * Four decimal octets 0..255 of 1-3 digits without leading zeros, dot-separated → the address;
+ * −1 if not that. A leading zero is refused as glibc's inet_pton4 refuses it (inet_aton would
+ * read `010` as octal 8: refusing is the only reading that cannot surprise).
+ */
 function dottedQuad(t: string): number {
-  if (!/^\d{1,3}(\.\d{1,3}){3}$/.test(t)) return -1;
+  if (!/^(0|[1-9]\d{0,2})(\.(0|[1-9]\d{0,2})){3}$/.test(t)) return -1;
   const p = t.split('.');
   for (const o of p) if (+o > 255) return -1;
   return ((+p[0]! << 24) | (+p[1]! << 16) | (+p[2]! << 8) | +p[3]!) >>> 0;

@@ -1,16 +1,17 @@
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkImage, createImage, openImage } from '../../src/block/api.js';
 import { hasTool } from '../helpers/tools.js';
+import { buildBlockLayer } from './crash/build.js';
 import { SIZE, applyModel, makeOps, prng, touched } from './crash/ops.mjs';
 
-const ROOT = join(import.meta.dirname, '..', '..');
-const BUILD = join(ROOT, 'node_modules', '.cache', 'vfab-block-crash');
+let BUILD = '';
 const CHILD = join(import.meta.dirname, 'crash', 'child.mjs');
-const TRIALS = 200;
+/** VFAB_CRASH_TRIALS overrides (the acceptance run used 300). */
+const TRIALS = Number(process.env['VFAB_CRASH_TRIALS'] ?? 200);
 const PARALLEL = 4;
 
 interface Trial {
@@ -24,7 +25,7 @@ interface Trial {
 
 function runChild(t: Trial, image: string): Promise<string> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CHILD, BUILD, image, String(t.seed), String(t.killAt)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [CHILD, BUILD, image, String(t.seed), String(t.killAt), t.overlay ? '1' : '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
     child.stdout.on('data', (d: Buffer) => {
@@ -53,11 +54,7 @@ describe('crash safety', () => {
 
   beforeAll(() => {
     // The child runs compiled code: build the block layer alone (a few seconds) into a cache dir.
-    execFileSync(
-      process.execPath,
-      [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), join(ROOT, 'src/block/api.ts'), '--outDir', BUILD, '--module', 'nodenext', '--moduleResolution', 'nodenext', '--target', 'es2022', '--skipLibCheck', '--types', 'node'],
-      { cwd: ROOT, stdio: 'pipe' },
-    );
+    BUILD = buildBlockLayer('crash');
     createImage(base, { size: SIZE });
     const b = openImage(base);
     for (let off = 0; off < SIZE; off += 300_000) {
@@ -91,7 +88,7 @@ describe('crash safety', () => {
         seed: Math.floor(r() * 2 ** 31),
         // Mostly "die right before write #k" (every instant between two writes is reachable);
         // one in four: a plain SIGKILL from the parent after a random delay.
-        killAt: n % 4 === 3 ? 0 : 1 + Math.floor(r() * 120),
+        killAt: n % 4 === 3 ? 0 : 1 + Math.floor(r() * 160),
         timerMs: Math.floor(r() * 40),
         overlay: n % 2 === 1,
         cs: n % 3 === 0 ? 4096 : 65536,
@@ -99,19 +96,35 @@ describe('crash safety', () => {
     }
     let leaks = 0;
     let finished = 0;
+    const killedIn = new Map<string, number>();
     let flushedOps = 0;
     const qemuCheck = hasTool('qemu-img');
     const failures: string[] = [];
     const runOne = async (t: Trial): Promise<void> => {
       const image = join(dir, `t${t.n}.qcow2`);
-      if (t.overlay) createImage(image, { backingFile: base, backingFormat: 'qcow2', clusterSize: t.cs });
-      else createImage(image, { size: SIZE, clusterSize: t.cs });
+      // Overlays get their own base: commit writes into it.
+      const tbase = join(dir, `t${t.n}-base.qcow2`);
+      if (t.overlay) {
+        copyFileSync(base, tbase);
+        createImage(image, { backingFile: `t${t.n}-base.qcow2`, backingFormat: 'qcow2', clusterSize: t.cs });
+      } else createImage(image, { size: SIZE, clusterSize: t.cs });
       const out = await runChild(t, image);
       const lines = out.split('\n');
       if (lines.includes('END')) finished++;
-      const ops = makeOps(t.seed);
+      const ops = makeOps(t.seed, t.overlay);
+      // Right after the kill, before anything reopens (and repairs) it: only leaks allowed.
+      for (const f of t.overlay ? [image, tbase] : [image]) {
+        if (qemuCheck) {
+          const q = spawnSync('qemu-img', ['check', '-U', f], { encoding: 'utf8' });
+          if (q.status !== 0 && q.status !== 3) failures.push(`trial ${t.n} (seed ${t.seed}, killAt ${t.killAt}): qemu-img check ${f} exit ${q.status}: ${q.stdout}${q.stderr}`.slice(0, 600));
+        }
+        const v = checkImage(f);
+        if (v.corruptions !== 0 || v.checkErrors !== 0) failures.push(`trial ${t.n} (seed ${t.seed}, killAt ${t.killAt}): vfab check ${f}: ${v.messages.filter((m) => m.startsWith('ERROR')).slice(0, 3).join('; ')}`);
+      }
       let durable = 0;
+      let lastDone = -1;
       for (const l of lines) if (l.startsWith('F ')) durable = Number(l.slice(2)) + 1;
+      for (const l of lines) if (l.startsWith('D ')) lastDone = Number(l.slice(2));
       if (lines.includes('END')) durable = ops.length;
       flushedOps += durable;
       // Reopen read-write (takes over the dead writer's lock), then check and compare.
@@ -136,11 +149,10 @@ describe('crash safety', () => {
           break;
         }
       }
-      if (qemuCheck && t.n % 8 === 0) {
-        const q = spawnSync('qemu-img', ['check', image], { encoding: 'utf8' });
-        if (q.status !== 0 && q.status !== 3) failures.push(`trial ${t.n}: qemu-img check exit ${q.status}: ${q.stdout}`);
-      }
+      const inside = lines.includes('END') ? undefined : ops[lastDone + 1];
+      if (inside) killedIn.set(inside.t, (killedIn.get(inside.t) ?? 0) + 1);
       rmSync(image, { force: true });
+      rmSync(tbase, { force: true });
     };
     const queue = [...trials];
     await Promise.all(
@@ -152,6 +164,9 @@ describe('crash safety', () => {
     // The harness must really crash writers mid-run and really have flushed data to check.
     expect(finished).toBeLessThan(TRIALS * 0.6);
     expect(flushedOps).toBeGreaterThan(TRIALS);
-    process.stdout.write(`crash harness: ${TRIALS} trials, ${TRIALS - finished} killed mid-run, ${leaks} leaked clusters (allowed), 0 corruptions\n`);
+    // Kills really landed inside snapshot, commit and rebase operations.
+    const summary = [...killedIn].map(([k, v]) => `${k}:${v}`).join(' ');
+    if (TRIALS >= 100) for (const k of ['snap', 'commit', 'rebase']) expect(killedIn.get(k) ?? 0, `${k} (${summary})`).toBeGreaterThan(0);
+    process.stdout.write(`crash harness: ${TRIALS} trials, ${TRIALS - finished} killed mid-run, ${leaks} leaked clusters (allowed), 0 corruptions, killed inside: ${summary}\n`);
   }, 300_000);
 });

@@ -305,7 +305,12 @@ describe('qcow2 images', () => {
     const c = openImage('a', {}, p);
     c.write(0, fill(4096, 3));
     c.close();
+    // A refcount past the end of the file is not compared (qemu-img: compare_refcounts stops at
+    // the file's end), so this is no leak ...
     p.backends.get('a')!.pwrite(new Uint8Array([0, 1]), 2 * 65536 + 2 * 9);
+    expect(checkImage('a', {}, p).leaks).toBe(0);
+    // ... until the file reaches past cluster 9.
+    p.backends.get('a')!.truncate(12 * 65536);
     const r = checkImage('a', {}, p);
     expect(r.leaks).toBe(1);
     expect(r.messages).toEqual(['Leaked cluster 9 refcount=1 reference=0']);
@@ -331,7 +336,7 @@ describe('image files', () => {
       expect(e.exitCode).toBe(2);
     }
     expect(msg).toBe(`image is locked for writing by pid ${process.pid}`);
-    expect(readFileSync(`${f}.lock`, 'utf8').trim()).toBe(String(process.pid));
+    expect(readFileSync(`${f}.lock`, 'utf8').split(' ')[0]).toBe(String(process.pid));
     w.close();
     expect(existsSync(`${f}.lock`)).toBe(false);
     openImage(f).close();

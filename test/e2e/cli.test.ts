@@ -41,7 +41,7 @@ describe('vfab validate', () => {
   it('exits 2 for a file that does not exist', () => {
     const r = vfab('validate', join(dir, 'nope.yaml'));
     expect(r.status).toBe(2);
-    expect(r.stderr).toMatch(/nope\.yaml: cannot read .*: no such file/);
+    expect(r.stderr).toMatch(/cannot read .*nope\.yaml: no such file/);
   });
 });
 

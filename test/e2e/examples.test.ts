@@ -88,7 +88,7 @@ describeWithTools(['tshark'], 'example traces dissect cleanly in tshark', () => 
       });
 
       it('passes the shared pcap-check oracle', () => {
-        const r = spawnSync('bash', ['/work/shared/oracles/pcap-check.sh', file], { encoding: 'utf8' });
+        const r = spawnSync('bash', ['test/oracles/pcap-check.sh', file], { encoding: 'utf8' });
         expect(r.stdout).toMatch(/malformed=0 expert_errors=0/);
         expect(r.status).toBe(0);
       });

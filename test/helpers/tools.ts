@@ -38,3 +38,15 @@ export function describeWithTools(tools: string[], name: string, fn: () => void)
   }
   describe(name, fn);
 }
+
+/**
+ * For an oracle check inside a test that also checks other things: true when `tool` is
+ * installed. Outside CI a missing tool prints why the check is skipped; in CI it fails the test
+ * (nothing is skipped silently, nothing is skipped in CI).
+ */
+export function requireTool(tool: string, check: string): boolean {
+  if (hasTool(tool)) return true;
+  if (inCI) throw new Error(`${tool} is not installed but CI must run "${check}" (add it to .ci/run)`);
+  process.stdout.write(`skipping "${check}": ${tool} not installed (CI installs it)\n`);
+  return false;
+}

@@ -142,6 +142,9 @@ describe('link down and up', () => {
     sim.run();
     expect(arrivals).toHaveLength(1);
     expect(a.counters.drops).toEqual({ 'link-down': 1 });
+    // one source of truth (issue 10 #15): the link's counter is the sender port's drops
+    expect(link.stats().ab.linkDown).toBe(1);
+    expect(link.stats().ba.linkDown).toBe(0);
   });
 
   it('loses frames queued or on the wire when the link goes down, counted link-down at the sender', () => {
@@ -157,6 +160,7 @@ describe('link down and up', () => {
     sim.run();
     expect(arrivals).toEqual([]);
     expect(a.counters.drops).toEqual({ 'link-down': 3 });
+    expect(link.stats().ab.linkDown).toBe(3);
     expect(events).toEqual(['link-down', 'link-up']);
   });
 });

@@ -162,7 +162,7 @@ describe('topologies/live-migration.yaml', () => {
 
   describeWithTools(['tshark'], 'its pcapng', () => {
     it('checks clean with pcap-check.sh', () => {
-      const r = spawnSync('bash', ['/work/shared/oracles/pcap-check.sh', example('live-migration').pcapng], { encoding: 'utf8' });
+      const r = spawnSync('bash', ['test/oracles/pcap-check.sh', example('live-migration').pcapng], { encoding: 'utf8' });
       expect(r.stdout).toMatch(/malformed=0 expert_errors=0/);
       expect(r.status).toBe(0);
     });

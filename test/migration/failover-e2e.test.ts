@@ -142,7 +142,7 @@ describe('topologies/live-migration-sriov.yaml (VF + virtio standby)', () => {
 
   describeWithTools(['tshark'], 'its pcapng', () => {
     it('checks clean with pcap-check.sh', () => {
-      const r = spawnSync('bash', ['/work/shared/oracles/pcap-check.sh', example().pcapng], { encoding: 'utf8' });
+      const r = spawnSync('bash', ['test/oracles/pcap-check.sh', example().pcapng], { encoding: 'utf8' });
       expect(r.stdout).toMatch(/malformed=0 expert_errors=0/);
       expect(r.status).toBe(0);
     });

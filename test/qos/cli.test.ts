@@ -6,7 +6,7 @@ import { copyFileSync, mkdtempSync, readFileSync, writeFileSync, readdirSync } f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { hasTool } from '../helpers/tools.js';
+import { requireTool } from '../helpers/tools.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'vfab-qos-'));
 const vfab = (...args: string[]) => spawnSync(process.execPath, ['bin/run.js', ...args], { encoding: 'utf8' });
@@ -17,15 +17,15 @@ describe('vfab qos test', () => {
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
     expect(r.stdout).toMatch(/topologies\/qos-burst\.qos\.yaml: all 6 expectations hold/);
-    expect(r.stdout).toMatch(/PASS\s+burst: vm1\.vda iops >= 1800 for >= 12s\s+13s \(longest stretch\)/);
+    expect(r.stdout).toMatch(/PASS\s+burst: vm1\.vda iops >= 1800 for >= 12s\s+iops\s+13s \(longest stretch of iops >= 1800 from /);
   });
 
   it('passes the noisy-neighbour example with limits, and fails it without (exit 1 with a table)', () => {
     expect(vfab('qos', 'test', 'topologies/qos-noisy-neighbor.qos.yaml').status).toBe(0);
     const r = vfab('qos', 'test', 'topologies/qos-noisy-neighbor-unlimited.qos.yaml');
     expect(r.status).toBe(1);
-    expect(r.stdout).toMatch(/expectations failed:\n\nexpected\s+measured\n/);
-    expect(r.stdout).toMatch(/vm1\.vda: p99 <= 5ms\s+\d+(\.\d+)?ms/);
+    expect(r.stdout).toMatch(/expectations failed:\n\nexpected\s+metric\s+measured\n/);
+    expect(r.stdout).toMatch(/vm1\.vda: p99 <= 5ms\s+p99\s+\d+(\.\d+)?ms/);
   });
 
   it('exits 1 with a readable table of expected vs measured when an expectation is flipped', () => {
@@ -36,7 +36,7 @@ describe('vfab qos test', () => {
     const r = vfab('qos', 'test', f);
     expect(r.status).toBe(1);
     expect(r.stdout).toContain(`${f}: 1 of 6 expectations failed:`);
-    expect(r.stdout).toMatch(/\nexpected\s+measured\n-+\s+-+\nvm1\.vda: iops <= 400 over \[20s, 60s\]\s+500\n/);
+    expect(r.stdout).toMatch(/\nexpected\s+metric\s+measured\n-+\s+-+\s+-+\nvm1\.vda: iops <= 400 over \[20s, 60s\]\s+iops\s+500\n/);
     expect(r.stdout).toMatch(/FAIL\s+vm1\.vda: iops <= 400 over \[20s, 60s\]/);
   });
 
@@ -111,7 +111,7 @@ describe('vfab qos run with data: true (real I/O on a qcow2 image from the block
     c.read(0, buf);
     c.close();
     expect(buf.every((b) => b === 0x5a)).toBe(true);
-    if (hasTool('qemu-io')) {
+    if (requireTool('qemu-io', 'qemu-io reads the bytes vfab wrote')) {
       // QEMU reads the same bytes back from the image vfab wrote
       const q = spawnSync('qemu-io', ['-r', '-f', 'qcow2', '-c', 'read -P 0x5a 0 4M', img], { encoding: 'utf8' });
       expect(q.stdout).toMatch(/read 4194304\/4194304 bytes at offset 0/);

@@ -162,7 +162,7 @@ describe('QoS files', () => {
     expect(errorsOf(text)).toEqual(['p.qos.yaml:14:5: expectation names no disk or group "glod"; did you mean "gold"?']);
     const f = loadQosText(text.split('\n').slice(0, -1).join('\n'), 'p.qos.yaml');
     const { result } = runQos(f.model, { expectations: f.expectations.map((e) => e.exp) });
-    expect(result.expectations!.map((e) => [e.pass, e.measured])).toEqual([[true, '200'], [true, '200'], [true, '100'], [true, '5s (longest stretch)']]);
+    expect(result.expectations!.map((e) => [e.pass, e.measured])).toEqual([[true, '200'], [true, '200'], [true, '100'], [true, '5s (longest stretch of iops >= 195 from 0ns to 5s)']]);
     expect(result.expectations![0]!.expected).toBe('group gold: iops >= 199 over [1s, 5s]');
   });
 
@@ -198,7 +198,7 @@ describe('a QoS test run end to end (library)', () => {
     expect(r2.passed).toBe(false);
     const out = renderTest('p.qos.yaml', r2);
     expect(out).toContain('p.qos.yaml: 1 of 3 expectations failed:');
-    expect(out).toMatch(/expected\s+measured\n-+\s+-+\nvda: iops <= 50 over \[1s, 2s\]\s+100\n/);
+    expect(out).toMatch(/expected\s+metric\s+measured\n-+\s+-+\s+-+\nvda: iops <= 50 over \[1s, 2s\]\s+iops\s+100\n/);
     // charts: well-formed SVG with the limit line and one series per disk
     const charts = qosCharts(engine);
     expect(Object.keys(charts).sort()).toEqual(['iops.svg', 'latency.svg']);

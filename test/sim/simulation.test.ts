@@ -1,3 +1,4 @@
+import { BugError } from '../../src/errors.js';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ms, Prng, Simulation, us } from '../../src/sim/index.js';
@@ -61,7 +62,32 @@ describe('Simulation', () => {
 
   it('refuses to schedule in the past', () => {
     const sim = new Simulation();
-    expect(() => sim.schedule(-1, () => {})).toThrow(RangeError);
+    expect(() => sim.schedule(-1, () => {})).toThrow(BugError);
+  });
+
+  it('rejects NaN, fractional, infinite and past times as bugs (issue 10 #18)', () => {
+    const sim = new Simulation();
+    sim.schedule(100, () => {});
+    sim.run({ untilNs: 50 });
+    for (const t of [Number.NaN, 60.5, Number.POSITIVE_INFINITY, -1, 10]) expect(() => sim.scheduleAt(t, () => {}), String(t)).toThrow(BugError);
+    for (const d of [Number.NaN, 0.25, Number.POSITIVE_INFINITY, -5]) expect(() => sim.schedule(d, () => {}), String(d)).toThrow(BugError);
+    expect(() => sim.run({ untilNs: Number.NaN })).toThrow(BugError);
+    expect(() => sim.run({ untilNs: 70.5 })).toThrow(BugError);
+    expect(sim.pendingEvents).toBe(1);
+  });
+
+  it('run({untilNs}) before now never moves the clock backwards', () => {
+    const sim = new Simulation();
+    let ran = 0;
+    sim.schedule(1000, () => ran++);
+    sim.run({ untilNs: 500 });
+    expect(sim.now).toBe(500);
+    expect(sim.run({ untilNs: 100 })).toEqual({ events: 0, reason: 'until' });
+    expect(sim.now).toBe(500);
+    sim.run();
+    expect([sim.now, ran]).toEqual([1000, 1]);
+    expect(sim.run({ untilNs: 200 }).events).toBe(0);
+    expect(sim.now).toBe(1000);
   });
 });
 

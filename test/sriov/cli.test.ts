@@ -40,7 +40,7 @@ describe('vfab run topologies/sriov.yaml --json', () => {
 describeWithTools(['tshark'], 'the sriov pcapng', () => {
   it('checks clean with pcap-check.sh', () => {
     runExample();
-    const out = execFileSync('/work/shared/oracles/pcap-check.sh', [pcapng], { encoding: 'utf8' });
+    const out = execFileSync('test/oracles/pcap-check.sh', [pcapng], { encoding: 'utf8' });
     expect(out).toMatch(/malformed=0 expert_errors=0/);
   });
 

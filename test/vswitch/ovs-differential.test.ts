@@ -46,11 +46,11 @@ describe('vfab bare-bridge trace equals recorded Open vSwitch answers', () => {
   }
 });
 
-const ORACLE = '/work/shared/oracles/ovs/ovs-trace.sh';
+const ORACLE = 'test/oracles/ovs/ovs-trace.sh';
 
 describeWithTools(['ovs-vswitchd'], 'vfab bare-bridge trace equals a live Open vSwitch', () => {
   for (const c of CASES) {
-    it.runIf(existsSync(ORACLE))(`case ${c} (live)`, () => {
+    it(`case ${c} (live)`, () => {
       const dir = join(ROOT, c);
       const opts = existsSync(join(dir, 'ofctl-opts')) ? [`--ofctl-opt=${read(c, 'ofctl-opts').trim()}`] : [];
       const out = execFileSync(

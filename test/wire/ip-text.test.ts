@@ -55,6 +55,10 @@ describe('address text parsing agrees with ip-num', () => {
       expect(ours(() => parseIpv6(t))).toEqual(ipnum6(t));
     }), { numRuns: 3000 });
   });
+  it('IPv4: octets with a leading zero are refused (found by the property: "0.0.0.00")', () => {
+    for (const t of ['0.0.0.00', '01.2.3.4', '1.2.3.010']) expect(ours(() => parseIpv4(t))).toBe('invalid');
+    expect(ours(() => parseIpv4('10.0.0.0'))).toBe(0x0a00_0000);
+  });
   it('IPv6: the RFC 4291 §2.2 examples', () => {
     for (const t of ['2001:DB8:0:0:8:800:200C:417A', 'FF01::101', '::1', '::', '::13.1.68.3', '::FFFF:129.144.52.38', '1::', '1:2:3:4:5:6:7::', '::2:3:4:5:6:7:8']) {
       expect(ours(() => parseIpv6(t))).toEqual(ipnum6(t));

@@ -2,16 +2,31 @@
  * `qemu-img check` for qcow2 (QEMU block/qcow2-refcount.c qcow2_check_refcounts): recount every
  * reference from the metadata and compare with the stored refcounts.
  *
- * - stored < counted: corruption ("ERROR cluster N refcount=1 reference=2"): the cluster could
- *   be handed out twice;
+ * - stored < counted: corruption ("ERROR cluster N refcount=1 reference=2");
  * - stored > counted: leak ("Leaked cluster N refcount=1 reference=0"): space lost, data safe;
  * - COPIED flags in the active tables must say "refcount is 1" (check_oflag_copied);
- * - offsets must be cluster aligned, metadata must lie inside the file.
- * `repair` ('leaks' | 'all', like `-r`) rewrites the stored refcounts to the counted ones.
+ * - reserved bits in L1/L2 entries, unaligned offsets, references one cluster or more past the
+ *   end of the file are corruptions (qcow2_inc_refcounts_imrt); refcounts stored for clusters
+ *   past the end of the file are not compared (compare_refcounts stops at the file's end).
+ *
+ * Memory. Counted references live in one Uint32Array with an entry per cluster *of the file*
+ * (references past the end are errors, never counted), like QEMU's in-memory refcount table;
+ * stored refcounts are streamed block by block (a few clusters of cache), never loaded whole; the
+ * L1 and refcount tables are bounded by QEMU's limits (32 MiB, 8 MiB). A hostile image claiming
+ * millions of clusters past its end therefore costs nothing.
+ *
+ * Repair never makes an image worse: `-r leaks` only lowers refcounts that are too high (their
+ * blocks exist); `-r all` with any refcount error rebuilds the whole refcount structure from the
+ * counted references into fresh clusters past the end of the file, switches the header to it in
+ * one write after a barrier, then fixes COPIED flags (QEMU rebuild_refcount_structure does the
+ * same when the structure itself is damaged). The result is then checked again, and what is
+ * reported as fixed is the difference.
  */
-import { UserError } from '../../errors.js';
-import { COMPRESSED_HI, COPIED_HI, ZERO_LO, entryOffset } from './entries.js';
+import { BugError, UserError } from '../../errors.js';
+import { COPIED_HI, entryOffset } from './entries.js';
+import { MAX_REFTABLE_BYTES, putU64, u64 } from './header.js';
 import { Qcow2Image } from './image.js';
+import { refcountEntry, setRefcountEntry } from './refcount.js';
 import { serializeSnapshotTable } from './snapshot-table.js';
 import { updateRefcounts } from './snapshot.js';
 
@@ -27,167 +42,393 @@ export interface CheckResult {
   totalClusters: number;
   allocatedClusters: number;
   fragmentedClusters: number;
+  compressedClusters: number;
   messages: string[];
 }
 
-export function checkQcow2(img: Qcow2Image, opts: { repair?: 'leaks' | 'all' } = {}): CheckResult {
+/** L1E_RESERVED_MASK (bits 0-8, 56-62) and L2E_STD_RESERVED_MASK (bits 1-8, 56-61), block/qcow2.h. */
+const L1_RESERVED_HI = 0x7f000000;
+const L1_RESERVED_LO = 0x1ff;
+const L2_RESERVED_HI = 0x3f000000;
+const L2_RESERVED_LO = 0x1fe;
+const REFT_RESERVED_LO = 0x1ff;
+
+const hex = (hi: number, lo: number): string => (hi === 0 ? lo.toString(16) : hi.toString(16) + (lo >>> 0).toString(16).padStart(8, '0'));
+
+interface Counted {
+  refs: Uint32Array;
+  /** Clusters referenced past the end of the file (errors, not counted): a rebuild must avoid them. */
+  pastEnd: Set<number>;
+  /** More references past the end than `pastEnd` holds: a rebuild is refused. */
+  pastEndOverflow: boolean;
+  /** Clusters of the refcount structure itself (table and blocks), for a rebuild. */
+  refStructure: number[];
+  corruptions: number;
+  checkErrors: number;
+  allocated: number;
+  fragmented: number;
+  compressed: number;
+  messages: string[];
+}
+
+function countReferences(img: Qcow2Image, nb: number): Counted {
   const cs = img.cs;
+  const h = img.header;
   const fileSize = img.backend.size();
-  const counted = new Map<number, number>();
-  const messages: string[] = [];
-  let corruptions = 0;
-  let checkErrors = 0;
-  const inc = (off: number, bytes: number, what: string): void => {
-    if (off % cs !== 0) {
-      messages.push(`ERROR ${what} offset=0x${off.toString(16)} is not cluster aligned`);
-      corruptions++;
+  const out: Counted = { refs: new Uint32Array(nb + 1), pastEnd: new Set(), pastEndOverflow: false, refStructure: [], corruptions: 0, checkErrors: 0, allocated: 0, fragmented: 0, compressed: 0, messages: [] };
+  const msg = (m: string): void => {
+    if (out.messages.length < 10_000) out.messages.push(m);
+  };
+  // qcow2_inc_refcounts_imrt: a region ending one cluster or more past the end of the file is an
+  // error and is not counted (so the array never grows past the file).
+  const inc = (off: number, size: number, structure = false): void => {
+    if (size <= 0) return;
+    if (off + size - fileSize >= cs) {
+      msg(`ERROR: counting reference for region exceeding the end of the file by one cluster or more: offset 0x${off.toString(16)} size 0x${size.toString(16)}`);
+      out.corruptions++;
+      const lastPast = Math.floor((off + size - 1) / cs);
+      for (let c = Math.floor(off / cs); c <= lastPast; c++) {
+        if (out.pastEnd.size >= 1 << 20 || c > Number.MAX_SAFE_INTEGER / cs) {
+          out.pastEndOverflow = true;
+          break;
+        }
+        out.pastEnd.add(c);
+      }
       return;
     }
-    for (let c = off / cs; c < Math.ceil((off + bytes) / cs); c++) counted.set(c, (counted.get(c) ?? 0) + 1);
+    const last = Math.floor((off + size - 1) / cs);
+    for (let c = Math.floor(off / cs); c <= last; c++) {
+      if (out.refs[c]! < 0xffffffff) out.refs[c]!++;
+      if (structure) out.refStructure.push(c);
+    }
   };
-  const h = img.header;
-  inc(0, cs, 'header');
-  let allocated = 0;
-  let fragmented = 0;
-  const walkL1 = (l1: Uint8Array, l1Off: number, l1Size: number, active: boolean): void => {
-    inc(l1Off, l1Size * 8, 'L1 table');
+  inc(0, cs);
+  const l2 = new Uint8Array(cs);
+  const l2dv = new DataView(l2.buffer);
+  let nextContiguous = 0;
+  const walkL1 = (l1Off: number, l1Size: number, active: boolean): void => {
+    inc(l1Off, l1Size * 8);
+    if (l1Size === 0) return;
+    const l1 = active ? img.l1 : new Uint8Array(l1Size * 8);
+    if (!active) img.backend.pread(l1, l1Off);
     const dv = new DataView(l1.buffer, l1.byteOffset, l1.byteLength);
-    let prevHost = -1;
     for (let i = 0; i < l1Size; i++) {
+      const hi = dv.getUint32(i * 8);
+      const lo = dv.getUint32(i * 8 + 4);
+      if (hi & L1_RESERVED_HI || lo & L1_RESERVED_LO) {
+        msg(`ERROR found L1 entry with reserved bits set: ${hex(hi, lo)}`);
+        out.corruptions++;
+      }
       const l2off = entryOffset(dv, i);
       if (l2off === 0) continue;
+      inc(l2off, cs);
       if (l2off % cs !== 0) {
-        messages.push(`ERROR l2_offset=0x${l2off.toString(16)}: L2 table is not cluster aligned; L1 index ${i}`);
-        corruptions++;
+        msg(`ERROR l2_offset=${l2off.toString(16)}: Table is not cluster aligned; L1 entry corrupted`);
+        out.corruptions++;
         continue;
       }
-      if (l2off >= fileSize) {
-        messages.push(`ERROR l2_offset=0x${l2off.toString(16)}: L2 table is outside the image`);
-        corruptions++;
-        continue;
-      }
-      inc(l2off, cs, 'L2 table');
-      const t = img.l2At(l2off);
-      const tdv = new DataView(t.buffer, t.byteOffset, t.byteLength);
-      for (let j = 0; j < img.l2Entries; j++) {
-        const hi = tdv.getUint32(j * 8);
-        const lo = tdv.getUint32(j * 8 + 4);
-        if (hi & COMPRESSED_HI) {
-          messages.push(`ERROR compressed cluster at L2 byte ${l2off + j * 8} (not supported by vfab)`);
-          checkErrors++;
-          continue;
-        }
-        const host = entryOffset(tdv, j);
-        if (host === 0) continue;
-        if (host % cs !== 0) {
-          messages.push(`ERROR offset=0x${host.toString(16)}: Cluster is not properly aligned; L2 entry corrupted`);
-          corruptions++;
-          continue;
-        }
-        inc(host, cs, 'data');
-        if (active && !(h.version >= 3 && lo & ZERO_LO)) {
-          allocated++;
-          if (prevHost >= 0 && host !== prevHost + cs) fragmented++;
-          prevHost = host;
-        }
-      }
+      if (l2off >= fileSize) continue; // reads as zeros: no entries (already reported by inc)
+      img.backend.pread(l2, l2off);
+      walkL2(l2off, active);
     }
   };
-  walkL1(img.l1, h.l1TableOffset, h.l1Size, true);
-  for (const sn of img.snapshots) {
-    const l1 = new Uint8Array(sn.l1Size * 8);
-    img.backend.pread(l1, sn.l1TableOffset);
-    walkL1(l1, sn.l1TableOffset, sn.l1Size, false);
+  const walkL2 = (l2off: number, active: boolean): void => {
+    const cb = img.clusterBits;
+    for (let j = 0; j < img.l2Entries; j++) {
+      const hi = l2dv.getUint32(j * 8);
+      const lo = l2dv.getUint32(j * 8 + 4);
+      if (hi === 0 && lo === 0) continue;
+      if (hi & 0x40000000) {
+        // Compressed (qcow2_parse_compressed_l2_entry): host offset in the low 62-(cb-8) bits,
+        // then the number of additional 512-byte sectors.
+        const e = (BigInt(hi) << 32n) | BigInt(lo >>> 0);
+        const shift = BigInt(62 - (cb - 8));
+        const coff = Number(e & ((1n << shift) - 1n));
+        const nsec = Number((e >> shift) & ((1n << BigInt(cb - 8)) - 1n)) + 1;
+        if (hi & COPIED_HI) {
+          msg(`ERROR: coffset=0x${coff.toString(16)}: copied flag must never be set for compressed clusters`);
+          out.corruptions++;
+        }
+        if (active) {
+          out.allocated++;
+          out.compressed++;
+          out.fragmented++;
+        }
+        inc(coff, nsec * 512 - (coff % 512));
+        continue;
+      }
+      if (hi & L2_RESERVED_HI || lo & L2_RESERVED_LO) {
+        msg(`ERROR found l2 entry with reserved bits set: ${hex(hi, lo)}`);
+        out.corruptions++;
+      }
+      const host = entryOffset(l2dv, j);
+      if (host === 0) continue;
+      if (host % cs !== 0) {
+        msg(lo & 1 ? `ERROR offset=${host.toString(16)}: Preallocated cluster is not properly aligned; L2 entry corrupted.` : `ERROR offset=${host.toString(16)}: Data cluster is not properly aligned; L2 entry corrupted.`);
+        out.corruptions++;
+      }
+      if (active) {
+        out.allocated++;
+        if (nextContiguous !== 0 && host !== nextContiguous) out.fragmented++;
+        nextContiguous = host + cs;
+      }
+      inc(host, cs);
+    }
+    void l2off;
+  };
+  walkL1(h.l1TableOffset, h.l1Size, true);
+  for (const sn of img.snapshots) walkL1(sn.l1TableOffset, sn.l1Size, false);
+  if (h.nbSnapshots > 0) inc(h.snapshotsOffset, serializeSnapshotTable(img.snapshots).length);
+  inc(h.refcountTableOffset, h.refcountTableClusters * cs, true);
+  return out;
+}
+
+/** Stored refcounts, read block by block through a small cache (check never loads them all). */
+class StoredRefcounts {
+  readonly perBlock: number;
+  readonly bits: number;
+  private cache = new Map<number, Uint8Array | null>();
+  constructor(
+    private img: Qcow2Image,
+    readonly table: number[],
+  ) {
+    this.bits = 2 ** img.refcountOrder;
+    this.perBlock = (img.cs * 8) / this.bits;
   }
-  if (h.nbSnapshots > 0) inc(h.snapshotsOffset, serializeSnapshotTable(img.snapshots).length, 'snapshot table');
-  inc(h.refcountTableOffset, h.refcountTableClusters * cs, 'refcount table');
-  const rc = img.refcounts();
-  rc.tableEntries().forEach((off, i) => {
-    if (off === 0) return;
-    if (off >= fileSize) {
+  static read(img: Qcow2Image): StoredRefcounts {
+    const raw = new Uint8Array(Math.min(img.header.refcountTableClusters * img.cs, MAX_REFTABLE_BYTES));
+    img.backend.pread(raw, img.header.refcountTableOffset);
+    const dv = new DataView(raw.buffer);
+    const table: number[] = [];
+    for (let i = 0; i < raw.length / 8; i++) table.push(u64(dv, i * 8));
+    return new StoredRefcounts(img, table);
+  }
+  /** Offset of refcount block `bi`, or 0 when it is absent or unusable (unaligned, past the file). */
+  blockOffset(bi: number): number {
+    const raw = this.table[bi] ?? 0;
+    const off = raw - (raw % 512);
+    if (off === 0 || off % this.img.cs !== 0 || off >= this.img.backend.size()) return 0;
+    return off;
+  }
+  get(c: number): number {
+    const bi = Math.floor(c / this.perBlock);
+    let b = this.cache.get(bi);
+    if (b === undefined) {
+      const off = this.blockOffset(bi);
+      b = off === 0 ? null : new Uint8Array(this.img.cs);
+      if (b) this.img.backend.pread(b, off);
+      if (this.cache.size >= 8) this.cache.delete(this.cache.keys().next().value!);
+      this.cache.set(bi, b);
+    }
+    return b ? refcountEntry(b, c - bi * this.perBlock, this.bits) : 0;
+  }
+}
+
+export function checkQcow2(img: Qcow2Image, opts: { repair?: 'leaks' | 'all' } = {}): CheckResult {
+  const first = checkOnce(img);
+  if (!opts.repair || (first.corruptions === 0 && first.leaks === 0)) return first.result;
+  if (img.readOnly) throw new UserError('QCOW2_CHECK_READ_ONLY', 'cannot repair an image opened read-only');
+  if (opts.repair === 'all' && (first.refcountErrors > 0 || first.structureErrors > 0)) {
+    rebuildRefcounts(img, first.counted);
+  } else if (first.leaks > 0 && first.structureErrors === 0) {
+    const rc = img.refcounts();
+    for (const [c, d] of first.leakList) rc.update(c, -d);
+  }
+  if (opts.repair === 'all') {
+    img.resetCaches();
+    try {
+      updateRefcounts(img, img.l1, img.header.l1TableOffset, 0);
+    } catch (e) {
+      if (!(e instanceof UserError)) throw e; // tables vfab cannot rewrite stay as they are
+    }
+  }
+  img.backend.fsync();
+  img.resetCaches();
+  const after = checkOnce(img).result;
+  if (after.corruptions > first.corruptions) {
+    throw new BugError('QCOW2_REPAIR', `repair of ${img.name} left ${after.corruptions} corruptions where there were ${first.corruptions}`);
+  }
+  return {
+    ...after,
+    messages: [...first.result.messages, ...after.messages.filter((m) => !first.result.messages.includes(m))],
+    corruptionsFixed: first.corruptions - after.corruptions,
+    leaksFixed: Math.max(0, first.leaks - after.leaks),
+  };
+}
+
+interface CheckPass {
+  result: CheckResult;
+  counted: Counted;
+  corruptions: number;
+  leaks: number;
+  /** Clusters whose stored refcount is below the count. */
+  refcountErrors: number;
+  /** Refcount table entries that are unusable (unaligned, outside the file, reserved bits). */
+  structureErrors: number;
+  leakList: [number, number][];
+}
+
+function checkOnce(img: Qcow2Image): CheckPass {
+  const cs = img.cs;
+  const h = img.header;
+  const fileSize = img.backend.size();
+  const nb = Math.ceil(fileSize / cs);
+  const counted = countReferences(img, nb);
+  const messages = counted.messages;
+  let corruptions = counted.corruptions;
+  const stored = StoredRefcounts.read(img);
+  // check_refblocks: every refcount block must be aligned, inside the file, referenced once.
+  let structureErrors = 0;
+  stored.table.forEach((raw, i) => {
+    if (raw === 0) return;
+    if (raw % 512 !== 0) {
+      messages.push(`ERROR refcount table entry ${i} has reserved bits set`);
+      structureErrors++;
+      return;
+    }
+    if (raw % cs !== 0) {
+      messages.push(`ERROR refcount block ${i} is not cluster aligned; refcount table entry corrupted`);
+      structureErrors++;
+      return;
+    }
+    if (raw / cs >= nb) {
       messages.push(`ERROR refcount block ${i} is outside image`);
-      corruptions++;
+      structureErrors++;
+      return;
     }
-    inc(off, cs, 'refcount block');
+    const c = raw / cs;
+    counted.refs[c]!++;
+    counted.refStructure.push(c);
+    if (counted.refs[c] !== 1) {
+      messages.push(`ERROR refcount block ${i} refcount=${counted.refs[c]}`);
+      structureErrors++;
+    }
   });
-  // Only clusters someone counts or a refcount block mentions can differ (mutated images may
-  // claim clusters far past the file: never loop over the whole index space).
-  const candidates = new Set<number>(counted.keys());
-  rc.forEachNonZero((c) => candidates.add(c));
-  let maxC = 0;
+  corruptions += structureErrors;
   let leaks = 0;
-  const fixes: [number, number][] = [];
-  let endOffset = 0;
-  for (const c of [...candidates].sort((a, b) => a - b)) {
-    maxC = c + 1;
-    const stored = rc.get(c);
-    const ref = counted.get(c) ?? 0;
-    if (stored > 0 || ref > 0) endOffset = (c + 1) * cs;
-    if (stored === ref) continue;
-    if (stored < ref) {
-      messages.push(`ERROR cluster ${c} refcount=${stored} reference=${ref}`);
-      corruptions++;
-      if (opts.repair === 'all') fixes.push([c, ref - stored]);
+  let refcountErrors = 0;
+  let highest = 0;
+  const leakList: [number, number][] = [];
+  for (let c = 0; c < nb; c++) {
+    const s = stored.get(c);
+    const r = counted.refs[c]!;
+    if (s > 0 || r > 0) highest = c;
+    if (s === r) continue;
+    if (s < r) {
+      if (messages.length < 10_000) messages.push(`ERROR cluster ${c} refcount=${s} reference=${r}`);
+      refcountErrors++;
     } else {
-      messages.push(`Leaked cluster ${c} refcount=${stored} reference=${ref}`);
+      if (messages.length < 10_000) messages.push(`Leaked cluster ${c} refcount=${s} reference=${r}`);
       leaks++;
-      if (opts.repair) fixes.push([c, ref - stored]);
+      leakList.push([c, s - r]);
     }
   }
-  // COPIED flags of the active tables (using stored refcounts).
-  let flagErrors = 0;
+  corruptions += refcountErrors;
+  // check_oflag_copied: the active tables' COPIED flags against the stored refcounts.
+  const t = new Uint8Array(cs);
+  const tdv = new DataView(t.buffer);
   for (let i = 0; i < h.l1Size; i++) {
     const l2off = img.l1Offset(i);
     if (l2off === 0 || l2off % cs !== 0 || l2off >= fileSize) continue;
-    const want = rc.get(l2off / cs) === 1;
-    if (img.isCopied(i) !== want) {
-      messages.push(`ERROR OFLAG_COPIED L2 cluster: l1_index=${i} l1_entry=${l2off} refcount=${rc.get(l2off / cs)}`);
-      flagErrors++;
+    const r2 = stored.get(l2off / cs);
+    if (img.isCopied(i) !== (r2 === 1)) {
+      messages.push(`ERROR OFLAG_COPIED L2 cluster: l1_index=${i} l1_entry=${(img.isCopied(i) ? COPIED_HI * 4294967296 : 0) + l2off} refcount=${r2}`);
+      corruptions++;
     }
-    const t = img.l2At(l2off);
-    const tdv = new DataView(t.buffer, t.byteOffset, t.byteLength);
+    img.backend.pread(t, l2off);
     for (let j = 0; j < img.l2Entries; j++) {
+      const hi = tdv.getUint32(j * 8);
+      if (hi & 0x40000000) continue;
       const host = entryOffset(tdv, j);
       if (host === 0 || host % cs !== 0) continue;
-      const copied = (tdv.getUint32(j * 8) & COPIED_HI) !== 0;
-      if (copied !== (rc.get(host / cs) === 1)) {
-        messages.push(`ERROR OFLAG_COPIED data cluster: l2_entry=${host} refcount=${rc.get(host / cs)}`);
-        flagErrors++;
+      const r = host < fileSize ? stored.get(host / cs) : 0;
+      if (((hi & COPIED_HI) !== 0) !== (r === 1)) {
+        if (messages.length < 10_000) messages.push(`ERROR OFLAG_COPIED data cluster: l2_entry=${hex(hi, tdv.getUint32(j * 8 + 4))} refcount=${r}`);
+        corruptions++;
       }
     }
   }
-  corruptions += flagErrors;
-  let corruptionsFixed = 0;
-  let leaksFixed = 0;
-  if (fixes.length > 0 || (flagErrors > 0 && opts.repair === 'all')) {
-    if (img.readOnly) throw new UserError('QCOW2_CHECK_READ_ONLY', 'cannot repair an image opened read-only');
-    rc.reserveBelow(maxC);
-    fixes.sort((a, b) => b[1] - a[1]); // raise too-low refcounts before freeing leaks
-    for (const [c, d] of fixes) {
-      rc.update(c, d);
-      if (d > 0) corruptionsFixed++;
-      else leaksFixed++;
-    }
-    if (opts.repair === 'all') {
-      updateRefcounts(img, img.l1, h.l1TableOffset, 0);
-      corruptionsFixed += flagErrors;
-    }
-    img.backend.fsync();
-  }
-  return {
+  const result: CheckResult = {
     filename: img.name,
     format: 'qcow2',
-    checkErrors,
-    corruptions: corruptions - corruptionsFixed,
-    leaks: leaks - leaksFixed,
-    corruptionsFixed,
-    leaksFixed,
-    imageEndOffset: endOffset,
+    checkErrors: counted.checkErrors,
+    corruptions,
+    leaks,
+    corruptionsFixed: 0,
+    leaksFixed: 0,
+    imageEndOffset: (highest + 1) * cs,
     totalClusters: Math.ceil(h.size / cs),
-    allocatedClusters: allocated,
-    fragmentedClusters: fragmented,
+    allocatedClusters: counted.allocated,
+    fragmentedClusters: counted.fragmented,
+    compressedClusters: counted.compressed,
     messages,
   };
+  return { result, counted, corruptions, leaks, refcountErrors, structureErrors, leakList };
+}
+
+/**
+ * Writes a new refcount structure (table + one block per `perBlock` clusters) describing exactly
+ * the counted references, past the end of the file, then switches the header to it. The old
+ * table and blocks are no longer counted, so they end up free. Nothing in use is overwritten:
+ * every new cluster lies past the file's end.
+ */
+function rebuildRefcounts(img: Qcow2Image, counted: Counted): void {
+  const cs = img.cs;
+  const bits = 2 ** img.refcountOrder;
+  const max = bits >= 53 ? Number.MAX_SAFE_INTEGER : 2 ** bits - 1;
+  const perBlock = (cs * 8) / bits;
+  const refs = counted.refs;
+  for (const c of counted.refStructure) refs[c]!--;
+  if (counted.pastEndOverflow) {
+    throw new UserError('QCOW2_REPAIR_REFUSED', `${img.name}: too many references past the end of the file to rebuild the refcounts safely`);
+  }
+  const fileEnd = Math.ceil(img.backend.size() / cs);
+  // The new structure goes past the end of the file, but never onto a cluster some table
+  // references past the end (it would become in use twice).
+  const past = [...counted.pastEnd].sort((a, b) => a - b);
+  let end = fileEnd;
+  let blocks = 0;
+  let tableClusters = 1;
+  for (let iter = 0; iter < 1_000_000; iter++) {
+    blocks = Math.ceil(end / perBlock);
+    for (let k = 0; k < 64; k++) {
+      tableClusters = Math.max(1, Math.ceil((blocks * 8) / cs));
+      const need = Math.ceil((end + tableClusters + blocks) / perBlock);
+      if (need === blocks) break;
+      blocks = need;
+    }
+    if (end - fileEnd > 1 << 20) throw new UserError('QCOW2_REPAIR_REFUSED', `${img.name}: references far past the end of the file leave no safe place for new refcounts`);
+    const hit = past.find((c) => c >= end && c < end + tableClusters + blocks);
+    if (hit === undefined) break;
+    end = hit + 1;
+  }
+  if (tableClusters * cs > MAX_REFTABLE_BYTES) throw new UserError('QCOW2_TOO_BIG', `${img.name}: the rebuilt refcount table would exceed 8 MiB`);
+  const tableOff = end * cs;
+  const firstBlock = end + tableClusters;
+  const newEnd = firstBlock + blocks;
+  const table = new Uint8Array(tableClusters * cs);
+  const tdv = new DataView(table.buffer);
+  const block = new Uint8Array(cs);
+  for (let bi = 0; bi < blocks; bi++) {
+    block.fill(0);
+    for (let k = 0; k < perBlock; k++) {
+      const c = bi * perBlock + k;
+      const v = c < fileEnd ? refs[c]! : c >= end && c < newEnd ? 1 : 0;
+      if (v > max) throw new UserError('QCOW2_REFCOUNT_OVERFLOW', `${img.name}: cluster ${c} has ${v} references, more than refcount_bits ${bits} can hold`);
+      if (v !== 0) setRefcountEntry(block, k, v, bits);
+    }
+    img.backend.pwrite(block, (firstBlock + bi) * cs);
+    putU64(tdv, bi * 8, (firstBlock + bi) * cs);
+  }
+  img.backend.pwrite(table, tableOff);
+  // The new structure must be on disk before the header points at it (qcow2-refcount.c
+  // rebuild_refcount_structure flushes before qcow2 header update too).
+  img.backend.barrier?.();
+  img.refcountTableOffset = tableOff;
+  img.refcountTableClusters = tableClusters;
+  img.writeRefcountTableHeader(tableOff, tableClusters);
+  img.backend.barrier?.();
+  img.resetCaches();
 }
 
 // Dirty images are repaired on read-write open (see Qcow2Image.openForWriting).

@@ -44,8 +44,8 @@ export function validateCreate(opts: Qcow2CreateOptions): { clusterBits: number;
   return { clusterBits, refcountOrder };
 }
 
-/** Writes an empty image to `backend` (which must be empty) and returns it opened read-write. */
-export function createQcow2(backend: BlockBackend, opts: Qcow2CreateOptions): Qcow2Image {
+/** Validates the options and builds the header of the new image (nothing is written). */
+export function planQcow2(opts: Qcow2CreateOptions): Qcow2Header {
   const { clusterBits, refcountOrder } = validateCreate(opts);
   const cs = 2 ** clusterBits;
   const header: Qcow2Header = {
@@ -71,6 +71,16 @@ export function createQcow2(backend: BlockBackend, opts: Qcow2CreateOptions): Qc
     backingFile: opts.backingFile,
     unknownExtensions: [],
   };
+  serializeHeader({ ...header }); // throws when the backing name does not fit in cluster 0
+  return header;
+}
+
+/** Writes an empty image to `backend` (which must be empty) and returns it opened read-write. */
+export function createQcow2(backend: BlockBackend, opts: Qcow2CreateOptions): Qcow2Image {
+  const header = planQcow2(opts);
+  const cs = 2 ** header.clusterBits;
+  const refcountOrder = header.refcountOrder;
+  const clusterBits = header.clusterBits;
   backend.truncate(0);
   backend.truncate(3 * cs);
   backend.pwrite(serializeHeader(header), 0);

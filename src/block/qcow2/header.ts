@@ -151,15 +151,21 @@ export function parseHeader(buf: Uint8Array, fileSize: number): Qcow2Header {
   }
   if (h.size > MAX_VIRTUAL_SIZE) throw bad('size', 24, 'is larger than vfab supports (8 PiB)');
   if (h.cryptMethod !== 0) throw bad('crypt_method', 32, `is ${h.cryptMethod}: encrypted images are not supported`);
+  if (h.incompatibleFeatures & INCOMPAT_COMPRESSION && h.compressionType === 0) {
+    throw bad('incompatible_features', 72, 'compression type incompatible feature bit (3) must not be set with compression type zlib');
+  }
   for (let bit = 0; bit < 32; bit++) {
     if (!(h.incompatibleFeatures & (1 << bit))) continue;
     if (bit === 0 || bit === 1) continue; // dirty / corrupt: honoured by the opener
-    if (bit === 3 && h.compressionType === 0) continue; // compression type zlib spelled out
     throw new UserError('QCOW2_UNSUPPORTED_FEATURE', `unsupported qcow2 feature: ${featureName(bit)} (incompatible_features bit ${bit}, byte 79)`, {
       where: 'byte 72',
     });
   }
   if (h.compressionType > 1) throw bad('compression_type', 104, `is ${h.compressionType}; must be 0 (zlib) or 1 (zstd)`);
+  // qcow2.c validate_compression_type: bit 3 is set exactly when the type is not zlib.
+  if (h.compressionType !== 0 && !(h.incompatibleFeatures & INCOMPAT_COMPRESSION)) {
+    throw bad('incompatible_features', 72, 'compression type incompatible feature bit (3) must be set for a compression type other than zlib');
+  }
   const alignedField = (field: string, off: number, v: number): void => {
     if (v % cs !== 0) throw bad(field, off, `(${v}) is not aligned to the cluster size ${cs}`);
   };

@@ -36,6 +36,10 @@ export interface Qcow2OpenOptions {
   readOnly: boolean;
   /** L2 cache bound in bytes (default 4 MiB). */
   l2CacheBytes?: number;
+  /** Opened by check: no repair of a dirty image on open (qemu BDRV_O_CHECK). */
+  checkOnly?: boolean;
+  /** fdatasync between dependent metadata writes (default true; the bench turns it off to show the cost). */
+  barriers?: boolean;
 }
 
 export const DEFAULT_L2_CACHE_BYTES = 4 * 1024 * 1024;
@@ -54,6 +58,7 @@ export class Qcow2Image implements Layer, RefcountHost {
   private backingReader: ((offset: number, buf: Uint8Array) => void) | undefined;
   private fileLen: number;
   private closed = false;
+  barriers = true;
 
   private constructor(
     readonly backend: BlockBackend,
@@ -101,6 +106,7 @@ export class Qcow2Image implements Layer, RefcountHost {
       });
     }
     const img = new Qcow2Image(backend, header, opts.readOnly, opts.l2CacheBytes ?? DEFAULT_L2_CACHE_BYTES);
+    img.barriers = opts.barriers ?? true;
     backend.pread(img.l1, header.l1TableOffset);
     for (let i = 0; i < header.l1Size; i++) {
       const off = entryOffset(img.l1dv, i);
@@ -109,7 +115,7 @@ export class Qcow2Image implements Layer, RefcountHost {
       }
     }
     img.snapshots = parseSnapshotTable(backend, header.snapshotsOffset, header.nbSnapshots, img.cs, header.version);
-    if (!opts.readOnly) img.openForWriting();
+    if (!opts.readOnly && !opts.checkOnly) img.openForWriting();
     return img;
   }
 
@@ -173,6 +179,18 @@ export class Qcow2Image implements Layer, RefcountHost {
     putU64(dv, 0, offset);
     dv.setUint32(8, clusters);
     this.backend.pwrite(b, 48);
+  }
+
+  metadataOverlap(c: number, n: number): string | undefined {
+    const cs = this.cs;
+    const h = this.header;
+    const hit = (off: number, bytes: number): boolean => bytes > 0 && off / cs < c + n && Math.ceil((off + bytes) / cs) > c;
+    if (c === 0) return 'header';
+    if (hit(h.refcountTableOffset, h.refcountTableClusters * cs)) return 'refcount table';
+    if (hit(h.l1TableOffset, h.l1Size * 8)) return 'active L1 table';
+    for (const s of this.snapshots) if (hit(s.l1TableOffset, s.l1Size * 8)) return `L1 table of snapshot ${s.id}`;
+    if (h.nbSnapshots > 0 && hit(h.snapshotsOffset, 40 * h.nbSnapshots)) return 'snapshot table';
+    return undefined;
   }
 
   /** Refcounts, loaded on first need (readers that never allocate never load them). */
@@ -296,9 +314,19 @@ export class Qcow2Image implements Layer, RefcountHost {
   }
 
   private allocClusters(n: number): { offset: number; zero: boolean } {
-    const a = this.refcounts().alloc(n);
-    this.cover(a.offset + n * this.cs);
+    const rc = this.refcounts();
+    const a = rc.alloc(n);
+    if (a.reserved) {
+      // The file covers the reservation and its refcounts are stable before anything points there.
+      this.cover(rc.reservedEnd * this.cs);
+      this.barrier();
+    }
     return a;
+  }
+
+  /** Ordering barrier between dependent metadata writes (fdatasync); off with `barriers: false`. */
+  private barrier(): void {
+    if (this.barriers) this.backend.barrier?.();
   }
 
   private writeL1Entry(i: number, l2off: number): void {
@@ -318,8 +346,9 @@ export class Qcow2Image implements Layer, RefcountHost {
     const t = old === 0 ? new Uint8Array(this.cs) : this.l2At(old).slice();
     this.backend.pwrite(t, offset);
     this.l2cache.set(offset, t);
+    this.barrier(); // the new table is on disk before L1 points at it
     this.writeL1Entry(l1i, offset);
-    if (old !== 0) rc.update(old / this.cs, -1);
+    if (old !== 0) rc.free(old / this.cs);
     return { t, off: offset };
   }
 
@@ -364,6 +393,7 @@ export class Qcow2Image implements Layer, RefcountHost {
     }
     // A new cluster: copy-on-write the bytes the write does not cover.
     const fresh = this.allocClusters(1);
+    let copiedData = false;
     if (piece.length === cs) {
       if (fresh.zero) this.writeSparse(piece, fresh.offset);
       else this.backend.pwrite(piece, fresh.offset);
@@ -378,6 +408,7 @@ export class Qcow2Image implements Layer, RefcountHost {
         srcZero = isZero(buf);
       }
       buf.set(piece, intra);
+      copiedData = !srcZero;
       if (!fresh.zero) {
         this.backend.pwrite(buf, fresh.offset);
       } else if (srcZero) {
@@ -389,8 +420,12 @@ export class Qcow2Image implements Layer, RefcountHost {
         this.writeSparse(buf, fresh.offset);
       }
     }
+    // A cluster that does not read as zeros on its own (reused space) or that holds copied data
+    // must be on disk before the L2 entry points at it, or a power loss would show stale bytes
+    // where flushed data (or zeros) were (QEMU: perform_cow, then qcow2_cache_depends_on_flush).
+    if (!fresh.zero || copiedData) this.barrier();
     this.setL2(t, off, j, fresh.offset, true, false);
-    if ((kind === ST_DATA || kind === ST_ZERO) && host !== 0) rc.update(host / cs, -1);
+    if ((kind === ST_DATA || kind === ST_ZERO) && host !== 0) rc.free(host / cs);
   }
 
   /**
@@ -471,7 +506,7 @@ export class Qcow2Image implements Layer, RefcountHost {
       if (l2off === 0 && !wantZero) continue;
       const { t, off } = this.l2ForWrite(l1i);
       this.setL2(t, off, j, 0, false, wantZero);
-      if (allocated) rc.update(host / this.cs, -1);
+      if (allocated) rc.free(host / this.cs);
     }
   }
 
@@ -544,13 +579,23 @@ export class Qcow2Image implements Layer, RefcountHost {
   }
 
   flush(): void {
-    if (!this.readOnly) this.backend.fsync();
+    if (this.readOnly) return;
+    this.rc?.applyFrees();
+    this.backend.fsync();
+  }
+
+  /** Applies deferred frees and gives back reserved clusters (before metadata transactions). */
+  settleRefcounts(): void {
+    if (!this.rc) return;
+    this.rc.releasePool();
+    this.rc.applyFrees();
   }
 
   close(): void {
     if (this.closed) return;
     this.closed = true;
     if (!this.readOnly && this.rc) {
+      this.settleRefcounts();
       // Give back the sparse growth past the last used cluster (it is free space).
       const end = this.rc.end * this.cs;
       if (this.backend.size() > end && end > 0) this.backend.truncate(end);
@@ -568,6 +613,13 @@ export class Qcow2Image implements Layer, RefcountHost {
   }
 
   // ---- used by snapshot.ts / check.ts ----------------------------------------------------------
+
+  /** After a metadata transaction switched the header: forget caches, re-read L1, re-measure the file. */
+  afterMetadataSwitch(): void {
+    this.resetCaches();
+    this.reloadL1();
+    this.fileLen = this.backend.size();
+  }
 
   /** Re-reads the L1 table from `header.l1TableOffset` (after it moved). */
   reloadL1(): void {

@@ -26,6 +26,8 @@ export interface RefcountHost {
   refcountTableClusters: number;
   /** Persists refcount_table_offset and refcount_table_clusters in the header (one write). */
   writeRefcountTableHeader(offset: number, clusters: number): void;
+  /** What metadata (header, tables) lies in clusters [c, c+n), if any: a "free" cluster that does is corruption. */
+  metadataOverlap?(c: number, n: number): string | undefined;
 }
 
 export class Refcounts {
@@ -43,6 +45,7 @@ export class Refcounts {
 
   private constructor(private host: RefcountHost) {
     this.cs = 2 ** host.clusterBits;
+    this.poolClusters = Math.min(256, Math.max(16, Math.floor(2 ** 20 / this.cs)));
     this.bits = 2 ** host.refcountOrder;
     this.perBlock = (this.cs * 8) / this.bits;
     this.max = this.bits >= 53 ? Number.MAX_SAFE_INTEGER : 2 ** this.bits - 1;
@@ -87,49 +90,12 @@ export class Refcounts {
   }
 
   private entry(block: Uint8Array, k: number): number {
-    switch (this.bits) {
-      case 16:
-        return (block[k * 2]! << 8) | block[k * 2 + 1]!;
-      case 8:
-        return block[k]!;
-      case 32:
-        return new DataView(block.buffer, block.byteOffset).getUint32(k * 4);
-      case 64:
-        return Math.min(Number.MAX_SAFE_INTEGER, u64(new DataView(block.buffer, block.byteOffset), k * 8));
-      default: {
-        // 1, 2, 4 bits: low bits first (QEMU get_refcount_ro0..2).
-        const per = 8 / this.bits;
-        const byte = block[Math.floor(k / per)]!;
-        return (byte >> ((k % per) * this.bits)) & ((1 << this.bits) - 1);
-      }
-    }
+    return refcountEntry(block, k, this.bits);
   }
 
   /** Sets entry k of a block in memory; returns [byteOffset, byteLength] that changed. */
   private setEntry(block: Uint8Array, k: number, v: number): [number, number] {
-    switch (this.bits) {
-      case 16:
-        block[k * 2] = v >> 8;
-        block[k * 2 + 1] = v & 0xff;
-        return [k * 2, 2];
-      case 8:
-        block[k] = v;
-        return [k, 1];
-      case 32:
-        new DataView(block.buffer, block.byteOffset).setUint32(k * 4, v);
-        return [k * 4, 4];
-      case 64:
-        putU64(new DataView(block.buffer, block.byteOffset), k * 8, v);
-        return [k * 8, 8];
-      default: {
-        const per = 8 / this.bits;
-        const bi = Math.floor(k / per);
-        const shift = (k % per) * this.bits;
-        const mask = ((1 << this.bits) - 1) << shift;
-        block[bi] = (block[bi]! & ~mask) | ((v << shift) & mask);
-        return [bi, 1];
-      }
-    }
+    return setRefcountEntry(block, k, v, this.bits);
   }
 
   get(cluster: number): number {
@@ -150,6 +116,11 @@ export class Refcounts {
   reserveBelow(n: number): void {
     this.freeHint = Math.max(this.freeHint, n);
     this.end = Math.max(this.end, n);
+  }
+
+  /** A copy of refcount block `bi` as loaded (undefined when the table has no block there). */
+  blockCopy(bi: number): Uint8Array | undefined {
+    return this.blocks.get(bi)?.slice();
   }
 
   /** Table entries (block offsets), for check. */
@@ -179,14 +150,39 @@ export class Refcounts {
   }
 
   /**
-   * Allocates `n` contiguous clusters (refcount 1 each, written through). Returns the first host
-   * offset and whether the clusters are known to read as zeros (fresh past the old end of file).
+   * Clusters reserved ahead: refcount 1 on disk (one write and one barrier for the lot), handed
+   * out one allocation at a time with no further write. The refcount of a cluster is then
+   * stable before any L2 entry points at it (QEMU: the L2 cache depends on the refcount cache,
+   * qcow2_cache_set_dependency). A crash leaks what was reserved and unused; close gives it back.
    */
-  alloc(n: number): { offset: number; zero: boolean } {
+  private pool = { next: 0, end: 0, zeroFrom: 0 };
+  private readonly poolClusters: number;
+  /** Frees waiting for the barrier that makes the table updates dropping them durable. */
+  private pendingFree: number[] = [];
+
+  /**
+   * Allocates `n` contiguous clusters (refcount 1). Returns the first host offset, whether the
+   * clusters are known to read as zeros (fresh past the old end of file), and whether a new
+   * reservation was written (the caller grows the file to `reservedEnd` and issues a barrier).
+   */
+  alloc(n: number): { offset: number; zero: boolean; reserved: boolean } {
+    if (this.pool.end - this.pool.next >= n) {
+      const c = this.pool.next;
+      this.pool.next += n;
+      return { offset: c * this.cs, zero: c >= this.pool.zeroFrom, reserved: false };
+    }
+    this.releasePool();
+    const size = Math.max(n, this.poolClusters);
     for (;;) {
-      const c = this.findFree(n);
+      const c = this.findFree(size);
+      // QEMU's metadata overlap check (qcow2_pre_write_overlap_check): refcounts that call a
+      // table "free" are corrupt; refuse rather than overwrite it.
+      const what = this.host.metadataOverlap?.(c, size) ?? this.overlapsBlocks(c, size);
+      if (what) {
+        throw new UserError('QCOW2_CORRUPT', `${this.host.backend.name}: refcounts say cluster ${c} is free but it holds the ${what}; run 'vfab disk check -r all' first`);
+      }
       let ready = true;
-      for (let k = c; k < c + n; k++) {
+      for (let k = c; k < c + size; k++) {
         const bi = Math.floor(k / this.perBlock);
         if (!this.blocks.has(bi)) {
           this.createBlock(k);
@@ -195,12 +191,72 @@ export class Refcounts {
         }
       }
       if (!ready) continue;
-      const zero = c >= this.zeroFrom;
-      for (let k = c; k < c + n; k++) this.store(k, 1);
-      this.end = Math.max(this.end, c + n);
-      this.zeroFrom = Math.max(this.zeroFrom, c + n);
-      this.freeHint = c + n;
-      return { offset: c * this.cs, zero };
+      this.pool = { next: c + n, end: c + size, zeroFrom: this.zeroFrom };
+      this.storeRange(c, size, 1);
+      this.end = Math.max(this.end, c + size);
+      this.zeroFrom = Math.max(this.zeroFrom, c + size);
+      this.freeHint = c + size;
+      return { offset: c * this.cs, zero: c >= this.pool.zeroFrom, reserved: true };
+    }
+  }
+
+  /** One past the last reserved cluster (the file must reach it). */
+  get reservedEnd(): number {
+    return this.pool.end;
+  }
+
+  private overlapsBlocks(c: number, n: number): string | undefined {
+    const cs = this.cs;
+    for (const off of this.table) if (off !== 0 && off / cs >= c && off / cs < c + n) return 'refcount block';
+    return undefined;
+  }
+
+  /** Gives back the reserved clusters no allocation used (close, snapshot transactions, flush). */
+  releasePool(): void {
+    const { next, end } = this.pool;
+    if (end > next) {
+      this.storeRange(next, end - next, 0);
+      this.freeHint = Math.min(this.freeHint, next);
+      if (this.end === end) this.end = next;
+    }
+    this.pool = { next: 0, end: 0, zeroFrom: 0 };
+  }
+
+  /**
+   * Drops one reference after the table entry that held it was rewritten. Deferred until a
+   * barrier has made that rewrite durable (QEMU: the refcount cache depends on the L2 cache when
+   * freeing), so a power loss can leak the cluster but never free one still referenced.
+   */
+  free(cluster: number): void {
+    this.pendingFree.push(cluster);
+    if (this.pendingFree.length >= 64) this.applyFrees();
+  }
+
+  applyFrees(): void {
+    if (this.pendingFree.length === 0) return;
+    this.host.backend.barrier?.();
+    const list = this.pendingFree;
+    this.pendingFree = [];
+    for (const c of list) this.update(c, -1);
+  }
+
+  /** Writes `v` into entries [c, c+n) with one pwrite per refcount block touched. */
+  private storeRange(c: number, n: number, v: number): void {
+    let k = c;
+    while (k < c + n) {
+      const bi = Math.floor(k / this.perBlock);
+      const block = this.blocks.get(bi);
+      const blockOff = this.table[bi];
+      if (!block || !blockOff) throw new BugError('QCOW2_REFCOUNT', `no refcount block for cluster ${k}`);
+      const last = Math.min(c + n, (bi + 1) * this.perBlock);
+      let lo = Infinity;
+      let hi = 0;
+      for (; k < last; k++) {
+        const [o, len] = this.setEntry(block, k - bi * this.perBlock, v);
+        lo = Math.min(lo, o);
+        hi = Math.max(hi, o + len);
+      }
+      this.host.backend.pwrite(block.subarray(lo, hi), blockOff + lo);
     }
   }
 
@@ -236,6 +292,7 @@ export class Refcounts {
     this.setEntry(block, c - bi * this.perBlock, 1);
     const off = c * this.cs;
     this.host.backend.pwrite(block, off); // block content first, then the table pointer
+    this.host.backend.barrier?.();
     this.blocks.set(bi, block);
     this.table[bi] = off;
     const ent = new Uint8Array(8);
@@ -293,8 +350,55 @@ export class Refcounts {
     this.host.refcountTableOffset = tableOff;
     this.host.refcountTableClusters = tableClusters;
     this.host.writeRefcountTableHeader(tableOff, tableClusters);
+    this.host.backend.barrier?.();
     this.end = Math.max(this.end, e + total);
     this.zeroFrom = Math.max(this.zeroFrom, e + total);
     for (let k = 0; k < oldClusters; k++) this.update(oldOff / cs + k, -1);
+  }
+}
+
+/** Entry `k` of a refcount block of `bits`-bit entries (1, 2, 4: low bits first, QEMU get_refcount_ro0..2). */
+export function refcountEntry(block: Uint8Array, k: number, bits: number): number {
+  switch (bits) {
+    case 16:
+      return (block[k * 2]! << 8) | block[k * 2 + 1]!;
+    case 8:
+      return block[k]!;
+    case 32:
+      return new DataView(block.buffer, block.byteOffset).getUint32(k * 4);
+    case 64:
+      return Math.min(Number.MAX_SAFE_INTEGER, u64(new DataView(block.buffer, block.byteOffset), k * 8));
+    default: {
+      const per = 8 / bits;
+      const byte = block[Math.floor(k / per)]!;
+      return (byte >> ((k % per) * bits)) & ((1 << bits) - 1);
+    }
+  }
+}
+
+/** Sets entry `k`; returns [byteOffset, byteLength] that changed. */
+export function setRefcountEntry(block: Uint8Array, k: number, v: number, bits: number): [number, number] {
+  switch (bits) {
+    case 16:
+      block[k * 2] = v >> 8;
+      block[k * 2 + 1] = v & 0xff;
+      return [k * 2, 2];
+    case 8:
+      block[k] = v;
+      return [k, 1];
+    case 32:
+      new DataView(block.buffer, block.byteOffset).setUint32(k * 4, v);
+      return [k * 4, 4];
+    case 64:
+      putU64(new DataView(block.buffer, block.byteOffset), k * 8, v);
+      return [k * 8, 8];
+    default: {
+      const per = 8 / bits;
+      const bi = Math.floor(k / per);
+      const shift = (k % per) * bits;
+      const mask = ((1 << bits) - 1) << shift;
+      block[bi] = (block[bi]! & ~mask) | ((v << shift) & mask);
+      return [bi, 1];
+    }
   }
 }

@@ -8,7 +8,7 @@
  */
 import { UserError } from '../../errors.js';
 import { COPIED_HI, entryOffset } from './entries.js';
-import { INCOMPAT_DIRTY, putU64 } from './header.js';
+import { MetaTxn, type HeaderSwitch } from './meta-txn.js';
 import type { Qcow2Image } from './image.js';
 import { serializeSnapshotTable, type SnapshotEntry } from './snapshot-table.js';
 
@@ -97,60 +97,50 @@ export function updateRefcounts(img: Qcow2Image, l1: Uint8Array, l1Offset: numbe
   }
 }
 
-/** Writes the snapshot table to new clusters, switches the header to it, frees the old one. */
-function publishTable(img: Qcow2Image, list: SnapshotEntry[]): void {
-  const h = img.header;
-  const oldOff = h.snapshotsOffset;
-  const oldBytes = serializeSnapshotTable(img.snapshots).length;
-  const bytes = serializeSnapshotTable(list);
-  let off = 0;
-  if (list.length > 0) {
-    off = img.allocMeta(Math.ceil(bytes.length / img.cs));
-    img.backend.pwrite(bytes, off);
-  }
-  img.backend.fsync();
-  const hb = new Uint8Array(12);
-  const dv = new DataView(hb.buffer);
-  dv.setUint32(0, list.length);
-  putU64(dv, 4, off);
-  img.backend.pwrite(hb, 60);
-  h.nbSnapshots = list.length;
-  h.snapshotsOffset = off;
-  img.snapshots = list;
-  if (oldOff !== 0 && oldBytes > 0) {
-    const rc = img.refcounts();
-    for (let k = 0; k < Math.ceil(oldBytes / img.cs); k++) rc.update(oldOff / img.cs + k, -1);
-  }
-}
-
 function checkWritable(img: Qcow2Image): void {
   if (img.readOnly) throw new UserError('BLOCK_READ_ONLY', `${img.name} is open read-only`);
 }
 
 /**
- * Snapshot operations touch refcounts and COPIED flags of many clusters; between the two there
- * is always an instant where `check` would see a flag that disagrees with its refcount. vfab sets
- * the dirty bit (incompatible_features bit 0) for the duration, so a crash inside leaves an image
- * that QEMU and vfab repair on their next read-write open (qcow2.c qcow2_do_open "Repair image if
- * dirty"). Deliberate difference: QEMU relies on its cache flush ordering instead.
+ * Runs a snapshot operation as one metadata transaction (meta-txn.ts): a kill or power loss at any
+ * instant leaves the old image or the new one, never a mix, so `qemu-img check` finds at worst
+ * leaks and never OFLAG_COPIED errors. A refused operation (refcount overflow …) has written
+ * nothing the header reaches, and the dirty bit is never set (QEMU leaves it clear too).
  */
-function withDirtyBit(img: Qcow2Image, fn: () => void): void {
-  if (img.header.version < 3) {
-    fn();
-    return;
+function transaction(img: Qcow2Image, fn: (txn: MetaTxn) => HeaderSwitch, list?: SnapshotEntry[]): void {
+  const txn = new MetaTxn(img);
+  let sw: HeaderSwitch;
+  try {
+    sw = fn(txn);
+  } catch (e) {
+    txn.abort();
+    img.resetCaches();
+    throw e;
   }
-  const write = (): void => {
-    const b = new Uint8Array(4);
-    new DataView(b.buffer).setUint32(0, img.header.incompatibleFeatures);
-    img.backend.pwrite(b, 76);
-  };
-  img.header.incompatibleFeatures |= INCOMPAT_DIRTY;
-  write();
-  img.backend.fsync();
-  fn();
-  img.backend.fsync();
-  img.header.incompatibleFeatures &= ~INCOMPAT_DIRTY;
-  write();
+  txn.commit(sw);
+  if (list) img.snapshots = list;
+}
+
+/** New snapshot table in fresh clusters (the old one is released); returns [offset, count]. */
+function writeTable(img: Qcow2Image, txn: MetaTxn, list: SnapshotEntry[]): [number, number] {
+  const h = img.header;
+  if (h.nbSnapshots > 0) txn.release(h.snapshotsOffset, serializeSnapshotTable(img.snapshots).length);
+  if (list.length === 0) return [0, 0];
+  const bytes = serializeSnapshotTable(list);
+  const off = txn.alloc(Math.ceil(bytes.length / img.cs));
+  txn.put(bytes, off);
+  return [off, list.length];
+}
+
+/** The active L1 of the new state in fresh clusters (the old one is released); returns its offset. */
+function writeActiveL1(img: Qcow2Image, txn: MetaTxn, entries: Uint8Array): number {
+  const h = img.header;
+  txn.release(h.l1TableOffset, h.l1Size * 8);
+  if (h.l1Size === 0) return 0;
+  const l1 = txn.activeL1(entries);
+  const off = txn.alloc(Math.ceil(l1.length / img.cs));
+  txn.put(l1, off);
+  return off;
 }
 
 export function createSnapshot(img: Qcow2Image, name: string, times: SnapshotTimes = {}): SnapshotInfo {
@@ -169,27 +159,39 @@ export function createSnapshot(img: Qcow2Image, name: string, times: SnapshotTim
     if (Number.isFinite(v)) maxId = Math.max(maxId, v);
   }
   const h = img.header;
-  withDirtyBit(img, () => {
-    let l1Off = 0;
-    if (h.l1Size > 0) {
-      l1Off = img.allocMeta(Math.ceil((h.l1Size * 8) / img.cs));
-      img.backend.pwrite(img.l1, l1Off);
-    }
-    updateRefcounts(img, img.l1, h.l1TableOffset, 1);
-    const entry: SnapshotEntry = {
-      l1TableOffset: l1Off,
-      l1Size: h.l1Size,
-      id: String(maxId + 1),
-      name,
-      dateSec: times.dateSec ?? 0,
-      dateNsec: times.dateNsec ?? 0,
-      vmClockNsec: times.vmClockNsec ?? 0,
-      vmStateSize: 0,
-      diskSize: h.size,
-      extra: new Uint8Array(0),
-    };
-    publishTable(img, [...img.snapshots, entry]);
-  });
+  const list = [...img.snapshots];
+  transaction(
+    img,
+    (txn) => {
+      // The snapshot keeps the current tables (one more reference on each); the active state
+      // moves to copies of the tables whose COPIED flags change.
+      txn.addReachable(img.l1, 1);
+      let snapOff = 0;
+      if (h.l1Size > 0) {
+        const snapL1 = img.l1.slice();
+        const dv = new DataView(snapL1.buffer);
+        for (let i = 0; i < h.l1Size; i++) dv.setUint32(i * 8, dv.getUint32(i * 8) & ~COPIED_HI);
+        snapOff = txn.alloc(Math.ceil(snapL1.length / img.cs));
+        txn.put(snapL1, snapOff);
+      }
+      const l1Off = writeActiveL1(img, txn, img.l1);
+      list.push({
+        l1TableOffset: snapOff,
+        l1Size: h.l1Size,
+        id: String(maxId + 1),
+        name,
+        dateSec: times.dateSec ?? 0,
+        dateNsec: times.dateNsec ?? 0,
+        vmClockNsec: times.vmClockNsec ?? 0,
+        vmStateSize: 0,
+        diskSize: h.size,
+        extra: new Uint8Array(0),
+      });
+      const [tOff, n] = writeTable(img, txn, list);
+      return { l1Size: h.l1Size, l1TableOffset: l1Off, nbSnapshots: n, snapshotsOffset: tOff };
+    },
+    list,
+  );
   return listSnapshots(img).at(-1)!;
 }
 
@@ -210,19 +212,11 @@ export function applySnapshot(img: Qcow2Image, idOrName: string): void {
   if (sn.l1Size > h.l1Size) throw new UserError('QCOW2_SNAPSHOT_SIZE', `snapshot '${idOrName}' has a larger L1 table than the image`);
   const snL1 = new Uint8Array(h.l1Size * 8);
   snL1.set(readL1(img, sn.l1TableOffset, sn.l1Size));
-  withDirtyBit(img, () => {
-    // 1. references for what the snapshot reaches (flags computed on a scratch copy).
-    updateRefcounts(img, snL1.slice(), -1, 1);
-    // 2. publish it as the active table (one write, synced).
-    img.backend.pwrite(snL1, h.l1TableOffset);
-    img.backend.fsync();
-    // 3. drop the old active state's references (its L1 is still in memory).
-    const old = img.l1.slice();
-    img.l1.set(snL1);
-    img.resetCaches();
-    updateRefcounts(img, old, -1, -1);
-    // 4. COPIED flags of the new active table.
-    updateRefcounts(img, img.l1, h.l1TableOffset, 0);
+  transaction(img, (txn) => {
+    txn.addReachable(snL1, 1); // the new active path first: no refcount dips through zero
+    txn.addReachable(img.l1, -1);
+    const l1Off = writeActiveL1(img, txn, snL1);
+    return { l1Size: h.l1Size, l1TableOffset: l1Off, nbSnapshots: h.nbSnapshots, snapshotsOffset: h.snapshotsOffset };
   });
 }
 
@@ -231,14 +225,17 @@ export function deleteSnapshot(img: Qcow2Image, idOrName: string): void {
   const i = mustFind(img, idOrName, 'delete');
   const sn = img.snapshots[i]!;
   const snL1 = readL1(img, sn.l1TableOffset, sn.l1Size);
-  withDirtyBit(img, () => {
-    publishTable(
-      img,
-      img.snapshots.filter((_, k) => k !== i),
-    );
-    updateRefcounts(img, snL1, -1, -1);
-    const rc = img.refcounts();
-    if (sn.l1Size > 0) for (let k = 0; k < Math.ceil((sn.l1Size * 8) / img.cs); k++) rc.update(sn.l1TableOffset / img.cs + k, -1);
-    updateRefcounts(img, img.l1, img.header.l1TableOffset, 0);
-  });
+  const h = img.header;
+  const list = img.snapshots.filter((_, k) => k !== i);
+  transaction(
+    img,
+    (txn) => {
+      txn.addReachable(snL1, -1);
+      txn.release(sn.l1TableOffset, sn.l1Size * 8);
+      const l1Off = writeActiveL1(img, txn, img.l1);
+      const [tOff, n] = writeTable(img, txn, list);
+      return { l1Size: h.l1Size, l1TableOffset: l1Off, nbSnapshots: n, snapshotsOffset: tOff };
+    },
+    list,
+  );
 }

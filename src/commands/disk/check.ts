@@ -14,6 +14,7 @@ export default class DiskCheck extends BaseCommand {
   static override flags = {
     repair: Flags.string({ char: 'r', description: 'repair: leaks or all' }),
     format: Flags.string({ char: 'f', description: 'image format (probed when absent)' }),
+    'force-share': Flags.boolean({ char: 'U', description: 'check even if a writer holds the lock (results may be inconsistent)' }),
     json: Flags.boolean({ description: 'qemu-img check --output=json' }),
   };
 
@@ -23,7 +24,11 @@ export default class DiskCheck extends BaseCommand {
       throw new UserError('CLI_BAD_FLAG', `Unknown option for -r: '${flags.repair}' (leaks or all)`, { where: '-r' });
     }
     const fmt = formatArg(flags.format, '-f');
-    const r = checkImage(args.file, { ...(flags.repair ? { repair: flags.repair } : {}), ...(fmt ? { format: fmt } : {}) });
+    const r = checkImage(args.file, {
+      ...(flags.repair ? { repair: flags.repair as 'leaks' | 'all' } : {}),
+      ...(fmt ? { format: fmt } : {}),
+      forceShare: flags['force-share'],
+    });
     if (flags.json) {
       this.printJson({
         'image-end-offset': r.imageEndOffset,
@@ -37,6 +42,7 @@ export default class DiskCheck extends BaseCommand {
         filename: r.filename,
         format: r.format,
         'fragmented-clusters': r.fragmentedClusters,
+        'compressed-clusters': r.compressedClusters,
       });
     } else {
       const out: string[] = [...r.messages];
@@ -44,12 +50,27 @@ export default class DiskCheck extends BaseCommand {
       if (r.corruptions) out.push(`\n${r.corruptions} errors were found on the image.\nData may be corrupted, or further writes to the image may corrupt it.`);
       if (r.leaks) out.push(`\n${r.leaks} leaked clusters were found on the image.\nThis means waste of disk space, but no harm to data.`);
       if (!r.corruptions && !r.leaks && !r.checkErrors) out.push('No errors were found on the image.');
-      const pct = (n: number): string => ((100 * n) / Math.max(1, r.totalClusters)).toFixed(2);
-      out.push(`${r.allocatedClusters}/${r.totalClusters} = ${pct(r.allocatedClusters)}% allocated, ${pct(r.fragmentedClusters)}% fragmented, 0.00% compressed clusters`);
+      // qemu-img.c dump_human_image_check: allocated over total, fragmented and compressed over allocated.
+      const pct = (n: number, of: number): string => printf2(of === 0 ? 0 : (100 * n) / of);
+      out.push(
+        `${r.allocatedClusters}/${r.totalClusters} = ${pct(r.allocatedClusters, r.totalClusters)}% allocated, ${pct(r.fragmentedClusters, r.allocatedClusters)}% fragmented, ${pct(r.compressedClusters, r.allocatedClusters)}% compressed clusters`,
+      );
       out.push(`Image end offset: ${r.imageEndOffset}`);
       process.stdout.write(`${out.join('\n')}\n`);
     }
-    if (r.corruptions || r.checkErrors) process.exitCode = 2;
+    // qemu-img check: 2 corruptions, 1 check errors (not completed), 3 leaks only.
+    if (r.corruptions) process.exitCode = 2;
+    else if (r.checkErrors) process.exitCode = 1;
     else if (r.leaks) process.exitCode = 3;
   }
+}
+
+/** `%0.2f` as glibc prints it: an exact tie rounds to even (3.125 → 3.12), where toFixed rounds up. */
+export function printf2(x: number): string {
+  const t = x * 1000;
+  if (Number.isInteger(t) && t % 10 === 5) {
+    const down = Math.floor(t / 10);
+    return ((down % 2 === 0 ? down : down + 1) / 100).toFixed(2);
+  }
+  return x.toFixed(2);
 }

@@ -24,7 +24,8 @@ export default class DiskCreate extends BaseCommand {
     format: Flags.string({ char: 'f', description: 'image format: qcow2 or raw', default: 'qcow2' }),
     backing: Flags.string({ char: 'b', description: 'backing file (relative names resolve against the new image\'s folder)' }),
     'backing-format': Flags.string({ char: 'F', description: 'format of the backing file' }),
-    options: Flags.string({ char: 'o', description: 'format options, comma separated name=value', multiple: true }),
+    // Non-greedy: `-o cluster_size=4k FILE SIZE` (qemu-img's order) leaves FILE and SIZE to the arguments.
+    options: Flags.string({ char: 'o', description: 'format options, comma separated name=value (repeatable)', multiple: true, multipleNonGreedy: true }),
     quiet: Flags.boolean({ char: 'q', description: 'print nothing' }),
     json: Flags.boolean({ description: 'print what was created as JSON' }),
   };

@@ -2,12 +2,12 @@ import { Args, Flags } from '@oclif/core';
 import cliProgress from 'cli-progress';
 import { parseSeedFlag } from '../../cli/flags.js';
 import { BaseCommand } from '../../cli/base-command.js';
-import { UserError, errorMessage } from '../../errors.js';
+import { UserError } from '../../errors.js';
 import { loadQosFile, openDataPaths, writeCharts } from '../../qos/file.adapter.js';
 import { runQos } from '../../qos/run.js';
 import { qosCharts } from '../../qos/svg.js';
 import { renderRun } from '../../qos/render.js';
-import { parseDuration } from '../../util/units.js';
+import { parseDuration, unitMessage } from '../../util/units.js';
 import { commandLine } from '../../report/command-line.js';
 import { checkOutputPath, writeOutput } from '../../report/output.adapter.js';
 import { buildQosReport } from '../../report/qos-report.adapter.js';
@@ -70,7 +70,7 @@ export function parseInterval(text: string): number {
   try {
     ns = parseDuration(text);
   } catch (e) {
-    throw new UserError('CLI_BAD_FLAG', errorMessage(e), { where: '--interval' });
+    throw new UserError('CLI_BAD_FLAG', unitMessage(e), { where: '--interval' });
   }
   if (ns < 1_000_000) throw new UserError('CLI_BAD_FLAG', `interval must be at least 1ms, got "${text}"`, { where: '--interval' });
   return ns;

@@ -1,12 +1,12 @@
 // Crash-test writer: runs the seeded ops on IMAGE and SIGKILLs itself right before its Nth
 // pwrite (N = KILL_AT; 0 = never, the parent kills it on a timer instead). Progress goes to
 // stdout synchronously: "D i" after op i completed, "F i" after the flush that ends op i.
-// argv: BUILD_DIR IMAGE SEED KILL_AT
+// argv: BUILD_DIR IMAGE SEED KILL_AT OVERLAY(0|1)
 import { writeSync } from 'node:fs';
 import { makeOps } from './ops.mjs';
 
-const [buildDir, image, seedText, killText] = process.argv.slice(2);
-const { openImage, snapshotImage } = await import(`${buildDir}/block/api.js`);
+const [buildDir, image, seedText, killText, overlayText] = process.argv.slice(2);
+const { openImage, snapshotImage, commitImage, rebaseImage } = await import(`${buildDir}/block/api.js`);
 const { FileProvider } = await import(`${buildDir}/block/file-backend.adapter.js`);
 const killAt = Number(killText);
 let writes = 0;
@@ -25,7 +25,7 @@ class KillingProvider extends FileProvider {
   }
 }
 const provider = new KillingProvider();
-const ops = makeOps(Number(seedText));
+const ops = makeOps(Number(seedText), overlayText === '1');
 let disk = openImage(image, {}, provider);
 writeSync(1, 'R\n');
 for (let i = 0; i < ops.length; i++) {
@@ -38,8 +38,12 @@ for (let i = 0; i < ops.length; i++) {
     writeSync(1, `F ${i}\n`);
   } else {
     disk.close();
-    snapshotImage(image, op.t === 'snap' ? { create: op.name } : { delete: op.name }, provider);
+    if (op.t === 'commit') commitImage(image, provider);
+    else if (op.t === 'rebase') rebaseImage(image, undefined, {}, provider);
+    else snapshotImage(image, op.t === 'snap' ? { create: op.name } : { delete: op.name }, provider);
     disk = openImage(image, {}, provider);
+    // Commit, rebase and snapshot operations end with a flush: everything before is durable.
+    writeSync(1, `F ${i}\n`);
   }
   writeSync(1, `D ${i}\n`);
 }

@@ -4,9 +4,11 @@ export type CrashOp =
   | { t: 'zero'; off: number; len: number }
   | { t: 'flush' }
   | { t: 'snap'; name: string }
-  | { t: 'delsnap'; name: string };
+  | { t: 'delsnap'; name: string }
+  | { t: 'commit' }
+  | { t: 'rebase' };
 export function prng(seed: number): () => number;
 export const SIZE: number;
-export function makeOps(seed: number): CrashOp[];
+export function makeOps(seed: number, overlay?: boolean): CrashOp[];
 export function applyModel(model: Uint8Array, op: CrashOp, cs: number): void;
 export function touched(op: CrashOp): [number, number] | undefined;

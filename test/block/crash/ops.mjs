@@ -12,13 +12,26 @@ export function prng(seed) {
 
 export const SIZE = 4 * 1024 * 1024;
 
-/** 18 ops: writes of 1 B .. 150 KiB, discards, write-zeroes, flushes, snapshot create/delete. */
-export function makeOps(seed) {
+/**
+ * 18 ops: writes of 1 B .. 150 KiB, discards, write-zeroes, flushes, snapshot create/delete, and
+ * on overlays commit (into the backing file) and rebase -b "" (flatten). Commit and rebase never
+ * change what the guest reads, so the byte model ignores them.
+ */
+export function makeOps(seed, overlay = false) {
   const r = prng(seed);
   const int = (n) => Math.floor(r() * n);
   const ops = [];
   let snaps = 0;
+  let standalone = !overlay;
   for (let i = 0; i < 18; i++) {
+    if (!standalone && r() < 0.12) {
+      // Rebase drops the backing file: no commit after it.
+      if (r() < 0.3) {
+        ops.push({ t: 'rebase' });
+        standalone = true;
+      } else ops.push({ t: 'commit' });
+      continue;
+    }
     const x = r();
     const off = int(SIZE - 1);
     const len = Math.min(SIZE - off, 1 + int(r() < 0.5 ? 8192 : 150000));

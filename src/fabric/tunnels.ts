@@ -1,0 +1,46 @@
+/**
+ * Tunnel ports (issue 14): a host `underlay` endpoint per host that has one, and a `VxlanPort`
+ * behind every `type: vxlan` bridge port. Summary section `tunnels`: per tunnel port, frames
+ * encapsulated/decapsulated (drops are on the ports: `mtu` on the tunnel port, `vni-mismatch`,
+ * `no-tunnel` on the underlay port).
+ */
+import { UnderlayEndpoint, VxlanPort } from '../tunnel/index.js';
+import type { FabricContext } from './build.js';
+
+export function buildTunnels(ctx: FabricContext): void {
+  const tunnels = new Map<string, VxlanPort>();
+  for (const h of ctx.model.hosts) {
+    if (!h.underlay) continue;
+    const u = h.underlay;
+    const ep = new UnderlayEndpoint({
+      host: h.name,
+      sim: ctx.sim,
+      mac: u.mac,
+      ipv4: u.ipv4.address,
+      prefixLength: u.ipv4.prefixLength,
+      mtu: u.mtu,
+      events: ctx.events,
+      ...(u.gateway !== undefined ? { gateway: u.gateway } : {}),
+    });
+    ctx.registerPort(ep.port);
+    const seed = ctx.sim.prng.fork(`vxlan:${h.name}`).nextU32();
+    for (const b of h.bridges) {
+      for (const p of b.ports) {
+        if (!p.tunnel) continue;
+        const port = ctx.ports.get(p.path);
+        if (!port) continue;
+        tunnels.set(p.path, new VxlanPort({ port, underlay: ep, remoteIp: p.tunnel.remoteIp, vni: p.tunnel.vni, dstPort: p.tunnel.dstPort, csum: p.tunnel.csum, hashSeed: seed }));
+      }
+    }
+  }
+  if (tunnels.size === 0) return;
+  ctx.addSummarySection('tunnels', {
+    json: () => Object.fromEntries([...tunnels].map(([k, t]) => [k, { ...t.counters }])),
+    text: () =>
+      [...tunnels].map(([k, t]) => {
+        const c = t.counters;
+        const why = c.mtu_drops > 0 ? `; dropped ${c.mtu_drops} too big for the underlay (frame + 36 > underlay MTU ${t.underlayMtu}: reason mtu)` : '';
+        return `${k}: encapsulated ${c.encapsulated}, decapsulated ${c.decapsulated}${why}`;
+      }),
+  });
+}

@@ -1,0 +1,348 @@
+/**
+ * An IPv4 router: L3 forwarding between interfaces, as Linux does it with ip_forward=1.
+ *
+ * What: each interface is a `Port` (`r1.p1`) with a MAC, an IPv4 address/prefix and an MTU. A
+ * frame addressed to the interface MAC is checked (`ip_rcv_core`: version, header length, header
+ * checksum, total length), delivered locally when it is for one of the router's addresses (echo
+ * replies; UDP gets port unreachable, other protocols protocol unreachable, as Linux with no
+ * listener), else forwarded (`ip_forward`):
+ *   1. TTL <= 1 → ICMP time exceeded (type 11 code 0), dropped `ttl-exceeded` — checked before
+ *      the route lookup, as `ip_forward` does, so a routing loop ends after at most TTL hops;
+ *   2. longest-prefix route (`routes.ts`); none → ICMP net unreachable (3/0), dropped `no-route`;
+ *      ECMP picks one next hop by the seeded five-tuple hash;
+ *   3. larger than the egress MTU: DF set → ICMP fragmentation needed (3/4, next-hop MTU,
+ *      RFC 1191), dropped `frag-needed`; DF clear → fragmented (`ip_do_fragment`);
+ *   4. TTL decremented with the incremental checksum update of RFC 1624 (`ip_decrease_ttl`);
+ *   5. next hop resolved by ARP (`guest/neighbor.ts`, Linux's neighbour state machine); when
+ *      resolution fails the queued packets get ICMP host unreachable (3/1), as Linux's
+ *      `ipv4_link_failure` sends.
+ * ICMP errors are built by `wire/icmp-error.ts` (Linux quote length, TOS precedence 0xc0, DF
+ * clear, TTL 64) with the source address of the interface that routes back to the offender (Linux
+ * default, icmp_errors_use_inbound_ifaddr = 0), and never about ICMP errors, non-first fragments
+ * or broadcast (RFC 1812 §4.3.2.7).
+ *
+ * Invariants: a router never learns MACs or floods; L2 switching is vswitch's. Frames leave with
+ * `meta.hops = 0` (a new L2 domain; loops across routers are bounded by TTL instead).
+ * ICMP errors are rate limited per destination as Linux does (`guest/icmp-ratelimit.ts`: 6 at
+ * once, then 1/s), in simulation time. Deliberate differences from Linux: fragments copy the whole header (no option filtering); directed
+ * broadcasts are not forwarded (Linux default) and are dropped as `broadcast`.
+ * Costs: forwarding is one frame copy (the egress frame gets a new Ethernet header) and at most one
+ * hash probe per prefix length in use.
+ */
+import type { EventSink } from '../port/nic.js';
+import { Port, type Frame, type FrameMeta } from '../port/port.js';
+import type { Simulation } from '../sim/simulation.js';
+import { fold, sumBytes } from '../wire/checksum.js';
+import { buildArpReply, buildArpRequest } from '../wire/build.js';
+import { ICMP_ERROR_PREC, IcmpErrorType, UnreachCode, buildIcmpErrorMessage, errorAllowed } from '../wire/icmp-error.js';
+import { formatIpv4, ipv4InSubnet, ipv4Mask } from '../wire/ip.js';
+import { buildIpv4Datagram, readU32, writeMac } from '../wire/ipv4-frame.js';
+import { macToBytes } from '../wire/mac.js';
+import { DEFAULT_NEIGHBOR_OPTIONS, NeighborTable } from '../guest/neighbor.js';
+import { IcmpRateLimit } from '../guest/icmp-ratelimit.js';
+import { fragmentIpv4 } from './fragment.js';
+import { RouteTable, flowHash, selectHop, type NextHop, type Route } from './routes.js';
+
+export interface RouterInterfaceConfig {
+  name: string;
+  mac: number;
+  ipv4: number;
+  prefixLength: number;
+  /** IP MTU (bytes of IP datagram; the frame adds 14). */
+  mtu: number;
+}
+
+export interface StaticRoute {
+  network: number;
+  prefixLength: number;
+  /** Gateways; more than one = an ECMP group. Each must be on a connected subnet. */
+  via: number[];
+}
+
+export interface RouterOptions {
+  name: string;
+  sim: Simulation;
+  interfaces: RouterInterfaceConfig[];
+  routes?: StaticRoute[];
+  /** ECMP hash seed (default: drawn from the simulation PRNG, forked by router name). */
+  hashSeed?: number;
+  events?: EventSink;
+}
+
+/** Per-interface router counters (the port itself counts rx/tx packets, bytes and drops). */
+export interface RouterInterfaceCounters {
+  forwarded_in: number;
+  forwarded_out: number;
+  delivered: number;
+  icmp_out: number;
+  fragments_out: number;
+}
+
+export interface RouterInterface {
+  readonly index: number;
+  readonly cfg: RouterInterfaceConfig;
+  readonly port: Port;
+  readonly neighbors: NeighborTable;
+  readonly counters: RouterInterfaceCounters;
+}
+
+/** A packet queued for ARP resolution; `sent` flips when it leaves (else: host unreachable). */
+interface Pending {
+  ip: Uint8Array;
+  inIface: number;
+  sent: boolean;
+}
+
+export class Router {
+  readonly name: string;
+  readonly interfaces: RouterInterface[] = [];
+  readonly table = new RouteTable();
+  /** Router-wide counts of ICMP errors sent, keyed `type/code`. */
+  readonly icmpSent: Record<string, number> = {};
+  private readonly sim: Simulation;
+  private readonly events: EventSink | undefined;
+  private readonly seed: number;
+  private readonly addrs = new Set<number>();
+  private readonly pending = new Map<string, Pending[]>();
+  private ipId = 1;
+  private readonly icmpLimit = new IcmpRateLimit();
+
+  constructor(opts: RouterOptions) {
+    this.name = opts.name;
+    this.sim = opts.sim;
+    this.events = opts.events;
+    this.seed = opts.hashSeed ?? opts.sim.prng.fork(`router:${opts.name}`).nextU32();
+    opts.interfaces.forEach((cfg, index) => {
+      const port = new Port(`${opts.name}.${cfg.name}`, (f, meta) => this.receive(index, f, meta));
+      const neighbors = new NeighborTable(this.sim, DEFAULT_NEIGHBOR_OPTIONS, {
+        sendRequest: (ip, unicastMac) => {
+          const f = buildArpRequest({ srcMac: cfg.mac, srcIp: cfg.ipv4, dstIp: ip });
+          if (unicastMac !== null) macToBytes(unicastMac, f, 0);
+          port.send(f, { hops: 0 });
+        },
+        drop: (reason, n) => {
+          for (let i = 0; i < n; i++) port.drop(reason);
+        },
+        failed: (ip) => this.resolutionFailed(index, ip),
+      });
+      this.interfaces.push({ index, cfg, port, neighbors, counters: { forwarded_in: 0, forwarded_out: 0, delivered: 0, icmp_out: 0, fragments_out: 0 } });
+      this.addrs.add(cfg.ipv4);
+      this.table.add(cfg.ipv4, cfg.prefixLength, { via: 0, iface: index }, 'connected');
+    });
+    for (const r of opts.routes ?? []) {
+      for (const via of r.via) {
+        const iface = this.connectedIface(via);
+        if (iface === undefined) throw new Error(`router ${this.name}: next hop ${formatIpv4(via)} is on no connected subnet`);
+        this.table.add(r.network, r.prefixLength, { via, iface }, 'static');
+      }
+    }
+  }
+
+  /** The interface whose subnet holds `ip`, longest prefix first. */
+  connectedIface(ip: number): number | undefined {
+    let best: RouterInterface | undefined;
+    for (const i of this.interfaces) {
+      if (ipv4InSubnet(ip, i.cfg.ipv4, i.cfg.prefixLength) && (best === undefined || i.cfg.prefixLength > best.cfg.prefixLength)) best = i;
+    }
+    return best?.index;
+  }
+
+  /** The route and next hop a packet would take (for `vfab trace` and tests). */
+  resolveRoute(src: number, dst: number, proto: number, sport: number, dport: number): { route: Route; hop: NextHop } | undefined {
+    const route = this.table.lookup(dst);
+    if (route === undefined) return undefined;
+    const hops = route.nextHops;
+    const hop = hops.length === 1 ? hops[0]! : hops[selectHop(flowHash(this.seed, src, dst, proto, sport, dport), hops.length)]!;
+    return { route, hop };
+  }
+
+  // ---------------------------------------------------------------------------------------------
+
+  private receive(ifi: number, f: Frame, _meta: FrameMeta): void {
+    const itf = this.interfaces[ifi]!;
+    if (f.length < 14) return itf.port.drop('runt');
+    if (f.length > itf.cfg.mtu + 14) return itf.port.drop('mtu');
+    const multicast = (f[0]! & 1) !== 0;
+    if (!multicast && readMac(f, 0) !== itf.cfg.mac) return itf.port.drop('not-for-us');
+    const type = (f[12]! << 8) | f[13]!;
+    if (type === 0x0806) return this.receiveArp(itf, f);
+    if (type !== 0x0800) return itf.port.drop(type === 0x86dd ? 'ipv6-ignored' : 'unknown-ethertype');
+    if (multicast) return itf.port.drop('broadcast');
+    this.receiveIpv4(itf, f);
+  }
+
+  /** Linux `arp_process`: answer requests for our address, learn the sender. */
+  private receiveArp(itf: RouterInterface, f: Frame): void {
+    if (f.length < 42 || f[14] !== 0 || f[15] !== 1 || f[16] !== 8 || f[17] !== 0) return itf.port.drop('bad-arp');
+    const op = (f[20]! << 8) | f[21]!;
+    const sha = readMac(f, 22);
+    const spa = readU32(f, 28);
+    const tpa = readU32(f, 38);
+    if (spa === 0) return;
+    if (op === 1 && tpa === itf.cfg.ipv4) {
+      itf.neighbors.learn(spa, sha, false, true);
+      itf.port.send(buildArpReply({ srcMac: itf.cfg.mac, srcIp: itf.cfg.ipv4, dstMac: sha, dstIp: spa }), { hops: 0 });
+      return;
+    }
+    itf.neighbors.learn(spa, sha, op === 2 && tpa === itf.cfg.ipv4, false);
+  }
+
+  private receiveIpv4(itf: RouterInterface, f: Frame): void {
+    const o = 14;
+    if (f.length < o + 20) return itf.port.drop('bad-ipv4-length');
+    const vihl = f[o]!;
+    const ihl = (vihl & 0x0f) * 4;
+    if (vihl >> 4 !== 4 || ihl < 20 || f.length < o + ihl) return itf.port.drop('bad-ipv4-header');
+    if (fold(sumBytes(f, o, o + ihl)) !== 0xffff) return itf.port.drop('bad-ipv4-checksum');
+    const total = (f[o + 2]! << 8) | f[o + 3]!;
+    if (total < ihl || o + total > f.length) return itf.port.drop('bad-ipv4-length');
+    const ip = f.subarray(o, o + total);
+    const dst = readU32(ip, 16);
+    if (this.addrs.has(dst)) return this.deliverLocal(itf, ip, ihl);
+    if (dst === 0xffffffff || (itf.cfg.prefixLength < 31 && ((dst | ipv4Mask(itf.cfg.prefixLength)) >>> 0) === 0xffffffff)) return itf.port.drop('broadcast');
+    // ip_forward: TTL first (so a loop ends), then the route.
+    if (ip[8]! <= 1) {
+      itf.port.drop('ttl-exceeded');
+      this.events?.({ type: 'ttl-exceeded', time_ns: this.sim.now, router: this.name, port: itf.port.path, src: formatIpv4(readU32(ip, 12)), dst: formatIpv4(dst) });
+      return this.icmpError(itf.index, ip, IcmpErrorType.TimeExceeded, 0);
+    }
+    const proto = ip[9]!;
+    const fragWord = (ip[6]! << 8) | ip[7]!;
+    const l4Ports = (proto === 6 || proto === 17) && (fragWord & 0x3fff) === 0 && total >= ihl + 4;
+    const r = this.resolveRoute(readU32(ip, 12), dst, proto, l4Ports ? (ip[ihl]! << 8) | ip[ihl + 1]! : 0, l4Ports ? (ip[ihl + 2]! << 8) | ip[ihl + 3]! : 0);
+    if (r === undefined) {
+      itf.port.drop('no-route');
+      return this.icmpError(itf.index, ip, IcmpErrorType.DestUnreachable, UnreachCode.Net);
+    }
+    const out = this.interfaces[r.hop.iface]!;
+    const df = (fragWord & 0x4000) !== 0;
+    if (total > out.cfg.mtu && df) {
+      itf.port.drop('frag-needed');
+      return this.icmpError(itf.index, ip, IcmpErrorType.DestUnreachable, UnreachCode.FragNeeded, out.cfg.mtu);
+    }
+    itf.counters.forwarded_in++;
+    const copy = ip.slice();
+    decrementTtl(copy);
+    const nextHop = r.hop.via !== 0 ? r.hop.via : dst;
+    if (total > out.cfg.mtu) {
+      const frags = fragmentIpv4(copy, out.cfg.mtu);
+      out.counters.fragments_out += frags.length;
+      for (const fr of frags) this.output(out, nextHop, fr, itf.index);
+    } else this.output(out, nextHop, copy, itf.index);
+  }
+
+  /** Sends IP datagram `ip` out of `out` to `nextHop`, resolving its MAC. */
+  private output(out: RouterInterface, nextHop: number, ip: Uint8Array, inIface: number): void {
+    const p: Pending = { ip, inIface, sent: false };
+    out.neighbors.resolve(nextHop, (mac) => {
+      p.sent = true;
+      out.counters.forwarded_out++;
+      const frame = new Uint8Array(Math.max(60, 14 + ip.length));
+      writeMac(frame, 0, mac);
+      writeMac(frame, 6, out.cfg.mac);
+      frame[12] = 0x08;
+      frame[13] = 0x00;
+      frame.set(ip, 14);
+      out.port.send(frame, { hops: 0 });
+    });
+    if (!p.sent) {
+      // Waiting for ARP: remember it so a failed resolution can answer host unreachable.
+      const key = `${out.index}/${nextHop}`;
+      let list = this.pending.get(key);
+      if (list === undefined) {
+        list = [];
+        this.pending.set(key, list);
+      }
+      if (list.length >= DEFAULT_NEIGHBOR_OPTIONS.queueLen) list.shift();
+      list.push(p);
+    }
+  }
+
+  private resolutionFailed(ifi: number, ip: number): void {
+    const key = `${ifi}/${ip}`;
+    const list = this.pending.get(key) ?? [];
+    this.pending.delete(key);
+    this.events?.({ type: 'router-arp-failed', time_ns: this.sim.now, router: this.name, port: this.interfaces[ifi]!.port.path, ip: formatIpv4(ip) });
+    for (const p of list) {
+      if (p.sent) continue;
+      this.interfaces[p.inIface]!.port.drop('arp-failed');
+      this.icmpError(p.inIface, p.ip, IcmpErrorType.DestUnreachable, UnreachCode.Host);
+    }
+  }
+
+  private deliverLocal(itf: RouterInterface, ip: Uint8Array, ihl: number): void {
+    itf.counters.delivered++;
+    const proto = ip[9]!;
+    const src = readU32(ip, 12);
+    if (proto === 1) {
+      if (ip.length < ihl + 8 || fold(sumBytes(ip, ihl, ip.length)) !== 0xffff) return itf.port.drop('bad-icmp');
+      if (ip[ihl] !== 8) return; // errors and replies to the router are consumed
+      const msg = ip.slice(ihl);
+      msg[0] = 0;
+      msg[2] = 0;
+      msg[3] = 0;
+      const c = ~fold(sumBytes(msg, 0, msg.length)) & 0xffff;
+      msg[2] = c >>> 8;
+      msg[3] = c & 0xff;
+      return this.sendLocal(src, readU32(ip, 16), 1, ip[1]!, msg, false);
+    }
+    if (((ip[6]! << 8) | ip[7]!) & 0x3fff) return itf.port.drop('fragment');
+    // No sockets on the router: UDP → port unreachable, other protocols → protocol unreachable
+    // (Linux `udp_rcv` → `__udp4_lib_rcv`; `ip_local_deliver_finish` for unknown protocols). TCP
+    // would get a RST from Linux; vfab's router drops it (`no-socket`).
+    if (proto === 17) return this.icmpError(itf.index, ip, IcmpErrorType.DestUnreachable, UnreachCode.Port);
+    if (proto === 6) return itf.port.drop('no-socket');
+    this.icmpError(itf.index, ip, IcmpErrorType.DestUnreachable, UnreachCode.Protocol);
+  }
+
+  /** Sends an ICMP error about datagram `ip` received on interface `inIface`. */
+  private icmpError(inIface: number, ip: Uint8Array, type: number, code: number, mtu = 0): void {
+    if (!errorAllowed(ip)) return;
+    const src = readU32(ip, 12);
+    if (!this.icmpLimit.allow(src, type, this.sim.now)) {
+      this.icmpSent['ratelimited'] = (this.icmpSent['ratelimited'] ?? 0) + 1;
+      return;
+    }
+    const msg = buildIcmpErrorMessage(type, code, ip, mtu);
+    const tos = (ip[1]! & 0x1e) | ICMP_ERROR_PREC;
+    const k = `${type}/${code}`;
+    this.icmpSent[k] = (this.icmpSent[k] ?? 0) + 1;
+    this.interfaces[inIface]!.counters.icmp_out++;
+    this.sendLocal(src, 0, 1, tos, msg, false);
+  }
+
+  /**
+   * Sends a locally generated datagram to `dst` (source `src`, or 0 = the address of the egress
+   * interface, Linux's preferred source). DF clear (ICMP sockets use IP_PMTUDISC_DONT in Linux).
+   */
+  private sendLocal(dst: number, src: number, proto: number, tos: number, l4: Uint8Array, df: boolean): void {
+    const r = this.resolveRoute(0, dst, proto, 0, 0);
+    if (r === undefined) {
+      this.icmpSent['no-route-back'] = (this.icmpSent['no-route-back'] ?? 0) + 1;
+      return;
+    }
+    const out = this.interfaces[r.hop.iface]!;
+    const ip = buildIpv4Datagram({ src: src !== 0 ? src : out.cfg.ipv4, dst, protocol: proto, tos, ttl: 64, ident: this.nextId(), dontFrag: df }, l4);
+    this.output(out, r.hop.via !== 0 ? r.hop.via : dst, ip, r.hop.iface);
+  }
+
+  private nextId(): number {
+    const id = this.ipId;
+    this.ipId = (id + 1) & 0xffff;
+    return id;
+  }
+}
+
+/** `ip_decrease_ttl`: TTL - 1 and the RFC 1624 incremental header checksum update. */
+export function decrementTtl(ip: Uint8Array): void {
+  ip[8] = ip[8]! - 1;
+  // Linux: check += htons(0x0100); check + (check >= 0xFFFF), truncated to 16 bits.
+  let sum = ((ip[10]! << 8) | ip[11]!) + 0x0100;
+  sum = (sum + (sum >= 0xffff ? 1 : 0)) & 0xffff;
+  ip[10] = (sum >>> 8) & 0xff;
+  ip[11] = sum & 0xff;
+}
+
+function readMac(f: Uint8Array, o: number): number {
+  return f[o]! * 2 ** 40 + f[o + 1]! * 2 ** 32 + readU32(f, o + 2);
+}

@@ -1,0 +1,199 @@
+/**
+ * The byte queues of one connection, in stream offsets (SYN = offset 0, data byte i = offset
+ * 1 + i), so no code outside `connection.ts` does modulo-2^32 arithmetic.
+ *
+ * - `SendBuffer`: bytes written and not yet acknowledged, kept as the caller's chunks (no copy:
+ *   a bulk sender may write the same read-only chunk again and again). Bounded by the socket's
+ *   send buffer; `copyOut` reads any range for a (re)transmission.
+ * - `Reassembly`: out-of-order data above `rcv_nxt` as disjoint blocks, each remembering when it
+ *   last grew so SACK blocks can be reported most-recent first (RFC 2018 §4).
+ */
+
+export class SendBuffer {
+  private chunks: Uint8Array[] = [];
+  private starts: number[] = [];
+  private head = 0;
+  /** Stream offset of the first byte still held. */
+  private base: number;
+  /** Stream offset just past the last byte written. */
+  end: number;
+  /** Cursor for sequential reads (index of the chunk last read). */
+  private cursor = 0;
+
+  constructor(firstOffset: number) {
+    this.base = firstOffset;
+    this.end = firstOffset;
+  }
+
+  get bytes(): number {
+    return this.end - this.base;
+  }
+
+  push(data: Uint8Array): void {
+    if (data.length === 0) return;
+    this.chunks.push(data);
+    this.starts.push(this.end);
+    this.end += data.length;
+  }
+
+  /** Drops bytes below `offset` (acknowledged). */
+  release(offset: number): void {
+    if (offset <= this.base) return;
+    if (offset > this.end) offset = this.end;
+    this.base = offset;
+    const c = this.chunks;
+    const s = this.starts;
+    while (this.head < c.length && s[this.head]! + c[this.head]!.length <= offset) this.head++;
+    if (this.head > 64 && this.head * 2 > c.length) {
+      this.chunks = c.slice(this.head);
+      this.starts = s.slice(this.head);
+      this.cursor = Math.max(0, this.cursor - this.head);
+      this.head = 0;
+    }
+    if (this.cursor < this.head) this.cursor = this.head;
+  }
+
+  private find(offset: number): number {
+    const s = this.starts;
+    const c = this.chunks;
+    let i = this.cursor;
+    if (i < this.head || i >= c.length || s[i]! > offset) i = this.head;
+    while (i < c.length && s[i]! + c[i]!.length <= offset) i++;
+    return i;
+  }
+
+  /** Copies stream bytes [from, from + len) to `dst` at `at`. */
+  copyOut(from: number, len: number, dst: Uint8Array, at: number): void {
+    let i = this.find(from);
+    let off = from;
+    let left = len;
+    while (left > 0) {
+      const ch = this.chunks[i]!;
+      const inChunk = off - this.starts[i]!;
+      const n = Math.min(left, ch.length - inChunk);
+      dst.set(n === ch.length ? ch : ch.subarray(inChunk, inChunk + n), at);
+      at += n;
+      off += n;
+      left -= n;
+      if (left > 0) i++;
+    }
+    this.cursor = i;
+  }
+}
+
+interface Piece {
+  off: number;
+  data: Uint8Array;
+}
+
+interface Block {
+  start: number;
+  end: number;
+  pieces: Piece[];
+  /** Arrival stamp of the newest piece (for SACK ordering). */
+  stamp: number;
+}
+
+export class Reassembly {
+  private blocks: Block[] = [];
+  private stamp = 0;
+  /** Bytes held out of order. */
+  bytes = 0;
+
+  get empty(): boolean {
+    return this.blocks.length === 0;
+  }
+
+  get count(): number {
+    return this.blocks.length;
+  }
+
+  /** Right edge of the highest block (0 when empty). */
+  get highest(): number {
+    return this.blocks.length === 0 ? 0 : this.blocks[this.blocks.length - 1]!.end;
+  }
+
+  /**
+   * Adds [off, off + data.length) (entirely above rcv_nxt). Returns the bytes that were new; 0
+   * means a duplicate.
+   */
+  insert(off: number, data: Uint8Array): number {
+    const end = off + data.length;
+    const stamp = ++this.stamp;
+    // Fast path: the segment extends the highest block (in-order arrival behind a hole).
+    const last = this.blocks[this.blocks.length - 1];
+    if (last !== undefined && last.end === off) {
+      last.pieces.push({ off, data });
+      last.end = end;
+      last.stamp = stamp;
+      this.bytes += data.length;
+      return data.length;
+    }
+    if (last === undefined || off > last.end) {
+      this.blocks.push({ start: off, end, pieces: [{ off, data }], stamp });
+      this.bytes += data.length;
+      return data.length;
+    }
+    // Cut the uncovered parts of [off, end) out of the gaps between blocks.
+    const fresh: Piece[] = [];
+    let cur = off;
+    for (const b of this.blocks) {
+      if (b.end <= cur) continue;
+      if (b.start >= end) break;
+      if (b.start > cur) fresh.push({ off: cur, data: data.subarray(cur - off, b.start - off) });
+      cur = Math.max(cur, b.end);
+      if (cur >= end) break;
+    }
+    if (cur < end) fresh.push({ off: cur, data: data.subarray(cur - off) });
+    let added = 0;
+    for (const p of fresh) added += p.data.length;
+    if (added === 0) {
+      // A duplicate still refreshes its block's recency (Linux moves it to the SACK front).
+      for (const b of this.blocks) if (b.start <= off && b.end >= end) b.stamp = stamp;
+      return 0;
+    }
+    this.bytes += added;
+    const nb: Block = { start: off, end, pieces: fresh, stamp };
+    // Merge every block touching [off, end] into nb.
+    const keep: Block[] = [];
+    for (const b of this.blocks) {
+      if (b.end < nb.start || b.start > nb.end) keep.push(b);
+      else {
+        nb.start = Math.min(nb.start, b.start);
+        nb.end = Math.max(nb.end, b.end);
+        nb.pieces = nb.pieces.concat(b.pieces);
+      }
+    }
+    nb.pieces.sort((a, b) => a.off - b.off);
+    keep.push(nb);
+    keep.sort((a, b) => a.start - b.start);
+    this.blocks = keep;
+    return added;
+  }
+
+  /** Removes and returns the pieces of a block starting at or below `rcvNxt` (in order), trimmed to start at rcvNxt. */
+  take(rcvNxt: number): Uint8Array[] {
+    const b = this.blocks[0];
+    if (b === undefined || b.start > rcvNxt) return [];
+    this.blocks.shift();
+    this.bytes -= b.end - b.start;
+    const out: Uint8Array[] = [];
+    for (const p of b.pieces) {
+      const pend = p.off + p.data.length;
+      if (pend <= rcvNxt) continue;
+      out.push(p.off >= rcvNxt ? p.data : p.data.subarray(rcvNxt - p.off));
+    }
+    return out;
+  }
+
+  /** Up to `max` blocks as [start, end) offsets, most recently grown first. */
+  sackBlocks(max: number, out: number[]): number {
+    const order = this.blocks.length <= 1 ? this.blocks : [...this.blocks].sort((a, b) => b.stamp - a.stamp);
+    const n = Math.min(max, order.length);
+    for (let i = 0; i < n; i++) {
+      out[2 * i] = order[i]!.start;
+      out[2 * i + 1] = order[i]!.end;
+    }
+    return n;
+  }
+}

@@ -1,0 +1,75 @@
+/**
+ * `routers:` → `RouterModel`s: names, interface ports (linkable `router.if` paths), addresses,
+ * MTUs, default MACs, and static routes whose next hops must sit on a connected subnet (Linux
+ * refuses them too: `ip route add … via X` → "Nexthop has invalid gateway").
+ */
+import type { YamlPath } from '../util/yaml-source.js';
+import { DEFAULTS, type PortKind, type RouteModel, type RouterInterfaceModel, type RouterModel } from './model.js';
+import type { TopologyDoc } from './schema.js';
+
+export interface RouterResolver {
+  err(code: string, path: YamlPath, message: string, o?: { key?: boolean; hint?: string }): void;
+  checkName(kind: string, name: string, path: YamlPath): boolean;
+  declareNode(kind: string, name: string, path: YamlPath): void;
+  declarePort(path: string, kind: PortKind, linkable: boolean, yaml: YamlPath): void;
+}
+
+/** Router MACs not written in the file: 02:fe:00:RR:RR:II (locally administered), file order. */
+const ROUTER_MAC_BASE = 0x02fe_0000_0000;
+
+export function ipv4Num(s: string): number {
+  const p = s.split('.').map(Number);
+  return ((p[0]! << 24) | (p[1]! << 16) | (p[2]! << 8) | p[3]!) >>> 0;
+}
+
+function maskOf(len: number): number {
+  return len === 0 ? 0 : (0xffffffff << (32 - len)) >>> 0;
+}
+
+export function resolveRouters(r: RouterResolver, doc: TopologyDoc): RouterModel[] {
+  const out: RouterModel[] = [];
+  let ri = 0;
+  for (const [name, rdoc] of Object.entries(doc.routers ?? {})) {
+    const ry = ['routers', name];
+    r.declareNode('router', name, ry);
+    ri++;
+    const interfaces: RouterInterfaceModel[] = [];
+    let ii = 0;
+    for (const [ifName, idoc] of Object.entries(rdoc.interfaces)) {
+      const iy = [...ry, 'interfaces', ifName];
+      ii++;
+      if (!r.checkName('interface', ifName, iy)) continue;
+      const path = `${name}.${ifName}`;
+      r.declarePort(path, 'router-port', true, iy);
+      const [addr, len] = idoc.ipv4.split('/');
+      const mac = idoc.mac !== undefined ? parseInt(idoc.mac.replace(/:/g, ''), 16) : ROUTER_MAC_BASE + ri * 256 + ii;
+      interfaces.push({ name: ifName, path, mac, ipv4: { address: ipv4Num(addr!), prefixLength: Number(len), text: idoc.ipv4 }, mtu: idoc.mtu ?? DEFAULTS.mtu, yaml: iy });
+    }
+    const routes: RouteModel[] = [];
+    (rdoc.routes ?? []).forEach((rt, i) => {
+      const y = [...ry, 'routes', i];
+      let network = 0;
+      let prefixLength = 0;
+      if (rt.to !== 'default') {
+        const m = /^((?:\d{1,3}\.){3}\d{1,3})\/(\d{1,2})$/.exec(rt.to);
+        if (!m || Number(m[2]) > 32 || m[1]!.split('.').some((o) => Number(o) > 255)) {
+          r.err('ROUTE', [...y, 'to'], `"${rt.to}" is not a destination prefix; write an IPv4 prefix such as 10.1.0.0/16, or "default"`);
+          return;
+        }
+        prefixLength = Number(m[2]);
+        network = (ipv4Num(m[1]!) & maskOf(prefixLength)) >>> 0;
+      }
+      const via = (Array.isArray(rt.via) ? rt.via : [rt.via]).map(ipv4Num);
+      via.forEach((v, k) => {
+        const onLink = interfaces.some((itf) => ((v ^ itf.ipv4.address) & maskOf(itf.ipv4.prefixLength)) === 0);
+        if (!onLink) {
+          const at = Array.isArray(rt.via) ? [...y, 'via', k] : [...y, 'via'];
+          r.err('ROUTE', at, `next hop ${Array.isArray(rt.via) ? rt.via[k] : rt.via} is on no subnet of router ${name} (${interfaces.map((x) => x.ipv4.text).join(', ')})`);
+        }
+      });
+      routes.push({ network, prefixLength, via, yaml: y });
+    });
+    out.push({ name, interfaces, routes, yaml: ry });
+  }
+  return out;
+}

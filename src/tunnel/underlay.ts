@@ -1,0 +1,132 @@
+/**
+ * A host's underlay IP endpoint (`hosts.hv1.underlay`): the address VXLAN tunnel ports send from,
+ * one port `hv1.underlay` that takes a link to the routed underlay (a leaf router, a switch).
+ *
+ * It does only what a VTEP's kernel needs: ARP (answer for its address, resolve the next hop with
+ * Linux's neighbour state machine), a default route through `gateway`, and UDP demultiplexing of
+ * received tunnel packets to the tunnel that owns (remote address, UDP port). Everything else
+ * addressed to it is dropped and counted at the port (`not-for-us`, `no-tunnel`, …).
+ */
+import type { EventSink } from '../port/nic.js';
+import { Port, type Frame, type FrameMeta } from '../port/port.js';
+import type { Simulation } from '../sim/simulation.js';
+import { fold, sumBytes } from '../wire/checksum.js';
+import { buildArpReply, buildArpRequest } from '../wire/build.js';
+import { formatIpv4, ipv4InSubnet } from '../wire/ip.js';
+import { readU32 } from '../wire/ipv4-frame.js';
+import { macToBytes } from '../wire/mac.js';
+import { DEFAULT_NEIGHBOR_OPTIONS, NeighborTable } from '../guest/neighbor.js';
+
+export interface UnderlayOptions {
+  host: string;
+  sim: Simulation;
+  mac: number;
+  ipv4: number;
+  prefixLength: number;
+  gateway?: number;
+  /** IP MTU of the underlay interface (default 1500). */
+  mtu: number;
+  events?: EventSink;
+}
+
+/** Receives the IPv4 datagram of a UDP packet for a registered (remote, port). */
+export type TunnelRx = (ip: Uint8Array) => void;
+
+export class UnderlayEndpoint {
+  readonly port: Port;
+  readonly neighbors: NeighborTable;
+  readonly mac: number;
+  readonly ipv4: number;
+  readonly mtu: number;
+  private readonly prefixLength: number;
+  private readonly gateway: number | undefined;
+  private readonly listeners = new Map<string, TunnelRx>();
+  private ident = 1;
+
+  constructor(opts: UnderlayOptions) {
+    this.mac = opts.mac;
+    this.ipv4 = opts.ipv4;
+    this.mtu = opts.mtu;
+    this.prefixLength = opts.prefixLength;
+    this.gateway = opts.gateway;
+    this.port = new Port(`${opts.host}.underlay`, (f, meta) => this.receive(f, meta));
+    this.neighbors = new NeighborTable(opts.sim, DEFAULT_NEIGHBOR_OPTIONS, {
+      sendRequest: (ip, unicastMac) => {
+        const f = buildArpRequest({ srcMac: this.mac, srcIp: this.ipv4, dstIp: ip });
+        if (unicastMac !== null) macToBytes(unicastMac, f, 0);
+        this.port.send(f, { hops: 0 });
+      },
+      drop: (reason, n) => {
+        for (let i = 0; i < n; i++) this.port.drop(reason);
+      },
+      failed: (ip) => opts.events?.({ type: 'underlay-arp-failed', time_ns: opts.sim.now, port: this.port.path, ip: formatIpv4(ip) }),
+    });
+  }
+
+  /** IPv4 identification for the next outer header (Linux picks a hashed id; vfab counts). */
+  nextIdent(): number {
+    const id = this.ident;
+    this.ident = (id + 1) & 0xffff;
+    return id;
+  }
+
+  /** The next hop towards `dst`, or undefined when neither on-link nor a gateway is set. */
+  nextHop(dst: number): number | undefined {
+    if (ipv4InSubnet(dst, this.ipv4, this.prefixLength)) return dst;
+    return this.gateway;
+  }
+
+  /** Sends a frame to `dst`: `build(dstMac)` makes it once the next hop's MAC is known. */
+  send(dst: number, build: (dstMac: number) => Frame): boolean {
+    const hop = this.nextHop(dst);
+    if (hop === undefined) return false;
+    this.neighbors.resolve(hop, (mac) => this.port.send(build(mac), { hops: 0 }));
+    return true;
+  }
+
+  /** Registers the receiver of UDP packets from `remote` to `udpPort` (one tunnel each). */
+  listen(remote: number, udpPort: number, rx: TunnelRx): void {
+    this.listeners.set(`${remote}/${udpPort}`, rx);
+  }
+
+  private receive(f: Frame, _meta: FrameMeta): void {
+    if (f.length < 14) return this.port.drop('runt');
+    if (f.length > this.mtu + 14) return this.port.drop('mtu');
+    const type = (f[12]! << 8) | f[13]!;
+    if (type === 0x0806) return this.receiveArp(f);
+    if ((f[0]! & 1) === 0 && readMac(f, 0) !== this.mac) return this.port.drop('not-for-us');
+    if (type !== 0x0800) return this.port.drop('unknown-ethertype');
+    if (f.length < 34) return this.port.drop('bad-ipv4-length');
+    const ihl = (f[14]! & 0x0f) * 4;
+    if (f[14]! >> 4 !== 4 || ihl < 20 || fold(sumBytes(f, 14, 14 + ihl)) !== 0xffff) return this.port.drop('bad-ipv4-header');
+    const total = (f[16]! << 8) | f[17]!;
+    if (14 + total > f.length || total < ihl + 8) return this.port.drop('bad-ipv4-length');
+    const ip = f.subarray(14, 14 + total);
+    if (readU32(ip, 16) !== this.ipv4) return this.port.drop('not-for-us');
+    if (((ip[6]! << 8) | ip[7]!) & 0x3fff) return this.port.drop('fragment');
+    if (ip[9] !== 17) return this.port.drop('not-udp');
+    const dport = (ip[ihl + 2]! << 8) | ip[ihl + 3]!;
+    const rx = this.listeners.get(`${readU32(ip, 12)}/${dport}`);
+    if (rx === undefined) return this.port.drop('no-tunnel');
+    rx(ip);
+  }
+
+  private receiveArp(f: Frame): void {
+    if (f.length < 42) return this.port.drop('bad-arp');
+    const op = (f[20]! << 8) | f[21]!;
+    const sha = readMac(f, 22);
+    const spa = readU32(f, 28);
+    const tpa = readU32(f, 38);
+    if (spa === 0) return;
+    if (op === 1 && tpa === this.ipv4) {
+      this.neighbors.learn(spa, sha, false, true);
+      this.port.send(buildArpReply({ srcMac: this.mac, srcIp: this.ipv4, dstMac: sha, dstIp: spa }), { hops: 0 });
+      return;
+    }
+    this.neighbors.learn(spa, sha, op === 2 && tpa === this.ipv4, false);
+  }
+}
+
+function readMac(f: Uint8Array, o: number): number {
+  return f[o]! * 2 ** 40 + f[o + 1]! * 2 ** 32 + readU32(f, o + 2);
+}

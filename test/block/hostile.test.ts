@@ -1,0 +1,187 @@
+/**
+ * Hostile qcow2 images (issue 10 #6, #21): a seeded generator (fuzz/mutants.mjs) mutates valid
+ * images; vfab's info, map + read, check, write and check -r all run on each in a worker process.
+ * Every image must end in a result or a clean UserError (no other exception), no image may take
+ * more than 10 s, the worker's peak RSS stays under 512 MiB, and `check` must call an image
+ * corrupt exactly when `qemu-img check` does (where qemu-img answers: exit 0, 2 or 3).
+ *
+ * VFAB_FUZZ_CASES sets the count (default 300), VFAB_FUZZ_SEED the first seed (default fixed;
+ * a nightly run may pass a different one).
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { afterAll, describe, expect, it } from 'vitest';
+import { createImage, openImage, snapshotImage } from '../../src/block/api.js';
+import { hasTool } from '../helpers/tools.js';
+import { buildBlockLayer } from './crash/build.js';
+import { mutate } from './fuzz/mutants.mjs';
+
+const CASES = Number(process.env['VFAB_FUZZ_CASES'] ?? 300);
+const SEED = Number(process.env['VFAB_FUZZ_SEED'] ?? 20261207);
+const LIMIT_MS = 10_000;
+const RSS_LIMIT_KB = 512 * 1024;
+
+interface Report {
+  i: number;
+  ok: boolean;
+  failed?: string;
+  outcome: string;
+  ms: number;
+  rss: number;
+}
+
+function makeBases(dir: string): string[] {
+  const out: string[] = [];
+  const mk = (name: string, opts: Parameters<typeof createImage>[1], fill: (w: ReturnType<typeof openImage>) => void, snap = false): void => {
+    const f = join(dir, name);
+    createImage(f, opts);
+    const w = openImage(f);
+    fill(w);
+    w.close();
+    if (snap) {
+      snapshotImage(f, { create: 's1' });
+      const w2 = openImage(f);
+      w2.write(0, new Uint8Array(8192).fill(0x77));
+      w2.close();
+    }
+    out.push(f);
+  };
+  mk('b64k.qcow2', { size: 8 << 20 }, (w) => (w.write(0, new Uint8Array(300_000).fill(1)), w.write(5 << 20, new Uint8Array(70_000).fill(2))), true);
+  mk('b512.qcow2', { size: 2 << 20, clusterSize: 512 }, (w) => w.write(0, new Uint8Array(600_000).fill(3)));
+  mk('b4k-rc1.qcow2', { size: 4 << 20, clusterSize: 4096, refcountBits: 1 }, (w) => w.write(4096, new Uint8Array(200_000).fill(4)));
+  mk('b4k-rc64.qcow2', { size: 4 << 20, clusterSize: 4096, refcountBits: 64 }, (w) => w.write(0, new Uint8Array(100_000).fill(5)), true);
+  createImage(join(dir, 'under.qcow2'), { size: 4 << 20 });
+  mk('overlay.qcow2', { backingFile: 'under.qcow2', backingFormat: 'qcow2', clusterSize: 4096 }, (w) => w.write(8192, new Uint8Array(50_000).fill(6)));
+  return out;
+}
+
+/** Points image `f` (header bytes `b`) at a special backing file, with the name inside cluster 0. */
+function setBacking(b: Buffer, name: string): void {
+  const at = 4096 - 64;
+  if (b.length < at + name.length) return;
+  b.write(name, at, 'utf8');
+  b.writeBigUInt64BE(BigInt(at), 8);
+  b.writeUInt32BE(name.length, 16);
+}
+
+describe('hostile qcow2 images', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'vfab-hostile-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it(`${CASES} mutants: clean errors or results, bounded time and memory, check agrees with qemu-img`, async () => {
+    const build = buildBlockLayer('hostile');
+    const bases = makeBases(dir).map((f) => readFileSync(f));
+    const mdir = join(dir, 'm');
+    mkdirSync(mdir);
+    mkdirSync(join(mdir, 'adir'));
+    const files: string[] = [];
+    const names: string[] = [];
+    for (let i = 0; i < CASES; i++) {
+      const seed = SEED + i;
+      const m = mutate(bases[i % bases.length]!, seed);
+      const f = join(mdir, `m${i}.qcow2`);
+      if (m.backing === 'dir') setBacking(m.bytes, 'adir');
+      else if (m.backing === 'self') setBacking(m.bytes, `m${i}.qcow2`);
+      else if (m.backing === 'missing') setBacking(m.bytes, 'nope.qcow2');
+      else if (m.backing === 'loop') {
+        setBacking(m.bytes, `m${i}-b.qcow2`);
+        const other = Buffer.from(m.bytes);
+        setBacking(other, `m${i}.qcow2`);
+        writeFileSync(join(mdir, `m${i}-b.qcow2`), other);
+      }
+      writeFileSync(f, m.bytes);
+      if (m.size !== undefined) truncateSync(f, m.size);
+      files.push(f);
+      names.push(`#${i} seed ${seed} ${m.name}`);
+    }
+    // A directory and a symlink to one as the image itself.
+    files.push(join(mdir, 'adir'));
+    names.push('a directory as the image');
+    symlinkSync(join(mdir, 'adir'), join(mdir, 'link-to-dir.qcow2'));
+    files.push(join(mdir, 'link-to-dir.qcow2'));
+    names.push('a symlink to a directory as the image');
+
+    const reports = new Map<number, Report>();
+    const failures: string[] = [];
+    // One worker for all images; when an image hangs, the watchdog kills it and a new worker
+    // takes the rest.
+    let next = 0;
+    while (next < files.length) {
+      const w = spawn(process.execPath, [join(import.meta.dirname, 'fuzz', 'worker.mjs'), build], { stdio: ['pipe', 'pipe', 'inherit'] });
+      const lines = createInterface({ input: w.stdout });
+      let current = next;
+      const done = new Promise<void>((resolve) => {
+        let timer: NodeJS.Timeout | undefined;
+        const feed = (): void => {
+          clearTimeout(timer);
+          if (current >= files.length) {
+            w.stdin.end();
+            return;
+          }
+          w.stdin.write(`${current} ${files[current]}\n`);
+          timer = setTimeout(() => w.kill('SIGKILL'), LIMIT_MS * 2);
+        };
+        lines.on('line', (l) => {
+          const r = JSON.parse(l) as Report;
+          reports.set(r.i, r);
+          current++;
+          feed();
+        });
+        w.on('close', () => {
+          clearTimeout(timer);
+          resolve();
+        });
+        feed();
+      });
+      await done;
+      if (current < files.length && !reports.has(current)) {
+        failures.push(`${names[current]}: no answer within ${(LIMIT_MS * 2) / 1000} s (worker killed)`);
+        current++;
+      }
+      next = current;
+    }
+    const qemu = hasTool('qemu-img');
+    let agreed = 0;
+    let qemuSilent = 0;
+    let refusedWhereQemuAnswered = 0;
+    let maxRss = 0;
+    let maxMs = 0;
+    const outcomes = new Map<string, number>();
+    files.forEach((f, i) => {
+      const r = reports.get(i);
+      if (!r) return;
+      maxRss = Math.max(maxRss, r.rss);
+      maxMs = Math.max(maxMs, r.ms);
+      outcomes.set(r.outcome.split(':')[0]!, (outcomes.get(r.outcome.split(':')[0]!) ?? 0) + 1);
+      if (!r.ok) failures.push(`${names[i]}: ${r.failed}`);
+      if (r.ms > LIMIT_MS) failures.push(`${names[i]}: took ${r.ms} ms`);
+      if (!qemu || i >= CASES) return;
+      const q = spawnSync('qemu-img', ['check', '-U', '-f', 'qcow2', f], { encoding: 'utf8', timeout: LIMIT_MS });
+      if (q.status === null || q.status === 1 || q.status === 63) {
+        qemuSilent++;
+        return;
+      }
+      const qCorrupt = q.status === 2;
+      if (r.outcome.startsWith('refused')) {
+        // vfab refused to open what qemu-img checked: exit 2 either way; only a refusal of an
+        // image qemu calls clean is a disagreement.
+        if (!qCorrupt) {
+          refusedWhereQemuAnswered++;
+          failures.push(`${names[i]}: vfab refused (${r.outcome}) an image qemu-img check finds ${q.status === 0 ? 'clean' : 'leaky'}`);
+        } else agreed++;
+        return;
+      }
+      if ((r.outcome === 'corrupt') !== qCorrupt) failures.push(`${names[i]}: vfab says ${r.outcome}, qemu-img check exit ${q.status}: ${(q.stdout + q.stderr).split('\n').slice(0, 3).join(' | ')}`);
+      else agreed++;
+    });
+    process.stdout.write(
+      `hostile images: ${files.length} cases, outcomes ${[...outcomes].map(([k, v]) => `${k}:${v}`).join(' ')}, agreed with qemu-img on ${agreed}, qemu-img gave no answer on ${qemuSilent}, peak RSS ${Math.round(maxRss / 1024)} MiB, slowest ${maxMs} ms\n`,
+    );
+    expect(failures).toEqual([]);
+    expect(maxRss).toBeLessThan(RSS_LIMIT_KB);
+    expect(refusedWhereQemuAnswered).toBe(0);
+  }, 600_000);
+});

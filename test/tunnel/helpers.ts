@@ -1,0 +1,27 @@
+/** Two hypervisors with a VXLAN tunnel between their br0s over one router. */
+export function vxlanPair(o: { extra: string; key2?: number; underlayMtu?: number; vmMtu?: number; csum?: boolean }): string {
+  const mtu = o.underlayMtu ?? 1500;
+  const csum = o.csum ? ', csum: true' : '';
+  return `name: vx
+hosts:
+  hv1:
+    underlay: { ipv4: 192.0.2.11/24, gateway: 192.0.2.1, mtu: ${mtu} }
+    bridges: { br0: { ports: { vx0: { type: vxlan, remote_ip: 198.51.100.12, key: 5001${csum} } } } }
+  hv2:
+    underlay: { ipv4: 198.51.100.12/24, gateway: 198.51.100.1, mtu: ${mtu} }
+    bridges: { br0: { ports: { vx0: { type: vxlan, remote_ip: 192.0.2.11, key: ${o.key2 ?? 5001}${csum} } } } }
+routers:
+  r1:
+    interfaces:
+      a: { ipv4: 192.0.2.1/24, mtu: ${mtu} }
+      b: { ipv4: 198.51.100.1/24, mtu: ${mtu} }
+vms:
+  vm1: { host: hv1, interfaces: { eth0: { bridge: br0, ipv4: 10.0.0.1/24, mtu: ${o.vmMtu ?? 1500} } } }
+  vm2: { host: hv2, interfaces: { eth0: { bridge: br0, ipv4: 10.0.0.2/24, mtu: ${o.vmMtu ?? 1500} } } }
+links:
+  - { a: hv1.underlay, b: r1.a, delay: 5us }
+  - { a: r1.b, b: hv2.underlay, delay: 5us }
+scenario:
+${o.extra}
+`;
+}
