@@ -52,6 +52,8 @@ export const LAYERS = {
   report: { may: ['util', 'topology', 'port', 'fabric', 'qos'] }, // diagrams (elkjs) and HTML reports (uPlot)
   // --- fabric: assembles every device/feature; the public library API -----------------------
   fabric: { may: ALL_BUT(['commands', 'cli', 'bench']) },
+  // --- studies over many runs: sweeps drive the library like a user would ---------------------
+  sweep: { may: ALL_BUT(['commands', 'cli', 'bench']) }, // parameter sweeps: plan, worker pool, cache, plots
   // --- entry points: thin adapters over the library -----------------------------------------
   cli: { may: ['util'] }, // oclif base command and shared flags
   commands: { may: ALL_BUT(['bench']) }, // oclif commands: flags in, one library call, output out

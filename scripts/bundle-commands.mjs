@@ -51,7 +51,9 @@ const result = await build({
   platform: 'node',
   format: 'esm',
   target: 'node20',
-  external: ['@oclif/core'],
+  // Worker pools and job queues load their own files by path (tinypool: entry/worker.js;
+  // bullmq: its sandbox child): bundling would cut them off from those files.
+  external: ['@oclif/core', 'tinypool', 'bullmq'],
   write: false,
   allowOverwrite: true,
   logLevel: 'warning',

@@ -13,6 +13,11 @@ import type { DiskData } from './model.js';
 
 export function loadQosFile(path: string): QosFile {
   const text = readUserText(path, { code: 'QOS_READ' });
+  return loadQosFileText(text, path);
+}
+
+/** `loadQosFile` for text already in memory (sweeps: a QoS file with parameters applied); `path` names it and anchors relative paths. */
+export function loadQosFileText(text: string, path: string): QosFile {
   const here = dirname(path);
   return loadQosText(text, path, {
     loadTopology: (rel) => {
