@@ -45,9 +45,12 @@ export class Refcounts {
 
   private constructor(private host: RefcountHost) {
     this.cs = 2 ** host.clusterBits;
-    this.poolClusters = Math.min(256, Math.max(16, Math.floor(2 ** 20 / this.cs)));
     this.bits = 2 ** host.refcountOrder;
     this.perBlock = (this.cs * 8) / this.bits;
+    // The reservation must fit well inside one refcount block's coverage: a range that always
+    // reaches into a block not yet created makes alloc() create that block and search again
+    // past it, forever (512-byte clusters with 16-bit refcounts cover exactly 256 clusters).
+    this.poolClusters = Math.max(1, Math.min(256, Math.max(16, Math.floor(2 ** 20 / this.cs)), Math.floor(this.perBlock / 4)));
     this.max = this.bits >= 53 ? Number.MAX_SAFE_INTEGER : 2 ** this.bits - 1;
   }
 
