@@ -10,7 +10,7 @@ export default class Test extends BaseCommand {
   static override description =
     'Expectations look like "iperf1: throughput >= 900Mbit over [1s, 5s]", "rpc1: p99 <= 5ms", "ping1: loss == 0".\n' +
     'App names are the scenario\'s (name:, else iperf1, rpc1, ping1, udp1 … in scenario order).';
-  static override examples = ['<%= config.bin %> test topologies/tcp-incast.yaml', '<%= config.bin %> test topo.yaml --json --seed 3'];
+  static override examples = ['<%= config.bin %> test topologies/tcp-incast.yaml', '<%= config.bin %> test topologies/tcp-migration.yaml --json --seed 3'];
   static override args = { file: Args.string({ description: 'topology YAML file with an expect: list', required: true }) };
   static override flags = {
     until: Flags.string({ description: 'simulated time to run (default: the topology\'s duration, else 10s)' }),

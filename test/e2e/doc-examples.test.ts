@@ -42,6 +42,10 @@ const SETUP_CMDS = [
   'vfab disk create -f qcow2 vm.qcow2 64M',
   'cp topologies/qos-burst.qos.yaml policy.qos.yaml && cp topologies/qos-burst.yaml .',
   'vfab disk create -f qcow2 -b base.qcow2 -F qcow2 top.qcow2',
+  'mkdir -p out',
+  'vfab disk create -f qcow2 flat.qcow2 64M',
+  'vfab disk create -f qcow2 a.qcow2 64M',
+  'vfab disk create -f qcow2 b.qcow2 64M',
 ];
 
 /** Commands of one document: `$ vfab …` and `vfab …` lines in fenced blocks (with `\` continuations), and inline `vfab …` code. */
