@@ -1,33 +1,16 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import DiskCheck from '../../src/commands/disk/check.js';
 import DiskCreate from '../../src/commands/disk/create.js';
 import DiskInfo from '../../src/commands/disk/info.js';
 import DiskIo from '../../src/commands/disk/io.js';
 import DiskSnapshot from '../../src/commands/disk/snapshot.js';
 import { openImage } from '../../src/block/api.js';
+import { cli } from '../helpers/cli.js';
 
-const ROOT = join(import.meta.dirname, '..', '..');
 
-/** Runs an oclif command class in-process; returns stdout, stderr and the exit code it set. */
-async function cli(cmd: { run(argv: string[], root: string): Promise<unknown> }, argv: string[]): Promise<{ out: string; err: string; code: number }> {
-  let out = '';
-  let err = '';
-  const o = vi.spyOn(process.stdout, 'write').mockImplementation((s) => ((out += String(s)), true));
-  const e = vi.spyOn(process.stderr, 'write').mockImplementation((s) => ((err += String(s)), true));
-  process.exitCode = 0;
-  try {
-    await cmd.run(argv, ROOT);
-  } finally {
-    o.mockRestore();
-    e.mockRestore();
-  }
-  const code = process.exitCode ?? 0;
-  process.exitCode = 0;
-  return { out, err, code };
-}
 
 describe('vfab disk commands', () => {
   const dir = mkdtempSync(join(tmpdir(), 'vfab-disk-cli-'));

@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import DiskCheck from '../../src/commands/disk/check.js';
 import DiskCreate from '../../src/commands/disk/create.js';
 import DiskInfo from '../../src/commands/disk/info.js';
@@ -14,25 +14,9 @@ import DiskMap from '../../src/commands/disk/map.js';
 import { checkImage, createImage, imageInfo, openImage, snapshotImage } from '../../src/block/api.js';
 import { UserError } from '../../src/errors.js';
 import { hasTool } from '../helpers/tools.js';
+import { cli } from '../helpers/cli.js';
 
-const ROOT = join(import.meta.dirname, '..', '..');
 
-async function cli(cmd: { run(argv: string[], root: string): Promise<unknown> }, argv: string[]): Promise<{ out: string; err: string; code: number }> {
-  let out = '';
-  let err = '';
-  const o = vi.spyOn(process.stdout, 'write').mockImplementation((s) => ((out += String(s)), true));
-  const e = vi.spyOn(process.stderr, 'write').mockImplementation((s) => ((err += String(s)), true));
-  process.exitCode = 0;
-  try {
-    await cmd.run(argv, ROOT);
-  } finally {
-    o.mockRestore();
-    e.mockRestore();
-  }
-  const code = process.exitCode ?? 0;
-  process.exitCode = 0;
-  return { out, err, code };
-}
 
 describe('disk commands: mistakes are exit 2 with the path, numbers match qemu-img', () => {
   const dir = mkdtempSync(join(tmpdir(), 'vfab-disk-hard-'));

@@ -6,7 +6,7 @@ import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, expect, it, vi } from 'vitest';
+import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import DiskCompare from '../../src/commands/disk/compare.js';
 import DiskConvert from '../../src/commands/disk/convert.js';
 import DiskIo from '../../src/commands/disk/io.js';
@@ -16,25 +16,9 @@ import { MemoryProvider } from '../../src/block/chain.js';
 import { createImage, openImage } from '../../src/block/api.js';
 import { compareImages, convertImage, measureImage } from '../../src/block/verbs.js';
 import { describeWithTools } from '../helpers/tools.js';
+import { cli } from '../helpers/cli.js';
 
-const ROOT = join(import.meta.dirname, '..', '..');
 
-async function cli(cmd: { run(argv: string[], root: string): Promise<unknown> }, argv: string[]): Promise<{ out: string; err: string; code: number }> {
-  let out = '';
-  let err = '';
-  const o = vi.spyOn(process.stdout, 'write').mockImplementation((s) => ((out += String(s)), true));
-  const e = vi.spyOn(process.stderr, 'write').mockImplementation((s) => ((err += String(s)), true));
-  process.exitCode = 0;
-  try {
-    await cmd.run(argv, ROOT);
-  } finally {
-    o.mockRestore();
-    e.mockRestore();
-  }
-  const code = process.exitCode ?? 0;
-  process.exitCode = 0;
-  return { out, err, code };
-}
 
 function qemu(tool: string, args: string[]): { code: number; out: string; err: string } {
   const r = spawnSync(tool, args, { encoding: 'utf8' });
