@@ -25,7 +25,7 @@ import { parseDuration, parseSize, unitMessage } from '../util/units.js';
 import { qemuLimitKeys, readQemuLimits } from '../block/throttle/qemu-config.js';
 import { parseIoMax, type IoMaxLimits } from '../block/throttle/meters.js';
 import type { TokenBucketConfig } from '../block/throttle/token-bucket.js';
-import type { BackendSpec } from './backend.js';
+import type { StorageDeviceSpec } from './storage-device.js';
 import type { ServiceTimeSpec } from './service-time.js';
 import type { DiskSpec, GroupSpec, PolicySpec, QosModel } from './model.js';
 import { defaultJob, parseBs, parseBssplit, parseRateIops, RW_MODES, type JobSpec } from './workload.js';
@@ -141,7 +141,7 @@ export function loadQosText(text: string, file = 'qos.yaml', opts: LoadQosOption
   }
 
   // backends
-  const backends: BackendSpec[] = [];
+  const backends: StorageDeviceSpec[] = [];
   for (const [name, b] of Object.entries(doc.backends ?? {})) {
     const path = ['backends', name];
     const service = readService(b.service, [...path, 'service'], err);

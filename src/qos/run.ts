@@ -84,11 +84,11 @@ export function runQos(model: QosModel, opts: RunQosOptions = {}): { engine: Qos
       throttle: g && st
         ? { group: g.name, kind: g.policy.kind, throttled_ios: st.throttled, throttled_ns: st.throttledNs, mean_queue: round(end ? st.queueNsSum / end : 0), max_queue: st.maxQueue }
         : undefined,
-      backend: d.backend.spec.name,
+      backend: d.device.spec.name,
     };
   }
   const backends: QosResult['backends'] = {};
-  for (const [name, b] of engine.backends) {
+  for (const [name, b] of engine.devices) {
     backends[name] = { scheduler: b.scheduler, served: b.served, utilisation: round(end && b.spec.parallelism < 1 << 29 ? b.busyNsSum / (end * b.spec.parallelism) : 0), max_queue: b.maxQueued };
   }
   const jobs: Record<string, TimelineRow[]> = {};

@@ -150,8 +150,21 @@ export interface VmModel {
   memoryBytes?: number;
   dirtyRateBytesPerS?: number;
   interfaces: InterfaceModel[];
-  disks: Array<{ name: string; doc: DiskDoc; yaml: YamlPath }>;
+  disks: DiskModel[];
   yaml: YamlPath;
+}
+
+/**
+ * A VM disk. `imagePath`/`backingPath` are `image`/`backing` resolved once, here, against the
+ * topology file's folder (absolute paths kept): `vfab run` opens them and `vfab qos` (a QoS file
+ * naming the topology) sizes them from the same paths.
+ */
+export interface DiskModel {
+  name: string;
+  doc: DiskDoc;
+  yaml: YamlPath;
+  imagePath?: string;
+  backingPath?: string;
 }
 
 export interface LinkModel {
