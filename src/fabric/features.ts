@@ -8,8 +8,9 @@ import { sriovFeature } from './sriov.js';
 import { failoverFeature } from './failover.js';
 import { migrationFeature } from './migration.js';
 import { disksFeature } from './disks.js';
+import { diskIoFeature } from './disk-io.js';
 
-export const FABRIC_FEATURES: readonly FabricFeature[] = [sriovFeature, failoverFeature, migrationFeature, disksFeature];
+export const FABRIC_FEATURES: readonly FabricFeature[] = [sriovFeature, failoverFeature, migrationFeature, disksFeature, diskIoFeature];
 
 /** The feature owning scenario action `kind`, if any. */
 export function featureForAction(kind: string): FabricFeature | undefined {

@@ -327,9 +327,11 @@ export class QosEngine implements IoSink {
     this.groups.push({ name, policy, members, gate, declared });
   }
 
-  /** Starts every job (after its startdelay) and runs to the end; `onProgress` is called between slices. */
-  run(opts: { onProgress?: (nowNs: number, endNs: number) => void; maxEvents?: number } = {}): void {
-    const t0 = this.sim.now;
+  /**
+   * Schedules every job to start at `t0` + its startdelay, without running the simulation: the
+   * fabric (`fabric/disk-io.ts`) starts an engine on its own clock, `run` drives a standalone one.
+   */
+  start(t0 = this.sim.now): void {
     for (const j of this.jobs) {
       const s = j.spec;
       j.startNs = t0 + s.startdelayNs;
@@ -339,15 +341,11 @@ export class QosEngine implements IoSink {
       j.wakeAt = j.startNs;
       j.wakeEv = this.sim.scheduleAt(j.startNs, j.wake);
     }
-    const limit = this.model.durationNs > 0 ? t0 + this.model.durationNs : Number.POSITIVE_INFINITY;
-    const guess = Number.isFinite(limit) ? limit : Math.max(...this.jobs.map((j) => (Number.isFinite(j.endNs) ? j.endNs : 0)), t0 + 1e9);
-    const slice = Math.max(1_000_000, Math.round((guess - t0) / 100));
-    for (let until = t0 + slice; ; until += slice) {
-      const r = this.sim.run({ untilNs: Math.min(until, limit), ...(opts.maxEvents !== undefined ? { maxEvents: opts.maxEvents } : {}) });
-      opts.onProgress?.(this.sim.now, Number.isFinite(limit) ? limit : guess);
-      if (r.reason === 'idle' || r.reason === 'max-events' || r.reason === 'stopped' || this.sim.now >= limit) break;
-    }
-    this.endNs = Number.isFinite(limit) ? Math.min(this.sim.now, limit) : this.sim.now;
+  }
+
+  /** Closes the statistics at `endNs` (the end of the run): throttle queues, timelines, disk histograms. */
+  finish(endNs: number): void {
+    this.endNs = endNs;
     for (const g of this.groups) g.gate.flushStats();
     for (const j of this.jobs) j.timeline.finish(this.endNs);
     for (const d of this.disks) {
@@ -357,6 +355,21 @@ export class QosEngine implements IoSink {
         d.hist.merge(d.sole.stats[1].clat);
       } else d.timeline.finish(this.endNs);
     }
+  }
+
+  /** Starts every job (after its startdelay) and runs to the end; `onProgress` is called between slices. */
+  run(opts: { onProgress?: (nowNs: number, endNs: number) => void; maxEvents?: number } = {}): void {
+    const t0 = this.sim.now;
+    this.start(t0);
+    const limit = this.model.durationNs > 0 ? t0 + this.model.durationNs : Number.POSITIVE_INFINITY;
+    const guess = Number.isFinite(limit) ? limit : Math.max(...this.jobs.map((j) => (Number.isFinite(j.endNs) ? j.endNs : 0)), t0 + 1e9);
+    const slice = Math.max(1_000_000, Math.round((guess - t0) / 100));
+    for (let until = t0 + slice; ; until += slice) {
+      const r = this.sim.run({ untilNs: Math.min(until, limit), ...(opts.maxEvents !== undefined ? { maxEvents: opts.maxEvents } : {}) });
+      opts.onProgress?.(this.sim.now, Number.isFinite(limit) ? limit : guess);
+      if (r.reason === 'idle' || r.reason === 'max-events' || r.reason === 'stopped' || this.sim.now >= limit) break;
+    }
+    this.finish(Number.isFinite(limit) ? Math.min(this.sim.now, limit) : this.sim.now);
   }
 
   /** Issues as many I/Os as the job's depth, rate and thinktime allow now. */

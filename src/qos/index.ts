@@ -4,7 +4,7 @@
  * workloads in virtual time, fio-shaped results, timelines, SVG charts and policy tests.
  */
 export { QosEngine, DiskRun, JobRun, WindowStat, meterFor, type WindowSpec, type EngineOptions, type GroupRun } from './engine.js';
-export { runQos, jobKey, policyLines, formatNs, type QosResult, type DiskSummary, type ExpectationResult, type RunQosOptions } from './run.js';
+export { runQos, qosResult, expectationWindows, evaluateQosExpectation, jobKey, policyLines, formatNs, type QosResult, type DiskSummary, type ExpectationResult, type RunQosOptions } from './run.js';
 export { loadQosText, qosFileSchema, type QosFile, type LoadQosOptions, type TopologyDisks } from './file.js';
 export { parseExpectation, ExpectParseError, compare, type Expectation, type Metric, type Op } from './expect.js';
 export { StorageDevice, type StorageDeviceSpec, type MclockSpec } from './storage-device.js';

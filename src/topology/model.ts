@@ -14,6 +14,7 @@ import type {
   IperfDoc,
   RpcDoc,
   MigrateDoc,
+  FioActionDoc,
   NumVfsActionDoc,
   PfDoc,
   TopologyDoc,
@@ -265,7 +266,14 @@ export interface TracerouteAction {
   waitNs: number;
 }
 
-export type ScenarioAction = TracerouteAction | PingAction | UdpAction | IperfAction | RpcAction | LinkStateAction | MigrateAction | VfAction | NumVfsAction;
+/** `fio:` — an fio job on VM disk `doc.disk` (`vm.disk`), run by the fabric's disk I/O feature. */
+export interface FioAction {
+  kind: 'fio';
+  name: string;
+  doc: FioActionDoc;
+}
+
+export type ScenarioAction = TracerouteAction | PingAction | UdpAction | IperfAction | RpcAction | LinkStateAction | MigrateAction | VfAction | NumVfsAction | FioAction;
 
 export interface ScenarioStep {
   index: number;

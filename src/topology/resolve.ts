@@ -652,6 +652,9 @@ class Resolver {
         }
       } else if (kind === 'sriov' && s.sriov) {
         action = { kind: 'sriov', doc: s.sriov };
+      } else if (kind === 'fio' && s.fio) {
+        // the disk and the job's options are checked with the QoS code by fabric/disk-io.ts
+        action = { kind: 'fio', name: appName('fio', s.fio.name, [...sy, 'fio']), doc: s.fio };
       }
       if (action) steps.push({ index: i, atNs: s.at, action, yaml: sy });
     });
