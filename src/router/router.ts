@@ -199,7 +199,9 @@ export class Router {
     const ip = f.subarray(o, o + total);
     const dst = readU32(ip, 16);
     if (this.addrs.has(dst)) return this.deliverLocal(itf, ip, ihl);
-    if (dst === 0xffffffff || (itf.cfg.prefixLength < 31 && ((dst | ipv4Mask(itf.cfg.prefixLength)) >>> 0) === 0xffffffff)) return itf.port.drop('broadcast');
+    // Limited broadcast, or the directed broadcast of the ingress subnet (host bits all ones).
+    const p = itf.cfg.prefixLength;
+    if (dst === 0xffffffff || (p < 31 && ipv4InSubnet(dst, itf.cfg.ipv4, p) && ((dst | ipv4Mask(p)) >>> 0) === 0xffffffff)) return itf.port.drop('broadcast');
     // ip_forward: TTL first (so a loop ends), then the route.
     if (ip[8]! <= 1) {
       itf.port.drop('ttl-exceeded');
