@@ -90,7 +90,9 @@ export class UnderlayEndpoint {
   send(dst: number, build: (dstMac: number) => Frame): boolean {
     const hop = this.nextHop(dst);
     if (hop === undefined) return false;
-    this.neighbors.resolve(hop, (mac) => this.port.send(build(mac), { hops: 0 }));
+    const mac = this.neighbors.usableMac(hop);
+    if (mac !== undefined) this.port.send(build(mac), { hops: 0 });
+    else this.neighbors.resolve(hop, (m) => this.port.send(build(m), { hops: 0 }));
     return true;
   }
 

@@ -10,9 +10,9 @@ describe('topology trace through the overlay', () => {
   it('lists bridge, encap, each router hop, decap, bridge, delivery in order, and stays in tenant B', () => {
     expect(kinds).toEqual(['bridge hv1.br-b', 'encap', 'route leaf1', expect.stringMatching(/^route s[12]$/), 'route leaf2', 'decap', 'bridge hv2.br-b', 'deliver']);
     expect(r.delivered).toEqual(['vmb2.eth0']);
-    const encap = r.steps.find((s) => s.kind === 'encap') as Extract<TopologyTraceStep, { kind: 'encap' }>;
+    const encap = r.steps.find((s) => s.kind === 'encap') as Extract<TopologyTraceStep, { vni: number }>;
     expect(encap).toMatchObject({ port: 'hv1.underlay', type: 'vxlan', vni: 5002, src: '192.168.1.11', dst: '192.168.2.11', dport: 4789 });
-    const decap = r.steps.find((s) => s.kind === 'decap') as Extract<TopologyTraceStep, { kind: 'decap' }>;
+    const decap = r.steps.find((s) => s.kind === 'decap') as Extract<TopologyTraceStep, { vni: number }>;
     expect(decap).toMatchObject({ port: 'hv2.underlay', vni: 5002, sport: encap.sport });
   });
 
