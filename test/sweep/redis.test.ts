@@ -148,16 +148,17 @@ describeWithTools(['redis-server'], 'sweeps on BullMQ with real vfab workers', (
   it('a 40-point sweep on two workers: the same bytes as the local pool, every point run once', async () => {
     const f = sweepFile('20s', 10, 4);
     const dir = mkdtempSync(join(tmpdir(), 'sweeps-redis-out-'));
-    const local = await vfab(['sweep', f, '--jobs', '2', '--json', '--csv', join(dir, 'local.csv')]);
+    const local = await vfab(['sweep', f, '--jobs', '2', '--json', '--csv', join(dir, 'local.csv'), '--report', join(dir, 'local.html')]);
     expect(local.status).toBe(0);
     const a = worker('q-identical');
     const b = worker('q-identical');
     await Promise.all([a.ready(), b.ready()]);
-    const remote = await vfab(['sweep', f, '--redis', url, '--queue', 'q-identical', '--json', '--csv', join(dir, 'remote.csv'), '--max-queued', '8']);
+    const remote = await vfab(['sweep', f, '--redis', url, '--queue', 'q-identical', '--json', '--csv', join(dir, 'remote.csv'), '--report', join(dir, 'remote.html'), '--max-queued', '8']);
     expect(remote.stderr).toBe('');
     expect(remote.status).toBe(0);
     expect(remote.stdout).toBe(local.stdout);
     expect(readFileSync(join(dir, 'remote.csv'), 'utf8')).toBe(readFileSync(join(dir, 'local.csv'), 'utf8'));
+    expect(readFileSync(join(dir, 'remote.html'), 'utf8')).toBe(readFileSync(join(dir, 'local.html'), 'utf8'));
     const ran = [...a.done(), ...b.done()];
     expect(ran).toHaveLength(40);
     expect(new Set(ran).size).toBe(40);
