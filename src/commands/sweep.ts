@@ -49,7 +49,7 @@ export default class Sweep extends BaseCommand {
       : undefined;
     bar?.start(plan.points.length, 0, { failed: 0 });
     // bullmq is loaded only for --redis (vfab's start-up stays free of it)
-    const remote = flags.redis === undefined ? undefined : await (await import('../sweep/redis.adapter.js')).redisExecutor({ url: flags.redis, queue: flags.queue, ...(maxQueued !== undefined ? { maxQueued } : {}) });
+    const remote = flags.redis === undefined ? undefined : await (await import('../sweep/redis.adapter.js')).redisExecutor({ url: flags.redis, queue: flags.queue, ...(maxQueued !== undefined ? { maxQueued } : {}), onNoWorkers: (m) => process.stderr.write(`vfab sweep: ${m}\n`) });
     let done = 0;
     const onSigint = (): void => {
       // Ctrl-C: results so far are cached (--out) and the queued jobs stay in Redis; the same command resumes.

@@ -95,6 +95,8 @@ export interface RedisExecutorOptions {
   url: string;
   queue?: string;
   maxQueued?: number;
+  /** Told once when no worker is listening on the queue yet (the sweep waits for one). */
+  onNoWorkers?: (message: string) => void;
 }
 
 export interface RedisExecutor extends Executor {
@@ -131,6 +133,9 @@ export async function redisExecutor(opts: RedisExecutorOptions): Promise<RedisEx
   events.on('error', () => undefined);
   await events.waitUntilReady();
   await queue.waitUntilReady();
+  if (opts.onNoWorkers && (await queue.getWorkersCount()) === 0) {
+    opts.onNoWorkers(`no vfab worker is connected to queue "${name}" on ${opts.url} yet: the points wait in Redis until one is (vfab worker --redis ${opts.url}${name === DEFAULT_QUEUE ? '' : ` --queue ${name}`})`);
+  }
 
   const waiting: Pending[] = [];
   const outstanding = new Map<string, Pending>();

@@ -243,6 +243,7 @@ describeWithTools(['redis-server'], 'sweeps on BullMQ with real vfab workers', (
     expect(first.status).toBe(130);
     expect(first.stderr).toContain('interrupted with 0 of 6 points done');
     expect(first.stderr).toContain('run the same command again');
+    expect(first.stderr).toContain(`vfab sweep: no vfab worker is connected to queue "q-int" on ${url} yet`);
     const w = worker('q-int');
     await w.ready();
     const again = await vfab(['sweep', f, '--redis', url, '--queue', 'q-int']);
