@@ -153,7 +153,24 @@ describeWithTools(['redis-server'], 'sweeps on BullMQ with real vfab workers', (
     const a = worker('q-identical');
     const b = worker('q-identical');
     await Promise.all([a.ready(), b.ready()]);
+    const { Queue } = await import('bullmq');
+    const q = new Queue('q-identical', { connection: parseRedisUrl(url) });
+    let most = 0;
+    let running = true;
+    const watch = (async () => {
+      while (running) {
+        const c = await q.getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'waiting-children');
+        most = Math.max(most, Object.values(c).reduce((x, y) => x + y, 0));
+        await sleep(20);
+      }
+    })();
     const remote = await vfab(['sweep', f, '--redis', url, '--queue', 'q-identical', '--json', '--csv', join(dir, 'remote.csv'), '--report', join(dir, 'remote.html'), '--max-queued', '8']);
+    running = false;
+    await watch;
+    await q.close();
+    // --max-queued bounds the points in Redis at once (and the watcher saw the queue busy)
+    expect(most).toBeGreaterThan(0);
+    expect(most).toBeLessThanOrEqual(8);
     expect(remote.stderr).toBe('');
     expect(remote.status).toBe(0);
     expect(remote.stdout).toBe(local.stdout);
