@@ -271,8 +271,9 @@ export class NbdClient {
     const s = this.steps.shift();
     if (!s) return;
     this.current = s;
-    this.o.send(encodeClientMessage({ kind: 'option', option: s.option, data: s.data }));
+    // Before sending: over a synchronous transport the reply arrives inside `send`.
     if (s.option === NBD_OPT_EXPORT_NAME) this.decoder.expectExportNameReply(this.noZeroes);
+    this.o.send(encodeClientMessage({ kind: 'option', option: s.option, data: s.data }));
   }
 
   private onOptionReply(option: number, type: number, data: Uint8Array, at: number): void {
