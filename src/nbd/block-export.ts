@@ -20,11 +20,11 @@ export function chainStatus(chain: Chain, offset: number, length: number, maxRun
     const zero = r.kind !== ST_DATA;
     const hole = r.kind !== ST_DATA;
     const prev = runs[runs.length - 1];
-    if (prev && prev.zero === zero && prev.hole === hole) prev.length += n;
+    if (prev && prev.kind === r.kind) prev.length += n;
     else if (runs.length >= maxRuns) {
       prev!.length += end - pos;
       break;
-    } else runs.push({ length: n, zero, hole });
+    } else runs.push({ length: n, zero, hole, kind: r.kind });
     pos += n;
   }
   return runs;

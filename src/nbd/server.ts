@@ -109,6 +109,12 @@ export interface StatusRun {
   zero: boolean;
   /** Not allocated (a hole in proto.md's base:allocation sense). */
   hole: boolean;
+  /**
+   * Distinguishes runs that read and report alike but differ underneath (a qcow2 zero cluster
+   * vs an unallocated one). A sparse read sends one chunk per run, as QEMU sends one per
+   * `bdrv_block_status_above` answer; block status merges runs with equal flags.
+   */
+  kind?: number;
 }
 
 /** What an export serves: the block layer's `BlockImage` fits (plus `blockStatus` for sparseness). */
@@ -482,14 +488,15 @@ export class NbdServer {
       // Extent lengths are 32 bits: clip to the request (which is at most 2^32 - 1).
       const length = Math.min(r.length, req.length - sum);
       const flags = (r.hole ? NBD_STATE_HOLE : 0) | (r.zero ? NBD_STATE_ZERO : 0);
+      // Runs with equal flags merge into one extent, also under REQ_ONE (QEMU 7.2
+      // nbd_extent_array_add: the single extent grows until the flags change).
       const prev = extents[extents.length - 1];
       if (prev && prev.flags === flags) prev.length += length;
+      else if ((req.flags & NBD_CMD_FLAG_REQ_ONE) !== 0 && prev) break;
       else extents.push({ length, flags });
       sum += length;
-      if ((req.flags & NBD_CMD_FLAG_REQ_ONE) !== 0) break;
     }
     if (extents.length === 0) extents.push({ length: req.length, flags: 0 });
-    if ((req.flags & NBD_CMD_FLAG_REQ_ONE) !== 0) extents.length = 1;
     this.contexts.forEach((_, id) => this.sendChunk(req.cookie, id === this.contexts.length - 1, { type: 'block-status', contextId: id, extents }));
   }
 
