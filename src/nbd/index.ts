@@ -5,3 +5,4 @@ export { ClientStreamDecoder, ServerStreamDecoder, type Decoded, type DecoderLim
 export { NbdClient, NbdRefusedError, type NbdClientOptions, type NbdExportInfo, type NbdReply } from './client.js';
 export { NbdServer, type NbdExport, type NbdImage, type NbdServerOptions, type NbdServerStats, type StatusRun } from './server.js';
 export { chainImage, chainStatus } from './block-export.js';
+export { TcpPipe, nbdClientOnTcp, nbdServerOnTcp } from './tcp.js';
