@@ -72,6 +72,9 @@ import {
   NBD_PREFERRED_BLOCK,
   NBD_REPLY_FLAG_DONE,
   NBD_REPLY_TYPE_ERROR,
+  NBD_REPLY_TYPE_OFFSET_DATA,
+  NBD_STRUCTURED_REPLY_MAGIC,
+  NBD_CHUNK_HEADER_LEN,
   NBD_REP_ACK,
   NBD_REP_ERR_INVALID,
   NBD_REP_ERR_POLICY,
@@ -95,6 +98,7 @@ import {
   NbdProtocolError,
   parseInfoRequest,
   parseMetaContextRequest,
+  putU64,
   utf8,
   type ChunkBody,
   type Extent,
@@ -465,18 +469,24 @@ export class NbdServer {
       if (n <= 0) break;
       const last = pos + n === req.length;
       if (run.zero) this.sendChunk(req.cookie, last, { type: 'offset-hole', offset: req.offset + pos, length: n });
-      else {
-        const data = new Uint8Array(n);
-        img.read(req.offset + pos, data);
-        this.sendChunk(req.cookie, last, { type: 'offset-data', offset: req.offset + pos, data });
-      }
+      else this.sendDataChunk(req.cookie, last, req.offset + pos, n, img);
       pos += n;
     }
-    if (pos < req.length) {
-      const data = new Uint8Array(req.length - pos);
-      img.read(req.offset + pos, data);
-      this.sendChunk(req.cookie, true, { type: 'offset-data', offset: req.offset + pos, data });
-    }
+    if (pos < req.length) this.sendDataChunk(req.cookie, true, req.offset + pos, req.length - pos, img);
+  }
+
+  /** An OFFSET_DATA chunk built in one buffer, the image read straight into it (the hot path). */
+  private sendDataChunk(cookie: bigint, done: boolean, offset: number, n: number, img: NbdImage): void {
+    const b = new Uint8Array(NBD_CHUNK_HEADER_LEN + 8 + n);
+    const v = new DataView(b.buffer);
+    v.setUint32(0, NBD_STRUCTURED_REPLY_MAGIC);
+    v.setUint16(4, done ? NBD_REPLY_FLAG_DONE : 0);
+    v.setUint16(6, NBD_REPLY_TYPE_OFFSET_DATA);
+    v.setBigUint64(8, cookie);
+    v.setUint32(16, 8 + n);
+    putU64(v, 20, offset);
+    img.read(offset, b.subarray(28));
+    this.o.send(b);
   }
 
   private sendBlockStatus(req: NbdRequest, img: NbdImage): void {
