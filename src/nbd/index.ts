@@ -6,3 +6,4 @@ export { NbdClient, NbdRefusedError, type NbdClientOptions, type NbdExportInfo, 
 export { NbdServer, type NbdExport, type NbdImage, type NbdServerOptions, type NbdServerStats, type StatusRun } from './server.js';
 export { chainImage, chainStatus } from './block-export.js';
 export { TcpPipe, nbdClientOnTcp, nbdServerOnTcp } from './tcp.js';
+export { MirrorJob, type MirrorOptions, type MirrorStats } from './mirror.js';
