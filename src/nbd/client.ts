@@ -383,8 +383,15 @@ export class NbdClient {
         const cov = (p.covered ??= []);
         if (cov.some(([a, b]) => start < b && a < start + len)) throw this.protocol(at, `content chunk at ${body.offset} overlaps an earlier one`);
         cov.push([start, start + len]);
-        if (body.type === 'offset-data') p.data!.set(body.data, start);
-        else p.data!.fill(0, start, start + len);
+        // One chunk covering the whole read (the common case) is the result as it is; otherwise
+        // chunks fill a zeroed buffer (holes need no writing).
+        if (body.type === 'offset-data' && start === 0 && len === p.length && cov.length === 1) p.data = body.data;
+        else {
+          // (After a whole-read chunk any other chunk overlaps it and was refused above.)
+          p.data ??= new Uint8Array(p.length);
+          if (body.type === 'offset-data') p.data.set(body.data, start);
+          else p.data.fill(0, start, start + len);
+        }
         break;
       }
       case 'block-status': {
@@ -403,7 +410,7 @@ export class NbdClient {
       this.pending.delete(cookie);
       const r: NbdReply = { error: p.error };
       if (p.message !== undefined) r.message = p.message;
-      if (p.error === 0 && p.type === NBD_CMD_READ) r.data = p.data!;
+      if (p.error === 0 && p.type === NBD_CMD_READ) r.data = p.data ?? new Uint8Array(p.length);
       if (p.extents) r.extents = p.extents;
       p.cb(r);
     }
@@ -418,7 +425,6 @@ export class NbdClient {
     if (this.pending.size >= max) throw new BugError('NBD_TOO_MANY', `more than ${max} NBD requests in flight`);
     const cookie = this.nextCookie++;
     const p: Pending = { type, offset, length, cb, error: 0 };
-    if (type === NBD_CMD_READ) p.data = new Uint8Array(length);
     this.pending.set(cookie, p);
     const req = { kind: 'request' as const, flags: opts.flags ?? 0, type, cookie, offset, length };
     this.o.send(encodeRequest(opts.data ? { ...req, data: opts.data } : req));
