@@ -45,6 +45,7 @@ export const LAYERS = {
   router: { may: ['sim', 'wire', 'util', 'port', 'guest'] }, // L3 forwarding, routes, ECMP, ICMP errors; guest: the ARP neighbour table
   tunnel: { may: ['sim', 'wire', 'util', 'port', 'guest', 'router'] }, // VXLAN tunnel ports + host underlay endpoint; router: the flow hash
   block: { may: ['sim', 'util'] }, // qcow2/raw, throttles, workloads; must not know about networks
+  nbd: { may: ['block', 'tcp'], node: false }, // NBD codec + client/server state machines over any byte stream (vfab's TCP included); real sockets live in tests/adapters
   // --- features: whole subsystems above the devices -----------------------------------------
   qos: { may: ['sim', 'util', 'block', 'topology'] }, // storage QoS runner (block + throttles)
   openflow: { may: ['sim', 'wire', 'util', 'port', 'vswitch'] }, // OpenFlow 1.3 codec + switch side over vswitch tables; sockets in *.adapter.ts

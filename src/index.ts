@@ -65,3 +65,5 @@ export {
 export { BridgeTracer, parsePortSpec, formatTraceResult, type TracePortSpec, type TraceResult, type TraceOutput } from './vswitch/trace.js';
 export { traceTopology, renderTopologyTrace, type TopologyTraceResult, type TopologyTraceStep } from './fabric/topology-trace.js';
 export * as block from './block/index.js';
+// NBD: protocol codec, client and server state machines over any byte stream (docs/nbd.md).
+export * as nbd from './nbd/index.js';

@@ -1,0 +1,288 @@
+/**
+ * Incremental decoders for the two directions of an NBD connection. Feed bytes as they arrive
+ * (`push`), in chunks of any size; get whole messages back, each with the stream offset of its
+ * first byte.
+ *
+ * Robustness: the decoders never throw anything but `NbdProtocolError`, which names the stream
+ * and the byte offset of the message at fault. Buffered bytes are bounded: a message that
+ * declares more than the limit (`maxPayload` for write data and reply chunks, 64 KiB for option
+ * data) is refused as it is announced, before its bytes are buffered. After an error the decoder
+ * stays broken (the connection must be dropped: proto.md allows a hard disconnect on any
+ * violation of a mandatory condition).
+ *
+ * Context: the client's stream is context-free (a request starts with 0x25609513, an option with
+ * 'IHAVEOPT'). The server's is not: a simple reply to NBD_CMD_READ carries data whose length only
+ * the request says (proto.md "Simple reply message"), and the reply to NBD_OPT_EXPORT_NAME has no
+ * magic. So the server-stream decoder asks its owner for the length of a read (`readLength`) and
+ * is told when an export-name reply is due.
+ */
+import {
+  NBD_CMD_WRITE,
+  NBD_INIT_MAGIC,
+  NBD_MAX_OPTION_DATA,
+  NBD_MAX_PAYLOAD,
+  NBD_OPTS_MAGIC,
+  NBD_OPT_GO,
+  NBD_REP_ACK,
+  NBD_REP_MAGIC,
+  NBD_REQUEST_MAGIC,
+  NBD_SIMPLE_REPLY_MAGIC,
+  NBD_STRUCTURED_REPLY_MAGIC,
+} from './constants.js';
+import { getU64, NbdProtocolError, type ClientMessage, type ServerMessage } from './wire.js';
+
+export interface Decoded<T> {
+  msg: T;
+  /** Stream offset of the message's first byte. */
+  at: number;
+}
+
+/** A growable byte window: bytes in at the end, out at the front. */
+class ByteQueue {
+  private buf = new Uint8Array(4096);
+  private start = 0;
+  private end = 0;
+  /** Stream offset of `buf[start]`. */
+  consumed = 0;
+
+  append(chunk: Uint8Array): void {
+    if (this.end + chunk.length > this.buf.length) {
+      const live = this.end - this.start;
+      if (live + chunk.length <= this.buf.length / 2) {
+        this.buf.copyWithin(0, this.start, this.end);
+      } else {
+        let size = this.buf.length * 2;
+        while (size < live + chunk.length) size *= 2;
+        const b = new Uint8Array(size);
+        b.set(this.buf.subarray(this.start, this.end));
+        this.buf = b;
+      }
+      this.start = 0;
+      this.end = live;
+    }
+    this.buf.set(chunk, this.end);
+    this.end += chunk.length;
+  }
+  get length(): number {
+    return this.end - this.start;
+  }
+  /** A DataView over the next `n` bytes (n <= length). */
+  peek(n: number): DataView {
+    return new DataView(this.buf.buffer, this.buf.byteOffset + this.start, n);
+  }
+  /** Copies out and drops `n` bytes. */
+  take(n: number): Uint8Array {
+    const out = this.buf.slice(this.start, this.start + n);
+    this.skip(n);
+    return out;
+  }
+  skip(n: number): void {
+    this.start += n;
+    this.consumed += n;
+    if (this.start === this.end) {
+      this.start = 0;
+      this.end = 0;
+    }
+  }
+}
+
+export interface DecoderLimits {
+  /** Largest write payload / reply chunk payload accepted (default 32 MiB, proto.md's default maximum). */
+  maxPayload?: number;
+  /** Largest option or option-reply data accepted (default 64 KiB). */
+  maxOptionData?: number;
+}
+
+abstract class StreamDecoder<T> {
+  protected q = new ByteQueue();
+  protected broken: NbdProtocolError | null = null;
+  protected readonly maxPayload: number;
+  protected readonly maxOptionData: number;
+
+  constructor(
+    readonly stream: string,
+    limits: DecoderLimits = {},
+  ) {
+    this.maxPayload = limits.maxPayload ?? NBD_MAX_PAYLOAD;
+    this.maxOptionData = limits.maxOptionData ?? NBD_MAX_OPTION_DATA;
+  }
+
+  /** Appends `chunk`; returns the whole messages now available, in order. */
+  push(chunk: Uint8Array): Decoded<T>[] {
+    if (this.broken) throw this.broken;
+    this.q.append(chunk);
+    const out: Decoded<T>[] = [];
+    for (;;) {
+      const at = this.q.consumed;
+      let m: T | null;
+      try {
+        m = this.next();
+      } catch (e) {
+        if (e instanceof NbdProtocolError) this.broken = e;
+        throw e;
+      }
+      if (m === null) break;
+      out.push({ msg: m, at });
+    }
+    return out;
+  }
+
+  /** Bytes waiting for the rest of their message. */
+  get pending(): number {
+    return this.q.length;
+  }
+
+  /** The stream ended: an error if it ended inside a message. */
+  end(): void {
+    if (this.q.length > 0) throw this.fail(`stream ends inside a message (${this.q.length} bytes of it received)`);
+  }
+
+  protected fail(message: string): NbdProtocolError {
+    return new NbdProtocolError(this.stream, this.q.consumed, message);
+  }
+
+  /** One message off the queue, or null when more bytes are needed. */
+  protected abstract next(): T | null;
+}
+
+/** Decodes what a client sends (the server's view). */
+export class ClientStreamDecoder extends StreamDecoder<ClientMessage> {
+  private sawFlags: boolean;
+
+  constructor(stream = 'nbd client stream', limits: DecoderLimits = {}, opts: { flagsSent?: boolean } = {}) {
+    super(stream, limits);
+    this.sawFlags = opts.flagsSent ?? false;
+  }
+
+  protected next(): ClientMessage | null {
+    const q = this.q;
+    if (!this.sawFlags) {
+      if (q.length < 4) return null;
+      const flags = q.peek(4).getUint32(0);
+      q.skip(4);
+      this.sawFlags = true;
+      return { kind: 'client-flags', flags };
+    }
+    if (q.length < 4) return null;
+    if (q.peek(4).getUint32(0) === NBD_REQUEST_MAGIC) {
+      if (q.length < 28) return null;
+      const v = q.peek(28);
+      const type = v.getUint16(6);
+      const length = v.getUint32(24);
+      const hasData = type === NBD_CMD_WRITE;
+      if (hasData && length > this.maxPayload) throw this.fail(`NBD_CMD_WRITE of ${length} bytes exceeds the maximum payload ${this.maxPayload}`);
+      if (hasData && q.length < 28 + length) return null;
+      const req = { kind: 'request' as const, flags: v.getUint16(4), type, cookie: v.getBigUint64(8), offset: getU64(v, 16), length };
+      q.skip(28);
+      return hasData ? { ...req, data: q.take(length) } : req;
+    }
+    if (q.length < 8) return null;
+    if (q.peek(8).getBigUint64(0) !== NBD_OPTS_MAGIC) {
+      throw this.fail(`expected IHAVEOPT (0x${NBD_OPTS_MAGIC.toString(16)}) or request magic 0x${NBD_REQUEST_MAGIC.toString(16)}, got 0x${q.peek(8).getBigUint64(0).toString(16)}`);
+    }
+    if (q.length < 16) return null;
+    const v = q.peek(16);
+    const option = v.getUint32(8);
+    const len = v.getUint32(12);
+    if (len > this.maxOptionData) throw this.fail(`option ${option} declares ${len} data bytes (limit ${this.maxOptionData})`);
+    if (q.length < 16 + len) return null;
+    q.skip(16);
+    return { kind: 'option', option, data: q.take(len) };
+  }
+}
+
+export interface ServerStreamContext {
+  /** Data bytes a successful simple reply to `cookie` carries (the read's length), else 0. */
+  readLength(cookie: bigint): number;
+}
+
+/** Decodes what a server sends (the client's view). */
+export class ServerStreamDecoder extends StreamDecoder<ServerMessage> {
+  private phase: 'greeting' | 'options' | 'export-name' | 'transmission' = 'greeting';
+  private zeroes = true;
+
+  constructor(
+    private readonly ctx: ServerStreamContext,
+    stream = 'nbd server stream',
+    limits: DecoderLimits = {},
+  ) {
+    super(stream, limits);
+  }
+
+  /** The client sent NBD_OPT_EXPORT_NAME: the next message is the export reply. */
+  expectExportNameReply(noZeroes: boolean): void {
+    this.phase = 'export-name';
+    this.zeroes = !noZeroes;
+  }
+
+  get inTransmission(): boolean {
+    return this.phase === 'transmission';
+  }
+
+  protected next(): ServerMessage | null {
+    const q = this.q;
+    switch (this.phase) {
+      case 'greeting': {
+        if (q.length < 18) return null;
+        const v = q.peek(18);
+        if (v.getBigUint64(0) !== NBD_INIT_MAGIC) throw this.fail(`expected NBDMAGIC, got 0x${v.getBigUint64(0).toString(16)}`);
+        if (v.getBigUint64(8) !== NBD_OPTS_MAGIC) {
+          throw this.fail(`expected IHAVEOPT after NBDMAGIC (oldstyle servers are not supported), got 0x${v.getBigUint64(8).toString(16)}`);
+        }
+        const flags = v.getUint16(16);
+        q.skip(18);
+        this.phase = 'options';
+        return { kind: 'greeting', flags };
+      }
+      case 'options': {
+        if (q.length < 20) return null;
+        const v = q.peek(20);
+        if (v.getBigUint64(0) !== NBD_REP_MAGIC) throw this.fail(`expected option reply magic 0x3e889045565a9, got 0x${v.getBigUint64(0).toString(16)}`);
+        const option = v.getUint32(8);
+        const type = v.getUint32(12);
+        const len = v.getUint32(16);
+        if (len > this.maxOptionData) throw this.fail(`option reply declares ${len} data bytes (limit ${this.maxOptionData})`);
+        if (q.length < 20 + len) return null;
+        q.skip(20);
+        // A successful NBD_OPT_GO ends option haggling (proto.md "Termination of the session").
+        if (option === NBD_OPT_GO && type === NBD_REP_ACK) this.phase = 'transmission';
+        return { kind: 'option-reply', option, type, data: q.take(len) };
+      }
+      case 'export-name': {
+        const n = this.zeroes ? 134 : 10;
+        if (q.length < n) return null;
+        const v = q.peek(10);
+        const m: ServerMessage = { kind: 'export-name-reply', size: getU64(v, 0), flags: v.getUint16(8), zeroes: this.zeroes };
+        q.skip(n);
+        this.phase = 'transmission';
+        return m;
+      }
+      case 'transmission': {
+        if (q.length < 4) return null;
+        const magic = q.peek(4).getUint32(0);
+        if (magic === NBD_SIMPLE_REPLY_MAGIC) {
+          if (q.length < 16) return null;
+          const v = q.peek(16);
+          const error = v.getUint32(4);
+          const cookie = v.getBigUint64(8);
+          const n = error === 0 ? this.ctx.readLength(cookie) : 0;
+          if (q.length < 16 + n) return null;
+          q.skip(16);
+          return n > 0 ? { kind: 'simple-reply', error, cookie, data: q.take(n) } : { kind: 'simple-reply', error, cookie };
+        }
+        if (magic === NBD_STRUCTURED_REPLY_MAGIC) {
+          if (q.length < 20) return null;
+          const v = q.peek(20);
+          const len = v.getUint32(16);
+          // The payload may exceed the maximum payload by the chunk's fixed overhead (proto.md).
+          if (len > this.maxPayload + 4096) throw this.fail(`reply chunk declares ${len} payload bytes (limit ${this.maxPayload})`);
+          if (q.length < 20 + len) return null;
+          const m = { flags: v.getUint16(4), type: v.getUint16(6), cookie: v.getBigUint64(8) };
+          q.skip(20);
+          return { kind: 'chunk', ...m, payload: q.take(len) };
+        }
+        throw this.fail(`expected a simple (0x67446698) or structured (0x668e33ef) reply magic, got 0x${magic.toString(16)}`);
+      }
+    }
+  }
+}
