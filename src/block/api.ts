@@ -13,6 +13,8 @@ import { INCOMPAT_CORRUPT, INCOMPAT_DIRTY, COMPAT_LAZY_REFCOUNTS, MAX_VIRTUAL_SI
 import { Qcow2Image } from './qcow2/image.js';
 import { applySnapshot, createSnapshot, deleteSnapshot, listSnapshots, type SnapshotInfo, type SnapshotTimes } from './qcow2/snapshot.js';
 import { RawLayer } from './raw.js';
+import { listBitmaps, type BitmapInfo } from './bitmap-verb.js';
+import { bitmapExt } from './qcow2/bitmaps.js';
 
 export type { CheckResult, SnapshotInfo, SnapshotTimes };
 
@@ -96,7 +98,15 @@ export interface ImageInfo {
   snapshots?: { id: string; name: string; 'vm-state-size': number; 'date-sec': number; 'date-nsec': number; 'vm-clock-sec': number; 'vm-clock-nsec': number }[];
   'format-specific'?: {
     type: 'qcow2';
-    data: { compat: string; 'compression-type': string; 'lazy-refcounts': boolean; 'refcount-bits': number; corrupt: boolean; 'extended-l2': boolean };
+    data: {
+      compat: string;
+      'compression-type': string;
+      'lazy-refcounts': boolean;
+      bitmaps?: BitmapInfo[];
+      'refcount-bits': number;
+      corrupt: boolean;
+      'extended-l2': boolean;
+    };
   };
 }
 
@@ -134,6 +144,8 @@ function layerInfo(l: Layer, provider: BackendProvider): ImageInfo {
         compat: h.version === 3 ? '1.1' : '0.10',
         'compression-type': h.compressionType === 1 ? 'zstd' : 'zlib',
         'lazy-refcounts': (h.compatibleFeatures & COMPAT_LAZY_REFCOUNTS) !== 0,
+        // qcow2.c qcow2_get_specific_info: listed when the extension is valid (key order as QEMU's).
+        ...(bitmapExt(l) ? { bitmaps: listBitmaps(l) } : {}),
         'refcount-bits': 2 ** h.refcountOrder,
         corrupt: (h.incompatibleFeatures & INCOMPAT_CORRUPT) !== 0,
         'extended-l2': false,

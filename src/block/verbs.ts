@@ -12,6 +12,7 @@ import { createImage, type CreateOptions } from './api.js';
 import { Chain, type BackendProvider, type ChainOpenOptions } from './chain.js';
 import { FileProvider } from './file-backend.adapter.js';
 import { ST_DATA, ST_UNALLOC, ST_ZERO, type MapExtent } from './image.js';
+import { resizeBitmaps } from './qcow2/bitmaps.js';
 import { l1EntriesFor } from './qcow2/header.js';
 import { Qcow2Image, isZeroRange } from './qcow2/image.js';
 import { RawLayer } from './raw.js';
@@ -382,6 +383,7 @@ export function resizeImage(
     if (!(top instanceof Qcow2Image)) throw new UserError('BLOCK_BAD_FORMAT', `cannot resize '${file}'`, { where: file });
     if (newSize % SECTOR !== 0) throw new UserError('BLOCK_BAD_SIZE', `qcow2 sizes must be multiples of 512 (got ${newSize})`, { where: file });
     if (top.snapshots.length > 0) throw new UserError('BLOCK_HAS_SNAPSHOTS', "Can't resize an image which has snapshots", { where: file });
+    if (top.bitmapState) resizeBitmaps(top, top.bitmapState, newSize);
     if (newSize < old) {
       top.discard(newSize, roundUp(old, top.cs) - newSize);
       // The tail of a partial last cluster must read zero after a later grow.

@@ -23,6 +23,15 @@ function text(i: ImageInfo): string {
   if (fs) {
     lines.push('Format specific information:');
     lines.push(`    compat: ${fs.data.compat}`, `    compression type: ${fs.data['compression-type']}`, `    lazy refcounts: ${fs.data['lazy-refcounts']}`);
+    if (fs.data.bitmaps) {
+      // qapi/qapi-visit human dump (block/qapi.c bdrv_image_info_specific_dump): lists as [N]:.
+      lines.push('    bitmaps:');
+      fs.data.bitmaps.forEach((b, i) => {
+        lines.push(`        [${i}]:`, '            flags:');
+        b.flags.forEach((f, k) => lines.push(`                [${k}]: ${f}`));
+        lines.push(`            name: ${b.name}`, `            granularity: ${b.granularity}`);
+      });
+    }
     lines.push(`    refcount bits: ${fs.data['refcount-bits']}`, `    corrupt: ${fs.data.corrupt}`, `    extended l2: ${fs.data['extended-l2']}`);
   }
   return lines.join('\n');
