@@ -13,6 +13,7 @@ import { Chain, type BackendProvider, type ChainOpenOptions } from './chain.js';
 import { FileProvider } from './file-backend.adapter.js';
 import { ST_DATA, ST_UNALLOC, ST_ZERO, type MapExtent } from './image.js';
 import { resizeBitmaps } from './qcow2/bitmaps.js';
+import { bitmapExtents } from './bitmap-verb.js';
 import { l1EntriesFor } from './qcow2/header.js';
 import { Qcow2Image, isZeroRange } from './qcow2/image.js';
 import { RawLayer } from './raw.js';
@@ -66,6 +67,11 @@ export interface ConvertOptions {
   sparseSize?: number;
   /** -p: called with the percentage done. */
   progress?: (pct: number) => void;
+  /**
+   * vfab addition for incremental backups: copy only the extents dirty in this persistent bitmap
+   * of the source's top image (needs -B: the output is an overlay of the previous backup).
+   */
+  dirtyBitmap?: string;
 }
 
 /** `qemu-img convert`: copies what the guest sees (chain flattened unless -B) into a new image. */
@@ -79,6 +85,13 @@ export function convertImage(src: string, dst: string, opts: ConvertOptions, p: 
   }
   if (opts.noCreate && opts.backingFile !== undefined) {
     throw new UserError('CLI_BAD_FLAG', 'vfab: -B cannot be combined with -n (the target keeps its own backing)', { where: '-B' });
+  }
+  let dirty: { start: number; length: number }[] | undefined;
+  if (opts.dirtyBitmap !== undefined) {
+    if (opts.backingFile === undefined) {
+      throw new UserError('CLI_BAD_FLAG', '--dirty-bitmap needs -B (the output is an overlay of the previous backup)', { where: '--dirty-bitmap' });
+    }
+    dirty = bitmapExtents(src, opts.dirtyBitmap, opts.srcFormat ? { format: opts.srcFormat } : {}, p).filter((e) => e.dirty);
   }
   const source = openChain(p, src, { readOnly: true, ...(opts.srcFormat ? { format: opts.srcFormat } : {}) });
   try {
@@ -102,6 +115,11 @@ export function convertImage(src: string, dst: string, opts: ConvertOptions, p: 
       const hasBacking = opts.backingFile !== undefined;
       const zeroKnown = !opts.noCreate || opts.targetIsZero === true;
       const buf = new Uint8Array(CHUNK);
+      if (dirty) {
+        copyExtents(source, target, dirty, buf, opts.progress);
+        target.flush();
+        return;
+      }
       let done = 0;
       opts.progress?.(0);
       for (const e of source.allocationMap()) {
@@ -133,6 +151,24 @@ export function convertImage(src: string, dst: string, opts: ConvertOptions, p: 
     }
   } finally {
     source.close();
+  }
+}
+
+/** Copies what the guest sees in `extents` (data as data, zeros as zero clusters). */
+function copyExtents(source: Chain, target: Chain, extents: { start: number; length: number }[], buf: Uint8Array, progress?: (pct: number) => void): void {
+  const total = extents.reduce((a, e) => a + e.length, 0);
+  let done = 0;
+  progress?.(0);
+  for (const e of extents) {
+    for (let off = e.start; off < e.start + e.length; off += buf.length) {
+      const n = Math.min(buf.length, e.start + e.length - off);
+      const b = buf.subarray(0, n);
+      source.read(off, b);
+      if (isZeroRange(b, 0, n)) target.writeZeroes(off, n);
+      else target.write(off, b);
+      done += n;
+      progress?.((done / Math.max(1, total)) * 100);
+    }
   }
 }
 
