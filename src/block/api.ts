@@ -95,7 +95,7 @@ export interface ImageInfo {
   'full-backing-filename'?: string;
   'backing-filename-format'?: string;
   'dirty-flag': boolean;
-  snapshots?: { id: string; name: string; 'vm-state-size': number; 'date-sec': number; 'date-nsec': number; 'vm-clock-sec': number; 'vm-clock-nsec': number }[];
+  snapshots?: { id: string; name: string; 'vm-state-size': number; 'date-sec': number; 'date-nsec': number; 'vm-clock-sec': number; 'vm-clock-nsec': number; icount?: number }[];
   'format-specific'?: {
     type: 'qcow2';
     data: {
@@ -108,6 +108,19 @@ export interface ImageInfo {
       'extended-l2': boolean;
     };
   };
+}
+
+/**
+ * The snapshot's instruction count, when its extra data records one (qcow2-snapshot.c: icount
+ * follows disk_size; -1 means none): qemu-img info lists it then (block/qapi.c has_icount).
+ */
+function icountOf(extra: Uint8Array | undefined): { icount?: number } {
+  if (!extra || extra.length < 8) return {};
+  const dv = new DataView(extra.buffer, extra.byteOffset, 8);
+  const hi = dv.getUint32(0);
+  const lo = dv.getUint32(4);
+  if (hi === 0xffffffff && lo === 0xffffffff) return {};
+  return { icount: hi * 4294967296 + lo };
 }
 
 function layerInfo(l: Layer, provider: BackendProvider): ImageInfo {
@@ -136,6 +149,7 @@ function layerInfo(l: Layer, provider: BackendProvider): ImageInfo {
         'date-nsec': s.dateNsec,
         'vm-clock-sec': Math.floor(s.vmClockNsec / 1e9),
         'vm-clock-nsec': s.vmClockNsec % 1e9,
+        ...icountOf(l.snapshots.find((e) => e.id === s.id)?.extra),
       }));
     }
     info['format-specific'] = {

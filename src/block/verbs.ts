@@ -12,7 +12,7 @@ import { createImage, type CreateOptions } from './api.js';
 import { Chain, type BackendProvider, type ChainOpenOptions } from './chain.js';
 import { FileProvider } from './file-backend.adapter.js';
 import { ST_DATA, ST_UNALLOC, ST_ZERO, type MapExtent } from './image.js';
-import { resizeBitmaps } from './qcow2/bitmaps.js';
+import { loadDirectory, resizeBitmaps } from './qcow2/bitmaps.js';
 import { bitmapExtents } from './bitmap-verb.js';
 import { l1EntriesFor } from './qcow2/header.js';
 import { Qcow2Image, isZeroRange } from './qcow2/image.js';
@@ -360,11 +360,14 @@ export function measureImage(file: string | undefined, opts: MeasureOptions, p: 
   let size = opts.size ?? 0;
   let dataBytes = 0;
   let srcIsQcow2 = false;
+  let bitmaps: { name: string; granularity: number }[] = [];
   if (file !== undefined) {
     const c = openChain(p, file, { readOnly: true, forceShare: opts.forceShare ?? false, ...(opts.srcFormat ? { format: opts.srcFormat } : {}) });
     try {
       size = c.virtualSize;
-      srcIsQcow2 = c.layers[0] instanceof Qcow2Image;
+      const top = c.layers[0];
+      srcIsQcow2 = top instanceof Qcow2Image;
+      if (top instanceof Qcow2Image) bitmaps = loadDirectory(top).map((b) => ({ name: b.name, granularity: 2 ** b.granularityBits }));
       const cs = opts.clusterSize ?? 65536;
       // Data clusters only: zero extents cost nothing in qcow2 v3 (qcow2_measure skips BDRV_BLOCK_ZERO).
       let countedTo = 0;
@@ -387,7 +390,17 @@ export function measureImage(file: string | undefined, opts: MeasureOptions, p: 
   const full = qcow2PreallocSize(size, cs, order);
   // block/qcow2.c qcow2_measure: required = fully_allocated - virtual_size + data clusters.
   const out: MeasureResult = { required: full - size + dataBytes, 'fully-allocated': full };
-  if (srcIsQcow2) out.bitmaps = 0;
+  if (srcIsQcow2) {
+    // qcow2_measure: every persistent bitmap counted fully allocated, its table, and the directory.
+    let bm = 0;
+    let dirBytes = 0;
+    for (const b of bitmaps) {
+      const clusters = Math.ceil(Math.ceil(Math.ceil(size / b.granularity) / 8) / cs);
+      bm += clusters * cs + roundUp(clusters * 8, cs);
+      dirBytes += roundUp(24 + new TextEncoder().encode(b.name).length, 8); // calc_dir_entry_size
+    }
+    out.bitmaps = bm + roundUp(dirBytes, cs);
+  }
   return out;
 }
 
