@@ -28,10 +28,10 @@ export default class DiskBitmap extends BaseCommand {
     'live in the qcow2 bitmaps extension, so QEMU reads them; enabled bitmaps record every write vfab\n' +
     'makes. --dump (a vfab addition) lists the dirty extents an incremental backup must copy.';
   static override examples = [
-    '<%= config.bin %> disk bitmap --add disk.qcow2 since-full',
-    '<%= config.bin %> disk bitmap --add -g 128k --disable disk.qcow2 frozen',
-    '<%= config.bin %> disk bitmap --merge since-full -b other.qcow2 disk.qcow2 all',
-    '<%= config.bin %> disk bitmap --dump --output=json disk.qcow2 since-full',
+    '<%= config.bin %> disk bitmap --add vm.qcow2 since-full',
+    '<%= config.bin %> disk bitmap --add -g 128k --disable vm.qcow2 frozen',
+    '<%= config.bin %> disk bitmap --add --merge since-full -b vm.qcow2 a.qcow2 all',
+    '<%= config.bin %> disk bitmap --dump --output=json vm.qcow2 since-full',
   ];
   static override args = {
     file: Args.string({ description: 'qcow2 image', required: true }),

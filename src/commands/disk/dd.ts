@@ -43,7 +43,7 @@ export default class DiskDd extends BaseCommand {
     'sizes with k/M/G/T suffixes. The output is created (raw unless -O qcow2) with QEMU\'s size rule:\n' +
     'the copy ends count×bs bytes into the input, so count counts from the start of the input, not from\n' +
     'skip (qemu-img 7.2 does the same). A skip past the end warns and makes an empty image.';
-  static override examples = ['<%= config.bin %> disk dd if=disk.qcow2 of=part.raw bs=64k skip=16 count=32', '<%= config.bin %> disk dd -O qcow2 if=disk.qcow2 of=copy.qcow2 bs=1M'];
+  static override examples = ['<%= config.bin %> disk dd if=vm.qcow2 of=part.raw bs=64k skip=16 count=32', '<%= config.bin %> disk dd -O qcow2 if=vm.qcow2 of=copy.qcow2 bs=1M'];
   static override strict = false;
   static override flags = {
     help: Flags.help({ char: 'h', description: 'show this help' }),
