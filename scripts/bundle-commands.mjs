@@ -52,8 +52,9 @@ const result = await build({
   format: 'esm',
   target: 'node20',
   // Worker pools and job queues load their own files by path (tinypool: entry/worker.js;
-  // bullmq: its sandbox child): bundling would cut them off from those files.
-  external: ['@oclif/core', 'tinypool', 'bullmq'],
+  // bullmq: its sandbox child): bundling would cut them off from those files. ioredis is
+  // bullmq's driver, loaded only by --redis / vfab worker: kept out so it costs no start-up.
+  external: ['@oclif/core', 'tinypool', 'bullmq', 'ioredis'],
   write: false,
   allowOverwrite: true,
   logLevel: 'warning',

@@ -2,14 +2,14 @@
  * Sweep benchmarks: points per wall-clock second of a small sweep (two-hosts.yaml, 100 ms
  * simulated, 12 points) on the local worker-thread pool with 1 and with 2 workers; the ratio
  * 2w/1w is the parallel efficiency x2 (on a shared 2-core machine expect well under 2).
- * `bullmq_overhead_ms_per_point` is null: the BullMQ mode is not built yet.
+ * The BullMQ overhead per point is measured by src/bench/bullmq.ts.
  */
 import { join } from 'node:path';
 import type { BenchContext } from './main.js';
 import { loadSweepText } from '../sweep/file.js';
 import { localPool, runSweep } from '../sweep/run.js';
 
-export const keys = ['sweep_points_per_s_1w', 'sweep_points_per_s_2w', 'sweep_parallel_efficiency', 'bullmq_overhead_ms_per_point'];
+export const keys = ['sweep_points_per_s_1w', 'sweep_points_per_s_2w', 'sweep_parallel_efficiency'];
 
 const SWEEP = `base: ${join(process.cwd(), 'topologies', 'two-hosts.yaml')}
 until: 100ms
@@ -37,6 +37,5 @@ export async function run(ctx: BenchContext): Promise<Record<string, number | nu
     sweep_points_per_s_1w: one,
     sweep_points_per_s_2w: two,
     sweep_parallel_efficiency: Math.round((two / one / 2) * 1000) / 1000,
-    bullmq_overhead_ms_per_point: null,
   };
 }

@@ -99,6 +99,7 @@ const NOT_RUN: Array<[RegExp, string]> = [
   [/&\s*(#.*)?$/, 'starts a background server (vfab run --serve)'],
   [/sdn-controller\.yaml/, 'needs a running OpenFlow controller (test/openflow runs ovs-testcontroller and os-ken)'],
   [/^vfab sweep /, 'a full parameter study runs for minutes (test/sweep runs small sweeps)'],
+  [/^vfab worker /, 'serves a Redis queue until stopped (test/sweep/redis.test.ts runs real workers on a real redis-server)'],
 ];
 
 function runAll(name: string, cmds: string[]): void {
