@@ -3,6 +3,7 @@
  * snapshot, commit, rebase. Every function takes a `BackendProvider` (files by default, memory
  * for tests and simulations), so the CLI commands stay thin.
  */
+import { resolve } from 'node:path';
 import { UserError } from '../errors.js';
 import { Chain, type BackendProvider, type ChainOpenOptions } from './chain.js';
 import { FileProvider } from './file-backend.adapter.js';
@@ -13,6 +14,8 @@ import { INCOMPAT_CORRUPT, INCOMPAT_DIRTY, COMPAT_LAZY_REFCOUNTS, MAX_VIRTUAL_SI
 import { Qcow2Image } from './qcow2/image.js';
 import { applySnapshot, createSnapshot, deleteSnapshot, listSnapshots, type SnapshotInfo, type SnapshotTimes } from './qcow2/snapshot.js';
 import { RawLayer } from './raw.js';
+import { listBitmaps, type BitmapInfo } from './bitmap-verb.js';
+import { bitmapExt } from './qcow2/bitmaps.js';
 
 export type { CheckResult, SnapshotInfo, SnapshotTimes };
 
@@ -93,11 +96,32 @@ export interface ImageInfo {
   'full-backing-filename'?: string;
   'backing-filename-format'?: string;
   'dirty-flag': boolean;
-  snapshots?: { id: string; name: string; 'vm-state-size': number; 'date-sec': number; 'date-nsec': number; 'vm-clock-sec': number; 'vm-clock-nsec': number }[];
+  snapshots?: { id: string; name: string; 'vm-state-size': number; 'date-sec': number; 'date-nsec': number; 'vm-clock-sec': number; 'vm-clock-nsec': number; icount?: number }[];
   'format-specific'?: {
     type: 'qcow2';
-    data: { compat: string; 'compression-type': string; 'lazy-refcounts': boolean; 'refcount-bits': number; corrupt: boolean; 'extended-l2': boolean };
+    data: {
+      compat: string;
+      'compression-type': string;
+      'lazy-refcounts': boolean;
+      bitmaps?: BitmapInfo[];
+      'refcount-bits': number;
+      corrupt: boolean;
+      'extended-l2': boolean;
+    };
   };
+}
+
+/**
+ * The snapshot's instruction count, when its extra data records one (qcow2-snapshot.c: icount
+ * follows disk_size; -1 means none): qemu-img info lists it then (block/qapi.c has_icount).
+ */
+function icountOf(extra: Uint8Array | undefined): { icount?: number } {
+  if (!extra || extra.length < 8) return {};
+  const dv = new DataView(extra.buffer, extra.byteOffset, 8);
+  const hi = dv.getUint32(0);
+  const lo = dv.getUint32(4);
+  if (hi === 0xffffffff && lo === 0xffffffff) return {};
+  return { icount: hi * 4294967296 + lo };
 }
 
 function layerInfo(l: Layer, provider: BackendProvider): ImageInfo {
@@ -126,6 +150,7 @@ function layerInfo(l: Layer, provider: BackendProvider): ImageInfo {
         'date-nsec': s.dateNsec,
         'vm-clock-sec': Math.floor(s.vmClockNsec / 1e9),
         'vm-clock-nsec': s.vmClockNsec % 1e9,
+        ...icountOf(l.snapshots.find((e) => e.id === s.id)?.extra),
       }));
     }
     info['format-specific'] = {
@@ -134,6 +159,8 @@ function layerInfo(l: Layer, provider: BackendProvider): ImageInfo {
         compat: h.version === 3 ? '1.1' : '0.10',
         'compression-type': h.compressionType === 1 ? 'zstd' : 'zlib',
         'lazy-refcounts': (h.compatibleFeatures & COMPAT_LAZY_REFCOUNTS) !== 0,
+        // qcow2.c qcow2_get_specific_info: listed when the extension is valid (key order as QEMU's).
+        ...(bitmapExt(l) ? { bitmaps: listBitmaps(l) } : {}),
         'refcount-bits': 2 ** h.refcountOrder,
         corrupt: (h.incompatibleFeatures & INCOMPAT_CORRUPT) !== 0,
         'extended-l2': false,
@@ -239,20 +266,54 @@ function copyAllocated(top: Layer, dst: { write(o: number, d: Uint8Array): void;
   return copied;
 }
 
-/** `qemu-img commit FILE`: merges the top image into its backing file, then empties the top. */
-export function commitImage(name: string, provider: BackendProvider = files()): { bytes: number; into: string } {
-  const chain = Chain.open(provider, name, { backingWritable: true });
+export interface CommitOptions {
+  /** -b: the image of the chain to commit into (default: the immediate backing file); implies -d. */
+  base?: string;
+  /** -d: leave the top image as it is (not emptied). */
+  keepTop?: boolean;
+  /** -p: called with the percentage done. */
+  progress?: (pct: number) => void;
+}
+
+/** Depth of `base` in the chain of `name` (qemu-img.c img_commit: bdrv_find_backing_image). */
+function baseDepth(name: string, base: string, provider: BackendProvider): number {
+  const c = Chain.open(provider, name, { readOnly: true, forceShare: true });
+  try {
+    const want = resolve(base);
+    const k = c.layers.findIndex((l, i) => i > 0 && (l.name === base || resolve(l.name) === want));
+    if (k < 0) throw new UserError('BLOCK_NO_BACKING', `Did not find '${base}' in the backing chain of '${name}'`, { where: '-b' });
+    return k;
+  } finally {
+    c.close();
+  }
+}
+
+/**
+ * `qemu-img commit [-b BASE] [-d] [-p] FILE`: copies what the layers above BASE hold into it
+ * (deepest first, so upper layers win), then empties the top unless -d or -b (qemu-img: "-b
+ * implies -d", the images between would be invalid otherwise).
+ */
+export function commitImage(name: string, provider: BackendProvider = files(), opts: CommitOptions = {}): { bytes: number; into: string } {
+  const depth = opts.base !== undefined ? baseDepth(name, opts.base, provider) : 1;
+  const chain = Chain.open(provider, name, depth === 1 ? { backingWritable: true } : { writableDepth: depth });
   try {
     const top = qcow2Top(chain, 'commit');
     if (chain.layers.length < 2) throw new UserError('BLOCK_NO_BACKING', `Image '${name}' does not have a backing file`, { where: name });
-    const below = new Chain(chain.layers.slice(1));
+    const below = new Chain(chain.layers.slice(depth));
     if (below.virtualSize < top.virtualSize) {
       throw new UserError('BLOCK_COMMIT_SIZE', `Top image '${name}' is larger than base image '${below.top.name}'; vfab does not resize the base`);
     }
-    const bytes = copyAllocated(top, below);
+    opts.progress?.(0);
+    let bytes = 0;
+    for (let i = depth - 1; i >= 0; i--) {
+      bytes += copyAllocated(chain.layers[i]!, below);
+      opts.progress?.(((depth - i) / depth) * 100);
+    }
     below.flush();
-    top.makeEmpty();
-    top.flush();
+    if (!opts.keepTop && opts.base === undefined) {
+      top.makeEmpty();
+      top.flush();
+    }
     return { bytes, into: below.top.name };
   } finally {
     chain.close();

@@ -76,6 +76,8 @@ export interface ChainOpenOptions {
   format?: 'qcow2' | 'raw';
   /** Also open the first backing layer read-write (commit). */
   backingWritable?: boolean;
+  /** Also open the layer at this depth read-write (commit -b BASE). */
+  writableDepth?: number;
   /** Open only the top layer (no backing chain): `info` without --backing-chain, rebase -u. */
   noBacking?: boolean;
   indexEntries?: number;
@@ -147,7 +149,7 @@ export class Chain implements BlockImage {
         }
         seen.add(key);
         names.push(cur);
-        const write = depth === 0 ? !opts.readOnly : depth === 1 && !!opts.backingWritable;
+        const write = depth === 0 ? !opts.readOnly : (depth === 1 && !!opts.backingWritable) || depth === opts.writableDepth;
         const backend = provider.open(cur, { write, forceShare: !!opts.forceShare });
         let layer: Layer;
         try {

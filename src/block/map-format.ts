@@ -14,3 +14,17 @@ export function formatMapHuman(map: readonly MapExtent[]): string {
   for (const e of map) if (e.data && !e.zero) lines.push(`${col(e.start)}${col(e.length)}${col(e.offset ?? 0)}${e.file ?? ''}`);
   return `${lines.join('\n')}\n`;
 }
+
+/**
+ * `qemu-img map --output=json` byte for byte (qemu-img.c dump_map_entry, OFORMAT_JSON in 7.2):
+ * "[" then one object per extent per line, ",\n" between them, "]\n" at the end.
+ */
+export function formatMapJson(map: readonly MapExtent[]): string {
+  const objs = map.map(
+    (e) =>
+      `{ "start": ${e.start}, "length": ${e.length}, "depth": ${e.depth}, "present": ${e.present}, "zero": ${e.zero}, "data": ${e.data}` +
+      (e.offset !== undefined ? `, "offset": ${e.offset}` : '') +
+      '}',
+  );
+  return `[${objs.join(',\n')}]\n`;
+}

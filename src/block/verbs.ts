@@ -12,6 +12,8 @@ import { createImage, type CreateOptions } from './api.js';
 import { Chain, type BackendProvider, type ChainOpenOptions } from './chain.js';
 import { FileProvider } from './file-backend.adapter.js';
 import { ST_DATA, ST_UNALLOC, ST_ZERO, type MapExtent } from './image.js';
+import { loadDirectory, resizeBitmaps } from './qcow2/bitmaps.js';
+import { bitmapExtents } from './bitmap-verb.js';
 import { l1EntriesFor } from './qcow2/header.js';
 import { Qcow2Image, isZeroRange } from './qcow2/image.js';
 import { RawLayer } from './raw.js';
@@ -65,6 +67,11 @@ export interface ConvertOptions {
   sparseSize?: number;
   /** -p: called with the percentage done. */
   progress?: (pct: number) => void;
+  /**
+   * vfab addition for incremental backups: copy only the extents dirty in this persistent bitmap
+   * of the source's top image (needs -B: the output is an overlay of the previous backup).
+   */
+  dirtyBitmap?: string;
 }
 
 /** `qemu-img convert`: copies what the guest sees (chain flattened unless -B) into a new image. */
@@ -78,6 +85,13 @@ export function convertImage(src: string, dst: string, opts: ConvertOptions, p: 
   }
   if (opts.noCreate && opts.backingFile !== undefined) {
     throw new UserError('CLI_BAD_FLAG', 'vfab: -B cannot be combined with -n (the target keeps its own backing)', { where: '-B' });
+  }
+  let dirty: { start: number; length: number }[] | undefined;
+  if (opts.dirtyBitmap !== undefined) {
+    if (opts.backingFile === undefined) {
+      throw new UserError('CLI_BAD_FLAG', '--dirty-bitmap needs -B (the output is an overlay of the previous backup)', { where: '--dirty-bitmap' });
+    }
+    dirty = bitmapExtents(src, opts.dirtyBitmap, opts.srcFormat ? { format: opts.srcFormat } : {}, p).filter((e) => e.dirty);
   }
   const source = openChain(p, src, { readOnly: true, ...(opts.srcFormat ? { format: opts.srcFormat } : {}) });
   try {
@@ -101,6 +115,11 @@ export function convertImage(src: string, dst: string, opts: ConvertOptions, p: 
       const hasBacking = opts.backingFile !== undefined;
       const zeroKnown = !opts.noCreate || opts.targetIsZero === true;
       const buf = new Uint8Array(CHUNK);
+      if (dirty) {
+        copyExtents(source, target, dirty, buf, opts.progress);
+        target.flush();
+        return;
+      }
       let done = 0;
       opts.progress?.(0);
       for (const e of source.allocationMap()) {
@@ -132,6 +151,24 @@ export function convertImage(src: string, dst: string, opts: ConvertOptions, p: 
     }
   } finally {
     source.close();
+  }
+}
+
+/** Copies what the guest sees in `extents` (data as data, zeros as zero clusters). */
+function copyExtents(source: Chain, target: Chain, extents: { start: number; length: number }[], buf: Uint8Array, progress?: (pct: number) => void): void {
+  const total = extents.reduce((a, e) => a + e.length, 0);
+  let done = 0;
+  progress?.(0);
+  for (const e of extents) {
+    for (let off = e.start; off < e.start + e.length; off += buf.length) {
+      const n = Math.min(buf.length, e.start + e.length - off);
+      const b = buf.subarray(0, n);
+      source.read(off, b);
+      if (isZeroRange(b, 0, n)) target.writeZeroes(off, n);
+      else target.write(off, b);
+      done += n;
+      progress?.((done / Math.max(1, total)) * 100);
+    }
   }
 }
 
@@ -323,11 +360,14 @@ export function measureImage(file: string | undefined, opts: MeasureOptions, p: 
   let size = opts.size ?? 0;
   let dataBytes = 0;
   let srcIsQcow2 = false;
+  let bitmaps: { name: string; granularity: number }[] = [];
   if (file !== undefined) {
     const c = openChain(p, file, { readOnly: true, forceShare: opts.forceShare ?? false, ...(opts.srcFormat ? { format: opts.srcFormat } : {}) });
     try {
       size = c.virtualSize;
-      srcIsQcow2 = c.layers[0] instanceof Qcow2Image;
+      const top = c.layers[0];
+      srcIsQcow2 = top instanceof Qcow2Image;
+      if (top instanceof Qcow2Image) bitmaps = loadDirectory(top).map((b) => ({ name: b.name, granularity: 2 ** b.granularityBits }));
       const cs = opts.clusterSize ?? 65536;
       // Data clusters only: zero extents cost nothing in qcow2 v3 (qcow2_measure skips BDRV_BLOCK_ZERO).
       let countedTo = 0;
@@ -350,7 +390,17 @@ export function measureImage(file: string | undefined, opts: MeasureOptions, p: 
   const full = qcow2PreallocSize(size, cs, order);
   // block/qcow2.c qcow2_measure: required = fully_allocated - virtual_size + data clusters.
   const out: MeasureResult = { required: full - size + dataBytes, 'fully-allocated': full };
-  if (srcIsQcow2) out.bitmaps = 0;
+  if (srcIsQcow2) {
+    // qcow2_measure: every persistent bitmap counted fully allocated, its table, and the directory.
+    let bm = 0;
+    let dirBytes = 0;
+    for (const b of bitmaps) {
+      const clusters = Math.ceil(Math.ceil(Math.ceil(size / b.granularity) / 8) / cs);
+      bm += clusters * cs + roundUp(clusters * 8, cs);
+      dirBytes += roundUp(24 + new TextEncoder().encode(b.name).length, 8); // calc_dir_entry_size
+    }
+    out.bitmaps = bm + roundUp(dirBytes, cs);
+  }
   return out;
 }
 
@@ -382,6 +432,7 @@ export function resizeImage(
     if (!(top instanceof Qcow2Image)) throw new UserError('BLOCK_BAD_FORMAT', `cannot resize '${file}'`, { where: file });
     if (newSize % SECTOR !== 0) throw new UserError('BLOCK_BAD_SIZE', `qcow2 sizes must be multiples of 512 (got ${newSize})`, { where: file });
     if (top.snapshots.length > 0) throw new UserError('BLOCK_HAS_SNAPSHOTS', "Can't resize an image which has snapshots", { where: file });
+    if (top.bitmapState) resizeBitmaps(top, top.bitmapState, newSize);
     if (newSize < old) {
       top.discard(newSize, roundUp(old, top.cs) - newSize);
       // The tail of a partial last cluster must read zero after a later grow.

@@ -24,6 +24,7 @@
  * reported as fixed is the difference.
  */
 import { BugError, UserError } from '../../errors.js';
+import { bitmapClusters } from './bitmaps.js';
 import { ClusterCounts, PAGE, mergeRanges } from './cluster-counts.js';
 import { COPIED_HI, entryOffset } from './entries.js';
 import { MAX_REFTABLE_BYTES, putU64, u64 } from './header.js';
@@ -179,6 +180,14 @@ function countReferences(img: Qcow2Image): Counted {
   walkL1(h.l1TableOffset, h.l1Size, true);
   for (const sn of img.snapshots) walkL1(sn.l1TableOffset, sn.l1Size, false);
   if (h.nbSnapshots > 0) inc(h.snapshotsOffset, serializeSnapshotTable(img.snapshots).length);
+  // qcow2-bitmap.c qcow2_check_bitmaps_refcounts: directory, bitmap tables and data clusters.
+  try {
+    for (const r of bitmapClusters(img)) inc(r.offset, r.size);
+  } catch (e) {
+    if (!(e instanceof UserError)) throw e;
+    msg(`ERROR ${e.message}`);
+    out.corruptions++;
+  }
   inc(h.refcountTableOffset, h.refcountTableClusters * cs, true);
   return out;
 }

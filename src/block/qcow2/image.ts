@@ -21,6 +21,7 @@ import type { BlockBackend } from '../backend.js';
 import { ST_DATA, ST_UNALLOC, ST_ZERO, type Layer, type LayerStatus, type StatusKind } from '../image.js';
 import { COMPRESSED_HI, COPIED_HI, ZERO_LO, entryOffset, setEntry } from './entries.js';
 import {
+  EXT_BITMAPS,
   INCOMPAT_CORRUPT,
   INCOMPAT_DIRTY,
   l1EntriesFor,
@@ -30,6 +31,7 @@ import {
   type Qcow2Header,
 } from './header.js';
 import { Refcounts, type RefcountHost } from './refcount.js';
+import { AUTOCLEAR_BITMAPS, closeBitmaps, openBitmaps, type BitmapState } from './bitmaps.js';
 import { parseSnapshotTable, type SnapshotEntry } from './snapshot-table.js';
 
 export interface Qcow2OpenOptions {
@@ -59,6 +61,8 @@ export class Qcow2Image implements Layer, RefcountHost {
   private fileLen: number;
   private closed = false;
   barriers = true;
+  /** Persistent dirty bitmaps of a read-write image (undefined: none, or read-only). */
+  bitmapState: BitmapState | undefined;
 
   private constructor(
     readonly backend: BlockBackend,
@@ -128,11 +132,14 @@ export class Qcow2Image implements Layer, RefcountHost {
       h.incompatibleFeatures &= ~INCOMPAT_DIRTY;
       this.writeHeader();
     }
-    if (h.autoclearFeatures !== 0) {
-      // Autoclear bits (bitmaps …) vfab does not maintain: clear them so others know (qcow2.txt).
-      h.autoclearFeatures = 0;
+    // Autoclear bits vfab does not maintain are cleared so others know (qcow2.txt); the bitmaps
+    // bit stays while the extension is there: vfab keeps the bitmaps up to date (bitmaps.ts).
+    const keep = h.autoclearFeatures & AUTOCLEAR_BITMAPS && h.unknownExtensions.some((e) => e.type === EXT_BITMAPS) ? AUTOCLEAR_BITMAPS : 0;
+    if (h.autoclearFeatures !== keep) {
+      h.autoclearFeatures = keep;
       this.writeHeader();
     }
+    this.bitmapState = openBitmaps(this);
   }
 
   /** Hook for check --repair: replaced by check.ts at import time to avoid a cycle. */
@@ -356,6 +363,7 @@ export class Qcow2Image implements Layer, RefcountHost {
 
   write(offset: number, data: Uint8Array): void {
     this.checkWrite(offset, data.length);
+    this.bitmapState?.mark(offset, data.length);
     let done = 0;
     while (done < data.length) {
       const pos = offset + done;
@@ -509,6 +517,7 @@ export class Qcow2Image implements Layer, RefcountHost {
 
   discard(offset: number, length: number): void {
     this.checkWrite(offset, length);
+    this.bitmapState?.mark(offset, length);
     const first = Math.ceil(offset / this.cs);
     // The tail cluster counts as whole when the range reaches the end of the disk (QEMU does too).
     const endC = offset + length >= this.header.size ? Math.ceil(this.header.size / this.cs) : Math.floor((offset + length) / this.cs);
@@ -517,6 +526,7 @@ export class Qcow2Image implements Layer, RefcountHost {
 
   writeZeroes(offset: number, length: number): void {
     this.checkWrite(offset, length);
+    this.bitmapState?.mark(offset, length);
     const cs = this.cs;
     const end = offset + length;
     const first = Math.ceil(offset / cs);
@@ -591,6 +601,12 @@ export class Qcow2Image implements Layer, RefcountHost {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    try {
+      if (this.bitmapState && !this.readOnly) closeBitmaps(this, this.bitmapState);
+    } catch (e) {
+      this.backend.close();
+      throw e;
+    }
     if (!this.readOnly && this.rc) {
       this.settleRefcounts();
       // Give back the sparse growth past the last used cluster (it is free space).

@@ -16,6 +16,7 @@ export default class DiskCheck extends BaseCommand {
     format: Flags.string({ char: 'f', description: 'image format (probed when absent)' }),
     'force-share': Flags.boolean({ char: 'U', description: 'check even if a writer holds the lock (results may be inconsistent)' }),
     json: Flags.boolean({ description: 'qemu-img check --output=json' }),
+    output: Flags.string({ description: 'qemu-img check --output: human (default) or json', options: ['human', 'json'] }),
   };
 
   async run(): Promise<void> {
@@ -29,20 +30,22 @@ export default class DiskCheck extends BaseCommand {
       ...(fmt ? { format: fmt } : {}),
       forceShare: flags['force-share'],
     });
-    if (flags.json) {
+    if (flags.json || flags.output === 'json') {
+      // qemu-img.c collect_image_check: every count but check-errors is present only when non-zero.
+      const opt = (k: string, v: number): Record<string, number> => (v !== 0 ? { [k]: v } : {});
       this.printJson({
-        'image-end-offset': r.imageEndOffset,
-        'total-clusters': r.totalClusters,
+        ...opt('image-end-offset', r.imageEndOffset),
+        ...opt('total-clusters', r.totalClusters),
         'check-errors': r.checkErrors,
-        ...(r.leaks ? { leaks: r.leaks } : {}),
-        ...(r.corruptions ? { corruptions: r.corruptions } : {}),
-        ...(r.leaksFixed ? { 'leaks-fixed': r.leaksFixed } : {}),
-        ...(r.corruptionsFixed ? { 'corruptions-fixed': r.corruptionsFixed } : {}),
-        'allocated-clusters': r.allocatedClusters,
+        ...opt('leaks', r.leaks),
+        ...opt('corruptions', r.corruptions),
+        ...opt('leaks-fixed', r.leaksFixed),
+        ...opt('corruptions-fixed', r.corruptionsFixed),
+        ...opt('allocated-clusters', r.allocatedClusters),
         filename: r.filename,
         format: r.format,
-        'fragmented-clusters': r.fragmentedClusters,
-        'compressed-clusters': r.compressedClusters,
+        ...opt('fragmented-clusters', r.fragmentedClusters),
+        ...opt('compressed-clusters', r.compressedClusters),
       });
     } else {
       const out: string[] = [...r.messages];

@@ -34,6 +34,7 @@ export default class DiskConvert extends BaseCommand {
     compress: Flags.boolean({ char: 'c', description: 'compressed output (not supported yet)' }),
     progress: Flags.boolean({ char: 'p', description: 'show progress as qemu-img does' }),
     quiet: Flags.boolean({ char: 'q', description: 'print nothing' }),
+    'dirty-bitmap': Flags.string({ description: 'vfab: copy only the extents dirty in this bitmap of the source (incremental backup; needs -B)' }),
   };
 
   async run(): Promise<void> {
@@ -48,6 +49,7 @@ export default class DiskConvert extends BaseCommand {
       opts.backingFile = flags.backing;
       opts.backingFormat = formatArg(flags['backing-format'], '-F') ?? 'qcow2';
     }
+    if (flags['dirty-bitmap'] !== undefined) opts.dirtyBitmap = flags['dirty-bitmap'];
     if (flags.sparse !== undefined) opts.sparseSize = sizeArg(flags.sparse, '-S');
     for (const [k, v] of parseOptions(flags.options)) {
       if (k === 'cluster_size') opts.clusterSize = sizeArg(v, '-o cluster_size');

@@ -23,6 +23,15 @@ function text(i: ImageInfo): string {
   if (fs) {
     lines.push('Format specific information:');
     lines.push(`    compat: ${fs.data.compat}`, `    compression type: ${fs.data['compression-type']}`, `    lazy refcounts: ${fs.data['lazy-refcounts']}`);
+    if (fs.data.bitmaps) {
+      // qapi/qapi-visit human dump (block/qapi.c bdrv_image_info_specific_dump): lists as [N]:.
+      lines.push('    bitmaps:');
+      fs.data.bitmaps.forEach((b, i) => {
+        lines.push(`        [${i}]:`, '            flags:');
+        b.flags.forEach((f, k) => lines.push(`                [${k}]: ${f}`));
+        lines.push(`            name: ${b.name}`, `            granularity: ${b.granularity}`);
+      });
+    }
     lines.push(`    refcount bits: ${fs.data['refcount-bits']}`, `    corrupt: ${fs.data.corrupt}`, `    extended l2: ${fs.data['extended-l2']}`);
   }
   return lines.join('\n');
@@ -44,13 +53,14 @@ export default class DiskInfo extends BaseCommand {
     format: Flags.string({ char: 'f', description: 'image format (probed when absent)' }),
     'force-share': Flags.boolean({ char: 'U', description: 'open even if a writer holds the lock' }),
     json: Flags.boolean({ description: 'JSON like qemu-img info --output=json (an array with --backing-chain)' }),
+    output: Flags.string({ description: 'qemu-img info --output: human (default) or json', options: ['human', 'json'] }),
   };
 
   async run(): Promise<void> {
     const { args, flags } = await this.parse(DiskInfo);
     const fmt = formatArg(flags.format, '-f');
     const infos = imageInfo(args.file, { backingChain: flags['backing-chain'], forceShare: flags['force-share'], ...(fmt ? { format: fmt } : {}) });
-    if (flags.json) this.printJson(flags['backing-chain'] ? infos : infos[0]);
+    if (flags.json || flags.output === 'json') this.printJson(flags['backing-chain'] ? infos : infos[0]);
     else process.stdout.write(`${infos.map(text).join('\n\n')}\n`);
   }
 }

@@ -2,7 +2,7 @@ import { Args, Flags } from '@oclif/core';
 import { BaseCommand } from '../../cli/base-command.js';
 import { openImage } from '../../block/api.js';
 import { formatArg } from '../../block/cli-args.js';
-import { formatMapHuman } from '../../block/map-format.js';
+import { formatMapHuman, formatMapJson } from '../../block/map-format.js';
 
 export default class DiskMap extends BaseCommand {
   static override summary = 'Show which layer of the chain holds each extent (qemu-img map).';
@@ -16,6 +16,7 @@ export default class DiskMap extends BaseCommand {
     format: Flags.string({ char: 'f', description: 'image format (probed when absent)' }),
     'force-share': Flags.boolean({ char: 'U', description: 'open even if a writer holds the lock' }),
     json: Flags.boolean({ description: 'qemu-img map --output=json' }),
+    output: Flags.string({ description: 'qemu-img map --output: human (default) or json', options: ['human', 'json'] }),
   };
 
   async run(): Promise<void> {
@@ -24,6 +25,10 @@ export default class DiskMap extends BaseCommand {
     const chain = openImage(args.file, { readOnly: true, forceShare: flags['force-share'], ...(fmt ? { format: fmt } : {}) });
     try {
       const map = chain.allocationMap();
+      if (flags.output === 'json') {
+        process.stdout.write(formatMapJson(map));
+        return;
+      }
       if (flags.json) {
         this.printJson(map.map(({ file: _f, ...e }) => e));
         return;

@@ -1,0 +1,63 @@
+/**
+ * `qemu-img amend -o` for qcow2 (block/qcow2.c qcow2_amend_options, QEMU 7.2): compat (upgrade
+ * 0.10 → 1.1; a downgrade is refused, vfab does not rewrite zero clusters), lazy_refcounts
+ * (the compatible feature bit; vfab keeps refcounts up to date either way, which the bit allows)
+ * and refcount_bits (only its current value). Every option is checked before the header is
+ * written, and the header is written in one write.
+ */
+import { UserError } from '../errors.js';
+import { Chain, type BackendProvider } from './chain.js';
+import { FileProvider } from './file-backend.adapter.js';
+import { COMPAT_LAZY_REFCOUNTS } from './qcow2/header.js';
+import { Qcow2Image } from './qcow2/image.js';
+
+/** Options qemu-img accepts only when creating (qcow2_amend_options: "only supported for image creation"). */
+const CREATE_ONLY = new Set(['cluster_size', 'preallocation', 'encryption', 'extended_l2', 'compression_type', 'data_file_raw']);
+
+let provider: BackendProvider | undefined;
+function files(): BackendProvider {
+  return (provider ??= new FileProvider());
+}
+
+export function amendImage(file: string, options: Map<string, string>, opts: { format?: 'qcow2' | 'raw' } = {}, p: BackendProvider = files()): void {
+  if (options.size === 0) throw new UserError('CLI_BAD_FLAG', 'Must specify options (-o)', { where: '-o' });
+  for (const k of options.keys()) {
+    if (CREATE_ONLY.has(k)) throw new UserError('CLI_BAD_OPTION', `Invalid parameter '${k}'\nThis option is only supported for image creation`, { where: `-o ${k}` });
+    if (!['compat', 'lazy_refcounts', 'refcount_bits', 'size', 'backing_file', 'backing_fmt'].includes(k)) throw new UserError('CLI_BAD_OPTION', `Invalid parameter '${k}'`, { where: `-o ${k}` });
+    if (k === 'size' || k === 'backing_file' || k === 'backing_fmt') {
+      throw new UserError('CLI_UNSUPPORTED', `vfab: amend -o ${k} is not supported (use disk resize / disk rebase -u)`, { where: `-o ${k}` });
+    }
+  }
+  const lazy = options.get('lazy_refcounts');
+  if (lazy !== undefined && lazy !== 'on' && lazy !== 'off') throw new UserError('CLI_BAD_OPTION', "Parameter 'lazy_refcounts' expects 'on' or 'off'", { where: '-o lazy_refcounts' });
+  const compat = options.get('compat');
+  if (compat !== undefined && !['0.10', 'v2', '1.1', 'v3'].includes(compat)) throw new UserError('CLI_BAD_OPTION', `Invalid compatibility level: '${compat}'`, { where: '-o compat' });
+  const c = Chain.open(p, file, { noBacking: true, ...(opts.format ? { format: opts.format } : {}) });
+  try {
+    const img = c.layers[0];
+    if (!(img instanceof Qcow2Image)) throw new UserError('BLOCK_BAD_FORMAT', `Format driver '${c.format}' does not support option amendment`, { where: file });
+    const h = img.header;
+    let version = h.version;
+    if (compat === '1.1' || compat === 'v3') version = 3;
+    if ((compat === '0.10' || compat === 'v2') && h.version === 3) {
+      throw new UserError('CLI_UNSUPPORTED', 'vfab: downgrading to compat=0.10 is not supported (qemu-img amend does it)', { where: '-o compat' });
+    }
+    const rb = options.get('refcount_bits');
+    if (rb !== undefined && Number(rb) !== 2 ** h.refcountOrder) {
+      throw new UserError('CLI_UNSUPPORTED', `vfab: changing refcount_bits (${2 ** h.refcountOrder} to ${rb}) is not supported yet`, { where: '-o refcount_bits' });
+    }
+    if (lazy === 'on' && version < 3) {
+      throw new UserError('CLI_BAD_OPTION', 'Lazy refcounts only supported with compatibility level 1.1 and above (use compat=1.1 or greater)', { where: '-o lazy_refcounts' });
+    }
+    let compatible = h.compatibleFeatures;
+    if (lazy === 'on') compatible |= COMPAT_LAZY_REFCOUNTS;
+    if (lazy === 'off') compatible &= ~COMPAT_LAZY_REFCOUNTS;
+    if (version === h.version && compatible === h.compatibleFeatures) return;
+    h.version = version;
+    h.compatibleFeatures = compatible;
+    img.writeHeader();
+    img.flush();
+  } finally {
+    c.close();
+  }
+}
