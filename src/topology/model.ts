@@ -75,6 +75,9 @@ export interface BridgeModel {
   host?: string;
   kind: 'bridge' | 'switch';
   flows?: FlowsSpec;
+  /** `ovs-ofctl add-groups` / `add-meters` texts with where they start. */
+  groups?: FlowsSpec;
+  meters?: FlowsSpec;
   macAgingNs?: number;
   macTableSize?: number;
   /** OpenFlow controller, fail mode, datapath id (host bridges only; topology/openflow.ts). */

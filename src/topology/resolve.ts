@@ -244,6 +244,8 @@ class Resolver {
     if (host !== undefined) b.host = host;
     const flows = this.flows(doc, yaml);
     if (flows) b.flows = flows;
+    if (doc.groups !== undefined) b.groups = { text: doc.groups, origin: this.scalarOrigin([...yaml, 'groups']) };
+    if (doc.meters !== undefined) b.meters = { text: doc.meters, origin: this.scalarOrigin([...yaml, 'meters']) };
     if (doc.mac_aging !== undefined) b.macAgingNs = doc.mac_aging;
     if (doc.mac_table_size !== undefined) b.macTableSize = doc.mac_table_size;
     const of = 'fail_mode' in doc || 'controller' in doc || 'datapath_id' in doc ? openflowModel(doc) : undefined;

@@ -103,6 +103,8 @@ const flowsConfig = {
     .optional()
     .describe('OpenFlow versions the flows are written for (ovs-ofctl -O; the highest is used); default OpenFlow10 (+NXM), as ovs-ofctl'),
   strict: z.boolean().optional().describe('reject flows OVS would silently change (a match field without its prerequisite) instead of warning'),
+  groups: z.string().optional().describe('ovs-ofctl add-groups text (group_id=1,type=select,bucket=…), loaded before the flows'),
+  meters: z.string().optional().describe('ovs-ofctl add-meters text (meter=1,kbps,band=type=drop,rate=…); meters need protocols OpenFlow13+'),
 };
 
 export const bridgeSchema = z.strictObject({

@@ -80,6 +80,12 @@ export interface BridgeOptions {
   protocols?: OfVersion;
   /** Reject flows OVS would silently change (a match field dropped for a missing prerequisite). */
   strict?: boolean;
+  /** `ovs-ofctl add-groups` / `add-meters` texts, loaded before the flows (groups wait for the
+   *  port names they use, as flows do). */
+  groups?: string;
+  groupsOrigin?: FlowsOrigin;
+  meters?: string;
+  metersOrigin?: FlowsOrigin;
 }
 
 export interface BridgePortOptions {
@@ -169,6 +175,7 @@ export class Bridge implements XBridge {
   private moveWindowS = -1;
   private readonly movesInWindow = new Map<number, number>();
   private pendingFlows: { text: string; origin: { file: string; line: number; col: number } | undefined } | null = null;
+  private pendingGroups: { text: string; origin: FlowsOrigin | undefined } | null = null;
   private pendingError: UserError | null = null;
   private readonly parseOpts: { protocols: OfVersion; strict: boolean; groupExists: (id: number) => boolean; meterExists: (id: number) => boolean };
   /** Warnings of the flows loaded so far (fields OVS would drop), with their places. */
@@ -195,7 +202,24 @@ export class Bridge implements XBridge {
     this.local = this.localRec.port;
     this.byOfport.set(OFPP_LOCAL, this.localRec);
     this.rebuildAll();
+    if (opts.meters !== undefined) this.loadMeters(opts.meters, opts.metersOrigin);
+    if (opts.groups !== undefined) this.pendingGroups = { text: opts.groups, origin: opts.groupsOrigin };
     this.loadFlows(opts.flows, opts.flowsOrigin);
+  }
+
+  /** Loads groups waiting for port names; false (error kept) while a name is still unknown. */
+  private tryPendingGroups(): boolean {
+    const g = this.pendingGroups;
+    if (g === null) return true;
+    try {
+      this.loadGroups(g.text, g.origin);
+    } catch (e) {
+      if (!(e instanceof UserError) || (e.code !== 'FLOW_UNKNOWN_PORT' && e.code !== 'GROUP_UNKNOWN_PORT')) throw e;
+      this.pendingError = e;
+      return false;
+    }
+    this.pendingGroups = null;
+    return true;
   }
 
   /**
@@ -213,6 +237,10 @@ export class Bridge implements XBridge {
     this.pendingFlows = null;
     this.pendingError = null;
     const text = flows ?? 'priority=0,actions=NORMAL';
+    if (!this.tryPendingGroups()) {
+      this.pendingFlows = { text, origin };
+      return;
+    }
     const parsed = this.parseFlowText(text, origin);
     if (parsed instanceof UserError) {
       this.pendingFlows = { text, origin };
@@ -252,6 +280,7 @@ export class Bridge implements XBridge {
   private retryPendingFlows(): void {
     const p = this.pendingFlows;
     if (p === null) return;
+    if (!this.tryPendingGroups()) return;
     const parsed = this.parseFlowText(p.text, p.origin);
     if (parsed instanceof UserError) {
       this.pendingError = parsed;
@@ -476,7 +505,7 @@ export class Bridge implements XBridge {
   }
 
   /** Replaces the group table with an `ovs-ofctl add-groups` text (ports must exist). */
-  loadGroups(text: string, origin?: { file: string; line: number; col: number }): void {
+  loadGroups(text: string, origin?: FlowsOrigin): void {
     const parsed = parseGroups(text, this.modOpts(origin, 'groups'));
     this.groupTable.groups.clear();
     this.groupTable.generation++;
@@ -498,7 +527,7 @@ export class Bridge implements XBridge {
   }
 
   /** Replaces the meter table with an `ovs-ofctl add-meters` text. */
-  loadMeters(text: string, origin?: { file: string; line: number; col: number }): void {
+  loadMeters(text: string, origin?: FlowsOrigin): void {
     this.meterTable.meters.clear();
     for (const mm of parseMeters(text, this.modOpts(origin, 'meters'))) this.applyMeterMod(mm);
   }
@@ -515,11 +544,12 @@ export class Bridge implements XBridge {
     }
   }
 
-  private modOpts(origin: { file: string; line: number; col: number } | undefined, what: string): { file: string; line: number; col: number; protocols: OfVersion; portByName: (n: string) => number | undefined } {
+  private modOpts(origin: FlowsOrigin | undefined, what: string): { file: string; line: number; col: number; protocols: OfVersion; portByName: (n: string) => number | undefined } {
     return {
       file: origin?.file ?? `${this.path} ${what}`,
       line: origin?.line ?? 1,
       col: origin?.col ?? 1,
+      ...(origin?.position ? { position: origin.position } : {}),
       protocols: this.parseOpts.protocols,
       portByName: (n) => this.portNumber(n),
     };

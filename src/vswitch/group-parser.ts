@@ -188,7 +188,8 @@ function parseBucket(text: string, base: number, type: GroupType, index: number,
       b.weight = w;
     } else if (k === 'watch_port') {
       const p = parsePortText(v, opts);
-      if (p === null || (p >= 0xff00 && p !== OFPP_ANY && p !== 0xfffd)) throw ctx.err('GROUP_BAD_VALUE', kv.valueAt, `${v}: invalid watch_port`);
+      if (p === null) throw ctx.err('GROUP_UNKNOWN_PORT', kv.valueAt, `${v}: invalid watch_port`);
+      if (p >= 0xff00 && p !== OFPP_ANY && p !== 0xfffd) throw ctx.err('GROUP_BAD_VALUE', kv.valueAt, `${v}: invalid watch_port`);
       b.watchPort = p;
     } else if (k === 'watch_group') {
       const g = strToUintBase10(v);
