@@ -255,7 +255,15 @@ export interface TracerouteAction {
   waitNs: number;
 }
 
-export type ScenarioAction = TracerouteAction | PingAction | UdpAction | IperfAction | RpcAction | LinkStateAction | MigrateAction | VfAction | NumVfsAction;
+/** flow_mod / group_mod / meter_mod: ovs-ofctl text applied to a bridge's tables at `at`. */
+export interface TableModAction {
+  kind: 'flow_mod' | 'group_mod' | 'meter_mod';
+  bridge: string;
+  command: string;
+  text: string;
+}
+
+export type ScenarioAction = TracerouteAction | PingAction | UdpAction | IperfAction | RpcAction | LinkStateAction | MigrateAction | VfAction | NumVfsAction | TableModAction;
 
 export interface ScenarioStep {
   index: number;

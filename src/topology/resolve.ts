@@ -647,6 +647,12 @@ class Resolver {
         }
       } else if (kind === 'sriov' && s.sriov) {
         action = { kind: 'sriov', doc: s.sriov };
+      } else if (kind === 'flow_mod' && s.flow_mod) {
+        action = { kind, bridge: s.flow_mod.bridge, command: s.flow_mod.command ?? 'add', text: s.flow_mod.flow };
+      } else if (kind === 'group_mod' && s.group_mod) {
+        action = { kind, bridge: s.group_mod.bridge, command: s.group_mod.command ?? 'add', text: s.group_mod.group };
+      } else if (kind === 'meter_mod' && s.meter_mod) {
+        action = { kind, bridge: s.meter_mod.bridge, command: s.meter_mod.command ?? 'add', text: s.meter_mod.meter };
       }
       if (action) steps.push({ index: i, atNs: s.at, action, yaml: sy });
     });

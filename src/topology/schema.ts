@@ -326,7 +326,24 @@ export const routerSchema = z.strictObject({
   routes: z.array(routeSchema).optional().describe('static routes; connected subnets are implicit'),
 });
 
-export const SCENARIO_ACTIONS = ['ping', 'udp', 'link_down', 'link_up', 'migrate', 'vf', 'sriov', 'traceroute', 'iperf', 'rpc'] as const;
+export const SCENARIO_ACTIONS = ['ping', 'udp', 'link_down', 'link_up', 'migrate', 'vf', 'sriov', 'traceroute', 'iperf', 'rpc', 'flow_mod', 'group_mod', 'meter_mod'] as const;
+
+/** A controller's table change mid-run, in ovs-ofctl syntax (issue 11). */
+const flowModSchema = z.strictObject({
+  bridge: z.string().describe('bridge path, e.g. hv1.br0'),
+  command: z.enum(['add', 'modify', 'modify_strict', 'delete', 'delete_strict']).optional().describe('default add (ovs-ofctl add-flow / mod-flows / del-flows [--strict])'),
+  flow: z.string().describe('the flow in ovs-ofctl syntax (for deletes: the match, with cookie=C/MASK and out_port=P if wanted)'),
+});
+const groupModSchema = z.strictObject({
+  bridge: z.string(),
+  command: z.enum(['add', 'modify', 'add_or_mod', 'delete']).optional().describe('default add (ovs-ofctl add-group / mod-group / del-groups)'),
+  group: z.string().describe('the group in ovs-ofctl syntax (group_id=1,type=…,bucket=…; for delete: group_id=N, or empty for all)'),
+});
+const meterModSchema = z.strictObject({
+  bridge: z.string(),
+  command: z.enum(['add', 'modify', 'delete']).optional().describe('default add (ovs-ofctl add-meter / mod-meter / del-meter)'),
+  meter: z.string().describe('the meter in ovs-ofctl syntax (meter=1,kbps,bands=type=drop,rate=…; for delete: meter=N)'),
+});
 export type ScenarioActionName = (typeof SCENARIO_ACTIONS)[number];
 
 export const scenarioStepSchema = z.strictObject({
@@ -341,6 +358,9 @@ export const scenarioStepSchema = z.strictObject({
   vf: vfActionSchema.optional().describe('ip link set PF vf N …'),
   sriov: numVfsActionSchema.optional().describe('echo N > sriov_numvfs'),
   traceroute: tracerouteSchema.optional().describe('UDP traceroute: lists every router hop'),
+  flow_mod: flowModSchema.optional().describe('add/modify/delete flows on a bridge, as a controller would'),
+  group_mod: groupModSchema.optional().describe('add/modify/delete a group on a bridge'),
+  meter_mod: meterModSchema.optional().describe('add/modify/delete a meter on a bridge'),
 });
 
 export const captureSchema = z.strictObject({
