@@ -14,6 +14,7 @@ import type {
   IperfDoc,
   RpcDoc,
   MigrateDoc,
+  FioActionDoc,
   NumVfsActionDoc,
   PfDoc,
   TopologyDoc,
@@ -49,9 +50,11 @@ export interface BridgePortModel {
 }
 
 export interface TunnelModel {
-  type: 'vxlan';
-  remoteIp: number;
-  vni: number;
+  type: 'vxlan' | 'geneve';
+  /** 'flow' = the packet's tun_dst (OVS options:remote_ip=flow). */
+  remoteIp: number | 'flow';
+  /** 'flow' = the packet's tun_id (OVS options:key=flow). */
+  vni: number | 'flow';
   dstPort: number;
   csum: boolean;
 }
@@ -153,8 +156,21 @@ export interface VmModel {
   memoryBytes?: number;
   dirtyRateBytesPerS?: number;
   interfaces: InterfaceModel[];
-  disks: Array<{ name: string; doc: DiskDoc; yaml: YamlPath }>;
+  disks: DiskModel[];
   yaml: YamlPath;
+}
+
+/**
+ * A VM disk. `imagePath`/`backingPath` are `image`/`backing` resolved once, here, against the
+ * topology file's folder (absolute paths kept): `vfab run` opens them and `vfab qos` (a QoS file
+ * naming the topology) sizes them from the same paths.
+ */
+export interface DiskModel {
+  name: string;
+  doc: DiskDoc;
+  yaml: YamlPath;
+  imagePath?: string;
+  backingPath?: string;
 }
 
 export interface LinkModel {
@@ -263,7 +279,14 @@ export interface TableModAction {
   text: string;
 }
 
-export type ScenarioAction = TracerouteAction | PingAction | UdpAction | IperfAction | RpcAction | LinkStateAction | MigrateAction | VfAction | NumVfsAction | TableModAction;
+/** `fio:` — an fio job on VM disk `doc.disk` (`vm.disk`), run by the fabric's disk I/O feature. */
+export interface FioAction {
+  kind: 'fio';
+  name: string;
+  doc: FioActionDoc;
+}
+
+export type ScenarioAction = TracerouteAction | PingAction | UdpAction | IperfAction | RpcAction | LinkStateAction | MigrateAction | VfAction | NumVfsAction | FioAction | TableModAction;
 
 export interface ScenarioStep {
   index: number;

@@ -30,7 +30,9 @@ import {
   type VmModel,
 } from './model.js';
 import { resolveRouters } from './routers.js';
+import { topologyPath } from './paths.js';
 import { checkTunnelHost, resolveTunnelPort, resolveUnderlay } from './tunnels.js';
+import { l2Segments, type L2Segments } from './l2-segments.js';
 import { openflowModel } from './openflow.js';
 import { NAME_RE, SCENARIO_ACTIONS, type PortDoc, type SwitchDoc, type BridgeDoc, type InterfaceDoc, type TopologyDoc } from './schema.js';
 
@@ -310,7 +312,7 @@ class Resolver {
     const vms = this.vms(doc, hosts);
     const links = this.links(doc);
     const scenario = this.scenario(doc, vms);
-    this.checkDuplicates(hosts, vms);
+    this.checkDuplicates(hosts, vms, l2Segments(hosts, switches, links, vms));
 
     const capture = {
       ports: doc.capture?.ports ?? ('all' as const),
@@ -389,7 +391,13 @@ class Resolver {
       for (const [dname, ddoc] of Object.entries(vdoc.disks ?? {})) {
         const dy = [...vy, 'disks', dname];
         if (!this.checkName('disk', dname, dy)) continue;
-        vm.disks.push({ name: dname, doc: ddoc, yaml: dy });
+        vm.disks.push({
+          name: dname,
+          doc: ddoc,
+          yaml: dy,
+          ...(ddoc.image !== undefined ? { imagePath: topologyPath(this.source.file, ddoc.image) } : {}),
+          ...(ddoc.backing !== undefined ? { backingPath: topologyPath(this.source.file, ddoc.backing) } : {}),
+        });
       }
       vms.push(vm);
     }
@@ -653,14 +661,20 @@ class Resolver {
         action = { kind, bridge: s.group_mod.bridge, command: s.group_mod.command ?? 'add', text: s.group_mod.group };
       } else if (kind === 'meter_mod' && s.meter_mod) {
         action = { kind, bridge: s.meter_mod.bridge, command: s.meter_mod.command ?? 'add', text: s.meter_mod.meter };
+      } else if (kind === 'fio' && s.fio) {
+        // the disk and the job's options are checked with the QoS code by fabric/disk-io.ts
+        action = { kind: 'fio', name: appName('fio', s.fio.name, [...sy, 'fio']), doc: s.fio };
       }
       if (action) steps.push({ index: i, atNs: s.at, action, yaml: sy });
     });
     return steps;
   }
 
-  /** MACs (after assigning defaults) and IPv4 addresses must be unique across the fabric. */
-  private checkDuplicates(hosts: HostModel[], vms: VmModel[]): void {
+  /**
+   * MACs (after assigning defaults) must be unique across the fabric; IPv4 addresses within an L2
+   * segment (l2-segments.ts), so tenants on separate bridges, VLANs or VNIs may reuse addresses.
+   */
+  private checkDuplicates(hosts: HostModel[], vms: VmModel[], segments: L2Segments): void {
     const macs = new Map<number, YamlPath>();
     const note = (mac: number, yaml: YamlPath, text: string): void => {
       const prev = macs.get(mac);
@@ -692,15 +706,20 @@ class Resolver {
         next++;
       }
     }
-    const ips = new Map<number, YamlPath>();
+    const ips = new Map<string, { yaml: YamlPath; path: string }>();
     for (const vm of vms) {
       for (const i of vm.interfaces) {
         if (!i.ipv4) continue;
-        const prev = ips.get(i.ipv4.address);
+        const key = `${segments.of(i)} ${i.ipv4.address}`;
+        const prev = ips.get(key);
         if (prev) {
-          const at = this.source.locate(prev);
-          this.err('DUPLICATE_IP', [...i.yaml, 'ipv4'], `IPv4 address ${formatIpv4(i.ipv4.address)} is already used at line ${at.line}`);
-        } else ips.set(i.ipv4.address, [...i.yaml, 'ipv4']);
+          const at = this.source.locate(prev.yaml);
+          this.err(
+            'DUPLICATE_IP',
+            [...i.yaml, 'ipv4'],
+            `IPv4 address ${formatIpv4(i.ipv4.address)} is already used at line ${at.line} (${prev.path}) in the same L2 segment; tenants that reuse addresses need separate bridges, VLANs or VNIs`,
+          );
+        } else ips.set(key, { yaml: [...i.yaml, 'ipv4'], path: i.path });
       }
     }
   }

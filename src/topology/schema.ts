@@ -17,6 +17,7 @@ import { showValue } from '../errors.js';
 import { zDuration, zRate, zSize } from '../util/zod-units.js';
 import { FEATURE_NAMES, type FeatureName } from '../wire/virtio-net-features.js';
 import { openflowBridgeConfig } from './openflow.js';
+import { fioJobSchema, policySchema, storageDeviceSchema } from './storage-schema.js';
 
 /** Names of hosts, switches, VMs, bridges, ports, interfaces: no dots (paths are dotted). */
 export const NAME_RE = /^[A-Za-z_][A-Za-z0-9_-]*$/;
@@ -64,18 +65,23 @@ const vlanConfig = {
 };
 
 /** OVS tunnel options (vswitch.xml "Tunnel Options"), issue 14. */
+const zVni = z
+  .number({ error: (iss) => (iss.input === undefined ? undefined : `expected a VNI (0-16777215) or "flow", got ${JSON.stringify(iss.input)}`) })
+  .int({ error: (iss) => `VNI ${String(iss.input)} is not a whole number` })
+  .min(0, { error: (iss) => `VNI ${String(iss.input)} is outside 24 bits (0-16777215)` })
+  .max(0xffffff, { error: (iss) => `VNI ${String(iss.input)} is outside 24 bits (0-16777215)` });
 const tunnelConfig = {
-  type: z.enum(['vxlan']).optional().describe('OVS Interface type: absent = a normal port; vxlan = a VXLAN tunnel port'),
-  remote_ip: zIpv4().optional().describe('vxlan: the remote VTEP (its host underlay address)'),
-  key: z
-    .number({ error: (iss) => (iss.input === undefined ? undefined : `expected a VNI (0-16777215), got ${JSON.stringify(iss.input)}`) })
-    .int({ error: (iss) => `VNI ${String(iss.input)} is not a whole number` })
-    .min(0, { error: (iss) => `VNI ${String(iss.input)} is outside 24 bits (0-16777215)` })
-    .max(0xffffff, { error: (iss) => `VNI ${String(iss.input)} is outside 24 bits (0-16777215)` })
+  type: z.enum(['vxlan', 'geneve']).optional().describe('OVS Interface type: absent = a normal port; vxlan or geneve = a tunnel port'),
+  remote_ip: z
+    .union([z.literal('flow'), zIpv4()])
     .optional()
-    .describe('vxlan: the VNI (OVS options:key), default 0'),
-  dst_port: zCount(1, 65535).optional().describe('vxlan: UDP destination port, default 4789'),
-  csum: z.boolean().optional().describe('vxlan: compute the outer UDP checksum (OVS options:csum, default false)'),
+    .describe('tunnel: the remote VTEP (its host underlay address), or "flow" to take it from the packet\'s tun_dst (set_field:…->tun_dst)'),
+  key: z
+    .union([z.literal('flow'), zVni])
+    .optional()
+    .describe('tunnel: the VNI (OVS options:key), default 0, or "flow" to take it from tun_id (set_field/set_tunnel) and receive any VNI'),
+  dst_port: zCount(1, 65535).optional().describe('tunnel: UDP destination port, default 4789 (vxlan) or 6081 (geneve)'),
+  csum: z.boolean().optional().describe('tunnel: compute the outer UDP checksum (OVS options:csum, default false)'),
 };
 
 export const portSchema = z.strictObject({
@@ -143,6 +149,7 @@ export const hostSchema = z.strictObject({
   bridges: z.record(z.string(), bridgeSchema).optional(),
   nics: z.record(z.string(), pfSchema).optional().describe('SR-IOV physical functions'),
   underlay: underlaySchema.optional().describe('the host underlay address tunnel ports send from (port host.underlay)'),
+  backends: z.record(z.string(), storageDeviceSchema).optional().describe('storage devices (service-time models) the disks of VMs on this host use, as in QoS files'),
 });
 
 export const switchSchema = z.strictObject({
@@ -207,6 +214,8 @@ export const diskSchema = z.strictObject({
   backing_format: z.enum(['qcow2', 'raw']).optional(),
   cluster_size: zSize().optional(),
   readonly: z.boolean().optional(),
+  backend: z.string().optional().describe('a storage device of the VM\'s host (hosts.H.backends); default: a null device'),
+  throttle: policySchema.optional().describe('I/O limits, any policy kind vfab qos supports (QEMU iops-total: 500 …, firecracker, io.max, mclock)'),
 });
 
 export const vmSchema = z.strictObject({
@@ -292,6 +301,10 @@ const migrateSchema = z.strictObject({
   announce_step: zDuration().optional(),
 });
 
+const fioActionSchema = fioJobSchema.extend({
+  name: z.string().regex(NAME_RE).optional().describe('job name in the fio results (default fio1, fio2 …)'),
+});
+
 const vfActionSchema = vfConfigSchema.extend({
   nic: z.string().describe('host.pf, e.g. hv1.pf0'),
   vf: zCount(0, 255),
@@ -326,7 +339,7 @@ export const routerSchema = z.strictObject({
   routes: z.array(routeSchema).optional().describe('static routes; connected subnets are implicit'),
 });
 
-export const SCENARIO_ACTIONS = ['ping', 'udp', 'link_down', 'link_up', 'migrate', 'vf', 'sriov', 'traceroute', 'iperf', 'rpc', 'flow_mod', 'group_mod', 'meter_mod'] as const;
+export const SCENARIO_ACTIONS = ['ping', 'udp', 'link_down', 'link_up', 'migrate', 'vf', 'sriov', 'traceroute', 'iperf', 'rpc', 'fio', 'flow_mod', 'group_mod', 'meter_mod'] as const;
 
 /** A controller's table change mid-run, in ovs-ofctl syntax (issue 11). */
 const flowModSchema = z.strictObject({
@@ -358,6 +371,7 @@ export const scenarioStepSchema = z.strictObject({
   vf: vfActionSchema.optional().describe('ip link set PF vf N …'),
   sriov: numVfsActionSchema.optional().describe('echo N > sriov_numvfs'),
   traceroute: tracerouteSchema.optional().describe('UDP traceroute: lists every router hop'),
+  fio: fioActionSchema.optional().describe('an fio job on a VM disk (vm1.vda), in the QoS files\' fio vocabulary'),
   flow_mod: flowModSchema.optional().describe('add/modify/delete flows on a bridge, as a controller would'),
   group_mod: groupModSchema.optional().describe('add/modify/delete a group on a bridge'),
   meter_mod: meterModSchema.optional().describe('add/modify/delete a meter on a bridge'),
@@ -402,6 +416,7 @@ export type UdpDoc = z.output<typeof udpSchema>;
 export type IperfDoc = z.output<typeof iperfSchema>;
 export type RpcDoc = z.output<typeof rpcSchema>;
 export type MigrateDoc = z.output<typeof migrateSchema>;
+export type FioActionDoc = z.output<typeof fioActionSchema>;
 export type VfActionDoc = z.output<typeof vfActionSchema>;
 export type NumVfsActionDoc = z.output<typeof numVfsActionSchema>;
 export type RouterDoc = z.output<typeof routerSchema>;
