@@ -10,6 +10,7 @@ export default class Flows extends BaseCommand {
   static override examples = [
     '<%= config.bin %> flows topologies/two-hosts.yaml --bridge hv1.br0',
     '<%= config.bin %> flows topologies/two-hosts.yaml --bridge tor --until 2s --json',
+    '<%= config.bin %> flows topologies/ovs-groups.yaml --bridge hv1.br0 --groups --meters',
   ];
   static override args = { file: Args.string({ description: 'topology YAML file', required: true }) };
   static override flags = {
@@ -18,6 +19,8 @@ export default class Flows extends BaseCommand {
     seed: Flags.string({ description: 'seed (default: the topology\'s seed)' }),
     json: Flags.boolean({ description: 'print the flows with counters as JSON' }),
     offload: Flags.boolean({ description: 'mark which flows a switchdev NIC could offload (TC-flower subset; a hint, see docs/sriov.md)' }),
+    groups: Flags.boolean({ description: 'print the group table instead (ovs-ofctl dump-groups, then dump-group-stats)' }),
+    meters: Flags.boolean({ description: 'print the meter table instead (ovs-ofctl dump-meters, then meter-stats)' }),
   };
 
   async run(): Promise<void> {
@@ -25,6 +28,11 @@ export default class Flows extends BaseCommand {
     const { fabric } = await runTopologyAsync(args.file, runOptions(flags.until, flags.seed));
     const br = pickBridge(fabric.ctx.bridges, flags.bridge);
     const hint = (f: { match: string; actions: string }) => offloadableText(`${f.match},actions=${f.actions}`);
+    if (flags.groups || flags.meters) {
+      if (flags.groups) process.stdout.write(`${br.dumpGroups()}${br.dumpGroupStats()}`);
+      if (flags.meters) process.stdout.write(`${br.dumpMeters()}${br.dumpMeterStats()}`);
+      return;
+    }
     if (flags.json) {
       const flows = br.flowStats();
       this.printJson({ bridge: br.path, time_ns: fabric.sim.now, flows: flags.offload ? flows.map((f) => ({ ...f, offload: hint(f) })) : flows });

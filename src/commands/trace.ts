@@ -21,12 +21,15 @@ export default class Trace extends BaseCommand {
   static override examples = [
     '<%= config.bin %> trace --flows br0.flows --port p1:1 --port p2:2:tag=10 --port p3:3:trunks=10,20 --packet in_port=1,dl_src=00:00:00:00:00:0a,dl_dst=ff:ff:ff:ff:ff:ff,arp,arp_op=1',
     '<%= config.bin %> trace --flows br0.flows --port p1:1 --port p2:2 --packets migration.txt --json',
+    '<%= config.bin %> trace -O OpenFlow13 --flows lb.flows --groups lb.groups --meters lb.meters --port p1:1 --port p2:2:down --port p3:3 --packet in_port=1,tcp,nw_src=10.0.0.1,nw_dst=10.0.0.9,tp_src=4242,tp_dst=80',
     '<%= config.bin %> trace topologies/two-hosts.yaml --from vm1.eth0 --packet dl_dst=02:00:00:00:0a:03,ip,nw_src=10.0.0.1,nw_dst=10.0.0.3,nw_ttl=64',
   ];
   static override args = { file: Args.string({ description: 'topology YAML file (topology mode)', required: false }) };
   static override flags = {
     flows: Flags.string({ description: 'ovs-ofctl add-flows file (bare-bridge mode)' }),
-    port: Flags.string({ description: 'bridge port NAME:OFPORT[:tag=VID][:trunks=VID,VID…][:vlan_mode=M] (repeatable)', multiple: true }),
+    groups: Flags.string({ description: 'ovs-ofctl add-groups file, loaded before the flows (bare-bridge mode)' }),
+    meters: Flags.string({ description: 'ovs-ofctl add-meters file, loaded before the flows (bare-bridge mode; meters need -O OpenFlow13)' }),
+    port: Flags.string({ description: 'bridge port NAME:OFPORT[:tag=VID][:trunks=VID,VID…][:vlan_mode=M][:down] (repeatable; :down = link down, for fast-failover groups)', multiple: true }),
     packet: Flags.string({ description: 'packet in ofproto/trace flow syntax (repeatable)', multiple: true }),
     packets: Flags.string({ description: 'file with one packet per line (# comments; "trace FLOW" = no MAC learning)' }),
     'local-no-flood': Flags.boolean({ description: 'leave LOCAL out of floods (ovs-ofctl mod-port br0 br0 no-flood)' }),
@@ -57,8 +60,8 @@ export default class Trace extends BaseCommand {
 
     if (args.file !== undefined) {
       if (flags.from === undefined) throw new UserError('CLI_MISSING_FLAG', 'topology mode needs --from VM.IFACE', { where: '--from' });
-      if (flags.flows !== undefined || flags.port !== undefined) {
-        throw new UserError('CLI_BAD_FLAG', '--flows/--port are for bare-bridge mode (no topology file)', { where: '--flows' });
+      if (flags.flows !== undefined || flags.port !== undefined || flags.groups !== undefined || flags.meters !== undefined) {
+        throw new UserError('CLI_BAD_FLAG', '--flows/--port/--groups/--meters are for bare-bridge mode (no topology file)', { where: '--flows' });
       }
       const model = loadTopology(args.file);
       const results = packets.map((p) => traceTopology(model, { from: flags.from!, packet: p.flow }));
@@ -76,6 +79,8 @@ export default class Trace extends BaseCommand {
       strict: flags.strict,
       flows: readText(flags.flows, '--flows'),
       flowsFile: flags.flows,
+      ...(flags.groups !== undefined ? { groups: readText(flags.groups, '--groups'), groupsFile: flags.groups } : {}),
+      ...(flags.meters !== undefined ? { meters: readText(flags.meters, '--meters'), metersFile: flags.meters } : {}),
       ports: flags.port.map((p) => parsePortSpec(p)),
       localNoFlood: flags['local-no-flood'],
       ...(flags['mac-table-size'] !== undefined ? { macTableSize: flags['mac-table-size'] } : {}),

@@ -179,6 +179,8 @@ function buildBridge(ctx: FabricContext, m: BridgeModel, bridgeCount: number): B
       cacheSize: flowCacheSize(bridgeCount),
       ...(initialFlows(m) !== undefined ? { flows: initialFlows(m)! } : {}),
       ...(m.flows ? { flowsOrigin: m.flows.origin } : {}),
+      ...(m.groups ? { groups: m.groups.text, groupsOrigin: m.groups.origin } : {}),
+      ...(m.meters ? { meters: m.meters.text, metersOrigin: m.meters.origin } : {}),
       ...(m.macAgingNs !== undefined ? { macAgingNs: m.macAgingNs } : {}),
       ...(m.macTableSize !== undefined ? { macTableSize: m.macTableSize } : {}),
       // A bridge with an OpenFlow controller speaks OpenFlow 1.3 (vfab's channel): its flows are

@@ -124,6 +124,26 @@ export function scheduleScenario(ctx: FabricContext): ScheduledApp[] {
         }));
         break;
       }
+      case 'flow_mod':
+      case 'group_mod':
+      case 'meter_mod': {
+        const br = ctx.bridges.get(act.bridge);
+        if (!br) throw ctx.source.error('UNKNOWN_BRIDGE', [...step.yaml, act.kind, 'bridge'], `no bridge "${act.bridge}" (bridges: ${[...ctx.bridges.keys()].join(', ')})`);
+        // The text's places are within the scenario step (file:line:col of the step's key).
+        const origin = { file: `scenario[${step.index}].${act.kind}`, line: 1, col: 1 };
+        ctx.sim.scheduleAt(step.atNs, () => {
+          try {
+            if (act.kind === 'flow_mod') br.flowMod(act.command as Parameters<typeof br.flowMod>[0], act.text, origin);
+            else if (act.kind === 'group_mod') br.groupMod(act.command as Parameters<typeof br.groupMod>[0], act.text, origin);
+            else br.meterMod(act.command as Parameters<typeof br.meterMod>[0], act.text, origin);
+          } catch (e) {
+            if (!(e instanceof UserError)) throw e;
+            const col = e.location?.file === origin.file ? ` (column ${e.location.col} of the ${act.kind} text)` : '';
+            throw ctx.source.error(e.code, [...step.yaml, act.kind], `${e.message}${col}`);
+          }
+        });
+        break;
+      }
       case 'link_down':
       case 'link_up': {
         const up = act.kind === 'link_up';

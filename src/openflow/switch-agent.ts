@@ -17,7 +17,7 @@ import type { Bridge } from '../vswitch/bridge.js';
 import type { FlowRule } from '../vswitch/flow-table.js';
 import { parseFlows } from '../vswitch/flow-parser.js';
 import { KEY_WORDS, OFPP_LOCAL } from '../vswitch/fields.js';
-import type { Instruction } from './actions.js';
+import type { Action, Instruction } from './actions.js';
 import {
   OFPBAC,
   OFPBRC,
@@ -31,7 +31,10 @@ import {
   OFPG_ANY,
   OFPGC,
   OFPGMFC,
+  OFPGT,
+  OFPMBT,
   OFPMC,
+  OFPMF,
   OFPMMFC,
   OFPP,
   OFPPC,
@@ -54,7 +57,7 @@ import { splitMultipartReply } from './stream.js';
 import { tableFeatures } from './table-features.js';
 
 const OFPMP_TABLE_FEATURES = 12;
-import { instructionsToText, matchToText, toOfPort, toVPort, vactionsToInstructions, wordsToMatch } from './translate.js';
+import { actionsToText, instructionsToText, matchToText, toOfPort, toVPort, vactionsToInstructions, wordsToMatch } from './translate.js';
 
 export interface SwitchAgentOptions {
   datapathId: bigint;
@@ -151,16 +154,11 @@ export class SwitchAgent {
         if (this.slaveCheck()) return this.slaveCheck()!;
         if (m.command > OFPGC.DELETE) return { type: OFPET.GROUP_MOD_FAILED, code: OFPGMFC.BAD_COMMAND, why: `command ${m.command}` };
         if (m.groupType > 3) return { type: OFPET.GROUP_MOD_FAILED, code: OFPGMFC.BAD_TYPE, why: `type ${m.groupType}` };
-        // No group table yet (issue 11): it holds zero groups, so an add does not fit and a modify names none.
-        if (m.command === OFPGC.ADD) return { type: OFPET.GROUP_MOD_FAILED, code: OFPGMFC.OUT_OF_GROUPS, why: 'vfab bridges hold no groups yet' };
-        if (m.command === OFPGC.MODIFY) return { type: OFPET.GROUP_MOD_FAILED, code: OFPGMFC.UNKNOWN_GROUP, why: `group ${m.groupId}` };
-        return [];
+        return this.groupMod(m);
       case 'meter_mod':
         if (this.slaveCheck()) return this.slaveCheck()!;
         if (m.command > OFPMC.DELETE) return { type: OFPET.METER_MOD_FAILED, code: OFPMMFC.BAD_COMMAND, why: `command ${m.command}` };
-        if (m.command === OFPMC.ADD) return { type: OFPET.METER_MOD_FAILED, code: OFPMMFC.OUT_OF_METERS, why: 'vfab bridges hold no meters yet' };
-        if (m.command === OFPMC.MODIFY) return { type: OFPET.METER_MOD_FAILED, code: OFPMMFC.UNKNOWN_METER, why: `meter ${m.meterId}` };
-        return [];
+        return this.meterMod(m);
       case 'port_mod': {
         const port = this.portOf(m.portNo);
         if (!port) return { type: OFPET.PORT_MOD_FAILED, code: OFPPMFC.BAD_PORT, why: `port ${m.portNo}` };
@@ -199,6 +197,50 @@ export class SwitchAgent {
     } catch (e) {
       return mapParseError(e);
     }
+  }
+
+  /** GROUP_MOD through the bridge's group table (group-table.ts), errors as OVS answers them. */
+  private groupMod(m: MessageOf<'group_mod'>): AgentResult {
+    const where = { file: `${this.bridge.path} group_mod`, line: 1, col: 1 };
+    if (m.command === OFPGC.DELETE) {
+      try {
+        this.bridge.groupMod('delete', m.groupId === 0xfffffffc ? '' : `group_id=${m.groupId}`, where);
+      } catch (e) {
+        return mapGroupError(e);
+      }
+      return [];
+    }
+    const text = groupModText(m);
+    if (typeof text !== 'string') return text;
+    try {
+      this.bridge.groupMod(m.command === OFPGC.ADD ? 'add' : 'modify', text, where);
+    } catch (e) {
+      if (e instanceof UserError && e.code === 'FLOW_BAD_OUT_GROUP') return { type: OFPET.GROUP_MOD_FAILED, code: OFPGMFC.CHAINING_UNSUPPORTED, why: e.message };
+      return mapGroupError(e);
+    }
+    return [];
+  }
+
+  /** METER_MOD through the bridge's meter table (meter.ts). */
+  private meterMod(m: MessageOf<'meter_mod'>): AgentResult {
+    const where = { file: `${this.bridge.path} meter_mod`, line: 1, col: 1 };
+    if (m.meterId === 0 || m.meterId > 0xffff0000) return { type: OFPET.METER_MOD_FAILED, code: OFPMMFC.INVALID_METER, why: `meter ${m.meterId}` };
+    try {
+      if (m.command === OFPMC.DELETE) {
+        this.bridge.meterMod('delete', `meter=${m.meterId}`, where);
+        return [];
+      }
+      const flags = [m.flags & OFPMF.KBPS ? 'kbps' : '', m.flags & OFPMF.PKTPS ? 'pktps' : '', m.flags & OFPMF.BURST ? 'burst' : '', m.flags & OFPMF.STATS ? 'stats' : ''].filter((x) => x).join(',');
+      const bands = m.bands.map((b) => {
+        if (b.type !== OFPMBT.DROP) return null;
+        return `type=drop,rate=${b.rate}${m.flags & OFPMF.BURST ? `,burst_size=${b.burstSize}` : ''}`;
+      });
+      if (bands.some((b) => b === null)) return { type: OFPET.METER_MOD_FAILED, code: OFPMMFC.BAD_BAND, why: 'only drop bands are supported (as in OVS userspace)' };
+      this.bridge.meterMod(m.command === OFPMC.ADD ? 'add' : 'modify', `meter=${m.meterId},${flags},bands=${bands.join(',')}`, where);
+    } catch (e) {
+      return mapMeterError(e);
+    }
+    return [];
   }
 
   private flowMod(m: MessageOf<'flow_mod'>): AgentResult {
@@ -417,7 +459,21 @@ export class SwitchAgent {
         body = { mp: 'group', stats: [] };
         break;
       case 'group_desc':
-        body = { mp: 'group_desc', groups: [] };
+        body = {
+          mp: 'group_desc',
+          groups: [...this.bridge.groupTable.groups.values()]
+            .sort((a, b) => a.id - b.id)
+            .map((g) => ({
+              groupType: GROUP_TYPE_NO[g.type],
+              groupId: g.id,
+              buckets: g.buckets.map((bk) => ({
+                weight: bk.weight,
+                watchPort: bk.watchPort === 0xffff ? 0xffffffff : toOfPort(bk.watchPort),
+                watchGroup: bk.watchGroup,
+                actions: vactionsToInstructions(bk.actions).flatMap((i) => (i.type === 'apply_actions' ? i.actions : [])),
+              })),
+            })),
+        };
         break;
       case 'group_features':
         body = { mp: 'group_features', types: 0, capabilities: 0, maxGroups: [0, 0, 0, 0], actions: [0, 0, 0, 0] };
@@ -426,7 +482,16 @@ export class SwitchAgent {
         body = { mp: 'meter', stats: [] };
         break;
       case 'meter_config':
-        body = { mp: 'meter_config', configs: [] };
+        body = {
+          mp: 'meter_config',
+          configs: [...this.bridge.meterTable.meters.values()]
+            .sort((a, b) => a.id - b.id)
+            .map((mt) => ({
+              flags: (mt.config.kbps ? OFPMF.KBPS : 0) | (mt.config.pktps ? OFPMF.PKTPS : 0) | (mt.config.burst ? OFPMF.BURST : 0) | (mt.config.stats ? OFPMF.STATS : 0),
+              meterId: mt.id,
+              bands: mt.config.bands.map((b) => ({ type: OFPMBT.DROP, rate: b.rate, burstSize: b.burstSize })),
+            })),
+        };
         break;
       case 'meter_features':
         body = { mp: 'meter_features', maxMeter: 0, bandTypes: 0, capabilities: 0, maxBands: 0, maxColor: 0 };
@@ -470,9 +535,55 @@ function outputsTo(r: FlowRule, vport: number): boolean {
 }
 
 /** A vswitch flow-parser error as the OpenFlow error a switch would give. */
+const GROUP_TYPE_NO = { all: OFPGT.ALL, select: OFPGT.SELECT, indirect: OFPGT.INDIRECT, ff: OFPGT.FF } as const;
+const GROUP_TYPE_TEXT = ['all', 'select', 'indirect', 'ff'] as const;
+
+/** A GROUP_MOD as `ovs-ofctl` group text, applied through the bridge's group table. */
+function groupModText(m: { groupType: number; groupId: number; buckets: readonly { weight: number; watchPort: number; watchGroup: number; actions: readonly Action[] }[] }): string | OfpErr {
+  let s = `group_id=${m.groupId},type=${GROUP_TYPE_TEXT[m.groupType]}`;
+  for (const b of m.buckets) {
+    const acts = actionsToText(b.actions);
+    if (typeof acts !== 'string') return acts;
+    s += ',bucket=';
+    if (m.groupType === OFPGT.SELECT) s += `weight:${b.weight},`;
+    if (b.watchPort !== 0xffffffff) s += `watch_port:${b.watchPort > OFPP.MAX ? b.watchPort - 0xffff0000 : b.watchPort},`;
+    if (b.watchGroup !== 0xffffffff) s += `watch_group:${b.watchGroup},`;
+    s += `actions=${acts}`;
+  }
+  return s;
+}
+
+function mapGroupError(e: unknown): OfpErr {
+  if (!(e instanceof UserError)) throw e;
+  const why = e.message;
+  const code =
+    e.code === 'GROUP_EXISTS' ? OFPGMFC.GROUP_EXISTS
+    : e.code === 'GROUP_UNKNOWN' ? OFPGMFC.UNKNOWN_GROUP
+    : e.code === 'GROUP_TOO_MANY' ? OFPGMFC.OUT_OF_GROUPS
+    : e.code === 'GROUP_LOOP' ? OFPGMFC.WATCH_UNSUPPORTED
+    : e.code === 'GROUP_BAD_VALUE' && /group id/.test(why) ? OFPGMFC.INVALID_GROUP
+    : OFPGMFC.BAD_BUCKET;
+  return { type: OFPET.GROUP_MOD_FAILED, code, why };
+}
+
+function mapMeterError(e: unknown): OfpErr {
+  if (!(e instanceof UserError)) throw e;
+  const why = e.message;
+  const code =
+    e.code === 'METER_EXISTS' ? OFPMMFC.METER_EXISTS
+    : e.code === 'METER_UNKNOWN' ? OFPMMFC.UNKNOWN_METER
+    : e.code === 'METER_TOO_MANY' ? OFPMMFC.OUT_OF_METERS
+    : e.code === 'METER_BAD_FLAGS' ? OFPMMFC.BAD_FLAGS
+    : e.code === 'METER_BAD_VALUE' ? OFPMMFC.INVALID_METER
+    : OFPMMFC.BAD_BAND;
+  return { type: OFPET.METER_MOD_FAILED, code, why };
+}
+
 function mapParseError(e: unknown): OfpErr {
   if (!(e instanceof UserError)) throw e;
   const why = e.message;
+  if (e.code === 'FLOW_BAD_OUT_GROUP') return { type: OFPET.BAD_ACTION, code: OFPBAC.BAD_OUT_GROUP, why };
+  if (e.code === 'FLOW_BAD_METER') return { type: OFPET.METER_MOD_FAILED, code: OFPMMFC.INVALID_METER, why };
   if (/OFPBAC_MATCH_INCONSISTENT/.test(why)) return { type: OFPET.BAD_ACTION, code: OFPBAC.MATCH_INCONSISTENT, why };
   if (/OFPBAC_BAD_SET_ARGUMENT/.test(why)) return { type: OFPET.BAD_ACTION, code: OFPBAC.BAD_SET_ARGUMENT, why };
   if (e.code === 'FLOW_PREREQ') return { type: OFPET.BAD_MATCH, code: 9, why };

@@ -45,7 +45,7 @@ import {
 } from '../vswitch/fields.js';
 import type { Action as VAction } from '../vswitch/actions.js';
 import type { Action, Instruction } from './actions.js';
-import { OFPBAC, OFPBIC, OFPBMC, OFPCML_NO_BUFFER, OFPET, OFPMMFC, OFPP } from './constants.js';
+import { OFPBAC, OFPBIC, OFPBMC, OFPCML_NO_BUFFER, OFPET, OFPP } from './constants.js';
 import type { Match, OfpErr, OxmName, OxmTlv } from './oxm.js';
 
 /** OpenFlow 1.3 port number to the vswitch's (16-bit reserved numbering). */
@@ -178,8 +178,9 @@ function actionText(a: Action, out: string[]): OfpErr | null {
       return null;
     }
     case 'group':
-      // vfab bridges hold no groups yet (issue 11 adds them): every group id is unknown.
-      return { type: OFPET.BAD_ACTION, code: OFPBAC.BAD_OUT_GROUP, why: `group ${a.groupId} does not exist` };
+      // The bridge checks that the group exists when the flow is added (OFPBAC_BAD_OUT_GROUP).
+      out.push(`group:${a.groupId}`);
+      return null;
     default:
       return { type: OFPET.BAD_ACTION, code: OFPBAC.BAD_TYPE, why: `action ${a.type} is not supported by vfab bridges` };
   }
@@ -205,6 +206,7 @@ export function actionsToText(actions: readonly Action[]): string | OfpErr {
 export function instructionsToText(list: readonly Instruction[], tableId: number): string | OfpErr {
   const out: string[] = [];
   let gotoT: number | null = null;
+  let meter: number | null = null;
   for (const i of list) {
     switch (i.type) {
       case 'apply_actions':
@@ -220,7 +222,9 @@ export function instructionsToText(list: readonly Instruction[], tableId: number
       case 'clear_actions':
         break;
       case 'meter':
-        return { type: OFPET.METER_MOD_FAILED, code: OFPMMFC.INVALID_METER, why: `meter ${i.meterId} does not exist` };
+        // Instructions run meter first (OpenFlow 1.3 §5.9); the bridge checks the meter exists.
+        meter = i.meterId;
+        break;
       case 'write_actions':
       case 'write_metadata':
         return { type: OFPET.BAD_INSTRUCTION, code: OFPBIC.UNSUP_INST, why: `${i.type} is not supported by vfab bridges` };
@@ -229,6 +233,7 @@ export function instructionsToText(list: readonly Instruction[], tableId: number
     }
   }
   if (gotoT !== null) out.push(`goto_table:${gotoT}`);
+  if (meter !== null) out.unshift(`meter:${meter}`);
   return out.length ? out.join(',') : 'drop';
 }
 
@@ -330,6 +335,12 @@ export function vactionsToInstructions(actions: readonly VAction[]): Instruction
         break;
       case 'goto_table':
         out.push({ type: 'goto_table', tableId: a.table });
+        break;
+      case 'group':
+        acts.push({ type: 'group', groupId: a.id });
+        break;
+      case 'meter':
+        out.push({ type: 'meter', meterId: a.id });
         break;
       default:
         // set (masked word writes) and resubmit have no one-to-one OpenFlow 1.3 form: left out of

@@ -78,6 +78,9 @@ export interface BridgeModel {
   host?: string;
   kind: 'bridge' | 'switch';
   flows?: FlowsSpec;
+  /** `ovs-ofctl add-groups` / `add-meters` texts with where they start. */
+  groups?: FlowsSpec;
+  meters?: FlowsSpec;
   macAgingNs?: number;
   macTableSize?: number;
   /** OpenFlow controller, fail mode, datapath id (host bridges only; topology/openflow.ts). */
@@ -268,6 +271,14 @@ export interface TracerouteAction {
   waitNs: number;
 }
 
+/** flow_mod / group_mod / meter_mod: ovs-ofctl text applied to a bridge's tables at `at`. */
+export interface TableModAction {
+  kind: 'flow_mod' | 'group_mod' | 'meter_mod';
+  bridge: string;
+  command: string;
+  text: string;
+}
+
 /** `fio:` — an fio job on VM disk `doc.disk` (`vm.disk`), run by the fabric's disk I/O feature. */
 export interface FioAction {
   kind: 'fio';
@@ -275,7 +286,7 @@ export interface FioAction {
   doc: FioActionDoc;
 }
 
-export type ScenarioAction = TracerouteAction | PingAction | UdpAction | IperfAction | RpcAction | LinkStateAction | MigrateAction | VfAction | NumVfsAction | FioAction;
+export type ScenarioAction = TracerouteAction | PingAction | UdpAction | IperfAction | RpcAction | LinkStateAction | MigrateAction | VfAction | NumVfsAction | FioAction | TableModAction;
 
 export interface ScenarioStep {
   index: number;

@@ -246,6 +246,8 @@ class Resolver {
     if (host !== undefined) b.host = host;
     const flows = this.flows(doc, yaml);
     if (flows) b.flows = flows;
+    if (doc.groups !== undefined) b.groups = { text: doc.groups, origin: this.scalarOrigin([...yaml, 'groups']) };
+    if (doc.meters !== undefined) b.meters = { text: doc.meters, origin: this.scalarOrigin([...yaml, 'meters']) };
     if (doc.mac_aging !== undefined) b.macAgingNs = doc.mac_aging;
     if (doc.mac_table_size !== undefined) b.macTableSize = doc.mac_table_size;
     const of = 'fail_mode' in doc || 'controller' in doc || 'datapath_id' in doc ? openflowModel(doc) : undefined;
@@ -653,6 +655,12 @@ class Resolver {
         }
       } else if (kind === 'sriov' && s.sriov) {
         action = { kind: 'sriov', doc: s.sriov };
+      } else if (kind === 'flow_mod' && s.flow_mod) {
+        action = { kind, bridge: s.flow_mod.bridge, command: s.flow_mod.command ?? 'add', text: s.flow_mod.flow };
+      } else if (kind === 'group_mod' && s.group_mod) {
+        action = { kind, bridge: s.group_mod.bridge, command: s.group_mod.command ?? 'add', text: s.group_mod.group };
+      } else if (kind === 'meter_mod' && s.meter_mod) {
+        action = { kind, bridge: s.meter_mod.bridge, command: s.meter_mod.command ?? 'add', text: s.meter_mod.meter };
       } else if (kind === 'fio' && s.fio) {
         // the disk and the job's options are checked with the QoS code by fabric/disk-io.ts
         action = { kind: 'fio', name: appName('fio', s.fio.name, [...sy, 'fio']), doc: s.fio };

@@ -109,6 +109,8 @@ const flowsConfig = {
     .optional()
     .describe('OpenFlow versions the flows are written for (ovs-ofctl -O; the highest is used); default OpenFlow10 (+NXM), as ovs-ofctl'),
   strict: z.boolean().optional().describe('reject flows OVS would silently change (a match field without its prerequisite) instead of warning'),
+  groups: z.string().optional().describe('ovs-ofctl add-groups text (group_id=1,type=select,bucket=…), loaded before the flows'),
+  meters: z.string().optional().describe('ovs-ofctl add-meters text (meter=1,kbps,band=type=drop,rate=…); meters need protocols OpenFlow13+'),
 };
 
 export const bridgeSchema = z.strictObject({
@@ -337,7 +339,24 @@ export const routerSchema = z.strictObject({
   routes: z.array(routeSchema).optional().describe('static routes; connected subnets are implicit'),
 });
 
-export const SCENARIO_ACTIONS = ['ping', 'udp', 'link_down', 'link_up', 'migrate', 'vf', 'sriov', 'traceroute', 'iperf', 'rpc', 'fio'] as const;
+export const SCENARIO_ACTIONS = ['ping', 'udp', 'link_down', 'link_up', 'migrate', 'vf', 'sriov', 'traceroute', 'iperf', 'rpc', 'fio', 'flow_mod', 'group_mod', 'meter_mod'] as const;
+
+/** A controller's table change mid-run, in ovs-ofctl syntax (issue 11). */
+const flowModSchema = z.strictObject({
+  bridge: z.string().describe('bridge path, e.g. hv1.br0'),
+  command: z.enum(['add', 'modify', 'modify_strict', 'delete', 'delete_strict']).optional().describe('default add (ovs-ofctl add-flow / mod-flows / del-flows [--strict])'),
+  flow: z.string().describe('the flow in ovs-ofctl syntax (for deletes: the match, with cookie=C/MASK and out_port=P if wanted)'),
+});
+const groupModSchema = z.strictObject({
+  bridge: z.string(),
+  command: z.enum(['add', 'modify', 'add_or_mod', 'delete']).optional().describe('default add (ovs-ofctl add-group / mod-group / del-groups)'),
+  group: z.string().describe('the group in ovs-ofctl syntax (group_id=1,type=…,bucket=…; for delete: group_id=N, or empty for all)'),
+});
+const meterModSchema = z.strictObject({
+  bridge: z.string(),
+  command: z.enum(['add', 'modify', 'delete']).optional().describe('default add (ovs-ofctl add-meter / mod-meter / del-meter)'),
+  meter: z.string().describe('the meter in ovs-ofctl syntax (meter=1,kbps,bands=type=drop,rate=…; for delete: meter=N)'),
+});
 export type ScenarioActionName = (typeof SCENARIO_ACTIONS)[number];
 
 export const scenarioStepSchema = z.strictObject({
@@ -353,6 +372,9 @@ export const scenarioStepSchema = z.strictObject({
   sriov: numVfsActionSchema.optional().describe('echo N > sriov_numvfs'),
   traceroute: tracerouteSchema.optional().describe('UDP traceroute: lists every router hop'),
   fio: fioActionSchema.optional().describe('an fio job on a VM disk (vm1.vda), in the QoS files\' fio vocabulary'),
+  flow_mod: flowModSchema.optional().describe('add/modify/delete flows on a bridge, as a controller would'),
+  group_mod: groupModSchema.optional().describe('add/modify/delete a group on a bridge'),
+  meter_mod: meterModSchema.optional().describe('add/modify/delete a meter on a bridge'),
 });
 
 export const captureSchema = z.strictObject({

@@ -45,6 +45,10 @@ export type Action =
   /** learn(...): adds a flow built from the packet (learn.ts). */
   | LearnAction
   | { type: 'resubmit'; port: number | null; table: number | null }
+  /** group:N (groups.ts runs it). */
+  | { type: 'group'; id: number }
+  /** meter:N (the OpenFlow 1.3 meter instruction, first in the list): meters.ts rate-limits. */
+  | { type: 'meter'; id: number }
   | { type: 'goto_table'; table: number };
 
 export function formatPort(port: number, names?: (ofport: number) => string | undefined): string {
@@ -99,6 +103,10 @@ export function formatAction(a: Action): string {
       return `clone(${a.actions.map(formatAction).join(',')})`;
     case 'resubmit':
       return `resubmit(${a.port === null ? '' : formatPort(a.port)},${a.table === null ? '' : a.table})`;
+    case 'group':
+      return `group:${a.id}`;
+    case 'meter':
+      return `meter:${a.id}`;
     case 'goto_table':
       // An OpenFlow 1.0 dump shows goto_table as resubmit (oracle README).
       return `resubmit(,${a.table})`;

@@ -39,6 +39,10 @@ import { MacTable, type MacEntry } from './mac-learning.js';
 import { readTags, rewriteFrame, stateFromFrame, type PacketState } from './rewrite.js';
 import { makeVlanConfig, type VlanMode } from './vlan.js';
 import { xlate, type XBridge, type XPort, type XlateResult } from './xlate.js';
+import type { Group } from './group.js';
+import { parseGroupMod, parseGroups, type GroupModCommand, type ParsedGroupMod } from './group-parser.js';
+import { GroupTable, MeterTable } from './group-table.js';
+import { parseMeterMod, parseMeters, type ParsedMeterMod } from './meter.js';
 
 export const DEFAULT_MAC_AGING_NS = 300 * 1_000_000_000;
 export const DEFAULT_MAC_TABLE_SIZE = 8192;
@@ -76,6 +80,12 @@ export interface BridgeOptions {
   protocols?: OfVersion;
   /** Reject flows OVS would silently change (a match field dropped for a missing prerequisite). */
   strict?: boolean;
+  /** `ovs-ofctl add-groups` / `add-meters` texts, loaded before the flows (groups wait for the
+   *  port names they use, as flows do). */
+  groups?: string;
+  groupsOrigin?: FlowsOrigin;
+  meters?: string;
+  metersOrigin?: FlowsOrigin;
 }
 
 export interface BridgePortOptions {
@@ -130,6 +140,12 @@ export class Bridge implements XBridge {
   readonly flowTables = new FlowTables();
   readonly mac: MacTable;
   readonly tables = this.flowTables.tables;
+  /** Groups (group:N) and meters (meter:N), ovs-ofctl add-group(s)/add-meter(s) syntax. */
+  readonly groupTable = new GroupTable();
+  readonly meterTable = new MeterTable();
+  private seenGroupGen = -1;
+  /** Port link states the cached translations assumed (only tracked while groups watch ports). */
+  private seenLive = '';
   private readonly sim: Simulation;
   private readonly events: EventSink | undefined;
   private readonly userPorts: PortRec[] = [];
@@ -165,8 +181,9 @@ export class Bridge implements XBridge {
   private moveWindowS = -1;
   private readonly movesInWindow = new Map<number, number>();
   private pendingFlows: { text: string; origin: { file: string; line: number; col: number } | undefined } | null = null;
+  private pendingGroups: { text: string; origin: FlowsOrigin | undefined } | null = null;
   private pendingError: UserError | null = null;
-  private readonly parseOpts: { protocols: OfVersion; strict: boolean };
+  private readonly parseOpts: { protocols: OfVersion; strict: boolean; groupExists: (id: number) => boolean; meterExists: (id: number) => boolean };
   /** Warnings of the flows loaded so far (fields OVS would drop), with their places. */
   flowWarnings: FlowWarning[] = [];
 
@@ -174,7 +191,12 @@ export class Bridge implements XBridge {
     this.path = opts.path;
     this.sim = opts.sim;
     this.events = opts.events;
-    this.parseOpts = { protocols: opts.protocols ?? 10, strict: opts.strict ?? false };
+    this.parseOpts = {
+      protocols: opts.protocols ?? 10,
+      strict: opts.strict ?? false,
+      groupExists: (id: number) => this.groupTable.groups.has(id),
+      meterExists: (id: number) => this.meterTable.meters.has(id),
+    };
     this.mac = new MacTable({
       agingNs: opts.macAgingNs ?? DEFAULT_MAC_AGING_NS,
       maxEntries: opts.macTableSize ?? DEFAULT_MAC_TABLE_SIZE,
@@ -186,7 +208,24 @@ export class Bridge implements XBridge {
     this.local = this.localRec.port;
     this.byOfport.set(OFPP_LOCAL, this.localRec);
     this.rebuildAll();
+    if (opts.meters !== undefined) this.loadMeters(opts.meters, opts.metersOrigin);
+    if (opts.groups !== undefined) this.pendingGroups = { text: opts.groups, origin: opts.groupsOrigin };
     this.loadFlows(opts.flows, opts.flowsOrigin);
+  }
+
+  /** Loads groups waiting for port names; false (error kept) while a name is still unknown. */
+  private tryPendingGroups(): boolean {
+    const g = this.pendingGroups;
+    if (g === null) return true;
+    try {
+      this.loadGroups(g.text, g.origin);
+    } catch (e) {
+      if (!(e instanceof UserError) || (e.code !== 'FLOW_UNKNOWN_PORT' && e.code !== 'GROUP_UNKNOWN_PORT')) throw e;
+      this.pendingError = e;
+      return false;
+    }
+    this.pendingGroups = null;
+    return true;
   }
 
   /**
@@ -204,6 +243,10 @@ export class Bridge implements XBridge {
     this.pendingFlows = null;
     this.pendingError = null;
     const text = flows ?? 'priority=0,actions=NORMAL';
+    if (!this.tryPendingGroups()) {
+      this.pendingFlows = { text, origin };
+      return;
+    }
     const parsed = this.parseFlowText(text, origin);
     if (parsed instanceof UserError) {
       this.pendingFlows = { text, origin };
@@ -243,6 +286,7 @@ export class Bridge implements XBridge {
   private retryPendingFlows(): void {
     const p = this.pendingFlows;
     if (p === null) return;
+    if (!this.tryPendingGroups()) return;
     const parsed = this.parseFlowText(p.text, p.origin);
     if (parsed instanceof UserError) {
       this.pendingError = parsed;
@@ -459,6 +503,78 @@ export class Bridge implements XBridge {
   nowNs(): number {
     return this.sim.now;
   }
+  group(id: number): Group | undefined {
+    return this.groupTable.get(id);
+  }
+  /** OVS `may_enable`: the port exists and its link is up (a `link_down` takes it down). */
+  portAlive(ofport: number): boolean {
+    return this.byOfport.get(ofport)?.port.up ?? false;
+  }
+
+  /** Replaces the group table with an `ovs-ofctl add-groups` text (ports must exist). */
+  loadGroups(text: string, origin?: FlowsOrigin): void {
+    const parsed = parseGroups(text, this.modOpts(origin, 'groups'));
+    this.groupTable.groups.clear();
+    this.groupTable.generation++;
+    for (const gm of parsed) this.applyGroupMod(gm);
+  }
+
+  /** A controller's group_mod in `ovs-ofctl add-group|mod-group|del-groups` syntax. */
+  groupMod(command: GroupModCommand, text: string, origin?: { file: string; line: number; col: number }): void {
+    this.applyGroupMod(parseGroupMod(command, text, this.modOpts(origin, 'group_mod')));
+  }
+
+  /** Applies a parsed group_mod; deleting a group deletes the flows that use it (ofproto.c). */
+  applyGroupMod(gm: ParsedGroupMod, deleteFlows = true): void {
+    const deleted = this.groupTable.apply(gm, this.sim.now);
+    if (deleted.length && deleteFlows) {
+      const gone = new Set(deleted);
+      for (const r of this.flowTables.rules()) if (usesGroup(r.actions, gone)) this.flowTables.remove(r);
+    }
+  }
+
+  /** Replaces the meter table with an `ovs-ofctl add-meters` text. */
+  loadMeters(text: string, origin?: FlowsOrigin): void {
+    this.meterTable.meters.clear();
+    for (const mm of parseMeters(text, this.modOpts(origin, 'meters'))) this.applyMeterMod(mm);
+  }
+
+  /** A controller's meter_mod in `ovs-ofctl add-meter|mod-meter|del-meter` syntax. */
+  meterMod(command: 'add' | 'modify' | 'delete', text: string, origin?: { file: string; line: number; col: number }): void {
+    this.applyMeterMod(parseMeterMod(command, text, this.modOpts(origin, 'meter_mod')));
+  }
+
+  /** Applies a parsed meter_mod; deleting a meter deletes the flows that use it (ofproto.c). */
+  applyMeterMod(mm: ParsedMeterMod): void {
+    for (const id of this.meterTable.apply(mm, this.sim.now)) {
+      for (const r of this.flowTables.rules()) if (r.actions.some((a) => a.type === 'meter' && a.id === id)) this.flowTables.remove(r);
+    }
+  }
+
+  private modOpts(origin: FlowsOrigin | undefined, what: string): { file: string; line: number; col: number; protocols: OfVersion; portByName: (n: string) => number | undefined } {
+    return {
+      file: origin?.file ?? `${this.path} ${what}`,
+      line: origin?.line ?? 1,
+      col: origin?.col ?? 1,
+      ...(origin?.position ? { position: origin.position } : {}),
+      protocols: this.parseOpts.protocols,
+      portByName: (n) => this.portNumber(n),
+    };
+  }
+
+  /** `ovs-ofctl dump-groups` / `dump-group-stats` / `dump-meters` / `meter-stats` texts. */
+  dumpGroups(version = this.parseOpts.protocols): string {
+    return this.groupTable.dump(version);
+  }
+  dumpGroupStats(version = this.parseOpts.protocols): string {
+    return this.groupTable.dumpStats(version, this.sim.now, (id) => this.flowTables.rules().filter((r) => usesGroup(r.actions, new Set([id]))).length);
+  }
+  dumpMeters(version = this.parseOpts.protocols): string {
+    return this.meterTable.dump(version);
+  }
+  dumpMeterStats(version = this.parseOpts.protocols): string {
+    return this.meterTable.dumpStats(version, this.sim.now, (id) => this.flowTables.rules().filter((r) => r.actions.some((a) => a.type === 'meter' && a.id === id)).length);
+  }
   onLearn(mac: number, vlan: number, ofport: number, result: 'new' | 'moved', from: number): void {
     if (result !== 'moved' || !this.events) return;
     // A flapping MAC (a loop, a duplicate MAC) moves thousands of times a second: report the first
@@ -619,8 +735,10 @@ export class Bridge implements XBridge {
       this.syncCache();
       if (cache !== null && !uncachable && !res.uncachable) cache.set(words, { res });
     }
+    if (res.meters.length > 0 && opts.mayLearn) res = this.runMeters(res, frame.length);
     if (opts.mayLearn) {
       const now = this.sim.now;
+      if (res.groupHits.length > 0) this.groupTable.credit(res.groupHits, frame.length);
       for (const rule of res.rules) {
         rule.nPackets++;
         rule.nBytes += frame.length;
@@ -670,13 +788,35 @@ export class Bridge implements XBridge {
     this.traceHook = hook;
   }
 
+  /**
+   * The datapath's meter() actions for one packet (dp_netdev_run_meter): a meter that drops it
+   * keeps only the outputs emitted before that meter. Returns a new result (a cached one is shared).
+   */
+  private runMeters(res: XlateResult, bytes: number): XlateResult {
+    const m = res.meters;
+    for (let i = 0; i < m.length; i += 2) {
+      const meter = this.meterTable.get(m[i]!);
+      if (meter && !meter.admit(bytes, this.sim.now)) {
+        return { ...res, outputs: res.outputs.slice(0, m[i + 1]), drop: 'meter' };
+      }
+    }
+    return res;
+  }
+
   private syncCache(): void {
     const ft = this.flowTables.generation;
     const mg = this.mac.generation;
-    if (ft !== this.seenFlowGen || mg !== this.seenMacGen || this.portGen !== this.seenPortGen) {
+    const gg = this.groupTable.generation;
+    // Fast-failover and watched buckets depend on port links, which change without telling the
+    // bridge (a link's carrier): compare the link states while any group exists.
+    let live = '';
+    if (this.groupTable.groups.size > 0) for (const p of this.all) live += p.port.up ? '1' : '0';
+    if (ft !== this.seenFlowGen || mg !== this.seenMacGen || this.portGen !== this.seenPortGen || gg !== this.seenGroupGen || live !== this.seenLive) {
       this.seenFlowGen = ft;
       this.seenMacGen = mg;
       this.seenPortGen = this.portGen;
+      this.seenGroupGen = gg;
+      this.seenLive = live;
       this.cache?.invalidate();
     }
   }
@@ -715,6 +855,15 @@ export class Bridge implements XBridge {
     }
     return `${lines.join('\n')}\n`;
   }
+}
+
+/** Whether an action list (clones included) outputs to one of `ids`. */
+function usesGroup(actions: readonly import('./actions.js').Action[], ids: ReadonlySet<number>): boolean {
+  for (const a of actions) {
+    if (a.type === 'group' && ids.has(a.id)) return true;
+    if (a.type === 'clone' && usesGroup(a.actions, ids)) return true;
+  }
+  return false;
 }
 
 /** The tunnel metadata a frame output to a tunnel port carries (what the flows left in the key). */

@@ -615,6 +615,33 @@ function parseActions(s: string, base: number, tableId: number, mValue: Int32Arr
       }
       case 'apply_actions':
         throw ctx.err('FLOW_SYNTAX', it.at, 'apply_actions is the default instruction');
+      case 'group': {
+        // parse_GROUP: str_to_u32; ofproto_check_ofpacts: the group must exist.
+        const g = strToUintBase10(arg);
+        if (g === null) throw ctx.err('FLOW_BAD_VALUE', it.valueAt, `invalid numeric format ${arg}`);
+        if (opts.groupExists && !opts.groupExists(g)) {
+          throw ctx.err('FLOW_BAD_OUT_GROUP', it.at, `group:${g}: no such group (OVS: OFPBAC_BAD_OUT_GROUP)`, 'add the group first (groups: on the bridge, or --groups FILE)');
+        }
+        out.push({ type: 'group', id: g });
+        continue;
+      }
+      case 'meter': {
+        // parse_METER + ofpacts_verify: the meter instruction comes before apply_actions.
+        const m = strToUintBase10(arg);
+        if (m === null) throw ctx.err('FLOW_BAD_VALUE', it.valueAt, `invalid numeric format ${arg}`);
+        if (opts.actionsOnly) throw ctx.err('FLOW_UNSUPPORTED_ACTION', it.at, 'meter is an instruction and cannot be used here');
+        if (out.length > 0) {
+          throw ctx.err('FLOW_ACTION_ORDER', it.at, 'invalid instruction ordering: meter must appear before apply_actions, for OpenFlow 1.1+ compatibility');
+        }
+        if (version < 13) {
+          throw ctx.err('FLOW_PROTOCOL', it.at, `none of the usable flow formats (OXM-OpenFlow13,OXM-OpenFlow14,OXM-OpenFlow15) is among the allowed flow formats (${version === 10 ? 'OpenFlow10,NXM' : `OXM-OpenFlow${version}`})`, 'meters need OpenFlow 1.3 or later: use -O OpenFlow13 (protocols: [OpenFlow13] on the bridge)');
+        }
+        if (opts.meterExists && !opts.meterExists(m)) {
+          throw ctx.err('FLOW_BAD_METER', it.at, `meter:${m}: no such meter (OVS: OFPMMFC_INVALID_METER)`, 'add the meter first (meters: on the bridge, or --meters FILE)');
+        }
+        out.push({ type: 'meter', id: m });
+        continue;
+      }
     }
     const of10 = OF10_SET[key];
     if (of10 !== undefined) {
@@ -640,6 +667,7 @@ function parseActions(s: string, base: number, tableId: number, mValue: Int32Arr
     throw ctx.err('FLOW_UNSUPPORTED_ACTION', it.at, `unknown action ${it.key}`, 'see docs/flows.md for the supported actions');
   }
   if (drop >= 0 && out.length > 0) throw ctx.err('FLOW_SYNTAX', drop, '"drop" must not be accompanied by any other action or instruction');
+  if (opts.actionsOnly) only10 = -1; // no match to be inconsistent with
   // lib/ofp-protocol.c / utilities/ovs-ofctl.c: the flow must be usable in the session's version.
   const allowed = version === 10 ? 'OpenFlow10,NXM' : `OXM-OpenFlow${version}`;
   if (needs11 >= 0 && only10 >= 0) throw ctx.err('FLOW_PROTOCOL', Math.max(needs11, only10), 'no usable protocol: these actions need both OpenFlow 1.0 and OpenFlow 1.1+');
@@ -652,10 +680,19 @@ function parseActions(s: string, base: number, tableId: number, mValue: Int32Arr
   return out;
 }
 
+/**
+ * An action list without a match (a group bucket, `parse_bucket_str`): the same action syntax,
+ * no match-consistency checks, no instructions.
+ */
+export function parseActionList(s: string, base: number, ctx: Ctx, opts: ParseOptions): Action[] {
+  const none = new Int32Array(KEY_WORDS);
+  return parseActions(s, base, 255, none, none, ctx, { ...opts, actionsOnly: true });
+}
+
 /** OVS action names vfab does not execute yet: refused by name rather than taken for a port. */
 const KNOWN_UNSUPPORTED = new Set([
-  'group', 'bundle', 'bundle_load', 'output_reg',
-  'conjunction', 'multipath', 'ct', 'nat', 'meter', 'write_actions',
+  'bundle', 'bundle_load', 'output_reg',
+  'conjunction', 'multipath', 'ct', 'nat', 'write_actions',
   'clear_actions', 'write_metadata', 'push_mpls', 'pop_mpls', 'set_mpls_label', 'set_mpls_tc', 'set_mpls_ttl', 'dec_mpls_ttl',
   'check_pkt_larger', 'encap', 'decap', 'dec_nsh_ttl', 'set_nw_ttl', 'delete_field', 'unroll_xlate', 'debug_recirc', 'debug_slow',
 ]);
@@ -674,7 +711,7 @@ function parseSet(
 ): Action {
   const fd = FIELD_BY_NAME.get(fName);
   if (!fd) throw ctx.err('FLOW_UNKNOWN_FIELD', fieldAt, `set_field: unknown or unsupported field "${fName}"`);
-  if ((fd.name === 'vlan_vid' || fd.name === 'vlan_pcp') && !of10 && !prereqOk('vlan', mValue, mMask)) {
+  if ((fd.name === 'vlan_vid' || fd.name === 'vlan_pcp') && !of10 && !opts.actionsOnly && !prereqOk('vlan', mValue, mMask)) {
     throw ctx.err('FLOW_PREREQ', fieldAt, `actions are invalid with specified match (OFPBAC_MATCH_INCONSISTENT): set_field ${fName} needs a VLAN tag in the match or a push_vlan before it`);
   }
   if (vText === '') throw ctx.err('FLOW_BAD_VALUE', valueAt, `set_field: missing value for ${fName}`);
@@ -698,7 +735,7 @@ function parseSet(
   if (!fd.settable) throw ctx.err('FLOW_UNSUPPORTED_ACTION', fieldAt, `${fName} is read-only`);
   // In OVS tp_src/tp_dst are other names of tcp_src/tcp_dst, so set_field on them needs tcp.
   const need: Prereq = !of10 && (fd.name === 'tp_src' || fd.name === 'tp_dst') ? 'tcp' : fd.prereq;
-  if (!of10 && !prereqOk(need, mValue, mMask)) {
+  if (!of10 && !opts.actionsOnly && !prereqOk(need, mValue, mMask)) {
     throw ctx.err('FLOW_PREREQ', fieldAt, `actions are invalid with specified match (OFPBAC_MATCH_INCONSISTENT): set_field ${fName} needs ${PREREQ_TEXT[need]} in the match`);
   }
   const value = new Int32Array(KEY_WORDS);

@@ -44,6 +44,15 @@ export interface ParseOptions {
   strict?: boolean;
   /** Collects the warnings (each also lands on its ParsedFlow). */
   warnings?: FlowWarning[];
+  /**
+   * Whether a group exists (`group:N` to a missing group is OFPBAC_BAD_OUT_GROUP when the flow is
+   * added, ofproto.c `ofproto_check_ofpacts`). Undefined: every group is taken to exist.
+   */
+  groupExists?: (id: number) => boolean;
+  /** Whether a meter exists (`meter:N` to a missing one is OFPMMFC_INVALID_METER). */
+  meterExists?: (id: number) => boolean;
+  /** An action list without a flow match (a group bucket): no match-consistency checks. */
+  actionsOnly?: boolean;
 }
 
 /** Something OVS accepts but changes, with where it is (`ovs-ofctl` logs it at INFO). */

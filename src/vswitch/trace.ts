@@ -52,11 +52,13 @@ export interface TracePortSpec {
   tag?: number;
   trunks?: number[];
   vlanMode?: VlanMode;
+  /** The port's link is down (`:down`): fast-failover buckets watching it are not live. */
+  down?: boolean;
 }
 
 const MODES: VlanMode[] = ['access', 'trunk', 'native-tagged', 'native-untagged'];
 
-/** `NAME:OFPORT[:tag=VID][:trunks=VID,VID…][:vlan_mode=M]` (the `--port` flag). */
+/** `NAME:OFPORT[:tag=VID][:trunks=VID,VID…][:vlan_mode=M][:down]` (the `--port` flag). */
 export function parsePortSpec(s: string, where = '--port'): TracePortSpec {
   const parts = s.split(':');
   const name = parts[0] ?? '';
@@ -73,12 +75,13 @@ export function parsePortSpec(s: string, where = '--port'): TracePortSpec {
     const eq = opt.indexOf('=');
     const k = eq < 0 ? opt : opt.slice(0, eq);
     const v = eq < 0 ? '' : opt.slice(eq + 1);
-    if (k === 'tag') spec.tag = vlan(v);
+    if (k === 'down' && eq < 0) spec.down = true;
+    else if (k === 'tag') spec.tag = vlan(v);
     else if (k === 'trunks') spec.trunks = v === '' ? [] : v.split(',').map(vlan);
     else if (k === 'vlan_mode') {
       if (!MODES.includes(v as VlanMode)) throw bad(`vlan_mode must be one of ${MODES.join(', ')}`);
       spec.vlanMode = v as VlanMode;
-    } else throw bad(`unknown option "${k}" (tag, trunks, vlan_mode)`);
+    } else throw bad(`unknown option "${k}" (tag, trunks, vlan_mode, down)`);
   }
   return spec;
 }
@@ -113,6 +116,11 @@ export interface TracerOptions {
   /** OpenFlow version of `ovs-ofctl -O` (default 10) and `--strict`. */
   protocols?: OfVersion;
   strict?: boolean;
+  /** `ovs-ofctl add-groups` / `add-meters` texts, loaded after the ports and before the flows. */
+  groups?: string;
+  groupsFile?: string;
+  meters?: string;
+  metersFile?: string;
 }
 
 /** Fields compared to build `set`, in output order. */
@@ -174,6 +182,9 @@ export class BridgeTracer {
       });
     }
     if (opts.localNoFlood) this.bridge.setNoFlood('LOCAL', true);
+    for (const p of opts.ports) if (p.down) this.bridge.portByName(p.name)!.up = false;
+    if (opts.meters !== undefined) this.bridge.loadMeters(opts.meters, { file: opts.metersFile ?? '<meters>', line: 1, col: 1 });
+    if (opts.groups !== undefined) this.bridge.loadGroups(opts.groups, { file: opts.groupsFile ?? '<groups>', line: 1, col: 1 });
     this.bridge.loadFlows(opts.flows, { file: opts.flowsFile ?? '<flows>', line: 1, col: 1 });
     const pending = this.bridge.pendingFlowsError();
     if (pending) throw pending;

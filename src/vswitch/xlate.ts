@@ -46,6 +46,7 @@ import type { MacTable } from './mac-learning.js';
 import { copyState, type PacketState } from './rewrite.js';
 import { copySubfield, readSubfield } from './subfield.js';
 import type { LearnAction } from './learn.js';
+import { bucketIsAlive, firstLiveBucket, pickSelectBucket, type Bucket, type Group } from './group.js';
 import { includesVlan, inputVidIsValid, inputVidToVlan, outputVlanToVid, type PortVlanConfig } from './vlan.js';
 
 export const MAX_DEPTH = 64;
@@ -70,6 +71,10 @@ export interface XBridge {
   onLearn(mac: number, vlan: number, ofport: number, result: 'new' | 'moved', from: number): void;
   /** Runs a `learn` action for the packet in `w`: adds or refreshes the learned flow. */
   learnFlow(a: LearnAction, w: Int32Array): void;
+  /** The group with this id, if any. */
+  group(id: number): Group | undefined;
+  /** Whether a port's link is up (OVS `may_enable`), for fast-failover liveness. */
+  portAlive(ofport: number): boolean;
 }
 
 export interface XlateOutput {
@@ -99,6 +104,10 @@ export interface XlateResult {
   /** The translation had side effects beyond NORMAL learning (`learn`): never cache it, so the
    *  side effect happens for every packet, as with the cache off. */
   uncachable: boolean;
+  /** Groups used and the bucket chosen (null: all buckets), for group statistics. */
+  groupHits: (Group | Bucket | null)[];
+  /** (meter id, outputs emitted before it) pairs: a meter that drops the packet keeps only those. */
+  meters: number[];
 }
 
 /** "Every field exact": a packet's key seen as a match, for run-time prerequisite checks. */
@@ -135,7 +144,7 @@ function noteDrop(ctx: Ctx, reason: string): void {
 
 /** Translates the packet in `state` (its words hold in_port). `state` is modified. */
 export function xlate(br: XBridge, state: PacketState, opts: { mayLearn: boolean; trace?: boolean }): XlateResult {
-  const res: XlateResult = { outputs: [], rules: [], learns: [], packetIns: [], drop: null, log: opts.trace ? [] : null, validUntilNs: Infinity, uncachable: false };
+  const res: XlateResult = { outputs: [], rules: [], learns: [], packetIns: [], drop: null, log: opts.trace ? [] : null, validUntilNs: Infinity, uncachable: false, groupHits: [], meters: [] };
   const ctx: Ctx = { br, st: state, res, depth: 0, resubmits: 0, mayLearn: opts.mayLearn, error: null, exited: false };
   const rule = br.tables.get(0)?.lookup(state.words) ?? null;
   if (rule === null) {
@@ -263,8 +272,67 @@ function doActions(ctx: Ctx, rule: FlowRule, actions: readonly Action[], table: 
       case 'goto_table':
         resubmit(ctx, null, a.table);
         break;
+      case 'group':
+        // ofproto-dpif-xlate.c: a missing group ends this action list (not the pipeline).
+        if (!groupAction(ctx, rule, a.id, table)) return;
+        break;
+      case 'meter':
+        // The datapath's meter() action: applied per packet by the bridge (meters.ts), after
+        // translation, so a cached translation still meters every packet.
+        ctx.res.meters.push(a.id, ctx.res.outputs.length);
+        log(ctx, `meter:${a.id}`);
+        break;
     }
   }
+}
+
+/** `xlate_group_action`: false when the group does not exist. */
+function groupAction(ctx: Ctx, rule: FlowRule, id: number, table: number): boolean {
+  if (ctx.depth >= MAX_DEPTH) {
+    ctx.error = 'resubmit-depth';
+    log(ctx, `over max translation depth ${MAX_DEPTH}`);
+    return true;
+  }
+  if (ctx.resubmits >= MAX_RESUBMITS) {
+    ctx.error = 'resubmit-limit';
+    log(ctx, `over ${MAX_RESUBMITS} resubmit actions`);
+    return true;
+  }
+  const g = ctx.br.group(id);
+  log(ctx, `group:${id}`);
+  if (!g) {
+    log(ctx, ` -> output to nonexistent group ${id}`);
+    return false;
+  }
+  if (g.type === 'all' || g.type === 'indirect') {
+    for (const b of g.buckets) runBucket(ctx, rule, b, table);
+    ctx.res.groupHits.push(g, null);
+    return true;
+  }
+  const b = g.type === 'select' ? pickSelectBucket(ctx.br, g, ctx.st.words, ctx.st.inner) : firstLiveBucket(ctx.br, g);
+  if (b === null) {
+    for (const x of g.buckets) if (!bucketIsAlive(ctx.br, g, x, 0)) log(ctx, ` -> bucket ${x.id}: not live`);
+    log(ctx, ' -> no live bucket');
+    return true;
+  }
+  log(ctx, ` -> using bucket ${b.id}`);
+  runBucket(ctx, rule, b, table);
+  ctx.res.groupHits.push(g, b);
+  return true;
+}
+
+/** `xlate_group_bucket`: the bucket's action set on a copy of the packet. */
+function runBucket(ctx: Ctx, rule: FlowRule, b: Bucket, table: number): void {
+  const saved = copyState(ctx.st);
+  log(ctx, `bucket ${b.id}`);
+  ctx.depth++;
+  doActions(ctx, rule, b.executed, table);
+  ctx.depth--;
+  ctx.st.words.set(saved.words);
+  ctx.st.tpid = saved.tpid;
+  ctx.st.inner = saved.inner;
+  // A bucket that exits does not end the translation after the group action.
+  ctx.exited = false;
 }
 
 function resubmit(ctx: Ctx, port: number | null, table: number): void {

@@ -32,6 +32,9 @@ const SETUP_FILES: Record<string, string> = {
   'br0.flows': 'priority=0,actions=NORMAL\n',
   'flows.txt': 'priority=0,actions=NORMAL\n',
   'migration.txt': 'in_port=1,dl_src=00:00:00:00:00:0a,dl_dst=ff:ff:ff:ff:ff:ff\n',
+  'lb.flows': 'in_port=1,actions=meter:1,group:1\n',
+  'lb.groups': 'group_id=1,type=select,selection_method=hash,fields(ip_src,tcp_dst),bucket=output:2,bucket=watch_port:3,output:3\n',
+  'lb.meters': 'meter=1,pktps,bands=type=drop,rate=1000\n',
 };
 const SETUP_CMDS = [
   'cp topologies/two-hosts.yaml topo.yaml',

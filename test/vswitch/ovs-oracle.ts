@@ -12,7 +12,7 @@ import { BridgeTracer, type TracePortSpec, type TraceResult } from '../../src/vs
 import type { VlanMode } from '../../src/vswitch/vlan.js';
 import { parseTraceFlow } from '../../src/vswitch/flow-parser.js';
 import { parseProtocols } from '../../src/vswitch/flow-syntax.js';
-import { VLAN_CFI, W_NW_TOS, W_VLAN_TCI } from '../../src/vswitch/fields.js';
+import { VLAN_CFI, W_DL_DST_HI, W_DL_SRC_HI, W_NW_TOS, W_VLAN_TCI, formatMac, macFromWords } from '../../src/vswitch/fields.js';
 
 export interface OracleLine {
   /** 1-based packet number ([n] in the oracle output) or a command. */
@@ -28,8 +28,10 @@ function stripComment(line: string): string {
   return t.replace(/(^|\s)#.*$/, '').trim();
 }
 
-export function parseSpec(spec: string): { ports: TracePortSpec[]; localNoFlood: boolean; bridge: string; macTableSize?: number } {
+export function parseSpec(spec: string): { ports: TracePortSpec[]; localNoFlood: boolean; bridge: string; macTableSize?: number; groups: string; meters: string } {
   const ports: TracePortSpec[] = [];
+  let groups = '';
+  let meters = '';
   let bridge = 'br0';
   let localNoFlood = false;
   let macTableSize: number | undefined;
@@ -56,9 +58,16 @@ export function parseSpec(spec: string): { ports: TracePortSpec[]; localNoFlood:
       }
       ports.push(p);
     } else if (tok[0] === 'ofctl' && tok[1] === 'mod-port' && tok[3] === bridge && tok[4] === 'no-flood') localNoFlood = true;
+    else if (tok[0] === 'appctl' && tok[1] === 'netdev-dummy/set-admin-state' && tok[3] === 'down') {
+      const p = ports.find((x) => x.name === tok[2]);
+      if (!p) throw new Error(`unknown port in ${line}`);
+      p.down = true;
+    } else if (tok[0] === 'ofctl' && tok.includes('add-group')) groups += `${tok.slice(tok.indexOf('add-group') + 2).join(' ')}\n`;
+    else if (tok[0] === 'ofctl' && tok.includes('add-meter')) meters += `${tok.slice(tok.indexOf('add-meter') + 2).join(' ')}\n`;
+    else if (tok[0] === 'ofctl' && tok.some((t) => t.startsWith('dump-'))) continue;
     else throw new Error(`unsupported spec line: ${line}`);
   }
-  return { ports, localNoFlood, bridge, ...(macTableSize !== undefined ? { macTableSize } : {}) };
+  return { ports, localNoFlood, bridge, groups, meters, ...(macTableSize !== undefined ? { macTableSize } : {}) };
 }
 
 function portKey(p: string): [number, string] {
@@ -111,7 +120,7 @@ const NUM = (v: string): number => (v.startsWith('0x') ? parseInt(v, 16) : Numbe
  * `pop_vlan`, `push_vlan(vid=V,pcp=P)`, `set(eth(src=…,dst=…))`, `set(ipv4(…))`,
  * `set_masked(…)`, `set(tcp(src,dst))` …; the final state is diffed against the input flow.
  */
-export function normalizeOvs(outputs: string, input: { vlan: number | null; pcp: number; tos: number }): string {
+export function normalizeOvs(outputs: string, input: { vlan: number | null; pcp: number; tos: number; fields?: Record<string, string | number> }): string {
   const line = outputs.trim();
   if (line === 'drop' || line.startsWith('(no output)')) return 'drop';
   const toks = line.split(/\s+/).map((tok) => {
@@ -158,21 +167,24 @@ export function normalizeOvs(outputs: string, input: { vlan: number | null; pcp:
       }
     }
     const edits: string[] = [];
+    // A datapath set back to the input's value (a group bucket's change undone) is no edit.
+    const same = (k: string, v: string | number): boolean => input.fields?.[k] !== undefined && String(input.fields[k]) === String(v);
     if (vlan !== input.vlan) edits.push(vlan === null ? 'untagged' : `vlan=${vlan}`);
     if (vlan !== null && pcp !== input.pcp) set['dl_vlan_pcp'] = pcp;
-    for (const [k, v] of Object.entries(set).sort()) edits.push(`${k}=${v}`);
+    for (const [k, v] of Object.entries(set).sort()) if (!same(k, v)) edits.push(`${k}=${v}`);
     return edits.length ? `${port}{${edits.join(',')}}` : port;
   });
   return normalizeTokens(toks);
 }
 
-export function inputVlan(flow: string): { vlan: number | null; pcp: number; tos: number } {
+export function inputVlan(flow: string): { vlan: number | null; pcp: number; tos: number; fields: Record<string, string | number> } {
   const { value } = parseTraceFlow(flow, { portByName: () => 1 });
   const tci = value[W_VLAN_TCI]!;
   return {
     vlan: tci & VLAN_CFI ? tci & 0xfff : null,
     pcp: tci & VLAN_CFI ? tci >>> 13 : 0,
     tos: value[W_NW_TOS]!,
+    fields: { dl_src: formatMac(macFromWords(value, W_DL_SRC_HI)), dl_dst: formatMac(macFromWords(value, W_DL_DST_HI)) },
   };
 }
 
@@ -221,6 +233,8 @@ function runVfabCase(spec: string, flows: string, packets: string, ofctlOpts: st
     localNoFlood: s.localNoFlood,
     bridge: s.bridge,
     ...(s.macTableSize !== undefined ? { macTableSize: s.macTableSize } : {}),
+    ...(s.groups ? { groups: s.groups } : {}),
+    ...(s.meters ? { meters: s.meters } : {}),
   });
   const out: OracleLine[] = [];
   for (const raw of packets.split('\n')) {
