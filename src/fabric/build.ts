@@ -32,6 +32,7 @@ import { attachVf, buildSriov } from './sriov.js';
 import { buildDisks } from './disks.js';
 import { buildRouters } from './routers.js';
 import { buildTunnels } from './tunnels.js';
+import { buildHostInterfaces } from './host-interfaces.js';
 import { addFailoverInterface, isStandby, standbyFeatures, standbyOf } from './failover.js';
 
 export interface FabricBuildOptions {
@@ -265,6 +266,7 @@ export function buildFabric(model: TopologyModel, opts: FabricBuildOptions): Fab
     }
     for (const iface of vm.interfaces) if (standbyOf(vm, iface)) addFailoverInterface(ctx, rt, iface);
   }
+  buildHostInterfaces(ctx);
   for (const l of model.links) ctx.addLink(l);
   // Flows may name ports (`in_port=uplink`); now that every port exists, a name still unknown
   // is a mistake in the file, not a port yet to come.

@@ -39,6 +39,7 @@ import {
 } from '../migration/index.js';
 import type { BuildContext, VmNicRuntime } from './context.js';
 import { failoverHooks, failoverNic } from './failover.js';
+import { streamDeps, validateStream } from './migration-stream.js';
 
 /**
  * QEMU's default migration bandwidth cap (`migration/options.c` `MAX_THROTTLE` = 128 MiB/s,
@@ -115,6 +116,7 @@ export function validateMigration(model: TopologyModel): UserError[] {
         );
       }
     }
+    errors.push(...validateStream(model, step, from));
     try {
       checkAnnounceParams(announceParams(doc), 'announce');
     } catch (e) {
@@ -232,6 +234,7 @@ function startMigration(ctx: BuildContext, step: MigrateStep, refusal?: string):
         return out;
       },
       allPorts: () => ctx.ports.all(),
+      ...(doc.via !== undefined ? streamDeps(ctx, step, from, vm) : {}),
     },
   );
   if (refusal !== undefined) m.refuse(refusal);

@@ -31,6 +31,7 @@ import {
 } from './model.js';
 import { resolveRouters } from './routers.js';
 import { checkTunnelHost, resolveTunnelPort, resolveUnderlay } from './tunnels.js';
+import { resolveHostInterfaces } from './host-interfaces.js';
 import { openflowModel } from './openflow.js';
 import { NAME_RE, SCENARIO_ACTIONS, type PortDoc, type SwitchDoc, type BridgeDoc, type InterfaceDoc, type TopologyDoc } from './schema.js';
 
@@ -293,6 +294,7 @@ class Resolver {
       }
       const underlay = resolveUnderlay(this, hname, hosts.length + 1, hdoc.underlay, hy);
       if (underlay) h.underlay = underlay;
+      resolveHostInterfaces(this, h, hosts.length + 1, hdoc.interfaces, hy);
       checkTunnelHost(this, h);
       hosts.push(h);
     }
@@ -688,6 +690,15 @@ class Resolver {
     for (const vm of vms) {
       for (const i of vm.interfaces) {
         if (!i.ipv4) continue;
+        const prev = ips.get(i.ipv4.address);
+        if (prev) {
+          const at = this.source.locate(prev);
+          this.err('DUPLICATE_IP', [...i.yaml, 'ipv4'], `IPv4 address ${formatIpv4(i.ipv4.address)} is already used at line ${at.line}`);
+        } else ips.set(i.ipv4.address, [...i.yaml, 'ipv4']);
+      }
+    }
+    for (const h of hosts) {
+      for (const i of h.interfaces ?? []) {
         const prev = ips.get(i.ipv4.address);
         if (prev) {
           const at = this.source.locate(prev);
