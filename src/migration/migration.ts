@@ -534,7 +534,12 @@ export class LiveMigration {
 
   private fullTimeline(rounds: PrecopyRound[], ann: AnnounceReport | undefined): TimelineEntry[] {
     // Round ends first, so at equal times "round N done" precedes the pause it leads to.
-    const out: TimelineEntry[] = rounds.map((r) => ({ time_ns: this.startNs + r.end_ns, what: `pre-copy round ${r.round} done (${r.bytes} bytes)` }));
+    const out: TimelineEntry[] = rounds.map((r) => {
+      // stream rounds (stream.ts) also carry QEMU's measured bandwidth and the guest throttle
+      const x = r as PrecopyRound & { bandwidth_bps?: number; throttle_pct?: number };
+      const extra = x.bandwidth_bps !== undefined ? `, measured ${(x.bandwidth_bps / 1e9).toFixed(2)} Gbit/s${x.throttle_pct ? `, CPU throttle ${x.throttle_pct}%` : ''}` : '';
+      return { time_ns: this.startNs + r.end_ns, what: `pre-copy round ${r.round} done (${r.bytes} bytes${extra})` };
+    });
     out.push(...this.timeline);
     if (ann && this.announcer) {
       // One line per instant and NIC: "RARP + GARP + NA from vm2.eth0".
