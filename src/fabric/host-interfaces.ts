@@ -65,7 +65,7 @@ export function buildHostInterfaces(ctx: FabricContext): void {
       ifs.set(m.name, { model: m, nic, stack });
     }
     let map = byCtx.get(ctx);
-    if (!map) byCtx.set(ctx, (map = new Map()));
+    if (!map) byCtx.set(ctx, (map = new Map<string, { stack: GuestStack; ifs: Map<string, HostInterfaceRuntime> }>()));
     map.set(h.name, { stack, ifs });
   }
 }

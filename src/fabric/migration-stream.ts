@@ -99,7 +99,13 @@ export function streamDeps(ctx: BuildContext, step: MigrateStep, from: string, v
         ctx.sim,
         params,
         {
-          connect: () => src.stack.tcp.connect(r.dst, port),
+          connect: (_i, onError) => {
+            const c = src.stack.tcp.connect(r.dst, port);
+            c.onClose = (err) => {
+              if (err !== null) onError(err);
+            };
+            return c;
+          },
           listen: (accept) => {
             const l = dst.stack.tcp.listen(port, accept);
             return () => l.close();

@@ -40,7 +40,23 @@
  */
 import type { EventId, Simulation } from '../sim/index.js';
 import { NS_PER_S, ms } from '../sim/time.js';
-import type { TcpConnection } from '../tcp/index.js';
+
+/**
+ * The part of a TCP socket the stream uses (`tcp/StreamSocket` fits; migration/ does not import
+ * tcp/, the fabric hands the sockets in through `StreamTransport`).
+ */
+export interface StreamSocket {
+  readonly localPort: number;
+  readonly remotePort: number;
+  /** Queues bytes; returns how many the send buffer took (the rest: wait for `onDrain`). */
+  write(data: Uint8Array): number;
+  end(): void;
+  abort(): void;
+  onConnect: (() => void) | null;
+  onData: ((chunk: Uint8Array) => void) | null;
+  onDrain: (() => void) | null;
+  onEnd: (() => void) | null;
+}
 
 /** QEMU `BUFFER_DELAY`: the rate-limit and bandwidth-measurement window. */
 export const BUFFER_DELAY_NS = ms(100);
@@ -74,10 +90,10 @@ export interface StreamParams {
 
 /** How the stream reaches the destination (the fabric provides host TCP stacks). */
 export interface StreamTransport {
-  /** Opens channel `i` from the source host. */
-  connect(i: number): TcpConnection;
+  /** Opens channel `i` from the source host; `onError` gets a socket error (ETIMEDOUT, ECONNRESET …). */
+  connect(i: number, onError: (err: string) => void): StreamSocket;
   /** Accepts the channels on the destination host; returns a function that stops listening. */
-  listen(onAccept: (c: TcpConnection) => void): () => void;
+  listen(onAccept: (c: StreamSocket) => void): () => void;
 }
 
 /** One live round, times relative to the migration start. */
@@ -127,10 +143,10 @@ export interface StreamStats {
 
 export class MigrationStream {
   private phase: StreamPhase = 'connecting';
-  private readonly chans: TcpConnection[] = [];
+  private readonly chans: StreamSocket[] = [];
   private readonly chanWritten: number[] = [];
   private readonly chanReceived: number[] = [];
-  private readonly dest: TcpConnection[] = [];
+  private readonly dest: StreamSocket[] = [];
   /** Post-copy: requested page bytes not yet in channel 0's socket (sent before anything else there). */
   private urgent = 0;
   private requestBytes = 0;
@@ -188,7 +204,7 @@ export class MigrationStream {
       c.onEnd = () => c.end();
     });
     for (let i = 0; i < n; i++) {
-      const c = this.transport.connect(i);
+      const c = this.transport.connect(i, (err) => this.broken(`migration channel ${i} failed: ${err}`));
       this.chans.push(c);
       this.chanWritten.push(0);
       this.chanReceived.push(0);
@@ -198,9 +214,6 @@ export class MigrationStream {
         if (++this.connected === n) this.beginPrecopy();
       };
       c.onDrain = () => this.pump();
-      c.onClose = (err) => {
-        if (err !== null) this.broken(`migration channel ${i} failed: ${err}`);
-      };
     }
   }
 
@@ -466,7 +479,7 @@ export class MigrationStream {
     if (this.phase === 'done' || this.phase === 'failed') return;
     const lost = this.phase === 'postcopy';
     if (lost && this.faultOut) this.ev.stall?.(false);
-    this.fail(lost ? `VM lost: ${reason} during post-copy with ${this.missing} bytes of its memory still on ${'the source'}` : reason, lost);
+    this.fail(lost ? `VM lost: ${reason} during post-copy with ${this.missing} bytes of its memory still on the source` : reason, lost);
   }
 
   private fail(reason: string, lost = false): void {
