@@ -3,6 +3,7 @@ import { runOptions } from '../cli/flags.js';
 import { BaseCommand } from '../cli/base-command.js';
 import { UserError } from '../errors.js';
 import { evaluateNetExpectations, loadNetExpectations, renderNetTest } from '../fabric/expect.js';
+import { storageVerdicts } from '../fabric/disk-io.js';
 import { runTopologyAsync, toModel } from '../fabric/run.js';
 
 export default class Test extends BaseCommand {
@@ -31,7 +32,7 @@ export default class Test extends BaseCommand {
       ...(seed !== undefined ? { seed } : {}),
       ...(flags.pcapng !== undefined ? { pcapng: flags.pcapng } : {}),
     });
-    const verdicts = evaluateNetExpectations(exps, result.summary, result.fabric.scenarioApps);
+    const verdicts = evaluateNetExpectations(exps, result.summary, result.fabric.scenarioApps, storageVerdicts(result.fabric.ctx));
     const passed = verdicts.every((v) => v.pass);
     if (flags.json) this.printJson({ file: args.file, passed, expectations: verdicts, summary: result.summary });
     else process.stdout.write(renderNetTest(args.file, verdicts, result.summary.simulated_ns));

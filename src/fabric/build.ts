@@ -12,6 +12,9 @@
  *   5. disks (`disks.ts`);
  *   6. scenario steps, scheduled at their `at` time.
  *
+ * The features (`features.ts`; contract in `feature.ts`) hook in at three stages: `devices` (step
+ * 2: SR-IOV …), `vm` (end of each VM in step 4: failover …) and `attached` (step 5: disks …).
+ *
  * Nothing here reads files except through `flows_file` (already read by `topology/`) and what the
  * extension modules do with `ctx.resolvePath`.
  */
@@ -28,12 +31,12 @@ import { buildOpenflowBridge, initialFlows, type OpenflowBridge } from './openfl
 import { GuestStack } from '../guest/index.js';
 import { VirtioNet } from '../vnic/index.js';
 import type { BuildContext, HostRuntime, SummarySection, VmNicRuntime, VmRuntime } from './context.js';
-import { attachVf, buildSriov } from './sriov.js';
-import { buildDisks } from './disks.js';
+import { attachVf } from './sriov.js';
 import { buildRouters } from './routers.js';
 import { buildTunnels } from './tunnels.js';
-import { buildHostInterfaces } from './host-interfaces.js';
-import { addFailoverInterface, isStandby, standbyFeatures, standbyOf } from './failover.js';
+import { isStandby, standbyFeatures, standbyOf } from './failover.js';
+import { FeatureSummaries } from './feature.js';
+import { FABRIC_FEATURES } from './features.js';
 
 export interface FabricBuildOptions {
   sim: Simulation;
@@ -42,7 +45,7 @@ export interface FabricBuildOptions {
   baseDir: string;
   /** Called for each port registered, in registration order (capture hooks in). */
   onPort?: (port: Port) => void;
-  /** `vfab validate`: build everything but open no disk image (no file is touched). */
+  /** `vfab validate`: build everything but open no disk image (no file is touched; `ctx.options.openFiles` false). */
   skipDisks?: boolean;
 }
 
@@ -55,12 +58,14 @@ export class FabricContext implements BuildContext {
   readonly hosts = new Map<string, HostRuntime>();
   readonly vms = new Map<string, VmRuntime>();
   readonly links = new Map<string, Link>();
-  readonly options: { baseDir: string };
+  readonly options: { baseDir: string; openFiles: boolean };
   readonly sections = new Map<string, SummarySection>();
   /** Ports in registration order (capture order = IDB order). */
   readonly portOrder: Port[] = [];
   /** Bridges driven over OpenFlow (fabric/openflow.ts); their sockets open when the run starts. */
   readonly openflow: OpenflowBridge[] = [];
+  /** Registers each feature's summary block after its first hook (`feature.ts`). */
+  readonly featureSummaries: FeatureSummaries = new FeatureSummaries(this);
   private readonly linkByPort = new Map<string, Link>();
   private readonly onPort: ((port: Port) => void) | undefined;
 
@@ -68,7 +73,7 @@ export class FabricContext implements BuildContext {
     this.model = model;
     this.sim = opts.sim;
     this.events = opts.events;
-    this.options = { baseDir: opts.baseDir };
+    this.options = { baseDir: opts.baseDir, openFiles: !opts.skipDisks };
     this.onPort = opts.onPort;
   }
 
@@ -215,7 +220,11 @@ export function buildFabric(model: TopologyModel, opts: FabricBuildOptions): Fab
   for (const s of model.switches) buildBridge(ctx, s, bridgeCount);
   buildRouters(ctx);
   buildTunnels(ctx);
-  buildSriov(ctx);
+  for (const f of FABRIC_FEATURES) {
+    if (!f.build?.devices) continue;
+    f.build.devices(ctx);
+    ctx.featureSummaries.ran(f);
+  }
   // VM NIC ports are built before links so a VM interface without a bridge can be cabled.
   for (const vm of model.vms) {
     const stack = new GuestStack({ name: vm.name, sim: ctx.sim, events: ctx.events });
@@ -264,16 +273,23 @@ export function buildFabric(model: TopologyModel, opts: FabricBuildOptions): Fab
       }
       if (iface.model === 'virtio' && iface.bridgePath !== undefined) ctx.plugNic(vm.name, iface.name, iface.bridgePath);
     }
-    for (const iface of vm.interfaces) if (standbyOf(vm, iface)) addFailoverInterface(ctx, rt, iface);
+    for (const f of FABRIC_FEATURES) {
+      if (!f.build?.vm) continue;
+      f.build.vm(ctx, rt);
+      ctx.featureSummaries.ran(f);
+    }
   }
-  buildHostInterfaces(ctx);
   for (const l of model.links) ctx.addLink(l);
   // Flows may name ports (`in_port=uplink`); now that every port exists, a name still unknown
   // is a mistake in the file, not a port yet to come.
   const flowErrors = [...ctx.bridges.values()].map((b) => b.pendingFlowsError()).filter((e): e is UserError => e !== null);
   if (flowErrors.length === 1) throw flowErrors[0]!;
   if (flowErrors.length > 1) throw new UserErrors(flowErrors);
-  if (!opts.skipDisks) buildDisks(ctx);
+  for (const f of FABRIC_FEATURES) {
+    if (!f.build?.attached) continue;
+    f.build.attached(ctx);
+    ctx.featureSummaries.ran(f);
+  }
   return ctx;
 }
 

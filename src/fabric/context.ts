@@ -66,6 +66,8 @@ export interface SummarySection {
 export interface BuildOptions {
   /** Folder of the topology file: relative paths in it (disk images, flows files) resolve here. */
   baseDir: string;
+  /** False for `vfab validate`: features build without touching the file system (no images). */
+  openFiles?: boolean;
 }
 
 export interface BuildContext {

@@ -25,7 +25,8 @@ import { validateCreate } from '../block/qcow2/create.js';
 import { UserError } from '../errors.js';
 import type { TopologyModel } from '../topology/model.js';
 import { formatSize } from '../util/units.js';
-import type { BuildContext } from './context.js';
+import type { BuildContext, SummarySection } from './context.js';
+import type { FabricFeature } from './feature.js';
 
 export interface DiskRuntime {
   vm: string;
@@ -121,14 +122,15 @@ export function buildDisks(ctx: BuildContext): void {
           }
           continue;
         }
-        const path = ctx.resolvePath(doc.image!);
+        // resolved against the topology's folder by topology/ (the same path `vfab qos` sizes)
+        const path = d.imagePath!;
         if (!files.exists(path)) {
           if (doc.readonly) fail(new UserError('DISK_MISSING', `image '${doc.image}' does not exist (a readonly disk is never created)`), 'image');
           let backingFile: string | undefined;
           if (doc.backing !== undefined) {
             // Written relative to the topology; stored relative to the new image (QEMU resolves
             // backing names against the overlay's folder), so the pair can move together.
-            const abs = ctx.resolvePath(doc.backing);
+            const abs = d.backingPath!;
             if (!files.exists(abs)) fail(new UserError('DISK_NO_BACKING', `backing file '${doc.backing}' does not exist`), 'backing');
             backingFile = relative(dirname(resolvePath(path)), abs) || abs;
           }
@@ -158,14 +160,19 @@ export function buildDisks(ctx: BuildContext): void {
     closeDisks(ctx);
     throw e;
   }
-  if (disks.length === 0) return;
+}
+
+/** The `disks` summary block (undefined when the fabric opened no disk). */
+function disksSummary(ctx: BuildContext): SummarySection | undefined {
+  const disks = opened.get(ctx);
+  if (!disks || disks.length === 0) return undefined;
   const rows = (): { vm: string; name: string; format: string; virtual_size: number; allocated_bytes: number; chain: string[] }[] =>
     disks.map((d) => ({ vm: d.vm, name: d.name, format: d.image.format, virtual_size: d.image.virtualSize, allocated_bytes: topLayerAllocated(d.image), chain: d.chain }));
-  ctx.addSummarySection('disks', {
+  return {
     json: rows,
     text: () =>
       rows().map((r) => `disk ${r.vm}.${r.name}: ${r.format} ${formatSize(r.virtual_size)}, ${formatSize(r.allocated_bytes)} allocated, chain ${r.chain.join(' <- ')}`),
-  });
+  };
 }
 
 /** Flushes and closes every disk opened by `buildDisks` (run end, failure or Ctrl-C). */
@@ -181,3 +188,16 @@ export function closeDisks(ctx: BuildContext): void {
     }
   }
 }
+
+/** VM disks as a fabric feature (`feature.ts`): images opened once the fabric is wired (not by `vfab validate`). */
+export const disksFeature: FabricFeature = {
+  name: 'disks',
+  validate: validateDisks,
+  build: {
+    attached: (ctx) => {
+      if (ctx.options.openFiles !== false) buildDisks(ctx);
+    },
+  },
+  summary: disksSummary,
+  close: closeDisks,
+};

@@ -14,12 +14,16 @@
  * `over [a, b]` (simulation time; `end` allowed) restricts iperf metrics to the report intervals
  * overlapping the window (bytes pro rata) and rpc metrics to requests completed inside it.
  * The tokenizer, comparison operators and `ExpectParseError` are the QoS expectations'
- * (`qos/expect.ts`), so both files read alike.
+ * (`qos/expect.ts`), so both files read alike. Lines about VM disks (`vm1.vda: read_iops >= 400`,
+ * `burst: …`, a bare storage metric) are QoS expectations measured in the run (`disk-io.ts`); the
+ * list keeps its order and `evaluateNetExpectations` takes their verdicts from `storage`.
  */
 import { errorMessage, UserError, UserErrors } from '../errors.js';
 import type { IperfInterval } from '../guest/iperf.js';
 import { pct } from '../guest/rpc.js';
-import { compare, ExpectParseError, type Op } from '../qos/expect.js';
+import { compare, ExpectParseError, type Expectation, type Op } from '../qos/expect.js';
+import type { ExpectationResult } from '../qos/run.js';
+import { storageExpectations } from './disk-io.js';
 import type { TopologyModel } from '../topology/model.js';
 import { parseDuration, parseRate } from '../util/units.js';
 import type { ScheduledApp } from './scenario.js';
@@ -34,6 +38,8 @@ export interface NetExpectation {
   value: number;
   fromNs: number;
   toNs: number;
+  /** A storage expectation (measured by the disk I/O feature), not an app's. */
+  storage?: Expectation;
 }
 
 export interface NetExpectationResult {
@@ -136,7 +142,15 @@ export function loadNetExpectations(model: TopologyModel): NetExpectation[] {
   }
   const out: NetExpectation[] = [];
   const errors: UserError[] = [];
+  const storage = new Map(storageExpectations(model, errors).map((s) => [s.index, s.exp]));
+  const storageLine = new Set(errors.map((e) => e.location?.line));
   texts.forEach((text, i) => {
+    const st = storage.get(i);
+    if (st) {
+      out.push({ text, index: i, app: st.target ?? 'all', metric: st.metric, op: st.op, value: st.value, fromNs: st.fromNs, toNs: st.toNs, storage: st });
+      return;
+    }
+    if (storageLine.has(model.source.locate(['expect', i]).line)) return;
     const e = parseNetExpectation(text, i, kinds);
     if (e instanceof ExpectParseError) errors.push(model.source.error('EXPECT_SYNTAX', ['expect', i], `${e.message} (at column ${e.col + 1} of "${text}")`));
     else out.push(e);
@@ -217,8 +231,13 @@ function show(kind: string, metric: string, v: number): string {
 }
 
 /** Checks every expectation against a finished run. */
-export function evaluateNetExpectations(exps: readonly NetExpectation[], summary: RunSummary, live: readonly ScheduledApp[]): NetExpectationResult[] {
+export function evaluateNetExpectations(exps: readonly NetExpectation[], summary: RunSummary, live: readonly ScheduledApp[], storage: ReadonlyMap<number, ExpectationResult> = new Map()): NetExpectationResult[] {
   return exps.map((e) => {
+    if (e.storage) {
+      const r = storage.get(e.index);
+      if (!r) return { text: e.text, pass: false, expected: e.text, measured: 'no fio job ran (no storage results)', value: null };
+      return { text: e.text, pass: r.pass, expected: r.expected, measured: r.measured, value: r.value };
+    }
     const idx = summary.apps.findIndex((a) => a.name === e.app);
     const a = summary.apps[idx];
     const kind = a?.app ?? 'iperf';

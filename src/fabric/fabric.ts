@@ -24,10 +24,7 @@ import { buildFabric, EventLog, type FabricContext } from './build.js';
 import { portSelector } from './glob.js';
 import { appResult, scheduleScenario, type ScheduledApp } from './scenario.js';
 import { portCounters, renderSummary, type LinkSummary, type RunSummary } from './summary.js';
-import { validateSriov } from './sriov.js';
-import { validateMigration } from './migration.js';
-import { validateFailover } from './failover.js';
-import { closeDisks, validateDisks } from './disks.js';
+import { FABRIC_FEATURES } from './features.js';
 import { runWithControllers, type OpenflowRunOptions } from './openflow-run.adapter.js';
 import { VFAB_VERSION } from '../version.js';
 import { bridgeTables, topologyHash } from './tables.js';
@@ -62,9 +59,9 @@ export interface CaptureOptions {
   snaplen?: number;
 }
 
-/** Every configuration error the fabric's extension modules find, on top of `loadTopology`'s. */
+/** Every configuration error the fabric's features find, on top of `loadTopology`'s. */
 export function checkTopology(model: TopologyModel): void {
-  const errors = [...validateSriov(model), ...validateFailover(model), ...validateMigration(model), ...validateDisks(model)];
+  const errors = FABRIC_FEATURES.flatMap((f) => f.validate?.(model) ?? []);
   if (errors.length === 0) return;
   errors.sort((a, b) => (a.location?.line ?? 0) - (b.location?.line ?? 0) || (a.location?.col ?? 0) - (b.location?.col ?? 0));
   throw errors.length === 1 ? errors[0]! : new UserErrors(errors);
@@ -254,9 +251,9 @@ export class Fabric {
     return renderSummary(summary, sections);
   }
 
-  /** Closes every capture writer and disk (idempotent). */
+  /** Closes every capture writer and what the features opened (disks …) (idempotent). */
   close(): void {
     for (const c of this.captures.splice(0)) c.close();
-    closeDisks(this.ctx);
+    for (const f of FABRIC_FEATURES) f.close?.(this.ctx);
   }
 }

@@ -30,6 +30,7 @@ import { defaultOfferedFeatures } from '../vnic/features.js';
 import { FailoverNic, type FailoverHooks, type VfPlugResult, type VmVf } from '../migration/index.js';
 import type { VirtualFunction } from '../sriov/index.js';
 import type { BuildContext, VmRuntime } from './context.js';
+import type { FabricFeature } from './feature.js';
 import { sriovNics } from './sriov.js';
 
 /** The virtio standby `iface` names (a `model: vf` interface with `standby:`), if valid. */
@@ -198,3 +199,14 @@ export function failoverHooks(ctx: BuildContext, vm: VmRuntime): FailoverHooks {
     },
   };
 }
+
+/** Failover as a fabric feature (`feature.ts`): one master per VF/standby pair, as each VM is built. */
+export const failoverFeature: FabricFeature = {
+  name: 'failover',
+  validate: validateFailover,
+  build: {
+    vm: (ctx, vm) => {
+      for (const iface of vm.model.interfaces) if (standbyOf(vm.model, iface)) addFailoverInterface(ctx, vm, iface);
+    },
+  },
+};

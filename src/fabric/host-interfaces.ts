@@ -16,8 +16,8 @@ import { HostNic } from '../port/host-nic.js';
 import { connect } from '../port/port.js';
 import type { HostInterfaceModel, TopologyModel } from '../topology/model.js';
 import { formatIpv4, ipv4InSubnet } from '../wire/ip.js';
-import type { FabricContext } from './build.js';
 import type { BuildContext } from './context.js';
+import type { FabricFeature } from './feature.js';
 
 export interface HostInterfaceRuntime {
   model: HostInterfaceModel;
@@ -37,7 +37,7 @@ export function hostInterface(ctx: BuildContext, host: string, name: string): Ho
   return byCtx.get(ctx)?.get(host)?.ifs.get(name);
 }
 
-export function buildHostInterfaces(ctx: FabricContext): void {
+export function buildHostInterfaces(ctx: BuildContext): void {
   for (const h of ctx.model.hosts) {
     if (!h.interfaces || h.interfaces.length === 0) continue;
     const stack = new GuestStack({ name: h.name, sim: ctx.sim, events: ctx.events });
@@ -69,6 +69,16 @@ export function buildHostInterfaces(ctx: FabricContext): void {
     map.set(h.name, { stack, ifs });
   }
 }
+
+/**
+ * The feature: host interfaces are devices (built before VMs and links, so `links:` can cable a
+ * bridgeless one). No summary of its own: the ports carry the counters; no validation beyond what
+ * `topology/host-interfaces.ts` resolves (names, bridge, addresses).
+ */
+export const hostInterfacesFeature: FabricFeature = {
+  name: 'host_interfaces',
+  build: { devices: buildHostInterfaces },
+};
 
 /**
  * Whether host `from`'s interface `via` can reach host `to`: `to`'s address on the same subnet (an

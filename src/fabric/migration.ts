@@ -40,6 +40,7 @@ import {
 import type { BuildContext, VmNicRuntime } from './context.js';
 import { failoverHooks, failoverNic } from './failover.js';
 import { streamDeps, validateStream } from './migration-stream.js';
+import type { FabricFeature } from './feature.js';
 
 /**
  * QEMU's default migration bandwidth cap (`migration/options.c` `MAX_THROTTLE` = 128 MiB/s,
@@ -138,15 +139,7 @@ const byCtx = new WeakMap<BuildContext, Array<{ step: MigrateStep; m: LiveMigrat
 /** Schedules one `migrate:` step on `ctx.sim` (called once per step, at build time). */
 export function scheduleMigration(ctx: BuildContext, step: MigrateStep): void {
   let list = byCtx.get(ctx);
-  if (!list) {
-    list = [];
-    byCtx.set(ctx, list);
-    const l = list;
-    ctx.addSummarySection('migrations', {
-      json: () => l.filter((e) => e.m !== null).map((e) => e.m!.record()),
-      text: () => l.flatMap((e) => (e.m ? timelineText(e.m.record()) : [])),
-    });
-  }
+  if (!list) byCtx.set(ctx, (list = []));
   const entry: { step: MigrateStep; m: LiveMigration | null } = { step, m: null };
   list.push(entry);
   list.sort((a, b) => a.step.index - b.step.index);
@@ -313,3 +306,19 @@ function timelineText(r: MigrationRecord): string[] {
   for (const w of r.announce.warnings ?? []) lines.push(`warning: ${w}`);
   return lines;
 }
+
+/** Live migration as a fabric feature (`feature.ts`): `migrate:` steps and the `migrations` block. */
+export const migrationFeature: FabricFeature = {
+  name: 'migration',
+  summaryKey: 'migrations',
+  validate: validateMigration,
+  actions: { migrate: (ctx, step) => scheduleMigration(ctx, step as MigrateStep) },
+  summary: (ctx) => {
+    const l = byCtx.get(ctx);
+    if (!l) return undefined;
+    return {
+      json: () => l.filter((e) => e.m !== null).map((e) => e.m!.record()),
+      text: () => l.flatMap((e) => (e.m ? timelineText(e.m.record()) : [])),
+    };
+  },
+};

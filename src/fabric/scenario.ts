@@ -3,16 +3,15 @@
  *
  * Built-in actions: `ping` and `udp` (guest apps), `link_down` / `link_up` (a link end takes the
  * whole cable down; a VM interface loses carrier as `ip link set down` on the host tap would; any
- * other port is set administratively down). `vf`/`sriov` go to `sriov.ts`, `migrate` to
- * `migration.ts`. App results are collected in scenario order for the summary's `apps`.
+ * other port is set administratively down). Every other action kind belongs to a fabric feature
+ * (`features.ts`: `vf`/`sriov` to SR-IOV, `migrate` to migration …). App results are collected in scenario order for the summary's `apps`.
  */
-import { UserError } from '../errors.js';
+import { BugError, UserError } from '../errors.js';
 import { startIperf, startPing, startRpc, startUdpCbr, type IperfApp, type PingApp, type RpcApp, type UdpApp } from '../guest/index.js';
 import type { ScenarioStep } from '../topology/model.js';
 import type { FabricContext } from './build.js';
 import type { AppSummary } from './summary.js';
-import { applySriovAction } from './sriov.js';
-import { scheduleMigration } from './migration.js';
+import { featureForAction } from './features.js';
 import { scheduleTraceroute } from './routers.js';
 
 export interface ScheduledApp {
@@ -131,16 +130,15 @@ export function scheduleScenario(ctx: FabricContext): ScheduledApp[] {
         ctx.sim.scheduleAt(step.atNs, () => setPortState(ctx, act.target, up));
         break;
       }
-      case 'vf':
-      case 'sriov':
-        ctx.sim.scheduleAt(step.atNs, () => applySriovAction(ctx, step as ScenarioStep & { action: typeof act }));
-        break;
       case 'traceroute':
         scheduleTraceroute(ctx, step, act);
         break;
-      case 'migrate':
-        scheduleMigration(ctx, step as ScenarioStep & { action: typeof act });
-        break;
+      default: {
+        const f = featureForAction(act.kind);
+        if (!f) throw new BugError('SCENARIO_NO_FEATURE', `no fabric feature handles scenario action "${act.kind}"`);
+        f.actions![act.kind]!(ctx, step);
+        ctx.featureSummaries.ran(f);
+      }
     }
   }
   return apps;

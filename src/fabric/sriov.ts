@@ -34,6 +34,7 @@ import type { VfConfigDoc } from '../topology/schema.js';
 import { nearest, type YamlPath } from '../util/yaml-source.js';
 import { formatMac, isMulticastMac, parseMac } from '../wire/mac.js';
 import type { BuildContext } from './context.js';
+import type { FabricFeature } from './feature.js';
 
 const registry = new WeakMap<BuildContext, Map<string, PhysicalFunction>>();
 
@@ -251,7 +252,6 @@ export function buildSriov(ctx: BuildContext): void {
       syncPorts(ctx, pf, h.name);
     }
   }
-  if (map.size > 0) ctx.addSummarySection('nics', { json: () => nicsJson(map), text: () => nicsText(map) });
 }
 
 /** Registers VF ports and (switchdev) adds representor bridge ports not seen yet. */
@@ -397,3 +397,19 @@ export function nicText(pf: PhysicalFunction): string[] {
 function nicsText(map: Map<string, PhysicalFunction>): string[] {
   return [...map.values()].flatMap((pf) => nicText(pf));
 }
+
+/** SR-IOV as a fabric feature (`feature.ts`): PFs before VMs, `vf:`/`sriov:` steps, the `nics` block. */
+export const sriovFeature: FabricFeature = {
+  name: 'sriov',
+  summaryKey: 'nics',
+  validate: validateSriov,
+  build: { devices: buildSriov },
+  actions: {
+    vf: (ctx, step) => ctx.sim.scheduleAt(step.atNs, () => applySriovAction(ctx, step as ScenarioStep & { action: VfAction })),
+    sriov: (ctx, step) => ctx.sim.scheduleAt(step.atNs, () => applySriovAction(ctx, step as ScenarioStep & { action: NumVfsAction })),
+  },
+  summary: (ctx) => {
+    const map = registry.get(ctx);
+    return map && map.size > 0 ? { json: () => nicsJson(map), text: () => nicsText(map) } : undefined;
+  },
+};

@@ -2,7 +2,7 @@
  * `vfab validate`: everything `vfab run` checks before simulating, in one pass.
  *
  * Phases: YAML syntax and schema (no model without them: these throw), then references
- * (`unknown host`), the feature checks (SR-IOV, failover, migration, disks) and the build of the
+ * (`unknown host`), the feature checks (`FABRIC_FEATURES`: SR-IOV, failover, migration, disks …) and the build of the
  * fabric itself without disk images (flow tables with their port names, NIC options, links),
  * all reported together, sorted by position. Before, `validate` stopped at the first phase with
  * an error and never parsed flow tables, so `run` refused files `validate` called valid.
@@ -16,10 +16,7 @@ import { UserError, UserErrors } from '../errors.js';
 import { Simulation } from '../sim/simulation.js';
 import type { TopologyModel } from '../topology/model.js';
 import { buildFabric } from './build.js';
-import { validateDisks } from './disks.js';
-import { validateFailover } from './failover.js';
-import { validateMigration } from './migration.js';
-import { validateSriov } from './sriov.js';
+import { FABRIC_FEATURES } from './features.js';
 
 function userErrorsOf(e: unknown): UserError[] | undefined {
   if (e instanceof UserErrors) return e.errors;
@@ -40,10 +37,7 @@ export function validateModel(model: TopologyModel, earlier: UserError[] = []): 
       else if (errors.length === 0) throw e;
     }
   };
-  guard(() => validateSriov(model));
-  guard(() => validateFailover(model));
-  guard(() => validateMigration(model));
-  guard(() => validateDisks(model));
+  for (const f of FABRIC_FEATURES) if (f.validate) guard(() => f.validate!(model));
   // flow tables, NIC options and links are checked by building the fabric (no disk opened);
   // the build re-checks some things the feature checks already reported (in its own words):
   // a line that already has an error keeps only that one

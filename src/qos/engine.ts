@@ -1,7 +1,7 @@
 /**
  * The QoS simulation: fio-style jobs issue I/Os to disks; each disk's throttle (QEMU leaky
  * buckets, Firecracker token buckets, cgroup io.max — per disk or shared by a round-robin group)
- * lets them through; the backend serves them (parallelism, service time, bandwidth, FIFO or
+ * lets them through; the storage device (`StorageDevice`, a `backends:` entry) serves them (parallelism, service time, bandwidth, FIFO or
  * mClock); completions feed streaming histograms and timelines.
  *
  * Everything runs on a `Simulation` in integer nanoseconds. The per-I/O path allocates nothing:
@@ -16,12 +16,12 @@ import { ThrottleGroup, type GateHost, type Meter } from '../block/throttle/grou
 import { FirecrackerMeter, IoMaxMeter, QemuMeter } from '../block/throttle/meters.js';
 import { FirecrackerRateLimiter } from '../block/throttle/token-bucket.js';
 import type { Direction } from '../block/throttle/leaky-bucket.js';
-import { Backend, type MclockSpec } from './backend.js';
+import { StorageDevice, type MclockSpec } from './storage-device.js';
 import type { BaseMetric } from './expect.js';
 import { LogHistogram } from './histogram.js';
 import { IntervalSeries, type SeriesMode } from './interval-series.js';
 import { Io, type IoSink } from './io.js';
-import { NULL_BACKEND, type DiskData, type DiskSpec, type PolicySpec, type QosModel } from './model.js';
+import { NULL_DEVICE, type DiskData, type DiskSpec, type PolicySpec, type QosModel } from './model.js';
 import { Timeline } from './timeline.js';
 import { isRandom, pickBs, readFraction, type JobSpec } from './workload.js';
 import { BugError } from '../errors.js';
@@ -128,7 +128,7 @@ export class DiskRun {
   constructor(
     readonly index: number,
     readonly spec: DiskSpec,
-    readonly backend: Backend,
+    readonly device: StorageDevice,
     readonly client: number,
     intervalNs: number,
   ) {
@@ -199,13 +199,13 @@ class EngineGateHost implements GateHost<Io> {
 
   admit(io: Io): void {
     io.admitNs = this.sim.now;
-    this.disks[io.disk]!.backend.submit(io);
+    this.disks[io.disk]!.device.submit(io);
   }
 }
 
 export class QosEngine implements IoSink {
   readonly sim: Simulation;
-  readonly backends = new Map<string, Backend>();
+  readonly devices = new Map<string, StorageDevice>();
   readonly disks: DiskRun[] = [];
   readonly jobs: JobRun[] = [];
   readonly groups: GroupRun[] = [];
@@ -222,7 +222,7 @@ export class QosEngine implements IoSink {
   constructor(readonly model: QosModel, opts: EngineOptions = {}) {
     this.sim = opts.sim ?? new Simulation(model.seed);
     const prng = this.sim.prng;
-    // backends and their mClock clients
+    // storage devices and their mClock clients (the PRNG stream keeps its historical name `backend:`)
     const specs = new Map(model.backends.map((b) => [b.name, b]));
     const onBackend = new Map<string, DiskSpec[]>();
     for (const d of model.disks) {
@@ -236,7 +236,7 @@ export class QosEngine implements IoSink {
     const mclockGroupOf = new Map<string, string>();
     for (const g of model.groups) if (g.policy.kind === 'mclock') for (const m of g.members) mclockGroupOf.set(m, g.name);
     for (const [bname, ds] of onBackend) {
-      const spec = specs.get(bname) ?? { ...NULL_BACKEND, name: bname };
+      const spec = specs.get(bname) ?? { ...NULL_DEVICE, name: bname };
       const uses = ds.some((d) => d.policy?.kind === 'mclock' || mclockGroupOf.has(d.name));
       const clients: MclockSpec[] = [];
       const clientOfGroup = new Map<string, number>();
@@ -253,8 +253,8 @@ export class QosEngine implements IoSink {
         }
         return clients.push(d.policy?.kind === 'mclock' ? d.policy.mclock : { reservation: 0, limit: 0, weight: 1 }) - 1;
       });
-      const be = new Backend(spec, this.sim, prng.fork(`backend:${bname}`), uses ? clients : undefined);
-      this.backends.set(bname, be);
+      const be = new StorageDevice(spec, this.sim, prng.fork(`backend:${bname}`), uses ? clients : undefined);
+      this.devices.set(bname, be);
       ds.forEach((d, i) => {
         const run = new DiskRun(this.disks.length, d, be, uses ? clientOf[i]! : 0, model.intervalNs);
         this.disks.push(run);
@@ -327,9 +327,11 @@ export class QosEngine implements IoSink {
     this.groups.push({ name, policy, members, gate, declared });
   }
 
-  /** Starts every job (after its startdelay) and runs to the end; `onProgress` is called between slices. */
-  run(opts: { onProgress?: (nowNs: number, endNs: number) => void; maxEvents?: number } = {}): void {
-    const t0 = this.sim.now;
+  /**
+   * Schedules every job to start at `t0` + its startdelay, without running the simulation: the
+   * fabric (`fabric/disk-io.ts`) starts an engine on its own clock, `run` drives a standalone one.
+   */
+  start(t0 = this.sim.now): void {
     for (const j of this.jobs) {
       const s = j.spec;
       j.startNs = t0 + s.startdelayNs;
@@ -339,15 +341,11 @@ export class QosEngine implements IoSink {
       j.wakeAt = j.startNs;
       j.wakeEv = this.sim.scheduleAt(j.startNs, j.wake);
     }
-    const limit = this.model.durationNs > 0 ? t0 + this.model.durationNs : Number.POSITIVE_INFINITY;
-    const guess = Number.isFinite(limit) ? limit : Math.max(...this.jobs.map((j) => (Number.isFinite(j.endNs) ? j.endNs : 0)), t0 + 1e9);
-    const slice = Math.max(1_000_000, Math.round((guess - t0) / 100));
-    for (let until = t0 + slice; ; until += slice) {
-      const r = this.sim.run({ untilNs: Math.min(until, limit), ...(opts.maxEvents !== undefined ? { maxEvents: opts.maxEvents } : {}) });
-      opts.onProgress?.(this.sim.now, Number.isFinite(limit) ? limit : guess);
-      if (r.reason === 'idle' || r.reason === 'max-events' || r.reason === 'stopped' || this.sim.now >= limit) break;
-    }
-    this.endNs = Number.isFinite(limit) ? Math.min(this.sim.now, limit) : this.sim.now;
+  }
+
+  /** Closes the statistics at `endNs` (the end of the run): throttle queues, timelines, disk histograms. */
+  finish(endNs: number): void {
+    this.endNs = endNs;
     for (const g of this.groups) g.gate.flushStats();
     for (const j of this.jobs) j.timeline.finish(this.endNs);
     for (const d of this.disks) {
@@ -357,6 +355,21 @@ export class QosEngine implements IoSink {
         d.hist.merge(d.sole.stats[1].clat);
       } else d.timeline.finish(this.endNs);
     }
+  }
+
+  /** Starts every job (after its startdelay) and runs to the end; `onProgress` is called between slices. */
+  run(opts: { onProgress?: (nowNs: number, endNs: number) => void; maxEvents?: number } = {}): void {
+    const t0 = this.sim.now;
+    this.start(t0);
+    const limit = this.model.durationNs > 0 ? t0 + this.model.durationNs : Number.POSITIVE_INFINITY;
+    const guess = Number.isFinite(limit) ? limit : Math.max(...this.jobs.map((j) => (Number.isFinite(j.endNs) ? j.endNs : 0)), t0 + 1e9);
+    const slice = Math.max(1_000_000, Math.round((guess - t0) / 100));
+    for (let until = t0 + slice; ; until += slice) {
+      const r = this.sim.run({ untilNs: Math.min(until, limit), ...(opts.maxEvents !== undefined ? { maxEvents: opts.maxEvents } : {}) });
+      opts.onProgress?.(this.sim.now, Number.isFinite(limit) ? limit : guess);
+      if (r.reason === 'idle' || r.reason === 'max-events' || r.reason === 'stopped' || this.sim.now >= limit) break;
+    }
+    this.finish(Number.isFinite(limit) ? Math.min(this.sim.now, limit) : this.sim.now);
   }
 
   /** Issues as many I/Os as the job's depth, rate and thinktime allow now. */
@@ -414,7 +427,7 @@ export class QosEngine implements IoSink {
       if (d.gate) d.gate.submit(d.member, io);
       else {
         io.admitNs = now;
-        d.backend.submit(io);
+        d.device.submit(io);
       }
     }
   }
@@ -445,7 +458,7 @@ export class QosEngine implements IoSink {
   ioComplete(io: Io): void {
     const now = this.sim.now;
     const d = this.disks[io.disk]!;
-    d.backend.finish(io);
+    d.device.finish(io);
     const lat = now - io.submitNs;
     const dir = io.dir;
     const bytes = io.bytes;

@@ -26,8 +26,8 @@ export function loadQosFileText(text: string, path: string): QosFile {
       const disks: TopologyDisks['disks'] = new Map();
       for (const vm of topo.vms) {
         for (const d of vm.disks) {
-          const image = d.doc.image === undefined ? undefined : isAbsolute(d.doc.image) ? d.doc.image : join(dirname(full), d.doc.image);
-          disks.set(`${vm.name}.${d.name}`, { size: d.doc.memory ?? d.doc.size, image });
+          // resolved once by topology/ (the same file `vfab run` opens)
+          disks.set(`${vm.name}.${d.name}`, { size: d.doc.memory ?? d.doc.size, image: d.imagePath });
         }
       }
       return { disks };

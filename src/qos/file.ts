@@ -25,27 +25,14 @@ import { parseDuration, parseSize, unitMessage } from '../util/units.js';
 import { qemuLimitKeys, readQemuLimits } from '../block/throttle/qemu-config.js';
 import { parseIoMax, type IoMaxLimits } from '../block/throttle/meters.js';
 import type { TokenBucketConfig } from '../block/throttle/token-bucket.js';
-import type { BackendSpec } from './backend.js';
+import type { StorageDeviceSpec } from './storage-device.js';
 import type { ServiceTimeSpec } from './service-time.js';
 import type { DiskSpec, GroupSpec, PolicySpec, QosModel } from './model.js';
-import { defaultJob, parseBs, parseBssplit, parseRateIops, RW_MODES, type JobSpec } from './workload.js';
+import { defaultJob, parseBs, parseBssplit, parseRateIops, type JobSpec } from './workload.js';
+import { fioJobSchema, policySchema, storageDeviceSchema, type FioJobDoc, type ServiceDoc, type StorageDeviceDoc } from '../topology/storage-schema.js';
 import { parseExpectation, ExpectParseError, type Expectation } from './expect.js';
 
-const num = z.union([z.number(), z.string()]);
-const serviceSchema = z.union([
-  z.string(),
-  z.strictObject({ fixed: zDuration() }),
-  z.strictObject({ lognormal: z.strictObject({ p50: zDuration(), p99: zDuration() }) }),
-  z.strictObject({ table: z.record(z.string(), zDuration()) }),
-]);
-
-const backendSchema = z.strictObject({
-  parallelism: z.number().int().min(1).max(1 << 20).optional().describe('I/Os served at once (default 32)'),
-  service: serviceSchema.optional().describe('service time per I/O: "100us", {fixed}, {lognormal: {p50, p99}}, {table: {p50: .., p99: ..}}'),
-  bandwidth: z.union([z.number(), z.string()]).optional().describe('bytes per second, e.g. 2GiB or 2GiB/s'),
-});
-
-const policySchema = z.record(z.string(), z.unknown());
+const backendSchema = storageDeviceSchema;
 
 const diskSchema = z.strictObject({
   size: zSize().optional(),
@@ -59,27 +46,7 @@ const groupSchema = z.strictObject({
   policy: policySchema,
 });
 
-const jobSchema = z.strictObject({
-  disk: z.string(),
-  rw: z.enum(RW_MODES).optional(),
-  readwrite: z.enum(RW_MODES).optional(),
-  rwmixread: z.number().min(0).max(100).optional(),
-  rwmixwrite: z.number().min(0).max(100).optional(),
-  bs: num.optional(),
-  blocksize: num.optional(),
-  bssplit: z.string().optional(),
-  iodepth: z.number().int().min(1).max(65536).optional(),
-  numjobs: z.number().int().min(1).max(4096).optional(),
-  rate_iops: num.optional(),
-  size: zSize().optional(),
-  offset: zSize().optional(),
-  number_ios: z.number().int().min(0).optional(),
-  runtime: num.optional(),
-  time_based: z.union([z.boolean(), z.number()]).optional(),
-  ramp_time: num.optional(),
-  thinktime: num.optional(),
-  startdelay: num.optional(),
-});
+const jobSchema = fioJobSchema;
 
 export const qosFileSchema = z.strictObject({
   topology: z.string().optional(),
@@ -141,17 +108,9 @@ export function loadQosText(text: string, file = 'qos.yaml', opts: LoadQosOption
   }
 
   // backends
-  const backends: BackendSpec[] = [];
+  const backends: StorageDeviceSpec[] = [];
   for (const [name, b] of Object.entries(doc.backends ?? {})) {
-    const path = ['backends', name];
-    const service = readService(b.service, [...path, 'service'], err);
-    let bandwidth = 0;
-    if (b.bandwidth !== undefined) {
-      const v = sizePerSecond(b.bandwidth);
-      if (typeof v === 'string') err([...path, 'bandwidth'], `"bandwidth": ${v}`);
-      else bandwidth = v;
-    }
-    backends.push({ name, parallelism: b.parallelism ?? 32, service: service ?? { kind: 'fixed', ns: 100_000 }, bandwidth });
+    backends.push(readDevice(name, b, ['backends', name], err));
   }
   const backendNames = backends.map((b) => b.name);
 
@@ -254,9 +213,7 @@ export function loadQosText(text: string, file = 'qos.yaml', opts: LoadQosOption
       continue;
     }
     const spec = readJob(name, j, path, err);
-    const size = disks.get(j.disk)!.size;
-    if (size > 0 && spec.offset >= size) err([...path, 'offset'], `offset ${spec.offset} is not inside disk "${j.disk}" (${size} bytes)`);
-    else if (size > 0 && Math.max(...spec.bs[0].sizes, ...spec.bs[1].sizes) > size - spec.offset) err([...path, spec.bs[0].sizes.length > 1 ? 'bssplit' : 'bs'], `a block is larger than the region of disk "${j.disk}" it can address`);
+    checkJobRegion(spec, disks.get(j.disk)!.size, path, err);
     jobs.push(spec);
   }
   if (jobs.length === 0 && errors.length === 0) err(['jobs'], 'no jobs: add at least one job under jobs:');
@@ -317,9 +274,22 @@ function sizePerSecond(v: number | string): number | string {
   }
 }
 
-type Err = (path: YamlPath, msg: string, key?: boolean) => void;
+/** Reports a mistake at `path` (`key`: at the key rather than its value). */
+export type Err = (path: YamlPath, msg: string, key?: boolean) => void;
 
-function readService(v: z.output<typeof serviceSchema> | undefined, path: YamlPath, err: Err): ServiceTimeSpec | undefined {
+/** A `backends:` entry (a QoS file's, or a topology host's) as a storage device named `name`. */
+export function readDevice(name: string, b: StorageDeviceDoc, path: YamlPath, err: Err): StorageDeviceSpec {
+  const service = readService(b.service, [...path, 'service'], err);
+  let bandwidth = 0;
+  if (b.bandwidth !== undefined) {
+    const v = sizePerSecond(b.bandwidth);
+    if (typeof v === 'string') err([...path, 'bandwidth'], `"bandwidth": ${v}`);
+    else bandwidth = v;
+  }
+  return { name, parallelism: b.parallelism ?? 32, service: service ?? { kind: 'fixed', ns: 100_000 }, bandwidth };
+}
+
+function readService(v: ServiceDoc | undefined, path: YamlPath, err: Err): ServiceTimeSpec | undefined {
   if (v === undefined) return undefined;
   if (typeof v === 'string') {
     try {
@@ -367,7 +337,11 @@ function scalarText(v: unknown): string {
   return typeof v === 'object' && v !== null ? JSON.stringify(v) : String(v);
 }
 
-function readPolicy(p: Record<string, unknown>, path: YamlPath, err: Err, onDisk: boolean, group?: { name?: string; key?: string }): PolicySpec | undefined {
+/**
+ * A throttle policy (every kind: qemu/libvirt, firecracker, io.max/cgroup, mclock) at `path`. On a
+ * disk, a qemu policy naming a group (`group_name`) fills `group` and is shared by the group.
+ */
+export function readPolicy(p: Record<string, unknown>, path: YamlPath, err: Err, onDisk: boolean, group?: { name?: string; key?: string }): PolicySpec | undefined {
   const kind = p['kind'] === undefined ? 'qemu' : scalarText(p['kind']);
   if (!POLICY_KINDS.includes(kind)) {
     const guess = nearest(kind, POLICY_KINDS);
@@ -501,7 +475,14 @@ function fioTime(v: number | string | undefined, bareUnitNs: number, path: YamlP
   }
 }
 
-function readJob(name: string, j: z.output<typeof jobSchema>, path: YamlPath, err: Err): JobSpec {
+/** The job's offset and block sizes fit in its disk of `size` bytes (0 = unknown: not checked). */
+export function checkJobRegion(spec: JobSpec, size: number, path: YamlPath, err: Err): void {
+  if (size > 0 && spec.offset >= size) err([...path, 'offset'], `offset ${spec.offset} is not inside disk "${spec.disk}" (${size} bytes)`);
+  else if (size > 0 && Math.max(...spec.bs[0].sizes, ...spec.bs[1].sizes) > size - spec.offset) err([...path, spec.bs[0].sizes.length > 1 ? 'bssplit' : 'bs'], `a block is larger than the region of disk "${spec.disk}" it can address`);
+}
+
+/** An fio job (a QoS file's `jobs:` entry, a topology's `fio:` action) named `name`. */
+export function readJob(name: string, j: FioJobDoc, path: YamlPath, err: Err): JobSpec {
   const s = defaultJob(name, j.disk);
   s.rw = j.rw ?? j.readwrite ?? 'read';
   if (j.rwmixread !== undefined) s.rwmixread = j.rwmixread;

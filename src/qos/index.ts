@@ -4,10 +4,10 @@
  * workloads in virtual time, fio-shaped results, timelines, SVG charts and policy tests.
  */
 export { QosEngine, DiskRun, JobRun, WindowStat, meterFor, type WindowSpec, type EngineOptions, type GroupRun } from './engine.js';
-export { runQos, jobKey, policyLines, formatNs, type QosResult, type DiskSummary, type ExpectationResult, type RunQosOptions } from './run.js';
+export { runQos, qosResult, expectationWindows, evaluateQosExpectation, jobKey, policyLines, formatNs, type QosResult, type DiskSummary, type ExpectationResult, type RunQosOptions } from './run.js';
 export { loadQosText, qosFileSchema, type QosFile, type LoadQosOptions, type TopologyDisks } from './file.js';
 export { parseExpectation, ExpectParseError, compare, type Expectation, type Metric, type Op } from './expect.js';
-export { Backend, type BackendSpec, type MclockSpec } from './backend.js';
+export { StorageDevice, type StorageDeviceSpec, type MclockSpec } from './storage-device.js';
 export { ServiceTime, normalQuantile, type ServiceTimeSpec } from './service-time.js';
 export { LogHistogram, FIO_PERCENTILES, fioPercentileKey } from './histogram.js';
 export { Timeline, type TimelineRow } from './timeline.js';
@@ -16,7 +16,7 @@ export { fioJobJson, type FioJson, type FioJob, type FioDir, type FioLat } from 
 export { qosCharts } from './svg.js';
 export { renderRun, renderTest } from './render.js';
 export { replayQemu, type ReplayCase, type ReplayRequest } from './qemu-replay.js';
-export { NULL_BACKEND, type QosModel, type DiskSpec, type GroupSpec, type PolicySpec } from './model.js';
+export { NULL_DEVICE, type QosModel, type DiskSpec, type GroupSpec, type PolicySpec } from './model.js';
 export { ThrottleGroup, type Meter, type GateHost, type GateRequest, type MemberThrottleStats } from '../block/throttle/group.js';
 export { LeakyBuckets, READ, WRITE, type Direction as IoDirection } from '../block/throttle/leaky-bucket.js';
 export {

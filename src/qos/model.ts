@@ -5,7 +5,7 @@
 import type { QemuLimits } from '../block/throttle/qemu-config.js';
 import type { IoMaxLimits } from '../block/throttle/meters.js';
 import type { TokenBucketConfig } from '../block/throttle/token-bucket.js';
-import type { BackendSpec, MclockSpec } from './backend.js';
+import type { StorageDeviceSpec, MclockSpec } from './storage-device.js';
 import type { JobSpec } from './workload.js';
 
 export type PolicySpec =
@@ -18,7 +18,7 @@ export interface DiskSpec {
   /** Dotted name: `vm1.vda` (from a topology) or any name for a standalone disk. */
   name: string;
   size: number;
-  /** Backend name; undefined = a null device (instant, unlimited). */
+  /** Storage device name (a key of the QoS file's `backends:`); undefined = a null device (instant, unlimited). */
   backend: string | undefined;
   policy: PolicySpec | undefined;
   /** An image file (qcow2/raw) for real I/O when the run moves data; as written (the adapter resolves it). */
@@ -42,7 +42,7 @@ export interface QosModel {
   /** Simulated time limit (0 = until every job ends). */
   durationNs: number;
   intervalNs: number;
-  backends: BackendSpec[];
+  backends: StorageDeviceSpec[];
   disks: DiskSpec[];
   groups: GroupSpec[];
   jobs: JobSpec[];
@@ -50,4 +50,4 @@ export interface QosModel {
   data?: boolean;
 }
 
-export const NULL_BACKEND: BackendSpec = { name: 'null', parallelism: 1 << 30, service: { kind: 'fixed', ns: 0 }, bandwidth: 0 };
+export const NULL_DEVICE: StorageDeviceSpec = { name: 'null', parallelism: 1 << 30, service: { kind: 'fixed', ns: 0 }, bandwidth: 0 };

@@ -56,17 +56,31 @@ export interface RunQosOptions {
   onProgress?: (nowNs: number, endNs: number) => void;
 }
 
+/** The measurement windows `exps` need (give them to the engine before it runs). */
+export function expectationWindows(exps: readonly Expectation[], intervalNs: number): WindowSpec[] {
+  return exps.map((e) => {
+    const w: WindowSpec = { disk: e.target, fromNs: e.fromNs, toNs: e.toNs };
+    if (e.burst) w.series = { intervalNs, metric: e.base, mode: { kind: 'burst', op: e.op, value: e.value } };
+    else if (e.agg !== 'window') w.series = { intervalNs, metric: e.base, mode: { kind: e.agg } };
+    return w;
+  });
+}
+
 /** Runs `model` and returns the engine (for charts) and the result. */
 export function runQos(model: QosModel, opts: RunQosOptions = {}): { engine: QosEngine; result: QosResult } {
   const exps = opts.expectations ?? [];
-  const windows: WindowSpec[] = exps.map((e) => {
-    const w: WindowSpec = { disk: e.target, fromNs: e.fromNs, toNs: e.toNs };
-    if (e.burst) w.series = { intervalNs: model.intervalNs, metric: e.base, mode: { kind: 'burst', op: e.op, value: e.value } };
-    else if (e.agg !== 'window') w.series = { intervalNs: model.intervalNs, metric: e.base, mode: { kind: e.agg } };
-    return w;
-  });
+  const windows = expectationWindows(exps, model.intervalNs);
   const engine = new QosEngine(model, { windows, ...(opts.data ? { data: opts.data } : {}) });
   engine.run(opts.onProgress ? { onProgress: opts.onProgress } : {});
+  return { engine, result: qosResult(engine, exps) };
+}
+
+/**
+ * The result of a finished engine (`engine.finish` ran): fio JSON, disks, devices, timelines and,
+ * with `exps` (the expectations its windows were made from, in order), their verdicts.
+ */
+export function qosResult(engine: QosEngine, exps: readonly Expectation[] = []): QosResult {
+  const model = engine.model;
   const end = engine.endNs;
 
   const disks: Record<string, DiskSummary> = {};
@@ -84,11 +98,11 @@ export function runQos(model: QosModel, opts: RunQosOptions = {}): { engine: Qos
       throttle: g && st
         ? { group: g.name, kind: g.policy.kind, throttled_ios: st.throttled, throttled_ns: st.throttledNs, mean_queue: round(end ? st.queueNsSum / end : 0), max_queue: st.maxQueue }
         : undefined,
-      backend: d.backend.spec.name,
+      backend: d.device.spec.name,
     };
   }
   const backends: QosResult['backends'] = {};
-  for (const [name, b] of engine.backends) {
+  for (const [name, b] of engine.devices) {
     backends[name] = { scheduler: b.scheduler, served: b.served, utilisation: round(end && b.spec.parallelism < 1 << 29 ? b.busyNsSum / (end * b.spec.parallelism) : 0), max_queue: b.maxQueued };
   }
   const jobs: Record<string, TimelineRow[]> = {};
@@ -115,10 +129,10 @@ export function runQos(model: QosModel, opts: RunQosOptions = {}): { engine: Qos
     timelines: { interval_ns: engine.disks[0]?.timeline.intervalNs ?? model.intervalNs, disks: dl, jobs },
   };
   if (exps.length > 0) {
-    result.expectations = exps.map((e, i) => evaluate(e, engine.windows[i]!, engine, end));
+    result.expectations = exps.map((e, i) => evaluateQosExpectation(e, engine.windows[i]!, engine, end));
     result.passed = result.expectations.every((r) => r.pass);
   }
-  return { engine, result };
+  return result;
 }
 
 export function jobKey(name: string, clone: number, numjobs: number): string {
@@ -143,7 +157,8 @@ export function formatNs(ns: number): string {
   return `${ns}ns`;
 }
 
-function evaluate(e: Expectation, w: WindowStat, engine: QosEngine, end: number): ExpectationResult {
+/** One expectation's verdict from its window `w` of a finished engine (run up to `end`). */
+export function evaluateQosExpectation(e: Expectation, w: WindowStat, engine: QosEngine, end: number): ExpectationResult {
   const from = e.fromNs;
   const to = Math.min(e.toNs, end);
   const secs = Math.max(0, to - from) / 1e9;

@@ -6,7 +6,9 @@
  */
 import { parseSize, unitMessage } from '../util/units.js';
 
-export const RW_MODES = ['read', 'write', 'randread', 'randwrite', 'rw', 'readwrite', 'randrw'] as const;
+import { RW_MODES } from '../topology/storage-schema.js';
+
+export { RW_MODES };
 export type RwMode = (typeof RW_MODES)[number];
 
 /** Block sizes for one direction: one size, or a weighted split. */

@@ -14,6 +14,7 @@ import type {
   IperfDoc,
   RpcDoc,
   MigrateDoc,
+  FioActionDoc,
   NumVfsActionDoc,
   PfDoc,
   TopologyDoc,
@@ -168,8 +169,21 @@ export interface VmModel {
   memoryBytes?: number;
   dirtyRateBytesPerS?: number;
   interfaces: InterfaceModel[];
-  disks: Array<{ name: string; doc: DiskDoc; yaml: YamlPath }>;
+  disks: DiskModel[];
   yaml: YamlPath;
+}
+
+/**
+ * A VM disk. `imagePath`/`backingPath` are `image`/`backing` resolved once, here, against the
+ * topology file's folder (absolute paths kept): `vfab run` opens them and `vfab qos` (a QoS file
+ * naming the topology) sizes them from the same paths.
+ */
+export interface DiskModel {
+  name: string;
+  doc: DiskDoc;
+  yaml: YamlPath;
+  imagePath?: string;
+  backingPath?: string;
 }
 
 export interface LinkModel {
@@ -270,7 +284,14 @@ export interface TracerouteAction {
   waitNs: number;
 }
 
-export type ScenarioAction = TracerouteAction | PingAction | UdpAction | IperfAction | RpcAction | LinkStateAction | MigrateAction | VfAction | NumVfsAction;
+/** `fio:` — an fio job on VM disk `doc.disk` (`vm.disk`), run by the fabric's disk I/O feature. */
+export interface FioAction {
+  kind: 'fio';
+  name: string;
+  doc: FioActionDoc;
+}
+
+export type ScenarioAction = TracerouteAction | PingAction | UdpAction | IperfAction | RpcAction | LinkStateAction | MigrateAction | VfAction | NumVfsAction | FioAction;
 
 export interface ScenarioStep {
   index: number;

@@ -30,6 +30,7 @@ import {
   type VmModel,
 } from './model.js';
 import { resolveRouters } from './routers.js';
+import { topologyPath } from './paths.js';
 import { checkTunnelHost, resolveTunnelPort, resolveUnderlay } from './tunnels.js';
 import { resolveHostInterfaces } from './host-interfaces.js';
 import { openflowModel } from './openflow.js';
@@ -389,7 +390,13 @@ class Resolver {
       for (const [dname, ddoc] of Object.entries(vdoc.disks ?? {})) {
         const dy = [...vy, 'disks', dname];
         if (!this.checkName('disk', dname, dy)) continue;
-        vm.disks.push({ name: dname, doc: ddoc, yaml: dy });
+        vm.disks.push({
+          name: dname,
+          doc: ddoc,
+          yaml: dy,
+          ...(ddoc.image !== undefined ? { imagePath: topologyPath(this.source.file, ddoc.image) } : {}),
+          ...(ddoc.backing !== undefined ? { backingPath: topologyPath(this.source.file, ddoc.backing) } : {}),
+        });
       }
       vms.push(vm);
     }
@@ -647,6 +654,9 @@ class Resolver {
         }
       } else if (kind === 'sriov' && s.sriov) {
         action = { kind: 'sriov', doc: s.sriov };
+      } else if (kind === 'fio' && s.fio) {
+        // the disk and the job's options are checked with the QoS code by fabric/disk-io.ts
+        action = { kind: 'fio', name: appName('fio', s.fio.name, [...sy, 'fio']), doc: s.fio };
       }
       if (action) steps.push({ index: i, atNs: s.at, action, yaml: sy });
     });

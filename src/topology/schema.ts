@@ -17,6 +17,7 @@ import { showValue } from '../errors.js';
 import { zDuration, zRate, zSize } from '../util/zod-units.js';
 import { FEATURE_NAMES, type FeatureName } from '../wire/virtio-net-features.js';
 import { openflowBridgeConfig } from './openflow.js';
+import { fioJobSchema, policySchema, storageDeviceSchema } from './storage-schema.js';
 
 /** Names of hosts, switches, VMs, bridges, ports, interfaces: no dots (paths are dotted). */
 export const NAME_RE = /^[A-Za-z_][A-Za-z0-9_-]*$/;
@@ -152,6 +153,7 @@ export const hostSchema = z.strictObject({
   interfaces: z.record(z.string(), hostInterfaceSchema).optional().describe('the hypervisor\'s own IP interfaces (migration streams, storage)'),
   nics: z.record(z.string(), pfSchema).optional().describe('SR-IOV physical functions'),
   underlay: underlaySchema.optional().describe('the host underlay address tunnel ports send from (port host.underlay)'),
+  backends: z.record(z.string(), storageDeviceSchema).optional().describe('storage devices (service-time models) the disks of VMs on this host use, as in QoS files'),
 });
 
 export const switchSchema = z.strictObject({
@@ -216,6 +218,8 @@ export const diskSchema = z.strictObject({
   backing_format: z.enum(['qcow2', 'raw']).optional(),
   cluster_size: zSize().optional(),
   readonly: z.boolean().optional(),
+  backend: z.string().optional().describe('a storage device of the VM\'s host (hosts.H.backends); default: a null device'),
+  throttle: policySchema.optional().describe('I/O limits, any policy kind vfab qos supports (QEMU iops-total: 500 …, firecracker, io.max, mclock)'),
 });
 
 export const vmSchema = z.strictObject({
@@ -309,6 +313,10 @@ const migrateSchema = z.strictObject({
   postcopy: z.boolean().optional().describe('with via: switch to post-copy after the first round'),
 });
 
+const fioActionSchema = fioJobSchema.extend({
+  name: z.string().regex(NAME_RE).optional().describe('job name in the fio results (default fio1, fio2 …)'),
+});
+
 const vfActionSchema = vfConfigSchema.extend({
   nic: z.string().describe('host.pf, e.g. hv1.pf0'),
   vf: zCount(0, 255),
@@ -343,7 +351,7 @@ export const routerSchema = z.strictObject({
   routes: z.array(routeSchema).optional().describe('static routes; connected subnets are implicit'),
 });
 
-export const SCENARIO_ACTIONS = ['ping', 'udp', 'link_down', 'link_up', 'migrate', 'vf', 'sriov', 'traceroute', 'iperf', 'rpc'] as const;
+export const SCENARIO_ACTIONS = ['ping', 'udp', 'link_down', 'link_up', 'migrate', 'vf', 'sriov', 'traceroute', 'iperf', 'rpc', 'fio'] as const;
 export type ScenarioActionName = (typeof SCENARIO_ACTIONS)[number];
 
 export const scenarioStepSchema = z.strictObject({
@@ -358,6 +366,7 @@ export const scenarioStepSchema = z.strictObject({
   vf: vfActionSchema.optional().describe('ip link set PF vf N …'),
   sriov: numVfsActionSchema.optional().describe('echo N > sriov_numvfs'),
   traceroute: tracerouteSchema.optional().describe('UDP traceroute: lists every router hop'),
+  fio: fioActionSchema.optional().describe('an fio job on a VM disk (vm1.vda), in the QoS files\' fio vocabulary'),
 });
 
 export const captureSchema = z.strictObject({
@@ -399,6 +408,7 @@ export type UdpDoc = z.output<typeof udpSchema>;
 export type IperfDoc = z.output<typeof iperfSchema>;
 export type RpcDoc = z.output<typeof rpcSchema>;
 export type MigrateDoc = z.output<typeof migrateSchema>;
+export type FioActionDoc = z.output<typeof fioActionSchema>;
 export type VfActionDoc = z.output<typeof vfActionSchema>;
 export type NumVfsActionDoc = z.output<typeof numVfsActionSchema>;
 export type RouterDoc = z.output<typeof routerSchema>;

@@ -1,5 +1,7 @@
 /**
- * The host storage device behind the disks: it serves `parallelism` I/Os at once, each taking a
+ * `StorageDevice`: the host storage device behind the disks — a service-time model, called a
+ * "backend" in QoS and topology files (`backends:`, `backend: ssd`). Not the block layer's
+ * `BlockBackend` (`src/block/`), which stores an image's bytes and knows no time. The device: it serves `parallelism` I/Os at once, each taking a
  * service time drawn from a distribution, with an optional bandwidth ceiling shared by all I/Os
  * (a transfer channel: an I/O also has to move its bytes at `bandwidth` bytes/s, one after the
  * other). Requests beyond the parallelism wait in a queue: FIFO, or per-disk queues served by
@@ -20,7 +22,7 @@ import type { Prng } from '../sim/prng.js';
 import { ServiceTime, type ServiceTimeSpec } from './service-time.js';
 import type { Io } from './io.js';
 
-export interface BackendSpec {
+export interface StorageDeviceSpec {
   name: string;
   /** I/Os served at once (the device's internal queue depth). */
   parallelism: number;
@@ -52,7 +54,7 @@ interface Client {
   p: number;
 }
 
-export class Backend {
+export class StorageDevice {
   busy = 0;
   /** Queued requests (waiting for a slot). */
   queued = 0;
@@ -73,7 +75,7 @@ export class Backend {
   };
 
   constructor(
-    readonly spec: BackendSpec,
+    readonly spec: StorageDeviceSpec,
     private readonly sim: Simulation,
     private readonly prng: Prng,
     /** mClock settings per disk index (this backend's `Io.client`), or undefined for FIFO. */
