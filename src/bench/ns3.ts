@@ -13,12 +13,14 @@
  * The ns-3 program is compiled once into `$TMPDIR/vfab-ns3-<hash of source and flags>/`. Without
  * g++ or ns-3 the keys are null and the reason is logged. This is an adapter: it may read clocks.
  */
-import { spawnSync } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
+import { promisify } from 'node:util';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { errorMessage } from '../errors.js';
 import type { BenchContext } from './main.js';
 import { ns3Args, serializationNs, vfabTopology, WORLDS, type World } from './ns3-world.js';
 
@@ -34,8 +36,20 @@ export interface Ns3Build {
   label: string;
 }
 
-/** Compiles bench/ns3/vfab-world.cc (once per source + ns-3), or says why it cannot. */
-export function buildNs3(log: (m: string) => void = () => {}): Ns3Build | { skip: string } {
+const execFileP = promisify(execFile);
+
+/** What a failed child process printed on stderr, else the error's message. */
+function childError(e: unknown): string {
+  if (typeof e === 'object' && e !== null && 'stderr' in e && typeof e.stderr === 'string' && e.stderr !== '') return e.stderr;
+  return errorMessage(e);
+}
+
+/**
+ * Compiles bench/ns3/vfab-world.cc (once per source + ns-3), or says why it cannot. Child
+ * processes are awaited, never run synchronously: a compile blocks nothing else (a test
+ * runner's worker that is blocked for a minute loses its RPC channel).
+ */
+export async function buildNs3(log: (m: string) => void = () => {}): Promise<Ns3Build | { skip: string }> {
   if (spawnSync('g++', ['--version']).status !== 0) return { skip: 'g++ not found' };
   const prefix = process.env.VFAB_NS3_PREFIX;
   let flags: string[];
@@ -68,8 +82,11 @@ export function buildNs3(log: (m: string) => void = () => {}): Ns3Build | { skip
   if (!existsSync(binary)) {
     mkdirSync(dir, { recursive: true });
     log(`compiling ${SOURCE} into ${dir} …`);
-    const r = spawnSync('g++', ['-std=c++17', SOURCE, ...flags, '-o', `${binary}.tmp`], { encoding: 'utf8' });
-    if (r.status !== 0) return { skip: `g++ failed: ${(r.stderr || r.error?.message || '').slice(0, 400)}` };
+    try {
+      await execFileP('g++', ['-std=c++17', SOURCE, ...flags, '-o', `${binary}.tmp`], { encoding: 'utf8', maxBuffer: 16 << 20 });
+    } catch (e) {
+      return { skip: `g++ failed: ${childError(e).slice(0, 400)}` };
+    }
     renameSync(`${binary}.tmp`, binary);
   }
   return { binary, label };
@@ -95,12 +112,14 @@ export interface RaceRun {
   flows: FlowResult[];
 }
 
-function timed(cmd: string, args: string[]): { wallMs: number; stdout: string } {
+async function timed(cmd: string, args: string[]): Promise<{ wallMs: number; stdout: string }> {
   const t0 = performance.now();
-  const r = spawnSync(cmd, args, { encoding: 'utf8', maxBuffer: 64 << 20 });
-  const wallMs = performance.now() - t0;
-  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} exited ${r.status}: ${r.stderr.slice(0, 400)}`);
-  return { wallMs, stdout: r.stdout };
+  try {
+    const r = await execFileP(cmd, args, { encoding: 'utf8', maxBuffer: 64 << 20 });
+    return { wallMs: performance.now() - t0, stdout: r.stdout };
+  } catch (e) {
+    throw new Error(`${cmd} ${args.join(' ')} failed: ${childError(e).slice(0, 400)}`);
+  }
 }
 
 /** Writes the world's topology under $TMPDIR and returns its path. */
@@ -112,14 +131,14 @@ export function writeWorld(w: World): string {
   return file;
 }
 
-export function runVfab(file: string): RaceRun {
-  const { wallMs, stdout } = timed(process.execPath, [join(ROOT, 'bin', 'run.js'), 'run', file, '--json']);
+export async function runVfab(file: string): Promise<RaceRun> {
+  const { wallMs, stdout } = await timed(process.execPath, [join(ROOT, 'bin', 'run.js'), 'run', file, '--json']);
   const apps = (JSON.parse(stdout) as { apps: Array<FlowResult & { app: string; received_packets: number }> }).apps;
   return { wallMs, flows: apps.filter((a) => a.app === 'udp').map((a) => ({ ...a, received: a.received_packets })) };
 }
 
-export function runNs3(binary: string, w: World): RaceRun {
-  const { wallMs, stdout } = timed(binary, ns3Args(w));
+export async function runNs3(binary: string, w: World): Promise<RaceRun> {
+  const { wallMs, stdout } = await timed(binary, ns3Args(w));
   return { wallMs, flows: (JSON.parse(stdout) as { flows: FlowResult[] }).flows };
 }
 
@@ -150,16 +169,16 @@ export function compareRuns(w: World, vfab: RaceRun, ns3: RaceRun): string[] {
 }
 
 /** Checks one world, then `n` interleaved timed runs; returns the median ratio and walls. */
-export function race(w: World, binary: string, n: number, log: (m: string) => void): { ratio: number; vfabMs: number; ns3Ms: number } {
+export async function race(w: World, binary: string, n: number, log: (m: string) => void): Promise<{ ratio: number; vfabMs: number; ns3Ms: number }> {
   const file = writeWorld(w);
-  const problems = compareRuns(w, runVfab(file), runNs3(binary, w));
+  const problems = compareRuns(w, await runVfab(file), await runNs3(binary, w));
   if (problems.length > 0) throw new Error(`${w.name}: vfab and ns-3 disagree:\n  ${problems.slice(0, 10).join('\n  ')}`);
   const ratios: number[] = [];
   const vs: number[] = [];
   const ns: number[] = [];
   for (let i = 0; i < n; i++) {
-    const v = runVfab(file).wallMs;
-    const s = runNs3(binary, w).wallMs;
+    const v = (await runVfab(file)).wallMs;
+    const s = (await runNs3(binary, w)).wallMs;
     vs.push(v);
     ns.push(s);
     ratios.push(v / s);
@@ -169,19 +188,19 @@ export function race(w: World, binary: string, n: number, log: (m: string) => vo
   return { ratio: med(ratios), vfabMs: med(vs), ns3Ms: med(ns) };
 }
 
-export function run(ctx: BenchContext): Promise<Record<string, number | string | null>> {
+export async function run(ctx: BenchContext): Promise<Record<string, number | string | null>> {
   const log = (m: string): void => ctx.log(m);
-  const built = buildNs3(log);
+  const built = await buildNs3(log);
   if ('skip' in built) {
     log(`ns3: skipped: ${built.skip}`);
-    return Promise.resolve({ ns3_ratio_tor_64vms: null, ns3_ratio_long_run: null, ns3_build: `skipped: ${built.skip}` });
+    return { ns3_ratio_tor_64vms: null, ns3_ratio_long_run: null, ns3_build: `skipped: ${built.skip}` };
   }
   const out: Record<string, number | string | null> = { ns3_build: built.label };
   for (const [key, w] of [['ns3_ratio_tor_64vms', WORLDS.tor_64vms!], ['ns3_ratio_long_run', WORLDS.long_run!]] as const) {
     if (ctx.only && !key.startsWith(ctx.only) && !ctx.only.startsWith(key)) continue;
-    const r = race(w, built.binary, 3, log);
+    const r = await race(w, built.binary, 3, log);
     ctx.log(`${key}: ${r.ratio.toFixed(2)} (vfab ${r.vfabMs.toFixed(0)} ms, ns-3 ${r.ns3Ms.toFixed(0)} ms; ${built.label})`);
     out[key] = Math.round(r.ratio * 1000) / 1000;
   }
-  return Promise.resolve(out);
+  return out;
 }

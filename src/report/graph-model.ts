@@ -5,7 +5,8 @@
  * Built from the validated model alone (`topology/model.ts`): a topology that never ran draws
  * the same as one that did. Shape:
  * - a host is a container node holding its bridges, VMs, PFs and the VFs VMs use;
- * - physical switches are top-level nodes;
+ * - physical switches and L3 routers are top-level nodes (a router's ports are its interfaces,
+ *   labelled with their address);
  * - every port is a port on its node's edge (bridge ports, switch ports, VM NICs, PF uplinks);
  * - edges are either `link` (one per `links:` entry, labelled bandwidth · delay · VLANs) or
  *   `attach` (a VM NIC plugged into its bridge tap or its VF, a VF on its PF);
@@ -17,7 +18,7 @@
 import type { TopologyModel, VlanConfig } from '../topology/model.js';
 import { formatRate, formatDelay } from './format.js';
 
-export type NodeKind = 'host' | 'bridge' | 'switch' | 'vm' | 'pf' | 'vf';
+export type NodeKind = 'host' | 'bridge' | 'switch' | 'router' | 'vm' | 'pf' | 'vf';
 
 export interface GPort {
   /** The port path as in the summary (`hv1.br0.uplink`, `vm1.eth0`). */
@@ -111,6 +112,11 @@ export function buildGraph(model: TopologyModel): FabricGraph {
       portVlan.set(p.path, p.vlan);
     }
   }
+  for (const r of model.routers ?? []) {
+    const routes = r.routes.map((rt) => `route ${ipText(rt.network)}/${rt.prefixLength} via ${rt.via.map(ipText).join(', ')}`);
+    const n = add({ id: r.name, kind: 'router', label: r.name, ports: [], detail: [`router ${r.name}`, ...routes] });
+    for (const i of r.interfaces) addPort(n, { id: i.path, label: i.name, detail: [i.path, i.ipv4.text, `mtu ${i.mtu}`] });
+  }
   for (const vm of model.vms) {
     const tagged = vm.interfaces.find((i) => i.vlan.tag !== undefined);
     const vmNode = add({
@@ -171,6 +177,8 @@ export function buildGraph(model: TopologyModel): FabricGraph {
   }
   return { name: model.name, nodes, edges, portOwner, tenants: [...tenants].sort((a, b) => a - b) };
 }
+
+const ipText = (a: number): string => [a >>> 24, (a >>> 16) & 255, (a >>> 8) & 255, a & 255].join('.');
 
 /** Stable colour per tenant (VLAN id), from a palette legible on white. */
 const PALETTE = ['#1f77b4', '#d62728', '#2ca02c', '#ff7f0e', '#9467bd', '#8c564b', '#e377c2', '#17becf', '#bcbd22', '#7f7f7f'];

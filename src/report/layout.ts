@@ -60,6 +60,7 @@ function portSide(n: GNode, up: boolean): 'NORTH' | 'SOUTH' {
   // attachments face up, uplinks face down to the switches; switch ports face up.
   if (n.kind === 'vm') return 'SOUTH';
   if (n.kind === 'switch') return 'NORTH';
+  if (n.kind === 'router') return 'SOUTH'; // routers sit above the switches they route between
   return up ? 'NORTH' : 'SOUTH';
 }
 

@@ -16,6 +16,7 @@ const FILL: Record<GNode['kind'], string> = {
   host: '#f4f6f8',
   bridge: '#e8f1fb',
   switch: '#fdf0dc',
+  router: '#e3f4ea',
   vm: '#ffffff',
   pf: '#efe8f7',
   vf: '#f7f2fb',
@@ -46,7 +47,7 @@ export function renderSvgDiagram(g: FabricGraph, layout: Layout, opts: SvgDiagra
     const sw = n.kind === 'vm' ? 2 : 1;
     const dash = n.kind === 'host' ? ' stroke-dasharray="5 3"' : '';
     const lb = b.label ?? { x: b.x + 6, y: b.y + 4, w: 0, h: 16 };
-    const weight = n.kind === 'host' || n.kind === 'switch' ? ' font-weight="bold"' : '';
+    const weight = n.kind === 'host' || n.kind === 'switch' || n.kind === 'router' ? ' font-weight="bold"' : '';
     return (
       `<g class="node" data-id="${esc(n.id)}" data-kind="${n.kind}"${n.tenant !== undefined ? ` data-tenant="${n.tenant}"` : ''}>${title(n.detail)}` +
       `<rect class="box" x="${b.x}" y="${b.y}" width="${b.w}" height="${b.h}" rx="${n.kind === 'vm' ? 6 : 3}" fill="${FILL[n.kind]}" stroke="${stroke}" stroke-width="${sw}"${dash}/>` +

@@ -71,7 +71,7 @@ export function renderMermaid(g: FabricGraph): string {
   const shape = (n: GNode): string => {
     const id = node.get(n.id)!;
     const text = mq(`${n.label} (${n.kind})`);
-    return n.kind === 'vm' ? `${id}(${text})` : n.kind === 'switch' ? `${id}[[${text}]]` : `${id}[${text}]`;
+    return n.kind === 'vm' ? `${id}(${text})` : n.kind === 'switch' ? `${id}[[${text}]]` : n.kind === 'router' ? `${id}{{${text}}}` : `${id}[${text}]`;
   };
   for (const h of g.nodes.filter((n) => n.kind === 'host')) {
     out.push(`  subgraph ${node.get(h.id)}[${mq(h.label)}]`);

@@ -41,12 +41,12 @@ describe('the worlds', () => {
 
 describeWithTools(['g++'], 'vfab and ns-3 3.37 deliver the same datagrams', () => {
   for (const w of [small(WORLDS.one_bridge!, 20e6), small(WORLDS.tor_64vms!, 5e6)]) {
-    it(`${w.name}: same counts and steady-state latencies per flow`, () => {
-      const built = buildNs3();
+    it(`${w.name}: same counts and steady-state latencies per flow`, async () => {
+      const built = await buildNs3();
       if ('skip' in built) throw new Error(built.skip);
       const file = writeWorld(w);
-      const v = runVfab(file);
-      const n = runNs3(built.binary, w);
+      const v = await runVfab(file);
+      const n = await runNs3(built.binary, w);
       expect(v.flows.map((f) => f.received).reduce((a, b) => a + b, 0)).toBeGreaterThan(0);
       expect(compareRuns(w, v, n)).toEqual([]);
     }, 120_000);

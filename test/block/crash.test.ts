@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkImage, createImage, openImage } from '../../src/block/api.js';
-import { hasTool } from '../helpers/tools.js';
+import { requireTool } from '../helpers/tools.js';
 import { buildBlockLayer } from './crash/build.js';
 import { SIZE, applyModel, makeOps, prng, touched } from './crash/ops.mjs';
 
@@ -98,7 +98,7 @@ describe('crash safety', () => {
     let finished = 0;
     const killedIn = new Map<string, number>();
     let flushedOps = 0;
-    const qemuCheck = hasTool('qemu-img');
+    const qemuCheck = requireTool('qemu-img', 'crash images pass qemu-img check');
     const failures: string[] = [];
     const runOne = async (t: Trial): Promise<void> => {
       const image = join(dir, `t${t.n}.qcow2`);

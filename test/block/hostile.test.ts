@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createImage, openImage, snapshotImage } from '../../src/block/api.js';
-import { hasTool } from '../helpers/tools.js';
+import { requireTool } from '../helpers/tools.js';
 import { buildBlockLayer } from './crash/build.js';
 import { mutate } from './fuzz/mutants.mjs';
 
@@ -146,7 +146,7 @@ describe('hostile qcow2 images', () => {
       }
       next = current;
     }
-    const qemu = hasTool('qemu-img');
+    const qemu = requireTool('qemu-img', 'vfab check agrees with qemu-img check');
     let agreed = 0;
     let qemuSilent = 0;
     let refusedWhereQemuAnswered = 0;

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterAll, describe, expect, it } from 'vitest';
 import { checkImage, createImage } from '../../src/block/api.js';
-import { hasTool } from '../helpers/tools.js';
+import { requireTool } from '../helpers/tools.js';
 import { buildBlockLayer } from './crash/build.js';
 
 const TRIALS = Number(process.env['VFAB_LOCK_TRIALS'] ?? 200);
@@ -62,7 +62,7 @@ describe('stale-lock takeover race', () => {
     const writers = [0, 1].map(() => new Writer(spawn(process.execPath, [child, build], { stdio: ['pipe', 'pipe', 'inherit'] })));
     try {
       for (const w of writers) expect(await w.next()).toBe('READY');
-      const qemu = hasTool('qemu-img');
+      const qemu = requireTool('qemu-img', 'raced images pass qemu-img check');
       let dead = deadPid();
       const failures: string[] = [];
       let won = 0;

@@ -3,7 +3,7 @@
  * SVG and draw.io by an XML parser; the layout is checked for overlaps on a 120-VM topology.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DOMParser, type Element } from '@xmldom/xmldom';
@@ -18,7 +18,12 @@ import { generateVms as bigTopology } from '../../src/bench/report.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'vfab-graph-'));
 const vfab = (...args: string[]) => spawnSync(process.execPath, ['bin/run.js', ...args], { encoding: 'utf8' });
-const EXAMPLES = ['quickstart', 'two-hosts', 'live-migration', 'live-migration-sriov', 'sriov', 'qos-noisy-neighbor'];
+// Every example topology (not the QoS files): a new example is drawn and checked without anyone
+// remembering to list it here.
+const EXAMPLES = readdirSync('topologies')
+  .filter((f) => f.endsWith('.yaml') && !f.endsWith('.qos.yaml'))
+  .map((f) => f.slice(0, -'.yaml'.length))
+  .sort();
 
 function parseXml(text: string) {
   const errors: string[] = [];
@@ -95,6 +100,7 @@ describe('formats', () => {
       expect(nodesOf('vm')).toBe(m.vms.length);
       expect(nodesOf('host')).toBe(m.hosts.length);
       expect(nodesOf('switch')).toBe(m.switches.length);
+      expect(nodesOf('router')).toBe((m.routers ?? []).length);
       expect(gs.filter((e) => e.getAttribute('class') === 'edge link').length).toBe(m.links.length);
       const drawio = parseXml(await renderGraph(m, 'drawio', assets));
       const cells = Array.from(drawio.getElementsByTagName('mxCell') as unknown as ArrayLike<Element>);

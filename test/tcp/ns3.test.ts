@@ -7,7 +7,11 @@
  * and 1 Gbit/s × 2 ms RTT; and, for one NewReno flow, the congestion window after slow start
  * (mean, peak and trough of the sawtooth) within 10%.
  */
-import { execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+
+// Child processes are awaited: a worker blocked for a minute (the g++ compile) loses vitest's RPC.
+const execFileP = promisify(execFile);
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -72,8 +76,8 @@ export function vfabDumbbell(o: { cc: 'newreno' | 'cubic'; flows: number; rate: 
 }
 
 let bin = '';
-function ns3(o: { cc: string; flows: number; rate: number; delayNs: number; queue: number; stop: number; sample: number; from: number }): Run {
-  const out = execFileSync(bin, [`--cc=${o.cc}`, `--flows=${o.flows}`, `--rate=${o.rate}`, `--delay=${o.delayNs}`, `--queue=${o.queue}`, `--stop=${o.stop}`, `--sample=${o.sample}`, `--from=${o.from}`], { encoding: 'utf8' });
+async function ns3(o: { cc: string; flows: number; rate: number; delayNs: number; queue: number; stop: number; sample: number; from: number }): Promise<Run> {
+  const { stdout: out } = await execFileP(bin, [`--cc=${o.cc}`, `--flows=${o.flows}`, `--rate=${o.rate}`, `--delay=${o.delayNs}`, `--queue=${o.queue}`, `--stop=${o.stop}`, `--sample=${o.sample}`, `--from=${o.from}`], { encoding: 'utf8', maxBuffer: 64 << 20 });
   const cwnd: Array<[number, number]> = [];
   let goodput = 0;
   for (const line of out.split('\n')) {
@@ -93,23 +97,23 @@ const PATHS = [
 ];
 
 describeWithTools(['g++', 'pkg-config'], 'TCP vs ns-3 3.37 (dumbbell)', () => {
-  beforeAll(() => {
+  beforeAll(async () => {
     const dir = mkdtempSync(join(tmpdir(), 'vfab-ns3-'));
     bin = join(dir, 'dumbbell');
     const mods = ['ns3-core', 'ns3-network', 'ns3-internet', 'ns3-point-to-point', 'ns3-applications', 'ns3-traffic-control'];
-    const cflags = execFileSync('pkg-config', ['--cflags', ...mods], { encoding: 'utf8' }).trim().split(/\s+/).filter(Boolean);
+    const cflags = (await execFileP('pkg-config', ['--cflags', ...mods], { encoding: 'utf8' })).stdout.trim().split(/\s+/).filter(Boolean);
     // Debian's ns3 .pc files name libgsl.so, which only libgsl-dev ships; ns-3 links without it.
-    const libs = execFileSync('pkg-config', ['--libs', ...mods], { encoding: 'utf8' }).trim().split(/\s+/).filter((l) => l && !/libgsl/.test(l));
-    execFileSync('g++', ['-O1', '-std=c++17', '-o', bin, join(__dirname, 'ns3', 'dumbbell.cc'), ...cflags, ...libs], { stdio: 'pipe' });
+    const libs = (await execFileP('pkg-config', ['--libs', ...mods], { encoding: 'utf8' })).stdout.trim().split(/\s+/).filter((l) => l && !/libgsl/.test(l));
+    await execFileP('g++', ['-O1', '-std=c++17', '-o', bin, join(__dirname, 'ns3', 'dumbbell.cc'), ...cflags, ...libs], { maxBuffer: 16 << 20 });
   }, 300_000);
 
   for (const path of PATHS) {
     for (const cc of ['newreno', 'cubic'] as const) {
       for (const flows of [1, 4, 16]) {
-        it(`${cc}, ${flows} flow(s), ${path.name}: aggregate goodput within 5% of ns-3`, () => {
+        it(`${cc}, ${flows} flow(s), ${path.name}: aggregate goodput within 5% of ns-3`, async () => {
           const o = { cc, flows, rate: path.rate, delayNs: path.delayNs, queue: 100, stop: path.stop, sample: 0.1, from: path.from };
           const a = vfabDumbbell(o);
-          const b = ns3(o);
+          const b = await ns3(o);
           process.stdout.write(`ns3 ${cc} ${flows} ${path.name}: vfab ${(a.goodput / 1e6).toFixed(2)} Mbit/s, ns-3 ${(b.goodput / 1e6).toFixed(2)} Mbit/s\n`);
           expect(Math.abs(a.goodput / b.goodput - 1)).toBeLessThan(0.05);
         }, 300_000);
@@ -117,10 +121,10 @@ describeWithTools(['g++', 'pkg-config'], 'TCP vs ns-3 3.37 (dumbbell)', () => {
     }
   }
 
-  it('one NewReno flow, 100 Mbit/s x 20 ms: cwnd sawtooth after slow start within 10% of ns-3 (mean, peak, trough)', () => {
+  it('one NewReno flow, 100 Mbit/s x 20 ms: cwnd sawtooth after slow start within 10% of ns-3 (mean, peak, trough)', async () => {
     const o = { cc: 'newreno' as const, flows: 1, rate: 100e6, delayNs: 10_000_000, queue: 100, stop: 20, sample: 0.05, from: 3 };
     const a = vfabDumbbell(o).cwnd.filter(([t]) => t >= 3);
-    const b = ns3(o).cwnd.filter(([t]) => t >= 3);
+    const b = (await ns3(o)).cwnd.filter(([t]) => t >= 3);
     const stats = (s: Array<[number, number]>) => {
       const v = s.map(([, c]) => c);
       return { mean: v.reduce((x, y) => x + y, 0) / v.length, max: Math.max(...v), min: Math.min(...v) };

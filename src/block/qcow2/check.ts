@@ -9,9 +9,10 @@
  *   end of the file are corruptions (qcow2_inc_refcounts_imrt); refcounts stored for clusters
  *   past the end of the file are not compared (compare_refcounts stops at the file's end).
  *
- * Memory. Counted references live in one Uint32Array with an entry per cluster *of the file*
- * (references past the end are errors, never counted), like QEMU's in-memory refcount table;
- * stored refcounts are streamed block by block (a few clusters of cache), never loaded whole; the
+ * Memory. Counted references live in a paged per-cluster array (cluster-counts.ts: pages only
+ * where something is referenced; references past the end are errors, never counted), unlike
+ * QEMU's flat table: the comparison walks only the ranges where something is counted or a
+ * refcount block exists, so a sparse 1 TiB tail costs nothing. Stored refcounts are streamed block by block (a few clusters of cache), never loaded whole; the
  * L1 and refcount tables are bounded by QEMU's limits (32 MiB, 8 MiB). A hostile image claiming
  * millions of clusters past its end therefore costs nothing.
  *
@@ -23,6 +24,7 @@
  * reported as fixed is the difference.
  */
 import { BugError, UserError } from '../../errors.js';
+import { ClusterCounts, PAGE, mergeRanges } from './cluster-counts.js';
 import { COPIED_HI, entryOffset } from './entries.js';
 import { MAX_REFTABLE_BYTES, putU64, u64 } from './header.js';
 import { Qcow2Image } from './image.js';
@@ -55,7 +57,7 @@ const L2_RESERVED_LO = 0x1fe;
 const hex = (hi: number, lo: number): string => (hi === 0 ? lo.toString(16) : hi.toString(16) + (lo >>> 0).toString(16).padStart(8, '0'));
 
 interface Counted {
-  refs: Uint32Array;
+  refs: ClusterCounts;
   /** Clusters referenced past the end of the file (errors, not counted): a rebuild must avoid them. */
   pastEnd: Set<number>;
   /** More references past the end than `pastEnd` holds: a rebuild is refused. */
@@ -70,11 +72,11 @@ interface Counted {
   messages: string[];
 }
 
-function countReferences(img: Qcow2Image, nb: number): Counted {
+function countReferences(img: Qcow2Image): Counted {
   const cs = img.cs;
   const h = img.header;
   const fileSize = img.backend.size();
-  const out: Counted = { refs: new Uint32Array(nb + 1), pastEnd: new Set(), pastEndOverflow: false, refStructure: [], corruptions: 0, checkErrors: 0, allocated: 0, fragmented: 0, compressed: 0, messages: [] };
+  const out: Counted = { refs: new ClusterCounts(), pastEnd: new Set(), pastEndOverflow: false, refStructure: [], corruptions: 0, checkErrors: 0, allocated: 0, fragmented: 0, compressed: 0, messages: [] };
   const msg = (m: string): void => {
     if (out.messages.length < 10_000) out.messages.push(m);
   };
@@ -97,7 +99,7 @@ function countReferences(img: Qcow2Image, nb: number): Counted {
     }
     const last = Math.floor((off + size - 1) / cs);
     for (let c = Math.floor(off / cs); c <= last; c++) {
-      if (out.refs[c]! < 0xffffffff) out.refs[c]!++;
+      out.refs.inc(c);
       if (structure) out.refStructure.push(c);
     }
   };
@@ -271,7 +273,10 @@ function checkOnce(img: Qcow2Image): CheckPass {
   const h = img.header;
   const fileSize = img.backend.size();
   const nb = Math.ceil(fileSize / cs);
-  const counted = countReferences(img, nb);
+  // qcow2_check_refcounts: a file of more than INT_MAX clusters is not checked (-EFBIG,
+  // "Check failed: File too large", qemu-img exit 1), e.g. 512-byte clusters and a 1 TiB file.
+  if (nb > 0x7fffffff) return tooLarge(img);
+  const counted = countReferences(img);
   const messages = counted.messages;
   let corruptions = counted.corruptions;
   const stored = StoredRefcounts.read(img);
@@ -295,10 +300,10 @@ function checkOnce(img: Qcow2Image): CheckPass {
       return;
     }
     const c = raw / cs;
-    counted.refs[c]!++;
+    const n = counted.refs.inc(c);
     counted.refStructure.push(c);
-    if (counted.refs[c] !== 1) {
-      messages.push(`ERROR refcount block ${i} refcount=${counted.refs[c]}`);
+    if (n !== 1) {
+      messages.push(`ERROR refcount block ${i} refcount=${n}`);
       structureErrors++;
     }
   });
@@ -307,18 +312,26 @@ function checkOnce(img: Qcow2Image): CheckPass {
   let refcountErrors = 0;
   let highest = 0;
   const leakList: [number, number][] = [];
-  for (let c = 0; c < nb; c++) {
-    const s = stored.get(c);
-    const r = counted.refs[c]!;
-    if (s > 0 || r > 0) highest = c;
-    if (s === r) continue;
-    if (s < r) {
-      if (messages.length < 10_000) messages.push(`ERROR cluster ${c} refcount=${s} reference=${r}`);
-      refcountErrors++;
-    } else {
-      if (messages.length < 10_000) messages.push(`Leaked cluster ${c} refcount=${s} reference=${r}`);
-      leaks++;
-      leakList.push([c, s - r]);
+  // compare_refcounts walks every cluster of the file; outside a counted page and an existing
+  // refcount block both sides are 0, so only those ranges are walked (same result, O(metadata)).
+  const ranges: [number, number][] = counted.refs.pages().map((p) => [p * PAGE, (p + 1) * PAGE]);
+  stored.table.forEach((_, bi) => {
+    if (stored.blockOffset(bi) !== 0) ranges.push([bi * stored.perBlock, (bi + 1) * stored.perBlock]);
+  });
+  for (const [from, to] of mergeRanges(ranges, nb)) {
+    for (let c = from; c < to; c++) {
+      const s = stored.get(c);
+      const r = counted.refs.get(c);
+      if (s > 0 || r > 0) highest = c;
+      if (s === r) continue;
+      if (s < r) {
+        if (messages.length < 10_000) messages.push(`ERROR cluster ${c} refcount=${s} reference=${r}`);
+        refcountErrors++;
+      } else {
+        if (messages.length < 10_000) messages.push(`Leaked cluster ${c} refcount=${s} reference=${r}`);
+        leaks++;
+        if (leakList.length < 1 << 22) leakList.push([c, s - r]);
+      }
     }
   }
   corruptions += refcountErrors;
@@ -364,6 +377,26 @@ function checkOnce(img: Qcow2Image): CheckPass {
   return { result, counted, corruptions, leaks, refcountErrors, structureErrors, leakList };
 }
 
+function tooLarge(img: Qcow2Image): CheckPass {
+  const result: CheckResult = {
+    filename: img.name,
+    format: 'qcow2',
+    checkErrors: 1,
+    corruptions: 0,
+    leaks: 0,
+    corruptionsFixed: 0,
+    leaksFixed: 0,
+    imageEndOffset: 0,
+    totalClusters: Math.ceil(img.header.size / img.cs),
+    allocatedClusters: 0,
+    fragmentedClusters: 0,
+    compressedClusters: 0,
+    messages: ['Check failed: File too large'],
+  };
+  const counted: Counted = { refs: new ClusterCounts(), pastEnd: new Set(), pastEndOverflow: false, refStructure: [], corruptions: 0, checkErrors: 1, allocated: 0, fragmented: 0, compressed: 0, messages: result.messages };
+  return { result, counted, corruptions: 0, leaks: 0, refcountErrors: 0, structureErrors: 0, leakList: [] };
+}
+
 /**
  * Writes a new refcount structure (table + one block per `perBlock` clusters) describing exactly
  * the counted references, past the end of the file, then switches the header to it. The old
@@ -376,7 +409,7 @@ function rebuildRefcounts(img: Qcow2Image, counted: Counted): void {
   const max = bits >= 53 ? Number.MAX_SAFE_INTEGER : 2 ** bits - 1;
   const perBlock = (cs * 8) / bits;
   const refs = counted.refs;
-  for (const c of counted.refStructure) refs[c]!--;
+  for (const c of counted.refStructure) refs.dec(c);
   if (counted.pastEndOverflow) {
     throw new UserError('QCOW2_REPAIR_REFUSED', `${img.name}: too many references past the end of the file to rebuild the refcounts safely`);
   }
@@ -384,40 +417,50 @@ function rebuildRefcounts(img: Qcow2Image, counted: Counted): void {
   // The new structure goes past the end of the file, but never onto a cluster some table
   // references past the end (it would become in use twice).
   const past = [...counted.pastEnd].sort((a, b) => a - b);
+  // Only blocks that describe something are written (QEMU rebuild_refcounts_write_refblocks
+  // skips ranges nothing references): a sparse 1 TiB tail gets no blocks, not 512 MiB of zeros.
+  const used = new Set<number>();
+  for (const p of refs.pages()) {
+    for (let c = p * PAGE; c < Math.min((p + 1) * PAGE, fileEnd); c++) if (refs.get(c) !== 0) used.add(Math.floor(c / perBlock));
+  }
   let end = fileEnd;
-  let blocks = 0;
   let tableClusters = 1;
+  let blockList: number[] = [];
   for (let iter = 0; iter < 1_000_000; iter++) {
-    blocks = Math.ceil(end / perBlock);
+    // The new table and blocks, [end, end + tableClusters + blocks), need blocks of their own.
+    let count = used.size;
     for (let k = 0; k < 64; k++) {
-      tableClusters = Math.max(1, Math.ceil((blocks * 8) / cs));
-      const need = Math.ceil((end + tableClusters + blocks) / perBlock);
-      if (need === blocks) break;
-      blocks = need;
+      const all = new Set(used);
+      for (let bi = Math.floor(end / perBlock); bi <= Math.floor((end + tableClusters + count - 1) / perBlock); bi++) all.add(bi);
+      blockList = [...all].sort((x, y) => x - y);
+      const tc = Math.max(1, Math.ceil(((blockList[blockList.length - 1] ?? 0) + 1) * 8 / cs));
+      if (blockList.length === count && tc === tableClusters) break;
+      count = blockList.length;
+      tableClusters = tc;
     }
     if (end - fileEnd > 1 << 20) throw new UserError('QCOW2_REPAIR_REFUSED', `${img.name}: references far past the end of the file leave no safe place for new refcounts`);
-    const hit = past.find((c) => c >= end && c < end + tableClusters + blocks);
+    const hit = past.find((c) => c >= end && c < end + tableClusters + blockList.length);
     if (hit === undefined) break;
     end = hit + 1;
   }
   if (tableClusters * cs > MAX_REFTABLE_BYTES) throw new UserError('QCOW2_TOO_BIG', `${img.name}: the rebuilt refcount table would exceed 8 MiB`);
   const tableOff = end * cs;
   const firstBlock = end + tableClusters;
-  const newEnd = firstBlock + blocks;
+  const newEnd = firstBlock + blockList.length;
   const table = new Uint8Array(tableClusters * cs);
   const tdv = new DataView(table.buffer);
   const block = new Uint8Array(cs);
-  for (let bi = 0; bi < blocks; bi++) {
+  blockList.forEach((bi, j) => {
     block.fill(0);
     for (let k = 0; k < perBlock; k++) {
       const c = bi * perBlock + k;
-      const v = c < fileEnd ? refs[c]! : c >= end && c < newEnd ? 1 : 0;
+      const v = c < fileEnd ? refs.get(c) : c >= end && c < newEnd ? 1 : 0;
       if (v > max) throw new UserError('QCOW2_REFCOUNT_OVERFLOW', `${img.name}: cluster ${c} has ${v} references, more than refcount_bits ${bits} can hold`);
       if (v !== 0) setRefcountEntry(block, k, v, bits);
     }
-    img.backend.pwrite(block, (firstBlock + bi) * cs);
-    putU64(tdv, bi * 8, (firstBlock + bi) * cs);
-  }
+    img.backend.pwrite(block, (firstBlock + j) * cs);
+    putU64(tdv, bi * 8, (firstBlock + j) * cs);
+  });
   img.backend.pwrite(table, tableOff);
   // The new structure must be on disk before the header points at it (qcow2-refcount.c
   // rebuild_refcount_structure flushes before qcow2 header update too).

@@ -284,10 +284,7 @@ export class Qcow2Image implements Layer, RefcountHost {
     const real = Math.floor(this.backend.allocatedBytes() / cs);
     const threshold = Math.max(Math.floor((real * 10) / 9), real + 2);
     const end = Math.ceil(this.backend.size() / cs);
-    const rc = this.refcounts();
-    let count = 0;
-    for (let i = 0; i < end && count < threshold; i++) if (rc.get(i) !== 0) count++;
-    return count >= threshold;
+    return this.refcounts().countNonZero(end, threshold) >= threshold;
   }
 
   preadHost(buf: Uint8Array, host: number): void {

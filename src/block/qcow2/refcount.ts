@@ -108,6 +108,22 @@ export class Refcounts {
     return this.entry(block, cluster - bi * this.perBlock);
   }
 
+  /**
+   * How many clusters below `end` have a non-zero refcount, counting no further than `stopAt`.
+   * Absent refcount blocks are skipped whole (their clusters are all 0), so a sparse tail costs nothing.
+   */
+  countNonZero(end: number, stopAt: number): number {
+    let count = 0;
+    for (const bi of [...this.blocks.keys()].sort((a, b) => a - b)) {
+      const block = this.blocks.get(bi)!;
+      const last = Math.min(this.perBlock, end - bi * this.perBlock);
+      for (let k = 0; k < last; k++) {
+        if (this.entry(block, k) !== 0 && ++count >= stopAt) return count;
+      }
+    }
+    return count;
+  }
+
   /** Calls `fn` for every cluster with a non-zero stored refcount. */
   forEachNonZero(fn: (cluster: number) => void): void {
     for (const [bi, block] of this.blocks) {
