@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { checkTopology } from '../../src/fabric/index.js';
 import { loadTopologyText } from '../../src/topology/index.js';
-import { UserErrors, type UserError } from '../../src/errors.js';
+import { UserError, UserErrors } from '../../src/errors.js';
 import { routeBetween } from '../../src/fabric/host-interfaces.js';
 
 const topo = (mgmt2: string, migrate: string) => `name: t
@@ -27,7 +27,8 @@ function errors(text: string): string[] {
     checkTopology(loadTopologyText(text, 't.yaml'));
     return [];
   } catch (e) {
-    const list: UserError[] = e instanceof UserErrors ? e.errors : [e as UserError];
+    if (!(e instanceof UserErrors) && !(e instanceof UserError)) throw e;
+    const list: UserError[] = e instanceof UserErrors ? e.errors : [e];
     return list.map((x) => x.render().split('\n')[0]!);
   }
 }
