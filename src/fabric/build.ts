@@ -201,6 +201,7 @@ function buildBridge(ctx: FabricContext, m: BridgeModel, bridgeCount: number): B
       ...(p.vlan.vlanMode !== undefined ? { vlanMode: p.vlan.vlanMode } : {}),
       ...(p.vlan.tag !== undefined ? { tag: p.vlan.tag } : {}),
       ...(p.vlan.trunks !== undefined ? { trunks: p.vlan.trunks } : {}),
+      ...(p.tunnel ? { tunnel: true } : {}),
     });
     ctx.registerPort(port);
   }

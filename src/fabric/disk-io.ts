@@ -122,6 +122,8 @@ export function storageExpectations(model: TopologyModel, errors: UserError[] = 
     }
   }
   const out: Array<{ index: number; exp: Expectation }> = [];
+  // without VM disks every line is a network expectation (and reported as one when wrong)
+  if (disks.size === 0) return out;
   texts.forEach((text, index) => {
     const head = /^\s*(\S+)/.exec(text)?.[1] ?? '';
     const name = head.endsWith(':') ? head.slice(0, -1) : head;

@@ -23,12 +23,14 @@ import type { BridgeTraceEvent } from '../vswitch/bridge.js';
 import { W_DL_SRC_HI, W_VLAN_TCI, VLAN_CFI } from '../vswitch/fields.js';
 import { parseTraceFlow } from '../vswitch/flow-parser.js';
 import { buildTraceFrame } from '../vswitch/trace-packet.js';
+import { hookOverlayTrace, type OverlayTraceStep } from './trace-overlay.js';
 
 export type TopologyTraceStep =
   | ({ kind: 'bridge'; time_ns: number } & BridgeTraceEvent)
   | { kind: 'link'; time_ns: number; from: string; to: string }
   | { kind: 'deliver'; time_ns: number; to: string; vlan: number | null }
-  | { kind: 'drop'; time_ns: number; port: string; reason: string };
+  | { kind: 'drop'; time_ns: number; port: string; reason: string }
+  | OverlayTraceStep;
 
 export interface TopologyTraceResult {
   from: string;
@@ -106,6 +108,7 @@ export function traceTopology(model: TopologyModel, opts: TopologyTraceOptions):
     }
   }
   for (const br of ctx.bridges.values()) br.setTraceHook((e) => steps.push({ kind: 'bridge', time_ns: sim.now, ...e }));
+  hookOverlayTrace(ctx, (s) => steps.push(s));
 
   const { value, mask } = parseTraceFlow(opts.packet, { file: '--packet' });
   if (mask[W_DL_SRC_HI] === 0 && mask[W_DL_SRC_HI + 1] === 0) {
@@ -141,6 +144,13 @@ export function renderTopologyTrace(r: TopologyTraceResult): string {
         break;
       case 'drop':
         out.push(`${t(s.time_ns)}  dropped at ${s.port}: ${s.reason}`);
+        break;
+      case 'encap':
+      case 'decap':
+        out.push(`${t(s.time_ns)}  ${s.kind === 'encap' ? 'encapsulated' : 'decapsulated'} at ${s.port}: ${s.type.toUpperCase()} VNI ${s.vni}, ${s.src}:${s.sport} -> ${s.dst}:${s.dport}`);
+        break;
+      case 'route':
+        out.push(`${t(s.time_ns)}  router ${s.router}: in ${s.in}, to ${s.dst}: route ${s.route} via ${s.via} out ${s.out}`);
         break;
     }
   }

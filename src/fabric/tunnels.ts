@@ -1,14 +1,14 @@
 /**
- * Tunnel ports (issue 14): a host `underlay` endpoint per host that has one, and a `VxlanPort`
- * behind every `type: vxlan` bridge port. Summary section `tunnels`: per tunnel port, frames
+ * Tunnel ports (issue 14): a host `underlay` endpoint per host that has one, and a `TunnelPort`
+ * behind every `type: vxlan` / `type: geneve` bridge port. Summary section `tunnels`: per tunnel port, frames
  * encapsulated/decapsulated (drops are on the ports: `mtu` on the tunnel port, `vni-mismatch`,
  * `no-tunnel` on the underlay port).
  */
-import { UnderlayEndpoint, VxlanPort } from '../tunnel/index.js';
+import { TunnelPort, UnderlayEndpoint } from '../tunnel/index.js';
 import type { FabricContext } from './build.js';
 
 export function buildTunnels(ctx: FabricContext): void {
-  const tunnels = new Map<string, VxlanPort>();
+  const tunnels = new Map<string, TunnelPort>();
   for (const h of ctx.model.hosts) {
     if (!h.underlay) continue;
     const u = h.underlay;
@@ -29,7 +29,7 @@ export function buildTunnels(ctx: FabricContext): void {
         if (!p.tunnel) continue;
         const port = ctx.ports.get(p.path);
         if (!port) continue;
-        tunnels.set(p.path, new VxlanPort({ port, underlay: ep, remoteIp: p.tunnel.remoteIp, vni: p.tunnel.vni, dstPort: p.tunnel.dstPort, csum: p.tunnel.csum, hashSeed: seed }));
+        tunnels.set(p.path, new TunnelPort({ port, underlay: ep, type: p.tunnel.type, remoteIp: p.tunnel.remoteIp, vni: p.tunnel.vni, dstPort: p.tunnel.dstPort, csum: p.tunnel.csum, hashSeed: seed }));
       }
     }
   }

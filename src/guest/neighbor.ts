@@ -81,6 +81,18 @@ export class NeighborTable {
   ) {}
 
   /** Sends through `tx` now if `ip` is resolved, else queues it and resolves. */
+  /**
+   * The MAC `resolve()` would transmit to right now without changing any state (a fresh REACHABLE
+   * entry, or DELAY/PROBE, which Linux also sends to), else undefined: then call `resolve()`.
+   * A fast path for forwarding code that would otherwise allocate a callback per packet.
+   */
+  usableMac(ip: number): number | undefined {
+    const e = this.map.get(ip);
+    if (e === undefined) return undefined;
+    if (e.state === 'reachable' ? this.sim.now - e.confirmedNs < this.opts.reachableNs : e.state === 'delay' || e.state === 'probe') return e.mac;
+    return undefined;
+  }
+
   resolve(ip: number, tx: PendingTx): void {
     let e = this.map.get(ip);
     if (e === undefined) {

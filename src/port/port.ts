@@ -24,6 +24,21 @@ export type Frame = Uint8Array;
 export interface FrameMeta {
   /** Switching hops taken so far by this copy (see `MAX_HOPS`). */
   hops: number;
+  /**
+   * Tunnel metadata (OVS `flow->tunnel`): set by a tunnel port on a decapsulated frame (the bridge
+   * matches it as tun_id/tun_src/tun_dst), and by a bridge on a frame it outputs to a tunnel port
+   * (what `set_field:…->tun_dst` / `tun_id` left, used by `remote_ip=flow` / `key=flow`).
+   */
+  tunnel?: TunnelMeta;
+}
+
+export interface TunnelMeta {
+  /** tun_id as two 32-bit words (most significant first); the VNI is the low 24 bits of `idLo`. */
+  idHi: number;
+  idLo: number;
+  /** tun_src / tun_dst: outer IPv4 addresses (0 = unset). */
+  src: number;
+  dst: number;
 }
 
 /** Copies of a frame past this many switching hops are dropped as `loop` (a bridging loop). */

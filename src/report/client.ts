@@ -77,13 +77,14 @@ function fmt(v, unit){
   if(unit==='ms') return (+v.toFixed(3))+' ms';
   if(unit==='bps'){var a=Math.abs(v);return a>=1e9?+(v/1e9).toFixed(3)+' Gbit/s':a>=1e6?+(v/1e6).toFixed(3)+' Mbit/s':a>=1e3?+(v/1e3).toFixed(3)+' kbit/s':+v.toFixed(1)+' bit/s';}
   if(unit==='Bps'){var u=['B/s','KiB/s','MiB/s','GiB/s'],i=0,x=Math.abs(v);while(i<3&&x>=1024){x/=1024;i++;}return +(v/Math.pow(1024,i)).toFixed(2)+' '+u[i];}
+  if(unit==='B'){var ub=['B','KiB','MiB','GiB'],j=0,y=Math.abs(v);while(j<3&&y>=1024){y/=1024;j++;}return +(v/Math.pow(1024,j)).toFixed(2)+' '+ub[j];}
   if(unit==='iops') return +v.toFixed(1)+' IOPS';
   if(unit==='us') return +v.toFixed(1)+' µs';
   return String(+v.toFixed(3));
 }
 // 1/2/5 x 10^n ticks; for bytes the steps are taken in the binary unit of the axis top (MiB/s...).
 function niceSplits(unit){return function(u, ai, min, max){
-  var div=1; if(unit==='Bps'){while(max/div>=1024&&div<Math.pow(1024,4))div*=1024;}
+  var div=1; if(unit==='Bps'||unit==='B'){while(max/div>=1024&&div<Math.pow(1024,4))div*=1024;}
   var lo=min/div, hi=max/div, span=hi-lo; if(!(span>0)) return [min];
   var raw=span/4, p=Math.pow(10,Math.floor(Math.log10(raw))), m=raw/p, k=m<=1?1:m<=2?2:m<=5?5:10, st=k*p, out=[];
   for(var v=Math.ceil(lo/st-1e-9)*st; v<=hi+st*1e-9; v+=st) out.push(+(v*div).toPrecision(12));

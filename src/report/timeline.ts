@@ -125,6 +125,48 @@ export function buildTimeline(s: RunSummary): Timeline {
   });
   if (thr.length > 0) charts.push({ id: 'throughput', title: 'Flow throughput at the receiver (per 100 ms)', y_label: 'throughput', unit: 'bps', series: thr });
 
+  // TCP (iperf apps): goodput, congestion window and smoothed RTT per reporting interval, per
+  // stream, as `iperf3 -i` prints them (snd_cwnd in bytes, rtt in µs); the interval's simulation
+  // time places them on the run's axis.
+  const tcpThr: TlSeries[] = [];
+  const cwnd: TlSeries[] = [];
+  const rtt: TlSeries[] = [];
+  apps.forEach((a, i) => {
+    const ivs = Array.isArray(a['intervals']) ? (a['intervals'] as unknown[]).filter(isObj) : [];
+    if (ivs.length === 0) return;
+    const name = `${a.app} ${text(a['src'] ?? a.from)} → ${text(a['dst'] ?? a.to)}`;
+    const color = COLORS[i % COLORS.length]!;
+    const sum: Array<[number, number]> = [];
+    const perStream = new Map<number, { cwnd: Array<[number, number]>; rtt: Array<[number, number]> }>();
+    for (const iv of ivs) {
+      const t0 = num(iv['sim_start_ns']);
+      const t1 = num(iv['sim_end_ns']);
+      if (t0 === undefined || t1 === undefined) continue;
+      const sm = isObj(iv['sum']) ? num(iv['sum']['bits_per_second']) : undefined;
+      if (sm !== undefined) sum.push([s6(t0), sm]);
+      for (const st of Array.isArray(iv['streams']) ? (iv['streams'] as unknown[]).filter(isObj) : []) {
+        const sock = num(st['socket']) ?? 0;
+        let e = perStream.get(sock);
+        if (!e) perStream.set(sock, (e = { cwnd: [], rtt: [] }));
+        const c = num(st['snd_cwnd']);
+        const r = num(st['rtt']);
+        if (c !== undefined) e.cwnd.push([s6(t1), c]);
+        if (r !== undefined && r > 0) e.rtt.push([s6(t1), r / 1000]);
+      }
+      if (sum.length > 0 && ivs[ivs.length - 1] === iv) sum.push([s6(t1), sum[sum.length - 1]![1]]);
+    }
+    if (sum.length > 0 && !isObj(a['rx_series'])) tcpThr.push({ label: name, color, mode: 'step', points: sum });
+    const many = perStream.size > 1;
+    for (const [sock, e] of perStream) {
+      const label = many ? `${name} [${sock}]` : name;
+      if (e.cwnd.length > 0) cwnd.push({ label, color: many ? COLORS[(i + sock) % COLORS.length]! : color, mode: 'line', points: e.cwnd });
+      if (e.rtt.length > 0) rtt.push({ label, color: many ? COLORS[(i + sock) % COLORS.length]! : color, mode: 'line', points: e.rtt });
+    }
+  });
+  if (tcpThr.length > 0) charts.push({ id: 'tcp-throughput', title: 'TCP throughput (iperf reporting intervals)', y_label: 'throughput', unit: 'bps', series: tcpThr });
+  if (cwnd.length > 0) charts.push({ id: 'tcp-cwnd', title: 'TCP congestion window at the sender (end of each interval)', y_label: 'cwnd', unit: 'B', series: cwnd });
+  if (rtt.length > 0) charts.push({ id: 'tcp-rtt', title: 'TCP smoothed RTT at the sender (end of each interval)', y_label: 'srtt', unit: 'ms', series: rtt });
+
   // migrations: pre-copy rounds and the pause as bands; switchover, announces, reconvergence as marks
   const migs = Array.isArray(s['migrations']) ? (s['migrations'] as unknown[]).filter(isObj) : [];
   for (const m of migs) {

@@ -199,7 +199,9 @@ export class Router {
     const ip = f.subarray(o, o + total);
     const dst = readU32(ip, 16);
     if (this.addrs.has(dst)) return this.deliverLocal(itf, ip, ihl);
-    if (dst === 0xffffffff || (itf.cfg.prefixLength < 31 && ((dst | ipv4Mask(itf.cfg.prefixLength)) >>> 0) === 0xffffffff)) return itf.port.drop('broadcast');
+    // Limited broadcast, or the directed broadcast of the ingress subnet (host bits all ones).
+    const p = itf.cfg.prefixLength;
+    if (dst === 0xffffffff || (p < 31 && ipv4InSubnet(dst, itf.cfg.ipv4, p) && ((dst | ipv4Mask(p)) >>> 0) === 0xffffffff)) return itf.port.drop('broadcast');
     // ip_forward: TTL first (so a loop ends), then the route.
     if (ip[8]! <= 1) {
       itf.port.drop('ttl-exceeded');
@@ -231,19 +233,31 @@ export class Router {
     } else this.output(out, nextHop, copy, itf.index);
   }
 
+  /** The Ethernet frame carrying `ip` from `out` to `mac` (padded to the 60-byte minimum). */
+  private frameFor(out: RouterInterface, mac: number, ip: Uint8Array): Uint8Array {
+    const frame = new Uint8Array(Math.max(60, 14 + ip.length));
+    writeMac(frame, 0, mac);
+    writeMac(frame, 6, out.cfg.mac);
+    frame[12] = 0x08;
+    frame[13] = 0x00;
+    frame.set(ip, 14);
+    return frame;
+  }
+
   /** Sends IP datagram `ip` out of `out` to `nextHop`, resolving its MAC. */
   private output(out: RouterInterface, nextHop: number, ip: Uint8Array, inIface: number): void {
+    const known = out.neighbors.usableMac(nextHop);
+    if (known !== undefined) {
+      // Fast path (no callback, no pending record): the same frame resolve() would send.
+      out.counters.forwarded_out++;
+      out.port.send(this.frameFor(out, known, ip), { hops: 0 });
+      return;
+    }
     const p: Pending = { ip, inIface, sent: false };
     out.neighbors.resolve(nextHop, (mac) => {
       p.sent = true;
       out.counters.forwarded_out++;
-      const frame = new Uint8Array(Math.max(60, 14 + ip.length));
-      writeMac(frame, 0, mac);
-      writeMac(frame, 6, out.cfg.mac);
-      frame[12] = 0x08;
-      frame[13] = 0x00;
-      frame.set(ip, 14);
-      out.port.send(frame, { hops: 0 });
+      out.port.send(this.frameFor(out, mac, ip), { hops: 0 });
     });
     if (!p.sent) {
       // Waiting for ARP: remember it so a failed resolution can answer host unreachable.

@@ -50,9 +50,11 @@ export interface BridgePortModel {
 }
 
 export interface TunnelModel {
-  type: 'vxlan';
-  remoteIp: number;
-  vni: number;
+  type: 'vxlan' | 'geneve';
+  /** 'flow' = the packet's tun_dst (OVS options:remote_ip=flow). */
+  remoteIp: number | 'flow';
+  /** 'flow' = the packet's tun_id (OVS options:key=flow). */
+  vni: number | 'flow';
   dstPort: number;
   csum: boolean;
 }

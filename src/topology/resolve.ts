@@ -33,6 +33,7 @@ import { resolveRouters } from './routers.js';
 import { topologyPath } from './paths.js';
 import { checkTunnelHost, resolveTunnelPort, resolveUnderlay } from './tunnels.js';
 import { resolveHostInterfaces } from './host-interfaces.js';
+import { l2Segments, type L2Segments } from './l2-segments.js';
 import { openflowModel } from './openflow.js';
 import { NAME_RE, SCENARIO_ACTIONS, type PortDoc, type SwitchDoc, type BridgeDoc, type InterfaceDoc, type TopologyDoc } from './schema.js';
 
@@ -311,7 +312,7 @@ class Resolver {
     const vms = this.vms(doc, hosts);
     const links = this.links(doc);
     const scenario = this.scenario(doc, vms);
-    this.checkDuplicates(hosts, vms);
+    this.checkDuplicates(hosts, vms, l2Segments(hosts, switches, links, vms));
 
     const capture = {
       ports: doc.capture?.ports ?? ('all' as const),
@@ -663,8 +664,11 @@ class Resolver {
     return steps;
   }
 
-  /** MACs (after assigning defaults) and IPv4 addresses must be unique across the fabric. */
-  private checkDuplicates(hosts: HostModel[], vms: VmModel[]): void {
+  /**
+   * MACs (after assigning defaults) must be unique across the fabric; IPv4 addresses within an L2
+   * segment (l2-segments.ts), so tenants on separate bridges, VLANs or VNIs may reuse addresses.
+   */
+  private checkDuplicates(hosts: HostModel[], vms: VmModel[], segments: L2Segments): void {
     const macs = new Map<number, YamlPath>();
     const note = (mac: number, yaml: YamlPath, text: string): void => {
       const prev = macs.get(mac);
@@ -696,24 +700,31 @@ class Resolver {
         next++;
       }
     }
-    const ips = new Map<number, YamlPath>();
+    const ips = new Map<string, { yaml: YamlPath; path: string }>();
     for (const vm of vms) {
       for (const i of vm.interfaces) {
         if (!i.ipv4) continue;
-        const prev = ips.get(i.ipv4.address);
+        const key = `${segments.of(i)} ${i.ipv4.address}`;
+        const prev = ips.get(key);
         if (prev) {
-          const at = this.source.locate(prev);
-          this.err('DUPLICATE_IP', [...i.yaml, 'ipv4'], `IPv4 address ${formatIpv4(i.ipv4.address)} is already used at line ${at.line}`);
-        } else ips.set(i.ipv4.address, [...i.yaml, 'ipv4']);
+          const at = this.source.locate(prev.yaml);
+          this.err(
+            'DUPLICATE_IP',
+            [...i.yaml, 'ipv4'],
+            `IPv4 address ${formatIpv4(i.ipv4.address)} is already used at line ${at.line} (${prev.path}) in the same L2 segment; tenants that reuse addresses need separate bridges, VLANs or VNIs`,
+          );
+        } else ips.set(key, { yaml: [...i.yaml, 'ipv4'], path: i.path });
       }
     }
+    // Host interfaces (issue 13) live in the provider's own address plan: unique across hosts.
+    const hostIps = new Map<number, YamlPath>();
     for (const h of hosts) {
       for (const i of h.interfaces ?? []) {
-        const prev = ips.get(i.ipv4.address);
+        const prev = hostIps.get(i.ipv4.address);
         if (prev) {
           const at = this.source.locate(prev);
           this.err('DUPLICATE_IP', [...i.yaml, 'ipv4'], `IPv4 address ${formatIpv4(i.ipv4.address)} is already used at line ${at.line}`);
-        } else ips.set(i.ipv4.address, [...i.yaml, 'ipv4']);
+        } else hostIps.set(i.ipv4.address, [...i.yaml, 'ipv4']);
       }
     }
   }

@@ -65,18 +65,23 @@ const vlanConfig = {
 };
 
 /** OVS tunnel options (vswitch.xml "Tunnel Options"), issue 14. */
+const zVni = z
+  .number({ error: (iss) => (iss.input === undefined ? undefined : `expected a VNI (0-16777215) or "flow", got ${JSON.stringify(iss.input)}`) })
+  .int({ error: (iss) => `VNI ${String(iss.input)} is not a whole number` })
+  .min(0, { error: (iss) => `VNI ${String(iss.input)} is outside 24 bits (0-16777215)` })
+  .max(0xffffff, { error: (iss) => `VNI ${String(iss.input)} is outside 24 bits (0-16777215)` });
 const tunnelConfig = {
-  type: z.enum(['vxlan']).optional().describe('OVS Interface type: absent = a normal port; vxlan = a VXLAN tunnel port'),
-  remote_ip: zIpv4().optional().describe('vxlan: the remote VTEP (its host underlay address)'),
-  key: z
-    .number({ error: (iss) => (iss.input === undefined ? undefined : `expected a VNI (0-16777215), got ${JSON.stringify(iss.input)}`) })
-    .int({ error: (iss) => `VNI ${String(iss.input)} is not a whole number` })
-    .min(0, { error: (iss) => `VNI ${String(iss.input)} is outside 24 bits (0-16777215)` })
-    .max(0xffffff, { error: (iss) => `VNI ${String(iss.input)} is outside 24 bits (0-16777215)` })
+  type: z.enum(['vxlan', 'geneve']).optional().describe('OVS Interface type: absent = a normal port; vxlan or geneve = a tunnel port'),
+  remote_ip: z
+    .union([z.literal('flow'), zIpv4()])
     .optional()
-    .describe('vxlan: the VNI (OVS options:key), default 0'),
-  dst_port: zCount(1, 65535).optional().describe('vxlan: UDP destination port, default 4789'),
-  csum: z.boolean().optional().describe('vxlan: compute the outer UDP checksum (OVS options:csum, default false)'),
+    .describe('tunnel: the remote VTEP (its host underlay address), or "flow" to take it from the packet\'s tun_dst (set_field:…->tun_dst)'),
+  key: z
+    .union([z.literal('flow'), zVni])
+    .optional()
+    .describe('tunnel: the VNI (OVS options:key), default 0, or "flow" to take it from tun_id (set_field/set_tunnel) and receive any VNI'),
+  dst_port: zCount(1, 65535).optional().describe('tunnel: UDP destination port, default 4789 (vxlan) or 6081 (geneve)'),
+  csum: z.boolean().optional().describe('tunnel: compute the outer UDP checksum (OVS options:csum, default false)'),
 };
 
 export const portSchema = z.strictObject({

@@ -14,15 +14,21 @@ const UNDERLAY_MAC_BASE = 0x02fd_0000_0000;
 export function resolveTunnelPort(r: RouterResolver, d: PortDoc, y: YamlPath): TunnelModel | undefined {
   if (d.type === undefined) {
     for (const k of ['remote_ip', 'key', 'dst_port', 'csum'] as const) {
-      if (d[k] !== undefined) r.err('TUNNEL_CONFIG', [...y, k], `"${k}" is a tunnel option; add "type: vxlan"`, { key: true });
+      if (d[k] !== undefined) r.err('TUNNEL_CONFIG', [...y, k], `"${k}" is a tunnel option; add "type: vxlan" or "type: geneve"`, { key: true });
     }
     return undefined;
   }
   if (d.remote_ip === undefined) {
-    r.err('TUNNEL_CONFIG', [...y, 'type'], `a vxlan port needs "remote_ip" (the remote VTEP's underlay address)`);
+    r.err('TUNNEL_CONFIG', [...y, 'type'], `a ${d.type} port needs "remote_ip" (the remote VTEP's underlay address, or "flow")`);
     return undefined;
   }
-  return { type: d.type, remoteIp: ipv4Num(d.remote_ip), vni: d.key ?? 0, dstPort: d.dst_port ?? 4789, csum: d.csum ?? false };
+  return {
+    type: d.type,
+    remoteIp: d.remote_ip === 'flow' ? 'flow' : ipv4Num(d.remote_ip),
+    vni: d.key ?? 0,
+    dstPort: d.dst_port ?? (d.type === 'geneve' ? 6081 : 4789),
+    csum: d.csum ?? false,
+  };
 }
 
 /** `index`: the host's position in the file (1-based), for the default MAC. */
@@ -54,7 +60,7 @@ export function checkTunnelHost(r: RouterResolver, h: HostModel): void {
   }
 }
 
-/** Outer Ethernet + IPv4 + UDP + VXLAN bytes around an inner frame (RFC 7348). */
+/** Outer Ethernet + IPv4 + UDP + VXLAN bytes around an inner frame (RFC 7348); Geneve with no options is the same (RFC 8926). */
 const VXLAN_OVERHEAD = 50;
 
 /**
@@ -78,8 +84,9 @@ export function overlayWarnings(model: TopologyModel): string[] {
       for (const p of tunnels) {
         const t = p.tunnel!;
         if (widest && widest.mtu + VXLAN_OVERHEAD > u.mtu) {
-          out.push(`${at([...p.yaml, 'type'])}: warning: ${p.path}: inner MTU ${widest.mtu} (${widest.path}) + ${VXLAN_OVERHEAD} bytes of VXLAN overhead = ${widest.mtu + VXLAN_OVERHEAD} > underlay MTU ${u.mtu} (${u.path}); full-size packets will be dropped (mtu). Lower the guest MTU to ${u.mtu - VXLAN_OVERHEAD} or raise the underlay MTU to ${widest.mtu + VXLAN_OVERHEAD}`);
+          out.push(`${at([...p.yaml, 'type'])}: warning: ${p.path}: inner MTU ${widest.mtu} (${widest.path}) + ${VXLAN_OVERHEAD} bytes of ${t.type === 'geneve' ? 'Geneve' : 'VXLAN'} overhead = ${widest.mtu + VXLAN_OVERHEAD} > underlay MTU ${u.mtu} (${u.path}); full-size packets will be dropped (mtu). Lower the guest MTU to ${u.mtu - VXLAN_OVERHEAD} or raise the underlay MTU to ${widest.mtu + VXLAN_OVERHEAD}`);
         }
+        if (t.remoteIp === 'flow') continue; // the flows choose the remote at run time
         const remote = `${t.remoteIp >>> 24}.${(t.remoteIp >>> 16) & 0xff}.${(t.remoteIp >>> 8) & 0xff}.${t.remoteIp & 0xff}`;
         const onLink = ((t.remoteIp ^ u.ipv4.address) & (u.ipv4.prefixLength === 0 ? 0 : (0xffffffff << (32 - u.ipv4.prefixLength)) >>> 0)) === 0;
         if (!onLink && u.gateway === undefined) {

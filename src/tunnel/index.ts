@@ -1,2 +1,2 @@
 export { UnderlayEndpoint, type UnderlayOptions, type TunnelRx } from './underlay.js';
-export { VxlanPort, type VxlanPortOptions, type VxlanCounters } from './vxlan-port.js';
+export { TunnelPort, VxlanPort, type TunnelPortOptions, type TunnelCounters, type TunnelType } from './tunnel-port.js';

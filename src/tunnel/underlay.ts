@@ -4,8 +4,10 @@
  *
  * It does only what a VTEP's kernel needs: ARP (answer for its address, resolve the next hop with
  * Linux's neighbour state machine), a default route through `gateway`, and UDP demultiplexing of
- * received tunnel packets to the tunnel that owns (remote address, UDP port). Everything else
- * addressed to it is dropped and counted at the port (`not-for-us`, `no-tunnel`, …).
+ * received tunnel packets to a tunnel port. The demultiplexing follows OVS (`ofproto/tunnel.c`
+ * `tnl_find`): among the tunnels on the packet's UDP port, an exact key (VNI) beats `key=flow`, and
+ * within that an exact `remote_ip` beats `remote_ip=flow`. Everything else addressed to it is
+ * dropped and counted at the port (`not-for-us`, `no-tunnel`, `vni-mismatch`, …).
  */
 import type { EventSink } from '../port/nic.js';
 import { Port, type Frame, type FrameMeta } from '../port/port.js';
@@ -29,8 +31,16 @@ export interface UnderlayOptions {
   events?: EventSink;
 }
 
-/** Receives the IPv4 datagram of a UDP packet for a registered (remote, port). */
-export type TunnelRx = (ip: Uint8Array) => void;
+/** What a tunnel port registers to receive: its UDP port, remote and key ('flow' = any). */
+export interface TunnelRx {
+  dstPort: number;
+  remote: number | 'flow';
+  vni: number | 'flow';
+  /** Reads the VNI of a packet of this tunnel's type, or a drop reason. */
+  vniOf(ip: Uint8Array): number | string;
+  /** Receives the IPv4 datagram (header first) chosen for this tunnel. */
+  rx(ip: Uint8Array, vni: number): void;
+}
 
 export class UnderlayEndpoint {
   readonly port: Port;
@@ -40,7 +50,7 @@ export class UnderlayEndpoint {
   readonly mtu: number;
   private readonly prefixLength: number;
   private readonly gateway: number | undefined;
-  private readonly listeners = new Map<string, TunnelRx>();
+  private readonly listeners: TunnelRx[] = [];
   private ident = 1;
 
   constructor(opts: UnderlayOptions) {
@@ -80,13 +90,37 @@ export class UnderlayEndpoint {
   send(dst: number, build: (dstMac: number) => Frame): boolean {
     const hop = this.nextHop(dst);
     if (hop === undefined) return false;
-    this.neighbors.resolve(hop, (mac) => this.port.send(build(mac), { hops: 0 }));
+    const mac = this.neighbors.usableMac(hop);
+    if (mac !== undefined) this.port.send(build(mac), { hops: 0 });
+    else this.neighbors.resolve(hop, (m) => this.port.send(build(m), { hops: 0 }));
     return true;
   }
 
-  /** Registers the receiver of UDP packets from `remote` to `udpPort` (one tunnel each). */
-  listen(remote: number, udpPort: number, rx: TunnelRx): void {
-    this.listeners.set(`${remote}/${udpPort}`, rx);
+  /** Registers a tunnel port's receiver. */
+  listen(t: TunnelRx): void {
+    this.listeners.push(t);
+  }
+
+  /** ofproto/tunnel.c tnl_find: exact key before key=flow, then exact remote before remote=flow. */
+  private demux(ip: Uint8Array, src: number, dport: number): void {
+    let best: TunnelRx | undefined;
+    let bestRank = 4;
+    let vni: number | string | undefined;
+    let any = false;
+    for (const t of this.listeners) {
+      if (t.dstPort !== dport || (t.remote !== 'flow' && t.remote !== src)) continue;
+      any = true;
+      vni ??= t.vniOf(ip);
+      if (typeof vni === 'string') return this.port.drop(vni);
+      if (t.vni !== 'flow' && t.vni !== vni) continue;
+      const rank = (t.vni === 'flow' ? 2 : 0) + (t.remote === 'flow' ? 1 : 0);
+      if (rank < bestRank) {
+        best = t;
+        bestRank = rank;
+      }
+    }
+    if (best === undefined || typeof vni !== 'number') return this.port.drop(any ? 'vni-mismatch' : 'no-tunnel');
+    best.rx(ip, vni);
   }
 
   private receive(f: Frame, _meta: FrameMeta): void {
@@ -106,9 +140,7 @@ export class UnderlayEndpoint {
     if (((ip[6]! << 8) | ip[7]!) & 0x3fff) return this.port.drop('fragment');
     if (ip[9] !== 17) return this.port.drop('not-udp');
     const dport = (ip[ihl + 2]! << 8) | ip[ihl + 3]!;
-    const rx = this.listeners.get(`${readU32(ip, 12)}/${dport}`);
-    if (rx === undefined) return this.port.drop('no-tunnel');
-    rx(ip);
+    this.demux(ip, readU32(ip, 12), dport);
   }
 
   private receiveArp(f: Frame): void {

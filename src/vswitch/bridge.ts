@@ -23,12 +23,12 @@
  */
 import { UserError } from '../errors.js';
 import type { EventSink } from '../port/nic.js';
-import { MAX_HOPS, Port, type Frame, type FrameMeta } from '../port/port.js';
+import { MAX_HOPS, Port, type Frame, type FrameMeta, type TunnelMeta } from '../port/port.js';
 import type { Simulation } from '../sim/simulation.js';
 import { extractFlowKey } from '../wire/extract.js';
 import { emptyFlowKey } from '../wire/flow-key.js';
 import { FlowCache } from './classifier.js';
-import { KEY_WORDS, OFPP_LOCAL, PACKET_WORDS, W_IN_PORT, W_VLAN_TCI, formatMac, keyWordsFromFlowKey, keyWordsFromFrame } from './fields.js';
+import { KEY_WORDS, OFPP_LOCAL, PACKET_WORDS, W_IN_PORT, W_TUN_DST, W_TUN_ID, W_TUN_SRC, W_VLAN_TCI, formatMac, keyWordsFromFlowKey, keyWordsFromFrame } from './fields.js';
 import { parseFlowMod, parseFlows, type FlowModCommand, type FlowWarning, type ParsedFlowMod } from './flow-parser.js';
 import { formatActions } from './actions.js';
 import { learnedFlow, learnedMatch, type LearnAction } from './learn.js';
@@ -90,6 +90,11 @@ export interface BridgePortOptions {
   trunks?: number[];
   /** Leave the port out of NORMAL and FLOOD floods. */
   noFlood?: boolean;
+  /**
+   * A tunnel port (issue 14): frames output to it carry the packet's tun_id/tun_dst in
+   * `meta.tunnel` (for `remote_ip=flow` / `key=flow`).
+   */
+  tunnel?: boolean;
 }
 
 /** What a traced bridge reports for each frame it switches (topology-mode `vfab trace`). */
@@ -105,6 +110,7 @@ export interface BridgeTraceEvent {
 
 interface PortRec extends XPort {
   port: Port;
+  tunnel: boolean;
 }
 
 interface Cached {
@@ -361,6 +367,7 @@ export class Bridge implements XBridge {
       ofport,
       vlan: makeVlanConfig(o.vlanMode, o.tag, o.trunks),
       noFlood: o.noFlood ?? false,
+      tunnel: o.tunnel ?? false,
       port: undefined as unknown as Port,
     };
     rec.port = new Port(path, (frame, meta) => this.onReceive(rec, frame, meta));
@@ -516,7 +523,7 @@ export class Bridge implements XBridge {
       }
     }
     const hook = this.traceHook;
-    const r = this.process(rec.ofport, frame, hook ? LEARN_TRACED : LEARN);
+    const r = this.process(rec.ofport, frame, hook ? LEARN_TRACED : LEARN, meta.tunnel);
     if (r === null) {
       rec.port.drop('malformed', frame);
       return;
@@ -551,7 +558,7 @@ export class Bridge implements XBridge {
     if (outs.length === 1) {
       const o = outs[0]!;
       const out = this.byOfport.get(o.ofport);
-      if (out) out.port.send(rewriteFrame(frame, words, l3, l4, o.state), { hops });
+      if (out) out.port.send(rewriteFrame(frame, words, l3, l4, o.state), out.tunnel ? { hops, tunnel: tunnelOf(o.state.words) } : { hops });
       return;
     }
     // Build every output frame before sending any: sending recurses into peers, which may
@@ -560,7 +567,7 @@ export class Bridge implements XBridge {
     for (let i = 0; i < outs.length; i++) frames[i] = rewriteFrame(frame, words, l3, l4, outs[i]!.state);
     for (let i = 0; i < outs.length; i++) {
       const out = this.byOfport.get(outs[i]!.ofport);
-      if (out) out.port.send(frames[i]!, { hops });
+      if (out) out.port.send(frames[i]!, out.tunnel ? { hops, tunnel: tunnelOf(outs[i]!.state.words) } : { hops });
     }
   }
 
@@ -568,7 +575,7 @@ export class Bridge implements XBridge {
    * Classifies and translates `frame` as arriving on `ofport`, with all bookkeeping (counters,
    * learning when `mayLearn`, events) but without sending. Returns null for a runt frame.
    */
-  process(ofport: number, frame: Frame, opts: { mayLearn: boolean; trace?: boolean; metadata?: Int32Array }): XlateResult | null {
+  process(ofport: number, frame: Frame, opts: { mayLearn: boolean; trace?: boolean; metadata?: Int32Array }, tunnel?: TunnelMeta): XlateResult | null {
     if (frame.length < 14) return null;
     extractFlowKey(frame, this.fk); // a WireError still leaves the fields parsed so far (OVS keeps them too)
     const words = keyWordsFromFlowKey(this.fk, this.words);
@@ -580,6 +587,14 @@ export class Bridge implements XBridge {
     } else if (this.metadataSet) {
       words.fill(0, PACKET_WORDS);
       this.metadataSet = false;
+    }
+    if (tunnel !== undefined) {
+      // A decapsulated frame: OVS fills flow->tunnel from the outer headers (tun_id, tun_src, tun_dst).
+      words[W_TUN_ID] = tunnel.idHi;
+      words[W_TUN_ID + 1] = tunnel.idLo;
+      words[W_TUN_SRC] = tunnel.src;
+      words[W_TUN_DST] = tunnel.dst;
+      this.metadataSet = true;
     }
     words[W_IN_PORT] = ofport;
     this.switched++;
@@ -700,4 +715,9 @@ export class Bridge implements XBridge {
     }
     return `${lines.join('\n')}\n`;
   }
+}
+
+/** The tunnel metadata a frame output to a tunnel port carries (what the flows left in the key). */
+function tunnelOf(w: Int32Array): TunnelMeta {
+  return { idHi: w[W_TUN_ID]!, idLo: w[W_TUN_ID + 1]!, src: w[W_TUN_SRC]! >>> 0, dst: w[W_TUN_DST]! >>> 0 };
 }

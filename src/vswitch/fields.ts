@@ -35,8 +35,9 @@ export const W_NW_FRAG = 27;
 export const W_IPV6_LABEL = 28;
 export const W_ND_TARGET = 29;
 /** Words read from the packet (0..PACKET_WORDS-1). The others are pipeline metadata: 0 when a
- *  packet enters a bridge (there are no tunnel ports yet), set only by actions, so the
- *  exact-match cache keys on the packet words alone. */
+ *  packet enters a bridge, set only by actions, except the tunnel words a tunnel port fills on a
+ *  decapsulated frame; the exact-match cache keys on the packet and tunnel words
+ *  (flow-cache.ts CACHE_WORDS). */
 export const PACKET_WORDS = 33;
 export const W_PKT_MARK = 33;
 export const W_TUN_ID = 34; // 2 words, most significant first

@@ -8,7 +8,14 @@
  * overwritten lazily or fall out by LRU.
  */
 import { LRUCache } from 'lru-cache';
-import { PACKET_WORDS } from './fields.js';
+import { W_TUN_FLAGS } from './fields.js';
+
+/**
+ * Words the cache keys on: the packet words plus pkt_mark and the tunnel words (tun_id, tun_src,
+ * tun_dst, tun_flags), which a tunnel port sets on a decapsulated frame. The other metadata words
+ * (registers, conntrack) are 0 whenever a packet enters a bridge.
+ */
+export const CACHE_WORDS = W_TUN_FLAGS + 1;
 
 function finalize(h: number): number {
   // 30 bits: stays a small integer (Smi) in V8, so nothing allocates or hashes doubles.
@@ -16,10 +23,9 @@ function finalize(h: number): number {
 }
 
 /**
- * Hash of a whole key, for the exact-match cache. Only the packet words (0..PACKET_WORDS-1) are
- * keyed: the metadata words (registers, conntrack, tunnel) are 0 whenever a packet enters a
- * bridge. Words 0–13 (in_port … tp_dst) are mixed one by one; the rarely used ARP, IPv6,
- * TCP-flag, fragment and ND words (14..PACKET_WORDS-1) are XOR-folded into one word
+ * Hash of a whole key, for the exact-match cache. Only the CACHE_WORDS are keyed: the other
+ * metadata words (registers, conntrack) are 0 whenever a packet enters a bridge. Words 0–13 (in_port … tp_dst) are mixed one by one; the rarely used ARP, IPv6,
+ * TCP-flag, fragment and ND words (14..CACHE_WORDS-1, with pkt_mark and the tunnel words) are XOR-folded into one word
  * first, which halves the multiplies. The cache verifies every word, so this only affects how
  * well keys spread, never correctness.
  */
@@ -27,7 +33,7 @@ export function hashKey(key: Int32Array): number {
   let h = 0x811c9dc5;
   for (let i = 0; i < 14; i++) h = Math.imul(h ^ key[i]!, 0x9e3779b1);
   let f = 0;
-  for (let i = 14; i < PACKET_WORDS; i++) f = ((f << 5) | (f >>> 27)) ^ key[i]!;
+  for (let i = 14; i < CACHE_WORDS; i++) f = ((f << 5) | (f >>> 27)) ^ key[i]!;
   h = Math.imul(h ^ f, 0x9e3779b1);
   return finalize(h);
 }
@@ -60,7 +66,7 @@ export class FlowCache<V extends {}> {
     if (e !== undefined && e.gen === this.generation) {
       const k = e.key;
       let same = true;
-      for (let i = 0; i < PACKET_WORDS; i++) {
+      for (let i = 0; i < CACHE_WORDS; i++) {
         if (k[i] !== key[i]) {
           same = false;
           break;
@@ -76,7 +82,7 @@ export class FlowCache<V extends {}> {
   }
 
   set(key: Int32Array, value: V, hash = hashKey(key)): void {
-    this.lru.set(hash, { key: key.slice(0, PACKET_WORDS), gen: this.generation, value });
+    this.lru.set(hash, { key: key.slice(0, CACHE_WORDS), gen: this.generation, value });
   }
 
   clear(): void {

@@ -600,6 +600,19 @@ function parseActions(s: string, base: number, tableId: number, mValue: Int32Arr
         out.push(parseSet(fName, vText, false, it.valueAt + arrow + 2, it.valueAt, vlanMatch.value, vlanMatch.mask, ctx, opts, `set_field:${vText}->${fName}`));
         continue;
       }
+      case 'set_tunnel':
+      case 'set_tunnel64': {
+        // lib/ofp-actions.c parse_set_tunnel: set_tunnel:ID sets tun_id (NXAST_SET_TUNNEL, or
+        // set_tunnel64 when ID needs more than 32 bits); dump-flows prints the ID in hex.
+        const r = parseFieldInt(arg, 8);
+        if (r === null || r === 'range' || r[1] !== (1n << 64n) - 1n) throw ctx.err('FLOW_BAD_VALUE', it.valueAt, `${arg}: bad tunnel id for ${key}`);
+        const id = r[0];
+        const a = parseSet('tun_id', `0x${id.toString(16)}`, false, it.valueAt, it.valueAt, vlanMatch.value, vlanMatch.mask, ctx, opts, '');
+        const name = key === 'set_tunnel64' || id > 0xffffffffn ? 'set_tunnel64' : 'set_tunnel';
+        if (a.type !== 'set') throw ctx.err('FLOW_BAD_VALUE', it.valueAt, `${arg}: bad tunnel id for ${key}`);
+        out.push({ ...a, text: `${name}:0x${id.toString(16)}` });
+        continue;
+      }
       case 'apply_actions':
         throw ctx.err('FLOW_SYNTAX', it.at, 'apply_actions is the default instruction');
     }
@@ -641,7 +654,7 @@ function parseActions(s: string, base: number, tableId: number, mValue: Int32Arr
 
 /** OVS action names vfab does not execute yet: refused by name rather than taken for a port. */
 const KNOWN_UNSUPPORTED = new Set([
-  'group', 'bundle', 'bundle_load', 'output_reg', 'set_tunnel', 'set_tunnel64',
+  'group', 'bundle', 'bundle_load', 'output_reg',
   'conjunction', 'multipath', 'ct', 'nat', 'meter', 'write_actions',
   'clear_actions', 'write_metadata', 'push_mpls', 'pop_mpls', 'set_mpls_label', 'set_mpls_tc', 'set_mpls_ttl', 'dec_mpls_ttl',
   'check_pkt_larger', 'encap', 'decap', 'dec_nsh_ttl', 'set_nw_ttl', 'delete_field', 'unroll_xlate', 'debug_recirc', 'debug_slow',

@@ -47,6 +47,19 @@ export interface OuterHeaders {
 export function encapVxlan(o: OuterHeaders, vni: number, inner: Uint8Array): Uint8Array {
   const udpLen = 8 + VXLAN_HEADER_LEN + inner.length;
   const f = new Uint8Array(Math.max(60, 14 + 20 + udpLen));
+  writeOuter(f, o, udpLen);
+  const v = 42;
+  f[v] = VXLAN_FLAG_I;
+  f[v + 4] = (vni >>> 16) & 0xff;
+  f[v + 5] = (vni >>> 8) & 0xff;
+  f[v + 6] = vni & 0xff;
+  f.set(inner, v + 8);
+  if (o.csum) writeUdpChecksum(f, o, udpLen);
+  return f;
+}
+
+/** Outer Ethernet (0..13), IPv4 (14..33) and UDP header (34..41, checksum 0) of a UDP tunnel. */
+export function writeOuter(f: Uint8Array, o: OuterHeaders, udpLen: number): void {
   writeMac(f, 0, o.dstMac);
   writeMac(f, 6, o.srcMac);
   f[12] = 0x08;
@@ -59,20 +72,16 @@ export function encapVxlan(o: OuterHeaders, vni: number, inner: Uint8Array): Uin
   f[u + 3] = o.dstPort & 0xff;
   f[u + 4] = udpLen >>> 8;
   f[u + 5] = udpLen & 0xff;
-  const v = u + 8;
-  f[v] = VXLAN_FLAG_I;
-  f[v + 4] = (vni >>> 16) & 0xff;
-  f[v + 5] = (vni >>> 8) & 0xff;
-  f[v + 6] = vni & 0xff;
-  f.set(inner, v + 8);
-  if (o.csum) {
-    const pseudo = (o.srcIp >>> 16) + (o.srcIp & 0xffff) + (o.dstIp >>> 16) + (o.dstIp & 0xffff) + 17 + udpLen;
-    let c = finish(sumBytes(f, u, u + udpLen, pseudo));
-    if (c === 0) c = 0xffff; // RFC 768: a computed zero is sent as all ones
-    f[u + 6] = c >>> 8;
-    f[u + 7] = c & 0xff;
-  }
-  return f;
+}
+
+/** The outer UDP checksum over the pseudo-header and the whole UDP datagram at offset 34. */
+export function writeUdpChecksum(f: Uint8Array, o: OuterHeaders, udpLen: number): void {
+  const u = 34;
+  const pseudo = (o.srcIp >>> 16) + (o.srcIp & 0xffff) + (o.dstIp >>> 16) + (o.dstIp & 0xffff) + 17 + udpLen;
+  let c = finish(sumBytes(f, u, u + udpLen, pseudo));
+  if (c === 0) c = 0xffff; // RFC 768: a computed zero is sent as all ones
+  f[u + 6] = c >>> 8;
+  f[u + 7] = c & 0xff;
 }
 
 export interface VxlanView {

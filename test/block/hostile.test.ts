@@ -8,7 +8,7 @@
  * VFAB_FUZZ_CASES sets the count (default 300), VFAB_FUZZ_SEED the first seed (default fixed;
  * a nightly run may pass a different one).
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -22,6 +22,11 @@ import { mutate } from './fuzz/mutants.mjs';
 const CASES = Number(process.env['VFAB_FUZZ_CASES'] ?? 300);
 const SEED = Number(process.env['VFAB_FUZZ_SEED'] ?? 20261207);
 const LIMIT_MS = 10_000;
+/**
+ * [base, seed] of mutants that found bugs: 64-bit refcounts, a 1 TiB tail and an unaligned L2
+ * entry made `check -r all` throw a RangeError (fractional cluster index) while fixing COPIED flags.
+ */
+const REGRESSIONS: Array<[number, number]> = [[3, 20261600]];
 const RSS_LIMIT_KB = 512 * 1024;
 
 interface Report {
@@ -31,6 +36,22 @@ interface Report {
   outcome: string;
   ms: number;
   rss: number;
+}
+
+/** `qemu-img check -U` with a time limit; status null when it was killed. */
+function qemuImgCheck(f: string): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const p = spawn('qemu-img', ['check', '-U', '-f', 'qcow2', f], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    p.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => p.kill('SIGKILL'), LIMIT_MS);
+    p.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ status: code, stdout, stderr });
+    });
+  });
 }
 
 function makeBases(dir: string): string[] {
@@ -100,6 +121,15 @@ describe('hostile qcow2 images', () => {
       files.push(f);
       names.push(`#${i} seed ${seed} ${m.name}`);
     }
+    // Mutants that once failed, always run whatever CASES and SEED are: [base index, seed].
+    for (const [bi, seed] of REGRESSIONS) {
+      const m = mutate(bases[bi]!, seed);
+      const f = join(mdir, `r${seed}.qcow2`);
+      writeFileSync(f, m.bytes);
+      if (m.size !== undefined) truncateSync(f, m.size);
+      files.push(f);
+      names.push(`regression base ${bi} seed ${seed} ${m.name}`);
+    }
     // A directory and a symlink to one as the image itself.
     files.push(join(mdir, 'adir'));
     names.push('a directory as the image');
@@ -153,19 +183,20 @@ describe('hostile qcow2 images', () => {
     let maxRss = 0;
     let maxMs = 0;
     const outcomes = new Map<string, number>();
-    files.forEach((f, i) => {
+    for (const [i, f] of files.entries()) {
       const r = reports.get(i);
-      if (!r) return;
+      if (!r) continue;
       maxRss = Math.max(maxRss, r.rss);
       maxMs = Math.max(maxMs, r.ms);
       outcomes.set(r.outcome.split(':')[0]!, (outcomes.get(r.outcome.split(':')[0]!) ?? 0) + 1);
       if (!r.ok) failures.push(`${names[i]}: ${r.failed}`);
       if (r.ms > LIMIT_MS) failures.push(`${names[i]}: took ${r.ms} ms`);
-      if (!qemu || i >= CASES) return;
-      const q = spawnSync('qemu-img', ['check', '-U', '-f', 'qcow2', f], { encoding: 'utf8', timeout: LIMIT_MS });
+      if (!qemu || i >= CASES + REGRESSIONS.length) continue;
+      // Awaited, not spawnSync: 500 checks in a row would block the worker past vitest's RPC timeout.
+      const q = await qemuImgCheck(f);
       if (q.status === null || q.status === 1 || q.status === 63) {
         qemuSilent++;
-        return;
+        continue;
       }
       const qCorrupt = q.status === 2;
       if (r.outcome.startsWith('refused')) {
@@ -175,11 +206,11 @@ describe('hostile qcow2 images', () => {
           refusedWhereQemuAnswered++;
           failures.push(`${names[i]}: vfab refused (${r.outcome}) an image qemu-img check finds ${q.status === 0 ? 'clean' : 'leaky'}`);
         } else agreed++;
-        return;
+        continue;
       }
       if ((r.outcome === 'corrupt') !== qCorrupt) failures.push(`${names[i]}: vfab says ${r.outcome}, qemu-img check exit ${q.status}: ${(q.stdout + q.stderr).split('\n').slice(0, 3).join(' | ')}`);
       else agreed++;
-    });
+    }
     process.stdout.write(
       `hostile images: ${files.length} cases, outcomes ${[...outcomes].map(([k, v]) => `${k}:${v}`).join(' ')}, agreed with qemu-img on ${agreed}, qemu-img gave no answer on ${qemuSilent}, peak RSS ${Math.round(maxRss / 1024)} MiB, slowest ${maxMs} ms\n`,
     );

@@ -188,6 +188,18 @@ describe('expect: mixing storage and network metrics', () => {
   });
 });
 
+describe('expect: in a topology without disks', () => {
+  it('reads every line as a network expectation (a bare metric is the network error it was)', () => {
+    const text = `hosts: { hv1: { bridges: { br0: {} } } }
+vms: { vm1: { host: hv1, interfaces: { eth0: { bridge: br0, ipv4: 10.0.0.1/24 } } } }
+expect: ["p99 <= 5ms"]
+`;
+    const errs = errorsOf(() => loadNetExpectations(loadTopologyText(text, 'topo.yaml')));
+    expect(errs).toHaveLength(1);
+    expect(errs[0]).toContain('expected an app name and a colon');
+  });
+});
+
 describe('topologies/disks-in-run.yaml', () => {
   it('passes its expectations (vfab test)', () => {
     const model = loadTopologyText(readFileSync('topologies/disks-in-run.yaml', 'utf8'), 'topologies/disks-in-run.yaml');

@@ -99,10 +99,14 @@ describe('topology errors point at file:line:col', () => {
     ]);
   });
 
-  it('reports a duplicate IPv4 address at the second use', () => {
-    expect(errorsOf(base({ l20: '      eth0: { bridge: br0, mac: "02:00:00:00:00:02", ipv4: 10.0.0.1/24 }' }))).toEqual([
-      't.yaml:20:60: IPv4 address 10.0.0.1 is already used at line 16',
+  it('reports a duplicate IPv4 address at the second use in the same L2 segment (bridge and VLAN)', () => {
+    expect(errorsOf(base({ l20: '      eth0: { bridge: br0, tag: 10, mac: "02:00:00:00:00:02", ipv4: 10.0.0.1/24 }' }))).toEqual([
+      't.yaml:20:69: IPv4 address 10.0.0.1 is already used at line 16 (vm1.eth0) in the same L2 segment; tenants that reuse addresses need separate bridges, VLANs or VNIs',
     ]);
+  });
+
+  it('accepts the same IPv4 address in another VLAN of the same bridge (another L2 segment)', () => {
+    expect(errorsOf(base({ l20: '      eth0: { bridge: br0, tag: 20, mac: "02:00:00:00:00:02", ipv4: 10.0.0.1/24 }' }))).toEqual([]);
   });
 
   it('reports VLAN 4095 as outside 1-4094', () => {

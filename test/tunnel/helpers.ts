@@ -25,3 +25,37 @@ scenario:
 ${o.extra}
 `;
 }
+
+/**
+ * Two hypervisors over one router, each with bridge br0 holding vm1/vm2 and a tunnel port `tun0`
+ * written as `port` (its flow mapping text), plus optional OpenFlow rules per host.
+ */
+export function tunnelPair(o: { port1: string; port2: string; flows1?: string; flows2?: string; extra: string }): string {
+  const flows = (f: string | undefined): string => (f === undefined ? '' : `\n        flows: |\n${f.split('\n').map((l) => `          ${l}`).join('\n')}`);
+  return `name: tp
+hosts:
+  hv1:
+    underlay: { ipv4: 192.0.2.11/24, gateway: 192.0.2.1 }
+    bridges:
+      br0:
+        ports: { tun0: ${o.port1} }${flows(o.flows1)}
+  hv2:
+    underlay: { ipv4: 198.51.100.12/24, gateway: 198.51.100.1 }
+    bridges:
+      br0:
+        ports: { tun0: ${o.port2} }${flows(o.flows2)}
+routers:
+  r1:
+    interfaces:
+      a: { ipv4: 192.0.2.1/24 }
+      b: { ipv4: 198.51.100.1/24 }
+vms:
+  vm1: { host: hv1, interfaces: { eth0: { bridge: br0, ipv4: 10.0.0.1/24, mtu: 1450 } } }
+  vm2: { host: hv2, interfaces: { eth0: { bridge: br0, ipv4: 10.0.0.2/24, mtu: 1450 } } }
+links:
+  - { a: hv1.underlay, b: r1.a, delay: 5us }
+  - { a: r1.b, b: hv2.underlay, delay: 5us }
+scenario:
+${o.extra}
+`;
+}

@@ -102,6 +102,7 @@ export class Refcounts {
   }
 
   get(cluster: number): number {
+    this.checkIndex(cluster);
     const bi = Math.floor(cluster / this.perBlock);
     const block = this.blocks.get(bi);
     if (!block) return 0;
@@ -148,6 +149,16 @@ export class Refcounts {
   }
 
   /** Changes a refcount by `delta` and writes the entry through. Freed clusters become allocatable. */
+  /**
+   * A cluster index comes from an offset in the image (offset / cluster size): one that is not a
+   * whole, safe, non-negative number is a corrupt table entry, never an internal error.
+   */
+  private checkIndex(cluster: number): void {
+    if (!Number.isSafeInteger(cluster) || cluster < 0) {
+      throw new UserError('QCOW2_CORRUPT', `offset ${cluster * this.cs} is not a cluster-aligned offset inside the image's range`);
+    }
+  }
+
   update(cluster: number, delta: number): number {
     const cur = this.get(cluster);
     const v = cur + delta;

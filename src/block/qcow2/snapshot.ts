@@ -71,6 +71,10 @@ export function updateRefcounts(img: Qcow2Image, l1: Uint8Array, l1Offset: numbe
   for (let i = 0; i < n; i++) {
     const l2off = entryOffset(l1dv, i);
     if (l2off === 0) continue;
+    if (l2off % cs !== 0) {
+      if (addend === 0) continue;
+      throw new UserError('QCOW2_CORRUPT', `${img.name}: L1 entry ${i} points to unaligned L2 table offset ${l2off}`);
+    }
     const t = img.l2At(l2off).slice();
     const dv = new DataView(t.buffer);
     let dirty = false;
@@ -79,6 +83,12 @@ export function updateRefcounts(img: Qcow2Image, l1: Uint8Array, l1Offset: numbe
       const host = entryOffset(dv, j);
       if (host === 0) continue;
       if (hi & 0x40000000) throw new UserError('QCOW2_UNSUPPORTED_FEATURE', `${img.name}: compressed clusters are not supported (L2 entry at byte ${l2off + j * 8})`);
+      // An unaligned data offset is corruption check reports; fixing COPIED flags (addend 0)
+      // leaves the entry as it is, and nothing may change the refcounts it points into.
+      if (host % cs !== 0) {
+        if (addend === 0) continue;
+        throw new UserError('QCOW2_CORRUPT', `${img.name}: L2 entry at byte ${l2off + j * 8} points to unaligned offset ${host}`);
+      }
       const r = addend !== 0 ? rc.update(host / cs, addend) : rc.get(host / cs);
       const want = r === 1 ? COPIED_HI : 0;
       if ((hi & COPIED_HI) !== want) {

@@ -1,0 +1,152 @@
+/**
+ * A VXLAN or Geneve tunnel port on a bridge, as OVS defines them (`type=vxlan|geneve`, options
+ * remote_ip, key, dst_port, csum; vswitchd/vswitch.xml "Tunnel Options").
+ *
+ * The bridge sees an ordinary port (`hv1.br0.vx0`): frames it switches there are encapsulated and
+ * sent from the host's underlay endpoint to `remote_ip`; packets that arrive from `remote_ip` on
+ * `dst_port` with VNI `key` are decapsulated and received on the port with their tunnel metadata
+ * (tun_id = VNI, tun_src, tun_dst), so MAC learning learns remote MACs on the tunnel port and flows
+ * can match `tun_id`/`tun_src` as in OVS.
+ *
+ * Flow-based tunnels (vswitch.xml: `remote_ip=flow`, `key=flow`): the outer destination is the
+ * packet's `tun_dst` and the VNI the low 24 bits of its `tun_id`, as the bridge's flows left them
+ * (`set_field:192.0.2.12->tun_dst`, `set_field:5001->tun_id`, `set_tunnel:5001`). A flow-based
+ * port receives from any remote / with any VNI (underlay.ts demultiplexes as OVS's tnl_find). A
+ * frame sent to a `remote_ip=flow` port with no tun_dst is dropped `no-tunnel-dst` (OVS cannot
+ * route it either: ofproto-dpif-xlate.c native_tunnel_output fails and the datapath drops).
+ *
+ * Outer headers (OVS defaults for a tunnel port, `lib/netdev-native-tnl.c` / the kernel
+ * `vport-vxlan` with ovs's `tunnel_key`): TTL 64, TOS 0, DF set (`options:df_default=true`), UDP
+ * checksum zero over IPv4 unless `csum: true`, source port from the inner flow hash in Linux's
+ * `udp_flow_src_port` range. A frame that does not fit the underlay MTU after the 50 bytes of
+ * encapsulation is dropped and counted `mtu` on the tunnel port: OVS sends no ICMP for it
+ * (documented in docs/overlay.md). Geneve packets with critical options are dropped
+ * `geneve-critical-option` (vfab understands no option: RFC 8926 §3.5.1).
+ */
+import type { Frame, FrameMeta, FrameReceiver, Port, TunnelMeta } from '../port/port.js';
+import { flowHash } from '../router/routes.js';
+import { encapVxlan, parseVxlan, udpFlowSrcPort, VXLAN_OVERHEAD, type OuterHeaders } from '../wire/vxlan.js';
+import { encapGeneve, parseGeneve } from '../wire/geneve.js';
+import { readU32 } from '../wire/ipv4-frame.js';
+import type { UnderlayEndpoint } from './underlay.js';
+
+export type TunnelType = 'vxlan' | 'geneve';
+
+export interface TunnelPortOptions {
+  /** The bridge-side port the tunnel serves (`hv1.br0.vx0`). */
+  port: Port;
+  underlay: UnderlayEndpoint;
+  /** Default vxlan. */
+  type?: TunnelType;
+  remoteIp: number | 'flow';
+  vni: number | 'flow';
+  dstPort: number;
+  csum: boolean;
+  /** Seed of the source-port hash (per host). */
+  hashSeed: number;
+}
+
+export interface TunnelCounters {
+  encapsulated: number;
+  decapsulated: number;
+  /** Frames too big for the underlay after encapsulation (also the port's `mtu` drops). */
+  mtu_drops: number;
+}
+
+export class TunnelPort implements FrameReceiver {
+  readonly counters: TunnelCounters = { encapsulated: 0, decapsulated: 0, mtu_drops: 0 };
+  readonly type: TunnelType;
+  /** Scratch outer-header record (one per port; encapsulation is synchronous). */
+  private readonly outer: OuterHeaders;
+
+  /** The underlay MTU this tunnel sends into (for the summary's explanation). */
+  get underlayMtu(): number {
+    return this.o.underlay.mtu;
+  }
+
+  constructor(private readonly o: TunnelPortOptions) {
+    this.type = o.type ?? 'vxlan';
+    o.port.peer = this;
+    const u = o.underlay;
+    this.outer = { srcMac: u.mac, dstMac: 0, srcIp: u.ipv4, dstIp: 0, srcPort: 0, dstPort: o.dstPort, tos: 0, ttl: 64, ident: 0, dontFrag: true, csum: o.csum };
+    const geneve = this.type === 'geneve';
+    u.listen({
+      dstPort: o.dstPort,
+      remote: o.remoteIp,
+      vni: o.vni,
+      vniOf: (ip) => {
+        const v = geneve ? parseGeneve(ip) : parseVxlan(ip);
+        return typeof v === 'string' ? v : v.vni;
+      },
+      rx: (ip) => this.decap(ip),
+    });
+  }
+
+  /** A frame the bridge sent out of the tunnel port: encapsulate and send. */
+  receive(inner: Frame, meta: FrameMeta): void {
+    const o = this.o;
+    const t = meta.tunnel;
+    const remote = o.remoteIp === 'flow' ? (t?.dst ?? 0) : o.remoteIp;
+    if (remote === 0) {
+      o.port.drop('no-tunnel-dst', inner);
+      return;
+    }
+    const vni = o.vni === 'flow' ? (t?.idLo ?? 0) & 0xffffff : o.vni;
+    if (inner.length + VXLAN_OVERHEAD - 14 > o.underlay.mtu) {
+      this.counters.mtu_drops++;
+      o.port.drop('mtu', inner);
+      return;
+    }
+    const h = this.outer;
+    const sport = udpFlowSrcPort(innerHash(o.hashSeed, inner));
+    const ident = o.underlay.nextIdent();
+    const geneve = this.type === 'geneve';
+    // The build may run later (after ARP resolves): the scratch record is filled only then.
+    const ok = o.underlay.send(remote, (dstMac) => {
+      h.dstMac = dstMac;
+      h.dstIp = remote;
+      h.srcPort = sport;
+      h.ident = ident;
+      return geneve ? encapGeneve(h, vni, inner) : encapVxlan(h, vni, inner);
+    });
+    if (!ok) o.port.drop('no-route', inner);
+    else this.counters.encapsulated++;
+  }
+
+  private decap(ip: Uint8Array): void {
+    const u = this.o.underlay.port;
+    let inner: Uint8Array;
+    let vni: number;
+    if (this.type === 'geneve') {
+      const g = parseGeneve(ip);
+      if (typeof g === 'string') return u.drop(g);
+      if (g.critical) return u.drop('geneve-critical-option');
+      inner = g.inner;
+      vni = g.vni;
+    } else {
+      const v = parseVxlan(ip);
+      if (typeof v === 'string') return u.drop(v);
+      inner = v.inner;
+      vni = v.vni;
+    }
+    if (inner.length < 14) return u.drop(`bad-${this.type}`);
+    this.counters.decapsulated++;
+    const tunnel: TunnelMeta = { idHi: 0, idLo: vni, src: readU32(ip, 12), dst: readU32(ip, 16) };
+    this.o.port.receive(inner.slice(), { hops: 0, tunnel });
+  }
+}
+
+/** The VXLAN-only name, kept for existing callers. */
+export const VxlanPort = TunnelPort;
+
+/** Hash of the inner flow: the IPv4 five-tuple when there is one, else the MAC addresses. */
+function innerHash(seed: number, f: Uint8Array): number {
+  if (f.length >= 34 && f[12] === 0x08 && f[13] === 0x00) {
+    const ihl = (f[14]! & 0x0f) * 4;
+    const proto = f[23]!;
+    const l4 = 14 + ihl;
+    const ports = (proto === 6 || proto === 17) && f.length >= l4 + 4;
+    return flowHash(seed, readU32(f, 26), readU32(f, 30), proto, ports ? (f[l4]! << 8) | f[l4 + 1]! : 0, ports ? (f[l4 + 2]! << 8) | f[l4 + 3]! : 0);
+  }
+  return flowHash(seed, readU32(f, 0), readU32(f, 6), (f[4]! << 8) | f[5]!, (f[10]! << 8) | f[11]!, 0);
+}
