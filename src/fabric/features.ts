@@ -9,8 +9,9 @@ import { failoverFeature } from './failover.js';
 import { migrationFeature } from './migration.js';
 import { disksFeature } from './disks.js';
 import { diskIoFeature } from './disk-io.js';
+import { hostInterfacesFeature } from './host-interfaces.js';
 
-export const FABRIC_FEATURES: readonly FabricFeature[] = [sriovFeature, failoverFeature, migrationFeature, disksFeature, diskIoFeature];
+export const FABRIC_FEATURES: readonly FabricFeature[] = [sriovFeature, failoverFeature, migrationFeature, disksFeature, diskIoFeature, hostInterfacesFeature];
 
 /** The feature owning scenario action `kind`, if any. */
 export function featureForAction(kind: string): FabricFeature | undefined {

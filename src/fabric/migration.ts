@@ -39,6 +39,7 @@ import {
 } from '../migration/index.js';
 import type { BuildContext, VmNicRuntime } from './context.js';
 import { failoverHooks, failoverNic } from './failover.js';
+import { streamDeps, validateStream } from './migration-stream.js';
 import type { FabricFeature } from './feature.js';
 
 /**
@@ -116,6 +117,7 @@ export function validateMigration(model: TopologyModel): UserError[] {
         );
       }
     }
+    errors.push(...validateStream(model, step, from));
     try {
       checkAnnounceParams(announceParams(doc), 'announce');
     } catch (e) {
@@ -225,6 +227,7 @@ function startMigration(ctx: BuildContext, step: MigrateStep, refusal?: string):
         return out;
       },
       allPorts: () => ctx.ports.all(),
+      ...(doc.via !== undefined ? streamDeps(ctx, step, from, vm) : {}),
     },
   );
   if (refusal !== undefined) m.refuse(refusal);
@@ -266,6 +269,10 @@ function otherLosses(r: MigrationRecord): string {
   return parts.length === 0 ? '' : ` (+ lost in the same window: ${parts.join(', ')})`;
 }
 
+function fmtBps(bps: number): string {
+  return bps >= 1e9 ? `${(bps / 1e9).toFixed(2)} Gbit/s` : `${(bps / 1e6).toFixed(1)} Mbit/s`;
+}
+
 function timelineText(r: MigrationRecord): string[] {
   const head =
     r.status === 'completed'
@@ -274,6 +281,16 @@ function timelineText(r: MigrationRecord): string[] {
         (r.reconverged_ns === null ? 'MAC tables not reconverged by the end of the run' : `reconverged at ${formatTime(r.reconverged_ns)}`)
       : `${r.vm} ${r.from} -> ${r.to}: ${r.status}${r.message ? ` — ${r.message}` : ''}`;
   const lines = [head];
+  const st = r.stream;
+  if (st) {
+    const cap = st.max_bandwidth_bps === 0 ? 'unlimited' : fmtBps(st.max_bandwidth_bps);
+    lines.push(
+      `stream via ${String(st['via'])} -> ${String(st['dst_ip'])}:${String(st['port'])}: ${st.channels} channel${st.channels === 1 ? '' : 's'}, ` +
+        `max-bandwidth ${cap}, measured ${fmtBps(st.bandwidth_bps)} (threshold ${st.threshold_bytes} bytes), ${st.written_bytes} bytes sent` +
+        (st.throttle_pct > 0 ? `, guest CPU throttled to ${100 - st.throttle_pct}% (auto-converge)` : '') +
+        (st.postcopy ? `, post-copy: ${st.postcopy.faults} page faults (longest ${formatTime(st.postcopy.max_fault_ns)}), ${st.postcopy.missing_bytes} bytes missing` : ''),
+    );
+  }
   for (const e of r.timeline) lines.push(`${formatTime(e.time_ns).padStart(11)}  ${e.what}`);
   for (const t of r.tables) {
     const what =

@@ -41,3 +41,15 @@ export {
   type TimelineEntry,
 } from './migration.js';
 export { FailoverNic } from './failover.js';
+export {
+  MigrationStream,
+  BUFFER_DELAY_NS,
+  DEFAULT_MAX_BANDWIDTH_BPS,
+  MIGRATION_PORT,
+  type StreamParams,
+  type StreamTransport,
+  type StreamEvents,
+  type StreamRound,
+  type StreamStats,
+  type StreamPhase,
+} from './stream.js';

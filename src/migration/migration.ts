@@ -35,6 +35,7 @@ import { planPrecopy, type PrecopyPlan, type PrecopyRound } from './precopy.js';
 import { Announcer, type AnnounceMode, type AnnounceNic, type AnnounceParams, type AnnounceReport } from './announce.js';
 import { ReconvergenceTracker, type MacTableView, type TableConvergence } from './reconverge.js';
 import { LossMeter, type LossCause } from './loss.js';
+import type { MigrationStream, StreamEvents, StreamStats } from './stream.js';
 
 export interface MigratableNic extends AnnounceNic {
   pause(): void;
@@ -124,9 +125,22 @@ export interface MigrationDeps {
   /** Every port of the fabric: drops there attribute lost frames to a cause (loss.ts). */
   allPorts?: () => readonly Port[];
   failover?: FailoverHooks;
+  /**
+   * The stream over the fabric (`migrate: { via }`, `stream.ts`): when given, rounds, pause and
+   * switchover follow the TCP stream instead of the analytical plan (`precopy.ts`).
+   */
+  stream?: (events: StreamEvents) => MigrationStream;
+  /** Post-copy: the VM's vCPU blocks on a page fault (true) and runs again (false). */
+  stall?: (stalled: boolean) => void;
+  /** Extra fields for the record's `stream` object (e.g. `via`, addresses). */
+  streamInfo?: Record<string, unknown>;
 }
 
-export type MigrationStatus = 'scheduled' | 'precopy' | 'paused' | 'completed' | 'failed' | 'refused';
+/**
+ * `postcopy`: running on the destination while pages still come from the source; `lost`: the
+ * stream broke during post-copy, so neither host has all of the VM's memory.
+ */
+export type MigrationStatus = 'scheduled' | 'precopy' | 'paused' | 'completed' | 'failed' | 'refused' | 'postcopy' | 'lost';
 
 export interface TimelineEntry {
   time_ns: number;
@@ -165,6 +179,8 @@ export interface MigrationRecord {
   timeline: TimelineEntry[];
   /** VF failover steps; present only when the VM holds VFs with a virtio standby. */
   failover?: FailoverStep[];
+  /** The migration stream over the fabric (`via:` only). */
+  stream?: StreamStats & Record<string, unknown>;
 }
 
 export class LiveMigration {
@@ -183,6 +199,7 @@ export class LiveMigration {
   private readonly timers: EventId[] = [];
   private readonly unhooks: Array<() => void> = [];
   private finished = false;
+  private stream: MigrationStream | null = null;
 
   constructor(
     private readonly sim: Simulation,
@@ -202,7 +219,7 @@ export class LiveMigration {
 
   /** True while pre-copy or stop-and-copy is under way (or about to start). */
   get active(): boolean {
-    return this.status === 'scheduled' || this.status === 'precopy' || this.status === 'paused';
+    return this.status === 'scheduled' || this.status === 'precopy' || this.status === 'paused' || this.status === 'postcopy';
   }
 
   /** Refuses a migration that has not started (e.g. another one of the VM is in progress). */
@@ -243,6 +260,10 @@ export class LiveMigration {
       });
       this.note(`${vf.path}: VF ${vf.vf} unplugged, traffic fails over to standby ${s.vm}.${vf.standby}`);
     }
+    if (this.deps.stream) {
+      this.startStream(this.deps.stream);
+      return;
+    }
     this.plan = planPrecopy({
       memoryBytes: s.memoryBytes,
       dirtyRateBytesPerS: s.dirtyRateBytesPerS,
@@ -270,6 +291,74 @@ export class LiveMigration {
     const stop = plan.stop_copy!;
     this.timers.push(this.sim.schedule(stop.start_ns, () => this.pause()));
     this.timers.push(this.sim.schedule(stop.end_ns, () => this.switchoverAndResume()));
+  }
+
+  /** Pre-copy (and post-copy) driven by the TCP stream: the plan fills in as it happens. */
+  private startStream(make: (events: StreamEvents) => MigrationStream): void {
+    const s = this.spec;
+    const plan: PrecopyPlan = {
+      converged: false, rounds: [], stop_copy: null, transferred_bytes: 0, downtime_ns: 0, end_ns: 0, threshold_bytes: 0, failure: null,
+    };
+    this.plan = plan;
+    this.status = 'precopy';
+    this.note(`migration ${s.vm} ${s.from} → ${s.to} starts (pre-copy over the fabric)`);
+    this.emit('migration_start', {});
+    const rel = (): number => this.sim.now - this.startNs;
+    this.stream = make({
+      round: (r) => {
+        plan.rounds.push(r);
+        plan.threshold_bytes = r.threshold_bytes;
+      },
+      pause: (bytes) => {
+        plan.stop_copy = { start_ns: rel(), end_ns: rel(), bytes };
+        this.pause();
+      },
+      complete: (downtimeNs) => {
+        plan.converged = true;
+        plan.downtime_ns = downtimeNs;
+        plan.stop_copy!.end_ns = rel();
+        plan.end_ns = rel();
+        plan.transferred_bytes = this.stream!.stats().written_bytes;
+        this.switchoverAndResume();
+      },
+      postcopyResume: (downtimeNs, missing) => {
+        plan.converged = true;
+        plan.downtime_ns = downtimeNs;
+        plan.stop_copy!.end_ns = rel();
+        this.switchoverAndResume();
+        this.status = 'postcopy';
+        this.note(`post-copy: ${s.vm} runs on ${s.to}; ${missing} bytes still on ${s.from}, pulled on page faults and pushed in the background`);
+      },
+      stall: (on) => this.deps.stall?.(on),
+      postcopyDone: () => {
+        plan.end_ns = rel();
+        plan.transferred_bytes = this.stream!.stats().written_bytes;
+        this.status = 'completed';
+        const st = this.stream!.stats().postcopy;
+        this.note(`post-copy done: every page on ${s.to} (${st?.faults ?? 0} page faults)`);
+      },
+      fail: (reason, lost) => {
+        plan.failure = reason;
+        plan.end_ns = rel();
+        plan.transferred_bytes = this.stream!.stats().written_bytes;
+        this.message = reason;
+        if (lost) {
+          this.status = 'lost';
+          for (const nic of s.nics) nic.pause();
+          this.note(reason);
+          this.emit('migration_lost', { reason });
+          return;
+        }
+        const wasPaused = this.status === 'paused';
+        this.status = 'failed';
+        // QEMU resumes the source VM when the migration fails (migrate_fd_cleanup → vm_start).
+        if (wasPaused) for (const nic of s.nics) nic.resume();
+        this.note(`${reason}; ${s.vm} stays on ${s.from}${wasPaused ? ' (resumed)' : ''}`);
+        this.emit('migration_failed', { reason });
+        this.plugVfs(s.from, true);
+      },
+    });
+    this.stream.start();
   }
 
   private refusal(): string | null {
@@ -388,6 +477,7 @@ export class LiveMigration {
     this.tracker?.finish();
     this.announcer?.stop();
     this.loss?.stop();
+    this.stream?.stop();
     for (const u of this.unhooks) u();
     this.unhooks.length = 0;
   }
@@ -396,14 +486,16 @@ export class LiveMigration {
     const s = this.spec;
     const plan = this.plan;
     const now = this.sim.now;
-    const done = this.status === 'completed' || this.status === 'failed';
+    const done = this.status === 'completed' || this.status === 'failed' || this.status === 'lost' || this.status === 'postcopy';
     const roundsSoFar = plan ? plan.rounds.filter((r) => done || this.startNs + r.end_ns <= now) : [];
     const ann = this.announcer?.result();
     const losses: Record<LossCause, number> = this.loss
       ? this.loss.lostByCause()
       : { migration: this.migrationDrops, link_down: 0, queue: 0, link_loss: 0, policy: 0 };
     const bytes = plan
-      ? this.status === 'completed'
+      ? this.stream
+        ? this.stream.stats().written_bytes
+        : this.status === 'completed'
         ? plan.transferred_bytes
         : roundsSoFar.reduce((a, r) => a + r.bytes, 0)
       : 0;
@@ -415,7 +507,12 @@ export class LiveMigration {
       status: this.status,
       rounds: roundsSoFar.length,
       transferred_bytes: bytes,
-      downtime_ns: this.status === 'completed' ? plan!.downtime_ns : this.pauseNs !== null ? now - this.pauseNs : 0,
+      downtime_ns:
+        this.status === 'completed' || this.status === 'postcopy' || (this.status === 'lost' && this.resumeNs !== null)
+          ? plan!.downtime_ns
+          : this.pauseNs !== null && this.status === 'paused'
+            ? now - this.pauseNs
+            : 0,
       converged: plan?.converged === true && this.status !== 'refused',
       announce: ann
         ? { ...ann }
@@ -431,12 +528,18 @@ export class LiveMigration {
       tables: this.tracker?.details() ?? [],
       timeline: this.fullTimeline(roundsSoFar, ann),
       ...((s.vfs ?? []).length > 0 ? { failover: this.failoverSteps.map((f) => ({ ...f })) } : {}),
+      ...(this.stream ? { stream: { ...(this.deps.streamInfo ?? {}), ...this.stream.stats() } } : {}),
     };
   }
 
   private fullTimeline(rounds: PrecopyRound[], ann: AnnounceReport | undefined): TimelineEntry[] {
     // Round ends first, so at equal times "round N done" precedes the pause it leads to.
-    const out: TimelineEntry[] = rounds.map((r) => ({ time_ns: this.startNs + r.end_ns, what: `pre-copy round ${r.round} done (${r.bytes} bytes)` }));
+    const out: TimelineEntry[] = rounds.map((r) => {
+      // stream rounds (stream.ts) also carry QEMU's measured bandwidth and the guest throttle
+      const x = r as PrecopyRound & { bandwidth_bps?: number; throttle_pct?: number };
+      const extra = x.bandwidth_bps !== undefined ? `, measured ${(x.bandwidth_bps / 1e9).toFixed(2)} Gbit/s${x.throttle_pct ? `, CPU throttle ${x.throttle_pct}%` : ''}` : '';
+      return { time_ns: this.startNs + r.end_ns, what: `pre-copy round ${r.round} done (${r.bytes} bytes${extra})` };
+    });
     out.push(...this.timeline);
     if (ann && this.announcer) {
       // One line per instant and NIC: "RARP + GARP + NA from vm2.eth0".

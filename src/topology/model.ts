@@ -108,6 +108,24 @@ export interface HostModel {
   bridges: BridgeModel[];
   nics: PfModel[];
   underlay?: UnderlayModel;
+  /** The hypervisor's own IP interfaces (`hosts.X.interfaces`), file order. */
+  interfaces?: HostInterfaceModel[];
+  yaml: YamlPath;
+}
+
+/** A hypervisor's own IP interface (issue 13), port `hv1.mgmt`. */
+export interface HostInterfaceModel {
+  name: string;
+  host: string;
+  /** `hv1.mgmt`. */
+  path: string;
+  mac: number;
+  ipv4: Ipv4Assignment;
+  gateway?: number;
+  mtu: number;
+  /** The host bridge it is an internal port of (`hv1.br-mgmt`); absent = cabled by a link. */
+  bridgePath?: string;
+  vlan: VlanConfig;
   yaml: YamlPath;
 }
 
@@ -302,7 +320,7 @@ export interface CaptureModel {
   snaplen: number;
 }
 
-export type PortKind = 'host-underlay' | 'router-port' | 'bridge-port' | 'vm-tap' | 'switch-port' | 'vm-nic' | 'pf-uplink' | 'vf';
+export type PortKind = 'host-underlay' | 'host-if' | 'router-port' | 'bridge-port' | 'vm-tap' | 'switch-port' | 'vm-nic' | 'pf-uplink' | 'vf';
 
 export interface PortDecl {
   path: string;

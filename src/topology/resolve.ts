@@ -32,6 +32,7 @@ import {
 import { resolveRouters } from './routers.js';
 import { topologyPath } from './paths.js';
 import { checkTunnelHost, resolveTunnelPort, resolveUnderlay } from './tunnels.js';
+import { resolveHostInterfaces } from './host-interfaces.js';
 import { l2Segments, type L2Segments } from './l2-segments.js';
 import { openflowModel } from './openflow.js';
 import { NAME_RE, SCENARIO_ACTIONS, type PortDoc, type SwitchDoc, type BridgeDoc, type InterfaceDoc, type TopologyDoc } from './schema.js';
@@ -297,6 +298,7 @@ class Resolver {
       }
       const underlay = resolveUnderlay(this, hname, hosts.length + 1, hdoc.underlay, hy);
       if (underlay) h.underlay = underlay;
+      resolveHostInterfaces(this, h, hosts.length + 1, hdoc.interfaces, hy);
       checkTunnelHost(this, h);
       hosts.push(h);
     }
@@ -720,6 +722,17 @@ class Resolver {
             `IPv4 address ${formatIpv4(i.ipv4.address)} is already used at line ${at.line} (${prev.path}) in the same L2 segment; tenants that reuse addresses need separate bridges, VLANs or VNIs`,
           );
         } else ips.set(key, { yaml: [...i.yaml, 'ipv4'], path: i.path });
+      }
+    }
+    // Host interfaces (issue 13) live in the provider's own address plan: unique across hosts.
+    const hostIps = new Map<number, YamlPath>();
+    for (const h of hosts) {
+      for (const i of h.interfaces ?? []) {
+        const prev = hostIps.get(i.ipv4.address);
+        if (prev) {
+          const at = this.source.locate(prev);
+          this.err('DUPLICATE_IP', [...i.yaml, 'ipv4'], `IPv4 address ${formatIpv4(i.ipv4.address)} is already used at line ${at.line}`);
+        } else hostIps.set(i.ipv4.address, [...i.yaml, 'ipv4']);
       }
     }
   }

@@ -145,8 +145,19 @@ export const pfSchema = z.strictObject({
   vfs: z.record(z.string().regex(/^[0-9]+$/, { error: 'a VF index (0, 1, …)' }), vfConfigSchema).optional(),
 });
 
+/** A hypervisor's own IP interface (issue 13): port `host.if`, the host's TCP/IP stack. */
+export const hostInterfaceSchema = z.strictObject({
+  bridge: z.string().optional().describe('host bridge it is an internal port of; absent = port host.if, cabled by a links: entry'),
+  ipv4: zIpv4Cidr(),
+  gateway: zIpv4().optional(),
+  mtu: zCount(68, 65535).optional().describe('IP MTU, default 1500'),
+  mac: zMac().optional().describe('default: 02:fc:00:HH:HH:II in file order'),
+  ...vlanConfig,
+});
+
 export const hostSchema = z.strictObject({
   bridges: z.record(z.string(), bridgeSchema).optional(),
+  interfaces: z.record(z.string(), hostInterfaceSchema).optional().describe('the hypervisor\'s own IP interfaces (migration streams, storage)'),
   nics: z.record(z.string(), pfSchema).optional().describe('SR-IOV physical functions'),
   underlay: underlaySchema.optional().describe('the host underlay address tunnel ports send from (port host.underlay)'),
   backends: z.record(z.string(), storageDeviceSchema).optional().describe('storage devices (service-time models) the disks of VMs on this host use, as in QoS files'),
@@ -299,6 +310,14 @@ const migrateSchema = z.strictObject({
   announce_max: zDuration().optional(),
   announce_rounds: zCount(0).optional(),
   announce_step: zDuration().optional(),
+  via: z.string().optional().describe('host interface the migration stream uses (a TCP connection over the fabric); absent = the analytical model'),
+  multifd_channels: zCount(1, 255).optional().describe('with via: parallel multifd connections (QEMU multifd-channels); absent = one main channel'),
+  max_bandwidth: z.union([zRate(), z.literal(0)]).optional().describe('with via: QEMU max-bandwidth, default 128MiB/s (0 = unlimited)'),
+  working_set: zSize().optional().describe('hot set re-dirtied every round (default: all of memory)'),
+  auto_converge: z.boolean().optional().describe('QEMU auto-converge: throttle the guest CPU when it dirties faster than the stream sends'),
+  cpu_throttle_initial: zCount(1, 99).optional().describe('auto-converge first throttle, percent (default 20)'),
+  cpu_throttle_increment: zCount(1, 100).optional().describe('auto-converge step, percent (default 10)'),
+  postcopy: z.boolean().optional().describe('with via: switch to post-copy after the first round'),
 });
 
 const fioActionSchema = fioJobSchema.extend({

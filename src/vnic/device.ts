@@ -91,6 +91,9 @@ const ETH_HLEN = 14;
 const VLAN_HLEN = 4;
 const GOOD_PACKET_LEN = ETH_HLEN + VLAN_HLEN + 1500;
 
+/** Frames held while the guest's vCPU is stalled (`stallGuest`). */
+const MAX_STALLED = 4096;
+
 export class VirtioNet implements GuestNic {
   readonly path: string;
   readonly port: Port;
@@ -124,6 +127,8 @@ export class VirtioNet implements GuestNic {
   private refillScheduled = false;
   private readonly rxBufferBytes: number;
   private readonly rxDelayNs: number;
+  private stalled = false;
+  private readonly stallQueue: Array<{ tx: boolean; pair: number; buffers: number; frame: Frame }> = [];
   private readonly txServiceNs: number;
   private readonly txBacklog: Frame[][];
   private readonly txBusy: boolean[];
@@ -235,6 +240,7 @@ export class VirtioNet implements GuestNic {
 
   /** Guest transmit: picks a tx queue by flow hash, queues the frame, the device sends it. */
   transmit(frame: Frame): boolean {
+    if (this.stalled) return this.deferWhileStalled({ tx: true, pair: 0, buffers: 0, frame });
     if (this.paused) {
       this.port.drop('migration', frame);
       return false;
@@ -317,6 +323,35 @@ export class VirtioNet implements GuestNic {
 
   resume(): void {
     this.paused = false;
+  }
+
+  /**
+   * The guest's vCPU is blocked (a post-copy page fault, issue 13): it neither transmits nor
+   * processes received frames (nor re-posts rx buffers) until `stallGuest(false)`, when the
+   * deferred frames go on in order. At most `MAX_STALLED` frames wait; more are dropped `stall`.
+   */
+  stallGuest(on: boolean): void {
+    this.stalled = on;
+    if (on) return;
+    const q = this.stallQueue.splice(0);
+    for (const e of q) {
+      if (this.stalled) {
+        this.stallQueue.push(e);
+        continue;
+      }
+      if (e.tx) this.transmit(e.frame);
+      else this.guestReceive(e.pair, e.buffers, e.frame);
+    }
+  }
+
+  private deferWhileStalled(e: { tx: boolean; pair: number; buffers: number; frame: Frame }): boolean {
+    if (this.stallQueue.length >= MAX_STALLED) {
+      this.port.drop('stall', e.frame);
+      if (!e.tx) this.refill(e.pair, e.buffers);
+      return false;
+    }
+    this.stallQueue.push(e);
+    return true;
   }
 
   get isPaused(): boolean {
@@ -537,6 +572,10 @@ export class VirtioNet implements GuestNic {
   }
 
   private guestReceive(pair: number, buffers: number, frame: Frame): void {
+    if (this.stalled) {
+      this.deferWhileStalled({ tx: false, pair, buffers, frame });
+      return;
+    }
     if (this.paused) this.port.drop('migration', frame);
     else if (this.receiver === null) this.port.drop('no-receiver', frame);
     else this.receiver(frame);
