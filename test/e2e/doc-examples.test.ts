@@ -10,7 +10,7 @@
  * are made by SETUP first. `vfab disk create -o cluster_size=4k small.qcow2 1G` (docs/disks.md) failed on main
  * ("Missing 1 required arg") and is fixed on the block helper's branch; it is run like any other.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { cpSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -105,7 +105,24 @@ const NOT_RUN: Array<[RegExp, string]> = [
   [/^vfab worker /, 'serves a Redis queue until stopped (test/sweep/redis.test.ts runs real workers on a real redis-server)'],
 ];
 
-function runAll(name: string, cmds: string[]): void {
+/**
+ * One shell command, awaited: a doc with dozens of commands run by spawnSync kept the test worker
+ * from its event loop for minutes, past vitest's RPC timeout ("Timeout calling onTaskUpdate").
+ */
+function sh(shell: string, cwd: string, timeoutMs: number): Promise<{ status: number | null; stderr: string }> {
+  return new Promise((done) => {
+    const c = spawn('bash', ['-c', shell], { cwd, stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    c.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => c.kill('SIGKILL'), timeoutMs);
+    c.on('close', (status) => {
+      clearTimeout(timer);
+      done({ status, stderr });
+    });
+  });
+}
+
+async function runAll(name: string, cmds: string[]): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'vfab-docs-'));
   cpSync(join(ROOT, 'topologies'), join(dir, 'topologies'), { recursive: true });
   for (const [f, t] of Object.entries(SETUP_FILES)) writeFileSync(join(dir, f), t);
@@ -119,7 +136,7 @@ function runAll(name: string, cmds: string[]): void {
       continue;
     }
     const shell = cmd.replace(/^vfab /, `node ${BIN} `).replace(/([;&|]\s*)vfab /g, `$1node ${BIN} `);
-    const r = spawnSync('bash', ['-c', shell], { cwd: dir, encoding: 'utf8', timeout: 120_000 });
+    const r = await sh(shell, dir, 120_000);
     if (r.status !== 0 || /internal error|\n\s+at /.test(r.stderr)) failures.push(`${name}: \`${cmd}\` exit ${r.status}: ${r.stderr.trim().split('\n').slice(0, 3).join(' / ')}`);
   }
   expect(failures).toEqual([]);
@@ -132,10 +149,10 @@ describe('documented examples run', () => {
     if (cmds.length === 0) continue;
     it(`${doc} (${cmds.length} commands)`, () => runAll(doc, cmds), 600_000);
   }
-  it('every --help example', () => {
+  it('every --help example', async () => {
     const cmds = helpExamples();
     expect(cmds.length).toBeGreaterThan(10);
-    runAll('--help', cmds);
+    await runAll('--help', cmds);
   }, 600_000);
   it('synopsis detection keeps real commands', () => {
     expect(isSynopsis('vfab disk check top.qcow2 [-r leaks|all] [--json]')).toBe(true);
