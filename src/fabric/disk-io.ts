@@ -33,6 +33,7 @@ import { checkJobRegion, readDevice, readJob, readPolicy, type Err } from '../qo
 import type { DiskSpec, GroupSpec, PolicySpec, QosModel } from '../qos/model.js';
 import { evaluateQosExpectation, expectationWindows, formatNs, qosResult, type ExpectationResult, type QosResult } from '../qos/run.js';
 import type { StorageDeviceSpec } from '../qos/storage-device.js';
+import { qosLimitLines, thresholdLines } from '../qos/svg.js';
 import type { BuildContext, SummarySection } from './context.js';
 import type { FabricFeature } from './feature.js';
 import { diskImages } from './disks.js';
@@ -214,7 +215,21 @@ function summary(ctx: BuildContext): SummarySection | undefined {
   return {
     json: () => {
       const r = storageResult(ctx)!;
-      return { completed_ios: r.completed_ios, fio: r.fio, disks: r.disks, backends: r.backends };
+      const run = runs.get(ctx)!;
+      const th = thresholdLines(run.exps.map((e) => e.exp));
+      const line = (l: { label: string; y: number }) => ({ label: l.label, y: l.y });
+      const lim = qosLimitLines(run.engine);
+      return {
+        completed_ios: r.completed_ios,
+        fio: r.fio,
+        disks: r.disks,
+        backends: r.backends,
+        // Per-interval rows per disk, the throttles' limits and the storage expectations'
+        // thresholds: what the run report draws as the storage timeline (as `vfab qos run --report`).
+        timelines: { interval_ns: r.timelines.interval_ns, disks: r.timelines.disks },
+        limits: { iops: lim.iops.map(line), bw: lim.bw.map(line) },
+        thresholds: { iops: th.iops.map(line), bw: th.bw.map(line), lat_ns: th.lat.map(line) },
+      };
     },
     text: () => {
       const r = storageResult(ctx)!;

@@ -167,6 +167,35 @@ export function buildTimeline(s: RunSummary): Timeline {
   if (cwnd.length > 0) charts.push({ id: 'tcp-cwnd', title: 'TCP congestion window at the sender (end of each interval)', y_label: 'cwnd', unit: 'B', series: cwnd });
   if (rtt.length > 0) charts.push({ id: 'tcp-rtt', title: 'TCP smoothed RTT at the sender (end of each interval)', y_label: 'srtt', unit: 'ms', series: rtt });
 
+  // storage jobs (fio steps in the run): IOPS, bandwidth and p99 per interval per disk, with the
+  // throttles' limits and the storage expectations' thresholds, as `vfab qos run --report` draws them
+  const st = isObj(s['storage']) ? s['storage'] : undefined;
+  const stl = st && isObj(st['timelines']) ? st['timelines'] : undefined;
+  const siv = stl ? num(stl['interval_ns']) : undefined;
+  if (st && stl && siv !== undefined && siv > 0 && isObj(stl['disks'])) {
+    const disks = Object.entries(stl['disks']).map(([name, rows]) => [name, Array.isArray(rows) ? (rows as unknown[]).filter(isObj) : []] as const);
+    const ser = (pick: (r: Record<string, unknown>) => number | undefined): TlSeries[] =>
+      disks.map(([name, rows], i) => ({
+        label: name,
+        color: COLORS[i % COLORS.length]!,
+        mode: 'line' as const,
+        points: rows.flatMap((r): Array<[number, number]> => {
+          const t = num(r['t']);
+          const v = pick(r);
+          return t === undefined || v === undefined ? [] : [[s6(t + siv / 2), v]];
+        }),
+      }));
+    const lines = (o: unknown, key: string, scale = 1, color = '#555555'): Array<{ label: string; y: number; color: string }> => {
+      const arr = isObj(o) && Array.isArray(o[key]) ? (o[key] as unknown[]).filter(isObj) : [];
+      return arr.flatMap((l) => (num(l['y']) !== undefined ? [{ label: text(l['label']), y: num(l['y'])! * scale, color }] : []));
+    };
+    const limits = st['limits'];
+    const ths = st['thresholds'];
+    charts.push({ id: 'storage-iops', title: `Storage: IOPS per disk (per ${siv / 1e6} ms), limits and thresholds dashed`, y_label: 'IOPS', unit: 'iops', series: ser((r) => num(r['iops'])), lines: [...lines(limits, 'iops'), ...lines(ths, 'iops', 1, '#b3261e')] });
+    charts.push({ id: 'storage-bw', title: 'Storage: bandwidth per disk', y_label: 'bandwidth', unit: 'Bps', series: ser((r) => num(r['bw'])), lines: [...lines(limits, 'bw'), ...lines(ths, 'bw', 1, '#b3261e')] });
+    charts.push({ id: 'storage-p99', title: 'Storage: p99 completion latency per interval', y_label: 'p99', unit: 'ms', series: ser((r) => (num(r['latP99Ns']) !== undefined ? Math.round(num(r['latP99Ns'])! / 1e3) / 1e3 : undefined)), lines: lines(ths, 'lat_ns', 1e-6, '#b3261e') });
+  }
+
   // migrations: pre-copy rounds and the pause as bands; switchover, announces, reconvergence as marks
   const migs = Array.isArray(s['migrations']) ? (s['migrations'] as unknown[]).filter(isObj) : [];
   for (const m of migs) {

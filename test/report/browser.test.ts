@@ -24,7 +24,7 @@ import { buildQosReport } from '../../src/report/qos-report.adapter.js';
 import { describeWithTools } from '../helpers/tools.js';
 
 const OUT = resolve('out/browser');
-const EXAMPLES = ['quickstart', 'two-hosts', 'live-migration', 'live-migration-sriov', 'sriov'];
+const EXAMPLES = ['quickstart', 'two-hosts', 'live-migration', 'live-migration-sriov', 'sriov', 'tcp-migration', 'disks-in-run'];
 const assets = loadAssets();
 
 interface Made {
@@ -105,6 +105,9 @@ describeWithTools(['chromium'], 'HTML in chromium', () => {
       const { page, problems } = await openPage(browser, `file://${report}`);
       await checkDiagram(page, ex);
       expect(await page.evaluate(() => (window as unknown as { vfabCharts: unknown[] }).vfabCharts.length)).toBeGreaterThan(0);
+      // the TCP and storage sections are drawn where the run has them
+      if (ex === 'tcp-migration') for (const c of ['tcp-throughput', 'tcp-cwnd', 'tcp-rtt']) expect(await page.locator(`.chart[data-chart="${c}"]`).count(), c).toBe(1);
+      if (ex === 'disks-in-run') for (const c of ['storage-iops', 'storage-bw', 'storage-p99']) expect(await page.locator(`.chart[data-chart="${c}"]`).count(), c).toBe(1);
       // click the first VM NIC port: its counters from the summary appear in the panel
       // (the VM NIC with the most drop reasons, so drops by reason are checked where there are any)
       const nics = Object.keys(summary.ports).filter((p) => /^vm\d+\.eth\d+$/.test(p));
