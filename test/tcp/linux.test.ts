@@ -101,17 +101,29 @@ suite(['ip', 'iperf3', 'dumpcap', 'tshark'], 'TCP vs Linux (iperf3 over a veth p
       run('-n', ns, 'link', 'set', 'lo', 'up');
     }
     rmemMax = Number(sh(['ip', 'netns', 'exec', NS_B, 'sysctl', '-n', 'net.ipv4.tcp_rmem']).trim().split(/\s+/)[2]);
-    const file = join(dir, 'linux.pcapng');
-    const server = spawn('ip', ['netns', 'exec', NS_B, 'iperf3', '-s', '-1', '-p', '5201'], { stdio: 'ignore' });
-    const cap = spawn('ip', ['netns', 'exec', NS_A, 'dumpcap', '-q', '-i', 'tcpLa', '-s', '128', '-w', file], { stdio: 'ignore' });
-    await new Promise((r) => setTimeout(r, 1000));
-    sh(['ip', 'netns', 'exec', NS_A, 'iperf3', '-c', '10.0.0.2', '-p', '5201', '-n', '4M', '-l', '128K']);
-    await new Promise((r) => setTimeout(r, 500));
-    cap.kill('SIGINT');
-    await new Promise((r) => cap.on('exit', r));
-    server.kill();
-    linux = dissect(file).filter((s) => s.stream === 1); // stream 0 is iperf3's control connection
-  }, 60_000);
+    // Receive scheduling (iperf3's reads, backlog processing on a busy machine) can make Linux
+    // ACK two segments at once inside its quick-ACK phase, which ends the measured phase early;
+    // nothing can make it longer than the kernel's quota. So the transfer is captured up to five
+    // times and the capture with the longest quick-ACK phase is kept.
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const file = join(dir, `linux${attempt}.pcapng`);
+      const server = spawn('ip', ['netns', 'exec', NS_B, 'iperf3', '-s', '-1', '-p', '5201'], { stdio: 'ignore' });
+      const cap = spawn('ip', ['netns', 'exec', NS_A, 'dumpcap', '-q', '-i', 'tcpLa', '-s', '128', '-w', file], { stdio: 'ignore' });
+      await new Promise((r) => setTimeout(r, 1000));
+      sh(['ip', 'netns', 'exec', NS_A, 'iperf3', '-c', '10.0.0.2', '-p', '5201', '-n', '4M', '-l', '128K']);
+      await new Promise((r) => setTimeout(r, 500));
+      cap.kill('SIGINT');
+      await new Promise((r) => cap.on('exit', r));
+      if (server.exitCode === null && server.signalCode === null) {
+        const gone = new Promise((r) => server.on('exit', r));
+        server.kill();
+        await gone;
+      }
+      const segs = dissect(file).filter((s) => s.stream === 1); // stream 0 is iperf3's control connection
+      if (linux.length === 0 || ackPattern(segs, '10.0.0.2').quick > ackPattern(linux, '10.0.0.2').quick) linux = segs;
+      if (ackPattern(linux, '10.0.0.2').quick >= 14) break;
+    }
+  }, 120_000);
 
   afterAll(() => {
     for (const ns of [NS_A, NS_B]) {
