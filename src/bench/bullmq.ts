@@ -10,7 +10,6 @@
  * `bullmq_skipped` says why.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import type { BenchContext } from './main.js';
 import { loadSweepText } from '../sweep/file.js';
@@ -18,6 +17,7 @@ import { runSweep, type Executor } from '../sweep/run.js';
 import { runPoint } from '../sweep/point.js';
 import { checkRedis, redisExecutor } from '../sweep/redis.adapter.js';
 import { startWorker } from '../sweep/worker.adapter.js';
+import { freePort } from './free-port.js';
 
 export const keys = ['bullmq_overhead_ms_per_point', 'bullmq_skipped'];
 
@@ -28,17 +28,6 @@ parameters:
 seeds: ${seed}..${seed + 1}
 metrics: { events: sim_events }
 `;
-
-function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const s = createServer();
-    s.once('error', rej);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => res(typeof a === 'object' && a ? a.port : 0));
-    });
-  });
-}
 
 async function startRedis(): Promise<{ url: string; proc: ChildProcess } | string> {
   const port = await freePort();

@@ -15,6 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { decode, encode, type OfpMessage } from '../openflow/index.js';
 import { runTopologyAsync } from '../fabric/run.js';
 import type { BenchContext } from './main.js';
+import { freePort } from './free-port.js';
 
 export const keys = ['openflow_msgs_per_s', 'packet_in_round_trips_per_s', 'packet_in_round_trips_per_s_osken'];
 
@@ -30,16 +31,6 @@ function mix(): OfpMessage[] {
   };
   const pi: OfpMessage = { type: 'packet_in', xid: 0, bufferId: 0xffffffff, totalLen: 98, reason: 0, tableId: 0, cookie: 0n, match: [{ field: 'in_port', value: 1 }], data };
   return [fm, pi];
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => resolve(p));
-    });
-  });
 }
 
 /** Waits until something listens on `port`, by trying to bind it (no connection to the controller). */

@@ -4,7 +4,7 @@
  * closes. Plus what qemu-img has no verb for: the dirty extents of a bitmap (what an incremental
  * backup copies), which QEMU shows only through qemu-nbd's `qemu:dirty-bitmap:NAME` context.
  */
-import { UserError, errnoCode } from '../errors.js';
+import { UserError } from '../errors.js';
 import { Chain, type BackendProvider } from './chain.js';
 import { FileProvider } from './file-backend.adapter.js';
 import {
@@ -20,6 +20,7 @@ import {
 } from './qcow2/bitmaps.js';
 import { BitmapState } from './qcow2/bitmaps.js';
 import { Qcow2Image } from './qcow2/image.js';
+import { hostErrors } from './host-errors.js';
 
 export type BitmapOp = { op: 'add' | 'remove' | 'clear' | 'enable' | 'disable' } | { op: 'merge'; source: string };
 
@@ -38,15 +39,7 @@ function files(): BackendProvider {
 }
 
 function open(p: BackendProvider, name: string, readOnly: boolean, format: 'qcow2' | 'raw' | undefined): Chain {
-  try {
-    return Chain.open(p, name, { readOnly, noBacking: true, forceShare: readOnly, ...(format ? { format } : {}) });
-  } catch (e) {
-    if (e instanceof UserError) throw e;
-    const code = errnoCode(e);
-    if (code === undefined) throw e;
-    const why = code === 'EISDIR' ? 'Is a directory' : code === 'EACCES' ? 'Permission denied' : code === 'ENOENT' ? 'No such file or directory' : code;
-    throw new UserError('BLOCK_NO_FILE', `Could not open '${name}': ${why}`, { where: name });
-  }
+  return hostErrors(name, () => Chain.open(p, name, { readOnly, noBacking: true, forceShare: readOnly, ...(format ? { format } : {}) }));
 }
 
 function qcow2Of(c: Chain, name: string): Qcow2Image {

@@ -6,10 +6,11 @@
  * A raw input counts in whole sectors, as QEMU's block layer sees it. Every block is written as data, as qemu-img writes it (no zero detection). Memory is bounded:
  * a large `bs` is copied in 2 MiB pieces (same bytes, same places).
  */
-import { UserError, errnoCode } from '../errors.js';
+import { UserError } from '../errors.js';
 import { createImage } from './api.js';
 import { Chain, type BackendProvider } from './chain.js';
 import { FileProvider } from './file-backend.adapter.js';
+import { hostErrors } from './host-errors.js';
 
 const PIECE = 2 * 1024 * 1024;
 const MAX_BS = 2147483647;
@@ -27,18 +28,6 @@ export interface DdOptions {
 let provider: BackendProvider | undefined;
 function files(): BackendProvider {
   return (provider ??= new FileProvider());
-}
-
-function hostErrors<T>(name: string, fn: () => T): T {
-  try {
-    return fn();
-  } catch (e) {
-    if (e instanceof UserError) throw e;
-    const code = errnoCode(e);
-    if (code === undefined) throw e;
-    const why = code === 'EISDIR' ? 'Is a directory' : code === 'EACCES' ? 'Permission denied' : code === 'ENOENT' ? 'No such file or directory' : code;
-    throw new UserError('BLOCK_NO_FILE', `Could not open '${name}': ${why}`, { where: name });
-  }
 }
 
 /** Returns the warnings qemu-img prints without failing. */

@@ -7,7 +7,7 @@
  * `Chain.allocationMap()`, the same extents `disk map` prints, so vfab skips exactly the regions
  * qemu-img's block-status loop skips. Images are opened read-only unless the verb writes them.
  */
-import { UserError, errnoCode } from '../errors.js';
+import { UserError } from '../errors.js';
 import { createImage, type CreateOptions } from './api.js';
 import { Chain, type BackendProvider, type ChainOpenOptions } from './chain.js';
 import { FileProvider } from './file-backend.adapter.js';
@@ -17,6 +17,7 @@ import { bitmapExtents } from './bitmap-verb.js';
 import { l1EntriesFor } from './qcow2/header.js';
 import { Qcow2Image, isZeroRange } from './qcow2/image.js';
 import { RawLayer } from './raw.js';
+import { hostErrors } from './host-errors.js';
 
 /** Bytes read per step (qemu-img.c IO_BUF_SIZE is 2 MiB). */
 const CHUNK = 2 * 1024 * 1024;
@@ -36,17 +37,6 @@ function kindOf(e: MapExtent): number {
 /** Chain.open with host errors (a directory, no permission) as located user errors naming the file. */
 function openChain(p: BackendProvider, name: string, opts: ChainOpenOptions): Chain {
   return hostErrors(name, () => Chain.open(p, name, opts));
-}
-
-function hostErrors<T>(name: string, fn: () => T): T {
-  try {
-    return fn();
-  } catch (e) {
-    const code = errnoCode(e);
-    if (code === undefined) throw e;
-    const why = code === 'EISDIR' ? 'Is a directory' : code === 'EACCES' ? 'Permission denied' : code;
-    throw new UserError('BLOCK_NO_FILE', `Could not open '${name}': ${why}`, { where: name });
-  }
 }
 
 // ---- convert -------------------------------------------------------------------------------------

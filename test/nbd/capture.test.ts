@@ -10,7 +10,6 @@
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -18,6 +17,7 @@ import { createImage, openImage } from '../../src/block/api.js';
 import { chainImage } from '../../src/nbd/index.js';
 import { describeWithTools, inCI } from '../helpers/tools.js';
 import { serve } from './helpers.js';
+import { freePort } from '../helpers/free-port.js';
 
 const MiB = 1 << 20;
 const isRoot = process.getuid?.() === 0;
@@ -192,16 +192,6 @@ function tsharkNbd(pcap: string): { stream: number; src: number; seq: number; le
     }
   }
   return rows;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as AddressInfo).port;
-      s.close(() => resolve(p));
-    });
-  });
 }
 
 function run(cmd: string, args: string[]): Promise<string> {

@@ -4,16 +4,9 @@ import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { Framer, decode, encode, type OfpMessage } from '../../src/openflow/index.js';
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
+import { freePort } from '../helpers/free-port.js';
+
+export { freePort };
 
 /**
  * Waits until something listens on 127.0.0.1:`port`, without connecting to it: a probe

@@ -5,27 +5,16 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { describeWithTools } from '../helpers/tools.js';
 import { acceptResult, checkRedis, parseRedisUrl } from '../../src/sweep/redis.adapter.js';
 import { vfabBuild, vfabVersion } from '../../src/sweep/version.js';
+import { freePort } from '../helpers/free-port.js';
 
 const BASE = resolve('topologies/two-hosts.yaml');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const s = createServer();
-    s.once('error', rej);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => res(typeof a === 'object' && a ? a.port : 0));
-    });
-  });
-}
 
 /** A sweep of `n` link delays x `seeds` seeds; `until` sets how long each point computes. */
 function sweepFile(until: string, delays: number, seeds: number): string {
