@@ -9,7 +9,8 @@
  * Needs root (capture on lo); CI runs as root.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -217,6 +218,22 @@ async function startTshark(pcap: string, filter: string): Promise<ChildProcess> 
   return p;
 }
 
+async function captureLive(pcap: string, port: number): Promise<void> {
+  const size = (): number => (existsSync(pcap) ? statSync(pcap).size : 0);
+  const before = size();
+  for (let i = 0; i < 100 && size() <= before; i++) {
+    await new Promise<void>((resolve) => {
+      const c = connect(port, '127.0.0.1');
+      c.on('error', () => resolve());
+      c.on('connect', () => {
+        c.destroy();
+        resolve();
+      });
+    });
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
 async function stop(p: ChildProcess, sig: NodeJS.Signals = 'SIGTERM'): Promise<void> {
   if (p.exitCode !== null || p.signalCode !== null) return;
   await new Promise<void>((resolve) => {
@@ -247,6 +264,10 @@ describeWithTools(['tshark', 'qemu-nbd', 'qemu-io', 'qemu-img'], 'NBD captures: 
     const qport = await freePort();
     const pcap = join(dir, 'nbd.pcapng');
     const ts = await startTshark(pcap, `tcp port ${qport} or tcp port ${srv.port}`);
+    // "Capturing on" can come before packets really are captured: on a busy machine the first
+    // segment of the handshake was lost. Knock on qport (nothing listens yet: a refused SYN, no
+    // payload, so no NBD stream) until the capture file grows.
+    await captureLive(pcap, qport);
     try {
       // --fork returns once qemu-nbd listens; the pid file names the server to stop afterwards.
       const pidFile = join(dir, 'qemu-nbd.pid');
