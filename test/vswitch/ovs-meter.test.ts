@@ -73,14 +73,25 @@ describe('meters drop what Open vSwitch 3.1 drops (recorded)', () => {
 });
 
 describeWithTools(['ovs-vswitchd'], 'meters drop what a live Open vSwitch drops', () => {
+  // OVS's meters run on the wall clock: the recording sends its burst within a few ms, and a
+  // stalled machine lets the buckets refill between packets (fewer drops). vfab's burst is
+  // instantaneous in virtual time. So the live recording is tried up to three times; a real
+  // difference in meter semantics fails every time.
   it('re-recorded now, same drops', () => {
-    const tmp = mkdtempSync(join(tmpdir(), 'ovs-groups-meter-'));
-    try {
-      cpSync(DIR, tmp, { recursive: true });
-      execFileSync('timeout', ['60', join(tmp, 'record.sh')], { stdio: 'ignore', env: { ...process.env, OVS_ORACLE: join(import.meta.dirname, '../oracles/ovs/ovs-trace.sh') } });
-      expect(vfabStats(runVfab(tmp).tracer)).toEqual(ovsStats(read('trace.log', tmp)));
-    } finally {
-      rmSync(tmp, { recursive: true, force: true });
+    let last = '';
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const tmp = mkdtempSync(join(tmpdir(), 'ovs-groups-meter-'));
+      try {
+        cpSync(DIR, tmp, { recursive: true });
+        execFileSync('timeout', ['60', join(tmp, 'record.sh')], { stdio: 'ignore', env: { ...process.env, OVS_ORACLE: join(import.meta.dirname, '../oracles/ovs/ovs-trace.sh') } });
+        const ours = vfabStats(runVfab(tmp).tracer);
+        const theirs = ovsStats(read('trace.log', tmp));
+        if (JSON.stringify([...ours]) === JSON.stringify([...theirs])) return;
+        last = `vfab ${JSON.stringify([...ours])}, OVS ${JSON.stringify([...theirs])}`;
+      } finally {
+        rmSync(tmp, { recursive: true, force: true });
+      }
     }
-  }, 30_000);
+    expect.fail(`three live recordings disagree with vfab: ${last}`);
+  }, 120_000);
 });
