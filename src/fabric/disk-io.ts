@@ -13,7 +13,8 @@
  * so a topology with one host, those disks and `fio:` steps at time 0 is the same QoS model as
  * the equivalent QoS file, and the engine — same PRNG forks, same seed — gives the same numbers.
  * A disk's `backend:` names a device of the host the VM starts on; a migration does not move it
- * (shared storage). The I/O is timing only: no bytes move to the disk images.
+ * (shared storage). The I/O is timing only unless the disk says `data: true`: then each completed
+ * I/O reads or writes its bytes in the open image (writes carry a 0x5a pattern, as `vfab qos` with images).
  *
  * Expectations: `expect:` lines whose head names a VM disk (`vm1.vda: read_iops >= 400`, the
  * colon optional), a throttle group, `burst:`, or that start with a storage metric (every disk)
@@ -30,7 +31,8 @@ import { formatSize } from '../util/units.js';
 import { QosEngine } from '../qos/engine.js';
 import { ExpectParseError, parseExpectation, splitMetric, type Expectation } from '../qos/expect.js';
 import { checkJobRegion, readDevice, readJob, readPolicy, type Err } from '../qos/file.js';
-import type { DiskSpec, GroupSpec, PolicySpec, QosModel } from '../qos/model.js';
+import type { DiskData, DiskSpec, GroupSpec, PolicySpec, QosModel } from '../qos/model.js';
+import type { DiskRun } from '../qos/engine.js';
 import { evaluateQosExpectation, expectationWindows, formatNs, qosResult, type ExpectationResult, type QosResult } from '../qos/run.js';
 import type { StorageDeviceSpec } from '../qos/storage-device.js';
 import { qosLimitLines, thresholdLines } from '../qos/svg.js';
@@ -183,9 +185,26 @@ function buildDiskIo(ctx: BuildContext): void {
   const qos = storageModel(model, (vm, disk) => images.get(`${vm}.${disk}`)?.image.virtualSize, located(model, errors));
   const exps = storageExpectations(model, errors);
   if (errors.length > 0) throw errors.length === 1 ? errors[0]! : new UserErrors(errors);
-  const engine = new QosEngine(qos, { sim: ctx.sim, windows: expectationWindows(exps.map((e) => e.exp), INTERVAL_NS) });
+  // `data: true` disks: each completed I/O reads or writes its bytes in the open image
+  const data = new Map<string, DiskData>();
+  for (const vm of model.vms) {
+    for (const d of vm.disks) {
+      const img = images.get(`${vm.name}.${d.name}`)?.image;
+      if (d.doc.data === true && img) data.set(`${vm.name}.${d.name}`, { read: (o, b) => img.read(o, b), write: (o, b) => img.write(o, b) });
+    }
+  }
+  const engine = new QosEngine(qos, { sim: ctx.sim, windows: expectationWindows(exps.map((e) => e.exp), INTERVAL_NS), data });
   engine.start(0);
   runs.set(ctx, { engine, exps, cached: undefined });
+}
+
+/**
+ * The engine's run of disk `name` (`vm.disk`), or undefined without fio steps: its `data` path and
+ * `writeTap` are where a block mirror (`block-mirror.ts`) sees the guest's writes and pivots.
+ */
+export function storageDiskRun(ctx: BuildContext, name: string): DiskRun | undefined {
+  const r = runs.get(ctx);
+  return r?.engine.disks.find((d) => d.spec.name === name);
 }
 
 /** The storage result as of now (statistics closed at `ctx.sim.now`), or undefined without fio steps. */

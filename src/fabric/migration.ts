@@ -34,12 +34,14 @@ import {
   type MacTableView,
   type MigratableNic,
   type MigrationRecord,
+  type StorageMigration,
   type SwitchoverResult,
   type VmVf,
 } from '../migration/index.js';
 import type { BuildContext, VmNicRuntime } from './context.js';
 import { failoverHooks, failoverNic } from './failover.js';
 import { streamDeps, validateStream } from './migration-stream.js';
+import { blockMirror } from './block-mirror.js';
 import type { FabricFeature } from './feature.js';
 
 /**
@@ -228,11 +230,19 @@ function startMigration(ctx: BuildContext, step: MigrateStep, refusal?: string):
       },
       allPorts: () => ctx.ports.all(),
       ...(doc.via !== undefined ? streamDeps(ctx, step, from, vm) : {}),
+      ...storageDeps(ctx, step, from, vm.name),
     },
   );
   if (refusal !== undefined) m.refuse(refusal);
   else m.start();
   return m;
+}
+
+/** `storage: mirror` (block-mirror.ts): the disks go first, over NBD. */
+function storageDeps(ctx: BuildContext, step: MigrateStep, from: string, vm: string): { storage?: StorageMigration } {
+  if (step.action.doc.storage !== 'mirror' || step.action.doc.via === undefined) return {};
+  const st = blockMirror(ctx, step, from, vm);
+  return st ? { storage: st } : {};
 }
 
 /** The source bridge port after switchover: up, but leading nowhere (see the file comment). */

@@ -123,6 +123,8 @@ export class DiskRun {
   member = 0;
   /** Real data path (images), or undefined for a data-less disk. */
   data: DiskData | undefined;
+  /** Told of every completed write (a block mirror's dirty bitmap, `fabric/block-mirror.ts`). */
+  writeTap: ((offset: number, bytes: number) => void) | undefined;
   ios = 0;
   bytes = 0;
   constructor(
@@ -463,6 +465,7 @@ export class QosEngine implements IoSink {
     const dir = io.dir;
     const bytes = io.bytes;
     if (d.data !== undefined) this.moveData(d.data, io);
+    if (dir === 1 && d.writeTap !== undefined) d.writeTap(io.offset, bytes);
     this.completed++;
     const j = this.jobs[io.job]!;
     j.inflight--;

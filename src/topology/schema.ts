@@ -227,6 +227,8 @@ export const diskSchema = z.strictObject({
   readonly: z.boolean().optional(),
   backend: z.string().optional().describe('a storage device of the VM\'s host (hosts.H.backends); default: a null device'),
   throttle: policySchema.optional().describe('I/O limits, any policy kind vfab qos supports (QEMU iops-total: 500 …, firecracker, io.max, mclock)'),
+  data: z.boolean().optional().describe('fio I/O in a run moves real bytes: writes land in the image (default: timing only)'),
+  shared: z.boolean().optional().describe('on storage every host sees (NFS, Ceph …): a migration leaves it in place, storage: mirror cannot copy it'),
 });
 
 export const vmSchema = z.strictObject({
@@ -318,6 +320,8 @@ const migrateSchema = z.strictObject({
   cpu_throttle_initial: zCount(1, 99).optional().describe('auto-converge first throttle, percent (default 20)'),
   cpu_throttle_increment: zCount(1, 100).optional().describe('auto-converge step, percent (default 10)'),
   postcopy: z.boolean().optional().describe('with via: switch to post-copy after the first round'),
+  storage: z.enum(['shared', 'mirror']).optional().describe('mirror: copy the local disks to the destination over NBD before the RAM (QEMU drive-mirror); shared (default): disks stay'),
+  migrate_disks: z.array(z.string()).optional().describe('with storage: mirror, the disks to copy (libvirt migrate_disks; default every disk that is not shared)'),
 });
 
 const fioActionSchema = fioJobSchema.extend({
