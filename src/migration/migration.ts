@@ -363,9 +363,12 @@ export class LiveMigration {
     this.note(`migration ${s.vm} ${s.from} → ${s.to} starts (pre-copy over the fabric)`);
     this.emit('migration_start', {});
     const rel = (): number => this.sim.now - this.startNs;
+    const shift = rel();
     this.stream = make({
       round: (r) => {
-        plan.rounds.push(r);
+        // the stream counts from its own start; the plan from the migration's (a block mirror
+        // may have run in between)
+        plan.rounds.push({ ...r, start_ns: r.start_ns + shift, end_ns: r.end_ns + shift });
         plan.threshold_bytes = r.threshold_bytes;
       },
       pause: (bytes) => {
