@@ -141,6 +141,7 @@ export async function redisExecutor(opts: RedisExecutorOptions): Promise<RedisEx
   const waiting: Pending[] = [];
   const outstanding = new Map<string, Pending>();
   let closed = false;
+  const isClosed = (): boolean => closed;
   /** The sweep's flow: its parent, its seal, whether points may still join it, how many points the sweep has. */
   let flow: { parentId: string; sealQueue: string; sealId: string; open: boolean; total: number; metricNames: string[] } | undefined;
 
@@ -257,7 +258,8 @@ export async function redisExecutor(opts: RedisExecutorOptions): Promise<RedisEx
     if (!flow || closed) return undefined;
     if (flow.open) await seal(flow.sealQueue, flow.sealId);
     for (;;) {
-      if (closed) return undefined;
+      // shut() (Ctrl-C) may have run while we waited
+      if (isClosed()) return undefined;
       const state = await queue.getJobState(flow.parentId);
       if (state === 'completed' || state === 'failed' || state === 'unknown') break;
       await new Promise((r) => setTimeout(r, 100));

@@ -13,7 +13,7 @@ import { vfabBuild, vfabVersion } from '../../src/sweep/version.js';
 const metricNames = ['m', 'k'];
 const resultArb: fc.Arbitrary<PointResult> = fc.oneof(
   fc.record({ metrics: fc.record({ m: fc.option(fc.double({ noNaN: true, noDefaultInfinity: true }), { nil: null }), k: fc.option(fc.integer(), { nil: null }) }), verdict: fc.constantFrom('pass' as const, 'fail' as const), failures: fc.constant([] as string[]), error: fc.constant(null) }),
-  fc.constant({ metrics: { m: null, k: null }, verdict: 'error' as const, failures: [], error: 'boom' }),
+  fc.constant<PointResult>({ metrics: { m: null, k: null }, verdict: 'error', failures: [], error: 'boom' }),
 );
 
 describe('the sweep flow parent (aggregate job)', () => {
