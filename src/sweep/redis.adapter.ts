@@ -142,6 +142,9 @@ export async function redisExecutor(opts: RedisExecutorOptions): Promise<RedisEx
   const outstanding = new Map<string, Pending>();
   let closed = false;
   const isClosed = (): boolean => closed;
+  /** Wakes the wait for the flow's parent (set while aggregates() waits). */
+  let parentWake: (() => void) | undefined;
+  let parentEvent = false;
   /** The sweep's flow: its parent, its seal, whether points may still join it, how many points the sweep has. */
   let flow: { parentId: string; sealQueue: string; sealId: string; open: boolean; total: number; metricNames: string[] } | undefined;
 
@@ -201,10 +204,18 @@ export async function redisExecutor(opts: RedisExecutorOptions): Promise<RedisEx
   };
 
   events.on('completed', ({ jobId: id, returnvalue }) => {
+    if (id === flow?.parentId) {
+      parentEvent = true;
+      parentWake?.();
+    }
     const p = outstanding.get(id);
     if (p) settle(id, acceptResult(id, returnvalue, names(p)));
   });
   events.on('failed', ({ jobId: id }) => {
+    if (id === flow?.parentId) {
+      parentEvent = true;
+      parentWake?.();
+    }
     // also sent for attempts that will be retried: only a job in the failed set is finished
     const p = outstanding.get(id);
     if (p) void inspect(p, false).catch(() => undefined);
@@ -262,7 +273,21 @@ export async function redisExecutor(opts: RedisExecutorOptions): Promise<RedisEx
       if (isClosed()) return undefined;
       const state = await queue.getJobState(flow.parentId);
       if (state === 'completed' || state === 'failed' || state === 'unknown') break;
-      await new Promise((r) => setTimeout(r, 100));
+      if (parentEvent) {
+        // the event came between the state read and now: read the state again
+        parentEvent = false;
+        continue;
+      }
+      // woken by the parent's completed/failed event; the timeout covers an event lost in a reconnect
+      await new Promise<void>((r) => {
+        const t = setTimeout(done, POLL_MS);
+        function done(): void {
+          clearTimeout(t);
+          parentWake = undefined;
+          r();
+        }
+        parentWake = done;
+      });
     }
     const parent = await queue.getJob(flow.parentId);
     const v = parent?.returnvalue as AggregateJobResult | string | undefined;
@@ -300,6 +325,7 @@ export async function redisExecutor(opts: RedisExecutorOptions): Promise<RedisEx
     if (closed) return;
     closed = true;
     clearInterval(poll);
+    parentWake?.();
     await Promise.allSettled([events.close(), queue.close()]);
   };
 
