@@ -301,6 +301,16 @@ function timelineText(r: MigrationRecord): string[] {
         (st.postcopy ? `, post-copy: ${st.postcopy.faults} page faults (longest ${formatTime(st.postcopy.max_fault_ns)}), ${st.postcopy.missing_bytes} bytes missing` : ''),
     );
   }
+  const sto = r.storage;
+  if (sto) {
+    const n = (k: string): number => Number(sto[k] ?? 0);
+    const t = (k: string): string => (sto[k] === null || sto[k] === undefined ? 'never' : formatTime(n(k)));
+    lines.push(
+      `block mirror via ${String(sto['via'])} -> ${String(sto['dst_ip'])}:${String(sto['port'])} (NBD): ${String(sto['status'])}, ` +
+        `${n('data_bytes')} data bytes in ${n('clusters_copied')} clusters (${n('dirty_resends')} re-sent after guest writes), ${n('bytes_sent')} bytes sent, ` +
+        `ready at ${t('ready_ns')}, done at ${t('completed_ns')}`,
+    );
+  }
   for (const e of r.timeline) lines.push(`${formatTime(e.time_ns).padStart(11)}  ${e.what}`);
   for (const t of r.tables) {
     const what =

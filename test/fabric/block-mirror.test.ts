@@ -6,7 +6,8 @@
  * capture dissects cleanly in tshark; the same seed gives the same bytes; a cable pulled during the
  * copy fails the migration and the VM stays on the source.
  */
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
+import { promisify } from 'node:util';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,6 +19,8 @@ import type { MigrationRecord } from '../../src/migration/index.js';
 import { describeWithTools } from '../helpers/tools.js';
 
 const MiB = 1 << 20;
+// tshark runs asynchronously: a long dissection must not block the vitest worker
+const tshark = async (args: string[]): Promise<string> => (await promisify(execFile)('tshark', args, { encoding: 'utf8', maxBuffer: 1 << 28 })).stdout;
 
 // Deep queues: the hosts' stacks send in bursts faster than the uplink; without drops the capture
 // has no retransmissions (Wireshark's NBD reassembly flags those as overlaps even when equal).
@@ -128,18 +131,18 @@ capture: { ports: [hv1.mgmt] }
     expect(r.st.bytes_sent).toBeLessThan(d.data_bytes + 64 * 1024);
   });
 
-  it('the capture dissects cleanly: the mirror is TCP on 10809, no malformed frames', () => {
+  it('the capture dissects cleanly: the mirror is TCP on 10809, no malformed frames', async () => {
     const f = join(dir, 'b.pcapng');
     writeFileSync(f, r.pcapng);
-    const malformed = execFileSync('tshark', ['-r', f, '-Y', '_ws.malformed || _ws.expert.severity >= error'], { encoding: 'utf8' });
+    const malformed = await tshark(['-r', f, '-Y', '_ws.malformed || _ws.expert.severity >= error']);
     expect(malformed.trim()).toBe('');
-    const nbd = execFileSync('tshark', ['-r', f, '-Y', 'tcp.port == 10809 && tcp.len > 0', '-T', 'fields', '-e', 'tcp.len'], { encoding: 'utf8' })
+    const nbd = (await tshark(['-r', f, '-Y', 'tcp.port == 10809 && tcp.len > 0', '-T', 'fields', '-e', 'tcp.len']))
       .trim()
       .split('\n')
       .reduce((a, l) => a + Number(l), 0);
     // every payload byte the mirror's connection sent and the replies are in the capture
     expect(nbd).toBeGreaterThanOrEqual(r.st.bytes_sent);
-    const ports = execFileSync('tshark', ['-r', f, '-Y', 'tcp.flags.syn == 1 && tcp.flags.ack == 0', '-T', 'fields', '-e', 'tcp.dstport'], { encoding: 'utf8' }).trim().split('\n');
+    const ports = (await tshark(['-r', f, '-Y', 'tcp.flags.syn == 1 && tcp.flags.ack == 0', '-T', 'fields', '-e', 'tcp.dstport'])).trim().split('\n');
     expect(ports).toContain('10809');
     expect(ports).toContain('49152');
   });
