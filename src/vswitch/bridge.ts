@@ -178,6 +178,8 @@ export class Bridge implements XBridge {
    * PACKET_IN); null = no controller. Runs after the counters are updated, before forwarding.
    */
   packetInHook: ((inPort: number, frame: Frame, rule: FlowRule) => void) | null = null;
+  /** Called after a port was added to or removed from the bridge (OpenFlow PORT_STATUS). */
+  portHook: ((name: string, ofport: number, port: Port, change: 'add' | 'delete') => void) | null = null;
   private moveWindowS = -1;
   private readonly movesInWindow = new Map<number, number>();
   private pendingFlows: { text: string; origin: { file: string; line: number; col: number } | undefined } | null = null;
@@ -320,7 +322,7 @@ export class Bridge implements XBridge {
       const check = (): void => {
         if (rule.removed) return;
         const due = rule.modifiedNs + rule.hardTimeout * NS_PER_S;
-        if (this.sim.now >= due) this.flowTables.remove(rule);
+        if (this.sim.now >= due) this.flowTables.remove(rule, 'hard_timeout');
         else this.sim.scheduleAt(due, check);
       };
       this.sim.schedule(rule.hardTimeout * NS_PER_S, check);
@@ -329,7 +331,7 @@ export class Bridge implements XBridge {
       const check = (): void => {
         if (rule.removed) return;
         const due = rule.lastUsedNs + rule.idleTimeout * NS_PER_S;
-        if (this.sim.now >= due) this.flowTables.remove(rule);
+        if (this.sim.now >= due) this.flowTables.remove(rule, 'idle_timeout');
         else this.sim.scheduleAt(due, check);
       };
       this.sim.schedule(rule.idleTimeout * NS_PER_S, check);
@@ -447,6 +449,7 @@ export class Bridge implements XBridge {
     this.byName.set(opts.name, rec);
     this.rebuildAll();
     this.retryPendingFlows();
+    this.portHook?.(opts.name, ofport, rec.port, 'add');
     return rec.port;
   }
 
@@ -459,6 +462,7 @@ export class Bridge implements XBridge {
     this.byName.delete(name);
     this.mac.flush(rec.ofport);
     this.rebuildAll();
+    this.portHook?.(name, rec.ofport, rec.port, 'delete');
     return true;
   }
 
@@ -529,7 +533,7 @@ export class Bridge implements XBridge {
     const deleted = this.groupTable.apply(gm, this.sim.now);
     if (deleted.length && deleteFlows) {
       const gone = new Set(deleted);
-      for (const r of this.flowTables.rules()) if (usesGroup(r.actions, gone)) this.flowTables.remove(r);
+      for (const r of this.flowTables.rules()) if (usesGroup(r.actions, gone)) this.flowTables.remove(r, 'group_delete');
     }
   }
 
@@ -547,7 +551,7 @@ export class Bridge implements XBridge {
   /** Applies a parsed meter_mod; deleting a meter deletes the flows that use it (ofproto.c). */
   applyMeterMod(mm: ParsedMeterMod): void {
     for (const id of this.meterTable.apply(mm, this.sim.now)) {
-      for (const r of this.flowTables.rules()) if (r.actions.some((a) => a.type === 'meter' && a.id === id)) this.flowTables.remove(r);
+      for (const r of this.flowTables.rules()) if (r.actions.some((a) => a.type === 'meter' && a.id === id)) this.flowTables.remove(r, 'meter_delete');
     }
   }
 
