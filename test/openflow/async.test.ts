@@ -47,13 +47,15 @@ function tsharkFrames(pcapng: string): Frame[] {
 }
 
 describe('openflow asynchronous messages', () => {
-  it('FLOW_REMOVED at the idle/hard timeout instants and on delete, PORT_STATUS on link_down/link_up; tshark reads them cleanly', async () => {
+  it('FLOW_REMOVED at the idle/hard timeout instants and on delete, PORT_STATUS on link_down/link_up (none back for a PORT_MOD); tshark reads them cleanly', async () => {
     const script: OfpMessage[] = [
       { ...FM, xid: 1, cookie: 0x1n, idleTimeout: 1, flags: OFPFF.SEND_FLOW_REM, match: never(1), instructions: outTo(2) },
       { ...FM, xid: 2, cookie: 0x2n, hardTimeout: 2, flags: OFPFF.SEND_FLOW_REM, match: never(2), instructions: outTo(2) },
       { ...FM, xid: 3, cookie: 0x3n, flags: OFPFF.SEND_FLOW_REM, match: never(3), instructions: outTo(2) },
       { ...FM, xid: 4, cookie: 0x4n, idleTimeout: 1, match: never(4), instructions: outTo(2) }, // no SEND_FLOW_REM: silent
       { ...FM, xid: 5, command: 4, match: never(3), instructions: [] }, // delete_strict of cookie 3
+      // Port 2 down by PORT_MOD: before OpenFlow 1.5 its own connection gets no PORT_STATUS for it.
+      { type: 'port_mod', xid: 6, portNo: 2, hwAddr: 0, config: 1, mask: 1, advertise: 0 },
     ];
     const ctl = new FakeController((send) => script.forEach(send));
     const port = await ctl.start();
@@ -86,6 +88,7 @@ describe('openflow asynchronous messages', () => {
         expect.arrayContaining([['uplink', OFPPR.MODIFY, OFPPS.LINK_DOWN], ['uplink', OFPPR.MODIFY, OFPPS.LIVE], ['down1', OFPPR.MODIFY, OFPPS.LINK_DOWN], ['down1', OFPPR.MODIFY, OFPPS.LIVE]]),
       );
       expect(ps).toHaveLength(4);
+      expect(r.fabric.ctx.bridges.get('hv2.br0')!.portByName('vm2-eth0')!.up).toBe(false);
 
       if (requireTool('tshark', 'tshark dissects FLOW_REMOVED and PORT_STATUS')) {
         const frames = tsharkFrames(pcapng);
