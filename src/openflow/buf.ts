@@ -106,13 +106,21 @@ export class Writer {
   }
   u16(v: number): void {
     if (this.pos + 2 > this.buf.length) this.grow(2);
-    this.view.setUint16(this.pos, v);
-    this.pos += 2;
+    const b = this.buf;
+    const p = this.pos;
+    b[p] = v >>> 8;
+    b[p + 1] = v;
+    this.pos = p + 2;
   }
   u32(v: number): void {
     if (this.pos + 4 > this.buf.length) this.grow(4);
-    this.view.setUint32(this.pos, v >>> 0);
-    this.pos += 4;
+    const b = this.buf;
+    const p = this.pos;
+    b[p] = v >>> 24;
+    b[p + 1] = v >>> 16;
+    b[p + 2] = v >>> 8;
+    b[p + 3] = v;
+    this.pos = p + 4;
   }
   u64(v: bigint): void {
     if (this.pos + 8 > this.buf.length) this.grow(8);
@@ -211,16 +219,24 @@ export class Reader {
     return this.buf[this.pos++]!;
   }
   u16(): number {
-    if (!this.need(2)) return 0;
-    const v = this.view.getUint16(this.base + this.pos);
-    this.pos += 2;
-    return v;
+    const p = this.pos;
+    if (p + 2 > this.end) return this.short();
+    const b = this.buf;
+    this.pos = p + 2;
+    return (b[p]! << 8) | b[p + 1]!;
   }
   u32(): number {
-    if (!this.need(4)) return 0;
-    const v = this.view.getUint32(this.base + this.pos);
-    this.pos += 4;
-    return v;
+    const p = this.pos;
+    if (p + 4 > this.end) return this.short();
+    const b = this.buf;
+    this.pos = p + 4;
+    return ((b[p]! << 24) | (b[p + 1]! << 16) | (b[p + 2]! << 8) | b[p + 3]!) >>> 0;
+  }
+  /** A read past `end`: marks the reader bad and returns 0. */
+  private short(): number {
+    this.bad = true;
+    this.pos = this.end;
+    return 0;
   }
   u64(): bigint {
     if (!this.need(8)) return 0n;

@@ -84,6 +84,8 @@ export const OXM_FIELDS: OxmFieldDef[] = DEFS.map(([name, id, len, maskable, max
   max === undefined ? { name, id, len, maskable } : { name, id, len, maskable, max },
 );
 export const OXM_BY_NAME = new Map<OxmName, OxmFieldDef>(OXM_FIELDS.map((d) => [d.name, d]));
+/** The same by name as a plain record (the encoder's per-TLV lookup; cheaper than a Map). */
+const OXM_DEF = Object.fromEntries(OXM_FIELDS.map((d) => [d.name, d])) as Record<OxmName, OxmFieldDef>;
 const OXM_BY_ID: (OxmFieldDef | undefined)[] = [];
 for (const d of OXM_FIELDS) OXM_BY_ID[d.id] = d;
 
@@ -189,7 +191,7 @@ export function writeOxm(w: Writer, o: Oxm): void {
     w.bytes(o.payload);
     return;
   }
-  const d = OXM_BY_NAME.get(o.field)!;
+  const d = OXM_DEF[o.field];
   const hm = o.mask !== undefined;
   w.u16(OFPXMC_OPENFLOW_BASIC);
   w.u8((d.id << 1) | (hm ? 1 : 0));
