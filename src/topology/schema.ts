@@ -399,6 +399,7 @@ export const scenarioStepSchema = z.strictObject({
 export const captureSchema = z.strictObject({
   ports: z.union([z.literal('all'), z.array(z.string())]).optional().describe('"all" or port paths / globs ("hv1.br0.*")'),
   snaplen: zCount(1, 262144).optional(),
+  packet_ids: z.union([z.literal('auto'), z.boolean()]).optional().describe('pcapng epb_packetid: one id per packet across every port it crosses, through encapsulation and router hops (auto: when the topology has tunnel ports)'),
 });
 
 export const topologySchema = z

@@ -678,13 +678,19 @@ export class Bridge implements XBridge {
     if (outs.length === 1) {
       const o = outs[0]!;
       const out = this.byOfport.get(o.ofport);
-      if (out) out.port.send(rewriteFrame(frame, words, l3, l4, o.state), out.tunnel ? { hops, tunnel: tunnelOf(o.state.words) } : { hops });
+      if (out) {
+        const f = rewriteFrame(frame, words, l3, l4, o.state);
+        this.sim.packetOrigins?.relate(f, frame);
+        out.port.send(f, out.tunnel ? { hops, tunnel: tunnelOf(o.state.words) } : { hops });
+      }
       return;
     }
     // Build every output frame before sending any: sending recurses into peers, which may
     // re-enter this bridge and overwrite the scratch key.
     const frames: Frame[] = new Array<Frame>(outs.length);
     for (let i = 0; i < outs.length; i++) frames[i] = rewriteFrame(frame, words, l3, l4, outs[i]!.state);
+    const origins = this.sim.packetOrigins;
+    if (origins) for (let i = 0; i < outs.length; i++) origins.relate(frames[i]!, frame);
     for (let i = 0; i < outs.length; i++) {
       const out = this.byOfport.get(outs[i]!.ofport);
       if (out) out.port.send(frames[i]!, out.tunnel ? { hops, tunnel: tunnelOf(outs[i]!.state.words) } : { hops });
