@@ -148,6 +148,10 @@ export class TcpConnection {
   private retries = 0;
   sndMss = 536;
   private mssOpt = 0;
+  /** The path MTU the send MSS is sized for (Linux icsk_pmtu_cookie). */
+  private pmtu = 1500;
+  /** The peer's MSS option (Linux rx_opt.mss_clamp). */
+  private peerMss = 536;
 
   // --- receive side ---
   private irs = 0;
@@ -206,6 +210,7 @@ export class TcpConnection {
     this.ccs = { cwnd: cfg.initCwnd, ssthresh: 0x7fffffff, cwndCnt: 0, minRttNs: 0, now: 0 };
     const route = host.ip.route(remote.ip);
     const mtu = route?.mtu ?? 1500;
+    this.pmtu = mtu;
     this.mssOpt = Math.min(cfg.mss ?? mtu - 40, mtu - 40);
     // tcp_select_initial_window: wscale so the largest window fits 16 bits.
     this.rcvWscale = cfg.windowScaling ? Math.min(14, Math.max(0, Math.floor(Math.log2(cfg.rcvBuf)) - 15)) : 0;
@@ -405,8 +410,9 @@ export class TcpConnection {
       this.rcvWscale = 0;
     }
     const peerMss = o.mss > 0 ? o.mss : 536;
+    this.peerMss = peerMss;
     const tsLen = this.tsOk ? 12 : 0;
-    this.sndMss = Math.max(64, Math.min(peerMss, this.mssOpt) - tsLen);
+    this.sndMss = Math.max(64, Math.min(peerMss, this.mssOpt, this.pmtu - 40) - tsLen);
     this.rcvMss = Math.max(64, this.mssOpt - tsLen);
     if (this.rcvWscale === 0) this.rcvWndClamp = Math.min(this.rcvWndClamp, 65535);
     this.quickAcks = this.cfg.delayedAck ? this.cfg.quickAcks : 0;
@@ -631,6 +637,74 @@ export class TcpConnection {
     s.sentAt = this.sim.now;
     this.retransOut++;
     this.stats.total_retrans++;
+  }
+
+  // ===============================================================================================
+  // Path MTU (RFC 1191; Linux tcp_v4_mtu_reduced, tcp_sync_mss, tcp_simple_retransmit)
+
+  /**
+   * ICMP fragmentation needed said the path to the peer carries at most `mtu` bytes. As Linux
+   * `tcp_v4_mtu_reduced`: only a drop below the MTU the MSS is sized for counts (icsk_pmtu_cookie),
+   * and not with IP_PMTUDISC_PROBE; the MSS shrinks (`tcp_sync_mss`: MTU − 40 − options, at least
+   * tcp_min_snd_mss 48), and `tcp_simple_retransmit` marks every unSACKed segment in flight that
+   * no longer fits as lost (split here into segments of the new MSS, as the retransmit path's
+   * `tcp_fragment` does) and enters Loss without touching cwnd ("we do not increase amount of
+   * data in network, but units changed"): ssthresh = tcp_current_ssthresh, recovery ends at snd_nxt.
+   * Returns whether the MSS changed.
+   */
+  /** Whether wire sequence number `seq` lies in [snd_una, snd_nxt] (tcp_v4_err's `between`). */
+  seqInFlight(seq: number): boolean {
+    const off = this.sndOff(seq);
+    return off >= this.sndUna && off <= this.sndNxt;
+  }
+
+  mtuReduced(mtu: number): boolean {
+    if (this.cfg.pmtuDisc === 'probe') return false;
+    const st = this.state;
+    if (st === 'CLOSED' || st === 'TIME_WAIT' || mtu >= this.pmtu) return false;
+    this.pmtu = mtu;
+    if (st === 'SYN_SENT' || st === 'SYN_RECEIVED') return true; // negotiate() sizes the MSS
+    const mss = Math.max(48, Math.min(mtu - 40, this.peerMss) - (this.tsOk ? 12 : 0));
+    if (mss >= this.sndMss) return false;
+    this.sndMss = mss;
+    const out: Seg[] = [];
+    let marked = 0;
+    for (let i = this.segHead; i < this.segs.length; i++) {
+      const s = this.segs[i]!;
+      const hasFin = this.finQueued && s.end === this.finOff + 1;
+      const dataEnd = hasFin ? s.end - 1 : s.end;
+      if (s.sacked || dataEnd - s.start <= mss) {
+        out.push(s);
+        continue;
+      }
+      for (let p = s.start; p < dataEnd; p += mss) {
+        const e = Math.min(p + mss, dataEnd);
+        out.push({ start: p, end: e === dataEnd ? s.end : e, sentAt: s.sentAt, retrans: false, sacked: false, lost: true, everRetrans: true });
+        marked++;
+      }
+    }
+    if (marked === 0) return true;
+    this.segs.length = 0;
+    for (const s of out) this.segs.push(s);
+    this.segHead = 0;
+    this.packetsOut = this.segs.length;
+    this.sackedOut = 0;
+    this.lostOut = 0;
+    this.retransOut = 0;
+    for (const s of this.segs) {
+      if (s.sacked) this.sackedOut++;
+      if (s.lost) this.lostOut++;
+      if (s.retrans) this.retransOut++;
+    }
+    if (this.caState !== 'loss') {
+      // tcp_current_ssthresh: keep ssthresh during a reduction, else max(ssthresh, 3/4 cwnd).
+      const c = this.ccs.cwnd;
+      if (this.caState !== 'recovery' && this.caState !== 'cwr') this.ccs.ssthresh = Math.max(this.ccs.ssthresh, (c >> 1) + (c >> 2));
+      this.caState = 'loss';
+      this.recoverPoint = this.sndNxt;
+    }
+    this.output();
+    return true;
   }
 
   // ===============================================================================================
