@@ -17,7 +17,7 @@
  */
 import { UserError } from '../errors.js';
 import type { EventId } from '../sim/queue.js';
-import type { CcName, TcpConnection, TcpError, TcpInfo } from '../tcp/index.js';
+import { immutablePayload, type CcName, type TcpConnection, type TcpError, type TcpInfo } from '../tcp/index.js';
 import { formatIpv4, parseIpv4 } from '../wire/ip.js';
 import { findStacksByIpv4, type GuestStack } from './stack.js';
 
@@ -91,6 +91,7 @@ export interface IperfApp {
 
 const BLOCK = new Uint8Array(131072);
 for (let i = 0; i < BLOCK.length; i++) BLOCK[i] = i & 0xff;
+immutablePayload(BLOCK); // never written again: TCP sums it once, not per segment
 
 interface Stream {
   socket: number;

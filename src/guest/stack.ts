@@ -37,6 +37,7 @@ import { buildIpv4Datagram, writeMac } from '../wire/ipv4-frame.js';
 import { IcmpRateLimit } from './icmp-ratelimit.js';
 import { DEFAULT_NEIGHBOR_OPTIONS, NeighborTable, type NeighborOptions } from './neighbor.js';
 import { TcpStack, type TcpConfig, type TcpIpLayer } from '../tcp/index.js';
+import { allocFrame } from '../tcp/payload.js';
 import { UdpSink } from './udp-sink.js';
 
 export interface GuestStackOptions {
@@ -224,7 +225,7 @@ export class GuestStack {
         // dst_mtu: the interface MTU, or the smaller path MTU learned for dst (RFC 1191).
         return r === null ? null : { src: r.iface.ipv4!, mtu: Math.min(r.iface.nic.mtu, this.pathMtu.get(dst) ?? 65535) };
       },
-      allocate: (l4Len) => new Uint8Array(Math.max(34 + l4Len, 60)),
+      allocate: (l4Len) => allocFrame(Math.max(34 + l4Len, 60)),
       output: (buf, src, dst, l4Len, ecn) => {
         const route = this.route(dst);
         if (route === null) return this.drop('no-route', 1);

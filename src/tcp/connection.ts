@@ -31,6 +31,7 @@ import type { EventId } from '../sim/queue.js';
 import { finish, pseudoHeaderV4, sumBytes } from '../wire/checksum.js';
 import { makeCc, type CcState, type CongestionControl } from './cc.js';
 import { Reassembly, SendBuffer } from './buffers.js';
+import { markIntact } from './payload.js';
 import { newParsedOptions, parseOptions, segOptionsLen, synOptionsLen, writeSegOptions, writeSynOptions, type ParsedOptions } from './options.js';
 import type { TcpConfig, TcpError, TcpInfo, TcpIpLayer, TcpState } from './types.js';
 
@@ -464,11 +465,13 @@ export class TcpConnection {
     buf[at + 15] = wnd & 0xff;
   }
 
-  private transmit(buf: Uint8Array, at: number, l4: number, ect: boolean): void {
-    const sum = sumBytes(buf, at, at + l4, pseudoHeaderV4(this.localIp, this.remoteIp, 6, l4));
+  /** Checksums `buf[at, at + sumLen)` plus `extraSum` (bytes already summed) and sends `l4` bytes. */
+  private transmit(buf: Uint8Array, at: number, sumLen: number, ect: boolean, extraSum = 0, l4 = sumLen): void {
+    const sum = sumBytes(buf, at, at + sumLen, pseudoHeaderV4(this.localIp, this.remoteIp, 6, l4) + extraSum);
     const c = finish(sum);
     buf[at + 16] = c >>> 8;
     buf[at + 17] = c & 0xff;
+    markIntact(buf, c);
     this.stats.segs_out++;
     this.host.ip.output(buf, this.localIp, this.remoteIp, l4, ect ? 2 : 0);
   }
@@ -541,11 +544,12 @@ export class TcpConnection {
       }
       writeSegOptions(buf, at + 20, ts, this.tsNow(), this.tsRecent, sackScratch, sackN);
     }
-    if (len > 0) this.sbuf.copyOut(start, len, buf, at + 20 + optLen);
+    const paySum = len > 0 ? this.sbuf.copyOut(start, len, buf, at + 20 + optLen) : 0;
     this.ackSent();
     if (this.caState === 'recovery') this.prrOut++;
     this.stats.bytes_sent += len;
-    this.transmit(buf, at, l4, this.ecnOk && len > 0 && !retrans);
+    // Immutable payloads come with their sum: only the header and options are summed here.
+    this.transmit(buf, at, paySum >= 0 ? 20 + optLen : l4, this.ecnOk && len > 0 && !retrans, paySum >= 0 ? paySum : 0, l4);
   }
 
   private ackSent(): void {

@@ -19,6 +19,7 @@ import type { Simulation } from '../sim/simulation.js';
 import { finish, pseudoHeaderV4, sumBytes } from '../wire/checksum.js';
 import { ACK, FIN, RST, SYN, TcpConnection, type ConnectionHost, type InSeg } from './connection.js';
 import { newParsedOptions, parseOptions } from './options.js';
+import { isIntact } from './payload.js';
 import { DEFAULT_TCP_CONFIG, MAX_SOCKET_BUFFER, type TcpConfig, type TcpIpLayer } from './types.js';
 
 export interface TcpListener {
@@ -230,7 +231,7 @@ export class TcpStack implements ConnectionHost {
       this.counters.bad_header++;
       return;
     }
-    if (finish(sumBytes(buf, off, off + len, pseudoHeaderV4(src, dst, 6, len))) !== 0) {
+    if (!isIntact(buf, (buf[off + 16]! << 8) | buf[off + 17]!) && finish(sumBytes(buf, off, off + len, pseudoHeaderV4(src, dst, 6, len))) !== 0) {
       this.counters.bad_checksum++;
       return;
     }
