@@ -83,7 +83,7 @@ export class SendBuffer {
       const ch = this.chunks[i]!;
       const inChunk = off - this.starts[i]!;
       const n = Math.min(left, ch.length - inChunk);
-      const ps = this.sums[i]!;
+      const ps = this.sums[i] ?? null;
       if (ps === null || !ps.zero) dst.set(n === ch.length ? ch : ch.subarray(inChunk, inChunk + n), at);
       if (sum >= 0) sum = ps === null ? -1 : sum + rangeSum(ps, ch, inChunk, n, (done & 1) === 0);
       at += n;
