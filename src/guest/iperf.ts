@@ -39,6 +39,10 @@ export interface IperfOptions {
   server?: boolean;
   /** Socket buffers (bytes), both ends. */
   windowBytes?: number;
+  /** CUBIC's HyStart (Linux tcp_cubic.c `hystart`), both ends' sockets; default off. */
+  hystart?: boolean;
+  /** TCP_MAXSEG (iperf3 -M): the MSS both ends advertise, so neither sends larger segments. */
+  mss?: number;
 }
 
 export interface IperfStreamInterval {
@@ -119,7 +123,12 @@ export function startIperf(stack: GuestStack, opts: IperfOptions): IperfApp {
   if (opts.bytes !== undefined && !(Number.isInteger(opts.bytes) && opts.bytes > 0)) throw new UserError('IPERF_BYTES', `bytes must be a positive integer`, { where: `${where}.bytes` });
   if (!(intervalNs > 0)) throw new UserError('IPERF_INTERVAL', `interval must be positive`, { where: `${where}.interval` });
   const durationNs = opts.bytes !== undefined ? opts.durationNs : (opts.durationNs ?? 10_000_000_000);
-  const config = { cc, ...(opts.windowBytes !== undefined ? { rcvBuf: opts.windowBytes, sndBuf: opts.windowBytes } : {}) };
+  const config = {
+    cc,
+    ...(opts.windowBytes !== undefined ? { rcvBuf: opts.windowBytes, sndBuf: opts.windowBytes } : {}),
+    ...(opts.hystart !== undefined ? { hystart: opts.hystart } : {}),
+    ...(opts.mss !== undefined ? { mss: opts.mss } : {}),
+  };
   const sim = stack.sim;
   const streams: Stream[] = [];
   const server = opts.server === false ? undefined : findStacksByIpv4(sim, dst)[0];

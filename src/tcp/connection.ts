@@ -207,7 +207,7 @@ export class TcpConnection {
     this.tsOffset = tsOffset >>> 0;
     this.sndBufSize = cfg.sndBuf;
     this.rto = cfg.initRtoNs;
-    this.cc = makeCc(cfg.cc);
+    this.cc = makeCc(cfg.cc, { hystart: cfg.hystart });
     this.ccs = { cwnd: cfg.initCwnd, ssthresh: 0x7fffffff, cwndCnt: 0, minRttNs: 0, now: 0 };
     const route = host.ip.route(remote.ip);
     const mtu = route?.mtu ?? 1500;
@@ -991,6 +991,7 @@ export class TcpConnection {
     if (ackOff > this.sndUna) {
       let acked = 0;
       let firstSent = -1;
+      let lastSent = -1;
       while (this.segHead < this.segs.length) {
         const s = this.segs[this.segHead]!;
         if (s.end > ackOff) {
@@ -998,6 +999,7 @@ export class TcpConnection {
           break;
         }
         if (!s.everRetrans && firstSent < 0) firstSent = s.sentAt;
+        if (!s.everRetrans && !s.sacked) lastSent = s.sentAt;
         if (!s.sacked) this.rackUpdate(s);
         this.dropSeg(s);
         this.segHead++;
@@ -1017,6 +1019,8 @@ export class TcpConnection {
       this.dupAcks = 0;
       this.ccs.now = now;
       this.lastAcked = acked;
+      // Linux tcp_clean_rtx_queue → pkts_acked with ca_rtt_us (newest segment acked), before cong_control.
+      if (lastSent >= 0 && this.cc.acked) this.cc.acked(this.ccs, { rttNs: now - lastSent, sndUna: ackOff, sndNxt: this.sndNxt, srttNs: this.srtt, mss: this.sndMss });
       this.onNewAck(ackOff, acked);
       if (this.packetsOut > 0) this.armRto();
       else this.stopRto();
