@@ -275,6 +275,8 @@ const iperfSchema = z.strictObject({
   interval: zDuration().optional().describe('report interval (iperf3 -i), default 1s'),
   window: zSize().optional().describe('socket buffer size, both ends (iperf3 -w)'),
   server: z.boolean().optional().describe('start the server at the destination (default true)'),
+  hystart: z.boolean().optional().describe("CUBIC's HyStart slow-start exit (Linux tcp_cubic.c; default off)"),
+  mss: zCount(88, 65495).optional().describe('largest segment to advertise and send (iperf3 -M, TCP_MAXSEG)'),
 });
 
 const zRpcRate = () =>
