@@ -217,14 +217,20 @@ function recirculate(ctx: Ctx, c: CtCtx): void {
       log(ctx, `${r.table}. No match.`);
       res.drop = res.drop ?? 'table-miss';
     } else runRule(ctx, rule, r.table);
-    if (ctx.error !== null) {
+    const err = errorOf(ctx);
+    if (err !== null) {
       res.outputs.length = start;
-      res.drop = ctx.error;
+      res.drop = err;
     }
     pass.end = res.outputs.length;
     passes.push(pass);
   }
   if (c.uncachable) res.uncachable = true;
+}
+
+/** The translation error (set by nested calls). */
+function errorOf(ctx: Ctx): string | null {
+  return ctx.error;
 }
 
 /** The ct context a ct() created, if any (a call, so the type checker does not assume null). */
