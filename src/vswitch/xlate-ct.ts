@@ -31,6 +31,40 @@ export interface Recirc {
   depth: number;
 }
 
+/**
+ * Reused packet states. Allocating a typed array costs far more than filling one, and a
+ * tracked packet needs two per pass (the fork, each output). Translations are not reentrant, so
+ * `resetPools()` at the start of one makes every pooled state free again: the forks and the
+ * outputs of a run-mode translation that ran ct() (never cached) are valid until the next one.
+ */
+const forkPool: PacketState[] = [];
+const outPool: PacketState[] = [];
+let forkUsed = 0;
+let outUsed = 0;
+
+export function resetPools(): void {
+  forkUsed = 0;
+  outUsed = 0;
+}
+
+function pooled(pool: PacketState[], i: number, s: PacketState): PacketState {
+  let p = pool[i];
+  if (p === undefined || p.words.length !== s.words.length) {
+    p = copyState(s);
+    pool[i] = p;
+    return p;
+  }
+  p.words.set(s.words);
+  p.tpid = s.tpid;
+  p.inner = s.inner;
+  return p;
+}
+
+/** A copy of `s` for an output of a run-mode translation that ran ct() (see the pools above). */
+export function pooledOutput(s: PacketState): PacketState {
+  return pooled(outPool, outUsed++, s);
+}
+
 /** dpif-netdev.c MAX_RECIRC_DEPTH: deeper recirculation drops the packet. */
 export const MAX_RECIRC_DEPTH = 6;
 
@@ -50,13 +84,15 @@ export interface CtCtx {
   recircDepth: number;
   uncachable: boolean;
   log(text: string): void;
-  /** Run mode: the bridge's tracker. */
-  execute(w: Int32Array, x: CtExec): void;
+  /** Run mode: the bridge, whose tracker runs the packet. */
+  br: { conntrackExecute(w: Int32Array, x: CtExec): void };
 }
 
 /** Applies the exec actions to the flow; returns the mark/label value and mask they wrote. */
+const masks = new Int32Array(5); // scratch: ct_mark, ct_label[0..3]
+
 function execNested(w: Int32Array, actions: readonly (Action | { type: 'nat' })[], x: CtExec): void {
-  const masks = new Int32Array(5); // ct_mark, ct_label[0..3]
+  masks.fill(0);
   for (const a of actions) {
     if (a.type === 'set') {
       for (let j = 0; j < a.words.length; j++) {
@@ -89,13 +125,13 @@ export function ctAction(c: CtCtx, a: CtAction): void {
   execNested(w, a.actions, x);
   if (c.ctNext === null) {
     c.uncachable = true;
-    c.execute(w, x);
+    c.br.conntrackExecute(w, x);
   } else {
     w[W_CT_ZONE] = zone;
   }
   if (a.table !== null) {
     const id = c.nextRecircId++;
-    c.recircs.push({ id, table: a.table, state: copyState(c.st), nat: a.nat, depth: c.recircDepth + 1 });
+    c.recircs.push({ id, table: a.table, state: pooled(forkPool, forkUsed++, c.st), nat: a.nat, depth: c.recircDepth + 1 });
     c.log(`-> A clone of the packet is forked to recirculate. The forked pipeline will be resumed at table ${a.table}.`);
   }
   // The ct_* fields exist only in the recirculated pipeline.
@@ -104,9 +140,10 @@ export function ctAction(c: CtCtx, a: CtAction): void {
 }
 
 /** Prepares a recirculation's packet (trace mode: the --ct-next flags and the simulated NAT). Returns its header lines. */
-export function resumeRecirc(c: CtCtx, r: Recirc): string[] {
+export function resumeRecirc(c: CtCtx, r: Recirc, logging: boolean): string[] {
   const w = r.state.words;
   const lines: string[] = [];
+  if (c.ctNext === null && !logging) return lines;
   if (c.ctNext !== null) {
     const next = c.ctNext.shift();
     const st = next ?? CS_TRACKED | CS_NEW;

@@ -48,7 +48,7 @@ import { copySubfield, readSubfield } from './subfield.js';
 import type { LearnAction } from './learn.js';
 import { bucketIsAlive, firstLiveBucket, pickSelectBucket, type Bucket, type Group } from './group.js';
 import type { CtExec } from './conntrack.js';
-import { MAX_RECIRC_DEPTH, ctAction, resumeRecirc, type CtCtx, type Recirc } from './xlate-ct.js';
+import { MAX_RECIRC_DEPTH, ctAction, pooledOutput, resetPools, resumeRecirc, type CtCtx, type Recirc } from './xlate-ct.js';
 import { includesVlan, inputVidIsValid, inputVidToVlan, outputVlanToVid, type PortVlanConfig } from './vlan.js';
 
 export const MAX_DEPTH = 64;
@@ -154,7 +154,8 @@ function log(ctx: Ctx, text: string): void {
 }
 
 function emit(ctx: Ctx, ofport: number): void {
-  ctx.res.outputs.push({ ofport, state: copyState(ctx.st) });
+  const c = ctx.ct;
+  ctx.res.outputs.push({ ofport, state: c !== null && c.ctNext === null ? pooledOutput(ctx.st) : copyState(ctx.st) });
   log(ctx, `-> output to ${ofport === OFPP_LOCAL ? 'LOCAL' : (ctx.br.portByOfport(ofport)?.name ?? ofport)}`);
 }
 
@@ -173,6 +174,7 @@ export function xlate(br: XBridge, state: PacketState, opts: { mayLearn: boolean
   // Without the tracker's side effects allowed (a side-effect-free trace), ct() behaves as in ofproto/trace.
   const ctNext = opts.ctNext !== undefined ? [...opts.ctNext] : opts.mayLearn ? null : [];
   const ctx: Ctx = { br, st: state, res, depth: 0, resubmits: 0, mayLearn: opts.mayLearn, error: null, exited: false, ct: null, ctNext };
+  resetPools();
   const rule = br.tables.get(0)?.lookup(state.words) ?? null;
   if (rule === null) {
     noteDrop(ctx, 'table-miss');
@@ -200,7 +202,7 @@ function recirculate(ctx: Ctx, c: CtCtx): void {
       res.drop = res.drop ?? 'recirc-depth';
       continue;
     }
-    const header = resumeRecirc(c, r);
+    const header = resumeRecirc(c, r, res.log !== null);
     ctx.st = r.state;
     c.st = r.state;
     c.recircDepth = r.depth;
@@ -228,6 +230,8 @@ function recirculate(ctx: Ctx, c: CtCtx): void {
   if (c.uncachable) res.uncachable = true;
 }
 
+function noLog(): void {}
+
 /** The translation error (set by nested calls). */
 function errorOf(ctx: Ctx): string | null {
   return ctx.error;
@@ -248,8 +252,8 @@ function ctContext(ctx: Ctx): CtCtx {
       nextRecircId: 1,
       recircDepth: 0,
       uncachable: false,
-      log: (t) => log(ctx, t),
-      execute: (w, x) => br.conntrackExecute(w, x),
+      log: ctx.res.log === null ? noLog : (t) => log(ctx, t),
+      br,
     };
   }
   ctx.ct.st = ctx.st;
