@@ -162,7 +162,9 @@ export function evaluateQosExpectation(e: Expectation, w: WindowStat, engine: Qo
   const from = e.fromNs;
   const to = Math.min(e.toNs, end);
   const secs = Math.max(0, to - from) / 1e9;
-  const label = e.target === undefined ? 'all disks' : engine.model.groups.some((g) => g.name === e.target) && !engine.model.disks.some((d) => d.name === e.target) ? `group ${e.target}` : e.target;
+  const isDisk = engine.model.disks.some((d) => d.name === e.target);
+  const isGroup = !isDisk && engine.model.groups.some((g) => g.name === e.target);
+  const label = e.target === undefined ? 'all disks' : isGroup ? `group ${e.target}` : !isDisk ? `job ${e.target}` : e.target;
   const window = e.toNs === Number.POSITIVE_INFINITY && e.fromNs === 0 ? '' : ` over [${formatNs(e.fromNs)}, ${Number.isFinite(e.toNs) ? formatNs(e.toNs) : 'end'}]`;
   const series = w.series?.finish(end);
   if (e.burst) {

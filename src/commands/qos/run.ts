@@ -3,7 +3,8 @@ import cliProgress from 'cli-progress';
 import { parseSeedFlag } from '../../cli/flags.js';
 import { BaseCommand } from '../../cli/base-command.js';
 import { UserError } from '../../errors.js';
-import { loadQosFile, openDataPaths, writeCharts } from '../../qos/file.adapter.js';
+import { loadJobOrQosFile, openDataPaths, writeCharts } from '../../qos/file.adapter.js';
+import { maxRuntimeFlag, parseMaxRuntime } from '../../cli/fio-job.js';
 import { runQos } from '../../qos/run.js';
 import { qosCharts } from '../../qos/svg.js';
 import { renderRun } from '../../qos/render.js';
@@ -22,11 +23,12 @@ export default class QosRun extends BaseCommand {
     '<%= config.bin %> qos run topologies/qos-burst.qos.yaml --json --interval 100ms --svg out/charts',
     '<%= config.bin %> qos run topologies/qos-noisy-neighbor.qos.yaml --report out/qos.html',
   ];
-  static override args = { file: Args.string({ description: 'QoS YAML file', required: true }) };
+  static override args = { file: Args.string({ description: 'QoS YAML file, or an fio job file (.fio/.job/.ini)', required: true }) };
   static override flags = {
     json: Flags.boolean({ description: 'print one JSON object (fio-shaped jobs, disks, timelines)' }),
     interval: Flags.string({ description: 'timeline interval, 1ms or more (default: the file\'s, else 1s)' }),
     svg: Flags.string({ description: 'write SVG charts into this folder' }),
+    'max-runtime': maxRuntimeFlag,
     seed: Flags.string({ description: 'seed for every random draw (default: the file\'s seed, else 1)' }),
     report: Flags.string({ description: 'write a self-contained HTML report (timeline with limits and thresholds, verdicts, tables); evaluates the file\'s expectations for it' }),
   };
@@ -34,7 +36,7 @@ export default class QosRun extends BaseCommand {
   async run(): Promise<void> {
     const { args, flags } = await this.parse(QosRun);
     if (flags.report !== undefined) checkOutputPath(flags.report, '--report');
-    const qos = loadQosFile(args.file);
+    const qos = loadJobOrQosFile(args.file, parseMaxRuntime(flags['max-runtime']), (note) => process.stderr.write(`${note}\n`));
     if (flags.seed !== undefined) qos.model.seed = parseSeedFlag(flags.seed);
     if (flags.interval !== undefined) qos.model.intervalNs = parseInterval(flags.interval);
     const bar = !flags.json && process.stdout.isTTY ? new cliProgress.SingleBar({ format: 'simulating [{bar}] {value}/{total} s', hideCursor: true }, cliProgress.Presets.shades_classic) : undefined;
