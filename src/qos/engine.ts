@@ -158,6 +158,8 @@ export interface EngineOptions {
   sim?: Simulation;
   /** Data paths per disk name: each I/O also reads or writes its bytes there when it completes. */
   data?: ReadonlyMap<string, DiskData>;
+  /** Called for each completion counted in the statistics (after ramp): fio per-I/O logs, json+ bins. */
+  onIoComplete?: (j: JobRun, io: Io, nowNs: number, latNs: number) => void;
 }
 
 export function meterFor(policy: PolicySpec, nowNs: number): Meter {
@@ -225,9 +227,11 @@ export class QosEngine implements IoSink {
   /** Bytes moved through data paths. */
   dataBytes = 0;
   private scratch = new Uint8Array(0);
+  private readonly onIo: EngineOptions['onIoComplete'];
 
   constructor(readonly model: QosModel, opts: EngineOptions = {}) {
     this.sim = opts.sim ?? new Simulation(model.seed);
+    this.onIo = opts.onIoComplete;
     const prng = this.sim.prng;
     // storage devices and their mClock clients (the PRNG stream keeps its historical name `backend:`)
     const specs = new Map(model.backends.map((b) => [b.name, b]));
@@ -513,6 +517,7 @@ export class QosEngine implements IoSink {
       st.bytes += bytes;
       st.clat.record(lat);
       j.timeline.add(now, dir, bytes, lat);
+      if (this.onIo !== undefined) this.onIo(j, io, now, lat);
       d.ios++;
       d.bytes += bytes;
       if (d.sole === undefined) {

@@ -13,6 +13,7 @@ import { Chain } from '../block/chain.js';
 import { FileProvider } from '../block/file-backend.adapter.js';
 import { loadQosText, type QosFile, type TopologyDisks } from './file.js';
 import type { DiskData } from './model.js';
+import type { FioLogs } from './fio-logs.js';
 
 export function loadQosFile(path: string): QosFile {
   const text = readUserText(path, { code: 'QOS_READ' });
@@ -125,4 +126,12 @@ export function loadJobOrQosFile(path: string, maxRuntimeNs: number | undefined,
   const { qos, imported } = loadFioJobFile(path, maxRuntimeNs !== undefined ? { maxRuntimeNs } : {});
   for (const n of imported.notes) note(`note: ${n}`);
   return qos;
+}
+
+/** Writes fio log files (names relative to the working directory, as fio writes them); returns the paths. */
+export function writeFioLogs(logs: FioLogs): string[] {
+  return [...logs.files].map(([name, lines]) => {
+    withUserPath(name, 'write', 'QOS_WRITE', () => writeFileSync(name, lines.length ? `${lines.join('\n')}\n` : ''), name);
+    return name;
+  });
 }

@@ -529,6 +529,10 @@ export function readJob(name: string, j: FioJobDoc, path: YamlPath, err: Err): J
     if (typeof r === 'string') err([...path, 'rate'], r);
     else s.rateBps = r;
   }
+  if (j.write_lat_log !== undefined || j.write_bw_log !== undefined || j.write_iops_log !== undefined) {
+    const on = (v: boolean | number | undefined, def: boolean): boolean => (v === undefined ? def : v === true || (typeof v === 'number' && v !== 0));
+    s.logs = { lat: j.write_lat_log, bw: j.write_bw_log, iops: j.write_iops_log, avgMs: j.log_avg_msec ?? 0, perJob: on(j.per_job_logs, true), offset: on(j.log_offset, false) };
+  }
   if (j.wait_for !== undefined) s.waitFor = typeof j.wait_for === 'string' ? [j.wait_for] : j.wait_for;
   if (j.size !== undefined) s.size = j.size;
   if (j.offset !== undefined) s.offset = j.offset;

@@ -7,6 +7,7 @@
 import { parseSize, unitMessage } from '../util/units.js';
 
 import { RW_MODES } from '../topology/storage-schema.js';
+import type { JobLogSpec } from './fio-logs.js';
 
 export { RW_MODES };
 export type RwMode = (typeof RW_MODES)[number];
@@ -32,6 +33,8 @@ export interface JobSpec {
   rateIops: [number, number];
   /** Bandwidth caps per direction in bytes/s (0 = none; fio `rate`, which wins over `rate_iops`). */
   rateBps?: [number, number];
+  /** fio per-I/O logs (write_lat_log, write_bw_log, write_iops_log, log_avg_msec, per_job_logs, log_offset). */
+  logs?: JobLogSpec;
   /** Job names (every clone of each) that must finish before this job starts (fio `wait_for`, `stonewall`). */
   waitFor?: string[];
   /** Bytes of I/O (and the region touched); undefined = the disk's size. */

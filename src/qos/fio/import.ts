@@ -56,7 +56,7 @@ export const IGNORED_OPTIONS = new Set([
   'prio', 'prioclass', 'nice', 'cmdprio', 'cmdprio_class', 'cmdprio_percentage', 'cmdprio_bssplit', 'log_prio',
   'sqthread_poll', 'sqthread_poll_cpu', 'registerfiles', 'fixedbufs', 'hipri', 'nonvectored', 'uncached', 'userspace_reap', 'busy_wait_polling',
   'continue_on_error', 'ignore_error', 'error_dump', 'stats', 'filename_format', 'lockfile', 'openfiles', 'file_service_type', 'kb_base', 'unit_base', 'name',
-  'write_lat_log', 'write_bw_log', 'write_iops_log', 'write_hist_log', 'log_avg_msec', 'log_hist_msec', 'per_job_logs', 'log_offset', 'log_max_value', 'log_compression',
+  'write_hist_log', 'log_hist_msec', 'log_compression',
   'exitall_on_error', 'max_latency', 'sync', 'end_fsync', 'fsync_on_close', 'bs_is_seq_rand', 'bs_unaligned', 'group_id',
 ]);
 
@@ -64,6 +64,7 @@ export const IGNORED_OPTIONS = new Set([
 export const SUPPORTED_OPTIONS = [
   'rw', 'readwrite', 'rwmixread', 'rwmixwrite', 'bs', 'blocksize', 'bsrange', 'blocksize_range', 'bssplit', 'iodepth', 'numjobs',
   'size', 'filesize', 'offset', 'filename', 'directory', 'nrfiles', 'nr_files', 'runtime', 'timeout', 'time_based', 'ramp_time', 'startdelay', 'thinktime',
+  'write_lat_log', 'write_bw_log', 'write_iops_log', 'log_avg_msec', 'per_job_logs', 'log_offset', 'log_max_value',
   'rate', 'rate_iops', 'rate_min', 'ratemin', 'rate_iops_min', 'rate_process', 'random_distribution', 'number_ios', 'stonewall', 'wait_for_previous', 'wait_for',
 ];
 
@@ -279,6 +280,25 @@ export function importFio(sections: FioSection[], opts: ImportOptions = {}): Fio
           break;
         case 'random_distribution':
           if ((v ?? '').trim() !== 'random') throw refuse(x, `random_distribution=${v} (vfab draws uniform offsets, fio's default "random")`);
+          break;
+        case 'write_lat_log':
+        case 'write_bw_log':
+        case 'write_iops_log':
+          // fio: an empty value means the job's name as the prefix
+          j[x.name] = (v ?? '').trim() || job.name;
+          break;
+        case 'log_avg_msec': {
+          const n = fioInt(v, 0, 1 << 30);
+          if (typeof n === 'string') throw bad(x, n);
+          j[x.name] = n;
+          break;
+        }
+        case 'per_job_logs':
+        case 'log_offset':
+          j[x.name] = flag(x);
+          break;
+        case 'log_max_value':
+          if (flag(x)) throw refuse(x, 'vfab averages windowed log values (fio\'s default)');
           break;
         case 'stonewall':
         case 'wait_for_previous':
