@@ -146,7 +146,10 @@ describe('fio job files → QoS files', () => {
     expect(jobs['a']).toEqual({ disk: '/dev/vdb', rw: 'randread', rate: '1048576,0', size: 16777216 });
     expect(jobs['b']).toMatchObject({ wait_for: ['a'], bssplit: '4096/50:65536/50' });
     expect(jobs['c']).toMatchObject({ wait_for: ['a'], bsrange: '4096-16384,4096-16384', rate_iops: '100,100' });
-    expect(r.doc['expect']).toEqual(['c: min_read_bw >= 1024', 'c: min_write_bw >= 1024']);
+    expect(r.doc['expect']).toBeUndefined();
+    expect(r.notes).toContain('j.fio:13: job "c": rate_min is not checked (vfab checks it only for a job with a runtime that waits for no other job)');
+    const m = imp('[j]\nrw=randrw\nstartdelay=1\nramp_time=500ms\nruntime=2\nrate_min=1k,2k\nrate_iops_min=,7\n');
+    expect(m.doc['expect']).toEqual(['j: min_read_bw >= 1024 over [1500ms, 3500ms]', 'j: min_write_bw >= 2048 over [1500ms, 3500ms]', 'j: min_write_iops >= 7 over [1500ms, 3500ms]']);
     expect(r.notes[0]).toMatch(/^ignored \(no effect on the modelled I\/O\): ioengine \(j\.fio:2\), direct \(j\.fio:3\)/);
     expect(() => imp('[j]\nrw=read\nverify=md5\n')).toThrow(/option 'verify' is not supported/);
     expect(locationOf(() => imp('[j]\nrw=read\n  zonemode=zbd\n'))).toEqual({ file: 'j.fio', line: 3, col: 3 });

@@ -82,6 +82,18 @@ describe('vfab qos import / run job.fio', () => {
     expect(a.fio).toEqual(b.fio);
   });
 
+  it('passes the example job file\'s rate_min expectations (exit 0) and writes its averaged log', () => {
+    const r = vfab('qos', 'test', join(root, 'topologies/qos-fio-phases.fio'));
+    expect(r.status, r.stdout + r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/PASS\s+mixed: min_read_bw >= 1048576 over \[0s, 2s\]\s+min_read_bw/);
+    const run = vfab('qos', 'run', join(root, 'topologies/qos-fio-phases.fio'));
+    expect(run.stdout).toContain('wrote mixed_lat.2.log');
+    // log_avg_msec=500 over a 2 s job: one line per direction per window, bs and offset 0
+    const lines = readFileSync(join(dir, 'mixed_lat.2.log'), 'utf8').trim().split('\n');
+    expect(lines.map((l) => l.split(', ').slice(0, 1)[0])).toEqual(['500', '500', '1000', '1000', '1500', '1500', '2000', '2000']);
+    expect(lines.every((l) => / 0, 0$/.test(l))).toBe(true);
+  });
+
   it('refuses an unsupported option at its line with exit 2', () => {
     writeFileSync(join(dir, 'b.fio'), '[j]\nrw=read\nverify=crc32c\n');
     const r = vfab('qos', 'run', 'b.fio');

@@ -24,6 +24,7 @@ import { stringify } from 'yaml';
 import { UserError } from '../../errors.js';
 import { nearest } from '../../util/nearest.js';
 import type { FioOption, FioSection } from './ini.js';
+import { parseDuration as parseNs } from '../../util/units.js';
 import { fioBool, fioBytes, fioDirList, fioInt, fioTime, type KbBase } from './values.js';
 
 export interface ImportOptions {
@@ -164,6 +165,8 @@ export function importFio(sections: FioSection[], opts: ImportOptions = {}): Fio
     const mins: Array<[string, string]> = [];
     for (const x of o.values()) {
       const v = x.value;
+      // options.c fio_keyword_replace: host values (then bc arithmetic); a simulation has no host
+      if (v !== undefined && /\$(pagesize|ncpus|mb_memory)/.test(v)) throw refuse(x, `"${v}" uses a host-dependent keyword ($pagesize, $ncpus, $mb_memory)`);
       switch (x.name) {
         case 'rw':
         case 'readwrite': {
@@ -343,7 +346,14 @@ export function importFio(sections: FioSection[], opts: ImportOptions = {}): Fio
     const ordered: Record<string, unknown> = { disk };
     for (const [k, val] of Object.entries(j)) if (k !== 'disk') ordered[k] = val;
     docJobs[key] = ordered;
-    for (const [, m] of mins) expect.push(`${key}: min_${m}`);
+    // rate_min: checked over the job's own run, which is known only when it waits for no one
+    if (mins.length && waitFor.length === 0 && j['runtime'] !== undefined) {
+      const from = (j['startdelay'] !== undefined ? parseNs(j['startdelay'] as string) : 0) + (j['ramp_time'] !== undefined ? parseNs(j['ramp_time'] as string) : 0);
+      const to = from + parseNs(j['runtime'] as string);
+      for (const [, m] of mins) expect.push(`${key}: min_${m} over [${dur(from)}, ${dur(to)}]`);
+    } else if (mins.length) {
+      notes.push(`${job.section.file}:${job.section.line}: job "${job.name}": rate_min is not checked (vfab checks it only for a job with a runtime that waits for no other job)`);
+    }
   }
   const docDisks: Record<string, unknown> = {};
   for (const [name, size] of disks) {
