@@ -37,6 +37,7 @@ import { qosLimitLines, thresholdLines } from '../qos/svg.js';
 import type { BuildContext, SummarySection } from './context.js';
 import type { FabricFeature } from './feature.js';
 import { diskImages } from './disks.js';
+import { nbdDiskSize, nbdTargets } from './nbd-disks.js';
 
 /** Timeline resolution of in-run storage statistics (`max_iops`, `burst:` expectations). */
 const INTERVAL_NS = 1_000_000_000;
@@ -70,7 +71,7 @@ export function storageModel(model: TopologyModel, sizeOf: (vm: string, disk: st
       const name = `${vm.name}.${d.name}`;
       const doc = d.doc;
       let backend: string | undefined;
-      if (doc.backend !== undefined) {
+      if (doc.backend !== undefined && doc.nbd === undefined) {
         const names = hostDevices.get(vm.host) ?? [];
         if (!names.includes(doc.backend)) {
           const guess = nearest(doc.backend, names);
@@ -180,10 +181,13 @@ function buildDiskIo(ctx: BuildContext): void {
   if (fioSteps(model).length === 0) return;
   const images = diskImages(ctx);
   const errors: UserError[] = [];
-  const qos = storageModel(model, (vm, disk) => images.get(`${vm}.${disk}`)?.image.virtualSize, located(model, errors));
+  const qos = storageModel(model, (vm, disk) => images.get(`${vm}.${disk}`)?.image.virtualSize ?? nbdDiskSize(ctx, `${vm}.${disk}`), located(model, errors));
   const exps = storageExpectations(model, errors);
   if (errors.length > 0) throw errors.length === 1 ? errors[0]! : new UserErrors(errors);
-  const engine = new QosEngine(qos, { sim: ctx.sim, windows: expectationWindows(exps.map((e) => e.exp), INTERVAL_NS) });
+  // network disks (`nbd:`): admitted I/Os travel over NBD to the storage host (nbd-disks.ts)
+  const targets = nbdTargets(ctx);
+  const engine = new QosEngine(qos, { sim: ctx.sim, windows: expectationWindows(exps.map((e) => e.exp), INTERVAL_NS), targets });
+  for (const t of targets.values()) t.engine = engine;
   engine.start(0);
   runs.set(ctx, { engine, exps, cached: undefined });
 }

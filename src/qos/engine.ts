@@ -69,6 +69,10 @@ export class JobRun {
   endNs = Number.POSITIVE_INFINITY;
   lastCompletionNs = 0;
   done = false;
+  /** fio's `error`: the errno of the I/O error that ended the job (5 = EIO), 0 = none. */
+  error = 0;
+  /** I/Os that failed (not counted in the statistics). */
+  failed = 0;
   readonly free: Io[] = [];
   nextRate: [number, number] = [0, 0];
   seqPos: number;
@@ -113,6 +117,16 @@ export class JobRun {
   }
 }
 
+/**
+ * Where a disk's admitted I/Os go: its storage device, or something in front of a remote one (an
+ * NBD connection, `fabric/nbd-disks.ts`). `submit` ends with `io.onComplete()` (or
+ * `engine.ioFailed`); `finish` runs when the engine takes the completion.
+ */
+export interface IoTarget {
+  submit(io: Io): void;
+  finish(io: Io): void;
+}
+
 export class DiskRun {
   readonly hist = new LogHistogram();
   timeline: Timeline;
@@ -125,6 +139,8 @@ export class DiskRun {
   data: DiskData | undefined;
   ios = 0;
   bytes = 0;
+  /** Where admitted I/Os go (the device unless `EngineOptions.targets` names the disk). */
+  target: IoTarget;
   constructor(
     readonly index: number,
     readonly spec: DiskSpec,
@@ -133,6 +149,7 @@ export class DiskRun {
     intervalNs: number,
   ) {
     this.timeline = new Timeline(intervalNs, true);
+    this.target = device;
   }
 }
 
@@ -151,6 +168,8 @@ export interface EngineOptions {
   sim?: Simulation;
   /** Data paths per disk name: each I/O also reads or writes its bytes there when it completes. */
   data?: ReadonlyMap<string, DiskData>;
+  /** Disks whose I/O goes elsewhere than their device once admitted (by disk name). */
+  targets?: ReadonlyMap<string, IoTarget>;
 }
 
 export function meterFor(policy: PolicySpec, nowNs: number): Meter {
@@ -199,7 +218,7 @@ class EngineGateHost implements GateHost<Io> {
 
   admit(io: Io): void {
     io.admitNs = this.sim.now;
-    this.disks[io.disk]!.device.submit(io);
+    this.disks[io.disk]!.target.submit(io);
   }
 }
 
@@ -293,6 +312,7 @@ export class QosEngine implements IoSink {
       }
     }
     for (const [name, dp] of opts.data ?? []) this.disk(name).data = dp;
+    for (const [name, t] of opts.targets ?? []) this.disk(name).target = t;
     for (const w of opts.windows ?? []) {
       const s = new WindowStat(w);
       this.windows.push(s);
@@ -427,7 +447,7 @@ export class QosEngine implements IoSink {
       if (d.gate) d.gate.submit(d.member, io);
       else {
         io.admitNs = now;
-        d.device.submit(io);
+        d.target.submit(io);
       }
     }
   }
@@ -454,11 +474,28 @@ export class QosEngine implements IoSink {
     j.wakeEv = this.sim.scheduleAt(at, j.wake);
   }
 
+  /**
+   * An I/O failed (`errno`, e.g. 5 = EIO): it is not counted, and its job ends as fio's does on an
+   * I/O error without `continue_on_error` (the job's `error` is set; nothing more is issued).
+   */
+  ioFailed(io: Io, errno: number): void {
+    const d = this.disks[io.disk]!;
+    d.target.finish(io);
+    const j = this.jobs[io.job]!;
+    j.inflight--;
+    j.failed++;
+    if (j.error === 0) j.error = errno;
+    j.wakeEv?.cancel();
+    j.wakeAt = -1;
+    j.done = true;
+    j.free.push(io);
+  }
+
   /** @internal An I/O's service ended (called by `Io.onComplete`). */
   ioComplete(io: Io): void {
     const now = this.sim.now;
     const d = this.disks[io.disk]!;
-    d.device.finish(io);
+    d.target.finish(io);
     const lat = now - io.submitNs;
     const dir = io.dir;
     const bytes = io.bytes;
