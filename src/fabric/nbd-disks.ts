@@ -270,7 +270,7 @@ const runs = new WeakMap<BuildContext, NbdRun>();
 
 /** The network disks of a built fabric by `vm.disk` (the disk-I/O feature routes their I/O here). */
 export function nbdTargets(ctx: BuildContext): Map<string, NbdDiskTarget> {
-  return runs.get(ctx)?.targets ?? new Map();
+  return runs.get(ctx)?.targets ?? new Map<string, NbdDiskTarget>();
 }
 
 /** The size of a network disk (its export's), or undefined. */
