@@ -223,11 +223,15 @@ function summary(ctx: BuildContext): SummarySection | undefined {
       const th = thresholdLines(run.exps.map((e) => e.exp));
       const line = (l: { label: string; y: number }) => ({ label: l.label, y: l.y });
       const lim = qosLimitLines(run.engine);
+      // a network disk's device is its export's (in the `nbd` block), not a local null device
+      const net = nbdTargets(ctx);
+      const disks = Object.fromEntries(Object.entries(r.disks).map(([k, d]) => [k, net.has(k) ? { ...d, backend: `nbd:${net.get(k)!.exportRef}` } : d]));
+      const backends = Object.fromEntries(Object.entries(r.backends).filter(([k]) => !(k.startsWith('null:') && net.has(k.slice(5)))));
       return {
         completed_ios: r.completed_ios,
         fio: r.fio,
-        disks: r.disks,
-        backends: r.backends,
+        disks,
+        backends,
         // Per-interval rows per disk, the throttles' limits and the storage expectations'
         // thresholds: what the run report draws as the storage timeline (as `vfab qos run --report`).
         timelines: { interval_ns: r.timelines.interval_ns, disks: r.timelines.disks },
@@ -240,7 +244,8 @@ function summary(ctx: BuildContext): SummarySection | undefined {
       return r.fio.jobs.map((j) => {
         const d = j.read.total_ios >= j.write.total_ios ? j.read : j.write;
         const p99 = d.clat_ns.percentile?.['99.000000'] ?? 0;
-        return `fio ${j.jobname}: ${j.read.total_ios ? `read ${Math.round(j.read.iops)} IOPS ${formatSize(j.read.bw_bytes)}/s` : ''}${j.read.total_ios && j.write.total_ios ? ', ' : ''}${j.write.total_ios ? `write ${Math.round(j.write.iops)} IOPS ${formatSize(j.write.bw_bytes)}/s` : ''}${d.total_ios ? `, clat p99 ${formatNs(p99)}` : 'no I/O completed'}`;
+        const err = j.error ? `, error ${j.error}${j.error === 5 ? ' (EIO)' : ''}` : '';
+        return `fio ${j.jobname}: ${j.read.total_ios ? `read ${Math.round(j.read.iops)} IOPS ${formatSize(j.read.bw_bytes)}/s` : ''}${j.read.total_ios && j.write.total_ios ? ', ' : ''}${j.write.total_ios ? `write ${Math.round(j.write.iops)} IOPS ${formatSize(j.write.bw_bytes)}/s` : ''}${d.total_ios ? `, clat p99 ${formatNs(p99)}` : 'no I/O completed'}${err}`;
       });
     },
   };

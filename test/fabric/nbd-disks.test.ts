@@ -139,6 +139,10 @@ describe('network disks: the I/O is NBD over the fabric', () => {
     expect(d.requests - st.completed_ios).toBeGreaterThanOrEqual(0);
     expect(d.requests - st.completed_ios).toBeLessThanOrEqual(4);
     expect(nbd.exports['st1/vol1']!.device!.served).toBe(nbd.exports['st1/vol1']!.requests);
+    // the storage block names the export as the disk's device (no local null device listed)
+    const sd = run.summary['storage'] as { disks: Record<string, { backend: string }>; backends: Record<string, unknown> };
+    expect(sd.disks['vm1.vda']!.backend).toBe('nbd:st1/vol1');
+    expect(sd.backends).toEqual({});
     // fixed 200 us service, 4 in flight: the device bounds IOPS below 4 / 200us = 20000, the network adds RTTs
     expect(st.fio.jobs[0]!.read.iops).toBeLessThan(20000);
     const link = run.summary.links['link0']!;
@@ -187,6 +191,8 @@ describe('network disks: the I/O is NBD over the fabric', () => {
     const job = (long.summary['storage'] as Storage).fio.jobs[0]!;
     expect(job.error).toBe(5);
     expect(long.text).toMatch(/connection lost at 9\d\d\.\d{3}s \(connection ETIMEDOUT\): 4 I\/Os failed with EIO/);
+    expect(long.text).toMatch(/fio j: read \d+ IOPS .*, error 5 \(EIO\)/);
+    expect(long.text).toMatch(/fio j: read \d+ IOPS .*, error 5 \(EIO\)/);
   });
 
   it('same topology and seed: same summary bytes', async () => {
