@@ -192,7 +192,6 @@ describe('network disks: the I/O is NBD over the fabric', () => {
     expect(job.error).toBe(5);
     expect(long.text).toMatch(/connection lost at 9\d\d\.\d{3}s \(connection ETIMEDOUT\): 4 I\/Os failed with EIO/);
     expect(long.text).toMatch(/fio j: read \d+ IOPS .*, error 5 \(EIO\)/);
-    expect(long.text).toMatch(/fio j: read \d+ IOPS .*, error 5 \(EIO\)/);
   });
 
   it('same topology and seed: same summary bytes', async () => {
