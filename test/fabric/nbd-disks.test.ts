@@ -194,6 +194,18 @@ describe('network disks: the I/O is NBD over the fabric', () => {
     expect(long.text).toMatch(/fio j: read \d+ IOPS .*, error 5 \(EIO\)/);
   });
 
+  it('a gateway that never answers ARP: the connection fails (EHOSTUNREACH) and every I/O fails with EIO, no crash', async () => {
+    // off st1's subnet, through a gateway nobody has: valid, but ARP for the gateway fails at run time
+    const text = topo({ hv1Ip: '10.8.0.1/24, gateway: 10.8.0.254', duration: '5s' });
+    expect(errorsOf(text)).toEqual([]);
+    const run = await runTopologyAsync({ text, file: 't.yaml' });
+    const d = (run.summary['nbd'] as NbdSummary).disks['vm1.vda']!;
+    expect(d.requests).toBe(0);
+    expect(d.lost_reason).toBe('connection EHOSTUNREACH');
+    expect(d.failed_ios).toBe(4);
+    expect((run.summary['storage'] as Storage).fio.jobs[0]!.error).toBe(5);
+  });
+
   it('same topology and seed: same summary bytes', async () => {
     const a = await runTopologyAsync({ text: topo(), file: 't.yaml' });
     const b = await runTopologyAsync({ text: topo(), file: 't.yaml' });
