@@ -37,6 +37,7 @@ import { IcmpRateLimit } from './icmp-ratelimit.js';
 import { DEFAULT_NEIGHBOR_OPTIONS, NeighborTable, type NeighborOptions } from './neighbor.js';
 import { TcpStack, type TcpConfig, type TcpIpLayer } from '../tcp/index.js';
 import { UdpSink } from './udp-sink.js';
+import { slabBytes } from '../util/slab.js';
 
 export interface GuestStackOptions {
   /** VM name, e.g. `vm1`. */
@@ -222,7 +223,8 @@ export class GuestStack {
         const r = this.route(dst);
         return r === null ? null : { src: r.iface.ipv4!, mtu: r.iface.nic.mtu };
       },
-      allocate: (l4Len) => new Uint8Array(Math.max(34 + l4Len, 60)),
+      // segments are short-lived: cut from a slab (util/slab.ts) rather than one array each
+      allocate: (l4Len) => slabBytes(Math.max(34 + l4Len, 60)),
       output: (buf, src, dst, l4Len, ecn) => {
         const route = this.route(dst);
         if (route === null) return this.drop('no-route', 1);
@@ -561,3 +563,4 @@ function readU32(f: Uint8Array, o: number): number {
 function readMac48(f: Uint8Array, o: number): number {
   return f[o]! * 2 ** 40 + f[o + 1]! * 2 ** 32 + readU32(f, o + 2);
 }
+
