@@ -39,6 +39,7 @@ import { qosLimitLines, thresholdLines } from '../qos/svg.js';
 import type { BuildContext, SummarySection } from './context.js';
 import type { FabricFeature } from './feature.js';
 import { diskImages } from './disks.js';
+import { nbdDiskSize, nbdTargets } from './nbd-disks.js';
 
 /** Timeline resolution of in-run storage statistics (`max_iops`, `burst:` expectations). */
 const INTERVAL_NS = 1_000_000_000;
@@ -72,7 +73,7 @@ export function storageModel(model: TopologyModel, sizeOf: (vm: string, disk: st
       const name = `${vm.name}.${d.name}`;
       const doc = d.doc;
       let backend: string | undefined;
-      if (doc.backend !== undefined) {
+      if (doc.backend !== undefined && doc.nbd === undefined) {
         const names = hostDevices.get(vm.host) ?? [];
         if (!names.includes(doc.backend)) {
           const guess = nearest(doc.backend, names);
@@ -182,7 +183,7 @@ function buildDiskIo(ctx: BuildContext): void {
   if (fioSteps(model).length === 0) return;
   const images = diskImages(ctx);
   const errors: UserError[] = [];
-  const qos = storageModel(model, (vm, disk) => images.get(`${vm}.${disk}`)?.image.virtualSize, located(model, errors));
+  const qos = storageModel(model, (vm, disk) => images.get(`${vm}.${disk}`)?.image.virtualSize ?? nbdDiskSize(ctx, `${vm}.${disk}`), located(model, errors));
   const exps = storageExpectations(model, errors);
   if (errors.length > 0) throw errors.length === 1 ? errors[0]! : new UserErrors(errors);
   // `data: true` disks: each completed I/O reads or writes its bytes in the open image
@@ -193,7 +194,10 @@ function buildDiskIo(ctx: BuildContext): void {
       if (d.doc.data === true && img) data.set(`${vm.name}.${d.name}`, { read: (o, b) => img.read(o, b), write: (o, b) => img.write(o, b) });
     }
   }
-  const engine = new QosEngine(qos, { sim: ctx.sim, windows: expectationWindows(exps.map((e) => e.exp), INTERVAL_NS), data });
+  // network disks (`nbd:`): admitted I/Os travel over NBD to the storage host (nbd-disks.ts)
+  const targets = nbdTargets(ctx);
+  const engine = new QosEngine(qos, { sim: ctx.sim, windows: expectationWindows(exps.map((e) => e.exp), INTERVAL_NS), data, targets });
+  for (const t of targets.values()) t.engine = engine;
   engine.start(0);
   runs.set(ctx, { engine, exps, cached: undefined });
 }
@@ -238,11 +242,15 @@ function summary(ctx: BuildContext): SummarySection | undefined {
       const th = thresholdLines(run.exps.map((e) => e.exp));
       const line = (l: { label: string; y: number }) => ({ label: l.label, y: l.y });
       const lim = qosLimitLines(run.engine);
+      // a network disk's device is its export's (in the `nbd` block), not a local null device
+      const net = nbdTargets(ctx);
+      const disks = Object.fromEntries(Object.entries(r.disks).map(([k, d]) => [k, net.has(k) ? { ...d, backend: `nbd:${net.get(k)!.exportRef}` } : d]));
+      const backends = Object.fromEntries(Object.entries(r.backends).filter(([k]) => !(k.startsWith('null:') && net.has(k.slice(5)))));
       return {
         completed_ios: r.completed_ios,
         fio: r.fio,
-        disks: r.disks,
-        backends: r.backends,
+        disks,
+        backends,
         // Per-interval rows per disk, the throttles' limits and the storage expectations'
         // thresholds: what the run report draws as the storage timeline (as `vfab qos run --report`).
         timelines: { interval_ns: r.timelines.interval_ns, disks: r.timelines.disks },
@@ -255,7 +263,8 @@ function summary(ctx: BuildContext): SummarySection | undefined {
       return r.fio.jobs.map((j) => {
         const d = j.read.total_ios >= j.write.total_ios ? j.read : j.write;
         const p99 = d.clat_ns.percentile?.['99.000000'] ?? 0;
-        return `fio ${j.jobname}: ${j.read.total_ios ? `read ${Math.round(j.read.iops)} IOPS ${formatSize(j.read.bw_bytes)}/s` : ''}${j.read.total_ios && j.write.total_ios ? ', ' : ''}${j.write.total_ios ? `write ${Math.round(j.write.iops)} IOPS ${formatSize(j.write.bw_bytes)}/s` : ''}${d.total_ios ? `, clat p99 ${formatNs(p99)}` : 'no I/O completed'}`;
+        const err = j.error ? `, error ${j.error}${j.error === 5 ? ' (EIO)' : ''}` : '';
+        return `fio ${j.jobname}: ${j.read.total_ios ? `read ${Math.round(j.read.iops)} IOPS ${formatSize(j.read.bw_bytes)}/s` : ''}${j.read.total_ios && j.write.total_ios ? ', ' : ''}${j.write.total_ios ? `write ${Math.round(j.write.iops)} IOPS ${formatSize(j.write.bw_bytes)}/s` : ''}${d.total_ios ? `, clat p99 ${formatNs(p99)}` : 'no I/O completed'}${err}`;
       });
     },
   };

@@ -76,6 +76,10 @@ export class JobRun {
   endNotified = false;
   /** When the job ended (its last I/O completed), or -1. */
   endedNs = -1;
+  /** fio's `error`: the errno of the I/O error that ended the job (5 = EIO), 0 = none. */
+  error = 0;
+  /** I/Os that failed (not counted in the statistics). */
+  failed = 0;
   readonly free: Io[] = [];
   nextRate: [number, number] = [0, 0];
   seqPos: number;
@@ -120,6 +124,16 @@ export class JobRun {
   }
 }
 
+/**
+ * Where a disk's admitted I/Os go: its storage device, or something in front of a remote one (an
+ * NBD connection, `fabric/nbd-disks.ts`). `submit` ends with `io.onComplete()` (or
+ * `engine.ioFailed`); `finish` runs when the engine takes the completion.
+ */
+export interface IoTarget {
+  submit(io: Io): void;
+  finish(io: Io): void;
+}
+
 export class DiskRun {
   readonly hist = new LogHistogram();
   timeline: Timeline;
@@ -134,6 +148,8 @@ export class DiskRun {
   writeTap: ((offset: number, bytes: number) => void) | undefined;
   ios = 0;
   bytes = 0;
+  /** Where admitted I/Os go (the device unless `EngineOptions.targets` names the disk). */
+  target: IoTarget;
   constructor(
     readonly index: number,
     readonly spec: DiskSpec,
@@ -142,6 +158,7 @@ export class DiskRun {
     intervalNs: number,
   ) {
     this.timeline = new Timeline(intervalNs, true);
+    this.target = device;
   }
 }
 
@@ -162,6 +179,8 @@ export interface EngineOptions {
   data?: ReadonlyMap<string, DiskData>;
   /** Called for each completion counted in the statistics (after ramp): fio per-I/O logs, json+ bins. */
   onIoComplete?: (j: JobRun, io: Io, nowNs: number, latNs: number) => void;
+  /** Disks whose I/O goes elsewhere than their device once admitted (by disk name). */
+  targets?: ReadonlyMap<string, IoTarget>;
 }
 
 export function meterFor(policy: PolicySpec, nowNs: number): Meter {
@@ -210,7 +229,7 @@ class EngineGateHost implements GateHost<Io> {
 
   admit(io: Io): void {
     io.admitNs = this.sim.now;
-    this.disks[io.disk]!.device.submit(io);
+    this.disks[io.disk]!.target.submit(io);
   }
 }
 
@@ -306,6 +325,7 @@ export class QosEngine implements IoSink {
       }
     }
     for (const [name, dp] of opts.data ?? []) this.disk(name).data = dp;
+    for (const [name, t] of opts.targets ?? []) this.disk(name).target = t;
     for (const w of opts.windows ?? []) {
       const s = new WindowStat(w);
       this.windows.push(s);
@@ -473,7 +493,7 @@ export class QosEngine implements IoSink {
       if (d.gate) d.gate.submit(d.member, io);
       else {
         io.admitNs = now;
-        d.device.submit(io);
+        d.target.submit(io);
       }
     }
   }
@@ -500,11 +520,28 @@ export class QosEngine implements IoSink {
     j.wakeEv = this.sim.scheduleAt(at, j.wake);
   }
 
+  /**
+   * An I/O failed (`errno`, e.g. 5 = EIO): it is not counted, and its job ends as fio's does on an
+   * I/O error without `continue_on_error` (the job's `error` is set; nothing more is issued).
+   */
+  ioFailed(io: Io, errno: number): void {
+    const d = this.disks[io.disk]!;
+    d.target.finish(io);
+    const j = this.jobs[io.job]!;
+    j.inflight--;
+    j.failed++;
+    if (j.error === 0) j.error = errno;
+    j.wakeEv?.cancel();
+    j.wakeAt = -1;
+    j.done = true;
+    j.free.push(io);
+  }
+
   /** @internal An I/O's service ended (called by `Io.onComplete`). */
   ioComplete(io: Io): void {
     const now = this.sim.now;
     const d = this.disks[io.disk]!;
-    d.device.finish(io);
+    d.target.finish(io);
     const lat = now - io.submitNs;
     const dir = io.dir;
     const bytes = io.bytes;

@@ -145,6 +145,15 @@ export const pfSchema = z.strictObject({
   vfs: z.record(z.string().regex(/^[0-9]+$/, { error: 'a VF index (0, 1, …)' }), vfConfigSchema).optional(),
 });
 
+/** An NBD export of a storage host (issue 13, src/fabric/nbd-disks.ts). */
+export const nbdExportSchema = z.strictObject({
+  image: z.string().optional().describe('image file served (created with size when missing), relative to the topology file'),
+  memory: zSize().optional().describe('a memory-backed export of this size'),
+  size: zSize().optional().describe('size of an image created when missing'),
+  backend: z.string().optional().describe('storage device of this host (hosts.H.backends) whose service time each NBD command takes; default: none (instant)'),
+  data: z.boolean().optional().describe('write and read the real bytes in the image (default false: timing only, the export reads as fully allocated)'),
+});
+
 /** A hypervisor's own IP interface (issue 13): port `host.if`, the host's TCP/IP stack. */
 export const hostInterfaceSchema = z.strictObject({
   bridge: z.string().optional().describe('host bridge it is an internal port of; absent = port host.if, cabled by a links: entry'),
@@ -161,6 +170,7 @@ export const hostSchema = z.strictObject({
   nics: z.record(z.string(), pfSchema).optional().describe('SR-IOV physical functions'),
   underlay: underlaySchema.optional().describe('the host underlay address tunnel ports send from (port host.underlay)'),
   backends: z.record(z.string(), storageDeviceSchema).optional().describe('storage devices (service-time models) the disks of VMs on this host use, as in QoS files'),
+  exports: z.record(z.string(), nbdExportSchema).optional().describe('NBD exports this host serves on port 10809 (VM disks attach with nbd: host/export)'),
 });
 
 export const switchSchema = z.strictObject({
@@ -229,6 +239,8 @@ export const diskSchema = z.strictObject({
   throttle: policySchema.optional().describe('I/O limits, any policy kind vfab qos supports (QEMU iops-total: 500 …, firecracker, io.max, mclock)'),
   data: z.boolean().optional().describe('fio I/O in a run moves real bytes: writes land in the image (default: timing only)'),
   shared: z.boolean().optional().describe('on storage every host sees (NFS, Ceph …): a migration leaves it in place, storage: mirror cannot copy it'),
+  nbd: z.string().optional().describe('network disk: an NBD export, "host/export" (instead of image/memory)'),
+  via: z.string().optional().describe('nbd: the host interface of the VM\'s hypervisor the NBD connection leaves from'),
 });
 
 export const vmSchema = z.strictObject({
