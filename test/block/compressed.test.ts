@@ -172,6 +172,19 @@ describeWithTools(['qemu-img', 'qemu-io'], 'compressed clusters against qemu-img
     expect(ca['compressed-clusters'] ?? 0).toBe(0);
   });
 
+  it('a zstd image (qemu-img create -o compression_type=zstd) is refused naming the compression type, exit 2', async () => {
+    const z = join(dir, 'zstd.qcow2');
+    expect(run('qemu-img', ['create', '-q', '-f', 'qcow2', '-o', 'compression_type=zstd', z, '1M']).code).toBe(0);
+    expect(run('qemu-img', ['info', z]).out).toContain('compression type: zstd');
+    const before = readFileSync(z);
+    const r = await cli(DiskMap, ['--output', 'json', z]);
+    expect(r.code).toBe(2);
+    expect(r.err).toContain('compression type zstd');
+    expect(r.err).toContain('byte 104');
+    expect(() => openImage(z)).toThrow(UserError);
+    expect(readFileSync(z).equals(before)).toBe(true);
+  });
+
   it('convert -c to raw is refused as qemu-img refuses it', async () => {
     const src = source('raw-src.qcow2', 65536);
     const q = run('qemu-img', ['convert', '-c', '-O', 'raw', src, join(dir, 'x.raw')]);
