@@ -275,6 +275,8 @@ const iperfSchema = z.strictObject({
   interval: zDuration().optional().describe('report interval (iperf3 -i), default 1s'),
   window: zSize().optional().describe('socket buffer size, both ends (iperf3 -w)'),
   server: z.boolean().optional().describe('start the server at the destination (default true)'),
+  hystart: z.boolean().optional().describe("CUBIC's HyStart slow-start exit (Linux tcp_cubic.c; default off)"),
+  mss: zCount(88, 65495).optional().describe('largest segment to advertise and send (iperf3 -M, TCP_MAXSEG)'),
 });
 
 const zRpcRate = () =>
@@ -399,6 +401,7 @@ export const scenarioStepSchema = z.strictObject({
 export const captureSchema = z.strictObject({
   ports: z.union([z.literal('all'), z.array(z.string())]).optional().describe('"all" or port paths / globs ("hv1.br0.*")'),
   snaplen: zCount(1, 262144).optional(),
+  packet_ids: z.union([z.literal('auto'), z.boolean()]).optional().describe('pcapng epb_packetid: one id per packet across every port it crosses, through encapsulation and router hops (auto: when the topology has tunnel ports)'),
 });
 
 export const topologySchema = z

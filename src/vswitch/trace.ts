@@ -44,6 +44,7 @@ import {
 import { parseTraceFlow } from './flow-parser.js';
 import type { OfVersion } from './flow-syntax.js';
 import { buildTraceFrame } from './trace-packet.js';
+import { formatCtState } from './xlate-ct.js';
 import type { VlanMode } from './vlan.js';
 
 export interface TracePortSpec {
@@ -97,10 +98,16 @@ export interface TraceOutput {
 
 export interface TraceResult {
   packet: string;
+  /** Every output, over all passes. */
   outputs: TraceOutput[];
   drop: string | null;
   /** Translation steps (with `log: true`). */
   log?: string[];
+  /**
+   * When the packet recirculated (`ct(table=N)`): one entry per pass, the first pass then one per
+   * recirculation, with its outputs and the ct_state it started with (`trk|est`; '' untracked).
+   */
+  passes?: { outputs: TraceOutput[]; ct_state: string }[];
 }
 
 export interface TracerOptions {
@@ -191,7 +198,11 @@ export class BridgeTracer {
   }
 
   /** Traces one packet. `mayLearn: false` is a side-effect-free trace. */
-  trace(packet: string, opts: { mayLearn?: boolean; log?: boolean; where?: string; line?: number } = {}): TraceResult {
+  /**
+   * Traces one packet. `mayLearn: false` is a side-effect-free trace. `ctNext`: the ct_state of
+   * the 1st, 2nd … `ct()` recirculation (`ofproto/trace --ct-next`); later ones get trk|new.
+   */
+  trace(packet: string, opts: { mayLearn?: boolean; log?: boolean; where?: string; line?: number; ctNext?: number[] } = {}): TraceResult {
     const br = this.bridge;
     const { value, mask } = parseTraceFlow(packet, {
       file: opts.where ?? '--packet',
@@ -209,7 +220,7 @@ export class BridgeTracer {
     const frame = buildTraceFrame(value);
     let metadata = false;
     for (let i = PACKET_WORDS; i < KEY_WORDS; i++) if (value[i] !== 0) metadata = true;
-    const r = br.trace(inName, frame, { mayLearn: opts.mayLearn ?? true, log: opts.log ?? false, ...(metadata ? { metadata: value } : {}) });
+    const r = br.trace(inName, frame, { mayLearn: opts.mayLearn ?? true, log: opts.log ?? false, ...(metadata ? { metadata: value } : {}), ctNext: opts.ctNext ?? [] });
     const inWords = new Int32Array(KEY_WORDS);
     extractFlowKey(frame, this.fk);
     keyWordsFromFlowKey(this.fk, inWords);
@@ -231,6 +242,8 @@ export class BridgeTracer {
       drop: outputs.length === 0 ? (r?.xlate.drop ?? 'no-output') : null,
     };
     if (opts.log && r?.xlate.log) res.log = r.xlate.log;
+    const passes = r?.xlate.passes;
+    if (passes) res.passes = passes.map((p) => ({ outputs: outputs.slice(p.start, p.end), ct_state: formatCtState(p.ctState) }));
     return res;
   }
 

@@ -47,6 +47,8 @@ import { copyState, type PacketState } from './rewrite.js';
 import { copySubfield, readSubfield } from './subfield.js';
 import type { LearnAction } from './learn.js';
 import { bucketIsAlive, firstLiveBucket, pickSelectBucket, type Bucket, type Group } from './group.js';
+import type { CtExec } from './conntrack.js';
+import { MAX_RECIRC_DEPTH, ctAction, pooledOutput, resetPools, resumeRecirc, type CtCtx, type Recirc } from './xlate-ct.js';
 import { includesVlan, inputVidIsValid, inputVidToVlan, outputVlanToVid, type PortVlanConfig } from './vlan.js';
 
 export const MAX_DEPTH = 64;
@@ -75,6 +77,20 @@ export interface XBridge {
   group(id: number): Group | undefined;
   /** Whether a port's link is up (OVS `may_enable`), for fast-failover liveness. */
   portAlive(ofport: number): boolean;
+  /** Runs the datapath `ct()` action on the packet in `w` (the bridge's connection tracker). */
+  conntrackExecute(w: Int32Array, x: CtExec): void;
+}
+
+/** One pipeline pass: the first, then one per `ct(table=N)` recirculation. */
+export interface XlatePass {
+  /** 0 for the first pass, else the recirculation id. */
+  recircId: number;
+  table: number;
+  /** ct_state the pass started with. */
+  ctState: number;
+  /** Its outputs: `outputs.slice(start, end)`. */
+  start: number;
+  end: number;
 }
 
 export interface XlateOutput {
@@ -108,6 +124,8 @@ export interface XlateResult {
   groupHits: (Group | Bucket | null)[];
   /** (meter id, outputs emitted before it) pairs: a meter that drops the packet keeps only those. */
   meters: number[];
+  /** The passes when the packet recirculated (`ct(table=N)`), else null (one pass). */
+  passes: XlatePass[] | null;
 }
 
 /** "Every field exact": a packet's key seen as a match, for run-time prerequisite checks. */
@@ -126,6 +144,9 @@ interface Ctx {
   error: string | null;
   /** Set by `exit`: nothing more runs, at any depth. */
   exited: boolean;
+  /** Connection tracking state, created at the first ct() (xlate-ct.ts). */
+  ct: CtCtx | null;
+  ctNext: number[] | null;
 }
 
 function log(ctx: Ctx, text: string): void {
@@ -133,7 +154,8 @@ function log(ctx: Ctx, text: string): void {
 }
 
 function emit(ctx: Ctx, ofport: number): void {
-  ctx.res.outputs.push({ ofport, state: copyState(ctx.st) });
+  const c = ctx.ct;
+  ctx.res.outputs.push({ ofport, state: c !== null && c.ctNext === null ? pooledOutput(ctx.st) : copyState(ctx.st) });
   log(ctx, `-> output to ${ofport === OFPP_LOCAL ? 'LOCAL' : (ctx.br.portByOfport(ofport)?.name ?? ofport)}`);
 }
 
@@ -142,10 +164,17 @@ function noteDrop(ctx: Ctx, reason: string): void {
   log(ctx, `-> drop: ${reason}`);
 }
 
-/** Translates the packet in `state` (its words hold in_port). `state` is modified. */
-export function xlate(br: XBridge, state: PacketState, opts: { mayLearn: boolean; trace?: boolean }): XlateResult {
-  const res: XlateResult = { outputs: [], rules: [], learns: [], packetIns: [], drop: null, log: opts.trace ? [] : null, validUntilNs: Infinity, uncachable: false, groupHits: [], meters: [] };
-  const ctx: Ctx = { br, st: state, res, depth: 0, resubmits: 0, mayLearn: opts.mayLearn, error: null, exited: false };
+/**
+ * Translates the packet in `state` (its words hold in_port). `state` is modified. `ctNext`
+ * given: ct() works as `ofproto/trace` shows it (the flags of successive recirculations, then
+ * trk|new), without the connection tracker.
+ */
+export function xlate(br: XBridge, state: PacketState, opts: { mayLearn: boolean; trace?: boolean; ctNext?: number[] }): XlateResult {
+  const res: XlateResult = { outputs: [], rules: [], learns: [], packetIns: [], drop: null, log: opts.trace ? [] : null, validUntilNs: Infinity, uncachable: false, groupHits: [], meters: [], passes: null };
+  // Without the tracker's side effects allowed (a side-effect-free trace), ct() behaves as in ofproto/trace.
+  const ctNext = opts.ctNext !== undefined ? [...opts.ctNext] : opts.mayLearn ? null : [];
+  const ctx: Ctx = { br, st: state, res, depth: 0, resubmits: 0, mayLearn: opts.mayLearn, error: null, exited: false, ct: null, ctNext };
+  resetPools();
   const rule = br.tables.get(0)?.lookup(state.words) ?? null;
   if (rule === null) {
     noteDrop(ctx, 'table-miss');
@@ -156,7 +185,79 @@ export function xlate(br: XBridge, state: PacketState, opts: { mayLearn: boolean
     res.outputs.length = 0;
     res.drop = ctx.error;
   }
+  const ct = ctOf(ctx);
+  if (ct !== null && ct.recircs.length > 0) recirculate(ctx, ct);
   return res;
+}
+
+/** Runs the recirculations `ct(table=N)` queued, each as a new pass (ofproto_trace's recirc queue). */
+function recirculate(ctx: Ctx, c: CtCtx): void {
+  const res = ctx.res;
+  const passes: XlatePass[] = [{ recircId: 0, table: 0, ctState: ctx.st.words[W_CT_STATE]!, start: 0, end: res.outputs.length }];
+  res.passes = passes;
+  let r: Recirc | undefined;
+  while ((r = c.recircs.shift()) !== undefined) {
+    if (r.depth > MAX_RECIRC_DEPTH) {
+      log(ctx, `recirc(0x${r.id.toString(16)}): recirculation depth exceeded (${MAX_RECIRC_DEPTH}), dropping`);
+      res.drop = res.drop ?? 'recirc-depth';
+      continue;
+    }
+    const header = resumeRecirc(c, r, res.log !== null);
+    ctx.st = r.state;
+    c.st = r.state;
+    c.recircDepth = r.depth;
+    ctx.depth = 0;
+    ctx.resubmits = 0;
+    ctx.error = null;
+    ctx.exited = false;
+    if (res.log) res.log.push('', ...header);
+    const start = res.outputs.length;
+    const w = r.state.words;
+    const pass: XlatePass = { recircId: r.id, table: r.table, ctState: w[W_CT_STATE]!, start, end: start };
+    const rule = ctx.br.tables.get(r.table)?.lookup(w) ?? null;
+    if (rule === null) {
+      log(ctx, `${r.table}. No match.`);
+      res.drop = res.drop ?? 'table-miss';
+    } else runRule(ctx, rule, r.table);
+    const err = errorOf(ctx);
+    if (err !== null) {
+      res.outputs.length = start;
+      res.drop = err;
+    }
+    pass.end = res.outputs.length;
+    passes.push(pass);
+  }
+  if (c.uncachable) res.uncachable = true;
+}
+
+function noLog(): void {}
+
+/** The translation error (set by nested calls). */
+function errorOf(ctx: Ctx): string | null {
+  return ctx.error;
+}
+
+/** The ct context a ct() created, if any (a call, so the type checker does not assume null). */
+function ctOf(ctx: Ctx): CtCtx | null {
+  return ctx.ct;
+}
+
+function ctContext(ctx: Ctx): CtCtx {
+  if (ctx.ct === null) {
+    const br = ctx.br;
+    ctx.ct = {
+      st: ctx.st,
+      ctNext: ctx.ctNext,
+      recircs: [],
+      nextRecircId: 1,
+      recircDepth: 0,
+      uncachable: false,
+      log: ctx.res.log === null ? noLog : (t) => log(ctx, t),
+      br,
+    };
+  }
+  ctx.ct.st = ctx.st;
+  return ctx.ct;
 }
 
 function runRule(ctx: Ctx, rule: FlowRule, table: number): void {
@@ -258,6 +359,12 @@ function doActions(ctx: Ctx, rule: FlowRule, actions: readonly Action[], table: 
       case 'ct_clear':
         w.fill(0, W_CT_STATE, W_CT_TP_DST + 1);
         break;
+      case 'ct': {
+        const c = ctContext(ctx);
+        ctAction(c, a);
+        if (c.uncachable) ctx.res.uncachable = true;
+        break;
+      }
       case 'clone': {
         // ofproto-dpif-xlate.c compose_clone: the clone sees the packet as it is now; whatever
         // it changes (fields, VLAN tags) is undone afterwards.
