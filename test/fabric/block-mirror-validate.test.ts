@@ -7,9 +7,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { checkTopology } from '../../src/fabric/index.js';
-import { loadTopologyText } from '../../src/topology/index.js';
-import { UserError, UserErrors } from '../../src/errors.js';
+import { topologyErrors } from '../helpers/topology-errors.js';
 import { mirrorTargetPath } from '../../src/fabric/block-mirror.js';
 
 const topo = (disks: string, migrate: string, extraVm = '') => `name: t
@@ -29,16 +27,7 @@ function at(text: string, line: string, token: string): string {
   return `t.yaml:${i + 1}:${lines[i]!.indexOf(token, lines[i]!.indexOf(line)) + 1}`;
 }
 
-function errors(text: string): string[] {
-  try {
-    checkTopology(loadTopologyText(text, 't.yaml'));
-    return [];
-  } catch (e) {
-    if (!(e instanceof UserErrors) && !(e instanceof UserError)) throw e;
-    const list: UserError[] = e instanceof UserErrors ? e.errors : [e];
-    return list.map((x) => x.render().split('\n')[0]!);
-  }
-}
+const errors = topologyErrors;
 
 describe('migrate storage: mirror validation', () => {
   it('accepts a local disk mirrored over a host interface', () => {

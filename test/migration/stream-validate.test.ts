@@ -7,9 +7,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { checkTopology } from '../../src/fabric/index.js';
+import { topologyErrors } from '../helpers/topology-errors.js';
 import { loadTopologyText } from '../../src/topology/index.js';
-import { UserError, UserErrors } from '../../src/errors.js';
 import { routeBetween } from '../../src/fabric/host-interfaces.js';
 
 const topo = (mgmt2: string, migrate: string) => `name: t
@@ -22,16 +21,7 @@ scenario:
   - { at: 1s, migrate: { vm: vm1, to: hv2, ${migrate} } }
 `;
 
-function errors(text: string): string[] {
-  try {
-    checkTopology(loadTopologyText(text, 't.yaml'));
-    return [];
-  } catch (e) {
-    if (!(e instanceof UserErrors) && !(e instanceof UserError)) throw e;
-    const list: UserError[] = e instanceof UserErrors ? e.errors : [e];
-    return list.map((x) => x.render().split('\n')[0]!);
-  }
-}
+const errors = topologyErrors;
 
 describe('host interfaces and migrate via: validation', () => {
   it('accepts a stream between two hosts on one subnet', () => {
