@@ -170,6 +170,8 @@ export class Bridge implements XBridge {
   switched = 0;
   /** Flows added by `learn` actions (new or changed, not refreshes). */
   learnedFlows = 0;
+  /** Flows removed by timeouts, deletes, group/meter deletes (each also a `flow_removed` event). */
+  flowsRemoved = 0;
   private readonly learnValue = new Int32Array(KEY_WORDS);
   private readonly learnMask = new Int32Array(KEY_WORDS);
   private traceHook: ((e: BridgeTraceEvent) => void) | null = null;
@@ -320,7 +322,7 @@ export class Bridge implements XBridge {
       const check = (): void => {
         if (rule.removed) return;
         const due = rule.modifiedNs + rule.hardTimeout * NS_PER_S;
-        if (this.sim.now >= due) this.flowTables.remove(rule);
+        if (this.sim.now >= due) this.removeRule(rule, 'hard');
         else this.sim.scheduleAt(due, check);
       };
       this.sim.schedule(rule.hardTimeout * NS_PER_S, check);
@@ -329,12 +331,44 @@ export class Bridge implements XBridge {
       const check = (): void => {
         if (rule.removed) return;
         const due = rule.lastUsedNs + rule.idleTimeout * NS_PER_S;
-        if (this.sim.now >= due) this.flowTables.remove(rule);
+        if (this.sim.now >= due) this.removeRule(rule, 'idle');
         else this.sim.scheduleAt(due, check);
       };
       this.sim.schedule(rule.idleTimeout * NS_PER_S, check);
     }
     return rule;
+  }
+
+  /**
+   * Removes a rule and reports a `flow_removed` event (what OFPT_FLOW_REMOVED carries: reason,
+   * duration, timeouts, counters; ofproto.c `ofproto_rule_send_removed`). OVS sends the message
+   * only for flows with `send_flow_rem`; the summary reports every removal and says which of them
+   * a controller would have been told about (`send_flow_rem`). Reasons are OpenFlow's
+   * (`ofp_flow_removed_reason`): idle, hard, delete, group_delete, meter_delete.
+   */
+  private removeRule(rule: FlowRule, reason: 'idle' | 'hard' | 'delete' | 'group_delete' | 'meter_delete'): void {
+    if (rule.removed) return;
+    this.flowTables.remove(rule);
+    this.flowsRemoved++;
+    if (!this.events) return;
+    const now = this.sim.now;
+    this.events({
+      type: 'flow_removed',
+      time_ns: now,
+      bridge: this.path,
+      reason,
+      table: rule.table,
+      priority: rule.priority,
+      cookie: `0x${rule.cookie.toString(16)}`,
+      match: rule.matchText,
+      duration_ns: now - rule.createdNs,
+      idle_timeout: rule.idleTimeout,
+      hard_timeout: rule.hardTimeout,
+      n_packets: rule.nPackets,
+      n_bytes: rule.nBytes,
+      learned: rule.learnSig !== undefined,
+      send_flow_rem: rule.sendFlowRem,
+    });
   }
 
   /**
@@ -359,7 +393,7 @@ export class Bridge implements XBridge {
     if (fm.command === 'add') return [this.addRule(fm)];
     const sel = this.flowTables.select({ ...fm, strict: fm.command.endsWith('_strict') });
     if (fm.command === 'delete' || fm.command === 'delete_strict') {
-      for (const r of sel) this.flowTables.remove(r);
+      for (const r of sel) this.removeRule(r, 'delete');
       return sel;
     }
     if (sel.length === 0) return fm.cookieMask === 0n ? [this.addRule(fm)] : [];
@@ -396,6 +430,7 @@ export class Bridge implements XBridge {
       actionsText: formatActions(f.actions),
       location: { file: `${this.path} learn`, line: 0, col: 0 },
       warnings: [],
+      ...(a.sendFlowRem ? { flags: ['send_flow_rem'] } : {}),
     });
     rule.learnSig = sig;
   }
@@ -529,7 +564,7 @@ export class Bridge implements XBridge {
     const deleted = this.groupTable.apply(gm, this.sim.now);
     if (deleted.length && deleteFlows) {
       const gone = new Set(deleted);
-      for (const r of this.flowTables.rules()) if (usesGroup(r.actions, gone)) this.flowTables.remove(r);
+      for (const r of this.flowTables.rules()) if (usesGroup(r.actions, gone)) this.removeRule(r, 'group_delete');
     }
   }
 
@@ -547,7 +582,7 @@ export class Bridge implements XBridge {
   /** Applies a parsed meter_mod; deleting a meter deletes the flows that use it (ofproto.c). */
   applyMeterMod(mm: ParsedMeterMod): void {
     for (const id of this.meterTable.apply(mm, this.sim.now)) {
-      for (const r of this.flowTables.rules()) if (r.actions.some((a) => a.type === 'meter' && a.id === id)) this.flowTables.remove(r);
+      for (const r of this.flowTables.rules()) if (r.actions.some((a) => a.type === 'meter' && a.id === id)) this.removeRule(r, 'meter_delete');
     }
   }
 
