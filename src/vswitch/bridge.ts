@@ -36,7 +36,7 @@ import { formatMatch } from './match-format.js';
 import type { OfVersion } from './flow-syntax.js';
 import { FlowTables, type FlowRule, type FlowStats } from './flow-table.js';
 import { MacTable, type MacEntry } from './mac-learning.js';
-import { readTags, rewriteFrame, stateFromFrame, type PacketState } from './rewrite.js';
+import { copyState, readTags, rewriteFrame, stateFromFrame, type PacketState } from './rewrite.js';
 import { makeVlanConfig, type VlanMode } from './vlan.js';
 import { xlate, type XBridge, type XPort, type XlateResult } from './xlate.js';
 import type { Group } from './group.js';
@@ -726,7 +726,7 @@ export class Bridge implements XBridge {
    * Classifies and translates `frame` as arriving on `ofport`, with all bookkeeping (counters,
    * learning when `mayLearn`, events) but without sending. Returns null for a runt frame.
    */
-  process(ofport: number, frame: Frame, opts: { mayLearn: boolean; trace?: boolean; metadata?: Int32Array }, tunnel?: TunnelMeta): XlateResult | null {
+  process(ofport: number, frame: Frame, opts: { mayLearn: boolean; trace?: boolean; ovsTrace?: boolean; metadata?: Int32Array }, tunnel?: TunnelMeta): XlateResult | null {
     if (frame.length < 14) return null;
     extractFlowKey(frame, this.fk); // a WireError still leaves the fields parsed so far (OVS keeps them too)
     const words = keyWordsFromFlowKey(this.fk, this.words);
@@ -750,7 +750,7 @@ export class Bridge implements XBridge {
     words[W_IN_PORT] = ofport;
     this.switched++;
     this.syncCache();
-    const cache = opts.mayLearn && !opts.trace && !opts.metadata ? this.cache : null;
+    const cache = opts.mayLearn && !opts.trace && !opts.ovsTrace && !opts.metadata ? this.cache : null;
     // The key words hold the outer TCI only: a second tag or an 802.1ad outer TPID is state the
     // key does not capture, so such frames are never cached.
     const tags = readTags(frame);
@@ -766,7 +766,12 @@ export class Bridge implements XBridge {
       }
     } else {
       stateFromFrame(frame, words, this.state);
-      res = xlate(this, this.state, opts);
+      if (opts.ovsTrace) {
+        const initial = copyState(this.state);
+        res = xlate(this, this.state, { ...opts, of11: this.parseOpts.protocols >= 11 });
+        res.initial = initial;
+        res.final = Int32Array.from(this.state.words);
+      } else res = xlate(this, this.state, opts);
       this.syncCache();
       if (cache !== null && !uncachable && !res.uncachable) cache.set(words, { res });
     }
@@ -802,10 +807,10 @@ export class Bridge implements XBridge {
    * Trace entry point: processes `frame` as arriving on port `name` and returns the output frames
    * without sending them. `mayLearn: false` is OVS's side-effect-free `ofproto/trace`.
    */
-  trace(name: string, frame: Frame, opts: { mayLearn: boolean; log?: boolean; metadata?: Int32Array }): BridgeProcessResult | null {
+  trace(name: string, frame: Frame, opts: { mayLearn: boolean; log?: boolean; ovsTrace?: boolean; metadata?: Int32Array }): BridgeProcessResult | null {
     const ofport = this.ofportOf(name);
     if (ofport === undefined) throw new UserError('VSWITCH_UNKNOWN_PORT', `bridge ${this.path} has no port ${name}`, { where: this.path });
-    const res = this.process(ofport, frame, { mayLearn: opts.mayLearn, trace: opts.log ?? false, ...(opts.metadata ? { metadata: opts.metadata } : {}) });
+    const res = this.process(ofport, frame, { mayLearn: opts.mayLearn, trace: opts.log ?? false, ovsTrace: opts.ovsTrace ?? false, ...(opts.metadata ? { metadata: opts.metadata } : {}) });
     if (res === null) return null;
     const frames = res.outputs.map((o) => ({
       ofport: o.ofport,

@@ -44,6 +44,7 @@ import {
 import { parseTraceFlow } from './flow-parser.js';
 import type { OfVersion } from './flow-syntax.js';
 import { buildTraceFrame } from './trace-packet.js';
+import { renderOvsTrace, type OvsTrace } from './ovs-trace-format.js';
 import type { VlanMode } from './vlan.js';
 
 export interface TracePortSpec {
@@ -101,6 +102,21 @@ export interface TraceResult {
   drop: string | null;
   /** Translation steps (with `log: true`). */
   log?: string[];
+  /** With `ovs: true`: what `ofproto/trace` shows (ovs-trace-format.ts). */
+  ovs?: OvsTraceView;
+}
+
+/** The `ofproto/trace` view of one packet: the text, and its parts for `--json`. */
+export interface OvsTraceView {
+  /** The whole human text, as `ovs-appctl ofproto/trace` prints it. */
+  text: string;
+  /** Rules matched, in translation order. */
+  rules: { table: number; priority: number; cookie: string; match: string; actions: string }[];
+  flow: string;
+  /** `unchanged` or the flow after translation. */
+  final_flow: string;
+  megaflow: string;
+  datapath_actions: string;
 }
 
 export interface TracerOptions {
@@ -156,10 +172,12 @@ function diffFields(a: Int32Array, b: Int32Array): Record<string, string | numbe
 export class BridgeTracer {
   readonly sim = new Simulation(1);
   readonly bridge: Bridge;
+  readonly name: string;
   private readonly fk = emptyFlowKey();
 
   constructor(opts: TracerOptions) {
     const name = opts.bridge ?? 'br0';
+    this.name = name;
     // Ports first, so flows may name them; then the flows.
     this.bridge = new Bridge({
       path: name,
@@ -191,7 +209,7 @@ export class BridgeTracer {
   }
 
   /** Traces one packet. `mayLearn: false` is a side-effect-free trace. */
-  trace(packet: string, opts: { mayLearn?: boolean; log?: boolean; where?: string; line?: number } = {}): TraceResult {
+  trace(packet: string, opts: { mayLearn?: boolean; log?: boolean; ovs?: boolean; where?: string; line?: number } = {}): TraceResult {
     const br = this.bridge;
     const { value, mask } = parseTraceFlow(packet, {
       file: opts.where ?? '--packet',
@@ -209,7 +227,7 @@ export class BridgeTracer {
     const frame = buildTraceFrame(value);
     let metadata = false;
     for (let i = PACKET_WORDS; i < KEY_WORDS; i++) if (value[i] !== 0) metadata = true;
-    const r = br.trace(inName, frame, { mayLearn: opts.mayLearn ?? true, log: opts.log ?? false, ...(metadata ? { metadata: value } : {}) });
+    const r = br.trace(inName, frame, { mayLearn: opts.mayLearn ?? true, log: opts.log ?? false, ovsTrace: opts.ovs ?? false, ...(metadata ? { metadata: value } : {}) });
     const inWords = new Int32Array(KEY_WORDS);
     extractFlowKey(frame, this.fk);
     keyWordsFromFlowKey(this.fk, inWords);
@@ -231,6 +249,22 @@ export class BridgeTracer {
       drop: outputs.length === 0 ? (r?.xlate.drop ?? 'no-output') : null,
     };
     if (opts.log && r?.xlate.log) res.log = r.xlate.log;
+    const x = r?.xlate;
+    if (opts.ovs && x?.trace && x.wc && x.initial && x.final) {
+      const flow = Int32Array.from(value);
+      flow[W_IN_PORT] = inPort;
+      const t: OvsTrace = { bridge: this.name, flow, initial: x.initial, final: x.final, nodes: x.trace, wc: x.wc, outputs: x.outputs, error: x.drop === 'resubmit-depth' || x.drop === 'resubmit-limit' };
+      const text = renderOvsTrace(t);
+      const line = (p: string): string => text.split('\n').find((l) => l.startsWith(p))!.slice(p.length);
+      res.ovs = {
+        text,
+        rules: x.rules.map((rule) => ({ table: rule.table, priority: rule.priority, cookie: `0x${rule.cookie.toString(16)}`, match: rule.matchText, actions: rule.actionsText })),
+        flow: line('Flow: '),
+        final_flow: line('Final flow: '),
+        megaflow: line('Megaflow: '),
+        datapath_actions: line('Datapath actions: '),
+      };
+    }
     return res;
   }
 

@@ -35,18 +35,30 @@ import {
   W_VLAN_TCI,
   ETH_TYPE_IP,
   ETH_TYPE_IPV6,
+  ETH_TYPE_ARP,
   KEY_WORDS,
   W_CT_STATE,
   W_CT_TP_DST,
+  W_NW_SRC,
+  W_NW_DST,
+  W_TP_SRC,
+  W_TP_DST,
+  PACKET_WORDS,
   formatMac,
   prereqOk,
 } from './fields.js';
 import type { FlowRule } from './flow-table.js';
 import type { MacTable } from './mac-learning.js';
 import { copyState, type PacketState } from './rewrite.js';
-import { copySubfield, readSubfield } from './subfield.js';
+import { copySubfield, formatSubfield, readSubfield, subfieldWrites, type Subfield } from './subfield.js';
+import { learnedFlow } from './learn.js';
+import { formatMatch } from './match-format.js';
+import { formatActions } from './actions.js';
 import type { LearnAction } from './learn.js';
-import { bucketIsAlive, firstLiveBucket, pickSelectBucket, type Bucket, type Group } from './group.js';
+import { bucketIsAlive, firstLiveBucket, hashFieldBits, pickSelectBucket, type Bucket, type Group } from './group.js';
+import { formatAction } from './actions.js';
+import { lookupWithWildcards } from './megaflow.js';
+import { W_NW_FRAG } from './fields.js';
 import { includesVlan, inputVidIsValid, inputVidToVlan, outputVlanToVid, type PortVlanConfig } from './vlan.js';
 
 export const MAX_DEPTH = 64;
@@ -108,6 +120,20 @@ export interface XlateResult {
   groupHits: (Group | Bucket | null)[];
   /** (meter id, outputs emitted before it) pairs: a meter that drops the packet keeps only those. */
   meters: number[];
+  /** With `ovsTrace`: the `ofproto/trace` node tree under `bridge("…")` (ovs-trace-format.ts). */
+  trace?: TraceNode[];
+  /** With `ovsTrace`: the key bits the translation examined (the megaflow mask, before xlate_wc_finish). */
+  wc?: Int32Array;
+  /** With `ovsTrace` (set by the bridge): the packet before and the flow after translation. */
+  initial?: PacketState;
+  final?: Int32Array;
+}
+
+/** One node of `ofproto/trace`'s output tree (ofproto-dpif-trace.h `oftrace_node`). */
+export interface TraceNode {
+  type: 'table' | 'action' | 'detail' | 'warn' | 'error' | 'bucket';
+  text: string;
+  subs: TraceNode[];
 }
 
 /** "Every field exact": a packet's key seen as a match, for run-time prerequisite checks. */
@@ -126,6 +152,34 @@ interface Ctx {
   error: string | null;
   /** Set by `exit`: nothing more runs, at any depth. */
   exited: boolean;
+  /** OVS-style trace: the node list being appended to, and the wildcards examined (else null). */
+  tr: TraceNode[] | null;
+  wc: Int32Array | null;
+  /** OpenFlow 1.1+ (goto_table is printed as such). */
+  of11: boolean;
+}
+
+function report(ctx: Ctx, type: TraceNode['type'], text: string): TraceNode[] | null {
+  if (ctx.tr === null) return null;
+  const n: TraceNode = { type, text, subs: [] };
+  ctx.tr.push(n);
+  return n.subs;
+}
+
+/** Un-wildcards `mask` bits of word `w` (trace only). */
+function unwild(ctx: Ctx, w: number, mask: number): void {
+  if (ctx.wc !== null) ctx.wc[w] = ctx.wc[w]! | mask;
+}
+
+function lookupIn(ctx: Ctx, table: number): FlowRule | null {
+  const cls = ctx.br.tables.get(table);
+  if (!cls) return null;
+  return ctx.wc !== null ? lookupWithWildcards(cls, ctx.st.words, ctx.wc) : cls.lookup(ctx.st.words);
+}
+
+function actionText(ctx: Ctx, a: Action): string {
+  if (a.type === 'goto_table' && ctx.of11) return `goto_table:${a.table}`;
+  return formatAction(a);
 }
 
 function log(ctx: Ctx, text: string): void {
@@ -137,18 +191,36 @@ function emit(ctx: Ctx, ofport: number): void {
   log(ctx, `-> output to ${ofport === OFPP_LOCAL ? 'LOCAL' : (ctx.br.portByOfport(ofport)?.name ?? ofport)}`);
 }
 
+/** Un-wildcards every bit of a subfield (trace only; `unwildcard_subfield`). */
+function unwildSubfield(ctx: Ctx, sf: Subfield): void {
+  if (ctx.wc === null) return;
+  const wr = subfieldWrites(sf, (1n << BigInt(sf.nBits)) - 1n);
+  wr.words.forEach((w, j) => unwild(ctx, w, wr.masks[j]!));
+}
+
 function noteDrop(ctx: Ctx, reason: string): void {
   ctx.res.drop = reason;
   log(ctx, `-> drop: ${reason}`);
 }
 
 /** Translates the packet in `state` (its words hold in_port). `state` is modified. */
-export function xlate(br: XBridge, state: PacketState, opts: { mayLearn: boolean; trace?: boolean }): XlateResult {
+export function xlate(br: XBridge, state: PacketState, opts: { mayLearn: boolean; trace?: boolean; ovsTrace?: boolean; of11?: boolean }): XlateResult {
   const res: XlateResult = { outputs: [], rules: [], learns: [], packetIns: [], drop: null, log: opts.trace ? [] : null, validUntilNs: Infinity, uncachable: false, groupHits: [], meters: [] };
-  const ctx: Ctx = { br, st: state, res, depth: 0, resubmits: 0, mayLearn: opts.mayLearn, error: null, exited: false };
-  const rule = br.tables.get(0)?.lookup(state.words) ?? null;
+  const ctx: Ctx = { br, st: state, res, depth: 0, resubmits: 0, mayLearn: opts.mayLearn, error: null, exited: false, tr: null, wc: null, of11: opts.of11 ?? false };
+  if (opts.ovsTrace) {
+    // xlate_wc_init: in_port and dl_type are always examined, nw_frag for IP.
+    ctx.tr = res.trace = [];
+    ctx.wc = res.wc = new Int32Array(KEY_WORDS);
+    ctx.wc[W_IN_PORT] = -1;
+    ctx.wc[W_DL_TYPE] = 0xffff;
+    const t = state.words[W_DL_TYPE];
+    if (t === ETH_TYPE_IP || t === ETH_TYPE_IPV6) ctx.wc[W_NW_FRAG] = 3;
+  }
+  const rule = lookupIn(ctx, 0);
   if (rule === null) {
     noteDrop(ctx, 'table-miss');
+    const subs = report(ctx, 'table', ' 0. No match.');
+    if (subs) subs.push({ type: 'action', text: 'drop', subs: [] });
     return res;
   }
   runRule(ctx, rule, 0);
@@ -161,10 +233,19 @@ export function xlate(br: XBridge, state: PacketState, opts: { mayLearn: boolean
 
 function runRule(ctx: Ctx, rule: FlowRule, table: number): void {
   ctx.res.rules.push(rule);
-  log(ctx, `${table}. ${rule.matchText === '' ? '' : `${rule.matchText}, `}priority ${rule.priority}${rule.cookie !== 0n ? `, cookie 0x${rule.cookie.toString(16)}` : ''}`);
+  const head = `${rule.matchText === '' ? '' : `${rule.matchText}, `}priority ${rule.priority}${rule.cookie !== 0n ? `, cookie 0x${rule.cookie.toString(16)}` : ''}`;
+  log(ctx, `${table}. ${head}`);
   log(ctx, `   ${rule.actionsText}`);
-  if (rule.actions.length === 0) noteDrop(ctx, 'drop-action');
+  // xlate_report_table: the table node joins the current list; the rule's actions go under it.
+  const saved = ctx.tr;
+  const subs = report(ctx, 'table', `${String(table).padStart(2)}. ${head}`);
+  if (subs !== null) ctx.tr = subs;
+  if (rule.actions.length === 0) {
+    noteDrop(ctx, 'drop-action');
+    report(ctx, 'action', 'drop');
+  }
   doActions(ctx, rule, rule.actions, table);
+  ctx.tr = saved;
 }
 
 function doActions(ctx: Ctx, rule: FlowRule, actions: readonly Action[], table: number): void {
@@ -172,6 +253,7 @@ function doActions(ctx: Ctx, rule: FlowRule, actions: readonly Action[], table: 
   for (let i = 0; i < actions.length; i++) {
     if (ctx.error !== null || ctx.exited) return;
     const a = actions[i]!;
+    if (ctx.tr !== null) report(ctx, 'action', actionText(ctx, a));
     switch (a.type) {
       case 'output':
         output(ctx, rule, a.port);
@@ -181,6 +263,7 @@ function doActions(ctx: Ctx, rule: FlowRule, actions: readonly Action[], table: 
         log(ctx, '-> packet-in to controller');
         break;
       case 'set_vlan_vid': {
+        unwild(ctx, W_VLAN_TCI, 0x1fff);
         const tci = w[W_VLAN_TCI]!;
         if (tci & VLAN_CFI) w[W_VLAN_TCI] = (tci & ~0xfff) | a.vid;
         else if (a.push) {
@@ -190,6 +273,7 @@ function doActions(ctx: Ctx, rule: FlowRule, actions: readonly Action[], table: 
         break;
       }
       case 'set_vlan_pcp': {
+        unwild(ctx, W_VLAN_TCI, 0xf000 | VLAN_CFI);
         const tci = w[W_VLAN_TCI]!;
         if (tci & VLAN_CFI) w[W_VLAN_TCI] = (tci & 0x1fff) | (a.pcp << 13);
         else if (a.push) {
@@ -209,6 +293,7 @@ function doActions(ctx: Ctx, rule: FlowRule, actions: readonly Action[], table: 
         break;
       case 'push_vlan': {
         const tci = w[W_VLAN_TCI]!;
+        if (tci & VLAN_CFI) unwild(ctx, W_VLAN_TCI, 0xffff); // flow_push_vlan_uninit
         // The new outer tag copies the old outer TCI (OVS flow_push_vlan_uninit + xlate); at most
         // two tags are tracked (FLOW_MAX_VLAN_HEADERS), a third push loses the innermost.
         if (tci & VLAN_CFI) ctx.st.inner = (ctx.st.tpid << 16) | (tci & 0xefff);
@@ -217,8 +302,24 @@ function doActions(ctx: Ctx, rule: FlowRule, actions: readonly Action[], table: 
         break;
       }
       case 'set': {
-        if (!prereqOk(a.field.prereq, w, FULL_MASK)) break;
+        if (!prereqOk(a.field.prereq, w, FULL_MASK)) {
+          // OpenFlow 1.0 mod_tp_src/dst on any IP packet: OVS examines nw_proto and the port
+          // even when the protocol has no ports (OFPACT_SET_L4_*_PORT).
+          const t = w[W_DL_TYPE];
+          if (ctx.wc !== null && a.of10 && (t === ETH_TYPE_IP || t === ETH_TYPE_IPV6) && (a.words[0] === W_TP_SRC || a.words[0] === W_TP_DST)) {
+            unwild(ctx, W_NW_PROTO, 0xff);
+            unwild(ctx, a.words[0], 0xffff);
+          }
+          break;
+        }
         const ws = a.words;
+        if (ctx.wc !== null) {
+          // mf_mask_field_masked + mf_set_mask_l3_prereqs: the written bits, and nw_proto for L3/L4 fields.
+          for (let j = 0; j < ws.length; j++) {
+            unwild(ctx, ws[j]!, a.masks[j]!);
+            if (ws[j]! >= W_NW_SRC && ws[j]! < PACKET_WORDS && ws[j] !== W_VLAN_TCI) unwild(ctx, W_NW_PROTO, 0xff);
+          }
+        }
         for (let j = 0; j < ws.length; j++) {
           const k = ws[j]!;
           w[k] = (w[k]! & ~a.masks[j]!) | a.values[j]!;
@@ -229,7 +330,10 @@ function doActions(ctx: Ctx, rule: FlowRule, actions: readonly Action[], table: 
         const t = w[W_DL_TYPE];
         if (t !== ETH_TYPE_IP && t !== ETH_TYPE_IPV6) break;
         const ttl = w[W_NW_TTL]!;
+        unwild(ctx, W_NW_TTL, 0xff);
+        unwild(ctx, W_NW_PROTO, 0xff);
         if (ttl <= 1) {
+          report(ctx, 'warn', `IPv${t === ETH_TYPE_IP ? 4 : 6} decrement TTL exception`);
           noteDrop(ctx, 'ttl-exceeded');
           return;
         }
@@ -237,14 +341,23 @@ function doActions(ctx: Ctx, rule: FlowRule, actions: readonly Action[], table: 
         break;
       }
       case 'resubmit':
-        resubmit(ctx, a.port, a.table ?? table);
+        resubmit(ctx, a.port, a.table ?? table, table);
         break;
       case 'move':
         copySubfield(a.src, w, a.dst, w);
+        if (ctx.tr !== null) {
+          unwildSubfield(ctx, a.src);
+          unwildSubfield(ctx, a.dst);
+          report(ctx, 'detail', `${formatSubfield(a.dst)} is now 0x${readSubfield(a.dst, w).toString(16)}`);
+        }
         break;
-      case 'output_reg':
-        output(ctx, rule, Number(readSubfield(a.src, w)) & 0xffff);
+      case 'output_reg': {
+        const port = Number(readSubfield(a.src, w)) & 0xffff;
+        unwildSubfield(ctx, a.src);
+        report(ctx, 'detail', `output port is ${port}`);
+        output(ctx, rule, port);
         break;
+      }
       case 'noop':
         break;
       case 'exit':
@@ -254,6 +367,13 @@ function doActions(ctx: Ctx, rule: FlowRule, actions: readonly Action[], table: 
         ctx.res.uncachable = true;
         if (ctx.mayLearn) ctx.br.learnFlow(a, w);
         log(ctx, `-> learned a flow in table ${a.table}`);
+        if (ctx.tr !== null) {
+          // learn_mask: every source field the learned flow copies is examined.
+          for (const sp of a.specs) if (sp.src) unwildSubfield(ctx, sp.src);
+          const f = learnedFlow(a, w);
+          const m = formatMatch(f.value, f.mask);
+          report(ctx, 'detail', `table=${f.table} ${m}${m ? ' ' : ''}priority=${f.priority} actions=${formatActions(f.actions)}`);
+        }
         break;
       case 'ct_clear':
         w.fill(0, W_CT_STATE, W_CT_TP_DST + 1);
@@ -270,7 +390,7 @@ function doActions(ctx: Ctx, rule: FlowRule, actions: readonly Action[], table: 
         break;
       }
       case 'goto_table':
-        resubmit(ctx, null, a.table);
+        resubmit(ctx, null, a.table, table);
         break;
       case 'group':
         // ofproto-dpif-xlate.c: a missing group ends this action list (not the pipeline).
@@ -291,17 +411,20 @@ function groupAction(ctx: Ctx, rule: FlowRule, id: number, table: number): boole
   if (ctx.depth >= MAX_DEPTH) {
     ctx.error = 'resubmit-depth';
     log(ctx, `over max translation depth ${MAX_DEPTH}`);
+    report(ctx, 'error', `over max translation depth ${MAX_DEPTH}`);
     return true;
   }
   if (ctx.resubmits >= MAX_RESUBMITS) {
     ctx.error = 'resubmit-limit';
     log(ctx, `over ${MAX_RESUBMITS} resubmit actions`);
+    report(ctx, 'error', `over ${MAX_RESUBMITS} resubmit actions`);
     return true;
   }
   const g = ctx.br.group(id);
   log(ctx, `group:${id}`);
   if (!g) {
     log(ctx, ` -> output to nonexistent group ${id}`);
+    report(ctx, 'warn', `output to nonexistent group ${id}`);
     return false;
   }
   if (g.type === 'all' || g.type === 'indirect') {
@@ -309,25 +432,50 @@ function groupAction(ctx: Ctx, rule: FlowRule, id: number, table: number): boole
     ctx.res.groupHits.push(g, null);
     return true;
   }
-  const b = g.type === 'select' ? pickSelectBucket(ctx.br, g, ctx.st.words, ctx.st.inner) : firstLiveBucket(ctx.br, g);
+  const scores = ctx.tr !== null ? (x: Bucket, score: number | null): void => void report(ctx, 'detail', score === null ? notLive(x) : `bucket ${x.id}: score ${score}`) : undefined;
+  const b = g.type === 'select' ? pickSelectBucket(ctx.br, g, ctx.st.words, ctx.st.inner, scores) : firstLiveBucket(ctx.br, g);
+  if (ctx.wc !== null && g.type === 'select' && g.hashMap === null && g.selectionMethod === 'hash') {
+    for (const [word, m] of hashFieldBits(g, ctx.st.words)) unwild(ctx, word, m);
+  }
+  if (g.type === 'ff' && ctx.tr !== null) {
+    // group_first_live_bucket reports each bucket it passes over.
+    for (const x of g.buckets) {
+      if (x === b) break;
+      report(ctx, 'detail', notLive(x));
+    }
+  }
   if (b === null) {
     for (const x of g.buckets) if (!bucketIsAlive(ctx.br, g, x, 0)) log(ctx, ` -> bucket ${x.id}: not live`);
     log(ctx, ' -> no live bucket');
+    report(ctx, 'detail', 'no live bucket');
     return true;
   }
   log(ctx, ` -> using bucket ${b.id}`);
+  report(ctx, 'detail', `using bucket ${b.id}`);
   runBucket(ctx, rule, b, table);
   ctx.res.groupHits.push(g, b);
   return true;
+}
+
+/** `xlate_report_bucket_not_live`: which watch made a bucket dead. */
+function notLive(b: Bucket): string {
+  const why: string[] = [];
+  if (b.watchPort !== 0xffffffff && b.watchPort !== 0xffff) why.push(`port ${b.watchPort}`);
+  if (b.watchGroup !== 0xffffffff) why.push(`port ${b.watchGroup}`);
+  return `bucket ${b.id}: not live due to ${why.join(' and ')}`;
 }
 
 /** `xlate_group_bucket`: the bucket's action set on a copy of the packet. */
 function runBucket(ctx: Ctx, rule: FlowRule, b: Bucket, table: number): void {
   const saved = copyState(ctx.st);
   log(ctx, `bucket ${b.id}`);
+  const savedTr = ctx.tr;
+  const subs = report(ctx, 'bucket', `bucket ${b.id}`);
+  if (subs !== null) ctx.tr = subs;
   ctx.depth++;
   doActions(ctx, rule, b.executed, table);
   ctx.depth--;
+  ctx.tr = savedTr;
   ctx.st.words.set(saved.words);
   ctx.st.tpid = saved.tpid;
   ctx.st.inner = saved.inner;
@@ -335,28 +483,40 @@ function runBucket(ctx: Ctx, rule: FlowRule, b: Bucket, table: number): void {
   ctx.exited = false;
 }
 
-function resubmit(ctx: Ctx, port: number | null, table: number): void {
+/**
+ * `xlate_table_action`: look the packet up in `table`. As in OVS, only a resubmit to the same or
+ * an earlier table (`deepens`, a possible loop) counts toward MAX_DEPTH, and only a lookup that
+ * found a rule counts toward MAX_RESUBMITS (`xlate_recursively`).
+ */
+function resubmit(ctx: Ctx, port: number | null, table: number, fromTable: number): void {
   if (ctx.depth >= MAX_DEPTH) {
     ctx.error = 'resubmit-depth';
     log(ctx, `over max translation depth ${MAX_DEPTH}`);
+    report(ctx, 'error', `over max translation depth ${MAX_DEPTH}`);
     return;
   }
   if (ctx.resubmits >= MAX_RESUBMITS) {
     ctx.error = 'resubmit-limit';
     log(ctx, `over ${MAX_RESUBMITS} resubmit actions`);
+    report(ctx, 'error', `over ${MAX_RESUBMITS} resubmit actions`);
     return;
   }
-  ctx.resubmits++;
   const w = ctx.st.words;
   const savedIn = w[W_IN_PORT]!;
   if (port !== null && port !== OFPP_IN_PORT) w[W_IN_PORT] = port;
-  ctx.depth++;
-  const rule = ctx.br.tables.get(table)?.lookup(w) ?? null;
+  const deepens = table <= fromTable ? 1 : 0;
+  ctx.depth += deepens;
+  const rule = lookupIn(ctx, table);
   if (rule === null) {
     log(ctx, `${table}. No match.`);
     ctx.res.drop = ctx.res.drop ?? 'table-miss';
-  } else runRule(ctx, rule, table);
-  ctx.depth--;
+    const subs = report(ctx, 'table', `${String(table).padStart(2)}. No match.`);
+    if (subs) subs.push({ type: 'action', text: 'drop', subs: [] });
+  } else {
+    ctx.resubmits++;
+    runRule(ctx, rule, table);
+  }
+  ctx.depth -= deepens;
   w[W_IN_PORT] = savedIn;
 }
 
@@ -390,10 +550,12 @@ function output(ctx: Ctx, rule: FlowRule, port: number): void {
   }
   if (port === inPort) {
     noteDrop(ctx, 'in-port');
+    report(ctx, 'warn', 'skipping output to input port');
     return;
   }
   if (!br.portByOfport(port)) {
     noteDrop(ctx, 'no-such-port');
+    report(ctx, 'warn', 'Nonexistent output port');
     return;
   }
   emit(ctx, port);
@@ -413,17 +575,41 @@ function normal(ctx: Ctx): void {
     noteDrop(ctx, 'no-input-port');
     return;
   }
+  // xlate_normal: the MACs and the VLAN are examined.
+  unwild(ctx, W_DL_SRC_HI, 0xffff);
+  unwild(ctx, W_DL_SRC_HI + 1, -1);
+  unwild(ctx, W_DL_DST_HI, 0xffff);
+  unwild(ctx, W_DL_DST_HI + 1, -1);
+  unwild(ctx, W_VLAN_TCI, 0x1fff);
   const tci = w[W_VLAN_TCI]!;
   const vid = tci & VLAN_CFI ? tci & 0xfff : 0;
   if (!inputVidIsValid(inB.vlan, vid)) {
     noteDrop(ctx, 'vlan-filter');
     log(ctx, `disallowed VLAN VID ${vid} for input port ${inB.name}, dropping`);
+    // input_vid_is_valid's error, then xlate_normal's warning.
+    report(
+      ctx,
+      'error',
+      inB.vlan.mode === 'access'
+        ? `dropping VLAN ${vid} tagged packet received on port ${inB.name} configured as VLAN ${inB.vlan.vlan} access port`
+        : `dropping VLAN ${vid} packet received on port ${inB.name} not configured for trunking VLAN ${vid}`,
+    );
+    report(ctx, 'warn', 'disallowed VLAN VID for this input port, dropping');
     return;
   }
   const vlan = inputVidToVlan(inB.vlan, vid);
   if (isReservedMac(w[W_DL_DST_HI]!, w[W_DL_DST_HI + 1]!)) {
     noteDrop(ctx, 'reserved-mac');
+    report(ctx, 'detail', 'packet has reserved destination MAC, dropping');
     return;
+  }
+  if (ctx.wc !== null && w[W_DL_TYPE] === ETH_TYPE_ARP && (w[W_DL_DST_HI]! & 0xffff) === 0xffff && w[W_DL_DST_HI + 1] === -1) {
+    // is_gratuitous_arp: a broadcast ARP's opcode, and a request's addresses, are examined.
+    unwild(ctx, W_NW_PROTO, 0xff);
+    if (w[W_NW_PROTO] === 1) {
+      unwild(ctx, W_NW_SRC, -1);
+      unwild(ctx, W_NW_DST, -1);
+    }
   }
   const srcHi = w[W_DL_SRC_HI]! & 0xffff;
   const src = srcHi * 0x1_0000_0000 + (w[W_DL_SRC_HI + 1]! >>> 0);
@@ -433,6 +619,7 @@ function normal(ctx: Ctx): void {
     if (r.result !== 'refreshed') {
       br.onLearn(src, vlan, inPort, r.result, r.from);
       log(ctx, `-> learned that ${formatMac(src)} is on port ${inB.name} in VLAN ${vlan}`);
+      report(ctx, 'detail', `learned that ${formatMac(src)} is on port ${inB.name} in VLAN ${vlan}`);
     }
   }
   const dstHi = w[W_DL_DST_HI]! & 0xffff;
@@ -444,6 +631,7 @@ function normal(ctx: Ctx): void {
       if (p === inPort) {
         noteDrop(ctx, 'learned-on-in-port');
         log(ctx, 'learned port is input port, dropping');
+        report(ctx, 'detail', 'learned port is input port, dropping');
         return;
       }
       const out = br.portByOfport(p);
@@ -452,11 +640,14 @@ function normal(ctx: Ctx): void {
         return;
       }
       log(ctx, 'forwarding to learned port');
+      report(ctx, 'detail', 'forwarding to learned port');
       outputNormal(ctx, out, vlan);
       return;
     }
     log(ctx, 'no learned MAC for destination, flooding');
   }
+  // A group address is looked up too (and never learned): OVS says the same.
+  report(ctx, 'detail', 'no learned MAC for destination, flooding');
   let any = false;
   for (const p of br.allPorts()) {
     if (p.ofport === inPort || p.noFlood || !includesVlan(p.vlan, vlan)) continue;
