@@ -16,9 +16,12 @@
  *   as `set_field:…->eth_src`, `mod_vlan_vid` as `push_vlan`+`set_field`); vfab prints them as
  *   written: action lines are skipped for those cases, table lines and details still compared.
  */
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { describeWithTools } from '../helpers/tools.js';
 import { runVfabOvsTexts } from './ovs-oracle.js';
 
 const ROOT = join(import.meta.dirname, '../fixtures/ovs');
@@ -66,6 +69,45 @@ function sections(text: string, of13: boolean): Record<string, string> {
     Datapath: floods ? toks.filter((t) => /^\d+$/.test(t)).sort().join(',') : toks.join(','),
   };
 }
+
+/** Section-by-section differences between OVS's trace log and vfab's texts for case `c`. */
+function compare(c: string, log: string, onSame: (id: string) => void, onDiff: (id: string, text: string) => void): void {
+  const read = (f: string): string => readFileSync(join(ROOT, c, f), 'utf8');
+  const opts = existsSync(join(ROOT, c, 'ofctl-opts')) ? read('ofctl-opts') : '';
+  const of13 = /OpenFlow1[1-5]/.test(opts);
+  const expected = blocks(log);
+  const got = runVfabOvsTexts(read('bridge.spec'), read('flows.txt'), read('packets.txt'), opts);
+  expect(got).toHaveLength(expected.length);
+  expected.forEach((e, i) => {
+    const want = sections(e, of13);
+    const have = sections(got[i]!.ovs!, of13);
+    for (const k of Object.keys(want)) {
+      const id = `${c} #${i + 1} ${k}`;
+      if (want[k] === have[k]) onSame(id);
+      else onDiff(id, `${id}\n  ovs:  ${want[k]}\n  vfab: ${have[k]}`);
+    }
+  });
+}
+
+describeWithTools(['ovs-vswitchd'], 'vfab trace prints what a live ovs-appctl ofproto/trace prints', () => {
+  for (const c of ['example', 'registers', 'tutorial-advanced', 'matches']) {
+    it(`case ${c} (live)`, () => {
+      const dir = join(ROOT, c);
+      const tmp = mkdtempSync(join(tmpdir(), 'ovs-trace-live-'));
+      try {
+        const out = join(tmp, 'trace.log');
+        execFileSync('timeout', ['30', 'test/oracles/ovs/ovs-trace.sh', join(dir, 'bridge.spec'), join(dir, 'flows.txt'), join(dir, 'packets.txt'), '--stable', '--trace-out', out], { stdio: ['ignore', 'ignore', 'ignore'] });
+        const diffs: string[] = [];
+        compare(c, readFileSync(out, 'utf8'), () => undefined, (id, text) => {
+          if (!KNOWN.has(id)) diffs.push(text);
+        });
+        expect(diffs).toEqual([]);
+      } finally {
+        rmSync(tmp, { recursive: true, force: true });
+      }
+    }, 60_000);
+  }
+});
 
 describe('vfab trace prints what ovs-appctl ofproto/trace prints', () => {
   const found: string[] = [];
