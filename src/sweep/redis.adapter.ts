@@ -7,6 +7,16 @@
  * - one BullMQ job per point, job id `p-<input_hash>-<build>`: BullMQ ignores an add whose id
  *   exists, so a resumed submitter (or a second sweep sharing points) never queues a point twice,
  *   and a point finished while no submitter was listening is picked up from its completed job;
+ * - the points are the children of one BullMQ flow per sweep: a parent job `aggregate`
+ *   (id `s-<sweep key>-<build>`) that a worker runs once every child has finished, aggregating
+ *   across seeds with the submitter's own function (bullmq-processor.ts). Because points are
+ *   added to the flow a window at a time (`maxQueued`), the parent also waits on a "seal" child
+ *   in a queue no worker reads; the submitter completes the seal after adding its last point,
+ *   and a resumed submitter (same sweep, same parent id) re-attaches to the flow and seals it.
+ *   When the parent saw every point of the sweep, its aggregates are the ones the submitter
+ *   reports (they equal what the submitter would compute, by construction); when some points
+ *   came from the local cache, or a point could not join the flow (it belongs to another
+ *   sweep's live flow), the submitter aggregates itself;
  * - at most `maxQueued` points are in Redis at once (jobs carry the whole resolved base text);
  * - results arrive through QueueEvents; a poll of the outstanding jobs every few seconds covers
  *   events missed during a reconnect;
@@ -18,10 +28,13 @@
  */
 import type { Queue, QueueEvents } from 'bullmq';
 import { UserError, errorMessage } from '../errors.js';
-import type { Executor } from './run.js';
+import type { Executor, SweepOutline } from './run.js';
 import type { PointResult, PointTask } from './point.js';
-import type { PointJobData, PointJobResult } from './bullmq-processor.js';
+import { acceptResult, type AggregateJobData, type AggregateJobResult, type PointJobData } from './bullmq-processor.js';
+import { errorResult, type SweepAggregate } from './aggregate.js';
 import { vfabBuild, vfabVersion } from './version.js';
+
+export { acceptResult } from './bullmq-processor.js';
 
 export const DEFAULT_QUEUE = 'vfab-sweep';
 export const DEFAULT_MAX_QUEUED = 1000;
@@ -110,18 +123,6 @@ interface Pending {
   resolve: (r: PointResult) => void;
 }
 
-/** Checks a returned value and turns it into a point result. */
-export function acceptResult(id: string, value: unknown, metricNames: string[]): PointResult {
-  const v = (typeof value === 'string' ? JSON.parse(value) : value) as Partial<PointJobResult> | null;
-  if (v?.result && v.version === vfabVersion() && v.build === vfabBuild()) return v.result;
-  const by = v ? `vfab ${v.version} (build ${v.build})` : 'nothing';
-  return errorResult(metricNames, `point ${id}: result from ${by} discarded, the sweep runs vfab ${vfabVersion()} (build ${vfabBuild()})`);
-}
-
-function errorResult(metricNames: string[], error: string): PointResult {
-  return { metrics: Object.fromEntries(metricNames.map((m) => [m, null])), verdict: 'error', failures: [], error };
-}
-
 export async function redisExecutor(opts: RedisExecutorOptions): Promise<RedisExecutor> {
   const connection = await checkRedis(opts.url);
   const name = opts.queue ?? DEFAULT_QUEUE;
@@ -140,6 +141,12 @@ export async function redisExecutor(opts: RedisExecutorOptions): Promise<RedisEx
   const waiting: Pending[] = [];
   const outstanding = new Map<string, Pending>();
   let closed = false;
+  const isClosed = (): boolean => closed;
+  /** Wakes the wait for the flow's parent (set while aggregates() waits). */
+  let parentWake: (() => void) | undefined;
+  let parentEvent = false;
+  /** The sweep's flow: its parent, its seal, whether points may still join it, how many points the sweep has. */
+  let flow: { parentId: string; sealQueue: string; sealId: string; open: boolean; total: number; metricNames: string[] } | undefined;
 
   const settle = (id: string, r: PointResult): void => {
     const p = outstanding.get(id);
@@ -170,7 +177,18 @@ export async function redisExecutor(opts: RedisExecutorOptions): Promise<RedisEx
   const submit = async (p: Pending): Promise<void> => {
     // a job left by an earlier submit: take its result, or rerun it if it failed (errors are not kept)
     if ((await inspect(p, true)) !== 'absent') return;
-    await queue.add('point', p.data, { jobId: p.id, attempts: ATTEMPTS, backoff: { type: 'exponential', delay: 1000 }, removeOnComplete: KEEP_COMPLETED, removeOnFail: KEEP_FAILED });
+    const opts = { jobId: p.id, attempts: ATTEMPTS, backoff: { type: 'exponential' as const, delay: 1000 }, removeOnComplete: KEEP_COMPLETED, removeOnFail: KEEP_FAILED };
+    if (flow?.open) {
+      try {
+        // a point that fails for good must not hold the parent forever: it is aggregated as an error
+        await queue.add('point', p.data, { ...opts, parent: { id: flow.parentId, queue: queue.qualifiedName }, ignoreDependencyOnFailure: true });
+        return;
+      } catch {
+        // the point is a child of another live sweep's flow (BullMQ refuses a second parent):
+        // queue it plain; this sweep's parent then lacks it and the submitter aggregates
+      }
+    }
+    await queue.add('point', p.data, opts);
   };
 
   const pump = (): void => {
@@ -186,10 +204,18 @@ export async function redisExecutor(opts: RedisExecutorOptions): Promise<RedisEx
   };
 
   events.on('completed', ({ jobId: id, returnvalue }) => {
+    if (id === flow?.parentId) {
+      parentEvent = true;
+      parentWake?.();
+    }
     const p = outstanding.get(id);
     if (p) settle(id, acceptResult(id, returnvalue, names(p)));
   });
   events.on('failed', ({ jobId: id }) => {
+    if (id === flow?.parentId) {
+      parentEvent = true;
+      parentWake?.();
+    }
     // also sent for attempts that will be retried: only a job in the failed set is finished
     const p = outstanding.get(id);
     if (p) void inspect(p, false).catch(() => undefined);
@@ -205,10 +231,101 @@ export async function redisExecutor(opts: RedisExecutorOptions): Promise<RedisEx
   }, POLL_MS);
   poll.unref();
 
+  /** Creates the sweep's flow (parent + seal), or re-attaches to the one an earlier submit of the same sweep made. */
+  const prepare = async (sweep: SweepOutline): Promise<void> => {
+    if (sweep.todo.length === 0) return;
+    const parentId = `s-${sweep.key}-${vfabBuild()}`;
+    const sealQueue = `${name}-seal-${sweep.key}`;
+    flow = { parentId, sealQueue, sealId: `seal-${sweep.key}`, open: false, total: sweep.total, metricNames: sweep.metricNames };
+    const state = await queue.getJobState(parentId);
+    if (state === 'unknown') {
+      const groups = new Map<number, AggregateJobData['groups'][number]>();
+      for (const t of sweep.todo) {
+        const g = groups.get(t.combo) ?? { params: t.params, ids: [] };
+        g.ids.push(jobId(t.hash));
+        groups.set(t.combo, g);
+      }
+      const data: AggregateJobData = { kind: 'aggregate', version: vfabVersion(), build: vfabBuild(), metricNames: sweep.metricNames, groups: [...groups.values()] };
+      const { FlowProducer } = await import('bullmq');
+      const producer = new FlowProducer({ connection });
+      producer.on('error', () => undefined);
+      try {
+        await producer.add({
+          name: 'aggregate',
+          queueName: name,
+          data,
+          opts: { jobId: parentId, attempts: ATTEMPTS, backoff: { type: 'exponential', delay: 1000 }, removeOnComplete: KEEP_COMPLETED, removeOnFail: KEEP_FAILED },
+          children: [{ name: 'seal', queueName: sealQueue, data: {}, opts: { jobId: flow.sealId, removeOnComplete: true } }],
+        });
+      } finally {
+        await producer.close();
+      }
+      flow.open = true;
+    } else flow.open = state === 'waiting-children';
+  };
+
+  /** Completes the seal (if no earlier submit did), waits for the parent, and takes its aggregates if it saw every point. */
+  const aggregates = async (): Promise<SweepAggregate[] | undefined> => {
+    if (!flow || closed) return undefined;
+    if (flow.open) await seal(flow.sealQueue, flow.sealId);
+    for (;;) {
+      // shut() (Ctrl-C) may have run while we waited
+      if (isClosed()) return undefined;
+      const state = await queue.getJobState(flow.parentId);
+      if (state === 'completed' || state === 'failed' || state === 'unknown') break;
+      if (parentEvent) {
+        // the event came between the state read and now: read the state again
+        parentEvent = false;
+        continue;
+      }
+      // woken by the parent's completed/failed event; the timeout covers an event lost in a reconnect
+      await new Promise<void>((r) => {
+        const t = setTimeout(done, POLL_MS);
+        function done(): void {
+          clearTimeout(t);
+          parentWake = undefined;
+          r();
+        }
+        parentWake = done;
+      });
+    }
+    const parent = await queue.getJob(flow.parentId);
+    const v = parent?.returnvalue as AggregateJobResult | string | undefined;
+    const r = (typeof v === 'string' ? JSON.parse(v) : v) as AggregateJobResult | undefined;
+    if (!r || r.version !== vfabVersion() || r.build !== vfabBuild() || r.points !== flow.total) return undefined;
+    return r.aggregates;
+  };
+
+  /** The submitter takes the seal job by hand (no worker reads its queue) and completes it. */
+  const seal = async (sealQueue: string, sealId: string): Promise<void> => {
+    const { Queue: Q, Worker } = await import('bullmq');
+    const q = new Q(sealQueue, { connection });
+    q.on('error', () => undefined);
+    try {
+      // an earlier submit of this sweep may have sealed it already (getNextJob would then wait)
+      if ((await q.getJobState(sealId)) !== 'waiting') return;
+      const w = new Worker(sealQueue, null, { connection });
+      w.on('error', () => undefined);
+      try {
+        const token = `seal-${process.pid}`;
+        const job = (await w.getNextJob(token)) as { moveToCompleted(v: unknown, token: string, fetchNext: boolean): Promise<unknown> } | undefined;
+        // BullMQ stores this value as given and its parent JSON-parses it: a number is valid either way
+        if (job) await job.moveToCompleted(1, token, false);
+      } finally {
+        await w.close();
+      }
+      // the seal's queue held only the seal: leave no keys behind
+      await q.obliterate({ force: true }).catch(() => undefined);
+    } finally {
+      await q.close();
+    }
+  };
+
   const shut = async (): Promise<void> => {
     if (closed) return;
     closed = true;
     clearInterval(poll);
+    parentWake?.();
     await Promise.allSettled([events.close(), queue.close()]);
   };
 
@@ -219,6 +336,8 @@ export async function redisExecutor(opts: RedisExecutorOptions): Promise<RedisEx
         pump();
       });
     },
+    prepare,
+    aggregates,
     close: shut,
     interrupt: shut,
   };

@@ -11,11 +11,15 @@
  */
 import { mkdirSync, readFileSync, renameSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { createHash } from 'node:crypto';
 import Tinypool from 'tinypool';
 import { errorMessage } from '../errors.js';
 import type { SweepPlan, ParamValue } from './file.js';
 import { pointHash, type PointResult, type PointTask } from './point.js';
 import { vfabVersion, workerFile } from './version.js';
+import { aggregateGroups, groupByCombo, type SweepAggregate } from './aggregate.js';
+
+export { stats, type MetricStats, type SweepAggregate } from './aggregate.js';
 
 export interface SweepRow {
   index: number;
@@ -27,22 +31,6 @@ export interface SweepRow {
   error: string | null;
   vfab_version: string;
   input_hash: string;
-}
-
-export interface MetricStats {
-  n: number;
-  mean: number | null;
-  min: number | null;
-  max: number | null;
-  p50: number | null;
-  p95: number | null;
-}
-
-export interface SweepAggregate {
-  params: Record<string, ParamValue>;
-  seeds: number;
-  failed: number;
-  metrics: Record<string, MetricStats>;
 }
 
 export interface SweepResult {
@@ -67,6 +55,24 @@ export interface SweepProgress {
 export interface Executor {
   run(task: PointTask, hash: string): Promise<PointResult>;
   close(): Promise<void>;
+  /** Told the points to run before any `run` (BullMQ makes them one flow under an aggregating parent). */
+  prepare?(sweep: SweepOutline): Promise<void>;
+  /**
+   * After every point settled: the sweep's aggregates if the executor computed them itself over
+   * every point of the sweep (the BullMQ flow's parent), else undefined (the submitter aggregates).
+   */
+  aggregates?(): Promise<SweepAggregate[] | undefined>;
+}
+
+/** What an executor learns about a sweep before its points run. */
+export interface SweepOutline {
+  /** Identifies the whole sweep (all its points, whether cached or not) and this vfab. */
+  key: string;
+  /** Points in the sweep, cached or not. */
+  total: number;
+  metricNames: string[];
+  /** The points to run, in sweep order. */
+  todo: Array<{ hash: string; combo: number; params: Record<string, ParamValue> }>;
 }
 
 export interface RunSweepOptions {
@@ -108,7 +114,14 @@ export async function runSweep(plan: SweepPlan, opts: RunSweepOptions): Promise<
     } else todo.push(i);
   });
   opts.onProgress?.({ ...progress });
+  let remoteAggregates: SweepAggregate[] | undefined;
   try {
+    await opts.executor.prepare?.({
+      key: createHash('sha256').update(JSON.stringify([version, hashes])).digest('hex').slice(0, 32),
+      total: plan.points.length,
+      metricNames: plan.metrics.map((m) => m.name),
+      todo: todo.map((i) => ({ hash: hashes[i]!, combo: plan.points[i]!.combo, params: plan.points[i]!.params })),
+    });
     await Promise.all(
       todo.map(async (i) => {
         let r: PointResult;
@@ -125,6 +138,7 @@ export async function runSweep(plan: SweepPlan, opts: RunSweepOptions): Promise<
         opts.onProgress?.({ ...progress });
       }),
     );
+    remoteAggregates = await opts.executor.aggregates?.();
   } finally {
     await opts.executor.close();
   }
@@ -140,7 +154,7 @@ export async function runSweep(plan: SweepPlan, opts: RunSweepOptions): Promise<
     failed: rows.filter((r) => r.verdict === 'fail').length,
     errors: rows.filter((r) => r.verdict === 'error').length,
     rows,
-    aggregates: aggregate(plan, rows),
+    aggregates: remoteAggregates ?? aggregate(plan, rows),
   };
 }
 
@@ -162,27 +176,7 @@ function writeCached(file: string, hash: string, version: string, result: PointR
 
 /** Per combination (points that differ only by seed): n, mean, min, max, p50, p95 of each metric. */
 export function aggregate(plan: SweepPlan, rows: readonly SweepRow[]): SweepAggregate[] {
-  const byCombo = new Map<number, SweepRow[]>();
-  plan.points.forEach((p, i) => {
-    const list = byCombo.get(p.combo) ?? [];
-    list.push(rows[i]!);
-    byCombo.set(p.combo, list);
-  });
-  return [...byCombo.values()].map((list) => ({
-    params: list[0]!.params,
-    seeds: list.length,
-    failed: list.filter((r) => r.verdict !== 'pass').length,
-    metrics: Object.fromEntries(plan.metrics.map((m) => [m.name, stats(list.map((r) => r.metrics[m.name]).filter((v): v is number => typeof v === 'number'))])),
-  }));
-}
-
-/** Nearest-rank percentiles (the value at rank ceil(p/100 * n)), as fio and most reports use. */
-export function stats(values: readonly number[]): MetricStats {
-  if (values.length === 0) return { n: 0, mean: null, min: null, max: null, p50: null, p95: null };
-  const s = [...values].sort((a, b) => a - b);
-  const rank = (p: number): number => s[Math.max(0, Math.ceil((p / 100) * s.length) - 1)]!;
-  const mean = s.reduce((a, b) => a + b, 0) / s.length;
-  return { n: s.length, mean, min: s[0]!, max: s[s.length - 1]!, p50: rank(50), p95: rank(95) };
+  return aggregateGroups(groupByCombo(plan.points.map((p, i) => ({ combo: p.combo, params: p.params, item: rows[i]! }))), plan.metrics.map((m) => m.name));
 }
 
 /** The local executor: a tinypool of worker threads running dist/sweep/pool-worker.js. */

@@ -53,8 +53,13 @@ class WorkerProc {
     for (let i = 0; i < 600 && !this.log.includes(', concurrency 1'); i++) await sleep(50);
     expect(this.log).toContain(', concurrency 1');
   }
+  /** The points it finished (not the flow's aggregating parent). */
   done(): string[] {
-    return [...this.log.matchAll(/^vfab worker: done (\S+)$/gm)].map((m) => m[1]!);
+    return [...this.log.matchAll(/^vfab worker: done (p-\S+)$/gm)].map((m) => m[1]!);
+  }
+  /** The sweep parents (aggregate jobs) it finished. */
+  aggregated(): string[] {
+    return [...this.log.matchAll(/^vfab worker: done (s-\S+)$/gm)].map((m) => m[1]!);
   }
   /** The job it started and has not finished, if any. */
   inHand(): string | undefined {
@@ -148,7 +153,8 @@ describeWithTools(['redis-server'], 'sweeps on BullMQ with real vfab workers', (
     let running = true;
     const watch = (async () => {
       while (running) {
-        const c = await q.getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'waiting-children');
+        // points only: the flow's parent waits in waiting-children the whole time
+        const c = await q.getJobCounts('waiting', 'active', 'delayed', 'prioritized');
         most = Math.max(most, Object.values(c).reduce((x, y) => x + y, 0));
         await sleep(20);
       }
@@ -168,6 +174,19 @@ describeWithTools(['redis-server'], 'sweeps on BullMQ with real vfab workers', (
     const ran = [...a.done(), ...b.done()];
     expect(ran).toHaveLength(40);
     expect(new Set(ran).size).toBe(40);
+    // the points were one BullMQ flow: a parent that a worker ran after the last point, whose
+    // aggregate (kept in Redis) is the submitter's, and which saw every point as its child
+    const parents = [...a.aggregated(), ...b.aggregated()];
+    expect(parents).toHaveLength(1);
+    const q2 = new Queue('q-identical', { connection: parseRedisUrl(url) });
+    const parent = await q2.getJob(parents[0]!);
+    expect(parent!.name).toBe('aggregate');
+    const agg = (typeof parent!.returnvalue === 'string' ? JSON.parse(parent!.returnvalue) : parent!.returnvalue) as { points: number; aggregates: unknown };
+    expect(agg.points).toBe(40);
+    expect(agg.aggregates).toEqual((JSON.parse(local.stdout) as { aggregates: unknown }).aggregates);
+    const deps = await parent!.getDependenciesCount();
+    expect(deps.processed).toBe(41); // 40 points + the submitter's seal
+    await q2.close();
     // both workers took part
     expect(a.done().length).toBeGreaterThan(0);
     expect(b.done().length).toBeGreaterThan(0);
@@ -231,6 +250,8 @@ describeWithTools(['redis-server'], 'sweeps on BullMQ with real vfab workers', (
     const ran = [...a.done(), ...b.done()];
     expect(ran).toHaveLength(12);
     expect(new Set(ran).size).toBe(12);
+    // the rerun re-attached to the first submit's flow and sealed it: one parent, run once
+    expect([...a.aggregated(), ...b.aggregated()]).toHaveLength(1);
     expect(again.stdout).toBe((await vfab(['sweep', f, '--jobs', '2', '--json'])).stdout);
   }, 240_000);
 
