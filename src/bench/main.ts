@@ -24,7 +24,7 @@ export interface BenchContext {
 type BenchModule = { keys: string[]; run(ctx: BenchContext): Promise<Record<string, number | string | null>> };
 
 // Modules in output order. A module that is missing (not built yet) is skipped with a note.
-const MODULES = ['sim', 'frames', 'pcap', 'topology', 'classifier', 'sriov', 'qcow2', 'bitmap', 'qos', 'report', 'ns3', 'cli', 'overlay', 'openflow', 'tcp', 'ovs', 'sweep', 'bullmq', 'fabric-disks', 'migration-tcp', 'nbd'];
+const MODULES = ['sim', 'frames', 'pcap', 'topology', 'classifier', 'sriov', 'qcow2', 'bitmap', 'qos', 'report', 'ns3', 'cli', 'overlay', 'openflow', 'tcp', 'ovs', 'sweep', 'bullmq', 'fabric-disks', 'migration-tcp', 'nbd', 'conntrack', 'convert'];
 
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);

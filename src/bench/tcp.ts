@@ -10,6 +10,7 @@
 import { GuestStack } from '../guest/stack.js';
 import { Link } from '../link/link.js';
 import { Simulation } from '../sim/simulation.js';
+import { zeroPayload } from '../tcp/payload.js';
 import { VirtioNet } from '../vnic/device.js';
 import type { BenchContext } from './main.js';
 
@@ -36,7 +37,7 @@ export async function run(ctx: BenchContext): Promise<Record<string, number>> {
       c.onData = () => {};
     });
     const c = a.tcp.connect(0x0a000002, 5001);
-    const block = new Uint8Array(131072);
+    const block = zeroPayload(131072); // a bulk sender's shared zero block (iperf3 -Z style)
     const pump = (): void => {
       while (c.write(block) > 0);
     };

@@ -352,7 +352,7 @@ export class Chain implements BlockImage {
       const r = this.resolve(p, 0, size - p);
       const n = Math.max(1, Math.min(r.length, size - p));
       const layer = this.layers[r.layer]!;
-      if (r.kind === ST_DATA && seesHoles(r.layer)) {
+      if (r.kind === ST_DATA && r.host >= 0 && seesHoles(r.layer)) {
         const raw = layer.format === 'raw';
         if (raw && !rawLeft.has(r.layer)) rawLeft.set(r.layer, layer.fileAllocatedBytes());
         const budget = raw ? { left: rawLeft.get(r.layer)! } : undefined;
@@ -370,7 +370,10 @@ export class Chain implements BlockImage {
           data: r.kind === ST_DATA,
         };
         // Data and preallocated zero clusters have a host offset (qcow2.c qcow2_co_block_status).
-        if (r.kind === ST_DATA || (r.kind === ST_ZERO && r.host !== 0)) {
+        // Compressed clusters (negative synthetic host) have none: QEMU gives them no
+        // BDRV_BLOCK_OFFSET_VALID (qcow2_co_block_status, QCOW2_SUBCLUSTER_COMPRESSED).
+        if (r.kind === ST_DATA && r.host < 0) ext.compressed = true;
+        else if (r.kind === ST_DATA || (r.kind === ST_ZERO && r.host !== 0)) {
           ext.offset = r.host;
           ext.file = layer.name;
         }

@@ -15,6 +15,8 @@ export interface MapExtent {
   offset?: number;
   /** Path of the answering layer (vfab extra). */
   file?: string;
+  /** Compressed clusters (no host offset; not in qemu-img 7.2's JSON). */
+  compressed?: boolean;
 }
 
 /** What a guest sees: a byte-addressed disk. */

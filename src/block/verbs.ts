@@ -62,6 +62,8 @@ export interface ConvertOptions {
    * of the source's top image (needs -B: the output is an overlay of the previous backup).
    */
   dirtyBitmap?: string;
+  /** -c: qcow2 output with every data cluster compressed (deflate). */
+  compress?: boolean;
 }
 
 /** `qemu-img convert`: copies what the guest sees (chain flattened unless -B) into a new image. */
@@ -75,6 +77,13 @@ export function convertImage(src: string, dst: string, opts: ConvertOptions, p: 
   }
   if (opts.noCreate && opts.backingFile !== undefined) {
     throw new UserError('CLI_BAD_FLAG', 'vfab: -B cannot be combined with -n (the target keeps its own backing)', { where: '-B' });
+  }
+  if (opts.compress) {
+    // qemu-img.c img_convert: "Compression not supported for this file format" (exit 1 there).
+    if (opts.outFormat !== 'qcow2') throw new UserError('CLI_BAD_FLAG', 'Compression not supported for this file format', { where: '-c' });
+    if (opts.noCreate || opts.backingFile !== undefined || opts.dirtyBitmap !== undefined) {
+      throw new UserError('CLI_BAD_FLAG', 'vfab: -c writes a new, flattened image only (not with -n, -B or --dirty-bitmap)', { where: '-c' });
+    }
   }
   let dirty: { start: number; length: number }[] | undefined;
   if (opts.dirtyBitmap !== undefined) {
@@ -110,6 +119,11 @@ export function convertImage(src: string, dst: string, opts: ConvertOptions, p: 
         target.flush();
         return;
       }
+      if (opts.compress) {
+        copyCompressed(source, target.layers[0] as Qcow2Image, sparse, opts.progress);
+        target.flush();
+        return;
+      }
       let done = 0;
       opts.progress?.(0);
       for (const e of source.allocationMap()) {
@@ -142,6 +156,33 @@ export function convertImage(src: string, dst: string, opts: ConvertOptions, p: 
   } finally {
     source.close();
   }
+}
+
+/**
+ * convert -c: every target cluster holding source data is written compressed, whole (the last
+ * one zero-padded); with sparse detection on, a cluster reading as zeros is left unallocated
+ * (qemu-img.c convert_co_write, s->compressed: buffer_is_zero skips it on a zero-init target).
+ */
+function copyCompressed(source: Chain, top: Qcow2Image, sparse: number, progress?: (pct: number) => void): void {
+  const cs = top.cs;
+  const size = source.virtualSize;
+  const buf = new Uint8Array(cs);
+  let next = 0;
+  progress?.(0);
+  for (const e of source.allocationMap()) {
+    if (kindOf(e) !== ST_DATA && sparse !== 0) continue;
+    const first = Math.max(next, Math.floor(e.start / cs));
+    const last = Math.floor((e.start + e.length - 1) / cs);
+    for (let ci = first; ci <= last; ci++) {
+      const n = Math.min(cs, size - ci * cs);
+      const b = buf.subarray(0, n);
+      source.read(ci * cs, b);
+      if (sparse === 0 || !isZeroRange(b, 0, n)) top.writeCompressed(ci, b);
+      progress?.((Math.min(size, (ci + 1) * cs) / Math.max(1, size)) * 100);
+    }
+    next = Math.max(next, last + 1);
+  }
+  progress?.(100);
 }
 
 /** Copies what the guest sees in `extents` (data as data, zeros as zero clusters). */

@@ -6,6 +6,7 @@ import { parseProtocols } from '../vswitch/flow-syntax.js';
 import { loadTopology } from '../topology/load.js';
 import { renderTopologyTrace, traceTopology } from '../fabric/topology-trace.js';
 import { BridgeTracer, formatTraceResult, parsePortSpec, type TraceResult } from '../vswitch/trace.js';
+import { parseCtFlags } from '../vswitch/xlate-ct.js';
 
 function readText(path: string, flag: string): string {
   return readUserText(path, { code: 'CLI_FILE', where: flag });
@@ -38,12 +39,20 @@ export default class Trace extends BaseCommand {
     detail: Flags.boolean({ description: "bare-bridge mode: also print vfab's step log and a one-line Outputs: summary after ofproto/trace's text" }),
     protocols: Flags.string({ char: 'O', description: 'OpenFlow versions of the flows, as ovs-ofctl -O (OpenFlow10 … OpenFlow15, comma-separated; default OpenFlow10)' }),
     strict: Flags.boolean({ description: 'reject a flow OVS would silently change (a match field without its prerequisite) instead of warning' }),
-    json: Flags.boolean({ description: 'JSON: one object per packet per line (bare bridge: outputs, drop, rules, final_flow, megaflow, datapath_actions), one object (topology)' }),
+    json: Flags.boolean({ description: 'JSON: one object per packet per line (bare bridge: outputs, drop, rules, final_flow, megaflow, datapath_actions, passes when ct() recirculated), one object (topology)' }),
+    'ct-next': Flags.string({ multiple: true, description: 'ct_state of the next ct() recirculation, as ofproto/trace --ct-next (e.g. trk,est; repeatable: 1st, 2nd …; default trk,new)' }),
   };
 
   async run(): Promise<void> {
     const { args, flags } = await this.parse(Trace);
-    const packets: { flow: string; learn: boolean; where: string; line?: number }[] = (flags.packet ?? []).map((p) => ({ flow: p, learn: true, where: '--packet' }));
+    const ctFlag = (flag: string[] | undefined): number[] =>
+      (flag ?? []).map((f) => {
+        const v = parseCtFlags(f);
+        if (typeof v === 'string') throw new UserError('CLI_BAD_FLAG', `--ct-next ${f}: ${v}`, { where: '--ct-next' });
+        return v;
+      });
+    const ctNext = ctFlag(flags['ct-next']);
+    const packets: { flow: string; learn: boolean; where: string; line?: number; ctNext: number[] }[] = (flags.packet ?? []).map((p) => ({ flow: p, learn: true, where: '--packet', ctNext }));
     if (flags.packets !== undefined) {
       const file = flags.packets;
       readText(file, '--packets')
@@ -53,7 +62,16 @@ export default class Trace extends BaseCommand {
           // The OVS oracle's packets files also hold echo/fdb/flows lines: skip them.
           if (!line || /^(echo|fdb|flows)(\s|$)/.test(line)) return;
           const m = /^(trace|packet)\s+(.*)$/.exec(line);
-          packets.push({ flow: m ? m[2]! : line, learn: m?.[1] !== 'trace', where: file, line: i + 1 });
+          // Trailing ` ct=FLAGS` annotations: the ct_state of the 1st, 2nd … recirculation.
+          let flow = m ? m[2]! : line;
+          const cts: number[] = [];
+          for (let a = /\s+ct=(\S+)$/.exec(flow); a; a = /\s+ct=(\S+)$/.exec(flow)) {
+            const v = parseCtFlags(a[1]!);
+            if (typeof v === 'string') throw new UserError('TRACE_BAD_CT', `ct=${a[1]}: ${v}`, { where: `${file}:${i + 1}` });
+            cts.unshift(v);
+            flow = flow.slice(0, a.index);
+          }
+          packets.push({ flow, learn: m?.[1] !== 'trace', where: file, line: i + 1, ctNext: [...cts, ...ctNext] });
         });
     }
     if (packets.length === 0) throw new UserError('CLI_MISSING_FLAG', 'give at least one --packet FLOW (or --packets FILE)', { where: '--packet' });
@@ -87,13 +105,12 @@ export default class Trace extends BaseCommand {
     });
     for (const w of tracer.bridge.flowWarnings) process.stderr.write(`${formatLocation(w.location)}: warning: ${w.message}\n`);
     packets.forEach((p, i) => {
-      const r: TraceResult = tracer.trace(p.flow, { mayLearn: p.learn, log: flags.detail, ovs: true, where: p.where, ...(p.line !== undefined ? { line: p.line } : {}) });
+      const r: TraceResult = tracer.trace(p.flow, { mayLearn: p.learn, log: flags.detail, ovs: true, where: p.where, ...(p.line !== undefined ? { line: p.line } : {}), ctNext: p.ctNext });
       const o = r.ovs!;
       if (flags.json) {
-        // Today's per-packet object, plus what ofproto/trace shows (an object with room for more:
-        // conntrack passes go next to these).
+        // Today's per-packet object (with the conntrack passes), plus what ofproto/trace shows.
         const extra = { rules: o.rules, final_flow: o.final_flow, megaflow: o.megaflow, datapath_actions: o.datapath_actions };
-        process.stdout.write(`${JSON.stringify({ packet: r.packet, outputs: r.outputs, drop: r.drop, ...(r.log ? { log: r.log } : {}), ...extra })}\n`);
+        process.stdout.write(`${JSON.stringify({ packet: r.packet, outputs: r.outputs, drop: r.drop, ...(r.passes ? { passes: r.passes } : {}), ...(r.log ? { log: r.log } : {}), ...extra })}\n`);
       } else {
         // ofproto/trace's own text; packets after the first are set apart as the oracle's log does.
         if (i > 0) process.stdout.write(`\n${'='.repeat(78)}\n`);

@@ -13,7 +13,8 @@
  * so a topology with one host, those disks and `fio:` steps at time 0 is the same QoS model as
  * the equivalent QoS file, and the engine — same PRNG forks, same seed — gives the same numbers.
  * A disk's `backend:` names a device of the host the VM starts on; a migration does not move it
- * (shared storage). The I/O is timing only: no bytes move to the disk images.
+ * (shared storage). The I/O is timing only unless the disk says `data: true`: then each completed
+ * I/O reads or writes its bytes in the open image (writes carry a 0x5a pattern, as `vfab qos` with images).
  *
  * Expectations: `expect:` lines whose head names a VM disk (`vm1.vda: read_iops >= 400`, the
  * colon optional), a throttle group, `burst:`, or that start with a storage metric (every disk)
@@ -30,13 +31,15 @@ import { formatSize } from '../util/units.js';
 import { QosEngine } from '../qos/engine.js';
 import { ExpectParseError, parseExpectation, splitMetric, type Expectation } from '../qos/expect.js';
 import { checkJobRegion, readDevice, readJob, readPolicy, type Err } from '../qos/file.js';
-import type { DiskSpec, GroupSpec, PolicySpec, QosModel } from '../qos/model.js';
+import type { DiskData, DiskSpec, GroupSpec, PolicySpec, QosModel } from '../qos/model.js';
+import type { DiskRun } from '../qos/engine.js';
 import { evaluateQosExpectation, expectationWindows, formatNs, qosResult, type ExpectationResult, type QosResult } from '../qos/run.js';
 import type { StorageDeviceSpec } from '../qos/storage-device.js';
 import { qosLimitLines, thresholdLines } from '../qos/svg.js';
 import type { BuildContext, SummarySection } from './context.js';
 import type { FabricFeature } from './feature.js';
 import { diskImages } from './disks.js';
+import { nbdDiskSize, nbdTargets } from './nbd-disks.js';
 
 /** Timeline resolution of in-run storage statistics (`max_iops`, `burst:` expectations). */
 const INTERVAL_NS = 1_000_000_000;
@@ -70,7 +73,7 @@ export function storageModel(model: TopologyModel, sizeOf: (vm: string, disk: st
       const name = `${vm.name}.${d.name}`;
       const doc = d.doc;
       let backend: string | undefined;
-      if (doc.backend !== undefined) {
+      if (doc.backend !== undefined && doc.nbd === undefined) {
         const names = hostDevices.get(vm.host) ?? [];
         if (!names.includes(doc.backend)) {
           const guess = nearest(doc.backend, names);
@@ -180,12 +183,32 @@ function buildDiskIo(ctx: BuildContext): void {
   if (fioSteps(model).length === 0) return;
   const images = diskImages(ctx);
   const errors: UserError[] = [];
-  const qos = storageModel(model, (vm, disk) => images.get(`${vm}.${disk}`)?.image.virtualSize, located(model, errors));
+  const qos = storageModel(model, (vm, disk) => images.get(`${vm}.${disk}`)?.image.virtualSize ?? nbdDiskSize(ctx, `${vm}.${disk}`), located(model, errors));
   const exps = storageExpectations(model, errors);
   if (errors.length > 0) throw errors.length === 1 ? errors[0]! : new UserErrors(errors);
-  const engine = new QosEngine(qos, { sim: ctx.sim, windows: expectationWindows(exps.map((e) => e.exp), INTERVAL_NS) });
+  // `data: true` disks: each completed I/O reads or writes its bytes in the open image
+  const data = new Map<string, DiskData>();
+  for (const vm of model.vms) {
+    for (const d of vm.disks) {
+      const img = images.get(`${vm.name}.${d.name}`)?.image;
+      if (d.doc.data === true && img) data.set(`${vm.name}.${d.name}`, { read: (o, b) => img.read(o, b), write: (o, b) => img.write(o, b) });
+    }
+  }
+  // network disks (`nbd:`): admitted I/Os travel over NBD to the storage host (nbd-disks.ts)
+  const targets = nbdTargets(ctx);
+  const engine = new QosEngine(qos, { sim: ctx.sim, windows: expectationWindows(exps.map((e) => e.exp), INTERVAL_NS), data, targets });
+  for (const t of targets.values()) t.engine = engine;
   engine.start(0);
   runs.set(ctx, { engine, exps, cached: undefined });
+}
+
+/**
+ * The engine's run of disk `name` (`vm.disk`), or undefined without fio steps: its `data` path and
+ * `writeTap` are where a block mirror (`block-mirror.ts`) sees the guest's writes and pivots.
+ */
+export function storageDiskRun(ctx: BuildContext, name: string): DiskRun | undefined {
+  const r = runs.get(ctx);
+  return r?.engine.disks.find((d) => d.spec.name === name);
 }
 
 /** The storage result as of now (statistics closed at `ctx.sim.now`), or undefined without fio steps. */
@@ -219,11 +242,15 @@ function summary(ctx: BuildContext): SummarySection | undefined {
       const th = thresholdLines(run.exps.map((e) => e.exp));
       const line = (l: { label: string; y: number }) => ({ label: l.label, y: l.y });
       const lim = qosLimitLines(run.engine);
+      // a network disk's device is its export's (in the `nbd` block), not a local null device
+      const net = nbdTargets(ctx);
+      const disks = Object.fromEntries(Object.entries(r.disks).map(([k, d]) => [k, net.has(k) ? { ...d, backend: `nbd:${net.get(k)!.exportRef}` } : d]));
+      const backends = Object.fromEntries(Object.entries(r.backends).filter(([k]) => !(k.startsWith('null:') && net.has(k.slice(5)))));
       return {
         completed_ios: r.completed_ios,
         fio: r.fio,
-        disks: r.disks,
-        backends: r.backends,
+        disks,
+        backends,
         // Per-interval rows per disk, the throttles' limits and the storage expectations'
         // thresholds: what the run report draws as the storage timeline (as `vfab qos run --report`).
         timelines: { interval_ns: r.timelines.interval_ns, disks: r.timelines.disks },
@@ -236,7 +263,8 @@ function summary(ctx: BuildContext): SummarySection | undefined {
       return r.fio.jobs.map((j) => {
         const d = j.read.total_ios >= j.write.total_ios ? j.read : j.write;
         const p99 = d.clat_ns.percentile?.['99.000000'] ?? 0;
-        return `fio ${j.jobname}: ${j.read.total_ios ? `read ${Math.round(j.read.iops)} IOPS ${formatSize(j.read.bw_bytes)}/s` : ''}${j.read.total_ios && j.write.total_ios ? ', ' : ''}${j.write.total_ios ? `write ${Math.round(j.write.iops)} IOPS ${formatSize(j.write.bw_bytes)}/s` : ''}${d.total_ios ? `, clat p99 ${formatNs(p99)}` : 'no I/O completed'}`;
+        const err = j.error ? `, error ${j.error}${j.error === 5 ? ' (EIO)' : ''}` : '';
+        return `fio ${j.jobname}: ${j.read.total_ios ? `read ${Math.round(j.read.iops)} IOPS ${formatSize(j.read.bw_bytes)}/s` : ''}${j.read.total_ios && j.write.total_ios ? ', ' : ''}${j.write.total_ios ? `write ${Math.round(j.write.iops)} IOPS ${formatSize(j.write.bw_bytes)}/s` : ''}${d.total_ios ? `, clat p99 ${formatNs(p99)}` : 'no I/O completed'}${err}`;
       });
     },
   };

@@ -53,6 +53,9 @@ export function validateDisks(model: TopologyModel): UserError[] {
       const err = (code: string, msg: string, key?: string): void => {
         errors.push(model.source.error(code, key ? [...d.yaml, key] : d.yaml, `${where}: ${msg}`));
       };
+      // network disks (`nbd:`) are the NBD feature's (nbd-disks.ts), which checks them
+      if (doc.nbd !== undefined) continue;
+      if (doc.via !== undefined) err('DISK_VIA', '"via" applies to a network disk; add "nbd: <host>/<export>"', 'via');
       if ((doc.image === undefined) === (doc.memory === undefined)) {
         err('DISK_SOURCE', 'give exactly one of "image" (a file) or "memory" (a size)');
         continue;
@@ -106,6 +109,7 @@ export function buildDisks(ctx: BuildContext): void {
     for (const vm of ctx.model.vms) {
       for (const d of vm.disks) {
         const doc = d.doc;
+        if (doc.nbd !== undefined) continue;
         const where = `disk "${d.name}" of VM ${vm.name}`;
         const fail = (e: unknown, key?: string): never => {
           if (e instanceof UserError) throw ctx.source.error(e.code, key ? [...d.yaml, key] : d.yaml, `${where}: ${e.message}`);

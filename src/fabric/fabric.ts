@@ -13,6 +13,7 @@
  * `link:<name>`). Nothing here reads a wall clock.
  */
 import { dirname } from 'node:path';
+import { PacketOrigins } from '../sim/packet-origins.js';
 import { UserError, UserErrors } from '../errors.js';
 import type { EventSink } from '../port/nic.js';
 import type { Port } from '../port/port.js';
@@ -55,6 +56,8 @@ export interface RunAsyncOptions {
 export interface CaptureOptions {
   /** Port selection; default: the topology's `capture.ports` (default "all"). */
   ports?: 'all' | string[];
+  /** Default: the topology's `capture.packet_ids` (pcapng only). */
+  packetIds?: boolean;
   /** Default: the topology's `capture.snaplen` (65535). */
   snaplen?: number;
 }
@@ -138,11 +141,22 @@ export class Fabric {
     const IN = { direction: 'in' as const };
     const OUT = { direction: 'out' as const };
     const seen = new Set<Port>();
+    // packet ids: numbered 1, 2, … in the order packets are first captured (deterministic)
+    const origins = opts.packetIds ?? this.model.capture.packetIds ? (sim.packetOrigins ??= new PacketOrigins()) : undefined;
+    const packetIds = new WeakMap<Uint8Array, number>();
+    let lastId = 0;
+    const idOf = (frame: Uint8Array): number => {
+      const o = origins!.origin(frame);
+      let id = packetIds.get(o);
+      if (id === undefined) packetIds.set(o, (id = ++lastId));
+      return id;
+    };
     const add = (port: Port): void => {
       if (seen.has(port)) return;
       seen.add(port);
       const id = writer.addInterface({ name: port.path });
-      port.onFrame((_p, dir, frame) => writer.writePacket(id, sim.now, frame, dir === 'rx' ? IN : OUT));
+      if (origins) port.onFrame((_p, dir, frame) => writer.writePacket(id, sim.now, frame, { direction: dir === 'rx' ? 'in' : 'out', packetId: idOf(frame) }));
+      else port.onFrame((_p, dir, frame) => writer.writePacket(id, sim.now, frame, dir === 'rx' ? IN : OUT));
     };
     const c: Capture = { select: this.selection(opts), add, close: () => writer.close() };
     for (const p of this.ctx.portOrder) if (c.select(p.path)) add(p);

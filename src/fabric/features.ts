@@ -10,8 +10,10 @@ import { migrationFeature } from './migration.js';
 import { disksFeature } from './disks.js';
 import { diskIoFeature } from './disk-io.js';
 import { hostInterfacesFeature } from './host-interfaces.js';
+import { blockMirrorFeature } from './block-mirror.js';
+import { nbdFeature } from './nbd-disks.js';
 
-export const FABRIC_FEATURES: readonly FabricFeature[] = [sriovFeature, failoverFeature, migrationFeature, disksFeature, diskIoFeature, hostInterfacesFeature];
+export const FABRIC_FEATURES: readonly FabricFeature[] = [sriovFeature, failoverFeature, migrationFeature, disksFeature, nbdFeature, diskIoFeature, hostInterfacesFeature, blockMirrorFeature];
 
 /** The feature owning scenario action `kind`, if any. */
 export function featureForAction(kind: string): FabricFeature | undefined {

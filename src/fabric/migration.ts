@@ -34,12 +34,14 @@ import {
   type MacTableView,
   type MigratableNic,
   type MigrationRecord,
+  type StorageMigration,
   type SwitchoverResult,
   type VmVf,
 } from '../migration/index.js';
 import type { BuildContext, VmNicRuntime } from './context.js';
 import { failoverHooks, failoverNic } from './failover.js';
 import { streamDeps, validateStream } from './migration-stream.js';
+import { blockMirror } from './block-mirror.js';
 import type { FabricFeature } from './feature.js';
 
 /**
@@ -228,11 +230,19 @@ function startMigration(ctx: BuildContext, step: MigrateStep, refusal?: string):
       },
       allPorts: () => ctx.ports.all(),
       ...(doc.via !== undefined ? streamDeps(ctx, step, from, vm) : {}),
+      ...storageDeps(ctx, step, from, vm.name),
     },
   );
   if (refusal !== undefined) m.refuse(refusal);
   else m.start();
   return m;
+}
+
+/** `storage: mirror` (block-mirror.ts): the disks go first, over NBD. */
+function storageDeps(ctx: BuildContext, step: MigrateStep, from: string, vm: string): { storage?: StorageMigration } {
+  if (step.action.doc.storage !== 'mirror' || step.action.doc.via === undefined) return {};
+  const st = blockMirror(ctx, step, from, vm);
+  return st ? { storage: st } : {};
 }
 
 /** The source bridge port after switchover: up, but leading nowhere (see the file comment). */
@@ -289,6 +299,16 @@ function timelineText(r: MigrationRecord): string[] {
         `max-bandwidth ${cap}, measured ${fmtBps(st.bandwidth_bps)} (threshold ${st.threshold_bytes} bytes), ${st.written_bytes} bytes sent` +
         (st.throttle_pct > 0 ? `, guest CPU throttled to ${100 - st.throttle_pct}% (auto-converge)` : '') +
         (st.postcopy ? `, post-copy: ${st.postcopy.faults} page faults (longest ${formatTime(st.postcopy.max_fault_ns)}), ${st.postcopy.missing_bytes} bytes missing` : ''),
+    );
+  }
+  const sto = r.storage;
+  if (sto) {
+    const n = (k: string): number => Number(sto[k] ?? 0);
+    const t = (k: string): string => (sto[k] === null || sto[k] === undefined ? 'never' : formatTime(n(k)));
+    lines.push(
+      `block mirror via ${String(sto['via'])} -> ${String(sto['dst_ip'])}:${String(sto['port'])} (NBD): ${String(sto['status'])}, ` +
+        `${n('data_bytes')} data bytes in ${n('clusters_copied')} clusters (${n('dirty_resends')} re-sent after guest writes), ${n('bytes_sent')} bytes sent, ` +
+        `ready at ${t('ready_ns')}, done at ${t('completed_ns')}`,
     );
   }
   for (const e of r.timeline) lines.push(`${formatTime(e.time_ns).padStart(11)}  ${e.what}`);

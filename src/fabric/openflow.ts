@@ -17,6 +17,7 @@ import { connect } from '../port/port.js';
 import type { OfChannel } from '../openflow/channel.js';
 import { OfChannel as Channel } from '../openflow/channel.js';
 import { OFP_TCP_PORT } from '../openflow/constants.js';
+import type { OfpMessage } from '../openflow/messages.js';
 import { SwitchAgent } from '../openflow/switch-agent.js';
 import { TcpTrace } from '../openflow/tcp-trace.js';
 import type { BridgeModel } from '../topology/model.js';
@@ -107,6 +108,33 @@ export function buildOpenflowBridge(ctx: FabricContext, m: BridgeModel, bridge: 
       ctx.events({ type: 'controller_unreachable', time_ns: ctx.sim.now, bridge: m.path, target: target.text, reason: why, fail_mode: cfg.failMode });
       fallBack(why);
     },
+  };
+  // Asynchronous messages (§7.4) go to every connection that is up (OVS: every primary
+  // controller connection whose async config asks for them), in connection order.
+  const broadcast = (msg: OfpMessage | null, skip: object | null = null): void => {
+    if (msg === null) return;
+    for (const c of ofb.channels) if (c !== skip) c.sendAsync(msg);
+  };
+  bridge.flowTables.onRemoved = (rule, reason) => broadcast(agent.flowRemoved(rule, reason));
+  // PORT_STATUS on up/down (link_down/link_up, PORT_MOD) and on ports added or removed (migration).
+  // OpenFlow before 1.5 sends no PORT_STATUS for a PORT_MOD to the controller that sent it
+  // (ofproto/connmgr.c `connmgr_send_port_status`).
+  const watching = new Map<string, () => void>();
+  const watch = (name: string, ofport: number, port: Port): void => {
+    watching.get(name)?.();
+    watching.set(name, port.onState(() => broadcast(agent.portStatus('modify', ofport, name, port), agent.requester)));
+  };
+  for (const p of bridge.allPorts()) {
+    const port = bridge.portByName(p.name);
+    if (port && port !== bridge.local) watch(p.name, p.ofport, port);
+  }
+  bridge.portHook = (name, ofport, port, change) => {
+    if (change === 'add') watch(name, ofport, port);
+    else {
+      watching.get(name)?.();
+      watching.delete(name);
+    }
+    broadcast(agent.portStatus(change, ofport, name, port));
   };
   let fellBack = false;
   const fallBack = (why: string): void => {

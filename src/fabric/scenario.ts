@@ -98,6 +98,8 @@ export function scheduleScenario(ctx: FabricContext): ScheduledApp[] {
             ...(d.interval !== undefined ? { intervalNs: d.interval } : {}),
             ...(d.window !== undefined ? { windowBytes: d.window } : {}),
             ...(d.server !== undefined ? { server: d.server } : {}),
+            ...(d.hystart !== undefined ? { hystart: d.hystart } : {}),
+            ...(d.mss !== undefined ? { mss: d.mss } : {}),
           });
         }));
         break;

@@ -17,7 +17,7 @@
  */
 import { UserError } from '../errors.js';
 import type { EventId } from '../sim/queue.js';
-import type { CcName, TcpConnection, TcpError, TcpInfo } from '../tcp/index.js';
+import { immutablePayload, type CcName, type TcpConnection, type TcpError, type TcpInfo } from '../tcp/index.js';
 import { formatIpv4, parseIpv4 } from '../wire/ip.js';
 import { findStacksByIpv4, type GuestStack } from './stack.js';
 
@@ -39,6 +39,10 @@ export interface IperfOptions {
   server?: boolean;
   /** Socket buffers (bytes), both ends. */
   windowBytes?: number;
+  /** CUBIC's HyStart (Linux tcp_cubic.c `hystart`), both ends' sockets; default off. */
+  hystart?: boolean;
+  /** TCP_MAXSEG (iperf3 -M): the MSS both ends advertise, so neither sends larger segments. */
+  mss?: number;
 }
 
 export interface IperfStreamInterval {
@@ -91,6 +95,7 @@ export interface IperfApp {
 
 const BLOCK = new Uint8Array(131072);
 for (let i = 0; i < BLOCK.length; i++) BLOCK[i] = i & 0xff;
+immutablePayload(BLOCK); // never written again: TCP sums it once, not per segment
 
 interface Stream {
   socket: number;
@@ -118,7 +123,12 @@ export function startIperf(stack: GuestStack, opts: IperfOptions): IperfApp {
   if (opts.bytes !== undefined && !(Number.isInteger(opts.bytes) && opts.bytes > 0)) throw new UserError('IPERF_BYTES', `bytes must be a positive integer`, { where: `${where}.bytes` });
   if (!(intervalNs > 0)) throw new UserError('IPERF_INTERVAL', `interval must be positive`, { where: `${where}.interval` });
   const durationNs = opts.bytes !== undefined ? opts.durationNs : (opts.durationNs ?? 10_000_000_000);
-  const config = { cc, ...(opts.windowBytes !== undefined ? { rcvBuf: opts.windowBytes, sndBuf: opts.windowBytes } : {}) };
+  const config = {
+    cc,
+    ...(opts.windowBytes !== undefined ? { rcvBuf: opts.windowBytes, sndBuf: opts.windowBytes } : {}),
+    ...(opts.hystart !== undefined ? { hystart: opts.hystart } : {}),
+    ...(opts.mss !== undefined ? { mss: opts.mss } : {}),
+  };
   const sim = stack.sim;
   const streams: Stream[] = [];
   const server = opts.server === false ? undefined : findStacksByIpv4(sim, dst)[0];

@@ -15,7 +15,8 @@
  * ICMP errors: UDP to a closed port answers port unreachable (Linux `__udp4_lib_rcv`, with Linux's
  * per-destination rate limit, `icmp-ratelimit.ts`); received destination-unreachable/time-exceeded go to `onIcmpError` subscribers
  * (traceroute), and fragmentation needed lowers the path MTU to that destination (RFC 1191,
- * Linux's min_pmtu 552 floor), so later sends larger than it are dropped as `mtu` (EMSGSIZE).
+ * Linux's min_pmtu 552 floor), so later sends larger than it are dropped as `mtu` (EMSGSIZE)
+ * and TCP connections to it lower their MSS and resend (`TcpStack.fragNeeded`).
  *
  * Deliberate omissions: no IP fragmentation or reassembly (sends over the MTU are dropped as
  * `mtu`), IPv6 is used only for announcements
@@ -36,6 +37,7 @@ import { buildIpv4Datagram, writeMac } from '../wire/ipv4-frame.js';
 import { IcmpRateLimit } from './icmp-ratelimit.js';
 import { DEFAULT_NEIGHBOR_OPTIONS, NeighborTable, type NeighborOptions } from './neighbor.js';
 import { TcpStack, type TcpConfig, type TcpIpLayer } from '../tcp/index.js';
+import { allocFrame } from '../tcp/payload.js';
 import { UdpSink } from './udp-sink.js';
 
 export interface GuestStackOptions {
@@ -220,9 +222,10 @@ export class GuestStack {
       headroom: 34,
       route: (dst) => {
         const r = this.route(dst);
-        return r === null ? null : { src: r.iface.ipv4!, mtu: r.iface.nic.mtu };
+        // dst_mtu: the interface MTU, or the smaller path MTU learned for dst (RFC 1191).
+        return r === null ? null : { src: r.iface.ipv4!, mtu: Math.min(r.iface.nic.mtu, this.pathMtu.get(dst) ?? 65535) };
       },
-      allocate: (l4Len) => new Uint8Array(Math.max(34 + l4Len, 60)),
+      allocate: (l4Len) => allocFrame(Math.max(34 + l4Len, 60)),
       output: (buf, src, dst, l4Len, ecn) => {
         const route = this.route(dst);
         if (route === null) return this.drop('no-route', 1);
@@ -480,6 +483,8 @@ export class GuestStack {
         const qdst = readU32(quote, 16);
         if (this.pathMtu.size >= 4096 && !this.pathMtu.has(qdst)) this.pathMtu.clear();
         this.pathMtu.set(qdst, Math.min(mtu, this.pathMtu.get(qdst) ?? 65535));
+        // tcp_v4_err → tcp_v4_mtu_reduced: the connection the quote names lowers its MSS.
+        if (quote[9] === 6 && this.tcpStack !== null) this.tcpStack.fragNeeded(quote, this.pathMtu.get(qdst)!);
       }
       for (const h of this.icmpErrorHandlers) h({ srcIp: src, type, code: f[l4 + 1]!, quote, timeNs: this.sim.now });
       return;

@@ -33,6 +33,7 @@ export {
   type MigrationDeps,
   type MigrationRecord,
   type MigrationStatus,
+  type StorageMigration,
   type SwitchoverResult,
   type FailoverHooks,
   type FailoverStep,

@@ -134,13 +134,37 @@ export interface MigrationDeps {
   stall?: (stalled: boolean) => void;
   /** Extra fields for the record's `stream` object (e.g. `via`, addresses). */
   streamInfo?: Record<string, unknown>;
+  /**
+   * Block migration (`storage: mirror`): the VM's local disks are mirrored to the destination
+   * before the RAM stream starts (see `StorageMigration`).
+   */
+  storage?: StorageMigration;
+}
+
+/**
+ * The storage half of a block migration, as libvirt drives QEMU's drive-mirror over NBD
+ * (`qemuMigrationSrcNBDStorageCopy`): start a mirror job per disk; once every job is ready
+ * (BLOCK_JOB_READY) the RAM migration starts; the jobs keep copying the guest's writes while RAM
+ * is copied; with the VM paused for stop-and-copy the jobs drain (QEMU drains all block I/O when
+ * the VM stops) and the switchover waits for RAM and disks both.
+ */
+export interface StorageMigration {
+  start(events: { ready(): void; fail(reason: string): void }): void;
+  /** The VM is paused: copy what is still dirty and flush the targets; `done(null)` or why not. */
+  complete(done: (error: string | null) => void): void;
+  /** Switchover done: the VM's disks are now the targets (the mirror's pivot). */
+  pivot(): void;
+  /** The migration failed: stop copying; the VM keeps its source disks. */
+  cancel(): void;
+  /** The record's `storage` object. */
+  record(): Record<string, unknown>;
 }
 
 /**
  * `postcopy`: running on the destination while pages still come from the source; `lost`: the
  * stream broke during post-copy, so neither host has all of the VM's memory.
  */
-export type MigrationStatus = 'scheduled' | 'precopy' | 'paused' | 'completed' | 'failed' | 'refused' | 'postcopy' | 'lost';
+export type MigrationStatus = 'scheduled' | 'mirror' | 'precopy' | 'paused' | 'completed' | 'failed' | 'refused' | 'postcopy' | 'lost';
 
 export interface TimelineEntry {
   time_ns: number;
@@ -181,6 +205,8 @@ export interface MigrationRecord {
   failover?: FailoverStep[];
   /** The migration stream over the fabric (`via:` only). */
   stream?: StreamStats & Record<string, unknown>;
+  /** Block migration of the disks (`storage: mirror` only). */
+  storage?: Record<string, unknown>;
 }
 
 export class LiveMigration {
@@ -200,6 +226,9 @@ export class LiveMigration {
   private readonly unhooks: Array<() => void> = [];
   private finished = false;
   private stream: MigrationStream | null = null;
+  /** Block migration: RAM copied / disks in sync, each waiting for the other at switchover. */
+  private ramDone = false;
+  private storageDone = false;
 
   constructor(
     private readonly sim: Simulation,
@@ -219,7 +248,7 @@ export class LiveMigration {
 
   /** True while pre-copy or stop-and-copy is under way (or about to start). */
   get active(): boolean {
-    return this.status === 'scheduled' || this.status === 'precopy' || this.status === 'paused' || this.status === 'postcopy';
+    return this.status === 'scheduled' || this.status === 'mirror' || this.status === 'precopy' || this.status === 'paused' || this.status === 'postcopy';
   }
 
   /** Refuses a migration that has not started (e.g. another one of the VM is in progress). */
@@ -260,6 +289,36 @@ export class LiveMigration {
       });
       this.note(`${vf.path}: VF ${vf.vf} unplugged, traffic fails over to standby ${s.vm}.${vf.standby}`);
     }
+    if (this.deps.storage) {
+      this.startStorage(this.deps.storage);
+      return;
+    }
+    this.startRam();
+  }
+
+  /** Block migration first: the RAM migration starts when every disk's mirror is ready. */
+  private startStorage(st: StorageMigration): void {
+    const s = this.spec;
+    this.status = 'mirror';
+    this.note(`block mirror of ${s.vm}'s disks to ${s.to} starts (drive-mirror over NBD)`);
+    this.emit('block_mirror_start', {});
+    st.start({
+      ready: () => {
+        if (this.status !== 'mirror') return;
+        this.note(`block mirror ready: ${s.vm}'s disks in sync on ${s.to}; RAM migration starts`);
+        this.emit('block_mirror_ready', {});
+        this.startRam();
+      },
+      fail: (reason) => {
+        const why = `block mirror failed: ${reason}`;
+        if (this.status === 'mirror') this.failed(why, false);
+        else if (this.stream && (this.status === 'precopy' || this.status === 'paused')) this.stream.abort(why);
+      },
+    });
+  }
+
+  private startRam(): void {
+    const s = this.spec;
     if (this.deps.stream) {
       this.startStream(this.deps.stream);
       return;
@@ -304,9 +363,12 @@ export class LiveMigration {
     this.note(`migration ${s.vm} ${s.from} → ${s.to} starts (pre-copy over the fabric)`);
     this.emit('migration_start', {});
     const rel = (): number => this.sim.now - this.startNs;
+    const shift = rel();
     this.stream = make({
       round: (r) => {
-        plan.rounds.push(r);
+        // the stream counts from its own start; the plan from the migration's (a block mirror
+        // may have run in between)
+        plan.rounds.push({ ...r, start_ns: r.start_ns + shift, end_ns: r.end_ns + shift });
         plan.threshold_bytes = r.threshold_bytes;
       },
       pause: (bytes) => {
@@ -319,6 +381,11 @@ export class LiveMigration {
         plan.stop_copy!.end_ns = rel();
         plan.end_ns = rel();
         plan.transferred_bytes = this.stream!.stats().written_bytes;
+        this.ramDone = true;
+        if (this.deps.storage && !this.storageDone) {
+          this.note('RAM copied; waiting for the block mirror to drain');
+          return;
+        }
         this.switchoverAndResume();
       },
       postcopyResume: (downtimeNs, missing) => {
@@ -341,24 +408,31 @@ export class LiveMigration {
         plan.failure = reason;
         plan.end_ns = rel();
         plan.transferred_bytes = this.stream!.stats().written_bytes;
-        this.message = reason;
-        if (lost) {
-          this.status = 'lost';
-          for (const nic of s.nics) nic.pause();
-          this.note(reason);
-          this.emit('migration_lost', { reason });
-          return;
-        }
-        const wasPaused = this.status === 'paused';
-        this.status = 'failed';
-        // QEMU resumes the source VM when the migration fails (migrate_fd_cleanup → vm_start).
-        if (wasPaused) for (const nic of s.nics) nic.resume();
-        this.note(`${reason}; ${s.vm} stays on ${s.from}${wasPaused ? ' (resumed)' : ''}`);
-        this.emit('migration_failed', { reason });
-        this.plugVfs(s.from, true);
+        this.failed(reason, lost);
       },
     });
     this.stream.start();
+  }
+
+  /** The migration failed (or the VM is lost in post-copy); QEMU keeps the VM on the source. */
+  private failed(reason: string, lost: boolean): void {
+    const s = this.spec;
+    this.message = reason;
+    this.deps.storage?.cancel();
+    if (lost) {
+      this.status = 'lost';
+      for (const nic of s.nics) nic.pause();
+      this.note(reason);
+      this.emit('migration_lost', { reason });
+      return;
+    }
+    const wasPaused = this.status === 'paused';
+    this.status = 'failed';
+    // QEMU resumes the source VM when the migration fails (migrate_fd_cleanup → vm_start).
+    if (wasPaused) for (const nic of s.nics) nic.resume();
+    this.note(`${reason}; ${s.vm} stays on ${s.from}${wasPaused ? ' (resumed)' : ''}`);
+    this.emit('migration_failed', { reason });
+    this.plugVfs(s.from, true);
   }
 
   private refusal(): string | null {
@@ -398,6 +472,29 @@ export class LiveMigration {
     }
     this.note(`${s.vm} paused for stop-and-copy (${this.plan!.stop_copy!.bytes} bytes)`);
     this.emit('migration_pause', {});
+    if (this.deps.storage) this.drainStorage(this.deps.storage);
+  }
+
+  /** With the VM paused, the mirrors copy their last dirty chunks and flush the targets. */
+  private drainStorage(st: StorageMigration): void {
+    st.complete((error) => {
+      if (this.status !== 'paused') return;
+      if (error !== null) {
+        const why = `block mirror failed at switch-over: ${error}`;
+        if (this.ramDone || !this.stream) this.failed(why, false);
+        else this.stream.abort(why);
+        return;
+      }
+      this.storageDone = true;
+      this.note('block mirror drained: every disk in sync on the destination, targets flushed');
+      if (!this.ramDone) return;
+      const plan = this.plan!;
+      const rel = this.sim.now - this.startNs;
+      plan.downtime_ns = this.sim.now - this.pauseNs!;
+      plan.stop_copy!.end_ns = rel;
+      plan.end_ns = rel;
+      this.switchoverAndResume();
+    });
   }
 
   private switchoverAndResume(): void {
@@ -418,6 +515,7 @@ export class LiveMigration {
       moved.push(`${nic.path} → ${r.newPort}`);
     }
     this.note(`switchover: ${moved.join(', ')}`);
+    this.deps.storage?.pivot();
     // Watch the tables before anything from the new location is seen.
     if (this.tracker) {
       this.tracker.arm();
@@ -529,6 +627,7 @@ export class LiveMigration {
       timeline: this.fullTimeline(roundsSoFar, ann),
       ...((s.vfs ?? []).length > 0 ? { failover: this.failoverSteps.map((f) => ({ ...f })) } : {}),
       ...(this.stream ? { stream: { ...(this.deps.streamInfo ?? {}), ...this.stream.stats() } } : {}),
+      ...(this.deps.storage ? { storage: this.deps.storage.record() } : {}),
     };
   }
 

@@ -244,6 +244,16 @@ export class MigrationStream {
     };
   }
 
+  /**
+   * Fails the migration from outside (a block mirror of the VM's disks failed): the connections
+   * are aborted and `fail` reports `reason`, as QEMU's `migrate_cancel` after libvirt sees a
+   * failed storage job. No effect once done or failed.
+   */
+  abort(reason: string): void {
+    if (this.phase === 'done' || this.phase === 'failed') return;
+    this.fail(reason, this.phase === 'postcopy');
+  }
+
   /** Stops everything (end of run, or a newer migration of the VM). */
   stop(): void {
     if (this.tick) this.tick.cancel();

@@ -2,10 +2,15 @@
  * Block mirror over NBD: QEMU's drive-mirror (block/mirror.c) from a local image to an NBD export,
  * the storage half of a live migration of a VM whose disk is not shared.
  *
- * Model, as QEMU does it with `sync: full` to a target not known to read as zeros:
- * - a dirty bitmap at `granularity` (QEMU: the cluster size, at most 64 KiB) starts with every
- *   chunk dirty; the copy walks it in order, at most `maxInFlight` operations (QEMU: 16) of at
- *   most `bufSize`;
+ * Model, as QEMU does it with `sync: full` to a target not known to read as zeros
+ * (block/mirror.c `mirror_dirty_init`: an NBD target has no zero-init):
+ * - the target is pre-zeroed first with NBD_CMD_WRITE_ZEROES of up to 2 GiB each (QEMU:
+ *   `QEMU_ALIGN_DOWN(INT_MAX, granularity)` per request), then a dirty bitmap at `granularity`
+ *   (QEMU: the cluster size, at most 64 KiB) is set where the source is allocated (data or zero
+ *   clusters in any layer, `bdrv_is_allocated_above`); unallocated ranges are never looked at
+ *   again. With `preZero: false` every chunk starts dirty instead (QEMU with a target whose
+ *   contents are unknown and cannot write zeroes). The copy walks the bitmap in order, at most
+ *   `maxInFlight` operations (QEMU: 16) of at most `bufSize`;
  * - each dirty range is looked up in the source: data is sent as NBD_CMD_WRITE, a range that
  *   reads as zeros as NBD_CMD_WRITE_ZEROES (QEMU's MIRROR_METHOD_ZERO) - so a thin 100 GiB disk
  *   with 3 GiB allocated sends 3 GiB of payload plus a few bytes per zero range;
@@ -19,6 +24,7 @@
  * tests check it with `qemu-img compare` against a real qemu-nbd target).
  */
 import type { Chain } from '../block/chain.js';
+import { ST_UNALLOC } from '../block/image.js';
 import { chainStatus } from './block-export.js';
 import type { NbdClient, NbdReply } from './client.js';
 
@@ -29,7 +35,17 @@ export interface MirrorOptions {
   bufSize?: number;
   /** Operations in flight (default 16, QEMU's MAX_IN_FLIGHT). */
   maxInFlight?: number;
+  /**
+   * Read the source's bytes for each copy (default true). False: payloads of the right length
+   * carry zeros and the source is only asked for its allocation map — a timing-only mirror
+   * whose target is a sink (the fabric's data-less disks).
+   */
+  readData?: boolean;
+  /** Pre-zero the target and copy only allocated ranges (default true, see the file comment). */
+  preZero?: boolean;
   onReady?(): void;
+  /** The target failed a request (or the connection broke): the job stops copying. */
+  onError?(message: string): void;
 }
 
 export interface MirrorStats {
@@ -39,9 +55,14 @@ export interface MirrorStats {
   zeroBytes: number;
   writes: number;
   zeroWrites: number;
+  /** Chunks copied (data or zeros), re-copies included. */
+  copiedChunks: number;
   /** Chunks copied more than once because the guest wrote them during the job. */
   recopiedChunks: number;
 }
+
+/** log2 of the chunks per block of the free-chunk summary. */
+const BLOCK_SHIFT = 12;
 
 export class MirrorJob {
   private readonly gran: number;
@@ -62,7 +83,7 @@ export class MirrorJob {
   private failed: NbdReply | null = null;
   private readySent = false;
   private completing: ((r: { error: number; message?: string }) => void) | null = null;
-  readonly stats: MirrorStats = { dataBytes: 0, zeroBytes: 0, writes: 0, zeroWrites: 0, recopiedChunks: 0 };
+  readonly stats: MirrorStats = { dataBytes: 0, zeroBytes: 0, writes: 0, zeroWrites: 0, copiedChunks: 0, recopiedChunks: 0 };
 
   constructor(
     private readonly source: Chain,
@@ -73,10 +94,68 @@ export class MirrorJob {
     this.bufSize = Math.max(this.gran, o.bufSize ?? 1 << 20);
     this.maxInFlight = o.maxInFlight ?? 16;
     const chunks = Math.ceil(source.virtualSize / this.gran);
-    this.dirty = new Uint8Array(chunks).fill(1);
     this.copied = new Uint8Array(chunks);
     this.busy = new Uint8Array(chunks);
-    this.dirtyCount = chunks;
+    if (o.preZero === false) {
+      this.dirty = new Uint8Array(chunks).fill(1);
+      this.dirtyCount = chunks;
+      this.zeroAt = source.virtualSize;
+    } else {
+      this.dirty = new Uint8Array(chunks);
+      this.dirtyCount = 0;
+      // one pass over the allocation map (a thin image answers in runs, not per chunk)
+      let pos = 0;
+      for (const run of chainStatus(source, 0, source.virtualSize, Number.MAX_SAFE_INTEGER)) {
+        if (run.kind !== ST_UNALLOC) {
+          const last = Math.min(chunks - 1, Math.floor((pos + run.length - 1) / this.gran));
+          for (let c = Math.floor(pos / this.gran); c <= last; c++) {
+            if (this.dirty[c] === 0) {
+              this.dirty[c] = 1;
+              this.dirtyCount++;
+            }
+          }
+        }
+        pos += run.length;
+      }
+    }
+    this.freeIn = new Uint32Array((chunks >>> BLOCK_SHIFT) + 1);
+    for (let c = 0; c < chunks; c++) if (this.dirty[c] === 1) this.freeIn[c >>> BLOCK_SHIFT]!++;
+  }
+
+  /** The first chunk at or after `from` that is dirty and not being copied (or the chunk count). */
+  private nextFree(from: number): number {
+    const n = this.dirty.length;
+    let c = from;
+    while (c < n) {
+      const b = c >>> BLOCK_SHIFT;
+      if (this.freeIn[b] === 0) {
+        c = (b + 1) << BLOCK_SHIFT;
+        continue;
+      }
+      const end = Math.min(n, (b + 1) << BLOCK_SHIFT);
+      for (; c < end; c++) if (this.dirty[c] === 1 && this.busy[c] === 0) return c;
+    }
+    return n;
+  }
+
+  /**
+   * Dirty chunks not in flight per block of 2^BLOCK_SHIFT chunks: the search for the next chunk to
+   * copy skips clean blocks, so a pass over a mostly clean 100 GiB bitmap is cheap.
+   */
+  private freeIn: Uint32Array = new Uint32Array(0);
+
+  /** Pre-zeroing reached here (the whole target once it equals `virtualSize`). */
+  private zeroAt = 0;
+  private zeroInFlight = 0;
+
+  /** The granularity: bytes per bitmap bit (one "cluster" of the summary). */
+  get granularity(): number {
+    return this.gran;
+  }
+
+  /** The first error, once the job failed. */
+  get error(): string | null {
+    return this.failed ? (this.failed.message ?? `NBD error ${this.failed.error}`) : null;
   }
 
   get ready(): boolean {
@@ -99,6 +178,7 @@ export class MirrorJob {
       if (this.dirty[i] === 0) {
         this.dirty[i] = 1;
         this.dirtyCount++;
+        if (this.busy[i] === 0) this.freeIn[i >>> BLOCK_SHIFT]!++;
       }
     }
     if (first < this.cursor) this.cursor = first;
@@ -112,6 +192,31 @@ export class MirrorJob {
   }
 
   private pump(): void {
+    // Phase 1: pre-zero the target; data must not be copied before the zeroes land on it.
+    const size = this.source.virtualSize;
+    while (!this.failed && this.zeroAt < size && this.inFlight < this.maxInFlight) {
+      // QEMU_ALIGN_DOWN(INT_MAX, granularity): fits NBD's 32-bit length
+      const len = Math.min(size - this.zeroAt, Math.floor(0x7fffffff / this.gran) * this.gran);
+      const done = (r: NbdReply): void => {
+        this.inFlight--;
+        this.zeroInFlight--;
+        if (r.error !== 0 && !this.failed) {
+          this.failed = r;
+          this.o.onError?.(r.message ?? `NBD error ${r.error}`);
+        }
+        this.pump();
+      };
+      this.stats.zeroBytes += len;
+      this.stats.zeroWrites++;
+      this.inFlight++;
+      this.zeroInFlight++;
+      this.zeroAt += len;
+      this.target.writeZeroes(this.zeroAt - len, len, done);
+    }
+    if (this.zeroAt < size || this.zeroInFlight > 0) {
+      this.checkDone();
+      return;
+    }
     while (!this.failed && this.inFlight < this.maxInFlight && this.dirtyCount > 0) {
       if (!this.issueNext()) break;
     }
@@ -122,14 +227,10 @@ export class MirrorJob {
   private issueNext(): boolean {
     const n = this.dirty.length;
     const free = (c: number): boolean => this.dirty[c] === 1 && this.busy[c] === 0;
-    let i = this.cursor;
-    while (i < n && !free(i)) i++;
-    if (i >= n) {
-      // Wrap: dirt behind the cursor (written after the walk passed it).
-      i = 0;
-      while (i < n && !free(i)) i++;
-      if (i >= n) return false;
-    }
+    let i = this.nextFree(this.cursor);
+    // Wrap: dirt behind the cursor (written after the walk passed it).
+    if (i >= n) i = this.nextFree(0);
+    if (i >= n) return false;
     const offset = i * this.gran;
     const maxLen = Math.min(this.bufSize, this.source.virtualSize - offset);
     // The run of this status, inside the dirty chunks.
@@ -149,16 +250,22 @@ export class MirrorJob {
     for (let c = i; c < i + chunks; c++) {
       this.dirty[c] = 0;
       this.dirtyCount--;
+      this.stats.copiedChunks++;
       if (this.copied[c]) this.stats.recopiedChunks++;
       this.copied[c] = 1;
       this.busy[c] = 1;
     }
+    for (let c = i; c < i + chunks; c++) this.freeIn[c >>> BLOCK_SHIFT]!--;
     this.cursor = i + chunks;
     this.inFlight++;
     const done = (r: NbdReply): void => {
       this.inFlight--;
       this.busy.fill(0, i, i + chunks);
-      if (r.error !== 0 && !this.failed) this.failed = r;
+      for (let c = i; c < i + chunks; c++) if (this.dirty[c] === 1) this.freeIn[c >>> BLOCK_SHIFT]!++;
+      if (r.error !== 0 && !this.failed) {
+        this.failed = r;
+        this.o.onError?.(r.message ?? `NBD error ${r.error}`);
+      }
       this.pump();
     };
     if (status.zero) {
@@ -167,7 +274,7 @@ export class MirrorJob {
       this.target.writeZeroes(offset, len, done);
     } else {
       const data = new Uint8Array(len);
-      this.source.read(offset, data);
+      if (this.o.readData !== false) this.source.read(offset, data);
       this.stats.dataBytes += len;
       this.stats.writes++;
       this.target.write(offset, data, done);

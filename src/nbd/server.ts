@@ -194,6 +194,11 @@ export class NbdServer {
     return this.phase === 'closed';
   }
 
+  /** The export chosen in the handshake (undefined before). */
+  get exportName(): string | undefined {
+    return this.exp?.name;
+  }
+
   /** Bytes from the client. Protocol violations hang up (reported through `onError`), never throw. */
   receive(chunk: Uint8Array): void {
     if (this.stopped()) return;

@@ -5,10 +5,10 @@
  * read a whole fixed struct and check `bad` once (OpenFlow answers a short message with one
  * ERROR, not with an exception). u64 fields are bigint; everything narrower is a number.
  *
- * Speed: encoded messages are carved out of 64 KiB slabs and decoded byte fields (packet data,
- * error data) are views into the input, because allocating an ArrayBuffer per message costs more
- * than the whole encode. So a decoded message shares memory with the bytes it came from: callers
- * that reuse an input buffer must copy what they keep.
+ * Speed: messages are encoded straight into 64 KiB slabs (`slabWriter`/`slabTake`: no copy) and
+ * decoded byte fields (packet data, error data) are views into the input, because allocating an
+ * ArrayBuffer per message costs more than the whole encode. So a decoded message shares memory
+ * with the bytes it came from: callers that reuse an input buffer must copy what they keep.
  */
 
 const SLAB_SIZE = 64 * 1024;
@@ -27,6 +27,43 @@ export function allocBytes(n: number): Uint8Array {
   return v;
 }
 
+/** Room a message gets in the slab before `slabWriter` starts a fresh one (larger ones grow out). */
+const SLAB_RESERVE = 8 * 1024;
+let slabView = new DataView(slab.buffer);
+let slabWriterStart = 0;
+
+/**
+ * A writer positioned at the free end of the current slab: encode into it, then `slabTake` returns
+ * the bytes as a view of the slab without a copy (the encoder's hot path).
+ */
+export function slabWriter(): Writer {
+  if (SLAB_SIZE - slabPos < SLAB_RESERVE) {
+    slab = new Uint8Array(SLAB_SIZE);
+    slabView = new DataView(slab.buffer);
+    slabPos = 0;
+  }
+  const w = slabW;
+  w.buf = slab;
+  w.view = slabView;
+  w.pos = slabPos;
+  slabWriterStart = slabPos;
+  return w;
+}
+
+/** The bytes written since `slabWriter()`; the slab space is handed out (never twice). */
+export function slabTake(w: Writer): Uint8Array {
+  if (w.buf !== slab) {
+    // The message outgrew the slab: the writer moved to a private buffer (a copy); the slab's
+    // free space stays free.
+    const out = w.buf.subarray(slabWriterStart, w.pos);
+    w.buf = EMPTY;
+    return out;
+  }
+  const out = slab.subarray(slabWriterStart, w.pos);
+  slabPos = (w.pos + 7) & ~7;
+  return out;
+}
+
 let lastBuffer: ArrayBufferLike | null = null;
 let lastView: DataView | null = null;
 
@@ -37,6 +74,8 @@ function viewOf(b: Uint8Array): DataView {
   }
   return lastView!;
 }
+
+const EMPTY = new Uint8Array(0);
 
 export class Writer {
   buf: Uint8Array;
@@ -67,17 +106,29 @@ export class Writer {
   }
   u16(v: number): void {
     if (this.pos + 2 > this.buf.length) this.grow(2);
-    this.view.setUint16(this.pos, v);
-    this.pos += 2;
+    const b = this.buf;
+    const p = this.pos;
+    b[p] = v >>> 8;
+    b[p + 1] = v;
+    this.pos = p + 2;
   }
   u32(v: number): void {
     if (this.pos + 4 > this.buf.length) this.grow(4);
-    this.view.setUint32(this.pos, v >>> 0);
-    this.pos += 4;
+    const b = this.buf;
+    const p = this.pos;
+    b[p] = v >>> 24;
+    b[p + 1] = v >>> 16;
+    b[p + 2] = v >>> 8;
+    b[p + 3] = v;
+    this.pos = p + 4;
   }
   u64(v: bigint): void {
     if (this.pos + 8 > this.buf.length) this.grow(8);
-    this.view.setBigUint64(this.pos, BigInt.asUintN(64, v));
+    // Most u64s on the wire (cookies, counters) fit 32 bits: no BigInt arithmetic for them.
+    if (v >= 0n && v <= 0xffffffffn) {
+      this.view.setUint32(this.pos, 0);
+      this.view.setUint32(this.pos + 4, Number(v));
+    } else this.view.setBigUint64(this.pos, BigInt.asUintN(64, v));
     this.pos += 8;
   }
   /** A 48-bit value held in a number (MAC addresses). */
@@ -87,7 +138,9 @@ export class Writer {
   }
   pad(n: number): void {
     if (this.pos + n > this.buf.length) this.grow(n);
-    this.buf.fill(0, this.pos, this.pos + n);
+    // A loop beats fill() for the few bytes of OpenFlow padding.
+    const b = this.buf;
+    for (let i = this.pos, e = this.pos + n; i < e; i++) b[i] = 0;
     this.pos += n;
   }
   bytes(b: Uint8Array): void {
@@ -122,20 +175,30 @@ export class Writer {
 
 export class Reader {
   /** A DataView over the whole underlying buffer: index with `base + pos`. */
-  readonly view: DataView;
-  readonly base: number;
+  view: DataView;
+  base: number;
   pos: number;
   /** Set once any read went past `end`. */
   bad = false;
 
   constructor(
-    readonly buf: Uint8Array,
+    public buf: Uint8Array,
     start = 0,
     public end = buf.length,
   ) {
     this.view = viewOf(buf);
     this.base = buf.byteOffset;
     this.pos = start;
+  }
+
+  /** Points the reader at a new buffer (the decoder reuses one reader per call). */
+  reset(buf: Uint8Array): void {
+    this.buf = buf;
+    this.view = viewOf(buf);
+    this.base = buf.byteOffset;
+    this.pos = 0;
+    this.end = buf.length;
+    this.bad = false;
   }
 
   get left(): number {
@@ -156,22 +219,32 @@ export class Reader {
     return this.buf[this.pos++]!;
   }
   u16(): number {
-    if (!this.need(2)) return 0;
-    const v = this.view.getUint16(this.base + this.pos);
-    this.pos += 2;
-    return v;
+    const p = this.pos;
+    if (p + 2 > this.end) return this.short();
+    const b = this.buf;
+    this.pos = p + 2;
+    return (b[p]! << 8) | b[p + 1]!;
   }
   u32(): number {
-    if (!this.need(4)) return 0;
-    const v = this.view.getUint32(this.base + this.pos);
-    this.pos += 4;
-    return v;
+    const p = this.pos;
+    if (p + 4 > this.end) return this.short();
+    const b = this.buf;
+    this.pos = p + 4;
+    return ((b[p]! << 24) | (b[p + 1]! << 16) | (b[p + 2]! << 8) | b[p + 3]!) >>> 0;
+  }
+  /** A read past `end`: marks the reader bad and returns 0. */
+  private short(): number {
+    this.bad = true;
+    this.pos = this.end;
+    return 0;
   }
   u64(): bigint {
     if (!this.need(8)) return 0n;
-    const v = this.view.getBigUint64(this.base + this.pos);
+    const at = this.base + this.pos;
     this.pos += 8;
-    return v;
+    // 0 (the usual cookie, mask, metadata) needs no BigInt allocation.
+    if (this.view.getUint32(at) === 0 && this.view.getUint32(at + 4) === 0) return 0n;
+    return this.view.getBigUint64(at);
   }
   u48(): number {
     const hi = this.u16();
@@ -199,3 +272,5 @@ export class Reader {
     return s;
   }
 }
+
+const slabW = new Writer(0);

@@ -101,6 +101,11 @@ export class OfChannel {
     this.send(this.o.agent.packetIn(inPort, frame, rule));
   }
 
+  /** An asynchronous message of the bridge (FLOW_REMOVED, PORT_STATUS): sent once the handshake is done. */
+  sendAsync(m: OfpMessage): void {
+    if (this.state === 'up') this.send(m);
+  }
+
   /**
    * Messages the controller sent (whole messages, in order) arrive `latencyNs` from now. Called by
    * the driver at a settle point.
@@ -178,7 +183,14 @@ export class OfChannel {
       }
       return;
     }
-    const res = this.o.agent.handle(m);
+    const agent = this.o.agent;
+    agent.requester = this;
+    let res;
+    try {
+      res = agent.handle(m);
+    } finally {
+      agent.requester = null;
+    }
     if (Array.isArray(res)) for (const x of res) this.send(x);
     else this.sendError(res, m.xid, raw);
   }

@@ -8,10 +8,12 @@
  * types. `errorFor` turns that into the ERROR message to send back (xid of the request, the
  * first 64 bytes of the request as data, as §7.4.4 asks).
  *
- * `encode` writes into one reused buffer and returns a copy: callers may keep the bytes.
+ * `encode` writes straight into a slab of fresh memory (buf.ts) and returns a view of it: callers
+ * may keep the bytes, nothing writes there again. `decode` reuses one reader and allocates only
+ * the records it returns (no BigInt for zero u64s): the codec's cost is `openflow_msgs_per_s`.
  */
 import { readActions, readInstructions, writeActions, writeInstructions } from './actions.js';
-import { Reader, Writer } from './buf.js';
+import { Reader, slabTake, slabWriter, type Writer } from './buf.js';
 import { readBands, readBuckets, writeBands, writeBuckets } from './buckets.js';
 import { OFPBRC, OFPET, OFPFC, OFPFMFC, OFPHET_VERSIONBITMAP, OFPT, OFP_HEADER_LEN, OFP_MAX_MSG_LEN, OFP_VERSION } from './constants.js';
 import type { OfpMessage } from './messages.js';
@@ -56,7 +58,7 @@ export function messageTypeCode(t: OfpMessage['type']): number {
   return TYPE_CODE[t];
 }
 
-const shared = new Writer(4096);
+const decodeReader = new Reader(new Uint8Array(0));
 
 /** Writes `m` (header included) into `w` at its position. */
 export function encodeInto(w: Writer, m: OfpMessage): void {
@@ -73,9 +75,9 @@ export function encodeInto(w: Writer, m: OfpMessage): void {
 
 /** The wire bytes of `m`. Throws RangeError only for a message over 65535 bytes (a caller bug). */
 export function encode(m: OfpMessage): Uint8Array {
-  shared.reset();
-  encodeInto(shared, m);
-  return shared.take();
+  const w = slabWriter();
+  encodeInto(w, m);
+  return slabTake(w);
 }
 
 function writeBody(w: Writer, m: OfpMessage): void {
@@ -256,7 +258,9 @@ export function decode(bytes: Uint8Array): DecodeResult {
   if (bytes.length < OFP_HEADER_LEN) {
     return { ok: false, err: badLen(0, `message of ${bytes.length} bytes is shorter than the 8-byte header`), xid: 0, version: bytes[0] ?? 0, msgType: bytes[1] ?? 0 };
   }
-  const r = new Reader(bytes);
+  // One reader for every call (decode is not re-entrant): no allocation per message.
+  const r = decodeReader;
+  r.reset(bytes);
   const version = r.u8();
   const type = r.u8();
   const length = r.u16();

@@ -84,6 +84,8 @@ export const OXM_FIELDS: OxmFieldDef[] = DEFS.map(([name, id, len, maskable, max
   max === undefined ? { name, id, len, maskable } : { name, id, len, maskable, max },
 );
 export const OXM_BY_NAME = new Map<OxmName, OxmFieldDef>(OXM_FIELDS.map((d) => [d.name, d]));
+/** The same by name as a plain record (the encoder's per-TLV lookup; cheaper than a Map). */
+const OXM_DEF = Object.fromEntries(OXM_FIELDS.map((d) => [d.name, d])) as Record<OxmName, OxmFieldDef>;
 const OXM_BY_ID: (OxmFieldDef | undefined)[] = [];
 for (const d of OXM_FIELDS) OXM_BY_ID[d.id] = d;
 
@@ -189,7 +191,7 @@ export function writeOxm(w: Writer, o: Oxm): void {
     w.bytes(o.payload);
     return;
   }
-  const d = OXM_BY_NAME.get(o.field)!;
+  const d = OXM_DEF[o.field];
   const hm = o.mask !== undefined;
   w.u16(OFPXMC_OPENFLOW_BASIC);
   w.u8((d.id << 1) | (hm ? 1 : 0));
@@ -208,6 +210,9 @@ export function writeMatch(w: Writer, m: Match): void {
   w.align8(start);
 }
 
+/** The oxm_field of the TLV `readOxm` read last (saves `readMatch` a lookup by name). */
+let lastOxmId = 0;
+
 /** Reads one TLV from `r` (which ends where the TLV list ends). */
 export function readOxm(r: Reader): Oxm | OfpErr {
   const at = r.pos;
@@ -219,6 +224,7 @@ export function readOxm(r: Reader): Oxm | OfpErr {
   const hm = (fb & 1) === 1;
   if (len > r.left) return matchErr(OFPBMC.BAD_LEN, at, `OXM length ${len} past the end of the match`);
   const d = cls === OFPXMC_OPENFLOW_BASIC ? OXM_BY_ID[id] : undefined;
+  lastOxmId = id;
   if (!d) return { field: 'raw', oxmClass: cls, oxmField: id, hasMask: hm, payload: r.bytes(len) };
   if (len !== (hm ? 2 * d.len : d.len)) return matchErr(OFPBMC.BAD_LEN, at, `${d.name}: OXM length ${len}, expected ${hm ? 2 * d.len : d.len}`);
   if (hm && !d.maskable) return matchErr(OFPBMC.BAD_MASK, at, `${d.name} cannot be masked`);
@@ -266,7 +272,7 @@ export function readMatch(r: Reader): Match | OfpErr {
       return o;
     }
     if (o.field !== 'raw') {
-      const id = OXM_BY_NAME.get(o.field)!.id;
+      const id = lastOxmId;
       const bit = 1 << (id & 31);
       const dup = id < 32 ? seenLo & bit : seenHi & bit;
       if (dup) {

@@ -6,17 +6,23 @@
  * gets either its reply, nothing (it needs none), or one ERROR naming the spec's type and code.
  * Nothing here throws on controller input. Virtual time only (`bridge.nowNs()`).
  *
+ * Asynchronous messages (§7.4): `flowRemoved` and `portStatus` build the FLOW_REMOVED and
+ * PORT_STATUS a bridge sends on its own (fabric/openflow.ts calls them from the flow-table and
+ * port hooks), filtered by the SET_ASYNC masks of the current role.
+ *
  * Limits (documented in docs/openflow.md): no packet buffering (buffer_id is always NO_BUFFER,
- * a FLOW_MOD/PACKET_OUT naming a buffer gets OFPBRC_BUFFER_UNKNOWN); no groups and no meters yet
- * (GROUP_MOD add → OFPGMFC_OUT_OF_GROUPS, METER_MOD add → OFPMMFC_OUT_OF_METERS); write_actions
- * and write_metadata → OFPBIC_UNSUP_INST; packet-out supports output actions only.
+ * a FLOW_MOD/PACKET_OUT naming a buffer gets OFPBRC_BUFFER_UNKNOWN); write_actions and
+ * write_metadata → OFPBIC_UNSUP_INST; packet-out supports output actions only.
  */
 import { UserError } from '../errors.js';
 import type { Port } from '../port/port.js';
 import type { Bridge } from '../vswitch/bridge.js';
-import type { FlowRule } from '../vswitch/flow-table.js';
+import type { FlowRemoveReason, FlowRule } from '../vswitch/flow-table.js';
 import { parseFlows } from '../vswitch/flow-parser.js';
+import type { Action as VAction } from '../vswitch/actions.js';
 import { KEY_WORDS, OFPP_LOCAL } from '../vswitch/fields.js';
+import { MAX_GROUPS } from '../vswitch/group-parser.js';
+import { MAX_BANDS, MAX_METERS } from '../vswitch/meter.js';
 import type { Action, Instruction } from './actions.js';
 import {
   OFPBAC,
@@ -28,6 +34,8 @@ import {
   OFPFC,
   OFPFF,
   OFPFMFC,
+  OFPAT,
+  OFPG_ALL,
   OFPG_ANY,
   OFPGC,
   OFPGMFC,
@@ -36,13 +44,16 @@ import {
   OFPMC,
   OFPMF,
   OFPMMFC,
+  OFPM_ALL,
   OFPP,
   OFPPC,
   OFPPF_10GB_FD,
   OFPPF_COPPER,
   OFPPMFC,
+  OFPPR,
   OFPPS,
   OFPR,
+  OFPRR,
   OFPRRFC,
   OFPSCFC,
   OFPTT_ALL,
@@ -57,6 +68,9 @@ import { splitMultipartReply } from './stream.js';
 import { tableFeatures } from './table-features.js';
 
 const OFPMP_TABLE_FEATURES = 12;
+/** enum ofp_group_capabilities (spec 1.3.5 §7.3.5.13). */
+const OFPGFC_SELECT_WEIGHT = 1;
+const OFPGFC_SELECT_LIVENESS = 2;
 import { actionsToText, instructionsToText, matchToText, toOfPort, toVPort, vactionsToInstructions, wordsToMatch } from './translate.js';
 
 export interface SwitchAgentOptions {
@@ -77,7 +91,13 @@ export class SwitchAgent {
   missSendLen = OFP_DEFAULT_MISS_SEND_LEN;
   configFlags = 0;
   role: number = OFPCR_ROLE.EQUAL;
-  private async: [[number, number], [number, number], [number, number]] = [[7, 0], [7, 0], [15, 0]];
+  /**
+   * SET_ASYNC masks [master/equal, slave] for packet-in, port-status, flow-removed. Defaults as
+   * OVS (ofp-util.c `ofputil_async_cfg_default`, spec §7.3.10): slaves get only port-status.
+   */
+  private async: [[number, number], [number, number], [number, number]] = [[7, 0], [7, 7], [15, 0]];
+  /** The connection whose message is being handled (a PORT_MOD's PORT_STATUS skips it, below). */
+  requester: object | null = null;
   /** How controllers installed each rule (flow stats give their instructions back unchanged). */
   private readonly ofInfo = new WeakMap<FlowRule, { instructions: Instruction[]; flags: number }>();
   readonly maxFlows: number;
@@ -107,6 +127,41 @@ export class SwitchAgent {
       match: [{ field: 'in_port', value: toOfPort(inPort) }],
       data: frame.slice(0, keep),
     };
+  }
+
+  private asyncAllowed(kind: 1 | 2, reason: number): boolean {
+    return (this.async[kind][this.role === OFPCR_ROLE.SLAVE ? 1 : 0] & (1 << reason)) !== 0;
+  }
+
+  /**
+   * The FLOW_REMOVED for a rule that left the tables (§6.5, §7.4.2), or null: only rules a
+   * controller installed with OFPFF_SEND_FLOW_REM report it, and an identical OFPFC_ADD that
+   * replaces a rule reports nothing (§6.4). Sent when the rule goes, in virtual time (OVS checks
+   * expiry about once a second: ofproto-dpif.c `rule_expire`; vfab at the exact instant).
+   */
+  flowRemoved(r: FlowRule, why: FlowRemoveReason): MessageOf<'flow_removed'> | null {
+    const info = this.ofInfo.get(r);
+    if (!info || !(info.flags & OFPFF.SEND_FLOW_REM) || why === 'replace') return null;
+    // OpenFlow 1.3 has no OFPRR_METER_DELETE (1.4 added it): a meter's deletion is a delete.
+    const reason =
+      why === 'idle_timeout' ? OFPRR.IDLE_TIMEOUT
+      : why === 'hard_timeout' ? OFPRR.HARD_TIMEOUT
+      : why === 'group_delete' ? OFPRR.GROUP_DELETE
+      : OFPRR.DELETE;
+    if (!this.asyncAllowed(2, reason)) return null;
+    const d = this.bridge.nowNs() - r.createdNs;
+    return {
+      type: 'flow_removed', xid: 0, cookie: r.cookie, priority: r.priority, reason, tableId: r.table,
+      durationSec: Math.floor(d / NS), durationNsec: d % NS, idleTimeout: r.idleTimeout, hardTimeout: r.hardTimeout,
+      packetCount: BigInt(r.nPackets), byteCount: BigInt(r.nBytes), match: wordsToMatch(r.value, r.mask),
+    };
+  }
+
+  /** The PORT_STATUS for a port added, deleted or changed (up/down) (§7.4.3), or null when masked. */
+  portStatus(change: 'add' | 'delete' | 'modify', ofport: number, name: string, port: Port): MessageOf<'port_status'> | null {
+    const reason = change === 'add' ? OFPPR.ADD : change === 'delete' ? OFPPR.DELETE : OFPPR.MODIFY;
+    if (!this.asyncAllowed(1, reason)) return null;
+    return { type: 'port_status', xid: 0, reason, desc: this.portDesc(toOfPort(ofport), name, port) };
   }
 
   /** Handles one decoded controller message; returns what to send back. */
@@ -400,6 +455,24 @@ export class SwitchAgent {
     return out;
   }
 
+  /** How many flows use each group / meter id (`count` adds the ids an action names to the set). */
+  private refCounts(count: (a: VAction, ids: Set<number>) => unknown): Map<number, number> {
+    const out = new Map<number, number>();
+    const ids = new Set<number>();
+    const walk = (acts: readonly VAction[]): void => {
+      for (const a of acts) {
+        count(a, ids);
+        if (a.type === 'clone') walk(a.actions);
+      }
+    };
+    for (const r of this.bridge.flowTables.rules()) {
+      ids.clear();
+      walk(r.actions);
+      for (const id of ids) out.set(id, (out.get(id) ?? 0) + 1);
+    }
+    return out;
+  }
+
   portDesc(no: number, name: string, port: Port): OfpPort {
     const speed = 10_000_000; // kb/s: vfab bridge ports are modelled as 10G copper
     const lowDp = Number(this.opts.datapathId & 0xffffffn);
@@ -455,9 +528,23 @@ export class SwitchAgent {
       case 'port_desc':
         body = { mp: 'port_desc', ports: this.ports().map((p) => this.portDesc(p.no, p.name, p.port)) };
         break;
-      case 'group':
-        body = { mp: 'group', stats: [] };
+      case 'group': {
+        // ofproto.c handle_group_request: OFPG_ALL or one group; an unknown id gives an empty reply.
+        const refs = this.refCounts((act, ids) => act.type === 'group' && ids.add(act.id));
+        const groups = [...this.bridge.groupTable.groups.values()].filter((g) => b.groupId === OFPG_ALL || g.id === b.groupId).sort((x, y) => x.id - y.id);
+        body = {
+          mp: 'group',
+          stats: groups.map((g) => {
+            const d = now - g.createdNs;
+            return {
+              groupId: g.id, refCount: refs.get(g.id) ?? 0, packetCount: BigInt(g.nPackets), byteCount: BigInt(g.nBytes),
+              durationSec: Math.floor(d / NS), durationNsec: d % NS,
+              bucketStats: g.buckets.map((bk) => ({ packetCount: BigInt(bk.nPackets), byteCount: BigInt(bk.nBytes) })),
+            };
+          }),
+        };
         break;
+      }
       case 'group_desc':
         body = {
           mp: 'group_desc',
@@ -475,16 +562,34 @@ export class SwitchAgent {
             })),
         };
         break;
-      case 'group_features':
-        body = { mp: 'group_features', types: 0, capabilities: 0, maxGroups: [0, 0, 0, 0], actions: [0, 0, 0, 0] };
+      case 'group_features': {
+        // All four types; weights and liveness, no chaining (GROUP_MOD refuses it); the actions
+        // vfab's packet-out/flow-mod path translates (output, push/pop VLAN, dec TTL, set_field, group).
+        const acts = (1 << OFPAT.OUTPUT) | (1 << OFPAT.DEC_NW_TTL) | (1 << OFPAT.PUSH_VLAN) | (1 << OFPAT.POP_VLAN) | (1 << OFPAT.GROUP) | (1 << OFPAT.SET_FIELD);
+        body = { mp: 'group_features', types: 0xf, capabilities: OFPGFC_SELECT_WEIGHT | OFPGFC_SELECT_LIVENESS, maxGroups: [MAX_GROUPS, MAX_GROUPS, MAX_GROUPS, MAX_GROUPS], actions: [acts, acts, acts, acts] };
         break;
-      case 'meter':
-        body = { mp: 'meter', stats: [] };
+      }
+      case 'meter': {
+        const refs = this.refCounts((act, ids) => act.type === 'meter' && ids.add(act.id));
+        const meters = [...this.bridge.meterTable.meters.values()].filter((mt) => b.meterId === OFPM_ALL || mt.id === b.meterId).sort((x, y) => x.id - y.id);
+        body = {
+          mp: 'meter',
+          stats: meters.map((mt) => {
+            const d = now - mt.createdNs;
+            return {
+              meterId: mt.id, flowCount: refs.get(mt.id) ?? 0, packetInCount: BigInt(mt.nPackets), byteInCount: BigInt(mt.nBytes),
+              durationSec: Math.floor(d / NS), durationNsec: d % NS,
+              bandStats: mt.bands.map((bd) => ({ packetBandCount: BigInt(bd.nPackets), byteBandCount: BigInt(bd.nBytes) })),
+            };
+          }),
+        };
         break;
+      }
       case 'meter_config':
         body = {
           mp: 'meter_config',
           configs: [...this.bridge.meterTable.meters.values()]
+            .filter((mt) => b.meterId === OFPM_ALL || mt.id === b.meterId)
             .sort((a, b) => a.id - b.id)
             .map((mt) => ({
               flags: (mt.config.kbps ? OFPMF.KBPS : 0) | (mt.config.pktps ? OFPMF.PKTPS : 0) | (mt.config.burst ? OFPMF.BURST : 0) | (mt.config.stats ? OFPMF.STATS : 0),
@@ -494,7 +599,8 @@ export class SwitchAgent {
         };
         break;
       case 'meter_features':
-        body = { mp: 'meter_features', maxMeter: 0, bandTypes: 0, capabilities: 0, maxBands: 0, maxColor: 0 };
+        // Drop bands only, as OVS's userspace datapath (dpif-netdev: kbps, pktps, burst, stats).
+        body = { mp: 'meter_features', maxMeter: MAX_METERS, bandTypes: 1 << OFPMBT.DROP, capabilities: OFPMF.KBPS | OFPMF.PKTPS | OFPMF.BURST | OFPMF.STATS, maxBands: MAX_BANDS, maxColor: 0 };
         break;
       case 'raw':
         if (b.mpType === OFPMP_TABLE_FEATURES) {

@@ -8,7 +8,8 @@
  *   if_description (3), if_tsresol (9) = 9 (nanoseconds).
  * - EPB: interface id, 64-bit ns timestamp (high, low words), captured/original length, data
  *   padded to 4 bytes, option epb_flags (2) with the direction in bits 0-1 (01 inbound,
- *   10 outbound) when known.
+ *   10 outbound) when known, and option epb_packetid (5, 64-bit) when the capture correlates one
+ *   packet across interfaces (Wireshark's `frame.packet_id`).
  * IDBs may follow EPBs in the same section (the format allows it; Wireshark/tshark read it, see
  * test/pcap); an EPB must only name an interface whose IDB was already written.
  *
@@ -27,6 +28,7 @@ const OPT_IF_NAME = 2;
 const OPT_IF_DESCRIPTION = 3;
 const OPT_IF_TSRESOL = 9;
 const OPT_EPB_FLAGS = 2;
+const OPT_EPB_PACKETID = 5;
 const TWO32 = 0x1_0000_0000;
 
 export interface PcapngOptions {
@@ -139,14 +141,16 @@ export class PcapngWriter {
   }
 
   /** Appends an EPB for interface `ifId` at simulation time `timeNs`. */
-  writePacket(ifId: number, timeNs: number, frame: Uint8Array, opts?: { direction?: PacketDirection }): void {
+  writePacket(ifId: number, timeNs: number, frame: Uint8Array, opts?: { direction?: PacketDirection; packetId?: number }): void {
     if (this.closed) return;
     const snap = this.snaplens[ifId];
     if (snap === undefined) throw new RangeError(`pcapng: interface ${ifId} was not added`);
     const cap = frame.length < snap ? frame.length : snap;
     const padded = pad4(cap);
     const dir = opts?.direction;
-    const len = 32 + padded + (dir !== undefined ? 12 : 0);
+    const pid = opts?.packetId;
+    const optLen = (dir !== undefined ? 8 : 0) + (pid !== undefined ? 12 : 0);
+    const len = 28 + padded + (optLen > 0 ? optLen + 4 : 0) + 4;
     const o = this.out;
     o.reserve(len);
     const v = o.view;
@@ -168,8 +172,19 @@ export class PcapngWriter {
       v.setUint16(p, OPT_EPB_FLAGS, true);
       v.setUint16(p + 2, 4, true);
       v.setUint32(p + 4, dir === 'in' ? 1 : 2, true);
-      v.setUint32(p + 8, OPT_ENDOFOPT, true);
+      p += 8;
+    }
+    if (pid !== undefined) {
+      v.setUint16(p, OPT_EPB_PACKETID, true);
+      v.setUint16(p + 2, 8, true);
+      const hi = Math.floor(pid / TWO32);
+      v.setUint32(p + 4, pid - hi * TWO32, true);
+      v.setUint32(p + 8, hi, true);
       p += 12;
+    }
+    if (optLen > 0) {
+      v.setUint32(p, OPT_ENDOFOPT, true);
+      p += 4;
     }
     v.setUint32(p, len, true);
     o.pos = p + 4;

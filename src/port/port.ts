@@ -69,9 +69,9 @@ export class Port implements FrameReceiver {
   readonly counters: PortCounters = { rx_packets: 0, rx_bytes: 0, tx_packets: 0, tx_bytes: 0, drops: {} };
   /** Where `send()` delivers; null = not connected (frames are dropped as `unconnected`). */
   peer: FrameReceiver | null = null;
-  /** Administrative/carrier state; a down port neither sends nor receives (`link-down` drops). */
-  up = true;
+  private isUp = true;
   private frameHooks: FrameHook[] = [];
+  private stateHooks: ((port: Port, up: boolean) => void)[] = [];
   private dropHooks: DropHook[] = [];
 
   constructor(
@@ -79,6 +79,24 @@ export class Port implements FrameReceiver {
     /** Called for every frame the port receives while up. */
     private readonly onReceive: (frame: Frame, meta: FrameMeta, port: Port) => void,
   ) {}
+
+  /** Administrative/carrier state; a down port neither sends nor receives (`link-down` drops). */
+  get up(): boolean {
+    return this.isUp;
+  }
+  set up(v: boolean) {
+    if (v === this.isUp) return;
+    this.isUp = v;
+    for (const h of this.stateHooks) h(this, v);
+  }
+
+  /** Subscribes to up/down changes (an OpenFlow bridge sends PORT_STATUS). Returns an unsubscribe function. */
+  onState(hook: (port: Port, up: boolean) => void): () => void {
+    this.stateHooks.push(hook);
+    return () => {
+      this.stateHooks = this.stateHooks.filter((h) => h !== hook);
+    };
+  }
 
   /** Transmits `frame` to the peer. */
   send(frame: Frame, meta: FrameMeta): void {

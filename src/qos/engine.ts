@@ -28,7 +28,7 @@ import { BugError } from '../errors.js';
 
 /** A measurement window (for expectations): completions of one disk, a group's members (or all) within [from, to). */
 export interface WindowSpec {
-  /** A disk or a declared throttle group's name; undefined = every disk. */
+  /** A disk, a declared throttle group or a job (every clone of it); undefined = every disk. */
   disk: string | undefined;
   fromNs: number;
   toNs: number;
@@ -69,6 +69,17 @@ export class JobRun {
   endNs = Number.POSITIVE_INFINITY;
   lastCompletionNs = 0;
   done = false;
+  /** Windows of expectations that name this job. */
+  readonly windows: WindowStat[] = [];
+  /** Scheduled to start (false while it waits for other jobs). */
+  started = false;
+  endNotified = false;
+  /** When the job ended (its last I/O completed), or -1. */
+  endedNs = -1;
+  /** fio's `error`: the errno of the I/O error that ended the job (5 = EIO), 0 = none. */
+  error = 0;
+  /** I/Os that failed (not counted in the statistics). */
+  failed = 0;
   readonly free: Io[] = [];
   nextRate: [number, number] = [0, 0];
   seqPos: number;
@@ -113,6 +124,16 @@ export class JobRun {
   }
 }
 
+/**
+ * Where a disk's admitted I/Os go: its storage device, or something in front of a remote one (an
+ * NBD connection, `fabric/nbd-disks.ts`). `submit` ends with `io.onComplete()` (or
+ * `engine.ioFailed`); `finish` runs when the engine takes the completion.
+ */
+export interface IoTarget {
+  submit(io: Io): void;
+  finish(io: Io): void;
+}
+
 export class DiskRun {
   readonly hist = new LogHistogram();
   timeline: Timeline;
@@ -123,8 +144,12 @@ export class DiskRun {
   member = 0;
   /** Real data path (images), or undefined for a data-less disk. */
   data: DiskData | undefined;
+  /** Told of every completed write (a block mirror's dirty bitmap, `fabric/block-mirror.ts`). */
+  writeTap: ((offset: number, bytes: number) => void) | undefined;
   ios = 0;
   bytes = 0;
+  /** Where admitted I/Os go (the device unless `EngineOptions.targets` names the disk). */
+  target: IoTarget;
   constructor(
     readonly index: number,
     readonly spec: DiskSpec,
@@ -133,6 +158,7 @@ export class DiskRun {
     intervalNs: number,
   ) {
     this.timeline = new Timeline(intervalNs, true);
+    this.target = device;
   }
 }
 
@@ -151,6 +177,10 @@ export interface EngineOptions {
   sim?: Simulation;
   /** Data paths per disk name: each I/O also reads or writes its bytes there when it completes. */
   data?: ReadonlyMap<string, DiskData>;
+  /** Called for each completion counted in the statistics (after ramp): fio per-I/O logs, json+ bins. */
+  onIoComplete?: (j: JobRun, io: Io, nowNs: number, latNs: number) => void;
+  /** Disks whose I/O goes elsewhere than their device once admitted (by disk name). */
+  targets?: ReadonlyMap<string, IoTarget>;
 }
 
 export function meterFor(policy: PolicySpec, nowNs: number): Meter {
@@ -199,7 +229,7 @@ class EngineGateHost implements GateHost<Io> {
 
   admit(io: Io): void {
     io.admitNs = this.sim.now;
-    this.disks[io.disk]!.device.submit(io);
+    this.disks[io.disk]!.target.submit(io);
   }
 }
 
@@ -218,9 +248,11 @@ export class QosEngine implements IoSink {
   /** Bytes moved through data paths. */
   dataBytes = 0;
   private scratch = new Uint8Array(0);
+  private readonly onIo: EngineOptions['onIoComplete'];
 
   constructor(readonly model: QosModel, opts: EngineOptions = {}) {
     this.sim = opts.sim ?? new Simulation(model.seed);
+    this.onIo = opts.onIoComplete;
     const prng = this.sim.prng;
     // storage devices and their mClock clients (the PRNG stream keeps its historical name `backend:`)
     const specs = new Map(model.backends.map((b) => [b.name, b]));
@@ -293,10 +325,17 @@ export class QosEngine implements IoSink {
       }
     }
     for (const [name, dp] of opts.data ?? []) this.disk(name).data = dp;
+    for (const [name, t] of opts.targets ?? []) this.disk(name).target = t;
     for (const w of opts.windows ?? []) {
       const s = new WindowStat(w);
       this.windows.push(s);
-      for (const d of this.targetDisks(w.disk)) d.windows.push(s);
+      // a disk or group first, then a job (the loader refuses a name that is both)
+      const byJob = w.disk !== undefined && !this.diskByName.has(w.disk) && !this.model.groups.some((g) => g.name === w.disk);
+      if (byJob) {
+        const js = this.jobs.filter((j) => j.name === w.disk);
+        if (js.length === 0) throw new BugError('QOS_UNKNOWN_TARGET', `no disk, group or job ${w.disk}`);
+        for (const j of js) j.windows.push(s);
+      } else for (const d of this.targetDisks(w.disk)) d.windows.push(s);
     }
   }
 
@@ -332,14 +371,37 @@ export class QosEngine implements IoSink {
    * fabric (`fabric/disk-io.ts`) starts an engine on its own clock, `run` drives a standalone one.
    */
   start(t0 = this.sim.now): void {
-    for (const j of this.jobs) {
-      const s = j.spec;
-      j.startNs = t0 + s.startdelayNs;
-      j.statsFromNs = j.startNs + s.rampNs;
-      if (s.runtimeNs > 0) j.endNs = j.statsFromNs + s.runtimeNs;
-      j.nextRate = [j.startNs, j.startNs];
-      j.wakeAt = j.startNs;
-      j.wakeEv = this.sim.scheduleAt(j.startNs, j.wake);
+    this.t0 = t0;
+    for (const j of this.jobs) if (!(j.spec.waitFor?.length)) this.startJob(j, t0 + j.spec.startdelayNs);
+  }
+
+  private t0 = 0;
+  /** Jobs waiting for others (fio wait_for / stonewall), started when the last of those ends. */
+  private startJob(j: JobRun, at: number): void {
+    const s = j.spec;
+    j.started = true;
+    j.startNs = at;
+    j.statsFromNs = j.startNs + s.rampNs;
+    if (s.runtimeNs > 0) j.endNs = j.statsFromNs + s.runtimeNs;
+    j.nextRate = [j.startNs, j.startNs];
+    j.wakeAt = j.startNs;
+    j.wakeEv = this.sim.scheduleAt(j.startNs, j.wake);
+  }
+
+  /**
+   * A job ended: start the jobs waiting for it once every job they wait for has ended (fio
+   * backend.c: a waiter starts when no waitee runs; its startdelay still counts from the start of
+   * the run, `utime_since_genesis`).
+   */
+  private jobEnded(j: JobRun): void {
+    if (j.endNotified) return;
+    j.endNotified = true;
+    j.endedNs = this.sim.now;
+    for (const w of this.jobs) {
+      if (w.started || !w.spec.waitFor?.includes(j.name)) continue;
+      if (this.jobs.every((x) => !w.spec.waitFor!.includes(x.name) || x.endNotified)) {
+        this.startJob(w, Math.max(this.sim.now, this.t0 + w.spec.startdelayNs));
+      }
     }
   }
 
@@ -382,6 +444,7 @@ export class QosEngine implements IoSink {
       // fio: stop at runtime, after number_ios, or (unless time_based) once `size` bytes are done
       if (now >= j.endNs || j.issued >= j.maxIos || j.bytesIssued >= j.maxBytes) {
         j.done = j.inflight === 0;
+        if (j.done) this.jobEnded(j);
         return;
       }
       // with thinktime the oldest free slot is the first to be ready; otherwise any will do
@@ -397,10 +460,13 @@ export class QosEngine implements IoSink {
       }
       const dir = j.pendingDir as Direction;
       const rate = s.rateIops[dir];
-      if (rate > 0) {
+      const bps = s.rateBps?.[dir] ?? 0;
+      if (rate > 0 || bps > 0) {
         const at = j.nextRate[dir];
         if (at > now) return this.wakeAtTime(j, Math.ceil(at));
-        j.nextRate[dir] = at + 1e9 / rate;
+        // fio `rate` (bytes/s) wins over `rate_iops`: the next I/O of this direction may go after
+        // this one's bytes at that rate (options.c: rate_iops is only used when rate is unset)
+        j.nextRate[dir] = at + (bps > 0 ? (j.pendingBytes * 1e9) / bps : 1e9 / rate);
       }
       if (fromFront) free.shift();
       else free.pop();
@@ -427,7 +493,7 @@ export class QosEngine implements IoSink {
       if (d.gate) d.gate.submit(d.member, io);
       else {
         io.admitNs = now;
-        d.device.submit(io);
+        d.target.submit(io);
       }
     }
   }
@@ -454,15 +520,33 @@ export class QosEngine implements IoSink {
     j.wakeEv = this.sim.scheduleAt(at, j.wake);
   }
 
+  /**
+   * An I/O failed (`errno`, e.g. 5 = EIO): it is not counted, and its job ends as fio's does on an
+   * I/O error without `continue_on_error` (the job's `error` is set; nothing more is issued).
+   */
+  ioFailed(io: Io, errno: number): void {
+    const d = this.disks[io.disk]!;
+    d.target.finish(io);
+    const j = this.jobs[io.job]!;
+    j.inflight--;
+    j.failed++;
+    if (j.error === 0) j.error = errno;
+    j.wakeEv?.cancel();
+    j.wakeAt = -1;
+    j.done = true;
+    j.free.push(io);
+  }
+
   /** @internal An I/O's service ended (called by `Io.onComplete`). */
   ioComplete(io: Io): void {
     const now = this.sim.now;
     const d = this.disks[io.disk]!;
-    d.device.finish(io);
+    d.target.finish(io);
     const lat = now - io.submitNs;
     const dir = io.dir;
     const bytes = io.bytes;
     if (d.data !== undefined) this.moveData(d.data, io);
+    if (dir === 1 && d.writeTap !== undefined) d.writeTap(io.offset, bytes);
     this.completed++;
     const j = this.jobs[io.job]!;
     j.inflight--;
@@ -473,6 +557,7 @@ export class QosEngine implements IoSink {
       st.bytes += bytes;
       st.clat.record(lat);
       j.timeline.add(now, dir, bytes, lat);
+      if (this.onIo !== undefined) this.onIo(j, io, now, lat);
       d.ios++;
       d.bytes += bytes;
       if (d.sole === undefined) {
@@ -480,23 +565,28 @@ export class QosEngine implements IoSink {
         d.timeline.add(now, dir, bytes, lat);
       }
     }
-    const ws = d.windows;
-    for (let k = 0; k < ws.length; k++) {
-      const w = ws[k]!;
-      if (now >= w.spec.fromNs && now < w.spec.toNs) {
-        w.count++;
-        if (dir === 0) {
-          w.reads++;
-          w.readBytes += bytes;
-        }
-        w.bytes += bytes;
-        w.hist.record(lat);
-        w.series?.add(now, dir, bytes, lat);
-      }
-    }
+    if (d.windows.length) recordWindows(d.windows, now, dir, bytes, lat);
+    if (j.windows.length) recordWindows(j.windows, now, dir, bytes, lat);
     io.readyNs = now + j.spec.thinktimeNs;
     j.free.push(io);
     this.pump(j);
     if (j.inflight === 0 && !j.done && j.wakeAt < 0) j.done = true;
+    if (j.done) this.jobEnded(j);
+  }
+}
+
+function recordWindows(ws: readonly WindowStat[], now: number, dir: Direction, bytes: number, lat: number): void {
+  for (let k = 0; k < ws.length; k++) {
+    const w = ws[k]!;
+    if (now >= w.spec.fromNs && now < w.spec.toNs) {
+      w.count++;
+      if (dir === 0) {
+        w.reads++;
+        w.readBytes += bytes;
+      }
+      w.bytes += bytes;
+      w.hist.record(lat);
+      w.series?.add(now, dir, bytes, lat);
+    }
   }
 }

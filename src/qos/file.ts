@@ -28,7 +28,7 @@ import type { TokenBucketConfig } from '../block/throttle/token-bucket.js';
 import type { StorageDeviceSpec } from './storage-device.js';
 import type { ServiceTimeSpec } from './service-time.js';
 import type { DiskSpec, GroupSpec, PolicySpec, QosModel } from './model.js';
-import { defaultJob, parseBs, parseBssplit, parseRateIops, type JobSpec } from './workload.js';
+import { defaultJob, parseBs, parseBsrange, parseBssplit, parseRateBps, parseRateIops, type JobSpec } from './workload.js';
 import { fioJobSchema, policySchema, storageDeviceSchema, type FioJobDoc, type ServiceDoc, type StorageDeviceDoc } from '../topology/storage-schema.js';
 import { parseExpectation, ExpectParseError, type Expectation } from './expect.js';
 
@@ -216,6 +216,15 @@ export function loadQosText(text: string, file = 'qos.yaml', opts: LoadQosOption
     checkJobRegion(spec, disks.get(j.disk)!.size, path, err);
     jobs.push(spec);
   }
+  // wait_for names earlier jobs (fio: "the waitee must be defined prior to the waiter job")
+  jobs.forEach((spec, i) => {
+    for (const w of spec.waitFor ?? []) {
+      if (!jobs.slice(0, i).some((x) => x.name === w)) {
+        const names = jobs.slice(0, i).map((x) => x.name);
+        err(['jobs', spec.name, 'wait_for'], `wait_for "${w}" names no job declared before "${spec.name}"${nearestText(w, names)}`);
+      }
+    }
+  });
   if (jobs.length === 0 && errors.length === 0) err(['jobs'], 'no jobs: add at least one job under jobs:');
 
   // expectations
@@ -230,9 +239,14 @@ export function loadQosText(text: string, file = 'qos.yaml', opts: LoadQosOption
       return;
     }
     const groupNames = groups.map((g) => g.name);
-    if (r.target !== undefined && !disks.has(r.target) && !groupNames.includes(r.target)) {
-      const guess = nearest(r.target, [...disks.keys(), ...groupNames]);
-      err(path, `expectation names no disk or group "${r.target}"${guess ? `; did you mean "${guess}"?` : ''}`);
+    const jobNames = jobs.map((j) => j.name);
+    if (r.target !== undefined && !disks.has(r.target) && !groupNames.includes(r.target) && !jobNames.includes(r.target)) {
+      const guess = nearest(r.target, [...disks.keys(), ...groupNames, ...jobNames]);
+      err(path, `expectation names no disk, group or job "${r.target}"${guess ? `; did you mean "${guess}"?` : ''}`);
+      return;
+    }
+    if (r.target !== undefined && jobNames.includes(r.target) && (disks.has(r.target) || groupNames.includes(r.target))) {
+      err(path, `"${r.target}" is both a job and a ${disks.has(r.target) ? 'disk' : 'group'}; rename one so the expectation says which it measures`);
       return;
     }
     expectations.push({ exp: r, path });
@@ -493,6 +507,11 @@ export function readJob(name: string, j: FioJobDoc, path: YamlPath, err: Err): J
     if (typeof r === 'string') err([...path, j.bs !== undefined ? 'bs' : 'blocksize'], r);
     else s.bs = r;
   }
+  if (j.bsrange !== undefined) {
+    const r = parseBsrange(j.bsrange);
+    if (typeof r === 'string') err([...path, 'bsrange'], r);
+    else s.bs = r;
+  }
   if (j.bssplit !== undefined) {
     const r = parseBssplit(j.bssplit);
     if (typeof r === 'string') err([...path, 'bssplit'], r);
@@ -505,6 +524,16 @@ export function readJob(name: string, j: FioJobDoc, path: YamlPath, err: Err): J
     if (typeof r === 'string') err([...path, 'rate_iops'], r);
     else s.rateIops = r;
   }
+  if (j.rate !== undefined) {
+    const r = parseRateBps(j.rate);
+    if (typeof r === 'string') err([...path, 'rate'], r);
+    else s.rateBps = r;
+  }
+  if (j.write_lat_log !== undefined || j.write_bw_log !== undefined || j.write_iops_log !== undefined) {
+    const on = (v: boolean | number | undefined, def: boolean): boolean => (v === undefined ? def : v === true || (typeof v === 'number' && v !== 0));
+    s.logs = { lat: j.write_lat_log, bw: j.write_bw_log, iops: j.write_iops_log, avgMs: j.log_avg_msec ?? 0, perJob: on(j.per_job_logs, true), offset: on(j.log_offset, false) };
+  }
+  if (j.wait_for !== undefined) s.waitFor = typeof j.wait_for === 'string' ? [j.wait_for] : j.wait_for;
   if (j.size !== undefined) s.size = j.size;
   if (j.offset !== undefined) s.offset = j.offset;
   if (j.number_ios !== undefined) s.numberIos = j.number_ios;

@@ -25,3 +25,7 @@ export {
 } from '../block/throttle/qemu-config.js';
 export { QemuMeter, FirecrackerMeter, IoMaxMeter, parseIoMax, type IoMaxLimits } from '../block/throttle/meters.js';
 export { TokenBucket, FirecrackerRateLimiter, REFILL_TIMER_NS, type TokenBucketConfig } from '../block/throttle/token-bucket.js';
+export { parseFioIni, substEnv, type FioSection, type FioOption, type FioIniOptions } from './fio/ini.js';
+export { importFio, type FioImport, type ImportOptions as FioImportOptions } from './fio/import.js';
+export { fioBytes, fioTime } from './fio/values.js';
+export { FioLogs, platIndex, platValue, type JobLogSpec } from './fio-logs.js';

@@ -175,7 +175,7 @@ export function fioJobJson(j: JobRun, endNs: number): FioJob {
   return {
     jobname: j.name,
     groupid: 0,
-    error: 0,
+    error: j.error,
     'job options': opts,
     read: dir(j.stats[0], runtimeNs, rows, 0),
     write: dir(j.stats[1], runtimeNs, rows, 1),

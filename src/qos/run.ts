@@ -6,7 +6,8 @@
 import { QosEngine, type WindowSpec, type WindowStat } from './engine.js';
 import { compare, isBandwidthMetric, isLatencyMetric, type Expectation } from './expect.js';
 import { BugError } from '../errors.js';
-import { fioJobJson, type FioJson } from './report.js';
+import { fioJobJson, type FioJson, type FioLat } from './report.js';
+import type { FioLogs } from './fio-logs.js';
 import type { QosModel, PolicySpec, DiskData } from './model.js';
 import type { TimelineRow } from './timeline.js';
 import { formatSize } from '../util/units.js';
@@ -54,6 +55,8 @@ export interface RunQosOptions {
   /** Data paths per disk (real I/O on images); see `QosModel.data`. */
   data?: ReadonlyMap<string, DiskData>;
   onProgress?: (nowNs: number, endNs: number) => void;
+  /** fio per-I/O logs and json+ bins (`FioLogs`): filled during the run, bins added to `clat_ns`. */
+  fioLogs?: FioLogs;
 }
 
 /** The measurement windows `exps` need (give them to the engine before it runs). */
@@ -70,9 +73,20 @@ export function expectationWindows(exps: readonly Expectation[], intervalNs: num
 export function runQos(model: QosModel, opts: RunQosOptions = {}): { engine: QosEngine; result: QosResult } {
   const exps = opts.expectations ?? [];
   const windows = expectationWindows(exps, model.intervalNs);
-  const engine = new QosEngine(model, { windows, ...(opts.data ? { data: opts.data } : {}) });
+  const logs = opts.fioLogs;
+  const engine = new QosEngine(model, { windows, ...(opts.data ? { data: opts.data } : {}), ...(logs ? { onIoComplete: (j, io, now, lat) => logs.record(j, io, now, lat) } : {}) });
   engine.run(opts.onProgress ? { onProgress: opts.onProgress } : {});
-  return { engine, result: qosResult(engine, exps) };
+  const result = qosResult(engine, exps);
+  if (logs) {
+    logs.finish(engine.jobs);
+    if (logs.jsonPlus) {
+      result.fio.jobs.forEach((fj, i) => {
+        (fj.read.clat_ns as FioLat & { bins?: Record<string, number> }).bins = logs.binsOf(i, 0);
+        (fj.write.clat_ns as FioLat & { bins?: Record<string, number> }).bins = logs.binsOf(i, 1);
+      });
+    }
+  }
+  return { engine, result };
 }
 
 /**
@@ -162,7 +176,9 @@ export function evaluateQosExpectation(e: Expectation, w: WindowStat, engine: Qo
   const from = e.fromNs;
   const to = Math.min(e.toNs, end);
   const secs = Math.max(0, to - from) / 1e9;
-  const label = e.target === undefined ? 'all disks' : engine.model.groups.some((g) => g.name === e.target) && !engine.model.disks.some((d) => d.name === e.target) ? `group ${e.target}` : e.target;
+  const isDisk = engine.model.disks.some((d) => d.name === e.target);
+  const isGroup = !isDisk && engine.model.groups.some((g) => g.name === e.target);
+  const label = e.target === undefined ? 'all disks' : isGroup ? `group ${e.target}` : !isDisk ? `job ${e.target}` : e.target;
   const window = e.toNs === Number.POSITIVE_INFINITY && e.fromNs === 0 ? '' : ` over [${formatNs(e.fromNs)}, ${Number.isFinite(e.toNs) ? formatNs(e.toNs) : 'end'}]`;
   const series = w.series?.finish(end);
   if (e.burst) {

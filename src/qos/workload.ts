@@ -7,6 +7,7 @@
 import { parseSize, unitMessage } from '../util/units.js';
 
 import { RW_MODES } from '../topology/storage-schema.js';
+import type { JobLogSpec } from './fio-logs.js';
 
 export { RW_MODES };
 export type RwMode = (typeof RW_MODES)[number];
@@ -30,6 +31,12 @@ export interface JobSpec {
   numjobs: number;
   /** IOPS caps per direction (0 = none), fio's linear rate process. */
   rateIops: [number, number];
+  /** Bandwidth caps per direction in bytes/s (0 = none; fio `rate`, which wins over `rate_iops`). */
+  rateBps?: [number, number];
+  /** fio per-I/O logs (write_lat_log, write_bw_log, write_iops_log, log_avg_msec, per_job_logs, log_offset). */
+  logs?: JobLogSpec;
+  /** Job names (every clone of each) that must finish before this job starts (fio `wait_for`, `stonewall`). */
+  waitFor?: string[];
   /** Bytes of I/O (and the region touched); undefined = the disk's size. */
   size: number | undefined;
   offset: number;
@@ -114,6 +121,62 @@ export function parseRateIops(text: string | number): [number, number] | string 
   if (parts.length > 3) return `rate_iops "${text}": at most read,write,trim`;
   const nums = parts.map((p) => (p.trim() === '' ? 0 : Number(p)));
   if (nums.some((n) => !Number.isFinite(n) || n < 0)) return `rate_iops "${text}" must be non-negative numbers`;
+  return parts.length === 1 ? [nums[0]!, nums[0]!] : [nums[0]!, nums[1]!];
+}
+
+/**
+ * fio `bsrange`: `4k-16k` (both directions) or `…,…` (read, write), in bytes or with units. fio
+ * (io_u.c get_next_buflen) draws `min + floor(max·u)`, aligns it down to a multiple of `min` and
+ * caps it at `max`: sizes k·min (k = 1 … ⌈max/min⌉, the last capped at max), each with the share
+ * of [0, max) that maps to it.
+ */
+export function parseBsrange(text: string): [BsChoice, BsChoice] | string {
+  const dirs = text.split(',');
+  if (dirs.length > 3) return `bsrange "${text}": at most read,write,trim ranges`;
+  const out: BsChoice[] = [];
+  for (const d of dirs.slice(0, 2)) {
+    const m = /^\s*([^-]+?)\s*-\s*(.+?)\s*$/.exec(d);
+    if (!m) return `bsrange "${d}" is not MIN-MAX (e.g. 4k-64k)`;
+    const lo = size(m[1]!);
+    const hi = size(m[2]!);
+    if (typeof lo === 'string') return lo;
+    if (typeof hi === 'string') return hi;
+    if (lo > hi) return `bsrange "${d}": the minimum is above the maximum`;
+    if (lo === hi) {
+      out.push({ sizes: [lo], cum: [1] });
+      continue;
+    }
+    const k = Math.ceil(hi / lo);
+    if (k > 65536) return `bsrange "${d}" has more than 65536 block sizes`;
+    const sizes: number[] = [];
+    const cum: number[] = [];
+    for (let i = 1; i <= k; i++) {
+      const to = Math.min(i * lo, hi);
+      sizes.push(to);
+      cum.push(to / hi);
+    }
+    cum[cum.length - 1] = 1;
+    out.push({ sizes, cum });
+  }
+  return [out[0]!, out[1] ?? out[0]!];
+}
+
+/** `rate` in a QoS file: bytes/s, `1MiB` (each direction) or `1MiB,500KiB` (read, write; empty = none). */
+export function parseRateBps(text: string | number): [number, number] | string {
+  const parts = String(text).split(',');
+  if (parts.length > 3) return `rate "${text}": at most read,write,trim`;
+  const nums: number[] = [];
+  for (const p of parts) {
+    if (p.trim() === '') {
+      nums.push(0);
+      continue;
+    }
+    try {
+      nums.push(parseSize(p.trim().replace(/\s*\/\s*s$/, '')));
+    } catch (e) {
+      return `rate "${text}": ${unitMessage(e)}`;
+    }
+  }
   return parts.length === 1 ? [nums[0]!, nums[0]!] : [nums[0]!, nums[1]!];
 }
 

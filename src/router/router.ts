@@ -197,6 +197,7 @@ export class Router {
     const total = (f[o + 2]! << 8) | f[o + 3]!;
     if (total < ihl || o + total > f.length) return itf.port.drop('bad-ipv4-length');
     const ip = f.subarray(o, o + total);
+    this.sim.packetOrigins?.relate(ip, f);
     const dst = readU32(ip, 16);
     if (this.addrs.has(dst)) return this.deliverLocal(itf, ip, ihl);
     // Limited broadcast, or the directed broadcast of the ingress subnet (host bits all ones).
@@ -224,6 +225,7 @@ export class Router {
     }
     itf.counters.forwarded_in++;
     const copy = ip.slice();
+    this.sim.packetOrigins?.relate(copy, ip);
     decrementTtl(copy);
     const nextHop = r.hop.via !== 0 ? r.hop.via : dst;
     if (total > out.cfg.mtu) {
@@ -241,6 +243,8 @@ export class Router {
     frame[12] = 0x08;
     frame[13] = 0x00;
     frame.set(ip, 14);
+    // the same packet on the next hop: it keeps its pcapng packet id
+    this.sim.packetOrigins?.relate(frame, ip);
     return frame;
   }
 

@@ -5,6 +5,7 @@
  * pass it to every component, so two simulations can share a process or a test file. Components
  * never read a wall clock; they ask `sim.now` and schedule with `sim.schedule(delay, fn)`.
  */
+import type { PacketOrigins } from './packet-origins.js';
 import { BugError } from '../errors.js';
 import { EventQueue, type EventHandler, type EventId } from './queue.js';
 import { Prng } from './prng.js';
@@ -30,6 +31,8 @@ export class Simulation {
   readonly prng: Prng;
   /** Events executed so far. */
   eventsRun = 0;
+  /** Set by a capture that writes packet ids; devices relate the frames they re-create to it. */
+  packetOrigins: PacketOrigins | undefined = undefined;
 
   constructor(readonly seed = 1) {
     this.prng = new Prng(seed);

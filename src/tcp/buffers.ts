@@ -9,8 +9,12 @@
  *   last grew so SACK blocks can be reported most-recent first (RFC 2018 §4).
  */
 
+import { payloadSums, rangeSum, type PayloadSums } from './payload.js';
+
 export class SendBuffer {
   private chunks: Uint8Array[] = [];
+  /** Per chunk: its precomputed sums when declared immutable (`payload.ts`), else null. */
+  private sums: Array<PayloadSums | null> = [];
   private starts: number[] = [];
   private head = 0;
   /** Stream offset of the first byte still held. */
@@ -32,6 +36,7 @@ export class SendBuffer {
   push(data: Uint8Array): void {
     if (data.length === 0) return;
     this.chunks.push(data);
+    this.sums.push(payloadSums(data) ?? null);
     this.starts.push(this.end);
     this.end += data.length;
   }
@@ -46,6 +51,7 @@ export class SendBuffer {
     while (this.head < c.length && s[this.head]! + c[this.head]!.length <= offset) this.head++;
     if (this.head > 64 && this.head * 2 > c.length) {
       this.chunks = c.slice(this.head);
+      this.sums = this.sums.slice(this.head);
       this.starts = s.slice(this.head);
       this.cursor = Math.max(0, this.cursor - this.head);
       this.head = 0;
@@ -62,22 +68,32 @@ export class SendBuffer {
     return i;
   }
 
-  /** Copies stream bytes [from, from + len) to `dst` at `at`. */
-  copyOut(from: number, len: number, dst: Uint8Array, at: number): void {
+  /**
+   * Copies stream bytes [from, from + len) to `dst` at `at` (a fresh, zeroed frame: all-zero
+   * immutable chunks are skipped). Returns the bytes' unfolded 16-bit-word sum as placed at an
+   * even offset when every chunk is immutable, else -1 (the caller sums the frame).
+   */
+  copyOut(from: number, len: number, dst: Uint8Array, at: number): number {
     let i = this.find(from);
     let off = from;
     let left = len;
+    let sum = 0;
+    let done = 0;
     while (left > 0) {
       const ch = this.chunks[i]!;
       const inChunk = off - this.starts[i]!;
       const n = Math.min(left, ch.length - inChunk);
-      dst.set(n === ch.length ? ch : ch.subarray(inChunk, inChunk + n), at);
+      const ps = this.sums[i] ?? null;
+      if (ps === null || !ps.zero) dst.set(n === ch.length ? ch : ch.subarray(inChunk, inChunk + n), at);
+      if (sum >= 0) sum = ps === null ? -1 : sum + rangeSum(ps, ch, inChunk, n, (done & 1) === 0);
       at += n;
       off += n;
       left -= n;
+      done += n;
       if (left > 0) i++;
     }
     this.cursor = i;
+    return sum;
   }
 }
 

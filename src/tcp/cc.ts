@@ -10,9 +10,10 @@
  * - CUBIC (RFC 9438, after Linux `tcp_cubic.c`): W(t) = C(t-K)^3 + W_max with C = 0.4, beta =
  *   0.7 (Linux 717/1024), fast convergence, the Reno-friendly estimate (§4.3) and Linux's details:
  *   t includes the minimum RTT (`delay_min`), the growth step is at least every 2 ACKed segments,
- *   and before the first loss growth is capped at cnt 20. HyStart is not modelled (off by default
- *   here, as the issue asks).
+ *   and before the first loss growth is capped at cnt 20. HyStart (`hystart.ts`) is off by default
+ *   here, as the issue asks (Linux turns it on); `hystart: true` enables Linux's classic HyStart.
  */
+import { HyStart, type AckSample } from './hystart.js';
 
 export interface CcState {
   cwnd: number;
@@ -32,6 +33,8 @@ export interface CongestionControl {
   congAvoid(s: CcState, acked: number): void;
   /** The retransmission timer fired (CUBIC resets its epoch). */
   onRto(s: CcState): void;
+  /** Per ACK that acknowledged new data, with the RTT of the newest segment it acked (Linux `pkts_acked`). */
+  acked?(s: CcState, sample: AckSample): void;
 }
 
 /** Linux `tcp_slow_start`: returns the acked segments left over after reaching ssthresh. */
@@ -84,6 +87,18 @@ export class Cubic implements CongestionControl {
   private wEst = 0;
   private cnt = 0;
   private fastConvergence = true;
+  private readonly hystart: HyStart | null;
+
+  constructor(opts: { hystart?: boolean } = {}) {
+    this.hystart = opts.hystart === true ? new HyStart() : null;
+  }
+
+  /** Linux bictcp_acked → hystart_update (only in slow start, until HyStart found its exit). */
+  acked(s: CcState, sample: AckSample): void {
+    // "Discard delay samples right after fast recovery": within 1 s of a new epoch.
+    if (this.epochStart !== 0 && s.now - this.epochStart < 1e9) return;
+    this.hystart?.acked(s, sample);
+  }
 
   ssthresh(s: CcState): number {
     this.epochStart = 0;
@@ -93,10 +108,11 @@ export class Cubic implements CongestionControl {
     return Math.max(Math.floor(s.cwnd * CUBIC_BETA), 2);
   }
 
-  onRto(): void {
-    // Linux bictcp_state(TCP_CA_Loss) -> bictcp_reset.
+  onRto(s: CcState): void {
+    // Linux bictcp_state(TCP_CA_Loss) -> bictcp_reset, bictcp_hystart_reset.
     this.lastMaxCwnd = 0;
     this.epochStart = 0;
+    this.hystart?.lossReset(s);
   }
 
   congAvoid(s: CcState, acked: number): void {
@@ -136,6 +152,6 @@ export class Cubic implements CongestionControl {
 
 export type CcName = 'newreno' | 'cubic';
 
-export function makeCc(name: CcName): CongestionControl {
-  return name === 'newreno' ? new NewReno() : new Cubic();
+export function makeCc(name: CcName, opts: { hystart?: boolean } = {}): CongestionControl {
+  return name === 'newreno' ? new NewReno() : new Cubic(opts);
 }

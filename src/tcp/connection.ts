@@ -31,6 +31,7 @@ import type { EventId } from '../sim/queue.js';
 import { finish, pseudoHeaderV4, sumBytes } from '../wire/checksum.js';
 import { makeCc, type CcState, type CongestionControl } from './cc.js';
 import { Reassembly, SendBuffer } from './buffers.js';
+import { markIntact } from './payload.js';
 import { newParsedOptions, parseOptions, segOptionsLen, synOptionsLen, writeSegOptions, writeSynOptions, type ParsedOptions } from './options.js';
 import type { TcpConfig, TcpError, TcpInfo, TcpIpLayer, TcpState } from './types.js';
 
@@ -148,6 +149,10 @@ export class TcpConnection {
   private retries = 0;
   sndMss = 536;
   private mssOpt = 0;
+  /** The path MTU the send MSS is sized for (Linux icsk_pmtu_cookie). */
+  private pmtu = 1500;
+  /** The peer's MSS option (Linux rx_opt.mss_clamp). */
+  private peerMss = 536;
 
   // --- receive side ---
   private irs = 0;
@@ -202,10 +207,11 @@ export class TcpConnection {
     this.tsOffset = tsOffset >>> 0;
     this.sndBufSize = cfg.sndBuf;
     this.rto = cfg.initRtoNs;
-    this.cc = makeCc(cfg.cc);
+    this.cc = makeCc(cfg.cc, { hystart: cfg.hystart });
     this.ccs = { cwnd: cfg.initCwnd, ssthresh: 0x7fffffff, cwndCnt: 0, minRttNs: 0, now: 0 };
     const route = host.ip.route(remote.ip);
     const mtu = route?.mtu ?? 1500;
+    this.pmtu = mtu;
     this.mssOpt = Math.min(cfg.mss ?? mtu - 40, mtu - 40);
     // tcp_select_initial_window: wscale so the largest window fits 16 bits.
     this.rcvWscale = cfg.windowScaling ? Math.min(14, Math.max(0, Math.floor(Math.log2(cfg.rcvBuf)) - 15)) : 0;
@@ -405,8 +411,9 @@ export class TcpConnection {
       this.rcvWscale = 0;
     }
     const peerMss = o.mss > 0 ? o.mss : 536;
+    this.peerMss = peerMss;
     const tsLen = this.tsOk ? 12 : 0;
-    this.sndMss = Math.max(64, Math.min(peerMss, this.mssOpt) - tsLen);
+    this.sndMss = Math.max(64, Math.min(peerMss, this.mssOpt, this.pmtu - 40) - tsLen);
     this.rcvMss = Math.max(64, this.mssOpt - tsLen);
     if (this.rcvWscale === 0) this.rcvWndClamp = Math.min(this.rcvWndClamp, 65535);
     this.quickAcks = this.cfg.delayedAck ? this.cfg.quickAcks : 0;
@@ -458,11 +465,13 @@ export class TcpConnection {
     buf[at + 15] = wnd & 0xff;
   }
 
-  private transmit(buf: Uint8Array, at: number, l4: number, ect: boolean): void {
-    const sum = sumBytes(buf, at, at + l4, pseudoHeaderV4(this.localIp, this.remoteIp, 6, l4));
+  /** Checksums `buf[at, at + sumLen)` plus `extraSum` (bytes already summed) and sends `l4` bytes. */
+  private transmit(buf: Uint8Array, at: number, sumLen: number, ect: boolean, extraSum = 0, l4 = sumLen): void {
+    const sum = sumBytes(buf, at, at + sumLen, pseudoHeaderV4(this.localIp, this.remoteIp, 6, l4) + extraSum);
     const c = finish(sum);
     buf[at + 16] = c >>> 8;
     buf[at + 17] = c & 0xff;
+    markIntact(buf, c);
     this.stats.segs_out++;
     this.host.ip.output(buf, this.localIp, this.remoteIp, l4, ect ? 2 : 0);
   }
@@ -535,11 +544,12 @@ export class TcpConnection {
       }
       writeSegOptions(buf, at + 20, ts, this.tsNow(), this.tsRecent, sackScratch, sackN);
     }
-    if (len > 0) this.sbuf.copyOut(start, len, buf, at + 20 + optLen);
+    const paySum = len > 0 ? this.sbuf.copyOut(start, len, buf, at + 20 + optLen) : 0;
     this.ackSent();
     if (this.caState === 'recovery') this.prrOut++;
     this.stats.bytes_sent += len;
-    this.transmit(buf, at, l4, this.ecnOk && len > 0 && !retrans);
+    // Immutable payloads come with their sum: only the header and options are summed here.
+    this.transmit(buf, at, paySum >= 0 ? 20 + optLen : l4, this.ecnOk && len > 0 && !retrans, paySum >= 0 ? paySum : 0, l4);
   }
 
   private ackSent(): void {
@@ -631,6 +641,74 @@ export class TcpConnection {
     s.sentAt = this.sim.now;
     this.retransOut++;
     this.stats.total_retrans++;
+  }
+
+  // ===============================================================================================
+  // Path MTU (RFC 1191; Linux tcp_v4_mtu_reduced, tcp_sync_mss, tcp_simple_retransmit)
+
+  /**
+   * ICMP fragmentation needed said the path to the peer carries at most `mtu` bytes. As Linux
+   * `tcp_v4_mtu_reduced`: only a drop below the MTU the MSS is sized for counts (icsk_pmtu_cookie),
+   * and not with IP_PMTUDISC_PROBE; the MSS shrinks (`tcp_sync_mss`: MTU − 40 − options, at least
+   * tcp_min_snd_mss 48), and `tcp_simple_retransmit` marks every unSACKed segment in flight that
+   * no longer fits as lost (split here into segments of the new MSS, as the retransmit path's
+   * `tcp_fragment` does) and enters Loss without touching cwnd ("we do not increase amount of
+   * data in network, but units changed"): ssthresh = tcp_current_ssthresh, recovery ends at snd_nxt.
+   * Returns whether the MSS changed.
+   */
+  /** Whether wire sequence number `seq` lies in [snd_una, snd_nxt] (tcp_v4_err's `between`). */
+  seqInFlight(seq: number): boolean {
+    const off = this.sndOff(seq);
+    return off >= this.sndUna && off <= this.sndNxt;
+  }
+
+  mtuReduced(mtu: number): boolean {
+    if (this.cfg.pmtuDisc === 'probe') return false;
+    const st = this.state;
+    if (st === 'CLOSED' || st === 'TIME_WAIT' || mtu >= this.pmtu) return false;
+    this.pmtu = mtu;
+    if (st === 'SYN_SENT' || st === 'SYN_RECEIVED') return true; // negotiate() sizes the MSS
+    const mss = Math.max(48, Math.min(mtu - 40, this.peerMss) - (this.tsOk ? 12 : 0));
+    if (mss >= this.sndMss) return false;
+    this.sndMss = mss;
+    const out: Seg[] = [];
+    let marked = 0;
+    for (let i = this.segHead; i < this.segs.length; i++) {
+      const s = this.segs[i]!;
+      const hasFin = this.finQueued && s.end === this.finOff + 1;
+      const dataEnd = hasFin ? s.end - 1 : s.end;
+      if (s.sacked || dataEnd - s.start <= mss) {
+        out.push(s);
+        continue;
+      }
+      for (let p = s.start; p < dataEnd; p += mss) {
+        const e = Math.min(p + mss, dataEnd);
+        out.push({ start: p, end: e === dataEnd ? s.end : e, sentAt: s.sentAt, retrans: false, sacked: false, lost: true, everRetrans: true });
+        marked++;
+      }
+    }
+    if (marked === 0) return true;
+    this.segs.length = 0;
+    for (const s of out) this.segs.push(s);
+    this.segHead = 0;
+    this.packetsOut = this.segs.length;
+    this.sackedOut = 0;
+    this.lostOut = 0;
+    this.retransOut = 0;
+    for (const s of this.segs) {
+      if (s.sacked) this.sackedOut++;
+      if (s.lost) this.lostOut++;
+      if (s.retrans) this.retransOut++;
+    }
+    if (this.caState !== 'loss') {
+      // tcp_current_ssthresh: keep ssthresh during a reduction, else max(ssthresh, 3/4 cwnd).
+      const c = this.ccs.cwnd;
+      if (this.caState !== 'recovery' && this.caState !== 'cwr') this.ccs.ssthresh = Math.max(this.ccs.ssthresh, (c >> 1) + (c >> 2));
+      this.caState = 'loss';
+      this.recoverPoint = this.sndNxt;
+    }
+    this.output();
+    return true;
   }
 
   // ===============================================================================================
@@ -913,6 +991,7 @@ export class TcpConnection {
     if (ackOff > this.sndUna) {
       let acked = 0;
       let firstSent = -1;
+      let lastSent = -1;
       while (this.segHead < this.segs.length) {
         const s = this.segs[this.segHead]!;
         if (s.end > ackOff) {
@@ -920,6 +999,7 @@ export class TcpConnection {
           break;
         }
         if (!s.everRetrans && firstSent < 0) firstSent = s.sentAt;
+        if (!s.everRetrans && !s.sacked) lastSent = s.sentAt;
         if (!s.sacked) this.rackUpdate(s);
         this.dropSeg(s);
         this.segHead++;
@@ -939,6 +1019,8 @@ export class TcpConnection {
       this.dupAcks = 0;
       this.ccs.now = now;
       this.lastAcked = acked;
+      // Linux tcp_clean_rtx_queue → pkts_acked with ca_rtt_us (newest segment acked), before cong_control.
+      if (lastSent >= 0 && this.cc.acked) this.cc.acked(this.ccs, { rttNs: now - lastSent, sndUna: ackOff, sndNxt: this.sndNxt, srttNs: this.srtt, mss: this.sndMss });
       this.onNewAck(ackOff, acked);
       if (this.packetsOut > 0) this.armRto();
       else this.stopRto();

@@ -19,6 +19,7 @@ import type { Simulation } from '../sim/simulation.js';
 import { finish, pseudoHeaderV4, sumBytes } from '../wire/checksum.js';
 import { ACK, FIN, RST, SYN, TcpConnection, type ConnectionHost, type InSeg } from './connection.js';
 import { newParsedOptions, parseOptions } from './options.js';
+import { isIntact } from './payload.js';
 import { DEFAULT_TCP_CONFIG, MAX_SOCKET_BUFFER, type TcpConfig, type TcpIpLayer } from './types.js';
 
 export interface TcpListener {
@@ -205,6 +206,24 @@ export class TcpStack implements ConnectionHost {
     for (const c of victims) c.finish('EHOSTUNREACH');
   }
 
+  /**
+   * ICMP fragmentation needed quoting one of our segments (Linux `tcp_v4_err`): `quote` is the
+   * IPv4 header and at least 8 bytes of the TCP header we sent. The quoted sequence number must
+   * lie in [snd_una, snd_nxt] (else the ICMP is out of window and ignored, LINUX_MIB_OUTOFWINDOWICMPS);
+   * listeners ignore it. Returns whether a connection took the new MTU.
+   */
+  fragNeeded(quote: Uint8Array, mtu: number): boolean {
+    const ihl = (quote[0]! & 0x0f) * 4;
+    if (quote.length < ihl + 8 || quote[9] !== 6) return false;
+    const rd = (o: number): number => ((quote[o]! << 24) | (quote[o + 1]! << 16) | (quote[o + 2]! << 8) | quote[o + 3]!) >>> 0;
+    const dst = rd(16);
+    const sport = (quote[ihl]! << 8) | quote[ihl + 1]!;
+    const dport = (quote[ihl + 2]! << 8) | quote[ihl + 3]!;
+    const c = this.conns.get(sport)?.get(dst * 65536 + dport);
+    if (c === undefined || !c.seqInFlight(rd(ihl + 4))) return false;
+    return c.mtuReduced(mtu);
+  }
+
   /** One TCP segment from the IP layer: `buf[off, off + len)` is the whole segment. `ecn` = IP ECN bits. */
   input(src: number, dst: number, buf: Uint8Array, off: number, len: number, ecn: number): void {
     this.counters.segs_in++;
@@ -212,7 +231,7 @@ export class TcpStack implements ConnectionHost {
       this.counters.bad_header++;
       return;
     }
-    if (finish(sumBytes(buf, off, off + len, pseudoHeaderV4(src, dst, 6, len))) !== 0) {
+    if (!isIntact(buf, (buf[off + 16]! << 8) | buf[off + 17]!) && finish(sumBytes(buf, off, off + len, pseudoHeaderV4(src, dst, 6, len))) !== 0) {
       this.counters.bad_checksum++;
       return;
     }

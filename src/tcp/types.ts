@@ -12,7 +12,7 @@ import type { CcName } from './cc.js';
 export interface TcpIpLayer {
   /** Bytes before the TCP header in an allocated buffer (link + IPv4 headers). */
   readonly headroom: number;
-  /** The source address and interface MTU used to reach `dst`, or null without a route. */
+  /** The source address and MTU used to reach `dst` (the interface's, or less once a smaller path MTU is known), or null without a route. */
   route(dst: number): { src: number; mtu: number } | null;
   /** A zeroed buffer for a TCP segment of `l4Len` bytes (plus headroom, padded as the link needs). */
   allocate(l4Len: number): Uint8Array;
@@ -57,6 +57,14 @@ export interface TcpConfig {
   retries: number;
   /** TIME_WAIT length (Linux TCP_TIMEWAIT_LEN 60 s). */
   timeWaitNs: number;
+  /**
+   * Path MTU discovery (Linux IP_MTU_DISCOVER, ip(7)): `want` (the default for TCP sockets) sends
+   * DF and lowers the MSS on ICMP fragmentation needed (RFC 1191, `tcp_v4_mtu_reduced`); `probe`
+   * (IP_PMTUDISC_PROBE) sends DF but ignores the path MTU, so a smaller hop black-holes it.
+   */
+  pmtuDisc: 'want' | 'probe';
+  /** CUBIC slow-start exit (tcp_cubic.c `hystart`; off by default here, see docs/tcp.md). */
+  hystart: boolean;
 }
 
 export const DEFAULT_TCP_CONFIG: Readonly<TcpConfig> = Object.freeze({
@@ -78,6 +86,8 @@ export const DEFAULT_TCP_CONFIG: Readonly<TcpConfig> = Object.freeze({
   synRetries: 6,
   retries: 15,
   timeWaitNs: 60_000_000_000,
+  pmtuDisc: 'want',
+  hystart: false,
 });
 
 /** Largest buffer a socket may ask for (Linux caps SO_RCVBUF/SO_SNDBUF at 2 × net.core.*mem_max; we allow 1 GiB). */

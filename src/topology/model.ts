@@ -318,6 +318,8 @@ export interface CaptureModel {
   /** 'all' or a list of port paths / globs. */
   ports: 'all' | string[];
   snaplen: number;
+  /** Write pcapng epb_packetid (resolved from 'auto': true when a bridge has a tunnel port). */
+  packetIds: boolean;
 }
 
 export type PortKind = 'host-underlay' | 'host-if' | 'router-port' | 'bridge-port' | 'vm-tap' | 'switch-port' | 'vm-nic' | 'pf-uplink' | 'vf';

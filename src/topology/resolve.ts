@@ -319,6 +319,7 @@ class Resolver {
     const capture = {
       ports: doc.capture?.ports ?? ('all' as const),
       snaplen: doc.capture?.snaplen ?? DEFAULTS.snaplen,
+      packetIds: doc.capture?.packet_ids === undefined || doc.capture.packet_ids === 'auto' ? hosts.some((h) => h.bridges.some((b) => b.ports.some((bp) => bp.tunnel !== undefined))) : doc.capture.packet_ids,
     };
     if (Array.isArray(capture.ports)) {
       capture.ports.forEach((pat, i) => {

@@ -145,6 +145,15 @@ export const pfSchema = z.strictObject({
   vfs: z.record(z.string().regex(/^[0-9]+$/, { error: 'a VF index (0, 1, …)' }), vfConfigSchema).optional(),
 });
 
+/** An NBD export of a storage host (issue 13, src/fabric/nbd-disks.ts). */
+export const nbdExportSchema = z.strictObject({
+  image: z.string().optional().describe('image file served (created with size when missing), relative to the topology file'),
+  memory: zSize().optional().describe('a memory-backed export of this size'),
+  size: zSize().optional().describe('size of an image created when missing'),
+  backend: z.string().optional().describe('storage device of this host (hosts.H.backends) whose service time each NBD command takes; default: none (instant)'),
+  data: z.boolean().optional().describe('write and read the real bytes in the image (default false: timing only, the export reads as fully allocated)'),
+});
+
 /** A hypervisor's own IP interface (issue 13): port `host.if`, the host's TCP/IP stack. */
 export const hostInterfaceSchema = z.strictObject({
   bridge: z.string().optional().describe('host bridge it is an internal port of; absent = port host.if, cabled by a links: entry'),
@@ -161,6 +170,7 @@ export const hostSchema = z.strictObject({
   nics: z.record(z.string(), pfSchema).optional().describe('SR-IOV physical functions'),
   underlay: underlaySchema.optional().describe('the host underlay address tunnel ports send from (port host.underlay)'),
   backends: z.record(z.string(), storageDeviceSchema).optional().describe('storage devices (service-time models) the disks of VMs on this host use, as in QoS files'),
+  exports: z.record(z.string(), nbdExportSchema).optional().describe('NBD exports this host serves on port 10809 (VM disks attach with nbd: host/export)'),
 });
 
 export const switchSchema = z.strictObject({
@@ -227,6 +237,10 @@ export const diskSchema = z.strictObject({
   readonly: z.boolean().optional(),
   backend: z.string().optional().describe('a storage device of the VM\'s host (hosts.H.backends); default: a null device'),
   throttle: policySchema.optional().describe('I/O limits, any policy kind vfab qos supports (QEMU iops-total: 500 …, firecracker, io.max, mclock)'),
+  data: z.boolean().optional().describe('fio I/O in a run moves real bytes: writes land in the image (default: timing only)'),
+  shared: z.boolean().optional().describe('on storage every host sees (NFS, Ceph …): a migration leaves it in place, storage: mirror cannot copy it'),
+  nbd: z.string().optional().describe('network disk: an NBD export, "host/export" (instead of image/memory)'),
+  via: z.string().optional().describe('nbd: the host interface of the VM\'s hypervisor the NBD connection leaves from'),
 });
 
 export const vmSchema = z.strictObject({
@@ -275,6 +289,8 @@ const iperfSchema = z.strictObject({
   interval: zDuration().optional().describe('report interval (iperf3 -i), default 1s'),
   window: zSize().optional().describe('socket buffer size, both ends (iperf3 -w)'),
   server: z.boolean().optional().describe('start the server at the destination (default true)'),
+  hystart: z.boolean().optional().describe("CUBIC's HyStart slow-start exit (Linux tcp_cubic.c; default off)"),
+  mss: zCount(88, 65495).optional().describe('largest segment to advertise and send (iperf3 -M, TCP_MAXSEG)'),
 });
 
 const zRpcRate = () =>
@@ -318,6 +334,8 @@ const migrateSchema = z.strictObject({
   cpu_throttle_initial: zCount(1, 99).optional().describe('auto-converge first throttle, percent (default 20)'),
   cpu_throttle_increment: zCount(1, 100).optional().describe('auto-converge step, percent (default 10)'),
   postcopy: z.boolean().optional().describe('with via: switch to post-copy after the first round'),
+  storage: z.enum(['shared', 'mirror']).optional().describe('mirror: copy the local disks to the destination over NBD before the RAM (QEMU drive-mirror); shared (default): disks stay'),
+  migrate_disks: z.array(z.string()).optional().describe('with storage: mirror, the disks to copy (libvirt migrate_disks; default every disk that is not shared)'),
 });
 
 const fioActionSchema = fioJobSchema.extend({
@@ -399,6 +417,7 @@ export const scenarioStepSchema = z.strictObject({
 export const captureSchema = z.strictObject({
   ports: z.union([z.literal('all'), z.array(z.string())]).optional().describe('"all" or port paths / globs ("hv1.br0.*")'),
   snaplen: zCount(1, 262144).optional(),
+  packet_ids: z.union([z.literal('auto'), z.boolean()]).optional().describe('pcapng epb_packetid: one id per packet across every port it crosses, through encapsulation and router hops (auto: when the topology has tunnel ports)'),
 });
 
 export const topologySchema = z

@@ -107,7 +107,10 @@ export class TunnelPort implements FrameReceiver {
       h.dstIp = remote;
       h.srcPort = sport;
       h.ident = ident;
-      return geneve ? encapGeneve(h, vni, inner) : encapVxlan(h, vni, inner);
+      const outer = geneve ? encapGeneve(h, vni, inner) : encapVxlan(h, vni, inner);
+      // one packet in the trace: the encapsulated copy keeps the inner frame's packet id
+      o.underlay.sim.packetOrigins?.relate(outer, inner);
+      return outer;
     });
     if (!ok) o.port.drop('no-route', inner);
     else this.counters.encapsulated++;
@@ -132,7 +135,9 @@ export class TunnelPort implements FrameReceiver {
     if (inner.length < 14) return u.drop(`bad-${this.type}`);
     this.counters.decapsulated++;
     const tunnel: TunnelMeta = { idHi: 0, idLo: vni, src: readU32(ip, 12), dst: readU32(ip, 16) };
-    this.o.port.receive(inner.slice(), { hops: 0, tunnel });
+    const copy = inner.slice();
+    this.o.underlay.sim.packetOrigins?.relate(copy, ip);
+    this.o.port.receive(copy, { hops: 0, tunnel });
   }
 }
 

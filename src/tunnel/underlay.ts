@@ -53,7 +53,11 @@ export class UnderlayEndpoint {
   private readonly listeners: TunnelRx[] = [];
   private ident = 1;
 
+  /** The simulation (tunnel ports relate the frames they encapsulate through its packetOrigins). */
+  readonly sim: Simulation;
+
   constructor(opts: UnderlayOptions) {
+    this.sim = opts.sim;
     this.mac = opts.mac;
     this.ipv4 = opts.ipv4;
     this.mtu = opts.mtu;
@@ -136,6 +140,7 @@ export class UnderlayEndpoint {
     const total = (f[16]! << 8) | f[17]!;
     if (14 + total > f.length || total < ihl + 8) return this.port.drop('bad-ipv4-length');
     const ip = f.subarray(14, 14 + total);
+    this.sim.packetOrigins?.relate(ip, f);
     if (readU32(ip, 16) !== this.ipv4) return this.port.drop('not-for-us');
     if (((ip[6]! << 8) | ip[7]!) & 0x3fff) return this.port.drop('fragment');
     if (ip[9] !== 17) return this.port.drop('not-udp');

@@ -5,6 +5,7 @@
 import type { FieldDef } from './fields.js';
 import type { Subfield } from './subfield.js';
 import type { LearnAction } from './learn.js';
+import { formatCt, type CtAction } from './ct-action.js';
 import {
   OFPP_ALL,
   OFPP_CONTROLLER,
@@ -44,6 +45,8 @@ export type Action =
   | { type: 'ct_clear' }
   /** learn(...): adds a flow built from the packet (learn.ts). */
   | LearnAction
+  /** ct(...): connection tracking (conntrack.ts), with recirculation when it has a table. */
+  | CtAction
   | { type: 'resubmit'; port: number | null; table: number | null }
   /** group:N (groups.ts runs it). */
   | { type: 'group'; id: number }
@@ -99,6 +102,8 @@ export function formatAction(a: Action): string {
       return a.text;
     case 'ct_clear':
       return 'ct_clear';
+    case 'ct':
+      return formatCt(a);
     case 'clone':
       return `clone(${a.actions.map(formatAction).join(',')})`;
     case 'resubmit':

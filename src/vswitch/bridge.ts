@@ -38,6 +38,7 @@ import { FlowTables, type FlowRule, type FlowStats } from './flow-table.js';
 import { MacTable, type MacEntry } from './mac-learning.js';
 import { copyState, readTags, rewriteFrame, stateFromFrame, type PacketState } from './rewrite.js';
 import { makeVlanConfig, type VlanMode } from './vlan.js';
+import { Conntrack, type ConntrackOptions, type CtExec } from './conntrack.js';
 import { xlate, type XBridge, type XPort, type XlateResult } from './xlate.js';
 import type { Group } from './group.js';
 import { parseGroupMod, parseGroups, type GroupModCommand, type ParsedGroupMod } from './group-parser.js';
@@ -86,6 +87,8 @@ export interface BridgeOptions {
   groupsOrigin?: FlowsOrigin;
   meters?: string;
   metersOrigin?: FlowsOrigin;
+  /** Connection tracker limits (total, default per zone, per zone); conntrack.ts has the defaults. */
+  conntrack?: ConntrackOptions;
 }
 
 export interface BridgePortOptions {
@@ -166,6 +169,12 @@ export class Bridge implements XBridge {
   private stormInstant = -1;
   private stormCopies = 0;
   private lastLoopNs = -Infinity;
+  /** The connection tracker `ct()` actions use (one per bridge, zones inside it). */
+  readonly conntrack: Conntrack;
+  /** The frame being processed, for the tracker (TCP sequence numbers, ICMP error payloads). */
+  private curFrame: Frame | null = null;
+  /** The next recirculation id an ofproto/trace translation allocates. */
+  private traceRecircId = 1;
   /** Frames switched, cache hits (statistics). */
   switched = 0;
   /** Flows added by `learn` actions (new or changed, not refreshes). */
@@ -180,6 +189,8 @@ export class Bridge implements XBridge {
    * PACKET_IN); null = no controller. Runs after the counters are updated, before forwarding.
    */
   packetInHook: ((inPort: number, frame: Frame, rule: FlowRule) => void) | null = null;
+  /** Called after a port was added to or removed from the bridge (OpenFlow PORT_STATUS). */
+  portHook: ((name: string, ofport: number, port: Port, change: 'add' | 'delete') => void) | null = null;
   private moveWindowS = -1;
   private readonly movesInWindow = new Map<number, number>();
   private pendingFlows: { text: string; origin: { file: string; line: number; col: number } | undefined } | null = null;
@@ -203,6 +214,7 @@ export class Bridge implements XBridge {
       agingNs: opts.macAgingNs ?? DEFAULT_MAC_AGING_NS,
       maxEntries: opts.macTableSize ?? DEFAULT_MAC_TABLE_SIZE,
     });
+    this.conntrack = new Conntrack(opts.conntrack);
     const cacheSize = opts.cacheSize ?? 8192;
     this.cache = cacheSize > 0 ? new FlowCache<Cached>(cacheSize) : null;
     const localName = opts.path.split('.').pop() ?? opts.path;
@@ -348,7 +360,8 @@ export class Bridge implements XBridge {
    */
   private removeRule(rule: FlowRule, reason: 'idle' | 'hard' | 'delete' | 'group_delete' | 'meter_delete'): void {
     if (rule.removed) return;
-    this.flowTables.remove(rule);
+    // flowTables.onRemoved (the OpenFlow channel's FLOW_REMOVED) gets the reason too.
+    this.flowTables.remove(rule, reason === 'idle' ? 'idle_timeout' : reason === 'hard' ? 'hard_timeout' : reason);
     this.flowsRemoved++;
     if (!this.events) return;
     const now = this.sim.now;
@@ -482,6 +495,7 @@ export class Bridge implements XBridge {
     this.byName.set(opts.name, rec);
     this.rebuildAll();
     this.retryPendingFlows();
+    this.portHook?.(opts.name, ofport, rec.port, 'add');
     return rec.port;
   }
 
@@ -494,6 +508,7 @@ export class Bridge implements XBridge {
     this.byName.delete(name);
     this.mac.flush(rec.ofport);
     this.rebuildAll();
+    this.portHook?.(name, rec.ofport, rec.port, 'delete');
     return true;
   }
 
@@ -544,6 +559,9 @@ export class Bridge implements XBridge {
   /** OVS `may_enable`: the port exists and its link is up (a `link_down` takes it down). */
   portAlive(ofport: number): boolean {
     return this.byOfport.get(ofport)?.port.up ?? false;
+  }
+  conntrackExecute(w: Int32Array, x: CtExec): void {
+    this.conntrack.execute({ w, frame: this.curFrame, l3: this.fk.l3Offset, l4: this.fk.l4Offset }, x, this.sim.now);
   }
 
   /** Replaces the group table with an `ovs-ofctl add-groups` text (ports must exist). */
@@ -709,13 +727,19 @@ export class Bridge implements XBridge {
     if (outs.length === 1) {
       const o = outs[0]!;
       const out = this.byOfport.get(o.ofport);
-      if (out) out.port.send(rewriteFrame(frame, words, l3, l4, o.state), out.tunnel ? { hops, tunnel: tunnelOf(o.state.words) } : { hops });
+      if (out) {
+        const f = rewriteFrame(frame, words, l3, l4, o.state);
+        this.sim.packetOrigins?.relate(f, frame);
+        out.port.send(f, out.tunnel ? { hops, tunnel: tunnelOf(o.state.words) } : { hops });
+      }
       return;
     }
     // Build every output frame before sending any: sending recurses into peers, which may
     // re-enter this bridge and overwrite the scratch key.
     const frames: Frame[] = new Array<Frame>(outs.length);
     for (let i = 0; i < outs.length; i++) frames[i] = rewriteFrame(frame, words, l3, l4, outs[i]!.state);
+    const origins = this.sim.packetOrigins;
+    if (origins) for (let i = 0; i < outs.length; i++) origins.relate(frames[i]!, frame);
     for (let i = 0; i < outs.length; i++) {
       const out = this.byOfport.get(outs[i]!.ofport);
       if (out) out.port.send(frames[i]!, out.tunnel ? { hops, tunnel: tunnelOf(outs[i]!.state.words) } : { hops });
@@ -726,8 +750,9 @@ export class Bridge implements XBridge {
    * Classifies and translates `frame` as arriving on `ofport`, with all bookkeeping (counters,
    * learning when `mayLearn`, events) but without sending. Returns null for a runt frame.
    */
-  process(ofport: number, frame: Frame, opts: { mayLearn: boolean; trace?: boolean; ovsTrace?: boolean; metadata?: Int32Array }, tunnel?: TunnelMeta): XlateResult | null {
+  process(ofport: number, frame: Frame, opts: { mayLearn: boolean; trace?: boolean; ovsTrace?: boolean; metadata?: Int32Array; ctNext?: number[] }, tunnel?: TunnelMeta): XlateResult | null {
     if (frame.length < 14) return null;
+    this.curFrame = frame;
     extractFlowKey(frame, this.fk); // a WireError still leaves the fields parsed so far (OVS keeps them too)
     const words = keyWordsFromFlowKey(this.fk, this.words);
     keyWordsFromFrame(frame, this.fk, words);
@@ -750,7 +775,9 @@ export class Bridge implements XBridge {
     words[W_IN_PORT] = ofport;
     this.switched++;
     this.syncCache();
-    const cache = opts.mayLearn && !opts.trace && !opts.ovsTrace && !opts.metadata ? this.cache : null;
+    // Translations with ct() are never cached (xlate marks them uncachable): their outcome depends
+    // on the connection table. `ctNext` (ofproto/trace's --ct-next) bypasses the cache too.
+    const cache = opts.mayLearn && !opts.trace && !opts.ovsTrace && !opts.metadata && !opts.ctNext ? this.cache : null;
     // The key words hold the outer TCI only: a second tag or an 802.1ad outer TPID is state the
     // key does not capture, so such frames are never cached.
     const tags = readTags(frame);
@@ -768,7 +795,9 @@ export class Bridge implements XBridge {
       stateFromFrame(frame, words, this.state);
       if (opts.ovsTrace) {
         const initial = copyState(this.state);
-        res = xlate(this, this.state, { ...opts, of11: this.parseOpts.protocols >= 11 });
+        // Recirculation ids go on from trace to trace, as OVS's recirc id pool hands them out.
+        res = xlate(this, this.state, { ...opts, of11: this.parseOpts.protocols >= 11, recircId: this.traceRecircId });
+        if (res.nextRecircId !== undefined) this.traceRecircId = res.nextRecircId;
         res.initial = initial;
         res.final = Int32Array.from(this.state.words);
       } else res = xlate(this, this.state, opts);
@@ -807,10 +836,10 @@ export class Bridge implements XBridge {
    * Trace entry point: processes `frame` as arriving on port `name` and returns the output frames
    * without sending them. `mayLearn: false` is OVS's side-effect-free `ofproto/trace`.
    */
-  trace(name: string, frame: Frame, opts: { mayLearn: boolean; log?: boolean; ovsTrace?: boolean; metadata?: Int32Array }): BridgeProcessResult | null {
+  trace(name: string, frame: Frame, opts: { mayLearn: boolean; log?: boolean; ovsTrace?: boolean; metadata?: Int32Array; ctNext?: number[] }): BridgeProcessResult | null {
     const ofport = this.ofportOf(name);
     if (ofport === undefined) throw new UserError('VSWITCH_UNKNOWN_PORT', `bridge ${this.path} has no port ${name}`, { where: this.path });
-    const res = this.process(ofport, frame, { mayLearn: opts.mayLearn, trace: opts.log ?? false, ovsTrace: opts.ovsTrace ?? false, ...(opts.metadata ? { metadata: opts.metadata } : {}) });
+    const res = this.process(ofport, frame, { mayLearn: opts.mayLearn, trace: opts.log ?? false, ovsTrace: opts.ovsTrace ?? false, ...(opts.metadata ? { metadata: opts.metadata } : {}), ...(opts.ctNext ? { ctNext: opts.ctNext } : {}) });
     if (res === null) return null;
     const frames = res.outputs.map((o) => ({
       ofport: o.ofport,

@@ -34,6 +34,7 @@ import { formatMatch } from './match-format.js';
 import { Ctx, parsePortText, setMatchField, splitItems, type FlowWarning, type ParseOptions } from './flow-syntax.js';
 import { normalizeMatch } from './normalize.js';
 import { parseLearn } from './learn.js';
+import { parseCt, writesCtField } from './ct-action.js';
 import { formatSubfield, parseSubfield, subfieldWrites } from './subfield.js';
 import { extractActions, ovsKeyValues, parseFieldInt, preprocessedLines, strToU16, strToU64, strToUintBase10 } from './ovs-lex.js';
 
@@ -524,7 +525,7 @@ function parseActions(s: string, base: number, tableId: number, mValue: Int32Arr
         if (r[0] >> BigInt(dst.nBits) !== 0n) throw ctx.err('FLOW_BAD_VALUE', it.valueAt, `${arg}: value ${arg.slice(0, arrow)} does not fit into ${dst.nBits} bits`);
         if (!dst.fd.settable) throw ctx.err('FLOW_BAD_VALUE', it.valueAt + arrow + 2, `destination field ${dst.fd.name} is not writable`);
         const wr = subfieldWrites(dst, r[0]);
-        out.push({ type: 'set', field: dst.fd, ...wr, of10: false, text: `load:0x${r[0].toString(16)}->${formatSubfield(dst)}` });
+        out.push(ctFieldCheck({ type: 'set', field: dst.fd, ...wr, of10: false, text: `load:0x${r[0].toString(16)}->${formatSubfield(dst)}` }, it.at, ctx, opts));
         continue;
       }
       case 'move': {
@@ -538,7 +539,7 @@ function parseActions(s: string, base: number, tableId: number, mValue: Int32Arr
           throw ctx.err('FLOW_BAD_VALUE', it.valueAt, `source field ${src.text} and destination field ${dst.text} have different widths (${src.nBits} and ${dst.nBits} bits)`);
         }
         if (!dst.fd.settable) throw ctx.err('FLOW_BAD_VALUE', it.valueAt + arrow + 2, `destination field ${dst.fd.name} is not writable`);
-        out.push({ type: 'move', src, dst, text: `move:${formatSubfield(src)}->${formatSubfield(dst)}` });
+        out.push(ctFieldCheck({ type: 'move', src, dst, text: `move:${formatSubfield(src)}->${formatSubfield(dst)}` }, it.at, ctx, opts));
         continue;
       }
       case 'set_queue':
@@ -566,6 +567,11 @@ function parseActions(s: string, base: number, tableId: number, mValue: Int32Arr
       case 'ct_clear':
         out.push({ type: 'ct_clear' });
         continue;
+      case 'ct':
+        out.push(parseCt(arg, it.valueAt, vlanMatch.value, vlanMatch.mask, ctx, opts, (x, b, o) => parseActions(x, b, tableId, vlanMatch.value, vlanMatch.mask, ctx, o)));
+        continue;
+      case 'nat':
+        throw ctx.err('FLOW_BAD_VALUE', it.at, 'Cannot have NAT action outside of "ct" action');
       case 'clone': {
         // parse_CLONE: nested actions, parsed like the outer list (no instructions inside).
         const inner = parseActions(arg, it.valueAt, tableId, vlanMatch.value, vlanMatch.mask, ctx, opts);
@@ -605,7 +611,7 @@ function parseActions(s: string, base: number, tableId: number, mValue: Int32Arr
         const vText = arg.slice(0, arrow);
         const fName = arg.slice(arrow + 2);
         if (fName === '') throw ctx.err('FLOW_SYNTAX', it.valueAt, `${arg}: missing field name following \`->'`);
-        out.push(parseSet(fName, vText, false, it.valueAt + arrow + 2, it.valueAt, vlanMatch.value, vlanMatch.mask, ctx, opts, `set_field:${vText}->${fName}`));
+        out.push(ctFieldCheck(parseSet(fName, vText, false, it.valueAt + arrow + 2, it.valueAt, vlanMatch.value, vlanMatch.mask, ctx, opts, `set_field:${vText}->${fName}`), it.at, ctx, opts));
         continue;
       }
       case 'set_tunnel':
@@ -689,6 +695,39 @@ function parseActions(s: string, base: number, tableId: number, mValue: Int32Arr
 }
 
 /**
+ * `ofpacts_verify_nested`: ct_mark and ct_label are written only inside `ct(exec(...))`; there a
+ * set_field prints as OVS prints it (NXM load, `load:0x1->NXM_NX_CT_MARK[]`).
+ */
+function ctFieldCheck(a: Action, at: number, ctx: Ctx, opts: ParseOptions): Action {
+  if (writesCtField(a) !== true) return a;
+  if (!opts.ctExec) throw ctx.err('FLOW_BAD_VALUE', at, 'cannot set CT fields outside of ct action', 'set ct_mark / ct_label inside ct(commit,exec(...))');
+  if (a.type === 'set' && a.text.startsWith('set_field:')) return { ...a, text: ctLoadText(a) };
+  return a;
+}
+
+/** NXM load text of a set_field on ct_mark / ct_label (format_SET_FIELD as OpenFlow 1.0 shows it). */
+function ctLoadText(a: Extract<Action, { type: 'set' }>): string {
+  const label = a.field.name === 'ct_label';
+  const n = label ? 4 : 1;
+  let v = 0n;
+  let m = 0n;
+  for (let i = 0; i < n; i++) {
+    const j = a.words.indexOf(a.field.word + i);
+    v = (v << 32n) | BigInt(j < 0 ? 0 : a.values[j]! >>> 0);
+    m = (m << 32n) | BigInt(j < 0 ? 0 : a.masks[j]! >>> 0);
+  }
+  const bits = label ? 128 : 32;
+  const nxm = label ? 'NXM_NX_CT_LABEL' : 'NXM_NX_CT_MARK';
+  if (m === (1n << BigInt(bits)) - 1n) return `load:0x${v.toString(16)}->${nxm}[]`;
+  let ofs = 0;
+  while (((m >> BigInt(ofs)) & 1n) === 0n && ofs < bits) ofs++;
+  let end = ofs;
+  while (((m >> BigInt(end)) & 1n) === 1n && end < bits) end++;
+  if (m >> BigInt(end) !== 0n || m === 0n) return a.text;
+  return `load:0x${(v >> BigInt(ofs)).toString(16)}->${nxm}[${ofs === end - 1 ? ofs : `${ofs}..${end - 1}`}]`;
+}
+
+/**
  * An action list without a match (a group bucket, `parse_bucket_str`): the same action syntax,
  * no match-consistency checks, no instructions.
  */
@@ -700,7 +739,7 @@ export function parseActionList(s: string, base: number, ctx: Ctx, opts: ParseOp
 /** OVS action names vfab does not execute yet: refused by name rather than taken for a port. */
 const KNOWN_UNSUPPORTED = new Set([
   'bundle', 'bundle_load', 'output_reg',
-  'conjunction', 'multipath', 'ct', 'nat', 'write_actions',
+  'conjunction', 'multipath', 'write_actions',
   'clear_actions', 'write_metadata', 'push_mpls', 'pop_mpls', 'set_mpls_label', 'set_mpls_tc', 'set_mpls_ttl', 'dec_mpls_ttl',
   'check_pkt_larger', 'encap', 'decap', 'dec_nsh_ttl', 'set_nw_ttl', 'delete_field', 'unroll_xlate', 'debug_recirc', 'debug_slow',
 ]);

@@ -51,6 +51,8 @@ export interface ParseOptions {
   groupExists?: (id: number) => boolean;
   /** Whether a meter exists (`meter:N` to a missing one is OFPMMFC_INVALID_METER). */
   meterExists?: (id: number) => boolean;
+  /** Parsing the actions inside `ct(exec(...))`, where ct_mark / ct_label may be set. */
+  ctExec?: boolean;
   /** An action list without a flow match (a group bucket): no match-consistency checks. */
   actionsOnly?: boolean;
 }

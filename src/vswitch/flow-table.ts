@@ -49,12 +49,20 @@ export interface FlowStats {
 
 const NS_PER_S = 1_000_000_000;
 
+/**
+ * Why a rule left the tables (OpenFlow `ofp_flow_removed_reason` plus `replace`: an identical
+ * OFPFC_ADD, which sends no FLOW_REMOVED).
+ */
+export type FlowRemoveReason = 'idle_timeout' | 'hard_timeout' | 'delete' | 'group_delete' | 'meter_delete' | 'replace';
+
 export class FlowTables {
   readonly tables = new Map<number, Classifier<FlowRule>>();
   /** Bumped on every add/remove (callers fold it into their cache generation). */
   generation = 0;
   /** Rules by (table, priority, match), to replace an identical flow as OFPFC_ADD does. */
   private readonly byIdentity = new Map<string, FlowRule>();
+  /** Called after a rule left the tables (the OpenFlow channel sends FLOW_REMOVED from here). */
+  onRemoved: ((rule: FlowRule, reason: FlowRemoveReason) => void) | null = null;
 
   add(p: ParsedFlow, nowNs: number): FlowRule {
     const rule: FlowRule = {
@@ -86,7 +94,7 @@ export class FlowTables {
     // ovs-ofctl add-flow with an identical match and priority replaces the rule (OFPFC_ADD).
     const id = identity(rule);
     const old = this.byIdentity.get(id);
-    if (old) this.remove(old);
+    if (old) this.remove(old, 'replace');
     this.byIdentity.set(id, rule);
     cls.insert(rule);
     this.generation++;
@@ -98,13 +106,14 @@ export class FlowTables {
     return this.byIdentity.get(identityOf(table, priority, value, mask));
   }
 
-  remove(rule: FlowRule): void {
+  remove(rule: FlowRule, reason: FlowRemoveReason = 'delete'): void {
     if (rule.removed) return;
     const id = identity(rule);
     if (this.byIdentity.get(id) === rule) this.byIdentity.delete(id);
     this.tables.get(rule.table)?.remove(rule);
     rule.removed = true;
     this.generation++;
+    this.onRemoved?.(rule, reason);
   }
 
   clear(): void {

@@ -31,6 +31,7 @@ import {
   W_ARP_SHA_HI,
   W_ARP_THA_HI,
   W_CONJ_ID,
+  W_CT_STATE,
   W_DL_DST_HI,
   W_DL_SRC_HI,
   W_DL_TYPE,
@@ -63,6 +64,7 @@ import {
 import { formatMatch } from './match-format.js';
 import type { PacketState } from './rewrite.js';
 import type { TraceNode } from './xlate.js';
+import { formatCtState } from './xlate-ct.js';
 
 /** Datapath port number of OpenFlow LOCAL on the oracle's dummy datapath (`br0` → 100). */
 export const ODP_LOCAL = 100;
@@ -118,17 +120,37 @@ function masked(w: Int32Array, m: Int32Array): Int32Array {
   return v;
 }
 
-/** A packet as `flow_format` prints it; `tagged`: a second (empty) VLAN header slot shows as vlan_tci1. */
-export function formatFlow(w: Int32Array, portName?: (p: number) => string | undefined): string {
+/** Splits leading `ct_*` fields off a match text (match_format prints them before `eth`). */
+function splitCt(f: string): [string[], string] {
+  const parts = f === '' ? [] : f.split(',');
+  let i = 0;
+  while (i < parts.length && parts[i]!.startsWith('ct_')) i++;
+  return [parts.slice(0, i), parts.slice(i).join(',')];
+}
+
+/** `recirc_id=…,ct_…,eth,<rest>` (match_format's order once recirc_id or a ct field is shown). */
+function withRecirc(rid: string | null, ct: string[], rest: string): string {
+  if (rid === null && ct.length === 0) return rest;
+  return [...(rid !== null ? [`recirc_id=${rid}`] : []), ...ct, 'eth', ...(rest ? [rest] : [])].join(',');
+}
+
+/**
+ * A packet as `flow_format` prints it; `tagged`: a second (empty) VLAN header slot shows as
+ * vlan_tci1. `recircId` (a recirculated pass): recirc_id, then ct_state as flags (`new|trk`).
+ */
+export function formatFlow(w: Int32Array, portName?: (p: number) => string | undefined, recircId?: number): string {
   const m = packetMask(w);
+  m[W_CT_STATE] = 0;
   let s = formatMatch(masked(w, m), m, portName);
   // A VLAN header present (any TCI) leaves the next header slot examined: vlan_tci1 shows.
   if (w[W_VLAN_TCI] !== 0) s = s.replace(',dl_src=', ',vlan_tci1=0x0000,dl_src=');
-  return s;
+  const [ct, rest] = splitCt(s);
+  if (w[W_CT_STATE] !== 0) ct.unshift(`ct_state=${formatCtState(w[W_CT_STATE]!)}`);
+  return withRecirc(recircId ? `0x${recircId.toString(16)}` : null, ct, rest);
 }
 
 /** `xlate_wc_finish` on the examined bits, then the `Megaflow:` text. */
-export function formatMegaflow(initial: Int32Array, wc: Int32Array, portName?: (p: number) => string | undefined): string {
+export function formatMegaflow(initial: Int32Array, wc: Int32Array, portName?: (p: number) => string | undefined, recircId?: number): string {
   const m = Int32Array.from(wc);
   // flow_wildcards_clear_non_packet_fields: metadata, registers, actset_output, conj_id.
   m[W_METADATA] = m[W_METADATA + 1] = 0;
@@ -147,8 +169,8 @@ export function formatMegaflow(initial: Int32Array, wc: Int32Array, portName?: (
   if (initial[W_TUN_DST] === 0) {
     m[W_TUN_ID] = m[W_TUN_ID + 1] = m[W_TUN_SRC] = m[W_TUN_DST] = m[W_TUN_FLAGS] = 0;
   }
-  const f = formatMatch(masked(initial, m), m, portName);
-  return `recirc_id=0,eth${f ? `,${f}` : ''}`;
+  const [ct, rest] = splitCt(formatMatch(masked(initial, m), m, portName));
+  return withRecirc(recircId ? `0x${recircId.toString(16)}` : '0', ct, rest);
 }
 
 /** `oftrace_node_print_details`. */
@@ -228,14 +250,20 @@ function commit(base: PacketState, st: PacketState, out: string[], wc?: Int32Arr
 }
 
 /** The `Datapath actions:` text for translation outputs, starting from the packet `initial`. */
-export function datapathActions(initial: PacketState, outputs: readonly { ofport: number; state: PacketState }[], wc?: Int32Array): string {
-  if (outputs.length === 0) return 'drop';
+export function datapathActions(initial: PacketState, outputs: readonly { ofport: number; state: PacketState }[], wc?: Int32Array, odp: readonly { at: number; text: string }[] = []): string {
+  if (outputs.length === 0 && odp.length === 0) return 'drop';
   const base: PacketState = { words: Int32Array.from(initial.words), tpid: initial.tpid, inner: initial.inner };
   const out: string[] = [];
-  for (const o of outputs) {
+  // Datapath ct()/recirc() actions go where they ran: before output number `at`.
+  const before = (i: number): void => {
+    for (const d of odp) if (d.at === i) out.push(d.text);
+  };
+  outputs.forEach((o, i) => {
+    before(i);
     commit(base, o.state, out, wc);
     out.push(String(o.ofport === OFPP_LOCAL ? ODP_LOCAL : o.ofport));
-  }
+  });
+  before(outputs.length);
   return out.join(',');
 }
 
@@ -252,6 +280,10 @@ export interface OvsTrace {
   outputs: readonly { ofport: number; state: PacketState }[];
   /** A translation error (resubmit limits): OVS drops the packet. */
   error: boolean;
+  /** Datapath ct()/recirc() actions, each before output number `at` (of `outputs`). */
+  odp?: readonly { at: number; text: string }[];
+  /** A recirculated pass: its recirc_id (Flow, Final flow and Megaflow show it). */
+  recircId?: number;
 }
 
 function sameFlow(a: Int32Array, b: Int32Array): boolean {
@@ -262,7 +294,7 @@ function sameFlow(a: Int32Array, b: Int32Array): boolean {
 /** The whole `ofproto/trace` text for one packet. */
 export function renderOvsTrace(t: OvsTrace, portName?: (p: number) => string | undefined): string {
   const given = t.flow ?? t.initial.words;
-  const lines = [`Flow: ${formatFlow(given, portName)}`, '', `bridge("${t.bridge}")`, '-'.repeat(`bridge("${t.bridge}")`.length)];
+  const lines = [`Flow: ${formatFlow(given, portName, t.recircId)}`, '', `bridge("${t.bridge}")`, '-'.repeat(`bridge("${t.bridge}")`.length)];
   formatNodes(t.nodes, 0, lines);
   lines.push('');
   // Frames with a length field instead of an Ethertype extract as dl_type 0x05ff; the flow given
@@ -273,11 +305,11 @@ export function renderOvsTrace(t: OvsTrace, portName?: (p: number) => string | u
     c[W_DL_TYPE] = given[W_DL_TYPE]!;
     return c;
   };
-  lines.push(`Final flow: ${sameFlow(t.initial.words, t.final) ? 'unchanged' : formatFlow(asGiven(t.final), portName)}`);
+  lines.push(`Final flow: ${sameFlow(t.initial.words, t.final) ? 'unchanged' : formatFlow(asGiven(t.final), portName, t.recircId)}`);
   // Composing the datapath actions can examine more bits (commit_vlan_action's pop): do it first.
   const wc = Int32Array.from(t.wc);
-  const odp = t.error ? 'drop' : datapathActions(t.initial, t.outputs, wc);
-  lines.push(`Megaflow: ${formatMegaflow(asGiven(t.initial.words), wc, portName)}`);
+  const odp = t.error ? 'drop' : datapathActions(t.initial, t.outputs, wc, t.odp);
+  lines.push(`Megaflow: ${formatMegaflow(asGiven(t.initial.words), wc, portName, t.recircId)}`);
   lines.push(`Datapath actions: ${odp}`);
   return `${lines.join('\n')}\n`;
 }

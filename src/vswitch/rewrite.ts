@@ -42,7 +42,8 @@ export interface PacketState {
 }
 
 export function copyState(s: PacketState): PacketState {
-  return { words: Int32Array.from(s.words), tpid: s.tpid, inner: s.inner };
+  // slice() copies in one memcpy; Int32Array.from goes through the iterator protocol (3-4× slower).
+  return { words: s.words.slice(), tpid: s.tpid, inner: s.inner };
 }
 
 function u16(b: Uint8Array, o: number): number {

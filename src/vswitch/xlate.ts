@@ -37,6 +37,7 @@ import {
   ETH_TYPE_IPV6,
   ETH_TYPE_ARP,
   KEY_WORDS,
+  W_CT_MARK,
   W_CT_STATE,
   W_CT_TP_DST,
   W_NW_SRC,
@@ -59,6 +60,9 @@ import { bucketIsAlive, firstLiveBucket, hashFieldBits, pickSelectBucket, type B
 import { formatAction } from './actions.js';
 import { lookupWithWildcards } from './megaflow.js';
 import { W_NW_FRAG } from './fields.js';
+import type { CtExec } from './conntrack.js';
+import { formatNested, type CtAction } from './ct-action.js';
+import { MAX_RECIRC_DEPTH, ctAction, pooledOutput, resetPools, resumeRecirc, type CtCtx, type Recirc } from './xlate-ct.js';
 import { includesVlan, inputVidIsValid, inputVidToVlan, outputVlanToVid, type PortVlanConfig } from './vlan.js';
 
 export const MAX_DEPTH = 64;
@@ -87,6 +91,26 @@ export interface XBridge {
   group(id: number): Group | undefined;
   /** Whether a port's link is up (OVS `may_enable`), for fast-failover liveness. */
   portAlive(ofport: number): boolean;
+  /** Runs the datapath `ct()` action on the packet in `w` (the bridge's connection tracker). */
+  conntrackExecute(w: Int32Array, x: CtExec): void;
+}
+
+/** One pipeline pass: the first, then one per `ct(table=N)` recirculation. */
+export interface XlatePass {
+  /** 0 for the first pass, else the recirculation id. */
+  recircId: number;
+  table: number;
+  /** ct_state the pass started with. */
+  ctState: number;
+  /** Its outputs: `outputs.slice(start, end)`. */
+  start: number;
+  end: number;
+  /** With `ovsTrace`, recirculations only: the header lines, the node tree, wildcards, packet before and flow after. */
+  header?: string[];
+  trace?: TraceNode[];
+  wc?: Int32Array;
+  initial?: PacketState;
+  final?: Int32Array;
 }
 
 export interface XlateOutput {
@@ -124,6 +148,12 @@ export interface XlateResult {
   trace?: TraceNode[];
   /** With `ovsTrace`: the key bits the translation examined (the megaflow mask, before xlate_wc_finish). */
   wc?: Int32Array;
+  /** After a ct(): the next free recirculation id (`recircId` of the next translation, as OVS's id pool). */
+  nextRecircId?: number;
+  /** With `ovsTrace`: datapath ct()/recirc() actions of pass number `pass`, each before output number `at`. */
+  odpCt?: { pass: number; at: number; text: string }[];
+  /** The passes when the packet recirculated (`ct(table=N)`), else null (one pass). */
+  passes: XlatePass[] | null;
   /** With `ovsTrace` (set by the bridge): the packet before and the flow after translation. */
   initial?: PacketState;
   final?: Int32Array;
@@ -157,6 +187,13 @@ interface Ctx {
   wc: Int32Array | null;
   /** OpenFlow 1.1+ (goto_table is printed as such). */
   of11: boolean;
+  /** Connection tracking state, created at the first ct() (xlate-ct.ts). */
+  ct: CtCtx | null;
+  ctNext: number[] | null;
+  /** The pass running: 0, then 1 … per recirculation (res.passes index). */
+  pass: number;
+  /** The first recirculation id to allocate. */
+  recircBase: number;
 }
 
 function report(ctx: Ctx, type: TraceNode['type'], text: string): TraceNode[] | null {
@@ -169,6 +206,16 @@ function report(ctx: Ctx, type: TraceNode['type'], text: string): TraceNode[] | 
 /** Un-wildcards `mask` bits of word `w` (trace only). */
 function unwild(ctx: Ctx, w: number, mask: number): void {
   if (ctx.wc !== null) ctx.wc[w] = ctx.wc[w]! | mask;
+}
+
+/** xlate_wc_init: in_port and dl_type are always examined, nw_frag for IP (and recirc_id, implicit). */
+function initWildcards(w: Int32Array): Int32Array {
+  const wc = new Int32Array(KEY_WORDS);
+  wc[W_IN_PORT] = -1;
+  wc[W_DL_TYPE] = 0xffff;
+  const t = w[W_DL_TYPE];
+  if (t === ETH_TYPE_IP || t === ETH_TYPE_IPV6) wc[W_NW_FRAG] = 3;
+  return wc;
 }
 
 function lookupIn(ctx: Ctx, table: number): FlowRule | null {
@@ -187,7 +234,8 @@ function log(ctx: Ctx, text: string): void {
 }
 
 function emit(ctx: Ctx, ofport: number): void {
-  ctx.res.outputs.push({ ofport, state: copyState(ctx.st) });
+  const c = ctx.ct;
+  ctx.res.outputs.push({ ofport, state: c !== null && c.ctNext === null ? pooledOutput(ctx.st) : copyState(ctx.st) });
   log(ctx, `-> output to ${ofport === OFPP_LOCAL ? 'LOCAL' : (ctx.br.portByOfport(ofport)?.name ?? ofport)}`);
 }
 
@@ -203,18 +251,20 @@ function noteDrop(ctx: Ctx, reason: string): void {
   log(ctx, `-> drop: ${reason}`);
 }
 
-/** Translates the packet in `state` (its words hold in_port). `state` is modified. */
-export function xlate(br: XBridge, state: PacketState, opts: { mayLearn: boolean; trace?: boolean; ovsTrace?: boolean; of11?: boolean }): XlateResult {
-  const res: XlateResult = { outputs: [], rules: [], learns: [], packetIns: [], drop: null, log: opts.trace ? [] : null, validUntilNs: Infinity, uncachable: false, groupHits: [], meters: [] };
-  const ctx: Ctx = { br, st: state, res, depth: 0, resubmits: 0, mayLearn: opts.mayLearn, error: null, exited: false, tr: null, wc: null, of11: opts.of11 ?? false };
+/**
+ * Translates the packet in `state` (its words hold in_port). `state` is modified. `ctNext`
+ * given: ct() works as `ofproto/trace` shows it (the flags of successive recirculations, then
+ * trk|new), without the connection tracker.
+ */
+export function xlate(br: XBridge, state: PacketState, opts: { mayLearn: boolean; trace?: boolean; ovsTrace?: boolean; of11?: boolean; ctNext?: number[]; recircId?: number }): XlateResult {
+  const res: XlateResult = { outputs: [], rules: [], learns: [], packetIns: [], drop: null, log: opts.trace ? [] : null, validUntilNs: Infinity, uncachable: false, groupHits: [], meters: [], passes: null };
+  // Without the tracker's side effects allowed (a side-effect-free trace), ct() behaves as in ofproto/trace.
+  const ctNext = opts.ctNext !== undefined ? [...opts.ctNext] : opts.mayLearn ? null : [];
+  const ctx: Ctx = { br, st: state, res, depth: 0, resubmits: 0, mayLearn: opts.mayLearn, error: null, exited: false, tr: null, wc: null, of11: opts.of11 ?? false, ct: null, ctNext, pass: 0, recircBase: opts.recircId ?? 1 };
+  resetPools();
   if (opts.ovsTrace) {
-    // xlate_wc_init: in_port and dl_type are always examined, nw_frag for IP.
     ctx.tr = res.trace = [];
-    ctx.wc = res.wc = new Int32Array(KEY_WORDS);
-    ctx.wc[W_IN_PORT] = -1;
-    ctx.wc[W_DL_TYPE] = 0xffff;
-    const t = state.words[W_DL_TYPE];
-    if (t === ETH_TYPE_IP || t === ETH_TYPE_IPV6) ctx.wc[W_NW_FRAG] = 3;
+    ctx.wc = res.wc = initWildcards(state.words);
   }
   const rule = lookupIn(ctx, 0);
   if (rule === null) {
@@ -228,7 +278,129 @@ export function xlate(br: XBridge, state: PacketState, opts: { mayLearn: boolean
     res.outputs.length = 0;
     res.drop = ctx.error;
   }
+  const ct = ctOf(ctx);
+  if (ct !== null && ct.recircs.length > 0) recirculate(ctx, ct);
+  if (ct !== null) res.nextRecircId = ct.nextRecircId;
   return res;
+}
+
+/** Runs the recirculations `ct(table=N)` queued, each as a new pass (ofproto_trace's recirc queue). */
+function recirculate(ctx: Ctx, c: CtCtx): void {
+  const res = ctx.res;
+  const passes: XlatePass[] = [{ recircId: 0, table: 0, ctState: ctx.st.words[W_CT_STATE]!, start: 0, end: res.outputs.length }];
+  res.passes = passes;
+  let r: Recirc | undefined;
+  while ((r = c.recircs.shift()) !== undefined) {
+    if (r.depth > MAX_RECIRC_DEPTH) {
+      log(ctx, `recirc(0x${r.id.toString(16)}): recirculation depth exceeded (${MAX_RECIRC_DEPTH}), dropping`);
+      res.drop = res.drop ?? 'recirc-depth';
+      continue;
+    }
+    const header = resumeRecirc(c, r, res.log !== null);
+    ctx.st = r.state;
+    c.st = r.state;
+    c.recircDepth = r.depth;
+    ctx.depth = 0;
+    ctx.resubmits = 0;
+    ctx.error = null;
+    ctx.exited = false;
+    if (res.log) res.log.push('', ...header);
+    const start = res.outputs.length;
+    const w = r.state.words;
+    ctx.pass = passes.length;
+    const pass: XlatePass = { recircId: r.id, table: r.table, ctState: w[W_CT_STATE]!, start, end: start };
+    if (ctx.tr !== null) {
+      // ofproto_trace_recirc_node: each recirculation is traced as a new packet, its tree opening
+      // with the thaw (`freeze` resumed) node.
+      // ofproto_trace_recirc_node prints the NAT note for any ct(nat), range or not, with flows
+      // it has not filled in (as recorded from OVS 3.1: test/fixtures/ovs-conntrack/nat-zones).
+      pass.header = header.filter((l) => !l.startsWith('Resuming from table') && !l.startsWith('Replacing src/dst'));
+      if (r.nat !== null) pass.header.push('Replacing src/dst IP/ports to simulate NAT:', ' Initial flow: ', ' Modified flow: ');
+      pass.initial = copyState(r.state);
+      ctx.wc = pass.wc = initWildcards(w);
+      ctx.tr = pass.trace = [];
+      const subs = report(ctx, 'action', 'thaw');
+      if (subs !== null) subs.push({ type: 'table', text: `Resuming from table ${r.table}`, subs: [] }); // OFT_THAW, not terminal: indented as a table
+    }
+    const rule = lookupIn(ctx, r.table);
+    if (rule === null) {
+      log(ctx, `${r.table}. No match.`);
+      res.drop = res.drop ?? 'table-miss';
+      const subs = report(ctx, 'table', `${String(r.table).padStart(2)}. No match.`);
+      if (subs) subs.push({ type: 'action', text: 'drop', subs: [] });
+    } else runRule(ctx, rule, r.table);
+    if (pass.initial) pass.final = Int32Array.from(w);
+    const err = errorOf(ctx);
+    if (err !== null) {
+      res.outputs.length = start;
+      res.drop = err;
+    }
+    pass.end = res.outputs.length;
+    passes.push(pass);
+  }
+  if (c.uncachable) res.uncachable = true;
+}
+
+function noLog(): void {}
+
+/** The translation error (set by nested calls). */
+function errorOf(ctx: Ctx): string | null {
+  return ctx.error;
+}
+
+/** The ct context a ct() created, if any (a call, so the type checker does not assume null). */
+function ctOf(ctx: Ctx): CtCtx | null {
+  return ctx.ct;
+}
+
+/** The datapath `ct(...)` action (lib/odp-util.c format_odp_conntrack_action), then `recirc(0xN)` with a table. */
+function odpCt(a: CtAction, w: Int32Array, recircId: number): string {
+  const parts: string[] = [];
+  if (a.commit) parts.push(a.force ? 'force_commit' : 'commit');
+  const zone = a.zoneSrc ? Number(readSubfield(a.zoneSrc, w) & 0xffffn) : a.zoneImm;
+  if (zone !== 0) parts.push(`zone=${zone}`);
+  let markV = 0;
+  let markM = 0;
+  for (const n of a.actions) {
+    if (n.type !== 'set') continue;
+    n.words.forEach((w, j) => {
+      if (w !== W_CT_MARK) return;
+      markV = (markV & ~n.masks[j]!) | n.values[j]!;
+      markM |= n.masks[j]!;
+    });
+  }
+  if (markM !== 0) parts.push(`mark=0x${(markV >>> 0).toString(16)}/0x${(markM >>> 0).toString(16)}`);
+  if (a.nat !== null) {
+    const nat = a.actions.find((n) => n.type === 'nat');
+    if (nat) parts.push(formatNested(nat));
+  }
+  const ct = parts.length > 0 ? `ct(${parts.join(',')})` : 'ct';
+  return a.table !== null ? `${ct},recirc(0x${recircId.toString(16)})` : ct;
+}
+
+function ctContext(ctx: Ctx): CtCtx {
+  if (ctx.ct === null) {
+    const br = ctx.br;
+    ctx.ct = {
+      st: ctx.st,
+      ctNext: ctx.ctNext,
+      recircs: [],
+      nextRecircId: ctx.recircBase,
+      recircDepth: 0,
+      uncachable: false,
+      log:
+        ctx.res.log === null && ctx.tr === null
+          ? noLog
+          : (t) => {
+              log(ctx, t);
+              // The ct() details (forked / untracked) are trace nodes too.
+              if (t.startsWith('-> ')) report(ctx, 'detail', t.slice(3));
+            },
+      br,
+    };
+  }
+  ctx.ct.st = ctx.st;
+  return ctx.ct;
 }
 
 function runRule(ctx: Ctx, rule: FlowRule, table: number): void {
@@ -378,6 +550,19 @@ function doActions(ctx: Ctx, rule: FlowRule, actions: readonly Action[], table: 
       case 'ct_clear':
         w.fill(0, W_CT_STATE, W_CT_TP_DST + 1);
         break;
+      case 'ct': {
+        const c = ctContext(ctx);
+        if (ctx.tr !== null) {
+          // compose_conntrack_action: the nested actions are traced as actions of their own (an
+          // empty list as `drop`), and the datapath gets ct(...) (then recirc()) where it ran.
+          for (const n of a.actions.length > 0 ? a.actions : []) report(ctx, 'action', formatNested(n));
+          if (a.actions.length === 0) report(ctx, 'action', 'drop');
+          (ctx.res.odpCt ??= []).push({ pass: ctx.pass, at: ctx.res.outputs.length, text: odpCt(a, w, c.nextRecircId) });
+        }
+        ctAction(c, a);
+        if (c.uncachable) ctx.res.uncachable = true;
+        break;
+      }
       case 'clone': {
         // ofproto-dpif-xlate.c compose_clone: the clone sees the packet as it is now; whatever
         // it changes (fields, VLAN tags) is undone afterwards.

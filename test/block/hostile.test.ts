@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createImage, openImage, snapshotImage } from '../../src/block/api.js';
+import { convertImage } from '../../src/block/verbs.js';
 import { requireTool } from '../helpers/tools.js';
 import { buildBlockLayer } from './crash/build.js';
 import { mutate } from './fuzz/mutants.mjs';
@@ -23,10 +24,15 @@ const CASES = Number(process.env['VFAB_FUZZ_CASES'] ?? 300);
 const SEED = Number(process.env['VFAB_FUZZ_SEED'] ?? 20261207);
 const LIMIT_MS = 10_000;
 /**
+ * The compressed base (index 5) under fixed seeds, run whatever CASES is: malformed compressed
+ * descriptors are a failure class of their own (issue 17).
+ */
+const COMPRESSED_REGRESSIONS: Array<[number, number]> = Array.from({ length: 12 }, (_, k) => [5, 20261700 + k] as [number, number]);
+/**
  * [base, seed] of mutants that found bugs: 64-bit refcounts, a 1 TiB tail and an unaligned L2
  * entry made `check -r all` throw a RangeError (fractional cluster index) while fixing COPIED flags.
  */
-const REGRESSIONS: Array<[number, number]> = [[3, 20261600]];
+const REGRESSIONS: Array<[number, number]> = [[3, 20261600], ...COMPRESSED_REGRESSIONS];
 const RSS_LIMIT_KB = 512 * 1024;
 
 interface Report {
@@ -79,6 +85,11 @@ function makeBases(dir: string): string[] {
   mk('b4k-rc64.qcow2', { size: 4 << 20, clusterSize: 4096, refcountBits: 64 }, (w) => w.write(0, new Uint8Array(100_000).fill(5)), true);
   createImage(join(dir, 'under.qcow2'), { size: 4 << 20 });
   mk('overlay.qcow2', { backingFile: 'under.qcow2', backingFormat: 'qcow2', clusterSize: 4096 }, (w) => w.write(8192, new Uint8Array(50_000).fill(6)));
+  // Compressed clusters (issue 17): mutated descriptors (offset, sector count, flags) and deflate
+  // data; a guest write over them copies out and frees their bytes.
+  const comp = join(dir, 'bcomp.qcow2');
+  convertImage(out[0]!, comp, { outFormat: 'qcow2', compress: true, clusterSize: 4096 });
+  out.push(comp);
   return out;
 }
 

@@ -28,7 +28,7 @@ export function docFilters(): Array<{ file: string; filter: string }> {
 
 describeWithTools(['tshark'], 'tshark filters in the docs on a VLAN-tagged fabric', () => {
   let dir = '';
-  const pcap: Record<'plain' | 'tagged', string> = { plain: '', tagged: '' };
+  const pcap: Record<'plain' | 'tagged' | 'overlay', string> = { plain: '', tagged: '', overlay: '' };
   beforeAll(() => {
     dir = mkdtempSync(join(tmpdir(), 'vfab-filters-'));
     const text = readFileSync('topologies/live-migration.yaml', 'utf8');
@@ -38,6 +38,9 @@ describeWithTools(['tshark'], 'tshark filters in the docs on a VLAN-tagged fabri
       pcap[k] = join(dir, `${k}.pcapng`);
       runTopology(loadTopologyText(t, join(process.cwd(), 'topologies', `${k}.yaml`)), { pcapng: pcap[k] });
     }
+    // packet ids are written for overlays only (capture.packet_ids: auto)
+    pcap.overlay = join(dir, 'overlay.pcapng');
+    runTopology('topologies/overlay-vxlan.yaml', { pcapng: pcap.overlay });
   }, 120_000);
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -50,6 +53,11 @@ describeWithTools(['tshark'], 'tshark filters in the docs on a VLAN-tagged fabri
   });
 
   it.each(docFilters())('$file: $filter', ({ filter }) => {
+    if (filter.includes('frame.packet_id')) {
+      // a packet-id filter (docs/overlay.md) is shown on the overlay example
+      expect(count(pcap.overlay, filter)).toBeGreaterThan(0);
+      return;
+    }
     const plain = count(pcap.plain, filter);
     expect(plain).toBeGreaterThan(0);
     expect(count(pcap.tagged, filter)).toBe(plain);

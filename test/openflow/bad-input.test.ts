@@ -47,7 +47,11 @@ describe('openflow bad input', () => {
       const sent = r.summary.events.filter((e) => e.type === 'openflow_error_sent');
       expect(sent.length).toBeGreaterThanOrEqual(4);
       expect(String(sent[0]!['error'])).toBe('OFPET_BAD_REQUEST/BAD_LEN');
-      expect(r.summary.events.filter((e) => e.type === 'openflow_disconnected')).toHaveLength(4);
+      const gone = r.summary.events.filter((e) => e.type === 'openflow_disconnected');
+      expect(gone).toHaveLength(4);
+      // The switch reset each connection because of the garbage (not because the run ended).
+      for (const e of gone) expect(String(e['reason'])).toMatch(/^garbage from the controller: .*declares length 4 \(< 8\)/);
+      expect(gone.every((e) => e.time_ns < 1e9)).toBe(true);
       expect(r.summary.simulated_ns).toBe(1e9);
       // The switch answered the FEATURES_REQUEST before the garbage, and sent the ERROR after it.
       const features = ctl.received.filter((m): m is MessageOf<'features_reply'> => m.type === 'features_reply');

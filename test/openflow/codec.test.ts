@@ -114,6 +114,25 @@ describe('openflow codec: properties', () => {
   });
 });
 
+describe('openflow codec: encoded bytes are never reused', () => {
+  it('bytes stay as encoded across later encodes, slab turnover and messages larger than a slab', () => {
+    const kept: [OfpMessage, Uint8Array, string][] = [];
+    fc.assert(
+      fc.property(messageArb, fc.integer({ min: 0, max: 70_000 }), (m, big) => {
+        const b = encode(m);
+        kept.push([m, b, hex(b)]);
+        // Now and then a packet-out far larger than the slab's reserve (up to 65535 bytes).
+        if (big > 60_000) encode({ type: 'packet_out', xid: 1, bufferId: 0xffffffff, inPort: 1, actions: [], data: new Uint8Array(Math.min(big, 65_000) - 24).fill(0xee) });
+      }),
+      { numRuns: 2000 },
+    );
+    for (const [m, b, h] of kept) {
+      expect(hex(b)).toBe(h);
+      expect((decode(b) as { msg: unknown }).msg).toEqual(m);
+    }
+  });
+});
+
 describe('openflow codec: malformed input gets the spec error', () => {
   const fm = encode({
     type: 'flow_mod', xid: 9, cookie: 0n, cookieMask: 0n, tableId: 0, command: 0, idleTimeout: 0, hardTimeout: 0, priority: 1,

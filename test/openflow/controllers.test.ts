@@ -40,6 +40,7 @@ function checkRun(res: Awaited<ReturnType<typeof runWith>>): void {
   const events = r.summary.events.map((e) => e.type);
   expect(events.filter((t) => t === 'openflow_connected')).toHaveLength(4);
   expect(events).not.toContain('openflow_error_sent');
+  expect(events).not.toContain('openflow_error_received');
 }
 
 function tsharkClean(pcapng: string): void {
@@ -58,8 +59,8 @@ function tsharkClean(pcapng: string): void {
     expect(Number((sev ?? '0').split(',')[0] || 0)).toBeLessThan(8388608); // below PI_ERROR
     for (const t of (type ?? '').split(',')) types.add(t);
   }
-  // HELLO, FEATURES_REQUEST/REPLY, PACKET_IN, FLOW_MOD, PACKET_OUT at least.
-  for (const t of ['0', '5', '6', '10', '14', '13']) expect(types).toContain(t);
+  // HELLO, FEATURES_REQUEST/REPLY, PACKET_IN, FLOW_MOD, PACKET_OUT, PORT_STATUS (the link_down/up) at least.
+  for (const t of ['0', '5', '6', '10', '14', '13', '12']) expect(types).toContain(t);
 }
 
 describeWithTools(['ovs-testcontroller', 'tshark'], 'ovs-testcontroller drives the sdn-controller example', () => {

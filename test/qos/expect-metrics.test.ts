@@ -120,6 +120,9 @@ describe('every metric in every expectation form measures that metric', () => {
   const targets: Array<[string, (d: Done) => boolean]> = [
     ['vda', (d) => d.disk === 'vda'],
     ['all', () => true],
+    // a job target (issue 17 #4): job "mix" is vda's only job, so the oracle is vda's completions,
+    // but the engine measures it through the job's own windows
+    ['mix', (d) => d.disk === 'vda'],
   ];
   const windows: Array<[string, number, number]> = [
     ['', 0, Number.POSITIVE_INFINITY],
@@ -182,6 +185,13 @@ describe('every metric in every expectation form measures that metric', () => {
     expect(out).toMatch(/PASS\s+burst: vda write_iops >= 1 for >= 1s\s+write_iops\s+\S+ \(longest stretch of write_iops >= 1 from /);
     expect(out).toMatch(/FAIL\s+vdb: max_bw <= 1k\s+max_bw\s+\S+/);
     expect(result.expectations!.map((e) => e.metric)).toEqual(['write_iops', 'max_bw', 'p99']);
+  });
+
+  it('a job target is labelled as a job, and a name that is both a job and a disk is refused', () => {
+    const { result } = run(['mix: write_iops >= 0', 'burst: wr bw >= 1 for >= 1s']);
+    expect(result.expectations!.map((e) => e.expected)).toEqual(['job mix: write_iops >= 0', 'job wr: bw >= 1 B/s for >= 1s']);
+    const clash = QOS.replace('  wr: { disk: vdb', '  vda: { disk: vdb') + '\nexpect: ["vda: iops >= 1"]';
+    expect(() => loadQosText(clash, 'c.qos.yaml')).toThrow(/"vda" is both a job and a disk/);
   });
 
   it('burst refuses max_/min_ metrics with a column', async () => {

@@ -159,7 +159,7 @@ describe('QoS files', () => {
       '  - "burst: gold iops >= 195 for >= 4s"',
       '  - "glod: iops >= 1"',
     ].join('\n');
-    expect(errorsOf(text)).toEqual(['p.qos.yaml:14:5: expectation names no disk or group "glod"; did you mean "gold"?']);
+    expect(errorsOf(text)).toEqual(['p.qos.yaml:14:5: expectation names no disk, group or job "glod"; did you mean "gold"?']);
     const f = loadQosText(text.split('\n').slice(0, -1).join('\n'), 'p.qos.yaml');
     const { result } = runQos(f.model, { expectations: f.expectations.map((e) => e.exp) });
     expect(result.expectations!.map((e) => [e.pass, e.measured])).toEqual([[true, '200'], [true, '200'], [true, '100'], [true, '5s (longest stretch of iops >= 195 from 0ns to 5s)']]);

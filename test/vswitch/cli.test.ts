@@ -51,10 +51,10 @@ describe('vfab trace (bare bridge)', () => {
 
   it('exits 2 with file:line:col for a bad flow file and a bad packets file', () => {
     const flows = join(dir, 'bad.flows');
-    writeFileSync(flows, 'priority=1,actions=normal\npriority=2,udp,tp_dst=53,actions=ct(commit)\n');
+    writeFileSync(flows, 'priority=1,actions=normal\npriority=2,udp,tp_dst=53,actions=ct(bogus)\n');
     const r = vfab('trace', '--flows', flows, '--port', 'p1:1', '--packet', 'in_port=1');
     expect(r.status).toBe(2);
-    expect(r.stderr.split('\n')[0]).toBe(`${flows}:2:34: action "ct" is not supported yet (OVS accepts it)`);
+    expect(r.stderr.split('\n')[0]).toBe(`${flows}:2:37: invalid argument to "ct" action: \`bogus'`);
     const pk = join(dir, 'bad.packets');
     writeFileSync(pk, '# comment\nin_port=1,arp\nin_port=1,tcp,tp_dts=1\n');
     const r2 = vfab('trace', '--flows', `${FIX}/flows.txt`, '--port', 'p1:1', '--packets', pk);

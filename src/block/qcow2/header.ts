@@ -157,6 +157,14 @@ export function parseHeader(buf: Uint8Array, fileSize: number): Qcow2Header {
   for (let bit = 0; bit < 32; bit++) {
     if (!(h.incompatibleFeatures & (1 << bit))) continue;
     if (bit === 0 || bit === 1) continue; // dirty / corrupt: honoured by the opener
+    if (bit === 3 && h.compressionType === 1) {
+      // No maintained zstd binding for Node 20 that vfab trusts to match libzstd's framing;
+      // deflate (zlib) images are read and written.
+      throw new UserError('QCOW2_UNSUPPORTED_FEATURE', 'unsupported qcow2 compression type zstd (compression_type byte 104 = 1; incompatible_features bit 3): vfab reads and writes zlib (deflate) compressed clusters only', {
+        where: 'byte 104',
+        hint: "qemu-img convert -O qcow2 -o compression_type=zlib converts it",
+      });
+    }
     throw new UserError('QCOW2_UNSUPPORTED_FEATURE', `unsupported qcow2 feature: ${featureName(bit)} (incompatible_features bit ${bit}, byte 79)`, {
       where: 'byte 72',
     });

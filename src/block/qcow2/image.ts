@@ -16,7 +16,7 @@
  *   verifies (qcow2-refcount.c check_oflag_copied).
  */
 import { LRUCache } from 'lru-cache';
-import { UserError } from '../../errors.js';
+import { BugError, UserError } from '../../errors.js';
 import type { BlockBackend } from '../backend.js';
 import { ST_DATA, ST_UNALLOC, ST_ZERO, type Layer, type LayerStatus, type StatusKind } from '../image.js';
 import { COMPRESSED_HI, COPIED_HI, ZERO_LO, entryOffset, setEntry } from './entries.js';
@@ -33,6 +33,7 @@ import {
 import { Refcounts, type RefcountHost } from './refcount.js';
 import { AUTOCLEAR_BITMAPS, closeBitmaps, openBitmaps, type BitmapState } from './bitmaps.js';
 import { parseSnapshotTable, type SnapshotEntry } from './snapshot-table.js';
+import { COMPRESSED_BASE, compressCluster, decompressCluster, encodeCompressed, parseCompressed, type CompressedDesc } from './compressed.js';
 
 export interface Qcow2OpenOptions {
   readOnly: boolean;
@@ -63,6 +64,10 @@ export class Qcow2Image implements Layer, RefcountHost {
   barriers = true;
   /** Persistent dirty bitmaps of a read-write image (undefined: none, or read-only). */
   bitmapState: BitmapState | undefined;
+  /** Inflated compressed clusters by host offset (small; cleared on compressed writes/frees). */
+  private inflated = new LRUCache<number, Uint8Array>({ max: 8 });
+  /** Next free byte for compressed data (QEMU s->free_byte_offset); 0: none. */
+  private freeByte = 0;
 
   private constructor(
     readonly backend: BlockBackend,
@@ -238,12 +243,14 @@ export class Qcow2Image implements Layer, RefcountHost {
   }
 
   /** Classifies L2 entry `j` of table `t`: kind and host cluster offset. */
-  private classify(t: Uint8Array, j: number, l2off: number): [StatusKind, number] {
+  private classify(t: Uint8Array, j: number, l2off: number, l1i: number): [StatusKind, number] {
     const dv = new DataView(t.buffer, t.byteOffset, t.byteLength);
     const hi = dv.getUint32(j * 8);
     const lo = dv.getUint32(j * 8 + 4);
     if (hi & COMPRESSED_HI) {
-      throw new UserError('QCOW2_UNSUPPORTED_FEATURE', `${this.name}: compressed clusters are not supported (L2 entry at byte ${l2off + j * 8} has bit 62 set)`);
+      // Compressed: data at a synthetic offset the chain hands back to preadHost (compressed.ts).
+      this.compressedDesc(hi, lo, l2off + j * 8);
+      return [ST_DATA, COMPRESSED_BASE + (l1i * this.l2Entries + j) * this.cs];
     }
     const off = (hi & 0x00ffffff) * 4294967296 + ((lo & 0xfffffe00) >>> 0);
     if (this.header.version >= 3 && lo & ZERO_LO) return [ST_ZERO, off];
@@ -265,14 +272,14 @@ export class Qcow2Image implements Layer, RefcountHost {
     const l2off = this.l1Offset(l1i);
     if (l2off === 0) return { kind: ST_UNALLOC, host: 0, length: limit - offset };
     const t = this.l2At(l2off);
-    const [kind, host] = this.classify(t, l2i, l2off);
+    const [kind, host] = this.classify(t, l2i, l2off, l1i);
     // Data and preallocated zero clusters (ZERO_ALLOC) carry a host offset; a run continues
     // while the offsets stay contiguous (qcow2-cluster.c count_contiguous_subclusters).
     const hasHost = host !== 0 && kind !== ST_UNALLOC;
     let end = (ci + 1) * cs;
     while (end < limit) {
       l2i++;
-      const [k2, h2] = this.classify(t, l2i, l2off);
+      const [k2, h2] = this.classify(t, l2i, l2off, l1i);
       if (k2 !== kind || (h2 !== 0) !== hasHost || (hasHost && h2 !== host + (end - offset + intra))) break;
       end += cs;
     }
@@ -295,7 +302,139 @@ export class Qcow2Image implements Layer, RefcountHost {
   }
 
   preadHost(buf: Uint8Array, host: number): void {
-    this.backend.pread(buf, host);
+    if (host >= 0) {
+      this.backend.pread(buf, host);
+      return;
+    }
+    // Compressed clusters: inflate each cluster the range touches.
+    const cs = this.cs;
+    let guest = host - COMPRESSED_BASE;
+    let done = 0;
+    while (done < buf.length) {
+      const ci = Math.floor(guest / cs);
+      const intra = guest - ci * cs;
+      const n = Math.min(cs - intra, buf.length - done);
+      buf.set(this.inflatedCluster(ci).subarray(intra, intra + n), done);
+      done += n;
+      guest += n;
+    }
+  }
+
+  /** Validated descriptor of a compressed L2 entry at byte `at`. */
+  private compressedDesc(hi: number, lo: number, at: number): CompressedDesc {
+    const d = parseCompressed(hi, lo, this.clusterBits);
+    // A COPIED flag here is corruption `check` reports; reads ignore it as QEMU's do
+    // (qcow2_get_subcluster_type looks at bit 62 only).
+    if (d.coff < this.cs || d.coff >= this.backend.size()) {
+      throw new UserError('QCOW2_CORRUPT', `${this.name}: compressed L2 entry at byte ${at} points to offset ${d.coff}, outside the image file's data`);
+    }
+    return d;
+  }
+
+  /** Descriptor of guest cluster `ci` when it is compressed in this layer. */
+  private compressedAt(ci: number): CompressedDesc | undefined {
+    const l1i = Math.floor(ci / this.l2Entries);
+    const j = ci - l1i * this.l2Entries;
+    const l2off = l1i < this.header.l1Size ? this.l1Offset(l1i) : 0;
+    if (l2off === 0) return undefined;
+    const dv = new DataView(this.l2At(l2off).buffer);
+    const hi = dv.getUint32(j * 8);
+    if (!(hi & COMPRESSED_HI)) return undefined;
+    return this.compressedDesc(hi, dv.getUint32(j * 8 + 4), l2off + j * 8);
+  }
+
+  private inflatedCluster(ci: number): Uint8Array {
+    const d = this.compressedAt(ci);
+    if (!d) throw new BugError('QCOW2_COMPRESSED', `cluster ${ci} of ${this.name} is not compressed`);
+    let out = this.inflated.get(d.coff);
+    if (!out) {
+      const raw = new Uint8Array(Math.min(d.csize, this.backend.size() - d.coff));
+      this.backend.pread(raw, d.coff);
+      out = decompressCluster(raw, this.cs, `${this.name}: guest cluster ${ci} (host offset ${d.coff})`);
+      this.inflated.set(d.coff, out);
+    }
+    return out;
+  }
+
+  /** Drops one reference to every cluster a compressed descriptor's bytes touch (qcow2_free_any_cluster). */
+  private freeCompressed(d: CompressedDesc): void {
+    const rc = this.refcounts();
+    const first = Math.floor(d.coff / this.cs);
+    const last = Math.floor((d.coff + d.csize - 1) / this.cs);
+    for (let c = first; c <= last; c++) rc.free(c);
+    this.inflated.clear();
+  }
+
+  /**
+   * Byte allocation for compressed data (qcow2-refcount.c qcow2_alloc_bytes): compressed streams
+   * are packed one after another; each allocation adds one reference to every cluster it touches.
+   */
+  private allocBytes(size: number): number {
+    const cs = this.cs;
+    const rc = this.refcounts();
+    const off = this.freeByte;
+    const inCl = off % cs;
+    const free = off === 0 || inCl === 0 ? 0 : cs - inCl;
+    if (free >= size) {
+      rc.update(Math.floor(off / cs), 1);
+      this.freeByte = off + size;
+      return off;
+    }
+    const fresh = this.allocClusters(1);
+    if (free > 0 && fresh.offset === off + free) {
+      rc.update(Math.floor(off / cs), 1);
+      this.freeByte = off + size;
+      return off;
+    }
+    this.freeByte = fresh.offset + size;
+    return fresh.offset;
+  }
+
+  /**
+   * Writes guest cluster `ci` compressed (qemu-img convert -c; qcow2.c
+   * qcow2_co_pwritev_compressed_part). Only a whole cluster (or the image's last, partial one,
+   * zero-padded) into an unallocated cluster, as QEMU; data that does not compress is written
+   * as a normal cluster.
+   */
+  writeCompressed(ci: number, data: Uint8Array): void {
+    const cs = this.cs;
+    const start = ci * cs;
+    this.checkWrite(start, data.length);
+    if (data.length !== cs && start + data.length !== this.header.size) {
+      throw new UserError('BLOCK_BAD_REQUEST', `${this.name}: compressed writes must cover a whole cluster (guest offset ${start})`);
+    }
+    const l1i = Math.floor(ci / this.l2Entries);
+    const j = ci - l1i * this.l2Entries;
+    const l2off = this.l1Offset(l1i);
+    if (l2off !== 0) {
+      const dv = new DataView(this.l2At(l2off).buffer);
+      if (dv.getUint32(j * 8) !== 0 || dv.getUint32(j * 8 + 4) !== 0) {
+        // qcow2_alloc_compressed_cluster_offset: "Compression can't overwrite anything".
+        throw new UserError('BLOCK_BAD_REQUEST', `${this.name}: cannot write a compressed cluster over an allocated one (guest offset ${start})`);
+      }
+    }
+    const full = data.length === cs ? data : (() => {
+      const b = new Uint8Array(cs);
+      b.set(data);
+      return b;
+    })();
+    const packed = compressCluster(full, cs);
+    if (!packed) {
+      this.write(start, data);
+      return;
+    }
+    this.bitmapState?.mark(start, data.length);
+    const { t, off } = this.l2ForWrite(l1i);
+    const coff = this.allocBytes(packed.length);
+    this.cover(coff + packed.length);
+    this.backend.pwrite(packed, coff);
+    this.inflated.clear();
+    this.barrier();
+    const [hi, lo] = encodeCompressed(coff, packed.length, this.clusterBits);
+    const tdv = new DataView(t.buffer, t.byteOffset, t.byteLength);
+    tdv.setUint32(j * 8, hi);
+    tdv.setUint32(j * 8 + 4, lo);
+    this.backend.pwrite(t.subarray(j * 8, j * 8 + 8), off + j * 8);
   }
 
   // ---- writes ---------------------------------------------------------------------------------
@@ -384,15 +523,18 @@ export class Qcow2Image implements Layer, RefcountHost {
     let kind: StatusKind = ST_UNALLOC;
     let host = 0;
     if (l2off !== 0) {
-      [kind, host] = this.classify(this.l2At(l2off), j, l2off);
+      [kind, host] = this.classify(this.l2At(l2off), j, l2off, l1i);
       // Fast path: our own data cluster (refcount 1): overwrite in place.
-      if (kind === ST_DATA && rc.get(host / cs) === 1 && rc.get(l2off / cs) === 1) {
+      if (kind === ST_DATA && host > 0 && rc.get(host / cs) === 1 && rc.get(l2off / cs) === 1) {
         this.writeInPlace(piece, host + intra);
         return;
       }
     }
+    // A compressed cluster is copied out to a normal one (qcow2.c: compressed clusters are
+    // never rewritten in place); its bytes' references are dropped after the L2 entry moves.
+    const comp = host < 0 ? this.compressedAt(ci) : undefined;
     const { t, off } = this.l2ForWrite(l1i);
-    if (kind === ST_DATA && rc.get(host / cs) === 1) {
+    if (kind === ST_DATA && host > 0 && rc.get(host / cs) === 1) {
       this.writeInPlace(piece, host + intra);
       return;
     }
@@ -406,7 +548,7 @@ export class Qcow2Image implements Layer, RefcountHost {
       const buf = new Uint8Array(cs);
       let srcZero = true;
       if (kind === ST_DATA) {
-        this.backend.pread(buf, host);
+        this.preadHost(buf, host);
         srcZero = isZero(buf);
       } else if (kind === ST_UNALLOC && this.backingReader) {
         this.backingReader(ci * cs, buf);
@@ -430,7 +572,8 @@ export class Qcow2Image implements Layer, RefcountHost {
     // where flushed data (or zeros) were (QEMU: perform_cow, then qcow2_cache_depends_on_flush).
     if (!fresh.zero || copiedData) this.barrier();
     this.setL2(t, off, j, fresh.offset, true, false);
-    if ((kind === ST_DATA || kind === ST_ZERO) && host !== 0) rc.free(host / cs);
+    if (comp) this.freeCompressed(comp);
+    else if ((kind === ST_DATA || kind === ST_ZERO) && host !== 0) rc.free(host / cs);
   }
 
   /**
@@ -493,7 +636,7 @@ export class Qcow2Image implements Layer, RefcountHost {
       const l2off = this.l1Offset(l1i);
       let kind: StatusKind = ST_UNALLOC;
       let host = 0;
-      if (l2off !== 0) [kind, host] = this.classify(this.l2At(l2off), j, l2off);
+      if (l2off !== 0) [kind, host] = this.classify(this.l2At(l2off), j, l2off, l1i);
       const allocated = host !== 0;
       const hasBacking = this.header.backingFile !== undefined;
       if (!v3 && !discard) {
@@ -509,9 +652,11 @@ export class Qcow2Image implements Layer, RefcountHost {
       if (!wantZero && kind === ST_UNALLOC) continue;
       if (wantZero && kind === ST_ZERO && !allocated) continue;
       if (l2off === 0 && !wantZero) continue;
+      const comp = host < 0 ? this.compressedAt(ci) : undefined;
       const { t, off } = this.l2ForWrite(l1i);
       this.setL2(t, off, j, 0, false, wantZero);
-      if (allocated) rc.free(host / this.cs);
+      if (comp) this.freeCompressed(comp);
+      else if (allocated) rc.free(host / this.cs);
     }
   }
 

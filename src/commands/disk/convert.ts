@@ -11,7 +11,7 @@ export default class DiskConvert extends BaseCommand {
     '-B the output is an overlay of BACKING and regions unallocated in the source chain are left to it.\n' +
     '-S N (default 4k) leaves aligned all-zero runs of N bytes unwritten; -S 0 writes every byte.\n' +
     '-n writes into an existing image (zero regions are written as zeroes unless --target-is-zero).\n' +
-    '-c (compressed clusters) is not supported yet and is refused.';
+    '-c (qcow2 only) writes every data cluster deflate-compressed, as qemu-img convert -c.';
   static override examples = [
     '<%= config.bin %> disk convert -O qcow2 top.qcow2 flat.qcow2',
     '<%= config.bin %> disk convert -f qcow2 -O raw top.qcow2 disk.raw',
@@ -31,7 +31,7 @@ export default class DiskConvert extends BaseCommand {
     'no-create': Flags.boolean({ char: 'n', description: 'write into an existing target image' }),
     'target-is-zero': Flags.boolean({ description: 'with -n: the target already reads as zeros' }),
     sparse: Flags.string({ char: 'S', description: 'minimum run of zero bytes left unwritten (default 4k; 0 = fully allocated)' }),
-    compress: Flags.boolean({ char: 'c', description: 'compressed output (not supported yet)' }),
+    compress: Flags.boolean({ char: 'c', description: 'compressed output (qcow2, deflate)' }),
     progress: Flags.boolean({ char: 'p', description: 'show progress as qemu-img does' }),
     quiet: Flags.boolean({ char: 'q', description: 'print nothing' }),
     'dirty-bitmap': Flags.string({ description: 'vfab: copy only the extents dirty in this bitmap of the source (incremental backup; needs -B)' }),
@@ -39,10 +39,9 @@ export default class DiskConvert extends BaseCommand {
 
   async run(): Promise<void> {
     const { args, flags } = await this.parse(DiskConvert);
-    if (flags.compress) throw new UserError('CLI_UNSUPPORTED', 'compressed output (-c) is not supported by vfab yet', { where: '-c' });
     const outFormat = formatArg(flags['output-format'], '-O')!;
     const srcFormat = formatArg(flags.format, '-f');
-    const opts: ConvertOptions = { outFormat, noCreate: flags['no-create'], targetIsZero: flags['target-is-zero'] };
+    const opts: ConvertOptions = { outFormat, noCreate: flags['no-create'], targetIsZero: flags['target-is-zero'], compress: flags.compress };
     if (srcFormat) opts.srcFormat = srcFormat;
     if (flags.backing !== undefined) {
       if (outFormat !== 'qcow2') throw new UserError('CLI_BAD_FLAG', `Backing file not supported for file format '${outFormat}'`, { where: '-B' });

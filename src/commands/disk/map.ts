@@ -33,6 +33,15 @@ export default class DiskMap extends BaseCommand {
         this.printJson(map.map(({ file: _f, ...e }) => e));
         return;
       }
+      const comp = map.find((e) => e.compressed);
+      if (comp) {
+        // qemu-img.c dump_map_entry: human output needs host offsets; it prints the header and
+        // the extents before the first compressed one, then fails with exit 1.
+        process.stdout.write(formatMapHuman(map.slice(0, map.indexOf(comp))));
+        process.stderr.write('qemu-img: File contains external, encrypted or compressed clusters.\n');
+        process.exitCode = 1;
+        return;
+      }
       process.stdout.write(formatMapHuman(map));
     } finally {
       chain.close();

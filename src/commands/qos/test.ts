@@ -3,7 +3,8 @@ import cliProgress from 'cli-progress';
 import { parseSeedFlag } from '../../cli/flags.js';
 import { BaseCommand } from '../../cli/base-command.js';
 import { UserError } from '../../errors.js';
-import { loadQosFile, openDataPaths, writeCharts } from '../../qos/file.adapter.js';
+import { loadJobOrQosFile, openDataPaths, writeCharts } from '../../qos/file.adapter.js';
+import { maxRuntimeFlag, parseMaxRuntime } from '../../cli/fio-job.js';
 import { runQos } from '../../qos/run.js';
 import { qosCharts } from '../../qos/svg.js';
 import { renderTest } from '../../qos/render.js';
@@ -14,16 +15,17 @@ export default class QosTest extends BaseCommand {
     'Expectations (the file\'s expect: list) look like "vm1.vda: iops >= 450 over [10s, 60s]", "p99 <= 20ms",\n' +
     '"burst: vm1.vda iops >= 1800 for >= 9s". Failed ones are listed with the expected and measured values.';
   static override examples = ['<%= config.bin %> qos test topologies/qos-burst.qos.yaml', '<%= config.bin %> qos test policy.qos.yaml --json --svg out/charts'];
-  static override args = { file: Args.string({ description: 'QoS YAML file with an expect: list', required: true }) };
+  static override args = { file: Args.string({ description: 'QoS YAML file, or an fio job file (.fio/.job/.ini) with an expect: list', required: true }) };
   static override flags = {
     json: Flags.boolean({ description: 'print one JSON object (verdict, expectations, fio-shaped jobs, timelines)' }),
     svg: Flags.string({ description: 'write SVG charts into this folder' }),
+    'max-runtime': maxRuntimeFlag,
     seed: Flags.string({ description: 'seed for every random draw (default: the file\'s seed, else 1)' }),
   };
 
   async run(): Promise<void> {
     const { args, flags } = await this.parse(QosTest);
-    const qos = loadQosFile(args.file);
+    const qos = loadJobOrQosFile(args.file, parseMaxRuntime(flags['max-runtime']), (note) => process.stderr.write(`${note}\n`));
     if (flags.seed !== undefined) qos.model.seed = parseSeedFlag(flags.seed);
     if (qos.expectations.length === 0) {
       throw new UserError('QOS_NO_EXPECTATIONS', 'the file has no expectations to test; add an expect: list (or use `vfab qos run`)', { location: qos.source.locate([]) });

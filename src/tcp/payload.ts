@@ -1,0 +1,114 @@
+/**
+ * Cheap bytes for TCP's hot path, with no effect on a single wire byte:
+ *
+ * - `allocFrame(n)`: frames carved from shared 256 KiB slabs (fresh, zeroed memory, never
+ *   reused), so a segment costs one view object instead of one ArrayBuffer with its own backing
+ *   store. A slab is freed when the last frame in it is unreachable; a frame kept long (a paused
+ *   receiver's queued views) keeps its slab alive, so retention is at most one slab per frame.
+ * - `immutablePayload(bytes)`: declares a chunk that will never change (iperf's pattern block, a
+ *   shared zero block). Its byte sums by parity are precomputed, so the checksum of any range
+ *   is O(1) (RFC 1071 §2: the sum is a plain sum of 16-bit words, so prefix sums compose), and an
+ *   all-zero chunk is not even copied: a fresh frame already holds zeros.
+ * - `zeroPayload(n)`: a read-only view of n zero bytes (n ≤ 1 MiB) for bulk senders.
+ *
+ * - `markIntact(frame)` / `isIntact(frame)`: a frame a vfab TCP checksummed and that reached a
+ *   receiver as the same object. Switches, routers and tunnels never edit a frame in place (an
+ *   edited frame is a copy, `vswitch/rewrite.ts`), so the receiving TCP can skip verifying it,
+ *   as a Linux guest skips it for a virtio frame the host marked VIRTIO_NET_HDR_F_DATA_VALID
+ *   (CHECKSUM_UNNECESSARY). Any other frame (a copy, a parsed capture, a test's hand-made bytes)
+ *   is verified.
+ *
+ * Writing into a chunk after declaring it immutable corrupts checksums: that is the contract.
+ */
+
+const SLAB = 256 * 1024;
+const SLAB_MAX_FRAME = 16 * 1024;
+let slab = new ArrayBuffer(SLAB);
+let slabOff = 0;
+
+/** A zeroed frame of `n` bytes (8-byte aligned, so 16-bit checksum views line up). */
+export function allocFrame(n: number): Uint8Array {
+  if (n > SLAB_MAX_FRAME) return new Uint8Array(n);
+  if (slabOff + n > SLAB) {
+    slab = new ArrayBuffer(SLAB);
+    slabOff = 0;
+  }
+  const v = new Uint8Array(slab, slabOff, n);
+  slabOff += (n + 7) & ~7;
+  return v;
+}
+
+/** Prefix sums of the bytes at even and odd offsets of one immutable buffer region. */
+export interface PayloadSums {
+  /** The region's byteOffset in its buffer (chunks may be subarrays of it). */
+  readonly base: number;
+  readonly even: Float64Array;
+  readonly odd: Float64Array;
+  readonly zero: boolean;
+}
+
+const registry = new WeakMap<ArrayBufferLike, PayloadSums>();
+
+/** Declares `bytes` (and every subarray of it) immutable; returns it for chaining. */
+export function immutablePayload(bytes: Uint8Array): Uint8Array {
+  const n = bytes.length;
+  const even = new Float64Array(n + 1);
+  const odd = new Float64Array(n + 1);
+  let e = 0;
+  let o = 0;
+  for (let i = 0; i < n; i++) {
+    if (i & 1) o += bytes[i]!;
+    else e += bytes[i]!;
+    even[i + 1] = e;
+    odd[i + 1] = o;
+  }
+  registry.set(bytes.buffer, { base: bytes.byteOffset, even, odd, zero: e + o === 0 });
+  return bytes;
+}
+
+/** The sums for `chunk` when it lies in a region declared immutable (one region per buffer). */
+export function payloadSums(chunk: Uint8Array): PayloadSums | undefined {
+  const s = registry.get(chunk.buffer);
+  if (s === undefined) return undefined;
+  const from = chunk.byteOffset - s.base;
+  return from >= 0 && from + chunk.length < s.even.length ? s : undefined;
+}
+
+/**
+ * The unfolded 16-bit-word sum of chunk[from, from + n) placed at an even offset of the segment
+ * when `evenStart`, else at an odd one (its first byte is then a low-order byte).
+ */
+export function rangeSum(s: PayloadSums, chunk: Uint8Array, from: number, n: number, evenStart: boolean): number {
+  const a = chunk.byteOffset - s.base + from;
+  const b = a + n;
+  const e = s.even[b]! - s.even[a]!;
+  const o = s.odd[b]! - s.odd[a]!;
+  // Bytes at even region offsets are high-order when the range starts at an even region offset
+  // and lands on an even segment offset (or both odd); otherwise the roles swap.
+  return (a & 1) === (evenStart ? 0 : 1) ? e * 256 + o : o * 256 + e;
+}
+
+const ZERO = immutablePayload(new Uint8Array(1 << 20));
+
+/** `n` zero bytes (n ≤ 1 MiB), shared: never write into it. */
+export function zeroPayload(n: number): Uint8Array {
+  return ZERO.subarray(0, n);
+}
+
+/**
+ * Recently checksummed frames by the low bits of their checksum (a WeakSet costs more than the
+ * sum it saves). A slot holds one frame: a newer frame with colliding bits replaces it, and the
+ * older one is then simply verified. Retention: at most `INTACT_SLOTS` frames.
+ */
+const INTACT_SLOTS = 4096;
+const intact: Array<Uint8Array | null> = new Array<Uint8Array | null>(INTACT_SLOTS).fill(null);
+
+/** Records that `frame`'s TCP checksum `csum` was just computed over its current bytes. */
+export function markIntact(frame: Uint8Array, csum: number): void {
+  intact[csum & (INTACT_SLOTS - 1)] = frame;
+}
+
+/** Whether `frame` (TCP checksum field `csum`) is one a vfab TCP checksummed, unchanged since. */
+export function isIntact(frame: Uint8Array, csum: number): boolean {
+  return intact[csum & (INTACT_SLOTS - 1)] === frame;
+}
