@@ -36,10 +36,10 @@ export default class Trace extends BaseCommand {
     'local-no-flood': Flags.boolean({ description: 'leave LOCAL out of floods (ovs-ofctl mod-port br0 br0 no-flood)' }),
     'mac-table-size': Flags.integer({ description: 'MAC table entries (OVS other_config:mac-table-size, default 8192)', min: 1 }),
     from: Flags.string({ description: 'topology mode: VM interface the packet leaves from, e.g. vm1.eth0' }),
-    detail: Flags.boolean({ description: 'show matched rules and NORMAL decisions (bare-bridge mode)' }),
+    detail: Flags.boolean({ description: "bare-bridge mode: also print vfab's step log and a one-line Outputs: summary after ofproto/trace's text" }),
     protocols: Flags.string({ char: 'O', description: 'OpenFlow versions of the flows, as ovs-ofctl -O (OpenFlow10 … OpenFlow15, comma-separated; default OpenFlow10)' }),
     strict: Flags.boolean({ description: 'reject a flow OVS would silently change (a match field without its prerequisite) instead of warning' }),
-    json: Flags.boolean({ description: 'JSON: one object per packet per line (bare bridge), one object (topology)' }),
+    json: Flags.boolean({ description: 'JSON: one object per packet per line (bare bridge: outputs, drop, rules, final_flow, megaflow, datapath_actions, passes when ct() recirculated), one object (topology)' }),
     'ct-next': Flags.string({ multiple: true, description: 'ct_state of the next ct() recirculation, as ofproto/trace --ct-next (e.g. trk,est; repeatable: 1st, 2nd …; default trk,new)' }),
   };
 
@@ -104,15 +104,20 @@ export default class Trace extends BaseCommand {
       ...(flags['mac-table-size'] !== undefined ? { macTableSize: flags['mac-table-size'] } : {}),
     });
     for (const w of tracer.bridge.flowWarnings) process.stderr.write(`${formatLocation(w.location)}: warning: ${w.message}\n`);
-    for (const p of packets) {
-      const r: TraceResult = tracer.trace(p.flow, { mayLearn: p.learn, log: flags.detail, where: p.where, ...(p.line !== undefined ? { line: p.line } : {}), ctNext: p.ctNext });
+    packets.forEach((p, i) => {
+      const r: TraceResult = tracer.trace(p.flow, { mayLearn: p.learn, log: flags.detail, ovs: true, where: p.where, ...(p.line !== undefined ? { line: p.line } : {}), ctNext: p.ctNext });
+      const o = r.ovs!;
       if (flags.json) {
-        process.stdout.write(`${JSON.stringify({ packet: r.packet, outputs: r.outputs, drop: r.drop, ...(r.passes ? { passes: r.passes } : {}), ...(r.log ? { log: r.log } : {}) })}\n`);
+        // Today's per-packet object (with the conntrack passes), plus what ofproto/trace shows.
+        const extra = { rules: o.rules, final_flow: o.final_flow, megaflow: o.megaflow, datapath_actions: o.datapath_actions };
+        process.stdout.write(`${JSON.stringify({ packet: r.packet, outputs: r.outputs, drop: r.drop, ...(r.passes ? { passes: r.passes } : {}), ...(r.log ? { log: r.log } : {}), ...extra })}\n`);
       } else {
-        process.stdout.write(`${p.learn ? 'packet' : 'trace'} ${r.packet}\n`);
+        // ofproto/trace's own text; packets after the first are set apart as the oracle's log does.
+        if (i > 0) process.stdout.write(`\n${'='.repeat(78)}\n`);
+        process.stdout.write(o.text);
         if (r.log) for (const l of r.log) process.stdout.write(`    ${l}\n`);
-        process.stdout.write(`  Outputs: ${formatTraceResult(r)}\n`);
+        if (flags.detail) process.stdout.write(`Outputs: ${formatTraceResult(r)}\n`);
       }
-    }
+    });
   }
 }

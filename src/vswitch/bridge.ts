@@ -36,7 +36,7 @@ import { formatMatch } from './match-format.js';
 import type { OfVersion } from './flow-syntax.js';
 import { FlowTables, type FlowRule, type FlowStats } from './flow-table.js';
 import { MacTable, type MacEntry } from './mac-learning.js';
-import { readTags, rewriteFrame, stateFromFrame, type PacketState } from './rewrite.js';
+import { copyState, readTags, rewriteFrame, stateFromFrame, type PacketState } from './rewrite.js';
 import { makeVlanConfig, type VlanMode } from './vlan.js';
 import { Conntrack, type ConntrackOptions, type CtExec } from './conntrack.js';
 import { xlate, type XBridge, type XPort, type XlateResult } from './xlate.js';
@@ -173,10 +173,14 @@ export class Bridge implements XBridge {
   readonly conntrack: Conntrack;
   /** The frame being processed, for the tracker (TCP sequence numbers, ICMP error payloads). */
   private curFrame: Frame | null = null;
+  /** The next recirculation id an ofproto/trace translation allocates. */
+  private traceRecircId = 1;
   /** Frames switched, cache hits (statistics). */
   switched = 0;
   /** Flows added by `learn` actions (new or changed, not refreshes). */
   learnedFlows = 0;
+  /** Flows removed by timeouts, deletes, group/meter deletes (each also a `flow_removed` event). */
+  flowsRemoved = 0;
   private readonly learnValue = new Int32Array(KEY_WORDS);
   private readonly learnMask = new Int32Array(KEY_WORDS);
   private traceHook: ((e: BridgeTraceEvent) => void) | null = null;
@@ -330,7 +334,7 @@ export class Bridge implements XBridge {
       const check = (): void => {
         if (rule.removed) return;
         const due = rule.modifiedNs + rule.hardTimeout * NS_PER_S;
-        if (this.sim.now >= due) this.flowTables.remove(rule, 'hard_timeout');
+        if (this.sim.now >= due) this.removeRule(rule, 'hard');
         else this.sim.scheduleAt(due, check);
       };
       this.sim.schedule(rule.hardTimeout * NS_PER_S, check);
@@ -339,12 +343,45 @@ export class Bridge implements XBridge {
       const check = (): void => {
         if (rule.removed) return;
         const due = rule.lastUsedNs + rule.idleTimeout * NS_PER_S;
-        if (this.sim.now >= due) this.flowTables.remove(rule, 'idle_timeout');
+        if (this.sim.now >= due) this.removeRule(rule, 'idle');
         else this.sim.scheduleAt(due, check);
       };
       this.sim.schedule(rule.idleTimeout * NS_PER_S, check);
     }
     return rule;
+  }
+
+  /**
+   * Removes a rule and reports a `flow_removed` event (what OFPT_FLOW_REMOVED carries: reason,
+   * duration, timeouts, counters; ofproto.c `ofproto_rule_send_removed`). OVS sends the message
+   * only for flows with `send_flow_rem`; the summary reports every removal and says which of them
+   * a controller would have been told about (`send_flow_rem`). Reasons are OpenFlow's
+   * (`ofp_flow_removed_reason`): idle, hard, delete, group_delete, meter_delete.
+   */
+  private removeRule(rule: FlowRule, reason: 'idle' | 'hard' | 'delete' | 'group_delete' | 'meter_delete'): void {
+    if (rule.removed) return;
+    // flowTables.onRemoved (the OpenFlow channel's FLOW_REMOVED) gets the reason too.
+    this.flowTables.remove(rule, reason === 'idle' ? 'idle_timeout' : reason === 'hard' ? 'hard_timeout' : reason);
+    this.flowsRemoved++;
+    if (!this.events) return;
+    const now = this.sim.now;
+    this.events({
+      type: 'flow_removed',
+      time_ns: now,
+      bridge: this.path,
+      reason,
+      table: rule.table,
+      priority: rule.priority,
+      cookie: `0x${rule.cookie.toString(16)}`,
+      match: rule.matchText,
+      duration_ns: now - rule.createdNs,
+      idle_timeout: rule.idleTimeout,
+      hard_timeout: rule.hardTimeout,
+      n_packets: rule.nPackets,
+      n_bytes: rule.nBytes,
+      learned: rule.learnSig !== undefined,
+      send_flow_rem: rule.sendFlowRem,
+    });
   }
 
   /**
@@ -369,7 +406,7 @@ export class Bridge implements XBridge {
     if (fm.command === 'add') return [this.addRule(fm)];
     const sel = this.flowTables.select({ ...fm, strict: fm.command.endsWith('_strict') });
     if (fm.command === 'delete' || fm.command === 'delete_strict') {
-      for (const r of sel) this.flowTables.remove(r);
+      for (const r of sel) this.removeRule(r, 'delete');
       return sel;
     }
     if (sel.length === 0) return fm.cookieMask === 0n ? [this.addRule(fm)] : [];
@@ -406,6 +443,7 @@ export class Bridge implements XBridge {
       actionsText: formatActions(f.actions),
       location: { file: `${this.path} learn`, line: 0, col: 0 },
       warnings: [],
+      ...(a.sendFlowRem ? { flags: ['send_flow_rem'] } : {}),
     });
     rule.learnSig = sig;
   }
@@ -544,7 +582,7 @@ export class Bridge implements XBridge {
     const deleted = this.groupTable.apply(gm, this.sim.now);
     if (deleted.length && deleteFlows) {
       const gone = new Set(deleted);
-      for (const r of this.flowTables.rules()) if (usesGroup(r.actions, gone)) this.flowTables.remove(r, 'group_delete');
+      for (const r of this.flowTables.rules()) if (usesGroup(r.actions, gone)) this.removeRule(r, 'group_delete');
     }
   }
 
@@ -562,7 +600,7 @@ export class Bridge implements XBridge {
   /** Applies a parsed meter_mod; deleting a meter deletes the flows that use it (ofproto.c). */
   applyMeterMod(mm: ParsedMeterMod): void {
     for (const id of this.meterTable.apply(mm, this.sim.now)) {
-      for (const r of this.flowTables.rules()) if (r.actions.some((a) => a.type === 'meter' && a.id === id)) this.flowTables.remove(r, 'meter_delete');
+      for (const r of this.flowTables.rules()) if (r.actions.some((a) => a.type === 'meter' && a.id === id)) this.removeRule(r, 'meter_delete');
     }
   }
 
@@ -712,7 +750,7 @@ export class Bridge implements XBridge {
    * Classifies and translates `frame` as arriving on `ofport`, with all bookkeeping (counters,
    * learning when `mayLearn`, events) but without sending. Returns null for a runt frame.
    */
-  process(ofport: number, frame: Frame, opts: { mayLearn: boolean; trace?: boolean; metadata?: Int32Array; ctNext?: number[] }, tunnel?: TunnelMeta): XlateResult | null {
+  process(ofport: number, frame: Frame, opts: { mayLearn: boolean; trace?: boolean; ovsTrace?: boolean; metadata?: Int32Array; ctNext?: number[] }, tunnel?: TunnelMeta): XlateResult | null {
     if (frame.length < 14) return null;
     this.curFrame = frame;
     extractFlowKey(frame, this.fk); // a WireError still leaves the fields parsed so far (OVS keeps them too)
@@ -739,7 +777,7 @@ export class Bridge implements XBridge {
     this.syncCache();
     // Translations with ct() are never cached (xlate marks them uncachable): their outcome depends
     // on the connection table. `ctNext` (ofproto/trace's --ct-next) bypasses the cache too.
-    const cache = opts.mayLearn && !opts.trace && !opts.metadata && !opts.ctNext ? this.cache : null;
+    const cache = opts.mayLearn && !opts.trace && !opts.ovsTrace && !opts.metadata && !opts.ctNext ? this.cache : null;
     // The key words hold the outer TCI only: a second tag or an 802.1ad outer TPID is state the
     // key does not capture, so such frames are never cached.
     const tags = readTags(frame);
@@ -755,7 +793,14 @@ export class Bridge implements XBridge {
       }
     } else {
       stateFromFrame(frame, words, this.state);
-      res = xlate(this, this.state, opts);
+      if (opts.ovsTrace) {
+        const initial = copyState(this.state);
+        // Recirculation ids go on from trace to trace, as OVS's recirc id pool hands them out.
+        res = xlate(this, this.state, { ...opts, of11: this.parseOpts.protocols >= 11, recircId: this.traceRecircId });
+        if (res.nextRecircId !== undefined) this.traceRecircId = res.nextRecircId;
+        res.initial = initial;
+        res.final = Int32Array.from(this.state.words);
+      } else res = xlate(this, this.state, opts);
       this.syncCache();
       if (cache !== null && !uncachable && !res.uncachable) cache.set(words, { res });
     }
@@ -791,10 +836,10 @@ export class Bridge implements XBridge {
    * Trace entry point: processes `frame` as arriving on port `name` and returns the output frames
    * without sending them. `mayLearn: false` is OVS's side-effect-free `ofproto/trace`.
    */
-  trace(name: string, frame: Frame, opts: { mayLearn: boolean; log?: boolean; metadata?: Int32Array; ctNext?: number[] }): BridgeProcessResult | null {
+  trace(name: string, frame: Frame, opts: { mayLearn: boolean; log?: boolean; ovsTrace?: boolean; metadata?: Int32Array; ctNext?: number[] }): BridgeProcessResult | null {
     const ofport = this.ofportOf(name);
     if (ofport === undefined) throw new UserError('VSWITCH_UNKNOWN_PORT', `bridge ${this.path} has no port ${name}`, { where: this.path });
-    const res = this.process(ofport, frame, { mayLearn: opts.mayLearn, trace: opts.log ?? false, ...(opts.metadata ? { metadata: opts.metadata } : {}), ...(opts.ctNext ? { ctNext: opts.ctNext } : {}) });
+    const res = this.process(ofport, frame, { mayLearn: opts.mayLearn, trace: opts.log ?? false, ovsTrace: opts.ovsTrace ?? false, ...(opts.metadata ? { metadata: opts.metadata } : {}), ...(opts.ctNext ? { ctNext: opts.ctNext } : {}) });
     if (res === null) return null;
     const frames = res.outputs.map((o) => ({
       ofport: o.ofport,

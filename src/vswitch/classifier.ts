@@ -397,6 +397,12 @@ export class Classifier<R extends ClsRule> {
     return best;
   }
 
+  /** The subtables in lookup order (for megaflow.ts's trace-only wildcard tracking). */
+  subtablesInOrder(): readonly Subtable<R>[] {
+    if (this.dirty) this.order();
+    return this.subtables;
+  }
+
   /** Every rule, in priority order (highest first, then insertion order). */
   rules(): R[] {
     const all: R[] = [];

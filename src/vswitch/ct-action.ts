@@ -156,7 +156,7 @@ export function formatNat(n: NatSpec): string {
   return `${s})`;
 }
 
-function formatNested(a: Action | NatAction): string {
+export function formatNested(a: Action | NatAction): string {
   return a.type === 'nat' ? formatNat(a.spec) : formatActions([a]);
 }
 

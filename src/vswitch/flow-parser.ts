@@ -56,6 +56,8 @@ export interface ParsedFlow {
   location: SourceLocation;
   /** What OVS would change silently (a field dropped for a missing prerequisite). */
   warnings: FlowWarning[];
+  /** Flow-mod flags given (`send_flow_rem`, `check_overlap`, …; lib/ofp-flow.c `parse_ofp_str__`). */
+  flags?: string[];
 }
 
 /**
@@ -161,6 +163,7 @@ function parseFlowLine(raw: string, ctx: Ctx, opts: ParseOptions, command: FlowM
   let cookie = 0n;
   let idleTimeout = 0;
   let hardTimeout = 0;
+  const flags: string[] = [];
 
   for (const it of ovsKeyValues(ex.match)) {
     const key = it.key;
@@ -174,7 +177,11 @@ function parseFlowLine(raw: string, ctx: Ctx, opts: ParseOptions, command: FlowM
       }
       continue;
     }
-    if (key === 'eth' || FLOW_FLAGS.has(key)) continue;
+    if (FLOW_FLAGS.has(key)) {
+      if (!flags.includes(key)) flags.push(key);
+      continue;
+    }
+    if (key === 'eth') continue;
     if (key === 'mpls' || key === 'mplsm') throw ctx.err('FLOW_UNSUPPORTED_FIELD', it.at, `"${key}": vfab does not model MPLS (OVS accepts it)`);
     const fd = FIELD_BY_NAME.get(key);
     if (fd) {
@@ -305,6 +312,7 @@ function parseFlowLine(raw: string, ctx: Ctx, opts: ParseOptions, command: FlowM
     actionsText: formatActions(actions),
     location: ctx.loc(0),
     warnings,
+    ...(flags.length ? { flags } : {}),
   };
 }
 

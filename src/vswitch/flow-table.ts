@@ -30,6 +30,8 @@ export interface FlowRule extends ClsRule {
   removed: boolean;
   /** For flows made by `learn`: the learned values, to recognise an identical re-learn. */
   learnSig?: string;
+  /** `send_flow_rem`: a controller would get an OFPT_FLOW_REMOVED when the flow goes. */
+  sendFlowRem: boolean;
 }
 
 export interface FlowStats {
@@ -82,6 +84,7 @@ export class FlowTables {
       modifiedNs: nowNs,
       lastUsedNs: nowNs,
       removed: false,
+      sendFlowRem: p.flags?.includes('send_flow_rem') ?? false,
     };
     let cls = this.tables.get(p.table);
     if (!cls) {

@@ -157,6 +157,32 @@ export function hashFieldsOf(g: Group, w: Int32Array): number {
   return basis;
 }
 
+/**
+ * The key bits `selection_method=hash` examines (xlate_hash_fields_select_group un-wildcards each
+ * listed field whose prerequisites hold, with its mask): (word, mask) pairs, for trace megaflows.
+ */
+export function hashFieldBits(g: Group, w: Int32Array): [number, number][] {
+  const out: [number, number][] = [];
+  for (const f of g.fields) {
+    const d = HASH_FIELD_BY_NAME.get(f.name);
+    if (!d || !prereqOk(prereqOf(f.name), w, FULL_MASK)) continue;
+    const m = Array.from({ length: d.bytes }, (_, i) => f.mask[i] ?? 0xff);
+    const be = (a: number[]): number => a.reduce((x, b) => ((x << 8) | b) >>> 0, 0) | 0;
+    const n = d.names[0]!;
+    if (n === 'eth_src' || n === 'eth_dst') {
+      const hi = n === 'eth_src' ? W_DL_SRC_HI : W_DL_DST_HI;
+      out.push([hi, be(m.slice(0, 2))], [hi + 1, be(m.slice(2))]);
+    } else if (n === 'ipv6_src' || n === 'ipv6_dst') {
+      const at = n === 'ipv6_src' ? W_IPV6_SRC : W_IPV6_DST;
+      for (let i = 0; i < 4; i++) out.push([at + i, be(m.slice(4 * i, 4 * i + 4))]);
+    } else {
+      const word = { in_port: 0, eth_type: W_DL_TYPE, vlan_tci: W_VLAN_TCI, ip_src: W_NW_SRC, ip_dst: W_NW_DST, ip_proto: W_NW_PROTO }[n] ?? (n.endsWith('_src') ? W_TP_SRC : W_TP_DST);
+      out.push([word, be(m)]);
+    }
+  }
+  return out;
+}
+
 /** `flow_hash_symmetric_l3l4` inputs from key words (`tpid`/`inner` carry a second VLAN tag). */
 export function hashFlowOf(w: Int32Array, inner: number): HashFlow {
   const tci = w[W_VLAN_TCI]!;
@@ -237,12 +263,16 @@ export function firstLiveBucket(env: GroupEnv, g: Group, depth = 0): Bucket | nu
 }
 
 /** `group_best_live_bucket`: highest (hash_int(bucket_id, basis) & 0xffff) × weight, ties to the later. */
-export function bestLiveBucket(env: GroupEnv, g: Group, basis: number): Bucket | null {
+export function bestLiveBucket(env: GroupEnv, g: Group, basis: number, report?: (b: Bucket, score: number | null) => void): Bucket | null {
   let best: Bucket | null = null;
   let bestScore = 0;
   for (const b of g.buckets) {
-    if (!bucketIsAlive(env, g, b, 0)) continue;
+    if (!bucketIsAlive(env, g, b, 0)) {
+      report?.(b, null);
+      continue;
+    }
     const score = (hashInt(b.id, basis) & 0xffff) * b.weight;
+    report?.(b, score);
     if (score >= bestScore) {
       best = b;
       bestScore = score;
@@ -252,7 +282,7 @@ export function bestLiveBucket(env: GroupEnv, g: Group, basis: number): Bucket |
 }
 
 /** The bucket a select group uses for the packet in `w` (null: no live bucket). */
-export function pickSelectBucket(env: GroupEnv, g: Group, w: Int32Array, inner: number): Bucket | null {
+export function pickSelectBucket(env: GroupEnv, g: Group, w: Int32Array, inner: number, report?: (b: Bucket, score: number | null) => void): Bucket | null {
   if (g.hashMap !== null) {
     // pick_dp_hash_select_group after the recirculation: dp_hash = hash(sym_l4(basis)).
     const basis = g.selectionMethod === 'dp_hash' ? Number(g.selectionParam & 0xffffffffn) : 0;
@@ -264,7 +294,7 @@ export function pickSelectBucket(env: GroupEnv, g: Group, w: Int32Array, inner: 
     }
     return null;
   }
-  if (g.selectionMethod === 'hash' && g.fields.length > 0) return bestLiveBucket(env, g, hashFieldsOf(g, w));
+  if (g.selectionMethod === 'hash' && g.fields.length > 0) return bestLiveBucket(env, g, hashFieldsOf(g, w), report);
   // SEL_METHOD_DEFAULT (too many slots for dp_hash): OVS hashes flow_hash_symmetric_l4 with
   // jhash; vfab uses the symmetric L3/L4 hash instead (docs/flows.md lists the difference).
   return bestLiveBucket(env, g, hashSymmetricL3L4(hashFlowOf(w, inner), 0));

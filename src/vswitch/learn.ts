@@ -33,6 +33,8 @@ export interface LearnAction {
   hardTimeout: number;
   cookie: bigint;
   deleteLearned: boolean;
+  /** `send_flow_rem`: learned flows carry the flag (a flow_removed event says so). */
+  sendFlowRem?: boolean;
   specs: LearnSpec[];
   text: string;
 }
@@ -101,6 +103,7 @@ export function parseLearn(arg: string, at: number, ctx: Ctx, _opts: ParseOption
         continue;
       }
       case 'send_flow_rem':
+        a.sendFlowRem = true;
         continue;
       case 'delete_learned':
         a.deleteLearned = true;

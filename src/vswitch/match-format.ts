@@ -94,12 +94,19 @@ function macText(value: Int32Array, mask: Int32Array, hi: number): string {
   return m === 0xffff_ffff_ffff ? v : `${v}/${formatMac(m)}`;
 }
 
-function intText(v: number, m: number, full: number): string {
-  return m === full ? String(v) : `${hex(v)}/${hex(m)}`;
+/** C's `%#x`: `0x…`, except that zero prints as `0`. */
+function cHex(n: number): string {
+  return n >>> 0 === 0 ? '0' : `0x${(n >>> 0).toString(16)}`;
 }
 
+/** `format_be16_masked`: decimal when exact, else `0x%x/0x%x`. */
+function intText(v: number, m: number, full: number): string {
+  return m === full ? String(v) : `0x${v.toString(16)}/0x${m.toString(16)}`;
+}
+
+/** `format_uint32_masked`: `%#x`, with `/%#x` unless exact. */
 function hexMasked(name: string, v: number, m: number, full = 0xffffffff): string {
-  const x = (n: number): string => `0x${(n >>> 0).toString(16)}`;
+  const x = cHex;
   return (m >>> 0) === full ? `${name}=${x(v)}` : `${name}=${x(v)}/${x(m)}`;
 }
 
@@ -199,21 +206,38 @@ export function formatMatch(value: Int32Array, mask: Int32Array, portName?: (p: 
     parts.push(lm === 0xfffff ? `ipv6_label=0x${lv}` : `ipv6_label=0x${lv}/0x${lm.toString(16).padStart(5, '0')}`);
   }
   if (protoExact && !protoShown) parts.push(isArp ? `arp_op=${proto}` : `nw_proto=${proto}`);
+  // lib/match.c match_format order: arp_sha/arp_tha (ARP), nw_tos, nw_ecn, nw_ttl, nw_frag,
+  // then ICMP type/code (+ ND fields for ICMPv6) or tp_src/tp_dst, then tcp_flags.
+  const nd = isIp6 && proto === 58;
+  if (!nd) {
+    if (mask[W_ARP_SHA_HI] !== 0 || mask[W_ARP_SHA_HI + 1] !== 0) parts.push(`arp_sha=${macText(value, mask, W_ARP_SHA_HI)}`);
+    if (mask[W_ARP_THA_HI] !== 0 || mask[W_ARP_THA_HI + 1] !== 0) parts.push(`arp_tha=${macText(value, mask, W_ARP_THA_HI)}`);
+  }
   const tos = mask[W_NW_TOS]!;
   if ((tos & 0xfc) !== 0) parts.push(`nw_tos=${value[W_NW_TOS]! & 0xfc}`);
   if ((tos & 0x03) !== 0) parts.push(`nw_ecn=${value[W_NW_TOS]! & 0x03}`);
   if (mask[W_NW_TTL] !== 0) parts.push(`nw_ttl=${value[W_NW_TTL]}`);
-  const icmp = (isIp && proto === 1) || (isIp6 && proto === 58);
-  const l4 = icmp ? (isIp ? ['icmp_type', 'icmp_code'] : ['icmpv6_type', 'icmpv6_code']) : ['tp_src', 'tp_dst'];
+  if (mask[W_NW_FRAG] !== 0) parts.push(`nw_frag=${FRAG_TEXT[`${value[W_NW_FRAG]}/${mask[W_NW_FRAG]}`] ?? `${value[W_NW_FRAG]}/${mask[W_NW_FRAG]}`}`);
+  const icmp = (isIp && proto === 1) || nd;
+  const l4 = icmp ? ['icmp_type', 'icmp_code'] : ['tp_src', 'tp_dst'];
   if (mask[W_TP_SRC] !== 0) parts.push(`${l4[0]}=${intText(value[W_TP_SRC]!, mask[W_TP_SRC]!, 0xffff)}`);
   if (mask[W_TP_DST] !== 0) parts.push(`${l4[1]}=${intText(value[W_TP_DST]!, mask[W_TP_DST]!, 0xffff)}`);
-  if (mask[W_TCP_FLAGS] !== 0) parts.push(flagsMasked('tcp_flags', value[W_TCP_FLAGS]!, mask[W_TCP_FLAGS]!, TCP_FLAG_NAMES, 3));
-  let anyNd = false;
-  for (let i = 0; i < 4; i++) if (mask[W_ND_TARGET + i] !== 0) anyNd = true;
-  if (anyNd) parts.push(`nd_target=${ipv6Text(value, mask, W_ND_TARGET)}`);
-  const nd = isIp6 && proto === 58;
-  if (mask[W_ARP_SHA_HI] !== 0 || mask[W_ARP_SHA_HI + 1] !== 0) parts.push(`${nd ? 'nd_sll' : 'arp_sha'}=${macText(value, mask, W_ARP_SHA_HI)}`);
-  if (mask[W_ARP_THA_HI] !== 0 || mask[W_ARP_THA_HI + 1] !== 0) parts.push(`${nd ? 'nd_tll' : 'arp_tha'}=${macText(value, mask, W_ARP_THA_HI)}`);
-  if (mask[W_NW_FRAG] !== 0) parts.push(`nw_frag=${FRAG_TEXT[`${value[W_NW_FRAG]}/${mask[W_NW_FRAG]}`] ?? `${value[W_NW_FRAG]}/${mask[W_NW_FRAG]}`}`);
+  if (nd) {
+    let anyNd = false;
+    for (let i = 0; i < 4; i++) if (mask[W_ND_TARGET + i] !== 0) anyNd = true;
+    if (anyNd) parts.push(`nd_target=${ipv6Text(value, mask, W_ND_TARGET)}`);
+    if (mask[W_ARP_SHA_HI] !== 0 || mask[W_ARP_SHA_HI + 1] !== 0) parts.push(`nd_sll=${macText(value, mask, W_ARP_SHA_HI)}`);
+    if (mask[W_ARP_THA_HI] !== 0 || mask[W_ARP_THA_HI + 1] !== 0) parts.push(`nd_tll=${macText(value, mask, W_ARP_THA_HI)}`);
+  }
+  if (mask[W_TCP_FLAGS] !== 0) {
+    // format_flags_masked: an exact match prints the set flags joined by '|' (0 when none).
+    const tm = mask[W_TCP_FLAGS]! & 0xfff;
+    if (tm === 0xfff) {
+      const v = value[W_TCP_FLAGS]! & 0xfff;
+      const names: string[] = [];
+      for (let bit = 1; bit <= 0x800; bit <<= 1) if (v & bit) names.push(TCP_FLAG_NAMES[bit] ?? `0x${bit.toString(16)}`);
+      parts.push(`tcp_flags=${names.length ? names.join('|') : '0'}`);
+    } else parts.push(flagsMasked('tcp_flags', value[W_TCP_FLAGS]!, mask[W_TCP_FLAGS]!, TCP_FLAG_NAMES, 3));
+  }
   return parts.join(',');
 }

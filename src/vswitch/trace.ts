@@ -44,6 +44,7 @@ import {
 import { parseTraceFlow } from './flow-parser.js';
 import type { OfVersion } from './flow-syntax.js';
 import { buildTraceFrame } from './trace-packet.js';
+import { renderOvsTrace, type OvsTrace } from './ovs-trace-format.js';
 import { formatCtState } from './xlate-ct.js';
 import type { VlanMode } from './vlan.js';
 
@@ -103,11 +104,26 @@ export interface TraceResult {
   drop: string | null;
   /** Translation steps (with `log: true`). */
   log?: string[];
+  /** With `ovs: true`: what `ofproto/trace` shows (ovs-trace-format.ts). */
+  ovs?: OvsTraceView;
   /**
    * When the packet recirculated (`ct(table=N)`): one entry per pass, the first pass then one per
    * recirculation, with its outputs and the ct_state it started with (`trk|est`; '' untracked).
    */
   passes?: { outputs: TraceOutput[]; ct_state: string }[];
+}
+
+/** The `ofproto/trace` view of one packet: the text, and its parts for `--json`. */
+export interface OvsTraceView {
+  /** The whole human text, as `ovs-appctl ofproto/trace` prints it. */
+  text: string;
+  /** Rules matched, in translation order. */
+  rules: { table: number; priority: number; cookie: string; match: string; actions: string }[];
+  flow: string;
+  /** `unchanged` or the flow after translation. */
+  final_flow: string;
+  megaflow: string;
+  datapath_actions: string;
 }
 
 export interface TracerOptions {
@@ -163,10 +179,12 @@ function diffFields(a: Int32Array, b: Int32Array): Record<string, string | numbe
 export class BridgeTracer {
   readonly sim = new Simulation(1);
   readonly bridge: Bridge;
+  readonly name: string;
   private readonly fk = emptyFlowKey();
 
   constructor(opts: TracerOptions) {
     const name = opts.bridge ?? 'br0';
+    this.name = name;
     // Ports first, so flows may name them; then the flows.
     this.bridge = new Bridge({
       path: name,
@@ -202,7 +220,7 @@ export class BridgeTracer {
    * Traces one packet. `mayLearn: false` is a side-effect-free trace. `ctNext`: the ct_state of
    * the 1st, 2nd … `ct()` recirculation (`ofproto/trace --ct-next`); later ones get trk|new.
    */
-  trace(packet: string, opts: { mayLearn?: boolean; log?: boolean; where?: string; line?: number; ctNext?: number[] } = {}): TraceResult {
+  trace(packet: string, opts: { mayLearn?: boolean; log?: boolean; where?: string; line?: number; ovs?: boolean; ctNext?: number[] } = {}): TraceResult {
     const br = this.bridge;
     const { value, mask } = parseTraceFlow(packet, {
       file: opts.where ?? '--packet',
@@ -220,7 +238,7 @@ export class BridgeTracer {
     const frame = buildTraceFrame(value);
     let metadata = false;
     for (let i = PACKET_WORDS; i < KEY_WORDS; i++) if (value[i] !== 0) metadata = true;
-    const r = br.trace(inName, frame, { mayLearn: opts.mayLearn ?? true, log: opts.log ?? false, ...(metadata ? { metadata: value } : {}), ctNext: opts.ctNext ?? [] });
+    const r = br.trace(inName, frame, { mayLearn: opts.mayLearn ?? true, log: opts.log ?? false, ovsTrace: opts.ovs ?? false, ...(metadata ? { metadata: value } : {}), ctNext: opts.ctNext ?? [] });
     const inWords = new Int32Array(KEY_WORDS);
     extractFlowKey(frame, this.fk);
     keyWordsFromFlowKey(this.fk, inWords);
@@ -244,6 +262,34 @@ export class BridgeTracer {
     if (opts.log && r?.xlate.log) res.log = r.xlate.log;
     const passes = r?.xlate.passes;
     if (passes) res.passes = passes.map((p) => ({ outputs: outputs.slice(p.start, p.end), ct_state: formatCtState(p.ctState) }));
+    const x = r?.xlate;
+    if (opts.ovs && x?.trace && x.wc && x.initial && x.final) {
+      const flow = Int32Array.from(value);
+      flow[W_IN_PORT] = inPort;
+      const error = x.drop === 'resubmit-depth' || x.drop === 'resubmit-limit';
+      const odp = (i: number, start: number): { at: number; text: string }[] => (x.odpCt ?? []).filter((d) => d.pass === i).map((d) => ({ at: d.at - start, text: d.text }));
+      const first = x.passes?.[0];
+      const t: OvsTrace = { bridge: this.name, flow, initial: x.initial, final: x.final, nodes: x.trace, wc: x.wc, outputs: first ? x.outputs.slice(first.start, first.end) : x.outputs, error, odp: odp(0, 0) };
+      // The first pass's text is what the JSON fields describe (ofproto/trace's first packet).
+      const firstText = renderOvsTrace(t);
+      let text = firstText;
+      // ofproto_trace: each recirculation is then traced as a packet of its own, under a banner.
+      (x.passes ?? []).forEach((p, i) => {
+        if (i === 0 || !p.trace || !p.wc || !p.initial || !p.final) return;
+        const bar = '='.repeat(79);
+        text += `\n${bar}\n${(p.header ?? []).join('\n')}\n${bar}\n\n`;
+        text += renderOvsTrace({ bridge: this.name, initial: p.initial, final: p.final, nodes: p.trace, wc: p.wc, outputs: x.outputs.slice(p.start, p.end), error, odp: odp(i, p.start), recircId: p.recircId });
+      });
+      const line = (p: string): string => firstText.split('\n').find((l) => l.startsWith(p))!.slice(p.length);
+      res.ovs = {
+        text,
+        rules: x.rules.map((rule) => ({ table: rule.table, priority: rule.priority, cookie: `0x${rule.cookie.toString(16)}`, match: rule.matchText, actions: rule.actionsText })),
+        flow: line('Flow: '),
+        final_flow: line('Final flow: '),
+        megaflow: line('Megaflow: '),
+        datapath_actions: line('Datapath actions: '),
+      };
+    }
     return res;
   }
 

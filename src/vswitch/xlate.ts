@@ -35,19 +35,33 @@ import {
   W_VLAN_TCI,
   ETH_TYPE_IP,
   ETH_TYPE_IPV6,
+  ETH_TYPE_ARP,
   KEY_WORDS,
+  W_CT_MARK,
   W_CT_STATE,
   W_CT_TP_DST,
+  W_NW_SRC,
+  W_NW_DST,
+  W_TP_SRC,
+  W_TP_DST,
+  PACKET_WORDS,
   formatMac,
   prereqOk,
 } from './fields.js';
 import type { FlowRule } from './flow-table.js';
 import type { MacTable } from './mac-learning.js';
 import { copyState, type PacketState } from './rewrite.js';
-import { copySubfield, readSubfield } from './subfield.js';
+import { copySubfield, formatSubfield, readSubfield, subfieldWrites, type Subfield } from './subfield.js';
+import { learnedFlow } from './learn.js';
+import { formatMatch } from './match-format.js';
+import { formatActions } from './actions.js';
 import type { LearnAction } from './learn.js';
-import { bucketIsAlive, firstLiveBucket, pickSelectBucket, type Bucket, type Group } from './group.js';
+import { bucketIsAlive, firstLiveBucket, hashFieldBits, pickSelectBucket, type Bucket, type Group } from './group.js';
+import { formatAction } from './actions.js';
+import { lookupWithWildcards } from './megaflow.js';
+import { W_NW_FRAG } from './fields.js';
 import type { CtExec } from './conntrack.js';
+import { formatNested, type CtAction } from './ct-action.js';
 import { MAX_RECIRC_DEPTH, ctAction, pooledOutput, resetPools, resumeRecirc, type CtCtx, type Recirc } from './xlate-ct.js';
 import { includesVlan, inputVidIsValid, inputVidToVlan, outputVlanToVid, type PortVlanConfig } from './vlan.js';
 
@@ -91,6 +105,12 @@ export interface XlatePass {
   /** Its outputs: `outputs.slice(start, end)`. */
   start: number;
   end: number;
+  /** With `ovsTrace`, recirculations only: the header lines, the node tree, wildcards, packet before and flow after. */
+  header?: string[];
+  trace?: TraceNode[];
+  wc?: Int32Array;
+  initial?: PacketState;
+  final?: Int32Array;
 }
 
 export interface XlateOutput {
@@ -124,8 +144,26 @@ export interface XlateResult {
   groupHits: (Group | Bucket | null)[];
   /** (meter id, outputs emitted before it) pairs: a meter that drops the packet keeps only those. */
   meters: number[];
+  /** With `ovsTrace`: the `ofproto/trace` node tree under `bridge("…")` (ovs-trace-format.ts). */
+  trace?: TraceNode[];
+  /** With `ovsTrace`: the key bits the translation examined (the megaflow mask, before xlate_wc_finish). */
+  wc?: Int32Array;
+  /** After a ct(): the next free recirculation id (`recircId` of the next translation, as OVS's id pool). */
+  nextRecircId?: number;
+  /** With `ovsTrace`: datapath ct()/recirc() actions of pass number `pass`, each before output number `at`. */
+  odpCt?: { pass: number; at: number; text: string }[];
   /** The passes when the packet recirculated (`ct(table=N)`), else null (one pass). */
   passes: XlatePass[] | null;
+  /** With `ovsTrace` (set by the bridge): the packet before and the flow after translation. */
+  initial?: PacketState;
+  final?: Int32Array;
+}
+
+/** One node of `ofproto/trace`'s output tree (ofproto-dpif-trace.h `oftrace_node`). */
+export interface TraceNode {
+  type: 'table' | 'action' | 'detail' | 'warn' | 'error' | 'bucket';
+  text: string;
+  subs: TraceNode[];
 }
 
 /** "Every field exact": a packet's key seen as a match, for run-time prerequisite checks. */
@@ -144,9 +182,51 @@ interface Ctx {
   error: string | null;
   /** Set by `exit`: nothing more runs, at any depth. */
   exited: boolean;
+  /** OVS-style trace: the node list being appended to, and the wildcards examined (else null). */
+  tr: TraceNode[] | null;
+  wc: Int32Array | null;
+  /** OpenFlow 1.1+ (goto_table is printed as such). */
+  of11: boolean;
   /** Connection tracking state, created at the first ct() (xlate-ct.ts). */
   ct: CtCtx | null;
   ctNext: number[] | null;
+  /** The pass running: 0, then 1 … per recirculation (res.passes index). */
+  pass: number;
+  /** The first recirculation id to allocate. */
+  recircBase: number;
+}
+
+function report(ctx: Ctx, type: TraceNode['type'], text: string): TraceNode[] | null {
+  if (ctx.tr === null) return null;
+  const n: TraceNode = { type, text, subs: [] };
+  ctx.tr.push(n);
+  return n.subs;
+}
+
+/** Un-wildcards `mask` bits of word `w` (trace only). */
+function unwild(ctx: Ctx, w: number, mask: number): void {
+  if (ctx.wc !== null) ctx.wc[w] = ctx.wc[w]! | mask;
+}
+
+/** xlate_wc_init: in_port and dl_type are always examined, nw_frag for IP (and recirc_id, implicit). */
+function initWildcards(w: Int32Array): Int32Array {
+  const wc = new Int32Array(KEY_WORDS);
+  wc[W_IN_PORT] = -1;
+  wc[W_DL_TYPE] = 0xffff;
+  const t = w[W_DL_TYPE];
+  if (t === ETH_TYPE_IP || t === ETH_TYPE_IPV6) wc[W_NW_FRAG] = 3;
+  return wc;
+}
+
+function lookupIn(ctx: Ctx, table: number): FlowRule | null {
+  const cls = ctx.br.tables.get(table);
+  if (!cls) return null;
+  return ctx.wc !== null ? lookupWithWildcards(cls, ctx.st.words, ctx.wc) : cls.lookup(ctx.st.words);
+}
+
+function actionText(ctx: Ctx, a: Action): string {
+  if (a.type === 'goto_table' && ctx.of11) return `goto_table:${a.table}`;
+  return formatAction(a);
 }
 
 function log(ctx: Ctx, text: string): void {
@@ -159,6 +239,13 @@ function emit(ctx: Ctx, ofport: number): void {
   log(ctx, `-> output to ${ofport === OFPP_LOCAL ? 'LOCAL' : (ctx.br.portByOfport(ofport)?.name ?? ofport)}`);
 }
 
+/** Un-wildcards every bit of a subfield (trace only; `unwildcard_subfield`). */
+function unwildSubfield(ctx: Ctx, sf: Subfield): void {
+  if (ctx.wc === null) return;
+  const wr = subfieldWrites(sf, (1n << BigInt(sf.nBits)) - 1n);
+  wr.words.forEach((w, j) => unwild(ctx, w, wr.masks[j]!));
+}
+
 function noteDrop(ctx: Ctx, reason: string): void {
   ctx.res.drop = reason;
   log(ctx, `-> drop: ${reason}`);
@@ -169,15 +256,21 @@ function noteDrop(ctx: Ctx, reason: string): void {
  * given: ct() works as `ofproto/trace` shows it (the flags of successive recirculations, then
  * trk|new), without the connection tracker.
  */
-export function xlate(br: XBridge, state: PacketState, opts: { mayLearn: boolean; trace?: boolean; ctNext?: number[] }): XlateResult {
+export function xlate(br: XBridge, state: PacketState, opts: { mayLearn: boolean; trace?: boolean; ovsTrace?: boolean; of11?: boolean; ctNext?: number[]; recircId?: number }): XlateResult {
   const res: XlateResult = { outputs: [], rules: [], learns: [], packetIns: [], drop: null, log: opts.trace ? [] : null, validUntilNs: Infinity, uncachable: false, groupHits: [], meters: [], passes: null };
   // Without the tracker's side effects allowed (a side-effect-free trace), ct() behaves as in ofproto/trace.
   const ctNext = opts.ctNext !== undefined ? [...opts.ctNext] : opts.mayLearn ? null : [];
-  const ctx: Ctx = { br, st: state, res, depth: 0, resubmits: 0, mayLearn: opts.mayLearn, error: null, exited: false, ct: null, ctNext };
+  const ctx: Ctx = { br, st: state, res, depth: 0, resubmits: 0, mayLearn: opts.mayLearn, error: null, exited: false, tr: null, wc: null, of11: opts.of11 ?? false, ct: null, ctNext, pass: 0, recircBase: opts.recircId ?? 1 };
   resetPools();
-  const rule = br.tables.get(0)?.lookup(state.words) ?? null;
+  if (opts.ovsTrace) {
+    ctx.tr = res.trace = [];
+    ctx.wc = res.wc = initWildcards(state.words);
+  }
+  const rule = lookupIn(ctx, 0);
   if (rule === null) {
     noteDrop(ctx, 'table-miss');
+    const subs = report(ctx, 'table', ' 0. No match.');
+    if (subs) subs.push({ type: 'action', text: 'drop', subs: [] });
     return res;
   }
   runRule(ctx, rule, 0);
@@ -187,6 +280,7 @@ export function xlate(br: XBridge, state: PacketState, opts: { mayLearn: boolean
   }
   const ct = ctOf(ctx);
   if (ct !== null && ct.recircs.length > 0) recirculate(ctx, ct);
+  if (ct !== null) res.nextRecircId = ct.nextRecircId;
   return res;
 }
 
@@ -213,12 +307,29 @@ function recirculate(ctx: Ctx, c: CtCtx): void {
     if (res.log) res.log.push('', ...header);
     const start = res.outputs.length;
     const w = r.state.words;
+    ctx.pass = passes.length;
     const pass: XlatePass = { recircId: r.id, table: r.table, ctState: w[W_CT_STATE]!, start, end: start };
-    const rule = ctx.br.tables.get(r.table)?.lookup(w) ?? null;
+    if (ctx.tr !== null) {
+      // ofproto_trace_recirc_node: each recirculation is traced as a new packet, its tree opening
+      // with the thaw (`freeze` resumed) node.
+      // ofproto_trace_recirc_node prints the NAT note for any ct(nat), range or not, with flows
+      // it has not filled in (as recorded from OVS 3.1: test/fixtures/ovs-conntrack/nat-zones).
+      pass.header = header.filter((l) => !l.startsWith('Resuming from table') && !l.startsWith('Replacing src/dst'));
+      if (r.nat !== null) pass.header.push('Replacing src/dst IP/ports to simulate NAT:', ' Initial flow: ', ' Modified flow: ');
+      pass.initial = copyState(r.state);
+      ctx.wc = pass.wc = initWildcards(w);
+      ctx.tr = pass.trace = [];
+      const subs = report(ctx, 'action', 'thaw');
+      if (subs !== null) subs.push({ type: 'table', text: `Resuming from table ${r.table}`, subs: [] }); // OFT_THAW, not terminal: indented as a table
+    }
+    const rule = lookupIn(ctx, r.table);
     if (rule === null) {
       log(ctx, `${r.table}. No match.`);
       res.drop = res.drop ?? 'table-miss';
+      const subs = report(ctx, 'table', `${String(r.table).padStart(2)}. No match.`);
+      if (subs) subs.push({ type: 'action', text: 'drop', subs: [] });
     } else runRule(ctx, rule, r.table);
+    if (pass.initial) pass.final = Int32Array.from(w);
     const err = errorOf(ctx);
     if (err !== null) {
       res.outputs.length = start;
@@ -242,6 +353,31 @@ function ctOf(ctx: Ctx): CtCtx | null {
   return ctx.ct;
 }
 
+/** The datapath `ct(...)` action (lib/odp-util.c format_odp_conntrack_action), then `recirc(0xN)` with a table. */
+function odpCt(a: CtAction, w: Int32Array, recircId: number): string {
+  const parts: string[] = [];
+  if (a.commit) parts.push(a.force ? 'force_commit' : 'commit');
+  const zone = a.zoneSrc ? Number(readSubfield(a.zoneSrc, w) & 0xffffn) : a.zoneImm;
+  if (zone !== 0) parts.push(`zone=${zone}`);
+  let markV = 0;
+  let markM = 0;
+  for (const n of a.actions) {
+    if (n.type !== 'set') continue;
+    n.words.forEach((w, j) => {
+      if (w !== W_CT_MARK) return;
+      markV = (markV & ~n.masks[j]!) | n.values[j]!;
+      markM |= n.masks[j]!;
+    });
+  }
+  if (markM !== 0) parts.push(`mark=0x${(markV >>> 0).toString(16)}/0x${(markM >>> 0).toString(16)}`);
+  if (a.nat !== null) {
+    const nat = a.actions.find((n) => n.type === 'nat');
+    if (nat) parts.push(formatNested(nat));
+  }
+  const ct = parts.length > 0 ? `ct(${parts.join(',')})` : 'ct';
+  return a.table !== null ? `${ct},recirc(0x${recircId.toString(16)})` : ct;
+}
+
 function ctContext(ctx: Ctx): CtCtx {
   if (ctx.ct === null) {
     const br = ctx.br;
@@ -249,10 +385,17 @@ function ctContext(ctx: Ctx): CtCtx {
       st: ctx.st,
       ctNext: ctx.ctNext,
       recircs: [],
-      nextRecircId: 1,
+      nextRecircId: ctx.recircBase,
       recircDepth: 0,
       uncachable: false,
-      log: ctx.res.log === null ? noLog : (t) => log(ctx, t),
+      log:
+        ctx.res.log === null && ctx.tr === null
+          ? noLog
+          : (t) => {
+              log(ctx, t);
+              // The ct() details (forked / untracked) are trace nodes too.
+              if (t.startsWith('-> ')) report(ctx, 'detail', t.slice(3));
+            },
       br,
     };
   }
@@ -262,10 +405,19 @@ function ctContext(ctx: Ctx): CtCtx {
 
 function runRule(ctx: Ctx, rule: FlowRule, table: number): void {
   ctx.res.rules.push(rule);
-  log(ctx, `${table}. ${rule.matchText === '' ? '' : `${rule.matchText}, `}priority ${rule.priority}${rule.cookie !== 0n ? `, cookie 0x${rule.cookie.toString(16)}` : ''}`);
+  const head = `${rule.matchText === '' ? '' : `${rule.matchText}, `}priority ${rule.priority}${rule.cookie !== 0n ? `, cookie 0x${rule.cookie.toString(16)}` : ''}`;
+  log(ctx, `${table}. ${head}`);
   log(ctx, `   ${rule.actionsText}`);
-  if (rule.actions.length === 0) noteDrop(ctx, 'drop-action');
+  // xlate_report_table: the table node joins the current list; the rule's actions go under it.
+  const saved = ctx.tr;
+  const subs = report(ctx, 'table', `${String(table).padStart(2)}. ${head}`);
+  if (subs !== null) ctx.tr = subs;
+  if (rule.actions.length === 0) {
+    noteDrop(ctx, 'drop-action');
+    report(ctx, 'action', 'drop');
+  }
   doActions(ctx, rule, rule.actions, table);
+  ctx.tr = saved;
 }
 
 function doActions(ctx: Ctx, rule: FlowRule, actions: readonly Action[], table: number): void {
@@ -273,6 +425,7 @@ function doActions(ctx: Ctx, rule: FlowRule, actions: readonly Action[], table: 
   for (let i = 0; i < actions.length; i++) {
     if (ctx.error !== null || ctx.exited) return;
     const a = actions[i]!;
+    if (ctx.tr !== null) report(ctx, 'action', actionText(ctx, a));
     switch (a.type) {
       case 'output':
         output(ctx, rule, a.port);
@@ -282,6 +435,7 @@ function doActions(ctx: Ctx, rule: FlowRule, actions: readonly Action[], table: 
         log(ctx, '-> packet-in to controller');
         break;
       case 'set_vlan_vid': {
+        unwild(ctx, W_VLAN_TCI, 0x1fff);
         const tci = w[W_VLAN_TCI]!;
         if (tci & VLAN_CFI) w[W_VLAN_TCI] = (tci & ~0xfff) | a.vid;
         else if (a.push) {
@@ -291,6 +445,7 @@ function doActions(ctx: Ctx, rule: FlowRule, actions: readonly Action[], table: 
         break;
       }
       case 'set_vlan_pcp': {
+        unwild(ctx, W_VLAN_TCI, 0xf000 | VLAN_CFI);
         const tci = w[W_VLAN_TCI]!;
         if (tci & VLAN_CFI) w[W_VLAN_TCI] = (tci & 0x1fff) | (a.pcp << 13);
         else if (a.push) {
@@ -310,6 +465,7 @@ function doActions(ctx: Ctx, rule: FlowRule, actions: readonly Action[], table: 
         break;
       case 'push_vlan': {
         const tci = w[W_VLAN_TCI]!;
+        if (tci & VLAN_CFI) unwild(ctx, W_VLAN_TCI, 0xffff); // flow_push_vlan_uninit
         // The new outer tag copies the old outer TCI (OVS flow_push_vlan_uninit + xlate); at most
         // two tags are tracked (FLOW_MAX_VLAN_HEADERS), a third push loses the innermost.
         if (tci & VLAN_CFI) ctx.st.inner = (ctx.st.tpid << 16) | (tci & 0xefff);
@@ -318,8 +474,24 @@ function doActions(ctx: Ctx, rule: FlowRule, actions: readonly Action[], table: 
         break;
       }
       case 'set': {
-        if (!prereqOk(a.field.prereq, w, FULL_MASK)) break;
+        if (!prereqOk(a.field.prereq, w, FULL_MASK)) {
+          // OpenFlow 1.0 mod_tp_src/dst on any IP packet: OVS examines nw_proto and the port
+          // even when the protocol has no ports (OFPACT_SET_L4_*_PORT).
+          const t = w[W_DL_TYPE];
+          if (ctx.wc !== null && a.of10 && (t === ETH_TYPE_IP || t === ETH_TYPE_IPV6) && (a.words[0] === W_TP_SRC || a.words[0] === W_TP_DST)) {
+            unwild(ctx, W_NW_PROTO, 0xff);
+            unwild(ctx, a.words[0], 0xffff);
+          }
+          break;
+        }
         const ws = a.words;
+        if (ctx.wc !== null) {
+          // mf_mask_field_masked + mf_set_mask_l3_prereqs: the written bits, and nw_proto for L3/L4 fields.
+          for (let j = 0; j < ws.length; j++) {
+            unwild(ctx, ws[j]!, a.masks[j]!);
+            if (ws[j]! >= W_NW_SRC && ws[j]! < PACKET_WORDS && ws[j] !== W_VLAN_TCI) unwild(ctx, W_NW_PROTO, 0xff);
+          }
+        }
         for (let j = 0; j < ws.length; j++) {
           const k = ws[j]!;
           w[k] = (w[k]! & ~a.masks[j]!) | a.values[j]!;
@@ -330,7 +502,10 @@ function doActions(ctx: Ctx, rule: FlowRule, actions: readonly Action[], table: 
         const t = w[W_DL_TYPE];
         if (t !== ETH_TYPE_IP && t !== ETH_TYPE_IPV6) break;
         const ttl = w[W_NW_TTL]!;
+        unwild(ctx, W_NW_TTL, 0xff);
+        unwild(ctx, W_NW_PROTO, 0xff);
         if (ttl <= 1) {
+          report(ctx, 'warn', `IPv${t === ETH_TYPE_IP ? 4 : 6} decrement TTL exception`);
           noteDrop(ctx, 'ttl-exceeded');
           return;
         }
@@ -338,14 +513,23 @@ function doActions(ctx: Ctx, rule: FlowRule, actions: readonly Action[], table: 
         break;
       }
       case 'resubmit':
-        resubmit(ctx, a.port, a.table ?? table);
+        resubmit(ctx, a.port, a.table ?? table, table);
         break;
       case 'move':
         copySubfield(a.src, w, a.dst, w);
+        if (ctx.tr !== null) {
+          unwildSubfield(ctx, a.src);
+          unwildSubfield(ctx, a.dst);
+          report(ctx, 'detail', `${formatSubfield(a.dst)} is now 0x${readSubfield(a.dst, w).toString(16)}`);
+        }
         break;
-      case 'output_reg':
-        output(ctx, rule, Number(readSubfield(a.src, w)) & 0xffff);
+      case 'output_reg': {
+        const port = Number(readSubfield(a.src, w)) & 0xffff;
+        unwildSubfield(ctx, a.src);
+        report(ctx, 'detail', `output port is ${port}`);
+        output(ctx, rule, port);
         break;
+      }
       case 'noop':
         break;
       case 'exit':
@@ -355,12 +539,26 @@ function doActions(ctx: Ctx, rule: FlowRule, actions: readonly Action[], table: 
         ctx.res.uncachable = true;
         if (ctx.mayLearn) ctx.br.learnFlow(a, w);
         log(ctx, `-> learned a flow in table ${a.table}`);
+        if (ctx.tr !== null) {
+          // learn_mask: every source field the learned flow copies is examined.
+          for (const sp of a.specs) if (sp.src) unwildSubfield(ctx, sp.src);
+          const f = learnedFlow(a, w);
+          const m = formatMatch(f.value, f.mask);
+          report(ctx, 'detail', `table=${f.table} ${m}${m ? ' ' : ''}priority=${f.priority} actions=${formatActions(f.actions)}`);
+        }
         break;
       case 'ct_clear':
         w.fill(0, W_CT_STATE, W_CT_TP_DST + 1);
         break;
       case 'ct': {
         const c = ctContext(ctx);
+        if (ctx.tr !== null) {
+          // compose_conntrack_action: the nested actions are traced as actions of their own (an
+          // empty list as `drop`), and the datapath gets ct(...) (then recirc()) where it ran.
+          for (const n of a.actions.length > 0 ? a.actions : []) report(ctx, 'action', formatNested(n));
+          if (a.actions.length === 0) report(ctx, 'action', 'drop');
+          (ctx.res.odpCt ??= []).push({ pass: ctx.pass, at: ctx.res.outputs.length, text: odpCt(a, w, c.nextRecircId) });
+        }
         ctAction(c, a);
         if (c.uncachable) ctx.res.uncachable = true;
         break;
@@ -377,7 +575,7 @@ function doActions(ctx: Ctx, rule: FlowRule, actions: readonly Action[], table: 
         break;
       }
       case 'goto_table':
-        resubmit(ctx, null, a.table);
+        resubmit(ctx, null, a.table, table);
         break;
       case 'group':
         // ofproto-dpif-xlate.c: a missing group ends this action list (not the pipeline).
@@ -398,17 +596,20 @@ function groupAction(ctx: Ctx, rule: FlowRule, id: number, table: number): boole
   if (ctx.depth >= MAX_DEPTH) {
     ctx.error = 'resubmit-depth';
     log(ctx, `over max translation depth ${MAX_DEPTH}`);
+    report(ctx, 'error', `over max translation depth ${MAX_DEPTH}`);
     return true;
   }
   if (ctx.resubmits >= MAX_RESUBMITS) {
     ctx.error = 'resubmit-limit';
     log(ctx, `over ${MAX_RESUBMITS} resubmit actions`);
+    report(ctx, 'error', `over ${MAX_RESUBMITS} resubmit actions`);
     return true;
   }
   const g = ctx.br.group(id);
   log(ctx, `group:${id}`);
   if (!g) {
     log(ctx, ` -> output to nonexistent group ${id}`);
+    report(ctx, 'warn', `output to nonexistent group ${id}`);
     return false;
   }
   if (g.type === 'all' || g.type === 'indirect') {
@@ -416,25 +617,50 @@ function groupAction(ctx: Ctx, rule: FlowRule, id: number, table: number): boole
     ctx.res.groupHits.push(g, null);
     return true;
   }
-  const b = g.type === 'select' ? pickSelectBucket(ctx.br, g, ctx.st.words, ctx.st.inner) : firstLiveBucket(ctx.br, g);
+  const scores = ctx.tr !== null ? (x: Bucket, score: number | null): void => void report(ctx, 'detail', score === null ? notLive(x) : `bucket ${x.id}: score ${score}`) : undefined;
+  const b = g.type === 'select' ? pickSelectBucket(ctx.br, g, ctx.st.words, ctx.st.inner, scores) : firstLiveBucket(ctx.br, g);
+  if (ctx.wc !== null && g.type === 'select' && g.hashMap === null && g.selectionMethod === 'hash') {
+    for (const [word, m] of hashFieldBits(g, ctx.st.words)) unwild(ctx, word, m);
+  }
+  if (g.type === 'ff' && ctx.tr !== null) {
+    // group_first_live_bucket reports each bucket it passes over.
+    for (const x of g.buckets) {
+      if (x === b) break;
+      report(ctx, 'detail', notLive(x));
+    }
+  }
   if (b === null) {
     for (const x of g.buckets) if (!bucketIsAlive(ctx.br, g, x, 0)) log(ctx, ` -> bucket ${x.id}: not live`);
     log(ctx, ' -> no live bucket');
+    report(ctx, 'detail', 'no live bucket');
     return true;
   }
   log(ctx, ` -> using bucket ${b.id}`);
+  report(ctx, 'detail', `using bucket ${b.id}`);
   runBucket(ctx, rule, b, table);
   ctx.res.groupHits.push(g, b);
   return true;
+}
+
+/** `xlate_report_bucket_not_live`: which watch made a bucket dead. */
+function notLive(b: Bucket): string {
+  const why: string[] = [];
+  if (b.watchPort !== 0xffffffff && b.watchPort !== 0xffff) why.push(`port ${b.watchPort}`);
+  if (b.watchGroup !== 0xffffffff) why.push(`port ${b.watchGroup}`);
+  return `bucket ${b.id}: not live due to ${why.join(' and ')}`;
 }
 
 /** `xlate_group_bucket`: the bucket's action set on a copy of the packet. */
 function runBucket(ctx: Ctx, rule: FlowRule, b: Bucket, table: number): void {
   const saved = copyState(ctx.st);
   log(ctx, `bucket ${b.id}`);
+  const savedTr = ctx.tr;
+  const subs = report(ctx, 'bucket', `bucket ${b.id}`);
+  if (subs !== null) ctx.tr = subs;
   ctx.depth++;
   doActions(ctx, rule, b.executed, table);
   ctx.depth--;
+  ctx.tr = savedTr;
   ctx.st.words.set(saved.words);
   ctx.st.tpid = saved.tpid;
   ctx.st.inner = saved.inner;
@@ -442,28 +668,40 @@ function runBucket(ctx: Ctx, rule: FlowRule, b: Bucket, table: number): void {
   ctx.exited = false;
 }
 
-function resubmit(ctx: Ctx, port: number | null, table: number): void {
+/**
+ * `xlate_table_action`: look the packet up in `table`. As in OVS, only a resubmit to the same or
+ * an earlier table (`deepens`, a possible loop) counts toward MAX_DEPTH, and only a lookup that
+ * found a rule counts toward MAX_RESUBMITS (`xlate_recursively`).
+ */
+function resubmit(ctx: Ctx, port: number | null, table: number, fromTable: number): void {
   if (ctx.depth >= MAX_DEPTH) {
     ctx.error = 'resubmit-depth';
     log(ctx, `over max translation depth ${MAX_DEPTH}`);
+    report(ctx, 'error', `over max translation depth ${MAX_DEPTH}`);
     return;
   }
   if (ctx.resubmits >= MAX_RESUBMITS) {
     ctx.error = 'resubmit-limit';
     log(ctx, `over ${MAX_RESUBMITS} resubmit actions`);
+    report(ctx, 'error', `over ${MAX_RESUBMITS} resubmit actions`);
     return;
   }
-  ctx.resubmits++;
   const w = ctx.st.words;
   const savedIn = w[W_IN_PORT]!;
   if (port !== null && port !== OFPP_IN_PORT) w[W_IN_PORT] = port;
-  ctx.depth++;
-  const rule = ctx.br.tables.get(table)?.lookup(w) ?? null;
+  const deepens = table <= fromTable ? 1 : 0;
+  ctx.depth += deepens;
+  const rule = lookupIn(ctx, table);
   if (rule === null) {
     log(ctx, `${table}. No match.`);
     ctx.res.drop = ctx.res.drop ?? 'table-miss';
-  } else runRule(ctx, rule, table);
-  ctx.depth--;
+    const subs = report(ctx, 'table', `${String(table).padStart(2)}. No match.`);
+    if (subs) subs.push({ type: 'action', text: 'drop', subs: [] });
+  } else {
+    ctx.resubmits++;
+    runRule(ctx, rule, table);
+  }
+  ctx.depth -= deepens;
   w[W_IN_PORT] = savedIn;
 }
 
@@ -497,10 +735,12 @@ function output(ctx: Ctx, rule: FlowRule, port: number): void {
   }
   if (port === inPort) {
     noteDrop(ctx, 'in-port');
+    report(ctx, 'warn', 'skipping output to input port');
     return;
   }
   if (!br.portByOfport(port)) {
     noteDrop(ctx, 'no-such-port');
+    report(ctx, 'warn', 'Nonexistent output port');
     return;
   }
   emit(ctx, port);
@@ -520,17 +760,41 @@ function normal(ctx: Ctx): void {
     noteDrop(ctx, 'no-input-port');
     return;
   }
+  // xlate_normal: the MACs and the VLAN are examined.
+  unwild(ctx, W_DL_SRC_HI, 0xffff);
+  unwild(ctx, W_DL_SRC_HI + 1, -1);
+  unwild(ctx, W_DL_DST_HI, 0xffff);
+  unwild(ctx, W_DL_DST_HI + 1, -1);
+  unwild(ctx, W_VLAN_TCI, 0x1fff);
   const tci = w[W_VLAN_TCI]!;
   const vid = tci & VLAN_CFI ? tci & 0xfff : 0;
   if (!inputVidIsValid(inB.vlan, vid)) {
     noteDrop(ctx, 'vlan-filter');
     log(ctx, `disallowed VLAN VID ${vid} for input port ${inB.name}, dropping`);
+    // input_vid_is_valid's error, then xlate_normal's warning.
+    report(
+      ctx,
+      'error',
+      inB.vlan.mode === 'access'
+        ? `dropping VLAN ${vid} tagged packet received on port ${inB.name} configured as VLAN ${inB.vlan.vlan} access port`
+        : `dropping VLAN ${vid} packet received on port ${inB.name} not configured for trunking VLAN ${vid}`,
+    );
+    report(ctx, 'warn', 'disallowed VLAN VID for this input port, dropping');
     return;
   }
   const vlan = inputVidToVlan(inB.vlan, vid);
   if (isReservedMac(w[W_DL_DST_HI]!, w[W_DL_DST_HI + 1]!)) {
     noteDrop(ctx, 'reserved-mac');
+    report(ctx, 'detail', 'packet has reserved destination MAC, dropping');
     return;
+  }
+  if (ctx.wc !== null && w[W_DL_TYPE] === ETH_TYPE_ARP && (w[W_DL_DST_HI]! & 0xffff) === 0xffff && w[W_DL_DST_HI + 1] === -1) {
+    // is_gratuitous_arp: a broadcast ARP's opcode, and a request's addresses, are examined.
+    unwild(ctx, W_NW_PROTO, 0xff);
+    if (w[W_NW_PROTO] === 1) {
+      unwild(ctx, W_NW_SRC, -1);
+      unwild(ctx, W_NW_DST, -1);
+    }
   }
   const srcHi = w[W_DL_SRC_HI]! & 0xffff;
   const src = srcHi * 0x1_0000_0000 + (w[W_DL_SRC_HI + 1]! >>> 0);
@@ -540,6 +804,7 @@ function normal(ctx: Ctx): void {
     if (r.result !== 'refreshed') {
       br.onLearn(src, vlan, inPort, r.result, r.from);
       log(ctx, `-> learned that ${formatMac(src)} is on port ${inB.name} in VLAN ${vlan}`);
+      report(ctx, 'detail', `learned that ${formatMac(src)} is on port ${inB.name} in VLAN ${vlan}`);
     }
   }
   const dstHi = w[W_DL_DST_HI]! & 0xffff;
@@ -551,6 +816,7 @@ function normal(ctx: Ctx): void {
       if (p === inPort) {
         noteDrop(ctx, 'learned-on-in-port');
         log(ctx, 'learned port is input port, dropping');
+        report(ctx, 'detail', 'learned port is input port, dropping');
         return;
       }
       const out = br.portByOfport(p);
@@ -559,11 +825,14 @@ function normal(ctx: Ctx): void {
         return;
       }
       log(ctx, 'forwarding to learned port');
+      report(ctx, 'detail', 'forwarding to learned port');
       outputNormal(ctx, out, vlan);
       return;
     }
     log(ctx, 'no learned MAC for destination, flooding');
   }
+  // A group address is looked up too (and never learned): OVS says the same.
+  report(ctx, 'detail', 'no learned MAC for destination, flooding');
   let any = false;
   for (const p of br.allPorts()) {
     if (p.ofport === inPort || p.noFlood || !includesVlan(p.vlan, vlan)) continue;

@@ -2,7 +2,7 @@
  * `vfab trace`, `vfab flows`, `vfab fdb` as a user runs them (`node bin/run.js`; npm test builds dist).
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -12,6 +12,15 @@ const vfab = (...args: string[]) => spawnSync(process.execPath, ['bin/run.js', .
 const FIX = 'test/fixtures/ovs/example';
 
 describe('vfab trace (bare bridge)', () => {
+  it("prints ofproto/trace's text", () => {
+    const r = vfab('trace', '--flows', `${FIX}/flows.txt`, '--port', 'p1:1', '--port', 'p2:2:tag=10', '--port', 'p3:3:trunks=10,20', '--port', 'p4:4',
+      '--packet', 'in_port=1,tcp,dl_src=00:00:00:00:00:0a,dl_dst=00:00:00:00:00:0b,nw_src=10.0.0.10,nw_dst=10.0.0.11,tp_src=40001,tp_dst=80');
+    expect(r.status).toBe(0);
+    // Packet [4] of example/trace.log, recorded from OVS 3.1 (its "[4] packet …" header line aside).
+    const log = readFileSync(`${FIX}/trace.log`, 'utf8').split(/^=+\n/m).find((b) => b.startsWith('[4] '))!;
+    expect(r.stdout).toBe(`${log.replace(/^\[4\][^\n]*\n/, '').trimEnd()}\n`);
+  });
+
   it('prints one JSON object per packet, as the issue specifies', () => {
     const r = vfab(
       'trace', '--flows', `${FIX}/flows.txt`, '--port', 'p1:1', '--port', 'p2:2:tag=10', '--port', 'p3:3:trunks=10,20', '--port', 'p4:4',
@@ -21,8 +30,16 @@ describe('vfab trace (bare bridge)', () => {
     );
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
-    const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as unknown);
-    expect(lines).toEqual([
+    const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    // ofproto/trace's parts, as OVS 3.1 printed them for these packets (example/trace.log #4, #22).
+    expect(lines[0]).toMatchObject({
+      rules: [{ table: 0, priority: 700, cookie: '0x0', match: 'tcp,in_port=1,nw_src=10.0.0.0/24,tp_dst=80', actions: 'mod_vlan_vid:20,output:3' }],
+      megaflow: 'recirc_id=0,eth,tcp,in_port=1,dl_src=00:00:00:00:00:0a,dl_dst=00:00:00:00:00:0b,nw_src=10.0.0.0/24,nw_frag=no,tp_dst=80',
+      datapath_actions: 'push_vlan(vid=20,pcp=0),3',
+    });
+    expect(lines[1]).toMatchObject({ final_flow: 'unchanged', datapath_actions: 'drop' });
+    const base = lines.map(({ rules: _r, final_flow: _f, megaflow: _m, datapath_actions: _d, ...rest }) => rest);
+    expect(base).toEqual([
       {
         packet: 'in_port=1,tcp,dl_src=00:00:00:00:00:0a,dl_dst=00:00:00:00:00:0b,nw_src=10.0.0.10,nw_dst=10.0.0.11,tp_src=40001,tp_dst=80',
         outputs: [{ port: 'p3', ofport: 3, vlan: 20, set: {} }],

@@ -4,6 +4,8 @@
  * stateful firewall, and SNAT with zones and marks. For every packet, each pass (the first, then
  * one per `ct(table=N)` recirculation) must have the same ct_state and the same output ports as
  * in OVS. The recorded trace.log makes this run without OVS; the live block re-records it.
+ * With `ovs: true` the whole ofproto/trace text (every pass, the recirc banners, megaflows and
+ * datapath ct()/recirc() actions) must equal OVS's, byte for byte.
  */
 import { execFileSync } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
@@ -78,6 +80,22 @@ function vfabPasses(dir: string): { flow: string; passes: Pass[] }[] {
   return out;
 }
 
+/** Each packet's ofproto/trace text from vfab and from the recording (one tracer, as one OVS ran them all). */
+function ovsTexts(dir: string): { flow: string; want: string; got: string }[] {
+  const spec = parseSpec(readFileSync(join(dir, 'bridge.spec'), 'utf8'));
+  const tracer = new BridgeTracer({ flows: readFileSync(join(dir, 'flows.txt'), 'utf8'), ports: spec.ports });
+  const want = readFileSync(join(dir, 'trace.log'), 'utf8').split(/^=+\nappctl ofproto\/trace br0 .*\n/m).slice(1);
+  const out: { flow: string; want: string; got: string }[] = [];
+  for (const raw of readFileSync(join(dir, 'packets.txt'), 'utf8').split('\n')) {
+    const line = raw.replace(/#.*$/, '').trim();
+    if (!line) continue;
+    const [flow, ...cts] = line.split(/ ct=/);
+    const r = tracer.trace(flow!, { mayLearn: false, ovs: true, ctNext: cts.map((c) => parseCtFlags(c) as number) });
+    out.push({ flow: flow!, want: want[out.length]!.replace(/\n+$/, '\n'), got: r.ovs!.text });
+  }
+  return out;
+}
+
 function compare(dir: string): number {
   const ovs = parseLog(readFileSync(join(dir, 'trace.log'), 'utf8'));
   const vfab = vfabPasses(dir);
@@ -100,16 +118,23 @@ describe('ct() recirculation traces like Open vSwitch 3.1 ofproto/trace --ct-nex
     it(`case ${c}: same passes, ct_state and outputs`, () => {
       expect(compare(join(ROOT, c))).toBeGreaterThan(4);
     });
+    it(`case ${c}: the same ofproto/trace text, recirculations included`, () => {
+      const t = ovsTexts(join(ROOT, c));
+      expect(t.length).toBeGreaterThan(4);
+      expect(t.filter((x) => x.want.includes('\nrecirc(0x')).length).toBeGreaterThan(2);
+      for (const x of t) expect(x.got, x.flow).toBe(x.want);
+    });
   }
 });
 
 describeWithTools(['ovs-vswitchd'], 'ct() recirculation traces like a live Open vSwitch', () => {
-  it('re-recorded now, same passes', () => {
+  it('re-recorded now, same passes and the same ofproto/trace text', () => {
     const tmp = mkdtempSync(join(tmpdir(), 'ovs-conntrack-'));
     try {
       cpSync(ROOT, tmp, { recursive: true });
       execFileSync('timeout', ['60', join(tmp, 'record.sh')], { stdio: 'ignore', env: { ...process.env, OVS_ORACLE: join(import.meta.dirname, '../oracles/ovs/ovs-trace.sh') } });
       for (const c of casesIn(tmp)) expect(compare(join(tmp, c))).toBeGreaterThan(4);
+      for (const c of casesIn(tmp)) for (const x of ovsTexts(join(tmp, c))) expect(x.got, x.flow).toBe(x.want);
     } finally {
       rmSync(tmp, { recursive: true, force: true });
     }

@@ -20,6 +20,8 @@ export interface OracleLine {
   text: string;
   /** Normalized outputs (packets) or fdb rows. */
   result: string;
+  /** With `ovs`: vfab's `ofproto/trace`-style text for the packet. */
+  ovs?: string;
 }
 
 function stripComment(line: string): string {
@@ -222,7 +224,12 @@ export function runVfabTracer(spec: string, flows: string, packets: string, ofct
   return runVfabCase(spec, flows, packets, ofctlOpts).tracer;
 }
 
-function runVfabCase(spec: string, flows: string, packets: string, ofctlOpts: string): { lines: OracleLine[]; tracer: BridgeTracer } {
+/** Runs a case and returns vfab's `ofproto/trace`-style text for every packet (in order). */
+export function runVfabOvsTexts(spec: string, flows: string, packets: string, ofctlOpts = ''): OracleLine[] {
+  return runVfabCase(spec, flows, packets, ofctlOpts, true).lines.filter((l) => l.kind !== 'fdb');
+}
+
+function runVfabCase(spec: string, flows: string, packets: string, ofctlOpts: string, ovs = false): { lines: OracleLine[]; tracer: BridgeTracer } {
   const s = parseSpec(spec);
   const proto = /-O\s*(\S+)/.exec(ofctlOpts);
   const protocols = proto ? parseProtocols(proto[1]!) : null;
@@ -255,8 +262,8 @@ function runVfabCase(spec: string, flows: string, packets: string, ofctlOpts: st
     if (kw === 'appctl' || kw === 'ofctl' || kw === 'vsctl') throw new Error(`unsupported command in packets: ${line}`);
     const mode = kw === 'trace' || kw === 'packet' ? kw : 'packet';
     const flow = kw === 'trace' || kw === 'packet' ? rest : line;
-    const r = tracer.trace(flow, { mayLearn: mode === 'packet' });
-    out.push({ kind: mode, text: flow, result: normalizeVfab(r, inputVlan(flow).vlan) });
+    const r = tracer.trace(flow, { mayLearn: mode === 'packet', ovs });
+    out.push({ kind: mode, text: flow, result: normalizeVfab(r, inputVlan(flow).vlan), ...(r.ovs ? { ovs: r.ovs.text } : {}) });
   }
   return { lines: out, tracer };
 }
