@@ -38,6 +38,7 @@ const SETUP_FILES: Record<string, string> = {
 };
 const SETUP_CMDS = [
   'cp topologies/two-hosts.yaml topo.yaml',
+  'cp topologies/qos-fio-phases.fio job.fio',
   'vfab disk create -f qcow2 base.qcow2 64M',
   'vfab disk create -f qcow2 new.qcow2 64M',
   'vfab disk create -f qcow2 new-base.qcow2 64M',

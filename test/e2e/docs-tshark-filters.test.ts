@@ -10,8 +10,8 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { runTopology } from '../../src/fabric/run.js';
-import { loadTopologyText } from '../../src/topology/index.js';
+import { runTopology, runTopologyAsync } from '../../src/fabric/run.js';
+import { loadTopology, loadTopologyText } from '../../src/topology/index.js';
 import { describeWithTools } from '../helpers/tools.js';
 
 /** `tshark … -Y 'FILTER'` in the docs (markdown escapes `\|` inside tables). */
@@ -28,8 +28,8 @@ export function docFilters(): Array<{ file: string; filter: string }> {
 
 describeWithTools(['tshark'], 'tshark filters in the docs on a VLAN-tagged fabric', () => {
   let dir = '';
-  const pcap: Record<'plain' | 'tagged' | 'overlay', string> = { plain: '', tagged: '', overlay: '' };
-  beforeAll(() => {
+  const pcap: Record<'plain' | 'tagged' | 'overlay' | 'nbd', string> = { plain: '', tagged: '', overlay: '', nbd: '' };
+  beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'vfab-filters-'));
     const text = readFileSync('topologies/live-migration.yaml', 'utf8');
     const tagged = text.replace(/ipv4: (10\.0\.0\.\d\/24)/g, 'ipv4: $1, tag: 10');
@@ -41,7 +41,10 @@ describeWithTools(['tshark'], 'tshark filters in the docs on a VLAN-tagged fabri
     // packet ids are written for overlays only (capture.packet_ids: auto)
     pcap.overlay = join(dir, 'overlay.pcapng');
     runTopology('topologies/overlay-vxlan.yaml', { pcapng: pcap.overlay });
-  }, 120_000);
+    // NBD (the block mirror, network disks) runs in the block-migration example
+    pcap.nbd = join(dir, 'nbd.pcapng');
+    await runTopologyAsync(loadTopology('topologies/block-migration.yaml'), { pcapng: pcap.nbd });
+  }, 240_000);
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   const count = (file: string, filter: string): number =>
@@ -56,6 +59,11 @@ describeWithTools(['tshark'], 'tshark filters in the docs on a VLAN-tagged fabri
     if (filter.includes('frame.packet_id')) {
       // a packet-id filter (docs/overlay.md) is shown on the overlay example
       expect(count(pcap.overlay, filter)).toBeGreaterThan(0);
+      return;
+    }
+    if (/10809|\bnbd\b/.test(filter)) {
+      // an NBD filter (docs/migration.md, docs/nbd.md) is shown on the block-migration example
+      expect(count(pcap.nbd, filter)).toBeGreaterThan(0);
       return;
     }
     const plain = count(pcap.plain, filter);
