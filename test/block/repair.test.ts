@@ -169,3 +169,35 @@ describeWithTools(['qemu-img'], 'check -r all against qemu-img check -r all', ()
     expect(firstDiff(guest(f), before)).toBe(-1);
   });
 });
+
+/**
+ * A repair that would leave an image worse is undone. The mutant (hostile suite, base b512, seed
+ * 20261286) grew l1_size over the L2 tables, so many L1 entries share tables: a refcount rebuild
+ * cannot settle it (qemu-img's repair stops half-way with "metadata overlap check failed" and keeps
+ * what it wrote). vfab puts every byte back, exits 2 and says why.
+ */
+it('a repair that would make things worse is rolled back byte for byte and refused (exit 2)', async () => {
+  const { mutate } = await import('./fuzz/mutants.mjs');
+  const { readFileSync, writeFileSync } = await import('node:fs');
+  const dir = mkdtempSync(join(tmpdir(), 'vfab-repair-undo-'));
+  const base = join(dir, 'b512.qcow2');
+  createImage(base, { size: 2 << 20, clusterSize: 512 });
+  const w = openImage(base);
+  w.write(0, new Uint8Array(600_000).fill(3));
+  w.close();
+  const m = mutate(readFileSync(base), 20261286);
+  expect(m.name).toBe('header.l1_size');
+  const f = join(dir, 'm.qcow2');
+  writeFileSync(f, m.bytes);
+  const before = readFileSync(f);
+  expect(() => checkImage(f, { repair: 'all' })).toThrow(/repair would leave \d+ corruptions where there were \d+; the image was left as it was/);
+  expect(Buffer.compare(readFileSync(f), before)).toBe(0);
+  // the CLI: exit 2, the file named, no stack; a plain check still reports what it found
+  const r = spawnSync(process.execPath, ['bin/run.js', 'disk', 'check', '-r', 'all', f], { encoding: 'utf8' });
+  expect(r.status).toBe(2);
+  expect(r.stderr).toContain(`${f}: repair would leave`);
+  expect(r.stderr).not.toMatch(/\n\s+at /);
+  expect(Buffer.compare(readFileSync(f), before)).toBe(0);
+  expect(checkImage(f).corruptions).toBeGreaterThan(0);
+  rmSync(dir, { recursive: true, force: true });
+});

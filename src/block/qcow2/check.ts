@@ -29,6 +29,7 @@ import { ClusterCounts, PAGE, mergeRanges } from './cluster-counts.js';
 import { COPIED_HI, entryOffset } from './entries.js';
 import { MAX_REFTABLE_BYTES, putU64, u64 } from './header.js';
 import { Qcow2Image } from './image.js';
+import type { BlockBackend } from '../backend.js';
 import { refcountEntry, setRefcountEntry } from './refcount.js';
 import { serializeSnapshotTable } from './snapshot-table.js';
 import { updateRefcounts } from './snapshot.js';
@@ -237,25 +238,44 @@ export function checkQcow2(img: Qcow2Image, opts: { repair?: 'leaks' | 'all' } =
   const first = checkOnce(img);
   if (!opts.repair || (first.corruptions === 0 && first.leaks === 0)) return first.result;
   if (img.readOnly) throw new UserError('QCOW2_CHECK_READ_ONLY', 'cannot repair an image opened read-only');
-  if (opts.repair === 'all' && (first.refcountErrors > 0 || first.structureErrors > 0)) {
-    rebuildRefcounts(img, first.counted);
-  } else if (first.leaks > 0 && first.structureErrors === 0) {
-    const rc = img.refcounts();
-    for (const [c, d] of first.leakList) rc.update(c, -d);
-  }
-  if (opts.repair === 'all') {
-    img.resetCaches();
-    try {
-      updateRefcounts(img, img.l1, img.header.l1TableOffset, 0);
-    } catch (e) {
-      if (!(e instanceof UserError)) throw e; // tables vfab cannot rewrite stay as they are
+  // Every byte the repair overwrites is kept, so a repair that would leave the image worse (its
+  // metadata contradicts itself in ways a refcount rebuild cannot settle, e.g. L2 tables shared
+  // by many L1 entries) is undone: an image is never left worse than it was. qemu-img fails
+  // such repairs half-way ("metadata overlap check failed") and keeps what it wrote.
+  const undo = recordUndo(img.backend);
+  let after: CheckResult;
+  try {
+    if (opts.repair === 'all' && (first.refcountErrors > 0 || first.structureErrors > 0)) {
+      rebuildRefcounts(img, first.counted);
+    } else if (first.leaks > 0 && first.structureErrors === 0) {
+      const rc = img.refcounts();
+      for (const [c, d] of first.leakList) rc.update(c, -d);
     }
+    if (opts.repair === 'all') {
+      img.resetCaches();
+      try {
+        updateRefcounts(img, img.l1, img.header.l1TableOffset, 0);
+      } catch (e) {
+        if (!(e instanceof UserError)) throw e; // tables vfab cannot rewrite stay as they are
+      }
+    }
+    img.backend.fsync();
+    img.resetCaches();
+    after = checkOnce(img).result;
+  } catch (e) {
+    if (undo.complete) {
+      undo.rollback();
+      img.abandon();
+    }
+    throw e;
+  } finally {
+    undo.stop();
   }
-  img.backend.fsync();
-  img.resetCaches();
-  const after = checkOnce(img).result;
   if (after.corruptions > first.corruptions) {
-    throw new BugError('QCOW2_REPAIR', `repair of ${img.name} left ${after.corruptions} corruptions where there were ${first.corruptions}`);
+    if (!undo.complete) throw new BugError('QCOW2_REPAIR', `repair of ${img.name} left ${after.corruptions} corruptions where there were ${first.corruptions}`);
+    undo.rollback();
+    img.abandon();
+    throw new UserError('QCOW2_REPAIR_REFUSED', `${img.name}: repair would leave ${after.corruptions} corruptions where there were ${first.corruptions}; the image was left as it was`, { hint: 'its metadata contradicts itself beyond what a refcount rebuild can settle; copy the data out with `vfab disk convert` instead' });
   }
   return {
     ...after,
@@ -485,3 +505,62 @@ function rebuildRefcounts(img: Qcow2Image, counted: Counted): void {
 Qcow2Image.rebuild = (img) => {
   checkQcow2(img, { repair: 'all' });
 };
+
+/** Most bytes of old contents an undo log keeps (beyond it the repair can no longer be undone). */
+const UNDO_LIMIT = 256 << 20;
+
+/**
+ * Records what writes and truncations on `backend` overwrite until `stop()`, so `rollback()` can
+ * put the old bytes back (newest first) and restore the length. Instance methods shadow the
+ * backend's own while recording.
+ */
+function recordUndo(backend: BlockBackend): { rollback(): void; stop(): void; readonly complete: boolean } {
+  const pwrite = backend.pwrite.bind(backend);
+  const truncate = backend.truncate.bind(backend);
+  const size0 = backend.size();
+  const log: Array<[number, Uint8Array]> = [];
+  let kept = 0;
+  let complete = true;
+  const keep = (offset: number, length: number): void => {
+    const n = Math.min(length, size0 - offset);
+    if (n <= 0 || !complete) return;
+    if (kept + n > UNDO_LIMIT) {
+      complete = false;
+      return;
+    }
+    const old = new Uint8Array(n);
+    backend.pread(old, offset);
+    log.push([offset, old]);
+    kept += n;
+  };
+  const hooks = backend as { pwrite: BlockBackend['pwrite']; truncate: BlockBackend['truncate'] };
+  const own = { pwrite: Object.getOwnPropertyDescriptor(backend, 'pwrite'), truncate: Object.getOwnPropertyDescriptor(backend, 'truncate') };
+  hooks.pwrite = (data, offset) => {
+    keep(offset, data.length);
+    pwrite(data, offset);
+  };
+  hooks.truncate = (length) => {
+    keep(length, size0 - length);
+    truncate(length);
+  };
+  // back to the backend's own methods (its prototype's, or own properties it had)
+  const stop = (): void => {
+    const h = hooks as Partial<typeof hooks>;
+    if (own.pwrite) Object.defineProperty(backend, 'pwrite', own.pwrite);
+    else delete h.pwrite;
+    if (own.truncate) Object.defineProperty(backend, 'truncate', own.truncate);
+    else delete h.truncate;
+  };
+  return {
+    get complete() {
+      return complete;
+    },
+    stop,
+    rollback() {
+      stop();
+      for (let i = log.length - 1; i >= 0; i--) pwrite(log[i]![1], log[i]![0]);
+      truncate(size0);
+      backend.fsync();
+    },
+  };
+}

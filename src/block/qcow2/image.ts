@@ -743,6 +743,16 @@ export class Qcow2Image implements Layer, RefcountHost {
     this.rc.applyFrees();
   }
 
+  /**
+   * Closes without writing anything: after a repair was rolled back (check.ts) the in-memory
+   * metadata no longer matches the file, and settling it on close would write stale state.
+   */
+  abandon(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.backend.close();
+  }
+
   close(): void {
     if (this.closed) return;
     this.closed = true;
