@@ -144,6 +144,8 @@ export class Fabric {
     // packet ids: numbered 1, 2, … in the order packets are first captured (deterministic)
     const origins = opts.packetIds ?? this.model.capture.packetIds ? (sim.packetOrigins ??= new PacketOrigins()) : undefined;
     const packetIds = new WeakMap<Uint8Array, number>();
+    const IN_ID = { direction: 'in' as const, packetId: 0 };
+    const OUT_ID = { direction: 'out' as const, packetId: 0 };
     let lastId = 0;
     const idOf = (frame: Uint8Array): number => {
       const o = origins!.origin(frame);
@@ -155,7 +157,14 @@ export class Fabric {
       if (seen.has(port)) return;
       seen.add(port);
       const id = writer.addInterface({ name: port.path });
-      if (origins) port.onFrame((_p, dir, frame) => writer.writePacket(id, sim.now, frame, { direction: dir === 'rx' ? 'in' : 'out', packetId: idOf(frame) }));
+      if (origins) {
+        port.onFrame((_p, dir, frame) => {
+          // one scratch record per direction: writePacket reads it before returning
+          const o = dir === 'rx' ? IN_ID : OUT_ID;
+          o.packetId = idOf(frame);
+          writer.writePacket(id, sim.now, frame, o);
+        });
+      }
       else port.onFrame((_p, dir, frame) => writer.writePacket(id, sim.now, frame, dir === 'rx' ? IN : OUT));
     };
     const c: Capture = { select: this.selection(opts), add, close: () => writer.close() };

@@ -87,6 +87,7 @@ import {
   NBD_STATE_ZERO,
   nbdName,
 } from './constants.js';
+import type { BlockImage } from '../block/image.js';
 import { ClientStreamDecoder, type DecoderLimits } from './decode.js';
 import {
   encodeChunk,
@@ -121,15 +122,8 @@ export interface StatusRun {
   kind?: number;
 }
 
-/** What an export serves: the block layer's `BlockImage` fits (plus `blockStatus` for sparseness). */
-export interface NbdImage {
-  readonly virtualSize: number;
-  readonly readOnly: boolean;
-  read(offset: number, buf: Uint8Array): void;
-  write(offset: number, data: Uint8Array): void;
-  discard(offset: number, length: number): void;
-  writeZeroes(offset: number, length: number): void;
-  flush(): void;
+/** What an export serves: the I/O part of the block layer's `BlockImage` (plus `blockStatus` for sparseness). */
+export interface NbdImage extends Pick<BlockImage, 'virtualSize' | 'readOnly' | 'read' | 'write' | 'discard' | 'writeZeroes' | 'flush'> {
   /** Runs covering `[offset, offset + length)` (the last may be longer); absent = all data. */
   blockStatus?(offset: number, length: number): StatusRun[];
 }

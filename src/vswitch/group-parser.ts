@@ -23,6 +23,7 @@ import {
   executeActionSet,
   hashFieldName,
   type Bucket,
+  type Group,
   type GroupType,
   type HashField,
 } from './group.js';
@@ -31,15 +32,11 @@ import { formatPort } from './actions.js';
 
 export type GroupModCommand = 'add' | 'modify' | 'add_or_mod' | 'delete';
 
-export interface ParsedGroupMod {
+/** A group as `add-groups`/`mod-groups` text states it (the table's `Group` without its run state). */
+export interface ParsedGroupMod extends Pick<Group, 'type' | 'buckets' | 'selectionMethod' | 'selectionParam' | 'fields'> {
   command: GroupModCommand;
   /** OFPG_ALL (0xfffffffc) for `delete` without a group_id. */
   id: number;
-  type: GroupType;
-  buckets: Bucket[];
-  selectionMethod: string;
-  selectionParam: bigint;
-  fields: HashField[];
   location: { file: string; line: number; col: number };
 }
 
