@@ -109,6 +109,14 @@ export abstract class ConnectionBase {
   protected sndBufSize: number;
   protected readonly segs: Seg[] = [];
   protected segHead = 0;
+  /**
+   * Stream offset below which every segment in the scoreboard is SACKed, lost or retransmitted
+   * (so the RFC 6675 IsLost walk need not go lower). Flags only ever move a segment into that
+   * set (SACK clears `lost` but sets `sacked`; RTO sets `lost` on all un-SACKed ones).
+   */
+  protected lossScanFloor = 0;
+  /** Records of acknowledged segments, reused by the next sends (bounded). */
+  protected readonly segFree: Seg[] = [];
   protected packetsOut = 0;
   protected sackedOut = 0;
   protected lostOut = 0;
@@ -237,6 +245,19 @@ export abstract class ConnectionBase {
 
   // ===============================================================================================
   // Shared helpers: state tests, sequence-space conversions, option negotiation
+
+  /** Index of the first scoreboard segment (at or after `segHead`) starting at or after stream offset `off`. */
+  protected segIndexFrom(off: number): number {
+    const segs = this.segs;
+    let lo = this.segHead;
+    let hi = segs.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (segs[mid]!.start < off) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
 
   protected canSend(): boolean {
     const s = this.state;

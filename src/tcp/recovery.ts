@@ -63,6 +63,7 @@ export abstract class ConnectionRecovery extends ConnectionSend {
         if (!s.everRetrans && !s.sacked) lastSent = s.sentAt;
         if (!s.sacked) this.rackUpdate(s);
         this.dropSeg(s);
+        if (this.segFree.length < 4096) this.segFree.push(s);
         this.segHead++;
         acked++;
       }
@@ -144,7 +145,8 @@ export abstract class ConnectionRecovery extends ConnectionSend {
       const l = this.sndOff(o.sack[2 * k]!);
       const r = this.sndOff(o.sack[2 * k + 1]!);
       if (r <= l || r > this.sndMax || r <= this.sndUna) continue; // D-SACK or bogus
-      for (let i = this.segHead; i < this.segs.length; i++) {
+      // Segments starting below l cannot lie inside the block: start at the first one that can.
+      for (let i = this.segIndexFrom(l); i < this.segs.length; i++) {
         const s = this.segs[i]!;
         if (s.start >= r) break;
         if (s.sacked || s.start < l || s.end > r) continue;
@@ -190,11 +192,20 @@ export abstract class ConnectionRecovery extends ConnectionSend {
       }
     }
     if (this.sackOk && this.sackedOut > 0) {
+      // Walk down from the highest SACKed segment (none above it is SACKed, so none above it can
+      // have three SACKed segments above) to the floor below which every segment is already
+      // SACKed, lost or retransmitted (nothing left to mark there): the same marks as a walk over
+      // the whole scoreboard, in time proportional to what changed since the last walk.
       let above = 0;
-      for (let i = this.segs.length - 1; i >= this.segHead; i--) {
+      const floor = this.segIndexFrom(this.lossScanFloor);
+      let top = this.segIndexFrom(this.highSacked) - 1;
+      if (top >= this.segs.length) top = this.segs.length - 1;
+      for (let i = top; i >= floor; i--) {
         const s = this.segs[i]!;
-        if (s.sacked) above++;
-        else if (above >= 3 && !s.lost && !s.retrans) {
+        if (s.sacked) {
+          // Everything below the third SACKed segment from the top is processed by this walk.
+          if (++above === 3 && s.start > this.lossScanFloor) this.lossScanFloor = s.start;
+        } else if (above >= 3 && !s.lost && !s.retrans) {
           s.lost = true;
           this.lostOut++;
           lostNow = true;

@@ -20,12 +20,6 @@ import { ConnectionTimers } from './timers.js';
 const sackScratch: number[] = [0, 0, 0, 0, 0, 0, 0, 0];
 
 export abstract class ConnectionSend extends ConnectionTimers {
-  protected allocSeg(optLen: number, payloadLen: number): { buf: Uint8Array; at: number; l4: number } {
-    const l4 = 20 + optLen + payloadLen;
-    const buf = this.host.ip.allocate(l4);
-    return { buf, at: this.host.ip.headroom, l4 };
-  }
-
   protected writeHeader(buf: Uint8Array, at: number, seq: number, ack: number, hdrLen: number, flags: number, wnd: number): void {
     buf[at] = this.localPort >>> 8;
     buf[at + 1] = this.localPort & 0xff;
@@ -61,7 +55,9 @@ export abstract class ConnectionSend extends ConnectionTimers {
     const ts = so.ts ? { val: this.tsNow(), ecr: synAck ? this.tsRecent : 0 } : null;
     const o = { mss: so.mss, sackPerm: so.sack, ts, wscale: so.wscale ? this.rcvWscale : null };
     const optLen = synOptionsLen(o);
-    const { buf, at, l4 } = this.allocSeg(optLen, 0);
+    const l4 = 20 + optLen;
+    const buf = this.host.ip.allocate(l4);
+    const at = this.host.ip.headroom;
     let flags = SYN;
     if (synAck) flags |= ACK;
     if (so.ecn) flags |= synAck ? ECE : ECE | CWR;
@@ -78,7 +74,9 @@ export abstract class ConnectionSend extends ConnectionTimers {
     const ts = this.tsOk && (flags & RST) === 0;
     const sackN = (flags & RST) === 0 && this.sackOk && !this.reasm.empty ? this.reasm.sackBlocks(ts ? 3 : 4, sackScratch) : 0;
     const optLen = segOptionsLen(ts, sackN);
-    const { buf, at, l4 } = this.allocSeg(optLen, 0);
+    const l4 = 20 + optLen;
+    const buf = this.host.ip.allocate(l4);
+    const at = this.host.ip.headroom;
     if (this.eceToSend && (flags & ACK)) flags |= ECE;
     const wnd = (flags & RST) !== 0 ? 0 : this.windowField();
     this.writeHeader(buf, at, this.wireSnd(seqOff), (flags & ACK) ? this.wireRcv(this.rcvNxt) : 0, 20 + optLen, flags, wnd);
@@ -99,7 +97,9 @@ export abstract class ConnectionSend extends ConnectionTimers {
     const sackN = this.sackOk && !this.reasm.empty ? this.reasm.sackBlocks(ts ? 3 : 4, sackScratch) : 0;
     const optLen = segOptionsLen(ts, sackN);
     const len = end - start;
-    const { buf, at, l4 } = this.allocSeg(optLen, len);
+    const l4 = 20 + optLen + len;
+    const buf = this.host.ip.allocate(l4);
+    const at = this.host.ip.headroom;
     let flags = ACK;
     if (len > 0 && end === this.sbuf.end) flags |= PSH; // Linux tcp_mark_push: last skb of a write
     const withFin = this.finQueued && end === this.finOff;
@@ -133,7 +133,9 @@ export abstract class ConnectionSend extends ConnectionTimers {
   }
 
   protected sendRstFor(ack: number): void {
-    const { buf, at, l4 } = this.allocSeg(0, 0);
+    const l4 = 20;
+    const buf = this.host.ip.allocate(l4);
+    const at = this.host.ip.headroom;
     this.writeHeader(buf, at, ack, 0, 20, RST, 0);
     this.transmit(buf, at, l4, false);
   }
@@ -200,7 +202,20 @@ export abstract class ConnectionSend extends ConnectionTimers {
   }
 
   protected pushSeg(start: number, end: number): void {
-    this.segs.push({ start, end, sentAt: this.sim.now, retrans: false, sacked: false, lost: false, everRetrans: false });
+    // Records of acknowledged segments are recycled (recovery.ts): no allocation per segment.
+    const s = this.segFree.pop();
+    if (s === undefined) {
+      this.segs.push({ start, end, sentAt: this.sim.now, retrans: false, sacked: false, lost: false, everRetrans: false });
+    } else {
+      s.start = start;
+      s.end = end;
+      s.sentAt = this.sim.now;
+      s.retrans = false;
+      s.sacked = false;
+      s.lost = false;
+      s.everRetrans = false;
+      this.segs.push(s);
+    }
     this.packetsOut++;
   }
 
