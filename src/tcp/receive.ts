@@ -50,7 +50,7 @@ export abstract class ConnectionReceive extends ConnectionRecovery {
       if (seqOff === this.rcvNxt) {
         this.rcvNxt += len;
         this.stats.bytes_received += len;
-        this.deliver(buf.subarray(dataOff, dataOff + len));
+        this.deliver(new Uint8Array(buf.buffer, buf.byteOffset + dataOff, len)); // = subarray, without its species lookup
         this.growWindow();
         if (!this.reasm.empty) {
           for (const p of this.reasm.take(this.rcvNxt)) {

@@ -14,6 +14,10 @@
 import type { ParsedOptions } from './options.js';
 import { ACK, ECE, FIN, SYN, type InSeg, type Seg } from './connection-base.js';
 import { ConnectionSend } from './send.js';
+import type { AckSample } from './hystart.js';
+
+/** The sample handed to the congestion control per ACK (read during the call, never kept). */
+const ackSample: AckSample = { rttNs: 0, sndUna: 0, sndNxt: 0, srttNs: 0, mss: 0 };
 
 export abstract class ConnectionRecovery extends ConnectionSend {
   /** Returns false when the segment must be dropped. */
@@ -82,7 +86,15 @@ export abstract class ConnectionRecovery extends ConnectionSend {
       this.ccs.now = now;
       this.lastAcked = acked;
       // Linux tcp_clean_rtx_queue → pkts_acked with ca_rtt_us (newest segment acked), before cong_control.
-      if (lastSent >= 0 && this.cc.acked) this.cc.acked(this.ccs, { rttNs: now - lastSent, sndUna: ackOff, sndNxt: this.sndNxt, srttNs: this.srtt, mss: this.sndMss });
+      if (lastSent >= 0 && this.cc.acked) {
+        const a = ackSample;
+        a.rttNs = now - lastSent;
+        a.sndUna = ackOff;
+        a.sndNxt = this.sndNxt;
+        a.srttNs = this.srtt;
+        a.mss = this.sndMss;
+        this.cc.acked(this.ccs, a);
+      }
       this.onNewAck(ackOff, acked);
       if (this.packetsOut > 0) this.armRto();
       else this.stopRto();
