@@ -1,6 +1,6 @@
 /**
  * The byte queues of one connection, in stream offsets (SYN = offset 0, data byte i = offset
- * 1 + i), so no code outside `connection.ts` does modulo-2^32 arithmetic.
+ * 1 + i), so no code outside the connection modules does modulo-2^32 arithmetic.
  *
  * - `SendBuffer`: bytes written and not yet acknowledged, kept as the caller's chunks (no copy:
  *   a bulk sender may write the same read-only chunk again and again). Bounded by the socket's

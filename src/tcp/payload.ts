@@ -4,7 +4,8 @@
  * - `allocFrame(n)`: frames carved from shared 256 KiB slabs (fresh, zeroed memory, never
  *   reused), so a segment costs one view object instead of one ArrayBuffer with its own backing
  *   store. A slab is freed when the last frame in it is unreachable; a frame kept long (a paused
- *   receiver's queued views) keeps its slab alive, so retention is at most one slab per frame.
+ *   receiver's queued views) keeps its slab alive, so retention is at most one slab per frame,
+ *   plus the 32 most recent slabs (8 MiB) the intact marks refer to.
  * - `immutablePayload(bytes)`: declares a chunk that will never change (iperf's pattern block, a
  *   shared zero block). Its byte sums by parity are precomputed, so the checksum of any range
  *   is O(1) (RFC 1071 §2: the sum is a plain sum of 16-bit words, so prefix sums compose), and an
@@ -12,8 +13,10 @@
  * - `zeroPayload(n)`: a read-only view of n zero bytes (n ≤ 1 MiB) for bulk senders.
  *
  * - `markIntact(frame)` / `isIntact(frame)`: a frame a vfab TCP checksummed and that reached a
- *   receiver as the same memory (the same slab, at the same offset). Switches, routers and tunnels never edit a frame in place (an
- *   edited frame is a copy, `vswitch/rewrite.ts`), so the receiving TCP can skip verifying it,
+ *   receiver as the same memory (the same slab, at the same offset; a stamp per 64-byte slab
+ *   unit, so a mark survives however many frames are in flight). Switches, routers and tunnels
+ *   never edit a frame in place (an edited frame is a copy, `vswitch/rewrite.ts`), so the
+ *   receiving TCP can skip verifying it,
  *   as a Linux guest skips it for a virtio frame the host marked VIRTIO_NET_HDR_F_DATA_VALID
  *   (CHECKSUM_UNNECESSARY). Any other frame (a copy, a parsed capture, a test's hand-made bytes)
  *   is verified.
