@@ -470,7 +470,7 @@ export function resizeImage(
       const tail = roundUp(newSize, top.cs) - newSize;
       if (tail > 0 && newSize > 0) top.writeZeroes(newSize, Math.min(tail, old - newSize));
     } else {
-      growL1(top, l1EntriesFor(newSize, Math.log2(top.cs)));
+      growL1(top, l1EntriesFor(newSize, Math.log2(top.cs), top.extL2));
     }
     top.header.size = newSize;
     top.writeHeader();
