@@ -15,7 +15,7 @@ import { isAbsolute } from 'node:path';
 import { LRUCache } from 'lru-cache';
 import { UserError } from '../errors.js';
 import { MemoryBackend, type BlockBackend } from './backend.js';
-import { ST_DATA, ST_UNALLOC, ST_ZERO, type BlockImage, type Layer, type MapExtent, type StatusKind } from './image.js';
+import { ST_DATA, ST_UNALLOC, type BlockImage, type Layer, type MapExtent, type StatusKind } from './image.js';
 import { FS_BLOCK, Qcow2Image, isZeroRange } from './qcow2/image.js';
 import { QCOW2_MAGIC } from './qcow2/header.js';
 import { RawLayer } from './raw.js';
