@@ -140,7 +140,7 @@ function countReferences(img: Qcow2Image): Counted {
     for (let j = 0; j < img.l2Entries * img.l2Step; j += img.l2Step) {
       const hi = l2dv.getUint32(j * 8);
       const lo = l2dv.getUint32(j * 8 + 4);
-      if (hi === 0 && lo === 0) continue;
+      if (hi === 0 && lo === 0 && !(img.extL2 && l2dv.getUint32(j * 8 + 12) !== 0)) continue;
       if (hi & 0x40000000) {
         // Compressed (qcow2_parse_compressed_l2_entry): host offset in the low 62-(cb-8) bits,
         // then the number of additional 512-byte sectors.

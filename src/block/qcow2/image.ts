@@ -302,7 +302,9 @@ export class Qcow2Image implements Layer, RefcountHost {
 
   /** QEMU's words for an entry qcow2_get_subcluster_type calls invalid (qcow2_signal_corruption). */
   private invalidEntry(at: number, e: ExtEntry): UserError {
-    return new UserError('QCOW2_CORRUPT', `${this.name}: Invalid cluster entry found (extended L2 entry at byte ${at}: allocation bitmap 0x${e.alloc.toString(16)}, zero bitmap 0x${e.zero.toString(16)})`, {
+    const l2 = Math.floor(at / this.cs) * this.cs;
+    const index = (at - l2) / EXTL2_STRIDE;
+    return new UserError('QCOW2_CORRUPT', `${this.name}: Invalid cluster entry found (L2 offset: 0x${l2.toString(16)}, L2 index: 0x${index.toString(16)}; extended L2 entry at byte ${at}: allocation bitmap 0x${e.alloc.toString(16)}, zero bitmap 0x${e.zero.toString(16)})`, {
       where: `byte ${at}`,
       hint: `run 'vfab disk check ${this.name}' (or qemu-img check)`,
     });
