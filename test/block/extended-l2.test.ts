@@ -111,7 +111,7 @@ const opArb: fc.Arbitrary<Op> = fc
   .map(([kind, o, l, pat]) => {
     const off = o * 512;
     const len = Math.min(l * 512, SIZE - off);
-    return kind === 'write' ? { kind, off, len, pat } : { kind: kind as 'zero' | 'discard', off, len };
+    return kind === 'write' ? { kind, off, len, pat } : { kind: kind, off, len };
   });
 
 function applyModel(m: Uint8Array, op: Op, cs: number): void {
