@@ -16,7 +16,8 @@ import DiskIo from '../../src/commands/disk/io.js';
 import DiskMap from '../../src/commands/disk/map.js';
 import DiskInfo from '../../src/commands/disk/info.js';
 import DiskCheck from '../../src/commands/disk/check.js';
-import { createImage, openImage } from '../../src/block/api.js';
+import DiskConvert from '../../src/commands/disk/convert.js';
+import { createImage, openImage, snapshotImage } from '../../src/block/api.js';
 import {
   SC_INVALID,
   SC_NORMAL,
@@ -289,6 +290,49 @@ describeWithTools(['qemu-img', 'qemu-io'], 'extended L2 entries against qemu-img
       const frees = ops.findIndex((o) => o.kind !== 'write');
       await twins(`rand${k++}`, ops.map(ioCommand), undefined, frees < 0 || ops.slice(frees).every((o) => o.kind !== 'write'));
     }
+  });
+
+  it('convert -O qcow2 -o extended_l2=on: the same map and content as qemu-img convert makes', async () => {
+    const src = join(dir, 'cv-src.qcow2');
+    expect(run('qemu-img', ['create', '-q', '-f', 'qcow2', src, String(SIZE)]).code).toBe(0);
+    expect(run('qemu-io', ['-c', 'write -P 1 0 3000', '-c', 'write -P 2 70000 200000', '-c', 'write -P 3 1040000 8576', src]).code).toBe(0);
+    const q = join(dir, 'cv-q.qcow2');
+    const v = join(dir, 'cv-v.qcow2');
+    expect(run('qemu-img', ['convert', '-O', 'qcow2', '-o', 'extended_l2=on', src, q]).code).toBe(0);
+    const r = await cli(DiskConvert, ['-O', 'qcow2', '-o', 'extended_l2=on', src, v]);
+    expect(r.code, r.err).toBe(0);
+    expect(run('qemu-img', ['compare', q, v]).code).toBe(0);
+    expect(run('qemu-img', ['check', v]).code).toBe(0);
+    expect(run('qemu-img', ['map', '--output=json', v]).out).toBe(run('qemu-img', ['map', '--output=json', q]).out);
+  });
+
+  it('internal snapshots of an extended L2 image: COW after the snapshot, qemu-img check clean, the snapshot reads its old bytes in QEMU', () => {
+    const f = join(dir, 'snap.qcow2');
+    createImage(f, { size: SIZE, extendedL2: true });
+    let w = openImage(f);
+    w.write(4096, new Uint8Array(2048).fill(0x41));
+    w.write(65536, new Uint8Array(65536).fill(0x42));
+    w.close();
+    snapshotImage(f, { create: 's1' });
+    w = openImage(f);
+    w.write(4096 + 512, new Uint8Array(512).fill(0x43));
+    w.write(65536 + 8192, new Uint8Array(100).fill(0x44));
+    w.close();
+    const c = run('qemu-img', ['check', f]);
+    expect(c.code, c.out + c.err).toBe(0);
+    const snapRaw = join(dir, 'snap-s1.raw');
+    expect(run('qemu-img', ['convert', '-O', 'raw', '-l', 'snapshot.name=s1', f, snapRaw]).code).toBe(0);
+    const s1 = readFileSync(snapRaw);
+    expect(s1[4096 + 512]).toBe(0x41);
+    expect(s1[65536 + 8192]).toBe(0x42);
+    const img = openImage(f, { readOnly: true });
+    const now = new Uint8Array(SIZE);
+    img.read(0, now);
+    img.close();
+    expect(now[4096 + 512]).toBe(0x43);
+    expect(now[4096]).toBe(0x41);
+    expect(now[65536 + 8192]).toBe(0x44);
+    expect(now[65536 + 8192 + 100]).toBe(0x42);
   });
 
   it('an image written by qemu-io (backing, zero and unallocated subclusters) reads in vfab as qemu-img converts it', () => {
