@@ -32,6 +32,7 @@ import {
   scType,
   type ExtEntry,
 } from '../../src/block/qcow2/subclusters.js';
+import { COPIED_HI, EXTL2_STRIDE, bitmapAlloc, bitmapZero, entryOffset, setBitmap, setEntry } from '../../src/block/qcow2/entries.js';
 import { UserError } from '../../src/errors.js';
 import { describeWithTools } from '../helpers/tools.js';
 import { cli } from '../helpers/cli.js';
@@ -48,6 +49,25 @@ const u32 = fc.integer({ min: 0, max: 0xffffffff });
 const entry = fc.record({ host: fc.constantFrom(0, 5 * 65536), compressed: fc.boolean(), alloc: u32, zero: u32 });
 
 describe('subcluster rules (properties)', () => {
+  it('a 128-bit entry written with setEntry/setBitmap decodes to the same host offset, COPIED flag and bitmaps', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 2 ** 47 - 1 }), fc.boolean(), u32, u32, fc.integer({ min: 0, max: 255 }), (c, copied, alloc, zero, j) => {
+        const t = new Uint8Array(256 * EXTL2_STRIDE);
+        const dv = new DataView(t.buffer);
+        const host = c * 512;
+        setEntry(dv, j * 2, host, copied);
+        setBitmap(dv, j, alloc, zero);
+        expect(entryOffset(dv, j * 2)).toBe(host);
+        expect((dv.getUint32(j * EXTL2_STRIDE) & COPIED_HI) !== 0).toBe(copied);
+        expect(bitmapAlloc(dv, j)).toBe(alloc);
+        expect(bitmapZero(dv, j)).toBe(zero);
+        // Neighbouring entries are untouched.
+        expect(t.subarray(0, j * EXTL2_STRIDE).every((x) => x === 0)).toBe(true);
+        expect(t.subarray((j + 1) * EXTL2_STRIDE).every((x) => x === 0)).toBe(true);
+      }),
+    );
+  });
+
   it('rangeMask sets exactly bits [first, end); ctz32 is the lowest set bit (32 for 0)', () => {
     fc.assert(
       fc.property(fc.integer({ min: 0, max: 32 }), fc.integer({ min: 0, max: 32 }), (a, b) => {
