@@ -39,7 +39,7 @@ import {
   KEY_WORDS,
   W_CT_MARK,
   W_CT_STATE,
-  W_CT_TP_DST,
+  W_CT_END,
   W_NW_SRC,
   W_NW_DST,
   W_TP_SRC,
@@ -548,7 +548,7 @@ function doActions(ctx: Ctx, rule: FlowRule, actions: readonly Action[], table: 
         }
         break;
       case 'ct_clear':
-        w.fill(0, W_CT_STATE, W_CT_TP_DST + 1);
+        w.fill(0, W_CT_STATE, W_CT_END);
         break;
       case 'ct': {
         const c = ctContext(ctx);
