@@ -110,7 +110,7 @@ export function formatAction(a: Action): string {
     case 'clone':
       return `clone(${a.actions.map(formatAction).join(',')})`;
     case 'resubmit':
-      return `resubmit(${a.port === null ? '' : formatPort(a.port)},${a.table === null ? '' : a.table})`;
+      return `resubmit(${a.port === null ? '' : formatPort(a.port)},${a.table === null ? '' : a.table}${a.ct ? ',ct' : ''})`;
     case 'group':
       return `group:${a.id}`;
     case 'meter':

@@ -158,8 +158,8 @@ export function formatMatch(value: Int32Array, mask: Int32Array, portName?: (p: 
   if (anyOf(W_CT_IPV6_DST)) parts.push(`ct_ipv6_dst=${ipv6Text(value, mask, W_CT_IPV6_DST)}`);
   if (mask[W_CT_NW_PROTO] !== 0) {
     parts.push(`ct_nw_proto=${value[W_CT_NW_PROTO]}`);
-    if (mask[W_CT_TP_SRC] !== 0) parts.push(`ct_tp_src=${intText(value[W_CT_TP_SRC]!, mask[W_CT_TP_SRC]!, 0xffff)}`);
-    if (mask[W_CT_TP_DST] !== 0) parts.push(`ct_tp_dst=${intText(value[W_CT_TP_DST]!, mask[W_CT_TP_DST]!, 0xffff)}`);
+    if (mask[W_CT_TP_SRC] !== 0) parts.push(`ct_tp_src=${intText(value[W_CT_TP_SRC]! & 0xffff, mask[W_CT_TP_SRC]! & 0xffff, 0xffff)}`);
+    if (mask[W_CT_TP_DST] !== 0) parts.push(`ct_tp_dst=${intText(value[W_CT_TP_DST]! & 0xffff, mask[W_CT_TP_DST]! & 0xffff, 0xffff)}`);
   }
   const meta: string[] = [];
   for (let i = 0; i < 16; i++) if (mask[W_REG0 + i] !== 0) meta.push(hexMasked(`reg${i}`, value[W_REG0 + i]!, mask[W_REG0 + i]!));
