@@ -94,7 +94,7 @@ export function formatAction(a: Action): string {
     case 'push_vlan':
       return `push_vlan:0x${a.tpid.toString(16)}`;
     case 'dec_ttl':
-      return 'dec_ttl';
+      return a.ids && a.ids.length > 0 ? `dec_ttl(${a.ids.join(',')})` : 'dec_ttl';
     case 'move':
     case 'output_reg':
     case 'noop':
