@@ -27,6 +27,7 @@ import type { EventSink, GuestNic } from '../port/nic.js';
 import type { Frame } from '../port/port.js';
 import type { Simulation } from '../sim/simulation.js';
 import { sumBytes, fold } from '../wire/checksum.js';
+import { isUdpValid, markUdpValid } from '../wire/frame-alloc.js';
 import {
   buildArpReply, buildArpRequest, buildGratuitousArp, buildIcmpEcho, buildNeighborAdvertisement, buildUdp, buildUdpFilled,
 } from '../wire/build.js';
@@ -321,10 +322,13 @@ export class GuestStack {
    * start straight into the frame (see `buildUdpFilled`). `fill` runs when the frame is built,
    * which is after ARP resolution when the neighbour is not known yet.
    */
-  sendUdpFilled(dst: number, srcPort: number, dstPort: number, len: number, fill: (payload: Uint8Array) => void): boolean {
-    const ok = this.sendIpv4(dst, 20 + 8 + len, (iface, dstMac, src) =>
-      buildUdpFilled({ srcMac: iface.nic.mac, dstMac, srcIp: src, dstIp: dst, ipId: this.ipId(), srcPort, dstPort, payloadLen: len }, fill),
-    );
+  sendUdpFilled(dst: number, srcPort: number, dstPort: number, len: number, fill: (payload: Uint8Array) => void, fillLen?: number): boolean {
+    const ok = this.sendIpv4(dst, 20 + 8 + len, (iface, dstMac, src) => {
+      const f = buildUdpFilled({ srcMac: iface.nic.mac, dstMac, srcIp: src, dstIp: dst, ipId: this.ipId(), srcPort, dstPort, payloadLen: len, ...(fillLen !== undefined ? { fillLen } : {}) }, fill);
+      // The checksum was just computed over these bytes: a receiver given this same frame may skip it.
+      markUdpValid(f, (f[40]! << 8) | f[41]!);
+      return f;
+    });
     if (ok) this.counters.udp_datagrams_sent++;
     return ok;
   }
@@ -524,7 +528,7 @@ export class GuestStack {
     const ulen = (f[l4 + 4]! << 8) | f[l4 + 5]!;
     if (ulen < 8 || ulen > len) return this.drop('bad-udp', 1);
     const csum = (f[l4 + 6]! << 8) | f[l4 + 7]!;
-    if (csum !== 0) {
+    if (csum !== 0 && !isUdpValid(f, csum)) {
       const pseudo = (src >>> 16) + (src & 0xffff) + (dst >>> 16) + (dst & 0xffff) + 17 + ulen;
       if (fold(sumBytes(f, l4, l4 + ulen, pseudo)) !== 0xffff) return this.drop('bad-udp-checksum', 1);
     }
