@@ -641,6 +641,10 @@ function parseActions(s: string, base: number, tableId: number, mValue: Int32Arr
         out.push({ ...a, text: `${name}:0x${id.toString(16)}` });
         continue;
       }
+      case 'conjunction': {
+        out.push(parseConjunction(arg, it.valueAt, ctx));
+        continue;
+      }
       case 'apply_actions':
         throw ctx.err('FLOW_SYNTAX', it.at, 'apply_actions is the default instruction');
       case 'group': {
@@ -695,6 +699,14 @@ function parseActions(s: string, base: number, tableId: number, mValue: Int32Arr
     throw ctx.err('FLOW_UNSUPPORTED_ACTION', it.at, `unknown action ${it.key}`, 'see docs/flows.md for the supported actions');
   }
   if (drop >= 0 && out.length > 0) throw ctx.err('FLOW_SYNTAX', drop, '"drop" must not be accompanied by any other action or instruction');
+  if (out.some((a) => a.type === 'conjunction')) {
+    // ofpacts_verify: conjunction may share a flow only with note (OVS: NXBAC_BAD_CONJUNCTION).
+    const other = items.find((x) => !['conjunction', 'note'].includes(x.key.toLowerCase()));
+    if (other) {
+      const name = OFPACT_NAME[other.key.toLowerCase()] ?? (parsePortText(other.key, opts) !== null ? 'output' : other.key.toLowerCase());
+      throw ctx.err('FLOW_BAD_CONJUNCTION', other.at, `"conjunction" actions may be used along with "note" but not any other kind of action (such as the "${name}" action used here)`);
+    }
+  }
   if (opts.actionsOnly) only10 = -1; // no match to be inconsistent with
   // lib/ofp-protocol.c / utilities/ovs-ofctl.c: the flow must be usable in the session's version.
   const allowed = version === 10 ? 'OpenFlow10,NXM' : `OXM-OpenFlow${version}`;
@@ -750,10 +762,40 @@ export function parseActionList(s: string, base: number, ctx: Ctx, opts: ParseOp
   return parseActions(s, base, 255, none, none, ctx, { ...opts, actionsOnly: true });
 }
 
+/** ofpact_name for the action keywords whose OVS action has another name (ofpacts_verify messages). */
+const OFPACT_NAME: Record<string, string> = {
+  mod_vlan_vid: 'set_vlan_vid', mod_vlan_pcp: 'set_vlan_pcp', mod_dl_src: 'set_eth_src', mod_dl_dst: 'set_eth_dst',
+  mod_nw_src: 'set_ipv4_src', mod_nw_dst: 'set_ipv4_dst', mod_nw_tos: 'set_ip_dscp', mod_nw_ecn: 'set_ip_ecn', mod_nw_ttl: 'set_ip_ttl',
+  mod_tp_src: 'set_l4_src_port', mod_tp_dst: 'set_l4_dst_port', normal: 'output', flood: 'output', all: 'output', local: 'output',
+  in_port: 'output', controller: 'controller', load: 'set_field', set_field: 'set_field', strip_vlan: 'strip_vlan',
+};
+
+/**
+ * parse_CONJUNCTION (lib/ofp-actions.c): `ovs_scan(arg, "%"SCNi32" , %"SCNu8" / %"SCNu8" %n")`,
+ * so white space is allowed around the separators and the id takes C's %i forms (0x…, 0…, sign,
+ * wrapping to 32 bits as OVS stores it); then 2 <= n <= 64 and 1 <= k <= n.
+ */
+function parseConjunction(arg: string, at: number, ctx: Ctx): Action {
+  const m = /^\s*([+-]?)(0[xX][0-9a-fA-F]+|0[0-7]*|[1-9][0-9]*)\s*,\s*(\d+)\s*\/\s*(\d+)\s*$/.exec(arg);
+  if (!m) throw ctx.err('FLOW_SYNTAX', at, '"conjunction" syntax is "conjunction(id,i/n)"');
+  const lim = (1n << 63n) - 1n;
+  let id = BigInt(/^0[0-7]+$/.test(m[2]!) ? `0o${m[2]!.slice(1)}` : m[2]!);
+  if (id > lim) id = m[1] === '-' ? lim + 1n : lim; // strtoll saturates
+  else if (m[1] === '-') id = -id;
+  const u8 = (s: string): number => Number(BigInt(s) & 0xffn);
+  const k = u8(m[3]!);
+  const n = u8(m[4]!);
+  if (n < 2) throw ctx.err('FLOW_BAD_CONJUNCTION', at, 'conjunction must have at least 2 clauses');
+  if (n > 64) throw ctx.err('FLOW_BAD_CONJUNCTION', at, 'conjunction must have at most 64 clauses');
+  if (k < 1) throw ctx.err('FLOW_BAD_CONJUNCTION', at, 'clause index must be positive');
+  if (k > n) throw ctx.err('FLOW_BAD_CONJUNCTION', at, 'clause index must be less than or equal to number of clauses');
+  return { type: 'conjunction', id: Number(BigInt.asUintN(32, id)), clause: k, nClauses: n };
+}
+
 /** OVS action names vfab does not execute yet: refused by name rather than taken for a port. */
 const KNOWN_UNSUPPORTED = new Set([
   'bundle', 'bundle_load', 'output_reg',
-  'conjunction', 'multipath', 'write_actions',
+  'multipath', 'write_actions',
   'clear_actions', 'write_metadata', 'push_mpls', 'pop_mpls', 'set_mpls_label', 'set_mpls_tc', 'set_mpls_ttl', 'dec_mpls_ttl',
   'check_pkt_larger', 'encap', 'decap', 'dec_nsh_ttl', 'set_nw_ttl', 'delete_field', 'unroll_xlate', 'debug_recirc', 'debug_slow',
 ]);

@@ -10,6 +10,7 @@
 import type { SourceLocation } from '../errors.js';
 import type { Action } from './actions.js';
 import { Classifier, type ClsRule } from './classifier.js';
+import { trackConjunctions } from './conjunction.js';
 import type { ParsedFlow } from './flow-parser.js';
 
 export interface FlowRule extends ClsRule {
@@ -97,6 +98,7 @@ export class FlowTables {
     if (old) this.remove(old, 'replace');
     this.byIdentity.set(id, rule);
     cls.insert(rule);
+    trackConjunctions(cls, rule.actions, 1);
     this.generation++;
     return rule;
   }
@@ -110,7 +112,8 @@ export class FlowTables {
     if (rule.removed) return;
     const id = identity(rule);
     if (this.byIdentity.get(id) === rule) this.byIdentity.delete(id);
-    this.tables.get(rule.table)?.remove(rule);
+    const cls = this.tables.get(rule.table);
+    if (cls?.remove(rule)) trackConjunctions(cls, rule.actions, -1);
     rule.removed = true;
     this.generation++;
     this.onRemoved?.(rule, reason);
@@ -149,6 +152,11 @@ export class FlowTables {
 
   /** Replaces a rule's actions (and cookie) in place, keeping its counters (OFPFC_MODIFY). */
   modifyActions(r: FlowRule, actions: FlowRule['actions'], actionsText: string, cookie: bigint | null): void {
+    const cls = r.removed ? undefined : this.tables.get(r.table);
+    if (cls) {
+      trackConjunctions(cls, r.actions, -1);
+      trackConjunctions(cls, actions, 1);
+    }
     r.actions = actions;
     r.actionsText = actionsText;
     if (cookie !== null) r.cookie = cookie;

@@ -59,6 +59,7 @@ import type { LearnAction } from './learn.js';
 import { bucketIsAlive, firstLiveBucket, hashFieldBits, pickSelectBucket, type Bucket, type Group } from './group.js';
 import { formatAction } from './actions.js';
 import { lookupWithWildcards } from './megaflow.js';
+import { conjunctiveLookup, hasConjunctions } from './conjunction.js';
 import { W_CT_IPV6_DST, W_CT_IPV6_SRC, W_CT_NW_DST, W_CT_NW_PROTO, W_CT_NW_SRC, W_CT_TP_DST, W_CT_TP_SRC, W_IPV6_DST, W_IPV6_SRC, W_NW_FRAG } from './fields.js';
 import type { CtExec } from './conntrack.js';
 import { formatNested, type CtAction } from './ct-action.js';
@@ -221,6 +222,7 @@ function initWildcards(w: Int32Array): Int32Array {
 function lookupIn(ctx: Ctx, table: number): FlowRule | null {
   const cls = ctx.br.tables.get(table);
   if (!cls) return null;
+  if (hasConjunctions(cls)) return conjunctiveLookup(cls, ctx.st.words, ctx.wc);
   return ctx.wc !== null ? lookupWithWildcards(cls, ctx.st.words, ctx.wc) : cls.lookup(ctx.st.words);
 }
 
@@ -531,6 +533,7 @@ function doActions(ctx: Ctx, rule: FlowRule, actions: readonly Action[], table: 
         break;
       }
       case 'noop':
+      case 'conjunction': // only ever matched through conjunction.ts
         break;
       case 'exit':
         ctx.exited = true;
