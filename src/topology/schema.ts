@@ -241,6 +241,7 @@ export const diskSchema = z.strictObject({
   shared: z.boolean().optional().describe('on storage every host sees (NFS, Ceph …): a migration leaves it in place, storage: mirror cannot copy it'),
   nbd: z.string().optional().describe('network disk: an NBD export, "host/export" (instead of image/memory)'),
   via: z.string().optional().describe('nbd: the host interface of the VM\'s hypervisor the NBD connection leaves from'),
+  reconnect_delay: zDuration().optional().describe('nbd: QEMU reconnect-delay, whole seconds: after a lost connection I/Os wait this long for a reconnection before failing (default 0: fail at once)'),
 });
 
 export const vmSchema = z.strictObject({
