@@ -69,10 +69,38 @@ export interface NbdConnectionEvent {
 
 type State = 'connecting' | 'connected' | 'wait' | 'nowait' | 'quit';
 
+/** A live migration's move of the connection to the destination host (the record's `nbd_disks`). */
+export interface NbdMove {
+  from_via: string;
+  to_via: string;
+  to_src_ip: string;
+  /** The destination's handshake done (ns), or null. */
+  dest_connected_ns: number | null;
+  /** Requests in the client (in flight or waiting for a slot) when the VM paused: they drained on the source. */
+  drained_ios: number;
+  /** I/Os the paused guest issued: sent from the destination after the switchover. */
+  held_ios: number;
+  /** Source drained and flushed (NBD_CMD_FLUSH), ns, or null. */
+  drained_ns: number | null;
+  switched_ns: number | null;
+  status: 'opening' | 'open' | 'draining' | 'switched' | 'cancelled' | 'failed';
+  error: string | null;
+}
+
+interface Incoming {
+  client: NbdClient;
+  open: () => TcpConnection;
+  move: NbdMove;
+  events: { ready(): void; fail(reason: string): void };
+}
+
 export interface NbdDiskClientOptions {
   disk: string;
   exportRef: string;
   exportName: string;
+  /** The hypervisor's interface name (`via:`), the same on every host the VM runs on. */
+  viaIf: string;
+  /** Its port path (`hv1.storage`) and address. */
   via: string;
   src: string;
   dst: string;
@@ -109,23 +137,30 @@ export class NbdDiskTarget implements IoTarget {
   readonly failures: NbdFailure[] = [];
   readonly events: NbdConnectionEvent[] = [];
   private payload = new Uint8Array(0);
+  /** Where the connection leaves from now (a live migration moves it). */
+  via: string;
+  src: string;
+  private openFn: () => TcpConnection;
+  /** Live migration: the destination's connection, I/Os the paused guest issued, the drain's callback. */
+  private incoming: Incoming | undefined;
+  private held: Io[] | null = null;
+  private onIdle: (() => void) | undefined;
+  readonly moves: NbdMove[] = [];
 
   constructor(
     private readonly ctx: BuildContext,
     readonly o: NbdDiskClientOptions,
-  ) {}
+  ) {
+    this.via = o.via;
+    this.src = o.src;
+    this.openFn = () => o.open();
+  }
 
   get disk(): string {
     return this.o.disk;
   }
   get exportRef(): string {
     return this.o.exportRef;
-  }
-  get via(): string {
-    return this.o.via;
-  }
-  get src(): string {
-    return this.o.src;
   }
   get dst(): string {
     return this.o.dst;
@@ -141,6 +176,11 @@ export class NbdDiskTarget implements IoTarget {
   }
 
   submit(io: Io): void {
+    if (this.held) {
+      // the guest is paused for stop-and-copy: this I/O goes out after the switchover
+      this.held.push(io);
+      return;
+    }
     switch (this.state) {
       case 'connecting':
         this.waiting.push(io);
@@ -201,8 +241,8 @@ export class NbdDiskTarget implements IoTarget {
 
   private pump(): void {
     const c = this.client;
-    if (this.state !== 'connected' || !c?.ready) return;
-    while (this.inFlight < MAX_NBD_REQUESTS && this.waiting.length > 0) this.send(c, this.waiting.shift()!);
+    if (this.state === 'connected' && c?.ready) while (this.inFlight < MAX_NBD_REQUESTS && this.waiting.length > 0) this.send(c, this.waiting.shift()!);
+    if (this.onIdle) this.checkIdle();
   }
 
   private fail(io: Io, why: string): void {
@@ -214,13 +254,17 @@ export class NbdDiskTarget implements IoTarget {
   private failWaiting(why: string): number {
     const all = this.waiting.splice(0);
     for (const io of all) this.fail(io, why);
+    if (this.onIdle) this.checkIdle();
     return all.length;
   }
 
   // --- connections -------------------------------------------------------------------------------
 
   private openClient(): NbdClient {
-    const conn = this.o.open();
+    return this.clientOn(this.openFn());
+  }
+
+  private clientOn(conn: TcpConnection): NbdClient {
     const client: NbdClient = nbdClientOnTcp(conn, {
       exportName: this.o.exportName,
       stream: `${this.o.disk} -> ${this.o.exportRef}`,
@@ -249,6 +293,12 @@ export class NbdDiskTarget implements IoTarget {
   }
 
   private ready(c: NbdClient): void {
+    if (c === this.incoming?.client) {
+      this.incoming.move.dest_connected_ns = this.ctx.sim.now;
+      if (this.incoming.move.status === 'opening') this.incoming.move.status = 'open';
+      this.incoming.events.ready();
+      return;
+    }
     if (c === this.client && this.state === 'connecting') {
       this.state = 'connected';
       this.connectedNs = this.ctx.sim.now;
@@ -286,6 +336,13 @@ export class NbdDiskTarget implements IoTarget {
 
   /** The channel of `c` failed; `eio` = the transport (reconnectable), else a protocol error. */
   private broken(c: NbdClient, reason: string, eio: boolean): void {
+    if (c === this.incoming?.client) {
+      if (this.incoming.move.error === null) {
+        this.incoming.move.error = reason;
+        this.incoming.events.fail(reason);
+      }
+      return;
+    }
     if (c === this.attempt) {
       // the connect thread's attempt failed: sleep, then try again
       this.attempt = undefined;
@@ -360,5 +417,98 @@ export class NbdDiskTarget implements IoTarget {
 
   private tryConnect(): void {
     this.attempt = this.openClient();
+  }
+
+  // --- live migration (nbd-migration.ts) ---------------------------------------------------------
+
+  /** The destination host's QEMU opens the disk: a new connection from `via` there, a new handshake. */
+  openOnDestination(open: () => TcpConnection, via: string, src: string, events: { ready(): void; fail(reason: string): void }): NbdMove {
+    const move: NbdMove = { from_via: this.via, to_via: via, to_src_ip: src, dest_connected_ns: null, drained_ios: 0, held_ios: 0, drained_ns: null, switched_ns: null, status: 'opening', error: null };
+    if (this.moves.length < MAX_LISTED) this.moves.push(move);
+    const conn = open();
+    // registered before any event of the connection can run (they start on the next event)
+    this.incoming = { client: this.clientOn(conn), open, move, events };
+    return move;
+  }
+
+  /** The VM paused: new I/Os are held; `done` once every request on the source completed and was flushed. */
+  drain(done: () => void): void {
+    if (this.incoming) {
+      this.incoming.move.status = 'draining';
+      this.incoming.move.drained_ios = this.unanswered;
+    }
+    this.held = [];
+    this.onIdle = done;
+    this.checkIdle();
+  }
+
+  /** True once the destination's handshake is done. */
+  get destinationReady(): boolean {
+    return this.incoming?.client.ready === true;
+  }
+
+  /** Switchover: the destination's connection carries the disk's I/O; the source disconnects. */
+  switchOver(): void {
+    const inc = this.incoming;
+    if (!inc) return;
+    this.incoming = undefined;
+    this.onIdle = undefined;
+    const old = this.client;
+    // the source's reconnect thread (if any) belongs to the source QEMU and ends with it
+    this.attempt = undefined;
+    this.made?.disconnect();
+    this.made = undefined;
+    this.threadRunning = false;
+    this.timerArmed = false;
+    this.timerGen++;
+    this.client = inc.client;
+    this.openFn = inc.open;
+    this.via = inc.move.to_via;
+    this.src = inc.move.to_src_ip;
+    inc.move.switched_ns = this.ctx.sim.now;
+    inc.move.status = 'switched';
+    // the source QEMU closes its drives: NBD_CMD_DISC, then the socket
+    old?.disconnect();
+    if (inc.client.ready) this.state = 'connected';
+    else {
+      // the destination's connection died before the switchover: its client reacts as to any loss
+      this.noteLoss(inc.move.error ?? 'connection closed');
+      this.state = this.o.reconnectDelayNs > 0 ? 'wait' : 'nowait';
+    }
+    this.release(inc.move);
+  }
+
+  /** The migration failed: the destination's connection goes away, held I/Os go out from the source. */
+  cancelMove(): void {
+    const inc = this.incoming;
+    this.incoming = undefined;
+    this.onIdle = undefined;
+    if (inc) {
+      inc.move.status = inc.move.error === null ? 'cancelled' : 'failed';
+      if (inc.client.ready) inc.client.disconnect();
+    }
+    this.release(inc?.move);
+  }
+
+  /** Drain for a migration: nothing in flight or waiting on the source; then flush (bdrv_flush_all). */
+  private checkIdle(): void {
+    const cb = this.onIdle;
+    if (!cb || this.inFlight > 0 || this.waiting.length > 0) return;
+    this.onIdle = undefined;
+    const finish = (): void => {
+      if (this.incoming) this.incoming.move.drained_ns = this.ctx.sim.now;
+      cb();
+    };
+    const c = this.client;
+    if (this.state === 'connected' && c?.ready) c.flush(() => finish());
+    else finish();
+  }
+
+  /** The guest runs again (on the destination after a switchover, else on the source): held I/Os go out. */
+  private release(move: NbdMove | undefined): void {
+    const held = this.held ?? [];
+    this.held = null;
+    if (move) move.held_ios = held.length;
+    for (const io of held) this.submit(io);
   }
 }

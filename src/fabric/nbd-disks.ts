@@ -53,6 +53,7 @@ import type { BuildContext, SummarySection } from './context.js';
 import type { FabricFeature } from './feature.js';
 import { hostInterface, routeBetween } from './host-interfaces.js';
 import { MAX_NBD_REQUESTS, NbdDiskTarget } from './nbd-disk-client.js';
+import { validateNbdMigration } from './nbd-migration.js';
 
 export { MAX_NBD_REQUESTS, NbdDiskTarget };
 
@@ -280,6 +281,7 @@ function buildNbd(ctx: BuildContext): void {
         disk: key,
         exportRef: ref,
         exportName: parseRef(ref)![1],
+        viaIf: via,
         via: src.model.path,
         src: formatIpv4(src.model.ipv4.address),
         dst: formatIpv4(dst),
@@ -379,7 +381,7 @@ function close(ctx: BuildContext): void {
 /** NBD exports and network disks as a fabric feature (`feature.ts`). */
 export const nbdFeature: FabricFeature = {
   name: 'nbd',
-  validate: validateNbd,
+  validate: (model) => [...validateNbd(model), ...validateNbdMigration(model)],
   // before disk-io's attached stage: it routes network disks' I/O through `nbdTargets`
   build: { attached: buildNbd },
   summary,
