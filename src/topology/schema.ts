@@ -336,6 +336,7 @@ const migrateSchema = z.strictObject({
   cpu_throttle_increment: zCount(1, 100).optional().describe('auto-converge step, percent (default 10)'),
   postcopy: z.boolean().optional().describe('with via: switch to post-copy after the first round'),
   storage: z.enum(['shared', 'mirror']).optional().describe('mirror: copy the local disks to the destination over NBD before the RAM (QEMU drive-mirror); shared (default): disks stay'),
+  storage_speed: zRate().optional().describe('with storage: mirror, the mirror jobs\' own rate limit (QEMU drive-mirror speed); default unlimited'),
   migrate_disks: z.array(z.string()).optional().describe('with storage: mirror, the disks to copy (libvirt migrate_disks; default every disk that is not shared)'),
 });
 
