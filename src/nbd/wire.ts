@@ -78,6 +78,10 @@ export function fromUtf8(b: Uint8Array): string {
   return dec.decode(b);
 }
 
+function beU32(b: Uint8Array, i: number): number {
+  return ((b[i]! << 24) | (b[i + 1]! << 16) | (b[i + 2]! << 8) | b[i + 3]!) >>> 0;
+}
+
 function view(b: Uint8Array): DataView {
   return new DataView(b.buffer, b.byteOffset, b.byteLength);
 }
@@ -411,13 +415,16 @@ export function encodeChunkBody(b: ChunkBody): { type: number; payload: Uint8Arr
  * set (an error chunk the client must treat as an error, proto.md "Structured reply types").
  */
 export function parseChunkBody(type: number, p: Uint8Array): ChunkBody | string {
-  const v = view(p);
   switch (type) {
     case NBD_REPLY_TYPE_NONE:
       return p.length === 0 ? { type: 'none' } : `NBD_REPLY_TYPE_NONE with ${p.length} payload bytes (must be 0)`;
     case NBD_REPLY_TYPE_OFFSET_DATA:
+      // the read reply (the hot path): the offset from the bytes, no view object
       if (p.length < 9) return `NBD_REPLY_TYPE_OFFSET_DATA length ${p.length} (must be at least 9)`;
-      return { type: 'offset-data', offset: getU64(v, 0), data: p.subarray(8) };
+      return { type: 'offset-data', offset: beU32(p, 0) * 0x100000000 + beU32(p, 4), data: p.subarray(8) };
+  }
+  const v = view(p);
+  switch (type) {
     case NBD_REPLY_TYPE_OFFSET_HOLE: {
       if (p.length !== 12) return `NBD_REPLY_TYPE_OFFSET_HOLE length ${p.length} (must be 12)`;
       const length = v.getUint32(8);
