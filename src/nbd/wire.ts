@@ -12,6 +12,7 @@
  * larger wire value decodes to a number above every export size, so the server answers EINVAL as
  * it must. Cookies are opaque 64-bit values and stay bigint.
  */
+import { bufferView, carve } from './slab.js';
 import { UserError } from '../errors.js';
 import {
   NBD_INIT_MAGIC,
@@ -119,14 +120,16 @@ export function encodeClientMessage(m: ClientMessage): Uint8Array {
 
 export function encodeRequest(m: NbdRequest): Uint8Array {
   const data = m.data;
-  const b = new Uint8Array(28 + (data ? data.length : 0));
-  const v = view(b);
-  v.setUint32(0, NBD_REQUEST_MAGIC);
-  v.setUint16(4, m.flags);
-  v.setUint16(6, m.type);
-  v.setBigUint64(8, m.cookie);
-  putU64(v, 16, m.offset);
-  v.setUint32(24, m.length >>> 0);
+  // every I/O's request (the hot path): a slab buffer and the slab's one DataView
+  const b = carve(28 + (data ? data.length : 0));
+  const v = bufferView(b);
+  const o = b.byteOffset;
+  v.setUint32(o, NBD_REQUEST_MAGIC);
+  v.setUint16(o + 4, m.flags);
+  v.setUint16(o + 6, m.type);
+  v.setBigUint64(o + 8, m.cookie);
+  putU64(v, o + 16, m.offset);
+  v.setUint32(o + 24, m.length >>> 0);
   if (data) b.set(data, 28);
   return b;
 }
