@@ -241,6 +241,7 @@ export const diskSchema = z.strictObject({
   shared: z.boolean().optional().describe('on storage every host sees (NFS, Ceph …): a migration leaves it in place, storage: mirror cannot copy it'),
   nbd: z.string().optional().describe('network disk: an NBD export, "host/export" (instead of image/memory)'),
   via: z.string().optional().describe('nbd: the host interface of the VM\'s hypervisor the NBD connection leaves from'),
+  reconnect_delay: zDuration().optional().describe('nbd: QEMU reconnect-delay, whole seconds: after a lost connection I/Os wait this long for a reconnection before failing (default 0: fail at once)'),
 });
 
 export const vmSchema = z.strictObject({
@@ -335,6 +336,7 @@ const migrateSchema = z.strictObject({
   cpu_throttle_increment: zCount(1, 100).optional().describe('auto-converge step, percent (default 10)'),
   postcopy: z.boolean().optional().describe('with via: switch to post-copy after the first round'),
   storage: z.enum(['shared', 'mirror']).optional().describe('mirror: copy the local disks to the destination over NBD before the RAM (QEMU drive-mirror); shared (default): disks stay'),
+  storage_speed: zRate().optional().describe('with storage: mirror, the mirror jobs\' own rate limit (QEMU drive-mirror speed); default unlimited'),
   migrate_disks: z.array(z.string()).optional().describe('with storage: mirror, the disks to copy (libvirt migrate_disks; default every disk that is not shared)'),
 });
 
