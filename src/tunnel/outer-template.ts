@@ -43,7 +43,7 @@ export class OuterTemplate {
       h[44] = GENEVE_PROTO_ETHERNET >>> 8;
       h[45] = GENEVE_PROTO_ETHERNET & 0xff;
     } else h[42] = VXLAN_FLAG_I;
-    this.baseSum = ((0x45 << 8) | o.tos) + (h[20]! << 8) + ((o.ttl << 8) | 17) + (o.srcIp >>> 16) + (o.srcIp & 0xffff);
+    this.baseSum = ((0x45 << 8) | o.tos) + (h[20] << 8) + ((o.ttl << 8) | 17) + (o.srcIp >>> 16) + (o.srcIp & 0xffff);
     this.scratch = { srcMac: o.srcMac, dstMac: 0, srcIp: o.srcIp, dstIp: 0, srcPort: 0, dstPort: o.dstPort, tos: o.tos, ttl: o.ttl, ident: 0, dontFrag: o.dontFrag, csum: o.csum };
   }
 
