@@ -63,6 +63,8 @@ import {
   W_TUN_MD_PRESENT,
   W_TUN_MD,
   TUN_MD_WORDS,
+  W_CT_IPV6_DST,
+  W_CT_IPV6_SRC,
 } from './fields.js';
 import { formatMatch } from './match-format.js';
 import type { TlvTable } from './tun-metadata.js';
@@ -83,6 +85,8 @@ export function packetMask(w: Int32Array): Int32Array {
   m[W_TUN_MD_PRESENT] = w[W_TUN_MD_PRESENT]!;
   m[W_TUN_MD_PRESENT + 1] = w[W_TUN_MD_PRESENT + 1]!;
   m.fill(-1, W_TUN_MD, W_TUN_MD + TUN_MD_WORDS);
+  // An IPv6 original-tuple address is one field: shown whole when any of its words is set.
+  for (const at of [W_CT_IPV6_SRC, W_CT_IPV6_DST]) if (m[at] || m[at + 1] || m[at + 2] || m[at + 3]) m.fill(-1, at, at + 4);
   m[W_VLAN_TCI] = 0xffff;
   for (const x of [W_DL_SRC_HI, W_DL_SRC_HI + 1, W_DL_DST_HI, W_DL_DST_HI + 1]) m[x] = -1;
   m[W_DL_SRC_HI] = 0xffff;
@@ -139,7 +143,8 @@ function splitCt(f: string): [string[], string] {
 /** `recirc_id=…,ct_…,eth,<rest>` (match_format's order once recirc_id or a ct field is shown). */
 function withRecirc(rid: string | null, ct: string[], rest: string): string {
   if (rid === null && ct.length === 0) return rest;
-  return [...(rid !== null ? [`recirc_id=${rid}`] : []), ...ct, 'eth', ...(rest ? [rest] : [])].join(',');
+  // The packet type (`eth`) shows only in a megaflow (recirc_id matched; match_format).
+  return [...(rid !== null ? [`recirc_id=${rid}`] : []), ...ct, ...(rid !== null ? ['eth'] : []), ...(rest ? [rest] : [])].join(',');
 }
 
 /**
