@@ -111,6 +111,10 @@ const flowsConfig = {
   strict: z.boolean().optional().describe('reject flows OVS would silently change (a match field without its prerequisite) instead of warning'),
   groups: z.string().optional().describe('ovs-ofctl add-groups text (group_id=1,type=select,bucket=…), loaded before the flows'),
   meters: z.string().optional().describe('ovs-ofctl add-meters text (meter=1,kbps,band=type=drop,rate=…); meters need protocols OpenFlow13+'),
+  tlv_map: z
+    .string()
+    .optional()
+    .describe('Geneve TLV map, as ovs-ofctl add-tlv-map: "{class=0xffff,type=0x80,len=4}->tun_metadata0,…"; makes the tun_metadataN fields that flows match and set and Geneve ports carry'),
 };
 
 export const bridgeSchema = z.strictObject({

@@ -28,11 +28,12 @@ import type { Simulation } from '../sim/simulation.js';
 import { extractFlowKey } from '../wire/extract.js';
 import { emptyFlowKey } from '../wire/flow-key.js';
 import { FlowCache } from './classifier.js';
-import { KEY_WORDS, OFPP_LOCAL, PACKET_WORDS, W_IN_PORT, W_TUN_DST, W_TUN_ID, W_TUN_SRC, W_VLAN_TCI, formatMac, keyWordsFromFlowKey, keyWordsFromFrame } from './fields.js';
+import { KEY_WORDS, OFPP_LOCAL, PACKET_WORDS, W_IN_PORT, W_TUN_DST, W_TUN_ID, W_TUN_MD_PRESENT, W_TUN_SRC, W_VLAN_TCI, formatMac, keyWordsFromFlowKey, keyWordsFromFrame } from './fields.js';
 import { parseFlowMod, parseFlows, type FlowModCommand, type FlowWarning, type ParsedFlowMod } from './flow-parser.js';
 import { formatActions } from './actions.js';
 import { dumpFlows } from './dump-flows.js';
 import { learnedFlow, learnedMatch, type LearnAction } from './learn.js';
+import type { TlvTable } from './tun-metadata.js';
 import { formatMatch } from './match-format.js';
 import type { OfVersion } from './flow-syntax.js';
 import { FlowTables, type FlowRule, type FlowStats } from './flow-table.js';
@@ -90,6 +91,8 @@ export interface BridgeOptions {
   metersOrigin?: FlowsOrigin;
   /** Connection tracker limits (total, default per zone, per zone); conntrack.ts has the defaults. */
   conntrack?: ConntrackOptions;
+  /** The TLV map (`ovs-ofctl add-tlv-map`): which tun_metadataN fields exist (tun-metadata.ts). */
+  tlv?: TlvTable;
 }
 
 export interface BridgePortOptions {
@@ -197,7 +200,9 @@ export class Bridge implements XBridge {
   private pendingFlows: { text: string; origin: { file: string; line: number; col: number } | undefined } | null = null;
   private pendingGroups: { text: string; origin: FlowsOrigin | undefined } | null = null;
   private pendingError: UserError | null = null;
-  private readonly parseOpts: { protocols: OfVersion; strict: boolean; groupExists: (id: number) => boolean; meterExists: (id: number) => boolean };
+  private readonly parseOpts: { protocols: OfVersion; strict: boolean; groupExists: (id: number) => boolean; meterExists: (id: number) => boolean; tlv?: TlvTable };
+  /** The bridge's TLV map (tun_metadataN fields), if it has one. */
+  readonly tlv: TlvTable | undefined;
   /** Warnings of the flows loaded so far (fields OVS would drop), with their places. */
   flowWarnings: FlowWarning[] = [];
 
@@ -210,7 +215,9 @@ export class Bridge implements XBridge {
       strict: opts.strict ?? false,
       groupExists: (id: number) => this.groupTable.groups.has(id),
       meterExists: (id: number) => this.meterTable.meters.has(id),
+      ...(opts.tlv ? { tlv: opts.tlv } : {}),
     };
+    this.tlv = opts.tlv;
     this.mac = new MacTable({
       agingNs: opts.macAgingNs ?? DEFAULT_MAC_AGING_NS,
       maxEntries: opts.macTableSize ?? DEFAULT_MAC_TABLE_SIZE,
@@ -731,7 +738,7 @@ export class Bridge implements XBridge {
       if (out) {
         const f = rewriteFrame(frame, words, l3, l4, o.state);
         this.sim.packetOrigins?.relate(f, frame);
-        out.port.send(f, out.tunnel ? { hops, tunnel: tunnelOf(o.state.words) } : { hops });
+        out.port.send(f, out.tunnel ? { hops, tunnel: tunnelOf(o.state.words, this.tlv) } : { hops });
       }
       return;
     }
@@ -743,7 +750,7 @@ export class Bridge implements XBridge {
     if (origins) for (let i = 0; i < outs.length; i++) origins.relate(frames[i]!, frame);
     for (let i = 0; i < outs.length; i++) {
       const out = this.byOfport.get(outs[i]!.ofport);
-      if (out) out.port.send(frames[i]!, out.tunnel ? { hops, tunnel: tunnelOf(outs[i]!.state.words) } : { hops });
+      if (out) out.port.send(frames[i]!, out.tunnel ? { hops, tunnel: tunnelOf(outs[i]!.state.words, this.tlv) } : { hops });
     }
   }
 
@@ -771,6 +778,8 @@ export class Bridge implements XBridge {
       words[W_TUN_ID + 1] = tunnel.idLo;
       words[W_TUN_SRC] = tunnel.src;
       words[W_TUN_DST] = tunnel.dst;
+      // Geneve options the tunnel port accepted (it checked them against this map).
+      if (tunnel.options !== undefined && this.tlv) this.tlv.fromOptions(tunnel.options, words);
       this.metadataSet = true;
     }
     words[W_IN_PORT] = ofport;
@@ -782,7 +791,8 @@ export class Bridge implements XBridge {
     // The key words hold the outer TCI only: a second tag or an 802.1ad outer TPID is state the
     // key does not capture, so such frames are never cached.
     const tags = readTags(frame);
-    const uncachable = tags.n > 1 || (tags.n === 1 && tags.tpid0 !== 0x8100);
+    // tun_metadata words are outside the cache key (flow-cache.ts CACHE_WORDS): not cached either.
+    const uncachable = tags.n > 1 || (tags.n === 1 && tags.tpid0 !== 0x8100) || words[W_TUN_MD_PRESENT] !== 0 || words[W_TUN_MD_PRESENT + 1] !== 0;
     let res = cache !== null && !uncachable ? (cache.get(words)?.res ?? null) : null;
     if (res !== null && this.sim.now >= res.validUntilNs) res = null; // a MAC entry it used aged out
     if (res !== null) {
@@ -946,6 +956,7 @@ function usesGroup(actions: readonly import('./actions.js').Action[], ids: Reado
 }
 
 /** The tunnel metadata a frame output to a tunnel port carries (what the flows left in the key). */
-function tunnelOf(w: Int32Array): TunnelMeta {
-  return { idHi: w[W_TUN_ID]!, idLo: w[W_TUN_ID + 1]!, src: w[W_TUN_SRC]! >>> 0, dst: w[W_TUN_DST]! >>> 0 };
+function tunnelOf(w: Int32Array, tlv: TlvTable | undefined): TunnelMeta {
+  const options = tlv?.toOptions(w);
+  return { idHi: w[W_TUN_ID]!, idLo: w[W_TUN_ID + 1]!, src: w[W_TUN_SRC]! >>> 0, dst: w[W_TUN_DST]! >>> 0, ...(options ? { options } : {}) };
 }

@@ -27,16 +27,18 @@ import {
   VLAN_CFI,
   W_DL_TYPE,
   W_NW_PROTO,
+  W_TUN_MD_PRESENT,
   prereqOk,
   type FieldDef,
 } from './fields.js';
 import { formatMatch } from './match-format.js';
-import { Ctx, parsePortText, setMatchField, splitItems, type FlowWarning, type ParseOptions } from './flow-syntax.js';
+import { Ctx, parsePortText, setMatchField, setPresentBit, splitItems, type FlowWarning, type ParseOptions } from './flow-syntax.js';
 import { normalizeMatch } from './normalize.js';
 import { ctTupleMatchError, ctValidMatch } from './ct-tuple.js';
 import { parseLearn } from './learn.js';
 import { parseCt, writesCtField } from './ct-action.js';
 import { formatSubfield, parseSubfield, subfieldWrites } from './subfield.js';
+import { tunMetadataIndex, unmappedTlvError } from './tun-metadata.js';
 import { extractActions, ovsKeyValues, parseFieldInt, preprocessedLines, strToU16, strToU64, strToUintBase10 } from './ovs-lex.js';
 
 export type { FlowWarning, ParseOptions } from './flow-syntax.js';
@@ -184,7 +186,7 @@ function parseFlowLine(raw: string, ctx: Ctx, opts: ParseOptions, command: FlowM
     }
     if (key === 'eth') continue;
     if (key === 'mpls' || key === 'mplsm') throw ctx.err('FLOW_UNSUPPORTED_FIELD', it.at, `"${key}": vfab does not model MPLS (OVS accepts it)`);
-    const fd = FIELD_BY_NAME.get(key);
+    const fd = lookupField(key, it.at, ctx, opts);
     if (fd) {
       const before = Int32Array.from(mask);
       setMatchField(fd, key, it.value, it.valueAt, value, mask, ctx, opts);
@@ -195,7 +197,7 @@ function parseFlowLine(raw: string, ctx: Ctx, opts: ParseOptions, command: FlowM
     }
     if (key.includes('[')) {
       // parse_subfield (lib/ofp-flow.c): an integer that must fit the subfield's bits.
-      const sf = parseSubfield(key);
+      const sf = parseSubfield(key, opts.tlv);
       if (typeof sf === 'string') throw ctx.err('FLOW_BAD_VALUE', it.at, sf);
       const r = parseFieldInt(it.value, 16);
       if (r === null || r === 'range' || r[1] !== (1n << 128n) - 1n) throw ctx.err('FLOW_BAD_VALUE', it.valueAt, `${key}: cannot parse integer value: ${it.value}`);
@@ -207,6 +209,7 @@ function parseFlowLine(raw: string, ctx: Ctx, opts: ParseOptions, command: FlowM
         mask[w] = mask[w]! | wr.masks[j]!;
         words[w] = wr.masks[j]!;
       });
+      if (sf.fd.tunMd !== undefined) setPresentBit(sf.fd.tunMd, value, mask);
       used.push({ fd: sf.fd, at: it.at, key, words });
       continue;
     }
@@ -312,7 +315,7 @@ function parseFlowLine(raw: string, ctx: Ctx, opts: ParseOptions, command: FlowM
     value,
     mask,
     actions,
-    matchText: formatMatch(value, mask),
+    matchText: formatMatch(value, mask, undefined, opts.tlv),
     actionsText: formatActions(actions),
     location: ctx.loc(0),
     warnings,
@@ -415,7 +418,7 @@ function parseActions(s: string, base: number, tableId: number, mValue: Int32Arr
         }
         const p = parsePortText(arg, opts);
         if (p === null) {
-          const sf = arg.includes('[') ? parseSubfield(arg) : null;
+          const sf = arg.includes('[') ? parseSubfield(arg, opts.tlv) : null;
           if (sf !== null && typeof sf !== 'string') {
             out.push({ type: 'output_reg', src: sf, text: `output:${formatSubfield(sf)}` });
             continue;
@@ -532,22 +535,32 @@ function parseActions(s: string, base: number, tableId: number, mValue: Int32Arr
         // nxm_parse_reg_load (lib/nx-match.c): load:VALUE->DST[..], VALUE must fit DST's bits.
         const arrow = arg.indexOf('->');
         if (arrow < 0) throw ctx.err('FLOW_SYNTAX', it.valueAt, `${arg}: missing \`->' following value`);
-        const dst = parseSubfield(arg.slice(arrow + 2));
+        const dst = parseSubfield(arg.slice(arrow + 2), opts.tlv);
         if (typeof dst === 'string') throw ctx.err('FLOW_BAD_VALUE', it.valueAt + arrow + 2, dst);
         const r = parseFieldInt(arg.slice(0, arrow), 16);
         if (r === null || r === 'range' || r[1] !== (1n << 128n) - 1n) throw ctx.err('FLOW_BAD_VALUE', it.valueAt, `${arg.slice(0, arrow)}: bad integer value for load`);
         if (r[0] >> BigInt(dst.nBits) !== 0n) throw ctx.err('FLOW_BAD_VALUE', it.valueAt, `${arg}: value ${arg.slice(0, arrow)} does not fit into ${dst.nBits} bits`);
         if (!dst.fd.settable) throw ctx.err('FLOW_BAD_VALUE', it.valueAt + arrow + 2, `destination field ${dst.fd.name} is not writable`);
         const wr = subfieldWrites(dst, r[0]);
+        if (dst.fd.tunMd !== undefined) {
+          // tun_metadata_write sets the present bit; OVS shows such a load as a masked set_field.
+          wr.words.push(W_TUN_MD_PRESENT + (dst.fd.tunMd >> 5));
+          wr.values.push(1 << (dst.fd.tunMd & 31));
+          wr.masks.push(1 << (dst.fd.tunMd & 31));
+          const m = ((1n << BigInt(dst.nBits)) - 1n) << BigInt(dst.ofs);
+          const full = dst.ofs === 0 && dst.nBits === dst.fd.bits;
+          out.push({ type: 'set', field: dst.fd, ...wr, of10: false, text: `set_field:0x${(r[0] << BigInt(dst.ofs)).toString(16)}${full ? '' : `/0x${m.toString(16)}`}->${dst.fd.name}` });
+          continue;
+        }
         out.push(ctFieldCheck({ type: 'set', field: dst.fd, ...wr, of10: false, text: `load:0x${r[0].toString(16)}->${formatSubfield(dst)}` }, it.at, ctx, opts));
         continue;
       }
       case 'move': {
         const arrow = arg.indexOf('->');
         if (arrow < 0) throw ctx.err('FLOW_SYNTAX', it.valueAt, `${arg}: missing \`->' following source`);
-        const src = parseSubfield(arg.slice(0, arrow));
+        const src = parseSubfield(arg.slice(0, arrow), opts.tlv);
         if (typeof src === 'string') throw ctx.err('FLOW_BAD_VALUE', it.valueAt, src);
-        const dst = parseSubfield(arg.slice(arrow + 2));
+        const dst = parseSubfield(arg.slice(arrow + 2), opts.tlv);
         if (typeof dst === 'string') throw ctx.err('FLOW_BAD_VALUE', it.valueAt + arrow + 2, dst);
         if (src.nBits !== dst.nBits) {
           throw ctx.err('FLOW_BAD_VALUE', it.valueAt, `source field ${src.text} and destination field ${dst.text} have different widths (${src.nBits} and ${dst.nBits} bits)`);
@@ -800,6 +813,17 @@ const KNOWN_UNSUPPORTED = new Set([
   'check_pkt_larger', 'encap', 'decap', 'dec_nsh_ttl', 'set_nw_ttl', 'delete_field', 'unroll_xlate', 'debug_recirc', 'debug_slow',
 ]);
 
+/**
+ * A field by name; tun_metadataN only when the bridge's TLV map maps it (OVS refuses a flow_mod
+ * naming an unmapped one: NXFMFC_INVALID_TLV_FIELD, lib/tun-metadata.c tun_metadata_check).
+ */
+function lookupField(name: string, at: number, ctx: Ctx, opts: ParseOptions): FieldDef | undefined {
+  if (tunMetadataIndex(name) === undefined) return FIELD_BY_NAME.get(name);
+  const fd = opts.tlv?.field(name);
+  if (!fd) throw ctx.err('FLOW_INVALID_TLV_FIELD', at, unmappedTlvError(name));
+  return fd;
+}
+
 function parseSet(
   fName: string,
   vText: string,
@@ -812,7 +836,7 @@ function parseSet(
   opts: ParseOptions,
   text: string,
 ): Action {
-  const fd = FIELD_BY_NAME.get(fName);
+  const fd = lookupField(fName, fieldAt, ctx, opts);
   if (!fd) throw ctx.err('FLOW_UNKNOWN_FIELD', fieldAt, `set_field: unknown or unsupported field "${fName}"`);
   if ((fd.name === 'vlan_vid' || fd.name === 'vlan_pcp') && !of10 && !opts.actionsOnly && !prereqOk('vlan', mValue, mMask)) {
     throw ctx.err('FLOW_PREREQ', fieldAt, `actions are invalid with specified match (OFPBAC_MATCH_INCONSISTENT): set_field ${fName} needs a VLAN tag in the match or a push_vlan before it`);
@@ -895,7 +919,9 @@ export function parseTraceFlow(text: string, opts: ParseOptions = {}): { value: 
   for (const it of splitItems(text, 0, ctx)) {
     const key = it.key.toLowerCase();
     if (applyShorthand(key, it, value, mask, ctx)) continue;
-    const fd = FIELD_BY_NAME.get(key);
+    // ofproto/trace drops a tun_metadataN the bridge does not map (its Flow: line lacks it).
+    if (tunMetadataIndex(key) !== undefined && !opts.tlv?.field(key)) continue;
+    const fd = lookupField(key, it.at, ctx, opts);
     if (!fd) throw ctx.err('FLOW_UNKNOWN_FIELD', it.at, `unknown or unsupported packet field "${it.key}"`, 'see docs/flows.md for the supported fields');
     if (it.value === null || it.value === '') throw ctx.err('FLOW_SYNTAX', it.at, `${key} needs a value (${key}=...)`);
     setMatchField(fd, key, it.value, it.valueAt, value, mask, ctx, opts);

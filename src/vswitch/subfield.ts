@@ -6,6 +6,7 @@
  * Used by matches (`reg0[0..3]=5`), `load`, `move`, `output:reg0[0..15]` and `learn`.
  */
 import { FIELD_BY_NAME, FIELD_BY_NXM, type FieldDef } from './fields.js';
+import { tunMetadataIndex, unmappedTlvError, type TlvTable } from './tun-metadata.js';
 
 export interface Subfield {
   fd: FieldDef;
@@ -86,11 +87,13 @@ export function bitPos(fd: FieldDef, i: number): [number, number] {
  * Parses `NAME[]`, `NAME[N]` or `NAME[A..B]`; returns an error message (string) when the text is
  * not a valid subfield.
  */
-export function parseSubfield(text: string): Subfield | string {
+export function parseSubfield(text: string, tlv?: TlvTable): Subfield | string {
   const m = /^([A-Za-z0-9_]+)\[(?:(\d+)(?:\.\.(\d+))?)?\]$/.exec(text);
   if (!m) return `${text}: invalid subfield syntax (expected FIELD[], FIELD[N] or FIELD[A..B])`;
   const name = m[1]!;
-  const fd = FIELD_BY_NXM.get(name) ?? FIELD_BY_NXM.get(name.replace(/_W$/, '')) ?? FIELD_BY_NAME.get(name);
+  // tun_metadataN exists only when the bridge's TLV map maps it (tun-metadata.ts).
+  if (tunMetadataIndex(name) !== undefined && !tlv?.field(name)) return unmappedTlvError(name);
+  const fd = tlv?.field(name) ?? FIELD_BY_NXM.get(name) ?? FIELD_BY_NXM.get(name.replace(/_W$/, '')) ?? FIELD_BY_NAME.get(name);
   if (!fd) return `${name}: unknown field`;
   const width = fieldBits(fd);
   let ofs = 0;

@@ -37,6 +37,7 @@ import {
   ETH_TYPE_IPV6,
   ETH_TYPE_ARP,
   KEY_WORDS,
+  W_TUN_MD_PRESENT,
   W_CT_MARK,
   W_CT_STATE,
   W_CT_END,
@@ -519,6 +520,8 @@ function doActions(ctx: Ctx, rule: FlowRule, actions: readonly Action[], table: 
         break;
       case 'move':
         copySubfield(a.src, w, a.dst, w);
+        // tun_metadata_write: a field written becomes present (a Geneve option on encap).
+        if (a.dst.fd.tunMd !== undefined) w[W_TUN_MD_PRESENT + (a.dst.fd.tunMd >> 5)] = w[W_TUN_MD_PRESENT + (a.dst.fd.tunMd >> 5)]! | (1 << (a.dst.fd.tunMd & 31));
         if (ctx.tr !== null) {
           unwildSubfield(ctx, a.src);
           unwildSubfield(ctx, a.dst);
