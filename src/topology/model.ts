@@ -88,6 +88,8 @@ export interface BridgeModel {
   /** OpenFlow version the flows are checked against (10..15), and strict flow checking. */
   protocols?: 10 | 11 | 12 | 13 | 14 | 15;
   strict?: boolean;
+  /** OVS datapath_type (host bridges with tunnel ports care): absent = netdev. */
+  datapathType?: 'netdev' | 'system';
   ports: BridgePortModel[];
   yaml: YamlPath;
 }

@@ -116,6 +116,10 @@ const flowsConfig = {
 export const bridgeSchema = z.strictObject({
   ...flowsConfig,
   ...openflowBridgeConfig,
+  datapath_type: z
+    .enum(['netdev', 'system'])
+    .optional()
+    .describe('OVS Bridge datapath_type: netdev (userspace, vfab\'s default) drops a frame too big for a tunnel silently; system (the Linux kernel datapath) also answers ICMP frag-needed / packet too big (Linux >= 5.9)'),
   ports: z.record(z.string(), portSchema).optional().describe('extra (non-VM) bridge ports: uplinks, patch ports'),
 });
 
