@@ -74,15 +74,14 @@ const tunnelConfig = {
   type: z.enum(['vxlan', 'geneve']).optional().describe('OVS Interface type: absent = a normal port; vxlan or geneve = a tunnel port'),
   remote_ip: z
     .string()
-    .superRefine((v, ctx) => {
-      if (v === 'flow' || IPV4_RE.test(v)) return;
+    .regex(new RegExp(`^(?:flow|${IPV4})$`), {
       // An IPv6 remote over the IPv4 underlay would mix address families in one tunnel (OVS refuses
       // a remote_ip/local_ip pair of different families too, lib/netdev-vport.c set_tunnel_config:
       // "'remote_ip' and 'local_ip' has to be of the same address family").
-      const msg = v.includes(':')
-        ? `${showValue(v)} is an IPv6 address, but host underlays are IPv4 (underlay: { ipv4: … }): a tunnel's remote_ip and local address must be one address family, and IPv6 underlays are not supported yet`
-        : `${showValue(v)} is not an IPv4 address (e.g. 192.0.2.2) or "flow"`;
-      ctx.addIssue({ code: 'custom', message: msg });
+      error: (iss) =>
+        typeof iss.input === 'string' && iss.input.includes(':')
+          ? `${showValue(iss.input)} is an IPv6 address, but host underlays are IPv4 (underlay: { ipv4: … }): a tunnel's remote_ip and local address must be one address family, and IPv6 underlays are not supported yet`
+          : `${showValue(iss.input)} is not an IPv4 address (e.g. 192.0.2.2) or "flow"`,
     })
     .optional()
     .describe('tunnel: the remote VTEP (its host underlay address), or "flow" to take it from the packet\'s tun_dst (set_field:…->tun_dst)'),
