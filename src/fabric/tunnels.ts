@@ -44,7 +44,7 @@ export function buildTunnels(ctx: FabricContext): void {
         const port = ctx.ports.get(p.path);
         if (!port) continue;
         const tlv = ctx.bridges.get(b.path)?.tlv;
-        tunnels.set(p.path, new TunnelPort({ port, underlay: ep, type: p.tunnel.type, remoteIp: p.tunnel.remoteIp, vni: p.tunnel.vni, dstPort: p.tunnel.dstPort, csum: p.tunnel.csum, hashSeed: seed, ...(tlv ? { tlv } : {}) }));
+        tunnels.set(p.path, new TunnelPort({ port, underlay: ep, type: p.tunnel.type, remoteIp: p.tunnel.remoteIp, vni: p.tunnel.vni, dstPort: p.tunnel.dstPort, csum: p.tunnel.csum, hashSeed: seed, datapath: b.datapathType ?? 'netdev', ...(tlv ? { tlv } : {}) }));
       }
     }
   }
@@ -54,7 +54,8 @@ export function buildTunnels(ctx: FabricContext): void {
     text: () =>
       [...tunnels].map(([k, t]) => {
         const c = t.counters;
-        const why = c.mtu_drops > 0 ? `; dropped ${c.mtu_drops} too big for the underlay (frame + 36 > underlay MTU ${t.underlayMtu}: reason mtu)` : '';
+        const pmtud = t.datapath === 'system' ? `; answered ${c.pmtud_icmp_sent} with ICMP frag-needed or packet too big (next-hop MTU ${t.tunnelMtu}, datapath_type system)` : '; no ICMP back (datapath_type netdev: senders never learn the path MTU)';
+        const why = c.mtu_drops > 0 ? `; dropped ${c.mtu_drops} too big for the underlay (frame + 36 > underlay MTU ${t.underlayMtu}: reason mtu)${pmtud}` : '';
         return `${k}: encapsulated ${c.encapsulated}, decapsulated ${c.decapsulated}${why}`;
       }),
   });

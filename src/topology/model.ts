@@ -90,6 +90,8 @@ export interface BridgeModel {
   strict?: boolean;
   /** `tlv_map:` (ovs-ofctl add-tlv-map text): the tun_metadataN fields (vswitch/tun-metadata.ts). */
   tlvMap?: string;
+  /** OVS datapath_type (host bridges with tunnel ports care): absent = netdev. */
+  datapathType?: 'netdev' | 'system';
   ports: BridgePortModel[];
   yaml: YamlPath;
 }

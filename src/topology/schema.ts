@@ -73,7 +73,16 @@ const zVni = z
 const tunnelConfig = {
   type: z.enum(['vxlan', 'geneve']).optional().describe('OVS Interface type: absent = a normal port; vxlan or geneve = a tunnel port'),
   remote_ip: z
-    .union([z.literal('flow'), zIpv4()])
+    .string()
+    .regex(new RegExp(`^(?:flow|${IPV4})$`), {
+      // An IPv6 remote over the IPv4 underlay would mix address families in one tunnel (OVS refuses
+      // a remote_ip/local_ip pair of different families too, lib/netdev-vport.c set_tunnel_config:
+      // "'remote_ip' and 'local_ip' has to be of the same address family").
+      error: (iss) =>
+        typeof iss.input === 'string' && iss.input.includes(':')
+          ? `${showValue(iss.input)} is an IPv6 address, but host underlays are IPv4 (underlay: { ipv4: … }): a tunnel's remote_ip and local address must be one address family, and IPv6 underlays are not supported yet`
+          : `${showValue(iss.input)} is not an IPv4 address (e.g. 192.0.2.2) or "flow"`,
+    })
     .optional()
     .describe('tunnel: the remote VTEP (its host underlay address), or "flow" to take it from the packet\'s tun_dst (set_field:…->tun_dst)'),
   key: z
@@ -120,6 +129,10 @@ const flowsConfig = {
 export const bridgeSchema = z.strictObject({
   ...flowsConfig,
   ...openflowBridgeConfig,
+  datapath_type: z
+    .enum(['netdev', 'system'])
+    .optional()
+    .describe('OVS Bridge datapath_type: netdev (userspace, vfab\'s default) drops a frame too big for a tunnel silently; system (the Linux kernel datapath) also answers ICMP frag-needed / packet too big (Linux >= 5.9)'),
   ports: z.record(z.string(), portSchema).optional().describe('extra (non-VM) bridge ports: uplinks, patch ports'),
 });
 

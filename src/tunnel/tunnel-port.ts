@@ -19,8 +19,11 @@
  * `vport-vxlan` with ovs's `tunnel_key`): TTL 64, TOS 0, DF set (`options:df_default=true`), UDP
  * checksum zero over IPv4 unless `csum: true`, source port from the inner flow hash in Linux's
  * `udp_flow_src_port` range. A frame that does not fit the underlay MTU after the 50 bytes of
- * encapsulation is dropped and counted `mtu` on the tunnel port: OVS sends no ICMP for it
- * (documented in docs/overlay.md).
+ * encapsulation is dropped and counted `mtu` on the tunnel port: OVS's userspace datapath sends no
+ * ICMP for it; with the bridge's `datapath_type: system` (the kernel datapath) the port also answers
+ * ICMP frag-needed / packet too big as Linux ≥ 5.9 does (pmtudReply; docs/overlay.md). Geneve
+ * options count against the MTU, as the kernel's geneve_xmit_skb passes `GENEVE_IPV4_HLEN +
+ * info->options_len` to skb_tunnel_check_pmtu.
  *
  * Geneve options (tun_metadata*): on encap the bridge's present fields (TunnelMeta.options, in
  * field order) become options; on decap an option the bridge's TLV map maps is passed on for its
@@ -34,6 +37,7 @@ import { flowHash } from '../router/routes.js';
 import { encapVxlan, parseVxlan, udpFlowSrcPort, VXLAN_OVERHEAD, type OuterHeaders } from '../wire/vxlan.js';
 import { encapGeneve, parseGeneve, GENEVE_CRITICAL, GENEVE_OPTIONS_MAX, type GeneveOption } from '../wire/geneve.js';
 import { readU32 } from '../wire/ipv4-frame.js';
+import { tunnelPmtudReply } from '../wire/tunnel-pmtud.js';
 import type { UnderlayEndpoint } from './underlay.js';
 import { OuterTemplate } from './outer-template.js';
 
@@ -53,6 +57,12 @@ export interface TunnelPortOptions {
   hashSeed: number;
   /** The bridge's TLV map (Geneve options it understands; vswitch/tun-metadata.ts TlvTable). */
   tlv?: GeneveOptionMap;
+  /**
+   * The bridge's OVS datapath (vswitch.xml Bridge `datapath_type`): `netdev` (userspace, the
+   * default here) drops an oversize frame silently; `system` (the kernel datapath, Linux ≥ 5.9)
+   * also answers it with ICMP frag-needed / ICMPv6 packet too big (wire/tunnel-pmtud.ts).
+   */
+  datapath?: 'netdev' | 'system';
 }
 
 /** Which Geneve options a bridge maps to fields, and their data length. */
@@ -65,10 +75,12 @@ export interface TunnelCounters {
   decapsulated: number;
   /** Frames too big for the underlay after encapsulation (also the port's `mtu` drops). */
   mtu_drops: number;
+  /** ICMP frag-needed / ICMPv6 packet-too-big messages answered for them (datapath_type system). */
+  pmtud_icmp_sent: number;
 }
 
 export class TunnelPort implements FrameReceiver {
-  readonly counters: TunnelCounters = { encapsulated: 0, decapsulated: 0, mtu_drops: 0 };
+  readonly counters: TunnelCounters = { encapsulated: 0, decapsulated: 0, mtu_drops: 0, pmtud_icmp_sent: 0 };
   readonly type: TunnelType;
   /** Scratch outer-header record (one per port; encapsulation is synchronous). */
   private readonly outer: OuterHeaders;
@@ -78,6 +90,20 @@ export class TunnelPort implements FrameReceiver {
   /** The underlay MTU this tunnel sends into (for the summary's explanation). */
   get underlayMtu(): number {
     return this.o.underlay.mtu;
+  }
+
+  /** The bridge's datapath type (the summary explains the drops by it). */
+  get datapath(): 'netdev' | 'system' {
+    return this.o.datapath ?? 'netdev';
+  }
+
+  /**
+   * The largest inner network packet (frame minus its Ethernet header) that fits: the underlay MTU
+   * minus Linux's tunnel headroom (`vxlan_headroom` / `GENEVE_IPV4_HLEN`: outer IPv4 20 + UDP 8 +
+   * VXLAN/Geneve 8 + the inner Ethernet 14 = 50). vfab's Geneve ports send no options.
+   */
+  get tunnelMtu(): number {
+    return this.o.underlay.mtu - VXLAN_OVERHEAD;
   }
 
   constructor(private readonly o: TunnelPortOptions) {
@@ -117,9 +143,10 @@ export class TunnelPort implements FrameReceiver {
       o.port.drop('geneve-options-too-long', inner);
       return;
     }
-    if (inner.length + VXLAN_OVERHEAD + optLen - 14 > o.underlay.mtu) {
+    if (inner.length - 14 + optLen > this.tunnelMtu) {
       this.counters.mtu_drops++;
       o.port.drop('mtu', inner);
+      if (o.datapath === 'system') this.pmtudReply(inner, remote, vni, optLen);
       return;
     }
     const h = this.outer;
@@ -149,6 +176,20 @@ export class TunnelPort implements FrameReceiver {
     });
     if (!ok) o.port.drop('no-route', inner);
     else this.counters.encapsulated++;
+  }
+
+  /**
+   * The kernel datapath's answer to an oversize frame (skb_tunnel_check_pmtu with reply = an OVS
+   * port): the ICMP is looped back by `vxlan_encap_bypass` / geneve's equivalent and received on
+   * this tunnel port as if from `remote` (tun_src = remote, tun_dst = local, tun_id = the VNI), one
+   * event later (netif_rx queues it for the next softirq, never inside the sender's transmit).
+   */
+  private pmtudReply(inner: Frame, remote: number, vni: number, optLen: number): void {
+    const reply = tunnelPmtudReply(inner, this.tunnelMtu - optLen);
+    if (reply === undefined) return;
+    this.counters.pmtud_icmp_sent++;
+    const tunnel: TunnelMeta = { idHi: 0, idLo: vni, src: remote, dst: this.o.underlay.ipv4 };
+    this.o.underlay.sim.schedule(0, () => this.o.port.receive(reply, { hops: 0, tunnel }));
   }
 
   private decap(ip: Uint8Array): void {
