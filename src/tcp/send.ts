@@ -156,19 +156,20 @@ export abstract class ConnectionSend extends ConnectionTimers {
     }
     const dataEnd = this.sbuf.end;
     const wndRight = this.sndUna + this.sndWnd;
+    const mss = this.currentMss();
     let sent = false;
     while (this.sndNxt < dataEnd) {
       if (this.inFlight() >= cwnd) {
         this.cwndLimited = true;
         break;
       }
-      const len = Math.min(this.sndMss, dataEnd - this.sndNxt);
+      const len = Math.min(mss, dataEnd - this.sndNxt);
       // Linux tcp_snd_wnd_test: the whole segment must fit the peer's window (else wait or probe).
       if (this.sndNxt + len > wndRight) break;
       // Nagle (RFC 9293 §3.7.4) with Minshall's variant as Linux (tcp_nagle_check,
       // tcp_minshall_check): a short segment waits only while an earlier short one is unacknowledged.
-      if (len < this.sndMss && this.cfg.nagle && this.sndSml > this.sndUna && !(this.finQueued && this.sndNxt + len === this.finOff)) break;
-      if (len < this.sndMss) this.sndSml = this.sndNxt + len;
+      if (len < mss && this.cfg.nagle && this.sndSml > this.sndUna && !(this.finQueued && this.sndNxt + len === this.finOff)) break;
+      if (len < mss) this.sndSml = this.sndNxt + len;
       const start = this.sndNxt;
       const end = start + len;
       const withFin = this.finQueued && end === this.finOff;
@@ -201,6 +202,15 @@ export abstract class ConnectionSend extends ConnectionTimers {
     else if (this.state === 'CLOSE_WAIT') this.state = 'LAST_ACK';
   }
 
+  /** Splits scoreboard segment `s` at stream offset `at` (Linux tcp_fragment, tcp_adjust_pcount). */
+  protected fragment(s: Seg, at: number): void {
+    const tail: Seg = { start: at, end: s.end, sentAt: s.sentAt, retrans: false, sacked: false, lost: s.lost, everRetrans: s.everRetrans };
+    s.end = at;
+    this.segs.splice(this.segIndexFrom(s.start) + 1, 0, tail);
+    this.packetsOut++;
+    if (tail.lost) this.lostOut++;
+  }
+
   protected pushSeg(start: number, end: number): void {
     // Records of acknowledged segments are recycled (recovery.ts): no allocation per segment.
     const s = this.segFree.pop();
@@ -219,7 +229,27 @@ export abstract class ConnectionSend extends ConnectionTimers {
     this.packetsOut++;
   }
 
+  /**
+   * The payload a data segment sent now may carry (Linux tcp_current_mss): the MSS less the
+   * options beyond those it was sized for. SACK blocks (present while our receive side holds
+   * out-of-order data) take 4 + 8·n bytes of option space (tcp_established_options), and Linux
+   * shrinks the payload by as much so the segment still fits the path MTU. Without this a
+   * full-MSS segment sent while SACKing is 1500 + 12..28 bytes long and the IP layer drops it
+   * (an MTU drop on every retransmission of it: the connection never recovers).
+   */
+  protected currentMss(): number {
+    if (!this.sackOk || this.reasm.empty) return this.sndMss;
+    const n = Math.min(this.reasm.count, this.tsOk ? 3 : 4);
+    return Math.max(1, this.sndMss - segOptionsLen(false, n));
+  }
+
   protected retransmit(s: Seg): void {
+    // Linux __tcp_retransmit_skb: a segment longer than the current MSS (SACK blocks now take
+    // room it had) is split first (tcp_fragment); the tail keeps the head's marks (lost) and is
+    // a segment of its own in the scoreboard, retransmitted when cwnd allows.
+    const mss = this.currentMss();
+    const hasFin = this.finQueued && s.end === this.finOff + 1;
+    if ((hasFin ? s.end - 1 : s.end) - s.start > mss) this.fragment(s, s.start + mss);
     const dataEnd = this.finQueued && s.end === this.finOff + 1 ? s.end - 1 : s.end;
     if (dataEnd > s.start) this.sendData(s.start, dataEnd, true);
     else this.sendControl(FIN | ACK, s.start);
