@@ -74,7 +74,10 @@ export function createImage(name: string, opts: CreateOptions, provider: Backend
     const pre = opts.preallocation ?? 'off';
     if (format === 'raw') {
       RawLayer.create(backend, size);
-      if (pre === 'falloc' || pre === 'full') fillZeros(backend, 0, size);
+      // full writes zeros; falloc's unwritten extents read as holes (see resizeImage): sparse.
+      // block/file-posix.c allocate_first_block: falloc also writes the first 4 KiB.
+      if (pre === 'full') fillZeros(backend, 0, size);
+      else if (pre === 'falloc') fillZeros(backend, 0, Math.min(4096, size));
       backend.close();
       return;
     }

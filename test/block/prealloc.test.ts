@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, expect, it } from 'vitest';
 import DiskCreate from '../../src/commands/disk/create.js';
+import DiskResize from '../../src/commands/disk/resize.js';
 import { describeWithTools } from '../helpers/tools.js';
 import { cli } from '../helpers/cli.js';
 
@@ -78,8 +79,11 @@ describeWithTools(['qemu-img'], 'disk create -o preallocation vs qemu-img create
     for (const mode of ['falloc', 'full']) {
       const v = await cli(DiskCreate, ['-q', '-f', 'raw', '-o', `preallocation=${mode}`, f(`r-${mode}.raw`), '1M']);
       expect(v.code, v.err).toBe(0);
-      expect(qemu(['map', '--output=json', '-f', 'raw', f(`r-${mode}.raw`)]).out).toContain('"zero": false, "data": true');
-      expect(statSync(f(`r-${mode}.raw`)).blocks * 512).toBeGreaterThanOrEqual(1 << 20);
+      expect(qemu(['create', '-q', '-f', 'raw', '-o', `preallocation=${mode}`, f(`rq-${mode}.raw`), '1M']).code).toBe(0);
+      const map = (n: string): string => qemu(['map', '--output=json', '-f', 'raw', f(n)]).out;
+      expect(map(`r-${mode}.raw`), mode).toBe(map(`rq-${mode}.raw`));
+      expect(statSync(f(`r-${mode}.raw`)).size).toBe(1 << 20);
+      if (mode === 'full') expect(statSync(f(`r-${mode}.raw`)).blocks * 512).toBeGreaterThanOrEqual(1 << 20);
     }
     for (const [fmt, mode] of [['raw', 'metadata'], ['qcow2', 'bogus'], ['raw', 'sparse']]) {
       const q = qemu(['create', '-q', '-f', fmt!, '-o', `preallocation=${mode}`, f(`q-${mode}.img`), '1M']);
@@ -90,5 +94,34 @@ describeWithTools(['qemu-img'], 'disk create -o preallocation vs qemu-img create
       expect(v.err, `${fmt} ${mode}`).toContain(msg);
       if (fmt === 'qcow2') expect(existsSync(f(`v-${mode}.img`))).toBe(false);
     }
+  });
+
+  it('resize --preallocation: raw falloc/full grow allocated; refusals with qemu-img\'s words and exit code', async () => {
+    for (const mode of ['falloc', 'full']) {
+      for (const t of ['q', 'v']) qemu(['create', '-q', '-f', 'raw', f(`${t}-rs.raw`), '1M']);
+      expect(qemu(['resize', '-q', '-f', 'raw', `--preallocation=${mode}`, f('q-rs.raw'), '3M']).code).toBe(0);
+      const v = await cli(DiskResize, ['-q', '-f', 'raw', `--preallocation=${mode}`, f('v-rs.raw'), '3M']);
+      expect(v.code, v.err).toBe(0);
+      expect(statSync(f('v-rs.raw')).size).toBe(statSync(f('q-rs.raw')).size);
+      expect(qemu(['map', '--output=json', '-f', 'raw', f('v-rs.raw')]).out).toBe(qemu(['map', '--output=json', '-f', 'raw', f('q-rs.raw')]).out);
+    }
+    qemu(['create', '-q', '-f', 'raw', f('r.raw'), '2M']);
+    qemu(['create', '-q', '-f', 'qcow2', f('r.qcow2'), '2M']);
+    const before = readFileSync(f('r.qcow2'));
+    for (const [file, args] of [
+      ['r.raw', ['--preallocation=bogus', '4M']],
+      ['r.raw', ['--shrink', '--preallocation=full', '1M']],
+      ['r.raw', ['--preallocation=falloc', '2M']],
+      ['r.raw', ['--preallocation=metadata', '4M']],
+      ['r.qcow2', ['--shrink', '--preallocation=metadata', '1M']],
+    ] as [string, string[]][]) {
+      const q = qemu(['resize', f(file), ...args.slice(0, -1), '--', args[args.length - 1]!]);
+      const v = await cli(DiskResize, [f(file), ...args]);
+      expect(q.code, `${file} ${args.join(' ')}: ${q.err}`).toBe(1);
+      expect(v.code, `${file} ${args.join(' ')}`).toBe(1);
+      expect(v.err).toContain(q.err.trim().split('\n').pop()!.replace(/^qemu-img: /, ''));
+    }
+    expect(readFileSync(f('r.qcow2')).equals(before)).toBe(true);
+    expect(statSync(f('r.raw')).size).toBe(2 << 20);
   });
 });
