@@ -54,6 +54,8 @@ const STORM_QUIET_NS = 1_000_000_000;
 export const MOVE_EVENTS_PER_S = 5;
 const NS_PER_S = 1_000_000_000;
 const LEARN = { mayLearn: true } as const;
+/** Learned match values per slab (see `learnedValue`). */
+const LEARN_SLAB_FLOWS = 256;
 const LEARN_TRACED = { mayLearn: true, trace: true } as const;
 
 /** Where a flow text starts in its file, and (for YAML scalars) where each of its offsets is. */
@@ -183,6 +185,10 @@ export class Bridge implements XBridge {
   flowsRemoved = 0;
   private readonly learnValue = new Int32Array(KEY_WORDS);
   private readonly learnMask = new Int32Array(KEY_WORDS);
+  /** The mask of the last flow each learn action added (learned flows share it). */
+  private readonly learnMasks = new WeakMap<LearnAction, Int32Array>();
+  private learnSlab = new Int32Array(0);
+  private learnSlabOff = 0;
   private traceHook: ((e: BridgeTraceEvent) => void) | null = null;
   /**
    * Called for each packet a rule sends to the controller (the OpenFlow channel turns it into a
@@ -435,17 +441,43 @@ export class Bridge implements XBridge {
       old.lastUsedNs = now;
       return;
     }
-    const f = learnedFlow(a, w);
+    // A new (or changed) flow: an incremental classifier insert. The match is the one just
+    // computed (learnedMatch fills exactly what learnedFlow would); flows of one learn action
+    // nearly always share a mask, so they share one (read-only) mask array too.
+    const f = learnedFlow(a, w, false);
+    let m = this.learnMasks.get(a);
+    if (m === undefined || !sameWords(m, mask)) {
+      m = mask.slice();
+      this.learnMasks.set(a, m);
+    }
     this.learnedFlows++;
     const rule = this.addRule({
       ...f,
-      matchText: formatMatch(f.value, f.mask),
+      value: this.learnedValue(value),
+      mask: m,
+      matchText: formatMatch(value, mask),
       actionsText: formatActions(f.actions),
       location: { file: `${this.path} learn`, line: 0, col: 0 },
       warnings: [],
       ...(a.sendFlowRem ? { flags: ['send_flow_rem'] } : {}),
     });
     rule.learnSig = sig;
+  }
+
+  /**
+   * A copy of a learned flow's match value, carved from a shared slab: a typed array this size
+   * gets its own off-heap buffer (~0.5 µs to allocate and to collect), a view of a slab does not.
+   * A slab lives while any of its LEARN_SLAB_FLOWS values does (bounded: ≤ 72 KiB per live slab).
+   */
+  private learnedValue(v: Int32Array): Int32Array {
+    if (this.learnSlabOff + KEY_WORDS > this.learnSlab.length) {
+      this.learnSlab = new Int32Array(KEY_WORDS * LEARN_SLAB_FLOWS);
+      this.learnSlabOff = 0;
+    }
+    const out = this.learnSlab.subarray(this.learnSlabOff, this.learnSlabOff + KEY_WORDS);
+    out.set(v);
+    this.learnSlabOff += KEY_WORDS;
+    return out;
   }
 
   private portNumber(name: string): number | undefined {
@@ -924,6 +956,11 @@ export class Bridge implements XBridge {
     }
     return `${lines.join('\n')}\n`;
   }
+}
+
+function sameWords(a: Int32Array, b: Int32Array): boolean {
+  for (let i = 0; i < KEY_WORDS; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 /** Whether an action list (clones included) outputs to one of `ids`. */

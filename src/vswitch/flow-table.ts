@@ -59,8 +59,11 @@ export class FlowTables {
   readonly tables = new Map<number, Classifier<FlowRule>>();
   /** Bumped on every add/remove (callers fold it into their cache generation). */
   generation = 0;
-  /** Rules by (table, priority, match), to replace an identical flow as OFPFC_ADD does. */
-  private readonly byIdentity = new Map<string, FlowRule>();
+  /**
+   * Rules by (table, priority, match), to replace an identical flow as OFPFC_ADD does: keyed by
+   * a number hash of the identity (no string built per `learn`), each bucket verified word by word.
+   */
+  private readonly byIdentity = new Map<number, FlowRule[]>();
   /** Called after a rule left the tables (the OpenFlow channel sends FLOW_REMOVED from here). */
   onRemoved: ((rule: FlowRule, reason: FlowRemoveReason) => void) | null = null;
 
@@ -92,10 +95,12 @@ export class FlowTables {
       this.tables.set(p.table, cls);
     }
     // ovs-ofctl add-flow with an identical match and priority replaces the rule (OFPFC_ADD).
-    const id = identity(rule);
-    const old = this.byIdentity.get(id);
+    const old = this.find(rule.table, rule.priority, rule.value, rule.mask);
     if (old) this.remove(old, 'replace');
-    this.byIdentity.set(id, rule);
+    const id = identityHash(rule.table, rule.priority, rule.value, rule.mask);
+    const bucket = this.byIdentity.get(id);
+    if (bucket) bucket.push(rule);
+    else this.byIdentity.set(id, [rule]);
     cls.insert(rule);
     this.generation++;
     return rule;
@@ -103,13 +108,21 @@ export class FlowTables {
 
   /** The rule with exactly this table, priority and match (OpenFlow's "identical flow"), if any. */
   find(table: number, priority: number, value: Int32Array, mask: Int32Array): FlowRule | undefined {
-    return this.byIdentity.get(identityOf(table, priority, value, mask));
+    const bucket = this.byIdentity.get(identityHash(table, priority, value, mask));
+    if (bucket === undefined) return undefined;
+    for (const r of bucket) if (r.table === table && r.priority === priority && sameMatch(r, value, mask)) return r;
+    return undefined;
   }
 
   remove(rule: FlowRule, reason: FlowRemoveReason = 'delete'): void {
     if (rule.removed) return;
-    const id = identity(rule);
-    if (this.byIdentity.get(id) === rule) this.byIdentity.delete(id);
+    const id = identityHash(rule.table, rule.priority, rule.value, rule.mask);
+    const bucket = this.byIdentity.get(id);
+    const at = bucket ? bucket.indexOf(rule) : -1;
+    if (at >= 0) {
+      if (bucket!.length === 1) this.byIdentity.delete(id);
+      else bucket!.splice(at, 1);
+    }
     this.tables.get(rule.table)?.remove(rule);
     rule.removed = true;
     this.generation++;
@@ -195,13 +208,23 @@ export class FlowTables {
   }
 }
 
-function identity(r: { table: number; priority: number; value: Int32Array; mask: Int32Array }): string {
-  return identityOf(r.table, r.priority, r.value, r.mask);
+/** (table, priority, match) hashed; only the masked words (most of the 71 are wildcards). */
+function identityHash(table: number, priority: number, value: Int32Array, mask: Int32Array): number {
+  let h = Math.imul(table ^ 0x5bd1e995, 0x9e3779b1) ^ priority;
+  for (let i = 0; i < mask.length; i++) {
+    const m = mask[i]!;
+    if (m === 0) continue;
+    h = Math.imul(h ^ i, 0x9e3779b1);
+    h = Math.imul(h ^ m, 0x85ebca6b);
+    h = Math.imul(h ^ value[i]!, 0xc2b2ae35);
+  }
+  return h ^ (h >>> 16);
 }
 
-/** (table, priority, match) as a key; only the masked words (most of the 71 are wildcards). */
-function identityOf(table: number, priority: number, value: Int32Array, mask: Int32Array): string {
-  let k = `${table}/${priority}`;
-  for (let i = 0; i < mask.length; i++) if (mask[i] !== 0) k += `/${i}:${mask[i]}:${value[i]}`;
-  return k;
+function sameMatch(r: FlowRule, value: Int32Array, mask: Int32Array): boolean {
+  const rm = r.mask;
+  const rv = r.value;
+  const n = Math.max(rm.length, mask.length);
+  for (let i = 0; i < n; i++) if ((rm[i] ?? 0) !== (mask[i] ?? 0) || (rv[i] ?? 0) !== (value[i] ?? 0)) return false;
+  return true;
 }

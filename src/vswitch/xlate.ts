@@ -405,13 +405,16 @@ function ctContext(ctx: Ctx): CtCtx {
 
 function runRule(ctx: Ctx, rule: FlowRule, table: number): void {
   ctx.res.rules.push(rule);
-  const head = `${rule.matchText === '' ? '' : `${rule.matchText}, `}priority ${rule.priority}${rule.cookie !== 0n ? `, cookie 0x${rule.cookie.toString(16)}` : ''}`;
-  log(ctx, `${table}. ${head}`);
-  log(ctx, `   ${rule.actionsText}`);
   // xlate_report_table: the table node joins the current list; the rule's actions go under it.
   const saved = ctx.tr;
-  const subs = report(ctx, 'table', `${String(table).padStart(2)}. ${head}`);
-  if (subs !== null) ctx.tr = subs;
+  if (ctx.res.log !== null || saved !== null) {
+    // Texts only when traced (a plain translation builds no strings).
+    const head = `${rule.matchText === '' ? '' : `${rule.matchText}, `}priority ${rule.priority}${rule.cookie !== 0n ? `, cookie 0x${rule.cookie.toString(16)}` : ''}`;
+    log(ctx, `${table}. ${head}`);
+    log(ctx, `   ${rule.actionsText}`);
+    const subs = report(ctx, 'table', `${String(table).padStart(2)}. ${head}`);
+    if (subs !== null) ctx.tr = subs;
+  }
   if (rule.actions.length === 0) {
     noteDrop(ctx, 'drop-action');
     report(ctx, 'action', 'drop');
