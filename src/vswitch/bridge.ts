@@ -30,9 +30,8 @@ import { emptyFlowKey } from '../wire/flow-key.js';
 import { FlowCache } from './classifier.js';
 import { KEY_WORDS, OFPP_LOCAL, PACKET_WORDS, W_IN_PORT, W_TUN_DST, W_TUN_ID, W_TUN_SRC, W_VLAN_TCI, formatMac, keyWordsFromFlowKey, keyWordsFromFrame } from './fields.js';
 import { parseFlowMod, parseFlows, type FlowModCommand, type FlowWarning, type ParsedFlowMod } from './flow-parser.js';
-import { formatActions } from './actions.js';
+import { formatActions, type Action } from './actions.js';
 import { learnedFlow, learnedMatch, type LearnAction } from './learn.js';
-import { formatMatch } from './match-format.js';
 import type { OfVersion } from './flow-syntax.js';
 import { FlowTables, type FlowRule, type FlowStats } from './flow-table.js';
 import { MacTable, type MacEntry } from './mac-learning.js';
@@ -54,6 +53,7 @@ const STORM_QUIET_NS = 1_000_000_000;
 export const MOVE_EVENTS_PER_S = 5;
 const NS_PER_S = 1_000_000_000;
 const LEARN = { mayLearn: true } as const;
+const SEND_FLOW_REM = ['send_flow_rem'];
 /** Learned match values per slab (see `learnedValue`). */
 const LEARN_SLAB_FLOWS = 256;
 const LEARN_TRACED = { mayLearn: true, trace: true } as const;
@@ -185,8 +185,9 @@ export class Bridge implements XBridge {
   flowsRemoved = 0;
   private readonly learnValue = new Int32Array(KEY_WORDS);
   private readonly learnMask = new Int32Array(KEY_WORDS);
-  /** The mask of the last flow each learn action added (learned flows share it). */
-  private readonly learnMasks = new WeakMap<LearnAction, Int32Array>();
+  /** Per learn action: the mask and (for the last learned values) the actions its flows share. */
+  private readonly learnMemo = new WeakMap<LearnAction, { mask: Int32Array; sig: string | null; actions: Action[]; actionsText: string }>();
+  private readonly learnLocation: { file: string; line: number; col: number };
   private learnSlab = new Int32Array(0);
   private learnSlabOff = 0;
   private traceHook: ((e: BridgeTraceEvent) => void) | null = null;
@@ -208,6 +209,7 @@ export class Bridge implements XBridge {
 
   constructor(opts: BridgeOptions) {
     this.path = opts.path;
+    this.learnLocation = { file: `${opts.path} learn`, line: 0, col: 0 };
     this.sim = opts.sim;
     this.events = opts.events;
     this.parseOpts = {
@@ -333,8 +335,8 @@ export class Bridge implements XBridge {
     return parsed.map((p) => this.addRule(p));
   }
 
-  private addRule(p: Parameters<FlowTables['add']>[0]): FlowRule {
-    const rule = this.flowTables.add(p, this.sim.now);
+  private addRule(p: Parameters<FlowTables['add']>[0], lazyMatch = false): FlowRule {
+    const rule = this.flowTables.add(p, this.sim.now, lazyMatch);
     if (rule.hardTimeout > 0) {
       // ofproto.c ofproto_rule_expire: hard timeouts count from the last add/modify.
       const check = (): void => {
@@ -442,25 +444,36 @@ export class Bridge implements XBridge {
       return;
     }
     // A new (or changed) flow: an incremental classifier insert. The match is the one just
-    // computed (learnedMatch fills exactly what learnedFlow would); flows of one learn action
-    // nearly always share a mask, so they share one (read-only) mask array too.
-    const f = learnedFlow(a, w, false);
-    let m = this.learnMasks.get(a);
-    if (m === undefined || !sameWords(m, mask)) {
-      m = mask.slice();
-      this.learnMasks.set(a, m);
+    // computed (learnedMatch fills exactly what learnedFlow would). Flows of one learn action
+    // nearly always share a mask, and share their actions whenever the learned values (`sig`:
+    // everything the actions depend on) are the same, so those are built once and shared
+    // (read-only) by the flows.
+    let memo = this.learnMemo.get(a);
+    if (memo === undefined) {
+      memo = { mask: mask.slice(), sig: null, actions: [], actionsText: '' };
+      this.learnMemo.set(a, memo);
+    } else if (!sameWords(memo.mask, mask)) memo.mask = mask.slice();
+    if (memo.sig !== sig) {
+      memo.actions = learnedFlow(a, w, false).actions;
+      memo.actionsText = formatActions(memo.actions);
+      memo.sig = sig;
     }
     this.learnedFlows++;
     const rule = this.addRule({
-      ...f,
+      table: a.table,
+      priority: a.priority,
+      idleTimeout: a.idleTimeout,
+      hardTimeout: a.hardTimeout,
+      cookie: a.cookie,
       value: this.learnedValue(value),
-      mask: m,
-      matchText: formatMatch(value, mask),
-      actionsText: formatActions(f.actions),
-      location: { file: `${this.path} learn`, line: 0, col: 0 },
+      mask: memo.mask,
+      actions: memo.actions,
+      matchText: '', // formatted when first read (dump-flows, events)
+      actionsText: memo.actionsText,
+      location: this.learnLocation,
       warnings: [],
-      ...(a.sendFlowRem ? { flags: ['send_flow_rem'] } : {}),
-    });
+      ...(a.sendFlowRem ? { flags: SEND_FLOW_REM } : {}),
+    }, true);
     rule.learnSig = sig;
   }
 

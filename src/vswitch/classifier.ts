@@ -97,6 +97,9 @@ export class Classifier<R extends ClsRule> {
   private n = 0;
   /** Subtables with duplicate entry hashes (see `lookup`). */
   private dupHashes = 0;
+  /** The mask array of the last insert and its subtable (a subtable left empty is gone: count 0). */
+  private lastMask: Int32Array | null = null;
+  private lastSt: Subtable<R> | undefined = undefined;
   /** Subtable order or stage lists are stale (set by insert/remove, fixed by the next lookup). */
   private dirty = false;
 
@@ -145,9 +148,11 @@ export class Classifier<R extends ClsRule> {
     }
     if (this.nextSeq >= MAX_SEQ) this.renumber();
     r.seq = this.nextSeq++;
-    const mk = maskKey(r.mask);
-    let st = this.byMask.get(mk);
+    // Rules often arrive with the very mask array of the previous one (learned flows share it).
+    let st = r.mask === this.lastMask ? this.lastSt : undefined;
+    if (st === undefined || st.count === 0 || !sameMask(st.mask, r.mask)) st = this.byMask.get(maskKey(r.mask));
     if (!st) {
+      const mk = maskKey(r.mask);
       st = this.newSubtable(Int32Array.from(r.mask));
       this.byMask.set(mk, st);
       this.subtables.push(st);
@@ -157,6 +162,8 @@ export class Classifier<R extends ClsRule> {
     const ms = st.minSeqAtMax;
     const dups = st.dupHashes;
     st.insert(r);
+    this.lastMask = r.mask;
+    this.lastSt = st;
     this.n++;
     this.settle(st, mp, ms, dups);
   }

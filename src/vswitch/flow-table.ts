@@ -11,6 +11,7 @@ import type { SourceLocation } from '../errors.js';
 import type { Action } from './actions.js';
 import { Classifier, type ClsRule } from './classifier.js';
 import type { ParsedFlow } from './flow-parser.js';
+import { formatMatch } from './match-format.js';
 
 export interface FlowRule extends ClsRule {
   table: number;
@@ -32,6 +33,56 @@ export interface FlowRule extends ClsRule {
   learnSig?: string;
   /** `send_flow_rem`: a controller would get an OFPT_FLOW_REMOVED when the flow goes. */
   sendFlowRem: boolean;
+}
+
+/** FlowTables' rules: one class, so every rule has one shape (a learned flow's text is lazy). */
+class Rule implements FlowRule {
+  priority: number;
+  seq = 0;
+  value: Int32Array;
+  mask: Int32Array;
+  table: number;
+  cookie: bigint;
+  idleTimeout: number;
+  hardTimeout: number;
+  actions: Action[];
+  actionsText: string;
+  location: SourceLocation;
+  nPackets = 0;
+  nBytes = 0;
+  createdNs: number;
+  modifiedNs: number;
+  lastUsedNs: number;
+  removed = false;
+  learnSig?: string;
+  sendFlowRem: boolean;
+  private text: string | null;
+
+  constructor(p: ParsedFlow, nowNs: number, matchText: string | null) {
+    this.priority = p.priority;
+    this.value = p.value;
+    this.mask = p.mask;
+    this.table = p.table;
+    this.cookie = p.cookie;
+    this.idleTimeout = p.idleTimeout;
+    this.hardTimeout = p.hardTimeout;
+    this.actions = p.actions;
+    this.actionsText = p.actionsText;
+    this.location = p.location;
+    this.createdNs = nowNs;
+    this.modifiedNs = nowNs;
+    this.lastUsedNs = nowNs;
+    this.sendFlowRem = p.flags?.includes('send_flow_rem') ?? false;
+    this.text = matchText;
+  }
+
+  get matchText(): string {
+    return (this.text ??= formatMatch(this.value, this.mask));
+  }
+
+  set matchText(t: string) {
+    this.text = t;
+  }
 }
 
 export interface FlowStats {
@@ -67,28 +118,12 @@ export class FlowTables {
   /** Called after a rule left the tables (the OpenFlow channel sends FLOW_REMOVED from here). */
   onRemoved: ((rule: FlowRule, reason: FlowRemoveReason) => void) | null = null;
 
-  add(p: ParsedFlow, nowNs: number): FlowRule {
-    const rule: FlowRule = {
-      priority: p.priority,
-      seq: 0,
-      value: p.value,
-      mask: p.mask,
-      table: p.table,
-      cookie: p.cookie,
-      idleTimeout: p.idleTimeout,
-      hardTimeout: p.hardTimeout,
-      actions: p.actions,
-      matchText: p.matchText,
-      actionsText: p.actionsText,
-      location: p.location,
-      nPackets: 0,
-      nBytes: 0,
-      createdNs: nowNs,
-      modifiedNs: nowNs,
-      lastUsedNs: nowNs,
-      removed: false,
-      sendFlowRem: p.flags?.includes('send_flow_rem') ?? false,
-    };
+  /**
+   * `lazyMatch`: the rule's `matchText` is formatted from its match when first read (learned
+   * flows: thousands a second are added, few are ever printed); `p.matchText` is ignored.
+   */
+  add(p: ParsedFlow, nowNs: number, lazyMatch = false): FlowRule {
+    const rule: FlowRule = new Rule(p, nowNs, lazyMatch ? null : p.matchText);
     let cls = this.tables.get(p.table);
     if (!cls) {
       cls = new Classifier<FlowRule>();
