@@ -130,6 +130,8 @@ interface PortRec extends XPort {
 
 interface Cached {
   res: XlateResult;
+  /** `flowTables.stamps` of `res.tables` when translated: a table changed since ⇒ stale. */
+  stamps: Float64Array;
 }
 
 export interface BridgeProcessResult {
@@ -827,7 +829,7 @@ export class Bridge implements XBridge {
     // key does not capture, so such frames are never cached.
     const tags = readTags(frame);
     const uncachable = tags.n > 1 || (tags.n === 1 && tags.tpid0 !== 0x8100);
-    let res = cache !== null && !uncachable ? (cache.get(words)?.res ?? null) : null;
+    let res = cache !== null && !uncachable ? (cache.get(words, undefined, this.tablesUnchanged)?.res ?? null) : null;
     if (res !== null && this.sim.now >= res.validUntilNs) res = null; // a MAC entry it used aged out
     if (res !== null) {
       const l = res.learns;
@@ -847,7 +849,7 @@ export class Bridge implements XBridge {
         res.final = Int32Array.from(this.state.words);
       } else res = xlate(this, this.state, opts);
       this.syncCache();
-      if (cache !== null && !uncachable && !res.uncachable) cache.set(words, { res });
+      if (cache !== null && !uncachable && !res.uncachable) cache.set(words, { res, stamps: this.stampsOf(res.tables) });
     }
     if (res.meters.length > 0 && opts.mayLearn) res = this.runMeters(res, frame.length);
     if (opts.mayLearn) {
@@ -917,8 +919,30 @@ export class Bridge implements XBridge {
     return res;
   }
 
+  /** The current stamps of `tables` (see FlowTables.stamps). */
+  private stampsOf(tables: readonly number[]): Float64Array {
+    const st = this.flowTables.stamps;
+    const out = new Float64Array(tables.length);
+    for (let i = 0; i < tables.length; i++) out[i] = st[tables[i]! & 255]!;
+    return out;
+  }
+
+  /**
+   * Whether no table a cached translation looked up has changed since: a flow added, removed or
+   * modified elsewhere (a `learn` into a table this packet never reaches) leaves it valid, as
+   * OVS's revalidators keep the datapath flows a change cannot affect.
+   */
+  private readonly tablesUnchanged = (c: Cached): boolean => {
+    const st = this.flowTables.stamps;
+    const t = c.res.tables;
+    for (let i = 0; i < t.length; i++) if (st[t[i]! & 255] !== c.stamps[i]) return false;
+    return true;
+  };
+
   private syncCache(): void {
-    const ft = this.flowTables.generation;
+    // Table changes are checked per entry (stamps); only changes made behind FlowTables' back
+    // (generation bumped without a stamp) drop everything.
+    const ft = this.flowTables.generation - this.flowTables.stamped;
     const mg = this.mac.generation;
     const gg = this.groupTable.generation;
     // Fast-failover and watched buckets depend on port links, which change without telling the

@@ -111,6 +111,16 @@ export class FlowTables {
   /** Bumped on every add/remove (callers fold it into their cache generation). */
   generation = 0;
   /**
+   * Revalidation tags (OVS tags a datapath flow with what its translation consulted, and a
+   * change revalidates only the flows it can affect, not all): `stamps[t]` is the `generation`
+   * of table t's last change. A cached translation keeps the stamps of the tables it looked up
+   * and is stale once one differs. `stamped` counts the changes made here; a `generation` bumped
+   * by anyone else (an OpenFlow modify edits rules in place) is not covered by a stamp, so
+   * `generation - stamped` changing means: drop every cached translation.
+   */
+  readonly stamps = new Float64Array(256);
+  stamped = 0;
+  /**
    * Rules by (table, priority, match), to replace an identical flow as OFPFC_ADD does: keyed by
    * a number hash of the identity (no string built per `learn`), each bucket verified word by word.
    */
@@ -137,7 +147,7 @@ export class FlowTables {
     if (bucket) bucket.push(rule);
     else this.byIdentity.set(id, [rule]);
     cls.insert(rule);
-    this.generation++;
+    this.stamp(rule.table);
     return rule;
   }
 
@@ -160,7 +170,7 @@ export class FlowTables {
     }
     this.tables.get(rule.table)?.remove(rule);
     rule.removed = true;
-    this.generation++;
+    this.stamp(rule.table);
     this.onRemoved?.(rule, reason);
   }
 
@@ -169,6 +179,8 @@ export class FlowTables {
     this.tables.clear();
     this.byIdentity.clear();
     this.generation++;
+    this.stamped++;
+    this.stamps.fill(this.generation);
   }
 
   /**
@@ -200,7 +212,13 @@ export class FlowTables {
     r.actions = actions;
     r.actionsText = actionsText;
     if (cookie !== null) r.cookie = cookie;
+    this.stamp(r.table);
+  }
+
+  private stamp(table: number): void {
     this.generation++;
+    this.stamped++;
+    this.stamps[table & 255] = this.generation;
   }
 
   /** All rules: table ascending, then priority descending (dump-flows order). */
