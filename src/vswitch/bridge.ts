@@ -132,6 +132,8 @@ interface Cached {
   res: XlateResult;
   /** `flowTables.stamps` of `res.tables` when translated: a table changed since ⇒ stale. */
   stamps: Float64Array;
+  /** `flowTables.generation` when translated (unchanged ⇒ valid without looking at stamps). */
+  gen: number;
 }
 
 export interface BridgeProcessResult {
@@ -849,7 +851,7 @@ export class Bridge implements XBridge {
         res.final = Int32Array.from(this.state.words);
       } else res = xlate(this, this.state, opts);
       this.syncCache();
-      if (cache !== null && !uncachable && !res.uncachable) cache.set(words, { res, stamps: this.stampsOf(res.tables) });
+      if (cache !== null && !uncachable && !res.uncachable) cache.set(words, { res, stamps: this.stampsOf(res.tables), gen: this.flowTables.generation });
     }
     if (res.meters.length > 0 && opts.mayLearn) res = this.runMeters(res, frame.length);
     if (opts.mayLearn) {
@@ -933,6 +935,7 @@ export class Bridge implements XBridge {
    * OVS's revalidators keep the datapath flows a change cannot affect.
    */
   private readonly tablesUnchanged = (c: Cached): boolean => {
+    if (c.gen === this.flowTables.generation) return true; // no flow changed at all since
     const st = this.flowTables.stamps;
     const t = c.res.tables;
     for (let i = 0; i < t.length; i++) if (st[t[i]! & 255] !== c.stamps[i]) return false;
