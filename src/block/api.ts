@@ -10,7 +10,7 @@ import { FileProvider } from './file-backend.adapter.js';
 import { ST_DATA, ST_ZERO, type Layer } from './image.js';
 import { checkQcow2, type CheckResult } from './qcow2/check.js';
 import { createQcow2, planQcow2 } from './qcow2/create.js';
-import { INCOMPAT_CORRUPT, INCOMPAT_DIRTY, COMPAT_LAZY_REFCOUNTS, MAX_VIRTUAL_SIZE } from './qcow2/header.js';
+import { INCOMPAT_CORRUPT, INCOMPAT_DIRTY, INCOMPAT_EXTL2, COMPAT_LAZY_REFCOUNTS, MAX_VIRTUAL_SIZE } from './qcow2/header.js';
 import { Qcow2Image } from './qcow2/image.js';
 import { applySnapshot, createSnapshot, deleteSnapshot, listSnapshots, type SnapshotInfo, type SnapshotTimes } from './qcow2/snapshot.js';
 import { RawLayer } from './raw.js';
@@ -24,6 +24,8 @@ export interface CreateOptions {
   /** Bytes; defaults to the backing image's size. */
   size?: number;
   clusterSize?: number;
+  /** qcow2 `-o extended_l2=on`: subclusters. */
+  extendedL2?: boolean;
   backingFile?: string;
   backingFormat?: 'qcow2' | 'raw';
   refcountBits?: number;
@@ -57,6 +59,7 @@ export function createImage(name: string, opts: CreateOptions, provider: Backend
   const qopts = {
     size,
     ...(opts.clusterSize !== undefined ? { clusterSize: opts.clusterSize } : {}),
+    ...(opts.extendedL2 ? { extendedL2: true } : {}),
     ...(opts.refcountBits !== undefined ? { refcountBits: opts.refcountBits } : {}),
     ...(opts.backingFile !== undefined ? { backingFile: opts.backingFile, backingFormat: opts.backingFormat ?? 'qcow2' } : {}),
   };
@@ -163,7 +166,7 @@ function layerInfo(l: Layer, provider: BackendProvider): ImageInfo {
         ...(bitmapExt(l) ? { bitmaps: listBitmaps(l) } : {}),
         'refcount-bits': 2 ** h.refcountOrder,
         corrupt: (h.incompatibleFeatures & INCOMPAT_CORRUPT) !== 0,
-        'extended-l2': false,
+        'extended-l2': (h.incompatibleFeatures & INCOMPAT_EXTL2) !== 0,
       },
     };
   }

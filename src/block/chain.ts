@@ -15,7 +15,7 @@ import { isAbsolute } from 'node:path';
 import { LRUCache } from 'lru-cache';
 import { UserError } from '../errors.js';
 import { MemoryBackend, type BlockBackend } from './backend.js';
-import { ST_DATA, ST_UNALLOC, ST_ZERO, type BlockImage, type Layer, type MapExtent, type StatusKind } from './image.js';
+import { ST_DATA, ST_UNALLOC, type BlockImage, type Layer, type MapExtent, type StatusKind } from './image.js';
 import { FS_BLOCK, Qcow2Image, isZeroRange } from './qcow2/image.js';
 import { QCOW2_MAGIC } from './qcow2/header.js';
 import { RawLayer } from './raw.js';
@@ -207,6 +207,9 @@ export class Chain implements BlockImage {
       const st = l instanceof Qcow2Image ? l.status(offset, length) : l.status(offset);
       length = Math.min(length, st.length, l.virtualSize - offset);
       if (st.kind !== ST_UNALLOC) return { layer: i, kind: st.kind, host: st.host, length };
+      // An unallocated subcluster of an allocated cluster in the bottom layer keeps its host
+      // offset (qcow2.c qcow2_co_block_status sets BDRV_BLOCK_OFFSET_VALID; qemu-img map prints it).
+      if (i === this.layers.length - 1) return { layer: i, kind: ST_UNALLOC, host: st.host, length };
     }
     return { layer: this.layers.length - 1, kind: ST_UNALLOC, host: 0, length };
   }
@@ -373,7 +376,7 @@ export class Chain implements BlockImage {
         // Compressed clusters (negative synthetic host) have none: QEMU gives them no
         // BDRV_BLOCK_OFFSET_VALID (qcow2_co_block_status, QCOW2_SUBCLUSTER_COMPRESSED).
         if (r.kind === ST_DATA && r.host < 0) ext.compressed = true;
-        else if (r.kind === ST_DATA || (r.kind === ST_ZERO && r.host !== 0)) {
+        else if (r.kind === ST_DATA || r.host > 0) {
           ext.offset = r.host;
           ext.file = layer.name;
         }

@@ -49,6 +49,8 @@ export interface ConvertOptions {
   backingFormat?: 'qcow2' | 'raw';
   clusterSize?: number;
   refcountBits?: number;
+  /** -o extended_l2=on: the output has subclusters. */
+  extendedL2?: boolean;
   /** -n: write into an existing image. */
   noCreate?: boolean;
   /** --target-is-zero (only with -n): zero regions need no writes. */
@@ -99,6 +101,7 @@ export function convertImage(src: string, dst: string, opts: ConvertOptions, p: 
       const c: CreateOptions = { format: opts.outFormat, size };
       if (opts.clusterSize !== undefined) c.clusterSize = opts.clusterSize;
       if (opts.refcountBits !== undefined) c.refcountBits = opts.refcountBits;
+      if (opts.extendedL2) c.extendedL2 = true;
       if (opts.backingFile !== undefined) {
         c.backingFile = opts.backingFile;
         c.backingFormat = opts.backingFormat ?? 'qcow2';
@@ -141,8 +144,10 @@ export function convertImage(src: string, dst: string, opts: ConvertOptions, p: 
             source.read(off, b);
             // qemu-img.c convert_iteration_sectors: zero detection works on whole target clusters
             // (s->alignment), so a cluster holding any data is written whole.
+            // With subclusters the skipped runs stay unallocated, and QEMU's alignment shows: it is
+            // max(pow2floor(-S), request alignment) (img_convert s.alignment), not the cluster.
             const top = target.layers[0];
-            const align = top instanceof Qcow2Image ? top.cs : SECTOR;
+            const align = top instanceof Qcow2Image && !top.extL2 ? top.cs : SECTOR;
             writeSparse(target, off, b, sparse === 0 ? 0 : Math.max(sparse, align), zeroKnown && !hasBacking);
           }
           done += n;
@@ -470,7 +475,7 @@ export function resizeImage(
       const tail = roundUp(newSize, top.cs) - newSize;
       if (tail > 0 && newSize > 0) top.writeZeroes(newSize, Math.min(tail, old - newSize));
     } else {
-      growL1(top, l1EntriesFor(newSize, Math.log2(top.cs)));
+      growL1(top, l1EntriesFor(newSize, Math.log2(top.cs), top.extL2));
     }
     top.header.size = newSize;
     top.writeHeader();

@@ -123,6 +123,9 @@ export class GuestStack {
   private readonly icmpLimit = new IcmpRateLimit();
   private tcpStack: TcpStack | null = null;
   private tcpConfig: Partial<TcpConfig> | undefined;
+  /** TCP output's last route and its destination (cleared when an interface is added). */
+  private tcpRoute: { iface: GuestInterface; nextHop: number } | null = null;
+  private tcpRouteDst = 0;
 
   constructor(opts: GuestStackOptions) {
     this.name = opts.name;
@@ -180,6 +183,7 @@ export class GuestStack {
       }),
     };
     this.interfaces.push(iface);
+    this.tcpRoute = null;
     nic.setReceiver((frame) => this.receive(iface, frame));
     nic.onAnnounceRequest(() => this.announce(nic));
     return iface;
@@ -227,8 +231,15 @@ export class GuestStack {
       },
       allocate: (l4Len) => allocFrame(Math.max(34 + l4Len, 60)),
       output: (buf, src, dst, l4Len, ecn) => {
-        const route = this.route(dst);
-        if (route === null) return this.drop('no-route', 1);
+        // Routes depend only on the interfaces (fixed once added): the last one is reused, so a
+        // bulk flow's segments allocate no route record.
+        let route = this.tcpRoute;
+        if (route === null || this.tcpRouteDst !== dst) {
+          route = this.route(dst);
+          if (route === null) return this.drop('no-route', 1);
+          this.tcpRoute = route;
+          this.tcpRouteDst = dst;
+        }
         const { iface, nextHop } = route;
         if (20 + l4Len > iface.nic.mtu) return this.drop('mtu', 1);
         writeIpv4Header(buf, 14, src, dst, 20 + l4Len, this.ipId(), ecn);
@@ -236,6 +247,13 @@ export class GuestStack {
         writeMac(buf, 6, smac);
         buf[12] = 0x08;
         buf[13] = 0x00;
+        // A resolved neighbour sends at once without a callback (resolve() would do the same).
+        const known = iface.neighbors.usableMac(nextHop);
+        if (known !== undefined) {
+          writeMac(buf, 0, known);
+          this.tx(iface, buf);
+          return;
+        }
         iface.neighbors.resolve(nextHop, (mac) => {
           writeMac(buf, 0, mac);
           this.tx(iface, buf);
@@ -439,7 +457,8 @@ export class GuestStack {
     const proto = f[o + 9]!;
     const src = readU32(f, o + 12);
     const dst = readU32(f, o + 16);
-    const mine = this.interfaces.some((i) => i.ipv4 === dst);
+    let mine = false;
+    for (let k = 0; k < this.interfaces.length; k++) if (this.interfaces[k]!.ipv4 === dst) mine = true;
     const bcast = dst === 0xffffffff || (iface.ipv4 !== null && ((dst | ipv4Mask(iface.prefixLength)) >>> 0) === 0xffffffff && ipv4InSubnet(dst, iface.ipv4, iface.prefixLength));
     if (!mine && !bcast) return this.drop('not-for-us', 1);
     const l4 = o + ihl;

@@ -18,7 +18,8 @@ import {
 export type Action =
   /** Output to an OpenFlow port number, including the reserved ports (NORMAL, FLOOD, ...). */
   | { type: 'output'; port: number }
-  | { type: 'controller'; maxLen: number }
+  /** `reason`/`id`: what `controller(…)` gave besides max_len (kept for dump-flows). */
+  | { type: 'controller'; maxLen: number; reason?: string; id?: number }
   /** mod_vlan_vid (push = true: tags an untagged packet, PCP 0) or set_field:…->vlan_vid. */
   | { type: 'set_vlan_vid'; vid: number; push: boolean; text: string }
   | { type: 'set_vlan_pcp'; pcp: number; push: boolean; text: string }
@@ -30,7 +31,8 @@ export type Action =
    * the match when the flow is added.
    */
   | { type: 'set'; field: FieldDef; words: number[]; values: number[]; masks: number[]; of10: boolean; text: string }
-  | { type: 'dec_ttl' }
+  /** `ids`: the controller ids of `dec_ttl(ids)` (NXAST_DEC_TTL_CNT_IDS; no controller here). */
+  | { type: 'dec_ttl'; ids?: number[] }
   /** move:SRC[..]->DST[..] (NXAST_REG_MOVE): copies bits at run time. */
   | { type: 'move'; src: Subfield; dst: Subfield; text: string }
   /** output:NXM_NX_REG0[0..15]: output to the port number held in a subfield. */
@@ -47,7 +49,8 @@ export type Action =
   | LearnAction
   /** ct(...): connection tracking (conntrack.ts), with recirculation when it has a table. */
   | CtAction
-  | { type: 'resubmit'; port: number | null; table: number | null }
+  /** `ct`: `resubmit(port,table,ct)`, looked up with the conntrack original-direction tuple. */
+  | { type: 'resubmit'; port: number | null; table: number | null; ct?: boolean }
   /** group:N (groups.ts runs it). */
   | { type: 'group'; id: number }
   /** meter:N (the OpenFlow 1.3 meter instruction, first in the list): meters.ts rate-limits. */
@@ -91,7 +94,7 @@ export function formatAction(a: Action): string {
     case 'push_vlan':
       return `push_vlan:0x${a.tpid.toString(16)}`;
     case 'dec_ttl':
-      return 'dec_ttl';
+      return a.ids && a.ids.length > 0 ? `dec_ttl(${a.ids.join(',')})` : 'dec_ttl';
     case 'move':
     case 'output_reg':
     case 'noop':
@@ -107,7 +110,7 @@ export function formatAction(a: Action): string {
     case 'clone':
       return `clone(${a.actions.map(formatAction).join(',')})`;
     case 'resubmit':
-      return `resubmit(${a.port === null ? '' : formatPort(a.port)},${a.table === null ? '' : a.table})`;
+      return `resubmit(${a.port === null ? '' : formatPort(a.port)},${a.table === null ? '' : a.table}${a.ct ? ',ct' : ''})`;
     case 'group':
       return `group:${a.id}`;
     case 'meter':

@@ -31,6 +31,7 @@ import { FlowCache } from './classifier.js';
 import { KEY_WORDS, OFPP_LOCAL, PACKET_WORDS, W_IN_PORT, W_TUN_DST, W_TUN_ID, W_TUN_SRC, W_VLAN_TCI, formatMac, keyWordsFromFlowKey, keyWordsFromFrame } from './fields.js';
 import { parseFlowMod, parseFlows, type FlowModCommand, type FlowWarning, type ParsedFlowMod } from './flow-parser.js';
 import { formatActions, type Action } from './actions.js';
+import { dumpFlows } from './dump-flows.js';
 import { learnedFlow, learnedMatch, type LearnAction } from './learn.js';
 import type { OfVersion } from './flow-syntax.js';
 import { FlowTables, type FlowRule, type FlowStats } from './flow-table.js';
@@ -967,9 +968,18 @@ export class Bridge implements XBridge {
     return { hits: this.cache?.hits ?? 0, misses: this.cache?.misses ?? 0, size: this.cache?.size ?? 0 };
   }
 
-  /** `ovs-ofctl dump-flows` text, with counters and durations in virtual time. */
-  dumpFlows(): string {
-    return this.flowTables.dump(this.sim.now);
+  /**
+   * `ovs-ofctl [-O V] [--no-stats] [--names] dump-flows` text (dump-flows.ts), counters and
+   * durations in virtual time. `version` defaults to the bridge's `protocols`.
+   */
+  dumpFlows(opts: { version?: OfVersion; noStats?: boolean; names?: boolean } = {}): string {
+    return dumpFlows(this.flowTables.rules(), {
+      nowNs: this.sim.now,
+      added: this.parseOpts.protocols,
+      ...(opts.version !== undefined ? { version: opts.version } : {}),
+      ...(opts.noStats ? { noStats: true } : {}),
+      ...(opts.names ? { names: (p: number) => (p === OFPP_LOCAL ? undefined : this.portNameOf(p)) } : {}),
+    });
   }
 
   flowStats(): FlowStats[] {

@@ -29,6 +29,8 @@ import {
   W_CT_MARK,
   W_CT_NW_DST,
   W_CT_NW_PROTO,
+  W_CT_IPV6_DST,
+  W_CT_IPV6_SRC,
   W_CT_NW_SRC,
   W_CT_STATE,
   W_CT_TP_DST,
@@ -590,9 +592,15 @@ export class Conntrack {
       // ICMP: the type and code of the original direction (code 0: not kept in the key).
       w[W_CT_TP_SRC] = icmp ? k[K_SP]! >>> 16 : k[K_SP]!;
       w[W_CT_TP_DST] = icmp ? 0 : k[K_DP]!;
+      w.fill(0, W_CT_IPV6_SRC, W_CT_IPV6_DST + 4);
     } else {
       w[W_CT_NW_SRC] = 0;
       w[W_CT_NW_DST] = 0;
+      // ct_ipv6_src/dst: the IPv6 original tuple (zero when there is no connection).
+      for (let i = 0; i < 4; i++) {
+        w[W_CT_IPV6_SRC + i] = k ? k[K_SRC + i]! : 0;
+        w[W_CT_IPV6_DST + i] = k ? k[K_DST + i]! : 0;
+      }
       w[W_CT_NW_PROTO] = k ? k[K_PROTO]! : 0;
       w[W_CT_TP_SRC] = k ? k[K_SP]! & 0xffff : 0;
       w[W_CT_TP_DST] = k ? k[K_DP]! & 0xffff : 0;

@@ -56,8 +56,13 @@ export const W_CT_NW_DST = 66;
 export const W_CT_NW_PROTO = 67;
 export const W_CT_TP_SRC = 68;
 export const W_CT_TP_DST = 69;
-export const W_ACTSET_OUTPUT = 70;
-export const KEY_WORDS = 71;
+/** ct_ipv6_src / ct_ipv6_dst: the IPv6 original-direction tuple (4 words each). */
+export const W_CT_IPV6_SRC = 70;
+export const W_CT_IPV6_DST = 74;
+/** One past the last conntrack word (ct_state … ct_ipv6_dst are contiguous; ct_clear zeroes them). */
+export const W_CT_END = 78;
+export const W_ACTSET_OUTPUT = 78;
+export const KEY_WORDS = 79;
 
 /** OpenFlow port numbers for reserved ports (OpenFlow 1.0 numbering, as ovs-ofctl prints). */
 export const OFPP_IN_PORT = 0xfff8;
@@ -388,6 +393,8 @@ export const FIELDS: FieldDef[] = [
   f('ct_label', [], 'wide', W_CT_LABEL, 'none', { nwords: 4, hex: true, nxm: ['NXM_NX_CT_LABEL'] }),
   f('ct_nw_src', [], 'ipv4', W_CT_NW_SRC, 'ct', { settable: false, nxm: ['NXM_NX_CT_NW_SRC'] }),
   f('ct_nw_dst', [], 'ipv4', W_CT_NW_DST, 'ct', { settable: false, nxm: ['NXM_NX_CT_NW_DST'] }),
+  f('ct_ipv6_src', [], 'ipv6', W_CT_IPV6_SRC, 'ct', { settable: false, nxm: ['NXM_NX_CT_IPV6_SRC'] }),
+  f('ct_ipv6_dst', [], 'ipv6', W_CT_IPV6_DST, 'ct', { settable: false, nxm: ['NXM_NX_CT_IPV6_DST'] }),
   f('ct_nw_proto', [], 'int', W_CT_NW_PROTO, 'ct', { bits: 8, maskable: false, settable: false, nxm: ['NXM_NX_CT_NW_PROTO'] }),
   f('ct_tp_src', [], 'int', W_CT_TP_SRC, 'ct', { bits: 16, settable: false, nxm: ['NXM_NX_CT_TP_SRC'] }),
   f('ct_tp_dst', [], 'int', W_CT_TP_DST, 'ct', { bits: 16, settable: false, nxm: ['NXM_NX_CT_TP_DST'] }),

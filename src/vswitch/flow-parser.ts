@@ -33,6 +33,7 @@ import {
 import { formatMatch } from './match-format.js';
 import { Ctx, parsePortText, setMatchField, splitItems, type FlowWarning, type ParseOptions } from './flow-syntax.js';
 import { normalizeMatch } from './normalize.js';
+import { ctTupleMatchError, ctValidMatch } from './ct-tuple.js';
 import { parseLearn } from './learn.js';
 import { parseCt, writesCtField } from './ct-action.js';
 import { formatSubfield, parseSubfield, subfieldWrites } from './subfield.js';
@@ -293,6 +294,9 @@ function parseFlowLine(raw: string, ctx: Ctx, opts: ParseOptions, command: FlowM
     }
   }
   opts.warnings?.push(...warnings);
+  // The switch refuses an original-tuple match without a valid connection (OVS 3.1).
+  const ctErr = isDelete ? null : ctTupleMatchError(value, mask);
+  if (ctErr) throw ctx.err('FLOW_BAD_VALUE', 0, `ct_nw_*/ct_ipv6_* need a valid connection (ct_state +new/+est/+rel/+rpl/+snat/+dnat or +trk-inv) and ct_nw_src/dst an ip, ct_ipv6_src/dst an ipv6 match (${ctErr})`);
   const actions = isDelete ? [] : parseActions(ex.actions, ex.actionsAt, tableId, parsedValue, parsedMask, ctx, opts);
   return {
     command,
@@ -423,6 +427,8 @@ function parseActions(s: string, base: number, tableId: number, mValue: Int32Arr
       }
       case 'controller': {
         let maxLen = 65535;
+        let reason: string | undefined;
+        let cid: number | undefined;
         if (arg !== '') {
           if (/^[0-9]+$/.test(arg)) maxLen = u16('max_len');
           else {
@@ -431,13 +437,15 @@ function parseActions(s: string, base: number, tableId: number, mValue: Int32Arr
                 const v = strToU16(kv.value);
                 if (v === null) throw ctx.err('FLOW_BAD_VALUE', it.valueAt, `invalid max_len "${kv.value}"`);
                 maxLen = v;
-              } else if (kv.key !== 'reason' && kv.key !== 'id' && kv.key !== 'userdata' && kv.key !== 'pause' && kv.key !== 'meter_id') {
+              } else if (kv.key === 'reason') reason = kv.value;
+              else if (kv.key === 'id') cid = strToU16(kv.value) ?? 0;
+              else if (kv.key !== 'reason' && kv.key !== 'id' && kv.key !== 'userdata' && kv.key !== 'pause' && kv.key !== 'meter_id') {
                 throw ctx.err('FLOW_BAD_VALUE', it.valueAt, `unknown key "${kv.key}" parsing controller action`);
               }
             }
           }
         }
-        out.push({ type: 'controller', maxLen });
+        out.push({ type: 'controller', maxLen, ...(reason !== undefined ? { reason } : {}), ...(cid ? { id: cid } : {}) });
         continue;
       }
       case 'mod_vlan_vid':
@@ -476,7 +484,10 @@ function parseActions(s: string, base: number, tableId: number, mValue: Int32Arr
           throw ctx.err('FLOW_BAD_VALUE', it.valueAt, 'dec_ttl_cnt_ids: expected at least one controller id.');
         }
         if (!prereqOk('ip_any', vlanMatch.value, vlanMatch.mask) && only10 < 0) only10 = it.at;
-        out.push({ type: 'dec_ttl' });
+        {
+          const ids = arg.split(/[, ]+/).filter((x) => x !== '').map(Number);
+          out.push(ids.length > 0 ? { type: 'dec_ttl', ids } : { type: 'dec_ttl' });
+        }
         continue;
       case 'resubmit': {
         const parts = it.delim === '(' ? arg.split(',') : [arg];
@@ -497,10 +508,13 @@ function parseActions(s: string, base: number, tableId: number, mValue: Int32Arr
         }
         if (ct !== '') {
           if (ct !== 'ct') throw ctx.err('FLOW_BAD_VALUE', it.valueAt, `${ct}: unknown parameter`);
-          throw ctx.err('FLOW_UNSUPPORTED_ACTION', it.valueAt, 'resubmit(…,ct): connection tracking is not supported yet');
         }
         if (p === null && tbl === null) throw ctx.err('FLOW_SYNTAX', it.valueAt, 'at least one "in_port" or "table" must be specified on resubmit');
-        out.push({ type: 'resubmit', port: p, table: tbl });
+        if (ct !== '') {
+          // check_RESUBMIT: the original-direction tuple exists only on a valid tracked packet.
+          if (!ctValidMatch(vlanMatch.value, vlanMatch.mask)) throw ctx.err('FLOW_BAD_VALUE', it.at, 'actions are invalid with specified match (OFPBAC_MATCH_INCONSISTENT)');
+          out.push({ type: 'resubmit', port: p, table: tbl, ct: true });
+        } else out.push({ type: 'resubmit', port: p, table: tbl });
         continue;
       }
       case 'goto_table': {

@@ -222,6 +222,14 @@ export function setMatchField(
   const slash = text.indexOf('/');
   const vText = slash >= 0 ? text.slice(0, slash) : text;
   const bad = (what = text, why = 'invalid value'): UserError => ctx.err('FLOW_BAD_VALUE', at, `${key}: ${why} "${what}"`);
+  if (fd.name === 'tun_flags' && /^[+-]?[a-z]/i.test(text)) {
+    // MFS_TNL_FLAGS: `oam`, `+oam`, `-oam` (flow_tun_flag_to_string), as well as numbers.
+    const r = parseFlags(text, { 1: 'oam' }, 1);
+    if (r === null) throw bad(text, 'bad syntax');
+    value[fd.word] = r[0] & r[1];
+    mask[fd.word] = r[1];
+    return;
+  }
   switch (fd.kind) {
     case 'port': {
       const p = parsePortText(text, opts);

@@ -16,9 +16,9 @@
  */
 import type { Action } from './actions.js';
 import { KEY_WORDS } from './fields.js';
-import type { Ctx, ParseOptions } from './flow-syntax.js';
+import { Ctx, setMatchField, type ParseOptions } from './flow-syntax.js';
 import { ovsKeyValues, parseFieldInt, strToU16, strToU64, strToUintBase10 } from './ovs-lex.js';
-import { bitPos, copySubfield, formatSubfield, parseSubfield, readSubfield, subfieldWrites, type Subfield } from './subfield.js';
+import { bitPos, copySubfield, fieldBits, formatSubfield, parseSubfield, readSubfield, subfieldWrites, type Subfield } from './subfield.js';
 
 export type LearnSpec =
   | { kind: 'match'; dst: Subfield; src: Subfield | null; imm: bigint }
@@ -35,6 +35,10 @@ export interface LearnAction {
   deleteLearned: boolean;
   /** `send_flow_rem`: learned flows carry the flag (a flow_removed event says so). */
   sendFlowRem?: boolean;
+  /** `fin_idle_timeout`, `fin_hard_timeout`, `limit`: kept for dump-flows, no effect. */
+  finIdleTimeout?: number;
+  finHardTimeout?: number;
+  limit?: number;
   specs: LearnSpec[];
   text: string;
 }
@@ -65,6 +69,24 @@ function imm(text: string, bits: number, ctx: Ctx, at: number, what: string): bi
   return r[0];
 }
 
+/**
+ * A whole field's immediate in its own syntax (`nw_src=10.0.0.1`, `dl_dst=…`): learn_parse_spec
+ * reads it with `mf_parse_value` when the destination is a whole field.
+ */
+function wholeFieldImm(dst: Subfield, text: string): bigint | null {
+  if (dst.ofs !== 0 || dst.nBits !== fieldBits(dst.fd)) return null;
+  const k = dst.fd.kind;
+  if (k !== 'ipv4' && k !== 'ipv6' && k !== 'mac') return null;
+  const w = new Int32Array(KEY_WORDS);
+  const m = new Int32Array(KEY_WORDS);
+  try {
+    setMatchField(dst.fd, dst.fd.name, text, 0, w, m, new Ctx('<learn>', 1, 0), {});
+  } catch {
+    return null;
+  }
+  return readSubfield(dst, w);
+}
+
 /** Parses the text inside `learn(...)`; `at` is its offset in the line. */
 export function parseLearn(arg: string, at: number, ctx: Ctx, _opts: ParseOptions): LearnAction {
   const a: LearnAction = { type: 'learn', table: 1, priority: 32768, idleTimeout: 0, hardTimeout: 0, cookie: 0n, deleteLearned: false, specs: [], text: '' };
@@ -92,9 +114,13 @@ export function parseLearn(arg: string, at: number, ctx: Ctx, _opts: ParseOption
         a.hardTimeout = u16();
         continue;
       case 'fin_idle_timeout':
+        a.finIdleTimeout = u16();
+        continue;
       case 'fin_hard_timeout':
+        a.finHardTimeout = u16();
+        continue;
       case 'limit':
-        u16();
+        a.limit = u16();
         continue;
       case 'cookie': {
         const c = strToU64(kv.value);
@@ -131,7 +157,7 @@ export function parseLearn(arg: string, at: number, ctx: Ctx, _opts: ParseOption
     if (kv.delim === '' || kv.value === '') {
       a.specs.push({ kind: 'match', dst, src: dst, imm: 0n });
     } else if (/^[0-9]/.test(kv.value)) {
-      a.specs.push({ kind: 'match', dst, src: null, imm: imm(kv.value, dst.nBits, ctx, kv.valueAt, dst.text) });
+      a.specs.push({ kind: 'match', dst, src: null, imm: wholeFieldImm(dst, kv.value) ?? imm(kv.value, dst.nBits, ctx, kv.valueAt, dst.text) });
     } else {
       const src = sub(kv.value, ctx, kv.valueAt);
       if (src.nBits !== dst.nBits) throw ctx.err('FLOW_BAD_VALUE', kv.at, `learn: ${dst.text} and ${src.text} have different widths`);

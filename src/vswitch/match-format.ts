@@ -26,6 +26,8 @@ import {
   W_VLAN_TCI,
   W_ACTSET_OUTPUT,
   W_CONJ_ID,
+  W_CT_IPV6_DST,
+  W_CT_IPV6_SRC,
   W_CT_LABEL,
   W_CT_MARK,
   W_CT_NW_DST,
@@ -147,11 +149,18 @@ export function formatMatch(value: Int32Array, mask: Int32Array, portName?: (p: 
   if (mask[W_CT_MARK] !== 0) parts.push(hexMasked('ct_mark', value[W_CT_MARK]!, mask[W_CT_MARK]!));
   const ctl = wideMasked('ct_label', value, mask, W_CT_LABEL, 4);
   if (ctl) parts.push(ctl);
+  // match_format: ct_nw_src, ct_ipv6_src, ct_nw_dst, ct_ipv6_dst, then ct_nw_proto with the
+  // ct_tp ports (which are printed only next to ct_nw_proto, though matched without it).
+  const anyOf = (at: number): boolean => mask[at] !== 0 || mask[at + 1] !== 0 || mask[at + 2] !== 0 || mask[at + 3] !== 0;
   if (mask[W_CT_NW_SRC] !== 0) parts.push(`ct_nw_src=${ipv4Text(value[W_CT_NW_SRC]!, mask[W_CT_NW_SRC]!)}`);
+  if (anyOf(W_CT_IPV6_SRC)) parts.push(`ct_ipv6_src=${ipv6Text(value, mask, W_CT_IPV6_SRC)}`);
   if (mask[W_CT_NW_DST] !== 0) parts.push(`ct_nw_dst=${ipv4Text(value[W_CT_NW_DST]!, mask[W_CT_NW_DST]!)}`);
-  if (mask[W_CT_NW_PROTO] !== 0) parts.push(`ct_nw_proto=${value[W_CT_NW_PROTO]}`);
-  if (mask[W_CT_TP_SRC] !== 0) parts.push(`ct_tp_src=${intText(value[W_CT_TP_SRC]!, mask[W_CT_TP_SRC]!, 0xffff)}`);
-  if (mask[W_CT_TP_DST] !== 0) parts.push(`ct_tp_dst=${intText(value[W_CT_TP_DST]!, mask[W_CT_TP_DST]!, 0xffff)}`);
+  if (anyOf(W_CT_IPV6_DST)) parts.push(`ct_ipv6_dst=${ipv6Text(value, mask, W_CT_IPV6_DST)}`);
+  if (mask[W_CT_NW_PROTO] !== 0) {
+    parts.push(`ct_nw_proto=${value[W_CT_NW_PROTO]}`);
+    if (mask[W_CT_TP_SRC] !== 0) parts.push(`ct_tp_src=${intText(value[W_CT_TP_SRC]! & 0xffff, mask[W_CT_TP_SRC]! & 0xffff, 0xffff)}`);
+    if (mask[W_CT_TP_DST] !== 0) parts.push(`ct_tp_dst=${intText(value[W_CT_TP_DST]! & 0xffff, mask[W_CT_TP_DST]! & 0xffff, 0xffff)}`);
+  }
   const meta: string[] = [];
   for (let i = 0; i < 16; i++) if (mask[W_REG0 + i] !== 0) meta.push(hexMasked(`reg${i}`, value[W_REG0 + i]!, mask[W_REG0 + i]!));
   const tid = wideMasked('tun_id', value, mask, W_TUN_ID, 2);

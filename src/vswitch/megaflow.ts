@@ -23,7 +23,7 @@
  * make it look one stage further); here stages are checked exactly.
  */
 import type { Classifier, ClsRule } from './classifier.js';
-import { KEY_WORDS, PACKET_WORDS, W_CT_NW_DST, W_CT_NW_SRC, W_CT_TP_DST, W_CT_TP_SRC, W_DL_DST_HI, W_DL_DST_LO, W_DL_SRC_HI, W_DL_SRC_LO, W_DL_TYPE, W_IN_PORT, W_ND_TARGET, W_NW_DST, W_NW_SRC, W_TP_DST, W_TP_SRC, W_VLAN_TCI, ETH_TYPE_IP } from './fields.js';
+import { KEY_WORDS, PACKET_WORDS, W_CT_IPV6_DST, W_CT_IPV6_SRC, W_CT_NW_DST, W_CT_NW_SRC, W_CT_TP_DST, W_CT_TP_SRC, W_DL_DST_HI, W_DL_DST_LO, W_DL_SRC_HI, W_DL_SRC_LO, W_DL_TYPE, W_IN_PORT, W_ND_TARGET, W_NW_DST, W_NW_SRC, W_TP_DST, W_TP_SRC, W_VLAN_TCI, ETH_TYPE_IP } from './fields.js';
 
 /** Key words of each `struct flow` segment (stage), in OVS's order. */
 const SEGMENTS: number[][] = (() => {
@@ -33,7 +33,7 @@ const SEGMENTS: number[][] = (() => {
   for (let w = 0; w < PACKET_WORDS; w++) if (w >= 14 && w <= 17) l4.push(w); // arp_sha, arp_tha
   l4.push(26, W_TP_SRC, W_TP_DST, W_CT_TP_SRC, W_CT_TP_DST); // tcp_flags, ports, ct ports
   const meta = [W_IN_PORT];
-  for (let w = PACKET_WORDS; w < KEY_WORDS; w++) if (w !== W_CT_NW_SRC && w !== W_CT_NW_DST && w !== W_CT_TP_SRC && w !== W_CT_TP_DST) meta.push(w);
+  for (let w = PACKET_WORDS; w < KEY_WORDS; w++) if (w !== W_CT_NW_SRC && w !== W_CT_NW_DST && w !== W_CT_TP_SRC && w !== W_CT_TP_DST && (w < W_CT_IPV6_SRC || w >= W_CT_IPV6_DST + 4)) meta.push(w);
   const taken = new Set([...meta, ...l2, ...l4]);
   const l3: number[] = [];
   for (let w = 0; w < KEY_WORDS; w++) if (!taken.has(w)) l3.push(w);

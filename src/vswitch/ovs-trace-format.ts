@@ -60,6 +60,8 @@ import {
   formatIpv6,
   formatMac,
   macFromWords,
+  W_CT_IPV6_DST,
+  W_CT_IPV6_SRC,
 } from './fields.js';
 import { formatMatch } from './match-format.js';
 import type { PacketState } from './rewrite.js';
@@ -75,6 +77,8 @@ export function packetMask(w: Int32Array): Int32Array {
   if (w[W_IN_PORT] !== 0) m[W_IN_PORT] = -1;
   // Metadata and registers print only when non-zero (flow_format skips all-zero context fields).
   for (let i = PACKET_WORDS; i < KEY_WORDS; i++) if (w[i] !== 0) m[i] = -1;
+  // An IPv6 original-tuple address is one field: shown whole when any of its words is set.
+  for (const at of [W_CT_IPV6_SRC, W_CT_IPV6_DST]) if (m[at] || m[at + 1] || m[at + 2] || m[at + 3]) m.fill(-1, at, at + 4);
   m[W_VLAN_TCI] = 0xffff;
   for (const x of [W_DL_SRC_HI, W_DL_SRC_HI + 1, W_DL_DST_HI, W_DL_DST_HI + 1]) m[x] = -1;
   m[W_DL_SRC_HI] = 0xffff;
@@ -131,7 +135,8 @@ function splitCt(f: string): [string[], string] {
 /** `recirc_id=…,ct_…,eth,<rest>` (match_format's order once recirc_id or a ct field is shown). */
 function withRecirc(rid: string | null, ct: string[], rest: string): string {
   if (rid === null && ct.length === 0) return rest;
-  return [...(rid !== null ? [`recirc_id=${rid}`] : []), ...ct, 'eth', ...(rest ? [rest] : [])].join(',');
+  // The packet type (`eth`) shows only in a megaflow (recirc_id matched; match_format).
+  return [...(rid !== null ? [`recirc_id=${rid}`] : []), ...ct, ...(rid !== null ? ['eth'] : []), ...(rest ? [rest] : [])].join(',');
 }
 
 /**

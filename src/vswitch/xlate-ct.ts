@@ -17,7 +17,7 @@
 import type { Action } from './actions.js';
 import { CS_NEW, CS_TRACKED, formatCt, type CtAction, type NatSpec } from './ct-action.js';
 import type { CtExec } from './conntrack.js';
-import { W_CT_LABEL, W_CT_MARK, W_CT_STATE, W_CT_TP_DST, W_CT_ZONE, W_IPV6_DST, W_IPV6_SRC, W_NW_DST, W_NW_SRC, W_TP_DST, W_TP_SRC } from './fields.js';
+import { W_CT_END, W_CT_LABEL, W_CT_MARK, W_CT_STATE, W_CT_ZONE, W_IPV6_DST, W_IPV6_SRC, W_NW_DST, W_NW_SRC, W_TP_DST, W_TP_SRC } from './fields.js';
 import { CT_STATE_NAMES } from './flow-syntax.js';
 import { copyState, type PacketState } from './rewrite.js';
 import { copySubfield, readSubfield, subfieldWrites } from './subfield.js';
@@ -143,7 +143,7 @@ export function ctAction(c: CtCtx, a: CtAction): void {
     c.log(`-> A clone of the packet is forked to recirculate. The forked pipeline will be resumed at table ${a.table}.`);
   }
   // The ct_* fields exist only in the recirculated pipeline.
-  w.fill(0, W_CT_STATE, W_CT_TP_DST + 1);
+  w.fill(0, W_CT_STATE, W_CT_END);
   c.log('-> Sets the packet to an untracked state, and clears all the conntrack fields.');
 }
 

@@ -39,7 +39,7 @@ import {
   KEY_WORDS,
   W_CT_MARK,
   W_CT_STATE,
-  W_CT_TP_DST,
+  W_CT_END,
   W_NW_SRC,
   W_NW_DST,
   W_TP_SRC,
@@ -59,7 +59,7 @@ import type { LearnAction } from './learn.js';
 import { bucketIsAlive, firstLiveBucket, hashFieldBits, pickSelectBucket, type Bucket, type Group } from './group.js';
 import { formatAction } from './actions.js';
 import { lookupWithWildcards } from './megaflow.js';
-import { W_NW_FRAG } from './fields.js';
+import { W_CT_IPV6_DST, W_CT_IPV6_SRC, W_CT_NW_DST, W_CT_NW_PROTO, W_CT_NW_SRC, W_CT_TP_DST, W_CT_TP_SRC, W_IPV6_DST, W_IPV6_SRC, W_NW_FRAG } from './fields.js';
 import type { CtExec } from './conntrack.js';
 import { formatNested, type CtAction } from './ct-action.js';
 import { MAX_RECIRC_DEPTH, ctAction, pooledOutput, resetPools, resumeRecirc, type CtCtx, type Recirc } from './xlate-ct.js';
@@ -519,7 +519,7 @@ function doActions(ctx: Ctx, rule: FlowRule, actions: readonly Action[], table: 
         break;
       }
       case 'resubmit':
-        resubmit(ctx, a.port, a.table ?? table, table);
+        resubmit(ctx, a.port, a.table ?? table, table, a.ct === true);
         break;
       case 'move':
         copySubfield(a.src, w, a.dst, w);
@@ -554,7 +554,7 @@ function doActions(ctx: Ctx, rule: FlowRule, actions: readonly Action[], table: 
         }
         break;
       case 'ct_clear':
-        w.fill(0, W_CT_STATE, W_CT_TP_DST + 1);
+        w.fill(0, W_CT_STATE, W_CT_END);
         break;
       case 'ct': {
         const c = ctContext(ctx);
@@ -679,7 +679,32 @@ function runBucket(ctx: Ctx, rule: FlowRule, b: Bucket, table: number): void {
  * an earlier table (`deepens`, a possible loop) counts toward MAX_DEPTH, and only a lookup that
  * found a rule counts toward MAX_RESUBMITS (`xlate_recursively`).
  */
-function resubmit(ctx: Ctx, port: number | null, table: number, fromTable: number): void {
+/**
+ * `tuple_swap` (ofproto-dpif-xlate.c): exchanges the packet's addresses, protocol and ports with
+ * the conntrack original-direction tuple, in the key and in the wildcards, so that
+ * `resubmit(…,ct)` looks up with the original tuple; swapping again restores both.
+ */
+function tupleSwap(w: Int32Array, ipv4: boolean): void {
+  const sw = (a: number, b: number): void => {
+    const t = w[a]!;
+    w[a] = w[b]!;
+    w[b] = t;
+  };
+  sw(W_NW_PROTO, W_CT_NW_PROTO);
+  if (ipv4) {
+    sw(W_NW_SRC, W_CT_NW_SRC);
+    sw(W_NW_DST, W_CT_NW_DST);
+  } else {
+    for (let i = 0; i < 4; i++) {
+      sw(W_IPV6_SRC + i, W_CT_IPV6_SRC + i);
+      sw(W_IPV6_DST + i, W_CT_IPV6_DST + i);
+    }
+  }
+  sw(W_TP_SRC, W_CT_TP_SRC);
+  sw(W_TP_DST, W_CT_TP_DST);
+}
+
+function resubmit(ctx: Ctx, port: number | null, table: number, fromTable: number, withCt = false): void {
   if (ctx.depth >= MAX_DEPTH) {
     ctx.error = 'resubmit-depth';
     log(ctx, `over max translation depth ${MAX_DEPTH}`);
@@ -695,9 +720,29 @@ function resubmit(ctx: Ctx, port: number | null, table: number, fromTable: numbe
   const w = ctx.st.words;
   const savedIn = w[W_IN_PORT]!;
   if (port !== null && port !== OFPP_IN_PORT) w[W_IN_PORT] = port;
+  let ipv4 = false;
+  if (withCt) {
+    // xlate_table_action: no swap (and no lookup) without a tracked IP connection.
+    const dlType = w[W_DL_TYPE]!;
+    ipv4 = dlType === ETH_TYPE_IP;
+    if (w[W_CT_NW_PROTO] === 0 || (!ipv4 && dlType !== ETH_TYPE_IPV6)) {
+      log(ctx, 'resubmit(ct) with non-tracked or non-IP packet!');
+      report(ctx, 'error', 'resubmit(ct) with non-tracked or non-IP packet!');
+      w[W_IN_PORT] = savedIn;
+      return;
+    }
+  }
   const deepens = table <= fromTable ? 1 : 0;
   ctx.depth += deepens;
+  if (withCt) {
+    tupleSwap(w, ipv4);
+    if (ctx.wc !== null) tupleSwap(ctx.wc, ipv4);
+  }
   const rule = lookupIn(ctx, table);
+  if (withCt) {
+    tupleSwap(w, ipv4);
+    if (ctx.wc !== null) tupleSwap(ctx.wc, ipv4);
+  }
   if (rule === null) {
     log(ctx, `${table}. No match.`);
     ctx.res.drop = ctx.res.drop ?? 'table-miss';

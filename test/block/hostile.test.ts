@@ -34,7 +34,13 @@ const COMPRESSED_REGRESSIONS: Array<[number, number]> = Array.from({ length: 12 
  * a 512-byte-cluster image whose l1_size grew over its L2 tables made the refcount rebuild leave
  * more corruptions than it found (now undone, refused with exit 2; test/block/repair.test.ts).
  */
-const REGRESSIONS: Array<[number, number]> = [[3, 20261600], [1, 20261286], ...COMPRESSED_REGRESSIONS];
+/**
+ * Extended L2 entries (issue 17): the last base, mutated under fixed seeds only, so the rotation
+ * over the other bases (and every mutant above) stays what it was.
+ */
+const EXTL2_BASE = 6;
+const EXTL2_CASES: Array<[number, number]> = Array.from({ length: 24 }, (_, k) => [EXTL2_BASE, 20261800 + k] as [number, number]);
+const REGRESSIONS: Array<[number, number]> = [[3, 20261600], [1, 20261286], ...COMPRESSED_REGRESSIONS, ...EXTL2_CASES];
 const RSS_LIMIT_KB = 512 * 1024;
 
 interface Report {
@@ -92,6 +98,13 @@ function makeBases(dir: string): string[] {
   const comp = join(dir, 'bcomp.qcow2');
   convertImage(out[0]!, comp, { outFormat: 'qcow2', compress: true, clusterSize: 4096 });
   out.push(comp);
+  // Extended L2 entries: allocated, zero and unallocated subclusters in one cluster.
+  mk('bextl2.qcow2', { size: 4 << 20, clusterSize: 16384, extendedL2: true }, (w) => {
+    w.write(1024, new Uint8Array(3000).fill(8));
+    w.writeZeroes(16384 + 2048, 4096);
+    w.write(40000, new Uint8Array(70_000).fill(9));
+  });
+  if (out.length !== EXTL2_BASE + 1) throw new Error('hostile bases: the extended L2 base must be last');
   return out;
 }
 
@@ -118,7 +131,7 @@ describe('hostile qcow2 images', () => {
     const names: string[] = [];
     for (let i = 0; i < CASES; i++) {
       const seed = SEED + i;
-      const m = mutate(bases[i % bases.length]!, seed);
+      const m = mutate(bases[i % EXTL2_BASE]!, seed);
       const f = join(mdir, `m${i}.qcow2`);
       if (m.backing === 'dir') setBacking(m.bytes, 'adir');
       else if (m.backing === 'self') setBacking(m.bytes, `m${i}.qcow2`);

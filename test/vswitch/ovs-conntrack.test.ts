@@ -108,7 +108,7 @@ function compare(dir: string): number {
 describe('ct() recirculation traces like Open vSwitch 3.1 ofproto/trace --ct-next (recorded)', () => {
   it('the recording is OVS 3.1 and covers the tutorial, a firewall and NAT with zones', () => {
     expect(readFileSync(join(ROOT, 'OVS_VERSION'), 'utf8')).toMatch(/Open vSwitch\) 3\.1/);
-    expect(casesIn(ROOT)).toEqual(['firewall', 'nat-zones', 'tutorial']);
+    expect(casesIn(ROOT)).toEqual(['ct-tuple', 'firewall', 'nat-zones', 'tutorial']);
     const all = casesIn(ROOT).flatMap((c) => parseLog(readFileSync(join(ROOT, c, 'trace.log'), 'utf8')));
     expect(all.length).toBeGreaterThanOrEqual(25);
     // Meaningful only if most traces recirculated and some passes output and some dropped.

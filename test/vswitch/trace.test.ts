@@ -81,7 +81,7 @@ describe('topology trace and inspection', () => {
     const stats = br.flowStats();
     expect(stats.length).toBe(1);
     expect(stats[0]!.n_packets).toBeGreaterThan(0);
-    expect(br.dumpFlows()).toMatch(/^ cookie=0x0, duration=0\.500s, table=0, n_packets=\d+, n_bytes=\d+, idle_age=\d+, priority=0 actions=NORMAL\n$/);
+    expect(br.dumpFlows()).toMatch(/^NXST_FLOW reply \(xid=0x4\):\n cookie=0x0, duration=0\.500s, table=0, n_packets=\d+, n_bytes=\d+, idle_age=\d+, priority=0 actions=NORMAL\n$/);
     expect(br.fdbShow().split('\n')[0]).toBe(' port  VLAN  MAC                Age');
     expect(br.macEntries().map((e) => e.vlan).sort()).toContain(10);
     expect(() => pickBridge(fabric.ctx.bridges, 'nope')).toThrow(expect.objectContaining({ hint: 'one of: hv1.br0, hv2.br0, tor' }));

@@ -137,10 +137,10 @@ function countReferences(img: Qcow2Image): Counted {
   };
   const walkL2 = (l2off: number, active: boolean): void => {
     const cb = img.clusterBits;
-    for (let j = 0; j < img.l2Entries; j++) {
+    for (let j = 0; j < img.l2Entries * img.l2Step; j += img.l2Step) {
       const hi = l2dv.getUint32(j * 8);
       const lo = l2dv.getUint32(j * 8 + 4);
-      if (hi === 0 && lo === 0) continue;
+      if (hi === 0 && lo === 0 && !(img.extL2 && l2dv.getUint32(j * 8 + 12) !== 0)) continue;
       if (hi & 0x40000000) {
         // Compressed (qcow2_parse_compressed_l2_entry): host offset in the low 62-(cb-8) bits,
         // then the number of additional 512-byte sectors.
@@ -151,6 +151,12 @@ function countReferences(img: Qcow2Image): Counted {
         if (hi & COPIED_HI) {
           msg(`ERROR: coffset=0x${coff.toString(16)}: copied flag must never be set for compressed clusters`);
           out.corruptions++;
+        }
+        // qcow2-refcount.c check_refcounts_l2: compressed clusters have no subclusters.
+        if (img.extL2 && (l2dv.getUint32(j * 8 + 8) !== 0 || l2dv.getUint32(j * 8 + 12) !== 0)) {
+          msg(`ERROR compressed cluster ${j / img.l2Step} with non-zero subcluster allocation bitmap, entry=${hex(hi, lo)}`);
+          out.corruptions++;
+          continue;
         }
         if (active) {
           out.allocated++;
@@ -165,6 +171,17 @@ function countReferences(img: Qcow2Image): Counted {
         out.corruptions++;
       }
       const host = entryOffset(l2dv, j);
+      if (img.extL2) {
+        const zeroBits = l2dv.getUint32(j * 8 + 8);
+        const allocBits = l2dv.getUint32(j * 8 + 12);
+        if (host === 0 && allocBits !== 0) {
+          msg('ERROR: Unallocated cluster has non-zero subcluster allocation map');
+          out.corruptions++;
+        } else if (host !== 0 && (zeroBits & allocBits) !== 0) {
+          msg(`ERROR offset=${host.toString(16)}: Allocated cluster has corrupted subcluster allocation bitmap`);
+          out.corruptions++;
+        }
+      }
       if (host === 0) continue;
       if (host % cs !== 0) {
         msg(lo & 1 ? `ERROR offset=${host.toString(16)}: Preallocated cluster is not properly aligned; L2 entry corrupted.` : `ERROR offset=${host.toString(16)}: Data cluster is not properly aligned; L2 entry corrupted.`);
@@ -376,7 +393,7 @@ function checkOnce(img: Qcow2Image): CheckPass {
       corruptions++;
     }
     img.backend.pread(t, l2off);
-    for (let j = 0; j < img.l2Entries; j++) {
+    for (let j = 0; j < img.l2Entries * img.l2Step; j += img.l2Step) {
       const hi = tdv.getUint32(j * 8);
       if (hi & 0x40000000) continue;
       const host = entryOffset(tdv, j);

@@ -5,7 +5,7 @@
  */
 import { UserError } from '../../errors.js';
 import type { BlockBackend } from '../backend.js';
-import { MAX_CLUSTER_BITS, MAX_L1_BYTES, MAX_VIRTUAL_SIZE, MIN_CLUSTER_BITS, l1EntriesFor, putU64, serializeHeader, type Qcow2Header } from './header.js';
+import { INCOMPAT_EXTL2, MAX_CLUSTER_BITS, MAX_L1_BYTES, MAX_VIRTUAL_SIZE, MIN_CLUSTER_BITS, l1EntriesFor, putU64, serializeHeader, type Qcow2Header } from './header.js';
 import { Qcow2Image } from './image.js';
 
 export interface Qcow2CreateOptions {
@@ -16,6 +16,8 @@ export interface Qcow2CreateOptions {
   backingFormat?: string;
   /** 1 … 64, power of two (default 16). */
   refcountBits?: number;
+  /** Extended L2 entries: 32 subclusters per cluster (`-o extended_l2=on`; clusters ≥ 16 KiB). */
+  extendedL2?: boolean;
 }
 
 export function validateCreate(opts: Qcow2CreateOptions): { clusterBits: number; refcountOrder: number } {
@@ -35,7 +37,11 @@ export function validateCreate(opts: Qcow2CreateOptions): { clusterBits: number;
   if (opts.size % 512 !== 0) {
     throw new UserError('QCOW2_BAD_OPTION', `Image size must be a multiple of 512 bytes (got ${opts.size})`, { where: 'size' });
   }
-  if (l1EntriesFor(opts.size, clusterBits) * 8 > MAX_L1_BYTES) {
+  // qcow2.c qcow2_co_create: the same refusal, the same words.
+  if (opts.extendedL2 && cs < 16384) {
+    throw new UserError('QCOW2_BAD_OPTION', 'Extended L2 entries are only supported with cluster sizes of at least 16384 bytes', { where: 'extended_l2' });
+  }
+  if (l1EntriesFor(opts.size, clusterBits, opts.extendedL2) * 8 > MAX_L1_BYTES) {
     throw new UserError('QCOW2_BAD_OPTION', `Image size ${opts.size} is too big for cluster size ${cs}: the L1 table would exceed 32 MiB`, { where: 'size' });
   }
   if (opts.backingFile !== undefined && opts.backingFile.length > 1023) {
@@ -61,7 +67,7 @@ export function planQcow2(opts: Qcow2CreateOptions): Qcow2Header {
     refcountTableClusters: 1,
     nbSnapshots: 0,
     snapshotsOffset: 0,
-    incompatibleFeatures: 0,
+    incompatibleFeatures: opts.extendedL2 ? INCOMPAT_EXTL2 : 0,
     compatibleFeatures: 0,
     autoclearFeatures: 0,
     refcountOrder,
@@ -97,7 +103,7 @@ export function createQcow2(backend: BlockBackend, opts: Qcow2CreateOptions): Qc
   }
   backend.pwrite(block, 2 * cs);
   const img = Qcow2Image.open(backend, { readOnly: false });
-  const l1Size = l1EntriesFor(opts.size, clusterBits);
+  const l1Size = l1EntriesFor(opts.size, clusterBits, opts.extendedL2);
   if (l1Size > 0) {
     const off = img.allocMeta(Math.ceil((l1Size * 8) / cs));
     img.header.l1Size = l1Size;

@@ -25,3 +25,25 @@ export function setEntry(dv: DataView, i: number, offset: number, copied: boolea
   dv.setUint32(i * 8, hi >>> 0);
   dv.setUint32(i * 8 + 4, lo >>> 0);
 }
+
+/**
+ * Extended L2 entries (qcow2.txt "Extended L2 Entries", incompatible bit 4): 128 bits, the
+ * standard descriptor (bit 0 unused) then a 64-bit subcluster bitmap whose high word (bytes
+ * 8–11) has one "reads as zeros" bit per subcluster and whose low word (bytes 12–15) one
+ * "allocated" bit; bit x is subcluster x.
+ */
+export const EXTL2_STRIDE = 16;
+export const SUBCLUSTERS = 32;
+
+export function bitmapZero(dv: DataView, j: number): number {
+  return dv.getUint32(j * EXTL2_STRIDE + 8);
+}
+
+export function bitmapAlloc(dv: DataView, j: number): number {
+  return dv.getUint32(j * EXTL2_STRIDE + 12);
+}
+
+export function setBitmap(dv: DataView, j: number, alloc: number, zero: number): void {
+  dv.setUint32(j * EXTL2_STRIDE + 8, zero >>> 0);
+  dv.setUint32(j * EXTL2_STRIDE + 12, alloc >>> 0);
+}

@@ -74,9 +74,12 @@ export function putU64(dv: DataView, off: number, v: number): void {
   dv.setUint32(off + 4, v >>> 0);
 }
 
-/** Number of L1 entries needed for `size` bytes (QEMU size_to_l1). */
-export function l1EntriesFor(size: number, clusterBits: number): number {
-  const l2Bytes = 2 ** (clusterBits * 2 - 3);
+/**
+ * Number of L1 entries needed for `size` bytes (QEMU size_to_l1). An L2 table maps
+ * cluster_size / 8 clusters, or cluster_size / 16 with extended L2 entries.
+ */
+export function l1EntriesFor(size: number, clusterBits: number, extL2 = false): number {
+  const l2Bytes = 2 ** (clusterBits * 2 - (extL2 ? 4 : 3));
   return Math.ceil(size / l2Bytes);
 }
 
@@ -157,6 +160,11 @@ export function parseHeader(buf: Uint8Array, fileSize: number): Qcow2Header {
   for (let bit = 0; bit < 32; bit++) {
     if (!(h.incompatibleFeatures & (1 << bit))) continue;
     if (bit === 0 || bit === 1) continue; // dirty / corrupt: honoured by the opener
+    if (bit === 4) {
+      // qcow2.c qcow2_do_open: 32 subclusters of at least 512 bytes each.
+      if (clusterBits < 14) throw bad('cluster_bits', 20, `is ${clusterBits}: extended L2 entries need clusters of at least 16384 bytes (Unsupported subcluster size: ${cs / 32})`);
+      continue;
+    }
     if (bit === 3 && h.compressionType === 1) {
       // No maintained zstd binding for Node 20 that vfab trusts to match libzstd's framing;
       // deflate (zlib) images are read and written.
@@ -177,7 +185,7 @@ export function parseHeader(buf: Uint8Array, fileSize: number): Qcow2Header {
   const alignedField = (field: string, off: number, v: number): void => {
     if (v % cs !== 0) throw bad(field, off, `(${v}) is not aligned to the cluster size ${cs}`);
   };
-  const l1Needed = l1EntriesFor(h.size, clusterBits);
+  const l1Needed = l1EntriesFor(h.size, clusterBits, (h.incompatibleFeatures & INCOMPAT_EXTL2) !== 0);
   if (h.l1Size < l1Needed) throw bad('l1_size', 36, `is ${h.l1Size}; a ${h.size}-byte image needs at least ${l1Needed} entries`);
   if (h.l1Size * 8 > MAX_L1_BYTES) throw bad('l1_size', 36, `is ${h.l1Size}; the L1 table would exceed 32 MiB`);
   if (h.l1Size > 0) {

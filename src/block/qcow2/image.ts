@@ -19,11 +19,12 @@ import { LRUCache } from 'lru-cache';
 import { BugError, UserError } from '../../errors.js';
 import type { BlockBackend } from '../backend.js';
 import { ST_DATA, ST_UNALLOC, ST_ZERO, type Layer, type LayerStatus, type StatusKind } from '../image.js';
-import { COMPRESSED_HI, COPIED_HI, ZERO_LO, entryOffset, setEntry } from './entries.js';
+import { COMPRESSED_HI, COPIED_HI, EXTL2_STRIDE, SUBCLUSTERS, ZERO_LO, bitmapAlloc, bitmapZero, entryOffset, setBitmap, setEntry } from './entries.js';
 import {
   EXT_BITMAPS,
   INCOMPAT_CORRUPT,
   INCOMPAT_DIRTY,
+  INCOMPAT_EXTL2,
   l1EntriesFor,
   parseHeader,
   putU64,
@@ -33,6 +34,7 @@ import {
 import { Refcounts, type RefcountHost } from './refcount.js';
 import { AUTOCLEAR_BITMAPS, closeBitmaps, openBitmaps, type BitmapState } from './bitmaps.js';
 import { parseSnapshotTable, type SnapshotEntry } from './snapshot-table.js';
+import { SC_INVALID, SC_NORMAL, SC_UNALLOC_ALLOC, SC_UNALLOC_PLAIN, SC_ZERO_ALLOC, SC_ZERO_PLAIN, afterWrite, allNormal, cowRange, rangeMask, scType, type ExtEntry } from './subclusters.js';
 import { COMPRESSED_BASE, compressCluster, decompressCluster, encodeCompressed, parseCompressed, type CompressedDesc } from './compressed.js';
 
 export interface Qcow2OpenOptions {
@@ -52,6 +54,12 @@ export class Qcow2Image implements Layer, RefcountHost {
   readonly cs: number;
   readonly clusterBits: number;
   readonly l2Entries: number;
+  /** Extended L2 entries (incompatible bit 4): 128-bit entries, 32 subclusters per cluster. */
+  readonly extL2: boolean;
+  /** 8-byte words per L2 entry (1, or 2 with extended L2 entries). */
+  readonly l2Step: number;
+  /** Allocation unit: the subcluster size with extended L2 entries, else the cluster size. */
+  readonly scSize: number;
   header: Qcow2Header;
   l1: Uint8Array;
   l1dv: DataView;
@@ -78,7 +86,10 @@ export class Qcow2Image implements Layer, RefcountHost {
     this.header = header;
     this.clusterBits = header.clusterBits;
     this.cs = 2 ** header.clusterBits;
-    this.l2Entries = this.cs / 8;
+    this.extL2 = (header.incompatibleFeatures & INCOMPAT_EXTL2) !== 0;
+    this.l2Step = this.extL2 ? 2 : 1;
+    this.l2Entries = this.cs / (8 * this.l2Step);
+    this.scSize = this.extL2 ? this.cs / SUBCLUSTERS : this.cs;
     this.l1 = new Uint8Array(header.l1Size * 8);
     this.l1dv = new DataView(this.l1.buffer);
     this.snapshots = [];
@@ -161,7 +172,7 @@ export class Qcow2Image implements Layer, RefcountHost {
     return this.header.size;
   }
   get granule(): number {
-    return this.cs;
+    return this.scSize;
   }
   get backingFile(): string | undefined {
     return this.header.backingFile;
@@ -242,17 +253,45 @@ export class Qcow2Image implements Layer, RefcountHost {
     return entryOffset(this.l1dv, i);
   }
 
-  /** Classifies L2 entry `j` of table `t`: kind and host cluster offset. */
-  private classify(t: Uint8Array, j: number, l2off: number, l1i: number): [StatusKind, number] {
+  /** Decoded extended L2 entry `j` of table `t`. */
+  extEntry(t: Uint8Array, j: number): ExtEntry {
     const dv = new DataView(t.buffer, t.byteOffset, t.byteLength);
-    const hi = dv.getUint32(j * 8);
-    const lo = dv.getUint32(j * 8 + 4);
+    const hi = dv.getUint32(j * EXTL2_STRIDE);
+    if (hi & COMPRESSED_HI) return { host: 0, compressed: true, alloc: bitmapAlloc(dv, j), zero: bitmapZero(dv, j) };
+    return { host: entryOffset(dv, j * 2), compressed: false, alloc: bitmapAlloc(dv, j), zero: bitmapZero(dv, j) };
+  }
+
+  /**
+   * Classifies L2 entry `j` of table `t` (subcluster `sc` with extended L2 entries): kind and
+   * host offset of the cluster (of the subcluster). With subclusters an unallocated subcluster of
+   * an allocated cluster keeps its host offset (QCOW2_SUBCLUSTER_UNALLOCATED_ALLOC): qemu-img map
+   * prints it when nothing below answers.
+   */
+  private classify(t: Uint8Array, j: number, l2off: number, l1i: number, sc = 0): [StatusKind, number] {
+    const dv = new DataView(t.buffer, t.byteOffset, t.byteLength);
+    const jb = j * 8 * this.l2Step;
+    const hi = dv.getUint32(jb);
+    const lo = dv.getUint32(jb + 4);
     if (hi & COMPRESSED_HI) {
       // Compressed: data at a synthetic offset the chain hands back to preadHost (compressed.ts).
-      this.compressedDesc(hi, lo, l2off + j * 8);
-      return [ST_DATA, COMPRESSED_BASE + (l1i * this.l2Entries + j) * this.cs];
+      this.compressedDesc(hi, lo, l2off + jb);
+      return [ST_DATA, COMPRESSED_BASE + (l1i * this.l2Entries + j) * this.cs + sc * this.scSize];
     }
     const off = (hi & 0x00ffffff) * 4294967296 + ((lo & 0xfffffe00) >>> 0);
+    if (this.extL2) {
+      if (off % this.cs !== 0) {
+        throw new UserError('QCOW2_CORRUPT', `${this.name}: L2 entry at byte ${l2off + jb} points to unaligned cluster offset ${off}`);
+      }
+      const e: ExtEntry = { host: off, compressed: false, alloc: bitmapAlloc(dv, j), zero: bitmapZero(dv, j) };
+      const ty = scType(e, sc);
+      const at = off + sc * this.scSize;
+      if (ty === SC_NORMAL) return [ST_DATA, at];
+      if (ty === SC_ZERO_ALLOC) return [ST_ZERO, at];
+      if (ty === SC_ZERO_PLAIN) return [ST_ZERO, 0];
+      if (ty === SC_UNALLOC_ALLOC) return [ST_UNALLOC, at];
+      if (ty === SC_UNALLOC_PLAIN) return [ST_UNALLOC, 0];
+      throw this.invalidEntry(l2off + jb, e);
+    }
     if (this.header.version >= 3 && lo & ZERO_LO) return [ST_ZERO, off];
     if (off === 0) return [ST_UNALLOC, 0];
     if (off % this.cs !== 0) {
@@ -261,27 +300,41 @@ export class Qcow2Image implements Layer, RefcountHost {
     return [ST_DATA, off];
   }
 
+  /** QEMU's words for an entry qcow2_get_subcluster_type calls invalid (qcow2_signal_corruption). */
+  private invalidEntry(at: number, e: ExtEntry): UserError {
+    const l2 = Math.floor(at / this.cs) * this.cs;
+    const index = (at - l2) / EXTL2_STRIDE;
+    return new UserError('QCOW2_CORRUPT', `${this.name}: Invalid cluster entry found (L2 offset: 0x${l2.toString(16)}, L2 index: 0x${index.toString(16)}; extended L2 entry at byte ${at}: allocation bitmap 0x${e.alloc.toString(16)}, zero bitmap 0x${e.zero.toString(16)})`, {
+      where: `byte ${at}`,
+      hint: `run 'vfab disk check ${this.name}' (or qemu-img check)`,
+    });
+  }
+
   status(offset: number, maxLength = Infinity): LayerStatus {
     const cs = this.cs;
+    const us = this.scSize;
+    const per = cs / us;
     const ci = Math.floor(offset / cs);
-    const intra = offset - ci * cs;
+    let u = Math.floor(offset / us);
+    const intra = offset - u * us;
     const l1i = Math.floor(ci / this.l2Entries);
-    let l2i = ci - l1i * this.l2Entries;
+    const l2i = ci - l1i * this.l2Entries;
     const limit = Math.min(this.header.size, (l1i + 1) * this.l2Entries * cs, offset + maxLength);
     if (l1i >= this.header.l1Size) return { kind: ST_UNALLOC, host: 0, length: Math.max(0, limit - offset) };
     const l2off = this.l1Offset(l1i);
     if (l2off === 0) return { kind: ST_UNALLOC, host: 0, length: limit - offset };
     const t = this.l2At(l2off);
-    const [kind, host] = this.classify(t, l2i, l2off, l1i);
+    const [kind, host] = this.classify(t, l2i, l2off, l1i, u % per);
     // Data and preallocated zero clusters (ZERO_ALLOC) carry a host offset; a run continues
     // while the offsets stay contiguous (qcow2-cluster.c count_contiguous_subclusters).
-    const hasHost = host !== 0 && kind !== ST_UNALLOC;
-    let end = (ci + 1) * cs;
+    const hasHost = host !== 0;
+    const base = l1i * this.l2Entries;
+    let end = (u + 1) * us;
     while (end < limit) {
-      l2i++;
-      const [k2, h2] = this.classify(t, l2i, l2off, l1i);
+      u++;
+      const [k2, h2] = this.classify(t, Math.floor(u / per) - base, l2off, l1i, u % per);
       if (k2 !== kind || (h2 !== 0) !== hasHost || (hasHost && h2 !== host + (end - offset + intra))) break;
-      end += cs;
+      end += us;
     }
     return { kind, host: hasHost ? host + intra : 0, length: Math.min(end, limit) - offset };
   }
@@ -338,9 +391,10 @@ export class Qcow2Image implements Layer, RefcountHost {
     const l2off = l1i < this.header.l1Size ? this.l1Offset(l1i) : 0;
     if (l2off === 0) return undefined;
     const dv = new DataView(this.l2At(l2off).buffer);
-    const hi = dv.getUint32(j * 8);
+    const jb = j * 8 * this.l2Step;
+    const hi = dv.getUint32(jb);
     if (!(hi & COMPRESSED_HI)) return undefined;
-    return this.compressedDesc(hi, dv.getUint32(j * 8 + 4), l2off + j * 8);
+    return this.compressedDesc(hi, dv.getUint32(jb + 4), l2off + jb);
   }
 
   private inflatedCluster(ci: number): Uint8Array {
@@ -406,9 +460,10 @@ export class Qcow2Image implements Layer, RefcountHost {
     const l1i = Math.floor(ci / this.l2Entries);
     const j = ci - l1i * this.l2Entries;
     const l2off = this.l1Offset(l1i);
+    const jb = j * 8 * this.l2Step;
     if (l2off !== 0) {
       const dv = new DataView(this.l2At(l2off).buffer);
-      if (dv.getUint32(j * 8) !== 0 || dv.getUint32(j * 8 + 4) !== 0) {
+      if (dv.getUint32(jb) !== 0 || dv.getUint32(jb + 4) !== 0) {
         // qcow2_alloc_compressed_cluster_offset: "Compression can't overwrite anything".
         throw new UserError('BLOCK_BAD_REQUEST', `${this.name}: cannot write a compressed cluster over an allocated one (guest offset ${start})`);
       }
@@ -432,9 +487,11 @@ export class Qcow2Image implements Layer, RefcountHost {
     this.barrier();
     const [hi, lo] = encodeCompressed(coff, packed.length, this.clusterBits);
     const tdv = new DataView(t.buffer, t.byteOffset, t.byteLength);
-    tdv.setUint32(j * 8, hi);
-    tdv.setUint32(j * 8 + 4, lo);
-    this.backend.pwrite(t.subarray(j * 8, j * 8 + 8), off + j * 8);
+    tdv.setUint32(jb, hi);
+    tdv.setUint32(jb + 4, lo);
+    // Compressed clusters have no subclusters: the bitmap is 0 (qcow2_alloc_compressed_cluster_offset).
+    if (this.extL2) setBitmap(tdv, j, 0, 0);
+    this.backend.pwrite(t.subarray(jb, jb + 8 * this.l2Step), off + jb);
   }
 
   // ---- writes ---------------------------------------------------------------------------------
@@ -515,6 +572,10 @@ export class Qcow2Image implements Layer, RefcountHost {
   }
 
   private writeInCluster(ci: number, intra: number, piece: Uint8Array): void {
+    if (this.extL2) {
+      this.writeInClusterExt(ci, intra, piece);
+      return;
+    }
     const cs = this.cs;
     const l1i = Math.floor(ci / this.l2Entries);
     const j = ci - l1i * this.l2Entries;
@@ -576,6 +637,176 @@ export class Qcow2Image implements Layer, RefcountHost {
     else if ((kind === ST_DATA || kind === ST_ZERO) && host !== 0) rc.free(host / cs);
   }
 
+  // ---- extended L2 entries (subclusters) --------------------------------------------------------
+
+  /**
+   * A write inside one cluster of an image with subclusters (qcow2-cluster.c handle_copied /
+   * handle_alloc, calculate_l2_meta, qcow2_alloc_cluster_link_l2): only the written subclusters
+   * become allocated, and copy-on-write fills only their unwritten parts.
+   */
+  private writeInClusterExt(ci: number, intra: number, piece: Uint8Array): void {
+    const cs = this.cs;
+    const us = this.scSize;
+    const l1i = Math.floor(ci / this.l2Entries);
+    const j = ci - l1i * this.l2Entries;
+    const rc = this.refcounts();
+    const { t, off } = this.l2ForWrite(l1i);
+    const e = this.extEntry(t, j);
+    if (scType(e, 0) === SC_INVALID) throw this.invalidEntry(off + j * EXTL2_STRIDE, e);
+    const keepOld = !e.compressed && e.host !== 0 && rc.get(e.host / cs) === 1;
+    const first = Math.floor(intra / us);
+    const last = Math.floor((intra + piece.length - 1) / us);
+    if (keepOld && allNormal(e, first, last)) {
+      this.writeInPlace(piece, e.host + intra);
+      return;
+    }
+    const [from, to] = cowRange(e, intra, piece.length, us, cs, keepOld);
+    const buf = new Uint8Array(to - from);
+    let copied = false;
+    if (from < intra || to > intra + piece.length) {
+      this.readOwn(ci * cs + from, buf);
+      copied = !isZero(buf);
+    }
+    buf.set(piece, intra - from);
+    const bits = afterWrite(e, from, to, us);
+    const comp = e.compressed ? this.compressedAt(ci) : undefined;
+    if (keepOld) {
+      this.writeInPlace(buf, e.host + from);
+      this.barrier(); // the bytes are there before the bitmap says so
+      this.setL2Ext(t, off, j, e.host, bits.alloc, bits.zero);
+      return;
+    }
+    const fresh = this.allocClusters(1);
+    if (fresh.zero) this.writeSparse(buf, fresh.offset + from);
+    else this.backend.pwrite(buf, fresh.offset + from);
+    if (!fresh.zero || copied) this.barrier();
+    this.setL2Ext(t, off, j, fresh.offset, bits.alloc, bits.zero);
+    if (comp) this.freeCompressed(comp);
+    else if (e.host !== 0) rc.free(e.host / cs);
+  }
+
+  /** This layer's view of guest bytes (the backing answers unallocated parts): the COW source. */
+  private readOwn(offset: number, buf: Uint8Array): void {
+    let p = 0;
+    while (p < buf.length) {
+      const st = this.status(offset + p, buf.length - p);
+      const n = Math.min(st.length, buf.length - p);
+      if (n <= 0) {
+        buf.fill(0, p);
+        return;
+      }
+      const piece = buf.subarray(p, p + n);
+      if (st.kind === ST_DATA) this.preadHost(piece, st.host);
+      else if (st.kind === ST_UNALLOC && this.backingReader) this.backingReader(offset + p, piece);
+      else piece.fill(0);
+      p += n;
+    }
+  }
+
+  /** Writes extended entry `j` (COPIED set when it has a host cluster, which is then ours). */
+  private setL2Ext(t: Uint8Array, l2off: number, j: number, host: number, alloc: number, zero: number): void {
+    const dv = new DataView(t.buffer, t.byteOffset, t.byteLength);
+    setEntry(dv, j * 2, host, host !== 0);
+    setBitmap(dv, j, alloc, zero);
+    this.backend.pwrite(t.subarray(j * EXTL2_STRIDE, (j + 1) * EXTL2_STRIDE), l2off + j * EXTL2_STRIDE);
+  }
+
+  /**
+   * A whole cluster discarded or zeroed (qcow2-cluster.c discard_in_l2_slice, zero_in_l2_slice):
+   * the host cluster is given back and the entry says "all zeros" (or unallocated when nothing
+   * below could show through).
+   */
+  private zeroClusterExt(ci: number, discard: boolean, full: boolean): void {
+    const l1i = Math.floor(ci / this.l2Entries);
+    const j = ci - l1i * this.l2Entries;
+    const l2off = this.l1Offset(l1i);
+    const e: ExtEntry = l2off !== 0 ? this.extEntry(this.l2At(l2off), j) : { host: 0, compressed: false, alloc: 0, zero: 0 };
+    const allocated = e.host !== 0 || e.compressed;
+    const wantZero = full ? false : discard ? this.header.backingFile !== undefined || allocated : true;
+    const zero = wantZero ? 0xffffffff : 0;
+    if (!allocated && e.alloc === 0 && e.zero === zero) return;
+    if (l2off === 0 && !wantZero) return;
+    const comp = e.compressed ? this.compressedAt(ci) : undefined;
+    const { t, off } = this.l2ForWrite(l1i);
+    this.setL2Ext(t, off, j, 0, 0, zero);
+    if (comp) this.freeCompressed(comp);
+    else if (e.host !== 0) this.refcounts().free(e.host / this.cs);
+  }
+
+  /**
+   * Write-zeroes with subclusters (io.c splits at the subcluster size; qcow2.c
+   * qcow2_co_pwrite_zeroes, qcow2_subcluster_zeroize): whole subclusters get their zero bit,
+   * whole clusters a zero entry, and a piece of a subcluster is a zero subcluster only when the
+   * rest of it already reads as zeros and it holds no data; otherwise zero bytes are written.
+   */
+  private writeZeroesExt(offset: number, length: number): void {
+    const us = this.scSize;
+    const size = this.header.size;
+    const end = offset + length;
+    const firstU = Math.ceil(offset / us);
+    const endU = end >= size ? Math.ceil(size / us) : Math.floor(end / us);
+    if (endU <= firstU) {
+      const split = Math.min(end, firstU * us);
+      if (split > offset) this.zeroPartialSc(offset, split - offset);
+      if (end > split) this.zeroPartialSc(split, end - split);
+      return;
+    }
+    if (offset < firstU * us) this.zeroPartialSc(offset, firstU * us - offset);
+    const alignedEnd = Math.min(endU * us, size);
+    const cs = this.cs;
+    let p = firstU * us;
+    while (p < alignedEnd) {
+      const ci = Math.floor(p / cs);
+      const cEnd = (ci + 1) * cs;
+      if (p % cs === 0 && (cEnd <= alignedEnd || alignedEnd >= size)) {
+        this.zeroClusters(ci, 1, false);
+        p = cEnd;
+        continue;
+      }
+      const stop = Math.min(cEnd, alignedEnd);
+      this.zeroSubclusters(ci, (p - ci * cs) / us, Math.ceil((stop - p) / us));
+      p = stop;
+    }
+    if (end > alignedEnd) this.zeroPartialSc(alignedEnd, end - alignedEnd);
+  }
+
+  private zeroPartialSc(pos: number, len: number): void {
+    const us = this.scSize;
+    const uStart = Math.floor(pos / us) * us;
+    const uEnd = Math.min(uStart + us, this.header.size);
+    const st = this.status(uStart, us);
+    if (st.kind === ST_ZERO) return;
+    if (st.kind === ST_UNALLOC) {
+      const buf = new Uint8Array(uEnd - uStart);
+      this.backingReader?.(uStart, buf);
+      if (isZeroRange(buf, 0, pos - uStart) && isZeroRange(buf, pos + len - uStart, buf.length)) {
+        const ci = Math.floor(pos / this.cs);
+        this.zeroSubclusters(ci, (uStart - ci * this.cs) / us, 1);
+        return;
+      }
+    }
+    this.write(pos, new Uint8Array(len));
+  }
+
+  /** Sets zero bits on subclusters [sc, sc+n) of cluster `ci` (qcow2-cluster.c zero_l2_subclusters). */
+  private zeroSubclusters(ci: number, sc: number, n: number): void {
+    const l1i = Math.floor(ci / this.l2Entries);
+    const j = ci - l1i * this.l2Entries;
+    const l2off = this.l1Offset(l1i);
+    if (l2off !== 0 && this.extEntry(this.l2At(l2off), j).compressed) {
+      // -ENOTSUP for compressed clusters: io.c writes zero bytes instead.
+      const start = ci * this.cs + sc * this.scSize;
+      this.write(start, new Uint8Array(Math.min(n * this.scSize, this.header.size - start)));
+      return;
+    }
+    const { t, off } = this.l2ForWrite(l1i);
+    const e = this.extEntry(t, j);
+    const m = rangeMask(sc, sc + n);
+    const dv = new DataView(t.buffer, t.byteOffset, t.byteLength);
+    setBitmap(dv, j, (e.alloc & ~m) >>> 0, (e.zero | m) >>> 0);
+    this.backend.pwrite(t.subarray(j * EXTL2_STRIDE + 8, (j + 1) * EXTL2_STRIDE), off + j * EXTL2_STRIDE + 8);
+  }
+
   /**
    * Writes `buf` at host `at` into a cluster known to read as zeros (grown sparsely past the old
    * end of the file), skipping every all-zero file block so it stays a hole. QEMU gets the same
@@ -631,6 +862,10 @@ export class Qcow2Image implements Layer, RefcountHost {
     const rc = this.refcounts();
     const v3 = this.header.version >= 3;
     for (let ci = first; ci < first + count; ci++) {
+      if (this.extL2) {
+        this.zeroClusterExt(ci, discard, full);
+        continue;
+      }
       const l1i = Math.floor(ci / this.l2Entries);
       const j = ci - l1i * this.l2Entries;
       const l2off = this.l1Offset(l1i);
@@ -672,6 +907,10 @@ export class Qcow2Image implements Layer, RefcountHost {
   writeZeroes(offset: number, length: number): void {
     this.checkWrite(offset, length);
     this.bitmapState?.mark(offset, length);
+    if (this.extL2) {
+      this.writeZeroesExt(offset, length);
+      return;
+    }
     const cs = this.cs;
     const end = offset + length;
     const first = Math.ceil(offset / cs);

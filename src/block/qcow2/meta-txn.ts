@@ -84,7 +84,7 @@ export class MetaTxn {
       if (l2off === 0) continue;
       const t = this.img.l2At(l2off);
       const tdv = new DataView(t.buffer, t.byteOffset, t.byteLength);
-      for (let j = 0; j < this.img.l2Entries; j++) {
+      for (let j = 0; j < this.img.l2Entries * this.img.l2Step; j += this.img.l2Step) {
         if (tdv.getUint32(j * 8) & COMPRESSED_HI) {
           throw new UserError('QCOW2_UNSUPPORTED_FEATURE', `${this.img.name}: compressed clusters are not supported (L2 entry at byte ${l2off + j * 8})`);
         }
@@ -113,7 +113,7 @@ export class MetaTxn {
       const t = this.img.l2At(l2off);
       let copy: Uint8Array | undefined;
       const tdv = new DataView(t.buffer, t.byteOffset, t.byteLength);
-      for (let j = 0; j < this.img.l2Entries; j++) {
+      for (let j = 0; j < this.img.l2Entries * this.img.l2Step; j += this.img.l2Step) {
         const hi = tdv.getUint32(j * 8);
         const host = entryOffset(tdv, j);
         if (host === 0) continue;

@@ -78,7 +78,7 @@ export function updateRefcounts(img: Qcow2Image, l1: Uint8Array, l1Offset: numbe
     const t = img.l2At(l2off).slice();
     const dv = new DataView(t.buffer);
     let dirty = false;
-    for (let j = 0; j < img.l2Entries; j++) {
+    for (let j = 0; j < img.l2Entries * img.l2Step; j += img.l2Step) {
       const hi = dv.getUint32(j * 8);
       const host = entryOffset(dv, j);
       if (host === 0) continue;

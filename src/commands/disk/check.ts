@@ -55,9 +55,12 @@ export default class DiskCheck extends BaseCommand {
       if (!r.corruptions && !r.leaks && !r.checkErrors) out.push('No errors were found on the image.');
       // qemu-img.c dump_human_image_check: allocated over total, fragmented and compressed over allocated.
       const pct = (n: number, of: number): string => printf2(of === 0 ? 0 : (100 * n) / of);
-      out.push(
-        `${r.allocatedClusters}/${r.totalClusters} = ${pct(r.allocatedClusters, r.totalClusters)}% allocated, ${pct(r.fragmentedClusters, r.allocatedClusters)}% fragmented, ${pct(r.compressedClusters, r.allocatedClusters)}% compressed clusters`,
-      );
+      // Only when something is allocated (qemu-img.c: total_clusters != 0 && allocated_clusters != 0).
+      if (r.totalClusters !== 0 && r.allocatedClusters !== 0) {
+        out.push(
+          `${r.allocatedClusters}/${r.totalClusters} = ${pct(r.allocatedClusters, r.totalClusters)}% allocated, ${pct(r.fragmentedClusters, r.allocatedClusters)}% fragmented, ${pct(r.compressedClusters, r.allocatedClusters)}% compressed clusters`,
+        );
+      }
       out.push(`Image end offset: ${r.imageEndOffset}`);
       process.stdout.write(`${out.join('\n')}\n`);
     }

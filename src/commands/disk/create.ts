@@ -10,7 +10,7 @@ export default class DiskCreate extends BaseCommand {
     'qcow2 v3 (compat=1.1) by default, 64 KiB clusters, nothing allocated. With -b the image is an overlay:\n' +
     'unallocated clusters read from the backing file; -F names its format (required, as in qemu-img 7+).\n' +
     'Sizes take k, M, G, T suffixes (binary, like qemu-img). -o accepts cluster_size, refcount_bits,\n' +
-    'backing_file, backing_fmt, compat (1.1 only), preallocation (off only).';
+    'backing_file, backing_fmt, compat (1.1 only), extended_l2=on|off (subclusters), preallocation (off only).';
   static override examples = [
     '<%= config.bin %> disk create -f qcow2 base.qcow2 10G',
     '<%= config.bin %> disk create -f qcow2 -b base.qcow2 -F qcow2 top.qcow2',
@@ -38,19 +38,24 @@ export default class DiskCreate extends BaseCommand {
     let backingFormat = formatArg(flags['backing-format'], '-F');
     let clusterSize: number | undefined;
     let refcountBits: number | undefined;
+    let extendedL2 = false;
     for (const [k, v] of o) {
       if (k === 'cluster_size') clusterSize = sizeArg(v, '-o cluster_size');
       else if (k === 'refcount_bits') refcountBits = Number(v);
+      else if (k === 'extended_l2') {
+        if (v !== 'on' && v !== 'off') throw new UserError('CLI_BAD_OPTION', "Parameter 'extended_l2' expects 'on' or 'off'", { where: '-o extended_l2' });
+        extendedL2 = v === 'on';
+      }
       else if (k === 'backing_file') backing = v;
       else if (k === 'backing_fmt') backingFormat = formatArg(v, '-o backing_fmt');
       else if (k === 'compat') {
         if (v !== '1.1' && v !== 'v3') throw new UserError('CLI_BAD_OPTION', `compat=${v}: vfab creates qcow2 version 3 (compat=1.1) only`, { where: '-o compat' });
       } else if (k === 'preallocation') {
         if (v !== 'off') throw new UserError('CLI_BAD_OPTION', `preallocation=${v}: vfab images are always thin (preallocation=off)`, { where: '-o preallocation' });
-      } else throw new UserError('CLI_BAD_OPTION', `Invalid parameter '${k}' (vfab knows cluster_size, refcount_bits, backing_file, backing_fmt, compat, preallocation)`, { where: '-o' });
+      } else throw new UserError('CLI_BAD_OPTION', `Invalid parameter '${k}' (vfab knows cluster_size, refcount_bits, extended_l2, backing_file, backing_fmt, compat, preallocation)`, { where: '-o' });
     }
-    if (format === 'raw' && (clusterSize !== undefined || refcountBits !== undefined)) {
-      throw new UserError('CLI_BAD_OPTION', 'raw images take no cluster_size or refcount_bits', { where: '-o' });
+    if (format === 'raw' && (clusterSize !== undefined || refcountBits !== undefined || extendedL2)) {
+      throw new UserError('CLI_BAD_OPTION', 'raw images take no cluster_size, refcount_bits or extended_l2', { where: '-o' });
     }
     if (backing !== undefined && backingFormat === undefined) {
       throw new UserError('CLI_BAD_FLAG', 'Backing file specified without backing format', { where: '-F', hint: `add -F qcow2 (or -F raw), as qemu-img requires` });
@@ -61,13 +66,14 @@ export default class DiskCreate extends BaseCommand {
       ...(size !== undefined ? { size } : {}),
       ...(clusterSize !== undefined ? { clusterSize } : {}),
       ...(refcountBits !== undefined ? { refcountBits } : {}),
+      ...(extendedL2 ? { extendedL2 } : {}),
       ...(backing !== undefined ? { backingFile: backing } : {}),
       ...(backingFormat !== undefined ? { backingFormat } : {}),
     });
     if (flags.json) this.printJson({ filename: args.file, format, ...(backing !== undefined ? { 'backing-filename': backing } : {}) });
     else if (!flags.quiet) {
       const extra = backing !== undefined ? ` backing_file=${backing} backing_fmt=${backingFormat}` : '';
-      process.stdout.write(`Formatting '${args.file}', fmt=${format}${format === 'qcow2' ? ` cluster_size=${clusterSize ?? 65536}` : ''}${size !== undefined ? ` size=${size}` : ''}${extra}\n`);
+      process.stdout.write(`Formatting '${args.file}', fmt=${format}${format === 'qcow2' ? ` cluster_size=${clusterSize ?? 65536}${extendedL2 ? ' extended_l2=on' : ''}` : ''}${size !== undefined ? ` size=${size}` : ''}${extra}\n`);
     }
   }
 }
