@@ -3,6 +3,7 @@ import { runOptions } from '../cli/flags.js';
 import { BaseCommand } from '../cli/base-command.js';
 import { runTopologyAsync } from '../fabric/run.js';
 import { offloadableText } from '../sriov/offload.js';
+import { tcOffloads } from '../fabric/tc-offload.js';
 import { pickBridge } from '../vswitch/inspect.js';
 import { UserError } from '../errors.js';
 import { parseProtocols } from '../vswitch/flow-syntax.js';
@@ -51,7 +52,8 @@ export default class Flows extends BaseCommand {
     }
     if (flags.json) {
       const flows = br.flowStats();
-      this.printJson({ bridge: br.path, time_ns: fabric.sim.now, flows: flags.offload ? flows.map((f) => ({ ...f, offload: hint(f) })) : flows });
+      const tc = flags.offload ? tcOffloads(fabric.model, br) : [];
+      this.printJson({ bridge: br.path, time_ns: fabric.sim.now, flows: flags.offload ? flows.map((f, i) => ({ ...f, offload: hint(f), ...(tc[i]!.offloaded || tc[i]!.reasons.length > 0 ? { tc_offload: { offloaded: tc[i]!.offloaded, reasons: tc[i]!.reasons, ...(tc[i]!.tc ? { tc: tc[i]!.tc } : {}) } } : {}) })) : flows });
     } else {
       process.stdout.write(br.dumpFlows({ ...(version !== undefined ? { version } : {}), noStats: flags['no-stats'], names: flags.names }));
       if (flags.offload) {
@@ -61,6 +63,12 @@ export default class Flows extends BaseCommand {
           return ` offload=${v.offloadable ? 'yes' : 'no '} ${rule}${v.offloadable ? '' : `  (${v.reasons.join('; ')})`}`;
         });
         process.stdout.write(`hardware offload hint (TC flower subset):\n${lines.join('\n')}\n`);
+        // Flows that end in a tunnel output: offloaded to the switchdev eswitch, in TC form.
+        const tc = tcOffloads(fabric.model, br).filter((t) => t.offloaded || t.reasons.length > 0);
+        if (tc.length > 0) {
+          process.stdout.write('tunnel encapsulation offload (switchdev eswitch, tc filter show dev REP ingress):\n');
+          for (const t of tc) process.stdout.write(t.offloaded ? ` offloaded ${t.rule}\n${t.tc}` : ` not offloaded ${t.rule}  (${t.reasons.join('; ')})\n`);
+        }
       }
     }
   }

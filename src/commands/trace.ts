@@ -40,6 +40,7 @@ export default class Trace extends BaseCommand {
     protocols: Flags.string({ char: 'O', description: 'OpenFlow versions of the flows, as ovs-ofctl -O (OpenFlow10 … OpenFlow15, comma-separated; default OpenFlow10)' }),
     strict: Flags.boolean({ description: 'reject a flow OVS would silently change (a match field without its prerequisite) instead of warning' }),
     json: Flags.boolean({ description: 'JSON: one object per packet per line (bare bridge: outputs, drop, rules, final_flow, megaflow, datapath_actions, passes when ct() recirculated), one object (topology)' }),
+    'tlv-map': Flags.string({ description: 'bare-bridge mode: the bridge\'s TLV map, as ovs-ofctl add-tlv-map ({class=0xffff,type=0x80,len=4}->tun_metadata0,…): makes tun_metadataN fields' }),
     'ct-next': Flags.string({ multiple: true, description: 'ct_state of the next ct() recirculation, as ofproto/trace --ct-next (e.g. trk,est; repeatable: 1st, 2nd …; default trk,new)' }),
   };
 
@@ -100,6 +101,7 @@ export default class Trace extends BaseCommand {
       ...(flags.groups !== undefined ? { groups: readText(flags.groups, '--groups'), groupsFile: flags.groups } : {}),
       ...(flags.meters !== undefined ? { meters: readText(flags.meters, '--meters'), metersFile: flags.meters } : {}),
       ports: flags.port.map((p) => parsePortSpec(p)),
+      ...(flags['tlv-map'] !== undefined ? { tlvMap: flags['tlv-map'] } : {}),
       localNoFlood: flags['local-no-flood'],
       ...(flags['mac-table-size'] !== undefined ? { macTableSize: flags['mac-table-size'] } : {}),
     });

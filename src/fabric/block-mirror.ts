@@ -43,6 +43,7 @@ import { diskImages } from './disks.js';
 import { storageDiskRun } from './disk-io.js';
 import type { FabricFeature } from './feature.js';
 import { hostInterface, routeBetween } from './host-interfaces.js';
+import { deviceIo, deviceSchedule, mirrorDevice, type MirrorDevice } from './mirror-devices.js';
 
 type MigrateStep = ScenarioStep & { action: MigrateAction };
 
@@ -79,6 +80,7 @@ export function validateBlockMirror(model: TopologyModel): UserError[] {
     const y = [...step.yaml, 'migrate'];
     if (doc.storage !== 'mirror') {
       if (doc.migrate_disks !== undefined) out.push(model.source.error('MIGRATION_MIRROR', [...y, 'migrate_disks'], '"migrate_disks" applies to a block migration; add "storage: mirror"'));
+      if (doc.storage_speed !== undefined) out.push(model.source.error('MIGRATION_MIRROR', [...y, 'storage_speed'], '"storage_speed" is the block mirror\'s rate limit; add "storage: mirror"'));
       continue;
     }
     const vm = model.vms.find((v) => v.name === doc.vm);
@@ -148,6 +150,8 @@ interface DiskMirror {
   conn: TcpConnection | null;
   readyNs: number | null;
   error: string | null;
+  /** The source disk's storage device, when it has one (mirror-devices.ts). */
+  srcDev: MirrorDevice | undefined;
 }
 
 interface MirrorState {
@@ -196,6 +200,7 @@ export function blockMirror(ctx: BuildContext, step: MigrateStep, from: string, 
   let status = 'scheduled';
   let stopListen: (() => void) | null = null;
   let failed = false;
+  let dstDev: MirrorDevice | undefined;
 
   const untap = (): void => {
     for (const m of mirrors) {
@@ -252,7 +257,7 @@ export function blockMirror(ctx: BuildContext, step: MigrateStep, from: string, 
           }
           st.opened.push(target);
         }
-        mirrors.push({ disk: d, name, source: cur.chain, sourceName: cur.name, target, targetName, data, job: null, client: null, conn: null, readyNs: null, error: null });
+        mirrors.push({ disk: d, name, source: cur.chain, sourceName: cur.name, target, targetName, data, job: null, client: null, conn: null, readyNs: null, error: null, srcDev: mirrorDevice(ctx, from, d.doc.backend, name) });
       }
       // destination: nbd-server-start + nbd-server-add per disk
       while (port < 65535 && dst.stack.tcp.isListening(port)) port++;
@@ -260,9 +265,11 @@ export function blockMirror(ctx: BuildContext, step: MigrateStep, from: string, 
       // Both ends send without Nagle: QEMU's NBD client connects with qio_channel_set_delay(false)
       // (nbd/client-connection.c nbd_connect), its server uncorks after every reply (nbd/server.c);
       // a 16-byte reply held back by Nagle behind a delayed ACK would stall the mirror's window.
+      // the destination's storage device (the same-named backend there) serves the mirror's writes
+      dstDev = mirrors.length > 0 ? mirrorDevice(ctx, doc.to, mirrors[0]!.disk.doc.backend) : undefined;
       const l = dst.stack.tcp.listen(port, (c) => {
         c.setNoDelay(true);
-        nbdServerOnTcp(c, { exports, stream: `${doc.to}:${port}` });
+        nbdServerOnTcp(c, { exports, stream: `${doc.to}:${port}`, ...(dstDev ? { schedule: deviceSchedule(dstDev) } : {}) });
       });
       stopListen = () => l.close();
       // source: drive-mirror per disk to nbd://dst:port/<disk>
@@ -274,8 +281,13 @@ export function blockMirror(ctx: BuildContext, step: MigrateStep, from: string, 
           exportName: m.disk.name,
           stream: `${from} -> ${doc.to}:${port}/${m.disk.name}`,
           onReady: () => {
+            const srcDev = m.srcDev;
             const job = new MirrorJob(m.source, client, {
               readData: m.data,
+              ...(doc.storage_speed !== undefined ? { speed: doc.storage_speed / 8 } : {}),
+              clock: { now: () => ctx.sim.now, after: (ns, cb) => void ctx.sim.schedule(ns, cb) },
+              // the mirror reads the disk's device directly: its queue and service time, no throttle
+              ...(srcDev ? { readSource: (offset: number, length: number, done: () => void) => deviceIo(srcDev, 0, offset, length, done) } : {}),
               onReady: () => {
                 m.readyNs = ctx.sim.now;
                 maybeReady();
@@ -349,6 +361,8 @@ export function blockMirror(ctx: BuildContext, step: MigrateStep, from: string, 
       return {
         mode: 'mirror',
         status,
+        ...(doc.storage_speed !== undefined ? { speed_bps: doc.storage_speed } : {}),
+        ...(dstDev ? { target_device: dstDev.name, target_device_ios: dstDev.ios } : {}),
         via: src.model.path,
         src_ip: formatIpv4(src.model.ipv4.address),
         dst_ip: formatIpv4(r.dst),
@@ -376,6 +390,8 @@ export function blockMirror(ctx: BuildContext, step: MigrateStep, from: string, 
           bytes_sent: m.conn?.info().bytes_sent ?? 0,
           ready_ns: m.readyNs,
           error: m.error,
+          // only with storage devices (backend:): other records keep their bytes
+          ...(m.srcDev || dstDev ? { devices: { source: m.srcDev?.name ?? null, source_reads: m.srcDev?.ios ?? 0, target: dstDev?.name ?? null } } : {}),
         })),
       };
     },

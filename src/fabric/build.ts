@@ -33,7 +33,7 @@ import { VirtioNet } from '../vnic/index.js';
 import type { BuildContext, HostRuntime, SummarySection, VmNicRuntime, VmRuntime } from './context.js';
 import { attachVf } from './sriov.js';
 import { buildRouters } from './routers.js';
-import { buildTunnels } from './tunnels.js';
+import { bridgeTlvTable, buildTunnels } from './tunnels.js';
 import { isStandby, standbyFeatures, standbyOf } from './failover.js';
 import { FeatureSummaries } from './feature.js';
 import { FABRIC_FEATURES } from './features.js';
@@ -171,6 +171,7 @@ function flowCacheSize(bridges: number): number {
 
 function buildBridge(ctx: FabricContext, m: BridgeModel, bridgeCount: number): Bridge {
   let bridge: Bridge;
+  const tlv = bridgeTlvTable(ctx, m);
   try {
     bridge = new Bridge({
       path: m.path,
@@ -187,6 +188,7 @@ function buildBridge(ctx: FabricContext, m: BridgeModel, bridgeCount: number): B
       // checked as 1.3 flows unless the topology names the versions itself.
       ...(m.protocols !== undefined ? { protocols: m.protocols } : m.openflow !== undefined ? { protocols: 13 as const } : {}),
       ...(m.strict !== undefined ? { strict: m.strict } : {}),
+      ...(tlv ? { tlv } : {}),
     });
   } catch (e) {
     if (e instanceof UserError && !e.location) throw ctx.source.error(e.code, m.yaml, e.message);

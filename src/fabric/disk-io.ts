@@ -34,7 +34,7 @@ import { checkJobRegion, readDevice, readJob, readPolicy, type Err } from '../qo
 import type { DiskData, DiskSpec, GroupSpec, PolicySpec, QosModel } from '../qos/model.js';
 import type { DiskRun } from '../qos/engine.js';
 import { evaluateQosExpectation, expectationWindows, formatNs, qosResult, type ExpectationResult, type QosResult } from '../qos/run.js';
-import type { StorageDeviceSpec } from '../qos/storage-device.js';
+import type { StorageDevice, StorageDeviceSpec } from '../qos/storage-device.js';
 import { qosLimitLines, thresholdLines } from '../qos/svg.js';
 import type { BuildContext, SummarySection } from './context.js';
 import type { FabricFeature } from './feature.js';
@@ -209,6 +209,11 @@ function buildDiskIo(ctx: BuildContext): void {
 export function storageDiskRun(ctx: BuildContext, name: string): DiskRun | undefined {
   const r = runs.get(ctx);
   return r?.engine.disks.find((d) => d.spec.name === name);
+}
+
+/** The engine's storage device `host.name` (a `backends:` entry), or undefined without fio steps. */
+export function storageDevice(ctx: BuildContext, name: string): StorageDevice | undefined {
+  return runs.get(ctx)?.engine.devices.get(name);
 }
 
 /** The storage result as of now (statistics closed at `ctx.sim.now`), or undefined without fio steps. */

@@ -42,6 +42,8 @@ import type { BuildContext, VmNicRuntime } from './context.js';
 import { failoverHooks, failoverNic } from './failover.js';
 import { streamDeps, validateStream } from './migration-stream.js';
 import { blockMirror } from './block-mirror.js';
+import { nbdDiskMigration } from './nbd-migration.js';
+import type { NbdMove } from './nbd-disk-client.js';
 import type { FabricFeature } from './feature.js';
 
 /**
@@ -231,6 +233,7 @@ function startMigration(ctx: BuildContext, step: MigrateStep, refusal?: string):
       allPorts: () => ctx.ports.all(),
       ...(doc.via !== undefined ? streamDeps(ctx, step, from, vm) : {}),
       ...storageDeps(ctx, step, from, vm.name),
+      ...sharedDiskDeps(ctx, step, vm.name),
     },
   );
   if (refusal !== undefined) m.refuse(refusal);
@@ -243,6 +246,12 @@ function storageDeps(ctx: BuildContext, step: MigrateStep, from: string, vm: str
   if (step.action.doc.storage !== 'mirror' || step.action.doc.via === undefined) return {};
   const st = blockMirror(ctx, step, from, vm);
   return st ? { storage: st } : {};
+}
+
+/** Network disks (nbd-migration.ts): the destination opens its own NBD connections, the source drains. */
+function sharedDiskDeps(ctx: BuildContext, step: MigrateStep, vm: string): { sharedDisks?: StorageMigration } {
+  const sd = nbdDiskMigration(ctx, step, vm);
+  return sd ? { sharedDisks: sd } : {};
 }
 
 /** The source bridge port after switchover: up, but leading nowhere (see the file comment). */
@@ -309,6 +318,15 @@ function timelineText(r: MigrationRecord): string[] {
       `block mirror via ${String(sto['via'])} -> ${String(sto['dst_ip'])}:${String(sto['port'])} (NBD): ${String(sto['status'])}, ` +
         `${n('data_bytes')} data bytes in ${n('clusters_copied')} clusters (${n('dirty_resends')} re-sent after guest writes), ${n('bytes_sent')} bytes sent, ` +
         `ready at ${t('ready_ns')}, done at ${t('completed_ns')}`,
+    );
+  }
+  for (const [disk, v] of Object.entries(r.nbd_disks ?? {})) {
+    const mv = v as NbdMove | null;
+    if (!mv) continue;
+    const at = (ns: number | null): string => (ns === null ? 'never' : formatTime(ns));
+    lines.push(
+      `network disk ${disk}: ${mv.from_via} -> ${mv.to_via} (${mv.to_src_ip}), ${mv.status}: destination handshake at ${at(mv.dest_connected_ns)}, ` +
+        `${mv.drained_ios} requests drained on the source by ${at(mv.drained_ns)}, ${mv.held_ios} held while paused, switched at ${at(mv.switched_ns)}${mv.error ? ` (${mv.error})` : ''}`,
     );
   }
   for (const e of r.timeline) lines.push(`${formatTime(e.time_ns).padStart(11)}  ${e.what}`);

@@ -37,11 +37,9 @@ import { MemoryProvider, type Chain } from '../block/chain.js';
 import { FileProvider } from '../block/file-backend.adapter.js';
 import { UserError } from '../errors.js';
 import { chainImage } from '../nbd/block-export.js';
-import type { NbdClient, NbdReply } from '../nbd/client.js';
 import { NBD_CMD_WRITE, NBD_PORT } from '../nbd/constants.js';
 import type { NbdExport, NbdImage, NbdServer } from '../nbd/server.js';
-import { nbdClientOnTcp, nbdServerOnTcp } from '../nbd/tcp.js';
-import type { QosEngine, IoTarget } from '../qos/engine.js';
+import { nbdServerOnTcp } from '../nbd/tcp.js';
 import { readDevice } from '../qos/file.js';
 import { Io } from '../qos/io.js';
 import { StorageDevice } from '../qos/storage-device.js';
@@ -54,13 +52,13 @@ import { formatIpv4 } from '../wire/ip.js';
 import type { BuildContext, SummarySection } from './context.js';
 import type { FabricFeature } from './feature.js';
 import { hostInterface, routeBetween } from './host-interfaces.js';
+import { MAX_NBD_REQUESTS, NbdDiskTarget } from './nbd-disk-client.js';
+import { validateNbdMigration } from './nbd-migration.js';
 
-/** block/nbd.c MAX_NBD_REQUESTS. */
-export const MAX_NBD_REQUESTS = 16;
-/** fio's errno for a failed I/O (EIO). */
-const EIO = 5;
-const MAX_FAILURES_LISTED = 16;
+export { MAX_NBD_REQUESTS, NbdDiskTarget };
+
 /** Keys of a local disk that mean nothing for a network disk. */
+const NS_PER_S = 1_000_000_000;
 const LOCAL_KEYS = ['image', 'memory', 'format', 'size', 'backing', 'backing_format', 'cluster_size', 'backend'] as const;
 
 interface ExportDoc {
@@ -104,8 +102,13 @@ export function validateNbd(model: TopologyModel): UserError[] {
   for (const vm of model.vms) {
     for (const d of vm.disks) {
       const doc = d.doc;
-      if (doc.nbd === undefined) continue;
       const y = d.yaml;
+      if (doc.reconnect_delay !== undefined) {
+        if (doc.nbd === undefined) e('NBD_DISK_OPTION', [...y, 'reconnect_delay'], `disk "${d.name}" of VM ${vm.name}: "reconnect_delay" is for a network disk (nbd: host/export)`);
+        // QEMU's reconnect-delay is a uint32 of seconds (qapi/block-core.json BlockdevOptionsNbd)
+        else if (doc.reconnect_delay % NS_PER_S !== 0 || doc.reconnect_delay / NS_PER_S > 0xffffffff) e('NBD_RECONNECT_DELAY', [...y, 'reconnect_delay'], `disk "${d.name}" of VM ${vm.name}: reconnect_delay is whole seconds (QEMU reconnect-delay), not ${doc.reconnect_delay} ns`);
+      }
+      if (doc.nbd === undefined) continue;
       const where = `disk "${d.name}" of VM ${vm.name}`;
       for (const k of LOCAL_KEYS) {
         if (doc[k] === undefined) continue;
@@ -164,100 +167,6 @@ interface ExportRuntime {
   device: StorageDevice | undefined;
   backend: string | undefined;
   requests: number;
-}
-
-interface Failure {
-  at_ns: number;
-  op: 'read' | 'write';
-  offset: number;
-  length: number;
-  error: string;
-}
-
-/** The network disk of one VM disk: QEMU's NBD client in front of the engine's I/Os. */
-export class NbdDiskTarget implements IoTarget {
-  client: NbdClient | undefined;
-  engine: QosEngine | undefined;
-  private readonly waiting: Io[] = [];
-  private inFlight = 0;
-  connectedNs = -1;
-  lostNs = -1;
-  lostReason = '';
-  requests = 0;
-  failedIos = 0;
-  readonly failures: Failure[] = [];
-  private payload = new Uint8Array(0);
-
-  constructor(
-    private readonly ctx: BuildContext,
-    readonly disk: string,
-    readonly exportRef: string,
-    readonly via: string,
-    readonly src: string,
-    readonly dst: string,
-  ) {}
-
-  get unanswered(): number {
-    return this.inFlight + this.waiting.length;
-  }
-
-  submit(io: Io): void {
-    const c = this.client;
-    if (c?.closed || this.lostNs >= 0) {
-      // reconnect-delay 0: a request made after the connection was lost fails at once (deferred
-      // one event: the engine is inside its issue loop)
-      this.ctx.sim.schedule(0, () => this.fail(io, `NBD connection lost (${this.lostReason})`));
-      return;
-    }
-    if (!c?.ready || this.inFlight >= MAX_NBD_REQUESTS) {
-      this.waiting.push(io);
-      return;
-    }
-    this.send(c, io);
-  }
-
-  finish(): void {}
-
-  private send(c: NbdClient, io: Io): void {
-    this.inFlight++;
-    this.requests++;
-    const cb = (r: NbdReply): void => this.reply(io, r);
-    if (io.dir === 0) c.read(io.offset, io.bytes, cb);
-    else {
-      if (this.payload.length < io.bytes) this.payload = new Uint8Array(io.bytes).fill(0x5a);
-      c.write(io.offset, this.payload.subarray(0, io.bytes), cb);
-    }
-  }
-
-  private reply(io: Io, r: NbdReply): void {
-    this.inFlight--;
-    if (r.error === 0) io.onComplete();
-    else this.fail(io, r.message ?? `NBD error ${r.error}`);
-    this.pumpWaiting();
-  }
-
-  pumpWaiting(): void {
-    const c = this.client;
-    if (!c) return;
-    if (c.closed) {
-      const all = this.waiting.splice(0);
-      for (const io of all) this.fail(io, `NBD connection lost (${this.lostReason})`);
-      return;
-    }
-    while (c.ready && this.inFlight < MAX_NBD_REQUESTS && this.waiting.length > 0) this.send(c, this.waiting.shift()!);
-  }
-
-  private fail(io: Io, why: string): void {
-    this.failedIos++;
-    if (this.failures.length < MAX_FAILURES_LISTED) this.failures.push({ at_ns: this.ctx.sim.now, op: io.dir === 0 ? 'read' : 'write', offset: io.offset, length: io.bytes, error: `EIO: ${why}` });
-    this.engine?.ioFailed(io, EIO);
-  }
-
-  lost(reason: string): void {
-    if (this.lostNs >= 0) return;
-    this.lostNs = this.ctx.sim.now;
-    this.lostReason = reason;
-  }
 }
 
 interface NbdRun {
@@ -367,35 +276,19 @@ function buildNbd(ctx: BuildContext): void {
       const src = hostInterface(ctx, vm.host, via);
       if (!r.ok || !src) continue;
       const key = `${vm.name}.${d.name}`;
-      const t = new NbdDiskTarget(ctx, key, ref, src.model.path, formatIpv4(src.model.ipv4.address), formatIpv4(r.dst));
-      const conn = src.stack.tcp.connect(r.dst, NBD_PORT, { config: { nagle: false } });
-      const client = nbdClientOnTcp(conn, {
+      const dst = r.dst;
+      const t = new NbdDiskTarget(ctx, {
+        disk: key,
+        exportRef: ref,
         exportName: parseRef(ref)![1],
-        stream: `${key} -> ${ref}`,
-        maxInFlight: MAX_NBD_REQUESTS,
-        onReady: () => {
-          t.connectedNs = ctx.sim.now;
-          t.pumpWaiting();
-        },
-        onError: (e) => {
-          t.lost(e.message);
-          t.pumpWaiting();
-        },
+        viaIf: via,
+        via: src.model.path,
+        src: formatIpv4(src.model.ipv4.address),
+        dst: formatIpv4(dst),
+        reconnectDelayNs: d.doc.reconnect_delay ?? 0,
+        open: () => src.stack.tcp.connect(dst, NBD_PORT, { config: { nagle: false } }),
       });
-      // the transport's own reasons (ETIMEDOUT, ECONNRESET …) are kept before the client fails what is in flight
-      const onClose = conn.onClose;
-      conn.onClose = (err) => {
-        t.lost(err ? `connection ${err}` : 'connection closed');
-        onClose?.(err);
-        t.pumpWaiting();
-      };
-      const onEnd = conn.onEnd;
-      conn.onEnd = () => {
-        t.lost('server closed the connection');
-        onEnd?.();
-        t.pumpWaiting();
-      };
-      t.client = client;
+      t.start();
       run.targets.set(key, t);
     }
   }
@@ -436,6 +329,10 @@ function summary(ctx: BuildContext): SummarySection | undefined {
         unanswered_ios: t.unanswered,
         ...(t.lostNs >= 0 ? { lost_ns: t.lostNs, lost_reason: t.lostReason } : {}),
         failures: t.failures,
+        // only for disks that can reconnect or did: the summaries of other runs keep their bytes
+        ...(t.o.reconnectDelayNs > 0 || t.reconnects > 0
+          ? { reconnect_delay_s: t.o.reconnectDelayNs / NS_PER_S, reconnects: t.reconnects, retried_ios: t.retriedIos, expired_ios: t.expiredIos, connection_events: t.events }
+          : {}),
       };
     }
     return o;
@@ -446,10 +343,26 @@ function summary(ctx: BuildContext): SummarySection | undefined {
       [...run.targets.values()].map((t) => {
         const head = `nbd ${t.disk} -> ${t.exportRef} via ${t.via} (${t.src} -> ${t.dst}:${NBD_PORT}): ${t.requests} requests`;
         if (t.lostNs < 0 && t.failedIos === 0) return `${head}${t.unanswered ? `, ${t.unanswered} unanswered at the end` : ''}`;
+        if (t.o.reconnectDelayNs > 0 || t.reconnects > 0) return `${head}; ${reconnectText(t)}${t.unanswered ? `, ${t.unanswered} unanswered at the end` : ''}`;
         const f = t.failures[0];
         return `${head}; connection lost at ${(t.lostNs / 1e9).toFixed(3)}s (${t.lostReason}): ${t.failedIos} I/Os failed with EIO${f ? ` (first: ${f.op} ${formatSize(f.length)} at offset ${f.offset})` : ''}${t.unanswered ? `, ${t.unanswered} unanswered at the end` : ''}`;
       }),
   };
+}
+
+const secs = (ns: number): string => `${(ns / 1e9).toFixed(3)}s`;
+
+/** What became of each lost connection of a disk that reconnects (reconnect-delay > 0). */
+function reconnectText(t: NbdDiskTarget): string {
+  const parts = t.events.map((ev) => {
+    const head = `connection lost at ${secs(ev.lost_ns)} (${ev.reason})`;
+    if (ev.reconnected_ns !== null) return `${head}, reconnected at ${secs(ev.reconnected_ns)}: ${ev.retried_ios} I/Os retried`;
+    if (ev.expired_ns !== null) return `${head}, not back within reconnect-delay ${t.o.reconnectDelayNs / NS_PER_S}s`;
+    return `${head}, not reconnected`;
+  });
+  const f = t.failures[0];
+  const failed = t.failedIos === 0 ? 'no I/O failed' : `${t.failedIos} I/Os failed with EIO${t.expiredIos ? ` (${t.expiredIos} when reconnect-delay ran out)` : ''}${f ? ` (first: ${f.op} ${formatSize(f.length)} at offset ${f.offset} at ${secs(f.at_ns)})` : ''}`;
+  return `${parts.join('; ')}; ${failed}`;
 }
 
 function close(ctx: BuildContext): void {
@@ -468,7 +381,7 @@ function close(ctx: BuildContext): void {
 /** NBD exports and network disks as a fabric feature (`feature.ts`). */
 export const nbdFeature: FabricFeature = {
   name: 'nbd',
-  validate: validateNbd,
+  validate: (model) => [...validateNbd(model), ...validateNbdMigration(model)],
   // before disk-io's attached stage: it routes network disks' I/O through `nbdTargets`
   build: { attached: buildNbd },
   summary,

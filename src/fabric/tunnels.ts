@@ -6,6 +6,20 @@
  */
 import { TunnelPort, UnderlayEndpoint } from '../tunnel/index.js';
 import type { FabricContext } from './build.js';
+import { UserError } from '../errors.js';
+import type { BridgeModel } from '../topology/model.js';
+import { TlvTable } from '../vswitch/tun-metadata.js';
+
+/** A bridge's `tlv_map:` as its TLV table; a bad map is an error at the `tlv_map` field. */
+export function bridgeTlvTable(ctx: FabricContext, m: BridgeModel): TlvTable | undefined {
+  if (m.tlvMap === undefined) return undefined;
+  try {
+    return TlvTable.fromText(m.tlvMap, `${m.path} tlv_map`);
+  } catch (e) {
+    if (e instanceof UserError) throw ctx.source.error(e.code, [...m.yaml, 'tlv_map'], e.message);
+    throw e;
+  }
+}
 
 export function buildTunnels(ctx: FabricContext): void {
   const tunnels = new Map<string, TunnelPort>();
@@ -29,7 +43,8 @@ export function buildTunnels(ctx: FabricContext): void {
         if (!p.tunnel) continue;
         const port = ctx.ports.get(p.path);
         if (!port) continue;
-        tunnels.set(p.path, new TunnelPort({ port, underlay: ep, type: p.tunnel.type, remoteIp: p.tunnel.remoteIp, vni: p.tunnel.vni, dstPort: p.tunnel.dstPort, csum: p.tunnel.csum, hashSeed: seed }));
+        const tlv = ctx.bridges.get(b.path)?.tlv;
+        tunnels.set(p.path, new TunnelPort({ port, underlay: ep, type: p.tunnel.type, remoteIp: p.tunnel.remoteIp, vni: p.tunnel.vni, dstPort: p.tunnel.dstPort, csum: p.tunnel.csum, hashSeed: seed, datapath: b.datapathType ?? 'netdev', ...(tlv ? { tlv } : {}) }));
       }
     }
   }
@@ -39,7 +54,8 @@ export function buildTunnels(ctx: FabricContext): void {
     text: () =>
       [...tunnels].map(([k, t]) => {
         const c = t.counters;
-        const why = c.mtu_drops > 0 ? `; dropped ${c.mtu_drops} too big for the underlay (frame + 36 > underlay MTU ${t.underlayMtu}: reason mtu)` : '';
+        const pmtud = t.datapath === 'system' ? `; answered ${c.pmtud_icmp_sent} with ICMP frag-needed or packet too big (next-hop MTU ${t.tunnelMtu}, datapath_type system)` : '; no ICMP back (datapath_type netdev: senders never learn the path MTU)';
+        const why = c.mtu_drops > 0 ? `; dropped ${c.mtu_drops} too big for the underlay (frame + 36 > underlay MTU ${t.underlayMtu}: reason mtu)${pmtud}` : '';
         return `${k}: encapsulated ${c.encapsulated}, decapsulated ${c.decapsulated}${why}`;
       }),
   });

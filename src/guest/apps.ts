@@ -188,7 +188,7 @@ export function startUdpCbr(stack: GuestStack, opts: UdpCbrOptions): UdpApp {
         put32(p, 8, sentNs >>> 0);
       }
     };
-    if (stack.sendUdpFilled(dst, srcPort, opts.port, size, fill)) {
+    if (stack.sendUdpFilled(dst, srcPort, opts.port, size, fill, Math.min(size, 12))) {
       sentPackets++;
       sentBytes += size;
     } else errors++;

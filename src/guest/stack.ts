@@ -27,6 +27,7 @@ import type { EventSink, GuestNic } from '../port/nic.js';
 import type { Frame } from '../port/port.js';
 import type { Simulation } from '../sim/simulation.js';
 import { sumBytes, fold } from '../wire/checksum.js';
+import { isUdpValid, markUdpValid } from '../wire/frame-alloc.js';
 import {
   buildArpReply, buildArpRequest, buildGratuitousArp, buildIcmpEcho, buildNeighborAdvertisement, buildUdp, buildUdpFilled,
 } from '../wire/build.js';
@@ -123,6 +124,9 @@ export class GuestStack {
   private readonly icmpLimit = new IcmpRateLimit();
   private tcpStack: TcpStack | null = null;
   private tcpConfig: Partial<TcpConfig> | undefined;
+  /** TCP output's last route and its destination (cleared when an interface is added). */
+  private tcpRoute: { iface: GuestInterface; nextHop: number } | null = null;
+  private tcpRouteDst = 0;
 
   constructor(opts: GuestStackOptions) {
     this.name = opts.name;
@@ -180,6 +184,7 @@ export class GuestStack {
       }),
     };
     this.interfaces.push(iface);
+    this.tcpRoute = null;
     nic.setReceiver((frame) => this.receive(iface, frame));
     nic.onAnnounceRequest(() => this.announce(nic));
     return iface;
@@ -227,8 +232,15 @@ export class GuestStack {
       },
       allocate: (l4Len) => allocFrame(Math.max(34 + l4Len, 60)),
       output: (buf, src, dst, l4Len, ecn) => {
-        const route = this.route(dst);
-        if (route === null) return this.drop('no-route', 1);
+        // Routes depend only on the interfaces (fixed once added): the last one is reused, so a
+        // bulk flow's segments allocate no route record.
+        let route = this.tcpRoute;
+        if (route === null || this.tcpRouteDst !== dst) {
+          route = this.route(dst);
+          if (route === null) return this.drop('no-route', 1);
+          this.tcpRoute = route;
+          this.tcpRouteDst = dst;
+        }
         const { iface, nextHop } = route;
         if (20 + l4Len > iface.nic.mtu) return this.drop('mtu', 1);
         writeIpv4Header(buf, 14, src, dst, 20 + l4Len, this.ipId(), ecn);
@@ -236,6 +248,13 @@ export class GuestStack {
         writeMac(buf, 6, smac);
         buf[12] = 0x08;
         buf[13] = 0x00;
+        // A resolved neighbour sends at once without a callback (resolve() would do the same).
+        const known = iface.neighbors.usableMac(nextHop);
+        if (known !== undefined) {
+          writeMac(buf, 0, known);
+          this.tx(iface, buf);
+          return;
+        }
         iface.neighbors.resolve(nextHop, (mac) => {
           writeMac(buf, 0, mac);
           this.tx(iface, buf);
@@ -303,10 +322,13 @@ export class GuestStack {
    * start straight into the frame (see `buildUdpFilled`). `fill` runs when the frame is built,
    * which is after ARP resolution when the neighbour is not known yet.
    */
-  sendUdpFilled(dst: number, srcPort: number, dstPort: number, len: number, fill: (payload: Uint8Array) => void): boolean {
-    const ok = this.sendIpv4(dst, 20 + 8 + len, (iface, dstMac, src) =>
-      buildUdpFilled({ srcMac: iface.nic.mac, dstMac, srcIp: src, dstIp: dst, ipId: this.ipId(), srcPort, dstPort, payloadLen: len }, fill),
-    );
+  sendUdpFilled(dst: number, srcPort: number, dstPort: number, len: number, fill: (payload: Uint8Array) => void, fillLen?: number): boolean {
+    const ok = this.sendIpv4(dst, 20 + 8 + len, (iface, dstMac, src) => {
+      const f = buildUdpFilled({ srcMac: iface.nic.mac, dstMac, srcIp: src, dstIp: dst, ipId: this.ipId(), srcPort, dstPort, payloadLen: len, ...(fillLen !== undefined ? { fillLen } : {}) }, fill);
+      // The checksum was just computed over these bytes: a receiver given this same frame may skip it.
+      markUdpValid(f, (f[40]! << 8) | f[41]!);
+      return f;
+    });
     if (ok) this.counters.udp_datagrams_sent++;
     return ok;
   }
@@ -439,7 +461,8 @@ export class GuestStack {
     const proto = f[o + 9]!;
     const src = readU32(f, o + 12);
     const dst = readU32(f, o + 16);
-    const mine = this.interfaces.some((i) => i.ipv4 === dst);
+    let mine = false;
+    for (let k = 0; k < this.interfaces.length; k++) if (this.interfaces[k]!.ipv4 === dst) mine = true;
     const bcast = dst === 0xffffffff || (iface.ipv4 !== null && ((dst | ipv4Mask(iface.prefixLength)) >>> 0) === 0xffffffff && ipv4InSubnet(dst, iface.ipv4, iface.prefixLength));
     if (!mine && !bcast) return this.drop('not-for-us', 1);
     const l4 = o + ihl;
@@ -505,7 +528,7 @@ export class GuestStack {
     const ulen = (f[l4 + 4]! << 8) | f[l4 + 5]!;
     if (ulen < 8 || ulen > len) return this.drop('bad-udp', 1);
     const csum = (f[l4 + 6]! << 8) | f[l4 + 7]!;
-    if (csum !== 0) {
+    if (csum !== 0 && !isUdpValid(f, csum)) {
       const pseudo = (src >>> 16) + (src & 0xffff) + (dst >>> 16) + (dst & 0xffff) + 17 + ulen;
       if (fold(sumBytes(f, l4, l4 + ulen, pseudo)) !== 0xffff) return this.drop('bad-udp-checksum', 1);
     }

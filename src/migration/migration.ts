@@ -139,6 +139,13 @@ export interface MigrationDeps {
    * before the RAM stream starts (see `StorageMigration`).
    */
   storage?: StorageMigration;
+  /**
+   * Network disks (NBD) stay on their storage host: the destination opens its own connections
+   * before the migration proper starts (its QEMU opens the drives at startup), the source's
+   * requests drain when the VM stops, and the switchover moves the disks' I/O to the destination
+   * (`pivot`). Same interface as `storage`; its record is the record's `nbd_disks`.
+   */
+  sharedDisks?: StorageMigration;
 }
 
 /**
@@ -207,6 +214,8 @@ export interface MigrationRecord {
   stream?: StreamStats & Record<string, unknown>;
   /** Block migration of the disks (`storage: mirror` only). */
   storage?: Record<string, unknown>;
+  /** Network disks that stayed on their storage host (`nbd:` disks): the connections' moves. */
+  nbd_disks?: Record<string, unknown>;
 }
 
 export class LiveMigration {
@@ -229,6 +238,7 @@ export class LiveMigration {
   /** Block migration: RAM copied / disks in sync, each waiting for the other at switchover. */
   private ramDone = false;
   private storageDone = false;
+  private sharedDone = false;
 
   constructor(
     private readonly sim: Simulation,
@@ -289,11 +299,29 @@ export class LiveMigration {
       });
       this.note(`${vf.path}: VF ${vf.vf} unplugged, traffic fails over to standby ${s.vm}.${vf.standby}`);
     }
-    if (this.deps.storage) {
-      this.startStorage(this.deps.storage);
-      return;
-    }
-    this.startRam();
+    const go = (): void => {
+      if (this.deps.storage) this.startStorage(this.deps.storage);
+      else this.startRam();
+    };
+    // the destination opens the network disks alongside (a handshake takes far less than a
+    // pre-copy round); the switchover waits for it (`complete` reports a failure to open)
+    if (this.deps.sharedDisks) this.openSharedDisks(this.deps.sharedDisks);
+    go();
+  }
+
+  /** The destination's QEMU opens the VM's network disks: its own NBD connections and handshakes. */
+  private openSharedDisks(sd: StorageMigration): void {
+    const s = this.spec;
+    this.note(`${s.to} opens ${s.vm}'s network disks (its own NBD connections)`);
+    sd.start({
+      ready: () => this.note(`${s.to} has ${s.vm}'s network disks open (NBD handshakes done)`),
+      fail: (reason) => this.note(`${s.to} could not open ${s.vm}'s network disks: ${reason}`),
+    });
+  }
+
+  /** Local disks mirrored and network disks drained: what the switchover waits for besides RAM. */
+  private disksSettled(): boolean {
+    return (!this.deps.storage || this.storageDone) && (!this.deps.sharedDisks || this.sharedDone);
   }
 
   /** Block migration first: the RAM migration starts when every disk's mirror is ready. */
@@ -349,7 +377,13 @@ export class LiveMigration {
     }
     const stop = plan.stop_copy!;
     this.timers.push(this.sim.schedule(stop.start_ns, () => this.pause()));
-    this.timers.push(this.sim.schedule(stop.end_ns, () => this.switchoverAndResume()));
+    this.timers.push(
+      this.sim.schedule(stop.end_ns, () => {
+        this.ramDone = true;
+        // network disks' requests still in flight: the switchover waits for the drain
+        if (this.disksSettled()) this.switchoverAndResume();
+      }),
+    );
   }
 
   /** Pre-copy (and post-copy) driven by the TCP stream: the plan fills in as it happens. */
@@ -386,6 +420,10 @@ export class LiveMigration {
           this.note('RAM copied; waiting for the block mirror to drain');
           return;
         }
+        if (!this.disksSettled()) {
+          this.note('RAM copied; waiting for the network disks\' requests to drain');
+          return;
+        }
         this.switchoverAndResume();
       },
       postcopyResume: (downtimeNs, missing) => {
@@ -419,6 +457,7 @@ export class LiveMigration {
     const s = this.spec;
     this.message = reason;
     this.deps.storage?.cancel();
+    this.deps.sharedDisks?.cancel();
     if (lost) {
       this.status = 'lost';
       for (const nic of s.nics) nic.pause();
@@ -473,6 +512,7 @@ export class LiveMigration {
     this.note(`${s.vm} paused for stop-and-copy (${this.plan!.stop_copy!.bytes} bytes)`);
     this.emit('migration_pause', {});
     if (this.deps.storage) this.drainStorage(this.deps.storage);
+    if (this.deps.sharedDisks) this.drainSharedDisks(this.deps.sharedDisks);
   }
 
   /** With the VM paused, the mirrors copy their last dirty chunks and flush the targets. */
@@ -487,14 +527,35 @@ export class LiveMigration {
       }
       this.storageDone = true;
       this.note('block mirror drained: every disk in sync on the destination, targets flushed');
-      if (!this.ramDone) return;
-      const plan = this.plan!;
-      const rel = this.sim.now - this.startNs;
-      plan.downtime_ns = this.sim.now - this.pauseNs!;
-      plan.stop_copy!.end_ns = rel;
-      plan.end_ns = rel;
-      this.switchoverAndResume();
+      this.settledWhilePaused();
     });
+  }
+
+  /** With the VM paused, the network disks' requests complete (bdrv_drain_all) and are flushed. */
+  private drainSharedDisks(sd: StorageMigration): void {
+    sd.complete((error) => {
+      if (this.status !== 'paused') return;
+      if (error !== null) {
+        const why = `network disks failed to drain at switch-over: ${error}`;
+        if (this.ramDone || !this.stream) this.failed(why, false);
+        else this.stream.abort(why);
+        return;
+      }
+      this.sharedDone = true;
+      this.note('network disks drained: no request in flight on the source, flushed');
+      this.settledWhilePaused();
+    });
+  }
+
+  /** The disks are settled during stop-and-copy: switch over if RAM is done too. */
+  private settledWhilePaused(): void {
+    if (!this.ramDone || !this.disksSettled()) return;
+    const plan = this.plan!;
+    const rel = this.sim.now - this.startNs;
+    plan.downtime_ns = this.sim.now - this.pauseNs!;
+    plan.stop_copy!.end_ns = rel;
+    plan.end_ns = rel;
+    this.switchoverAndResume();
   }
 
   private switchoverAndResume(): void {
@@ -516,6 +577,7 @@ export class LiveMigration {
     }
     this.note(`switchover: ${moved.join(', ')}`);
     this.deps.storage?.pivot();
+    this.deps.sharedDisks?.pivot();
     // Watch the tables before anything from the new location is seen.
     if (this.tracker) {
       this.tracker.arm();
@@ -628,6 +690,7 @@ export class LiveMigration {
       ...((s.vfs ?? []).length > 0 ? { failover: this.failoverSteps.map((f) => ({ ...f })) } : {}),
       ...(this.stream ? { stream: { ...(this.deps.streamInfo ?? {}), ...this.stream.stats() } } : {}),
       ...(this.deps.storage ? { storage: this.deps.storage.record() } : {}),
+      ...(this.deps.sharedDisks ? { nbd_disks: this.deps.sharedDisks.record() } : {}),
     };
   }
 

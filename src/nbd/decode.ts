@@ -30,6 +30,7 @@ import {
   NBD_STRUCTURED_REPLY_MAGIC,
 } from './constants.js';
 import { getU64, NbdProtocolError, type ClientMessage, type ServerMessage } from './wire.js';
+import { carve } from './slab.js';
 
 export interface Decoded<T> {
   msg: T;
@@ -72,10 +73,28 @@ class ByteQueue {
   }
   /** Copies out and drops `n` bytes. */
   take(n: number): Uint8Array {
-    const out = this.buf.slice(this.start, this.start + n);
+    const out = carve(n);
+    out.set(this.buf.subarray(this.start, this.start + n));
     this.skip(n);
     return out;
   }
+  /** Big-endian fields `i` bytes into the window, without a view object per message. */
+  u16(i: number): number {
+    const b = this.buf;
+    const k = this.start + i;
+    return (b[k]! << 8) | b[k + 1]!;
+  }
+  u32(i: number): number {
+    const b = this.buf;
+    const k = this.start + i;
+    return ((b[k]! << 24) | (b[k + 1]! << 16) | (b[k + 2]! << 8) | b[k + 3]!) >>> 0;
+  }
+  /** A 64-bit field as a BigInt (cookies). */
+  u64n(i: number): bigint {
+    if (this.dv.buffer !== this.buf.buffer) this.dv = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength);
+    return this.dv.getBigUint64(this.start + i);
+  }
+  private dv = new DataView(this.buf.buffer);
   skip(n: number): void {
     this.start += n;
     this.consumed += n;
@@ -164,15 +183,14 @@ export class ClientStreamDecoder extends StreamDecoder<ClientMessage> {
       return { kind: 'client-flags', flags };
     }
     if (q.length < 4) return null;
-    if (q.peek(4).getUint32(0) === NBD_REQUEST_MAGIC) {
+    if (q.u32(0) === NBD_REQUEST_MAGIC) {
       if (q.length < 28) return null;
-      const v = q.peek(28);
-      const type = v.getUint16(6);
-      const length = v.getUint32(24);
+      const type = q.u16(6);
+      const length = q.u32(24);
       const hasData = type === NBD_CMD_WRITE;
       if (hasData && length > this.maxPayload) throw this.fail(`NBD_CMD_WRITE of ${length} bytes exceeds the maximum payload ${this.maxPayload}`);
       if (hasData && q.length < 28 + length) return null;
-      const req = { kind: 'request' as const, flags: v.getUint16(4), type, cookie: v.getBigUint64(8), offset: getU64(v, 16), length };
+      const req = { kind: 'request' as const, flags: q.u16(4), type, cookie: q.u64n(8), offset: q.u32(16) * 0x100000000 + q.u32(20), length };
       q.skip(28);
       return hasData ? { ...req, data: q.take(length) } : req;
     }
@@ -259,12 +277,11 @@ export class ServerStreamDecoder extends StreamDecoder<ServerMessage> {
       }
       case 'transmission': {
         if (q.length < 4) return null;
-        const magic = q.peek(4).getUint32(0);
+        const magic = q.u32(0);
         if (magic === NBD_SIMPLE_REPLY_MAGIC) {
           if (q.length < 16) return null;
-          const v = q.peek(16);
-          const error = v.getUint32(4);
-          const cookie = v.getBigUint64(8);
+          const error = q.u32(4);
+          const cookie = q.u64n(8);
           const n = error === 0 ? this.ctx.readLength(cookie) : 0;
           if (q.length < 16 + n) return null;
           q.skip(16);
@@ -272,14 +289,15 @@ export class ServerStreamDecoder extends StreamDecoder<ServerMessage> {
         }
         if (magic === NBD_STRUCTURED_REPLY_MAGIC) {
           if (q.length < 20) return null;
-          const v = q.peek(20);
-          const len = v.getUint32(16);
+          const len = q.u32(16);
           // The payload may exceed the maximum payload by the chunk's fixed overhead (proto.md).
           if (len > this.maxPayload + 4096) throw this.fail(`reply chunk declares ${len} payload bytes (limit ${this.maxPayload})`);
           if (q.length < 20 + len) return null;
-          const m = { flags: v.getUint16(4), type: v.getUint16(6), cookie: v.getBigUint64(8) };
+          const flags = q.u16(4);
+          const type = q.u16(6);
+          const cookie = q.u64n(8);
           q.skip(20);
-          return { kind: 'chunk', ...m, payload: q.take(len) };
+          return { kind: 'chunk', flags, type, cookie, payload: q.take(len) };
         }
         throw this.fail(`expected a simple (0x67446698) or structured (0x668e33ef) reply magic, got 0x${magic.toString(16)}`);
       }

@@ -27,6 +27,7 @@ import type { Chain } from '../block/chain.js';
 import { ST_UNALLOC } from '../block/image.js';
 import { chainStatus } from './block-export.js';
 import type { NbdClient, NbdReply } from './client.js';
+import { NBD_EIO } from './constants.js';
 
 export interface MirrorOptions {
   /** Bytes per bitmap bit (default: the source's cluster size, at most 64 KiB). */
@@ -43,6 +44,21 @@ export interface MirrorOptions {
   readData?: boolean;
   /** Pre-zero the target and copy only allocated ranges (default true, see the file comment). */
   preZero?: boolean;
+  /**
+   * QEMU drive-mirror `speed`, bytes per second (0 or absent = unlimited): the job's own rate limit
+   * (blockjob.c `block_job_ratelimit_processed_bytes`/`block_job_ratelimit_sleep`,
+   * include/qemu/ratelimit.h `ratelimit_calculate_delay`, 100 ms slices `BLOCK_JOB_SLICE_TIME`).
+   * Only data copies count (block/mirror.c `mirror_iteration`: `io_bytes_acct` is 0 for ranges
+   * written as zeroes). Needs `clock`.
+   */
+  speed?: number;
+  /** Simulated time for `speed` and `readSource`. */
+  clock?: { now(): number; after(ns: number, cb: () => void): void };
+  /**
+   * The source's read of a data copy as a timed operation (a storage device's queue and service
+   * time): `done` when the bytes are read. Absent = the read takes no time.
+   */
+  readSource?(offset: number, length: number, done: () => void): void;
   onReady?(): void;
   /** The target failed a request (or the connection broke): the job stops copying. */
   onError?(message: string): void;
@@ -60,6 +76,9 @@ export interface MirrorStats {
   /** Chunks copied more than once because the guest wrote them during the job. */
   recopiedChunks: number;
 }
+
+/** blockjob.h BLOCK_JOB_SLICE_TIME: the rate limit's accounting slice. */
+const SLICE_NS = 100_000_000;
 
 /** log2 of the chunks per block of the free-chunk summary. */
 const BLOCK_SHIFT = 12;
@@ -148,6 +167,46 @@ export class MirrorJob {
   private zeroAt = 0;
   private zeroInFlight = 0;
 
+  /** `speed`: the current slice, bytes accounted in it, and when the job may issue again. */
+  private sliceStart = 0;
+  private sliceEnd = -1;
+  private dispatched = 0;
+  private sleepUntil = 0;
+  private sleeping = false;
+
+  /** ratelimit_calculate_delay after `n` more bytes: the job sleeps until the slice that covers them ends. */
+  private processed(n: number): void {
+    const speed = this.o.speed ?? 0;
+    const clock = this.o.clock;
+    if (speed <= 0 || !clock || n === 0) return;
+    const now = clock.now();
+    const quota = (speed * SLICE_NS) / 1e9;
+    if (this.sliceEnd < now) {
+      this.sliceStart = now;
+      this.sliceEnd = now + SLICE_NS;
+      this.dispatched = 0;
+    }
+    this.dispatched += n;
+    if (this.dispatched >= quota) {
+      this.sliceEnd = this.sliceStart + Math.floor((this.dispatched / quota) * SLICE_NS);
+      this.sleepUntil = this.sliceEnd;
+    }
+  }
+
+  /** True (and a wake-up scheduled) while the rate limit holds the job. */
+  private asleep(): boolean {
+    const clock = this.o.clock;
+    if (!clock || this.sleepUntil <= clock.now()) return false;
+    if (!this.sleeping) {
+      this.sleeping = true;
+      clock.after(this.sleepUntil - clock.now(), () => {
+        this.sleeping = false;
+        this.pump();
+      });
+    }
+    return true;
+  }
+
   /** The granularity: bytes per bitmap bit (one "cluster" of the summary). */
   get granularity(): number {
     return this.gran;
@@ -218,7 +277,7 @@ export class MirrorJob {
       return;
     }
     while (!this.failed && this.inFlight < this.maxInFlight && this.dirtyCount > 0) {
-      if (!this.issueNext()) break;
+      if (this.asleep() || !this.issueNext()) break;
     }
     this.checkDone();
   }
@@ -273,11 +332,18 @@ export class MirrorJob {
       this.stats.zeroWrites++;
       this.target.writeZeroes(offset, len, done);
     } else {
-      const data = new Uint8Array(len);
-      if (this.o.readData !== false) this.source.read(offset, data);
       this.stats.dataBytes += len;
       this.stats.writes++;
-      this.target.write(offset, data, done);
+      this.processed(len);
+      const copy = (): void => {
+        // a read that ends after the connection died: the copy fails like the write would
+        if (!this.target.ready) return done({ error: NBD_EIO, message: 'NBD connection lost' });
+        const data = new Uint8Array(len);
+        if (this.o.readData !== false) this.source.read(offset, data);
+        this.target.write(offset, data, done);
+      };
+      if (this.o.readSource) this.o.readSource(offset, len, copy);
+      else copy();
     }
     return true;
   }

@@ -25,6 +25,7 @@
  * Bounded: at most `maxInFlight` commands waiting for `schedule` to run them (more is a protocol
  * violation and hangs up), write payloads and option data bounded by the decoder's limits.
  */
+import { bufferView, carve } from './slab.js';
 import {
   BASE_ALLOCATION,
   NBD_CMD_BLOCK_STATUS,
@@ -476,14 +477,15 @@ export class NbdServer {
 
   /** An OFFSET_DATA chunk built in one buffer, the image read straight into it (the hot path). */
   private sendDataChunk(cookie: bigint, done: boolean, offset: number, n: number, img: NbdImage): void {
-    const b = new Uint8Array(NBD_CHUNK_HEADER_LEN + 8 + n);
-    const v = new DataView(b.buffer);
-    v.setUint32(0, NBD_STRUCTURED_REPLY_MAGIC);
-    v.setUint16(4, done ? NBD_REPLY_FLAG_DONE : 0);
-    v.setUint16(6, NBD_REPLY_TYPE_OFFSET_DATA);
-    v.setBigUint64(8, cookie);
-    v.setUint32(16, 8 + n);
-    putU64(v, 20, offset);
+    const b = carve(NBD_CHUNK_HEADER_LEN + 8 + n);
+    const v = bufferView(b);
+    const o = b.byteOffset;
+    v.setUint32(o, NBD_STRUCTURED_REPLY_MAGIC);
+    v.setUint16(o + 4, done ? NBD_REPLY_FLAG_DONE : 0);
+    v.setUint16(o + 6, NBD_REPLY_TYPE_OFFSET_DATA);
+    v.setBigUint64(o + 8, cookie);
+    v.setUint32(o + 16, 8 + n);
+    putU64(v, o + 20, offset);
     img.read(offset, b.subarray(28));
     this.o.send(b);
   }

@@ -12,6 +12,7 @@
  * larger wire value decodes to a number above every export size, so the server answers EINVAL as
  * it must. Cookies are opaque 64-bit values and stay bigint.
  */
+import { bufferView, carve } from './slab.js';
 import { UserError } from '../errors.js';
 import {
   NBD_INIT_MAGIC,
@@ -78,6 +79,10 @@ export function fromUtf8(b: Uint8Array): string {
   return dec.decode(b);
 }
 
+function beU32(b: Uint8Array, i: number): number {
+  return ((b[i]! << 24) | (b[i + 1]! << 16) | (b[i + 2]! << 8) | b[i + 3]!) >>> 0;
+}
+
 function view(b: Uint8Array): DataView {
   return new DataView(b.buffer, b.byteOffset, b.byteLength);
 }
@@ -115,14 +120,16 @@ export function encodeClientMessage(m: ClientMessage): Uint8Array {
 
 export function encodeRequest(m: NbdRequest): Uint8Array {
   const data = m.data;
-  const b = new Uint8Array(28 + (data ? data.length : 0));
-  const v = view(b);
-  v.setUint32(0, NBD_REQUEST_MAGIC);
-  v.setUint16(4, m.flags);
-  v.setUint16(6, m.type);
-  v.setBigUint64(8, m.cookie);
-  putU64(v, 16, m.offset);
-  v.setUint32(24, m.length >>> 0);
+  // every I/O's request (the hot path): a slab buffer and the slab's one DataView
+  const b = carve(28 + (data ? data.length : 0));
+  const v = bufferView(b);
+  const o = b.byteOffset;
+  v.setUint32(o, NBD_REQUEST_MAGIC);
+  v.setUint16(o + 4, m.flags);
+  v.setUint16(o + 6, m.type);
+  v.setBigUint64(o + 8, m.cookie);
+  putU64(v, o + 16, m.offset);
+  v.setUint32(o + 24, m.length >>> 0);
   if (data) b.set(data, 28);
   return b;
 }
@@ -411,13 +418,16 @@ export function encodeChunkBody(b: ChunkBody): { type: number; payload: Uint8Arr
  * set (an error chunk the client must treat as an error, proto.md "Structured reply types").
  */
 export function parseChunkBody(type: number, p: Uint8Array): ChunkBody | string {
-  const v = view(p);
   switch (type) {
     case NBD_REPLY_TYPE_NONE:
       return p.length === 0 ? { type: 'none' } : `NBD_REPLY_TYPE_NONE with ${p.length} payload bytes (must be 0)`;
     case NBD_REPLY_TYPE_OFFSET_DATA:
+      // the read reply (the hot path): the offset from the bytes, no view object
       if (p.length < 9) return `NBD_REPLY_TYPE_OFFSET_DATA length ${p.length} (must be at least 9)`;
-      return { type: 'offset-data', offset: getU64(v, 0), data: p.subarray(8) };
+      return { type: 'offset-data', offset: beU32(p, 0) * 0x100000000 + beU32(p, 4), data: p.subarray(8) };
+  }
+  const v = view(p);
+  switch (type) {
     case NBD_REPLY_TYPE_OFFSET_HOLE: {
       if (p.length !== 12) return `NBD_REPLY_TYPE_OFFSET_HOLE length ${p.length} (must be 12)`;
       const length = v.getUint32(8);

@@ -18,6 +18,7 @@
  * switching decisions the frame (and its flooded copies) has been through, so a bridging loop ends
  * as a reported storm instead of a hang.
  */
+import type { GeneveOption } from '../wire/geneve.js';
 
 export type Frame = Uint8Array;
 
@@ -39,6 +40,8 @@ export interface TunnelMeta {
   /** tun_src / tun_dst: outer IPv4 addresses (0 = unset). */
   src: number;
   dst: number;
+  /** Geneve options (tun_metadata*): received ones on decap, the bridge's present fields on encap. */
+  options?: readonly GeneveOption[];
 }
 
 /** Copies of a frame past this many switching hops are dropped as `loop` (a bridging loop). */

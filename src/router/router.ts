@@ -224,10 +224,22 @@ export class Router {
       return this.icmpError(itf.index, ip, IcmpErrorType.DestUnreachable, UnreachCode.FragNeeded, out.cfg.mtu);
     }
     itf.counters.forwarded_in++;
+    const nextHop = r.hop.via !== 0 ? r.hop.via : dst;
+    if (total <= out.cfg.mtu) {
+      const mac = out.neighbors.usableMac(nextHop);
+      if (mac !== undefined) {
+        // Fast path (next hop resolved, no fragmentation): the outgoing frame is built in one
+        // allocation and the TTL decremented in it; the same bytes as copy + frameFor.
+        const frame = this.frameFor(out, mac, ip);
+        decrementTtl(frame.subarray(14));
+        out.counters.forwarded_out++;
+        out.port.send(frame, { hops: 0 });
+        return;
+      }
+    }
     const copy = ip.slice();
     this.sim.packetOrigins?.relate(copy, ip);
     decrementTtl(copy);
-    const nextHop = r.hop.via !== 0 ? r.hop.via : dst;
     if (total > out.cfg.mtu) {
       const frags = fragmentIpv4(copy, out.cfg.mtu);
       out.counters.fragments_out += frags.length;

@@ -79,13 +79,12 @@ export class Simulation {
       // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- handlers call stop(); TS keeps the `= false` narrowing across them
       if (this.stopRequested) return { events, reason: 'stopped' };
       if (events >= maxEvents) return { events, reason: 'max-events' };
-      const t = this.queue.peekTime();
-      if (t === undefined) return { events, reason: 'idle' };
-      if (t > until) {
+      const ev = this.queue.popUntil(until);
+      if (ev === undefined) {
+        if (this.queue.peekTime() === undefined) return { events, reason: 'idle' };
         this.nowNs = until;
         return { events, reason: 'until' };
       }
-      const ev = this.queue.pop()!;
       this.nowNs = ev.time;
       ev.done = true;
       ev.handler();

@@ -1,6 +1,6 @@
 /**
  * The byte queues of one connection, in stream offsets (SYN = offset 0, data byte i = offset
- * 1 + i), so no code outside `connection.ts` does modulo-2^32 arithmetic.
+ * 1 + i), so no code outside the connection modules does modulo-2^32 arithmetic.
  *
  * - `SendBuffer`: bytes written and not yet acknowledged, kept as the caller's chunks (no copy:
  *   a bulk sender may write the same read-only chunk again and again). Bounded by the socket's
@@ -204,11 +204,20 @@ export class Reassembly {
 
   /** Up to `max` blocks as [start, end) offsets, most recently grown first. */
   sackBlocks(max: number, out: number[]): number {
-    const order = this.blocks.length <= 1 ? this.blocks : [...this.blocks].sort((a, b) => b.stamp - a.stamp);
-    const n = Math.min(max, order.length);
+    const blocks = this.blocks;
+    const n = Math.min(max, blocks.length);
+    // Selection of the n newest (stamps are unique, so the order is a sort's), without copying
+    // and sorting the block list per ACK.
+    let below = Infinity;
     for (let i = 0; i < n; i++) {
-      out[2 * i] = order[i]!.start;
-      out[2 * i + 1] = order[i]!.end;
+      let best: Block | null = null;
+      for (let j = 0; j < blocks.length; j++) {
+        const b = blocks[j]!;
+        if (b.stamp < below && (best === null || b.stamp > best.stamp)) best = b;
+      }
+      out[2 * i] = best!.start;
+      out[2 * i + 1] = best!.end;
+      below = best!.stamp;
     }
     return n;
   }

@@ -4,7 +4,8 @@
  * - `allocFrame(n)`: frames carved from shared 256 KiB slabs (fresh, zeroed memory, never
  *   reused), so a segment costs one view object instead of one ArrayBuffer with its own backing
  *   store. A slab is freed when the last frame in it is unreachable; a frame kept long (a paused
- *   receiver's queued views) keeps its slab alive, so retention is at most one slab per frame.
+ *   receiver's queued views) keeps its slab alive, so retention is at most one slab per frame,
+ *   plus the 32 most recent slabs (8 MiB) the intact marks refer to.
  * - `immutablePayload(bytes)`: declares a chunk that will never change (iperf's pattern block, a
  *   shared zero block). Its byte sums by parity are precomputed, so the checksum of any range
  *   is O(1) (RFC 1071 §2: the sum is a plain sum of 16-bit words, so prefix sums compose), and an
@@ -12,8 +13,10 @@
  * - `zeroPayload(n)`: a read-only view of n zero bytes (n ≤ 1 MiB) for bulk senders.
  *
  * - `markIntact(frame)` / `isIntact(frame)`: a frame a vfab TCP checksummed and that reached a
- *   receiver as the same object. Switches, routers and tunnels never edit a frame in place (an
- *   edited frame is a copy, `vswitch/rewrite.ts`), so the receiving TCP can skip verifying it,
+ *   receiver as the same memory (the same slab, at the same offset; a stamp per 64-byte slab
+ *   unit, so a mark survives however many frames are in flight). Switches, routers and tunnels
+ *   never edit a frame in place (an edited frame is a copy, `vswitch/rewrite.ts`), so the
+ *   receiving TCP can skip verifying it,
  *   as a Linux guest skips it for a virtio frame the host marked VIRTIO_NET_HDR_F_DATA_VALID
  *   (CHECKSUM_UNNECESSARY). Any other frame (a copy, a parsed capture, a test's hand-made bytes)
  *   is verified.
@@ -25,17 +28,46 @@ const SLAB = 256 * 1024;
 const SLAB_MAX_FRAME = 16 * 1024;
 let slab = new ArrayBuffer(SLAB);
 let slabOff = 0;
+/** Frames take at least this many bytes of a slab, so each 64-byte unit holds at most one frame start. */
+const UNIT = 64;
+/**
+ * Intact stamps of the current slab: one slot per 64-byte unit, holding the checksum and the exact
+ * start (`stamp()`) of the frame that starts in it once a TCP has checksummed it. A slab is never
+ * reused, so a slot names one frame for the slab's whole life.
+ */
+let stamps = new Int32Array(SLAB / UNIT);
+/** The most recent slabs and their stamps (newest first); older frames are simply verified. */
+const RECENT_SLABS = 32;
+const recentSlabs: Array<ArrayBufferLike | null> = new Array<ArrayBufferLike | null>(RECENT_SLABS).fill(null);
+const recentStamps: Array<Int32Array | null> = new Array<Int32Array | null>(RECENT_SLABS).fill(null);
+let recentHead = 0;
+
+function newSlab(): void {
+  slab = new ArrayBuffer(SLAB);
+  slabOff = 0;
+  stamps = new Int32Array(SLAB / UNIT);
+  recentHead = recentHead === 0 ? RECENT_SLABS - 1 : recentHead - 1;
+  recentSlabs[recentHead] = slab;
+  recentStamps[recentHead] = stamps;
+}
+newSlab();
 
 /** A zeroed frame of `n` bytes (8-byte aligned, so 16-bit checksum views line up). */
 export function allocFrame(n: number): Uint8Array {
   if (n > SLAB_MAX_FRAME) return new Uint8Array(n);
-  if (slabOff + n > SLAB) {
-    slab = new ArrayBuffer(SLAB);
-    slabOff = 0;
-  }
+  if (slabOff + n > SLAB) newSlab();
   const v = new Uint8Array(slab, slabOff, n);
-  slabOff += (n + 7) & ~7;
+  slabOff += n < UNIT ? UNIT : (n + 7) & ~7;
   return v;
+}
+
+/** The stamps of the recent slab `buf`, if it is one. */
+function stampsOf(buf: ArrayBufferLike): Int32Array | null {
+  if (buf === slab) return stamps;
+  for (let k = 0, i = recentHead; k < RECENT_SLABS; k++, i = i + 1 === RECENT_SLABS ? 0 : i + 1) {
+    if (recentSlabs[i] === buf) return recentStamps[i]!;
+  }
+  return null;
 }
 
 /** Prefix sums of the bytes at even and odd offsets of one immutable buffer region. */
@@ -96,19 +128,33 @@ export function zeroPayload(n: number): Uint8Array {
 }
 
 /**
- * Recently checksummed frames by the low bits of their checksum (a WeakSet costs more than the
- * sum it saves). A slot holds one frame: a newer frame with colliding bits replaces it, and the
- * older one is then simply verified. Retention: at most `INTACT_SLOTS` frames.
+ * Frames outside the slabs (larger than `SLAB_MAX_FRAME`) recently checksummed, by the low bits
+ * of their checksum (a WeakSet costs more than the sum it saves). A slot holds one frame: a newer
+ * frame with colliding bits replaces it, and the older one is then simply verified. Retention: at
+ * most `INTACT_SLOTS` frames (and the `RECENT_SLABS` slabs, 8 MiB, for slab frames).
  */
 const INTACT_SLOTS = 4096;
 const intact: Array<Uint8Array | null> = new Array<Uint8Array | null>(INTACT_SLOTS).fill(null);
 
-/** Records that `frame`'s TCP checksum `csum` was just computed over its current bytes. */
-export function markIntact(frame: Uint8Array, csum: number): void {
-  intact[csum & (INTACT_SLOTS - 1)] = frame;
+/** A non-zero slot value naming a frame's offset within its 64-byte unit and its checksum. */
+function stamp(byteOffset: number, csum: number): number {
+  return ((byteOffset & (UNIT - 1)) << 17) | 0x10000 | csum;
 }
 
-/** Whether `frame` (TCP checksum field `csum`) is one a vfab TCP checksummed, unchanged since. */
+/** Records that `frame`'s TCP checksum `csum` was just computed over its current bytes. */
+export function markIntact(frame: Uint8Array, csum: number): void {
+  const st = stampsOf(frame.buffer);
+  if (st !== null) st[frame.byteOffset >>> 6] = stamp(frame.byteOffset, csum);
+  else intact[csum & (INTACT_SLOTS - 1)] = frame;
+}
+
+/**
+ * Whether `frame` (TCP checksum field `csum`) is one a vfab TCP checksummed, unchanged since. A
+ * frame from a slab is recognised by its place in memory, so any number of frames in flight keep
+ * their mark (a checksum-keyed table lost marks to collisions when a link queue held hundreds).
+ */
 export function isIntact(frame: Uint8Array, csum: number): boolean {
+  const st = stampsOf(frame.buffer);
+  if (st !== null) return st[frame.byteOffset >>> 6] === stamp(frame.byteOffset, csum);
   return intact[csum & (INTACT_SLOTS - 1)] === frame;
 }

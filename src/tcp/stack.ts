@@ -48,6 +48,12 @@ interface ListenerState extends TcpListener {
   closed: boolean;
 }
 
+const EMPTY = new Uint8Array(0);
+
+function newInSeg(): InSeg {
+  return { seq: 0, ack: 0, flags: 0, wnd: 0, buf: EMPTY, dataOff: 0, dataLen: 0, optStart: 0, optEnd: 0, ce: false };
+}
+
 const EPHEMERAL_LO = 32768;
 const EPHEMERAL_HI = 60999;
 
@@ -83,6 +89,10 @@ export class TcpStack implements ConnectionHost {
   private nextPort: number;
   private readonly opts = newParsedOptions();
   private connCount = 0;
+  private readonly segPool: InSeg[] = [];
+  private inputDepth = 0;
+  /** The connection the last segment went to (always one in `conns`; cleared on release). */
+  private lastConn: TcpConnection | null = null;
 
   constructor(opts: { sim: Simulation; ip: TcpIpLayer; name: string; prng: Prng; config?: Partial<TcpConfig> }) {
     this.sim = opts.sim;
@@ -167,6 +177,7 @@ export class TcpStack implements ConnectionHost {
 
   // ConnectionHost
   release(c: TcpConnection): void {
+    if (this.lastConn === c) this.lastConn = null;
     const m = this.conns.get(c.localPort);
     const key = c.remoteIp * 65536 + c.remotePort;
     if (m?.get(key) === c) {
@@ -242,23 +253,41 @@ export class TcpStack implements ConnectionHost {
     }
     const sport = (buf[off]! << 8) | buf[off + 1]!;
     const dport = (buf[off + 2]! << 8) | buf[off + 3]!;
-    const seg: InSeg = {
-      seq: ((buf[off + 4]! << 24) | (buf[off + 5]! << 16) | (buf[off + 6]! << 8) | buf[off + 7]!) >>> 0,
-      ack: ((buf[off + 8]! << 24) | (buf[off + 9]! << 16) | (buf[off + 10]! << 8) | buf[off + 11]!) >>> 0,
-      flags: buf[off + 13]!,
-      wnd: (buf[off + 14]! << 8) | buf[off + 15]!,
-      buf,
-      dataOff: off + hl,
-      dataLen: len - hl,
-      optStart: off + 20,
-      optEnd: off + hl,
-      ce: ecn === 3,
-    };
     if (sport === 0 || dport === 0) {
       this.counters.bad_header++;
       return;
     }
-    const c = this.conns.get(dport)?.get(src * 65536 + sport);
+    // One reused record per nesting level (a reply can come back synchronously over a
+    // zero-delay port pair while this segment is still being processed).
+    const depth = this.inputDepth;
+    const seg = this.segPool[depth] ?? (this.segPool[depth] = newInSeg());
+    seg.seq = ((buf[off + 4]! << 24) | (buf[off + 5]! << 16) | (buf[off + 6]! << 8) | buf[off + 7]!) >>> 0;
+    seg.ack = ((buf[off + 8]! << 24) | (buf[off + 9]! << 16) | (buf[off + 10]! << 8) | buf[off + 11]!) >>> 0;
+    seg.flags = buf[off + 13]!;
+    seg.wnd = (buf[off + 14]! << 8) | buf[off + 15]!;
+    seg.buf = buf;
+    seg.dataOff = off + hl;
+    seg.dataLen = len - hl;
+    seg.optStart = off + 20;
+    seg.optEnd = off + hl;
+    seg.ce = ecn === 3;
+    this.inputDepth = depth + 1;
+    try {
+      this.dispatch(src, dst, sport, dport, seg, len - hl);
+    } finally {
+      this.inputDepth = depth;
+      seg.buf = EMPTY; // do not keep the frame alive
+    }
+  }
+
+  private dispatch(src: number, dst: number, sport: number, dport: number, seg: InSeg, dataLen: number): void {
+    const buf = seg.buf;
+    // The connection of the previous segment first (a bulk flow hits it every time).
+    let c: TcpConnection | undefined = this.lastConn ?? undefined;
+    if (c === undefined || c.localPort !== dport || c.remotePort !== sport || c.remoteIp !== src) {
+      c = this.conns.get(dport)?.get(src * 65536 + sport);
+      if (c !== undefined) this.lastConn = c;
+    }
     if (c !== undefined) {
       c.input(seg);
       return;
@@ -283,7 +312,7 @@ export class TcpStack implements ConnectionHost {
     }
     this.counters.no_socket++;
     if (f & RST) return;
-    this.sendReset(src, dst, sport, dport, seg, len - hl);
+    this.sendReset(src, dst, sport, dport, seg, dataLen);
   }
 
   /** RFC 9293 §3.10.7.1: RST for a segment no connection owns. */

@@ -88,6 +88,10 @@ export interface BridgeModel {
   /** OpenFlow version the flows are checked against (10..15), and strict flow checking. */
   protocols?: 10 | 11 | 12 | 13 | 14 | 15;
   strict?: boolean;
+  /** `tlv_map:` (ovs-ofctl add-tlv-map text): the tun_metadataN fields (vswitch/tun-metadata.ts). */
+  tlvMap?: string;
+  /** OVS datapath_type (host bridges with tunnel ports care): absent = netdev. */
+  datapathType?: 'netdev' | 'system';
   ports: BridgePortModel[];
   yaml: YamlPath;
 }

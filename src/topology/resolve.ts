@@ -256,6 +256,8 @@ class Resolver {
     // A session uses the highest version both sides allow (OpenFlow10 → 10 … OpenFlow15 → 15).
     if (doc.protocols !== undefined) b.protocols = Math.max(...doc.protocols.map((v) => 10 + Number(v.slice(-1)))) as BridgeModel['protocols'] & number;
     if (doc.strict !== undefined) b.strict = doc.strict;
+    if (doc.tlv_map !== undefined) b.tlvMap = doc.tlv_map;
+    if ('datapath_type' in doc && doc.datapath_type !== undefined) b.datapathType = doc.datapath_type;
     return b;
   }
 

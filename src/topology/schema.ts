@@ -73,7 +73,16 @@ const zVni = z
 const tunnelConfig = {
   type: z.enum(['vxlan', 'geneve']).optional().describe('OVS Interface type: absent = a normal port; vxlan or geneve = a tunnel port'),
   remote_ip: z
-    .union([z.literal('flow'), zIpv4()])
+    .string()
+    .regex(new RegExp(`^(?:flow|${IPV4})$`), {
+      // An IPv6 remote over the IPv4 underlay would mix address families in one tunnel (OVS refuses
+      // a remote_ip/local_ip pair of different families too, lib/netdev-vport.c set_tunnel_config:
+      // "'remote_ip' and 'local_ip' has to be of the same address family").
+      error: (iss) =>
+        typeof iss.input === 'string' && iss.input.includes(':')
+          ? `${showValue(iss.input)} is an IPv6 address, but host underlays are IPv4 (underlay: { ipv4: … }): a tunnel's remote_ip and local address must be one address family, and IPv6 underlays are not supported yet`
+          : `${showValue(iss.input)} is not an IPv4 address (e.g. 192.0.2.2) or "flow"`,
+    })
     .optional()
     .describe('tunnel: the remote VTEP (its host underlay address), or "flow" to take it from the packet\'s tun_dst (set_field:…->tun_dst)'),
   key: z
@@ -111,11 +120,19 @@ const flowsConfig = {
   strict: z.boolean().optional().describe('reject flows OVS would silently change (a match field without its prerequisite) instead of warning'),
   groups: z.string().optional().describe('ovs-ofctl add-groups text (group_id=1,type=select,bucket=…), loaded before the flows'),
   meters: z.string().optional().describe('ovs-ofctl add-meters text (meter=1,kbps,band=type=drop,rate=…); meters need protocols OpenFlow13+'),
+  tlv_map: z
+    .string()
+    .optional()
+    .describe('Geneve TLV map, as ovs-ofctl add-tlv-map: "{class=0xffff,type=0x80,len=4}->tun_metadata0,…"; makes the tun_metadataN fields that flows match and set and Geneve ports carry'),
 };
 
 export const bridgeSchema = z.strictObject({
   ...flowsConfig,
   ...openflowBridgeConfig,
+  datapath_type: z
+    .enum(['netdev', 'system'])
+    .optional()
+    .describe('OVS Bridge datapath_type: netdev (userspace, vfab\'s default) drops a frame too big for a tunnel silently; system (the Linux kernel datapath) also answers ICMP frag-needed / packet too big (Linux >= 5.9)'),
   ports: z.record(z.string(), portSchema).optional().describe('extra (non-VM) bridge ports: uplinks, patch ports'),
 });
 
@@ -241,6 +258,7 @@ export const diskSchema = z.strictObject({
   shared: z.boolean().optional().describe('on storage every host sees (NFS, Ceph …): a migration leaves it in place, storage: mirror cannot copy it'),
   nbd: z.string().optional().describe('network disk: an NBD export, "host/export" (instead of image/memory)'),
   via: z.string().optional().describe('nbd: the host interface of the VM\'s hypervisor the NBD connection leaves from'),
+  reconnect_delay: zDuration().optional().describe('nbd: QEMU reconnect-delay, whole seconds: after a lost connection I/Os wait this long for a reconnection before failing (default 0: fail at once)'),
 });
 
 export const vmSchema = z.strictObject({
@@ -335,6 +353,7 @@ const migrateSchema = z.strictObject({
   cpu_throttle_increment: zCount(1, 100).optional().describe('auto-converge step, percent (default 10)'),
   postcopy: z.boolean().optional().describe('with via: switch to post-copy after the first round'),
   storage: z.enum(['shared', 'mirror']).optional().describe('mirror: copy the local disks to the destination over NBD before the RAM (QEMU drive-mirror); shared (default): disks stay'),
+  storage_speed: zRate().optional().describe('with storage: mirror, the mirror jobs\' own rate limit (QEMU drive-mirror speed); default unlimited'),
   migrate_disks: z.array(z.string()).optional().describe('with storage: mirror, the disks to copy (libvirt migrate_disks; default every disk that is not shared)'),
 });
 

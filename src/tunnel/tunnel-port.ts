@@ -19,16 +19,27 @@
  * `vport-vxlan` with ovs's `tunnel_key`): TTL 64, TOS 0, DF set (`options:df_default=true`), UDP
  * checksum zero over IPv4 unless `csum: true`, source port from the inner flow hash in Linux's
  * `udp_flow_src_port` range. A frame that does not fit the underlay MTU after the 50 bytes of
- * encapsulation is dropped and counted `mtu` on the tunnel port: OVS sends no ICMP for it
- * (documented in docs/overlay.md). Geneve packets with critical options are dropped
- * `geneve-critical-option` (vfab understands no option: RFC 8926 §3.5.1).
+ * encapsulation is dropped and counted `mtu` on the tunnel port: OVS's userspace datapath sends no
+ * ICMP for it; with the bridge's `datapath_type: system` (the kernel datapath) the port also answers
+ * ICMP frag-needed / packet too big as Linux ≥ 5.9 does (pmtudReply; docs/overlay.md). Geneve
+ * options count against the MTU, as the kernel's geneve_xmit_skb passes `GENEVE_IPV4_HLEN +
+ * info->options_len` to skb_tunnel_check_pmtu.
+ *
+ * Geneve options (tun_metadata*): on encap the bridge's present fields (TunnelMeta.options, in
+ * field order) become options; on decap an option the bridge's TLV map maps is passed on for its
+ * field, an unmapped critical one drops the packet `geneve-critical-option` (RFC 8926 §3.5.1; OVS
+ * tun_metadata_from_geneve__), an unmapped non-critical one is ignored, and a mapped one of the wrong
+ * length drops it `geneve-option-length`. Without a map every option is unmapped. VXLAN ports carry
+ * no options (OVS ignores tun_metadata on them).
  */
 import type { Frame, FrameMeta, FrameReceiver, Port, TunnelMeta } from '../port/port.js';
 import { flowHash } from '../router/routes.js';
 import { encapVxlan, parseVxlan, udpFlowSrcPort, VXLAN_OVERHEAD, type OuterHeaders } from '../wire/vxlan.js';
-import { encapGeneve, parseGeneve } from '../wire/geneve.js';
+import { encapGeneve, parseGeneve, GENEVE_CRITICAL, GENEVE_OPTIONS_MAX, type GeneveOption } from '../wire/geneve.js';
 import { readU32 } from '../wire/ipv4-frame.js';
+import { tunnelPmtudReply } from '../wire/tunnel-pmtud.js';
 import type { UnderlayEndpoint } from './underlay.js';
+import { OuterTemplate } from './outer-template.js';
 
 export type TunnelType = 'vxlan' | 'geneve';
 
@@ -44,6 +55,19 @@ export interface TunnelPortOptions {
   csum: boolean;
   /** Seed of the source-port hash (per host). */
   hashSeed: number;
+  /** The bridge's TLV map (Geneve options it understands; vswitch/tun-metadata.ts TlvTable). */
+  tlv?: GeneveOptionMap;
+  /**
+   * The bridge's OVS datapath (vswitch.xml Bridge `datapath_type`): `netdev` (userspace, the
+   * default here) drops an oversize frame silently; `system` (the kernel datapath, Linux ≥ 5.9)
+   * also answers it with ICMP frag-needed / ICMPv6 packet too big (wire/tunnel-pmtud.ts).
+   */
+  datapath?: 'netdev' | 'system';
+}
+
+/** Which Geneve options a bridge maps to fields, and their data length. */
+export interface GeneveOptionMap {
+  option(cls: number, type: number): { len: number } | undefined;
 }
 
 export interface TunnelCounters {
@@ -51,17 +75,35 @@ export interface TunnelCounters {
   decapsulated: number;
   /** Frames too big for the underlay after encapsulation (also the port's `mtu` drops). */
   mtu_drops: number;
+  /** ICMP frag-needed / ICMPv6 packet-too-big messages answered for them (datapath_type system). */
+  pmtud_icmp_sent: number;
 }
 
 export class TunnelPort implements FrameReceiver {
-  readonly counters: TunnelCounters = { encapsulated: 0, decapsulated: 0, mtu_drops: 0 };
+  readonly counters: TunnelCounters = { encapsulated: 0, decapsulated: 0, mtu_drops: 0, pmtud_icmp_sent: 0 };
   readonly type: TunnelType;
   /** Scratch outer-header record (one per port; encapsulation is synchronous). */
   private readonly outer: OuterHeaders;
+  /** The same outer headers, precomputed for the per-frame fast path. */
+  private readonly template: OuterTemplate;
 
   /** The underlay MTU this tunnel sends into (for the summary's explanation). */
   get underlayMtu(): number {
     return this.o.underlay.mtu;
+  }
+
+  /** The bridge's datapath type (the summary explains the drops by it). */
+  get datapath(): 'netdev' | 'system' {
+    return this.o.datapath ?? 'netdev';
+  }
+
+  /**
+   * The largest inner network packet (frame minus its Ethernet header) that fits: the underlay MTU
+   * minus Linux's tunnel headroom (`vxlan_headroom` / `GENEVE_IPV4_HLEN`: outer IPv4 20 + UDP 8 +
+   * VXLAN/Geneve 8 + the inner Ethernet 14 = 50). vfab's Geneve ports send no options.
+   */
+  get tunnelMtu(): number {
+    return this.o.underlay.mtu - VXLAN_OVERHEAD;
   }
 
   constructor(private readonly o: TunnelPortOptions) {
@@ -69,6 +111,7 @@ export class TunnelPort implements FrameReceiver {
     o.port.peer = this;
     const u = o.underlay;
     this.outer = { srcMac: u.mac, dstMac: 0, srcIp: u.ipv4, dstIp: 0, srcPort: 0, dstPort: o.dstPort, tos: 0, ttl: 64, ident: 0, dontFrag: true, csum: o.csum };
+    this.template = new OuterTemplate(this.outer, this.type === 'geneve');
     const geneve = this.type === 'geneve';
     u.listen({
       dstPort: o.dstPort,
@@ -92,22 +135,41 @@ export class TunnelPort implements FrameReceiver {
       return;
     }
     const vni = o.vni === 'flow' ? (t?.idLo ?? 0) & 0xffffff : o.vni;
-    if (inner.length + VXLAN_OVERHEAD - 14 > o.underlay.mtu) {
+    const geneve = this.type === 'geneve';
+    const options = geneve ? t?.options : undefined;
+    let optLen = 0;
+    if (options !== undefined) for (const op of options) optLen += 4 + op.data.length;
+    if (optLen > GENEVE_OPTIONS_MAX) {
+      o.port.drop('geneve-options-too-long', inner);
+      return;
+    }
+    if (inner.length - 14 + optLen > this.tunnelMtu) {
       this.counters.mtu_drops++;
       o.port.drop('mtu', inner);
+      if (o.datapath === 'system') this.pmtudReply(inner, remote, vni, optLen);
       return;
     }
     const h = this.outer;
     const sport = udpFlowSrcPort(innerHash(o.hashSeed, inner));
     const ident = o.underlay.nextIdent();
-    const geneve = this.type === 'geneve';
+    // Fast path: the next hop's MAC is known and there are no options: the precomputed template,
+    // no closure (the same bytes and order of effects as the send() below).
+    const hop = o.underlay.nextHop(remote);
+    const known = hop === undefined || (options !== undefined && options.length > 0) ? undefined : o.underlay.neighbors.usableMac(hop);
+    if (known !== undefined) {
+      const outer = this.template.build(known, remote, ident, sport, vni, inner);
+      o.underlay.sim.packetOrigins?.relate(outer, inner);
+      o.underlay.port.send(outer, { hops: 0 });
+      this.counters.encapsulated++;
+      return;
+    }
     // The build may run later (after ARP resolves): the scratch record is filled only then.
     const ok = o.underlay.send(remote, (dstMac) => {
       h.dstMac = dstMac;
       h.dstIp = remote;
       h.srcPort = sport;
       h.ident = ident;
-      const outer = geneve ? encapGeneve(h, vni, inner) : encapVxlan(h, vni, inner);
+      const outer = geneve ? encapGeneve(h, vni, inner, options) : encapVxlan(h, vni, inner);
       // one packet in the trace: the encapsulated copy keeps the inner frame's packet id
       o.underlay.sim.packetOrigins?.relate(outer, inner);
       return outer;
@@ -116,16 +178,38 @@ export class TunnelPort implements FrameReceiver {
     else this.counters.encapsulated++;
   }
 
+  /**
+   * The kernel datapath's answer to an oversize frame (skb_tunnel_check_pmtu with reply = an OVS
+   * port): the ICMP is looped back by `vxlan_encap_bypass` / geneve's equivalent and received on
+   * this tunnel port as if from `remote` (tun_src = remote, tun_dst = local, tun_id = the VNI), one
+   * event later (netif_rx queues it for the next softirq, never inside the sender's transmit).
+   */
+  private pmtudReply(inner: Frame, remote: number, vni: number, optLen: number): void {
+    const reply = tunnelPmtudReply(inner, this.tunnelMtu - optLen);
+    if (reply === undefined) return;
+    this.counters.pmtud_icmp_sent++;
+    const tunnel: TunnelMeta = { idHi: 0, idLo: vni, src: remote, dst: this.o.underlay.ipv4 };
+    this.o.underlay.sim.schedule(0, () => this.o.port.receive(reply, { hops: 0, tunnel }));
+  }
+
   private decap(ip: Uint8Array): void {
     const u = this.o.underlay.port;
     let inner: Uint8Array;
     let vni: number;
+    let options: GeneveOption[] | undefined;
     if (this.type === 'geneve') {
       const g = parseGeneve(ip);
       if (typeof g === 'string') return u.drop(g);
-      if (g.critical) return u.drop('geneve-critical-option');
+      const tlv = this.o.tlv;
+      for (const op of g.options) {
+        const e = tlv?.option(op.cls, op.type);
+        if (e === undefined) {
+          if (op.type & GENEVE_CRITICAL) return u.drop('geneve-critical-option');
+        } else if (e.len !== op.data.length) return u.drop('geneve-option-length');
+      }
       inner = g.inner;
       vni = g.vni;
+      if (tlv !== undefined && g.options.length > 0) options = g.options.map((op) => ({ cls: op.cls, type: op.type, data: op.data.slice() }));
     } else {
       const v = parseVxlan(ip);
       if (typeof v === 'string') return u.drop(v);
@@ -134,7 +218,7 @@ export class TunnelPort implements FrameReceiver {
     }
     if (inner.length < 14) return u.drop(`bad-${this.type}`);
     this.counters.decapsulated++;
-    const tunnel: TunnelMeta = { idHi: 0, idLo: vni, src: readU32(ip, 12), dst: readU32(ip, 16) };
+    const tunnel: TunnelMeta = { idHi: 0, idLo: vni, src: readU32(ip, 12), dst: readU32(ip, 16), ...(options ? { options } : {}) };
     const copy = inner.slice();
     this.o.underlay.sim.packetOrigins?.relate(copy, ip);
     this.o.port.receive(copy, { hops: 0, tunnel });

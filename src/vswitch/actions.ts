@@ -6,6 +6,7 @@ import type { FieldDef } from './fields.js';
 import type { Subfield } from './subfield.js';
 import type { LearnAction } from './learn.js';
 import { formatCt, type CtAction } from './ct-action.js';
+import type { ConjunctionAction } from './conjunction.js';
 import {
   OFPP_ALL,
   OFPP_CONTROLLER,
@@ -55,7 +56,9 @@ export type Action =
   | { type: 'group'; id: number }
   /** meter:N (the OpenFlow 1.3 meter instruction, first in the list): meters.ts rate-limits. */
   | { type: 'meter'; id: number }
-  | { type: 'goto_table'; table: number };
+  | { type: 'goto_table'; table: number }
+  /** Clause `clause` (1-based) of conjunction `id` with `nClauses` clauses (conjunction.ts). */
+  | ConjunctionAction;
 
 export function formatPort(port: number, names?: (ofport: number) => string | undefined): string {
   switch (port) {
@@ -115,6 +118,8 @@ export function formatAction(a: Action): string {
       return `group:${a.id}`;
     case 'meter':
       return `meter:${a.id}`;
+    case 'conjunction':
+      return `conjunction(${a.id},${a.clause}/${a.nClauses})`;
     case 'goto_table':
       // An OpenFlow 1.0 dump shows goto_table as resubmit (oracle README).
       return `resubmit(,${a.table})`;

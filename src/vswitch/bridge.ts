@@ -28,12 +28,12 @@ import type { Simulation } from '../sim/simulation.js';
 import { extractFlowKey } from '../wire/extract.js';
 import { emptyFlowKey } from '../wire/flow-key.js';
 import { FlowCache } from './classifier.js';
-import { KEY_WORDS, OFPP_LOCAL, PACKET_WORDS, W_IN_PORT, W_TUN_DST, W_TUN_ID, W_TUN_SRC, W_VLAN_TCI, formatMac, keyWordsFromFlowKey, keyWordsFromFrame } from './fields.js';
+import { KEY_WORDS, OFPP_LOCAL, PACKET_WORDS, W_IN_PORT, W_TUN_DST, W_TUN_ID, W_TUN_MD_PRESENT, W_TUN_SRC, W_VLAN_TCI, formatMac, keyWordsFromFlowKey, keyWordsFromFrame } from './fields.js';
 import { parseFlowMod, parseFlows, type FlowModCommand, type FlowWarning, type ParsedFlowMod } from './flow-parser.js';
-import { formatActions } from './actions.js';
+import { formatActions, type Action } from './actions.js';
 import { dumpFlows } from './dump-flows.js';
 import { learnedFlow, learnedMatch, type LearnAction } from './learn.js';
-import { formatMatch } from './match-format.js';
+import type { TlvTable } from './tun-metadata.js';
 import type { OfVersion } from './flow-syntax.js';
 import { FlowTables, type FlowRule, type FlowStats } from './flow-table.js';
 import { MacTable, type MacEntry } from './mac-learning.js';
@@ -55,6 +55,9 @@ const STORM_QUIET_NS = 1_000_000_000;
 export const MOVE_EVENTS_PER_S = 5;
 const NS_PER_S = 1_000_000_000;
 const LEARN = { mayLearn: true } as const;
+const SEND_FLOW_REM = ['send_flow_rem'];
+/** Learned match values per slab (see `learnedValue`). */
+const LEARN_SLAB_FLOWS = 256;
 const LEARN_TRACED = { mayLearn: true, trace: true } as const;
 
 /** Where a flow text starts in its file, and (for YAML scalars) where each of its offsets is. */
@@ -90,6 +93,8 @@ export interface BridgeOptions {
   metersOrigin?: FlowsOrigin;
   /** Connection tracker limits (total, default per zone, per zone); conntrack.ts has the defaults. */
   conntrack?: ConntrackOptions;
+  /** The TLV map (`ovs-ofctl add-tlv-map`): which tun_metadataN fields exist (tun-metadata.ts). */
+  tlv?: TlvTable;
 }
 
 export interface BridgePortOptions {
@@ -129,6 +134,10 @@ interface PortRec extends XPort {
 
 interface Cached {
   res: XlateResult;
+  /** `flowTables.stamps` of `res.tables` when translated: a table changed since ⇒ stale. */
+  stamps: Float64Array;
+  /** `flowTables.generation` when translated (unchanged ⇒ valid without looking at stamps). */
+  gen: number;
 }
 
 export interface BridgeProcessResult {
@@ -184,6 +193,11 @@ export class Bridge implements XBridge {
   flowsRemoved = 0;
   private readonly learnValue = new Int32Array(KEY_WORDS);
   private readonly learnMask = new Int32Array(KEY_WORDS);
+  /** Per learn action: the mask and (for the last learned values) the actions its flows share. */
+  private readonly learnMemo = new WeakMap<LearnAction, { mask: Int32Array; sig: string | null; actions: Action[]; actionsText: string }>();
+  private readonly learnLocation: { file: string; line: number; col: number };
+  private learnSlab = new Int32Array(0);
+  private learnSlabOff = 0;
   private traceHook: ((e: BridgeTraceEvent) => void) | null = null;
   /**
    * Called for each packet a rule sends to the controller (the OpenFlow channel turns it into a
@@ -197,12 +211,15 @@ export class Bridge implements XBridge {
   private pendingFlows: { text: string; origin: { file: string; line: number; col: number } | undefined } | null = null;
   private pendingGroups: { text: string; origin: FlowsOrigin | undefined } | null = null;
   private pendingError: UserError | null = null;
-  private readonly parseOpts: { protocols: OfVersion; strict: boolean; groupExists: (id: number) => boolean; meterExists: (id: number) => boolean };
+  private readonly parseOpts: { protocols: OfVersion; strict: boolean; groupExists: (id: number) => boolean; meterExists: (id: number) => boolean; tlv?: TlvTable };
+  /** The bridge's TLV map (tun_metadataN fields), if it has one. */
+  readonly tlv: TlvTable | undefined;
   /** Warnings of the flows loaded so far (fields OVS would drop), with their places. */
   flowWarnings: FlowWarning[] = [];
 
   constructor(opts: BridgeOptions) {
     this.path = opts.path;
+    this.learnLocation = { file: `${opts.path} learn`, line: 0, col: 0 };
     this.sim = opts.sim;
     this.events = opts.events;
     this.parseOpts = {
@@ -210,7 +227,9 @@ export class Bridge implements XBridge {
       strict: opts.strict ?? false,
       groupExists: (id: number) => this.groupTable.groups.has(id),
       meterExists: (id: number) => this.meterTable.meters.has(id),
+      ...(opts.tlv ? { tlv: opts.tlv } : {}),
     };
+    this.tlv = opts.tlv;
     this.mac = new MacTable({
       agingNs: opts.macAgingNs ?? DEFAULT_MAC_AGING_NS,
       maxEntries: opts.macTableSize ?? DEFAULT_MAC_TABLE_SIZE,
@@ -328,8 +347,8 @@ export class Bridge implements XBridge {
     return parsed.map((p) => this.addRule(p));
   }
 
-  private addRule(p: Parameters<FlowTables['add']>[0]): FlowRule {
-    const rule = this.flowTables.add(p, this.sim.now);
+  private addRule(p: Parameters<FlowTables['add']>[0], lazyMatch = false): FlowRule {
+    const rule = this.flowTables.add(p, this.sim.now, lazyMatch);
     if (rule.hardTimeout > 0) {
       // ofproto.c ofproto_rule_expire: hard timeouts count from the last add/modify.
       const check = (): void => {
@@ -436,17 +455,54 @@ export class Bridge implements XBridge {
       old.lastUsedNs = now;
       return;
     }
-    const f = learnedFlow(a, w);
+    // A new (or changed) flow: an incremental classifier insert. The match is the one just
+    // computed (learnedMatch fills exactly what learnedFlow would). Flows of one learn action
+    // nearly always share a mask, and share their actions whenever the learned values (`sig`:
+    // everything the actions depend on) are the same, so those are built once and shared
+    // (read-only) by the flows.
+    let memo = this.learnMemo.get(a);
+    if (memo === undefined) {
+      memo = { mask: mask.slice(), sig: null, actions: [], actionsText: '' };
+      this.learnMemo.set(a, memo);
+    } else if (!sameWords(memo.mask, mask)) memo.mask = mask.slice();
+    if (memo.sig !== sig) {
+      memo.actions = learnedFlow(a, w, false).actions;
+      memo.actionsText = formatActions(memo.actions);
+      memo.sig = sig;
+    }
     this.learnedFlows++;
     const rule = this.addRule({
-      ...f,
-      matchText: formatMatch(f.value, f.mask),
-      actionsText: formatActions(f.actions),
-      location: { file: `${this.path} learn`, line: 0, col: 0 },
+      table: a.table,
+      priority: a.priority,
+      idleTimeout: a.idleTimeout,
+      hardTimeout: a.hardTimeout,
+      cookie: a.cookie,
+      value: this.learnedValue(value),
+      mask: memo.mask,
+      actions: memo.actions,
+      matchText: '', // formatted when first read (dump-flows, events)
+      actionsText: memo.actionsText,
+      location: this.learnLocation,
       warnings: [],
-      ...(a.sendFlowRem ? { flags: ['send_flow_rem'] } : {}),
-    });
+      ...(a.sendFlowRem ? { flags: SEND_FLOW_REM } : {}),
+    }, true);
     rule.learnSig = sig;
+  }
+
+  /**
+   * A copy of a learned flow's match value, carved from a shared slab: a typed array this size
+   * gets its own off-heap buffer (~0.5 µs to allocate and to collect), a view of a slab does not.
+   * A slab lives while any of its LEARN_SLAB_FLOWS values does (bounded: ≤ 72 KiB per live slab).
+   */
+  private learnedValue(v: Int32Array): Int32Array {
+    if (this.learnSlabOff + KEY_WORDS > this.learnSlab.length) {
+      this.learnSlab = new Int32Array(KEY_WORDS * LEARN_SLAB_FLOWS);
+      this.learnSlabOff = 0;
+    }
+    const out = this.learnSlab.subarray(this.learnSlabOff, this.learnSlabOff + KEY_WORDS);
+    out.set(v);
+    this.learnSlabOff += KEY_WORDS;
+    return out;
   }
 
   private portNumber(name: string): number | undefined {
@@ -731,7 +787,7 @@ export class Bridge implements XBridge {
       if (out) {
         const f = rewriteFrame(frame, words, l3, l4, o.state);
         this.sim.packetOrigins?.relate(f, frame);
-        out.port.send(f, out.tunnel ? { hops, tunnel: tunnelOf(o.state.words) } : { hops });
+        out.port.send(f, out.tunnel ? { hops, tunnel: tunnelOf(o.state.words, this.tlv) } : { hops });
       }
       return;
     }
@@ -743,7 +799,7 @@ export class Bridge implements XBridge {
     if (origins) for (let i = 0; i < outs.length; i++) origins.relate(frames[i]!, frame);
     for (let i = 0; i < outs.length; i++) {
       const out = this.byOfport.get(outs[i]!.ofport);
-      if (out) out.port.send(frames[i]!, out.tunnel ? { hops, tunnel: tunnelOf(outs[i]!.state.words) } : { hops });
+      if (out) out.port.send(frames[i]!, out.tunnel ? { hops, tunnel: tunnelOf(outs[i]!.state.words, this.tlv) } : { hops });
     }
   }
 
@@ -771,6 +827,8 @@ export class Bridge implements XBridge {
       words[W_TUN_ID + 1] = tunnel.idLo;
       words[W_TUN_SRC] = tunnel.src;
       words[W_TUN_DST] = tunnel.dst;
+      // Geneve options the tunnel port accepted (it checked them against this map).
+      if (tunnel.options !== undefined && this.tlv) this.tlv.fromOptions(tunnel.options, words);
       this.metadataSet = true;
     }
     words[W_IN_PORT] = ofport;
@@ -782,8 +840,9 @@ export class Bridge implements XBridge {
     // The key words hold the outer TCI only: a second tag or an 802.1ad outer TPID is state the
     // key does not capture, so such frames are never cached.
     const tags = readTags(frame);
-    const uncachable = tags.n > 1 || (tags.n === 1 && tags.tpid0 !== 0x8100);
-    let res = cache !== null && !uncachable ? (cache.get(words)?.res ?? null) : null;
+    // tun_metadata words are outside the cache key (flow-cache.ts CACHE_WORDS): not cached either.
+    const uncachable = tags.n > 1 || (tags.n === 1 && tags.tpid0 !== 0x8100) || words[W_TUN_MD_PRESENT] !== 0 || words[W_TUN_MD_PRESENT + 1] !== 0;
+    let res = cache !== null && !uncachable ? (cache.get(words, undefined, this.tablesUnchanged)?.res ?? null) : null;
     if (res !== null && this.sim.now >= res.validUntilNs) res = null; // a MAC entry it used aged out
     if (res !== null) {
       const l = res.learns;
@@ -803,7 +862,7 @@ export class Bridge implements XBridge {
         res.final = Int32Array.from(this.state.words);
       } else res = xlate(this, this.state, opts);
       this.syncCache();
-      if (cache !== null && !uncachable && !res.uncachable) cache.set(words, { res });
+      if (cache !== null && !uncachable && !res.uncachable) cache.set(words, { res, stamps: this.stampsOf(res.tables), gen: this.flowTables.generation });
     }
     if (res.meters.length > 0 && opts.mayLearn) res = this.runMeters(res, frame.length);
     if (opts.mayLearn) {
@@ -873,8 +932,31 @@ export class Bridge implements XBridge {
     return res;
   }
 
+  /** The current stamps of `tables` (see FlowTables.stamps). */
+  private stampsOf(tables: readonly number[]): Float64Array {
+    const st = this.flowTables.stamps;
+    const out = new Float64Array(tables.length);
+    for (let i = 0; i < tables.length; i++) out[i] = st[tables[i]! & 255]!;
+    return out;
+  }
+
+  /**
+   * Whether no table a cached translation looked up has changed since: a flow added, removed or
+   * modified elsewhere (a `learn` into a table this packet never reaches) leaves it valid, as
+   * OVS's revalidators keep the datapath flows a change cannot affect.
+   */
+  private readonly tablesUnchanged = (c: Cached): boolean => {
+    if (c.gen === this.flowTables.generation) return true; // no flow changed at all since
+    const st = this.flowTables.stamps;
+    const t = c.res.tables;
+    for (let i = 0; i < t.length; i++) if (st[t[i]! & 255] !== c.stamps[i]) return false;
+    return true;
+  };
+
   private syncCache(): void {
-    const ft = this.flowTables.generation;
+    // Table changes are checked per entry (stamps); only changes made behind FlowTables' back
+    // (generation bumped without a stamp) drop everything.
+    const ft = this.flowTables.generation - this.flowTables.stamped;
     const mg = this.mac.generation;
     const gg = this.groupTable.generation;
     // Fast-failover and watched buckets depend on port links, which change without telling the
@@ -936,6 +1018,11 @@ export class Bridge implements XBridge {
   }
 }
 
+function sameWords(a: Int32Array, b: Int32Array): boolean {
+  for (let i = 0; i < KEY_WORDS; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
 /** Whether an action list (clones included) outputs to one of `ids`. */
 function usesGroup(actions: readonly import('./actions.js').Action[], ids: ReadonlySet<number>): boolean {
   for (const a of actions) {
@@ -946,6 +1033,7 @@ function usesGroup(actions: readonly import('./actions.js').Action[], ids: Reado
 }
 
 /** The tunnel metadata a frame output to a tunnel port carries (what the flows left in the key). */
-function tunnelOf(w: Int32Array): TunnelMeta {
-  return { idHi: w[W_TUN_ID]!, idLo: w[W_TUN_ID + 1]!, src: w[W_TUN_SRC]! >>> 0, dst: w[W_TUN_DST]! >>> 0 };
+function tunnelOf(w: Int32Array, tlv: TlvTable | undefined): TunnelMeta {
+  const options = tlv?.toOptions(w);
+  return { idHi: w[W_TUN_ID]!, idLo: w[W_TUN_ID + 1]!, src: w[W_TUN_SRC]! >>> 0, dst: w[W_TUN_DST]! >>> 0, ...(options ? { options } : {}) };
 }

@@ -62,7 +62,11 @@ export const W_CT_IPV6_DST = 74;
 /** One past the last conntrack word (ct_state … ct_ipv6_dst are contiguous; ct_clear zeroes them). */
 export const W_CT_END = 78;
 export const W_ACTSET_OUTPUT = 78;
-export const KEY_WORDS = 79;
+/** tun_metadata0..63 (tun-metadata.ts): 2 words of "present" bits, then the mapped option data. */
+export const W_TUN_MD_PRESENT = 79;
+export const W_TUN_MD = 81;
+export const TUN_MD_WORDS = 16;
+export const KEY_WORDS = W_TUN_MD + TUN_MD_WORDS;
 
 /** OpenFlow port numbers for reserved ports (OpenFlow 1.0 numbering, as ovs-ofctl prints). */
 export const OFPP_IN_PORT = 0xfff8;
@@ -305,6 +309,8 @@ export interface FieldDef {
   hex: boolean;
   /** NXM/OXM names for the subfield syntax (`NXM_NX_REG0[0..15]`). */
   nxm: string[];
+  /** tun_metadataN (a bridge's TLV map makes these): N, whose present bit a match or write sets. */
+  tunMd?: number;
 }
 
 function f(

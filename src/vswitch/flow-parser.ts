@@ -27,16 +27,18 @@ import {
   VLAN_CFI,
   W_DL_TYPE,
   W_NW_PROTO,
+  W_TUN_MD_PRESENT,
   prereqOk,
   type FieldDef,
 } from './fields.js';
 import { formatMatch } from './match-format.js';
-import { Ctx, parsePortText, setMatchField, splitItems, type FlowWarning, type ParseOptions } from './flow-syntax.js';
+import { Ctx, parsePortText, setMatchField, setPresentBit, splitItems, type FlowWarning, type ParseOptions } from './flow-syntax.js';
 import { normalizeMatch } from './normalize.js';
 import { ctTupleMatchError, ctValidMatch } from './ct-tuple.js';
 import { parseLearn } from './learn.js';
 import { parseCt, writesCtField } from './ct-action.js';
 import { formatSubfield, parseSubfield, subfieldWrites } from './subfield.js';
+import { tunMetadataIndex, unmappedTlvError } from './tun-metadata.js';
 import { extractActions, ovsKeyValues, parseFieldInt, preprocessedLines, strToU16, strToU64, strToUintBase10 } from './ovs-lex.js';
 
 export type { FlowWarning, ParseOptions } from './flow-syntax.js';
@@ -184,7 +186,7 @@ function parseFlowLine(raw: string, ctx: Ctx, opts: ParseOptions, command: FlowM
     }
     if (key === 'eth') continue;
     if (key === 'mpls' || key === 'mplsm') throw ctx.err('FLOW_UNSUPPORTED_FIELD', it.at, `"${key}": vfab does not model MPLS (OVS accepts it)`);
-    const fd = FIELD_BY_NAME.get(key);
+    const fd = lookupField(key, it.at, ctx, opts);
     if (fd) {
       const before = Int32Array.from(mask);
       setMatchField(fd, key, it.value, it.valueAt, value, mask, ctx, opts);
@@ -195,7 +197,7 @@ function parseFlowLine(raw: string, ctx: Ctx, opts: ParseOptions, command: FlowM
     }
     if (key.includes('[')) {
       // parse_subfield (lib/ofp-flow.c): an integer that must fit the subfield's bits.
-      const sf = parseSubfield(key);
+      const sf = parseSubfield(key, opts.tlv);
       if (typeof sf === 'string') throw ctx.err('FLOW_BAD_VALUE', it.at, sf);
       const r = parseFieldInt(it.value, 16);
       if (r === null || r === 'range' || r[1] !== (1n << 128n) - 1n) throw ctx.err('FLOW_BAD_VALUE', it.valueAt, `${key}: cannot parse integer value: ${it.value}`);
@@ -207,6 +209,7 @@ function parseFlowLine(raw: string, ctx: Ctx, opts: ParseOptions, command: FlowM
         mask[w] = mask[w]! | wr.masks[j]!;
         words[w] = wr.masks[j]!;
       });
+      if (sf.fd.tunMd !== undefined) setPresentBit(sf.fd.tunMd, value, mask);
       used.push({ fd: sf.fd, at: it.at, key, words });
       continue;
     }
@@ -312,7 +315,7 @@ function parseFlowLine(raw: string, ctx: Ctx, opts: ParseOptions, command: FlowM
     value,
     mask,
     actions,
-    matchText: formatMatch(value, mask),
+    matchText: formatMatch(value, mask, undefined, opts.tlv),
     actionsText: formatActions(actions),
     location: ctx.loc(0),
     warnings,
@@ -415,7 +418,7 @@ function parseActions(s: string, base: number, tableId: number, mValue: Int32Arr
         }
         const p = parsePortText(arg, opts);
         if (p === null) {
-          const sf = arg.includes('[') ? parseSubfield(arg) : null;
+          const sf = arg.includes('[') ? parseSubfield(arg, opts.tlv) : null;
           if (sf !== null && typeof sf !== 'string') {
             out.push({ type: 'output_reg', src: sf, text: `output:${formatSubfield(sf)}` });
             continue;
@@ -532,22 +535,32 @@ function parseActions(s: string, base: number, tableId: number, mValue: Int32Arr
         // nxm_parse_reg_load (lib/nx-match.c): load:VALUE->DST[..], VALUE must fit DST's bits.
         const arrow = arg.indexOf('->');
         if (arrow < 0) throw ctx.err('FLOW_SYNTAX', it.valueAt, `${arg}: missing \`->' following value`);
-        const dst = parseSubfield(arg.slice(arrow + 2));
+        const dst = parseSubfield(arg.slice(arrow + 2), opts.tlv);
         if (typeof dst === 'string') throw ctx.err('FLOW_BAD_VALUE', it.valueAt + arrow + 2, dst);
         const r = parseFieldInt(arg.slice(0, arrow), 16);
         if (r === null || r === 'range' || r[1] !== (1n << 128n) - 1n) throw ctx.err('FLOW_BAD_VALUE', it.valueAt, `${arg.slice(0, arrow)}: bad integer value for load`);
         if (r[0] >> BigInt(dst.nBits) !== 0n) throw ctx.err('FLOW_BAD_VALUE', it.valueAt, `${arg}: value ${arg.slice(0, arrow)} does not fit into ${dst.nBits} bits`);
         if (!dst.fd.settable) throw ctx.err('FLOW_BAD_VALUE', it.valueAt + arrow + 2, `destination field ${dst.fd.name} is not writable`);
         const wr = subfieldWrites(dst, r[0]);
+        if (dst.fd.tunMd !== undefined) {
+          // tun_metadata_write sets the present bit; OVS shows such a load as a masked set_field.
+          wr.words.push(W_TUN_MD_PRESENT + (dst.fd.tunMd >> 5));
+          wr.values.push(1 << (dst.fd.tunMd & 31));
+          wr.masks.push(1 << (dst.fd.tunMd & 31));
+          const m = ((1n << BigInt(dst.nBits)) - 1n) << BigInt(dst.ofs);
+          const full = dst.ofs === 0 && dst.nBits === dst.fd.bits;
+          out.push({ type: 'set', field: dst.fd, ...wr, of10: false, text: `set_field:0x${(r[0] << BigInt(dst.ofs)).toString(16)}${full ? '' : `/0x${m.toString(16)}`}->${dst.fd.name}` });
+          continue;
+        }
         out.push(ctFieldCheck({ type: 'set', field: dst.fd, ...wr, of10: false, text: `load:0x${r[0].toString(16)}->${formatSubfield(dst)}` }, it.at, ctx, opts));
         continue;
       }
       case 'move': {
         const arrow = arg.indexOf('->');
         if (arrow < 0) throw ctx.err('FLOW_SYNTAX', it.valueAt, `${arg}: missing \`->' following source`);
-        const src = parseSubfield(arg.slice(0, arrow));
+        const src = parseSubfield(arg.slice(0, arrow), opts.tlv);
         if (typeof src === 'string') throw ctx.err('FLOW_BAD_VALUE', it.valueAt, src);
-        const dst = parseSubfield(arg.slice(arrow + 2));
+        const dst = parseSubfield(arg.slice(arrow + 2), opts.tlv);
         if (typeof dst === 'string') throw ctx.err('FLOW_BAD_VALUE', it.valueAt + arrow + 2, dst);
         if (src.nBits !== dst.nBits) {
           throw ctx.err('FLOW_BAD_VALUE', it.valueAt, `source field ${src.text} and destination field ${dst.text} have different widths (${src.nBits} and ${dst.nBits} bits)`);
@@ -641,6 +654,10 @@ function parseActions(s: string, base: number, tableId: number, mValue: Int32Arr
         out.push({ ...a, text: `${name}:0x${id.toString(16)}` });
         continue;
       }
+      case 'conjunction': {
+        out.push(parseConjunction(arg, it.valueAt, ctx));
+        continue;
+      }
       case 'apply_actions':
         throw ctx.err('FLOW_SYNTAX', it.at, 'apply_actions is the default instruction');
       case 'group': {
@@ -695,6 +712,14 @@ function parseActions(s: string, base: number, tableId: number, mValue: Int32Arr
     throw ctx.err('FLOW_UNSUPPORTED_ACTION', it.at, `unknown action ${it.key}`, 'see docs/flows.md for the supported actions');
   }
   if (drop >= 0 && out.length > 0) throw ctx.err('FLOW_SYNTAX', drop, '"drop" must not be accompanied by any other action or instruction');
+  if (out.some((a) => a.type === 'conjunction')) {
+    // ofpacts_verify: conjunction may share a flow only with note (OVS: NXBAC_BAD_CONJUNCTION).
+    const other = items.find((x) => !['conjunction', 'note'].includes(x.key.toLowerCase()));
+    if (other) {
+      const name = OFPACT_NAME[other.key.toLowerCase()] ?? (parsePortText(other.key, opts) !== null ? 'output' : other.key.toLowerCase());
+      throw ctx.err('FLOW_BAD_CONJUNCTION', other.at, `"conjunction" actions may be used along with "note" but not any other kind of action (such as the "${name}" action used here)`);
+    }
+  }
   if (opts.actionsOnly) only10 = -1; // no match to be inconsistent with
   // lib/ofp-protocol.c / utilities/ovs-ofctl.c: the flow must be usable in the session's version.
   const allowed = version === 10 ? 'OpenFlow10,NXM' : `OXM-OpenFlow${version}`;
@@ -750,13 +775,54 @@ export function parseActionList(s: string, base: number, ctx: Ctx, opts: ParseOp
   return parseActions(s, base, 255, none, none, ctx, { ...opts, actionsOnly: true });
 }
 
+/** ofpact_name for the action keywords whose OVS action has another name (ofpacts_verify messages). */
+const OFPACT_NAME: Record<string, string> = {
+  mod_vlan_vid: 'set_vlan_vid', mod_vlan_pcp: 'set_vlan_pcp', mod_dl_src: 'set_eth_src', mod_dl_dst: 'set_eth_dst',
+  mod_nw_src: 'set_ipv4_src', mod_nw_dst: 'set_ipv4_dst', mod_nw_tos: 'set_ip_dscp', mod_nw_ecn: 'set_ip_ecn', mod_nw_ttl: 'set_ip_ttl',
+  mod_tp_src: 'set_l4_src_port', mod_tp_dst: 'set_l4_dst_port', normal: 'output', flood: 'output', all: 'output', local: 'output',
+  in_port: 'output', controller: 'controller', load: 'set_field', set_field: 'set_field', strip_vlan: 'strip_vlan',
+};
+
+/**
+ * parse_CONJUNCTION (lib/ofp-actions.c): `ovs_scan(arg, "%"SCNi32" , %"SCNu8" / %"SCNu8" %n")`,
+ * so white space is allowed around the separators and the id takes C's %i forms (0x…, 0…, sign,
+ * wrapping to 32 bits as OVS stores it); then 2 <= n <= 64 and 1 <= k <= n.
+ */
+function parseConjunction(arg: string, at: number, ctx: Ctx): Action {
+  const m = /^\s*([+-]?)(0[xX][0-9a-fA-F]+|0[0-7]*|[1-9][0-9]*)\s*,\s*(\d+)\s*\/\s*(\d+)\s*$/.exec(arg);
+  if (!m) throw ctx.err('FLOW_SYNTAX', at, '"conjunction" syntax is "conjunction(id,i/n)"');
+  const lim = (1n << 63n) - 1n;
+  let id = BigInt(/^0[0-7]+$/.test(m[2]!) ? `0o${m[2]!.slice(1)}` : m[2]!);
+  if (id > lim) id = m[1] === '-' ? lim + 1n : lim; // strtoll saturates
+  else if (m[1] === '-') id = -id;
+  const u8 = (s: string): number => Number(BigInt(s) & 0xffn);
+  const k = u8(m[3]!);
+  const n = u8(m[4]!);
+  if (n < 2) throw ctx.err('FLOW_BAD_CONJUNCTION', at, 'conjunction must have at least 2 clauses');
+  if (n > 64) throw ctx.err('FLOW_BAD_CONJUNCTION', at, 'conjunction must have at most 64 clauses');
+  if (k < 1) throw ctx.err('FLOW_BAD_CONJUNCTION', at, 'clause index must be positive');
+  if (k > n) throw ctx.err('FLOW_BAD_CONJUNCTION', at, 'clause index must be less than or equal to number of clauses');
+  return { type: 'conjunction', id: Number(BigInt.asUintN(32, id)), clause: k, nClauses: n };
+}
+
 /** OVS action names vfab does not execute yet: refused by name rather than taken for a port. */
 const KNOWN_UNSUPPORTED = new Set([
   'bundle', 'bundle_load', 'output_reg',
-  'conjunction', 'multipath', 'write_actions',
+  'multipath', 'write_actions',
   'clear_actions', 'write_metadata', 'push_mpls', 'pop_mpls', 'set_mpls_label', 'set_mpls_tc', 'set_mpls_ttl', 'dec_mpls_ttl',
   'check_pkt_larger', 'encap', 'decap', 'dec_nsh_ttl', 'set_nw_ttl', 'delete_field', 'unroll_xlate', 'debug_recirc', 'debug_slow',
 ]);
+
+/**
+ * A field by name; tun_metadataN only when the bridge's TLV map maps it (OVS refuses a flow_mod
+ * naming an unmapped one: NXFMFC_INVALID_TLV_FIELD, lib/tun-metadata.c tun_metadata_check).
+ */
+function lookupField(name: string, at: number, ctx: Ctx, opts: ParseOptions): FieldDef | undefined {
+  if (tunMetadataIndex(name) === undefined) return FIELD_BY_NAME.get(name);
+  const fd = opts.tlv?.field(name);
+  if (!fd) throw ctx.err('FLOW_INVALID_TLV_FIELD', at, unmappedTlvError(name));
+  return fd;
+}
 
 function parseSet(
   fName: string,
@@ -770,7 +836,7 @@ function parseSet(
   opts: ParseOptions,
   text: string,
 ): Action {
-  const fd = FIELD_BY_NAME.get(fName);
+  const fd = lookupField(fName, fieldAt, ctx, opts);
   if (!fd) throw ctx.err('FLOW_UNKNOWN_FIELD', fieldAt, `set_field: unknown or unsupported field "${fName}"`);
   if ((fd.name === 'vlan_vid' || fd.name === 'vlan_pcp') && !of10 && !opts.actionsOnly && !prereqOk('vlan', mValue, mMask)) {
     throw ctx.err('FLOW_PREREQ', fieldAt, `actions are invalid with specified match (OFPBAC_MATCH_INCONSISTENT): set_field ${fName} needs a VLAN tag in the match or a push_vlan before it`);
@@ -853,7 +919,9 @@ export function parseTraceFlow(text: string, opts: ParseOptions = {}): { value: 
   for (const it of splitItems(text, 0, ctx)) {
     const key = it.key.toLowerCase();
     if (applyShorthand(key, it, value, mask, ctx)) continue;
-    const fd = FIELD_BY_NAME.get(key);
+    // ofproto/trace drops a tun_metadataN the bridge does not map (its Flow: line lacks it).
+    if (tunMetadataIndex(key) !== undefined && !opts.tlv?.field(key)) continue;
+    const fd = lookupField(key, it.at, ctx, opts);
     if (!fd) throw ctx.err('FLOW_UNKNOWN_FIELD', it.at, `unknown or unsupported packet field "${it.key}"`, 'see docs/flows.md for the supported fields');
     if (it.value === null || it.value === '') throw ctx.err('FLOW_SYNTAX', it.at, `${key} needs a value (${key}=...)`);
     setMatchField(fd, key, it.value, it.valueAt, value, mask, ctx, opts);

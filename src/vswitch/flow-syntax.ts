@@ -13,11 +13,13 @@ import {
   OFPP_NONE,
   OFPP_NORMAL,
   OFPP_TABLE,
+  W_TUN_MD_PRESENT,
   W_VLAN_TCI,
   parseIpv6Text,
   setMacWords,
   type FieldDef,
 } from './fields.js';
+import type { TlvTable } from './tun-metadata.js';
 import { parseFieldInt, scanIpv4Masked, scanMac, strToUintBase10 } from './ovs-lex.js';
 
 export interface ParseOptions {
@@ -55,6 +57,8 @@ export interface ParseOptions {
   ctExec?: boolean;
   /** An action list without a flow match (a group bucket): no match-consistency checks. */
   actionsOnly?: boolean;
+  /** The bridge's TLV map: which tun_metadataN fields exist (tun-metadata.ts). */
+  tlv?: TlvTable;
 }
 
 /** Something OVS accepts but changes, with where it is (`ovs-ofctl` logs it at INFO). */
@@ -290,6 +294,7 @@ export function setMatchField(
       if (r === 'range') throw bad(text, `value too large for ${fd.nwords * 4}-byte field`);
       if (r === null) throw bad(text, 'bad syntax');
       setWideWords(fd, r[0] & r[1], r[1], value, mask);
+      if (fd.tunMd !== undefined) setPresentBit(fd.tunMd, value, mask);
       return;
     }
     case 'frag': {
@@ -388,6 +393,14 @@ export function setWideWords(fd: FieldDef, v: bigint, m: bigint, value: Int32Arr
     value[fd.word + i] = Number((v >> sh) & 0xffffffffn) | 0;
     mask[fd.word + i] = Number((m >> sh) & 0xffffffffn) | 0;
   }
+}
+
+/** tun_metadata_set_match / tun_metadata_write: naming a tun_metadataN field means "present". */
+export function setPresentBit(index: number, value: Int32Array, mask: Int32Array): void {
+  const w = W_TUN_MD_PRESENT + (index >> 5);
+  const bit = 1 << (index & 31);
+  value[w] = value[w]! | bit;
+  mask[w] = mask[w]! | bit;
 }
 
 /** Wildcards a field (`field=*`, a zero mask). */

@@ -2,6 +2,7 @@
  * A match (value/mask words) printed the way `ovs-ofctl dump-flows` prints it (`lib/match.c`
  * `match_format`): protocol shorthand first, then `in_port`, VLAN, Ethernet, L3 and L4 fields.
  */
+import { formatTunMetadata, type TlvTable } from './tun-metadata.js';
 import {
   ETH_TYPE_ARP,
   ETH_TYPE_IP,
@@ -138,7 +139,7 @@ function flagsMasked(name: string, v: number, m: number, names: Record<number, s
 
 const FRAG_TEXT: Record<string, string> = { '0/3': 'no', '1/3': 'first', '3/3': 'later', '0/1': 'no', '1/1': 'yes', '0/2': 'not_later', '2/2': 'later' };
 
-export function formatMatch(value: Int32Array, mask: Int32Array, portName?: (p: number) => string | undefined): string {
+export function formatMatch(value: Int32Array, mask: Int32Array, portName?: (p: number) => string | undefined, tlv?: TlvTable): string {
   const parts: string[] = [];
   // Metadata first, as match_format does: pkt_mark, conj_id, actset_output, ct_*.
   if (mask[W_PKT_MARK] !== 0) parts.push(hexMasked('pkt_mark', value[W_PKT_MARK]!, mask[W_PKT_MARK]!));
@@ -168,6 +169,8 @@ export function formatMatch(value: Int32Array, mask: Int32Array, portName?: (p: 
   if (mask[W_TUN_SRC] !== 0) meta.push(`tun_src=${ipv4Text(value[W_TUN_SRC]!, mask[W_TUN_SRC]!)}`);
   if (mask[W_TUN_DST] !== 0) meta.push(`tun_dst=${ipv4Text(value[W_TUN_DST]!, mask[W_TUN_DST]!)}`);
   if (mask[W_TUN_FLAGS] !== 0) meta.push(`tun_flags=${value[W_TUN_FLAGS]! & 1 ? '+oam' : '-oam'}`);
+  // format_flow_tunnel ends with tun_metadata_match_format.
+  if (tlv) meta.push(...formatTunMetadata(value, mask, tlv));
   const md = wideMasked('metadata', value, mask, W_METADATA, 2);
   if (md) meta.push(md);
   const dlTypeExact = mask[W_DL_TYPE] === 0xffff;

@@ -81,20 +81,16 @@ export function trieLookup(prefixes: readonly [number, number][], v: number, nBi
   return { plens, checkbits: more ? m + 1 : m };
 }
 
-interface Sub<R> {
+export interface Sub<R> {
   mask: Int32Array;
   maxPriority: number;
   rules: R[][];
 }
 
-/**
- * The rule `cls.lookup(key)` returns under OVS's priority rule, OR-ing into `wc` (a KEY_WORDS
- * mask) every key bit the staged lookup examined.
- */
-export function lookupWithWildcards<R extends ClsRule>(cls: Classifier<R>, key: Int32Array, wc: Int32Array): R | null {
-  const subs = cls.subtablesInOrder() as readonly Sub<R>[];
+/** The lookup's prefix tries (nw_dst, nw_src) over `subs`, each walked once per lookup on demand. */
+export function prefixTries<R extends ClsRule>(subs: readonly Sub<R>[], key: Int32Array): (word: number) => { plens: Set<number>; checkbits: number } {
   const trieDone = new Map<number, { plens: Set<number>; checkbits: number }>();
-  const trie = (word: number): { plens: Set<number>; checkbits: number } => {
+  return (word: number): { plens: Set<number>; checkbits: number } => {
     let t = trieDone.get(word);
     if (t === undefined) {
       if (key[W_DL_TYPE] !== ETH_TYPE_IP) t = { plens: new Set(Array.from({ length: 33 }, (_, i) => i)), checkbits: 0 };
@@ -110,6 +106,15 @@ export function lookupWithWildcards<R extends ClsRule>(cls: Classifier<R>, key: 
     }
     return t;
   };
+}
+
+/**
+ * The rule `cls.lookup(key)` returns under OVS's priority rule, OR-ing into `wc` (a KEY_WORDS
+ * mask) every key bit the staged lookup examined.
+ */
+export function lookupWithWildcards<R extends ClsRule>(cls: Classifier<R>, key: Int32Array, wc: Int32Array): R | null {
+  const subs = cls.subtablesInOrder() as readonly Sub<R>[];
+  const trie = prefixTries(subs, key);
   let best: R | null = null;
   for (const st of subs) {
     if (best !== null && st.maxPriority <= best.priority) break;
@@ -119,7 +124,7 @@ export function lookupWithWildcards<R extends ClsRule>(cls: Classifier<R>, key: 
   return best;
 }
 
-function findMatchWc<R extends ClsRule>(st: Sub<R>, key: Int32Array, wc: Int32Array, trie: (w: number) => { plens: Set<number>; checkbits: number }): R | null {
+export function findMatchWc<R extends ClsRule>(st: Sub<R>, key: Int32Array, wc: Int32Array, trie: (w: number) => { plens: Set<number>; checkbits: number }): R | null {
   const mask = st.mask;
   const stages: { seg: number; words: number[] }[] = [];
   SEGMENTS.forEach((seg, i) => {

@@ -291,6 +291,10 @@ export function formatOfpacts(actions: readonly Action[], o: OfpactFormat): stri
       case 'ct_clear':
         out.push('ct_clear');
         break;
+      case 'conjunction':
+        // format_CONJUNCTION: clause 1-based, id unsigned.
+        out.push(`conjunction(${a.id},${a.clause}/${a.nClauses})`);
+        break;
       case 'ct':
         out.push(formatCtCanon(a, o));
         break;

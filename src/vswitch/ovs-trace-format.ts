@@ -60,10 +60,14 @@ import {
   formatIpv6,
   formatMac,
   macFromWords,
+  W_TUN_MD_PRESENT,
+  W_TUN_MD,
+  TUN_MD_WORDS,
   W_CT_IPV6_DST,
   W_CT_IPV6_SRC,
 } from './fields.js';
 import { formatMatch } from './match-format.js';
+import type { TlvTable } from './tun-metadata.js';
 import type { PacketState } from './rewrite.js';
 import type { TraceNode } from './xlate.js';
 import { formatCtState } from './xlate-ct.js';
@@ -77,6 +81,10 @@ export function packetMask(w: Int32Array): Int32Array {
   if (w[W_IN_PORT] !== 0) m[W_IN_PORT] = -1;
   // Metadata and registers print only when non-zero (flow_format skips all-zero context fields).
   for (let i = PACKET_WORDS; i < KEY_WORDS; i++) if (w[i] !== 0) m[i] = -1;
+  // tun_metadata: the present fields, whole (tun_metadata_match_format prints only those).
+  m[W_TUN_MD_PRESENT] = w[W_TUN_MD_PRESENT]!;
+  m[W_TUN_MD_PRESENT + 1] = w[W_TUN_MD_PRESENT + 1]!;
+  m.fill(-1, W_TUN_MD, W_TUN_MD + TUN_MD_WORDS);
   // An IPv6 original-tuple address is one field: shown whole when any of its words is set.
   for (const at of [W_CT_IPV6_SRC, W_CT_IPV6_DST]) if (m[at] || m[at + 1] || m[at + 2] || m[at + 3]) m.fill(-1, at, at + 4);
   m[W_VLAN_TCI] = 0xffff;
@@ -143,10 +151,10 @@ function withRecirc(rid: string | null, ct: string[], rest: string): string {
  * A packet as `flow_format` prints it; `tagged`: a second (empty) VLAN header slot shows as
  * vlan_tci1. `recircId` (a recirculated pass): recirc_id, then ct_state as flags (`new|trk`).
  */
-export function formatFlow(w: Int32Array, portName?: (p: number) => string | undefined, recircId?: number): string {
+export function formatFlow(w: Int32Array, portName?: (p: number) => string | undefined, recircId?: number, tlv?: TlvTable): string {
   const m = packetMask(w);
   m[W_CT_STATE] = 0;
-  let s = formatMatch(masked(w, m), m, portName);
+  let s = formatMatch(masked(w, m), m, portName, tlv);
   // A VLAN header present (any TCI) leaves the next header slot examined: vlan_tci1 shows.
   if (w[W_VLAN_TCI] !== 0) s = s.replace(',dl_src=', ',vlan_tci1=0x0000,dl_src=');
   const [ct, rest] = splitCt(s);
@@ -155,7 +163,7 @@ export function formatFlow(w: Int32Array, portName?: (p: number) => string | und
 }
 
 /** `xlate_wc_finish` on the examined bits, then the `Megaflow:` text. */
-export function formatMegaflow(initial: Int32Array, wc: Int32Array, portName?: (p: number) => string | undefined, recircId?: number): string {
+export function formatMegaflow(initial: Int32Array, wc: Int32Array, portName?: (p: number) => string | undefined, recircId?: number, tlv?: TlvTable): string {
   const m = Int32Array.from(wc);
   // flow_wildcards_clear_non_packet_fields: metadata, registers, actset_output, conj_id.
   m[W_METADATA] = m[W_METADATA + 1] = 0;
@@ -173,8 +181,9 @@ export function formatMegaflow(initial: Int32Array, wc: Int32Array, portName?: (
   if ((initial[W_VLAN_TCI]! & VLAN_CFI) === 0) m[W_VLAN_TCI] = 0;
   if (initial[W_TUN_DST] === 0) {
     m[W_TUN_ID] = m[W_TUN_ID + 1] = m[W_TUN_SRC] = m[W_TUN_DST] = m[W_TUN_FLAGS] = 0;
+    m.fill(0, W_TUN_MD_PRESENT, W_TUN_MD + TUN_MD_WORDS);
   }
-  const [ct, rest] = splitCt(formatMatch(masked(initial, m), m, portName));
+  const [ct, rest] = splitCt(formatMatch(masked(initial, m), m, portName, tlv));
   return withRecirc(recircId ? `0x${recircId.toString(16)}` : '0', ct, rest);
 }
 
@@ -289,6 +298,8 @@ export interface OvsTrace {
   odp?: readonly { at: number; text: string }[];
   /** A recirculated pass: its recirc_id (Flow, Final flow and Megaflow show it). */
   recircId?: number;
+  /** The bridge's TLV map (tun_metadataN in the Flow lines). */
+  tlv?: TlvTable;
 }
 
 function sameFlow(a: Int32Array, b: Int32Array): boolean {
@@ -299,7 +310,7 @@ function sameFlow(a: Int32Array, b: Int32Array): boolean {
 /** The whole `ofproto/trace` text for one packet. */
 export function renderOvsTrace(t: OvsTrace, portName?: (p: number) => string | undefined): string {
   const given = t.flow ?? t.initial.words;
-  const lines = [`Flow: ${formatFlow(given, portName, t.recircId)}`, '', `bridge("${t.bridge}")`, '-'.repeat(`bridge("${t.bridge}")`.length)];
+  const lines = [`Flow: ${formatFlow(given, portName, t.recircId, t.tlv)}`, '', `bridge("${t.bridge}")`, '-'.repeat(`bridge("${t.bridge}")`.length)];
   formatNodes(t.nodes, 0, lines);
   lines.push('');
   // Frames with a length field instead of an Ethertype extract as dl_type 0x05ff; the flow given
@@ -310,11 +321,15 @@ export function renderOvsTrace(t: OvsTrace, portName?: (p: number) => string | u
     c[W_DL_TYPE] = given[W_DL_TYPE]!;
     return c;
   };
-  lines.push(`Final flow: ${sameFlow(t.initial.words, t.final) ? 'unchanged' : formatFlow(asGiven(t.final), portName, t.recircId)}`);
+  // OVS prints tun_metadata only for a flow that has a tunnel table (flow->tunnel.metadata.tab,
+  // set when the packet came from a tunnel): fields set on any other packet do not show.
+  const iw = t.initial.words;
+  const fromTunnel = iw[W_TUN_DST] !== 0 || iw[W_TUN_SRC] !== 0 || iw[W_TUN_MD_PRESENT] !== 0 || iw[W_TUN_MD_PRESENT + 1] !== 0;
+  lines.push(`Final flow: ${sameFlow(t.initial.words, t.final) ? 'unchanged' : formatFlow(asGiven(t.final), portName, t.recircId, fromTunnel ? t.tlv : undefined)}`);
   // Composing the datapath actions can examine more bits (commit_vlan_action's pop): do it first.
   const wc = Int32Array.from(t.wc);
   const odp = t.error ? 'drop' : datapathActions(t.initial, t.outputs, wc, t.odp);
-  lines.push(`Megaflow: ${formatMegaflow(asGiven(t.initial.words), wc, portName, t.recircId)}`);
+  lines.push(`Megaflow: ${formatMegaflow(asGiven(t.initial.words), wc, portName, t.recircId, t.tlv)}`);
   lines.push(`Datapath actions: ${odp}`);
   return `${lines.join('\n')}\n`;
 }

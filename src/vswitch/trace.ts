@@ -46,6 +46,7 @@ import type { OfVersion } from './flow-syntax.js';
 import { buildTraceFrame } from './trace-packet.js';
 import { renderOvsTrace, type OvsTrace } from './ovs-trace-format.js';
 import { formatCtState } from './xlate-ct.js';
+import { TlvTable } from './tun-metadata.js';
 import type { VlanMode } from './vlan.js';
 
 export interface TracePortSpec {
@@ -144,6 +145,8 @@ export interface TracerOptions {
   groupsFile?: string;
   meters?: string;
   metersFile?: string;
+  /** `ovs-ofctl add-tlv-map` text (`{class=0xffff,type=0x80,len=4}->tun_metadata0`): tun_metadataN fields. */
+  tlvMap?: string;
 }
 
 /** Fields compared to build `set`, in output order. */
@@ -193,6 +196,7 @@ export class BridgeTracer {
       ...(opts.macTableSize !== undefined ? { macTableSize: opts.macTableSize } : {}),
       ...(opts.protocols !== undefined ? { protocols: opts.protocols } : {}),
       ...(opts.strict !== undefined ? { strict: opts.strict } : {}),
+      ...(opts.tlvMap !== undefined ? { tlv: TlvTable.fromText(opts.tlvMap, '--tlv-map') } : {}),
     });
     const seen = new Set<number>();
     for (const p of opts.ports) {
@@ -226,6 +230,7 @@ export class BridgeTracer {
       file: opts.where ?? '--packet',
       ...(opts.line !== undefined ? { line: opts.line } : {}),
       portByName: (n) => br.ofportOf(n),
+      ...(br.tlv ? { tlv: br.tlv } : {}),
     });
     if (mask[W_IN_PORT] === 0) {
       throw new UserError('TRACE_NO_IN_PORT', `packet "${packet}" has no in_port`, { where: opts.where ?? '--packet' });
@@ -269,7 +274,7 @@ export class BridgeTracer {
       const error = x.drop === 'resubmit-depth' || x.drop === 'resubmit-limit';
       const odp = (i: number, start: number): { at: number; text: string }[] => (x.odpCt ?? []).filter((d) => d.pass === i).map((d) => ({ at: d.at - start, text: d.text }));
       const first = x.passes?.[0];
-      const t: OvsTrace = { bridge: this.name, flow, initial: x.initial, final: x.final, nodes: x.trace, wc: x.wc, outputs: first ? x.outputs.slice(first.start, first.end) : x.outputs, error, odp: odp(0, 0) };
+      const t: OvsTrace = { ...(br.tlv ? { tlv: br.tlv } : {}), bridge: this.name, flow, initial: x.initial, final: x.final, nodes: x.trace, wc: x.wc, outputs: first ? x.outputs.slice(first.start, first.end) : x.outputs, error, odp: odp(0, 0) };
       // The first pass's text is what the JSON fields describe (ofproto/trace's first packet).
       const firstText = renderOvsTrace(t);
       let text = firstText;
@@ -278,7 +283,7 @@ export class BridgeTracer {
         if (i === 0 || !p.trace || !p.wc || !p.initial || !p.final) return;
         const bar = '='.repeat(79);
         text += `\n${bar}\n${(p.header ?? []).join('\n')}\n${bar}\n\n`;
-        text += renderOvsTrace({ bridge: this.name, initial: p.initial, final: p.final, nodes: p.trace, wc: p.wc, outputs: x.outputs.slice(p.start, p.end), error, odp: odp(i, p.start), recircId: p.recircId });
+        text += renderOvsTrace({ ...(br.tlv ? { tlv: br.tlv } : {}), bridge: this.name, initial: p.initial, final: p.final, nodes: p.trace, wc: p.wc, outputs: x.outputs.slice(p.start, p.end), error, odp: odp(i, p.start), recircId: p.recircId });
       });
       const line = (p: string): string => firstText.split('\n').find((l) => l.startsWith(p))!.slice(p.length);
       res.ovs = {

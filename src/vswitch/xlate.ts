@@ -37,6 +37,7 @@ import {
   ETH_TYPE_IPV6,
   ETH_TYPE_ARP,
   KEY_WORDS,
+  W_TUN_MD_PRESENT,
   W_CT_MARK,
   W_CT_STATE,
   W_CT_END,
@@ -59,6 +60,7 @@ import type { LearnAction } from './learn.js';
 import { bucketIsAlive, firstLiveBucket, hashFieldBits, pickSelectBucket, type Bucket, type Group } from './group.js';
 import { formatAction } from './actions.js';
 import { lookupWithWildcards } from './megaflow.js';
+import { conjunctiveLookup, hasConjunctions } from './conjunction.js';
 import { W_CT_IPV6_DST, W_CT_IPV6_SRC, W_CT_NW_DST, W_CT_NW_PROTO, W_CT_NW_SRC, W_CT_TP_DST, W_CT_TP_SRC, W_IPV6_DST, W_IPV6_SRC, W_NW_FRAG } from './fields.js';
 import type { CtExec } from './conntrack.js';
 import { formatNested, type CtAction } from './ct-action.js';
@@ -122,6 +124,8 @@ export interface XlateResult {
   outputs: XlateOutput[];
   /** Rules matched, in order (each gets the packet counted). */
   rules: FlowRule[];
+  /** Tables looked up, in order (the exact-match cache's revalidation tags). */
+  tables: number[];
   /** (mac, vlan, ofport) learned by NORMAL, replayed on cache hits. */
   learns: number[];
   /** Tables whose rule sent the packet to the controller. */
@@ -219,8 +223,10 @@ function initWildcards(w: Int32Array): Int32Array {
 }
 
 function lookupIn(ctx: Ctx, table: number): FlowRule | null {
+  ctx.res.tables.push(table);
   const cls = ctx.br.tables.get(table);
   if (!cls) return null;
+  if (hasConjunctions(cls)) return conjunctiveLookup(cls, ctx.st.words, ctx.wc);
   return ctx.wc !== null ? lookupWithWildcards(cls, ctx.st.words, ctx.wc) : cls.lookup(ctx.st.words);
 }
 
@@ -257,7 +263,7 @@ function noteDrop(ctx: Ctx, reason: string): void {
  * trk|new), without the connection tracker.
  */
 export function xlate(br: XBridge, state: PacketState, opts: { mayLearn: boolean; trace?: boolean; ovsTrace?: boolean; of11?: boolean; ctNext?: number[]; recircId?: number }): XlateResult {
-  const res: XlateResult = { outputs: [], rules: [], learns: [], packetIns: [], drop: null, log: opts.trace ? [] : null, validUntilNs: Infinity, uncachable: false, groupHits: [], meters: [], passes: null };
+  const res: XlateResult = { outputs: [], rules: [], tables: [], learns: [], packetIns: [], drop: null, log: opts.trace ? [] : null, validUntilNs: Infinity, uncachable: false, groupHits: [], meters: [], passes: null };
   // Without the tracker's side effects allowed (a side-effect-free trace), ct() behaves as in ofproto/trace.
   const ctNext = opts.ctNext !== undefined ? [...opts.ctNext] : opts.mayLearn ? null : [];
   const ctx: Ctx = { br, st: state, res, depth: 0, resubmits: 0, mayLearn: opts.mayLearn, error: null, exited: false, tr: null, wc: null, of11: opts.of11 ?? false, ct: null, ctNext, pass: 0, recircBase: opts.recircId ?? 1 };
@@ -405,13 +411,16 @@ function ctContext(ctx: Ctx): CtCtx {
 
 function runRule(ctx: Ctx, rule: FlowRule, table: number): void {
   ctx.res.rules.push(rule);
-  const head = `${rule.matchText === '' ? '' : `${rule.matchText}, `}priority ${rule.priority}${rule.cookie !== 0n ? `, cookie 0x${rule.cookie.toString(16)}` : ''}`;
-  log(ctx, `${table}. ${head}`);
-  log(ctx, `   ${rule.actionsText}`);
   // xlate_report_table: the table node joins the current list; the rule's actions go under it.
   const saved = ctx.tr;
-  const subs = report(ctx, 'table', `${String(table).padStart(2)}. ${head}`);
-  if (subs !== null) ctx.tr = subs;
+  if (ctx.res.log !== null || saved !== null) {
+    // Texts only when traced (a plain translation builds no strings).
+    const head = `${rule.matchText === '' ? '' : `${rule.matchText}, `}priority ${rule.priority}${rule.cookie !== 0n ? `, cookie 0x${rule.cookie.toString(16)}` : ''}`;
+    log(ctx, `${table}. ${head}`);
+    log(ctx, `   ${rule.actionsText}`);
+    const subs = report(ctx, 'table', `${String(table).padStart(2)}. ${head}`);
+    if (subs !== null) ctx.tr = subs;
+  }
   if (rule.actions.length === 0) {
     noteDrop(ctx, 'drop-action');
     report(ctx, 'action', 'drop');
@@ -517,6 +526,8 @@ function doActions(ctx: Ctx, rule: FlowRule, actions: readonly Action[], table: 
         break;
       case 'move':
         copySubfield(a.src, w, a.dst, w);
+        // tun_metadata_write: a field written becomes present (a Geneve option on encap).
+        if (a.dst.fd.tunMd !== undefined) w[W_TUN_MD_PRESENT + (a.dst.fd.tunMd >> 5)] = w[W_TUN_MD_PRESENT + (a.dst.fd.tunMd >> 5)]! | (1 << (a.dst.fd.tunMd & 31));
         if (ctx.tr !== null) {
           unwildSubfield(ctx, a.src);
           unwildSubfield(ctx, a.dst);
@@ -531,6 +542,7 @@ function doActions(ctx: Ctx, rule: FlowRule, actions: readonly Action[], table: 
         break;
       }
       case 'noop':
+      case 'conjunction': // only ever matched through conjunction.ts
         break;
       case 'exit':
         ctx.exited = true;

@@ -18,6 +18,8 @@ import { IPV6_ALL_NODES, ipv6MulticastMac, solicitedNodeMulticast, type Ipv6Word
 import { IpProtocol } from './ip-protocol.js';
 import { HEADER_LEN as IPV4_LEN, Packet as Ipv4Packet, Repr as Ipv4Repr } from './ipv4.js';
 import { HEADER_LEN as IPV6_LEN, Packet as Ipv6Packet, Repr as Ipv6Repr } from './ipv6.js';
+import { allocFrame } from './frame-alloc.js';
+import { fold, pseudoHeaderV4, sumBytes } from './checksum.js';
 import { BROADCAST_MAC } from './mac.js';
 import { Packet as TcpPacket, Repr as TcpRepr, TcpFlags } from './tcp.js';
 import { HEADER_LEN as UDP_HEADER_LEN, Packet as UdpPacket, Repr as UdpRepr } from './udp.js';
@@ -34,6 +36,22 @@ export function patternPayload(len: number): Uint8Array {
   return b;
 }
 
+/**
+ * Prefix sums of the pattern's 16-bit big-endian words: PATTERN_SUMS[k] = sum of the words at
+ * even offsets 0, 2, …, 2k-2. The one's complement sum is a plain sum folded at the end
+ * (RFC 1071 §2), so the checksum of any even-aligned stretch of the pattern is one subtraction.
+ */
+const PATTERN_SUMS = new Float64Array(PATTERN.length / 2 + 1);
+for (let k = 0; k < PATTERN.length / 2; k++) PATTERN_SUMS[k + 1] = PATTERN_SUMS[k]! + ((PATTERN[2 * k]! << 8) | PATTERN[2 * k + 1]!);
+
+/** Sum of the pattern's bytes [from, to) as 16-bit words; `from` even, to ≤ 65536. */
+function patternSum(from: number, to: number): number {
+  const even = to & ~1;
+  let s = from < even ? PATTERN_SUMS[even >>> 1]! - PATTERN_SUMS[from >>> 1]! : 0;
+  if (to & 1 && to - 1 >= from) s += PATTERN[to - 1]! << 8;
+  return s;
+}
+
 /** Read-only view of the pattern for emitting (no copy). */
 function patternView(len: number): Uint8Array {
   return len <= PATTERN.length ? PATTERN.subarray(0, len) : patternPayload(len);
@@ -41,7 +59,7 @@ function patternView(len: number): Uint8Array {
 
 /** A zeroed buffer of max(len, 60) bytes with an Ethernet header written. */
 function ethernet(len: number, src: number, dst: number, type: EtherType): Uint8Array {
-  const buf = new Uint8Array(Math.max(len, MIN_FRAME_LEN));
+  const buf = allocFrame(Math.max(len, MIN_FRAME_LEN));
   EthernetRepr.emit({ srcAddr: src, dstAddr: dst, etherType: type }, new EthernetFrame(buf));
   return buf;
 }
@@ -178,9 +196,16 @@ export function buildUdp(a: UdpArgs): Uint8Array {
  * `buildUdp` for traffic generators: the payload is the counting pattern with `fill` writing
  * over its start (a sequence number, a timestamp) straight into the frame, so a datagram costs one
  * buffer, not a payload buffer and a frame. Same bytes as `buildUdp` with that payload.
+ *
+ * `fillLen`, when given, promises that `fill` writes only the first `fillLen` payload bytes: the
+ * checksum then sums the headers and those bytes and takes the rest of the pattern from its
+ * precomputed prefix sums (O(1) in the payload size, same value to the bit). This is the
+ * partial-checksum split virtio's VIRTIO_NET_HDR_F_NEEDS_CSUM offload makes (the guest sums the
+ * headers it wrote, the device completes the sum over the data; virtio spec 1.2 §5.1.6.2), done
+ * once, at the sender, by the one party that knows the data.
  */
 export function buildUdpFilled(
-  a: Ipv4FrameArgs & { srcPort: number; dstPort: number; payloadLen: number },
+  a: Ipv4FrameArgs & { srcPort: number; dstPort: number; payloadLen: number; fillLen?: number },
   fill: (payload: Uint8Array) => void,
 ): Uint8Array {
   const len = a.payloadLen;
@@ -192,7 +217,17 @@ export function buildUdpFilled(
   p.checksum = 0;
   l4.set(patternView(len), UDP_HEADER_LEN);
   fill(l4.subarray(UDP_HEADER_LEN, UDP_HEADER_LEN + len));
-  p.fillChecksum({ kind: 'ipv4', src: a.srcIp, dst: a.dstIp });
+  const fl = a.fillLen;
+  if (fl !== undefined && len <= PATTERN.length) {
+    // Headers and the filled bytes (rounded up to a whole word), then the untouched pattern.
+    const head = Math.min(len, (fl + 1) & ~1);
+    let sum = sumBytes(l4, 0, UDP_HEADER_LEN + head, pseudoHeaderV4(a.srcIp, a.dstIp, IpProtocol.Udp, UDP_HEADER_LEN + len));
+    sum += patternSum(head, len);
+    const c = ~fold(sum) & 0xffff;
+    p.checksum = c === 0 ? 0xffff : c;
+  } else {
+    p.fillChecksum({ kind: 'ipv4', src: a.srcIp, dst: a.dstIp });
+  }
   return buf;
 }
 

@@ -157,7 +157,7 @@ describe('Bridge flows naming ports', () => {
   });
 
   it('still throws other flow errors at once', () => {
-    expect(() => new Bridge({ path: 'br0', sim: new Simulation(1), flows: 'in_port=uplink,actions=conjunction(1,1/2)' })).toThrow(/"conjunction" is not supported/);
+    expect(() => new Bridge({ path: 'br0', sim: new Simulation(1), flows: 'in_port=uplink,actions=multipath(eth_src,50,modulo_n,1,0,NXM_NX_REG0[])' })).toThrow(/"multipath" is not supported/);
   });
 });
 

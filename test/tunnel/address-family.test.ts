@@ -1,0 +1,34 @@
+/**
+ * Tunnel endpoints of mixed address families are refused at the place they are written, as OVS
+ * refuses them (lib/netdev-vport.c set_tunnel_config: "'remote_ip' and 'local_ip' has to be of
+ * the same address family"); host underlays are IPv4, so an IPv6 remote_ip is such a mix.
+ */
+import { expect, it } from 'vitest';
+import { UserError, loadTopologyText } from '../../src/index.js';
+import { vxlanPair } from './helpers.js';
+
+function rendered(text: string): string {
+  try {
+    loadTopologyText(text, 't.yaml');
+  } catch (e) {
+    if (e instanceof UserError) return e.render();
+    throw e;
+  }
+  return '';
+}
+
+const PING = '  - { at: 0s, ping: { from: vm1, to: vm2 } }';
+
+it('refuses an IPv6 remote_ip over an IPv4 underlay with a located address-family error', () => {
+  const text = vxlanPair({ extra: PING }).replace('remote_ip: 198.51.100.12', 'remote_ip: "2001:db8::12"');
+  expect(text).toContain('2001:db8::12');
+  const r = rendered(text);
+  // hv1's vx0 is on line 5 of the generated file
+  expect(r).toMatch(/^t\.yaml:5:\d+: "remote_ip": "2001:db8::12" is an IPv6 address, but host underlays are IPv4 .*one address family/);
+});
+
+it('still names a malformed IPv4 remote_ip as such, and accepts flow and IPv4', () => {
+  expect(rendered(vxlanPair({ extra: PING }).replace('remote_ip: 198.51.100.12', 'remote_ip: 198.51.100'))).toMatch(/t\.yaml:5:\d+: "remote_ip": "198.51.100" is not an IPv4 address/);
+  expect(rendered(vxlanPair({ extra: PING }))).toBe('');
+  expect(rendered(vxlanPair({ extra: PING }).replace('remote_ip: 198.51.100.12', 'remote_ip: flow'))).toBe('');
+});
