@@ -14,6 +14,7 @@ import { INCOMPAT_CORRUPT, INCOMPAT_DIRTY, INCOMPAT_EXTL2, COMPAT_LAZY_REFCOUNTS
 import { Qcow2Image } from './qcow2/image.js';
 import { applySnapshot, createSnapshot, deleteSnapshot, listSnapshots, type SnapshotInfo, type SnapshotTimes } from './qcow2/snapshot.js';
 import { RawLayer } from './raw.js';
+import { fillZeros, writePreallocated, type PreallocMode } from './qcow2/prealloc.js';
 import { listBitmaps, type BitmapInfo } from './bitmap-verb.js';
 import { bitmapExt } from './qcow2/bitmaps.js';
 
@@ -29,6 +30,8 @@ export interface CreateOptions {
   backingFile?: string;
   backingFormat?: 'qcow2' | 'raw';
   refcountBits?: number;
+  /** `-o preallocation=` (qcow2: block/qcow2.c; raw: falloc/full allocate the whole file). */
+  preallocation?: PreallocMode;
 }
 
 let defaultProvider: BackendProvider | undefined;
@@ -68,8 +71,18 @@ export function createImage(name: string, opts: CreateOptions, provider: Backend
   } else planQcow2(qopts);
   const backend = provider.create(name);
   try {
+    const pre = opts.preallocation ?? 'off';
     if (format === 'raw') {
       RawLayer.create(backend, size);
+      // full writes zeros; falloc's unwritten extents read as holes (see resizeImage): sparse.
+      // block/file-posix.c allocate_first_block: falloc also writes the first 4 KiB.
+      if (pre === 'full') fillZeros(backend, 0, size);
+      else if (pre === 'falloc') fillZeros(backend, 0, Math.min(4096, size));
+      backend.close();
+      return;
+    }
+    if (pre !== 'off') {
+      writePreallocated(backend, qopts, pre);
       backend.close();
       return;
     }

@@ -18,6 +18,7 @@ import { l1EntriesFor } from './qcow2/header.js';
 import { Qcow2Image, isZeroRange } from './qcow2/image.js';
 import { RawLayer } from './raw.js';
 import { hostErrors } from './host-errors.js';
+import { fillZeros, type PreallocMode } from './qcow2/prealloc.js';
 
 /** Bytes read per step (qemu-img.c IO_BUF_SIZE is 2 MiB). */
 const CHUNK = 2 * 1024 * 1024;
@@ -450,7 +451,7 @@ export function measureImage(file: string | undefined, opts: MeasureOptions, p: 
 export function resizeImage(
   file: string,
   newSize: number,
-  opts: { format?: 'qcow2' | 'raw'; shrink?: boolean },
+  opts: { format?: 'qcow2' | 'raw'; shrink?: boolean; preallocation?: PreallocMode },
   p: BackendProvider = files(),
 ): 'resized' | 'needs-shrink' {
   const c = openChain(p, file, { noBacking: true, ...(opts.format ? { format: opts.format } : {}) });
@@ -462,6 +463,10 @@ export function resizeImage(
     }
     if (top instanceof RawLayer) {
       top.backend.truncate(newSize);
+      // file-posix raw_co_truncate with PREALLOC_MODE_FULL writes zeros over the new range. falloc
+      // (fallocate) leaves unwritten extents that SEEK_DATA reports as holes; Node has no
+      // fallocate, so vfab grows sparsely: same map, smaller disk size (docs/disks.md).
+      if (opts.preallocation === 'full' && newSize > old) fillZeros(top.backend, old, newSize);
       top.virtualSize = newSize;
       return 'resized';
     }

@@ -23,7 +23,7 @@ import { IntervalSeries, type SeriesMode } from './interval-series.js';
 import { Io, type IoSink } from './io.js';
 import { NULL_DEVICE, type DiskData, type DiskSpec, type PolicySpec, type QosModel } from './model.js';
 import { Timeline } from './timeline.js';
-import { isRandom, pickBs, readFraction, type JobSpec } from './workload.js';
+import { cycleBs, isRandom, pickBs, readFraction, type JobSpec } from './workload.js';
 import { BugError } from '../errors.js';
 
 /** A measurement window (for expectations): completions of one disk, a group's members (or all) within [from, to). */
@@ -86,6 +86,8 @@ export class JobRun {
   /** Direction and size already drawn for the next I/O (kept while waiting on the rate). */
   pendingDir: Direction | -1 = -1;
   pendingBytes = 0;
+  /** I/Os drawn per direction (the position in a `bssplit_order: fixed` cycle). */
+  readonly drawn: [number, number] = [0, 0];
   wakeAt = -1;
   wakeEv: EventId | undefined;
   /** `blocks` = max(1, floor(region / blocksFor)), cached for the last block size (saves a division per I/O). */
@@ -456,7 +458,8 @@ export class QosEngine implements IoSink {
         const dir: Direction = j.readFrac >= 1 ? 0 : j.readFrac <= 0 ? 1 : prng.float() < j.readFrac ? 0 : 1;
         const c = s.bs[dir];
         j.pendingDir = dir;
-        j.pendingBytes = c.sizes.length === 1 ? c.sizes[0]! : pickBs(c, prng.float());
+        // A fixed cycle draws no random number: the seeded stream of other choices is unchanged.
+        j.pendingBytes = c.sizes.length === 1 ? c.sizes[0]! : c.cycle ? cycleBs(c, j.drawn[dir]++) : pickBs(c, prng.float());
       }
       const dir = j.pendingDir as Direction;
       const rate = s.rateIops[dir];

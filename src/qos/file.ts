@@ -513,7 +513,7 @@ export function readJob(name: string, j: FioJobDoc, path: YamlPath, err: Err): J
     else s.bs = r;
   }
   if (j.bssplit !== undefined) {
-    const r = parseBssplit(j.bssplit);
+    const r = parseBssplit(j.bssplit, j.bssplit_order ?? 'random');
     if (typeof r === 'string') err([...path, 'bssplit'], r);
     else s.bs = r;
   }

@@ -17,6 +17,11 @@ export interface BsChoice {
   sizes: number[];
   /** Cumulative weights, last = 1. */
   cum: number[];
+  /**
+   * `bssplit_order: fixed`: the sizes in this repeating order instead of a seeded draw. One cycle
+   * is 100/g I/Os (g = gcd of the percentages): each size in list order, pct/g times in a row.
+   */
+  cycle?: number[];
 }
 
 export interface JobSpec {
@@ -91,7 +96,7 @@ export function parseBs(text: string | number): [BsChoice, BsChoice] | string {
 }
 
 /** fio `bssplit`: `4k/10:64k/90` (both) or `4k/50:8k/50,64k/100` (read, write); weights are percentages. */
-export function parseBssplit(text: string): [BsChoice, BsChoice] | string {
+export function parseBssplit(text: string, order: 'random' | 'fixed' = 'random'): [BsChoice, BsChoice] | string {
   const dirs = text.split(',');
   if (dirs.length > 2) return `bssplit "${text}": at most two lists (read,write)`;
   const out: BsChoice[] = [];
@@ -110,7 +115,14 @@ export function parseBssplit(text: string): [BsChoice, BsChoice] | string {
     if (!(total > 0)) return `bssplit "${d}": the percentages add up to 0`;
     if (Math.abs(total - 100) > 1e-9) return `bssplit "${d}": the percentages add up to ${total}, not 100`;
     let acc = 0;
-    out.push({ sizes, cum: weights.map((w) => (acc += w / total)) });
+    const c: BsChoice = { sizes, cum: weights.map((w) => (acc += w / total)) };
+    if (order === 'fixed') {
+      if (weights.some((w) => !Number.isInteger(w))) return `bssplit "${d}": bssplit_order fixed needs whole percentages`;
+      const gcd = (a: number, b: number): number => (b === 0 ? a : gcd(b, a % b));
+      const g = weights.reduce((a, w) => gcd(a, w), 0);
+      c.cycle = sizes.flatMap((sz, i) => new Array<number>(weights[i]! / g).fill(sz));
+    }
+    out.push(c);
   }
   return [out[0]!, out[1] ?? out[0]!];
 }
@@ -181,6 +193,11 @@ export function parseRateBps(text: string | number): [number, number] | string {
 }
 
 /** Picks a block size from a choice with one uniform draw in [0, 1). */
+/** The n-th size of a `bssplit_order: fixed` cycle (n counts I/Os of that direction from 0). */
+export function cycleBs(c: BsChoice, n: number): number {
+  return c.cycle![n % c.cycle!.length]!;
+}
+
 export function pickBs(c: BsChoice, u: number): number {
   if (c.sizes.length === 1) return c.sizes[0]!;
   for (let i = 0; i < c.cum.length; i++) if (u < c.cum[i]!) return c.sizes[i]!;

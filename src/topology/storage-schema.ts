@@ -38,6 +38,7 @@ export const fioJobSchema = z.strictObject({
   bs: num.optional(),
   blocksize: num.optional(),
   bssplit: z.string().optional(),
+  bssplit_order: z.enum(['random', 'fixed']).optional().describe('random: seeded draw per I/O (default); fixed: a repeating cycle of 100/gcd(percentages) I/Os, each size pct/gcd times in list order'),
   bsrange: z.string().optional().describe('fio bsrange: MIN-MAX, or MIN-MAX,MIN-MAX (read,write)'),
   iodepth: z.number().int().min(1).max(65536).optional(),
   numjobs: z.number().int().min(1).max(4096).optional(),

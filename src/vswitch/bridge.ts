@@ -30,11 +30,10 @@ import { emptyFlowKey } from '../wire/flow-key.js';
 import { FlowCache } from './classifier.js';
 import { KEY_WORDS, OFPP_LOCAL, PACKET_WORDS, W_IN_PORT, W_TUN_DST, W_TUN_ID, W_TUN_MD_PRESENT, W_TUN_SRC, W_VLAN_TCI, formatMac, keyWordsFromFlowKey, keyWordsFromFrame } from './fields.js';
 import { parseFlowMod, parseFlows, type FlowModCommand, type FlowWarning, type ParsedFlowMod } from './flow-parser.js';
-import { formatActions } from './actions.js';
+import { formatActions, type Action } from './actions.js';
 import { dumpFlows } from './dump-flows.js';
 import { learnedFlow, learnedMatch, type LearnAction } from './learn.js';
 import type { TlvTable } from './tun-metadata.js';
-import { formatMatch } from './match-format.js';
 import type { OfVersion } from './flow-syntax.js';
 import { FlowTables, type FlowRule, type FlowStats } from './flow-table.js';
 import { MacTable, type MacEntry } from './mac-learning.js';
@@ -56,6 +55,9 @@ const STORM_QUIET_NS = 1_000_000_000;
 export const MOVE_EVENTS_PER_S = 5;
 const NS_PER_S = 1_000_000_000;
 const LEARN = { mayLearn: true } as const;
+const SEND_FLOW_REM = ['send_flow_rem'];
+/** Learned match values per slab (see `learnedValue`). */
+const LEARN_SLAB_FLOWS = 256;
 const LEARN_TRACED = { mayLearn: true, trace: true } as const;
 
 /** Where a flow text starts in its file, and (for YAML scalars) where each of its offsets is. */
@@ -132,6 +134,10 @@ interface PortRec extends XPort {
 
 interface Cached {
   res: XlateResult;
+  /** `flowTables.stamps` of `res.tables` when translated: a table changed since ⇒ stale. */
+  stamps: Float64Array;
+  /** `flowTables.generation` when translated (unchanged ⇒ valid without looking at stamps). */
+  gen: number;
 }
 
 export interface BridgeProcessResult {
@@ -187,6 +193,11 @@ export class Bridge implements XBridge {
   flowsRemoved = 0;
   private readonly learnValue = new Int32Array(KEY_WORDS);
   private readonly learnMask = new Int32Array(KEY_WORDS);
+  /** Per learn action: the mask and (for the last learned values) the actions its flows share. */
+  private readonly learnMemo = new WeakMap<LearnAction, { mask: Int32Array; sig: string | null; actions: Action[]; actionsText: string }>();
+  private readonly learnLocation: { file: string; line: number; col: number };
+  private learnSlab = new Int32Array(0);
+  private learnSlabOff = 0;
   private traceHook: ((e: BridgeTraceEvent) => void) | null = null;
   /**
    * Called for each packet a rule sends to the controller (the OpenFlow channel turns it into a
@@ -208,6 +219,7 @@ export class Bridge implements XBridge {
 
   constructor(opts: BridgeOptions) {
     this.path = opts.path;
+    this.learnLocation = { file: `${opts.path} learn`, line: 0, col: 0 };
     this.sim = opts.sim;
     this.events = opts.events;
     this.parseOpts = {
@@ -335,8 +347,8 @@ export class Bridge implements XBridge {
     return parsed.map((p) => this.addRule(p));
   }
 
-  private addRule(p: Parameters<FlowTables['add']>[0]): FlowRule {
-    const rule = this.flowTables.add(p, this.sim.now);
+  private addRule(p: Parameters<FlowTables['add']>[0], lazyMatch = false): FlowRule {
+    const rule = this.flowTables.add(p, this.sim.now, lazyMatch);
     if (rule.hardTimeout > 0) {
       // ofproto.c ofproto_rule_expire: hard timeouts count from the last add/modify.
       const check = (): void => {
@@ -443,17 +455,54 @@ export class Bridge implements XBridge {
       old.lastUsedNs = now;
       return;
     }
-    const f = learnedFlow(a, w);
+    // A new (or changed) flow: an incremental classifier insert. The match is the one just
+    // computed (learnedMatch fills exactly what learnedFlow would). Flows of one learn action
+    // nearly always share a mask, and share their actions whenever the learned values (`sig`:
+    // everything the actions depend on) are the same, so those are built once and shared
+    // (read-only) by the flows.
+    let memo = this.learnMemo.get(a);
+    if (memo === undefined) {
+      memo = { mask: mask.slice(), sig: null, actions: [], actionsText: '' };
+      this.learnMemo.set(a, memo);
+    } else if (!sameWords(memo.mask, mask)) memo.mask = mask.slice();
+    if (memo.sig !== sig) {
+      memo.actions = learnedFlow(a, w, false).actions;
+      memo.actionsText = formatActions(memo.actions);
+      memo.sig = sig;
+    }
     this.learnedFlows++;
     const rule = this.addRule({
-      ...f,
-      matchText: formatMatch(f.value, f.mask),
-      actionsText: formatActions(f.actions),
-      location: { file: `${this.path} learn`, line: 0, col: 0 },
+      table: a.table,
+      priority: a.priority,
+      idleTimeout: a.idleTimeout,
+      hardTimeout: a.hardTimeout,
+      cookie: a.cookie,
+      value: this.learnedValue(value),
+      mask: memo.mask,
+      actions: memo.actions,
+      matchText: '', // formatted when first read (dump-flows, events)
+      actionsText: memo.actionsText,
+      location: this.learnLocation,
       warnings: [],
-      ...(a.sendFlowRem ? { flags: ['send_flow_rem'] } : {}),
-    });
+      ...(a.sendFlowRem ? { flags: SEND_FLOW_REM } : {}),
+    }, true);
     rule.learnSig = sig;
+  }
+
+  /**
+   * A copy of a learned flow's match value, carved from a shared slab: a typed array this size
+   * gets its own off-heap buffer (~0.5 µs to allocate and to collect), a view of a slab does not.
+   * A slab lives while any of its LEARN_SLAB_FLOWS values does (bounded: ≤ 72 KiB per live slab).
+   */
+  private learnedValue(v: Int32Array): Int32Array {
+    if (this.learnSlabOff + KEY_WORDS > this.learnSlab.length) {
+      this.learnSlab = new Int32Array(KEY_WORDS * LEARN_SLAB_FLOWS);
+      this.learnSlabOff = 0;
+    }
+    const out = this.learnSlab.subarray(this.learnSlabOff, this.learnSlabOff + KEY_WORDS);
+    out.set(v);
+    this.learnSlabOff += KEY_WORDS;
+    return out;
   }
 
   private portNumber(name: string): number | undefined {
@@ -793,7 +842,7 @@ export class Bridge implements XBridge {
     const tags = readTags(frame);
     // tun_metadata words are outside the cache key (flow-cache.ts CACHE_WORDS): not cached either.
     const uncachable = tags.n > 1 || (tags.n === 1 && tags.tpid0 !== 0x8100) || words[W_TUN_MD_PRESENT] !== 0 || words[W_TUN_MD_PRESENT + 1] !== 0;
-    let res = cache !== null && !uncachable ? (cache.get(words)?.res ?? null) : null;
+    let res = cache !== null && !uncachable ? (cache.get(words, undefined, this.tablesUnchanged)?.res ?? null) : null;
     if (res !== null && this.sim.now >= res.validUntilNs) res = null; // a MAC entry it used aged out
     if (res !== null) {
       const l = res.learns;
@@ -813,7 +862,7 @@ export class Bridge implements XBridge {
         res.final = Int32Array.from(this.state.words);
       } else res = xlate(this, this.state, opts);
       this.syncCache();
-      if (cache !== null && !uncachable && !res.uncachable) cache.set(words, { res });
+      if (cache !== null && !uncachable && !res.uncachable) cache.set(words, { res, stamps: this.stampsOf(res.tables), gen: this.flowTables.generation });
     }
     if (res.meters.length > 0 && opts.mayLearn) res = this.runMeters(res, frame.length);
     if (opts.mayLearn) {
@@ -883,8 +932,31 @@ export class Bridge implements XBridge {
     return res;
   }
 
+  /** The current stamps of `tables` (see FlowTables.stamps). */
+  private stampsOf(tables: readonly number[]): Float64Array {
+    const st = this.flowTables.stamps;
+    const out = new Float64Array(tables.length);
+    for (let i = 0; i < tables.length; i++) out[i] = st[tables[i]! & 255]!;
+    return out;
+  }
+
+  /**
+   * Whether no table a cached translation looked up has changed since: a flow added, removed or
+   * modified elsewhere (a `learn` into a table this packet never reaches) leaves it valid, as
+   * OVS's revalidators keep the datapath flows a change cannot affect.
+   */
+  private readonly tablesUnchanged = (c: Cached): boolean => {
+    if (c.gen === this.flowTables.generation) return true; // no flow changed at all since
+    const st = this.flowTables.stamps;
+    const t = c.res.tables;
+    for (let i = 0; i < t.length; i++) if (st[t[i]! & 255] !== c.stamps[i]) return false;
+    return true;
+  };
+
   private syncCache(): void {
-    const ft = this.flowTables.generation;
+    // Table changes are checked per entry (stamps); only changes made behind FlowTables' back
+    // (generation bumped without a stamp) drop everything.
+    const ft = this.flowTables.generation - this.flowTables.stamped;
     const mg = this.mac.generation;
     const gg = this.groupTable.generation;
     // Fast-failover and watched buckets depend on port links, which change without telling the
@@ -944,6 +1016,11 @@ export class Bridge implements XBridge {
     }
     return `${lines.join('\n')}\n`;
   }
+}
+
+function sameWords(a: Int32Array, b: Int32Array): boolean {
+  for (let i = 0; i < KEY_WORDS; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 /** Whether an action list (clones included) outputs to one of `ids`. */

@@ -55,9 +55,10 @@
  * wildcard tracking on this machine); 10,000 rules ~2.2 M/s (0.6 M before: fuller subtables no
  * longer add branch misses); OVS's own one-subtable benchmark shape ~10 M/s (~12 M/s before:
  * it visits one subtable, so the term bookkeeping shows). Memory ~300 B/rule at 10,000 rules.
- * Insert/remove are O(rules with the same mask and value) plus, on the next lookup, a re-sort of
- * the (short) subtable list and rebuilt stage lists; removing a subtable's top-priority rule
- * rescans its entries. Not implemented from OVS: staged lookup's early exit inside a subtable
+ * Insert/remove are O(rules with the same mask and value) plus, when a subtable appeared, went
+ * or changed its best rule, a re-sort of the (short) subtable list and rebuilt stage lists on the
+ * next lookup (a rule joining a subtable below its best, as most learned flows do, needs
+ * neither); removing a subtable's top-priority rule rescans its entries. Not implemented from OVS: staged lookup's early exit inside a subtable
  * and prefix tries, which exist to compute narrow megaflow wildcards for a datapath cache vfab
  * does not have; and versioning, which needs concurrent readers.
  */
@@ -81,8 +82,11 @@ function sameMask(a: Int32Array, b: Int32Array): boolean {
   return true;
 }
 
+/** The subtable key of a mask: its nonzero words only (a mask keeps few of the KEY_WORDS). */
 function maskKey(m: Int32Array): string {
-  return m.join(',');
+  let k = '';
+  for (let i = 0; i < KEY_WORDS; i++) if (m[i] !== 0) k += `${i}:${m[i]},`;
+  return k;
 }
 
 export class Classifier<R extends ClsRule> {
@@ -93,6 +97,9 @@ export class Classifier<R extends ClsRule> {
   private n = 0;
   /** Subtables with duplicate entry hashes (see `lookup`). */
   private dupHashes = 0;
+  /** The mask array of the last insert and its subtable (a subtable left empty is gone: count 0). */
+  private lastMask: Int32Array | null = null;
+  private lastSt: Subtable<R> | undefined = undefined;
   /** Subtable order or stage lists are stale (set by insert/remove, fixed by the next lookup). */
   private dirty = false;
 
@@ -141,29 +148,53 @@ export class Classifier<R extends ClsRule> {
     }
     if (this.nextSeq >= MAX_SEQ) this.renumber();
     r.seq = this.nextSeq++;
-    const mk = maskKey(r.mask);
-    let st = this.byMask.get(mk);
+    // Rules often arrive with the very mask array of the previous one (learned flows share it).
+    let st = r.mask === this.lastMask ? this.lastSt : undefined;
+    if (st === undefined || st.count === 0 || !sameMask(st.mask, r.mask)) st = this.byMask.get(maskKey(r.mask));
     if (!st) {
+      const mk = maskKey(r.mask);
       st = this.newSubtable(Int32Array.from(r.mask));
       this.byMask.set(mk, st);
       this.subtables.push(st);
+      this.dirty = true;
     }
+    const mp = st.maxPriority;
+    const ms = st.minSeqAtMax;
+    const dups = st.dupHashes;
     st.insert(r);
+    this.lastMask = r.mask;
+    this.lastSt = st;
     this.n++;
-    this.dirty = true;
+    this.settle(st, mp, ms, dups);
+  }
+
+  /**
+   * After a rule went into or out of an existing subtable: the scan order and stage lists depend
+   * only on each subtable's best (priority, sequence) and on the set of subtables, so they are
+   * rebuilt (lazily, by the next lookup) only when those changed. A learned flow joining a
+   * subtable below its best rule therefore costs no re-sort. The duplicate-hash count is kept
+   * exact either way.
+   */
+  private settle(st: Subtable<R>, mp: number, ms: number, dups: number): void {
+    if (st.maxPriority !== mp || st.minSeqAtMax !== ms) this.dirty = true;
+    if (!this.dirty) this.dupHashes += st.dupHashes - dups;
   }
 
   remove(r: R): boolean {
     const mk = maskKey(r.mask);
     const st = this.byMask.get(mk);
-    if (!st || !sameMask(st.mask, r.mask) || !st.remove(r)) return false;
+    if (!st || !sameMask(st.mask, r.mask)) return false;
+    const mp = st.maxPriority;
+    const ms = st.minSeqAtMax;
+    const dups = st.dupHashes;
+    if (!st.remove(r)) return false;
     this.n--;
     if (st.count === 0) {
       this.byMask.delete(mk);
       this.subtables.splice(this.subtables.indexOf(st), 1);
       for (let j = 0; j < st.k; j++) this.releaseTerm(st.terms[j]!);
-    }
-    this.dirty = true;
+      this.dirty = true;
+    } else this.settle(st, mp, ms, dups);
     return true;
   }
 

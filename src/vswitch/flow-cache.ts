@@ -61,9 +61,10 @@ export class FlowCache<V extends {}> {
     this.generation++;
   }
 
-  get(key: Int32Array, hash = hashKey(key)): V | undefined {
+  /** `valid`: the caller's revalidation of an entry (false: a miss, as if invalidated). */
+  get(key: Int32Array, hash = hashKey(key), valid?: (v: V) => boolean): V | undefined {
     const e = this.lru.get(hash);
-    if (e !== undefined && e.gen === this.generation) {
+    if (e !== undefined && e.gen === this.generation && (valid === undefined || valid(e.value))) {
       const k = e.key;
       let same = true;
       for (let i = 0; i < CACHE_WORDS; i++) {

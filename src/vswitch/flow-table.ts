@@ -12,6 +12,7 @@ import type { Action } from './actions.js';
 import { Classifier, type ClsRule } from './classifier.js';
 import { trackConjunctions } from './conjunction.js';
 import type { ParsedFlow } from './flow-parser.js';
+import { formatMatch } from './match-format.js';
 
 export interface FlowRule extends ClsRule {
   table: number;
@@ -33,6 +34,56 @@ export interface FlowRule extends ClsRule {
   learnSig?: string;
   /** `send_flow_rem`: a controller would get an OFPT_FLOW_REMOVED when the flow goes. */
   sendFlowRem: boolean;
+}
+
+/** FlowTables' rules: one class, so every rule has one shape (a learned flow's text is lazy). */
+class Rule implements FlowRule {
+  priority: number;
+  seq = 0;
+  value: Int32Array;
+  mask: Int32Array;
+  table: number;
+  cookie: bigint;
+  idleTimeout: number;
+  hardTimeout: number;
+  actions: Action[];
+  actionsText: string;
+  location: SourceLocation;
+  nPackets = 0;
+  nBytes = 0;
+  createdNs: number;
+  modifiedNs: number;
+  lastUsedNs: number;
+  removed = false;
+  learnSig?: string;
+  sendFlowRem: boolean;
+  private text: string | null;
+
+  constructor(p: ParsedFlow, nowNs: number, matchText: string | null) {
+    this.priority = p.priority;
+    this.value = p.value;
+    this.mask = p.mask;
+    this.table = p.table;
+    this.cookie = p.cookie;
+    this.idleTimeout = p.idleTimeout;
+    this.hardTimeout = p.hardTimeout;
+    this.actions = p.actions;
+    this.actionsText = p.actionsText;
+    this.location = p.location;
+    this.createdNs = nowNs;
+    this.modifiedNs = nowNs;
+    this.lastUsedNs = nowNs;
+    this.sendFlowRem = p.flags?.includes('send_flow_rem') ?? false;
+    this.text = matchText;
+  }
+
+  get matchText(): string {
+    return (this.text ??= formatMatch(this.value, this.mask));
+  }
+
+  set matchText(t: string) {
+    this.text = t;
+  }
 }
 
 export interface FlowStats {
@@ -60,62 +111,69 @@ export class FlowTables {
   readonly tables = new Map<number, Classifier<FlowRule>>();
   /** Bumped on every add/remove (callers fold it into their cache generation). */
   generation = 0;
-  /** Rules by (table, priority, match), to replace an identical flow as OFPFC_ADD does. */
-  private readonly byIdentity = new Map<string, FlowRule>();
+  /**
+   * Revalidation tags (OVS tags a datapath flow with what its translation consulted, and a
+   * change revalidates only the flows it can affect, not all): `stamps[t]` is the `generation`
+   * of table t's last change. A cached translation keeps the stamps of the tables it looked up
+   * and is stale once one differs. `stamped` counts the changes made here; a `generation` bumped
+   * by anyone else (an OpenFlow modify edits rules in place) is not covered by a stamp, so
+   * `generation - stamped` changing means: drop every cached translation.
+   */
+  readonly stamps = new Float64Array(256);
+  stamped = 0;
+  /**
+   * Rules by (table, priority, match), to replace an identical flow as OFPFC_ADD does: keyed by
+   * a number hash of the identity (no string built per `learn`), each bucket verified word by word.
+   */
+  private readonly byIdentity = new Map<number, FlowRule[]>();
   /** Called after a rule left the tables (the OpenFlow channel sends FLOW_REMOVED from here). */
   onRemoved: ((rule: FlowRule, reason: FlowRemoveReason) => void) | null = null;
 
-  add(p: ParsedFlow, nowNs: number): FlowRule {
-    const rule: FlowRule = {
-      priority: p.priority,
-      seq: 0,
-      value: p.value,
-      mask: p.mask,
-      table: p.table,
-      cookie: p.cookie,
-      idleTimeout: p.idleTimeout,
-      hardTimeout: p.hardTimeout,
-      actions: p.actions,
-      matchText: p.matchText,
-      actionsText: p.actionsText,
-      location: p.location,
-      nPackets: 0,
-      nBytes: 0,
-      createdNs: nowNs,
-      modifiedNs: nowNs,
-      lastUsedNs: nowNs,
-      removed: false,
-      sendFlowRem: p.flags?.includes('send_flow_rem') ?? false,
-    };
+  /**
+   * `lazyMatch`: the rule's `matchText` is formatted from its match when first read (learned
+   * flows: thousands a second are added, few are ever printed); `p.matchText` is ignored.
+   */
+  add(p: ParsedFlow, nowNs: number, lazyMatch = false): FlowRule {
+    const rule: FlowRule = new Rule(p, nowNs, lazyMatch ? null : p.matchText);
     let cls = this.tables.get(p.table);
     if (!cls) {
       cls = new Classifier<FlowRule>();
       this.tables.set(p.table, cls);
     }
     // ovs-ofctl add-flow with an identical match and priority replaces the rule (OFPFC_ADD).
-    const id = identity(rule);
-    const old = this.byIdentity.get(id);
+    const old = this.find(rule.table, rule.priority, rule.value, rule.mask);
     if (old) this.remove(old, 'replace');
-    this.byIdentity.set(id, rule);
+    const id = identityHash(rule.table, rule.priority, rule.value, rule.mask);
+    const bucket = this.byIdentity.get(id);
+    if (bucket) bucket.push(rule);
+    else this.byIdentity.set(id, [rule]);
     cls.insert(rule);
     trackConjunctions(cls, rule.actions, 1);
-    this.generation++;
+    this.stamp(rule.table);
     return rule;
   }
 
   /** The rule with exactly this table, priority and match (OpenFlow's "identical flow"), if any. */
   find(table: number, priority: number, value: Int32Array, mask: Int32Array): FlowRule | undefined {
-    return this.byIdentity.get(identityOf(table, priority, value, mask));
+    const bucket = this.byIdentity.get(identityHash(table, priority, value, mask));
+    if (bucket === undefined) return undefined;
+    for (const r of bucket) if (r.table === table && r.priority === priority && sameMatch(r, value, mask)) return r;
+    return undefined;
   }
 
   remove(rule: FlowRule, reason: FlowRemoveReason = 'delete'): void {
     if (rule.removed) return;
-    const id = identity(rule);
-    if (this.byIdentity.get(id) === rule) this.byIdentity.delete(id);
+    const id = identityHash(rule.table, rule.priority, rule.value, rule.mask);
+    const bucket = this.byIdentity.get(id);
+    const at = bucket ? bucket.indexOf(rule) : -1;
+    if (at >= 0) {
+      if (bucket!.length === 1) this.byIdentity.delete(id);
+      else bucket!.splice(at, 1);
+    }
     const cls = this.tables.get(rule.table);
     if (cls?.remove(rule)) trackConjunctions(cls, rule.actions, -1);
     rule.removed = true;
-    this.generation++;
+    this.stamp(rule.table);
     this.onRemoved?.(rule, reason);
   }
 
@@ -124,6 +182,8 @@ export class FlowTables {
     this.tables.clear();
     this.byIdentity.clear();
     this.generation++;
+    this.stamped++;
+    this.stamps.fill(this.generation);
   }
 
   /**
@@ -160,7 +220,13 @@ export class FlowTables {
     r.actions = actions;
     r.actionsText = actionsText;
     if (cookie !== null) r.cookie = cookie;
+    this.stamp(r.table);
+  }
+
+  private stamp(table: number): void {
     this.generation++;
+    this.stamped++;
+    this.stamps[table & 255] = this.generation;
   }
 
   /** All rules: table ascending, then priority descending (dump-flows order). */
@@ -203,13 +269,23 @@ export class FlowTables {
   }
 }
 
-function identity(r: { table: number; priority: number; value: Int32Array; mask: Int32Array }): string {
-  return identityOf(r.table, r.priority, r.value, r.mask);
+/** (table, priority, match) hashed; only the masked words (most of the 71 are wildcards). */
+function identityHash(table: number, priority: number, value: Int32Array, mask: Int32Array): number {
+  let h = Math.imul(table ^ 0x5bd1e995, 0x9e3779b1) ^ priority;
+  for (let i = 0; i < mask.length; i++) {
+    const m = mask[i]!;
+    if (m === 0) continue;
+    h = Math.imul(h ^ i, 0x9e3779b1);
+    h = Math.imul(h ^ m, 0x85ebca6b);
+    h = Math.imul(h ^ value[i]!, 0xc2b2ae35);
+  }
+  return h ^ (h >>> 16);
 }
 
-/** (table, priority, match) as a key; only the masked words (most of the 71 are wildcards). */
-function identityOf(table: number, priority: number, value: Int32Array, mask: Int32Array): string {
-  let k = `${table}/${priority}`;
-  for (let i = 0; i < mask.length; i++) if (mask[i] !== 0) k += `/${i}:${mask[i]}:${value[i]}`;
-  return k;
+function sameMatch(r: FlowRule, value: Int32Array, mask: Int32Array): boolean {
+  const rm = r.mask;
+  const rv = r.value;
+  const n = Math.max(rm.length, mask.length);
+  for (let i = 0; i < n; i++) if ((rm[i] ?? 0) !== (mask[i] ?? 0) || (rv[i] ?? 0) !== (value[i] ?? 0)) return false;
+  return true;
 }

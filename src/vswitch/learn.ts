@@ -210,6 +210,8 @@ export function learnedMatch(a: LearnAction, w: Int32Array, value: Int32Array, m
   return sig;
 }
 
+const EMPTY = new Int32Array(0);
+
 function readSmall(sf: Subfield, w: Int32Array): number {
   let v = 0;
   for (let i = sf.nBits - 1; i >= 0; i--) {
@@ -219,18 +221,21 @@ function readSmall(sf: Subfield, w: Int32Array): number {
   return v;
 }
 
-/** `learn_execute`: the flow `a` adds for the packet whose key words are `w`. */
-export function learnedFlow(a: LearnAction, w: Int32Array): LearnedFlow {
-  const value = new Int32Array(KEY_WORDS);
-  const mask = new Int32Array(KEY_WORDS);
+/**
+ * `learn_execute`: the flow `a` adds for the packet whose key words are `w`. `withMatch` false:
+ * only the actions (the caller has the match from `learnedMatch`); value and mask stay zero.
+ */
+export function learnedFlow(a: LearnAction, w: Int32Array, withMatch = true): LearnedFlow {
+  const value = withMatch ? new Int32Array(KEY_WORDS) : EMPTY;
+  const mask = withMatch ? new Int32Array(KEY_WORDS) : EMPTY;
   const actions: Action[] = [];
   for (const s of a.specs) {
     if (s.kind === 'output') {
       actions.push({ type: 'output', port: Number(readSubfield(s.src, w)) & 0xffff });
       continue;
     }
-    if (s.kind === 'match' && s.src) {
-      copySubfield(s.src, w, s.dst, value, mask);
+    if (s.kind === 'match' && (s.src || !withMatch)) {
+      if (withMatch) copySubfield(s.src!, w, s.dst, value, mask);
       continue;
     }
     const v = s.src ? readSubfield(s.src, w) : s.imm;

@@ -109,8 +109,42 @@ export function parseSubfield(text: string, tlv?: TlvTable): Subfield | string {
   return { fd, ofs, nBits, text };
 }
 
+/** Where the bits of a subfield of up to 32 bits go: its words (ascending), their masks, and per bit its word's index and bit. */
+interface Layout {
+  words: number[];
+  masks: number[];
+  at: Int32Array;
+  bit: Int32Array;
+}
+const layouts = new WeakMap<Subfield, Layout>();
+
+function layoutOf(sf: Subfield): Layout {
+  let l = layouts.get(sf);
+  if (l === undefined) {
+    const all = subfieldWrites(sf, -1n, true);
+    const at = new Int32Array(sf.nBits);
+    const bit = new Int32Array(sf.nBits);
+    for (let i = 0; i < sf.nBits; i++) {
+      const [w, b] = bitPos(sf.fd, sf.ofs + i);
+      at[i] = all.words.indexOf(w);
+      bit[i] = b;
+    }
+    l = { words: all.words, masks: all.masks, at, bit };
+    layouts.set(sf, l);
+  }
+  return l;
+}
+
 /** Word masks and values that set subfield `sf` to `v` (lowest `nBits` bits of v). */
-export function subfieldWrites(sf: Subfield, v: bigint): { words: number[]; values: number[]; masks: number[] } {
+export function subfieldWrites(sf: Subfield, v: bigint, slow = false): { words: number[]; values: number[]; masks: number[] } {
+  if (sf.nBits <= 32 && !slow) {
+    // Number ops (this runs per learned flow and per immediate learn match): same result as below.
+    const l = layoutOf(sf);
+    const n = Number(BigInt.asUintN(32, v));
+    const values = new Array<number>(l.words.length).fill(0);
+    for (let i = 0; i < sf.nBits; i++) if ((n >>> i) & 1) values[l.at[i]!] = values[l.at[i]!]! | (1 << l.bit[i]!);
+    return { words: l.words.slice(), values, masks: l.masks.slice() };
+  }
   const byWord = new Map<number, [number, number]>();
   for (let i = 0; i < sf.nBits; i++) {
     const [w, b] = bitPos(sf.fd, sf.ofs + i);
@@ -125,6 +159,13 @@ export function subfieldWrites(sf: Subfield, v: bigint): { words: number[]; valu
 
 /** Reads subfield `sf` from key words `w` as a bigint. */
 export function readSubfield(sf: Subfield, w: Int32Array): bigint {
+  if (sf.nBits <= 32) {
+    // Number ops, one BigInt at the end (runs per learned flow, output:reg, ct zone).
+    const p = positions(sf);
+    let n = 0;
+    for (let i = sf.nBits - 1; i >= 0; i--) n = n * 2 + ((w[p.words[i]!]! >>> p.bits[i]!) & 1);
+    return BigInt(n);
+  }
   let v = 0n;
   for (let i = sf.nBits - 1; i >= 0; i--) {
     const [word, b] = bitPos(sf.fd, sf.ofs + i);

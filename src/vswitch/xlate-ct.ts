@@ -92,6 +92,14 @@ export interface CtCtx {
 const masks = new Int32Array(5); // scratch: ct_mark, ct_label[0..3]
 
 function execNested(w: Int32Array, actions: readonly (Action | { type: 'nat' })[], x: CtExec): void {
+  if (actions.length === 0) {
+    // No exec(): nothing written (the common ct(commit) / ct(table=N)), without the scratch work.
+    x.markValue = w[W_CT_MARK]!;
+    x.markMask = 0;
+    x.labelValue = null;
+    x.labelMask = null;
+    return;
+  }
   masks.fill(0);
   for (const a of actions) {
     if (a.type === 'set') {

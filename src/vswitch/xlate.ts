@@ -124,6 +124,8 @@ export interface XlateResult {
   outputs: XlateOutput[];
   /** Rules matched, in order (each gets the packet counted). */
   rules: FlowRule[];
+  /** Tables looked up, in order (the exact-match cache's revalidation tags). */
+  tables: number[];
   /** (mac, vlan, ofport) learned by NORMAL, replayed on cache hits. */
   learns: number[];
   /** Tables whose rule sent the packet to the controller. */
@@ -221,6 +223,7 @@ function initWildcards(w: Int32Array): Int32Array {
 }
 
 function lookupIn(ctx: Ctx, table: number): FlowRule | null {
+  ctx.res.tables.push(table);
   const cls = ctx.br.tables.get(table);
   if (!cls) return null;
   if (hasConjunctions(cls)) return conjunctiveLookup(cls, ctx.st.words, ctx.wc);
@@ -260,7 +263,7 @@ function noteDrop(ctx: Ctx, reason: string): void {
  * trk|new), without the connection tracker.
  */
 export function xlate(br: XBridge, state: PacketState, opts: { mayLearn: boolean; trace?: boolean; ovsTrace?: boolean; of11?: boolean; ctNext?: number[]; recircId?: number }): XlateResult {
-  const res: XlateResult = { outputs: [], rules: [], learns: [], packetIns: [], drop: null, log: opts.trace ? [] : null, validUntilNs: Infinity, uncachable: false, groupHits: [], meters: [], passes: null };
+  const res: XlateResult = { outputs: [], rules: [], tables: [], learns: [], packetIns: [], drop: null, log: opts.trace ? [] : null, validUntilNs: Infinity, uncachable: false, groupHits: [], meters: [], passes: null };
   // Without the tracker's side effects allowed (a side-effect-free trace), ct() behaves as in ofproto/trace.
   const ctNext = opts.ctNext !== undefined ? [...opts.ctNext] : opts.mayLearn ? null : [];
   const ctx: Ctx = { br, st: state, res, depth: 0, resubmits: 0, mayLearn: opts.mayLearn, error: null, exited: false, tr: null, wc: null, of11: opts.of11 ?? false, ct: null, ctNext, pass: 0, recircBase: opts.recircId ?? 1 };
@@ -408,13 +411,16 @@ function ctContext(ctx: Ctx): CtCtx {
 
 function runRule(ctx: Ctx, rule: FlowRule, table: number): void {
   ctx.res.rules.push(rule);
-  const head = `${rule.matchText === '' ? '' : `${rule.matchText}, `}priority ${rule.priority}${rule.cookie !== 0n ? `, cookie 0x${rule.cookie.toString(16)}` : ''}`;
-  log(ctx, `${table}. ${head}`);
-  log(ctx, `   ${rule.actionsText}`);
   // xlate_report_table: the table node joins the current list; the rule's actions go under it.
   const saved = ctx.tr;
-  const subs = report(ctx, 'table', `${String(table).padStart(2)}. ${head}`);
-  if (subs !== null) ctx.tr = subs;
+  if (ctx.res.log !== null || saved !== null) {
+    // Texts only when traced (a plain translation builds no strings).
+    const head = `${rule.matchText === '' ? '' : `${rule.matchText}, `}priority ${rule.priority}${rule.cookie !== 0n ? `, cookie 0x${rule.cookie.toString(16)}` : ''}`;
+    log(ctx, `${table}. ${head}`);
+    log(ctx, `   ${rule.actionsText}`);
+    const subs = report(ctx, 'table', `${String(table).padStart(2)}. ${head}`);
+    if (subs !== null) ctx.tr = subs;
+  }
   if (rule.actions.length === 0) {
     noteDrop(ctx, 'drop-action');
     report(ctx, 'action', 'drop');

@@ -3,6 +3,7 @@ import { BaseCommand } from '../../cli/base-command.js';
 import { UserError } from '../../errors.js';
 import { createImage } from '../../block/api.js';
 import { formatArg, parseOptions, sizeArg } from '../../block/cli-args.js';
+import { parsePrealloc, type PreallocMode } from '../../block/qcow2/prealloc.js';
 
 export default class DiskCreate extends BaseCommand {
   static override summary = 'Create a thin disk image (qemu-img create).';
@@ -10,7 +11,7 @@ export default class DiskCreate extends BaseCommand {
     'qcow2 v3 (compat=1.1) by default, 64 KiB clusters, nothing allocated. With -b the image is an overlay:\n' +
     'unallocated clusters read from the backing file; -F names its format (required, as in qemu-img 7+).\n' +
     'Sizes take k, M, G, T suffixes (binary, like qemu-img). -o accepts cluster_size, refcount_bits,\n' +
-    'backing_file, backing_fmt, compat (1.1 only), extended_l2=on|off (subclusters), preallocation (off only).';
+    'backing_file, backing_fmt, compat (1.1 only), extended_l2=on|off (subclusters), preallocation=off|metadata|falloc|full\n(raw: off|falloc|full), laid out as qemu-img 7.2 lays it out.';
   static override examples = [
     '<%= config.bin %> disk create -f qcow2 base.qcow2 10G',
     '<%= config.bin %> disk create -f qcow2 -b base.qcow2 -F qcow2 top.qcow2',
@@ -30,6 +31,12 @@ export default class DiskCreate extends BaseCommand {
     json: Flags.boolean({ description: 'print what was created as JSON' }),
   };
 
+  /** qemu-img's refusals that exit 1 (not 2): the message on stderr, nothing created. */
+  private fail(msg: string): void {
+    process.stderr.write(`vfab: ${msg}\n`);
+    process.exitCode = 1;
+  }
+
   async run(): Promise<void> {
     const { args, flags } = await this.parse(DiskCreate);
     const format = formatArg(flags.format, '-f')!;
@@ -39,6 +46,7 @@ export default class DiskCreate extends BaseCommand {
     let clusterSize: number | undefined;
     let refcountBits: number | undefined;
     let extendedL2 = false;
+    let preallocation: PreallocMode | undefined;
     for (const [k, v] of o) {
       if (k === 'cluster_size') clusterSize = sizeArg(v, '-o cluster_size');
       else if (k === 'refcount_bits') refcountBits = Number(v);
@@ -51,7 +59,13 @@ export default class DiskCreate extends BaseCommand {
       else if (k === 'compat') {
         if (v !== '1.1' && v !== 'v3') throw new UserError('CLI_BAD_OPTION', `compat=${v}: vfab creates qcow2 version 3 (compat=1.1) only`, { where: '-o compat' });
       } else if (k === 'preallocation') {
-        if (v !== 'off') throw new UserError('CLI_BAD_OPTION', `preallocation=${v}: vfab images are always thin (preallocation=off)`, { where: '-o preallocation' });
+        preallocation = parsePrealloc(v);
+        // qapi's refusal, exit 1 as qemu-img (block/qcow2.c qcow2_co_create_opts via the qapi visitor).
+        // raw goes through block/file-posix.c raw_co_create_opts (qapi_enum_parse): other words.
+        if (preallocation === undefined) {
+          this.fail(format === 'raw' ? `${args.file}: invalid parameter value: ${v}` : `${args.file}: Parameter 'preallocation' does not accept value '${v}'`);
+          return;
+        }
       } else throw new UserError('CLI_BAD_OPTION', `Invalid parameter '${k}' (vfab knows cluster_size, refcount_bits, extended_l2, backing_file, backing_fmt, compat, preallocation)`, { where: '-o' });
     }
     if (format === 'raw' && (clusterSize !== undefined || refcountBits !== undefined || extendedL2)) {
@@ -59,6 +73,11 @@ export default class DiskCreate extends BaseCommand {
     }
     if (backing !== undefined && backingFormat === undefined) {
       throw new UserError('CLI_BAD_FLAG', 'Backing file specified without backing format', { where: '-F', hint: `add -F qcow2 (or -F raw), as qemu-img requires` });
+    }
+    // block/file-posix.c raw_co_create: raw knows no metadata to preallocate.
+    if (format === 'raw' && preallocation === 'metadata') {
+      this.fail(`${args.file}: Unsupported preallocation mode: metadata`);
+      return;
     }
     const size = args.size !== undefined ? sizeArg(args.size, 'SIZE') : undefined;
     createImage(args.file, {
@@ -69,11 +88,12 @@ export default class DiskCreate extends BaseCommand {
       ...(extendedL2 ? { extendedL2 } : {}),
       ...(backing !== undefined ? { backingFile: backing } : {}),
       ...(backingFormat !== undefined ? { backingFormat } : {}),
+      ...(preallocation !== undefined ? { preallocation } : {}),
     });
     if (flags.json) this.printJson({ filename: args.file, format, ...(backing !== undefined ? { 'backing-filename': backing } : {}) });
     else if (!flags.quiet) {
       const extra = backing !== undefined ? ` backing_file=${backing} backing_fmt=${backingFormat}` : '';
-      process.stdout.write(`Formatting '${args.file}', fmt=${format}${format === 'qcow2' ? ` cluster_size=${clusterSize ?? 65536}${extendedL2 ? ' extended_l2=on' : ''}` : ''}${size !== undefined ? ` size=${size}` : ''}${extra}\n`);
+      process.stdout.write(`Formatting '${args.file}', fmt=${format}${format === 'qcow2' ? ` cluster_size=${clusterSize ?? 65536}${extendedL2 ? ' extended_l2=on' : ''}` : ''}${preallocation !== undefined && preallocation !== 'off' ? ` preallocation=${preallocation}` : ''}${size !== undefined ? ` size=${size}` : ''}${extra}\n`);
     }
   }
 }

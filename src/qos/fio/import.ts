@@ -63,7 +63,7 @@ export const IGNORED_OPTIONS = new Set([
 
 /** Options vfab reads (the rest of the known vocabulary is ignored or refused); exported for docs and tests. */
 export const SUPPORTED_OPTIONS = [
-  'rw', 'readwrite', 'rwmixread', 'rwmixwrite', 'bs', 'blocksize', 'bsrange', 'blocksize_range', 'bssplit', 'iodepth', 'numjobs',
+  'rw', 'readwrite', 'rwmixread', 'rwmixwrite', 'bs', 'blocksize', 'bsrange', 'blocksize_range', 'bssplit', 'bssplit_order', 'iodepth', 'numjobs',
   'size', 'filesize', 'offset', 'filename', 'directory', 'nrfiles', 'nr_files', 'runtime', 'timeout', 'time_based', 'ramp_time', 'startdelay', 'thinktime',
   'write_lat_log', 'write_bw_log', 'write_iops_log', 'log_avg_msec', 'per_job_logs', 'log_offset', 'log_max_value',
   'rate', 'rate_iops', 'rate_min', 'ratemin', 'rate_iops_min', 'rate_process', 'random_distribution', 'number_ios', 'stonewall', 'wait_for_previous', 'wait_for',
@@ -213,6 +213,13 @@ export function importFio(sections: FioSection[], opts: ImportOptions = {}): Fio
         case 'bssplit':
           j['bssplit'] = bssplit(x, kb);
           break;
+        case 'bssplit_order': {
+          // vfab's own option (fio has none): fixed = the deterministic repeating order.
+          const o = (v ?? '').trim();
+          if (o !== 'random' && o !== 'fixed') throw bad(x, `bssplit_order=${o}: random or fixed`);
+          j['bssplit_order'] = o;
+          break;
+        }
         case 'iodepth':
         case 'numjobs':
         case 'number_ios': {
