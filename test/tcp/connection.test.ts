@@ -230,6 +230,22 @@ describe('TCP data transfer', () => {
     expect(r.c.info().timeouts).toBeGreaterThanOrEqual(3);
   });
 
+  it('the first timeout comes one RTO after the loss, not at the SYN\'s 1 s initial RTO (RFC 6298 §2.1, §5.7)', () => {
+    // The SYN arms the timer with the 1 s initial RTO; the first RTT sample brings the RTO down
+    // to Linux's 200 ms floor. The timer must move EARLIER too (mod_timer): a loss at 2 ms is
+    // retransmitted at about 2 ms + 200 ms, not at the stale event's 1 s.
+    const p = pair({ rate: 1e9, delayNs: 100_000 });
+    bulk(p, 20_000_000);
+    const segs = tap(p, 'a', (t) => t > 2_000_000 && t < 150_000_000);
+    p.sim.run({ untilNs: 2_000_000_000 });
+    const lost = segs.filter((s) => s.t > 2_000_000 && s.len > 0);
+    const una = lost[0]!.seq;
+    const rtx = lost.filter((s) => s.seq === una).map((s) => s.t);
+    expect(rtx.length).toBeGreaterThanOrEqual(2);
+    expect(rtx[1]! - rtx[0]!).toBeGreaterThanOrEqual(200_000_000);
+    expect(rtx[1]!).toBeLessThan(300_000_000);
+  });
+
   it('rejects a buffer larger than 1 GiB with a located error', () => {
     const p = pair();
     expect(() => p.a.tcp.connect(IP_B, 80, { config: { rcvBuf: 2 ** 31 } })).toThrow(/receive buffer 2147483648 bytes is outside/);
