@@ -29,7 +29,7 @@
  */
 import type { Bridge } from '../vswitch/bridge.js';
 import type { FlowStats } from '../vswitch/flow-table.js';
-import { offloadableText } from '../sriov/offload.js';
+import { offloadableText, splitTop } from '../sriov/offload.js';
 import type { TopologyModel, TunnelModel } from '../topology/model.js';
 import { formatIpv4, parseIpv4 } from '../wire/ip.js';
 
@@ -60,24 +60,6 @@ const PROTO: Record<string, { eth: string; proto?: string }> = {
   tcp6: { eth: 'ipv6', proto: 'tcp' },
   udp6: { eth: 'ipv6', proto: 'udp' },
 };
-
-/** Splits at commas outside parentheses. */
-function splitTop(s: string): string[] {
-  const out: string[] = [];
-  let depth = 0;
-  let start = 0;
-  for (let i = 0; i < s.length; i++) {
-    const ch = s[i];
-    if (ch === '(') depth++;
-    else if (ch === ')') depth--;
-    else if (ch === ',' && depth === 0) {
-      out.push(s.slice(start, i));
-      start = i + 1;
-    }
-  }
-  out.push(s.slice(start));
-  return out.map((x) => x.trim()).filter((x) => x !== '');
-}
 
 /** Whether a port name on `bridgePath` is a VF representor (`pf0vf3`) of a PF in switchdev mode. */
 export function representorTest(model: TopologyModel, bridgePath: string): (name: string) => boolean {

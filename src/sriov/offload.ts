@@ -86,8 +86,8 @@ export function offloadable(flow: OffloadFlowShape): OffloadVerdict {
   return { offloadable: reasons.length === 0, reasons };
 }
 
-/** Splits at commas that are not inside parentheses. */
-function splitTop(s: string): string[] {
+/** Splits at commas that are not inside parentheses or brackets (OVS subfields `[0..3]`). */
+export function splitTop(s: string): string[] {
   const out: string[] = [];
   let depth = 0;
   let start = 0;

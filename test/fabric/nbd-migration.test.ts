@@ -17,6 +17,7 @@ import Run from '../../src/commands/run.js';
 import { cli } from '../helpers/cli.js';
 import { bytesOf, segments, session } from '../nbd/capture-decode.js';
 import { describeWithTools } from '../helpers/tools.js';
+import type { NbdMove } from '../../src/fabric/nbd-disk-client.js';
 
 function topo(o: { migrate?: string; hv2If?: string; disks?: string; capture?: string } = {}): string {
   return `
@@ -59,17 +60,8 @@ scenario:
 ${o.capture ?? ''}`;
 }
 
-type Move = {
-  from_via: string;
-  to_via: string;
-  to_src_ip: string;
-  dest_connected_ns: number | null;
-  drained_ios: number;
-  held_ios: number;
-  drained_ns: number | null;
-  switched_ns: number | null;
-  status: string;
-};
+/** The record's `nbd_disks` entries, as the JSON summary carries them. */
+type Move = NbdMove;
 type Mig = { status: string; pause_ns: number; resume_ns: number; nbd_disks?: Record<string, Move>; timeline: { what: string }[] };
 type Disk = { via: string; src_ip: string; requests: number; failed_ios: number; unanswered_ios: number };
 
