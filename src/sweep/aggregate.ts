@@ -39,11 +39,13 @@ export function stats(values: readonly number[]): MetricStats {
 
 /** n, mean, min, max, p50, p95 of each metric over each group's results. */
 export function aggregateGroups(groups: ReadonlyArray<ComboGroup<Pick<PointResult, 'metrics' | 'verdict'>>>, metricNames: readonly string[]): SweepAggregate[] {
+  // `v + 0` turns -0 into 0: a worker's child values reach the flow parent through JSON, which has
+  // no -0, so the submitter's in-memory rows must aggregate the same way (same bytes either path).
   return groups.map((g) => ({
     params: g.params,
     seeds: g.members.length,
     failed: g.members.filter((r) => r.verdict !== 'pass').length,
-    metrics: Object.fromEntries(metricNames.map((m) => [m, stats(g.members.map((r) => r.metrics[m]).filter((v): v is number => typeof v === 'number'))])),
+    metrics: Object.fromEntries(metricNames.map((m) => [m, stats(g.members.map((r) => r.metrics[m]).filter((v): v is number => typeof v === 'number').map((v) => v + 0))])),
   }));
 }
 
