@@ -19,6 +19,13 @@
  *   counted `loss` at the sending port.
  * - Delivery is always a scheduled event, never a direct call. That is what breaks the call
  *   recursion between hosts and what makes a link the unit of parallel time in the fabric.
+ * - Arrivals per direction are FIFO (serialization is, and the delay is constant), so a direction
+ *   keeps its frames in flight in a ring and has at most one event queued: its head's arrival.
+ *   Each frame still reserves the simulator's insertion sequence number when it is put on the
+ *   wire, and when the head arrives the next frame is delivered in the same event only if the
+ *   simulator would run it next anyway (`Simulation.runsNext`), so the global (time, seq) order,
+ *   the event count and the run limits are exactly those of one event per frame; what is saved is
+ *   a closure, an `EventId` and usually a calendar-queue round trip per frame.
  * - Down (a scenario `link_down`): both ports lose carrier (`Port.up = false`, so they drop new
  *   frames as `link-down`); frames queued or already on the wire are lost and counted `link-down`
  *   at their sender (at the time they would have arrived).
@@ -28,7 +35,9 @@
 import type { Frame, FrameMeta, FrameReceiver, Port } from '../port/port.js';
 import type { Prng } from '../sim/prng.js';
 import type { Simulation } from '../sim/simulation.js';
+import { EventId } from '../sim/queue.js';
 import type { EventSink } from '../port/nic.js';
+import { BugError } from '../errors.js';
 import { FqCodel, Red, type Qdisc, type QdiscConfig } from './qdisc.js';
 
 export interface LinkOptions {
@@ -91,8 +100,19 @@ class Direction implements FrameReceiver {
   /** Set for fq_codel/red: frames wait in it and leave one by one as the transmitter frees. */
   qdisc: Qdisc | null = null;
   private txEvent = false;
-  /** Incremented on down(): frames scheduled in an older epoch are discarded. */
-  epoch = 0;
+  /**
+   * Frames on the wire (or queued for it), in arrival order: a ring of (frame, hops, arrival time,
+   * reserved insertion seq). Times and seqs both ascend. `arrival` is queued iff the ring is not
+   * empty, except while `deliver` runs (it re-arms at its end).
+   */
+  private flight: Array<Frame | undefined> = new Array<Frame | undefined>(4).fill(undefined);
+  private flightHops = new Int32Array(4);
+  private flightTimes = new Float64Array(4);
+  private flightSeqs = new Float64Array(4);
+  private flightHead = 0;
+  private flightCount = 0;
+  private delivering = false;
+  private arrival: EventId;
 
   constructor(
     private readonly link: Link,
@@ -102,6 +122,7 @@ class Direction implements FrameReceiver {
   ) {
     // Grown on demand up to queueFrames + 1: a fabric of thousands of mostly idle links stays small.
     this.starts = new Float64Array(Math.min(16, queueFrames + 1));
+    this.arrival = new EventId(0, 0, this.deliver);
     // One source of truth for link-down losses (issue 10 #15): the sending port's `link-down`
     // drops. A frame sent while the link is down is dropped by the port itself (carrier off)
     // and never reaches the link, so a separate link counter said 0 while the port counted.
@@ -172,18 +193,77 @@ class Direction implements FrameReceiver {
       this.from.drop('loss', frame);
       return;
     }
-    const epoch = this.epoch;
-    const hops = meta.hops;
-    const to = this.to;
-    sim.scheduleAt(end + link.delayNs, () => {
-      if (epoch !== this.epoch) {
-        // The link went down while this frame was queued or on the wire.
-        this.from.drop('link-down', frame);
-        return;
-      }
-      to.receive(frame, { hops });
-    });
+    this.launch(frame, meta.hops, end + link.delayNs);
   }
+
+  /** Puts `frame` in flight, arriving at `at` (never before the previous frame's arrival). */
+  private launch(frame: Frame, hops: number, at: number): void {
+    const sim = this.link.sim;
+    if (at < sim.now) throw new BugError('SIM_BAD_TIME', `cannot schedule at ${at} ns, now is ${sim.now} ns`);
+    if (this.flightCount === this.flight.length) this.growFlight();
+    const cap = this.flight.length;
+    let i = this.flightHead + this.flightCount;
+    if (i >= cap) i -= cap;
+    this.flight[i] = frame;
+    this.flightHops[i] = hops;
+    this.flightTimes[i] = at;
+    this.flightSeqs[i] = sim.reserveSeq();
+    if (++this.flightCount === 1 && !this.delivering) this.arm();
+  }
+
+  private growFlight(): void {
+    const cap = this.flight.length;
+    const n = cap * 2;
+    const frames = new Array<Frame | undefined>(n).fill(undefined);
+    const hops = new Int32Array(n);
+    const times = new Float64Array(n);
+    const seqs = new Float64Array(n);
+    for (let k = 0; k < this.flightCount; k++) {
+      const j = (this.flightHead + k) % cap;
+      frames[k] = this.flight[j];
+      hops[k] = this.flightHops[j]!;
+      times[k] = this.flightTimes[j]!;
+      seqs[k] = this.flightSeqs[j]!;
+    }
+    this.flight = frames;
+    this.flightHops = hops;
+    this.flightTimes = times;
+    this.flightSeqs = seqs;
+    this.flightHead = 0;
+  }
+
+  /** Queues the arrival event for the head frame. */
+  private arm(): void {
+    const ev = this.arrival;
+    const h = this.flightHead;
+    ev.time = this.flightTimes[h]!;
+    ev.seq = this.flightSeqs[h]!;
+    this.link.sim.requeue(ev);
+  }
+
+  /** The head frame's arrival: delivers it, and the next ones while each is the simulator's next event. */
+  private readonly deliver = (): void => {
+    const sim = this.link.sim;
+    const to = this.to;
+    this.delivering = true;
+    try {
+      for (;;) {
+        const h = this.flightHead;
+        const frame = this.flight[h]!;
+        const hops = this.flightHops[h]!;
+        this.flight[h] = undefined;
+        this.flightHead = h + 1 === this.flight.length ? 0 : h + 1;
+        this.flightCount--;
+        to.receive(frame, { hops });
+        if (this.flightCount === 0) return;
+        const n = this.flightHead;
+        if (!sim.runsNext(this.flightTimes[n]!, this.flightSeqs[n]!)) break;
+      }
+    } finally {
+      this.delivering = false;
+    }
+    this.arm();
+  };
 
   private qdiscReceive(frame: Frame, hops: number): void {
     const q = this.qdisc!;
@@ -228,15 +308,7 @@ class Direction implements FrameReceiver {
       this.from.drop('loss', frame);
       return;
     }
-    const epoch = this.epoch;
-    const to = this.to;
-    sim.scheduleAt(end + link.delayNs, () => {
-      if (epoch !== this.epoch) {
-        this.from.drop('link-down', frame);
-        return;
-      }
-      to.receive(frame, { hops });
-    });
+    this.launch(frame, hops, end + link.delayNs);
   }
 
   /** A qdisc drop: counted per reason on the link and at the sending port. */
@@ -256,7 +328,22 @@ class Direction implements FrameReceiver {
     this.count = 0;
     this.head = 0;
     this.busyUntil = this.link.sim.now;
-    this.epoch++;
+    // Frames in flight are lost at the time they would have arrived, each as its own event at its
+    // reserved place; new frames may now arrive before them, so they leave the ring.
+    const sim = this.link.sim;
+    const from = this.from;
+    if (this.flightCount > 0) {
+      this.arrival.cancel();
+      this.arrival = new EventId(0, 0, this.deliver);
+    }
+    while (this.flightCount > 0) {
+      const h = this.flightHead;
+      const frame = this.flight[h]!;
+      sim.requeue(new EventId(this.flightTimes[h]!, this.flightSeqs[h]!, () => from.drop('link-down', frame)));
+      this.flight[h] = undefined;
+      this.flightHead = h + 1 === this.flight.length ? 0 : h + 1;
+      this.flightCount--;
+    }
   }
 }
 

@@ -36,8 +36,10 @@ export class EventId {
   /** @internal */ cancelled = false;
   /** @internal */ done = false;
   constructor(
-    readonly time: SimTime,
-    /** @internal */ readonly seq: number,
+    // Not readonly only so an owner with at most one pending event can re-arm the same record
+    // (`EventQueue.pushEvent`, used by link arrivals); nobody else writes them.
+    /** When it runs (absolute ns). */ public time: SimTime,
+    /** @internal */ public seq: number,
     /** @internal */ readonly handler: EventHandler,
   ) {}
 
@@ -85,8 +87,26 @@ export class EventQueue {
   }
 
   push(time: SimTime, handler: EventHandler): EventId {
-    const seq = this.seq++;
-    const ev = new EventId(time, seq, handler);
+    const ev = new EventId(time, this.seq++, handler);
+    this.pushEvent(ev);
+    return ev;
+  }
+
+  /**
+   * Takes the next insertion sequence number without queueing anything: an event queued later
+   * with it (`pushEvent`) keeps the place among same-time events it would have had if pushed now.
+   */
+  reserveSeq(): number {
+    return this.seq++;
+  }
+
+  /**
+   * Queues `ev` at its own (time, seq): a seq from `reserveSeq`, or a fresh one. The record must
+   * not be queued already (a re-armed record must have run; cancelled ones are never re-used).
+   */
+  pushEvent(ev: EventId): void {
+    const time = ev.time;
+    const seq = ev.seq;
     let s = this.free;
     if (s >= 0) this.free = this.next[s]!;
     else {
@@ -100,7 +120,15 @@ export class EventQueue {
     this.ops++;
     if (++this.n > 2 * this.nb) this.rebuild(this.nb * 2);
     else if (this.misfits > MISFIT_LIMIT && this.ops > this.n) this.rebuild(this.nb);
-    return ev;
+  }
+
+  /** True when no live queued event comes before (time, seq) in the queue's order. */
+  precedesAll(time: SimTime, seq: number): boolean {
+    const b = this.find();
+    if (b < 0) return true;
+    const h = this.head[b]!;
+    const t = this.times[h]!;
+    return time < t || (time === t && seq < this.seqs[h]!);
   }
 
   /** Time of the earliest live event, or undefined when none is left. */

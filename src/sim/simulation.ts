@@ -28,6 +28,10 @@ export class Simulation {
   private queue = new EventQueue();
   private nowNs: SimTime = 0;
   private stopRequested = false;
+  /** Limits and event count of the run in progress (read by `runsNext`). */
+  private runUntil = Number.NEGATIVE_INFINITY;
+  private runMax = 0;
+  private runEvents = 0;
   readonly prng: Prng;
   /** Events executed so far. */
   eventsRun = 0;
@@ -73,23 +77,71 @@ export class Simulation {
     const maxEvents = opts.maxEvents ?? Number.POSITIVE_INFINITY;
     // A time already passed: nothing to run, and the clock never moves backwards.
     if (until < this.nowNs) return { events: 0, reason: 'until' };
-    let events = 0;
+    // A handler that runs the simulation itself gets its own limits; the outer run's come back after.
+    const outer = { until: this.runUntil, max: this.runMax, events: this.runEvents };
+    this.runUntil = until;
+    this.runMax = maxEvents;
+    this.runEvents = 0;
     this.stopRequested = false;
+    try {
+      return this.loop();
+    } finally {
+      this.runUntil = outer.until;
+      this.runMax = outer.max;
+      this.runEvents = outer.events;
+    }
+  }
+
+  private loop(): RunResult {
+    const queue = this.queue;
     for (;;) {
-      // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- handlers call stop(); TS keeps the `= false` narrowing across them
-      if (this.stopRequested) return { events, reason: 'stopped' };
-      if (events >= maxEvents) return { events, reason: 'max-events' };
-      const ev = this.queue.popUntil(until);
+      if (this.stopRequested) return { events: this.runEvents, reason: 'stopped' };
+      if (this.runEvents >= this.runMax) return { events: this.runEvents, reason: 'max-events' };
+      const ev = queue.popUntil(this.runUntil);
       if (ev === undefined) {
-        if (this.queue.peekTime() === undefined) return { events, reason: 'idle' };
-        this.nowNs = until;
-        return { events, reason: 'until' };
+        if (queue.peekTime() === undefined) return { events: this.runEvents, reason: 'idle' };
+        this.nowNs = this.runUntil;
+        return { events: this.runEvents, reason: 'until' };
       }
       this.nowNs = ev.time;
       ev.done = true;
       ev.handler();
-      events++;
+      this.runEvents++;
       this.eventsRun++;
     }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Held-back events (link arrivals). An owner whose events come out in (time, seq) order anyway
+  // (a link direction: arrivals are FIFO) keeps them in its own ring and queues only the first;
+  // each still takes its insertion sequence number when it is created, so the global order, the
+  // event count and every `run` limit are exactly what one queued event per item would give.
+
+  /** @internal Reserves the insertion sequence number an event created now would get. */
+  reserveSeq(): number {
+    return this.queue.reserveSeq();
+  }
+
+  /** @internal Queues `ev` at its own (time, seq); it must not be queued already. */
+  requeue(ev: EventId): void {
+    if (ev.time < this.nowNs) throw new BugError('SIM_BAD_TIME', `cannot schedule at ${ev.time} ns, now is ${this.nowNs} ns`);
+    ev.done = false;
+    this.queue.pushEvent(ev);
+  }
+
+  /**
+   * @internal Called from inside a running event by an owner holding back its next event
+   * (time, seq): when that event is the one the loop would run next (no queued event comes
+   * first, and no limit or `stop()` ends the run before it), counts the current event as done,
+   * moves the clock to `time` and returns true: the caller runs it now, in place of a queue
+   * round trip. Otherwise returns false and the caller queues it (`requeue`).
+   */
+  runsNext(time: SimTime, seq: number): boolean {
+    if (this.stopRequested || this.runEvents + 1 >= this.runMax || time > this.runUntil) return false;
+    if (!this.queue.precedesAll(time, seq)) return false;
+    this.runEvents++;
+    this.eventsRun++;
+    this.nowNs = time;
+    return true;
   }
 }
