@@ -32,7 +32,7 @@
  *
  * Limits: the queue is bounded (default 1000 frames, like txqueuelen); nothing else grows.
  */
-import type { Frame, FrameMeta, FrameReceiver, Port } from '../port/port.js';
+import { hopMeta, type Frame, type FrameMeta, type FrameReceiver, type Port } from '../port/port.js';
 import type { Prng } from '../sim/prng.js';
 import type { Simulation } from '../sim/simulation.js';
 import { EventId } from '../sim/queue.js';
@@ -254,7 +254,7 @@ class Direction implements FrameReceiver {
         this.flight[h] = undefined;
         this.flightHead = h + 1 === this.flight.length ? 0 : h + 1;
         this.flightCount--;
-        to.receive(frame, { hops });
+        to.receive(frame, hopMeta(hops));
         if (this.flightCount === 0) return;
         const n = this.flightHead;
         if (!sim.runsNext(this.flightTimes[n]!, this.flightSeqs[n]!)) break;

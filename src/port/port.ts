@@ -47,6 +47,19 @@ export interface TunnelMeta {
 /** Copies of a frame past this many switching hops are dropped as `loop` (a bridging loop). */
 export const MAX_HOPS = 64;
 
+/**
+ * Shared, frozen metadata for a frame that carries nothing but its hop count: the per-frame path
+ * (a NIC's transmit, a link's delivery) passes these instead of a fresh object per frame. Frozen,
+ * so a receiver that kept one or tried to change it could not change what others see (receivers
+ * read meta and build new objects for what they send on).
+ */
+const HOP_METAS: readonly FrameMeta[] = Array.from({ length: 2 * MAX_HOPS + 1 }, (_, hops) => Object.freeze({ hops }));
+
+/** `{ hops }` as a shared frozen object (a fresh one past the table: a loop being cut off). */
+export function hopMeta(hops: number): FrameMeta {
+  return HOP_METAS[hops] ?? { hops };
+}
+
 export type Direction = 'rx' | 'tx';
 
 /** Reasons a port drops a frame. Strings, so devices may add their own (`spoofed`, `migration`). */

@@ -28,7 +28,7 @@
 import { BugError, UserError } from '../errors.js';
 import type { EventSink } from '../port/nic.js';
 import type { GuestNic } from '../port/nic.js';
-import { Port, type Frame } from '../port/port.js';
+import { hopMeta, Port, type Frame } from '../port/port.js';
 import type { Simulation } from '../sim/simulation.js';
 import {
   CTRL_ANNOUNCE, CTRL_CLASS, CTRL_MAC, CTRL_MQ, CTRL_RX, DEFAULT_CTRL_QUEUE_SIZE, MQ_VQ_PAIRS_MAX,
@@ -512,7 +512,7 @@ export class VirtioNet implements GuestNic {
     q.use(1);
     q.counters.packets++;
     q.counters.bytes += frame.length;
-    this.port.send(frame, { hops: 0 });
+    this.port.send(frame, hopMeta(0));
   }
 
   private txDrain(pair: number): void {
