@@ -29,6 +29,7 @@ import { BugError, UserError } from '../errors.js';
 import type { EventSink } from '../port/nic.js';
 import type { GuestNic } from '../port/nic.js';
 import { hopMeta, Port, type Frame } from '../port/port.js';
+import { DelayLine } from '../sim/delay-line.js';
 import type { Simulation } from '../sim/simulation.js';
 import {
   CTRL_ANNOUNCE, CTRL_CLASS, CTRL_MAC, CTRL_MQ, CTRL_RX, DEFAULT_CTRL_QUEUE_SIZE, MQ_VQ_PAIRS_MAX,
@@ -127,6 +128,8 @@ export class VirtioNet implements GuestNic {
   private refillScheduled = false;
   private readonly rxBufferBytes: number;
   private readonly rxDelayNs: number;
+  /** Frames between the device and the guest for `rxDelayNs` (FIFO: one event queued at a time). */
+  private readonly rxLine: DelayLine<Frame> | null;
   private stalled = false;
   private readonly stallQueue: Array<{ tx: boolean; pair: number; buffers: number; frame: Frame }> = [];
   private readonly txServiceNs: number;
@@ -206,6 +209,7 @@ export class VirtioNet implements GuestNic {
     // Linux never posts a mergeable buffer smaller than GOOD_PACKET_LEN (get_mergeable_buf_len).
     this.rxBufferBytes = Math.max(opts.rxBufferBytes ?? 1536, GOOD_PACKET_LEN);
     this.rxDelayNs = opts.rxDelayNs ?? 0;
+    this.rxLine = this.rxDelayNs === 0 ? null : new DelayLine(this.sim, this.rxDelayNs, (frame, pair, buffers) => this.guestReceive(pair, buffers, frame));
     this.txServiceNs = opts.txServiceNs ?? 0;
     this.rxFilter = new RxFilter(neg.has('ctrl_vlan'));
 
@@ -568,7 +572,7 @@ export class VirtioNet implements GuestNic {
     q.counters.packets++;
     q.counters.bytes += frame.length;
     if (this.rxDelayNs === 0) this.guestReceive(pair, need, frame);
-    else this.sim.schedule(this.rxDelayNs, () => this.guestReceive(pair, need, frame));
+    else this.rxLine!.push(frame, pair, need);
   }
 
   private guestReceive(pair: number, buffers: number, frame: Frame): void {
