@@ -33,6 +33,7 @@ import type { EventSink } from '../port/nic.js';
 import { Port, type Frame, type FrameMeta } from '../port/port.js';
 import type { Simulation } from '../sim/simulation.js';
 import { fold, sumBytes } from '../wire/checksum.js';
+import { allocFrame } from '../wire/frame-alloc.js';
 import { buildArpReply, buildArpRequest } from '../wire/build.js';
 import { ICMP_ERROR_PREC, IcmpErrorType, UnreachCode, buildIcmpErrorMessage, errorAllowed } from '../wire/icmp-error.js';
 import { formatIpv4, ipv4InSubnet, ipv4Mask } from '../wire/ip.js';
@@ -249,7 +250,8 @@ export class Router {
 
   /** The Ethernet frame carrying `ip` from `out` to `mac` (padded to the 60-byte minimum). */
   private frameFor(out: RouterInterface, mac: number, ip: Uint8Array): Uint8Array {
-    const frame = new Uint8Array(Math.max(60, 14 + ip.length));
+    // a slab view (wire/frame-alloc.ts: fresh zeroed memory, no backing store per frame)
+    const frame = allocFrame(Math.max(60, 14 + ip.length));
     writeMac(frame, 0, mac);
     writeMac(frame, 6, out.cfg.mac);
     frame[12] = 0x08;
