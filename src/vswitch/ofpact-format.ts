@@ -175,6 +175,7 @@ function formatLearn(a: LearnAction, o: OfpactFormat): string {
   if (a.deleteLearned) p.push('delete_learned');
   if (a.cookie !== 0n) p.push(`cookie=0x${a.cookie.toString(16)}`);
   if (a.limit) p.push(`limit=${a.limit}`);
+  if (a.resultDst) p.push(`result_dst=${sfText(a.resultDst)}`); // learn_format: after limit
   for (const s of a.specs) {
     if (s.kind === 'output') p.push(`output:${sfText(s.src)}`);
     else if (s.kind === 'load') p.push(`load:${s.src ? sfText(s.src) : putHex(s.imm)}->${sfText(s.dst)}`);

@@ -67,7 +67,7 @@ import { W_CT_IPV6_DST, W_CT_IPV6_SRC, W_CT_NW_DST, W_CT_NW_PROTO, W_CT_NW_SRC, 
 import type { CtExec } from './conntrack.js';
 import { formatNested, type CtAction } from './ct-action.js';
 import { MAX_RECIRC_DEPTH, ctAction, pooledOutput, resetPools, resumeRecirc, type CtCtx, type Recirc } from './xlate-ct.js';
-import { formatOfpacts } from './ofpact-format.js';
+import { canonicalSubfield, formatOfpacts } from './ofpact-format.js';
 import { ACTSET_OUTPUT_UNSET, actionSetExecutionOrder, actsetOutputAfterWrite } from './action-set.js';
 import { includesVlan, inputVidIsValid, inputVidToVlan, outputVlanToVid, type PortVlanConfig } from './vlan.js';
 
@@ -566,15 +566,22 @@ function doActions(ctx: Ctx, rule: FlowRule, actions: readonly Action[], table: 
         return;
       case 'learn':
         ctx.res.uncachable = true;
-        if (ctx.mayLearn) ctx.br.learnFlow(a, w);
-        log(ctx, `-> learned a flow in table ${a.table}`);
+        // learn_mask: every source field the learned flow copies is examined.
+        if (ctx.tr !== null) for (const sp of a.specs) if (sp.src) unwildSubfield(ctx, sp.src);
+        if (!ctx.mayLearn) {
+          // xlate_learn_action without side effects (a plain ofproto/trace): nothing learned or written.
+          report(ctx, 'warn', 'suppressing side effects, so learn action ignored');
+          break;
+        }
         if (ctx.tr !== null) {
-          // learn_mask: every source field the learned flow copies is examined.
-          for (const sp of a.specs) if (sp.src) unwildSubfield(ctx, sp.src);
           const f = learnedFlow(a, w);
           const m = formatMatch(f.value, f.mask);
-          report(ctx, 'detail', `table=${f.table} ${m}${m ? ' ' : ''}priority=${f.priority} actions=${formatActions(f.actions)}`);
+          const extra = `${f.cookie !== 0n ? ` cookie=0x${f.cookie.toString(16)}` : ''}${f.idleTimeout ? ` idle=${f.idleTimeout}` : ''}${f.hardTimeout ? ` hard=${f.hardTimeout}` : ''}${a.sendFlowRem ? ' send_flow_rem' : ''}`;
+          report(ctx, 'detail', `table=${f.table} ${m}${m ? ' ' : ''}priority=${f.priority}${extra} actions=${formatActions(f.actions)}`);
         }
+        ctx.br.learnFlow(a, w);
+        log(ctx, `-> learned a flow in table ${a.table}`);
+        if (a.resultDst) learnResult(ctx, a.resultDst);
         break;
       case 'ct_clear':
         w.fill(0, W_CT_STATE, W_CT_END);
@@ -643,6 +650,21 @@ function doActions(ctx: Ctx, rule: FlowRule, actions: readonly Action[], table: 
         break;
     }
   }
+}
+
+/**
+ * xlate_learn_action's NX_LEARN_F_WRITE_RESULT: 1 when the flow was learned. OVS writes 0 only
+ * when `limit` stopped it; vfab does not enforce `limit` (docs/flows.md), so it is always 1.
+ */
+function learnResult(ctx: Ctx, dst: Subfield): void {
+  const w = ctx.st.words;
+  const wr = subfieldWrites(dst, 1n);
+  for (let j = 0; j < wr.words.length; j++) {
+    const k = wr.words[j]!;
+    w[k] = (w[k]! & ~wr.masks[j]!) | wr.values[j]!;
+    unwild(ctx, k, wr.masks[j]!);
+  }
+  report(ctx, 'detail', `${canonicalSubfield(dst.fd, dst.ofs, dst.nBits)} is now 0x1`);
 }
 
 /** `xlate_report_action_set`: the set as it would run, after write_actions ("is") or before clear_actions ("was"). */
