@@ -40,7 +40,7 @@ export function hookOverlayTrace(ctx: FabricContext, push: (s: OverlayTraceStep)
       const t = tunnelOf(f, tunnelPorts);
       if (t === undefined) return;
       // Sent = encapsulated here; received and addressed to this VTEP = about to be decapsulated.
-      if (dir === 'rx' && readU32(f, 30) !== h.underlay!.ipv4.address) return;
+      if (dir === 'rx' && readU32(f, 30) !== h.underlay!.ipv4?.address) return;
       push({ kind: dir === 'tx' ? 'encap' : 'decap', time_ns: ctx.sim.now, port: p.path, ...t });
     });
   }
