@@ -12,6 +12,7 @@ import { formatIpv4 } from '../wire/ip.js';
 import { readU32 } from '../wire/ipv4-frame.js';
 import type { FabricContext } from './build.js';
 import { routersOf } from './routers.js';
+import { hookOverlayTrace6 } from './trace-overlay6.js';
 
 interface TunnelHeaders {
   type: 'vxlan' | 'geneve';
@@ -47,6 +48,7 @@ export function hookOverlayTrace(ctx: FabricContext, push: (s: OverlayTraceStep)
   for (const r of routersOf(ctx).values()) {
     for (const i of r.interfaces) i.port.onFrame((p, dir, f) => dir === 'rx' && routeStep(ctx, r, p, f, push));
   }
+  hookOverlayTrace6(ctx, tunnelPorts, push);
 }
 
 function tunnelOf(f: Frame, ports: Map<number, 'vxlan' | 'geneve'>): TunnelHeaders | undefined {

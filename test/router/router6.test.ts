@@ -15,7 +15,7 @@ import { Port, connect, type Frame } from '../../src/port/port.js';
 import { Router, flowHash6, type StaticRoute6 } from '../../src/router/index.js';
 import { selectHop } from '../../src/router/routes.js';
 import { Simulation } from '../../src/sim/simulation.js';
-import { parseIpv6 } from '../../src/wire/ip.js';
+import { parseIpv6, type Ipv6Words } from '../../src/wire/ip.js';
 import { ICMPV6, PROTO_ICMPV6, buildIpv6Frame, buildNeighborAdvert, parseNd, readIpv6At, setIcmpv6Checksum, solicitedNode, upperChecksumOk } from '../../src/wire/ipv6-frame.js';
 import { describeWithTools } from '../helpers/tools.js';
 
@@ -74,7 +74,7 @@ function world(opts: { routes6?: StaticRoute6[]; bAnswers?: boolean; outMtu?: nu
 }
 
 /** An ICMPv6 echo request from A to `dst` with `hop` hop limit and `size` payload bytes. */
-function echo(dst: number[], hop: number, size = 8): Frame {
+function echo(dst: Ipv6Words, hop: number, size = 8): Frame {
   const msg = new Uint8Array(8 + size);
   msg[0] = ICMPV6.EchoRequest;
   msg[5] = 1;

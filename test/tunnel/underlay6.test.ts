@@ -15,6 +15,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { UserError, loadTopologyText, runTopology } from '../../src/index.js';
 import { overlayWarnings } from '../../src/topology/tunnels.js';
+import type { Ipv6Words } from '../../src/wire/ip.js';
 import { encapVxlan6 } from '../../src/wire/vxlan6.js';
 import { encapUdpTunnel6, parseUdpTunnel6, type OuterHeaders6 } from '../../src/wire/udp-tunnel6.js';
 import { describeWithTools } from '../helpers/tools.js';
@@ -22,7 +23,7 @@ import { describeWithTools } from '../helpers/tools.js';
 const EXAMPLE = 'topologies/overlay-vxlan6.yaml';
 const words = fc.tuple(fc.nat(0xffffffff), fc.nat(0xffffffff), fc.nat(0xffffffff), fc.nat(0xffffffff));
 
-function outer(src: number[], dst: number[], sport: number): OuterHeaders6 {
+function outer(src: Ipv6Words, dst: Ipv6Words, sport: number): OuterHeaders6 {
   return { srcMac: 0x02fd00000001, dstMac: 0x02fe00000101, srcIp: src, dstIp: dst, srcPort: sport, dstPort: 4789, tos: 0, ttl: 64, flowLabel: 0 };
 }
 
@@ -53,7 +54,7 @@ describe('VXLAN/Geneve over IPv6 codec', () => {
         expect(v.options.map((o) => [o.cls, o.type, o.data.length])).toEqual(options.map((o) => [o.cls, o.type, o.data.length]));
         expect([...v.inner]).toEqual([...inner]);
         const bad = f.slice();
-        bad[bad.length - 1] ^= 0x01;
+        bad[bad.length - 1] = bad[bad.length - 1]! ^ 0x01;
         expect(parseUdpTunnel6(bad.subarray(14), 'geneve')).toBe('bad-udp-checksum');
         // RFC 6935/6936: a zero checksum is accepted (OVS udp_extract_tnl_md checks only non-zero ones)
         const zero = bad.slice();
