@@ -121,7 +121,7 @@ routers:
   });
 
   it('runs the example: pings over VXLAN and Geneve, TCP, PMTU on the system datapath, ND on every hop', () => {
-    const { summary, text } = runTopology(EXAMPLE, { untilNs: 2e9 });
+    const { summary, text } = runTopology(EXAMPLE, { untilNs: 1e9 });
     // Linux's IPv6 tunnel headroom: 1500 - 70 = 1430 is the MTU the kernel datapath's ICMP carries
     expect(text).toMatch(/hv1\.br-c\.vxc: .*frame \+ 56 > underlay MTU 1500: reason mtu\); answered \d+ with ICMP frag-needed or packet too big \(next-hop MTU 1430, datapath_type system\)/);
     const apps = summary.apps as Array<Record<string, unknown>>;
