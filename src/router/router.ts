@@ -42,6 +42,7 @@ import { macToBytes } from '../wire/mac.js';
 import { DEFAULT_NEIGHBOR_OPTIONS, NeighborTable } from '../guest/neighbor.js';
 import { IcmpRateLimit } from '../guest/icmp-ratelimit.js';
 import { fragmentIpv4 } from './fragment.js';
+import { Ipv6Plane, type Ipv6Address, type StaticRoute6 } from './router6.js';
 import { RouteTable, flowHash, selectHop, type NextHop, type Route } from './routes.js';
 
 export interface RouterInterfaceConfig {
@@ -51,6 +52,8 @@ export interface RouterInterfaceConfig {
   prefixLength: number;
   /** IP MTU (bytes of IP datagram; the frame adds 14). */
   mtu: number;
+  /** IPv6 address (router6.ts forwards IPv6 when any interface has one). */
+  ipv6?: Ipv6Address;
 }
 
 export interface StaticRoute {
@@ -68,6 +71,8 @@ export interface RouterOptions {
   /** ECMP hash seed (default: drawn from the simulation PRNG, forked by router name). */
   hashSeed?: number;
   events?: EventSink;
+  /** IPv6 static routes (router6.ts). */
+  routes6?: StaticRoute6[];
 }
 
 /** Per-interface router counters (the port itself counts rx/tx packets, bytes and drops). */
@@ -107,6 +112,8 @@ export class Router {
   private readonly pending = new Map<string, Pending[]>();
   private ipId = 1;
   private readonly icmpLimit = new IcmpRateLimit();
+  /** IPv6 forwarding, when an interface has an IPv6 address (router6.ts). */
+  readonly v6: Ipv6Plane | undefined;
 
   constructor(opts: RouterOptions) {
     this.name = opts.name;
@@ -137,6 +144,8 @@ export class Router {
         this.table.add(r.network, r.prefixLength, { via, iface }, 'static');
       }
     }
+    const v6 = opts.interfaces.map((c) => c.ipv6);
+    this.v6 = v6.some((a) => a !== undefined) ? new Ipv6Plane(this.name, this.sim, this.seed, this.interfaces, v6, opts.routes6 ?? [], this.events) : undefined;
   }
 
   /** The interface whose subnet holds `ip`, longest prefix first. */
@@ -165,7 +174,8 @@ export class Router {
     if (!multicast && readMac(f, 0) !== itf.cfg.mac) return itf.port.drop('not-for-us');
     const type = (f[12]! << 8) | f[13]!;
     if (type === 0x0806) return this.receiveArp(itf, f);
-    if (type !== 0x0800) return itf.port.drop(type === 0x86dd ? 'ipv6-ignored' : 'unknown-ethertype');
+    if (type === 0x86dd) return this.v6 !== undefined ? this.v6.receive(ifi, f) : itf.port.drop('ipv6-ignored');
+    if (type !== 0x0800) return itf.port.drop('unknown-ethertype');
     if (multicast) return itf.port.drop('broadcast');
     this.receiveIpv4(itf, f);
   }

@@ -236,7 +236,7 @@ export class TunnelPort implements FrameReceiver {
 export const VxlanPort = TunnelPort;
 
 /** Hash of the inner flow: the IPv4 five-tuple when there is one, else the MAC addresses. */
-function innerHash(seed: number, f: Uint8Array): number {
+export function innerHash(seed: number, f: Uint8Array): number {
   if (f.length >= 34 && f[12] === 0x08 && f[13] === 0x00) {
     const ihl = (f[14]! & 0x0f) * 4;
     const proto = f[23]!;
