@@ -147,7 +147,12 @@ type Step = { option: number; data: Uint8Array };
 
 export class NbdClient {
   private readonly decoder: ServerStreamDecoder;
-  private readonly pending = new Map<bigint, Pending>();
+  /**
+   * Requests in flight by cookie. Keyed by the cookie as a number (this client issues 1, 2, ...,
+   * far below 2^53; `cookieKey` maps anything else to a key no request has): a Map lookup of a
+   * small integer costs less than hashing a BigInt.
+   */
+  private readonly pending = new Map<number, Pending>();
   private nextCookie = 1n;
   private steps: Step[] = [];
   private current: Step | null = null;
@@ -178,7 +183,7 @@ export class NbdClient {
   }
 
   private readLength(cookie: bigint): number {
-    const p = this.pending.get(cookie);
+    const p = this.pending.get(cookieKey(cookie));
     return p && p.type === NBD_CMD_READ && !this.structured ? p.length : 0;
   }
 
@@ -234,10 +239,11 @@ export class NbdClient {
         this.info.flags = m.flags;
         return this.enterTransmission();
       case 'simple-reply': {
-        const p = this.pending.get(m.cookie);
+        const key = cookieKey(m.cookie);
+        const p = this.pending.get(key);
         if (!p) throw this.protocol(at, `simple reply to cookie ${m.cookie} which is not in flight`);
         if (p.type === NBD_CMD_READ && this.structured) throw this.protocol(at, 'simple reply to NBD_CMD_READ after structured replies were negotiated');
-        this.pending.delete(m.cookie);
+        this.pending.delete(key);
         const r: NbdReply = { error: m.error };
         if (m.data) r.data = m.data;
         return p.cb(r);
@@ -366,7 +372,8 @@ export class NbdClient {
 
   private onChunk(flags: number, type: number, cookie: bigint, payload: Uint8Array, at: number): void {
     if (!this.structured) throw this.protocol(at, 'structured reply chunk without NBD_OPT_STRUCTURED_REPLY');
-    const p = this.pending.get(cookie);
+    const key = cookieKey(cookie);
+    const p = this.pending.get(key);
     if (!p) throw this.protocol(at, `reply chunk for cookie ${cookie} which is not in flight`);
     const body = parseChunkBody(type, payload);
     if (typeof body === 'string') throw this.protocol(at, body);
@@ -407,7 +414,7 @@ export class NbdClient {
         break;
     }
     if ((flags & NBD_REPLY_FLAG_DONE) !== 0) {
-      this.pending.delete(cookie);
+      this.pending.delete(key);
       const r: NbdReply = { error: p.error };
       if (p.message !== undefined) r.message = p.message;
       if (p.error === 0 && p.type === NBD_CMD_READ) r.data = p.data ?? new Uint8Array(p.length);
@@ -425,7 +432,7 @@ export class NbdClient {
     if (this.pending.size >= max) throw new BugError('NBD_TOO_MANY', `more than ${max} NBD requests in flight`);
     const cookie = this.nextCookie++;
     const p: Pending = { type, offset, length, cb, error: 0 };
-    this.pending.set(cookie, p);
+    this.pending.set(cookieKey(cookie), p);
     const req = { kind: 'request' as const, flags: opts.flags ?? 0, type, cookie, offset, length };
     this.o.send(encodeRequest(opts.data ? { ...req, data: opts.data } : req));
     return cookie;
@@ -463,5 +470,11 @@ export class NbdClient {
     this.o.close();
   }
 }
+
+/** A cookie as a `pending` key: itself when it is a safe integer, else -1 (never a key). */
+function cookieKey(cookie: bigint): number {
+  return cookie <= MAX_SAFE_COOKIE ? Number(cookie) : -1;
+}
+const MAX_SAFE_COOKIE = BigInt(Number.MAX_SAFE_INTEGER);
 
 export { BASE_ALLOCATION };
