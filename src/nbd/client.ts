@@ -59,6 +59,7 @@ import {
   encodeRequest,
   fromUtf8,
   NbdProtocolError,
+  type NbdRequest,
   parseChunkBody,
   parseInfo,
   parseMetaContext,
@@ -138,8 +139,8 @@ interface Pending {
   error: number;
   message?: string;
   data?: Uint8Array;
-  /** Read chunks so far: [start, end) ranges relative to the request, to catch overlaps. */
-  covered?: [number, number][];
+  /** Read chunks so far: flat [start, end) pairs relative to the request, to catch overlaps. */
+  covered?: number[];
   extents?: Map<number, Extent[]>;
 }
 
@@ -388,11 +389,13 @@ export class NbdClient {
         const start = body.offset - p.offset;
         if (body.offset < p.offset || start + len > p.length) throw this.protocol(at, `content chunk [${body.offset}, +${len}) outside the request [${p.offset}, +${p.length})`);
         const cov = (p.covered ??= []);
-        if (cov.some(([a, b]) => start < b && a < start + len)) throw this.protocol(at, `content chunk at ${body.offset} overlaps an earlier one`);
-        cov.push([start, start + len]);
+        for (let k = 0; k < cov.length; k += 2) {
+          if (start < cov[k + 1]! && cov[k]! < start + len) throw this.protocol(at, `content chunk at ${body.offset} overlaps an earlier one`);
+        }
+        cov.push(start, start + len);
         // One chunk covering the whole read (the common case) is the result as it is; otherwise
         // chunks fill a zeroed buffer (holes need no writing).
-        if (body.type === 'offset-data' && start === 0 && len === p.length && cov.length === 1) p.data = body.data;
+        if (body.type === 'offset-data' && start === 0 && len === p.length && cov.length === 2) p.data = body.data;
         else {
           // (After a whole-read chunk any other chunk overlaps it and was refused above.)
           p.data ??= new Uint8Array(p.length);
@@ -433,8 +436,9 @@ export class NbdClient {
     const cookie = this.nextCookie++;
     const p: Pending = { type, offset, length, cb, error: 0 };
     this.pending.set(cookieKey(cookie), p);
-    const req = { kind: 'request' as const, flags: opts.flags ?? 0, type, cookie, offset, length };
-    this.o.send(encodeRequest(opts.data ? { ...req, data: opts.data } : req));
+    const req: NbdRequest = { kind: 'request', flags: opts.flags ?? 0, type, cookie, offset, length };
+    if (opts.data) req.data = opts.data;
+    this.o.send(encodeRequest(req));
     return cookie;
   }
 
