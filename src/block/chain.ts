@@ -222,6 +222,14 @@ export class Chain implements BlockImage {
   readFrom(from: number, offset: number, buf: Uint8Array): void {
     const G = this.granule;
     const size = from === 0 ? this.virtualSize : this.layers[from]!.virtualSize;
+    // A lone raw image maps every offset to itself (RawLayer.status: all data, host = offset), so
+    // the index has nothing to cache: read straight through (the NBD export's hot path).
+    if (from === 0 && this.layers.length === 1 && this.layers[0] instanceof RawLayer) {
+      const n = Math.max(0, Math.min(buf.length, size - offset));
+      if (n > 0) this.layers[0].preadHost(n === buf.length ? buf : buf.subarray(0, n), offset);
+      if (n < buf.length) buf.fill(0, n);
+      return;
+    }
     let p = offset;
     const end = offset + buf.length;
     while (p < end) {
