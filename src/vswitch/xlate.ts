@@ -238,15 +238,20 @@ function lookupIn(ctx: Ctx, table: number): FlowRule | null {
   return ctx.wc !== null ? lookupWithWildcards(cls, ctx.st.words, ctx.wc) : cls.lookup(ctx.st.words);
 }
 
+/**
+ * An action as ofproto/trace prints it: `ofpacts_format` of the action the switch holds, which
+ * is the flow's action as sent in the bridge's OpenFlow version (ofpact-format.ts), e.g.
+ * `set_field:0x1->reg0`, `load:0x1->NXM_NX_REG0[]`, `mod_nw_src:…` over OpenFlow 1.0.
+ */
 function actionText(ctx: Ctx, a: Action): string {
   if (a.type === 'goto_table' && ctx.of11) return `goto_table:${a.table}`;
-  // ofpacts_format prints a set_field in its canonical form (`set_field:0x1->reg0`).
-  if (a.type === 'set' && ctx.of11) return formatOfpacts([a], OF13_FORMAT);
   if (a.type === 'write_actions') return `write_actions(${a.actions.map((x) => actionText(ctx, x)).join(',')})`;
-  return formatAction(a);
+  if (a.type === 'clone' || a.type === 'ct' || a.type === 'learn' || a.type === 'noop') return formatAction(a);
+  return formatOfpacts([a], ctx.of11 ? OF13_FORMAT : OF10_FORMAT);
 }
 
 const OF13_FORMAT = { added: 13, version: 13 } as const;
+const OF10_FORMAT = { added: 10, version: 10 } as const;
 
 function log(ctx: Ctx, text: string): void {
   if (ctx.res.log) ctx.res.log.push(`${'  '.repeat(ctx.depth)}${text}`);
