@@ -18,6 +18,8 @@ import type { AckSample } from './hystart.js';
 
 /** The sample handed to the congestion control per ACK (read during the call, never kept). */
 const ackSample: AckSample = { rttNs: 0, sndUna: 0, sndNxt: 0, srttNs: 0, mss: 0 };
+/** Tests turn the SACK cache off to check that it changes nothing (cache on == cache off). */
+export const sackCacheSwitch = { on: true };
 /** The valid SACK blocks of the ACK being processed (copied into `sackCache` at the end). */
 const sackSeen: number[] = [0, 0, 0, 0, 0, 0, 0, 0];
 
@@ -159,7 +161,7 @@ export abstract class ConnectionRecovery extends ConnectionSend {
 
   protected processSack(o: ParsedOptions): void {
     const cache = this.sackCache;
-    const cacheN = this.sackCacheN;
+    const cacheN = sackCacheSwitch.on ? this.sackCacheN : 0;
     let n = 0;
     for (let k = 0; k < o.sackCount; k++) {
       const l = this.sndOff(o.sack[2 * k]!);
