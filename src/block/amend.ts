@@ -8,11 +8,12 @@
 import { UserError } from '../errors.js';
 import { Chain, type BackendProvider } from './chain.js';
 import { FileProvider } from './file-backend.adapter.js';
-import { COMPAT_LAZY_REFCOUNTS } from './qcow2/header.js';
+import { AUTOCLEAR_DATA_FILE_RAW, COMPAT_LAZY_REFCOUNTS } from './qcow2/header.js';
+import { checkCreateDataFile } from './qcow2/data-file-create.js';
 import { Qcow2Image } from './qcow2/image.js';
 
 /** Options qemu-img accepts only when creating (qcow2_amend_options: "only supported for image creation"). */
-const CREATE_ONLY = new Set(['cluster_size', 'preallocation', 'encryption', 'extended_l2', 'compression_type', 'data_file_raw']);
+const CREATE_ONLY = new Set(['cluster_size', 'preallocation', 'encryption', 'extended_l2', 'compression_type']);
 
 let provider: BackendProvider | undefined;
 function files(): BackendProvider {
@@ -23,7 +24,7 @@ export function amendImage(file: string, options: Map<string, string>, opts: { f
   if (options.size === 0) throw new UserError('CLI_BAD_FLAG', 'Must specify options (-o)', { where: '-o' });
   for (const k of options.keys()) {
     if (CREATE_ONLY.has(k)) throw new UserError('CLI_BAD_OPTION', `Invalid parameter '${k}'\nThis option is only supported for image creation`, { where: `-o ${k}` });
-    if (!['compat', 'lazy_refcounts', 'refcount_bits', 'size', 'backing_file', 'backing_fmt'].includes(k)) throw new UserError('CLI_BAD_OPTION', `Invalid parameter '${k}'`, { where: `-o ${k}` });
+    if (!['compat', 'lazy_refcounts', 'refcount_bits', 'size', 'backing_file', 'backing_fmt', 'data_file', 'data_file_raw'].includes(k)) throw new UserError('CLI_BAD_OPTION', `Invalid parameter '${k}'`, { where: `-o ${k}` });
     if (k === 'size' || k === 'backing_file' || k === 'backing_fmt') {
       throw new UserError('CLI_UNSUPPORTED', `vfab: amend -o ${k} is not supported (use disk resize / disk rebase -u)`, { where: `-o ${k}` });
     }
@@ -48,6 +49,21 @@ export function amendImage(file: string, options: Map<string, string>, opts: { f
     }
     if (lazy === 'on' && version < 3) {
       throw new UserError('CLI_BAD_OPTION', 'Lazy refcounts only supported with compatibility level 1.1 and above (use compat=1.1 or greater)', { where: '-o lazy_refcounts' });
+    }
+    // qcow2_amend_options: a data file can be renamed (or its name dropped with data_file=) only on
+    // an image that has one; data_file_raw can be cleared, not set.
+    const df = options.get('data_file');
+    if (df !== undefined && !img.hasDataFile) throw new UserError('CLI_BAD_OPTION', 'data-file can only be set for images that use an external data file', { where: '-o data_file' });
+    if (df) checkCreateDataFile(file, df, 'off');
+    const dfr = options.get('data_file_raw');
+    if (dfr !== undefined && dfr !== 'on' && dfr !== 'off') throw new UserError('CLI_BAD_OPTION', "Parameter 'data_file_raw' expects 'on' or 'off'", { where: '-o data_file_raw' });
+    if (dfr === 'on' && !img.dataRaw) throw new UserError('CLI_BAD_OPTION', 'data-file-raw cannot be set on existing images', { where: '-o data_file_raw' });
+    const autoclear = dfr === 'off' ? h.autoclearFeatures & ~AUTOCLEAR_DATA_FILE_RAW : h.autoclearFeatures;
+    const dataFile = df === undefined ? h.dataFile : df === '' ? undefined : df;
+    if (autoclear !== h.autoclearFeatures || dataFile !== h.dataFile) {
+      h.autoclearFeatures = autoclear;
+      h.dataFile = dataFile;
+      img.writeHeader();
     }
     let compatible = h.compatibleFeatures;
     if (lazy === 'on') compatible |= COMPAT_LAZY_REFCOUNTS;

@@ -17,6 +17,8 @@ import { RawLayer } from './raw.js';
 import { fillZeros, writePreallocated, type PreallocMode } from './qcow2/prealloc.js';
 import { listBitmaps, type BitmapInfo } from './bitmap-verb.js';
 import { bitmapExt } from './qcow2/bitmaps.js';
+import { checkCreateDataFile, createWithDataFile } from './qcow2/data-file-create.js';
+import { hasDataFile, isDataFileRaw } from './qcow2/data-file.js';
 
 export type { CheckResult, SnapshotInfo, SnapshotTimes };
 
@@ -32,6 +34,10 @@ export interface CreateOptions {
   refcountBits?: number;
   /** `-o preallocation=` (qcow2: block/qcow2.c; raw: falloc/full allocate the whole file). */
   preallocation?: PreallocMode;
+  /** qcow2 `-o data_file=NAME`: guest data in a separate raw file (created, as qemu-img does). */
+  dataFile?: string;
+  /** qcow2 `-o data_file_raw=on`. */
+  dataFileRaw?: boolean;
 }
 
 let defaultProvider: BackendProvider | undefined;
@@ -65,10 +71,23 @@ export function createImage(name: string, opts: CreateOptions, provider: Backend
     ...(opts.extendedL2 ? { extendedL2: true } : {}),
     ...(opts.refcountBits !== undefined ? { refcountBits: opts.refcountBits } : {}),
     ...(opts.backingFile !== undefined ? { backingFile: opts.backingFile, backingFormat: opts.backingFormat ?? 'qcow2' } : {}),
+    ...(opts.dataFile !== undefined ? { dataFile: opts.dataFile } : {}),
+    ...(opts.dataFileRaw ? { dataFileRaw: true } : {}),
   };
   if (format === 'raw') {
     if (size < 0 || !Number.isInteger(size) || size > MAX_VIRTUAL_SIZE) throw new UserError('BLOCK_BAD_OPTION', `bad size ${size}`, { where: 'SIZE' });
-  } else planQcow2(qopts);
+  } else {
+    planQcow2(qopts);
+    if (opts.dataFile !== undefined) checkCreateDataFile(name, opts.dataFile, opts.preallocation ?? 'off');
+    // qcow2.c qcow2_co_create: preallocation over a backing file needs subclusters.
+    if (opts.backingFile !== undefined && (opts.preallocation ?? 'off') !== 'off' && !opts.extendedL2) {
+      throw new UserError('QCOW2_BAD_OPTION', `${name}: Backing file and preallocation can only be used at the same time if extended_l2 is on`, { where: '-o preallocation' });
+    }
+  }
+  if (opts.dataFile !== undefined && format === 'qcow2') {
+    createWithDataFile(name, { ...qopts, dataFile: opts.dataFile }, opts.preallocation ?? 'off', provider);
+    return;
+  }
   const backend = provider.create(name);
   try {
     const pre = opts.preallocation ?? 'off';
@@ -121,6 +140,8 @@ export interface ImageInfo {
       'lazy-refcounts': boolean;
       bitmaps?: BitmapInfo[];
       'refcount-bits': number;
+      'data-file'?: string;
+      'data-file-raw'?: boolean;
       corrupt: boolean;
       'extended-l2': boolean;
     };
@@ -178,6 +199,9 @@ function layerInfo(l: Layer, provider: BackendProvider): ImageInfo {
         // qcow2.c qcow2_get_specific_info: listed when the extension is valid (key order as QEMU's).
         ...(bitmapExt(l) ? { bitmaps: listBitmaps(l) } : {}),
         'refcount-bits': 2 ** h.refcountOrder,
+        // qcow2_get_specific_info: the name when the image has one, the raw flag with a data file.
+        ...(h.dataFile !== undefined ? { 'data-file': h.dataFile } : {}),
+        ...(hasDataFile(h) ? { 'data-file-raw': isDataFileRaw(h) } : {}),
         corrupt: (h.incompatibleFeatures & INCOMPAT_CORRUPT) !== 0,
         'extended-l2': (h.incompatibleFeatures & INCOMPAT_EXTL2) !== 0,
       },

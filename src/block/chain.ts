@@ -18,6 +18,7 @@ import { MemoryBackend, type BlockBackend } from './backend.js';
 import { ST_DATA, ST_UNALLOC, type BlockImage, type Layer, type MapExtent, type StatusKind } from './image.js';
 import { FS_BLOCK, Qcow2Image, isZeroRange } from './qcow2/image.js';
 import { QCOW2_MAGIC } from './qcow2/header.js';
+import { attachDataFile } from './qcow2/data-file.js';
 import { RawLayer } from './raw.js';
 
 export const MAX_CHAIN_DEPTH = 256;
@@ -112,6 +113,11 @@ export function openLayer(backend: BlockBackend, format: string, readOnly: boole
   throw new UserError('BLOCK_UNKNOWN_FORMAT', `Unknown driver '${format}' (vfab knows qcow2 and raw)`, { where: backend.name });
 }
 
+/** The file a layer's host offsets point into: the data file of a qcow2 image that has one. */
+function hostFileName(layer: Layer): string {
+  return layer instanceof Qcow2Image && layer.header.dataFile !== undefined ? layer.header.dataFile : layer.name;
+}
+
 export class Chain implements BlockImage {
   readonly granule: number;
   /** Created on the first read (lru-cache preallocates `max` slots; opening must stay cheap). */
@@ -158,6 +164,14 @@ export class Chain implements BlockImage {
         } catch (e) {
           backend.close();
           throw e;
+        }
+        if (layer instanceof Qcow2Image && layer.hasDataFile) {
+          try {
+            attachDataFile(layer, provider, !!opts.forceShare);
+          } catch (e) {
+            layer.close();
+            throw e;
+          }
         }
         layers.push(layer);
         if (opts.noBacking || layer.backingFile === undefined) break;
@@ -222,6 +236,14 @@ export class Chain implements BlockImage {
   readFrom(from: number, offset: number, buf: Uint8Array): void {
     const G = this.granule;
     const size = from === 0 ? this.virtualSize : this.layers[from]!.virtualSize;
+    // A lone raw image maps every offset to itself (RawLayer.status: all data, host = offset), so
+    // the index has nothing to cache: read straight through (the NBD export's hot path).
+    if (from === 0 && this.layers.length === 1 && this.layers[0] instanceof RawLayer) {
+      const n = Math.max(0, Math.min(buf.length, size - offset));
+      if (n > 0) this.layers[0].preadHost(n === buf.length ? buf : buf.subarray(0, n), offset);
+      if (n < buf.length) buf.fill(0, n);
+      return;
+    }
     let p = offset;
     const end = offset + buf.length;
     while (p < end) {
@@ -360,7 +382,7 @@ export class Chain implements BlockImage {
         if (raw && !rawLeft.has(r.layer)) rawLeft.set(r.layer, layer.fileAllocatedBytes());
         const budget = raw ? { left: rawLeft.get(r.layer)! } : undefined;
         this.scanHoles(layer, r.host, n, budget, (q, len, hole) =>
-          push({ start: p + q, length: len, depth: r.layer, present: true, zero: hole, data: !(raw && hole), offset: r.host + q, file: layer.name }),
+          push({ start: p + q, length: len, depth: r.layer, present: true, zero: hole, data: !(raw && hole), offset: r.host + q, file: hostFileName(layer) }),
         );
         if (budget) rawLeft.set(r.layer, budget.left);
       } else {
@@ -378,7 +400,7 @@ export class Chain implements BlockImage {
         if (r.kind === ST_DATA && r.host < 0) ext.compressed = true;
         else if (r.kind === ST_DATA || r.host > 0) {
           ext.offset = r.host;
-          ext.file = layer.name;
+          ext.file = hostFileName(layer);
         }
         push(ext);
       }

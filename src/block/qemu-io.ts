@@ -104,6 +104,8 @@ function infoLines(image: BlockImage): string[] {
     `    compression type: ${h.compressionType === 1 ? 'zstd' : 'zlib'}`,
     `    lazy refcounts: ${(h.compatibleFeatures & COMPAT_LAZY_REFCOUNTS) !== 0}`,
     `    refcount bits: ${2 ** h.refcountOrder}`,
+    ...(h.dataFile !== undefined ? [`    data file: ${h.dataFile}`] : []),
+    ...(top.hasDataFile ? [`    data file raw: ${top.dataRaw}`] : []),
     `    corrupt: ${(h.incompatibleFeatures & INCOMPAT_CORRUPT) !== 0}`,
     `    extended l2: ${top.extL2}`,
   ];

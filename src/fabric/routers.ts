@@ -26,8 +26,9 @@ export function buildRouters(ctx: FabricContext): void {
       name: m.name,
       sim: ctx.sim,
       events: ctx.events,
-      interfaces: m.interfaces.map((i) => ({ name: i.name, mac: i.mac, ipv4: i.ipv4.address, prefixLength: i.ipv4.prefixLength, mtu: i.mtu })),
+      interfaces: m.interfaces.map((i) => ({ name: i.name, mac: i.mac, ipv4: i.ipv4.address, prefixLength: i.ipv4.prefixLength, mtu: i.mtu, ...(i.ipv6 ? { ipv6: { address: i.ipv6.address, prefixLength: i.ipv6.prefixLength } } : {}) })),
       routes: m.routes.map((rt) => ({ network: rt.network, prefixLength: rt.prefixLength, via: rt.via })),
+      ...(m.routes6 ? { routes6: m.routes6.map((rt) => ({ network: rt.network, prefixLength: rt.prefixLength, via: rt.via })) } : {}),
     });
     for (const i of r.interfaces) ctx.registerPort(i.port);
     routers.set(m.name, r);
@@ -45,6 +46,7 @@ export function buildRouters(ctx: FabricContext): void {
             to: `${formatIpv4(rt.network)}/${rt.prefixLength}`,
             via: rt.nextHops.map((h) => (h.via === 0 ? `dev ${r.interfaces[h.iface]!.cfg.name}` : formatIpv4(h.via))),
           })),
+          ...(r.v6 ? { ipv6: r.v6.summary() } : {}),
         };
       }
       return out;
@@ -52,8 +54,8 @@ export function buildRouters(ctx: FabricContext): void {
     text: () => {
       const lines: string[] = [];
       for (const [name, r] of routers) {
-        const icmp = Object.entries(r.icmpSent).map(([k, v]) => `${k}:${v}`).join(' ');
-        const fwd = r.interfaces.reduce((n, i) => n + i.counters.forwarded_out, 0);
+        const icmp = [...Object.entries(r.icmpSent).map(([k, v]) => `${k}:${v}`), ...Object.entries(r.v6?.icmpSent ?? {}).map(([k, v]) => `v6 ${k}:${v}`)].join(' ');
+        const fwd = r.interfaces.reduce((n, i) => n + i.counters.forwarded_out, 0) + (r.v6?.ifaces.reduce((n, i) => n + i.counters.forwarded_out, 0) ?? 0);
         lines.push(`router ${name}: forwarded ${fwd}${icmp ? `, icmp errors ${icmp} (type/code)` : ''}`);
         for (const i of r.interfaces) {
           const d = Object.entries(i.port.counters.drops).map(([k, v]) => `${k} ${v}`).join(', ');

@@ -80,7 +80,7 @@ export function tcOffloads(model: TopologyModel, br: Bridge): TcOffload[] {
   const tunnels = new Map<string, TunnelPortInfo>();
   for (const p of bm?.ports ?? []) if (p.tunnel) tunnels.set(p.name, { name: p.name, tunnel: p.tunnel });
   const isRep = representorTest(model, br.path);
-  const localIp = host?.underlay?.ipv4.address;
+  const localIp = host?.underlay?.ipv4?.address;
   return br.flowStats().map((f) => tcOffload(f, br, tunnels, isRep, localIp));
 }
 
@@ -116,9 +116,10 @@ function tcOffload(f: FlowStats, br: Bridge, tunnels: Map<string, TunnelPortInfo
   if (tunnelOuts.length > 1) reasons.push(`${tunnelOuts.length} tunnel outputs: one encap destination per rule (mlx5 en_tc.c parse_tc_fdb_actions)`);
   const t = tunnels.get(last)!.tunnel;
   // 4./5. the encapsulation the NIC would build
-  const dstText = t.remoteIp === 'flow' ? setTun['tun_dst'] : formatIpv4(t.remoteIp);
+  const dstText = t.remoteIp === 'flow' ? setTun['tun_dst'] : t.remoteIp === 'ipv6' ? undefined : formatIpv4(t.remoteIp);
   const dst = dstText !== undefined ? ipv4OrNull(dstText) : null;
-  if (dst === null) reasons.push(`${last}: remote_ip=flow and the flow sets no tun_dst: no tunnel destination to encode`);
+  if (t.remoteIp === 'ipv6') reasons.push(`${last}: an IPv6 remote_ip: vfab models TC offload of IPv4 tunnels only`);
+  else if (dst === null) reasons.push(`${last}: remote_ip=flow and the flow sets no tun_dst: no tunnel destination to encode`);
   const vni = t.vni === 'flow' ? Number(setTun['tun_id'] ?? 0) & 0xffffff : t.vni;
   if (t.type === 'vxlan' && t.dstPort !== 4789) reasons.push(`${last}: VXLAN UDP port ${t.dstPort} is not registered with the NIC (mlx5 en/tc_tun_vxlan.c: "vxlan udp dport was not registered with the HW"; 4789 is registered at probe)`);
   const md = Object.keys(setTun).filter((k) => k.startsWith('tun_metadata'));

@@ -12,6 +12,7 @@ import { formatIpv4 } from '../wire/ip.js';
 import { readU32 } from '../wire/ipv4-frame.js';
 import type { FabricContext } from './build.js';
 import { routersOf } from './routers.js';
+import { hookOverlayTrace6 } from './trace-overlay6.js';
 
 interface TunnelHeaders {
   type: 'vxlan' | 'geneve';
@@ -40,13 +41,14 @@ export function hookOverlayTrace(ctx: FabricContext, push: (s: OverlayTraceStep)
       const t = tunnelOf(f, tunnelPorts);
       if (t === undefined) return;
       // Sent = encapsulated here; received and addressed to this VTEP = about to be decapsulated.
-      if (dir === 'rx' && readU32(f, 30) !== h.underlay!.ipv4.address) return;
+      if (dir === 'rx' && readU32(f, 30) !== h.underlay!.ipv4?.address) return;
       push({ kind: dir === 'tx' ? 'encap' : 'decap', time_ns: ctx.sim.now, port: p.path, ...t });
     });
   }
   for (const r of routersOf(ctx).values()) {
     for (const i of r.interfaces) i.port.onFrame((p, dir, f) => dir === 'rx' && routeStep(ctx, r, p, f, push));
   }
+  hookOverlayTrace6(ctx, tunnelPorts, push);
 }
 
 function tunnelOf(f: Frame, ports: Map<number, 'vxlan' | 'geneve'>): TunnelHeaders | undefined {

@@ -6,6 +6,8 @@
  */
 import { TunnelPort, UnderlayEndpoint } from '../tunnel/index.js';
 import type { FabricContext } from './build.js';
+import { TunnelPort6 } from '../tunnel/tunnel-port6.js';
+import { attachUnderlay6, buildTunnelPort6 } from './tunnels6.js';
 import { UserError } from '../errors.js';
 import type { BridgeModel } from '../topology/model.js';
 import { TlvTable } from '../vswitch/tun-metadata.js';
@@ -22,7 +24,7 @@ export function bridgeTlvTable(ctx: FabricContext, m: BridgeModel): TlvTable | u
 }
 
 export function buildTunnels(ctx: FabricContext): void {
-  const tunnels = new Map<string, TunnelPort>();
+  const tunnels = new Map<string, TunnelPort | TunnelPort6>();
   for (const h of ctx.model.hosts) {
     if (!h.underlay) continue;
     const u = h.underlay;
@@ -30,13 +32,15 @@ export function buildTunnels(ctx: FabricContext): void {
       host: h.name,
       sim: ctx.sim,
       mac: u.mac,
-      ipv4: u.ipv4.address,
-      prefixLength: u.ipv4.prefixLength,
+      // an IPv6-only underlay has no IPv4 address (0.0.0.0/32: never matches, answers no ARP)
+      ipv4: u.ipv4?.address ?? 0,
+      prefixLength: u.ipv4?.prefixLength ?? 32,
       mtu: u.mtu,
       events: ctx.events,
       ...(u.gateway !== undefined ? { gateway: u.gateway } : {}),
     });
     ctx.registerPort(ep.port);
+    attachUnderlay6(ctx, ep, u);
     const seed = ctx.sim.prng.fork(`vxlan:${h.name}`).nextU32();
     for (const b of h.bridges) {
       for (const p of b.ports) {
@@ -44,6 +48,12 @@ export function buildTunnels(ctx: FabricContext): void {
         const port = ctx.ports.get(p.path);
         if (!port) continue;
         const tlv = ctx.bridges.get(b.path)?.tlv;
+        const t6 = p.tunnel.remoteIp === 'ipv6' ? buildTunnelPort6(ep, port, p.tunnel, seed, b.datapathType ?? 'netdev', tlv) : undefined;
+        if (t6) {
+          tunnels.set(p.path, t6);
+          continue;
+        }
+        if (p.tunnel.remoteIp === 'ipv6') continue;
         tunnels.set(p.path, new TunnelPort({ port, underlay: ep, type: p.tunnel.type, remoteIp: p.tunnel.remoteIp, vni: p.tunnel.vni, dstPort: p.tunnel.dstPort, csum: p.tunnel.csum, hashSeed: seed, datapath: b.datapathType ?? 'netdev', ...(tlv ? { tlv } : {}) }));
       }
     }
@@ -55,7 +65,7 @@ export function buildTunnels(ctx: FabricContext): void {
       [...tunnels].map(([k, t]) => {
         const c = t.counters;
         const pmtud = t.datapath === 'system' ? `; answered ${c.pmtud_icmp_sent} with ICMP frag-needed or packet too big (next-hop MTU ${t.tunnelMtu}, datapath_type system)` : '; no ICMP back (datapath_type netdev: senders never learn the path MTU)';
-        const why = c.mtu_drops > 0 ? `; dropped ${c.mtu_drops} too big for the underlay (frame + 36 > underlay MTU ${t.underlayMtu}: reason mtu)${pmtud}` : '';
+        const why = c.mtu_drops > 0 ? `; dropped ${c.mtu_drops} too big for the underlay (frame + ${t instanceof TunnelPort6 ? 56 : 36} > underlay MTU ${t.underlayMtu}: reason mtu)${pmtud}` : '';
         return `${k}: encapsulated ${c.encapsulated}, decapsulated ${c.decapsulated}${why}`;
       }),
   });

@@ -6,13 +6,16 @@
  */
 import type { Chain } from '../block/chain.js';
 import { ST_DATA } from '../block/image.js';
+import { RawLayer } from '../block/raw.js';
 import type { NbdImage, StatusRun } from './server.js';
 
 /** Runs from `offset` covering `length` bytes; at most `maxRuns` (the rest reported as one run). */
 export function chainStatus(chain: Chain, offset: number, length: number, maxRuns = 4096): StatusRun[] {
+  const end = Math.min(offset + length, chain.virtualSize);
+  // A lone raw image is data everywhere (RawLayer.status): one run, what the loop below finds.
+  if (chain.layers.length === 1 && chain.layers[0] instanceof RawLayer) return end > offset ? [{ length: end - offset, zero: false, hole: false, kind: ST_DATA }] : [];
   const runs: StatusRun[] = [];
   let pos = offset;
-  const end = Math.min(offset + length, chain.virtualSize);
   while (pos < end) {
     const r = chain.resolve(pos, 0, end - pos);
     const n = Math.max(1, Math.min(r.length, end - pos));

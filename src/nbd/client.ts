@@ -59,6 +59,7 @@ import {
   encodeRequest,
   fromUtf8,
   NbdProtocolError,
+  type NbdRequest,
   parseChunkBody,
   parseInfo,
   parseMetaContext,
@@ -138,8 +139,8 @@ interface Pending {
   error: number;
   message?: string;
   data?: Uint8Array;
-  /** Read chunks so far: [start, end) ranges relative to the request, to catch overlaps. */
-  covered?: [number, number][];
+  /** Read chunks so far: flat [start, end) pairs relative to the request, to catch overlaps. */
+  covered?: number[];
   extents?: Map<number, Extent[]>;
 }
 
@@ -147,7 +148,12 @@ type Step = { option: number; data: Uint8Array };
 
 export class NbdClient {
   private readonly decoder: ServerStreamDecoder;
-  private readonly pending = new Map<bigint, Pending>();
+  /**
+   * Requests in flight by cookie. Keyed by the cookie as a number (this client issues 1, 2, ...,
+   * far below 2^53; `cookieKey` maps anything else to a key no request has): a Map lookup of a
+   * small integer costs less than hashing a BigInt.
+   */
+  private readonly pending = new Map<number, Pending>();
   private nextCookie = 1n;
   private steps: Step[] = [];
   private current: Step | null = null;
@@ -178,7 +184,7 @@ export class NbdClient {
   }
 
   private readLength(cookie: bigint): number {
-    const p = this.pending.get(cookie);
+    const p = this.pending.get(cookieKey(cookie));
     return p && p.type === NBD_CMD_READ && !this.structured ? p.length : 0;
   }
 
@@ -234,10 +240,11 @@ export class NbdClient {
         this.info.flags = m.flags;
         return this.enterTransmission();
       case 'simple-reply': {
-        const p = this.pending.get(m.cookie);
+        const key = cookieKey(m.cookie);
+        const p = this.pending.get(key);
         if (!p) throw this.protocol(at, `simple reply to cookie ${m.cookie} which is not in flight`);
         if (p.type === NBD_CMD_READ && this.structured) throw this.protocol(at, 'simple reply to NBD_CMD_READ after structured replies were negotiated');
-        this.pending.delete(m.cookie);
+        this.pending.delete(key);
         const r: NbdReply = { error: m.error };
         if (m.data) r.data = m.data;
         return p.cb(r);
@@ -366,7 +373,8 @@ export class NbdClient {
 
   private onChunk(flags: number, type: number, cookie: bigint, payload: Uint8Array, at: number): void {
     if (!this.structured) throw this.protocol(at, 'structured reply chunk without NBD_OPT_STRUCTURED_REPLY');
-    const p = this.pending.get(cookie);
+    const key = cookieKey(cookie);
+    const p = this.pending.get(key);
     if (!p) throw this.protocol(at, `reply chunk for cookie ${cookie} which is not in flight`);
     const body = parseChunkBody(type, payload);
     if (typeof body === 'string') throw this.protocol(at, body);
@@ -381,11 +389,13 @@ export class NbdClient {
         const start = body.offset - p.offset;
         if (body.offset < p.offset || start + len > p.length) throw this.protocol(at, `content chunk [${body.offset}, +${len}) outside the request [${p.offset}, +${p.length})`);
         const cov = (p.covered ??= []);
-        if (cov.some(([a, b]) => start < b && a < start + len)) throw this.protocol(at, `content chunk at ${body.offset} overlaps an earlier one`);
-        cov.push([start, start + len]);
+        for (let k = 0; k < cov.length; k += 2) {
+          if (start < cov[k + 1]! && cov[k]! < start + len) throw this.protocol(at, `content chunk at ${body.offset} overlaps an earlier one`);
+        }
+        cov.push(start, start + len);
         // One chunk covering the whole read (the common case) is the result as it is; otherwise
         // chunks fill a zeroed buffer (holes need no writing).
-        if (body.type === 'offset-data' && start === 0 && len === p.length && cov.length === 1) p.data = body.data;
+        if (body.type === 'offset-data' && start === 0 && len === p.length && cov.length === 2) p.data = body.data;
         else {
           // (After a whole-read chunk any other chunk overlaps it and was refused above.)
           p.data ??= new Uint8Array(p.length);
@@ -407,7 +417,7 @@ export class NbdClient {
         break;
     }
     if ((flags & NBD_REPLY_FLAG_DONE) !== 0) {
-      this.pending.delete(cookie);
+      this.pending.delete(key);
       const r: NbdReply = { error: p.error };
       if (p.message !== undefined) r.message = p.message;
       if (p.error === 0 && p.type === NBD_CMD_READ) r.data = p.data ?? new Uint8Array(p.length);
@@ -425,9 +435,10 @@ export class NbdClient {
     if (this.pending.size >= max) throw new BugError('NBD_TOO_MANY', `more than ${max} NBD requests in flight`);
     const cookie = this.nextCookie++;
     const p: Pending = { type, offset, length, cb, error: 0 };
-    this.pending.set(cookie, p);
-    const req = { kind: 'request' as const, flags: opts.flags ?? 0, type, cookie, offset, length };
-    this.o.send(encodeRequest(opts.data ? { ...req, data: opts.data } : req));
+    this.pending.set(cookieKey(cookie), p);
+    const req: NbdRequest = { kind: 'request', flags: opts.flags ?? 0, type, cookie, offset, length };
+    if (opts.data) req.data = opts.data;
+    this.o.send(encodeRequest(req));
     return cookie;
   }
 
@@ -463,5 +474,11 @@ export class NbdClient {
     this.o.close();
   }
 }
+
+/** A cookie as a `pending` key: itself when it is a safe integer, else -1 (never a key). */
+function cookieKey(cookie: bigint): number {
+  return cookie <= MAX_SAFE_COOKIE ? Number(cookie) : -1;
+}
+const MAX_SAFE_COOKIE = BigInt(Number.MAX_SAFE_INTEGER);
 
 export { BASE_ALLOCATION };

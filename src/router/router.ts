@@ -33,6 +33,7 @@ import type { EventSink } from '../port/nic.js';
 import { Port, type Frame, type FrameMeta } from '../port/port.js';
 import type { Simulation } from '../sim/simulation.js';
 import { fold, sumBytes } from '../wire/checksum.js';
+import { allocFrame } from '../wire/frame-alloc.js';
 import { buildArpReply, buildArpRequest } from '../wire/build.js';
 import { ICMP_ERROR_PREC, IcmpErrorType, UnreachCode, buildIcmpErrorMessage, errorAllowed } from '../wire/icmp-error.js';
 import { formatIpv4, ipv4InSubnet, ipv4Mask } from '../wire/ip.js';
@@ -41,6 +42,7 @@ import { macToBytes } from '../wire/mac.js';
 import { DEFAULT_NEIGHBOR_OPTIONS, NeighborTable } from '../guest/neighbor.js';
 import { IcmpRateLimit } from '../guest/icmp-ratelimit.js';
 import { fragmentIpv4 } from './fragment.js';
+import { Ipv6Plane, type Ipv6Address, type StaticRoute6 } from './router6.js';
 import { RouteTable, flowHash, selectHop, type NextHop, type Route } from './routes.js';
 
 export interface RouterInterfaceConfig {
@@ -50,6 +52,8 @@ export interface RouterInterfaceConfig {
   prefixLength: number;
   /** IP MTU (bytes of IP datagram; the frame adds 14). */
   mtu: number;
+  /** IPv6 address (router6.ts forwards IPv6 when any interface has one). */
+  ipv6?: Ipv6Address;
 }
 
 export interface StaticRoute {
@@ -67,6 +71,8 @@ export interface RouterOptions {
   /** ECMP hash seed (default: drawn from the simulation PRNG, forked by router name). */
   hashSeed?: number;
   events?: EventSink;
+  /** IPv6 static routes (router6.ts). */
+  routes6?: StaticRoute6[];
 }
 
 /** Per-interface router counters (the port itself counts rx/tx packets, bytes and drops). */
@@ -106,6 +112,8 @@ export class Router {
   private readonly pending = new Map<string, Pending[]>();
   private ipId = 1;
   private readonly icmpLimit = new IcmpRateLimit();
+  /** IPv6 forwarding, when an interface has an IPv6 address (router6.ts). */
+  readonly v6: Ipv6Plane | undefined;
 
   constructor(opts: RouterOptions) {
     this.name = opts.name;
@@ -136,6 +144,8 @@ export class Router {
         this.table.add(r.network, r.prefixLength, { via, iface }, 'static');
       }
     }
+    const v6 = opts.interfaces.map((c) => c.ipv6);
+    this.v6 = v6.some((a) => a !== undefined) ? new Ipv6Plane(this.name, this.sim, this.seed, this.interfaces, v6, opts.routes6 ?? [], this.events) : undefined;
   }
 
   /** The interface whose subnet holds `ip`, longest prefix first. */
@@ -151,9 +161,7 @@ export class Router {
   resolveRoute(src: number, dst: number, proto: number, sport: number, dport: number): { route: Route; hop: NextHop } | undefined {
     const route = this.table.lookup(dst);
     if (route === undefined) return undefined;
-    const hops = route.nextHops;
-    const hop = hops.length === 1 ? hops[0]! : hops[selectHop(flowHash(this.seed, src, dst, proto, sport, dport), hops.length)]!;
-    return { route, hop };
+    return { route, hop: this.hopFor(src, dst, proto, sport, dport)! };
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -166,7 +174,8 @@ export class Router {
     if (!multicast && readMac(f, 0) !== itf.cfg.mac) return itf.port.drop('not-for-us');
     const type = (f[12]! << 8) | f[13]!;
     if (type === 0x0806) return this.receiveArp(itf, f);
-    if (type !== 0x0800) return itf.port.drop(type === 0x86dd ? 'ipv6-ignored' : 'unknown-ethertype');
+    if (type === 0x86dd) return this.v6 !== undefined ? this.v6.receive(ifi, f) : itf.port.drop('ipv6-ignored');
+    if (type !== 0x0800) return itf.port.drop('unknown-ethertype');
     if (multicast) return itf.port.drop('broadcast');
     this.receiveIpv4(itf, f);
   }
@@ -196,47 +205,49 @@ export class Router {
     if (fold(sumBytes(f, o, o + ihl)) !== 0xffff) return itf.port.drop('bad-ipv4-checksum');
     const total = (f[o + 2]! << 8) | f[o + 3]!;
     if (total < ihl || o + total > f.length) return itf.port.drop('bad-ipv4-length');
-    const ip = f.subarray(o, o + total);
-    this.sim.packetOrigins?.relate(ip, f);
-    const dst = readU32(ip, 16);
-    if (this.addrs.has(dst)) return this.deliverLocal(itf, ip, ihl);
+    // The header fields are read from `f` at offset 14; the datagram view (`datagram`) is made
+    // only where a slow path needs it: the forwarding fast path makes no view.
+    const dst = readU32(f, o + 16);
+    if (this.addrs.has(dst)) return this.deliverLocal(itf, this.datagram(f, total), ihl);
     // Limited broadcast, or the directed broadcast of the ingress subnet (host bits all ones).
     const p = itf.cfg.prefixLength;
     if (dst === 0xffffffff || (p < 31 && ipv4InSubnet(dst, itf.cfg.ipv4, p) && ((dst | ipv4Mask(p)) >>> 0) === 0xffffffff)) return itf.port.drop('broadcast');
     // ip_forward: TTL first (so a loop ends), then the route.
-    if (ip[8]! <= 1) {
+    if (f[o + 8]! <= 1) {
       itf.port.drop('ttl-exceeded');
-      this.events?.({ type: 'ttl-exceeded', time_ns: this.sim.now, router: this.name, port: itf.port.path, src: formatIpv4(readU32(ip, 12)), dst: formatIpv4(dst) });
-      return this.icmpError(itf.index, ip, IcmpErrorType.TimeExceeded, 0);
+      this.events?.({ type: 'ttl-exceeded', time_ns: this.sim.now, router: this.name, port: itf.port.path, src: formatIpv4(readU32(f, o + 12)), dst: formatIpv4(dst) });
+      return this.icmpError(itf.index, this.datagram(f, total), IcmpErrorType.TimeExceeded, 0);
     }
-    const proto = ip[9]!;
-    const fragWord = (ip[6]! << 8) | ip[7]!;
+    const proto = f[o + 9]!;
+    const fragWord = (f[o + 6]! << 8) | f[o + 7]!;
     const l4Ports = (proto === 6 || proto === 17) && (fragWord & 0x3fff) === 0 && total >= ihl + 4;
-    const r = this.resolveRoute(readU32(ip, 12), dst, proto, l4Ports ? (ip[ihl]! << 8) | ip[ihl + 1]! : 0, l4Ports ? (ip[ihl + 2]! << 8) | ip[ihl + 3]! : 0);
-    if (r === undefined) {
+    const l4 = o + ihl;
+    const hop = this.hopFor(readU32(f, o + 12), dst, proto, l4Ports ? (f[l4]! << 8) | f[l4 + 1]! : 0, l4Ports ? (f[l4 + 2]! << 8) | f[l4 + 3]! : 0);
+    if (hop === undefined) {
       itf.port.drop('no-route');
-      return this.icmpError(itf.index, ip, IcmpErrorType.DestUnreachable, UnreachCode.Net);
+      return this.icmpError(itf.index, this.datagram(f, total), IcmpErrorType.DestUnreachable, UnreachCode.Net);
     }
-    const out = this.interfaces[r.hop.iface]!;
+    const out = this.interfaces[hop.iface]!;
     const df = (fragWord & 0x4000) !== 0;
     if (total > out.cfg.mtu && df) {
       itf.port.drop('frag-needed');
-      return this.icmpError(itf.index, ip, IcmpErrorType.DestUnreachable, UnreachCode.FragNeeded, out.cfg.mtu);
+      return this.icmpError(itf.index, this.datagram(f, total), IcmpErrorType.DestUnreachable, UnreachCode.FragNeeded, out.cfg.mtu);
     }
     itf.counters.forwarded_in++;
-    const nextHop = r.hop.via !== 0 ? r.hop.via : dst;
+    const nextHop = hop.via !== 0 ? hop.via : dst;
     if (total <= out.cfg.mtu) {
       const mac = out.neighbors.usableMac(nextHop);
       if (mac !== undefined) {
         // Fast path (next hop resolved, no fragmentation): the outgoing frame is built in one
         // allocation and the TTL decremented in it; the same bytes as copy + frameFor.
-        const frame = this.frameFor(out, mac, ip);
-        decrementTtl(frame.subarray(14));
+        const frame = this.forwardFrame(out, mac, f, total);
+        decrementTtl(frame, o);
         out.counters.forwarded_out++;
         out.port.send(frame, { hops: 0 });
         return;
       }
     }
+    const ip = this.datagram(f, total);
     const copy = ip.slice();
     this.sim.packetOrigins?.relate(copy, ip);
     decrementTtl(copy);
@@ -247,9 +258,43 @@ export class Router {
     } else this.output(out, nextHop, copy, itf.index);
   }
 
+  /** The IPv4 datagram of frame `f` (a view from offset 14, `total` bytes): the same packet. */
+  private datagram(f: Frame, total: number): Uint8Array {
+    const ip = f.subarray(14, 14 + total);
+    this.sim.packetOrigins?.relate(ip, f);
+    return ip;
+  }
+
+  /** The route's next hop for a flow: ECMP picks one by the seeded five-tuple hash. */
+  private hopFor(src: number, dst: number, proto: number, sport: number, dport: number): NextHop | undefined {
+    const route = this.table.lookup(dst);
+    if (route === undefined) return undefined;
+    const hops = route.nextHops;
+    return hops.length === 1 ? hops[0]! : hops[selectHop(flowHash(this.seed, src, dst, proto, sport, dport), hops.length)]!;
+  }
+
+  /**
+   * `frameFor` for the datagram at offset 14 of the received frame `f` (`total` bytes): when `f`
+   * holds exactly the datagram (no Ethernet padding) it is copied whole and its Ethernet header
+   * overwritten, with no view of the datagram; padding is never copied (the output pads with zeros).
+   */
+  private forwardFrame(out: RouterInterface, mac: number, f: Frame, total: number): Uint8Array {
+    const frame = allocFrame(Math.max(60, 14 + total));
+    if (f.length === 14 + total) frame.set(f);
+    else frame.set(f.subarray(14, 14 + total), 14);
+    writeMac(frame, 0, mac);
+    writeMac(frame, 6, out.cfg.mac);
+    frame[12] = 0x08;
+    frame[13] = 0x00;
+    // the same packet on the next hop: it keeps its pcapng packet id
+    this.sim.packetOrigins?.relate(frame, f);
+    return frame;
+  }
+
   /** The Ethernet frame carrying `ip` from `out` to `mac` (padded to the 60-byte minimum). */
   private frameFor(out: RouterInterface, mac: number, ip: Uint8Array): Uint8Array {
-    const frame = new Uint8Array(Math.max(60, 14 + ip.length));
+    // a slab view (wire/frame-alloc.ts: fresh zeroed memory, no backing store per frame)
+    const frame = allocFrame(Math.max(60, 14 + ip.length));
     writeMac(frame, 0, mac);
     writeMac(frame, 6, out.cfg.mac);
     frame[12] = 0x08;
@@ -363,14 +408,14 @@ export class Router {
   }
 }
 
-/** `ip_decrease_ttl`: TTL - 1 and the RFC 1624 incremental header checksum update. */
-export function decrementTtl(ip: Uint8Array): void {
-  ip[8] = ip[8]! - 1;
+/** `ip_decrease_ttl`: TTL - 1 and the RFC 1624 incremental header checksum update (header at `o`). */
+export function decrementTtl(ip: Uint8Array, o = 0): void {
+  ip[o + 8] = ip[o + 8]! - 1;
   // Linux: check += htons(0x0100); check + (check >= 0xFFFF), truncated to 16 bits.
-  let sum = ((ip[10]! << 8) | ip[11]!) + 0x0100;
+  let sum = ((ip[o + 10]! << 8) | ip[o + 11]!) + 0x0100;
   sum = (sum + (sum >= 0xffff ? 1 : 0)) & 0xffff;
-  ip[10] = (sum >>> 8) & 0xff;
-  ip[11] = sum & 0xff;
+  ip[o + 10] = (sum >>> 8) & 0xff;
+  ip[o + 11] = sum & 0xff;
 }
 
 function readMac(f: Uint8Array, o: number): number {

@@ -137,6 +137,15 @@ export abstract class ConnectionBase {
   protected rackRtt = 0;
   /** Segments newly SACKed by the ACK being processed. */
   protected newlySacked = 0;
+  /**
+   * The valid SACK blocks of the last ACK that carried any, as [start, end) stream offsets (Linux
+   * recv_sack_cache): every scoreboard segment lying wholly inside one of them is SACKed, so the
+   * next ACK's walk skips those ranges (a block that grows by one segment per ACK costs O(1), not
+   * O(block)). Cleared when segments change shape (fragment, partial ACK of an unSACKed head,
+   * path MTU split), since a reshaped segment may newly lie inside a cached block.
+   */
+  protected readonly sackCache: number[] = [0, 0, 0, 0, 0, 0, 0, 0];
+  protected sackCacheN = 0;
   protected readonly cc: CongestionControl;
   protected readonly ccs: CcState;
   protected srtt = 0;

@@ -10,7 +10,8 @@
  *   to half the buffer (Linux `tcp_grow_window` and `tcp_adv_win_scale = 1`, without the
  *   truesize accounting); the right edge never moves left (RFC 9293 §3.8.6.2.2).
  * - In-order data is handed to `onData` as a view of the received frame (no copy); data queued
- *   out of order is copied, since the frame is not ours to keep.
+ *   out of order is kept as a view too (a frame is never edited once sent), so a hole costs no
+ *   copy of what arrives above it.
  */
 import { ACK } from './connection-base.js';
 import { ConnectionRecovery } from './recovery.js';
@@ -62,7 +63,9 @@ export abstract class ConnectionReceive extends ConnectionRecovery {
           this.quickAcks = Math.max(this.quickAcks, 1);
         }
       } else if (seqOff > this.rcvNxt) {
-        if (this.reasm.bytes + this.rcvQueued + len <= this.cfg.rcvBuf) this.reasm.insert(seqOff, buf.slice(dataOff, dataOff + len));
+        // A view, as for in-order data: frames are never edited once sent (an edit is a copy,
+        // vswitch/rewrite.ts), so holding the frame costs no copy and no allocation of its bytes.
+        if (this.reasm.bytes + this.rcvQueued + len <= this.cfg.rcvBuf) this.reasm.insert(seqOff, new Uint8Array(buf.buffer, buf.byteOffset + dataOff, len));
         this.ackNow();
         if (fin) this.pendingFinOff = finOffset;
         return;

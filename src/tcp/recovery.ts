@@ -18,6 +18,10 @@ import type { AckSample } from './hystart.js';
 
 /** The sample handed to the congestion control per ACK (read during the call, never kept). */
 const ackSample: AckSample = { rttNs: 0, sndUna: 0, sndNxt: 0, srttNs: 0, mss: 0 };
+/** Tests turn the SACK cache off to check that it changes nothing (cache on == cache off). */
+export const sackCacheSwitch = { on: true };
+/** The valid SACK blocks of the ACK being processed (copied into `sackCache` at the end). */
+const sackSeen: number[] = [0, 0, 0, 0, 0, 0, 0, 0];
 
 export abstract class ConnectionRecovery extends ConnectionSend {
   /** Returns false when the segment must be dropped. */
@@ -60,7 +64,10 @@ export abstract class ConnectionRecovery extends ConnectionSend {
       while (this.segHead < this.segs.length) {
         const s = this.segs[this.segHead]!;
         if (s.end > ackOff) {
-          if (s.start < ackOff) s.start = ackOff; // partial ACK of a segment
+          if (s.start < ackOff) {
+            s.start = ackOff; // partial ACK of a segment
+            if (!s.sacked) this.sackCacheN = 0; // it may now lie inside a cached SACK block
+          }
           break;
         }
         if (!s.everRetrans && firstSent < 0) firstSent = s.sentAt;
@@ -153,30 +160,77 @@ export abstract class ConnectionRecovery extends ConnectionSend {
   }
 
   protected processSack(o: ParsedOptions): void {
+    const cache = this.sackCache;
+    const cacheN = sackCacheSwitch.on ? this.sackCacheN : 0;
+    let n = 0;
     for (let k = 0; k < o.sackCount; k++) {
       const l = this.sndOff(o.sack[2 * k]!);
       const r = this.sndOff(o.sack[2 * k + 1]!);
       if (r <= l || r > this.sndMax || r <= this.sndUna) continue; // D-SACK or bogus
-      // Segments starting below l cannot lie inside the block: start at the first one that can.
-      for (let i = this.segIndexFrom(l); i < this.segs.length; i++) {
-        const s = this.segs[i]!;
-        if (s.start >= r) break;
-        if (s.sacked || s.start < l || s.end > r) continue;
-        s.sacked = true;
-        this.sackedOut++;
-        this.newlySacked++;
-        this.rackUpdate(s);
-        if (s.lost) {
-          s.lost = false;
-          this.lostOut--;
+      // The part of [l, r) a cached block already covers (the largest overlap; empty at r if none).
+      let cl = r;
+      let cr = r;
+      for (let j = 0; j < cacheN; j++) {
+        const a = Math.max(cache[2 * j]!, l);
+        const b = Math.min(cache[2 * j + 1]!, r);
+        if (b - a > cr - cl) {
+          cl = a;
+          cr = b;
         }
-        if (s.retrans) {
-          s.retrans = false;
-          this.retransOut--;
-        }
-        if (s.end > this.highSacked) this.highSacked = s.end;
       }
+      sackSeen[2 * n] = l;
+      sackSeen[2 * n + 1] = r;
+      n++;
+      this.sackRange(l, r, cl, cr);
     }
+    for (let j = 0; j < 2 * n; j++) cache[j] = sackSeen[j]!;
+    this.sackCacheN = n;
+  }
+
+  /**
+   * Tags the segments lying wholly inside [l, r), in order, skipping those wholly inside
+   * [cl, cr) ⊆ [l, r) (already SACKed: `sackCache`). Linux tcp_sacktag_walk / tcp_sacktag_skip.
+   */
+  private sackRange(l: number, r: number, cl: number, cr: number): void {
+    const segs = this.segs;
+    // Segments starting below l cannot lie inside the block: start at the first one that can.
+    let i = this.segIndexFrom(l);
+    for (; i < segs.length; i++) {
+      const s = segs[i]!;
+      if (s.start >= r) return;
+      if (s.start >= cl) break;
+      this.sackTag(s, l, r);
+    }
+    if (i >= segs.length) return;
+    // Resume after the covered range: at the first segment starting at or after cr, or at the one
+    // that straddles cr when it starts inside [cl, cr) (one starting below cl was tagged above).
+    i = this.segIndexFrom(cr);
+    if (i > this.segHead) {
+      const p = segs[i - 1]!;
+      if (p.start >= cl && p.end > cr) i--;
+    }
+    for (; i < segs.length; i++) {
+      const s = segs[i]!;
+      if (s.start >= r) return;
+      this.sackTag(s, l, r);
+    }
+  }
+
+  private sackTag(s: Seg, l: number, r: number): void {
+    if (s.sacked || s.start < l || s.end > r) return;
+    s.sacked = true;
+    this.sackedOut++;
+    this.newlySacked++;
+    this.rackUpdate(s);
+    if (s.lost) {
+      s.lost = false;
+      this.lostOut--;
+    }
+    if (s.retrans) {
+      s.retrans = false;
+      this.retransOut--;
+    }
+    if (s.end > this.highSacked) this.highSacked = s.end;
   }
 
   /** Marks segments lost (RFC 6675 IsLost: three SACKed segments above) and enters recovery. */
@@ -400,6 +454,7 @@ export abstract class ConnectionRecovery extends ConnectionSend {
       }
     }
     if (marked === 0) return true;
+    this.sackCacheN = 0;
     this.segs.length = 0;
     for (const s of out) this.segs.push(s);
     this.segHead = 0;

@@ -206,6 +206,7 @@ export abstract class ConnectionSend extends ConnectionTimers {
   protected fragment(s: Seg, at: number): void {
     const tail: Seg = { start: at, end: s.end, sentAt: s.sentAt, retrans: false, sacked: false, lost: s.lost, everRetrans: s.everRetrans };
     s.end = at;
+    this.sackCacheN = 0; // the tail may lie inside a cached SACK block
     this.segs.splice(this.segIndexFrom(s.start) + 1, 0, tail);
     this.packetsOut++;
     if (tail.lost) this.lostOut++;

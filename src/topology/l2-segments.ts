@@ -57,12 +57,12 @@ export function l2Segments(hosts: HostModel[], switches: BridgeModel[], links: L
   }
   for (const h of hosts) {
     for (const n of h.nics) if (n.doc.bridge !== undefined) uf.union(n.uplinkPath, `${h.name}.${n.doc.bridge}`);
-    const local = h.underlay?.ipv4.address;
+    const local = h.underlay?.ipv4?.address;
     if (local === undefined) continue;
     for (const b of h.bridges) {
       for (const p of b.ports) {
         const t = p.tunnel;
-        if (!t || t.remoteIp === 'flow' || t.vni === 'flow') continue;
+        if (!t || t.remoteIp === 'flow' || t.remoteIp === 'ipv6' || t.vni === 'flow') continue; // IPv6 tunnels: trace-free, not followed
         const lo = Math.min(local, t.remoteIp);
         const hi = Math.max(local, t.remoteIp);
         // Both ends of one tunnel name the same key; the bridge joins it through its port.

@@ -9,6 +9,7 @@
 import type { OpenflowBridgeModel } from './openflow.js';
 import type { SourceLocation } from '../errors.js';
 import type { YamlPath, YamlSource } from '../util/yaml-source.js';
+import type { Ipv6Words } from '../wire/ip.js';
 import type {
   DiskDoc,
   IperfDoc,
@@ -51,8 +52,10 @@ export interface BridgePortModel {
 
 export interface TunnelModel {
   type: 'vxlan' | 'geneve';
-  /** 'flow' = the packet's tun_dst (OVS options:remote_ip=flow). */
-  remoteIp: number | 'flow';
+  /** 'flow' = the packet's tun_dst (OVS options:remote_ip=flow); 'ipv6' = `remoteIp6` (an IPv6 underlay). */
+  remoteIp: number | 'flow' | 'ipv6';
+  /** The IPv6 remote VTEP, when `remoteIp` is 'ipv6'. */
+  remoteIp6?: Ipv6Words;
   /** 'flow' = the packet's tun_id (OVS options:key=flow). */
   vni: number | 'flow';
   dstPort: number;
@@ -63,10 +66,21 @@ export interface UnderlayModel {
   /** `hv1.underlay`. */
   path: string;
   mac: number;
-  ipv4: Ipv4Assignment;
+  /** Absent on an IPv6-only underlay. */
+  ipv4?: Ipv4Assignment;
   gateway?: number;
+  /** IPv6 underlay address (tunnel ports with an IPv6 remote_ip send from it). */
+  ipv6?: Ipv6Assignment;
+  gateway6?: Ipv6Words;
   mtu: number;
   yaml: YamlPath;
+}
+
+export interface Ipv6Assignment {
+  address: Ipv6Words;
+  prefixLength: number;
+  /** As written (`2001:db8:1::11/64`). */
+  text: string;
 }
 
 /** A host bridge or a physical switch (both are learning bridges). */
@@ -342,7 +356,16 @@ export interface RouterInterfaceModel {
   path: string;
   mac: number;
   ipv4: Ipv4Assignment;
+  ipv6?: Ipv6Assignment;
   mtu: number;
+  yaml: YamlPath;
+}
+
+/** An IPv6 static route (`to: 2001:db8:2::/48` or `default` with IPv6 next hops). */
+export interface Route6Model {
+  network: Ipv6Words;
+  prefixLength: number;
+  via: Ipv6Words[];
   yaml: YamlPath;
 }
 
@@ -358,6 +381,8 @@ export interface RouterModel {
   name: string;
   interfaces: RouterInterfaceModel[];
   routes: RouteModel[];
+  /** IPv6 static routes (absent = none). */
+  routes6?: Route6Model[];
   yaml: YamlPath;
 }
 

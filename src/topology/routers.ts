@@ -4,8 +4,9 @@
  * refuses them too: `ip route add … via X` → "Nexthop has invalid gateway").
  */
 import type { YamlPath } from '../util/yaml-source.js';
-import { DEFAULTS, type PortKind, type RouteModel, type RouterInterfaceModel, type RouterModel } from './model.js';
+import { DEFAULTS, type PortKind, type Route6Model, type RouteModel, type RouterInterfaceModel, type RouterModel } from './model.js';
 import type { TopologyDoc } from './schema.js';
+import { isRoute6, resolveRoute6, resolveRouterInterface6 } from './routers6.js';
 
 export interface RouterResolver {
   err(code: string, path: YamlPath, message: string, o?: { key?: boolean; hint?: string }): void;
@@ -43,11 +44,19 @@ export function resolveRouters(r: RouterResolver, doc: TopologyDoc): RouterModel
       r.declarePort(path, 'router-port', true, iy);
       const [addr, len] = idoc.ipv4.split('/');
       const mac = idoc.mac !== undefined ? parseInt(idoc.mac.replace(/:/g, ''), 16) : ROUTER_MAC_BASE + ri * 256 + ii;
-      interfaces.push({ name: ifName, path, mac, ipv4: { address: ipv4Num(addr!), prefixLength: Number(len), text: idoc.ipv4 }, mtu: idoc.mtu ?? DEFAULTS.mtu, yaml: iy });
+      const itf: RouterInterfaceModel = { name: ifName, path, mac, ipv4: { address: ipv4Num(addr!), prefixLength: Number(len), text: idoc.ipv4 }, mtu: idoc.mtu ?? DEFAULTS.mtu, yaml: iy };
+      resolveRouterInterface6(r, itf, idoc.ipv6, [...iy, 'ipv6']);
+      interfaces.push(itf);
     }
     const routes: RouteModel[] = [];
+    const routes6: Route6Model[] = [];
     (rdoc.routes ?? []).forEach((rt, i) => {
       const y = [...ry, 'routes', i];
+      if (isRoute6(rt)) {
+        const r6 = resolveRoute6(r, name, interfaces, rt, y);
+        if (r6) routes6.push(r6);
+        return;
+      }
       let network = 0;
       let prefixLength = 0;
       if (rt.to !== 'default') {
@@ -69,7 +78,7 @@ export function resolveRouters(r: RouterResolver, doc: TopologyDoc): RouterModel
       });
       routes.push({ network, prefixLength, via, yaml: y });
     });
-    out.push({ name, interfaces, routes, yaml: ry });
+    out.push({ name, interfaces, routes, ...(routes6.length > 0 ? { routes6 } : {}), yaml: ry });
   }
   return out;
 }

@@ -37,6 +37,10 @@ export const zIpv4 = () =>
 export const zIpv4Cidr = () =>
   z.string().regex(IPV4_CIDR_RE, { error: (iss) => `${showValue(iss.input)} is not an IPv4 address with a prefix length (e.g. 10.0.0.1/24)` });
 
+/** An IPv6 address as text (RFC 4291 §2.2); the resolver parses it strictly and locates errors. */
+export const zIpv6 = () =>
+  z.string().regex(/^[0-9a-fA-F:.]*:[0-9a-fA-F:.]*$/, { error: (iss) => `${showValue(iss.input)} is not an IPv6 address (e.g. 2001:db8::1)` });
+
 export const zIpv6Cidr = () =>
   z.string().regex(IPV6_CIDR_RE, { error: (iss) => `${showValue(iss.input)} is not an IPv6 address with a prefix length (e.g. fd00::1/64)` });
 
@@ -74,17 +78,13 @@ const tunnelConfig = {
   type: z.enum(['vxlan', 'geneve']).optional().describe('OVS Interface type: absent = a normal port; vxlan or geneve = a tunnel port'),
   remote_ip: z
     .string()
-    .regex(new RegExp(`^(?:flow|${IPV4})$`), {
-      // An IPv6 remote over the IPv4 underlay would mix address families in one tunnel (OVS refuses
-      // a remote_ip/local_ip pair of different families too, lib/netdev-vport.c set_tunnel_config:
-      // "'remote_ip' and 'local_ip' has to be of the same address family").
-      error: (iss) =>
-        typeof iss.input === 'string' && iss.input.includes(':')
-          ? `${showValue(iss.input)} is an IPv6 address, but host underlays are IPv4 (underlay: { ipv4: … }): a tunnel's remote_ip and local address must be one address family, and IPv6 underlays are not supported yet`
-          : `${showValue(iss.input)} is not an IPv4 address (e.g. 192.0.2.2) or "flow"`,
+    // IPv6 text is parsed strictly by the resolver (topology/tunnels.ts), which also checks that the
+    // host's underlay has an address of the same family (OVS lib/netdev-vport.c set_tunnel_config).
+    .regex(new RegExp(`^(?:flow|${IPV4}|[0-9a-fA-F:.]*:[0-9a-fA-F:.]*)$`), {
+      error: (iss) => `${showValue(iss.input)} is not an IPv4 address (e.g. 192.0.2.2), an IPv6 address (2001:db8::2) or "flow"`,
     })
     .optional()
-    .describe('tunnel: the remote VTEP (its host underlay address), or "flow" to take it from the packet\'s tun_dst (set_field:…->tun_dst)'),
+    .describe('tunnel: the remote VTEP (its host underlay address, IPv4 or IPv6), or "flow" to take it from the packet\'s tun_dst (set_field:…->tun_dst)'),
   key: z
     .union([z.literal('flow'), zVni])
     .optional()
@@ -101,8 +101,10 @@ export const portSchema = z.strictObject({
 
 /** The host's underlay address for tunnel ports (issue 14): port `host.underlay`. */
 export const underlaySchema = z.strictObject({
-  ipv4: zIpv4Cidr(),
+  ipv4: zIpv4Cidr().optional().describe('IPv4 address/prefix (an underlay needs ipv4, ipv6 or both)'),
   gateway: zIpv4().optional(),
+  ipv6: zIpv6Cidr().optional().describe('IPv6 address/prefix: tunnel ports with an IPv6 remote_ip send from it'),
+  gateway6: zIpv6().optional().describe('IPv6 default gateway (a router interface address on the ipv6 prefix)'),
   mtu: zCount(68, 65535).optional().describe('IP MTU, default 1500'),
   mac: zMac().optional(),
 });
@@ -381,13 +383,14 @@ const tracerouteSchema = z.strictObject({
 /** An L3 router interface (issue 14): one port `router.if`. */
 export const routerInterfaceSchema = z.strictObject({
   ipv4: zIpv4Cidr(),
+  ipv6: zIpv6Cidr().optional().describe('IPv6 address/prefix: the router forwards IPv6 (ND, ICMPv6 errors) on interfaces that have one'),
   mac: zMac().optional().describe('default: 02:fe:… assigned in file order'),
   mtu: zCount(68, 65535).optional().describe('IP MTU, default 1500'),
 });
 
 export const routeSchema = z.strictObject({
-  to: z.string().describe('destination prefix (10.1.0.0/16) or "default"'),
-  via: z.union([zIpv4(), z.array(zIpv4()).min(1)]).describe('next hop, or a list of equal-cost next hops (ECMP)'),
+  to: z.string().describe('destination prefix (10.1.0.0/16, 2001:db8:2::/48) or "default" (IPv4 or IPv6 by the next hops)'),
+  via: z.union([zIpv4(), zIpv6(), z.array(z.union([zIpv4(), zIpv6()])).min(1)]).describe('next hop, or a list of equal-cost next hops (ECMP); IPv6 next hops make an IPv6 route'),
 });
 
 export const routerSchema = z.strictObject({

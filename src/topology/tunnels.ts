@@ -7,6 +7,7 @@ import { formatLocation } from '../errors.js';
 import { DEFAULTS, type HostModel, type InterfaceModel, type TopologyModel, type TunnelModel, type UnderlayModel } from './model.js';
 import type { HostDoc, PortDoc } from './schema.js';
 import { ipv4Num, type RouterResolver } from './routers.js';
+import { checkTunnelFamily, overlayWarnings6, resolveTunnel6, resolveUnderlay6 } from './tunnels6.js';
 
 /** Underlay MACs not written in the file: 02:fd:00:00:HH:HH, file order. */
 const UNDERLAY_MAC_BASE = 0x02fd_0000_0000;
@@ -22,6 +23,7 @@ export function resolveTunnelPort(r: RouterResolver, d: PortDoc, y: YamlPath): T
     r.err('TUNNEL_CONFIG', [...y, 'type'], `a ${d.type} port needs "remote_ip" (the remote VTEP's underlay address, or "flow")`);
     return undefined;
   }
+  if (d.remote_ip.includes(':')) return resolveTunnel6(r, d, y);
   return {
     type: d.type,
     remoteIp: d.remote_ip === 'flow' ? 'flow' : ipv4Num(d.remote_ip),
@@ -37,15 +39,18 @@ export function resolveUnderlay(r: RouterResolver, host: string, index: number, 
   const y = [...hy, 'underlay'];
   const path = `${host}.underlay`;
   r.declarePort(path, 'host-underlay', true, y);
-  const [a, l] = d.ipv4.split('/');
   const u: UnderlayModel = {
     path,
     mac: d.mac !== undefined ? parseInt(d.mac.replace(/:/g, ''), 16) : UNDERLAY_MAC_BASE + (index & 0xffff),
-    ipv4: { address: ipv4Num(a!), prefixLength: Number(l), text: d.ipv4 },
     mtu: d.mtu ?? DEFAULTS.mtu,
     yaml: y,
   };
+  if (d.ipv4 !== undefined) {
+    const [a, l] = d.ipv4.split('/');
+    u.ipv4 = { address: ipv4Num(a!), prefixLength: Number(l), text: d.ipv4 };
+  }
   if (d.gateway !== undefined) u.gateway = ipv4Num(d.gateway);
+  resolveUnderlay6(r, u, d, y);
   return u;
 }
 
@@ -55,7 +60,7 @@ export function checkTunnelHost(r: RouterResolver, h: HostModel): void {
     for (const p of b.ports) {
       if (p.tunnel && !h.underlay) {
         r.err('TUNNEL_NO_UNDERLAY', [...p.yaml, 'type'], `tunnel port ${p.path} needs an underlay address on host ${h.name}: add "underlay: { ipv4: …, gateway: … }" to the host`);
-      }
+      } else if (p.tunnel && h.underlay) checkTunnelFamily(r, h.name, h.underlay, p.path, p.tunnel, p.yaml);
     }
   }
 }
@@ -72,10 +77,11 @@ export function overlayWarnings(model: TopologyModel): string[] {
   const out: string[] = [];
   const at = (y: YamlPath): string => formatLocation(model.source.locate(y));
   const underlays = new Map<number, string>();
-  for (const h of model.hosts) if (h.underlay) underlays.set(h.underlay.ipv4.address, h.underlay.path);
+  for (const h of model.hosts) if (h.underlay?.ipv4) underlays.set(h.underlay.ipv4.address, h.underlay.path);
   for (const h of model.hosts) {
     const u = h.underlay;
-    if (!u) continue;
+    if (!u?.ipv4) continue;
+    const u4 = u.ipv4;
     for (const b of h.bridges) {
       const tunnels = b.ports.filter((p) => p.tunnel);
       if (tunnels.length === 0) continue;
@@ -83,19 +89,20 @@ export function overlayWarnings(model: TopologyModel): string[] {
       const widest = ifs.reduce<InterfaceModel | undefined>((w, i) => (w === undefined || i.mtu > w.mtu ? i : w), undefined);
       for (const p of tunnels) {
         const t = p.tunnel!;
+        if (t.remoteIp === 'ipv6') continue; // overlayWarnings6
         if (widest && widest.mtu + VXLAN_OVERHEAD > u.mtu) {
           out.push(`${at([...p.yaml, 'type'])}: warning: ${p.path}: inner MTU ${widest.mtu} (${widest.path}) + ${VXLAN_OVERHEAD} bytes of ${t.type === 'geneve' ? 'Geneve' : 'VXLAN'} overhead = ${widest.mtu + VXLAN_OVERHEAD} > underlay MTU ${u.mtu} (${u.path}); full-size packets will be dropped (mtu). Lower the guest MTU to ${u.mtu - VXLAN_OVERHEAD} or raise the underlay MTU to ${widest.mtu + VXLAN_OVERHEAD}`);
         }
         if (t.remoteIp === 'flow') continue; // the flows choose the remote at run time
         const remote = `${t.remoteIp >>> 24}.${(t.remoteIp >>> 16) & 0xff}.${(t.remoteIp >>> 8) & 0xff}.${t.remoteIp & 0xff}`;
-        const onLink = ((t.remoteIp ^ u.ipv4.address) & (u.ipv4.prefixLength === 0 ? 0 : (0xffffffff << (32 - u.ipv4.prefixLength)) >>> 0)) === 0;
+        const onLink = ((t.remoteIp ^ u4.address) & (u4.prefixLength === 0 ? 0 : (0xffffffff << (32 - u4.prefixLength)) >>> 0)) === 0;
         if (!onLink && u.gateway === undefined) {
-          out.push(`${at([...p.yaml, 'remote_ip'])}: warning: ${p.path}: remote_ip ${remote} is off ${u.path}'s subnet ${u.ipv4.text} and the host has no underlay gateway; frames will be dropped (no-route)`);
+          out.push(`${at([...p.yaml, 'remote_ip'])}: warning: ${p.path}: remote_ip ${remote} is off ${u.path}'s subnet ${u4.text} and the host has no underlay gateway; frames will be dropped (no-route)`);
         } else if (!underlays.has(t.remoteIp)) {
           out.push(`${at([...p.yaml, 'remote_ip'])}: warning: ${p.path}: remote_ip ${remote} is no host's underlay address; nothing will decapsulate these frames`);
         }
       }
     }
   }
-  return out;
+  return [...out, ...overlayWarnings6(model)];
 }

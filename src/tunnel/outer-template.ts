@@ -7,13 +7,15 @@
  * protocol type), and the one's-complement sum of the constant IPv4 header words. Per frame:
  * one allocation, one template copy, the variable fields (destination MAC and address, total
  * length, identification, source port, UDP length, VNI), and the header checksum from the
- * precomputed sum plus the variable words.
+ * precomputed sum plus the variable words. The frame is carved from the shared slab of
+ * `wire/frame-alloc.ts` (a view, no backing store of its own).
  *
  * Invariant: the bytes equal `encapVxlan` / `encapGeneve` (no options) for the same inputs (the
  * one's-complement sum does not depend on how the words are grouped; test/tunnel/outer-template
  * checks it property-wise). Geneve frames with options go through `encapGeneve`.
  */
 import { finish } from '../wire/checksum.js';
+import { allocFrame } from '../wire/frame-alloc.js';
 import { writeMac, writeU32 } from '../wire/ipv4-frame.js';
 import { GENEVE_PROTO_ETHERNET } from '../wire/geneve.js';
 import { VXLAN_FLAG_I, writeUdpChecksum, type OuterHeaders } from '../wire/vxlan.js';
@@ -51,7 +53,9 @@ export class OuterTemplate {
   build(dstMac: number, dstIp: number, ident: number, srcPort: number, vni: number, inner: Uint8Array): Uint8Array {
     const udpLen = 16 + inner.length;
     const total = 20 + udpLen;
-    const f = new Uint8Array(Math.max(60, 14 + total));
+    // A slab view (wire/frame-alloc.ts), not an ArrayBuffer of its own: the allocation was the
+    // largest single cost of encapsulation. Slab memory is fresh and zeroed, as new Uint8Array's.
+    const f = allocFrame(Math.max(60, 14 + total));
     f.set(this.hdr);
     writeMac(f, 0, dstMac);
     f[16] = total >>> 8;

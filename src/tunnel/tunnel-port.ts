@@ -34,7 +34,7 @@
  */
 import type { Frame, FrameMeta, FrameReceiver, Port, TunnelMeta } from '../port/port.js';
 import { flowHash } from '../router/routes.js';
-import { encapVxlan, parseVxlan, udpFlowSrcPort, VXLAN_OVERHEAD, type OuterHeaders } from '../wire/vxlan.js';
+import { encapVxlan, udpFlowSrcPort, vxlanInner, vxlanVni, VXLAN_OVERHEAD, type OuterHeaders } from '../wire/vxlan.js';
 import { encapGeneve, parseGeneve, GENEVE_CRITICAL, GENEVE_OPTIONS_MAX, type GeneveOption } from '../wire/geneve.js';
 import { readU32 } from '../wire/ipv4-frame.js';
 import { tunnelPmtudReply } from '../wire/tunnel-pmtud.js';
@@ -118,7 +118,8 @@ export class TunnelPort implements FrameReceiver {
       remote: o.remoteIp,
       vni: o.vni,
       vniOf: (ip) => {
-        const v = geneve ? parseGeneve(ip) : parseVxlan(ip);
+        if (!geneve) return vxlanVni(ip);
+        const v = parseGeneve(ip);
         return typeof v === 'string' ? v : v.vni;
       },
       rx: (ip) => this.decap(ip),
@@ -211,17 +212,23 @@ export class TunnelPort implements FrameReceiver {
       vni = g.vni;
       if (tlv !== undefined && g.options.length > 0) options = g.options.map((op) => ({ cls: op.cls, type: op.type, data: op.data.slice() }));
     } else {
-      const v = parseVxlan(ip);
+      // the checks of parseVxlan without its view object (the demultiplexer ran them too, but
+      // possibly with another tunnel type's parser on a shared UDP port)
+      const v = vxlanVni(ip);
       if (typeof v === 'string') return u.drop(v);
-      inner = v.inner;
-      vni = v.vni;
+      inner = vxlanInner(ip);
+      vni = v;
     }
     if (inner.length < 14) return u.drop(`bad-${this.type}`);
     this.counters.decapsulated++;
-    const tunnel: TunnelMeta = { idHi: 0, idLo: vni, src: readU32(ip, 12), dst: readU32(ip, 16), ...(options ? { options } : {}) };
-    const copy = inner.slice();
-    this.o.underlay.sim.packetOrigins?.relate(copy, ip);
-    this.o.port.receive(copy, { hops: 0, tunnel });
+    const src = readU32(ip, 12);
+    const dst = readU32(ip, 16);
+    const tunnel: TunnelMeta = options ? { idHi: 0, idLo: vni, src, dst, options } : { idHi: 0, idLo: vni, src, dst };
+    // The inner frame is passed on as a view into the received packet, not a copy: frames are
+    // never edited in place once sent (wire/frame-alloc.ts), so the view cannot change under
+    // the bridge or the guest, and it keeps the outer bytes alive only as long as it lives.
+    this.o.underlay.sim.packetOrigins?.relate(inner, ip);
+    this.o.port.receive(inner, { hops: 0, tunnel });
   }
 }
 
@@ -229,7 +236,7 @@ export class TunnelPort implements FrameReceiver {
 export const VxlanPort = TunnelPort;
 
 /** Hash of the inner flow: the IPv4 five-tuple when there is one, else the MAC addresses. */
-function innerHash(seed: number, f: Uint8Array): number {
+export function innerHash(seed: number, f: Uint8Array): number {
   if (f.length >= 34 && f[12] === 0x08 && f[13] === 0x00) {
     const ihl = (f[14]! & 0x0f) * 4;
     const proto = f[23]!;

@@ -18,6 +18,7 @@ import { formatIpv4, ipv4InSubnet } from '../wire/ip.js';
 import { readU32 } from '../wire/ipv4-frame.js';
 import { macToBytes } from '../wire/mac.js';
 import { DEFAULT_NEIGHBOR_OPTIONS, NeighborTable } from '../guest/neighbor.js';
+import type { Underlay6 } from './underlay6.js';
 
 export interface UnderlayOptions {
   host: string;
@@ -52,6 +53,8 @@ export class UnderlayEndpoint {
   private readonly gateway: number | undefined;
   private readonly listeners: TunnelRx[] = [];
   private ident = 1;
+  /** The IPv6 side (underlay6.ts), when the underlay has an IPv6 address. */
+  v6: Underlay6 | undefined;
 
   /** The simulation (tunnel ports relate the frames they encapsulate through its packetOrigins). */
   readonly sim: Simulation;
@@ -133,6 +136,7 @@ export class UnderlayEndpoint {
     const type = (f[12]! << 8) | f[13]!;
     if (type === 0x0806) return this.receiveArp(f);
     if ((f[0]! & 1) === 0 && readMac(f, 0) !== this.mac) return this.port.drop('not-for-us');
+    if (type === 0x86dd && this.v6 !== undefined) return this.v6.receive(f);
     if (type !== 0x0800) return this.port.drop('unknown-ethertype');
     if (f.length < 34) return this.port.drop('bad-ipv4-length');
     const ihl = (f[14]! & 0x0f) * 4;

@@ -57,6 +57,11 @@ export type Action =
   /** meter:N (the OpenFlow 1.3 meter instruction, first in the list): meters.ts rate-limits. */
   | { type: 'meter'; id: number }
   | { type: 'goto_table'; table: number }
+  /** OpenFlow 1.1+ instructions (action-set.ts): add to / empty the action set, write metadata. */
+  | { type: 'write_actions'; actions: Action[] }
+  | { type: 'clear_actions' }
+  /** write_metadata:VALUE[/MASK]: 64-bit metadata (W_METADATA, most significant word first). */
+  | { type: 'write_metadata'; value: bigint; mask: bigint }
   /** Clause `clause` (1-based) of conjunction `id` with `nClauses` clauses (conjunction.ts). */
   | ConjunctionAction;
 
@@ -123,7 +128,19 @@ export function formatAction(a: Action): string {
     case 'goto_table':
       // An OpenFlow 1.0 dump shows goto_table as resubmit (oracle README).
       return `resubmit(,${a.table})`;
+    case 'write_actions':
+      return `write_actions(${a.actions.map(formatAction).join(',')})`;
+    case 'clear_actions':
+      return 'clear_actions';
+    case 'write_metadata':
+      return formatWriteMetadata(a.value, a.mask);
   }
+}
+
+/** format_WRITE_METADATA (lib/ofp-actions.c): `%#"PRIx64`, so zero prints as `0`; the mask only when not all-ones. */
+export function formatWriteMetadata(value: bigint, mask: bigint): string {
+  const hex = (v: bigint): string => (v === 0n ? '0' : `0x${v.toString(16)}`);
+  return `write_metadata:${hex(value)}${mask === 0xffff_ffff_ffff_ffffn ? '' : `/${hex(mask)}`}`;
 }
 
 export function formatActions(actions: readonly Action[]): string {

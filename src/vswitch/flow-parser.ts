@@ -13,7 +13,8 @@
  */
 import type { SourceLocation } from '../errors.js';
 import type { Action } from './actions.js';
-import { formatActions } from './actions.js';
+import { formatAction, formatActions } from './actions.js';
+import { actionSetDisallowed } from './action-set.js';
 import {
   FIELD_BY_NAME,
   OFPP_NONE,
@@ -372,7 +373,6 @@ function parseActions(s: string, base: number, tableId: number, mValue: Int32Arr
   const items = ovsKeyValues(s, base);
   const out: Action[] = [];
   let drop = -1;
-  let gotoAt = -1;
   // Usable OpenFlow versions (ofpacts_check's usable_protocols): where an action first needed
   // OpenFlow 1.1+ (push_vlan) or only works in 1.0 (an "inconsistent match" OVS then allows in
   // OF1.0 only: mod_nw_src without ip, strip_vlan without a tag, dec_ttl without ip).
@@ -381,11 +381,26 @@ function parseActions(s: string, base: number, tableId: number, mValue: Int32Arr
   const version = opts.protocols ?? 10;
   // ofpacts_check tracks the VLAN tag a push_vlan adds (and a strip_vlan removes).
   const vlanMatch = { value: Int32Array.from(mValue), mask: Int32Array.from(mMask) };
+  // ofpacts_verify: the instructions in OpenFlow 1.1+ order (instructionOrder).
+  let inst = -1;
+  let writeMetadataAt = -1;
   for (const it of items) {
     const key = it.key.toLowerCase();
     const arg = it.value;
-    if (gotoAt >= 0 && key !== 'drop') {
-      throw ctx.err('FLOW_ACTION_ORDER', it.at, 'invalid instruction ordering: apply_actions must appear before goto_table, for OpenFlow 1.1+ compatibility');
+    if (key !== 'drop') {
+      const next = INSTRUCTION_RANK[key] ?? INST_APPLY;
+      if (next !== INST_APPLY && (opts.nestedIn !== undefined || opts.ctExec || opts.actionsOnly) && key !== 'meter') {
+        // ofpacts_parse for clone / write_actions / ct(exec) / a bucket allows apply_actions only.
+        throw ctx.err('FLOW_ACTION_ORDER', it.at, `${key} instruction not allowed here`);
+      }
+      if (inst >= 0 && (inst === INST_APPLY ? next < inst : next <= inst)) {
+        throw ctx.err(
+          'FLOW_ACTION_ORDER',
+          it.at,
+          next === inst ? `duplicate ${INSTRUCTION_NAME[inst]} instruction not allowed, for OpenFlow 1.1+ compatibility` : `invalid instruction ordering: ${INSTRUCTION_NAME[next]} must appear before ${INSTRUCTION_NAME[inst]}, for OpenFlow 1.1+ compatibility`,
+        );
+      }
+      inst = next;
     }
     const u16 = (what: string): number => {
       const v = strToU16(arg);
@@ -527,8 +542,54 @@ function parseActions(s: string, base: number, tableId: number, mValue: Int32Arr
         if (tableId !== 255 && t <= tableId) {
           throw ctx.err('FLOW_BAD_VALUE', it.valueAt, `actions are invalid with specified match (OFPBIC_BAD_TABLE_ID): goto_table:${t} must go to a later table than ${tableId}`);
         }
-        gotoAt = it.at;
+        if (version === 10 && writeMetadataAt >= 0) {
+          // Over OpenFlow 1.0 write_metadata travels as NXAST_WRITE_METADATA and goto_table as a
+          // resubmit after it: the switch decodes an action after an instruction and refuses it.
+          throw ctx.err('FLOW_ACTION_ORDER', it.at, 'OFPT_ERROR: NXBRC_UNENCODABLE_ERROR (OFPBAC_UNSUPPORTED_ORDER): over OpenFlow 1.0, goto_table cannot follow write_metadata', 'use -O OpenFlow13 (protocols: [OpenFlow13] on the bridge)');
+        }
         out.push({ type: 'goto_table', table: t });
+        continue;
+      }
+      case 'clear_actions':
+        // encode_CLEAR_ACTIONS: OpenFlow 1.0 has no such instruction; the flow is added without it.
+        if (version > 10) out.push({ type: 'clear_actions' });
+        continue;
+      case 'write_actions': {
+        // parse_WRITE_ACTIONS: the nested list parsed like apply actions (check_WRITE_ACTIONS checks
+        // it against the match but, as the set runs reordered, keeps its usable protocols apart).
+        const inner = parseActions(arg, it.valueAt, tableId, vlanMatch.value, vlanMatch.mask, ctx, {
+          ...opts,
+          nestedIn: 'write_actions',
+          onNeeds11: (at) => {
+            if (needs11 < 0) needs11 = at;
+          },
+        });
+        // encode_WRITE_ACTIONS writes nothing over OpenFlow 1.0 (the flow loses the instruction);
+        // an empty one is not sent either.
+        if (version === 10 || inner.length === 0) continue;
+        const bad = actionSetDisallowed(inner);
+        if (bad !== undefined) {
+          // ofpacts_decode_for_action_set: the switch refuses the flow (OFPBAC_BAD_TYPE).
+          throw ctx.err('FLOW_UNSUPPORTED_ACTION', it.valueAt, `disallowed action in action set: ${formatAction(bad)} (OFPBAC_BAD_TYPE)`, 'an action set holds only output, group, resubmit, ct, ct_clear, set/move, push/pop_vlan, dec_ttl and set_queue');
+        }
+        out.push({ type: 'write_actions', actions: inner });
+        continue;
+      }
+      case 'write_metadata': {
+        // parse_WRITE_METADATA: str_to_be64 of the mask (after '/') then of the value.
+        const slash = arg.indexOf('/');
+        const vText = slash < 0 ? arg : arg.slice(0, slash);
+        const mText = slash < 0 ? null : arg.slice(slash + 1);
+        const num = (t: string): bigint => {
+          if (t === '') throw ctx.err('FLOW_BAD_VALUE', it.valueAt, 'missing required numeric argument');
+          const v = strToU64(t);
+          if (v === null) throw ctx.err('FLOW_BAD_VALUE', it.valueAt, `invalid numeric format ${t}`);
+          return v;
+        };
+        const mask = mText === null ? 0xffff_ffff_ffff_ffffn : num(mText);
+        const value = num(vText);
+        writeMetadataAt = it.at;
+        out.push({ type: 'write_metadata', value, mask });
         continue;
       }
       case 'load': {
@@ -601,7 +662,7 @@ function parseActions(s: string, base: number, tableId: number, mValue: Int32Arr
         throw ctx.err('FLOW_BAD_VALUE', it.at, 'Cannot have NAT action outside of "ct" action');
       case 'clone': {
         // parse_CLONE: nested actions, parsed like the outer list (no instructions inside).
-        const inner = parseActions(arg, it.valueAt, tableId, vlanMatch.value, vlanMatch.mask, ctx, opts);
+        const inner = parseActions(arg, it.valueAt, tableId, vlanMatch.value, vlanMatch.mask, ctx, { ...opts, nestedIn: 'clone' });
         out.push({ type: 'clone', actions: inner });
         continue;
       }
@@ -720,6 +781,11 @@ function parseActions(s: string, base: number, tableId: number, mValue: Int32Arr
       throw ctx.err('FLOW_BAD_CONJUNCTION', other.at, `"conjunction" actions may be used along with "note" but not any other kind of action (such as the "${name}" action used here)`);
     }
   }
+  if (opts.nestedIn === 'write_actions') {
+    // check_WRITE_ACTIONS checks on a copy of the usable protocols: only parse-time limits count.
+    if (needs11 >= 0) opts.onNeeds11?.(needs11);
+    return out;
+  }
   if (opts.actionsOnly) only10 = -1; // no match to be inconsistent with
   // lib/ofp-protocol.c / utilities/ovs-ofctl.c: the flow must be usable in the session's version.
   const allowed = version === 10 ? 'OpenFlow10,NXM' : `OXM-OpenFlow${version}`;
@@ -805,11 +871,15 @@ function parseConjunction(arg: string, at: number, ctx: Ctx): Action {
   return { type: 'conjunction', id: Number(BigInt.asUintN(32, id)), clause: k, nClauses: n };
 }
 
+/** ovs_instruction_type order (include/openvswitch/ofp-actions.h OVS_INSTRUCTIONS). */
+const INST_APPLY = 1;
+const INSTRUCTION_RANK: Record<string, number> = { meter: 0, clear_actions: 2, write_actions: 3, write_metadata: 4, goto_table: 5 };
+const INSTRUCTION_NAME = ['meter', 'apply_actions', 'clear_actions', 'write_actions', 'write_metadata', 'goto_table'];
+
 /** OVS action names vfab does not execute yet: refused by name rather than taken for a port. */
 const KNOWN_UNSUPPORTED = new Set([
   'bundle', 'bundle_load', 'output_reg',
-  'multipath', 'write_actions',
-  'clear_actions', 'write_metadata', 'push_mpls', 'pop_mpls', 'set_mpls_label', 'set_mpls_tc', 'set_mpls_ttl', 'dec_mpls_ttl',
+  'multipath', 'push_mpls', 'pop_mpls', 'set_mpls_label', 'set_mpls_tc', 'set_mpls_ttl', 'dec_mpls_ttl',
   'check_pkt_larger', 'encap', 'decap', 'dec_nsh_ttl', 'set_nw_ttl', 'delete_field', 'unroll_xlate', 'debug_recirc', 'debug_slow',
 ]);
 

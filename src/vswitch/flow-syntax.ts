@@ -57,6 +57,10 @@ export interface ParseOptions {
   ctExec?: boolean;
   /** An action list without a flow match (a group bucket): no match-consistency checks. */
   actionsOnly?: boolean;
+  /** Parsing a nested action list (`clone(...)`, `write_actions(...)`): no instructions inside. */
+  nestedIn?: 'clone' | 'write_actions';
+  /** Inside write_actions: reports an action that needs OpenFlow 1.1+ (its parse-time limit). */
+  onNeeds11?: (at: number) => void;
   /** The bridge's TLV map: which tun_metadataN fields exist (tun-metadata.ts). */
   tlv?: TlvTable;
 }

@@ -17,6 +17,7 @@
 import type { Action } from './actions.js';
 import { KEY_WORDS } from './fields.js';
 import { Ctx, setMatchField, type ParseOptions } from './flow-syntax.js';
+import { canonicalSubfield } from './ofpact-format.js';
 import { ovsKeyValues, parseFieldInt, strToU16, strToU64, strToUintBase10 } from './ovs-lex.js';
 import { bitPos, copySubfield, fieldBits, formatSubfield, parseSubfield, readSubfield, subfieldWrites, type Subfield } from './subfield.js';
 
@@ -39,6 +40,8 @@ export interface LearnAction {
   finIdleTimeout?: number;
   finHardTimeout?: number;
   limit?: number;
+  /** `result_dst=SUBFIELD` (one writable bit, OVS 2.8+): set to 1 when the flow was learned. */
+  resultDst?: Subfield;
   specs: LearnSpec[];
   text: string;
 }
@@ -134,8 +137,14 @@ export function parseLearn(arg: string, at: number, ctx: Ctx, _opts: ParseOption
       case 'delete_learned':
         a.deleteLearned = true;
         continue;
-      case 'result_dst':
-        throw ctx.err('FLOW_UNSUPPORTED_ACTION', kv.at, 'learn: result_dst is not supported yet');
+      case 'result_dst': {
+        // learn_parse__: a subfield, writable, exactly one bit.
+        const d = sub(kv.value, ctx, kv.valueAt);
+        if (!d.fd.settable) throw ctx.err('FLOW_BAD_VALUE', kv.valueAt, `${kv.value} is read-only`);
+        if (d.nBits !== 1) throw ctx.err('FLOW_BAD_VALUE', kv.valueAt, "result_dst in 'learn' action must be a single bit");
+        a.resultDst = d;
+        continue;
+      }
       case 'load': {
         const arrow = kv.value.indexOf('->');
         if (arrow < 0) throw ctx.err('FLOW_SYNTAX', kv.valueAt, `learn: ${kv.value}: missing \`->'`);
@@ -175,6 +184,8 @@ function formatLearnArgs(a: LearnAction): string {
   if (a.priority !== 32768) parts.push(`priority=${a.priority}`);
   if (a.cookie !== 0n) parts.push(`cookie=0x${a.cookie.toString(16)}`);
   if (a.deleteLearned) parts.push('delete_learned');
+  // learn_format prints result_dst by its NXM name whatever was written (mf_format_subfield).
+  if (a.resultDst) parts.push(`result_dst=${canonicalSubfield(a.resultDst.fd, a.resultDst.ofs, a.resultDst.nBits)}`);
   for (const s of a.specs) {
     if (s.kind === 'output') parts.push(`output:${formatSubfield(s.src)}`);
     else if (s.kind === 'load') parts.push(`load:${s.src ? formatSubfield(s.src) : `0x${s.imm.toString(16)}`}->${formatSubfield(s.dst)}`);

@@ -15,7 +15,7 @@
  * Checked against OVS 3.1 by test/vswitch/ovs-dump-flows.test.ts (test/fixtures/ovs-dump).
  */
 import type { Action } from './actions.js';
-import { formatPort } from './actions.js';
+import { formatPort, formatWriteMetadata } from './actions.js';
 import type { CtAction } from './ct-action.js';
 import { formatNat } from './ct-action.js';
 import { FIELD_BY_NXM, KEY_WORDS, OFPP_ALL, OFPP_FLOOD, OFPP_IN_PORT, OFPP_LOCAL, OFPP_NORMAL, formatIpv4, formatIpv6, formatMac, type FieldDef } from './fields.js';
@@ -175,6 +175,7 @@ function formatLearn(a: LearnAction, o: OfpactFormat): string {
   if (a.deleteLearned) p.push('delete_learned');
   if (a.cookie !== 0n) p.push(`cookie=0x${a.cookie.toString(16)}`);
   if (a.limit) p.push(`limit=${a.limit}`);
+  if (a.resultDst) p.push(`result_dst=${sfText(a.resultDst)}`); // learn_format: after limit
   for (const s of a.specs) {
     if (s.kind === 'output') p.push(`output:${sfText(s.src)}`);
     else if (s.kind === 'load') p.push(`load:${s.src ? sfText(s.src) : putHex(s.imm)}->${sfText(s.dst)}`);
@@ -317,6 +318,17 @@ export function formatOfpacts(actions: readonly Action[], o: OfpactFormat): stri
       case 'goto_table':
         // An OpenFlow 1.0 dump shows the instruction as the Nicira resubmit.
         out.push(o.version < 11 ? `resubmit(,${a.table})` : `goto_table:${a.table}`);
+        break;
+      case 'write_actions': {
+        // format_WRITE_ACTIONS; an empty one is not kept (ofpacts_parse drops it: `drop`).
+        out.push(`write_actions(${formatOfpacts(a.actions, o)})`);
+        break;
+      }
+      case 'clear_actions':
+        out.push('clear_actions');
+        break;
+      case 'write_metadata':
+        out.push(formatWriteMetadata(a.value, a.mask));
         break;
     }
   }

@@ -154,6 +154,9 @@ function withRecirc(rid: string | null, ct: string[], rest: string): string {
 export function formatFlow(w: Int32Array, portName?: (p: number) => string | undefined, recircId?: number, tlv?: TlvTable): string {
   const m = packetMask(w);
   m[W_CT_STATE] = 0;
+  m[W_ACTSET_OUTPUT] = 0; // flow_format does not print the action set's output
+  // metadata is one 64-bit field: whole when either word is set.
+  if (m[W_METADATA] !== 0 || m[W_METADATA + 1] !== 0) m[W_METADATA] = m[W_METADATA + 1] = -1;
   let s = formatMatch(masked(w, m), m, portName, tlv);
   // A VLAN header present (any TCI) leaves the next header slot examined: vlan_tci1 shows.
   if (w[W_VLAN_TCI] !== 0) s = s.replace(',dl_src=', ',vlan_tci1=0x0000,dl_src=');
@@ -215,7 +218,8 @@ function commit(base: PacketState, st: PacketState, out: string[], wc?: Int32Arr
   if (macFromWords(b, W_DL_DST_HI) !== macFromWords(w, W_DL_DST_HI)) eth.push(`dst=${formatMac(macFromWords(w, W_DL_DST_HI))}`);
   if (eth.length) out.push(`set(eth(${eth.join(',')}))`);
   const t = w[W_DL_TYPE];
-  if (t === ETH_TYPE_IP) {
+  // commit_set_nw_action: "Check if 'flow' really has an L3 header" (nw_proto 0: no IP set).
+  if (t === ETH_TYPE_IP && w[W_NW_PROTO] !== 0) {
     const ip: string[] = [];
     if (b[W_NW_SRC] !== w[W_NW_SRC]) ip.push(`src=${formatIpv4(w[W_NW_SRC]!)}`);
     if (b[W_NW_DST] !== w[W_NW_DST]) ip.push(`dst=${formatIpv4(w[W_NW_DST]!)}`);
@@ -223,7 +227,7 @@ function commit(base: PacketState, st: PacketState, out: string[], wc?: Int32Arr
     if (tosDiff) ip.push(`tos=${hexByte(w[W_NW_TOS]! & ((tosDiff & 0xfc ? 0xfc : 0) | (tosDiff & 3 ? 3 : 0)), (tosDiff & 0xfc ? 0xfc : 0) | (tosDiff & 3 ? 3 : 0))}`);
     if (b[W_NW_TTL] !== w[W_NW_TTL]) ip.push(`ttl=${w[W_NW_TTL]}`);
     if (ip.length) out.push(`set(ipv4(${ip.join(',')}))`);
-  } else if (t === ETH_TYPE_IPV6) {
+  } else if (t === ETH_TYPE_IPV6 && w[W_NW_PROTO] !== 0) {
     const ip: string[] = [];
     const diff6 = (at: number): boolean => [0, 1, 2, 3].some((i) => b[at + i] !== w[at + i]);
     if (diff6(W_IPV6_SRC)) ip.push(`src=${formatIpv6(w, W_IPV6_SRC)}`);

@@ -45,6 +45,7 @@ import { parseTraceFlow } from './flow-parser.js';
 import type { OfVersion } from './flow-syntax.js';
 import { buildTraceFrame } from './trace-packet.js';
 import { renderOvsTrace, type OvsTrace } from './ovs-trace-format.js';
+import { formatOfpacts } from './ofpact-format.js';
 import { formatCtState } from './xlate-ct.js';
 import { TlvTable } from './tun-metadata.js';
 import type { VlanMode } from './vlan.js';
@@ -183,11 +184,14 @@ export class BridgeTracer {
   readonly sim = new Simulation(1);
   readonly bridge: Bridge;
   readonly name: string;
+  /** The bridge's OpenFlow version (the `--json` rules' actions are spelled in it). */
+  private readonly protocols: OfVersion;
   private readonly fk = emptyFlowKey();
 
   constructor(opts: TracerOptions) {
     const name = opts.bridge ?? 'br0';
     this.name = name;
+    this.protocols = opts.protocols ?? 10;
     // Ports first, so flows may name them; then the flows.
     this.bridge = new Bridge({
       path: name,
@@ -288,7 +292,7 @@ export class BridgeTracer {
       const line = (p: string): string => firstText.split('\n').find((l) => l.startsWith(p))!.slice(p.length);
       res.ovs = {
         text,
-        rules: x.rules.map((rule) => ({ table: rule.table, priority: rule.priority, cookie: `0x${rule.cookie.toString(16)}`, match: rule.matchText, actions: rule.actionsText })),
+        rules: x.rules.map((rule) => ({ table: rule.table, priority: rule.priority, cookie: `0x${rule.cookie.toString(16)}`, match: rule.matchText, actions: formatOfpacts(rule.actions, { added: this.protocols, version: this.protocols }) })),
         flow: line('Flow: '),
         final_flow: line('Final flow: '),
         megaflow: line('Megaflow: '),

@@ -38,6 +38,8 @@ import {
   ETH_TYPE_ARP,
   KEY_WORDS,
   W_TUN_MD_PRESENT,
+  W_ACTSET_OUTPUT,
+  W_METADATA,
   W_CT_MARK,
   W_CT_STATE,
   W_CT_END,
@@ -65,6 +67,8 @@ import { W_CT_IPV6_DST, W_CT_IPV6_SRC, W_CT_NW_DST, W_CT_NW_PROTO, W_CT_NW_SRC, 
 import type { CtExec } from './conntrack.js';
 import { formatNested, type CtAction } from './ct-action.js';
 import { MAX_RECIRC_DEPTH, ctAction, pooledOutput, resetPools, resumeRecirc, type CtCtx, type Recirc } from './xlate-ct.js';
+import { canonicalSubfield, formatOfpacts } from './ofpact-format.js';
+import { ACTSET_OUTPUT_UNSET, actionSetExecutionOrder, actsetOutputAfterWrite } from './action-set.js';
 import { includesVlan, inputVidIsValid, inputVidToVlan, outputVlanToVid, type PortVlanConfig } from './vlan.js';
 
 export const MAX_DEPTH = 64;
@@ -198,6 +202,10 @@ interface Ctx {
   pass: number;
   /** The first recirculation id to allocate. */
   recircBase: number;
+  /** The OpenFlow 1.1+ action set (action-set.ts): written by write_actions, run at the end. */
+  actionSet: Action[];
+  /** The action set holds a group (actset_output stays unset: xlate_write_actions__). */
+  actsetHasGroup: boolean;
 }
 
 function report(ctx: Ctx, type: TraceNode['type'], text: string): TraceNode[] | null {
@@ -230,10 +238,20 @@ function lookupIn(ctx: Ctx, table: number): FlowRule | null {
   return ctx.wc !== null ? lookupWithWildcards(cls, ctx.st.words, ctx.wc) : cls.lookup(ctx.st.words);
 }
 
+/**
+ * An action as ofproto/trace prints it: `ofpacts_format` of the action the switch holds, which
+ * is the flow's action as sent in the bridge's OpenFlow version (ofpact-format.ts), e.g.
+ * `set_field:0x1->reg0`, `load:0x1->NXM_NX_REG0[]`, `mod_nw_src:…` over OpenFlow 1.0.
+ */
 function actionText(ctx: Ctx, a: Action): string {
   if (a.type === 'goto_table' && ctx.of11) return `goto_table:${a.table}`;
-  return formatAction(a);
+  if (a.type === 'write_actions') return `write_actions(${a.actions.map((x) => actionText(ctx, x)).join(',')})`;
+  if (a.type === 'clone' || a.type === 'ct' || a.type === 'learn' || a.type === 'noop') return formatAction(a);
+  return formatOfpacts([a], ctx.of11 ? OF13_FORMAT : OF10_FORMAT);
 }
+
+const OF13_FORMAT = { added: 13, version: 13 } as const;
+const OF10_FORMAT = { added: 10, version: 10 } as const;
 
 function log(ctx: Ctx, text: string): void {
   if (ctx.res.log) ctx.res.log.push(`${'  '.repeat(ctx.depth)}${text}`);
@@ -266,7 +284,7 @@ export function xlate(br: XBridge, state: PacketState, opts: { mayLearn: boolean
   const res: XlateResult = { outputs: [], rules: [], tables: [], learns: [], packetIns: [], drop: null, log: opts.trace ? [] : null, validUntilNs: Infinity, uncachable: false, groupHits: [], meters: [], passes: null };
   // Without the tracker's side effects allowed (a side-effect-free trace), ct() behaves as in ofproto/trace.
   const ctNext = opts.ctNext !== undefined ? [...opts.ctNext] : opts.mayLearn ? null : [];
-  const ctx: Ctx = { br, st: state, res, depth: 0, resubmits: 0, mayLearn: opts.mayLearn, error: null, exited: false, tr: null, wc: null, of11: opts.of11 ?? false, ct: null, ctNext, pass: 0, recircBase: opts.recircId ?? 1 };
+  const ctx: Ctx = { br, st: state, res, depth: 0, resubmits: 0, mayLearn: opts.mayLearn, error: null, exited: false, tr: null, wc: null, of11: opts.of11 ?? false, ct: null, ctNext, pass: 0, recircBase: opts.recircId ?? 1, actionSet: [], actsetHasGroup: false };
   resetPools();
   if (opts.ovsTrace) {
     ctx.tr = res.trace = [];
@@ -280,6 +298,7 @@ export function xlate(br: XBridge, state: PacketState, opts: { mayLearn: boolean
     return res;
   }
   runRule(ctx, rule, 0);
+  runActionSet(ctx, rule, 0, true);
   if (ctx.error !== null) {
     res.outputs.length = 0;
     res.drop = ctx.error;
@@ -334,7 +353,10 @@ function recirculate(ctx: Ctx, c: CtCtx): void {
       res.drop = res.drop ?? 'table-miss';
       const subs = report(ctx, 'table', `${String(r.table).padStart(2)}. No match.`);
       if (subs) subs.push({ type: 'action', text: 'drop', subs: [] });
-    } else runRule(ctx, rule, r.table);
+    } else {
+      runRule(ctx, rule, r.table);
+      runActionSet(ctx, rule, r.table, true);
+    }
     if (pass.initial) pass.final = Int32Array.from(w);
     const err = errorOf(ctx);
     if (err !== null) {
@@ -549,15 +571,22 @@ function doActions(ctx: Ctx, rule: FlowRule, actions: readonly Action[], table: 
         return;
       case 'learn':
         ctx.res.uncachable = true;
-        if (ctx.mayLearn) ctx.br.learnFlow(a, w);
-        log(ctx, `-> learned a flow in table ${a.table}`);
+        // learn_mask: every source field the learned flow copies is examined.
+        if (ctx.tr !== null) for (const sp of a.specs) if (sp.src) unwildSubfield(ctx, sp.src);
+        if (!ctx.mayLearn) {
+          // xlate_learn_action without side effects (a plain ofproto/trace): nothing learned or written.
+          report(ctx, 'warn', 'suppressing side effects, so learn action ignored');
+          break;
+        }
         if (ctx.tr !== null) {
-          // learn_mask: every source field the learned flow copies is examined.
-          for (const sp of a.specs) if (sp.src) unwildSubfield(ctx, sp.src);
           const f = learnedFlow(a, w);
           const m = formatMatch(f.value, f.mask);
-          report(ctx, 'detail', `table=${f.table} ${m}${m ? ' ' : ''}priority=${f.priority} actions=${formatActions(f.actions)}`);
+          const extra = `${f.cookie !== 0n ? ` cookie=0x${f.cookie.toString(16)}` : ''}${f.idleTimeout ? ` idle=${f.idleTimeout}` : ''}${f.hardTimeout ? ` hard=${f.hardTimeout}` : ''}${a.sendFlowRem ? ' send_flow_rem' : ''}`;
+          report(ctx, 'detail', `table=${f.table} ${m}${m ? ' ' : ''}priority=${f.priority}${extra} actions=${formatActions(f.actions)}`);
         }
+        ctx.br.learnFlow(a, w);
+        log(ctx, `-> learned a flow in table ${a.table}`);
+        if (a.resultDst) learnResult(ctx, a.resultDst);
         break;
       case 'ct_clear':
         w.fill(0, W_CT_STATE, W_CT_END);
@@ -579,7 +608,12 @@ function doActions(ctx: Ctx, rule: FlowRule, actions: readonly Action[], table: 
         // ofproto-dpif-xlate.c compose_clone: the clone sees the packet as it is now; whatever
         // it changes (fields, VLAN tags) is undone afterwards.
         const saved = copyState(ctx.st);
+        // xlate_clone: the clone works on a copy of the action set and runs it at its end.
+        const savedSet = ctx.actionSet;
+        ctx.actionSet = savedSet.slice();
         doActions(ctx, rule, a.actions, table);
+        runActionSet(ctx, rule, table);
+        ctx.actionSet = savedSet;
         ctx.st.words.set(saved.words);
         ctx.st.tpid = saved.tpid;
         ctx.st.inner = saved.inner;
@@ -588,6 +622,26 @@ function doActions(ctx: Ctx, rule: FlowRule, actions: readonly Action[], table: 
       }
       case 'goto_table':
         resubmit(ctx, null, a.table, table);
+        break;
+      case 'write_actions': {
+        // xlate_write_actions: appended to the set; actset_output follows it.
+        const r = actsetOutputAfterWrite(a.actions, ctx.actsetHasGroup);
+        if (r.output !== null) w[W_ACTSET_OUTPUT] = r.output;
+        ctx.actsetHasGroup = r.hasGroup;
+        ctx.actionSet.push(...a.actions);
+        reportActionSet(ctx, 'is');
+        break;
+      }
+      case 'clear_actions':
+        reportActionSet(ctx, 'was');
+        ctx.actionSet = [];
+        w[W_ACTSET_OUTPUT] = ACTSET_OUTPUT_UNSET;
+        ctx.actsetHasGroup = false;
+        break;
+      case 'write_metadata':
+        // OFPACT_WRITE_METADATA: the masked bits of the 64-bit metadata.
+        w[W_METADATA] = (w[W_METADATA]! & ~Number(a.mask >> 32n)) | Number((a.value & a.mask) >> 32n);
+        w[W_METADATA + 1] = (w[W_METADATA + 1]! & ~Number(a.mask & 0xffff_ffffn)) | Number(a.value & a.mask & 0xffff_ffffn);
         break;
       case 'group':
         // ofproto-dpif-xlate.c: a missing group ends this action list (not the pipeline).
@@ -601,6 +655,52 @@ function doActions(ctx: Ctx, rule: FlowRule, actions: readonly Action[], table: 
         break;
     }
   }
+}
+
+/**
+ * xlate_learn_action's NX_LEARN_F_WRITE_RESULT: 1 when the flow was learned. OVS writes 0 only
+ * when `limit` stopped it; vfab does not enforce `limit` (docs/flows.md), so it is always 1.
+ */
+function learnResult(ctx: Ctx, dst: Subfield): void {
+  const w = ctx.st.words;
+  const wr = subfieldWrites(dst, 1n);
+  for (let j = 0; j < wr.words.length; j++) {
+    const k = wr.words[j]!;
+    w[k] = (w[k]! & ~wr.masks[j]!) | wr.values[j]!;
+    unwild(ctx, k, wr.masks[j]!);
+  }
+  report(ctx, 'detail', `${canonicalSubfield(dst.fd, dst.ofs, dst.nBits)} is now 0x1`);
+}
+
+/** `xlate_report_action_set`: the set as it would run, after write_actions ("is") or before clear_actions ("was"). */
+function reportActionSet(ctx: Ctx, verb: 'is' | 'was'): void {
+  if (ctx.tr === null) return;
+  const list = actionSetExecutionOrder(ctx.actionSet);
+  report(ctx, 'detail', list.length > 0 ? `action set ${verb}: ${list.map((x) => actionText(ctx, x)).join(',')}` : `action set ${verb} empty`);
+}
+
+/**
+ * `xlate_action_set`: at the end of the pipeline (of a pass, of a clone), the action set runs as
+ * an action list in the OpenFlow order (action-set.ts) and is emptied. Not when the pass froze
+ * for a recirculation (`ct(table=N)`): the set then goes on into the recirculated pass.
+ */
+function runActionSet(ctx: Ctx, rule: FlowRule, table: number, top = false): void {
+  if (ctx.actionSet.length === 0) return;
+  if (ctx.ct !== null && ctx.ct.recircs.length > 0) return;
+  const list = actionSetExecutionOrder(ctx.actionSet);
+  ctx.actionSet = [];
+  if (list.length === 0 || ctx.error !== null) return;
+  const saved = ctx.tr;
+  // xlate_actions leaves the trace inside the first table's node (xlate_report_table does not
+  // restore it there): the action set's node lands under that table.
+  const first = top && ctx.tr !== null ? ctx.tr[ctx.tr.length - 1] : undefined;
+  if (first !== undefined && first.type === 'table') ctx.tr = first.subs;
+  const subs = report(ctx, 'table', '--. Executing action set:');
+  if (subs !== null) ctx.tr = subs;
+  log(ctx, 'executing action set');
+  // After `exit` the node shows but nothing runs (do_xlate_actions stops on ctx->exit).
+  doActions(ctx, rule, list, table);
+  ctx.tr = saved;
 }
 
 /** `xlate_group_action`: false when the group does not exist. */

@@ -102,10 +102,22 @@ export function parseGeneve(ip: Uint8Array): GeneveView | string {
   const u = ihl;
   const udpLen = (ip[u + 4]! << 8) | ip[u + 5]!;
   if (udpLen < 16 || u + udpLen > total) return 'bad-geneve';
-  const g = u + 8;
+  const h = parseGeneveAt(ip, u + 8, u + udpLen);
+  if (typeof h === 'string') return h;
+  return {
+    srcIp: ((ip[12]! << 24) | (ip[13]! << 16) | (ip[14]! << 8) | ip[15]!) >>> 0,
+    dstIp: ((ip[16]! << 24) | (ip[17]! << 16) | (ip[18]! << 8) | ip[19]!) >>> 0,
+    srcPort: (ip[u]! << 8) | ip[u + 1]!,
+    dstPort: (ip[u + 2]! << 8) | ip[u + 3]!,
+    ...h,
+  };
+}
+
+/** The Geneve header at `g` of a UDP payload ending at `end` (any outer family; udp-tunnel6.ts uses it for IPv6). */
+export function parseGeneveAt(ip: Uint8Array, g: number, end: number): Pick<GeneveView, 'vni' | 'oam' | 'critical' | 'options' | 'inner'> | string {
+  if (g + 8 > end) return 'bad-geneve';
   if (ip[g]! >> 6 !== 0) return 'geneve-version';
   const optLen = (ip[g]! & 0x3f) * 4;
-  const end = u + udpLen;
   if (g + 8 + optLen > end) return 'bad-geneve';
   if (((ip[g + 2]! << 8) | ip[g + 3]!) !== GENEVE_PROTO_ETHERNET) return 'geneve-not-ethernet';
   const options: GeneveOption[] = [];
@@ -122,10 +134,6 @@ export function parseGeneve(ip: Uint8Array): GeneveView | string {
     p += 4 + len;
   }
   return {
-    srcIp: ((ip[12]! << 24) | (ip[13]! << 16) | (ip[14]! << 8) | ip[15]!) >>> 0,
-    dstIp: ((ip[16]! << 24) | (ip[17]! << 16) | (ip[18]! << 8) | ip[19]!) >>> 0,
-    srcPort: (ip[u]! << 8) | ip[u + 1]!,
-    dstPort: (ip[u + 2]! << 8) | ip[u + 3]!,
     vni: (ip[g + 4]! << 16) | (ip[g + 5]! << 8) | ip[g + 6]!,
     oam: (ip[g + 1]! & 0x80) !== 0,
     critical,

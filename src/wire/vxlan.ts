@@ -100,15 +100,12 @@ export interface VxlanView {
  * string when it is not a well-formed VXLAN packet (too short, I flag clear).
  */
 export function parseVxlan(ip: Uint8Array): VxlanView | string {
-  const ihl = (ip[0]! & 0x0f) * 4;
-  const total = (ip[2]! << 8) | ip[3]!;
-  if (ip[9] !== 17 || total > ip.length || total < ihl + 16) return 'bad-vxlan';
-  const u = ihl;
+  const bad = vxlanVni(ip);
+  if (typeof bad === 'string') return bad;
+  const u = (ip[0]! & 0x0f) * 4;
   const udpLen = (ip[u + 4]! << 8) | ip[u + 5]!;
-  if (udpLen < 16 || u + udpLen > total) return 'bad-vxlan';
   const v = u + 8;
   const flags = ip[v]!;
-  if ((flags & VXLAN_FLAG_I) === 0) return 'vxlan-no-vni';
   return {
     srcIp: ((ip[12]! << 24) | (ip[13]! << 16) | (ip[14]! << 8) | ip[15]!) >>> 0,
     dstIp: ((ip[16]! << 24) | (ip[17]! << 16) | (ip[18]! << 8) | ip[19]!) >>> 0,
@@ -118,4 +115,25 @@ export function parseVxlan(ip: Uint8Array): VxlanView | string {
     flags,
     inner: ip.subarray(v + 8, u + udpLen),
   };
+}
+
+/**
+ * The checks of `parseVxlan` without building the view (the per-packet receive path): the VNI of
+ * the well-formed VXLAN packet `ip`, or the same reason string `parseVxlan` returns.
+ */
+export function vxlanVni(ip: Uint8Array): number | string {
+  const ihl = (ip[0]! & 0x0f) * 4;
+  const total = (ip[2]! << 8) | ip[3]!;
+  if (ip[9] !== 17 || total > ip.length || total < ihl + 16) return 'bad-vxlan';
+  const udpLen = (ip[ihl + 4]! << 8) | ip[ihl + 5]!;
+  if (udpLen < 16 || ihl + udpLen > total) return 'bad-vxlan';
+  const v = ihl + 8;
+  if ((ip[v]! & VXLAN_FLAG_I) === 0) return 'vxlan-no-vni';
+  return (ip[v + 4]! << 16) | (ip[v + 5]! << 8) | ip[v + 6]!;
+}
+
+/** The inner Ethernet frame of a packet `vxlanVni` accepted: a view into `ip`, no copy. */
+export function vxlanInner(ip: Uint8Array): Uint8Array {
+  const ihl = (ip[0]! & 0x0f) * 4;
+  return ip.subarray(ihl + 16, ihl + ((ip[ihl + 4]! << 8) | ip[ihl + 5]!));
 }

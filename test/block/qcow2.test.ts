@@ -267,7 +267,7 @@ describe('qcow2 images', () => {
         return e.message;
       }
     };
-    expect(variant((dv) => dv.setUint32(76, 4))).toContain('external data file (incompatible_features bit 2');
+    expect(variant((dv) => dv.setUint32(76, 4))).toContain("'data-file' is required for this image");
     // Extended L2 entries are read and written (test/block/extended-l2.test.ts); 64 KiB clusters qualify.
     expect(variant((dv) => dv.setUint32(76, 16))).toBe('opened');
     expect(variant((dv) => dv.setUint32(32, 1))).toContain('crypt_method (byte 32)');

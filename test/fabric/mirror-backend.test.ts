@@ -30,8 +30,8 @@ hosts:
 switches:
   tor: { ports: { p1: {}, p2: {} } }
 links:
-  - { a: hv1.br0.uplink, b: tor.p1, bandwidth: 10Gbit, delay: 20us, queue: 50000 }
-  - { a: hv2.br0.uplink, b: tor.p2, bandwidth: 10Gbit, delay: 20us, queue: 50000 }
+  - { a: hv1.br0.uplink, b: tor.p1, bandwidth: 10Gbit, delay: 20us }
+  - { a: hv2.br0.uplink, b: tor.p2, bandwidth: 10Gbit, delay: 20us }
 vms:
   vm1:
     host: hv1

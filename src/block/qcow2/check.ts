@@ -182,7 +182,9 @@ function countReferences(img: Qcow2Image): Counted {
           out.corruptions++;
         }
       }
-      if (host === 0) continue;
+      // With a data file, COPIED marks data at host offset 0 (qcow2_get_cluster_type).
+      const dataAt0 = img.hasDataFile && host === 0 && (hi & COPIED_HI) !== 0 && !(lo & 1);
+      if (host === 0 && !dataAt0) continue;
       if (host % cs !== 0) {
         msg(lo & 1 ? `ERROR offset=${host.toString(16)}: Preallocated cluster is not properly aligned; L2 entry corrupted.` : `ERROR offset=${host.toString(16)}: Data cluster is not properly aligned; L2 entry corrupted.`);
         out.corruptions++;
@@ -192,7 +194,8 @@ function countReferences(img: Qcow2Image): Counted {
         if (nextContiguous !== 0 && host !== nextContiguous) out.fragmented++;
         nextContiguous = host + cs;
       }
-      inc(host, cs);
+      // check_refcounts_l2: clusters of an external data file are not refcounted.
+      if (!img.hasDataFile) inc(host, cs);
     }
   };
   walkL1(h.l1TableOffset, h.l1Size, true);
@@ -397,8 +400,11 @@ function checkOnce(img: Qcow2Image): CheckPass {
       const hi = tdv.getUint32(j * 8);
       if (hi & 0x40000000) continue;
       const host = entryOffset(tdv, j);
-      if (host === 0 || host % cs !== 0) continue;
-      const r = host < fileSize ? stored.get(host / cs) : 0;
+      const lo = tdv.getUint32(j * 8 + 4);
+      const dataAt0 = img.hasDataFile && host === 0 && (hi & COPIED_HI) !== 0 && !(lo & 1);
+      if ((host === 0 && !dataAt0) || host % cs !== 0) continue;
+      // check_oflag_copied: a data file's clusters count as refcount 1.
+      const r = img.hasDataFile ? 1 : host < fileSize ? stored.get(host / cs) : 0;
       if (((hi & COPIED_HI) !== 0) !== (r === 1)) {
         if (messages.length < 10_000) messages.push(`ERROR OFLAG_COPIED data cluster: l2_entry=${hex(hi, tdv.getUint32(j * 8 + 4))} refcount=${r}`);
         corruptions++;

@@ -5,7 +5,7 @@
  */
 import { UserError } from '../../errors.js';
 import type { BlockBackend } from '../backend.js';
-import { INCOMPAT_EXTL2, MAX_CLUSTER_BITS, MAX_L1_BYTES, MAX_VIRTUAL_SIZE, MIN_CLUSTER_BITS, l1EntriesFor, putU64, serializeHeader, type Qcow2Header } from './header.js';
+import { AUTOCLEAR_DATA_FILE_RAW, INCOMPAT_DATA_FILE, INCOMPAT_EXTL2, MAX_CLUSTER_BITS, MAX_L1_BYTES, MAX_VIRTUAL_SIZE, MIN_CLUSTER_BITS, l1EntriesFor, putU64, serializeHeader, type Qcow2Header } from './header.js';
 import { Qcow2Image } from './image.js';
 
 export interface Qcow2CreateOptions {
@@ -18,6 +18,10 @@ export interface Qcow2CreateOptions {
   refcountBits?: number;
   /** Extended L2 entries: 32 subclusters per cluster (`-o extended_l2=on`; clusters ≥ 16 KiB). */
   extendedL2?: boolean;
+  /** External data file name as stored in the header (`-o data_file=`). */
+  dataFile?: string;
+  /** `-o data_file_raw=on`: keep the data file a valid raw image (autoclear bit 1). */
+  dataFileRaw?: boolean;
 }
 
 export function validateCreate(opts: Qcow2CreateOptions): { clusterBits: number; refcountOrder: number } {
@@ -40,6 +44,16 @@ export function validateCreate(opts: Qcow2CreateOptions): { clusterBits: number;
   // qcow2.c qcow2_co_create: the same refusal, the same words.
   if (opts.extendedL2 && cs < 16384) {
     throw new UserError('QCOW2_BAD_OPTION', 'Extended L2 entries are only supported with cluster sizes of at least 16384 bytes', { where: 'extended_l2' });
+  }
+  // qcow2.c qcow2_co_create: its refusals and words.
+  if (opts.dataFileRaw && opts.dataFile === undefined) {
+    throw new UserError('QCOW2_BAD_OPTION', 'data-file-raw requires data-file', { where: 'data_file_raw' });
+  }
+  if (opts.dataFileRaw && opts.backingFile !== undefined) {
+    throw new UserError('QCOW2_BAD_OPTION', 'Backing file and data-file-raw cannot be used at the same time', { where: 'data_file_raw' });
+  }
+  if (opts.dataFile !== undefined && opts.extendedL2) {
+    throw new UserError('QCOW2_BAD_OPTION', 'extended_l2=on together with data_file= is not supported by vfab', { where: 'data_file' });
   }
   if (l1EntriesFor(opts.size, clusterBits, opts.extendedL2) * 8 > MAX_L1_BYTES) {
     throw new UserError('QCOW2_BAD_OPTION', `Image size ${opts.size} is too big for cluster size ${cs}: the L1 table would exceed 32 MiB`, { where: 'size' });
@@ -67,14 +81,16 @@ export function planQcow2(opts: Qcow2CreateOptions): Qcow2Header {
     refcountTableClusters: 1,
     nbSnapshots: 0,
     snapshotsOffset: 0,
-    incompatibleFeatures: opts.extendedL2 ? INCOMPAT_EXTL2 : 0,
+    incompatibleFeatures: (opts.extendedL2 ? INCOMPAT_EXTL2 : 0) | (opts.dataFile !== undefined ? INCOMPAT_DATA_FILE : 0),
     compatibleFeatures: 0,
-    autoclearFeatures: 0,
+    autoclearFeatures: opts.dataFileRaw ? AUTOCLEAR_DATA_FILE_RAW : 0,
     refcountOrder,
     headerLength: 112,
     compressionType: 0,
     backingFormat: opts.backingFile !== undefined ? (opts.backingFormat ?? 'qcow2') : undefined,
     backingFile: opts.backingFile,
+    dataFile: opts.dataFile,
+    dataFileAt: 0,
     unknownExtensions: [],
   };
   serializeHeader({ ...header }); // throws when the backing name does not fit in cluster 0

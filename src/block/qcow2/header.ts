@@ -23,6 +23,8 @@ export const INCOMPAT_DATA_FILE = 4;
 export const INCOMPAT_COMPRESSION = 8;
 export const INCOMPAT_EXTL2 = 16;
 export const COMPAT_LAZY_REFCOUNTS = 1;
+/** Autoclear bit 1: the external data file is a valid raw image on its own (qcow2.txt). */
+export const AUTOCLEAR_DATA_FILE_RAW = 2;
 
 export const MIN_CLUSTER_BITS = 9;
 export const MAX_CLUSTER_BITS = 21;
@@ -56,6 +58,10 @@ export interface Qcow2Header {
   /** From the header extensions. */
   backingFormat: string | undefined;
   backingFile: string | undefined;
+  /** External data file name (extension 0x44415441; incompatible bit 2), as stored. */
+  dataFile: string | undefined;
+  /** Byte of cluster 0 where the data file name starts (for located errors); 0 when absent. */
+  dataFileAt: number;
   /** Extensions vfab does not interpret, kept verbatim when the header is rewritten. */
   unknownExtensions: { type: number; data: Uint8Array }[];
 }
@@ -135,6 +141,8 @@ export function parseHeader(buf: Uint8Array, fileSize: number): Qcow2Header {
     compressionType: 0,
     backingFormat: undefined,
     backingFile: undefined,
+    dataFile: undefined,
+    dataFileAt: 0,
     unknownExtensions: [],
   };
   if (version === 3) {
@@ -160,6 +168,7 @@ export function parseHeader(buf: Uint8Array, fileSize: number): Qcow2Header {
   for (let bit = 0; bit < 32; bit++) {
     if (!(h.incompatibleFeatures & (1 << bit))) continue;
     if (bit === 0 || bit === 1) continue; // dirty / corrupt: honoured by the opener
+    if (bit === 2) continue; // external data file: opened by data-file.ts
     if (bit === 4) {
       // qcow2.c qcow2_do_open: 32 subclusters of at least 512 bytes each.
       if (clusterBits < 14) throw bad('cluster_bits', 20, `is ${clusterBits}: extended L2 entries need clusters of at least 16384 bytes (Unsupported subcluster size: ${cs / 32})`);
@@ -228,7 +237,10 @@ function parseExtensions(buf: Uint8Array, dv: DataView, h: Qcow2Header, cs: numb
     const data = buf.subarray(off + 8, dataEnd);
     if (type === EXT_BACKING_FORMAT) h.backingFormat = new TextDecoder().decode(data);
     else if (type === EXT_CRYPTO) throw new UserError('QCOW2_UNSUPPORTED_FEATURE', `unsupported qcow2 feature: encryption header extension (byte ${off})`, { where: `byte ${off}` });
-    else if (type === EXT_DATA_FILE) throw new UserError('QCOW2_UNSUPPORTED_FEATURE', `unsupported qcow2 feature: external data file extension (byte ${off})`, { where: `byte ${off}` });
+    else if (type === EXT_DATA_FILE) {
+      h.dataFile = new TextDecoder().decode(data);
+      h.dataFileAt = off + 8;
+    }
     else if (type !== EXT_FEATURE_NAMES) h.unknownExtensions.push({ type, data: data.slice() });
     off = dataEnd + ((8 - (len % 8)) % 8);
   }
@@ -255,6 +267,8 @@ export function serializeHeader(h: Qcow2Header, featureNames = true): Uint8Array
   const enc = new TextEncoder();
   const parts: { type: number; data: Uint8Array }[] = [];
   if (h.backingFormat !== undefined && h.backingFile !== undefined) parts.push({ type: EXT_BACKING_FORMAT, data: enc.encode(h.backingFormat) });
+  // qcow2.c qcow2_update_header: the data file name comes after the backing format.
+  if (h.dataFile !== undefined) parts.push({ type: EXT_DATA_FILE, data: enc.encode(h.dataFile) });
   for (const e of h.unknownExtensions) parts.push(e);
   if (h.version === 3 && featureNames) {
     const names = new Uint8Array(48 * FEATURE_NAMES.length);

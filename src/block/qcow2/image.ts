@@ -21,6 +21,7 @@ import type { BlockBackend } from '../backend.js';
 import { ST_DATA, ST_UNALLOC, ST_ZERO, type Layer, type LayerStatus, type StatusKind } from '../image.js';
 import { COMPRESSED_HI, COPIED_HI, EXTL2_STRIDE, SUBCLUSTERS, ZERO_LO, bitmapAlloc, bitmapZero, entryOffset, setBitmap, setEntry } from './entries.js';
 import {
+  AUTOCLEAR_DATA_FILE_RAW,
   EXT_BITMAPS,
   INCOMPAT_CORRUPT,
   INCOMPAT_DIRTY,
@@ -35,6 +36,8 @@ import { Refcounts, type RefcountHost } from './refcount.js';
 import { AUTOCLEAR_BITMAPS, closeBitmaps, openBitmaps, type BitmapState } from './bitmaps.js';
 import { parseSnapshotTable, type SnapshotEntry } from './snapshot-table.js';
 import { SC_INVALID, SC_NORMAL, SC_UNALLOC_ALLOC, SC_UNALLOC_PLAIN, SC_ZERO_ALLOC, SC_ZERO_PLAIN, afterWrite, allNormal, cowRange, rangeMask, scType, type ExtEntry } from './subclusters.js';
+import { checkDataFileFeatures, hasDataFile, isDataFileRaw, writeDataFileCluster, zeroDataFileCluster } from './data-file.js';
+import { FS_BLOCK, isZero, isZeroRange, writeInPlace, writeSparse } from './host-writes.js';
 import { COMPRESSED_BASE, compressCluster, decompressCluster, encodeCompressed, parseCompressed, type CompressedDesc } from './compressed.js';
 
 export interface Qcow2OpenOptions {
@@ -76,6 +79,11 @@ export class Qcow2Image implements Layer, RefcountHost {
   private inflated = new LRUCache<number, Uint8Array>({ max: 8 });
   /** Next free byte for compressed data (QEMU s->free_byte_offset); 0: none. */
   private freeByte = 0;
+  /** External data file (incompatible bit 2): guest clusters live there (data-file.ts). */
+  readonly hasDataFile: boolean;
+  /** The data file, opened by the chain (lazily for readers: `info` does not need it). */
+  dataOpener: (() => BlockBackend) | undefined;
+  private dataFileBackend: BlockBackend | undefined;
 
   private constructor(
     readonly backend: BlockBackend,
@@ -90,6 +98,7 @@ export class Qcow2Image implements Layer, RefcountHost {
     this.l2Step = this.extL2 ? 2 : 1;
     this.l2Entries = this.cs / (8 * this.l2Step);
     this.scSize = this.extL2 ? this.cs / SUBCLUSTERS : this.cs;
+    this.hasDataFile = hasDataFile(header);
     this.l1 = new Uint8Array(header.l1Size * 8);
     this.l1dv = new DataView(this.l1.buffer);
     this.snapshots = [];
@@ -125,6 +134,7 @@ export class Qcow2Image implements Layer, RefcountHost {
         hint: `run 'vfab disk check ${backend.name}' (or qemu-img check -r all) to see and repair it`,
       });
     }
+    checkDataFileFeatures(header, backend.name);
     const img = new Qcow2Image(backend, header, opts.readOnly, opts.l2CacheBytes ?? DEFAULT_L2_CACHE_BYTES);
     img.barriers = opts.barriers ?? true;
     backend.pread(img.l1, header.l1TableOffset);
@@ -150,7 +160,9 @@ export class Qcow2Image implements Layer, RefcountHost {
     }
     // Autoclear bits vfab does not maintain are cleared so others know (qcow2.txt); the bitmaps
     // bit stays while the extension is there: vfab keeps the bitmaps up to date (bitmaps.ts).
-    const keep = h.autoclearFeatures & AUTOCLEAR_BITMAPS && h.unknownExtensions.some((e) => e.type === EXT_BITMAPS) ? AUTOCLEAR_BITMAPS : 0;
+    const keep =
+      (h.autoclearFeatures & AUTOCLEAR_BITMAPS && h.unknownExtensions.some((e) => e.type === EXT_BITMAPS) ? AUTOCLEAR_BITMAPS : 0) |
+      (h.autoclearFeatures & AUTOCLEAR_DATA_FILE_RAW && this.hasDataFile ? AUTOCLEAR_DATA_FILE_RAW : 0);
     if (h.autoclearFeatures !== keep) {
       h.autoclearFeatures = keep;
       this.writeHeader();
@@ -293,7 +305,8 @@ export class Qcow2Image implements Layer, RefcountHost {
       throw this.invalidEntry(l2off + jb, e);
     }
     if (this.header.version >= 3 && lo & ZERO_LO) return [ST_ZERO, off];
-    if (off === 0) return [ST_UNALLOC, 0];
+    // Offset 0 is data at host offset 0 in a data file when COPIED is set (qcow2_get_cluster_type).
+    if (off === 0 && !(this.hasDataFile && hi & COPIED_HI)) return [ST_UNALLOC, 0];
     if (off % this.cs !== 0) {
       throw new UserError('QCOW2_CORRUPT', `${this.name}: L2 entry at byte ${l2off + j * 8} points to unaligned cluster offset ${off}`);
     }
@@ -327,13 +340,13 @@ export class Qcow2Image implements Layer, RefcountHost {
     const [kind, host] = this.classify(t, l2i, l2off, l1i, u % per);
     // Data and preallocated zero clusters (ZERO_ALLOC) carry a host offset; a run continues
     // while the offsets stay contiguous (qcow2-cluster.c count_contiguous_subclusters).
-    const hasHost = host !== 0;
+    const hasHost = host !== 0 || kind === ST_DATA;
     const base = l1i * this.l2Entries;
     let end = (u + 1) * us;
     while (end < limit) {
       u++;
       const [k2, h2] = this.classify(t, Math.floor(u / per) - base, l2off, l1i, u % per);
-      if (k2 !== kind || (h2 !== 0) !== hasHost || (hasHost && h2 !== host + (end - offset + intra))) break;
+      if (k2 !== kind || (h2 !== 0 || k2 === ST_DATA) !== hasHost || (hasHost && h2 !== host + (end - offset + intra))) break;
       end += us;
     }
     return { kind, host: hasHost ? host + intra : 0, length: Math.min(end, limit) - offset };
@@ -356,7 +369,7 @@ export class Qcow2Image implements Layer, RefcountHost {
 
   preadHost(buf: Uint8Array, host: number): void {
     if (host >= 0) {
-      this.backend.pread(buf, host);
+      (this.hasDataFile ? this.dataBackend : this.backend).pread(buf, host);
       return;
     }
     // Compressed clusters: inflate each cluster the range touches.
@@ -454,6 +467,10 @@ export class Qcow2Image implements Layer, RefcountHost {
     const cs = this.cs;
     const start = ci * cs;
     this.checkWrite(start, data.length);
+    if (this.hasDataFile) {
+      // qcow2.c qcow2_co_pwritev_compressed_part: -ENOTSUP with a data file.
+      throw new UserError('QCOW2_UNSUPPORTED', `${this.name}: compressed clusters cannot be written to an image with an external data file (Operation not supported)`, { where: `guest offset ${start}` });
+    }
     if (data.length !== cs && start + data.length !== this.header.size) {
       throw new UserError('BLOCK_BAD_REQUEST', `${this.name}: compressed writes must cover a whole cluster (guest offset ${start})`);
     }
@@ -529,6 +546,29 @@ export class Qcow2Image implements Layer, RefcountHost {
     if (this.barriers) this.backend.barrier?.();
   }
 
+  // ---- external data file (data-file.ts) ---------------------------------------------------------
+
+  get dataBackend(): BlockBackend {
+    if (!this.dataFileBackend) {
+      if (!this.dataOpener) throw new BugError('QCOW2_DATA_FILE', `${this.name}: data file not attached`);
+      this.dataFileBackend = this.dataOpener();
+    }
+    return this.dataFileBackend;
+  }
+  get dataRaw(): boolean {
+    return isDataFileRaw(this.header);
+  }
+  barrierData(): void {
+    if (this.barriers) this.dataBackend.barrier?.();
+  }
+  readBacking(offset: number, buf: Uint8Array): boolean {
+    this.backingReader?.(offset, buf);
+    return this.backingReader !== undefined;
+  }
+  writeL2Words(t: Uint8Array, off: number, j: number): void {
+    this.backend.pwrite(t.subarray(j * 8, j * 8 + 8), off + j * 8);
+  }
+
   private writeL1Entry(i: number, l2off: number): void {
     setEntry(this.l1dv, i, l2off, l2off !== 0);
     this.backend.pwrite(this.l1.subarray(i * 8, i * 8 + 8), this.header.l1TableOffset + i * 8);
@@ -538,7 +578,7 @@ export class Qcow2Image implements Layer, RefcountHost {
    * The L2 table for L1 index `l1i`, ready to be modified: allocated if missing, copied if a
    * snapshot shares it (refcount > 1, QEMU qcow2-cluster.c l2_allocate).
    */
-  private l2ForWrite(l1i: number): { t: Uint8Array; off: number } {
+  l2ForWrite(l1i: number): { t: Uint8Array; off: number } {
     const rc = this.refcounts();
     const old = this.l1Offset(l1i);
     if (old !== 0 && rc.get(old / this.cs) === 1) return { t: this.l2At(old), off: old };
@@ -572,6 +612,10 @@ export class Qcow2Image implements Layer, RefcountHost {
   }
 
   private writeInCluster(ci: number, intra: number, piece: Uint8Array): void {
+    if (this.hasDataFile) {
+      writeDataFileCluster(this, ci, intra, piece);
+      return;
+    }
     if (this.extL2) {
       this.writeInClusterExt(ci, intra, piece);
       return;
@@ -587,7 +631,7 @@ export class Qcow2Image implements Layer, RefcountHost {
       [kind, host] = this.classify(this.l2At(l2off), j, l2off, l1i);
       // Fast path: our own data cluster (refcount 1): overwrite in place.
       if (kind === ST_DATA && host > 0 && rc.get(host / cs) === 1 && rc.get(l2off / cs) === 1) {
-        this.writeInPlace(piece, host + intra);
+        writeInPlace(this.backend, piece, host + intra);
         return;
       }
     }
@@ -596,14 +640,14 @@ export class Qcow2Image implements Layer, RefcountHost {
     const comp = host < 0 ? this.compressedAt(ci) : undefined;
     const { t, off } = this.l2ForWrite(l1i);
     if (kind === ST_DATA && host > 0 && rc.get(host / cs) === 1) {
-      this.writeInPlace(piece, host + intra);
+      writeInPlace(this.backend, piece, host + intra);
       return;
     }
     // A new cluster: copy-on-write the bytes the write does not cover.
     const fresh = this.allocClusters(1);
     let copiedData = false;
     if (piece.length === cs) {
-      if (fresh.zero) this.writeSparse(piece, fresh.offset);
+      if (fresh.zero) writeSparse(this.backend, piece, fresh.offset);
       else this.backend.pwrite(piece, fresh.offset);
     } else {
       const buf = new Uint8Array(cs);
@@ -623,9 +667,9 @@ export class Qcow2Image implements Layer, RefcountHost {
         // Only the file blocks the guest bytes touch; the COW regions stay holes.
         const ws = Math.floor(intra / FS_BLOCK) * FS_BLOCK;
         const we = Math.min(cs, Math.ceil((intra + piece.length) / FS_BLOCK) * FS_BLOCK);
-        this.writeSparse(buf.subarray(ws, we), fresh.offset + ws);
+        writeSparse(this.backend, buf.subarray(ws, we), fresh.offset + ws);
       } else {
-        this.writeSparse(buf, fresh.offset);
+        writeSparse(this.backend, buf, fresh.offset);
       }
     }
     // A cluster that does not read as zeros on its own (reused space) or that holds copied data
@@ -657,7 +701,7 @@ export class Qcow2Image implements Layer, RefcountHost {
     const first = Math.floor(intra / us);
     const last = Math.floor((intra + piece.length - 1) / us);
     if (keepOld && allNormal(e, first, last)) {
-      this.writeInPlace(piece, e.host + intra);
+      writeInPlace(this.backend, piece, e.host + intra);
       return;
     }
     const [from, to] = cowRange(e, intra, piece.length, us, cs, keepOld);
@@ -671,13 +715,13 @@ export class Qcow2Image implements Layer, RefcountHost {
     const bits = afterWrite(e, from, to, us);
     const comp = e.compressed ? this.compressedAt(ci) : undefined;
     if (keepOld) {
-      this.writeInPlace(buf, e.host + from);
+      writeInPlace(this.backend, buf, e.host + from);
       this.barrier(); // the bytes are there before the bitmap says so
       this.setL2Ext(t, off, j, e.host, bits.alloc, bits.zero);
       return;
     }
     const fresh = this.allocClusters(1);
-    if (fresh.zero) this.writeSparse(buf, fresh.offset + from);
+    if (fresh.zero) writeSparse(this.backend, buf, fresh.offset + from);
     else this.backend.pwrite(buf, fresh.offset + from);
     if (!fresh.zero || copied) this.barrier();
     this.setL2Ext(t, off, j, fresh.offset, bits.alloc, bits.zero);
@@ -808,52 +852,6 @@ export class Qcow2Image implements Layer, RefcountHost {
   }
 
   /**
-   * Writes `buf` at host `at` into a cluster known to read as zeros (grown sparsely past the old
-   * end of the file), skipping every all-zero file block so it stays a hole. QEMU gets the same
-   * file (qcow2.c handle_alloc_space/is_zero_cow zero the COW regions with
-   * BDRV_REQ_NO_FALLBACK, which punches holes), and `map` can then tell holes by their content.
-   */
-  private writeSparse(buf: Uint8Array, at: number): void {
-    let run = -1;
-    for (let b = 0; b < buf.length; b += FS_BLOCK) {
-      const zero = isZeroRange(buf, b, Math.min(b + FS_BLOCK, buf.length));
-      if (!zero && run < 0) run = b;
-      else if (zero && run >= 0) {
-        this.backend.pwrite(buf.subarray(run, b), at + run);
-        run = -1;
-      }
-    }
-    if (run >= 0) this.backend.pwrite(buf.subarray(run), at + run);
-  }
-
-  /**
-   * Overwrites our own data cluster. A file block the write would leave reading as zeros and
-   * that already reads as zeros is not written, so holes stay holes whatever the alignment (node
-   * cannot punch holes, so zeros over existing data are still written as bytes).
-   */
-  private writeInPlace(piece: Uint8Array, host: number): void {
-    const end = host + piece.length;
-    let old: Uint8Array | undefined;
-    let run = -1;
-    for (let b = Math.floor(host / FS_BLOCK) * FS_BLOCK; b < end; b += FS_BLOCK) {
-      const s = Math.max(b, host) - host;
-      const e = Math.min(b + FS_BLOCK, end) - host;
-      let skip = false;
-      if (isZeroRange(piece, s, e)) {
-        old ??= new Uint8Array(FS_BLOCK);
-        this.backend.pread(old, b);
-        skip = isZero(old);
-      }
-      if (!skip && run < 0) run = s;
-      else if (skip && run >= 0) {
-        this.backend.pwrite(piece.subarray(run, s), host + run);
-        run = -1;
-      }
-    }
-    if (run >= 0) this.backend.pwrite(piece.subarray(run), host + run);
-  }
-
-  /**
    * Sets whole clusters [first, first+count) to zero-reading entries and frees their host
    * clusters (QEMU qcow2-cluster.c discard_in_l2_slice / zero_in_l2_slice with unmap).
    * `discard`: an unallocated cluster with no backing stays unallocated.
@@ -862,6 +860,10 @@ export class Qcow2Image implements Layer, RefcountHost {
     const rc = this.refcounts();
     const v3 = this.header.version >= 3;
     for (let ci = first; ci < first + count; ci++) {
+      if (this.hasDataFile) {
+        zeroDataFileCluster(this, ci, discard, full);
+        continue;
+      }
       if (this.extL2) {
         this.zeroClusterExt(ci, discard, full);
         continue;
@@ -972,6 +974,7 @@ export class Qcow2Image implements Layer, RefcountHost {
   flush(): void {
     if (this.readOnly) return;
     this.rc?.applyFrees();
+    this.dataFileBackend?.fsync();
     this.backend.fsync();
   }
 
@@ -989,6 +992,7 @@ export class Qcow2Image implements Layer, RefcountHost {
   abandon(): void {
     if (this.closed) return;
     this.closed = true;
+    this.dataFileBackend?.close();
     this.backend.close();
   }
 
@@ -1008,6 +1012,8 @@ export class Qcow2Image implements Layer, RefcountHost {
       if (this.backend.size() > end && end > 0) this.backend.truncate(end);
       this.backend.fsync();
     }
+    if (this.dataFileBackend && !this.readOnly) this.dataFileBackend.fsync();
+    this.dataFileBackend?.close();
     this.backend.close();
   }
 
@@ -1051,24 +1057,5 @@ export class Qcow2Image implements Layer, RefcountHost {
   }
 }
 
-/** File system block: the granule of holes in image files (ext4, xfs, tmpfs: 4 KiB). */
-export const FS_BLOCK = 4096;
-
-export function isZero(buf: Uint8Array): boolean {
-  return isZeroRange(buf, 0, buf.length);
-}
-
-/** Whether bytes [from, to) of `buf` are all zero (word-wise where aligned). */
-export function isZeroRange(buf: Uint8Array, from: number, to: number): boolean {
-  let i = from;
-  const abs = buf.byteOffset + i;
-  if (abs % 4 === 0 && to - i >= 64) {
-    const words = new Uint32Array(buf.buffer, abs, (to - i) >>> 2);
-    for (let k = 0; k < words.length; k++) if (words[k] !== 0) return false;
-    i += words.length * 4;
-  }
-  for (; i < to; i++) if (buf[i] !== 0) return false;
-  return true;
-}
-
+export { FS_BLOCK, isZero, isZeroRange };
 export { l1EntriesFor };

@@ -156,6 +156,8 @@ function writeActiveL1(img: Qcow2Image, txn: MetaTxn, entries: Uint8Array): numb
 export function createSnapshot(img: Qcow2Image, name: string, times: SnapshotTimes = {}): SnapshotInfo {
   checkWritable(img);
   if (name.length === 0) throw new UserError('QCOW2_SNAPSHOT_NAME', 'snapshot name must not be empty');
+  // qcow2-snapshot.c qcow2_snapshot_create: -ENOTSUP with an external data file.
+  if (img.hasDataFile) throw new UserError('QCOW2_SNAPSHOT_DATA_FILE', `Could not create snapshot '${name}': -95 (Operation not supported)`, { where: img.name, hint: 'internal snapshots cannot be used with an external data file' });
   if (img.snapshots.some((s) => s.name === name)) {
     throw new UserError('QCOW2_SNAPSHOT_EXISTS', `Could not create snapshot '${name}': snapshot with the same name already exists`);
   }

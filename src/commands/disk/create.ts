@@ -47,6 +47,8 @@ export default class DiskCreate extends BaseCommand {
     let refcountBits: number | undefined;
     let extendedL2 = false;
     let preallocation: PreallocMode | undefined;
+    let dataFile: string | undefined;
+    let dataFileRaw = false;
     for (const [k, v] of o) {
       if (k === 'cluster_size') clusterSize = sizeArg(v, '-o cluster_size');
       else if (k === 'refcount_bits') refcountBits = Number(v);
@@ -55,8 +57,17 @@ export default class DiskCreate extends BaseCommand {
         extendedL2 = v === 'on';
       }
       else if (k === 'backing_file') backing = v;
+      else if (k === 'data_file') dataFile = v;
+      else if (k === 'data_file_raw') {
+        if (v !== 'on' && v !== 'off') throw new UserError('CLI_BAD_OPTION', "Parameter 'data_file_raw' expects 'on' or 'off'", { where: '-o data_file_raw' });
+        dataFileRaw = v === 'on';
+      }
       else if (k === 'backing_fmt') backingFormat = formatArg(v, '-o backing_fmt');
       else if (k === 'compat') {
+        // qcow2.c qcow2_co_create: this refusal comes first when a data file is asked for too.
+        if ((v === '0.10' || v === 'v2') && o.has('data_file')) {
+          throw new UserError('QCOW2_BAD_OPTION', `${args.file}: External data files are only supported with compatibility level 1.1 and above (use version=v3 or greater)`, { where: '-o compat' });
+        }
         if (v !== '1.1' && v !== 'v3') throw new UserError('CLI_BAD_OPTION', `compat=${v}: vfab creates qcow2 version 3 (compat=1.1) only`, { where: '-o compat' });
       } else if (k === 'preallocation') {
         preallocation = parsePrealloc(v);
@@ -66,7 +77,10 @@ export default class DiskCreate extends BaseCommand {
           this.fail(format === 'raw' ? `${args.file}: invalid parameter value: ${v}` : `${args.file}: Parameter 'preallocation' does not accept value '${v}'`);
           return;
         }
-      } else throw new UserError('CLI_BAD_OPTION', `Invalid parameter '${k}' (vfab knows cluster_size, refcount_bits, extended_l2, backing_file, backing_fmt, compat, preallocation)`, { where: '-o' });
+      } else throw new UserError('CLI_BAD_OPTION', `Invalid parameter '${k}' (vfab knows cluster_size, refcount_bits, extended_l2, backing_file, backing_fmt, compat, preallocation, data_file, data_file_raw)`, { where: '-o' });
+    }
+    if (format === 'raw' && (dataFile !== undefined || dataFileRaw)) {
+      throw new UserError('CLI_BAD_OPTION', 'raw images take no data_file or data_file_raw', { where: '-o data_file' });
     }
     if (format === 'raw' && (clusterSize !== undefined || refcountBits !== undefined || extendedL2)) {
       throw new UserError('CLI_BAD_OPTION', 'raw images take no cluster_size, refcount_bits or extended_l2', { where: '-o' });
@@ -89,10 +103,15 @@ export default class DiskCreate extends BaseCommand {
       ...(backing !== undefined ? { backingFile: backing } : {}),
       ...(backingFormat !== undefined ? { backingFormat } : {}),
       ...(preallocation !== undefined ? { preallocation } : {}),
+      ...(dataFile !== undefined ? { dataFile } : {}),
+      ...(dataFileRaw ? { dataFileRaw } : {}),
     });
     if (flags.json) this.printJson({ filename: args.file, format, ...(backing !== undefined ? { 'backing-filename': backing } : {}) });
     else if (!flags.quiet) {
-      const extra = backing !== undefined ? ` backing_file=${backing} backing_fmt=${backingFormat}` : '';
+      const extra =
+        (backing !== undefined ? ` backing_file=${backing} backing_fmt=${backingFormat}` : '') +
+        (dataFile !== undefined ? ` data_file=${dataFile}` : '') +
+        (dataFileRaw ? ' data_file_raw=on' : '');
       process.stdout.write(`Formatting '${args.file}', fmt=${format}${format === 'qcow2' ? ` cluster_size=${clusterSize ?? 65536}${extendedL2 ? ' extended_l2=on' : ''}` : ''}${preallocation !== undefined && preallocation !== 'off' ? ` preallocation=${preallocation}` : ''}${size !== undefined ? ` size=${size}` : ''}${extra}\n`);
     }
   }

@@ -32,7 +32,10 @@ function text(i: ImageInfo): string {
         lines.push(`            name: ${b.name}`, `            granularity: ${b.granularity}`);
       });
     }
-    lines.push(`    refcount bits: ${fs.data['refcount-bits']}`, `    corrupt: ${fs.data.corrupt}`, `    extended l2: ${fs.data['extended-l2']}`);
+    lines.push(`    refcount bits: ${fs.data['refcount-bits']}`);
+    if (fs.data['data-file'] !== undefined) lines.push(`    data file: ${fs.data['data-file']}`);
+    if (fs.data['data-file-raw'] !== undefined) lines.push(`    data file raw: ${fs.data['data-file-raw']}`);
+    lines.push(`    corrupt: ${fs.data.corrupt}`, `    extended l2: ${fs.data['extended-l2']}`);
   }
   return lines.join('\n');
 }

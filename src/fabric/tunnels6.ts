@@ -1,0 +1,29 @@
+/**
+ * The IPv6 underlay at build time (issue 14): the IPv6 side of a host's underlay endpoint
+ * (tunnel/underlay6.ts) and `TunnelPort6` for tunnel ports whose remote_ip is IPv6.
+ */
+import type { Port } from '../port/port.js';
+import type { TunnelModel, UnderlayModel } from '../topology/model.js';
+import type { GeneveOptionMap } from '../tunnel/tunnel-port.js';
+import { TunnelPort6 } from '../tunnel/tunnel-port6.js';
+import type { UnderlayEndpoint } from '../tunnel/underlay.js';
+import { Underlay6 } from '../tunnel/underlay6.js';
+import type { FabricContext } from './build.js';
+
+export function attachUnderlay6(ctx: FabricContext, ep: UnderlayEndpoint, u: UnderlayModel): void {
+  if (u.ipv6 === undefined) return;
+  ep.v6 = new Underlay6({
+    port: ep.port,
+    sim: ctx.sim,
+    mac: ep.mac,
+    address: u.ipv6.address,
+    prefixLength: u.ipv6.prefixLength,
+    events: ctx.events,
+    ...(u.gateway6 !== undefined ? { gateway: u.gateway6 } : {}),
+  });
+}
+
+export function buildTunnelPort6(ep: UnderlayEndpoint, port: Port, t: TunnelModel, seed: number, datapath: 'netdev' | 'system', tlv: GeneveOptionMap | undefined): TunnelPort6 | undefined {
+  if (t.remoteIp !== 'ipv6' || t.remoteIp6 === undefined || ep.v6 === undefined) return undefined;
+  return new TunnelPort6({ port, underlay: ep, type: t.type, remoteIp: t.remoteIp6, vni: t.vni, dstPort: t.dstPort, hashSeed: seed, datapath, ...(tlv ? { tlv } : {}) });
+}

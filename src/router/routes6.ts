@@ -1,0 +1,77 @@
+/**
+ * The IPv6 forwarding table: longest-prefix match over a list kept sorted by prefix length (router
+ * tables in topologies hold a handful of routes; a lookup is one pass), ECMP groups as in
+ * `routes.ts` (`ip -6 route add … nexthop via A nexthop via B`).
+ *
+ * ECMP hash: Linux `rt6_multipath_hash` under `net.ipv6.fib_multipath_hash_policy`. Policy 0 (the
+ * kernel default) hashes source, destination, flow label and next header
+ * (`ip6_multipath_l3_keys`); policy 1 hashes the L4 five-tuple (source, destination, source
+ * port, destination port, next header) and no flow label. vfab's IPv4 routers use policy 1
+ * (routes.ts), so IPv6 routers do the same: the five-tuple, without the flow label, seeded per
+ * router, hash-threshold selection (`selectHop`).
+ */
+import type { Ipv6Words } from '../wire/ip.js';
+import { ipv6Equal, ipv6InPrefix, ipv6Network } from '../wire/ipv6-frame.js';
+import { selectHop } from './routes.js';
+
+export interface NextHop6 {
+  /** Gateway, or undefined for a connected route (next hop = the destination). */
+  via: Ipv6Words | undefined;
+  iface: number;
+}
+
+export interface Route6 {
+  network: Ipv6Words;
+  prefixLength: number;
+  nextHops: NextHop6[];
+  kind: 'connected' | 'static';
+}
+
+export class RouteTable6 {
+  private routes: Route6[] = [];
+
+  add(network: Ipv6Words, prefixLength: number, hop: NextHop6, kind: Route6['kind']): Route6 {
+    const net = ipv6Network(network, prefixLength);
+    let r = this.routes.find((x) => x.prefixLength === prefixLength && ipv6Equal(x.network, net));
+    if (r === undefined) {
+      r = { network: net, prefixLength, nextHops: [], kind };
+      this.routes.push(r);
+      this.routes.sort((a, b) => b.prefixLength - a.prefixLength);
+    }
+    const same = (h: NextHop6): boolean => h.iface === hop.iface && (h.via === undefined ? hop.via === undefined : hop.via !== undefined && ipv6Equal(h.via, hop.via));
+    if (!r.nextHops.some(same)) r.nextHops.push(hop);
+    return r;
+  }
+
+  lookup(dst: Ipv6Words): Route6 | undefined {
+    for (const r of this.routes) if (ipv6InPrefix(dst, r.network, r.prefixLength)) return r;
+    return undefined;
+  }
+
+  all(): Route6[] {
+    return [...this.routes];
+  }
+}
+
+function fmix32(h: number): number {
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}
+
+/** Seeded five-tuple hash (policy 1): both addresses word by word, next header, ports. */
+export function flowHash6(seed: number, src: Ipv6Words, dst: Ipv6Words, proto: number, sport: number, dport: number): number {
+  let h = seed >>> 0;
+  for (let i = 0; i < 4; i++) h = fmix32(h ^ src[i]!);
+  for (let i = 0; i < 4; i++) h = fmix32(h ^ dst[i]!);
+  h = fmix32(h ^ proto);
+  return fmix32(h ^ (((sport & 0xffff) << 16) | (dport & 0xffff)));
+}
+
+export function pickHop6(route: Route6, hash: number): NextHop6 {
+  const hops = route.nextHops;
+  return hops.length === 1 ? hops[0]! : hops[selectHop(hash, hops.length)]!;
+}

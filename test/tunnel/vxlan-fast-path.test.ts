@@ -1,0 +1,46 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { parseVxlan, vxlanInner, vxlanVni } from '../../src/wire/vxlan.js';
+
+/** Random datagrams, often shaped like IPv4/UDP/VXLAN (protocol 17, consistent lengths, I flag). */
+const datagram = fc
+  .tuple(fc.uint8Array({ minLength: 0, maxLength: 120 }), fc.boolean(), fc.integer({ min: -4, max: 4 }), fc.boolean())
+  .map(([b, shaped, skew, flag]) => {
+    if (!shaped || b.length < 36) return b;
+    const ip = b.slice();
+    ip[0] = 0x45;
+    ip[9] = 17;
+    ip[2] = ip.length >> 8;
+    ip[3] = ip.length & 0xff;
+    const udpLen = Math.max(0, ip.length - 20 + skew);
+    ip[24] = udpLen >> 8;
+    ip[25] = udpLen & 0xff;
+    if (flag) ip[28]! |= 0x08;
+    return ip;
+  });
+
+describe('VXLAN receive fast path', () => {
+  it('vxlanVni accepts and rejects exactly what parseVxlan does, with the same VNI or reason', () => {
+    fc.assert(
+      fc.property(datagram, (ip) => {
+        const v = parseVxlan(ip);
+        expect(vxlanVni(ip)).toEqual(typeof v === 'string' ? v : v.vni);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('vxlanInner is parseVxlan\'s inner frame, as a view into the packet (no copy)', () => {
+    fc.assert(
+      fc.property(datagram, (ip) => {
+        const v = parseVxlan(ip);
+        if (typeof v === 'string') return;
+        const inner = vxlanInner(ip);
+        expect(inner).toEqual(v.inner);
+        expect(inner.buffer).toBe(ip.buffer);
+        expect(inner.byteOffset).toBe(v.inner.byteOffset);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+});
