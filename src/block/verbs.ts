@@ -485,6 +485,10 @@ export function resizeImage(
     top.header.size = newSize;
     top.writeHeader();
     top.flush();
+    // qcow2_co_truncate: an external data file is truncated to the new virtual size too, growing
+    // or shrinking (checked against qemu-img 7.2: `data_file_raw` or not, the file ends at the new
+    // size), so a raw consumer of the data file sees the whole disk.
+    if (top.hasDataFile) top.dataBackend.truncate(newSize);
     return 'resized';
   } finally {
     c.close();

@@ -219,6 +219,26 @@ describeWithTools(['qemu-img', 'qemu-io'], 'external data files against qemu-img
     }
   }
 
+  it('resize grows and shrinks the data file with the image, as qemu-img resize does', () => {
+    for (const raw of [false, true]) {
+      const sizes: Record<string, number[]> = {};
+      for (const [tool, t] of [['qemu-img', 'rq'], ['vfab', 'rv']] as const) {
+        const img = `${t}${+raw}.qcow2`;
+        const data = `${t}${+raw}.raw`;
+        const opt = `data_file=${data}${raw ? ',data_file_raw=on' : ''}`;
+        const r = (args: string[]) => (tool === 'qemu-img' ? run('qemu-img', args) : vfab(['disk', ...args]));
+        expect(r(['create', '-q', '-f', 'qcow2', '-o', opt, img, '1M']).code).toBe(0);
+        expect(r(['resize', '-q', img, '3M']).code).toBe(0);
+        const grown = readFileSync(join(dir, data)).length;
+        expect(r(['resize', '-q', '--shrink', img, '2M']).code).toBe(0);
+        sizes[tool] = [grown, readFileSync(join(dir, data)).length];
+        expect(run('qemu-img', ['check', img]).code).toBe(0);
+      }
+      expect(sizes.vfab).toEqual(sizes['qemu-img']);
+      expect(sizes.vfab).toEqual([3 << 20, 2 << 20]);
+    }
+  });
+
   it('vfab writes into a QEMU-made image and QEMU reads it back (and the other way round)', () => {
     expect(run('qemu-img', ['create', '-q', '-f', 'qcow2', '-o', 'data_file=x1.raw', 'x1.qcow2', '1M']).code).toBe(0);
     expect(vfab(['disk', 'io', '-c', 'write -P 0x5a 0 70k', 'x1.qcow2']).code).toBe(0);
