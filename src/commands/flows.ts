@@ -51,7 +51,9 @@ export default class Flows extends BaseCommand {
       return;
     }
     if (flags.json) {
-      const flows = br.flowStats();
+      // `match`/`actions` as the flow file wrote them; `ovs_match`/`ovs_actions` as dump-flows spells them.
+      const canon = br.canonicalFlows(version);
+      const flows = br.flowStats().map((f, i) => ({ ...f, ovs_match: canon[i]!.match, ovs_actions: canon[i]!.actions }));
       const tc = flags.offload ? tcOffloads(fabric.model, br) : [];
       this.printJson({ bridge: br.path, time_ns: fabric.sim.now, flows: flags.offload ? flows.map((f, i) => ({ ...f, offload: hint(f), ...(tc[i]!.offloaded || tc[i]!.reasons.length > 0 ? { tc_offload: { offloaded: tc[i]!.offloaded, reasons: tc[i]!.reasons, ...(tc[i]!.tc ? { tc: tc[i]!.tc } : {}) } } : {}) })) : flows });
     } else {

@@ -31,7 +31,7 @@ import { FlowCache } from './classifier.js';
 import { KEY_WORDS, OFPP_LOCAL, PACKET_WORDS, W_IN_PORT, W_TUN_DST, W_TUN_ID, W_TUN_MD_PRESENT, W_TUN_SRC, W_VLAN_TCI, formatMac, keyWordsFromFlowKey, keyWordsFromFrame } from './fields.js';
 import { parseFlowMod, parseFlows, type FlowModCommand, type FlowWarning, type ParsedFlowMod } from './flow-parser.js';
 import { formatActions, type Action } from './actions.js';
-import { dumpFlows } from './dump-flows.js';
+import { canonicalFlow, dumpFlows } from './dump-flows.js';
 import { learnedFlow, learnedMatch, type LearnAction } from './learn.js';
 import type { TlvTable } from './tun-metadata.js';
 import type { OfVersion } from './flow-syntax.js';
@@ -994,6 +994,12 @@ export class Bridge implements XBridge {
 
   flowStats(): FlowStats[] {
     return this.flowTables.stats(this.sim.now);
+  }
+
+  /** Each flow's match and actions as `ovs-ofctl dump-flows` spells them, in `flowStats()` order. */
+  canonicalFlows(version?: OfVersion): { match: string; actions: string }[] {
+    const o = { added: this.parseOpts.protocols, ...(version !== undefined ? { version } : {}) };
+    return this.flowTables.rules().map((r) => canonicalFlow(r, o));
   }
 
   /** Live MAC table entries, least recently used first. */

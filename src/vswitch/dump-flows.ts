@@ -74,6 +74,16 @@ export function formatFlowLine(r: FlowRule, o: DumpFlowsOptions): string {
   return `${s}actions=${formatOfpacts(r.actions, { added: o.added, version, names })}`;
 }
 
+/**
+ * A flow's match and actions as dump-flows spells them (canonical field order and names, OVS's
+ * number forms), without priority and statistics: what `vfab flows --json` adds beside the text
+ * the flow was written with.
+ */
+export function canonicalFlow(r: FlowRule, o: Pick<DumpFlowsOptions, 'added' | 'version' | 'names'>): { match: string; actions: string } {
+  const version = o.version ?? o.added;
+  return { match: formatMatch(r.value, r.mask, o.names), actions: formatOfpacts(r.actions, { added: o.added, version, names: o.names }) };
+}
+
 /** The whole dump, newline-terminated. */
 export function dumpFlows(rules: readonly FlowRule[], o: DumpFlowsOptions): string {
   const lines = rules.map((r) => formatFlowLine(r, o));
