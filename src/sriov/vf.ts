@@ -22,6 +22,7 @@ import type { Frame, FrameMeta, FrameReceiver } from '../port/port.js';
 import { Port } from '../port/port.js';
 import type { GuestNic } from '../port/nic.js';
 import type { Simulation } from '../sim/index.js';
+import { DelayLine } from '../sim/delay-line.js';
 import { formatMac, isMulticastMac, readMac, BROADCAST_MAC } from '../wire/mac.js';
 import type { VfConfig, EswitchMode } from './config.js';
 import { TxShaper } from './tx-shaper.js';
@@ -80,6 +81,12 @@ export class VirtualFunction implements GuestNic {
    * the frame in the same instant (the device model's default; the fabric sets the topology's).
    */
   rxDelayNs = 0;
+  /**
+   * The receive delay as one queued event per VF (sim/delay-line.ts: same order and event count as
+   * an event per frame). Made for the delay in force; a changed delay gets a new line, and frames
+   * already in the old one still come out at their own times.
+   */
+  private rxLine: DelayLine<Frame> | null = null;
   private readonly shaper: TxShaper;
   private spoofReported = false;
 
@@ -284,7 +291,10 @@ export class VirtualFunction implements GuestNic {
       else this.stats.rx_multicast++;
     }
     if (this.rxDelayNs === 0) this.handToGuest(frame);
-    else this.host.sim.schedule(this.rxDelayNs, () => this.handToGuest(frame));
+    else {
+      if (this.rxLine === null || this.rxLine.delayNs !== this.rxDelayNs) this.rxLine = new DelayLine(this.host.sim, this.rxDelayNs, (f) => this.handToGuest(f));
+      this.rxLine.push(frame, 0, 0);
+    }
   }
 
   private handToGuest(frame: Frame): void {
