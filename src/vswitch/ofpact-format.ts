@@ -151,17 +151,32 @@ function regLoads(fd: FieldDef, ofs: number, nBits: number, v: bigint): string[]
 function formatSet(a: Extract<Action, { type: 'set' }>, o: OfpactFormat): string {
   const s = setSpan(a);
   const kw = a.text.slice(0, a.text.search(/[:(]/));
-  // The action's raw form inside the switch (lib/ofp-actions.c decode): load stays a load;
-  // set_field and mod_* are OXM set_field when added over 1.2+, else the 1.0 action or a load.
-  const leg = s.full ? legacy10(a.field, s.value) : null;
-  // OFPAT11_SET_NW_TTL / _ECN exist from OpenFlow 1.1; over 1.0 they travel as NXAST_REG_LOAD.
+  // set_field prints the whole field's value under its mask (`set_field:0x500/0xff00->reg0`).
+  const setField = (): string => {
+    const name = OXM_SET_NAME[a.field.name] ?? a.field.name;
+    const mask = ((1n << BigInt(s.nBits)) - 1n) << BigInt(s.ofs);
+    return s.full ? `set_field:${fieldValueText(a.field, s.value, o)}->${name}` : `set_field:${fieldValueText(a.field, s.value << BigInt(s.ofs), o)}/${putHex(mask)}->${name}`;
+  };
+  // OFPAT11_SET_NW_TTL / _ECN exist from OpenFlow 1.1 (their own actions, not set_field, in 1.5
+  // too); over 1.0 they travel as NXAST_REG_LOAD.
   if ((kw === 'mod_nw_ttl' || kw === 'mod_nw_ecn') && o.added >= 11 && o.version >= 11) return `${kw}:${s.value}`;
-  const raw: 'load' | 'legacy' | 'set_field' = kw === 'load' || kw === 'mod_nw_ttl' || kw === 'mod_nw_ecn' ? 'load' : o.added >= 12 ? 'set_field' : leg !== null ? 'legacy' : 'load';
-  if (raw === 'load' || (o.version < 11 && leg === null)) return regLoads(a.field, s.ofs, s.nBits, s.value).join(',');
-  if (o.version < 11) return leg!;
-  const name = OXM_SET_NAME[a.field.name] ?? a.field.name;
-  const val = fieldValueText(a.field, s.value, o);
-  return s.full ? `set_field:${val}->${name}` : `set_field:${val}/${putHex(((1n << BigInt(s.nBits)) - 1n) << BigInt(s.ofs))}->${name}`;
+  // lib/ofp-actions.c encode_SET_FIELD, applied twice (ovs-ofctl's flow_mod in the version the
+  // flow was added with, decoded by the switch into its raw form; then the switch's reply in the
+  // dump's version):
+  // - OpenFlow 1.5+ has only Set-Field: every field write is a set_field, masked when partial;
+  // - a variable-length field (tun_metadataN) has no NXAST_REG_LOAD form (set_field_to_nxast):
+  //   it travels as NXAST_REG_LOAD2 and comes back as set_field in every version (recorded from
+  //   OVS 3.1: test/fixtures/tun-metadata);
+  // - what came in as a load goes out as a load (64 bits per action);
+  // - below 1.2 a write is the OpenFlow 1.0/1.1 action where one exists (`mod_dl_src` …), else
+  //   a load; from 1.2 to 1.4 a whole-field write is set_field and a partial one a load.
+  if (o.version >= 15 || a.field.tunMd !== undefined) return setField();
+  const leg = s.full ? legacy10(a.field, s.value) : null;
+  const loads = (): string => regLoads(a.field, s.ofs, s.nBits, s.value).join(',');
+  const addedAsLoad = kw === 'load' || kw === 'mod_nw_ttl' || kw === 'mod_nw_ecn' || (o.added < 12 ? leg === null : o.added < 15 && !s.full);
+  if (addedAsLoad) return loads();
+  if (o.version < 12) return leg ?? loads();
+  return s.full ? setField() : loads();
 }
 
 function formatLearn(a: LearnAction, o: OfpactFormat): string {
