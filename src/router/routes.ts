@@ -72,8 +72,8 @@ export class RouteTable {
   }
 }
 
-/** 32-bit avalanche mix (murmur3 fmix32). */
-function fmix32(h: number): number {
+/** 32-bit avalanche mix (murmur3 fmix32); the IPv6 routes' hash uses it too. */
+export function fmix32(h: number): number {
   h ^= h >>> 16;
   h = Math.imul(h, 0x85ebca6b);
   h ^= h >>> 13;

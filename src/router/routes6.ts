@@ -12,7 +12,7 @@
  */
 import type { Ipv6Words } from '../wire/ip.js';
 import { ipv6Equal, ipv6InPrefix, ipv6Network } from '../wire/ipv6-frame.js';
-import { selectHop } from './routes.js';
+import { fmix32, selectHop } from './routes.js';
 
 export interface NextHop6 {
   /** Gateway, or undefined for a connected route (next hop = the destination). */
@@ -51,15 +51,6 @@ export class RouteTable6 {
   all(): Route6[] {
     return [...this.routes];
   }
-}
-
-function fmix32(h: number): number {
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
 }
 
 /** Seeded five-tuple hash (policy 1): both addresses word by word, next header, ports. */
