@@ -46,14 +46,12 @@ export function geneveOptionsLength(options: readonly GeneveOption[]): number | 
   return n > GENEVE_OPTIONS_MAX ? `${n} bytes of options is over ${GENEVE_OPTIONS_MAX}` : n;
 }
 
-/** The whole encapsulated frame: outer Ethernet/IPv4/UDP, Geneve with `vni` and `options`, then `inner`. */
-export function encapGeneve(o: OuterHeaders, vni: number, inner: Uint8Array, options: readonly GeneveOption[] = [], oam = false): Uint8Array {
-  const optLen = geneveOptionsLength(options);
-  if (typeof optLen === 'string') throw new RangeError(`geneve: ${optLen}`);
-  const udpLen = 8 + GENEVE_HEADER_LEN + optLen + inner.length;
-  const f = new Uint8Array(Math.max(60, 14 + 20 + udpLen));
-  writeOuter(f, o, udpLen);
-  const g = 42;
+/**
+ * The Geneve header at `g` (RFC 8926 §3.4: version 0, option length in 4-byte words, O and C
+ * bits, protocol type, VNI) and its options; `optLen` is geneveOptionsLength(options). Returns
+ * where the inner frame starts. Shared by the IPv4 and IPv6 encapsulations.
+ */
+export function writeGeneveHeader(f: Uint8Array, g: number, vni: number, options: readonly GeneveOption[], optLen: number, oam: boolean): number {
   let critical = false;
   for (const op of options) if (op.type & GENEVE_CRITICAL) critical = true;
   f[g] = optLen / 4; // version 0 in the top two bits
@@ -63,6 +61,7 @@ export function encapGeneve(o: OuterHeaders, vni: number, inner: Uint8Array, opt
   f[g + 4] = (vni >>> 16) & 0xff;
   f[g + 5] = (vni >>> 8) & 0xff;
   f[g + 6] = vni & 0xff;
+  f[g + 7] = 0;
   let p = g + 8;
   for (const op of options) {
     f[p] = op.cls >>> 8;
@@ -72,6 +71,17 @@ export function encapGeneve(o: OuterHeaders, vni: number, inner: Uint8Array, opt
     f.set(op.data, p + 4);
     p += 4 + op.data.length;
   }
+  return p;
+}
+
+/** The whole encapsulated frame: outer Ethernet/IPv4/UDP, Geneve with `vni` and `options`, then `inner`. */
+export function encapGeneve(o: OuterHeaders, vni: number, inner: Uint8Array, options: readonly GeneveOption[] = [], oam = false): Uint8Array {
+  const optLen = geneveOptionsLength(options);
+  if (typeof optLen === 'string') throw new RangeError(`geneve: ${optLen}`);
+  const udpLen = 8 + GENEVE_HEADER_LEN + optLen + inner.length;
+  const f = new Uint8Array(Math.max(60, 14 + 20 + udpLen));
+  writeOuter(f, o, udpLen);
+  const p = writeGeneveHeader(f, 42, vni, options, optLen, oam);
   f.set(inner, p);
   if (o.csum) writeUdpChecksum(f, o, udpLen);
   return f;

@@ -18,7 +18,7 @@
  */
 import { fold, sumBytes } from './checksum.js';
 import { encapVxlan6, type OuterHeaders6 } from './vxlan6.js';
-import { GENEVE_CRITICAL, GENEVE_PROTO_ETHERNET, geneveOptionsLength, parseGeneveAt, type GeneveOption } from './geneve.js';
+import { geneveOptionsLength, parseGeneveAt, writeGeneveHeader, type GeneveOption } from './geneve.js';
 import { readIpv6At } from './ipv6-frame.js';
 import type { Ipv6Words } from './ip.js';
 import { VXLAN_FLAG_I } from './vxlan.js';
@@ -35,22 +35,7 @@ export function encapUdpTunnel6(o: OuterHeaders6, kind: 'vxlan' | 'geneve', vni:
   const optLen = geneveOptionsLength(options);
   if (typeof optLen === 'string') throw new RangeError(`geneve: ${optLen}`);
   const out = options.length > 0 ? grow(f, optLen + inner.length) : f;
-  const g = 62;
-  let critical = false;
-  for (const op of options) if (op.type & GENEVE_CRITICAL) critical = true;
-  out[g] = optLen / 4;
-  out[g + 1] = critical ? 0x40 : 0;
-  out[g + 2] = GENEVE_PROTO_ETHERNET >>> 8;
-  out[g + 3] = GENEVE_PROTO_ETHERNET & 0xff;
-  let p = g + 8;
-  for (const op of options) {
-    out[p] = op.cls >>> 8;
-    out[p + 1] = op.cls & 0xff;
-    out[p + 2] = op.type;
-    out[p + 3] = op.data.length / 4;
-    out.set(op.data, p + 4);
-    p += 4 + op.data.length;
-  }
+  const p = writeGeneveHeader(out, 62, vni, options, optLen, false);
   if (options.length > 0) out.set(inner, p);
   setUdp6Checksum(out);
   return out;
