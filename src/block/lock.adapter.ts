@@ -15,11 +15,12 @@
  *   atomic and fails with EEXIST when the name exists, so the lock file appears whole or not at
  *   all and at most one process creates it.
  * - A lock whose PID is dead is stale. Its instance X may be removed only by the process that
- *   created `IMAGE.lock.claim.<X>` with O_EXCL; that process re-reads the lock file and unlinks it
+ *   created `IMAGE.lock.claim.<X>` (written whole to a temp file, then link()ed, so it too appears
+ *   whole or not at all); that process re-reads the lock file and unlinks it
  *   only if it still holds X, then removes its claim.
  * Why exactly one writer wins: the lock file changes only by link (when absent), by its live
  * owner's release, or by a claim holder of its current instance X. Claims of X are exclusive
- * (O_EXCL, removed only by their creator), the claim holder checks the content while holding the
+ * (created by an atomic link, removed only by their creator), the claim holder checks the content while holding the
  * claim, and X, once unlinked, never reappears (fresh nonce), so X is unlinked at most once and
  * never while its owner lives. A claimant that died holding a claim is itself taken over the same
  * way (the claim is a lock file one level down), at most MAX_CLAIM_DEPTH levels.
@@ -98,23 +99,38 @@ const errno = errnoCode;
  */
 function removeStale(path: string, file: string, instance: string, me: string, depth: number): void {
   const claim = `${file}.claim.${keyOf(instance)}`;
-  for (let tries = 0; ; tries++) {
-    if (tries > 50) throw lockError(path, file, new Error('too much contention'));
-    try {
-      fs.writeFileSync(claim, me, { flag: 'wx' });
-      break;
-    } catch (e) {
-      if (errno(e) !== 'EEXIST') throw lockError(path, claim, e);
-      const c = readInstance(claim);
-      if (c === undefined) continue; // its holder just finished: try again
-      const pid = pidOf(c);
-      if (pidAlive(pid)) throw lockedError(path, pid, lockFileOf(path));
-      if (depth >= MAX_CLAIM_DEPTH) throw lockError(path, claim, new Error('too many dead claimants'));
-      removeStale(path, claim, c, me, depth + 1);
+  // The claim must appear whole, like the lock itself: a claim created empty and then written
+  // (writeFileSync 'wx') can be read empty by a racer, whose NaN pid looks dead, who then takes
+  // the live claim over, and both unlink the lock (seen as a loser's raw ENOENT in the lock race).
+  const tmp = `${claim}.${keyOf(me)}.tmp`;
+  try {
+    fs.writeFileSync(tmp, me, { flag: 'wx' });
+  } catch (e) {
+    throw lockError(path, claim, e);
+  }
+  try {
+    for (let tries = 0; ; tries++) {
+      if (tries > 50) throw lockError(path, file, new Error('too much contention'));
+      try {
+        fs.linkSync(tmp, claim);
+        break;
+      } catch (e) {
+        if (errno(e) !== 'EEXIST') throw lockError(path, claim, e);
+        const c = readInstance(claim);
+        if (c === undefined) continue; // its holder just finished: try again
+        const pid = pidOf(c);
+        if (pidAlive(pid)) throw lockedError(path, pid, lockFileOf(path));
+        if (depth >= MAX_CLAIM_DEPTH) throw lockError(path, claim, new Error('too many dead claimants'));
+        removeStale(path, claim, c, me, depth + 1);
+      }
     }
+  } finally {
+    fs.rmSync(tmp, { force: true });
   }
   try {
     if (readInstance(file) === instance) fs.unlinkSync(file);
+  } catch (e) {
+    throw lockError(path, file, e);
   } finally {
     fs.rmSync(claim, { force: true });
   }
