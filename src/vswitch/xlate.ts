@@ -329,6 +329,8 @@ function recirculate(ctx: Ctx, c: CtCtx): void {
     ctx.st = r.state;
     c.st = r.state;
     c.recircDepth = r.depth;
+    c.conn = r.conn;
+    c.reply = r.reply;
     ctx.depth = 0;
     ctx.resubmits = 0;
     ctx.error = null;
@@ -423,6 +425,8 @@ function ctContext(ctx: Ctx): CtCtx {
       nextRecircId: ctx.recircBase,
       recircDepth: 0,
       uncachable: false,
+      conn: null,
+      reply: false,
       log:
         ctx.res.log === null && ctx.tr === null
           ? noLog
