@@ -225,7 +225,15 @@ class EngineGateHost implements GateHost<Io> {
 
   armTimer(member: number, dir: Direction, at: number): void {
     const row = this.timers[member]!;
-    row[dir]?.cancel();
+    const prev = row[dir];
+    if (prev !== undefined && prev.done && !prev.cancelled && Number.isSafeInteger(at)) {
+      // the timer already fired: re-arm its record (the same (time, seq) a new event would get)
+      prev.time = at;
+      prev.seq = this.sim.reserveSeq();
+      this.sim.requeue(prev);
+      return;
+    }
+    prev?.cancel();
     row[dir] = this.sim.scheduleAt(at, this.fire[member]![dir]);
   }
 
