@@ -150,40 +150,58 @@ export class Reassembly {
       this.bytes += data.length;
       return data.length;
     }
-    // Cut the uncovered parts of [off, end) out of the gaps between blocks.
-    const fresh: Piece[] = [];
-    let cur = off;
-    for (const b of this.blocks) {
-      if (b.end <= cur) continue;
-      if (b.start >= end) break;
-      if (b.start > cur) fresh.push({ off: cur, data: data.subarray(cur - off, b.start - off) });
-      cur = Math.max(cur, b.end);
-      if (cur >= end) break;
+    // The blocks [i, j] that overlap or touch [off, end] (blocks are sorted, disjoint and never
+    // adjacent, so they are a run). Blocks below i end before off; blocks above j start after end.
+    const blocks = this.blocks;
+    let lo = 0;
+    let hi = blocks.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (blocks[mid]!.end < off) lo = mid + 1;
+      else hi = mid;
     }
-    if (cur < end) fresh.push({ off: cur, data: data.subarray(cur - off) });
+    const i = lo;
+    let j = i - 1;
+    while (j + 1 < blocks.length && blocks[j + 1]!.start <= end) j++;
+    // The uncovered parts of [off, end) (the gaps between blocks i..j), in order.
     let added = 0;
-    for (const p of fresh) added += p.data.length;
+    let cur = off;
+    for (let k = i; k <= j; k++) {
+      const b = blocks[k]!;
+      if (b.start > cur && cur < end) added += Math.min(b.start, end) - cur;
+      if (b.end > cur) cur = b.end;
+    }
+    if (cur < end) added += end - cur;
     if (added === 0) {
       // A duplicate still refreshes its block's recency (Linux moves it to the SACK front).
-      for (const b of this.blocks) if (b.start <= off && b.end >= end) b.stamp = stamp;
+      for (let k = i; k <= j; k++) {
+        const b = blocks[k]!;
+        if (b.start <= off && b.end >= end) b.stamp = stamp;
+      }
       return 0;
     }
     this.bytes += added;
-    const nb: Block = { start: off, end, pieces: fresh, stamp };
-    // Merge every block touching [off, end] into nb.
-    const keep: Block[] = [];
-    for (const b of this.blocks) {
-      if (b.end < nb.start || b.start > nb.end) keep.push(b);
-      else {
-        nb.start = Math.min(nb.start, b.start);
-        nb.end = Math.max(nb.end, b.end);
-        nb.pieces = nb.pieces.concat(b.pieces);
-      }
+    if (j < i) {
+      blocks.splice(i, 0, { start: off, end, pieces: [{ off, data }], stamp });
+      return added;
     }
-    nb.pieces.sort((a, b) => a.off - b.off);
-    keep.push(nb);
-    keep.sort((a, b) => a.start - b.start);
-    this.blocks = keep;
+    // Merge blocks i..j and the new pieces into block i, in offset order: block i's pieces are
+    // extended in place unless new data comes before them.
+    const first = blocks[i]!;
+    const pieces = off < first.start ? [] : first.pieces;
+    cur = off;
+    for (let k = i; k <= j; k++) {
+      const b = blocks[k]!;
+      if (b.start > cur && cur < end) pieces.push({ off: cur, data: data.subarray(cur - off, Math.min(b.start, end) - off) });
+      if (b.pieces !== pieces) for (const p of b.pieces) pieces.push(p);
+      if (b.end > cur) cur = b.end;
+    }
+    if (cur < end) pieces.push({ off: cur, data: data.subarray(cur - off) });
+    first.pieces = pieces;
+    if (off < first.start) first.start = off;
+    first.end = Math.max(end, blocks[j]!.end);
+    first.stamp = stamp;
+    if (j > i) blocks.splice(i + 1, j - i);
     return added;
   }
 
