@@ -97,6 +97,11 @@ export class SendBuffer {
   }
 }
 
+/** SACK blocks a segment can carry at most (RFC 2018 §3: 4, or 3 with timestamps). */
+const SACK_MAX = 4;
+/** Tests turn the recency list off to check that it changes nothing (list on == full selection). */
+export const sackRecentSwitch = { on: true };
+
 interface Piece {
   off: number;
   data: Uint8Array;
@@ -113,6 +118,15 @@ interface Block {
 export class Reassembly {
   private blocks: Block[] = [];
   private stamp = 0;
+  /**
+   * The up to `SACK_MAX` most recently changed blocks, newest first. Exact (the first
+   * min(SACK_MAX, blocks) blocks by stamp) while `recentOk`: a block getting the newest stamp
+   * moves to the front; losing a listed block (merged away, taken) clears `recentOk`, and the
+   * next `sackBlocks` selects again over all blocks. A recovery with hundreds of holes then
+   * costs O(1) per ACK, not O(blocks).
+   */
+  private recent: Block[] = [];
+  private recentOk = true;
   /** Bytes held out of order. */
   bytes = 0;
 
@@ -142,11 +156,14 @@ export class Reassembly {
       last.pieces.push({ off, data });
       last.end = end;
       last.stamp = stamp;
+      this.touch(last);
       this.bytes += data.length;
       return data.length;
     }
     if (last === undefined || off > last.end) {
-      this.blocks.push({ start: off, end, pieces: [{ off, data }], stamp });
+      const nb: Block = { start: off, end, pieces: [{ off, data }], stamp };
+      this.blocks.push(nb);
+      this.touch(nb);
       this.bytes += data.length;
       return data.length;
     }
@@ -176,13 +193,18 @@ export class Reassembly {
       // A duplicate still refreshes its block's recency (Linux moves it to the SACK front).
       for (let k = i; k <= j; k++) {
         const b = blocks[k]!;
-        if (b.start <= off && b.end >= end) b.stamp = stamp;
+        if (b.start <= off && b.end >= end) {
+          b.stamp = stamp;
+          this.touch(b);
+        }
       }
       return 0;
     }
     this.bytes += added;
     if (j < i) {
-      blocks.splice(i, 0, { start: off, end, pieces: [{ off, data }], stamp });
+      const nb: Block = { start: off, end, pieces: [{ off, data }], stamp };
+      blocks.splice(i, 0, nb);
+      this.touch(nb);
       return added;
     }
     // Merge blocks i..j and the new pieces into block i, in offset order: block i's pieces are
@@ -201,7 +223,9 @@ export class Reassembly {
     if (off < first.start) first.start = off;
     first.end = Math.max(end, blocks[j]!.end);
     first.stamp = stamp;
+    for (let k = i + 1; k <= j; k++) this.forget(blocks[k]!);
     if (j > i) blocks.splice(i + 1, j - i);
+    this.touch(first);
     return added;
   }
 
@@ -210,6 +234,7 @@ export class Reassembly {
     const b = this.blocks[0];
     if (b === undefined || b.start > rcvNxt) return [];
     this.blocks.shift();
+    this.forget(b);
     this.bytes -= b.end - b.start;
     const out: Uint8Array[] = [];
     for (const p of b.pieces) {
@@ -220,23 +245,54 @@ export class Reassembly {
     return out;
   }
 
-  /** Up to `max` blocks as [start, end) offsets, most recently grown first. */
+  /** Block `b` just took the newest stamp: it heads the recency list. */
+  private touch(b: Block): void {
+    if (!this.recentOk) return;
+    const r = this.recent;
+    let k = r.indexOf(b);
+    if (k < 0) {
+      k = r.length < SACK_MAX ? r.length : SACK_MAX - 1;
+      r[k] = b;
+    }
+    for (; k > 0; k--) r[k] = r[k - 1]!;
+    r[0] = b;
+  }
+
+  /** Block `b` is gone: the list is no longer known to hold the newest blocks when it held `b`. */
+  private forget(b: Block): void {
+    if (this.recentOk && this.recent.includes(b)) this.recentOk = false;
+  }
+
+  /** Up to `max` (≤ 4) blocks as [start, end) offsets, most recently grown first. */
   sackBlocks(max: number, out: number[]): number {
-    const blocks = this.blocks;
-    const n = Math.min(max, blocks.length);
-    // Selection of the n newest (stamps are unique, so the order is a sort's), without copying
-    // and sorting the block list per ACK.
-    let below = Infinity;
+    if (max > SACK_MAX) max = SACK_MAX;
+    if (!this.recentOk || !sackRecentSwitch.on) this.selectRecent();
+    const r = this.recent;
+    const n = Math.min(max, r.length);
     for (let i = 0; i < n; i++) {
-      let best: Block | null = null;
-      for (let j = 0; j < blocks.length; j++) {
-        const b = blocks[j]!;
-        if (b.stamp < below && (best === null || b.stamp > best.stamp)) best = b;
-      }
-      out[2 * i] = best!.start;
-      out[2 * i + 1] = best!.end;
-      below = best!.stamp;
+      const b = r[i]!;
+      out[2 * i] = b.start;
+      out[2 * i + 1] = b.end;
     }
     return n;
+  }
+
+  /**
+   * Rebuilds the recency list: the SACK_MAX newest blocks in one pass (stamps are unique, so the
+   * order is a sort's), without copying and sorting the block list.
+   */
+  private selectRecent(): void {
+    const r = this.recent;
+    r.length = 0;
+    for (const b of this.blocks) {
+      let k = r.length;
+      if (k === SACK_MAX) {
+        if (b.stamp < r[SACK_MAX - 1]!.stamp) continue;
+        k--;
+      }
+      for (; k > 0 && r[k - 1]!.stamp < b.stamp; k--) r[k] = r[k - 1]!;
+      r[k] = b;
+    }
+    this.recentOk = true;
   }
 }
