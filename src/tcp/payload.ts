@@ -35,7 +35,7 @@ const UNIT = 64;
  * start (`stamp()`) of the frame that starts in it once a TCP has checksummed it. A slab is never
  * reused, so a slot names one frame for the slab's whole life.
  */
-let stamps = new Int32Array(SLAB / UNIT);
+let stamps: Int32Array = new Int32Array(SLAB / UNIT);
 /** The most recent slabs and their stamps (newest first); older frames are simply verified. */
 const RECENT_SLABS = 32;
 const recentSlabs: Array<ArrayBufferLike | null> = new Array<ArrayBufferLike | null>(RECENT_SLABS).fill(null);
