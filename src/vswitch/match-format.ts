@@ -166,8 +166,9 @@ export function formatMatch(value: Int32Array, mask: Int32Array, portName?: (p: 
   }
   const meta: string[] = [];
   for (let i = 0; i < 16; i++) if (mask[W_REG0 + i] !== 0) meta.push(hexMasked(`reg${i}`, value[W_REG0 + i]!, mask[W_REG0 + i]!));
+  // format_be64_masked: `%#x`, so an exact zero tun_id prints as `tun_id=0`.
   const tid = wideMasked('tun_id', value, mask, W_TUN_ID, 2);
-  if (tid) meta.push(tid);
+  if (tid) meta.push(tid === 'tun_id=0x0' ? 'tun_id=0' : tid);
   if (mask[W_TUN_SRC] !== 0) meta.push(`tun_src=${ipv4Text(value[W_TUN_SRC]!, mask[W_TUN_SRC]!)}`);
   if (mask[W_TUN_DST] !== 0) meta.push(`tun_dst=${ipv4Text(value[W_TUN_DST]!, mask[W_TUN_DST]!)}`);
   // format_flow_tunnel: format_ipv6_netmask after tun_dst (nothing when the mask is all zero).
