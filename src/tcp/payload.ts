@@ -120,10 +120,12 @@ export function rangeSum(s: PayloadSums, chunk: Uint8Array, from: number, n: num
   return (a & 1) === (evenStart ? 0 : 1) ? e * 256 + o : o * 256 + e;
 }
 
-const ZERO = immutablePayload(new Uint8Array(1 << 20));
+/** Built on first use: its sums are 16 MiB and a million steps, which a run without TCP never needs. */
+let ZERO: Uint8Array | undefined;
 
 /** `n` zero bytes (n ≤ 1 MiB), shared: never write into it. */
 export function zeroPayload(n: number): Uint8Array {
+  ZERO ??= immutablePayload(new Uint8Array(1 << 20));
   return ZERO.subarray(0, n);
 }
 

@@ -39,7 +39,7 @@ import { FlowTables, type FlowRule, type FlowStats } from './flow-table.js';
 import { MacTable, type MacEntry } from './mac-learning.js';
 import { copyState, readTags, rewriteFrame, stateFromFrame, type PacketState } from './rewrite.js';
 import { makeVlanConfig, type VlanMode } from './vlan.js';
-import { Conntrack, type ConntrackOptions, type CtExec } from './conntrack.js';
+import { Conntrack, type ConntrackOptions, type CtExec, type CtPacket } from './conntrack.js';
 import { xlate, type XBridge, type XPort, type XlateResult } from './xlate.js';
 import type { Group } from './group.js';
 import { parseGroupMod, parseGroups, type GroupModCommand, type ParsedGroupMod } from './group-parser.js';
@@ -191,6 +191,7 @@ export class Bridge implements XBridge {
   learnedFlows = 0;
   /** Flows removed by timeouts, deletes, group/meter deletes (each also a `flow_removed` event). */
   flowsRemoved = 0;
+  private readonly ctPacket: CtPacket = { w: new Int32Array(0), frame: null, l3: 0, l4: 0 };
   private readonly learnValue = new Int32Array(KEY_WORDS);
   private readonly learnMask = new Int32Array(KEY_WORDS);
   /** Per learn action: the mask and (for the last learned values) the actions its flows share. */
@@ -347,8 +348,8 @@ export class Bridge implements XBridge {
     return parsed.map((p) => this.addRule(p));
   }
 
-  private addRule(p: Parameters<FlowTables['add']>[0], lazyMatch = false): FlowRule {
-    const rule = this.flowTables.add(p, this.sim.now, lazyMatch);
+  private addRule(p: Parameters<FlowTables['add']>[0], lazyMatch = false, hint?: Parameters<FlowTables['add']>[3]): FlowRule {
+    const rule = this.flowTables.add(p, this.sim.now, lazyMatch, hint);
     if (rule.hardTimeout > 0) {
       // ofproto.c ofproto_rule_expire: hard timeouts count from the last add/modify.
       const check = (): void => {
@@ -449,6 +450,7 @@ export class Bridge implements XBridge {
     const sig = learnedMatch(a, w, value, mask);
     for (let i = 0; i < KEY_WORDS; i++) value[i] = value[i]! & mask[i]!;
     const old = this.flowTables.find(a.table, a.priority, value, mask);
+    const id = this.flowTables.lastFindId;
     const now = this.sim.now;
     if (old && old.learnSig === sig && old.idleTimeout === a.idleTimeout && old.hardTimeout === a.hardTimeout && old.cookie === a.cookie) {
       old.modifiedNs = now;
@@ -485,7 +487,7 @@ export class Bridge implements XBridge {
       location: this.learnLocation,
       warnings: [],
       ...(a.sendFlowRem ? { flags: SEND_FLOW_REM } : {}),
-    }, true);
+    }, true, { id, old });
     rule.learnSig = sig;
   }
 
@@ -618,7 +620,13 @@ export class Bridge implements XBridge {
     return this.byOfport.get(ofport)?.port.up ?? false;
   }
   conntrackExecute(w: Int32Array, x: CtExec): void {
-    this.conntrack.execute({ w, frame: this.curFrame, l3: this.fk.l3Offset, l4: this.fk.l4Offset }, x, this.sim.now);
+    // One CtPacket reused (the tracker reads it synchronously and keeps nothing of it).
+    const p = this.ctPacket;
+    p.w = w;
+    p.frame = this.curFrame;
+    p.l3 = this.fk.l3Offset;
+    p.l4 = this.fk.l4Offset;
+    this.conntrack.execute(p, x, this.sim.now);
   }
 
   /** Replaces the group table with an `ovs-ofctl add-groups` text (ports must exist). */
