@@ -467,7 +467,13 @@ function doActions(ctx: Ctx, rule: FlowRule, actions: readonly Action[], table: 
   for (let i = 0; i < actions.length; i++) {
     if (ctx.error !== null || ctx.exited) return;
     const a = actions[i]!;
-    if (ctx.tr !== null) report(ctx, 'action', actionText(ctx, a));
+    if (ctx.tr !== null) {
+      const text = actionText(ctx, a);
+      // A write wider than 64 bits over OpenFlow 1.0 is several NXAST_REG_LOADs, i.e. several
+      // ofpacts, each on its own trace line (set_field:2001:db8::2->tun_ipv6_dst; OVS 3.1).
+      if (a.type === 'set' && text.includes(',load:')) for (const t of text.split(/,(?=load:)/)) report(ctx, 'action', t);
+      else report(ctx, 'action', text);
+    }
     switch (a.type) {
       case 'output':
         output(ctx, rule, a.port);
