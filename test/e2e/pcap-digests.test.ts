@@ -114,7 +114,7 @@ describe('trace bytes are unchanged by the frame-path optimisations', () => {
     return;
   }
   for (const [name, f] of cases) {
-    it(`${name}: the pcapng of every port and the JSON summary have the recorded SHA-256`, { timeout: 60_000 }, () => {
+    it(`${name}: the pcapng of every port and the JSON summary have the recorded SHA-256`, { timeout: 240_000 }, () => {
       expect(f()).toBe(DIGESTS[name]);
     });
   }
