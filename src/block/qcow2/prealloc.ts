@@ -34,7 +34,7 @@ const AGAIN = -1;
 const INT_MAX = 2 ** 31 - 1;
 
 /** QEMU's cluster allocator replayed on cluster indices (not bytes). */
-class Allocator {
+export class Allocator {
   readonly rc: number[] = [];
   /** Refcount table: refcount block cluster index per entry (0: none). */
   table: number[];
@@ -50,6 +50,32 @@ class Allocator {
     this.perBlock = (cs * 8) / 2 ** refcountOrder;
     this.perTableCluster = cs / 8;
     this.table = [2];
+  }
+
+  /** An allocator holding an existing image's refcounts (resize-prealloc.ts replays on it). */
+  static fromImage(cs: number, refcountOrder: number, rc: number[], table: number[], tableAt: number, tableClusters: number): Allocator {
+    const a = new Allocator(cs, refcountOrder);
+    for (let c = 0; c < rc.length; c++) if (rc[c]) a.rc[c] = rc[c]!;
+    a.table = table.slice();
+    a.tableAt = tableAt;
+    a.tableClusters = tableClusters;
+    return a;
+  }
+
+  /** qcow2_free_clusters of one cluster (the free index moves back to it when it reaches 0). */
+  release(c: number): void {
+    this.dec(c);
+  }
+
+  /**
+   * qcow2_alloc_clusters_at: as many of the `n` clusters from `off` as are free and covered by a
+   * refcount block (a run reaching an uncovered block stops there); returns how many.
+   */
+  allocAtMost(off: number, n: number): number {
+    let k = 0;
+    while (k < n && this.covered(off + k) && this.refcount(off + k) === 0) k++;
+    this.allocAt(off, k);
+    return k;
   }
 
   private covered(c: number): boolean {
