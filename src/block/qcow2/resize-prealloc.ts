@@ -74,7 +74,7 @@ function entryOf(img: Qcow2Image, l2: number[], g: number): Entry {
   const cs = img.cs;
   const l1i = Math.floor(g / img.l2Entries);
   if (!l2[l1i]) return { kind: 'none' };
-  const t = img.l2At(l2[l1i]! * cs);
+  const t = img.l2At(l2[l1i] * cs);
   const dv = new DataView(t.buffer, t.byteOffset, t.byteLength);
   const j = g % img.l2Entries;
   const hi = dv.getUint32(j * 8);
@@ -227,6 +227,8 @@ function writePlan(img: Qcow2Image, p: Plan, orig: number[], origTable: number[]
   }
   // ---- A: nothing the old image reaches changes meaning.
   if (p.fill) fillZeros(be, p.fill[0], p.fill[1]);
+  // preallocate_co's truncate: the file covers every data cluster before anything maps one.
+  if (be.size() < p.minLength) be.truncate(p.minLength);
   const copyIn = (cw: { at: number; len: number; src?: number }): void => {
     const buf = new Uint8Array(cw.len);
     if (cw.src !== undefined) be.pread(buf, cw.src);
@@ -331,6 +333,5 @@ function writePlan(img: Qcow2Image, p: Plan, orig: number[], origTable: number[]
     const fin = blockBytes(bi, finalCount);
     if (!same(fin, blockBytes(bi, raised))) be.pwrite(fin, blk * cs);
   });
-  if (be.size() < p.minLength) be.truncate(p.minLength);
   be.fsync();
 }
