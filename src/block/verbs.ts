@@ -19,6 +19,7 @@ import { Qcow2Image, isZeroRange } from './qcow2/image.js';
 import { RawLayer } from './raw.js';
 import { hostErrors } from './host-errors.js';
 import { fillZeros, type PreallocMode } from './qcow2/prealloc.js';
+import { resizeQcow2Prealloc } from './qcow2/resize-prealloc.js';
 
 /** Bytes read per step (qemu-img.c IO_BUF_SIZE is 2 MiB). */
 const CHUNK = 2 * 1024 * 1024;
@@ -473,6 +474,20 @@ export function resizeImage(
     if (!(top instanceof Qcow2Image)) throw new UserError('BLOCK_BAD_FORMAT', `cannot resize '${file}'`, { where: file });
     if (newSize % SECTOR !== 0) throw new UserError('BLOCK_BAD_SIZE', `qcow2 sizes must be multiples of 512 (got ${newSize})`, { where: file });
     if (top.snapshots.length > 0) throw new UserError('BLOCK_HAS_SNAPSHOTS', "Can't resize an image which has snapshots", { where: file });
+    const pre = opts.preallocation ?? 'off';
+    if (pre !== 'off' && newSize > old) {
+      // qcow2_co_truncate with preallocation: QEMU's allocator replayed (resize-prealloc.ts).
+      try {
+        resizeQcow2Prealloc(top, newSize, pre);
+      } catch (e) {
+        // Half-written: closing normally would settle the stale in-memory refcounts and cut the
+        // file at their end. Left as the phases left it, the image is the old one plus leaks.
+        top.abandon();
+        throw e;
+      }
+      top.afterMetadataSwitch();
+      return 'resized';
+    }
     if (top.bitmapState) resizeBitmaps(top, top.bitmapState, newSize);
     if (newSize < old) {
       top.discard(newSize, roundUp(old, top.cs) - newSize);

@@ -75,6 +75,32 @@ describeWithTools(['qemu-img'], 'disk create -o preallocation vs qemu-img create
     );
   }, 240_000);
 
+  it('extended_l2=on with metadata, falloc and full: allocated clusters with a zero subcluster bitmap, as qemu-img writes them', async () => {
+    // qcow2_alloc_cluster_link_l2 leaves the bitmap alone for preallocation; with a partial last
+    // cluster the file ends after that cluster's last copied-on-write subcluster.
+    for (const [mode, cs, size] of [
+      ['metadata', 65536, 3 << 20],
+      ['metadata', 65536, (3 << 20) + 512],
+      ['metadata', 65536, (3 << 20) + 4096],
+      ['falloc', 65536, (3 << 20) + 512],
+      ['full', 16384, 1000448],
+      ['metadata', 16384, 300000256],
+      ['metadata', 2 << 20, 5120],
+      ['falloc', 65536, 0],
+    ] as const) {
+      await compare(mode, cs, size, ',extended_l2=on');
+    }
+    // With a backing file (allowed with subclusters): the same bytes, and the guest reads the backing data.
+    expect(qemu(['create', '-q', '-f', 'qcow2', f('xb.qcow2'), '1M']).code).toBe(0);
+    expect(spawnSync('qemu-io', ['-c', 'write -P 0x33 0 1M', f('xb.qcow2')]).status).toBe(0);
+    const o = 'extended_l2=on,preallocation=metadata';
+    expect(qemu(['create', '-q', '-f', 'qcow2', '-b', f('xb.qcow2'), '-F', 'qcow2', '-o', o, f('xq.qcow2'), '2M']).code).toBe(0);
+    const v = await cli(DiskCreate, ['-q', '-f', 'qcow2', '-b', f('xb.qcow2'), '-F', 'qcow2', '-o', o, f('xv.qcow2'), '2M']);
+    expect(v.code, v.err).toBe(0);
+    expect(readFileSync(f('xv.qcow2')).equals(readFileSync(f('xq.qcow2')))).toBe(true);
+    expect(qemu(['compare', f('xv.qcow2'), f('xb.qcow2')]).code).toBe(0);
+  }, 120_000);
+
   it('raw: falloc and full allocate the file; metadata and unknown modes are refused as qemu-img refuses them', async () => {
     for (const mode of ['falloc', 'full']) {
       const v = await cli(DiskCreate, ['-q', '-f', 'raw', '-o', `preallocation=${mode}`, f(`r-${mode}.raw`), '1M']);

@@ -15,7 +15,6 @@
  * The "metadata" file ends at the end of the last cluster in use — which after a refcount table
  * move lies past the last data cluster (the reason a naive count comes out short).
  */
-import { UserError } from '../../errors.js';
 import type { BlockBackend } from '../backend.js';
 import { putU64, serializeHeader } from './header.js';
 import { setRefcountEntry } from './refcount.js';
@@ -34,7 +33,7 @@ const AGAIN = -1;
 const INT_MAX = 2 ** 31 - 1;
 
 /** QEMU's cluster allocator replayed on cluster indices (not bytes). */
-class Allocator {
+export class Allocator {
   readonly rc: number[] = [];
   /** Refcount table: refcount block cluster index per entry (0: none). */
   table: number[];
@@ -50,6 +49,32 @@ class Allocator {
     this.perBlock = (cs * 8) / 2 ** refcountOrder;
     this.perTableCluster = cs / 8;
     this.table = [2];
+  }
+
+  /** An allocator holding an existing image's refcounts (resize-prealloc.ts replays on it). */
+  static fromImage(cs: number, refcountOrder: number, rc: number[], table: number[], tableAt: number, tableClusters: number): Allocator {
+    const a = new Allocator(cs, refcountOrder);
+    for (let c = 0; c < rc.length; c++) if (rc[c]) a.rc[c] = rc[c]!;
+    a.table = table.slice();
+    a.tableAt = tableAt;
+    a.tableClusters = tableClusters;
+    return a;
+  }
+
+  /** qcow2_free_clusters of one cluster (the free index moves back to it when it reaches 0). */
+  release(c: number): void {
+    this.dec(c);
+  }
+
+  /**
+   * qcow2_alloc_clusters_at: as many of the `n` clusters from `off` as are free and covered by a
+   * refcount block (a run reaching an uncovered block stops there); returns how many.
+   */
+  allocAtMost(off: number, n: number): number {
+    let k = 0;
+    while (k < n && this.covered(off + k) && this.refcount(off + k) === 0) k++;
+    this.allocAt(off, k);
+    return k;
   }
 
   private covered(c: number): boolean {
@@ -197,10 +222,10 @@ export interface PreallocPlan {
 }
 
 /** Replays qcow2_co_create + qcow2_co_truncate(size, mode) for a new, empty image. */
-export function planPrealloc(size: number, cs: number, refcountOrder: number, mode: Exclude<PreallocMode, 'off'>): PreallocPlan {
+export function planPrealloc(size: number, cs: number, refcountOrder: number, mode: Exclude<PreallocMode, 'off'>, extL2 = false): PreallocPlan {
   const a = new Allocator(cs, refcountOrder);
   a.alloc(3); // header, refcount table, first refcount block
-  const perL2 = cs / 8;
+  const perL2 = cs / (extL2 ? 16 : 8);
   const nData = Math.ceil(size / cs);
   const l1Size = Math.ceil(nData / perL2);
   const l1At = l1Size > 0 ? a.alloc(Math.ceil((l1Size * 8) / cs)) : 0; // qcow2_grow_l1_table(exact)
@@ -250,12 +275,10 @@ export function fillZeros(backend: BlockBackend, from: number, to: number): void
 
 /** Writes a preallocated image into the empty `backend` (the header as createQcow2 writes it). */
 export function writePreallocated(backend: BlockBackend, opts: Qcow2CreateOptions, mode: Exclude<PreallocMode, 'off'>): void {
-  if (opts.extendedL2) {
-    throw new UserError('QCOW2_BAD_OPTION', `preallocation=${mode} with extended_l2=on is not supported by vfab yet`, { where: '-o preallocation' });
-  }
   const header = planQcow2(opts);
   const cs = 2 ** header.clusterBits;
-  const p = planPrealloc(opts.size, cs, header.refcountOrder, mode);
+  const ext = opts.extendedL2 === true;
+  const p = planPrealloc(opts.size, cs, header.refcountOrder, mode, ext);
   const a = p.alloc;
   backend.truncate(0);
   if (p.fill) {
@@ -299,19 +322,40 @@ export function writePreallocated(backend: BlockBackend, opts: Qcow2CreateOption
     // QEMU writes l1_size * 8 bytes of L1 (qcow2_grow_l1_table) and whole L2 clusters.
     const l1 = new Uint8Array(p.l1Size * 8);
     const l1dv = new DataView(l1.buffer);
-    const perL2 = cs / 8;
+    // Extended L2 entries: qcow2_alloc_cluster_link_l2 with m->prealloc leaves the subcluster
+    // bitmap at 0 (allocated cluster, every subcluster unallocated: reads zeros or the backing
+    // file), as qemu-img 7.2 writes it.
+    const step = ext ? 2 : 1;
+    const perL2 = cs / (8 * step);
     p.l2.forEach((t, i) => {
       setEntry(l1dv, i, t * cs, true);
       const l2 = new Uint8Array(cs);
       const dv = new DataView(l2.buffer);
-      for (let k = 0; k < perL2 && i * perL2 + k < p.data.length; k++) setEntry(dv, k, p.data[i * perL2 + k]! * cs, true);
+      for (let k = 0; k < perL2 && i * perL2 + k < p.data.length; k++) setEntry(dv, k * step, p.data[i * perL2 + k]! * cs, true);
       backend.pwrite(l2, t * cs);
     });
     backend.pwrite(l1, p.l1At * cs);
   }
   // preallocate_co allocates the last, partial cluster as a write of `size % cs` bytes would:
-  // the rest of that cluster is copied on write (zeros, no backing), so the file holds it.
+  // the rest of that cluster (with subclusters: of that subcluster) is copied on write (zeros),
+  // so the file holds it — and with subclusters ends there when that cluster is the last.
   const tail = opts.size % cs;
-  if (mode === 'metadata' && tail !== 0) fillZeros(backend, p.data[p.data.length - 1]! * cs + tail, (p.data[p.data.length - 1]! + 1) * cs);
-  backend.truncate(p.fileLength);
+  const sc = ext ? cs / 32 : cs;
+  let length = p.fileLength;
+  if (mode === 'metadata' && p.data.length > 0) {
+    const last = p.data[p.data.length - 1]!;
+    const cowEnd = Math.ceil((tail || cs) / sc) * sc;
+    if (tail !== 0) fillZeros(backend, last * cs + tail, last * cs + cowEnd);
+    if (ext && cowEnd < cs && length === (last + 1) * cs) {
+      let metaEnd = 0;
+      for (let c = last - 1; c >= 0; c--) {
+        if (a.refcount(c) > 0) {
+          metaEnd = c + 1;
+          break;
+        }
+      }
+      length = Math.max(metaEnd * cs, last * cs + cowEnd);
+    }
+  }
+  backend.truncate(length);
 }

@@ -12,8 +12,8 @@ export default class DiskResize extends BaseCommand {
   static override description =
     'SIZE is absolute or relative (+1G, -512M). Shrinking needs --shrink (as in qemu-img, which exits 1\n' +
     'without it) and discards everything past the new end. qcow2 images with snapshots cannot be\n' +
-    'resized. --preallocation=falloc|full grows a raw image with the new range allocated (as qemu-img);\n' +
-    'qcow2 images grow with preallocation=off only (vfab refuses the other modes there for now).';
+    'resized. --preallocation=falloc|full grows a raw image with the new range allocated; a qcow2 image\n' +
+    'grows with metadata|falloc|full laid out cluster for cluster as qemu-img 7.2 lays it out.';
   static override examples = ['<%= config.bin %> disk resize top.qcow2 +1G', '<%= config.bin %> disk resize --shrink top.qcow2 1G'];
   static override args = {
     file: Args.string({ description: 'image file', required: true }),
@@ -23,7 +23,7 @@ export default class DiskResize extends BaseCommand {
     help: Flags.help({ char: 'h', description: 'show this help' }),
     format: Flags.string({ char: 'f', description: 'image format (probed when absent)' }),
     shrink: Flags.boolean({ description: 'allow making the image smaller' }),
-    preallocation: Flags.string({ description: 'off, or falloc|full for raw images (growing only)' }),
+    preallocation: Flags.string({ description: 'off|metadata|falloc|full (qcow2), off|falloc|full (raw); growing only' }),
     quiet: Flags.boolean({ char: 'q', description: 'print nothing' }),
   };
 
@@ -63,9 +63,6 @@ export default class DiskResize extends BaseCommand {
       if (isRaw && pre === 'metadata') {
         this.fail('Unsupported preallocation mode: metadata');
         return;
-      }
-      if (!isRaw) {
-        throw new UserError('CLI_BAD_OPTION', `preallocation=${pre}: vfab grows qcow2 images with preallocation=off only (not yet ${pre})`, { where: '--preallocation' });
       }
     }
     if (flags.shrink && !flags.quiet) {
