@@ -54,7 +54,9 @@ const result = await build({
   // Worker pools and job queues load their own files by path (tinypool: entry/worker.js;
   // bullmq: its sandbox child): bundling would cut them off from those files. ioredis is
   // bullmq's driver, loaded only by --redis / vfab worker: kept out so it costs no start-up.
-  external: ['@oclif/core', 'tinypool', 'bullmq', 'ioredis'],
+  // elkjs (3.4 MB, graph layout) is imported lazily by src/report/layout.ts on the first
+  // diagram: kept out so commands that draw none do not parse it.
+  external: ['@oclif/core', 'tinypool', 'bullmq', 'ioredis', 'elkjs'],
   write: false,
   allowOverwrite: true,
   logLevel: 'warning',

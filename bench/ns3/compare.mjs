@@ -16,7 +16,7 @@ const runs = Number(opt('--runs', '3'));
 const only = opt('--world', undefined);
 const log = (m) => process.stderr.write(`${m}\n`);
 
-const built = buildNs3(log);
+const built = await buildNs3(log); // async since the bench awaits its children
 if ('skip' in built) {
   log(`cannot race: ${built.skip}`);
   process.exit(2);
@@ -25,7 +25,7 @@ log(`ns-3: ${built.label}`);
 const rows = [];
 for (const w of Object.values(WORLDS)) {
   if (only && w.name !== only) continue;
-  const r = race(w, built.binary, runs, log);
+  const r = await race(w, built.binary, runs, log);
   rows.push({ world: w.name, vms: w.hosts * w.vmsPerHost, flows: w.flows, traffic_ms: w.durationNs / 1e6, vfab_ms: Math.round(r.vfabMs), ns3_ms: Math.round(r.ns3Ms), ratio: Number(r.ratio.toFixed(3)) });
 }
 console.log(`same datagrams and steady-state latencies in every world; vfab/ns-3 wall = median of ${runs} interleaved runs (${built.label})`);

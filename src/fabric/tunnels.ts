@@ -7,7 +7,7 @@
 import { TunnelPort, UnderlayEndpoint } from '../tunnel/index.js';
 import type { FabricContext } from './build.js';
 import { TunnelPort6 } from '../tunnel/tunnel-port6.js';
-import { attachUnderlay6, buildTunnelPort6 } from './tunnels6.js';
+import { attachFlow6, attachUnderlay6, buildTunnelPort6 } from './tunnels6.js';
 import { UserError } from '../errors.js';
 import type { BridgeModel } from '../topology/model.js';
 import { TlvTable } from '../vswitch/tun-metadata.js';
@@ -48,13 +48,19 @@ export function buildTunnels(ctx: FabricContext): void {
         const port = ctx.ports.get(p.path);
         if (!port) continue;
         const tlv = ctx.bridges.get(b.path)?.tlv;
-        const t6 = p.tunnel.remoteIp === 'ipv6' ? buildTunnelPort6(ep, port, p.tunnel, seed, b.datapathType ?? 'netdev', tlv) : undefined;
+        const datapath = b.datapathType ?? 'netdev';
+        // remote_ip: flow on an IPv6-only underlay: the IPv6 flow-based port alone
+        const v6only = p.tunnel.remoteIp === 'flow' && u.ipv4 === undefined;
+        const t6 = p.tunnel.remoteIp === 'ipv6' || v6only ? buildTunnelPort6(ep, port, p.tunnel, seed, datapath, tlv) : undefined;
         if (t6) {
           tunnels.set(p.path, t6);
           continue;
         }
-        if (p.tunnel.remoteIp === 'ipv6') continue;
-        tunnels.set(p.path, new TunnelPort({ port, underlay: ep, type: p.tunnel.type, remoteIp: p.tunnel.remoteIp, vni: p.tunnel.vni, dstPort: p.tunnel.dstPort, csum: p.tunnel.csum, hashSeed: seed, datapath: b.datapathType ?? 'netdev', ...(tlv ? { tlv } : {}) }));
+        if (p.tunnel.remoteIp === 'ipv6' || v6only) continue;
+        const t4 = new TunnelPort({ port, underlay: ep, type: p.tunnel.type, remoteIp: p.tunnel.remoteIp, vni: p.tunnel.vni, dstPort: p.tunnel.dstPort, csum: p.tunnel.csum, hashSeed: seed, datapath, ...(tlv ? { tlv } : {}) });
+        // remote_ip: flow on a dual-stack underlay also sends and receives over IPv6
+        if (p.tunnel.remoteIp === 'flow') attachFlow6(t4, ep, port, p.tunnel, seed, datapath, tlv);
+        tunnels.set(p.path, t4);
       }
     }
   }

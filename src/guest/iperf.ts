@@ -93,9 +93,16 @@ export interface IperfApp {
   stop(): void;
 }
 
-const BLOCK = new Uint8Array(131072);
-for (let i = 0; i < BLOCK.length; i++) BLOCK[i] = i & 0xff;
-immutablePayload(BLOCK); // never written again: TCP sums it once, not per segment
+let BLOCK_: Uint8Array | undefined;
+/** iperf's pattern block, built on the first iperf run (not when the module loads). */
+function block(): Uint8Array {
+  if (BLOCK_ === undefined) {
+    BLOCK_ = new Uint8Array(131072);
+    for (let i = 0; i < BLOCK_.length; i++) BLOCK_[i] = i & 0xff;
+    immutablePayload(BLOCK_); // never written again: TCP sums it once, not per segment
+  }
+  return BLOCK_;
+}
 
 interface Stream {
   socket: number;
@@ -145,6 +152,7 @@ export function startIperf(stack: GuestStack, opts: IperfOptions): IperfApp {
     const c = s.sender!;
     for (;;) {
       if (sim.now >= endAt || s.done) break;
+      const BLOCK = block();
       let chunk = BLOCK;
       if (opts.bytes !== undefined) {
         const left = opts.bytes - s.written;

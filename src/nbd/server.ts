@@ -140,6 +140,11 @@ export interface NbdExport {
 export interface NbdServerOptions {
   exports: readonly NbdExport[];
   send(bytes: Uint8Array): void;
+  /**
+   * A zeroed buffer of `n` bytes for the message the server sends next (read replies are built in
+   * it); default fresh memory (`carve`). `nbdServerOnTcp` recycles acknowledged ones.
+   */
+  alloc?(n: number): Uint8Array;
   /** Hang up the transport (hard disconnect, or after NBD_OPT_ABORT / NBD_CMD_DISC). */
   close(): void;
   /**
@@ -477,7 +482,8 @@ export class NbdServer {
 
   /** An OFFSET_DATA chunk built in one buffer, the image read straight into it (the hot path). */
   private sendDataChunk(cookie: bigint, done: boolean, offset: number, n: number, img: NbdImage): void {
-    const b = carve(NBD_CHUNK_HEADER_LEN + 8 + n);
+    const size = NBD_CHUNK_HEADER_LEN + 8 + n;
+    const b = this.o.alloc !== undefined ? this.o.alloc(size) : carve(size);
     const v = bufferView(b);
     const o = b.byteOffset;
     v.setUint32(o, NBD_STRUCTURED_REPLY_MAGIC);

@@ -25,7 +25,20 @@ export function carve(n: number): Uint8Array {
   return v;
 }
 
-/** A DataView over the whole buffer of `b` (index it with `b.byteOffset + i`): the slab's own, made once. */
+/** The view `bufferView` made last, for buffers outside the slab (a connection's send ring). */
+let lastBuffer: ArrayBufferLike | null = null;
+let lastView: DataView | null = null;
+
+/**
+ * A DataView over the whole buffer of `b` (index it with `b.byteOffset + i`): the slab's own, made
+ * once, or the one made for the same buffer last time (a send ring's buffer is used over and over).
+ */
 export function bufferView(b: Uint8Array): DataView {
-  return b.buffer === slab ? slabView : new DataView(b.buffer);
+  const buf = b.buffer;
+  if (buf === slab) return slabView;
+  if (buf !== lastBuffer) {
+    lastBuffer = buf;
+    lastView = new DataView(buf);
+  }
+  return lastView!;
 }

@@ -7,21 +7,53 @@
  * Bounded: bytes waiting for the send buffer are capped (`maxQueuedBytes`, default 64 MiB, two
  * maximal NBD payloads); more means the peer stopped reading for that long, and the pipe aborts
  * the connection (the NBD state machines then fail what is in flight).
+ *
+ * Buffers for what the server sends (`alloc`) come from a `SendRing` and are reused once TCP
+ * acknowledged them (`recycle: false` gives fresh memory every time; the bytes are the same).
  */
 import type { TcpConnection } from '../tcp/connection.js';
 import { NbdClient, type NbdClientOptions } from './client.js';
+import { SendRing } from './send-ring.js';
 import { NbdServer, type NbdServerOptions } from './server.js';
+import { carve } from './slab.js';
+
+export interface TcpPipeOptions {
+  /** Bytes waiting for the send buffer before the pipe aborts (default 64 MiB). */
+  maxQueuedBytes?: number;
+  /** Reuse acknowledged send buffers (default true). */
+  recycle?: boolean;
+}
 
 export class TcpPipe {
   private queue: Uint8Array[] = [];
   private queued = 0;
   private head = 0;
+  /** Bytes given to `send`, and bytes TCP accepted (a prefix of them: the pipe keeps order). */
+  private streamPos = 0;
+  private accepted = 0;
+  private readonly ring: SendRing | null;
+  private readonly maxQueuedBytes: number;
 
   constructor(
     readonly conn: TcpConnection,
-    private readonly maxQueuedBytes = 64 * 1024 * 1024,
+    opts: TcpPipeOptions = {},
   ) {
+    this.maxQueuedBytes = opts.maxQueuedBytes ?? 64 * 1024 * 1024;
+    this.ring = opts.recycle === false ? null : new SendRing();
     conn.onDrain = () => this.flush();
+  }
+
+  /**
+   * A zeroed buffer of `n` bytes for the next `send` (send it before the next `alloc`, or drop
+   * it): a recycled one when the ring has room, else fresh memory.
+   */
+  alloc(n: number): Uint8Array {
+    const r = this.ring;
+    if (r !== null) {
+      const b = r.alloc(n, this.accepted - this.conn.sendQueued);
+      if (b !== null) return b;
+    }
+    return carve(n);
   }
 
   /** Bytes waiting for room in the socket. */
@@ -30,8 +62,11 @@ export class TcpPipe {
   }
 
   send(b: Uint8Array): void {
+    this.streamPos += b.length;
+    if (this.ring !== null && this.ring.isPending(b)) this.ring.sent(this.streamPos);
     if (this.queued === 0) {
       const n = this.conn.write(b);
+      this.accepted += n;
       if (n === b.length) return;
       b = b.subarray(n);
     }
@@ -48,6 +83,7 @@ export class TcpPipe {
     while (this.head < this.queue.length) {
       const b = this.queue[this.head]!;
       const n = this.conn.write(b);
+      this.accepted += n;
       this.queued -= n;
       if (n < b.length) {
         this.queue[this.head] = b.subarray(n);
@@ -83,9 +119,9 @@ export function nbdClientOnTcp(conn: TcpConnection, opts: Omit<NbdClientOptions,
 }
 
 /** An NBD server on an accepted connection; sends the greeting at once. */
-export function nbdServerOnTcp(conn: TcpConnection, opts: Omit<NbdServerOptions, 'send' | 'close'>): NbdServer {
-  const pipe = new TcpPipe(conn);
-  const server = new NbdServer({ ...opts, send: (b) => pipe.send(b), close: () => pipe.end() });
+export function nbdServerOnTcp(conn: TcpConnection, opts: Omit<NbdServerOptions, 'send' | 'close' | 'alloc'>, pipeOpts: TcpPipeOptions = {}): NbdServer {
+  const pipe = new TcpPipe(conn, pipeOpts);
+  const server = new NbdServer({ ...opts, send: (b) => pipe.send(b), close: () => pipe.end(), alloc: (n) => pipe.alloc(n) });
   conn.onData = (d) => server.receive(d);
   conn.onClose = () => server.transportClosed();
   conn.onEnd = () => {

@@ -40,6 +40,9 @@ export interface TunnelMeta {
   /** tun_src / tun_dst: outer IPv4 addresses (0 = unset). */
   src: number;
   dst: number;
+  /** tun_ipv6_src / tun_ipv6_dst: outer IPv6 addresses, four 32-bit words (absent = unset, ::). */
+  src6?: readonly [number, number, number, number];
+  dst6?: readonly [number, number, number, number];
   /** Geneve options (tun_metadata*): received ones on decap, the bridge's present fields on encap. */
   options?: readonly GeneveOption[];
 }

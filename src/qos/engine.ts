@@ -20,7 +20,7 @@ import { StorageDevice, type MclockSpec } from './storage-device.js';
 import type { BaseMetric } from './expect.js';
 import { LogHistogram } from './histogram.js';
 import { IntervalSeries, type SeriesMode } from './interval-series.js';
-import { Io, type IoSink } from './io.js';
+import { eventRecords, Io, type IoSink } from './io.js';
 import { NULL_DEVICE, type DiskData, type DiskSpec, type PolicySpec, type QosModel } from './model.js';
 import { Timeline } from './timeline.js';
 import { cycleBs, isRandom, pickBs, readFraction, type JobSpec } from './workload.js';
@@ -225,7 +225,15 @@ class EngineGateHost implements GateHost<Io> {
 
   armTimer(member: number, dir: Direction, at: number): void {
     const row = this.timers[member]!;
-    row[dir]?.cancel();
+    const prev = row[dir];
+    if (prev !== undefined && prev.done && !prev.cancelled && eventRecords.reuse && Number.isSafeInteger(at)) {
+      // the timer already fired: re-arm its record (the same (time, seq) a new event would get)
+      prev.time = at;
+      prev.seq = this.sim.reserveSeq();
+      this.sim.requeue(prev);
+      return;
+    }
+    prev?.cancel();
     row[dir] = this.sim.scheduleAt(at, this.fire[member]![dir]);
   }
 

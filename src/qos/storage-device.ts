@@ -132,7 +132,7 @@ export class StorageDevice {
       this.channelFreeAt = xfer;
       if (xfer > end) end = xfer;
     }
-    this.sim.schedule(end - now, io.onComplete);
+    io.completeAt(this.sim, end);
   }
 
   private dispatch(): void {

@@ -97,6 +97,11 @@ export class SendBuffer {
   }
 }
 
+/** SACK blocks a segment can carry at most (RFC 2018 §3: 4, or 3 with timestamps). */
+const SACK_MAX = 4;
+/** Tests turn the recency list off to check that it changes nothing (list on == full selection). */
+export const sackRecentSwitch = { on: true };
+
 interface Piece {
   off: number;
   data: Uint8Array;
@@ -113,6 +118,15 @@ interface Block {
 export class Reassembly {
   private blocks: Block[] = [];
   private stamp = 0;
+  /**
+   * The up to `SACK_MAX` most recently changed blocks, newest first. Exact (the first
+   * min(SACK_MAX, blocks) blocks by stamp) while `recentOk`: a block getting the newest stamp
+   * moves to the front; losing a listed block (merged away, taken) clears `recentOk`, and the
+   * next `sackBlocks` selects again over all blocks. A recovery with hundreds of holes then
+   * costs O(1) per ACK, not O(blocks).
+   */
+  private recent: Block[] = [];
+  private recentOk = true;
   /** Bytes held out of order. */
   bytes = 0;
 
@@ -142,48 +156,76 @@ export class Reassembly {
       last.pieces.push({ off, data });
       last.end = end;
       last.stamp = stamp;
+      this.touch(last);
       this.bytes += data.length;
       return data.length;
     }
     if (last === undefined || off > last.end) {
-      this.blocks.push({ start: off, end, pieces: [{ off, data }], stamp });
+      const nb: Block = { start: off, end, pieces: [{ off, data }], stamp };
+      this.blocks.push(nb);
+      this.touch(nb);
       this.bytes += data.length;
       return data.length;
     }
-    // Cut the uncovered parts of [off, end) out of the gaps between blocks.
-    const fresh: Piece[] = [];
-    let cur = off;
-    for (const b of this.blocks) {
-      if (b.end <= cur) continue;
-      if (b.start >= end) break;
-      if (b.start > cur) fresh.push({ off: cur, data: data.subarray(cur - off, b.start - off) });
-      cur = Math.max(cur, b.end);
-      if (cur >= end) break;
+    // The blocks [i, j] that overlap or touch [off, end] (blocks are sorted, disjoint and never
+    // adjacent, so they are a run). Blocks below i end before off; blocks above j start after end.
+    const blocks = this.blocks;
+    let lo = 0;
+    let hi = blocks.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (blocks[mid]!.end < off) lo = mid + 1;
+      else hi = mid;
     }
-    if (cur < end) fresh.push({ off: cur, data: data.subarray(cur - off) });
+    const i = lo;
+    let j = i - 1;
+    while (j + 1 < blocks.length && blocks[j + 1]!.start <= end) j++;
+    // The uncovered parts of [off, end) (the gaps between blocks i..j), in order.
     let added = 0;
-    for (const p of fresh) added += p.data.length;
+    let cur = off;
+    for (let k = i; k <= j; k++) {
+      const b = blocks[k]!;
+      if (b.start > cur && cur < end) added += Math.min(b.start, end) - cur;
+      if (b.end > cur) cur = b.end;
+    }
+    if (cur < end) added += end - cur;
     if (added === 0) {
       // A duplicate still refreshes its block's recency (Linux moves it to the SACK front).
-      for (const b of this.blocks) if (b.start <= off && b.end >= end) b.stamp = stamp;
+      for (let k = i; k <= j; k++) {
+        const b = blocks[k]!;
+        if (b.start <= off && b.end >= end) {
+          b.stamp = stamp;
+          this.touch(b);
+        }
+      }
       return 0;
     }
     this.bytes += added;
-    const nb: Block = { start: off, end, pieces: fresh, stamp };
-    // Merge every block touching [off, end] into nb.
-    const keep: Block[] = [];
-    for (const b of this.blocks) {
-      if (b.end < nb.start || b.start > nb.end) keep.push(b);
-      else {
-        nb.start = Math.min(nb.start, b.start);
-        nb.end = Math.max(nb.end, b.end);
-        nb.pieces = nb.pieces.concat(b.pieces);
-      }
+    if (j < i) {
+      const nb: Block = { start: off, end, pieces: [{ off, data }], stamp };
+      blocks.splice(i, 0, nb);
+      this.touch(nb);
+      return added;
     }
-    nb.pieces.sort((a, b) => a.off - b.off);
-    keep.push(nb);
-    keep.sort((a, b) => a.start - b.start);
-    this.blocks = keep;
+    // Merge blocks i..j and the new pieces into block i, in offset order: block i's pieces are
+    // extended in place unless new data comes before them.
+    const first = blocks[i]!;
+    const pieces = off < first.start ? [] : first.pieces;
+    cur = off;
+    for (let k = i; k <= j; k++) {
+      const b = blocks[k]!;
+      if (b.start > cur && cur < end) pieces.push({ off: cur, data: data.subarray(cur - off, Math.min(b.start, end) - off) });
+      if (b.pieces !== pieces) for (const p of b.pieces) pieces.push(p);
+      if (b.end > cur) cur = b.end;
+    }
+    if (cur < end) pieces.push({ off: cur, data: data.subarray(cur - off) });
+    first.pieces = pieces;
+    if (off < first.start) first.start = off;
+    first.end = Math.max(end, blocks[j]!.end);
+    first.stamp = stamp;
+    for (let k = i + 1; k <= j; k++) this.forget(blocks[k]!);
+    if (j > i) blocks.splice(i + 1, j - i);
+    this.touch(first);
     return added;
   }
 
@@ -192,6 +234,7 @@ export class Reassembly {
     const b = this.blocks[0];
     if (b === undefined || b.start > rcvNxt) return [];
     this.blocks.shift();
+    this.forget(b);
     this.bytes -= b.end - b.start;
     const out: Uint8Array[] = [];
     for (const p of b.pieces) {
@@ -202,23 +245,54 @@ export class Reassembly {
     return out;
   }
 
-  /** Up to `max` blocks as [start, end) offsets, most recently grown first. */
+  /** Block `b` just took the newest stamp: it heads the recency list. */
+  private touch(b: Block): void {
+    if (!this.recentOk) return;
+    const r = this.recent;
+    let k = r.indexOf(b);
+    if (k < 0) {
+      k = r.length < SACK_MAX ? r.length : SACK_MAX - 1;
+      r[k] = b;
+    }
+    for (; k > 0; k--) r[k] = r[k - 1]!;
+    r[0] = b;
+  }
+
+  /** Block `b` is gone: the list is no longer known to hold the newest blocks when it held `b`. */
+  private forget(b: Block): void {
+    if (this.recentOk && this.recent.includes(b)) this.recentOk = false;
+  }
+
+  /** Up to `max` (≤ 4) blocks as [start, end) offsets, most recently grown first. */
   sackBlocks(max: number, out: number[]): number {
-    const blocks = this.blocks;
-    const n = Math.min(max, blocks.length);
-    // Selection of the n newest (stamps are unique, so the order is a sort's), without copying
-    // and sorting the block list per ACK.
-    let below = Infinity;
+    if (max > SACK_MAX) max = SACK_MAX;
+    if (!this.recentOk || !sackRecentSwitch.on) this.selectRecent();
+    const r = this.recent;
+    const n = Math.min(max, r.length);
     for (let i = 0; i < n; i++) {
-      let best: Block | null = null;
-      for (let j = 0; j < blocks.length; j++) {
-        const b = blocks[j]!;
-        if (b.stamp < below && (best === null || b.stamp > best.stamp)) best = b;
-      }
-      out[2 * i] = best!.start;
-      out[2 * i + 1] = best!.end;
-      below = best!.stamp;
+      const b = r[i]!;
+      out[2 * i] = b.start;
+      out[2 * i + 1] = b.end;
     }
     return n;
+  }
+
+  /**
+   * Rebuilds the recency list: the SACK_MAX newest blocks in one pass (stamps are unique, so the
+   * order is a sort's), without copying and sorting the block list.
+   */
+  private selectRecent(): void {
+    const r = this.recent;
+    r.length = 0;
+    for (const b of this.blocks) {
+      let k = r.length;
+      if (k === SACK_MAX) {
+        if (b.stamp < r[SACK_MAX - 1]!.stamp) continue;
+        k--;
+      }
+      for (; k > 0 && r[k - 1]!.stamp < b.stamp; k--) r[k] = r[k - 1]!;
+      r[k] = b;
+    }
+    this.recentOk = true;
   }
 }

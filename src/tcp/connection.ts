@@ -68,6 +68,15 @@ export class TcpConnection extends ConnectionReceive {
   }
 
   /**
+   * Bytes written and still held by the send buffer, i.e. not yet acknowledged (Linux SIOCOUTQ).
+   * A writer that counts what `write` accepted knows every byte before `accepted - sendQueued` is
+   * acknowledged: TCP never reads those chunks again, so the writer may recycle them.
+   */
+  get sendQueued(): number {
+    return this.sbuf.bytes;
+  }
+
+  /**
    * Queues bytes to send; returns how many were accepted (bounded by the send buffer). When fewer
    * than `data.length` were taken, `onDrain` fires once space frees. The chunk is kept by
    * reference until acknowledged: do not modify it afterwards.

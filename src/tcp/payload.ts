@@ -35,7 +35,7 @@ const UNIT = 64;
  * start (`stamp()`) of the frame that starts in it once a TCP has checksummed it. A slab is never
  * reused, so a slot names one frame for the slab's whole life.
  */
-let stamps = new Int32Array(SLAB / UNIT);
+let stamps: Int32Array = new Int32Array(SLAB / UNIT);
 /** The most recent slabs and their stamps (newest first); older frames are simply verified. */
 const RECENT_SLABS = 32;
 const recentSlabs: Array<ArrayBufferLike | null> = new Array<ArrayBufferLike | null>(RECENT_SLABS).fill(null);
@@ -45,8 +45,12 @@ let recentHead = 0;
 function newSlab(): void {
   slab = new ArrayBuffer(SLAB);
   slabOff = 0;
-  stamps = new Int32Array(SLAB / UNIT);
   recentHead = recentHead === 0 ? RECENT_SLABS - 1 : recentHead - 1;
+  // The slot's previous slab leaves the ring now (its frames are simply verified from here on),
+  // so nothing reads its stamps again: they are cleared and reused for the new slab (16 KiB less
+  // garbage per slab).
+  const old = recentStamps[recentHead];
+  stamps = old === null || old === undefined ? new Int32Array(SLAB / UNIT) : old.fill(0);
   recentSlabs[recentHead] = slab;
   recentStamps[recentHead] = stamps;
 }
@@ -120,10 +124,12 @@ export function rangeSum(s: PayloadSums, chunk: Uint8Array, from: number, n: num
   return (a & 1) === (evenStart ? 0 : 1) ? e * 256 + o : o * 256 + e;
 }
 
-const ZERO = immutablePayload(new Uint8Array(1 << 20));
+/** Built on first use: its sums are 16 MiB and a million steps, which a run without TCP never needs. */
+let ZERO: Uint8Array | undefined;
 
 /** `n` zero bytes (n ≤ 1 MiB), shared: never write into it. */
 export function zeroPayload(n: number): Uint8Array {
+  ZERO ??= immutablePayload(new Uint8Array(1 << 20));
   return ZERO.subarray(0, n);
 }
 

@@ -84,7 +84,7 @@ const tunnelConfig = {
       error: (iss) => `${showValue(iss.input)} is not an IPv4 address (e.g. 192.0.2.2), an IPv6 address (2001:db8::2) or "flow"`,
     })
     .optional()
-    .describe('tunnel: the remote VTEP (its host underlay address, IPv4 or IPv6), or "flow" to take it from the packet\'s tun_dst (set_field:…->tun_dst)'),
+    .describe('tunnel: the remote VTEP (its host underlay address, IPv4 or IPv6), or "flow" to take it from the packet\'s tun_dst or tun_ipv6_dst (set_field:…->tun_dst, set_field:…->tun_ipv6_dst)'),
   key: z
     .union([z.literal('flow'), zVni])
     .optional()

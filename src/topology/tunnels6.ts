@@ -69,7 +69,8 @@ export function resolveUnderlay6(r: RouterResolver, u: UnderlayModel, d: NonNull
 export function checkTunnelFamily(r: RouterResolver, host: string, u: UnderlayModel, path: string, t: TunnelModel, y: YamlPath): void {
   if (t.remoteIp === 'ipv6' && u.ipv6 === undefined) {
     r.err('TUNNEL_ADDRESS_FAMILY', [...y, 'remote_ip'], `${path}: remote_ip ${formatIpv6(t.remoteIp6!)} is IPv6, but ${u.path} has no IPv6 address: a tunnel's remote_ip and local address must be one address family (add "ipv6: …" to host ${host}'s underlay)`);
-  } else if (t.remoteIp !== 'ipv6' && u.ipv4 === undefined) {
+  } else if (t.remoteIp !== 'ipv6' && t.remoteIp !== 'flow' && u.ipv4 === undefined) {
+    // remote_ip=flow has no family of its own (parse_tunnel_ip: protocol 0): the flows choose
     r.err('TUNNEL_ADDRESS_FAMILY', [...y, 'remote_ip'], `${path}: remote_ip is IPv4, but ${u.path} has no IPv4 address: a tunnel's remote_ip and local address must be one address family (add "ipv4: …" to host ${host}'s underlay)`);
   }
 }

@@ -81,6 +81,12 @@ export interface TunnelCounters {
 
 export class TunnelPort implements FrameReceiver {
   readonly counters: TunnelCounters = { encapsulated: 0, decapsulated: 0, mtu_drops: 0, pmtud_icmp_sent: 0 };
+  /**
+   * A `remote_ip: flow` port on a dual-stack underlay: the IPv6 side (tunnel-port6.ts, sharing
+   * these counters), which sends the frames whose flows set tun_ipv6_dst and no IPv4 tun_dst
+   * (ofproto/tunnel.c flow_tnl_dst: the IPv4 destination first).
+   */
+  flow6?: { receive(inner: Frame, meta: FrameMeta): void };
   readonly type: TunnelType;
   /** Scratch outer-header record (one per port; encapsulation is synchronous). */
   private readonly outer: OuterHeaders;
@@ -134,6 +140,10 @@ export class TunnelPort implements FrameReceiver {
     const o = this.o;
     const t = meta.tunnel;
     const remote = o.remoteIp === 'flow' ? (t?.dst ?? 0) : o.remoteIp;
+    if (remote === 0 && this.flow6 !== undefined && t?.dst6 !== undefined) {
+      this.flow6.receive(inner, meta);
+      return;
+    }
     if (remote === 0) {
       o.port.drop('no-tunnel-dst', inner);
       return;

@@ -11,9 +11,18 @@
  * (wire/tunnel-pmtud.ts, next-hop MTU = underlay MTU − 70).
  *
  * Decap: packets from `remote_ip` on `dst_port` with VNI `key`; a non-zero outer UDP checksum must
- * verify (`bad-udp-checksum`), Geneve option rules as tunnel-port.ts. The bridge sees tun_id; the
- * IPv4 tun_src/tun_dst stay 0 (OVS would fill tun_ipv6_src/tun_ipv6_dst, which vfab's flows do not
- * match yet). `remote_ip: flow` is IPv4 only (tun_dst); an IPv6 flow-based port is not done.
+ * verify (`bad-udp-checksum`), Geneve option rules as tunnel-port.ts. The bridge sees tun_id and
+ * the outer addresses as tun_ipv6_src/tun_ipv6_dst (tun_src/tun_dst stay 0), as OVS fills
+ * flow->tunnel for an IPv6 tunnel.
+ *
+ * `remote_ip: flow` (vswitch.xml; ofproto/tunnel.c tnl_port_send, ofproto-dpif-xlate.c
+ * native_tunnel_output): the outer destination is the packet's tun_ipv6_dst as the flows left it
+ * (`set_field:2001:db8::2->tun_ipv6_dst`); such a port receives from any remote (tnl_find ranks an
+ * exact remote first). The outer source is always the underlay's address: OVS's userspace datapath
+ * takes the route's source for IPv6 whatever tun_ipv6_src says (native_tunnel_output seeds the
+ * route lookup with tun_src only, an IPv4 address). On a dual-stack underlay one `remote_ip: flow`
+ * port serves both families: tunnel-port.ts hands this port the frames whose flow set no IPv4
+ * tun_dst but a tun_ipv6_dst (flow_tnl_dst: IPv4 first).
  */
 import type { Frame, FrameMeta, FrameReceiver, Port, TunnelMeta } from '../port/port.js';
 import type { Ipv6Words } from '../wire/ip.js';
@@ -21,6 +30,7 @@ import { udpFlowSrcPort } from '../wire/vxlan.js';
 import { GENEVE_CRITICAL, GENEVE_OPTIONS_MAX, type GeneveOption } from '../wire/geneve.js';
 import { UDP_TUNNEL6_OVERHEAD, encapUdpTunnel6, parseUdpTunnel6, type OuterHeaders6 } from '../wire/udp-tunnel6.js';
 import { tunnelPmtudReply } from '../wire/tunnel-pmtud.js';
+import { readIpv6At } from '../wire/ipv6-frame.js';
 import type { UnderlayEndpoint } from './underlay.js';
 import type { Underlay6 } from './underlay6.js';
 import { innerHash, type GeneveOptionMap, type TunnelCounters, type TunnelType } from './tunnel-port.js';
@@ -29,16 +39,20 @@ export interface TunnelPort6Options {
   port: Port;
   underlay: UnderlayEndpoint;
   type: TunnelType;
-  remoteIp: Ipv6Words;
+  remoteIp: Ipv6Words | 'flow';
   vni: number | 'flow';
   dstPort: number;
   hashSeed: number;
   tlv?: GeneveOptionMap;
   datapath?: 'netdev' | 'system';
+  /** Counters shared with the IPv4 side of a dual-stack `remote_ip: flow` port. */
+  counters?: TunnelCounters;
+  /** false: the IPv4 TunnelPort is the bridge port's peer and hands frames on (dual stack). */
+  attach?: boolean;
 }
 
 export class TunnelPort6 implements FrameReceiver {
-  readonly counters: TunnelCounters = { encapsulated: 0, decapsulated: 0, mtu_drops: 0, pmtud_icmp_sent: 0 };
+  readonly counters: TunnelCounters;
   readonly type: TunnelType;
   private readonly v6: Underlay6;
   private readonly outer: OuterHeaders6;
@@ -61,8 +75,9 @@ export class TunnelPort6 implements FrameReceiver {
     const v6 = o.underlay.v6;
     if (v6 === undefined) throw new Error(`tunnel ${o.port.path}: the host underlay has no IPv6 address`);
     this.v6 = v6;
-    o.port.peer = this;
-    this.outer = { srcMac: o.underlay.mac, dstMac: 0, srcIp: v6.address, dstIp: o.remoteIp, srcPort: 0, dstPort: o.dstPort, tos: 0, ttl: 64, flowLabel: 0 };
+    this.counters = o.counters ?? { encapsulated: 0, decapsulated: 0, mtu_drops: 0, pmtud_icmp_sent: 0 };
+    if (o.attach !== false) o.port.peer = this;
+    this.outer = { srcMac: o.underlay.mac, dstMac: 0, srcIp: v6.address, dstIp: o.remoteIp === 'flow' ? [0, 0, 0, 0] : o.remoteIp, srcPort: 0, dstPort: o.dstPort, tos: 0, ttl: 64, flowLabel: 0 };
     v6.listen({
       dstPort: o.dstPort,
       remote: o.remoteIp,
@@ -78,6 +93,9 @@ export class TunnelPort6 implements FrameReceiver {
   receive(inner: Frame, meta: FrameMeta): void {
     const o = this.o;
     const t = meta.tunnel;
+    const remote = o.remoteIp === 'flow' ? t?.dst6 : o.remoteIp;
+    // remote_ip=flow and no tun_ipv6_dst: OVS's route lookup of :: fails, nothing is sent.
+    if (remote === undefined) return o.port.drop('no-tunnel-dst', inner);
     const vni = o.vni === 'flow' ? (t?.idLo ?? 0) & 0xffffff : o.vni;
     const options = this.type === 'geneve' ? (t?.options ?? []) : [];
     let optLen = 0;
@@ -86,13 +104,15 @@ export class TunnelPort6 implements FrameReceiver {
     if (inner.length - 14 + optLen > this.tunnelMtu) {
       this.counters.mtu_drops++;
       o.port.drop('mtu', inner);
-      if (o.datapath === 'system') this.pmtudReply(inner, vni, optLen);
+      if (o.datapath === 'system') this.pmtudReply(inner, remote, vni, optLen);
       return;
     }
     const sport = udpFlowSrcPort(innerHash(o.hashSeed, inner));
-    const ok = this.v6.send(o.remoteIp, (dstMac) => {
+    const dst: Ipv6Words = o.remoteIp === 'flow' ? [remote[0], remote[1], remote[2], remote[3]] : o.remoteIp;
+    const ok = this.v6.send(dst, (dstMac) => {
       const h = this.outer;
       h.dstMac = dstMac;
+      h.dstIp = dst;
       h.srcPort = sport;
       const outer = encapUdpTunnel6(h, this.type, vni, inner, options);
       o.underlay.sim.packetOrigins?.relate(outer, inner);
@@ -102,11 +122,12 @@ export class TunnelPort6 implements FrameReceiver {
     else this.counters.encapsulated++;
   }
 
-  private pmtudReply(inner: Frame, vni: number, optLen: number): void {
+  private pmtudReply(inner: Frame, remote: readonly [number, number, number, number], vni: number, optLen: number): void {
     const reply = tunnelPmtudReply(inner, this.tunnelMtu - optLen);
     if (reply === undefined) return;
     this.counters.pmtud_icmp_sent++;
-    const tunnel: TunnelMeta = { idHi: 0, idLo: vni, src: 0, dst: 0 };
+    // looped back as if received from the remote VTEP (tun_ipv6_src = remote, tun_ipv6_dst = local)
+    const tunnel: TunnelMeta = { idHi: 0, idLo: vni, src: 0, dst: 0, src6: remote, dst6: this.v6.address };
     this.o.underlay.sim.schedule(0, () => this.o.port.receive(reply, { hops: 0, tunnel }));
   }
 
@@ -127,7 +148,7 @@ export class TunnelPort6 implements FrameReceiver {
     }
     if (v.inner.length < 14) return u.drop(`bad-${this.type}`);
     this.counters.decapsulated++;
-    const tunnel: TunnelMeta = { idHi: 0, idLo: v.vni, src: 0, dst: 0, ...(options ? { options } : {}) };
+    const tunnel: TunnelMeta = { idHi: 0, idLo: v.vni, src: 0, dst: 0, src6: readIpv6At(ip6, 8), dst6: readIpv6At(ip6, 24), ...(options ? { options } : {}) };
     const copy = v.inner.slice();
     this.o.underlay.sim.packetOrigins?.relate(copy, ip6);
     this.o.port.receive(copy, { hops: 0, tunnel });

@@ -33,7 +33,8 @@ export interface Underlay6Options {
 /** What an IPv6 tunnel port registers to receive. */
 export interface TunnelRx6 {
   dstPort: number;
-  remote: Ipv6Words;
+  /** 'flow' (remote_ip=flow): any remote. */
+  remote: Ipv6Words | 'flow';
   vni: number | 'flow';
   /** The VNI of a packet of this tunnel's type, or a drop reason. */
   vniOf(ip6: Uint8Array): number | string;
@@ -100,18 +101,26 @@ export class Underlay6 {
     this.demux(ip, readIpv6At(ip, 8), dport);
   }
 
-  /** ofproto/tunnel.c tnl_find: among the ports on this UDP port and remote, exact key before key=flow. */
+  /**
+   * ofproto/tunnel.c tnl_find: among the ports on this UDP port, exact key before key=flow, then
+   * exact remote before remote=flow (the order of tnl_match_maps).
+   */
   private demux(ip: Uint8Array, src: Ipv6Words, dport: number): void {
     let best: TunnelRx6 | undefined;
+    let bestRank = 4;
     let vni: number | string | undefined;
     let any = false;
     for (const t of this.listeners) {
-      if (t.dstPort !== dport || !ipv6Equal(t.remote, src)) continue;
+      if (t.dstPort !== dport || (t.remote !== 'flow' && !ipv6Equal(t.remote, src))) continue;
       any = true;
       vni ??= t.vniOf(ip);
       if (typeof vni === 'string') return this.o.port.drop(vni);
       if (t.vni !== 'flow' && t.vni !== vni) continue;
-      if (best === undefined || (best.vni === 'flow' && t.vni !== 'flow')) best = t;
+      const rank = (t.vni === 'flow' ? 2 : 0) + (t.remote === 'flow' ? 1 : 0);
+      if (rank < bestRank) {
+        best = t;
+        bestRank = rank;
+      }
     }
     if (best === undefined) return this.o.port.drop(any ? 'vni-mismatch' : 'no-tunnel');
     best.rx(ip);

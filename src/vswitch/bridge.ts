@@ -28,7 +28,7 @@ import type { Simulation } from '../sim/simulation.js';
 import { extractFlowKey } from '../wire/extract.js';
 import { emptyFlowKey } from '../wire/flow-key.js';
 import { FlowCache } from './classifier.js';
-import { KEY_WORDS, OFPP_LOCAL, PACKET_WORDS, W_IN_PORT, W_TUN_DST, W_TUN_ID, W_TUN_MD_PRESENT, W_TUN_SRC, W_VLAN_TCI, formatMac, keyWordsFromFlowKey, keyWordsFromFrame } from './fields.js';
+import { KEY_WORDS, OFPP_LOCAL, PACKET_WORDS, W_IN_PORT, W_TUN_DST, W_TUN_ID, W_TUN_IPV6_DST, W_TUN_IPV6_SRC, W_TUN_MD_PRESENT, W_TUN_SRC, W_VLAN_TCI, formatMac, keyWordsFromFlowKey, keyWordsFromFrame } from './fields.js';
 import { parseFlowMod, parseFlows, type FlowModCommand, type FlowWarning, type ParsedFlowMod } from './flow-parser.js';
 import { formatActions, type Action } from './actions.js';
 import { canonicalFlow, dumpFlows } from './dump-flows.js';
@@ -39,7 +39,7 @@ import { FlowTables, type FlowRule, type FlowStats } from './flow-table.js';
 import { MacTable, type MacEntry } from './mac-learning.js';
 import { copyState, readTags, rewriteFrame, stateFromFrame, type PacketState } from './rewrite.js';
 import { makeVlanConfig, type VlanMode } from './vlan.js';
-import { Conntrack, type ConntrackOptions, type CtExec } from './conntrack.js';
+import { Conntrack, type ConntrackOptions, type CtExec, type CtPacket } from './conntrack.js';
 import { xlate, type XBridge, type XPort, type XlateResult } from './xlate.js';
 import type { Group } from './group.js';
 import { parseGroupMod, parseGroups, type GroupModCommand, type ParsedGroupMod } from './group-parser.js';
@@ -191,6 +191,7 @@ export class Bridge implements XBridge {
   learnedFlows = 0;
   /** Flows removed by timeouts, deletes, group/meter deletes (each also a `flow_removed` event). */
   flowsRemoved = 0;
+  private readonly ctPacket: CtPacket = { w: new Int32Array(0), frame: null, l3: 0, l4: 0 };
   private readonly learnValue = new Int32Array(KEY_WORDS);
   private readonly learnMask = new Int32Array(KEY_WORDS);
   /** Per learn action: the mask and (for the last learned values) the actions its flows share. */
@@ -347,8 +348,8 @@ export class Bridge implements XBridge {
     return parsed.map((p) => this.addRule(p));
   }
 
-  private addRule(p: Parameters<FlowTables['add']>[0], lazyMatch = false): FlowRule {
-    const rule = this.flowTables.add(p, this.sim.now, lazyMatch);
+  private addRule(p: Parameters<FlowTables['add']>[0], lazyMatch = false, hint?: Parameters<FlowTables['add']>[3]): FlowRule {
+    const rule = this.flowTables.add(p, this.sim.now, lazyMatch, hint);
     if (rule.hardTimeout > 0) {
       // ofproto.c ofproto_rule_expire: hard timeouts count from the last add/modify.
       const check = (): void => {
@@ -449,6 +450,7 @@ export class Bridge implements XBridge {
     const sig = learnedMatch(a, w, value, mask);
     for (let i = 0; i < KEY_WORDS; i++) value[i] = value[i]! & mask[i]!;
     const old = this.flowTables.find(a.table, a.priority, value, mask);
+    const id = this.flowTables.lastFindId;
     const now = this.sim.now;
     if (old && old.learnSig === sig && old.idleTimeout === a.idleTimeout && old.hardTimeout === a.hardTimeout && old.cookie === a.cookie) {
       old.modifiedNs = now;
@@ -485,7 +487,7 @@ export class Bridge implements XBridge {
       location: this.learnLocation,
       warnings: [],
       ...(a.sendFlowRem ? { flags: SEND_FLOW_REM } : {}),
-    }, true);
+    }, true, { id, old });
     rule.learnSig = sig;
   }
 
@@ -618,7 +620,13 @@ export class Bridge implements XBridge {
     return this.byOfport.get(ofport)?.port.up ?? false;
   }
   conntrackExecute(w: Int32Array, x: CtExec): void {
-    this.conntrack.execute({ w, frame: this.curFrame, l3: this.fk.l3Offset, l4: this.fk.l4Offset }, x, this.sim.now);
+    // One CtPacket reused (the tracker reads it synchronously and keeps nothing of it).
+    const p = this.ctPacket;
+    p.w = w;
+    p.frame = this.curFrame;
+    p.l3 = this.fk.l3Offset;
+    p.l4 = this.fk.l4Offset;
+    this.conntrack.execute(p, x, this.sim.now);
   }
 
   /** Replaces the group table with an `ovs-ofctl add-groups` text (ports must exist). */
@@ -827,6 +835,11 @@ export class Bridge implements XBridge {
       words[W_TUN_ID + 1] = tunnel.idLo;
       words[W_TUN_SRC] = tunnel.src;
       words[W_TUN_DST] = tunnel.dst;
+      // An IPv6 tunnel (tunnel-port6.ts): OVS fills flow->tunnel.ipv6_src/ipv6_dst instead.
+      const s6 = tunnel.src6;
+      const d6 = tunnel.dst6;
+      if (s6 !== undefined) for (let i = 0; i < 4; i++) words[W_TUN_IPV6_SRC + i] = s6[i]!;
+      if (d6 !== undefined) for (let i = 0; i < 4; i++) words[W_TUN_IPV6_DST + i] = d6[i]!;
       // Geneve options the tunnel port accepted (it checked them against this map).
       if (tunnel.options !== undefined && this.tlv) this.tlv.fromOptions(tunnel.options, words);
       this.metadataSet = true;
@@ -840,8 +853,9 @@ export class Bridge implements XBridge {
     // The key words hold the outer TCI only: a second tag or an 802.1ad outer TPID is state the
     // key does not capture, so such frames are never cached.
     const tags = readTags(frame);
-    // tun_metadata words are outside the cache key (flow-cache.ts CACHE_WORDS): not cached either.
-    const uncachable = tags.n > 1 || (tags.n === 1 && tags.tpid0 !== 0x8100) || words[W_TUN_MD_PRESENT] !== 0 || words[W_TUN_MD_PRESENT + 1] !== 0;
+    // tun_metadata and tun_ipv6 words are outside the cache key (flow-cache.ts CACHE_WORDS): not
+    // cached either.
+    const uncachable = tags.n > 1 || (tags.n === 1 && tags.tpid0 !== 0x8100) || words[W_TUN_MD_PRESENT] !== 0 || words[W_TUN_MD_PRESENT + 1] !== 0 || (tunnel !== undefined && (tunnel.src6 !== undefined || tunnel.dst6 !== undefined));
     let res = cache !== null && !uncachable ? (cache.get(words, undefined, this.tablesUnchanged)?.res ?? null) : null;
     if (res !== null && this.sim.now >= res.validUntilNs) res = null; // a MAC entry it used aged out
     if (res !== null) {
@@ -1041,5 +1055,11 @@ function usesGroup(actions: readonly import('./actions.js').Action[], ids: Reado
 /** The tunnel metadata a frame output to a tunnel port carries (what the flows left in the key). */
 function tunnelOf(w: Int32Array, tlv: TlvTable | undefined): TunnelMeta {
   const options = tlv?.toOptions(w);
-  return { idHi: w[W_TUN_ID]!, idLo: w[W_TUN_ID + 1]!, src: w[W_TUN_SRC]! >>> 0, dst: w[W_TUN_DST]! >>> 0, ...(options ? { options } : {}) };
+  const t: TunnelMeta = { idHi: w[W_TUN_ID]!, idLo: w[W_TUN_ID + 1]!, src: w[W_TUN_SRC]! >>> 0, dst: w[W_TUN_DST]! >>> 0, ...(options ? { options } : {}) };
+  // tun_ipv6_src/dst (set_field:2001:db8::2->tun_ipv6_dst, or kept from an IPv6 decap)
+  const s = W_TUN_IPV6_SRC;
+  const d = W_TUN_IPV6_DST;
+  if ((w[s]! | w[s + 1]! | w[s + 2]! | w[s + 3]!) !== 0) t.src6 = [w[s]! >>> 0, w[s + 1]! >>> 0, w[s + 2]! >>> 0, w[s + 3]! >>> 0];
+  if ((w[d]! | w[d + 1]! | w[d + 2]! | w[d + 3]!) !== 0) t.dst6 = [w[d]! >>> 0, w[d + 1]! >>> 0, w[d + 2]! >>> 0, w[d + 3]! >>> 0];
+  return t;
 }

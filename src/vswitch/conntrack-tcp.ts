@@ -117,25 +117,33 @@ export function tcpNewConn(s: TcpSeg): [TcpPeer, TcpPeer] {
   return [src, dst];
 }
 
+/** tcpUpdate's second result (no tuple allocated per tracked segment): the timeout class in seconds, or 0 to keep the current expiry. */
+export const tcpResult = { timeout: 0 };
+
+function ret(res: number, tm: number): number {
+  tcpResult.timeout = tm;
+  return res;
+}
+
 /**
  * `tcp_conn_update`: updates the peers for segment `s` (from peer[1] when `reply`). Returns
- * [UPDATE_*, timeout class in seconds or 0 to keep the current expiry].
+ * UPDATE_*; `tcpResult.timeout` is then the timeout class in seconds, or 0 to keep the current expiry.
  */
-export function tcpUpdate(peers: [TcpPeer, TcpPeer], s: TcpSeg, reply: boolean): [number, number] {
+export function tcpUpdate(peers: [TcpPeer, TcpPeer], s: TcpSeg, reply: boolean): number {
   const src = peers[reply ? 1 : 0];
   const dst = peers[reply ? 0 : 1];
   const f = s.flags;
   let win = s.win;
   let sws = 0;
   let dws = 0;
-  if (tcpInvalidFlags(f)) return [UPDATE_INVALID, 0];
+  if (tcpInvalidFlags(f)) return ret(UPDATE_INVALID, 0);
   if ((f & (SYN | ACK)) === SYN) {
     if (dst.state >= TCPS_FIN_WAIT_2 && src.state >= TCPS_FIN_WAIT_2) {
       src.state = dst.state = TCPS_CLOSED;
-      return [UPDATE_NEW, 0];
+      return ret(UPDATE_NEW, 0);
     } else if (src.state <= TCPS_SYN_SENT) {
       src.state = TCPS_SYN_SENT;
-      return [UPDATE_VALID_NEW, TM_TCP_FIRST_PACKET];
+      return ret(UPDATE_VALID_NEW, TM_TCP_FIRST_PACKET);
     }
   }
   if (src.wscale & WSCALE_FLAG && dst.wscale & WSCALE_FLAG && !(f & SYN)) {
@@ -213,7 +221,7 @@ export function tcpUpdate(peers: [TcpPeer, TcpPeer], s: TcpSeg, reply: boolean):
     else if (src.state < TCPS_ESTABLISHED || dst.state < TCPS_ESTABLISHED) tm = TM_TCP_OPENING;
     else if (src.state >= TCPS_CLOSING || dst.state >= TCPS_CLOSING) tm = TM_TCP_CLOSING;
     else tm = TM_TCP_ESTABLISHED;
-    return [UPDATE_VALID, tm];
+    return ret(UPDATE_VALID, tm);
   }
   if (
     (dst.state < TCPS_SYN_SENT || dst.state >= TCPS_FIN_WAIT_2 || src.state >= TCPS_FIN_WAIT_2) &&
@@ -228,7 +236,7 @@ export function tcpUpdate(peers: [TcpPeer, TcpPeer], s: TcpSeg, reply: boolean):
     if (geq((ack + w) | 0, dst.seqhi)) dst.seqhi = (ack + Math.max(w, 1)) | 0;
     if (f & FIN && src.state < TCPS_CLOSING) src.state = TCPS_CLOSING;
     if (f & RST) src.state = dst.state = TCPS_TIME_WAIT;
-    return [UPDATE_VALID, 0];
+    return ret(UPDATE_VALID, 0);
   }
-  return [UPDATE_INVALID, 0];
+  return ret(UPDATE_INVALID, 0);
 }

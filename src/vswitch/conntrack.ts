@@ -54,6 +54,7 @@ import {
   UPDATE_VALID,
   UPDATE_VALID_NEW,
   tcpNewConn,
+  tcpResult,
   tcpUpdate,
   tcpValidNew,
   tcpWscale,
@@ -127,6 +128,13 @@ export interface CtExec {
   /** ct_label words (most significant first) value/mask; null = none. */
   labelValue: Int32Array | null;
   labelMask: Int32Array | null;
+  /**
+   * The packet's cached connection (`pkt->md.conn`, with `md.reply`): in, the one an earlier ct()
+   * on this packet found (kept across a recirculation); out, the one this ct() leaves (null
+   * after a `nat`, as `set_cached_conn`). Absent = none.
+   */
+  conn?: object | null;
+  reply?: boolean;
 }
 
 export interface ConntrackOptions {
@@ -228,9 +236,42 @@ export class Conntrack {
     this.generation++;
   }
 
-  /** `process_one`: runs the packet through the tracker, writing the ct words (and NAT). */
+  /**
+   * `conntrack_execute` for one packet: `process_one_fast` when the packet already carries its
+   * connection from an earlier ct() in the same zone (`md.conn`, no `force`), else `process_one`.
+   */
   execute(p: CtPacket, x: CtExec, nowNs: number): void {
     const w = p.w;
+    const cached = (x.conn ?? null) as Conn | null;
+    // vfab's key words are the packet metadata only while they still hold the ct fields (a
+    // recirculated pass); after a ct() in the same pass cleared them, the slow path runs.
+    if (cached !== null && w[W_CT_STATE] !== 0 && cached.zone === x.zone && !x.force) {
+      this.executeFast(w, x, cached);
+      return;
+    }
+    this.processOne(p, x, nowNs);
+  }
+
+  /**
+   * `process_one_fast`: no lookup and no state update; ct_state and the original tuple stay as
+   * the earlier ct() set them; zone, mark and label are written (a `nat` translates, once per zone).
+   */
+  private executeFast(w: Int32Array, x: CtExec, conn: Conn): void {
+    if (x.nat !== null) {
+      this.handleNat(w, conn, x.zone, x.reply ?? false);
+      x.conn = null;
+    }
+    w[W_CT_ZONE] = x.zone;
+    if (x.markMask !== 0) conn.mark = (conn.mark & ~x.markMask) | (x.markValue & x.markMask);
+    if (x.labelMask) for (let i = 0; i < 4; i++) conn.label[i] = (conn.label[i]! & ~x.labelMask[i]!) | (x.labelValue![i]! & x.labelMask[i]!);
+    w[W_CT_MARK] = conn.mark;
+    copyLabel(w, conn.label);
+  }
+
+  /** `process_one`: runs the packet through the tracker, writing the ct words (and NAT). */
+  private processOne(p: CtPacket, x: CtExec, nowNs: number): void {
+    const w = p.w;
+    x.conn = null;
     // Reset ct_state whenever entering a new zone.
     if (w[W_CT_STATE] !== 0 && w[W_CT_ZONE] !== x.zone) w[W_CT_STATE] = 0;
     const related = this.extract(p, x.zone);
@@ -278,6 +319,11 @@ export class Conntrack {
       if (x.labelMask) for (let i = 0; i < 4; i++) conn.label[i] = (conn.label[i]! & ~x.labelMask[i]!) | (x.labelValue![i]! & x.labelMask[i]!);
       w[W_CT_MARK] = conn.mark;
       copyLabel(w, conn.label);
+      // set_cached_conn: the packet keeps its connection unless NAT was asked for.
+      if (x.nat === null) {
+        x.conn = conn;
+        x.reply = reply;
+      }
     }
   }
 
@@ -435,7 +481,8 @@ export class Conntrack {
 
   private update(conn: Conn, p: CtPacket, reply: boolean, nowNs: number): number {
     if (conn.kind === 'tcp') {
-      const [res, tm] = tcpUpdate(conn.peers!, this.readSeg(p), reply);
+      const res = tcpUpdate(conn.peers!, this.readSeg(p), reply);
+      const tm = tcpResult.timeout;
       if (tm !== 0) conn.expiresNs = nowNs + tm * NS;
       return res;
     }

@@ -66,7 +66,11 @@ export const W_ACTSET_OUTPUT = 78;
 export const W_TUN_MD_PRESENT = 79;
 export const W_TUN_MD = 81;
 export const TUN_MD_WORDS = 16;
-export const KEY_WORDS = W_TUN_MD + TUN_MD_WORDS;
+/** tun_ipv6_src / tun_ipv6_dst: the outer IPv6 addresses of a tunnel (4 words each; OVS
+ *  flow->tunnel.ipv6_src/dst). Last, so the words before them keep their places. */
+export const W_TUN_IPV6_SRC = W_TUN_MD + TUN_MD_WORDS;
+export const W_TUN_IPV6_DST = W_TUN_IPV6_SRC + 4;
+export const KEY_WORDS = W_TUN_IPV6_DST + 4;
 
 /** OpenFlow port numbers for reserved ports (OpenFlow 1.0 numbering, as ovs-ofctl prints). */
 export const OFPP_IN_PORT = 0xfff8;
@@ -390,6 +394,9 @@ export const FIELDS: FieldDef[] = [
   f('tun_id', ['tunnel_id'], 'wide', W_TUN_ID, 'none', { nwords: 2, hex: true, nxm: ['NXM_NX_TUN_ID', 'OXM_OF_TUNNEL_ID'] }),
   f('tun_src', [], 'ipv4', W_TUN_SRC, 'none', { nxm: ['NXM_NX_TUN_IPV4_SRC'] }),
   f('tun_dst', [], 'ipv4', W_TUN_DST, 'none', { nxm: ['NXM_NX_TUN_IPV4_DST'] }),
+  // lib/meta-flow.xml: tun_ipv6_src/dst, MFM_FULLY maskable, MFP_NONE, read/write, NXM only.
+  f('tun_ipv6_src', [], 'ipv6', W_TUN_IPV6_SRC, 'none', { nxm: ['NXM_NX_TUN_IPV6_SRC'] }),
+  f('tun_ipv6_dst', [], 'ipv6', W_TUN_IPV6_DST, 'none', { nxm: ['NXM_NX_TUN_IPV6_DST'] }),
   f('tun_flags', [], 'int', W_TUN_FLAGS, 'none', { bits: 1, bytes: 2, nxm: ['NXM_NX_TUN_FLAGS'] }),
   f('metadata', [], 'wide', W_METADATA, 'none', { nwords: 2, hex: true, nxm: ['OXM_OF_METADATA'] }),
   f('conj_id', [], 'int', W_CONJ_ID, 'none', { maskable: false, settable: false, nxm: ['NXM_NX_CONJ_ID'] }),

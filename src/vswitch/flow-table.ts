@@ -125,7 +125,9 @@ export class FlowTables {
    * Rules by (table, priority, match), to replace an identical flow as OFPFC_ADD does: keyed by
    * a number hash of the identity (no string built per `learn`), each bucket verified word by word.
    */
-  private readonly byIdentity = new Map<number, FlowRule[]>();
+  private readonly byIdentity = new Map<number, FlowRule | FlowRule[]>();
+  /** The identity hash the last `find` computed (a `learn` finds, then adds the same match: `add(…, hint)`). */
+  lastFindId = 0;
   /** Called after a rule left the tables (the OpenFlow channel sends FLOW_REMOVED from here). */
   onRemoved: ((rule: FlowRule, reason: FlowRemoveReason) => void) | null = null;
 
@@ -133,7 +135,7 @@ export class FlowTables {
    * `lazyMatch`: the rule's `matchText` is formatted from its match when first read (learned
    * flows: thousands a second are added, few are ever printed); `p.matchText` is ignored.
    */
-  add(p: ParsedFlow, nowNs: number, lazyMatch = false): FlowRule {
+  add(p: ParsedFlow, nowNs: number, lazyMatch = false, hint?: { id: number; old: FlowRule | undefined }): FlowRule {
     const rule: FlowRule = new Rule(p, nowNs, lazyMatch ? null : p.matchText);
     let cls = this.tables.get(p.table);
     if (!cls) {
@@ -141,12 +143,15 @@ export class FlowTables {
       this.tables.set(p.table, cls);
     }
     // ovs-ofctl add-flow with an identical match and priority replaces the rule (OFPFC_ADD).
-    const old = this.find(rule.table, rule.priority, rule.value, rule.mask);
+    // `hint`: the caller just ran find() on this very match (its hash and answer still hold).
+    const old = hint ? hint.old : this.find(rule.table, rule.priority, rule.value, rule.mask);
     if (old) this.remove(old, 'replace');
-    const id = identityHash(rule.table, rule.priority, rule.value, rule.mask);
+    const id = hint ? hint.id : identityHash(rule.table, rule.priority, rule.value, rule.mask);
+    // A bucket is the rule itself until a second rule shares the hash (no array per rule).
     const bucket = this.byIdentity.get(id);
-    if (bucket) bucket.push(rule);
-    else this.byIdentity.set(id, [rule]);
+    if (bucket === undefined) this.byIdentity.set(id, rule);
+    else if (Array.isArray(bucket)) bucket.push(rule);
+    else this.byIdentity.set(id, [bucket, rule]);
     cls.insert(rule);
     trackConjunctions(cls, rule.actions, 1);
     this.stamp(rule.table);
@@ -155,8 +160,11 @@ export class FlowTables {
 
   /** The rule with exactly this table, priority and match (OpenFlow's "identical flow"), if any. */
   find(table: number, priority: number, value: Int32Array, mask: Int32Array): FlowRule | undefined {
-    const bucket = this.byIdentity.get(identityHash(table, priority, value, mask));
+    const id = identityHash(table, priority, value, mask);
+    this.lastFindId = id;
+    const bucket = this.byIdentity.get(id);
     if (bucket === undefined) return undefined;
+    if (!Array.isArray(bucket)) return bucket.table === table && bucket.priority === priority && sameMatch(bucket, value, mask) ? bucket : undefined;
     for (const r of bucket) if (r.table === table && r.priority === priority && sameMatch(r, value, mask)) return r;
     return undefined;
   }
@@ -165,10 +173,13 @@ export class FlowTables {
     if (rule.removed) return;
     const id = identityHash(rule.table, rule.priority, rule.value, rule.mask);
     const bucket = this.byIdentity.get(id);
-    const at = bucket ? bucket.indexOf(rule) : -1;
-    if (at >= 0) {
-      if (bucket!.length === 1) this.byIdentity.delete(id);
-      else bucket!.splice(at, 1);
+    if (bucket === rule) this.byIdentity.delete(id);
+    else if (bucket !== undefined && Array.isArray(bucket)) {
+      const at = bucket.indexOf(rule);
+      if (at >= 0) {
+        bucket.splice(at, 1);
+        if (bucket.length === 1) this.byIdentity.set(id, bucket[0]!);
+      }
     }
     const cls = this.tables.get(rule.table);
     if (cls?.remove(rule)) trackConjunctions(cls, rule.actions, -1);

@@ -49,6 +49,8 @@ import {
   W_TUN_FLAGS,
   W_TUN_ID,
   W_TUN_SRC,
+  W_TUN_IPV6_DST,
+  W_TUN_IPV6_SRC,
   formatIpv4,
   formatIpv6,
   formatMac,
@@ -164,10 +166,14 @@ export function formatMatch(value: Int32Array, mask: Int32Array, portName?: (p: 
   }
   const meta: string[] = [];
   for (let i = 0; i < 16; i++) if (mask[W_REG0 + i] !== 0) meta.push(hexMasked(`reg${i}`, value[W_REG0 + i]!, mask[W_REG0 + i]!));
+  // format_be64_masked: `%#x`, so an exact zero tun_id prints as `tun_id=0`.
   const tid = wideMasked('tun_id', value, mask, W_TUN_ID, 2);
-  if (tid) meta.push(tid);
+  if (tid) meta.push(tid === 'tun_id=0x0' ? 'tun_id=0' : tid);
   if (mask[W_TUN_SRC] !== 0) meta.push(`tun_src=${ipv4Text(value[W_TUN_SRC]!, mask[W_TUN_SRC]!)}`);
   if (mask[W_TUN_DST] !== 0) meta.push(`tun_dst=${ipv4Text(value[W_TUN_DST]!, mask[W_TUN_DST]!)}`);
+  // format_flow_tunnel: format_ipv6_netmask after tun_dst (nothing when the mask is all zero).
+  if (anyOf(W_TUN_IPV6_SRC)) meta.push(`tun_ipv6_src=${ipv6Text(value, mask, W_TUN_IPV6_SRC)}`);
+  if (anyOf(W_TUN_IPV6_DST)) meta.push(`tun_ipv6_dst=${ipv6Text(value, mask, W_TUN_IPV6_DST)}`);
   if (mask[W_TUN_FLAGS] !== 0) meta.push(`tun_flags=${value[W_TUN_FLAGS]! & 1 ? '+oam' : '-oam'}`);
   // format_flow_tunnel ends with tun_metadata_match_format.
   if (tlv) meta.push(...formatTunMetadata(value, mask, tlv));

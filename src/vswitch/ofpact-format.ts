@@ -171,6 +171,10 @@ function formatSet(a: Extract<Action, { type: 'set' }>, o: OfpactFormat): string
   // - below 1.2 a write is the OpenFlow 1.0/1.1 action where one exists (`mod_dl_src` …), else
   //   a load; from 1.2 to 1.4 a whole-field write is set_field and a partial one a load.
   if (o.version >= 15 || a.field.tunMd !== undefined) return setField();
+  // encode_SET_TUNNEL: below OpenFlow 1.2 set_tunnel travels as NXAST_SET_TUNNEL(64) and comes
+  // back as itself (ofproto/trace prints `set_tunnel:0x138a`, recorded from OVS 3.1 in
+  // test/fixtures/tun-ipv6); from 1.2 it is a Set-Field of tun_id.
+  if ((kw === 'set_tunnel' || kw === 'set_tunnel64') && o.added < 12) return o.version < 12 ? a.text : setField();
   const leg = s.full ? legacy10(a.field, s.value) : null;
   const loads = (): string => regLoads(a.field, s.ofs, s.nBits, s.value).join(',');
   const addedAsLoad = kw === 'load' || kw === 'mod_nw_ttl' || kw === 'mod_nw_ecn' || (o.added < 12 ? leg === null : o.added < 15 && !s.full);

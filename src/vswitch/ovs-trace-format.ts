@@ -65,6 +65,8 @@ import {
   TUN_MD_WORDS,
   W_CT_IPV6_DST,
   W_CT_IPV6_SRC,
+  W_TUN_IPV6_DST,
+  W_TUN_IPV6_SRC,
 } from './fields.js';
 import { formatMatch } from './match-format.js';
 import type { TlvTable } from './tun-metadata.js';
@@ -86,7 +88,7 @@ export function packetMask(w: Int32Array): Int32Array {
   m[W_TUN_MD_PRESENT + 1] = w[W_TUN_MD_PRESENT + 1]!;
   m.fill(-1, W_TUN_MD, W_TUN_MD + TUN_MD_WORDS);
   // An IPv6 original-tuple address is one field: shown whole when any of its words is set.
-  for (const at of [W_CT_IPV6_SRC, W_CT_IPV6_DST]) if (m[at] || m[at + 1] || m[at + 2] || m[at + 3]) m.fill(-1, at, at + 4);
+  for (const at of [W_CT_IPV6_SRC, W_CT_IPV6_DST, W_TUN_IPV6_SRC, W_TUN_IPV6_DST]) if (m[at] || m[at + 1] || m[at + 2] || m[at + 3]) m.fill(-1, at, at + 4);
   m[W_VLAN_TCI] = 0xffff;
   for (const x of [W_DL_SRC_HI, W_DL_SRC_HI + 1, W_DL_DST_HI, W_DL_DST_HI + 1]) m[x] = -1;
   m[W_DL_SRC_HI] = 0xffff;
@@ -126,6 +128,10 @@ export function packetMask(w: Int32Array): Int32Array {
   return m;
 }
 
+function anyWord(w: Int32Array, at: number): boolean {
+  return w[at] !== 0 || w[at + 1] !== 0 || w[at + 2] !== 0 || w[at + 3] !== 0;
+}
+
 function masked(w: Int32Array, m: Int32Array): Int32Array {
   const v = new Int32Array(KEY_WORDS);
   for (let i = 0; i < KEY_WORDS; i++) v[i] = w[i]! & m[i]!;
@@ -157,7 +163,26 @@ export function formatFlow(w: Int32Array, portName?: (p: number) => string | und
   m[W_ACTSET_OUTPUT] = 0; // flow_format does not print the action set's output
   // metadata is one 64-bit field: whole when either word is set.
   if (m[W_METADATA] !== 0 || m[W_METADATA + 1] !== 0) m[W_METADATA] = m[W_METADATA + 1] = -1;
+  // flow_wildcards_init_for_packet: a flow with a tunnel destination (flow_tnl_dst_is_set) shows
+  // its whole tunnel header, zeros included; tun_id only with FLOW_TNL_F_KEY, a flag vfab's key
+  // does not carry (trace flows never set it), so never (recorded from OVS 3.1: test/fixtures/tun-ipv6).
+  const tunnel = w[W_TUN_DST] !== 0 || anyWord(w, W_TUN_IPV6_DST);
+  if (tunnel) {
+    m[W_TUN_SRC] = m[W_TUN_DST] = -1;
+    m.fill(-1, W_TUN_IPV6_SRC, W_TUN_IPV6_DST + 4);
+    m[W_TUN_ID] = m[W_TUN_ID + 1] = m[W_TUN_FLAGS] = 0;
+  } else {
+    // lib/flow.c: `else if (flow->tunnel.tun_id)`: only tun_id, whole (64 bits), shows.
+    const id = w[W_TUN_ID] !== 0 || w[W_TUN_ID + 1] !== 0 ? -1 : 0;
+    m[W_TUN_ID] = m[W_TUN_ID + 1] = id;
+    m[W_TUN_SRC] = m[W_TUN_FLAGS] = 0;
+    m.fill(0, W_TUN_IPV6_SRC, W_TUN_IPV6_DST + 4);
+  }
   let s = formatMatch(masked(w, m), m, portName, tlv);
+  if (tunnel) {
+    const flags = (w[W_TUN_FLAGS]! & 1) !== 0 ? 'oam' : '0';
+    s = s.replace(/(tun_ipv6_dst=[^,]*)/, `$1,tun_gbp_id=0,tun_gbp_flags=0,tun_tos=0,tun_ttl=0,tun_erspan_ver=0,gtpu_flags=0,gtpu_msgtype=0,tun_flags=${flags}`);
+  }
   // A VLAN header present (any TCI) leaves the next header slot examined: vlan_tci1 shows.
   if (w[W_VLAN_TCI] !== 0) s = s.replace(',dl_src=', ',vlan_tci1=0x0000,dl_src=');
   const [ct, rest] = splitCt(s);
@@ -182,11 +207,26 @@ export function formatMegaflow(initial: Int32Array, wc: Int32Array, portName?: (
   if (m[W_VLAN_TCI] !== 0) m[W_VLAN_TCI] = m[W_VLAN_TCI]! | VLAN_CFI;
   // Header fields the original packet does not have are not matched (a VLAN, a tunnel).
   if ((initial[W_VLAN_TCI]! & VLAN_CFI) === 0) m[W_VLAN_TCI] = 0;
-  if (initial[W_TUN_DST] === 0) {
+  // flow_tnl_dst_is_set: an IPv4 or an IPv6 outer destination.
+  if (initial[W_TUN_DST] === 0 && !anyWord(initial, W_TUN_IPV6_DST)) {
     m[W_TUN_ID] = m[W_TUN_ID + 1] = m[W_TUN_SRC] = m[W_TUN_DST] = m[W_TUN_FLAGS] = 0;
     m.fill(0, W_TUN_MD_PRESENT, W_TUN_MD + TUN_MD_WORDS);
+    m.fill(0, W_TUN_IPV6_SRC, W_TUN_IPV6_DST + 4);
   }
-  const [ct, rest] = splitCt(formatMatch(masked(initial, m), m, portName, tlv));
+  // ofproto/tunnel.c tnl_wc_init, for a packet received from a tunnel: tun_id exact, the outer
+  // addresses of its family exact, tun_tos exact, tun_flags' df/csum/key bits exact.
+  const fromTunnel = initial[W_TUN_DST] !== 0 || anyWord(initial, W_TUN_IPV6_DST);
+  if (fromTunnel) {
+    m[W_TUN_ID] = m[W_TUN_ID + 1] = -1;
+    if (initial[W_TUN_DST] !== 0) m[W_TUN_SRC] = m[W_TUN_DST] = -1;
+    else m.fill(-1, W_TUN_IPV6_SRC, W_TUN_IPV6_DST + 4);
+  }
+  let text = formatMatch(masked(initial, m), m, portName, tlv);
+  if (fromTunnel) {
+    const extra = `tun_tos=0${m[W_TUN_FLAGS] === 0 ? ',tun_flags=-df-csum-key' : ''}`;
+    text = text.replace(initial[W_TUN_DST] !== 0 ? /(tun_dst=[^,]*)/ : /(tun_ipv6_dst=[^,]*)/, `$1,${extra}`);
+  }
+  const [ct, rest] = splitCt(text);
   return withRecirc(recircId ? `0x${recircId.toString(16)}` : '0', ct, rest);
 }
 
@@ -328,7 +368,7 @@ export function renderOvsTrace(t: OvsTrace, portName?: (p: number) => string | u
   // OVS prints tun_metadata only for a flow that has a tunnel table (flow->tunnel.metadata.tab,
   // set when the packet came from a tunnel): fields set on any other packet do not show.
   const iw = t.initial.words;
-  const fromTunnel = iw[W_TUN_DST] !== 0 || iw[W_TUN_SRC] !== 0 || iw[W_TUN_MD_PRESENT] !== 0 || iw[W_TUN_MD_PRESENT + 1] !== 0;
+  const fromTunnel = iw[W_TUN_DST] !== 0 || iw[W_TUN_SRC] !== 0 || anyWord(iw, W_TUN_IPV6_SRC) || anyWord(iw, W_TUN_IPV6_DST) || iw[W_TUN_MD_PRESENT] !== 0 || iw[W_TUN_MD_PRESENT + 1] !== 0;
   lines.push(`Final flow: ${sameFlow(t.initial.words, t.final) ? 'unchanged' : formatFlow(asGiven(t.final), portName, t.recircId, fromTunnel ? t.tlv : undefined)}`);
   // Composing the datapath actions can examine more bits (commit_vlan_action's pop): do it first.
   const wc = Int32Array.from(t.wc);

@@ -275,7 +275,7 @@ export class BridgeTracer {
     if (opts.ovs && x?.trace && x.wc && x.initial && x.final) {
       const flow = Int32Array.from(value);
       flow[W_IN_PORT] = inPort;
-      const error = x.drop === 'resubmit-depth' || x.drop === 'resubmit-limit';
+      const error = x.drop === 'resubmit-depth' || x.drop === 'resubmit-limit' || x.drop === 'recirc-action-set';
       const odp = (i: number, start: number): { at: number; text: string }[] => (x.odpCt ?? []).filter((d) => d.pass === i).map((d) => ({ at: d.at - start, text: d.text }));
       const first = x.passes?.[0];
       const t: OvsTrace = { ...(br.tlv ? { tlv: br.tlv } : {}), bridge: this.name, flow, initial: x.initial, final: x.final, nodes: x.trace, wc: x.wc, outputs: first ? x.outputs.slice(first.start, first.end) : x.outputs, error, odp: odp(0, 0) };

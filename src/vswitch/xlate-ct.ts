@@ -29,6 +29,9 @@ export interface Recirc {
   state: PacketState;
   nat: NatSpec | null;
   depth: number;
+  /** The fork's cached connection (`md.conn`, `md.reply`: conntrack.ts `CtExec.conn`). */
+  conn: object | null;
+  reply: boolean;
 }
 
 /**
@@ -83,6 +86,9 @@ export interface CtCtx {
   nextRecircId: number;
   recircDepth: number;
   uncachable: boolean;
+  /** Run mode: the current pass's packet's cached connection (`md.conn`, `md.reply`). */
+  conn: object | null;
+  reply: boolean;
   log(text: string): void;
   /** Run mode: the bridge, whose tracker runs the packet. */
   br: { conntrackExecute(w: Int32Array, x: CtExec): void };
@@ -125,21 +131,35 @@ function execNested(w: Int32Array, actions: readonly (Action | { type: 'nat' })[
   }
 }
 
+/** One CtExec reused by every ct() (the tracker consumes it synchronously; nothing keeps it). */
+const scratchExec: CtExec = { zone: 0, commit: false, force: false, nat: null, markValue: 0, markMask: 0, labelValue: null, labelMask: null, conn: null, reply: false };
+
 /** `compose_conntrack_action`. */
 export function ctAction(c: CtCtx, a: CtAction): void {
   const w = c.st.words;
   const zone = a.zoneSrc ? Number(readSubfield(a.zoneSrc, w) & 0xffffn) : a.zoneImm;
-  const x: CtExec = { zone, commit: a.commit, force: a.force, nat: a.nat, markValue: 0, markMask: 0, labelValue: null, labelMask: null };
+  const x = scratchExec;
+  x.zone = zone;
+  x.commit = a.commit;
+  x.force = a.force;
+  x.nat = a.nat;
+  x.conn = c.conn;
+  x.reply = c.reply;
   execNested(w, a.actions, x);
   if (c.ctNext === null) {
     c.uncachable = true;
     c.br.conntrackExecute(w, x);
+    // The datapath packet keeps its connection (lib/conntrack.c set_cached_conn) for the next
+    // ct() on it, in this pass or in the recirculated one.
+    c.conn = x.conn ?? null;
+    c.reply = x.reply ?? false;
+    x.conn = null;
   } else {
     w[W_CT_ZONE] = zone;
   }
   if (a.table !== null) {
     const id = c.nextRecircId++;
-    c.recircs.push({ id, table: a.table, state: pooled(forkPool, forkUsed++, c.st), nat: a.nat, depth: c.recircDepth + 1 });
+    c.recircs.push({ id, table: a.table, state: pooled(forkPool, forkUsed++, c.st), nat: a.nat, depth: c.recircDepth + 1, conn: c.conn, reply: c.reply });
     c.log(`-> A clone of the packet is forked to recirculate. The forked pipeline will be resumed at table ${a.table}.`);
   }
   // The ct_* fields exist only in the recirculated pipeline.

@@ -72,6 +72,10 @@ import { ACTSET_OUTPUT_UNSET, actionSetExecutionOrder, actsetOutputAfterWrite } 
 import { includesVlan, inputVidIsValid, inputVidToVlan, outputVlanToVid, type PortVlanConfig } from './vlan.js';
 
 export const MAX_DEPTH = 64;
+
+/** Why a `ct(table=N)` with a non-empty OpenFlow 1.1+ action set fails (OVS 3.1 aborts there). */
+export const RECIRC_ACTION_SET_ERROR =
+  'ct(table=N) with a non-empty action set: Open vSwitch 3.1 aborts here (ofproto-dpif-rid.c recirc_alloc_id__: assertion state->action_set_len <= state->ofpacts_len failed)';
 export const MAX_RESUBMITS = MAX_DEPTH * MAX_DEPTH;
 
 export interface XPort {
@@ -325,10 +329,15 @@ function recirculate(ctx: Ctx, c: CtCtx): void {
     ctx.st = r.state;
     c.st = r.state;
     c.recircDepth = r.depth;
+    c.conn = r.conn;
+    c.reply = r.reply;
     ctx.depth = 0;
     ctx.resubmits = 0;
     ctx.error = null;
     ctx.exited = false;
+    // The frozen action set: empty (a non-empty one fails the ct(), RECIRC_ACTION_SET_ERROR).
+    ctx.actionSet = [];
+    ctx.actsetHasGroup = false;
     if (res.log) res.log.push('', ...header);
     const start = res.outputs.length;
     const w = r.state.words;
@@ -416,6 +425,8 @@ function ctContext(ctx: Ctx): CtCtx {
       nextRecircId: ctx.recircBase,
       recircDepth: 0,
       uncachable: false,
+      conn: null,
+      reply: false,
       log:
         ctx.res.log === null && ctx.tr === null
           ? noLog
@@ -456,7 +467,13 @@ function doActions(ctx: Ctx, rule: FlowRule, actions: readonly Action[], table: 
   for (let i = 0; i < actions.length; i++) {
     if (ctx.error !== null || ctx.exited) return;
     const a = actions[i]!;
-    if (ctx.tr !== null) report(ctx, 'action', actionText(ctx, a));
+    if (ctx.tr !== null) {
+      const text = actionText(ctx, a);
+      // A write wider than 64 bits over OpenFlow 1.0 is several NXAST_REG_LOADs, i.e. several
+      // ofpacts, each on its own trace line (set_field:2001:db8::2->tun_ipv6_dst; OVS 3.1).
+      if (a.type === 'set' && text.includes(',load:')) for (const t of text.split(/,(?=load:)/)) report(ctx, 'action', t);
+      else report(ctx, 'action', text);
+    }
     switch (a.type) {
       case 'output':
         output(ctx, rule, a.port);
@@ -598,8 +615,19 @@ function doActions(ctx: Ctx, rule: FlowRule, actions: readonly Action[], table: 
           // empty list as `drop`), and the datapath gets ct(...) (then recirc()) where it ran.
           for (const n of a.actions.length > 0 ? a.actions : []) report(ctx, 'action', formatNested(n));
           if (a.actions.length === 0) report(ctx, 'action', 'drop');
-          (ctx.res.odpCt ??= []).push({ pass: ctx.pass, at: ctx.res.outputs.length, text: odpCt(a, w, c.nextRecircId) });
         }
+        if (a.table !== null && ctx.actionSet.length > 0) {
+          // compose_recirculate_and_fork freezes the action set with no frozen actions, and OVS
+          // 3.1 then aborts (ofproto-dpif-rid.c recirc_alloc_id__: `assertion
+          // state->action_set_len <= state->ofpacts_len failed`, recorded in
+          // test/fixtures/ovs-conntrack/actset-recirc). vfab fails the translation instead: the
+          // packet is dropped (docs/flows.md, deliberate differences).
+          ctx.error = 'recirc-action-set';
+          log(ctx, RECIRC_ACTION_SET_ERROR);
+          report(ctx, 'error', RECIRC_ACTION_SET_ERROR);
+          return;
+        }
+        if (ctx.tr !== null) (ctx.res.odpCt ??= []).push({ pass: ctx.pass, at: ctx.res.outputs.length, text: odpCt(a, w, c.nextRecircId) });
         ctAction(c, a);
         if (c.uncachable) ctx.res.uncachable = true;
         break;
@@ -681,12 +709,14 @@ function reportActionSet(ctx: Ctx, verb: 'is' | 'was'): void {
 
 /**
  * `xlate_action_set`: at the end of the pipeline (of a pass, of a clone), the action set runs as
- * an action list in the OpenFlow order (action-set.ts) and is emptied. Not when the pass froze
- * for a recirculation (`ct(table=N)`): the set then goes on into the recirculated pass.
+ * an action list in the OpenFlow order (action-set.ts) and is emptied. A pass that forked a
+ * recirculation (`ct(table=N)`) runs its set too: compose_recirculate_and_fork cancels the freeze
+ * (`ctx_cancel_freeze`), so xlate_actions still calls xlate_action_set for the current packet
+ * (recorded from OVS 3.1: test/fixtures/ovs-conntrack/actset-recirc). The recirculated pass
+ * starts with the set frozen at the ct(), which is always empty (see RECIRC_ACTION_SET_ERROR).
  */
 function runActionSet(ctx: Ctx, rule: FlowRule, table: number, top = false): void {
   if (ctx.actionSet.length === 0) return;
-  if (ctx.ct !== null && ctx.ct.recircs.length > 0) return;
   const list = actionSetExecutionOrder(ctx.actionSet);
   ctx.actionSet = [];
   if (list.length === 0 || ctx.error !== null) return;

@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { BridgeTracer } from '../../src/vswitch/trace.js';
 import { parseCtFlags } from '../../src/vswitch/xlate-ct.js';
+import { parseProtocols } from '../../src/vswitch/flow-syntax.js';
 import { describeWithTools } from '../helpers/tools.js';
 import { parseSpec } from './ovs-oracle.js';
 
@@ -62,9 +63,15 @@ function parseLog(log: string): { flow: string; passes: Pass[] }[] {
   return out;
 }
 
-function vfabPasses(dir: string): { flow: string; passes: Pass[] }[] {
+/** A case's tracer: its bridge, flows and `protocols` (the -O the recording used; default OpenFlow 1.0). */
+function tracerFor(dir: string): BridgeTracer {
   const spec = parseSpec(readFileSync(join(dir, 'bridge.spec'), 'utf8'));
-  const tracer = new BridgeTracer({ flows: readFileSync(join(dir, 'flows.txt'), 'utf8'), ports: spec.ports });
+  const proto = existsSync(join(dir, 'protocols')) ? parseProtocols(readFileSync(join(dir, 'protocols'), 'utf8').trim()) : null;
+  return new BridgeTracer({ flows: readFileSync(join(dir, 'flows.txt'), 'utf8'), ports: spec.ports, ...(proto !== null ? { protocols: proto } : {}) });
+}
+
+function vfabPasses(dir: string): { flow: string; passes: Pass[] }[] {
+  const tracer = tracerFor(dir);
   const out: { flow: string; passes: Pass[] }[] = [];
   for (const raw of readFileSync(join(dir, 'packets.txt'), 'utf8').split('\n')) {
     const line = raw.replace(/#.*$/, '').trim();
@@ -83,8 +90,7 @@ function vfabPasses(dir: string): { flow: string; passes: Pass[] }[] {
 
 /** Each packet's ofproto/trace text from vfab and from the recording (one tracer, as one OVS ran them all). */
 function ovsTexts(dir: string): { flow: string; want: string; got: string }[] {
-  const spec = parseSpec(readFileSync(join(dir, 'bridge.spec'), 'utf8'));
-  const tracer = new BridgeTracer({ flows: readFileSync(join(dir, 'flows.txt'), 'utf8'), ports: spec.ports });
+  const tracer = tracerFor(dir);
   const want = readFileSync(join(dir, 'trace.log'), 'utf8').split(/^=+\nappctl ofproto\/trace br0 .*\n/m).slice(1);
   const out: { flow: string; want: string; got: string }[] = [];
   for (const raw of readFileSync(join(dir, 'packets.txt'), 'utf8').split('\n')) {
@@ -106,9 +112,9 @@ function compare(dir: string): number {
 }
 
 describe('ct() recirculation traces like Open vSwitch 3.1 ofproto/trace --ct-next (recorded)', () => {
-  it('the recording is OVS 3.1 and covers the tutorial, a firewall and NAT with zones', () => {
+  it('the recording is OVS 3.1 and covers the tutorial, a firewall, NAT with zones and the action set', () => {
     expect(readFileSync(join(ROOT, 'OVS_VERSION'), 'utf8')).toMatch(/Open vSwitch\) 3\.1/);
-    expect(casesIn(ROOT)).toEqual(['ct-tuple', 'firewall', 'nat-zones', 'tutorial']);
+    expect(casesIn(ROOT)).toEqual(['actset-recirc', 'ct-tuple', 'firewall', 'nat-zones', 'tutorial']);
     const all = casesIn(ROOT).flatMap((c) => parseLog(readFileSync(join(ROOT, c, 'trace.log'), 'utf8')));
     expect(all.length).toBeGreaterThanOrEqual(25);
     // Meaningful only if most traces recirculated and some passes output and some dropped.
@@ -126,6 +132,27 @@ describe('ct() recirculation traces like Open vSwitch 3.1 ofproto/trace --ct-nex
       for (const x of t) expect(x.got, x.flow).toBe(x.want);
     });
   }
+});
+
+describe('ct(table=N) with a non-empty OpenFlow 1.1+ action set (OVS 3.1 aborts: recorded)', () => {
+  const dir = join(ROOT, 'actset-recirc');
+  it('OVS 3.1 aborted on the frozen action set; vfab fails the translation and drops the packet', () => {
+    const rec = readFileSync(join(dir, 'abort.txt'), 'utf8');
+    expect(rec).toMatch(/Open vSwitch\) 3\.1/);
+    expect(rec).toContain('assertion state->action_set_len <= state->ofpacts_len failed in recirc_alloc_id__()');
+    const flow = /^appctl ofproto\/trace br0 (.*)$/m.exec(rec)![1]!;
+    const spec = parseSpec(readFileSync(join(dir, 'bridge.spec'), 'utf8'));
+    const tracer = new BridgeTracer({ flows: readFileSync(join(dir, 'abort-flows.txt'), 'utf8'), ports: spec.ports, protocols: 13 });
+    const r = tracer.trace(flow, { mayLearn: false, ovs: true, ctNext: [] });
+    expect(r.outputs).toEqual([]);
+    expect(r.drop).toBe('recirc-action-set');
+    expect(r.passes).toBeUndefined();
+    expect(r.ovs!.text).toContain('>>>> ct(table=N) with a non-empty action set: Open vSwitch 3.1 aborts here');
+    expect(r.ovs!.text).toMatch(/^Datapath actions: drop$/m);
+    // Without the write_actions the same pipeline recirculates and outputs (the set is the cause).
+    const ok = new BridgeTracer({ flows: readFileSync(join(dir, 'abort-flows.txt'), 'utf8').replace('write_actions(output:3),', ''), ports: spec.ports, protocols: 13 });
+    expect(ok.trace(flow, { mayLearn: false, ctNext: [] }).outputs.map((o) => o.ofport)).toEqual([2]);
+  });
 });
 
 /**
