@@ -72,6 +72,11 @@ export interface NeighborSnapshot {
 }
 
 export class NeighborTable {
+  /**
+   * Entries by address as an int32 (`ip | 0`): addresses above 127.255.255.255 are then small
+   * integers, not heap numbers, so a per-packet lookup neither boxes nor hashes a double. Entries
+   * keep the address as given (`Entry.ip`); iteration order is insertion order either way.
+   */
   private map = new Map<number, Entry>();
 
   constructor(
@@ -87,21 +92,21 @@ export class NeighborTable {
    * A fast path for forwarding code that would otherwise allocate a callback per packet.
    */
   usableMac(ip: number): number | undefined {
-    const e = this.map.get(ip);
+    const e = this.map.get(ip | 0);
     if (e === undefined) return undefined;
     if (e.state === 'reachable' ? this.sim.now - e.confirmedNs < this.opts.reachableNs : e.state === 'delay' || e.state === 'probe') return e.mac;
     return undefined;
   }
 
   resolve(ip: number, tx: PendingTx): void {
-    let e = this.map.get(ip);
+    let e = this.map.get(ip | 0);
     if (e === undefined) {
       if (this.map.size >= this.opts.maxEntries && !this.evictOne()) {
         this.io.drop('neigh-table-full', 1);
         return;
       }
       e = { ip, mac: 0, state: 'incomplete', probesSent: 0, confirmedNs: 0, timer: null, queue: [] };
-      this.map.set(ip, e);
+      this.map.set(ip | 0, e);
       this.enqueue(e, tx);
       this.solicit(e);
       return;
@@ -118,7 +123,7 @@ export class NeighborTable {
       e.timer?.cancel();
       e.timer = this.sim.schedule(this.opts.delayFirstProbeNs, () => {
         entry.timer = null;
-        if (this.map.get(entry.ip) !== entry || entry.state !== 'delay') return;
+        if (this.map.get(entry.ip | 0) !== entry || entry.state !== 'delay') return;
         entry.state = 'probe';
         this.solicit(entry);
       });
@@ -133,12 +138,12 @@ export class NeighborTable {
    * arp_accept=0).
    */
   learn(ip: number, mac: number, confirmed: boolean, create: boolean): void {
-    let e = this.map.get(ip);
+    let e = this.map.get(ip | 0);
     if (e === undefined) {
       if (!create) return;
       if (this.map.size >= this.opts.maxEntries && !this.evictOne()) return;
       e = { ip, mac, state: 'stale', probesSent: 0, confirmedNs: 0, timer: null, queue: [] };
-      this.map.set(ip, e);
+      this.map.set(ip | 0, e);
     }
     const sameMac = e.mac === mac;
     e.mac = mac;
@@ -163,7 +168,7 @@ export class NeighborTable {
   }
 
   lookup(ip: number): NeighborSnapshot | undefined {
-    const e = this.map.get(ip);
+    const e = this.map.get(ip | 0);
     return e ? { ip: e.ip, mac: e.mac, state: e.state } : undefined;
   }
 
@@ -192,13 +197,13 @@ export class NeighborTable {
 
   private onTimer(e: Entry): void {
     e.timer = null;
-    if (this.map.get(e.ip) !== e) return;
+    if (this.map.get(e.ip | 0) !== e) return;
     if (e.state !== 'incomplete' && e.state !== 'probe') return;
     if (e.probesSent < this.opts.probes) {
       this.solicit(e);
       return;
     }
-    this.map.delete(e.ip);
+    this.map.delete(e.ip | 0);
     if (e.queue.length > 0) this.io.drop('arp-failed', e.queue.length);
     e.queue = [];
     this.io.failed(e.ip);
@@ -209,7 +214,7 @@ export class NeighborTable {
     for (const [ip, e] of this.map) {
       if (e.state !== 'incomplete') {
         e.timer?.cancel();
-        this.map.delete(ip);
+        this.map.delete(ip | 0);
         return true;
       }
     }

@@ -30,9 +30,9 @@
  * hash probe per prefix length in use.
  */
 import type { EventSink } from '../port/nic.js';
-import { Port, type Frame, type FrameMeta } from '../port/port.js';
+import { Port, hopMeta, type Frame, type FrameMeta } from '../port/port.js';
 import type { Simulation } from '../sim/simulation.js';
-import { fold, sumBytes } from '../wire/checksum.js';
+import { fold, ipv4HeaderSumOk, sumBytes } from '../wire/checksum.js';
 import { allocFrame } from '../wire/frame-alloc.js';
 import { buildArpReply, buildArpRequest } from '../wire/build.js';
 import { ICMP_ERROR_PREC, IcmpErrorType, UnreachCode, buildIcmpErrorMessage, errorAllowed } from '../wire/icmp-error.js';
@@ -108,7 +108,10 @@ export class Router {
   private readonly sim: Simulation;
   private readonly events: EventSink | undefined;
   private readonly seed: number;
+  /** The router's addresses as int32 (`ip | 0`: small integers, see routes.ts). */
   private readonly addrs = new Set<number>();
+  /** Per interface: its subnet's directed broadcast address, or -1 (/31 and /32 have none). */
+  private readonly directedBroadcast: number[] = [];
   private readonly pending = new Map<string, Pending[]>();
   private ipId = 1;
   private readonly icmpLimit = new IcmpRateLimit();
@@ -134,7 +137,8 @@ export class Router {
         failed: (ip) => this.resolutionFailed(index, ip),
       });
       this.interfaces.push({ index, cfg, port, neighbors, counters: { forwarded_in: 0, forwarded_out: 0, delivered: 0, icmp_out: 0, fragments_out: 0 } });
-      this.addrs.add(cfg.ipv4);
+      this.addrs.add(cfg.ipv4 | 0);
+      this.directedBroadcast.push(cfg.prefixLength < 31 ? (cfg.ipv4 | ~ipv4Mask(cfg.prefixLength)) >>> 0 : -1);
       this.table.add(cfg.ipv4, cfg.prefixLength, { via: 0, iface: index }, 'connected');
     });
     for (const r of opts.routes ?? []) {
@@ -202,16 +206,15 @@ export class Router {
     const vihl = f[o]!;
     const ihl = (vihl & 0x0f) * 4;
     if (vihl >> 4 !== 4 || ihl < 20 || f.length < o + ihl) return itf.port.drop('bad-ipv4-header');
-    if (fold(sumBytes(f, o, o + ihl)) !== 0xffff) return itf.port.drop('bad-ipv4-checksum');
+    if (!ipv4HeaderSumOk(f, o, ihl)) return itf.port.drop('bad-ipv4-checksum');
     const total = (f[o + 2]! << 8) | f[o + 3]!;
     if (total < ihl || o + total > f.length) return itf.port.drop('bad-ipv4-length');
     // The header fields are read from `f` at offset 14; the datagram view (`datagram`) is made
     // only where a slow path needs it: the forwarding fast path makes no view.
     const dst = readU32(f, o + 16);
-    if (this.addrs.has(dst)) return this.deliverLocal(itf, this.datagram(f, total), ihl);
+    if (this.addrs.has(dst | 0)) return this.deliverLocal(itf, this.datagram(f, total), ihl);
     // Limited broadcast, or the directed broadcast of the ingress subnet (host bits all ones).
-    const p = itf.cfg.prefixLength;
-    if (dst === 0xffffffff || (p < 31 && ipv4InSubnet(dst, itf.cfg.ipv4, p) && ((dst | ipv4Mask(p)) >>> 0) === 0xffffffff)) return itf.port.drop('broadcast');
+    if (dst === 0xffffffff || dst === this.directedBroadcast[itf.index]) return itf.port.drop('broadcast');
     // ip_forward: TTL first (so a loop ends), then the route.
     if (f[o + 8]! <= 1) {
       itf.port.drop('ttl-exceeded');
@@ -243,7 +246,7 @@ export class Router {
         const frame = this.forwardFrame(out, mac, f, total);
         decrementTtl(frame, o);
         out.counters.forwarded_out++;
-        out.port.send(frame, { hops: 0 });
+        out.port.send(frame, hopMeta(0));
         return;
       }
     }
@@ -311,14 +314,14 @@ export class Router {
     if (known !== undefined) {
       // Fast path (no callback, no pending record): the same frame resolve() would send.
       out.counters.forwarded_out++;
-      out.port.send(this.frameFor(out, known, ip), { hops: 0 });
+      out.port.send(this.frameFor(out, known, ip), hopMeta(0));
       return;
     }
     const p: Pending = { ip, inIface, sent: false };
     out.neighbors.resolve(nextHop, (mac) => {
       p.sent = true;
       out.counters.forwarded_out++;
-      out.port.send(this.frameFor(out, mac, ip), { hops: 0 });
+      out.port.send(this.frameFor(out, mac, ip), hopMeta(0));
     });
     if (!p.sent) {
       // Waiting for ARP: remember it so a failed resolution can answer host unreachable.

@@ -32,14 +32,14 @@
  * length drops it `geneve-option-length`. Without a map every option is unmapped. VXLAN ports carry
  * no options (OVS ignores tun_metadata on them).
  */
-import type { Frame, FrameMeta, FrameReceiver, Port, TunnelMeta } from '../port/port.js';
-import { flowHash } from '../router/routes.js';
-import { encapVxlan, udpFlowSrcPort, vxlanInner, vxlanVni, VXLAN_OVERHEAD, type OuterHeaders } from '../wire/vxlan.js';
+import { hopMeta, type Frame, type FrameMeta, type FrameReceiver, type Port, type TunnelMeta } from '../port/port.js';
+import { encapVxlan, vxlanInnerAt, vxlanVniAt, VXLAN_OVERHEAD, type OuterHeaders } from '../wire/vxlan.js';
 import { encapGeneve, parseGeneve, GENEVE_CRITICAL, GENEVE_OPTIONS_MAX, type GeneveOption } from '../wire/geneve.js';
 import { readU32 } from '../wire/ipv4-frame.js';
 import { tunnelPmtudReply } from '../wire/tunnel-pmtud.js';
 import type { UnderlayEndpoint } from './underlay.js';
 import { OuterTemplate } from './outer-template.js';
+import { SourcePortCache } from './src-port.js';
 
 export type TunnelType = 'vxlan' | 'geneve';
 
@@ -92,6 +92,8 @@ export class TunnelPort implements FrameReceiver {
   private readonly outer: OuterHeaders;
   /** The same outer headers, precomputed for the per-frame fast path. */
   private readonly template: OuterTemplate;
+  /** The outer UDP source port per inner flow (computed once per flow). */
+  private readonly srcPorts: SourcePortCache;
 
   /** The underlay MTU this tunnel sends into (for the summary's explanation). */
   get underlayMtu(): number {
@@ -118,17 +120,18 @@ export class TunnelPort implements FrameReceiver {
     const u = o.underlay;
     this.outer = { srcMac: u.mac, dstMac: 0, srcIp: u.ipv4, dstIp: 0, srcPort: 0, dstPort: o.dstPort, tos: 0, ttl: 64, ident: 0, dontFrag: true, csum: o.csum };
     this.template = new OuterTemplate(this.outer, this.type === 'geneve');
+    this.srcPorts = new SourcePortCache(o.hashSeed);
     const geneve = this.type === 'geneve';
     u.listen({
       dstPort: o.dstPort,
       remote: o.remoteIp,
       vni: o.vni,
-      vniOf: (ip) => {
-        if (!geneve) return vxlanVni(ip);
-        const v = parseGeneve(ip);
+      vniOf: (f, at, end) => {
+        if (!geneve) return vxlanVniAt(f, at, end);
+        const v = parseGeneve(f.subarray(at, end));
         return typeof v === 'string' ? v : v.vni;
       },
-      rx: (ip) => this.decap(ip),
+      rx: (f, at, end) => this.decap(f, at, end),
     });
   }
 
@@ -161,7 +164,7 @@ export class TunnelPort implements FrameReceiver {
       return;
     }
     const h = this.outer;
-    const sport = udpFlowSrcPort(innerHash(o.hashSeed, inner));
+    const sport = this.srcPorts.portOf(inner);
     const ident = o.underlay.nextIdent();
     // Fast path: the next hop's MAC is known and there are no options: the precomputed template,
     // no closure (the same bytes and order of effects as the send() below).
@@ -170,7 +173,7 @@ export class TunnelPort implements FrameReceiver {
     if (known !== undefined) {
       const outer = this.template.build(known, remote, ident, sport, vni, inner);
       o.underlay.sim.packetOrigins?.relate(outer, inner);
-      o.underlay.port.send(outer, { hops: 0 });
+      o.underlay.port.send(outer, hopMeta(0));
       this.counters.encapsulated++;
       return;
     }
@@ -203,13 +206,14 @@ export class TunnelPort implements FrameReceiver {
     this.o.underlay.sim.schedule(0, () => this.o.port.receive(reply, { hops: 0, tunnel }));
   }
 
-  private decap(ip: Uint8Array): void {
+  /** Decapsulates the IPv4 datagram `f[at, end)` (the received underlay frame `f`, read in place). */
+  private decap(f: Uint8Array, at: number, end: number): void {
     const u = this.o.underlay.port;
     let inner: Uint8Array;
     let vni: number;
     let options: GeneveOption[] | undefined;
     if (this.type === 'geneve') {
-      const g = parseGeneve(ip);
+      const g = parseGeneve(f.subarray(at, end));
       if (typeof g === 'string') return u.drop(g);
       const tlv = this.o.tlv;
       for (const op of g.options) {
@@ -224,20 +228,20 @@ export class TunnelPort implements FrameReceiver {
     } else {
       // the checks of parseVxlan without its view object (the demultiplexer ran them too, but
       // possibly with another tunnel type's parser on a shared UDP port)
-      const v = vxlanVni(ip);
+      const v = vxlanVniAt(f, at, end);
       if (typeof v === 'string') return u.drop(v);
-      inner = vxlanInner(ip);
+      inner = vxlanInnerAt(f, at);
       vni = v;
     }
     if (inner.length < 14) return u.drop(`bad-${this.type}`);
     this.counters.decapsulated++;
-    const src = readU32(ip, 12);
-    const dst = readU32(ip, 16);
+    const src = readU32(f, at + 12);
+    const dst = readU32(f, at + 16);
     const tunnel: TunnelMeta = options ? { idHi: 0, idLo: vni, src, dst, options } : { idHi: 0, idLo: vni, src, dst };
     // The inner frame is passed on as a view into the received packet, not a copy: frames are
     // never edited in place once sent (wire/frame-alloc.ts), so the view cannot change under
     // the bridge or the guest, and it keeps the outer bytes alive only as long as it lives.
-    this.o.underlay.sim.packetOrigins?.relate(inner, ip);
+    this.o.underlay.sim.packetOrigins?.relate(inner, f);
     this.o.port.receive(inner, { hops: 0, tunnel });
   }
 }
@@ -245,14 +249,5 @@ export class TunnelPort implements FrameReceiver {
 /** The VXLAN-only name, kept for existing callers. */
 export const VxlanPort = TunnelPort;
 
-/** Hash of the inner flow: the IPv4 five-tuple when there is one, else the MAC addresses. */
-export function innerHash(seed: number, f: Uint8Array): number {
-  if (f.length >= 34 && f[12] === 0x08 && f[13] === 0x00) {
-    const ihl = (f[14]! & 0x0f) * 4;
-    const proto = f[23]!;
-    const l4 = 14 + ihl;
-    const ports = (proto === 6 || proto === 17) && f.length >= l4 + 4;
-    return flowHash(seed, readU32(f, 26), readU32(f, 30), proto, ports ? (f[l4]! << 8) | f[l4 + 1]! : 0, ports ? (f[l4 + 2]! << 8) | f[l4 + 3]! : 0);
-  }
-  return flowHash(seed, readU32(f, 0), readU32(f, 6), (f[4]! << 8) | f[5]!, (f[10]! << 8) | f[11]!, 0);
-}
+/** The inner flow hash (src-port.ts); tunnel-port6.ts imports it from here. */
+export { innerHash } from './src-port.js';

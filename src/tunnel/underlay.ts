@@ -10,9 +10,9 @@
  * dropped and counted at the port (`not-for-us`, `no-tunnel`, `vni-mismatch`, …).
  */
 import type { EventSink } from '../port/nic.js';
-import { Port, type Frame, type FrameMeta } from '../port/port.js';
+import { Port, hopMeta, type Frame, type FrameMeta } from '../port/port.js';
 import type { Simulation } from '../sim/simulation.js';
-import { fold, sumBytes } from '../wire/checksum.js';
+import { ipv4HeaderSumOk } from '../wire/checksum.js';
 import { buildArpReply, buildArpRequest } from '../wire/build.js';
 import { formatIpv4, ipv4InSubnet } from '../wire/ip.js';
 import { readU32 } from '../wire/ipv4-frame.js';
@@ -37,10 +37,13 @@ export interface TunnelRx {
   dstPort: number;
   remote: number | 'flow';
   vni: number | 'flow';
-  /** Reads the VNI of a packet of this tunnel's type, or a drop reason. */
-  vniOf(ip: Uint8Array): number | string;
-  /** Receives the IPv4 datagram (header first) chosen for this tunnel. */
-  rx(ip: Uint8Array, vni: number): void;
+  /**
+   * Reads the VNI of a packet of this tunnel's type, or a drop reason: the IPv4 datagram is
+   * `f[o, end)` of the received frame `f` (the receive path makes no view of it).
+   */
+  vniOf(f: Uint8Array, o: number, end: number): number | string;
+  /** Receives the IPv4 datagram `f[o, end)` chosen for this tunnel (`vni` from its `vniOf`). */
+  rx(f: Uint8Array, o: number, end: number, vni: number): void;
 }
 
 export class UnderlayEndpoint {
@@ -98,8 +101,8 @@ export class UnderlayEndpoint {
     const hop = this.nextHop(dst);
     if (hop === undefined) return false;
     const mac = this.neighbors.usableMac(hop);
-    if (mac !== undefined) this.port.send(build(mac), { hops: 0 });
-    else this.neighbors.resolve(hop, (m) => this.port.send(build(m), { hops: 0 }));
+    if (mac !== undefined) this.port.send(build(mac), hopMeta(0));
+    else this.neighbors.resolve(hop, (m) => this.port.send(build(m), hopMeta(0)));
     return true;
   }
 
@@ -109,7 +112,7 @@ export class UnderlayEndpoint {
   }
 
   /** ofproto/tunnel.c tnl_find: exact key before key=flow, then exact remote before remote=flow. */
-  private demux(ip: Uint8Array, src: number, dport: number): void {
+  private demux(f: Uint8Array, o: number, end: number, src: number, dport: number): void {
     let best: TunnelRx | undefined;
     let bestRank = 4;
     let vni: number | string | undefined;
@@ -117,7 +120,7 @@ export class UnderlayEndpoint {
     for (const t of this.listeners) {
       if (t.dstPort !== dport || (t.remote !== 'flow' && t.remote !== src)) continue;
       any = true;
-      vni ??= t.vniOf(ip);
+      vni ??= t.vniOf(f, o, end);
       if (typeof vni === 'string') return this.port.drop(vni);
       if (t.vni !== 'flow' && t.vni !== vni) continue;
       const rank = (t.vni === 'flow' ? 2 : 0) + (t.remote === 'flow' ? 1 : 0);
@@ -127,7 +130,7 @@ export class UnderlayEndpoint {
       }
     }
     if (best === undefined || typeof vni !== 'number') return this.port.drop(any ? 'vni-mismatch' : 'no-tunnel');
-    best.rx(ip, vni);
+    best.rx(f, o, end, vni);
   }
 
   private receive(f: Frame, _meta: FrameMeta): void {
@@ -140,16 +143,17 @@ export class UnderlayEndpoint {
     if (type !== 0x0800) return this.port.drop('unknown-ethertype');
     if (f.length < 34) return this.port.drop('bad-ipv4-length');
     const ihl = (f[14]! & 0x0f) * 4;
-    if (f[14]! >> 4 !== 4 || ihl < 20 || fold(sumBytes(f, 14, 14 + ihl)) !== 0xffff) return this.port.drop('bad-ipv4-header');
+    if (f[14]! >> 4 !== 4 || ihl < 20 || !ipv4HeaderSumOk(f, 14, ihl)) return this.port.drop('bad-ipv4-header');
     const total = (f[16]! << 8) | f[17]!;
     if (14 + total > f.length || total < ihl + 8) return this.port.drop('bad-ipv4-length');
-    const ip = f.subarray(14, 14 + total);
-    this.sim.packetOrigins?.relate(ip, f);
-    if (readU32(ip, 16) !== this.ipv4) return this.port.drop('not-for-us');
-    if (((ip[6]! << 8) | ip[7]!) & 0x3fff) return this.port.drop('fragment');
-    if (ip[9] !== 17) return this.port.drop('not-udp');
-    const dport = (ip[ihl + 2]! << 8) | ip[ihl + 3]!;
-    this.demux(ip, readU32(ip, 12), dport);
+    // The datagram is read in place (f[14, 14 + total)): no view of it is made; the tunnel port
+    // makes one of the inner frame only.
+    if (readU32(f, 30) !== this.ipv4) return this.port.drop('not-for-us');
+    if (((f[20]! << 8) | f[21]!) & 0x3fff) return this.port.drop('fragment');
+    if (f[23] !== 17) return this.port.drop('not-udp');
+    const u = 14 + ihl;
+    const dport = (f[u + 2]! << 8) | f[u + 3]!;
+    this.demux(f, 14, 14 + total, readU32(f, 26), dport);
   }
 
   private receiveArp(f: Frame): void {

@@ -122,18 +122,32 @@ export function parseVxlan(ip: Uint8Array): VxlanView | string {
  * the well-formed VXLAN packet `ip`, or the same reason string `parseVxlan` returns.
  */
 export function vxlanVni(ip: Uint8Array): number | string {
-  const ihl = (ip[0]! & 0x0f) * 4;
-  const total = (ip[2]! << 8) | ip[3]!;
-  if (ip[9] !== 17 || total > ip.length || total < ihl + 16) return 'bad-vxlan';
-  const udpLen = (ip[ihl + 4]! << 8) | ip[ihl + 5]!;
+  return vxlanVniAt(ip, 0, ip.length);
+}
+
+/**
+ * `vxlanVni` of the datagram `f[o, end)` (an IPv4 header at byte `o` of a received frame), read in
+ * place: the receive path makes no view of the datagram, only of the inner frame.
+ */
+export function vxlanVniAt(f: Uint8Array, o: number, end: number): number | string {
+  const ihl = (f[o]! & 0x0f) * 4;
+  const total = (f[o + 2]! << 8) | f[o + 3]!;
+  if (f[o + 9] !== 17 || total > end - o || total < ihl + 16) return 'bad-vxlan';
+  const u = o + ihl;
+  const udpLen = (f[u + 4]! << 8) | f[u + 5]!;
   if (udpLen < 16 || ihl + udpLen > total) return 'bad-vxlan';
-  const v = ihl + 8;
-  if ((ip[v]! & VXLAN_FLAG_I) === 0) return 'vxlan-no-vni';
-  return (ip[v + 4]! << 16) | (ip[v + 5]! << 8) | ip[v + 6]!;
+  const v = u + 8;
+  if ((f[v]! & VXLAN_FLAG_I) === 0) return 'vxlan-no-vni';
+  return (f[v + 4]! << 16) | (f[v + 5]! << 8) | f[v + 6]!;
 }
 
 /** The inner Ethernet frame of a packet `vxlanVni` accepted: a view into `ip`, no copy. */
 export function vxlanInner(ip: Uint8Array): Uint8Array {
-  const ihl = (ip[0]! & 0x0f) * 4;
-  return ip.subarray(ihl + 16, ihl + ((ip[ihl + 4]! << 8) | ip[ihl + 5]!));
+  return vxlanInnerAt(ip, 0);
+}
+
+/** `vxlanInner` of the datagram at byte `o` of `f` (one that `vxlanVniAt` accepted). */
+export function vxlanInnerAt(f: Uint8Array, o: number): Uint8Array {
+  const u = o + (f[o]! & 0x0f) * 4;
+  return f.subarray(u + 16, u + ((f[u + 4]! << 8) | f[u + 5]!));
 }

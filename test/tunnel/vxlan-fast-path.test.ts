@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { parseVxlan, vxlanInner, vxlanVni } from '../../src/wire/vxlan.js';
+import { parseVxlan, vxlanInner, vxlanInnerAt, vxlanVni, vxlanVniAt } from '../../src/wire/vxlan.js';
 
 /** Random datagrams, often shaped like IPv4/UDP/VXLAN (protocol 17, consistent lengths, I flag). */
 const datagram = fc
@@ -39,6 +39,24 @@ describe('VXLAN receive fast path', () => {
         expect(inner).toEqual(v.inner);
         expect(inner.buffer).toBe(ip.buffer);
         expect(inner.byteOffset).toBe(v.inner.byteOffset);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+});
+
+describe('VXLAN receive in place (offsets into the received frame)', () => {
+  it('vxlanVniAt / vxlanInnerAt on a frame equal vxlanVni / vxlanInner on the datagram view', () => {
+    fc.assert(
+      fc.property(datagram, fc.integer({ min: 0, max: 20 }), fc.integer({ min: 0, max: 20 }), (ip, head, tail) => {
+        const f = new Uint8Array(head + ip.length + tail).fill(0xa5);
+        f.set(ip, head);
+        const want = vxlanVni(ip);
+        expect(vxlanVniAt(f, head, head + ip.length)).toEqual(want);
+        if (typeof want === 'string') return;
+        const inner = vxlanInnerAt(f, head);
+        expect(inner).toEqual(vxlanInner(ip));
+        expect(inner.buffer).toBe(f.buffer);
       }),
       { numRuns: 2000 },
     );
