@@ -23,7 +23,7 @@
  */
 import { UserError } from '../errors.js';
 import type { EventSink } from '../port/nic.js';
-import { MAX_HOPS, Port, type Frame, type FrameMeta, type TunnelMeta } from '../port/port.js';
+import { MAX_HOPS, Port, hopMeta, type Frame, type FrameMeta, type TunnelMeta } from '../port/port.js';
 import type { Simulation } from '../sim/simulation.js';
 import { extractFlowKey } from '../wire/extract.js';
 import { emptyFlowKey } from '../wire/flow-key.js';
@@ -138,6 +138,18 @@ interface Cached {
   stamps: Float64Array;
   /** `flowTables.generation` when translated (unchanged ⇒ valid without looking at stamps). */
   gen: number;
+  /**
+   * The MAC entries `res.learns` refreshes, one per (mac, vlan, port) triple, looked up on the
+   * first hit: later hits refresh them without the table's lookups (MacTable.refresh).
+   */
+  macs: (MacEntry | undefined)[] | null;
+  /**
+   * Per output: 0 not known yet, 1 the frame leaves unchanged, 2 it is rewritten. Whether
+   * `rewriteFrame` changes the bytes depends only on the key words and the output state (a
+   * cached frame has at most one 802.1Q tag, which the key holds), so it is decided once per
+   * entry and hits skip the comparison.
+   */
+  same: Uint8Array | null;
 }
 
 export interface BridgeProcessResult {
@@ -167,6 +179,8 @@ export class Bridge implements XBridge {
   private readonly localRec: PortRec;
   private all: PortRec[] = [];
   private readonly cache: FlowCache<Cached> | null;
+  /** The cache entry the last `process` replayed (null: it translated), for `deliver`. */
+  private hit: Cached | null = null;
   private seenFlowGen = -1;
   private seenMacGen = -1;
   private portGen = 0;
@@ -758,6 +772,7 @@ export class Bridge implements XBridge {
     }
     const hook = this.traceHook;
     const r = this.process(rec.ofport, frame, hook ? LEARN_TRACED : LEARN, meta.tunnel);
+    const hit = this.hit;
     if (r === null) {
       rec.port.drop('malformed', frame);
       return;
@@ -775,39 +790,47 @@ export class Bridge implements XBridge {
         drop: r.outputs.length === 0 ? (r.drop ?? 'no-output') : null,
       });
     }
-    this.deliver(rec, frame, meta, r);
+    this.deliver(rec, frame, meta, r, hit);
   }
 
-  private deliver(rec: PortRec, frame: Frame, meta: FrameMeta, r: XlateResult): void {
+  /** Output `i`'s bytes: `rewriteFrame`, or on a cache hit known to change nothing, `frame` itself. */
+  private outFrame(frame: Frame, hit: Cached | null, i: number, st: PacketState): Frame {
+    if (hit === null) return rewriteFrame(frame, this.words, this.fk.l3Offset, this.fk.l4Offset, st);
+    let same = hit.same;
+    if (same === null) same = hit.same = new Uint8Array(hit.res.outputs.length);
+    const known = same[i]!;
+    if (known === 1) return frame;
+    const f = rewriteFrame(frame, this.words, this.fk.l3Offset, this.fk.l4Offset, st);
+    if (known === 0) same[i] = f === frame ? 1 : 2;
+    return f;
+  }
+
+  private deliver(rec: PortRec, frame: Frame, meta: FrameMeta, r: XlateResult, hit: Cached | null): void {
     const outs = r.outputs;
     if (outs.length === 0) {
       rec.port.drop(r.drop ?? 'no-output', frame);
       return;
     }
-    const words = this.words;
-    const fk = this.fk;
-    const l3 = fk.l3Offset;
-    const l4 = fk.l4Offset;
     const hops = meta.hops + 1;
     if (outs.length === 1) {
       const o = outs[0]!;
       const out = this.byOfport.get(o.ofport);
       if (out) {
-        const f = rewriteFrame(frame, words, l3, l4, o.state);
+        const f = this.outFrame(frame, hit, 0, o.state);
         this.sim.packetOrigins?.relate(f, frame);
-        out.port.send(f, out.tunnel ? { hops, tunnel: tunnelOf(o.state.words, this.tlv) } : { hops });
+        out.port.send(f, out.tunnel ? { hops, tunnel: tunnelOf(o.state.words, this.tlv) } : hopMeta(hops));
       }
       return;
     }
     // Build every output frame before sending any: sending recurses into peers, which may
     // re-enter this bridge and overwrite the scratch key.
     const frames: Frame[] = new Array<Frame>(outs.length);
-    for (let i = 0; i < outs.length; i++) frames[i] = rewriteFrame(frame, words, l3, l4, outs[i]!.state);
+    for (let i = 0; i < outs.length; i++) frames[i] = this.outFrame(frame, hit, i, outs[i]!.state);
     const origins = this.sim.packetOrigins;
     if (origins) for (let i = 0; i < outs.length; i++) origins.relate(frames[i]!, frame);
     for (let i = 0; i < outs.length; i++) {
       const out = this.byOfport.get(outs[i]!.ofport);
-      if (out) out.port.send(frames[i]!, out.tunnel ? { hops, tunnel: tunnelOf(outs[i]!.state.words, this.tlv) } : { hops });
+      if (out) out.port.send(frames[i]!, out.tunnel ? { hops, tunnel: tunnelOf(outs[i]!.state.words, this.tlv) } : hopMeta(hops));
     }
   }
 
@@ -856,15 +879,14 @@ export class Bridge implements XBridge {
     // tun_metadata and tun_ipv6 words are outside the cache key (flow-cache.ts CACHE_WORDS): not
     // cached either.
     const uncachable = tags.n > 1 || (tags.n === 1 && tags.tpid0 !== 0x8100) || words[W_TUN_MD_PRESENT] !== 0 || words[W_TUN_MD_PRESENT + 1] !== 0 || (tunnel !== undefined && (tunnel.src6 !== undefined || tunnel.dst6 !== undefined));
-    let res = cache !== null && !uncachable ? (cache.get(words, undefined, this.tablesUnchanged)?.res ?? null) : null;
-    if (res !== null && this.sim.now >= res.validUntilNs) res = null; // a MAC entry it used aged out
-    if (res !== null) {
+    let hit = cache !== null && !uncachable ? (cache.get(words, undefined, this.tablesUnchanged) ?? null) : null;
+    if (hit !== null && this.sim.now >= hit.res.validUntilNs) hit = null; // a MAC entry it used aged out
+    this.hit = hit;
+    let res: XlateResult;
+    if (hit !== null) {
+      res = hit.res;
       const l = res.learns;
-      const now = this.sim.now;
-      for (let i = 0; i < l.length; i += 3) {
-        const lr = this.mac.learn(l[i]!, l[i + 1]!, l[i + 2]!, now);
-        if (lr.result !== 'refreshed') this.onLearn(l[i]!, l[i + 1]!, l[i + 2]!, lr.result, lr.from);
-      }
+      if (l.length > 0) this.replayLearns(hit, l);
     } else {
       stateFromFrame(frame, words, this.state);
       if (opts.ovsTrace) {
@@ -876,7 +898,7 @@ export class Bridge implements XBridge {
         res.final = Int32Array.from(this.state.words);
       } else res = xlate(this, this.state, opts);
       this.syncCache();
-      if (cache !== null && !uncachable && !res.uncachable) cache.set(words, { res, stamps: this.stampsOf(res.tables), gen: this.flowTables.generation });
+      if (cache !== null && !uncachable && !res.uncachable) cache.set(words, { res, stamps: this.stampsOf(res.tables), gen: this.flowTables.generation, macs: null, same: null });
     }
     if (res.meters.length > 0 && opts.mayLearn) res = this.runMeters(res, frame.length);
     if (opts.mayLearn) {
@@ -904,6 +926,24 @@ export class Bridge implements XBridge {
       if (pin !== null) for (const rule of res.packetIns) pin(ofport, frame, rule);
     }
     return res;
+  }
+
+  /** A cache hit's NORMAL learning, as the translation did it (see Cached.macs). */
+  private replayLearns(hit: Cached, l: readonly number[]): void {
+    const now = this.sim.now;
+    const mac = this.mac;
+    let macs = hit.macs;
+    if (macs === null) {
+      macs = hit.macs = [];
+      for (let i = 0; i < l.length; i += 3) macs.push(mac.peek(l[i]!, l[i + 1]!));
+    }
+    for (let i = 0, j = 0; i < l.length; i += 3, j++) {
+      const e = macs[j];
+      if (e !== undefined && mac.refresh(e, l[i + 2]!, now)) continue;
+      const lr = mac.learn(l[i]!, l[i + 1]!, l[i + 2]!, now);
+      if (lr.result !== 'refreshed') this.onLearn(l[i]!, l[i + 1]!, l[i + 2]!, lr.result, lr.from);
+      macs[j] = mac.peek(l[i]!, l[i + 1]!);
+    }
   }
 
   /**

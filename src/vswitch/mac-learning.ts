@@ -57,6 +57,24 @@ export class MacTable {
     return this.byVlan.get(vlan)?.get(mac);
   }
 
+  /** The entry for (mac, vlan), live or not yet swept (for `refresh`). */
+  peek(mac: number, vlan: number): MacEntry | undefined {
+    return this.get(mac, vlan);
+  }
+
+  /**
+   * The common case of `learn` without its lookups: `e` (an entry `peek` returned earlier) is
+   * still in the table and live, on `port`, and already moved in the LRU lists this second, so
+   * learning it again only pushes its expiry (a 'refreshed' learn). Returns false, changing
+   * nothing, in every other case: the caller then calls `learn`.
+   */
+  refresh(e: MacEntry, port: number, nowNs: number): boolean {
+    // A deleted entry has updatedS -1 (see delete), which no nowS equals.
+    if (e.port !== port || nowNs >= e.expiresNs || Math.floor(nowNs / NS_PER_S) !== e.updatedS) return false;
+    e.expiresNs = nowNs + this.opts.agingNs;
+    return true;
+  }
+
   /** Expiry of the entry the last successful `lookup` found (a cached decision that used it is
    *  valid only until then: entries age out silently, without bumping `generation`). */
   lastFoundExpiresNs = Infinity;
@@ -133,6 +151,8 @@ export class MacTable {
   private delete(e: MacEntry): void {
     const m = this.byVlan.get(e.vlan);
     if (m?.get(e.mac) !== e) return;
+    // Marks it gone for `refresh`, which holds entries without looking them up.
+    e.updatedS = -1;
     m.delete(e.mac);
     if (m.size === 0) this.byVlan.delete(e.vlan);
     const pm = this.byPort.get(e.port);
