@@ -14,7 +14,7 @@ import { FileProvider } from './file-backend.adapter.js';
 import { ST_DATA, ST_UNALLOC, ST_ZERO, type MapExtent } from './image.js';
 import { loadDirectory, resizeBitmaps } from './qcow2/bitmaps.js';
 import { bitmapExtents } from './bitmap-verb.js';
-import { l1EntriesFor } from './qcow2/header.js';
+import { l1EntriesFor, serializeHeader } from './qcow2/header.js';
 import { Qcow2Image, isZeroRange } from './qcow2/image.js';
 import { RawLayer } from './raw.js';
 import { hostErrors } from './host-errors.js';
@@ -475,7 +475,11 @@ export function resizeImage(
     if (newSize % SECTOR !== 0) throw new UserError('BLOCK_BAD_SIZE', `qcow2 sizes must be multiples of 512 (got ${newSize})`, { where: file });
     if (top.snapshots.length > 0) throw new UserError('BLOCK_HAS_SNAPSHOTS', "Can't resize an image which has snapshots", { where: file });
     const pre = opts.preallocation ?? 'off';
-    if (pre !== 'off' && newSize > old) {
+    // Growing is QEMU's allocator replayed (resize-prealloc.ts), with or without preallocation, so
+    // the new L1 table and refcount blocks land where qemu-img puts them; images it does not
+    // replay (extended L2, data file, bitmaps) take the plain path below when not preallocating.
+    const replayable = !top.extL2 && !top.hasDataFile && !top.bitmapState;
+    if (newSize > old && (pre !== 'off' || replayable)) {
       // qcow2_co_truncate with preallocation: QEMU's allocator replayed (resize-prealloc.ts).
       try {
         resizeQcow2Prealloc(top, newSize, pre);
@@ -498,7 +502,11 @@ export function resizeImage(
       growL1(top, l1EntriesFor(newSize, Math.log2(top.cs), top.extL2));
     }
     top.header.size = newSize;
-    top.writeHeader();
+    // qcow2_co_truncate updates only the size field (bdrv_pwrite_sync at offsetof(QCowHeader,
+    // size)); rewriting the whole header would add a feature-name table QEMU leaves out of
+    // images with small clusters. Images with bitmaps get their whole header when the bitmaps are
+    // stored, as QEMU's qcow2_update_header does then.
+    writeHeaderBytes(top, 24, 32);
     top.flush();
     // qcow2_co_truncate: an external data file is truncated to the new virtual size too, growing
     // or shrinking (checked against qemu-img 7.2: `data_file_raw` or not, the file ends at the new
@@ -511,13 +519,19 @@ export function resizeImage(
 }
 
 /** block/qcow2-cluster.c qcow2_grow_l1_table: new table, header points at it, old one freed. */
+/** Writes header bytes [from, to) from the in-memory header, leaving the rest on disk as it is. */
+function writeHeaderBytes(img: Qcow2Image, from: number, to: number): void {
+  img.backend.pwrite(serializeHeader(img.header).subarray(from, to), from);
+}
+
 function growL1(img: Qcow2Image, entries: number): void {
   const h = img.header;
   if (entries <= h.l1Size) return;
   const cs = img.cs;
-  const bytes = roundUp(entries * 8, cs);
-  const off = img.allocMeta(bytes / cs);
-  const table = new Uint8Array(bytes);
+  const off = img.allocMeta(roundUp(entries * 8, cs) / cs);
+  // qcow2_grow_l1_table writes new_l1_size * L1E_SIZE bytes, not the whole cluster: the image
+  // file may end inside the new table's cluster, as qemu-img leaves it.
+  const table = new Uint8Array(entries * 8);
   const old = new Uint8Array(h.l1Size * 8);
   if (h.l1Size > 0) img.backend.pread(old, h.l1TableOffset);
   table.set(old, 0);
@@ -527,7 +541,7 @@ function growL1(img: Qcow2Image, entries: number): void {
   const oldClusters = ceilDiv(h.l1Size * 8, cs);
   h.l1TableOffset = off;
   h.l1Size = entries;
-  img.writeHeader();
+  writeHeaderBytes(img, 36, 48); // l1_size and l1_table_offset, one write as QEMU does
   img.reloadL1();
   const rc = img.refcounts();
   for (let i = 0; i < oldClusters && oldOff > 0; i++) rc.update(oldOff / cs + i, -1);

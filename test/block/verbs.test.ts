@@ -2,7 +2,7 @@
  * convert / compare / measure / resize against qemu-img 7.2 on the same images: outputs, exit
  * codes and the resulting images (qemu-img compare, check, map) must agree.
  */
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -190,6 +190,28 @@ describeWithTools(['qemu-img', 'qemu-io'], 'qemu-img verbs: convert, compare, me
     expect(r.code).toBe(qemu('qemu-img', ['resize', f('rq.qcow2'), '1M']).code);
     expect(r.err).toContain('Use the --shrink option to perform a shrink operation.');
   });
+
+  it('a plain grow writes the image qemu-img writes, byte for byte, on every cluster size (header fields only, L1 of exact length, refcount blocks placed as QEMU places them)', async () => {
+    // Before: the whole header was rewritten (a feature-name table QEMU leaves out of 4 KiB
+    // clusters appeared), the new L1 was padded to a cluster, and with 512-byte clusters a grow
+    // past ~600M needed a run of clusters longer than one refcount block covers and never ended.
+    for (const [cs, sizes] of [
+      [512, ['4M', '3G']],
+      [1024, ['4M', '100M']],
+      [4096, ['4M', '100M']],
+      [65536, ['100M', '3G']],
+      [2097152, ['3G']],
+    ] as const) {
+      for (const size of sizes) {
+        qemu('qemu-img', ['create', '-q', '-f', 'qcow2', '-o', `cluster_size=${cs}`, f('gq.qcow2'), '1M']);
+        qemu('qemu-io', ['-c', 'write -P 7 0 64k', '-c', 'write -P 9 900k 100k', f('gq.qcow2')]);
+        copyFileSync(f('gq.qcow2'), f('gv.qcow2'));
+        expect(qemu('qemu-img', ['resize', '-q', f('gq.qcow2'), size]).code).toBe(0);
+        expect((await cli(DiskResize, [f('gv.qcow2'), size])).code).toBe(0);
+        expect({ cs, size, same: Buffer.compare(readFileSync(f('gv.qcow2')), readFileSync(f('gq.qcow2'))) === 0 }).toEqual({ cs, size, same: true });
+      }
+    }
+  }, 240_000);
 
   it('qemu-io order: -c before FILE works (the flag no longer swallows the file name)', async () => {
     const ok = await cli(DiskIo, ['-c', 'read -P 0xcd 64k 64k', f('top.qcow2')]);

@@ -215,7 +215,15 @@ export class Refcounts {
       for (let k = c; k < c + size; k++) {
         const bi = Math.floor(k / this.perBlock);
         if (!this.blocks.has(bi)) {
-          this.createBlock(k);
+          // QEMU alloc_refcount_block puts the new block on the first free cluster
+          // (alloc_clusters_noref), described by whichever block covers that cluster, and only
+          // describes itself when no block does. Placing it on `k` instead would put a used
+          // cluster inside every run longer than one block's reach, so such a run (a big L1
+          // table with small clusters) could never be found: the search went on forever.
+          const p = this.findFree(1);
+          const pbi = Math.floor(p / this.perBlock);
+          if (bi < this.table.length && pbi !== bi && this.blocks.has(pbi)) this.createBlockAt(bi, p);
+          else this.createBlock(k);
           ready = false;
           break;
         }
@@ -311,6 +319,15 @@ export class Refcounts {
     if (!this.blocks.has(bi)) throw new BugError('QCOW2_REFCOUNT', `cannot cover cluster ${cluster}`);
   }
 
+  /** A new (empty) refcount block for block index `bi` on free cluster `p`, which an existing block describes. */
+  private createBlockAt(bi: number, p: number): void {
+    this.host.backend.pwrite(new Uint8Array(this.cs), p * this.cs); // block content, its refcount, then the table pointer
+    this.host.backend.barrier?.();
+    this.storeRange(p, 1, 1);
+    this.publishBlock(bi, p, new Uint8Array(this.cs));
+    if (this.freeHint === p) this.freeHint = p + 1;
+  }
+
   /** A new refcount block on free cluster `c`, describing itself. */
   private createBlock(c: number): void {
     const bi = Math.floor(c / this.perBlock);
@@ -320,16 +337,21 @@ export class Refcounts {
     }
     const block = new Uint8Array(this.cs);
     this.setEntry(block, c - bi * this.perBlock, 1);
-    const off = c * this.cs;
-    this.host.backend.pwrite(block, off); // block content first, then the table pointer
+    this.host.backend.pwrite(block, c * this.cs); // block content first, then the table pointer
+    this.publishBlock(bi, c, block);
+  }
+
+  /** Points the table's entry `bi` at the block written on cluster `at`, after a barrier. */
+  private publishBlock(bi: number, at: number, block: Uint8Array): void {
     this.host.backend.barrier?.();
+    const off = at * this.cs;
     this.blocks.set(bi, block);
     this.table[bi] = off;
     const ent = new Uint8Array(8);
     putU64(new DataView(ent.buffer), 0, off);
     this.host.backend.pwrite(ent, this.host.refcountTableOffset + bi * 8);
-    this.end = Math.max(this.end, c + 1);
-    this.zeroFrom = Math.max(this.zeroFrom, c + 1);
+    this.end = Math.max(this.end, at + 1);
+    this.zeroFrom = Math.max(this.zeroFrom, at + 1);
   }
 
   /** Moves the refcount table to a bigger place at the end of the file (QEMU alloc_refcount_block's grow path). */

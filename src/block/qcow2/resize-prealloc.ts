@@ -1,5 +1,5 @@
 /**
- * `qemu-img resize --preallocation=metadata|falloc|full` growing a qcow2 image, laid out as
+ * `qemu-img resize [--preallocation=metadata|falloc|full]` growing a qcow2 image, laid out as
  * QEMU 7.2 lays it out (block/qcow2.c qcow2_co_truncate and preallocate_co; qcow2-cluster.c
  * qcow2_grow_l1_table, qcow2_alloc_host_offset, qcow2_alloc_cluster_link_l2).
  *
@@ -52,7 +52,7 @@ function refuse(img: Qcow2Image, why: string): never {
 }
 
 /** Grows `img` (open read-write, no snapshots) to `newSize` with preallocation `mode`. */
-export function resizeQcow2Prealloc(img: Qcow2Image, newSize: number, mode: Exclude<PreallocMode, 'off'>): void {
+export function resizeQcow2Prealloc(img: Qcow2Image, newSize: number, mode: PreallocMode): void {
   if (img.extL2) refuse(img, 'extended L2 entries');
   if (img.hasDataFile) refuse(img, 'external data file');
   if (img.bitmapState) refuse(img, 'persistent bitmaps');
@@ -87,7 +87,7 @@ function entryOf(img: Qcow2Image, l2: number[], g: number): Entry {
   return { kind: 'data', host: host / cs };
 }
 
-function replay(img: Qcow2Image, a: Allocator, newSize: number, mode: Exclude<PreallocMode, 'off'>, fileLen: number): Plan {
+function replay(img: Qcow2Image, a: Allocator, newSize: number, mode: PreallocMode, fileLen: number): Plan {
   const h = img.header;
   const cs = img.cs;
   const perL2 = img.l2Entries;
@@ -105,6 +105,9 @@ function replay(img: Qcow2Image, a: Allocator, newSize: number, mode: Exclude<Pr
   }
   while (l2.length < l1Size) l2.push(0);
   const plan: Plan = { a, l1At, l1Size, l2, newL2: new Set(), map: new Map(), cows: [], minLength: 0 };
+  // preallocation=off: qcow2_co_truncate only grows the L1 table (with the refcount blocks its
+  // allocation needs, placed as QEMU places them) and writes the new size.
+  if (mode === 'off') return plan;
   const g0 = Math.floor(old / cs);
   const head = old - g0 * cs;
   const first = head > 0 ? entryOf(img, l2, g0) : ({ kind: 'none' } as Entry);
