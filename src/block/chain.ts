@@ -99,6 +99,8 @@ interface IndexEntry {
 interface Resolved extends IndexEntry {
   /** Bytes from the asked offset sharing this answer. */
   length: number;
+  /** A zero/unallocated answer whose host offset is valid even when it is 0 (LayerStatus.hostValid). */
+  hostValid?: boolean;
 }
 
 export function probeFormat(backend: BlockBackend): 'qcow2' | 'raw' {
@@ -220,10 +222,10 @@ export class Chain implements BlockImage {
       }
       const st = l instanceof Qcow2Image ? l.status(offset, length) : l.status(offset);
       length = Math.min(length, st.length, l.virtualSize - offset);
-      if (st.kind !== ST_UNALLOC) return { layer: i, kind: st.kind, host: st.host, length };
+      if (st.kind !== ST_UNALLOC) return { layer: i, kind: st.kind, host: st.host, length, ...(st.hostValid ? { hostValid: true } : {}) };
       // An unallocated subcluster of an allocated cluster in the bottom layer keeps its host
       // offset (qcow2.c qcow2_co_block_status sets BDRV_BLOCK_OFFSET_VALID; qemu-img map prints it).
-      if (i === this.layers.length - 1) return { layer: i, kind: ST_UNALLOC, host: st.host, length };
+      if (i === this.layers.length - 1) return { layer: i, kind: ST_UNALLOC, host: st.host, length, ...(st.hostValid ? { hostValid: true } : {}) };
     }
     return { layer: this.layers.length - 1, kind: ST_UNALLOC, host: 0, length };
   }
@@ -315,8 +317,8 @@ export class Chain implements BlockImage {
     this.forget(offset, length);
   }
 
-  writeZeroes(offset: number, length: number): void {
-    this.top.writeZeroes(offset, length);
+  writeZeroes(offset: number, length: number, opts?: { unmap?: boolean }): void {
+    this.top.writeZeroes(offset, length, opts);
     this.forget(offset, length);
   }
 
@@ -398,7 +400,7 @@ export class Chain implements BlockImage {
         // Compressed clusters (negative synthetic host) have none: QEMU gives them no
         // BDRV_BLOCK_OFFSET_VALID (qcow2_co_block_status, QCOW2_SUBCLUSTER_COMPRESSED).
         if (r.kind === ST_DATA && r.host < 0) ext.compressed = true;
-        else if (r.kind === ST_DATA || r.host > 0) {
+        else if (r.kind === ST_DATA || r.host > 0 || r.hostValid) {
           ext.offset = r.host;
           ext.file = hostFileName(layer);
         }

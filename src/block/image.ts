@@ -29,7 +29,8 @@ export interface BlockImage {
   write(offset: number, data: Uint8Array): void;
   /** Drops whole clusters in the range (they read as zeros); partial clusters are left alone, like QEMU. */
   discard(offset: number, length: number): void;
-  writeZeroes(offset: number, length: number): void;
+  /** `unmap` (default true): QEMU's BDRV_REQ_MAY_UNMAP, allocated clusters may be given back. */
+  writeZeroes(offset: number, length: number, opts?: { unmap?: boolean }): void;
   /** Durability barrier: everything written before is on stable storage when it returns. */
   flush(): void;
   close(): void;
@@ -47,6 +48,11 @@ export interface LayerStatus {
   /** Host offset of the asked byte (data only). */
   host: number;
   length: number;
+  /**
+   * A zero or unallocated run that still has a host offset, even 0 (a preallocated zero cluster,
+   * an unallocated subcluster of an allocated cluster, in an external data file at offset 0).
+   */
+  hostValid?: boolean;
 }
 
 /** One image file of a chain (qcow2 or raw), without its backing. */
@@ -64,7 +70,7 @@ export interface Layer {
   preadHost(buf: Uint8Array, host: number): void;
   write(offset: number, data: Uint8Array): void;
   discard(offset: number, length: number): void;
-  writeZeroes(offset: number, length: number): void;
+  writeZeroes(offset: number, length: number, opts?: { unmap?: boolean }): void;
   flush(): void;
   close(): void;
   /** Where COW reads of unallocated clusters go (the rest of the chain). */

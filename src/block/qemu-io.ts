@@ -222,7 +222,8 @@ export function runIoCommands(image: BlockImage, commands: string[]): IoResult {
         range(image, off, len, p.name);
         if (p.flags.has('z')) {
           if (p.flags.has('P')) throw new UserError('QEMU_IO_BAD_COMMAND', `${p.name}: -P and -z cannot be specified at the same time`, { where: p.name });
-          image.writeZeroes(off, len);
+          // qemu-io-cmds.c write_f: -u adds BDRV_REQ_MAY_UNMAP; without it clusters stay allocated.
+          image.writeZeroes(off, len, { unmap: p.flags.has('u') });
         } else {
           const pat = p.flags.get('P');
           image.write(off, new Uint8Array(len).fill(typeof pat === 'string' ? parsePattern(pat) : 0xcd));

@@ -20,6 +20,7 @@ import { RawLayer } from './raw.js';
 import { hostErrors } from './host-errors.js';
 import { fillZeros, type PreallocMode } from './qcow2/prealloc.js';
 import { resizeQcow2Prealloc } from './qcow2/resize-prealloc.js';
+import { preallocateDataFileMetadata } from './qcow2/data-file.js';
 
 /** Bytes read per step (qemu-img.c IO_BUF_SIZE is 2 MiB). */
 const CHUNK = 2 * 1024 * 1024;
@@ -53,6 +54,10 @@ export interface ConvertOptions {
   refcountBits?: number;
   /** -o extended_l2=on: the output has subclusters. */
   extendedL2?: boolean;
+  /** -o data_file=NAME: the output's guest data goes to this external data file. */
+  dataFile?: string;
+  /** -o data_file_raw=on (with dataFile). */
+  dataFileRaw?: boolean;
   /** -n: write into an existing image. */
   noCreate?: boolean;
   /** --target-is-zero (only with -n): zero regions need no writes. */
@@ -104,6 +109,8 @@ export function convertImage(src: string, dst: string, opts: ConvertOptions, p: 
       if (opts.clusterSize !== undefined) c.clusterSize = opts.clusterSize;
       if (opts.refcountBits !== undefined) c.refcountBits = opts.refcountBits;
       if (opts.extendedL2) c.extendedL2 = true;
+      if (opts.dataFile !== undefined) c.dataFile = opts.dataFile;
+      if (opts.dataFileRaw) c.dataFileRaw = true;
       if (opts.backingFile !== undefined) {
         c.backingFile = opts.backingFile;
         c.backingFormat = opts.backingFormat ?? 'qcow2';
@@ -500,6 +507,9 @@ export function resizeImage(
       if (tail > 0 && newSize > 0) top.writeZeroes(newSize, Math.min(tail, old - newSize));
     } else {
       growL1(top, l1EntriesFor(newSize, Math.log2(top.cs), top.extL2));
+      // qcow2_co_truncate: with data_file_raw the new part is mapped 1:1 like the rest
+      // (preallocation=metadata is forced, as at create; checked against qemu-img 7.2).
+      if (top.hasDataFile && top.dataRaw) preallocateDataFileMetadata(top, old, newSize);
     }
     top.header.size = newSize;
     // qcow2_co_truncate updates only the size field (bdrv_pwrite_sync at offsetof(QCowHeader,

@@ -171,19 +171,20 @@ function countReferences(img: Qcow2Image): Counted {
         out.corruptions++;
       }
       const host = entryOffset(l2dv, j);
+      // With a data file, COPIED marks data at host offset 0 (qcow2_get_cluster_type; the zero
+      // flag does not count with subclusters).
+      const dataAt0 = dataAtZero(img, hi, lo);
       if (img.extL2) {
         const zeroBits = l2dv.getUint32(j * 8 + 8);
         const allocBits = l2dv.getUint32(j * 8 + 12);
-        if (host === 0 && allocBits !== 0) {
+        if (host === 0 && !dataAt0 && allocBits !== 0) {
           msg('ERROR: Unallocated cluster has non-zero subcluster allocation map');
           out.corruptions++;
-        } else if (host !== 0 && (zeroBits & allocBits) !== 0) {
+        } else if ((host !== 0 || dataAt0) && (zeroBits & allocBits) !== 0) {
           msg(`ERROR offset=${host.toString(16)}: Allocated cluster has corrupted subcluster allocation bitmap`);
           out.corruptions++;
         }
       }
-      // With a data file, COPIED marks data at host offset 0 (qcow2_get_cluster_type).
-      const dataAt0 = img.hasDataFile && host === 0 && (hi & COPIED_HI) !== 0 && !(lo & 1);
       if (host === 0 && !dataAt0) continue;
       if (host % cs !== 0) {
         msg(lo & 1 ? `ERROR offset=${host.toString(16)}: Preallocated cluster is not properly aligned; L2 entry corrupted.` : `ERROR offset=${host.toString(16)}: Data cluster is not properly aligned; L2 entry corrupted.`);
@@ -401,7 +402,7 @@ function checkOnce(img: Qcow2Image): CheckPass {
       if (hi & 0x40000000) continue;
       const host = entryOffset(tdv, j);
       const lo = tdv.getUint32(j * 8 + 4);
-      const dataAt0 = img.hasDataFile && host === 0 && (hi & COPIED_HI) !== 0 && !(lo & 1);
+      const dataAt0 = host === 0 && dataAtZero(img, hi, lo);
       if ((host === 0 && !dataAt0) || host % cs !== 0) continue;
       // check_oflag_copied: a data file's clusters count as refcount 1.
       const r = img.hasDataFile ? 1 : host < fileSize ? stored.get(host / cs) : 0;
@@ -586,4 +587,12 @@ function recordUndo(backend: BlockBackend): { rollback(): void; stop(): void; re
       backend.fsync();
     },
   };
+}
+
+/**
+ * Whether an entry with offset 0 is a data cluster at offset 0 of the external data file
+ * (qcow2.h qcow2_get_cluster_type: COPIED set; without subclusters, the zero flag clear).
+ */
+function dataAtZero(img: { hasDataFile: boolean; extL2: boolean }, hi: number, lo: number): boolean {
+  return img.hasDataFile && (hi & 0x00ffffff) === 0 && ((lo & 0xfffffe00) >>> 0) === 0 && (hi & COPIED_HI) !== 0 && (img.extL2 || !(lo & 1));
 }

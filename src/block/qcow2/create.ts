@@ -52,9 +52,6 @@ export function validateCreate(opts: Qcow2CreateOptions): { clusterBits: number;
   if (opts.dataFileRaw && opts.backingFile !== undefined) {
     throw new UserError('QCOW2_BAD_OPTION', 'Backing file and data-file-raw cannot be used at the same time', { where: 'data_file_raw' });
   }
-  if (opts.dataFile !== undefined && opts.extendedL2) {
-    throw new UserError('QCOW2_BAD_OPTION', 'extended_l2=on together with data_file= is not supported by vfab', { where: 'data_file' });
-  }
   if (l1EntriesFor(opts.size, clusterBits, opts.extendedL2) * 8 > MAX_L1_BYTES) {
     throw new UserError('QCOW2_BAD_OPTION', `Image size ${opts.size} is too big for cluster size ${cs}: the L1 table would exceed 32 MiB`, { where: 'size' });
   }

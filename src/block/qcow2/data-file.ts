@@ -10,7 +10,7 @@
  * - A write to a cluster that is not normal data allocates it at its own guest offset and copies
  *   the rest of the cluster (backing data or zeros) into the data file (handle_alloc, perform_cow).
  * - Write-zeroes keeps the entry's offset and COPIED and adds the zero flag (zero_in_l2_slice
- *   without BDRV_REQ_MAY_UNMAP); with data_file_raw the zeros are also written to the data file
+ *   without BDRV_REQ_MAY_UNMAP; with it the entry becomes a plain zero cluster); with data_file_raw the zeros are also written to the data file
  *   (qcow2_subcluster_zeroize) so the raw file stays a valid image.
  * - Discard makes the cluster a plain zero cluster (or unallocated without backing and when it was
  *   not allocated) and discards the range in the data file (qcow2_free_any_cluster passes the
@@ -20,8 +20,14 @@
  *   directory). vfab refuses an absolute name or one with a `..` component: an image must not
  *   make vfab write into any file of the system (docs/disks.md: deliberate difference).
  *
- * Not supported with a data file (refused, exit 2): extended L2 entries (QEMU supports them),
- * compressed clusters and internal snapshots (QEMU refuses them too).
+ * - Extended L2 entries work the same way per subcluster (image.ts writeInClusterExt,
+ *   zeroClusterExt): a new cluster goes at its guest offset, only the written subclusters become
+ *   allocated; preallocation (and data_file_raw) maps every cluster with an empty allocation
+ *   bitmap (qcow2_alloc_cluster_link_l2 leaves the bitmap alone for m->prealloc), so its
+ *   subclusters are "unallocated, host offset valid" until written.
+ *
+ * Not supported with a data file (refused, exit 2, as QEMU refuses them): compressed clusters and
+ * internal snapshots.
  */
 import { isAbsolute } from 'node:path';
 import { UserError } from '../../errors.js';
@@ -29,13 +35,15 @@ import type { BlockBackend } from '../backend.js';
 import { ST_DATA, ST_UNALLOC, ST_ZERO } from '../image.js';
 import { COPIED_HI, ZERO_LO, entryOffset } from './entries.js';
 import { writeInPlace } from './host-writes.js';
-import { AUTOCLEAR_DATA_FILE_RAW, INCOMPAT_DATA_FILE, INCOMPAT_EXTL2, type Qcow2Header } from './header.js';
+import { AUTOCLEAR_DATA_FILE_RAW, INCOMPAT_DATA_FILE, type Qcow2Header } from './header.js';
 
 /** What data-file.ts needs of an image (Qcow2Image implements it). */
 export interface DataFileHost {
   readonly name: string;
   readonly cs: number;
   readonly l2Entries: number;
+  /** 8-byte words per L2 entry (2 with extended L2 entries). */
+  readonly l2Step: number;
   readonly header: Qcow2Header;
   readonly dataBackend: BlockBackend;
   readonly dataRaw: boolean;
@@ -85,9 +93,6 @@ export function checkDataFileFeatures(h: Qcow2Header, image: string): void {
     }
     return;
   }
-  if (h.incompatibleFeatures & INCOMPAT_EXTL2) {
-    throw new UserError('QCOW2_UNSUPPORTED_FEATURE', `${image}: extended L2 entries together with an external data file are not supported by vfab (incompatible_features bits 2 and 4, byte 79)`, { where: 'byte 79' });
-  }
   if (isDataFileRaw(h) && h.backingFile !== undefined) {
     throw new UserError('QCOW2_BAD_HEADER', `${image}: Backing file and data-file-raw cannot be used at the same time`, { where: 'byte 95' });
   }
@@ -99,7 +104,7 @@ function entryOf(img: DataFileHost, ci: number): { hi: number; lo: number } {
   const l2off = l1i < img.header.l1Size ? img.l1Offset(l1i) : 0;
   if (l2off === 0) return { hi: 0, lo: 0 };
   const dv = new DataView(img.l2At(l2off).buffer);
-  const j = ci - l1i * img.l2Entries;
+  const j = (ci - l1i * img.l2Entries) * img.l2Step;
   return { hi: dv.getUint32(j * 8), lo: dv.getUint32(j * 8 + 4) };
 }
 
@@ -114,9 +119,10 @@ export function dataFileKind(hi: number, lo: number, v3: boolean): { kind: typeo
   return { kind: ST_DATA, host: off, allocated: true };
 }
 
+/** Sets the first word of guest cluster `ci`'s entry (an extended entry's bitmap is left alone). */
 function putEntry(img: DataFileHost, ci: number, hi: number, lo: number): void {
   const l1i = Math.floor(ci / img.l2Entries);
-  const j = ci - l1i * img.l2Entries;
+  const j = (ci - l1i * img.l2Entries) * img.l2Step;
   const { t, off } = img.l2ForWrite(l1i);
   const dv = new DataView(t.buffer, t.byteOffset, t.byteLength);
   dv.setUint32(j * 8, hi >>> 0);
@@ -142,13 +148,13 @@ export function writeDataFileCluster(img: DataFileHost, ci: number, intra: numbe
   }
   // handle_alloc with a data file: the cluster goes at its guest offset; the bytes the write does
   // not cover come from the backing file (unallocated) or are zeros (zero clusters), written too
-  // because the data file may hold stale bytes there (perform_cow). The copy stops at the end of
-  // the disk: the data file is as long as the disk.
-  const len = Math.min(cs, img.header.size - guest);
+  // because the data file may hold stale bytes there (perform_cow). The copy covers the whole
+  // cluster, past the end of the disk in a partial last cluster: the data file then ends at the
+  // cluster's end, as qemu-io leaves it (checked against 7.2).
   let buf = piece;
-  if (piece.length !== len) {
-    buf = new Uint8Array(len);
-    if (k.kind === ST_UNALLOC) img.readBacking(guest, buf);
+  if (piece.length !== cs) {
+    buf = new Uint8Array(cs);
+    if (k.kind === ST_UNALLOC) img.readBacking(guest, buf.subarray(0, Math.min(cs, img.header.size - guest)));
     buf.set(piece, intra);
   }
   writeInPlace(img.dataBackend, buf, guest);
@@ -161,7 +167,7 @@ export function writeDataFileCluster(img: DataFileHost, ci: number, intra: numbe
  * Whole cluster `ci` zeroed (`discard` false: write-zeroes without unmap), discarded, or emptied
  * (`full`: commit's makeEmpty) — qcow2-cluster.c zero_in_l2_slice / discard_in_l2_slice.
  */
-export function zeroDataFileCluster(img: DataFileHost, ci: number, discard: boolean, full: boolean): void {
+export function zeroDataFileCluster(img: DataFileHost, ci: number, discard: boolean, full: boolean, unmap: boolean): void {
   const cs = img.cs;
   const guest = ci * cs;
   const e = entryOf(img, ci);
@@ -181,8 +187,10 @@ export function zeroDataFileCluster(img: DataFileHost, ci: number, discard: bool
   } else {
     // qcow2_subcluster_zeroize: the raw data file gets the zeros first.
     if (img.dataRaw) writeInPlace(img.dataBackend, new Uint8Array(len), guest);
-    hi = e.hi;
-    lo = (e.lo | ZERO_LO) >>> 0;
+    // With BDRV_REQ_MAY_UNMAP an allocated cluster is let go (its discard reaches the data file,
+    // which already reads zeros when it is raw); without, it keeps its place.
+    hi = unmap && k.allocated ? 0 : e.hi;
+    lo = ((unmap && k.allocated ? 0 : e.lo) | ZERO_LO) >>> 0;
     if (img.header.version < 3) throw new UserError('QCOW2_UNSUPPORTED_FEATURE', `${img.name}: data files need qcow2 version 3`);
   }
   if (hi === e.hi && lo === e.lo) return;
@@ -193,13 +201,19 @@ export function zeroDataFileCluster(img: DataFileHost, ci: number, discard: bool
 
 /**
  * `preallocation=metadata` (and the metadata part of falloc/full) with a data file
- * (qcow2.c preallocate_co: every cluster mapped at its guest offset, COPIED).
+ * (qcow2.c preallocate_co: every cluster mapped at its guest offset, COPIED). With extended L2
+ * entries the subcluster bitmap is left as it is (qcow2_alloc_cluster_link_l2 with m->prealloc).
  */
 export function preallocateDataFileMetadata(img: DataFileHost, from: number, to: number): void {
   const cs = img.cs;
+  // preallocate_co extends the data file to the end of the last allocation: the disk's end
+  // rounded up to the allocation unit (a cluster, a subcluster with extended L2 entries).
+  const unit = img.l2Step === 2 ? cs / 32 : cs;
+  const end = Math.ceil(to / unit) * unit;
+  if (img.dataBackend.size() < end) img.dataBackend.truncate(end);
   for (let ci = Math.floor(from / cs); ci * cs < to; ci++) {
     const e = entryOf(img, ci);
-    if (dataFileKind(e.hi, e.lo, true).kind === ST_DATA) continue;
+    if (img.l2Step === 2 ? e.hi & COPIED_HI || e.lo !== 0 || (e.hi & 0x00ffffff) !== 0 : dataFileKind(e.hi, e.lo, true).kind === ST_DATA) continue;
     const d = dataEntry(ci * cs);
     putEntry(img, ci, d.hi, d.lo);
   }

@@ -35,7 +35,7 @@ import {
 import { Refcounts, type RefcountHost } from './refcount.js';
 import { AUTOCLEAR_BITMAPS, closeBitmaps, openBitmaps, type BitmapState } from './bitmaps.js';
 import { parseSnapshotTable, type SnapshotEntry } from './snapshot-table.js';
-import { SC_INVALID, SC_NORMAL, SC_UNALLOC_ALLOC, SC_UNALLOC_PLAIN, SC_ZERO_ALLOC, SC_ZERO_PLAIN, afterWrite, allNormal, cowRange, rangeMask, scType, type ExtEntry } from './subclusters.js';
+import { SC_INVALID, SC_NORMAL, SC_UNALLOC_ALLOC, SC_UNALLOC_PLAIN, SC_ZERO_ALLOC, SC_ZERO_PLAIN, afterWrite, allNormal, cowRange, hasHostCluster, rangeMask, scType, type ExtEntry } from './subclusters.js';
 import { checkDataFileFeatures, hasDataFile, isDataFileRaw, writeDataFileCluster, zeroDataFileCluster } from './data-file.js';
 import { FS_BLOCK, isZero, isZeroRange, writeInPlace, writeSparse } from './host-writes.js';
 import { COMPRESSED_BASE, compressCluster, decompressCluster, encodeCompressed, parseCompressed, type CompressedDesc } from './compressed.js';
@@ -270,16 +270,20 @@ export class Qcow2Image implements Layer, RefcountHost {
     const dv = new DataView(t.buffer, t.byteOffset, t.byteLength);
     const hi = dv.getUint32(j * EXTL2_STRIDE);
     if (hi & COMPRESSED_HI) return { host: 0, compressed: true, alloc: bitmapAlloc(dv, j), zero: bitmapZero(dv, j) };
-    return { host: entryOffset(dv, j * 2), compressed: false, alloc: bitmapAlloc(dv, j), zero: bitmapZero(dv, j) };
+    const host = entryOffset(dv, j * 2);
+    // With a data file, offset 0 plus COPIED is guest cluster 0's place (qcow2_get_cluster_type).
+    const mapped = host === 0 && this.hasDataFile && (hi & COPIED_HI) !== 0;
+    return { host, ...(mapped ? { mapped } : {}), compressed: false, alloc: bitmapAlloc(dv, j), zero: bitmapZero(dv, j) };
   }
 
   /**
    * Classifies L2 entry `j` of table `t` (subcluster `sc` with extended L2 entries): kind and
    * host offset of the cluster (of the subcluster). With subclusters an unallocated subcluster of
    * an allocated cluster keeps its host offset (QCOW2_SUBCLUSTER_UNALLOCATED_ALLOC): qemu-img map
-   * prints it when nothing below answers.
+   * prints it when nothing below answers. The third value says the host offset is valid (it can
+   * be 0 in an external data file; QEMU's BDRV_BLOCK_OFFSET_VALID).
    */
-  private classify(t: Uint8Array, j: number, l2off: number, l1i: number, sc = 0): [StatusKind, number] {
+  private classify(t: Uint8Array, j: number, l2off: number, l1i: number, sc = 0): [StatusKind, number, boolean] {
     const dv = new DataView(t.buffer, t.byteOffset, t.byteLength);
     const jb = j * 8 * this.l2Step;
     const hi = dv.getUint32(jb);
@@ -287,30 +291,30 @@ export class Qcow2Image implements Layer, RefcountHost {
     if (hi & COMPRESSED_HI) {
       // Compressed: data at a synthetic offset the chain hands back to preadHost (compressed.ts).
       this.compressedDesc(hi, lo, l2off + jb);
-      return [ST_DATA, COMPRESSED_BASE + (l1i * this.l2Entries + j) * this.cs + sc * this.scSize];
+      return [ST_DATA, COMPRESSED_BASE + (l1i * this.l2Entries + j) * this.cs + sc * this.scSize, false];
     }
     const off = (hi & 0x00ffffff) * 4294967296 + ((lo & 0xfffffe00) >>> 0);
     if (this.extL2) {
       if (off % this.cs !== 0) {
         throw new UserError('QCOW2_CORRUPT', `${this.name}: L2 entry at byte ${l2off + jb} points to unaligned cluster offset ${off}`);
       }
-      const e: ExtEntry = { host: off, compressed: false, alloc: bitmapAlloc(dv, j), zero: bitmapZero(dv, j) };
+      const e = this.extEntry(t, j);
       const ty = scType(e, sc);
       const at = off + sc * this.scSize;
-      if (ty === SC_NORMAL) return [ST_DATA, at];
-      if (ty === SC_ZERO_ALLOC) return [ST_ZERO, at];
-      if (ty === SC_ZERO_PLAIN) return [ST_ZERO, 0];
-      if (ty === SC_UNALLOC_ALLOC) return [ST_UNALLOC, at];
-      if (ty === SC_UNALLOC_PLAIN) return [ST_UNALLOC, 0];
+      if (ty === SC_NORMAL) return [ST_DATA, at, true];
+      if (ty === SC_ZERO_ALLOC) return [ST_ZERO, at, true];
+      if (ty === SC_ZERO_PLAIN) return [ST_ZERO, 0, false];
+      if (ty === SC_UNALLOC_ALLOC) return [ST_UNALLOC, at, true];
+      if (ty === SC_UNALLOC_PLAIN) return [ST_UNALLOC, 0, false];
       throw this.invalidEntry(l2off + jb, e);
     }
-    if (this.header.version >= 3 && lo & ZERO_LO) return [ST_ZERO, off];
+    if (this.header.version >= 3 && lo & ZERO_LO) return [ST_ZERO, off, off !== 0];
     // Offset 0 is data at host offset 0 in a data file when COPIED is set (qcow2_get_cluster_type).
-    if (off === 0 && !(this.hasDataFile && hi & COPIED_HI)) return [ST_UNALLOC, 0];
+    if (off === 0 && !(this.hasDataFile && hi & COPIED_HI)) return [ST_UNALLOC, 0, false];
     if (off % this.cs !== 0) {
       throw new UserError('QCOW2_CORRUPT', `${this.name}: L2 entry at byte ${l2off + j * 8} points to unaligned cluster offset ${off}`);
     }
-    return [ST_DATA, off];
+    return [ST_DATA, off, true];
   }
 
   /** QEMU's words for an entry qcow2_get_subcluster_type calls invalid (qcow2_signal_corruption). */
@@ -337,19 +341,21 @@ export class Qcow2Image implements Layer, RefcountHost {
     const l2off = this.l1Offset(l1i);
     if (l2off === 0) return { kind: ST_UNALLOC, host: 0, length: limit - offset };
     const t = this.l2At(l2off);
-    const [kind, host] = this.classify(t, l2i, l2off, l1i, u % per);
+    const [kind, host, valid] = this.classify(t, l2i, l2off, l1i, u % per);
     // Data and preallocated zero clusters (ZERO_ALLOC) carry a host offset; a run continues
     // while the offsets stay contiguous (qcow2-cluster.c count_contiguous_subclusters).
-    const hasHost = host !== 0 || kind === ST_DATA;
+    const hasHost = valid || kind === ST_DATA;
     const base = l1i * this.l2Entries;
     let end = (u + 1) * us;
     while (end < limit) {
       u++;
-      const [k2, h2] = this.classify(t, Math.floor(u / per) - base, l2off, l1i, u % per);
-      if (k2 !== kind || (h2 !== 0 || k2 === ST_DATA) !== hasHost || (hasHost && h2 !== host + (end - offset + intra))) break;
+      const [k2, h2, v2] = this.classify(t, Math.floor(u / per) - base, l2off, l1i, u % per);
+      if (k2 !== kind || (v2 || k2 === ST_DATA) !== hasHost || (hasHost && h2 !== host + (end - offset + intra))) break;
       end += us;
     }
-    return { kind, host: hasHost ? host + intra : 0, length: Math.min(end, limit) - offset };
+    const st: LayerStatus = { kind, host: hasHost ? host + intra : 0, length: Math.min(end, limit) - offset };
+    if (hasHost && kind !== ST_DATA) st.hostValid = true;
+    return st;
   }
 
   /**
@@ -612,12 +618,12 @@ export class Qcow2Image implements Layer, RefcountHost {
   }
 
   private writeInCluster(ci: number, intra: number, piece: Uint8Array): void {
-    if (this.hasDataFile) {
-      writeDataFileCluster(this, ci, intra, piece);
-      return;
-    }
     if (this.extL2) {
       this.writeInClusterExt(ci, intra, piece);
+      return;
+    }
+    if (this.hasDataFile) {
+      writeDataFileCluster(this, ci, intra, piece);
       return;
     }
     const cs = this.cs;
@@ -687,6 +693,10 @@ export class Qcow2Image implements Layer, RefcountHost {
    * A write inside one cluster of an image with subclusters (qcow2-cluster.c handle_copied /
    * handle_alloc, calculate_l2_meta, qcow2_alloc_cluster_link_l2): only the written subclusters
    * become allocated, and copy-on-write fills only their unwritten parts.
+   *
+   * With an external data file (qcow2-cluster.c do_alloc_cluster_offset, cluster_needs_new_alloc)
+   * the data goes to the data file, a new cluster is placed at its own guest offset, and a cluster
+   * already mapped there (COPIED, never refcounted) is kept; nothing is freed.
    */
   private writeInClusterExt(ci: number, intra: number, piece: Uint8Array): void {
     const cs = this.cs;
@@ -697,11 +707,13 @@ export class Qcow2Image implements Layer, RefcountHost {
     const { t, off } = this.l2ForWrite(l1i);
     const e = this.extEntry(t, j);
     if (scType(e, 0) === SC_INVALID) throw this.invalidEntry(off + j * EXTL2_STRIDE, e);
-    const keepOld = !e.compressed && e.host !== 0 && rc.get(e.host / cs) === 1;
+    const df = this.hasDataFile;
+    const dataOut = df ? this.dataBackend : this.backend;
+    const keepOld = df ? hasHostCluster(e) && this.copiedAt(t, j) : !e.compressed && e.host !== 0 && rc.get(e.host / cs) === 1;
     const first = Math.floor(intra / us);
     const last = Math.floor((intra + piece.length - 1) / us);
     if (keepOld && allNormal(e, first, last)) {
-      writeInPlace(this.backend, piece, e.host + intra);
+      writeInPlace(dataOut, piece, e.host + intra);
       return;
     }
     const [from, to] = cowRange(e, intra, piece.length, us, cs, keepOld);
@@ -714,10 +726,21 @@ export class Qcow2Image implements Layer, RefcountHost {
     buf.set(piece, intra - from);
     const bits = afterWrite(e, from, to, us);
     const comp = e.compressed ? this.compressedAt(ci) : undefined;
+    // With a data file the copy goes past the end of the disk in a partial last cluster (the data
+    // file then ends at the subcluster's end, as qemu-io leaves it; readOwn gives zeros there).
+    const out = buf;
     if (keepOld) {
-      writeInPlace(this.backend, buf, e.host + from);
-      this.barrier(); // the bytes are there before the bitmap says so
-      this.setL2Ext(t, off, j, e.host, bits.alloc, bits.zero);
+      writeInPlace(dataOut, out, e.host + from);
+      if (df) this.barrierData();
+      else this.barrier(); // the bytes are there before the bitmap says so
+      this.setL2Ext(t, off, j, e.host, bits.alloc, bits.zero, true);
+      return;
+    }
+    if (df) {
+      // The data file may hold stale bytes: the whole range is written (perform_cow).
+      writeInPlace(dataOut, out, ci * cs + from);
+      this.barrierData();
+      this.setL2Ext(t, off, j, ci * cs, bits.alloc, bits.zero, true);
       return;
     }
     const fresh = this.allocClusters(1);
@@ -727,6 +750,11 @@ export class Qcow2Image implements Layer, RefcountHost {
     this.setL2Ext(t, off, j, fresh.offset, bits.alloc, bits.zero);
     if (comp) this.freeCompressed(comp);
     else if (e.host !== 0) rc.free(e.host / cs);
+  }
+
+  /** COPIED flag of entry `j` of table `t` (both entry widths). */
+  private copiedAt(t: Uint8Array, j: number): boolean {
+    return (new DataView(t.buffer, t.byteOffset, t.byteLength).getUint32(j * 8 * this.l2Step) & COPIED_HI) !== 0;
   }
 
   /** This layer's view of guest bytes (the backing answers unallocated parts): the COW source. */
@@ -747,34 +775,61 @@ export class Qcow2Image implements Layer, RefcountHost {
     }
   }
 
-  /** Writes extended entry `j` (COPIED set when it has a host cluster, which is then ours). */
-  private setL2Ext(t: Uint8Array, l2off: number, j: number, host: number, alloc: number, zero: number): void {
+  /**
+   * Writes extended entry `j` (COPIED set when it has a host cluster, which is then ours; `mapped`
+   * says so for data-file offset 0).
+   */
+  private setL2Ext(t: Uint8Array, l2off: number, j: number, host: number, alloc: number, zero: number, mapped = false): void {
     const dv = new DataView(t.buffer, t.byteOffset, t.byteLength);
-    setEntry(dv, j * 2, host, host !== 0);
+    setEntry(dv, j * 2, host, host !== 0 || mapped);
     setBitmap(dv, j, alloc, zero);
     this.backend.pwrite(t.subarray(j * EXTL2_STRIDE, (j + 1) * EXTL2_STRIDE), l2off + j * EXTL2_STRIDE);
   }
 
   /**
-   * A whole cluster discarded or zeroed (qcow2-cluster.c discard_in_l2_slice, zero_in_l2_slice):
-   * the host cluster is given back and the entry says "all zeros" (or unallocated when nothing
-   * below could show through).
+   * A whole cluster discarded or zeroed (qcow2-cluster.c discard_in_l2_slice, zero_in_l2_slice).
+   * Discard gives the host cluster back and the entry says "all zeros" (or unallocated when
+   * nothing below could show through). Write-zeroes sets every zero bit and keeps the host
+   * cluster unless `unmap` (BDRV_REQ_MAY_UNMAP: `qemu-io write -z -u`, convert) or it is
+   * compressed. With a data file nothing is refcounted; the discard reaches the data file, which
+   * vfab zeroes when it must stay a valid raw image (qcow2_free_any_cluster passthrough).
    */
-  private zeroClusterExt(ci: number, discard: boolean, full: boolean): void {
+  private zeroClusterExt(ci: number, discard: boolean, full: boolean, unmap: boolean): void {
     const l1i = Math.floor(ci / this.l2Entries);
     const j = ci - l1i * this.l2Entries;
     const l2off = this.l1Offset(l1i);
     const e: ExtEntry = l2off !== 0 ? this.extEntry(this.l2At(l2off), j) : { host: 0, compressed: false, alloc: 0, zero: 0 };
-    const allocated = e.host !== 0 || e.compressed;
-    const wantZero = full ? false : discard ? this.header.backingFile !== undefined || allocated : true;
-    const zero = wantZero ? 0xffffffff : 0;
-    if (!allocated && e.alloc === 0 && e.zero === zero) return;
-    if (l2off === 0 && !wantZero) return;
+    const hasHost = hasHostCluster(e);
+    const allocated = hasHost || e.compressed;
+    const df = this.hasDataFile;
+    const len = Math.min(this.cs, this.header.size - ci * this.cs);
+    // qcow2_subcluster_zeroize: a raw data file gets the zeros first.
+    if (df && this.dataRaw && !discard && !full) writeInPlace(this.dataBackend, new Uint8Array(len), ci * this.cs);
+    let host = 0;
+    let mapped = false;
+    let zero: number;
+    if (full) zero = 0;
+    else if (discard) {
+      if (!(this.header.backingFile !== undefined || allocated)) return;
+      zero = 0xffffffff;
+    } else {
+      zero = 0xffffffff;
+      if (hasHost && !unmap) {
+        host = e.host;
+        mapped = true;
+      }
+    }
+    const freeing = allocated && !mapped;
+    if (l2off === 0 && zero === 0) return;
+    if (!freeing && !e.compressed && e.host === host && e.alloc === 0 && e.zero === zero && (e.mapped === true) === (mapped && host === 0)) return;
     const comp = e.compressed ? this.compressedAt(ci) : undefined;
     const { t, off } = this.l2ForWrite(l1i);
-    this.setL2Ext(t, off, j, 0, 0, zero);
+    this.setL2Ext(t, off, j, host, 0, zero, mapped);
+    if (!freeing) return;
     if (comp) this.freeCompressed(comp);
-    else if (e.host !== 0) this.refcounts().free(e.host / this.cs);
+    else if (df) {
+      if (this.dataRaw && discard) writeInPlace(this.dataBackend, new Uint8Array(len), e.host);
+    } else this.refcounts().free(e.host / this.cs);
   }
 
   /**
@@ -783,7 +838,7 @@ export class Qcow2Image implements Layer, RefcountHost {
    * whole clusters a zero entry, and a piece of a subcluster is a zero subcluster only when the
    * rest of it already reads as zeros and it holds no data; otherwise zero bytes are written.
    */
-  private writeZeroesExt(offset: number, length: number): void {
+  private writeZeroesExt(offset: number, length: number, unmap: boolean): void {
     const us = this.scSize;
     const size = this.header.size;
     const end = offset + length;
@@ -803,7 +858,7 @@ export class Qcow2Image implements Layer, RefcountHost {
       const ci = Math.floor(p / cs);
       const cEnd = (ci + 1) * cs;
       if (p % cs === 0 && (cEnd <= alignedEnd || alignedEnd >= size)) {
-        this.zeroClusters(ci, 1, false);
+        this.zeroClusters(ci, 1, false, false, unmap);
         p = cEnd;
         continue;
       }
@@ -837,12 +892,15 @@ export class Qcow2Image implements Layer, RefcountHost {
     const l1i = Math.floor(ci / this.l2Entries);
     const j = ci - l1i * this.l2Entries;
     const l2off = this.l1Offset(l1i);
+    const start = ci * this.cs + sc * this.scSize;
+    const bytes = Math.min(n * this.scSize, this.header.size - start);
     if (l2off !== 0 && this.extEntry(this.l2At(l2off), j).compressed) {
       // -ENOTSUP for compressed clusters: io.c writes zero bytes instead.
-      const start = ci * this.cs + sc * this.scSize;
-      this.write(start, new Uint8Array(Math.min(n * this.scSize, this.header.size - start)));
+      this.write(start, new Uint8Array(bytes));
       return;
     }
+    // qcow2_subcluster_zeroize: a raw data file gets the zeros first.
+    if (this.hasDataFile && this.dataRaw) writeInPlace(this.dataBackend, new Uint8Array(bytes), start);
     const { t, off } = this.l2ForWrite(l1i);
     const e = this.extEntry(t, j);
     const m = rangeMask(sc, sc + n);
@@ -856,16 +914,16 @@ export class Qcow2Image implements Layer, RefcountHost {
    * clusters (QEMU qcow2-cluster.c discard_in_l2_slice / zero_in_l2_slice with unmap).
    * `discard`: an unallocated cluster with no backing stays unallocated.
    */
-  private zeroClusters(first: number, count: number, discard: boolean, full = false): void {
+  private zeroClusters(first: number, count: number, discard: boolean, full = false, unmap = true): void {
     const rc = this.refcounts();
     const v3 = this.header.version >= 3;
     for (let ci = first; ci < first + count; ci++) {
-      if (this.hasDataFile) {
-        zeroDataFileCluster(this, ci, discard, full);
+      if (this.extL2) {
+        this.zeroClusterExt(ci, discard, full, unmap);
         continue;
       }
-      if (this.extL2) {
-        this.zeroClusterExt(ci, discard, full);
+      if (this.hasDataFile) {
+        zeroDataFileCluster(this, ci, discard, full, unmap);
         continue;
       }
       const l1i = Math.floor(ci / this.l2Entries);
@@ -879,6 +937,14 @@ export class Qcow2Image implements Layer, RefcountHost {
       if (!v3 && !discard) {
         // Version 2 has no zero flag: write zero bytes.
         this.write(ci * this.cs, new Uint8Array(Math.min(this.cs, this.header.size - ci * this.cs)));
+        continue;
+      }
+      if (v3 && !discard && !full && !unmap && host > 0) {
+        // zero_in_l2_slice without BDRV_REQ_MAY_UNMAP: the entry keeps its cluster (and COPIED)
+        // and gains the zero flag (QCOW2_CLUSTER_ZERO_ALLOC).
+        if (kind === ST_ZERO) continue;
+        const { t, off } = this.l2ForWrite(l1i);
+        this.setL2(t, off, j, host, this.copiedAt(t, j), true);
         continue;
       }
       let wantZero: boolean;
@@ -906,11 +972,17 @@ export class Qcow2Image implements Layer, RefcountHost {
     if (endC > first) this.zeroClusters(first, endC - first, true);
   }
 
-  writeZeroes(offset: number, length: number): void {
+  /**
+   * Write-zeroes. `unmap` (default true) is QEMU's BDRV_REQ_MAY_UNMAP: allocated clusters may be
+   * given back (`qemu-img convert`, NBD without NO_HOLE, `qemu-io write -z -u`); without it
+   * (`qemu-io write -z`) they stay allocated and read as zeros (qcow2-cluster.c zero_in_l2_slice).
+   */
+  writeZeroes(offset: number, length: number, opts: { unmap?: boolean } = {}): void {
     this.checkWrite(offset, length);
     this.bitmapState?.mark(offset, length);
+    const unmap = opts.unmap ?? true;
     if (this.extL2) {
-      this.writeZeroesExt(offset, length);
+      this.writeZeroesExt(offset, length, unmap);
       return;
     }
     const cs = this.cs;
@@ -925,7 +997,7 @@ export class Qcow2Image implements Layer, RefcountHost {
       return;
     }
     if (offset < first * cs) this.zeroPartial(offset, first * cs - offset);
-    this.zeroClusters(first, endC - first, false);
+    this.zeroClusters(first, endC - first, false, false, unmap);
     const tail = Math.min(endC * cs, this.header.size);
     if (end > tail) this.zeroPartial(tail, end - tail);
   }

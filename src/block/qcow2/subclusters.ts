@@ -22,9 +22,14 @@ export const SC_UNALLOC_ALLOC = 5;
 export const SC_INVALID = 6;
 export type ScType = 0 | 1 | 2 | 3 | 4 | 5 | 6;
 
-/** One extended L2 entry, decoded. `host` is the cluster's host offset (0: none). */
+/**
+ * One extended L2 entry, decoded. `host` is the cluster's host offset (0: none, unless `mapped`).
+ * With an external data file offset 0 is a real place (guest cluster 0), told apart by COPIED
+ * (qcow2.h qcow2_get_cluster_type): `mapped` says so.
+ */
 export interface ExtEntry {
   host: number;
+  mapped?: boolean;
   compressed: boolean;
   /** Allocation bits (bit x: subcluster x), unsigned 32-bit. */
   alloc: number;
@@ -44,11 +49,16 @@ export function ctz32(x: number): number {
   return x === 0 ? 32 : 31 - Math.clz32(x & -x);
 }
 
+/** Whether the entry has a host cluster (QCOW2_CLUSTER_NORMAL). */
+export function hasHostCluster(e: ExtEntry): boolean {
+  return !e.compressed && (e.host !== 0 || e.mapped === true);
+}
+
 export function scType(e: ExtEntry, sc: number): ScType {
   if (e.compressed) return SC_COMPRESSED;
   const bit = 2 ** sc;
   const has = (v: number): boolean => Math.floor((v >>> 0) / bit) % 2 === 1;
-  if (e.host !== 0) {
+  if (hasHostCluster(e)) {
     if (((e.alloc & e.zero) >>> 0) !== 0) return SC_INVALID;
     if (has(e.zero)) return SC_ZERO_ALLOC;
     if (has(e.alloc)) return SC_NORMAL;

@@ -27,7 +27,7 @@ export default class DiskConvert extends BaseCommand {
     'output-format': Flags.string({ char: 'O', description: 'output format: raw (default) or qcow2', default: 'raw' }),
     backing: Flags.string({ char: 'B', description: 'backing file of the output (qcow2 only)' }),
     'backing-format': Flags.string({ char: 'F', description: 'format of the -B backing file' }),
-    options: Flags.string({ char: 'o', description: 'output format options: cluster_size, refcount_bits, extended_l2, compat', multiple: true, multipleNonGreedy: true }),
+    options: Flags.string({ char: 'o', description: 'output format options: cluster_size, refcount_bits, extended_l2, data_file, data_file_raw, compat', multiple: true, multipleNonGreedy: true }),
     'no-create': Flags.boolean({ char: 'n', description: 'write into an existing target image' }),
     'target-is-zero': Flags.boolean({ description: 'with -n: the target already reads as zeros' }),
     sparse: Flags.string({ char: 'S', description: 'minimum run of zero bytes left unwritten (default 4k; 0 = fully allocated)' }),
@@ -56,11 +56,15 @@ export default class DiskConvert extends BaseCommand {
       else if (k === 'extended_l2') {
         if (v !== 'on' && v !== 'off') throw new UserError('CLI_BAD_OPTION', "Parameter 'extended_l2' expects 'on' or 'off'", { where: '-o extended_l2' });
         opts.extendedL2 = v === 'on';
+      } else if (k === 'data_file') opts.dataFile = v;
+      else if (k === 'data_file_raw') {
+        if (v !== 'on' && v !== 'off') throw new UserError('CLI_BAD_OPTION', "Parameter 'data_file_raw' expects 'on' or 'off'", { where: '-o data_file_raw' });
+        opts.dataFileRaw = v === 'on';
       } else if (k === 'compat') {
         if (v !== '1.1' && v !== 'v3') throw new UserError('CLI_BAD_OPTION', `compat=${v}: vfab writes qcow2 version 3 (compat=1.1) only`, { where: '-o compat' });
-      } else throw new UserError('CLI_BAD_OPTION', `Invalid parameter '${k}' (vfab knows cluster_size, refcount_bits, extended_l2, compat)`, { where: '-o' });
+      } else throw new UserError('CLI_BAD_OPTION', `Invalid parameter '${k}' (vfab knows cluster_size, refcount_bits, extended_l2, data_file, data_file_raw, compat)`, { where: '-o' });
     }
-    if (outFormat === 'raw' && (opts.clusterSize !== undefined || opts.refcountBits !== undefined || opts.extendedL2)) {
+    if (outFormat === 'raw' && (opts.clusterSize !== undefined || opts.refcountBits !== undefined || opts.extendedL2 || opts.dataFile !== undefined)) {
       throw new UserError('CLI_BAD_OPTION', 'raw images take no cluster_size or refcount_bits', { where: '-o' });
     }
     // qemu-img.c qemu_progress_print: "    (NN.NN/100%)\r", every whole percent, then a newline.
