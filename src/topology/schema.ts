@@ -389,7 +389,7 @@ const tracerouteSchema = z.strictObject({
 
 /** An L3 router interface (issue 14): one port `router.if`. */
 export const routerInterfaceSchema = z.strictObject({
-  ipv4: zIpv4Cidr().optional().describe('IPv4 address/prefix (an interface needs ipv4, ipv6 or both; without ipv4 it takes no part in IPv4)'),
+  ipv4: zIpv4Cidr().optional().describe('IPv4 address/prefix (an interface needs ipv4, ipv6 or both)'),
   ipv6: zIpv6Cidr().optional().describe('IPv6 address/prefix: the router forwards IPv6 (ND, ICMPv6 errors) on interfaces that have one'),
   mac: zMac().optional().describe('default: 02:fe:… assigned in file order'),
   mtu: zCount(68, 65535).optional().describe('IP MTU, default 1500'),
@@ -403,6 +403,10 @@ export const routeSchema = z.strictObject({
 export const routerSchema = z.strictObject({
   interfaces: z.record(z.string(), routerInterfaceSchema),
   routes: z.array(routeSchema).optional().describe('static routes; connected subnets are implicit'),
+  ipv6_multipath_hash_policy: z
+    .union([z.literal(0), z.literal(1)])
+    .optional()
+    .describe('IPv6 ECMP hash, as Linux net.ipv6.fib_multipath_hash_policy: 1 = five-tuple (default here), 0 = addresses, flow label, next header (the kernel default)'),
 });
 
 export const SCENARIO_ACTIONS = ['ping', 'udp', 'link_down', 'link_up', 'migrate', 'vf', 'sriov', 'traceroute', 'iperf', 'rpc', 'fio', 'flow_mod', 'group_mod', 'meter_mod'] as const;

@@ -5,6 +5,10 @@
  * family"), and a local_ip the host does not own (no route from it: validate warns at the place,
  * the run drops `no-route`). Also IPv6-only routers carrying the tunnels.
  */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Fabric } from '../../src/fabric/fabric.js';
 import { UserError, loadTopologyText, runTopology } from '../../src/index.js';
@@ -118,5 +122,34 @@ describe('IPv6-only routers', () => {
     expect(rendered(r('      a: { mtu: 1500 }\n'))).toMatch(/^t\.yaml:6:\d+: router interface r1\.a needs an address/);
     expect(rendered(r('      a: { ipv6: "2001:db8:a::1/64" }\n'))).toBe('');
     expect(rendered(r('      a: { ipv6: "2001:db8:a::1/64" }\n', '    routes: [{ to: default, via: 10.0.0.2 }]\n'))).toMatch(/next hop 10\.0\.0\.2 is on no subnet of router r1 \(no interface has ipv4\)/);
+  });
+});
+
+describe('vfab validate on bad IPv6 tunnel input (the CLI, as a user runs it)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'vfab-local-ip6-'));
+  const validate = (name: string, text: string): { code: number | null; err: string } => {
+    const file = join(dir, name);
+    writeFileSync(file, text);
+    const r = spawnSync(process.execPath, ['bin/run.js', 'validate', file], { encoding: 'utf8' });
+    return { code: r.status, err: r.stderr };
+  };
+
+  it('mixed families and an IPv6 remote_ip with no IPv6 underlay address: located errors, exit 2, no stack trace', () => {
+    const mixed = validate('mixed.yaml', pair('{ type: vxlan, remote_ip: "2001:db8:2::11", local_ip: 192.0.2.11, key: 1 }'));
+    expect(mixed.code).toBe(2);
+    expect(mixed.err).toMatch(/mixed\.yaml:\d+:\d+: .*local_ip 192\.0\.2\.11 is IPv4 but remote_ip is IPv6/);
+    expect(mixed.err).not.toMatch(/\n\s+at /);
+    const noV6 = validate('nov6.yaml', tunnelPair({ port1: '{ type: vxlan, remote_ip: "2001:db8:2::11", key: 1 }', port2: '{ type: vxlan, remote_ip: 192.0.2.11, key: 1 }', extra: PING }));
+    expect(noV6.code).toBe(2);
+    expect(noV6.err).toMatch(/nov6\.yaml:\d+:\d+: .*remote_ip 2001:db8:2::11 is IPv6, but hv1\.underlay has no IPv6 address/);
+    expect(noV6.err).not.toMatch(/\n\s+at /);
+  });
+
+  it('an unreachable IPv6 remote and a foreign local_ip: located warnings, still valid', () => {
+    const text = pair('{ type: vxlan, remote_ip: "2001:db8:9::11", local_ip: "2001:db8:1::99", key: 5001 }').replace('gateway6: "2001:db8:1::1"', '');
+    const r = validate('warn.yaml', text.replace('{ ipv6: "2001:db8:1::11/64",  }', '{ ipv6: "2001:db8:1::11/64" }'));
+    expect(r.code).toBe(0);
+    expect(r.err).toMatch(/warn\.yaml:\d+:\d+: warning: hv1\.br0\.tun0: remote_ip 2001:db8:9::11 is off hv1\.underlay's prefix 2001:db8:1::11\/64 and the host has no gateway6/);
+    expect(r.err).toMatch(/warn\.yaml:\d+:\d+: warning: hv1\.br0\.tun0: local_ip 2001:db8:1::99 is not hv1\.underlay's address/);
   });
 });
