@@ -78,6 +78,8 @@ export interface RouterOptions {
   events?: EventSink;
   /** IPv6 static routes (router6.ts). */
   routes6?: StaticRoute6[];
+  /** Linux net.ipv6.fib_multipath_hash_policy for IPv6 ECMP: 1 (default here) or 0. */
+  ipv6HashPolicy?: 0 | 1;
 }
 
 /** Per-interface router counters (the port itself counts rx/tx packets, bytes and drops). */
@@ -158,7 +160,7 @@ export class Router {
       }
     }
     const v6 = opts.interfaces.map((c) => c.ipv6);
-    this.v6 = v6.some((a) => a !== undefined) ? new Ipv6Plane(this.name, this.sim, this.seed, this.interfaces, v6, opts.routes6 ?? [], this.events) : undefined;
+    this.v6 = v6.some((a) => a !== undefined) ? new Ipv6Plane(this.name, this.sim, this.seed, this.interfaces, v6, opts.routes6 ?? [], this.events, opts.ipv6HashPolicy ?? 1) : undefined;
   }
 
   /** The interface whose subnet holds `ip`, longest prefix first. */

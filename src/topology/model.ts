@@ -388,6 +388,8 @@ export interface RouterModel {
   routes: RouteModel[];
   /** IPv6 static routes (absent = none). */
   routes6?: Route6Model[];
+  /** Linux net.ipv6.fib_multipath_hash_policy (absent = 1). */
+  ipv6HashPolicy?: 0 | 1;
   yaml: YamlPath;
 }
 

@@ -83,7 +83,7 @@ export function resolveRouters(r: RouterResolver, doc: TopologyDoc): RouterModel
       });
       routes.push({ network, prefixLength, via, yaml: y });
     });
-    out.push({ name, interfaces, routes, ...(routes6.length > 0 ? { routes6 } : {}), yaml: ry });
+    out.push({ name, interfaces, routes, ...(routes6.length > 0 ? { routes6 } : {}), ...(rdoc.ipv6_multipath_hash_policy !== undefined ? { ipv6HashPolicy: rdoc.ipv6_multipath_hash_policy } : {}), yaml: ry });
   }
   return out;
 }

@@ -153,3 +153,72 @@ describe('vfab validate on bad IPv6 tunnel input (the CLI, as a user runs it)', 
     expect(r.err).toMatch(/warn\.yaml:\d+:\d+: warning: hv1\.br0\.tun0: local_ip 2001:db8:1::99 is not hv1\.underlay's address/);
   });
 });
+
+describe('IPv6 ECMP hash policy (net.ipv6.fib_multipath_hash_policy)', () => {
+  // leaf1 has two equal-cost IPv6 routes to hv2's prefix through s1 and s2 (IPv6-only routers)
+  const topo = (policy: string): string => `name: ecmp6
+seed: 11
+hosts:
+  hv1:
+    underlay: { ipv6: "2001:db8:1::11/64", gateway6: "2001:db8:1::1" }
+    bridges: { br0: { ports: { tun0: { type: vxlan, remote_ip: "2001:db8:2::11", key: 5001 } } } }
+  hv2:
+    underlay: { ipv6: "2001:db8:2::11/64", gateway6: "2001:db8:2::1" }
+    bridges: { br0: { ports: { tun0: { type: vxlan, remote_ip: "2001:db8:1::11", key: 5001 } } } }
+routers:
+  leaf1:
+    ${policy}
+    interfaces:
+      h: { ipv6: "2001:db8:1::1/64" }
+      s1: { ipv6: "2001:db8:ff:1::2/64" }
+      s2: { ipv6: "2001:db8:ff:2::2/64" }
+    routes: [{ to: "2001:db8:2::/64", via: ["2001:db8:ff:1::1", "2001:db8:ff:2::1"] }]
+  s1:
+    interfaces:
+      a: { ipv6: "2001:db8:ff:1::1/64" }
+      b: { ipv6: "2001:db8:ff:3::1/64" }
+    routes: [{ to: default, via: "2001:db8:ff:3::2" }, { to: "2001:db8:1::/64", via: "2001:db8:ff:1::2" }]
+  s2:
+    interfaces:
+      a: { ipv6: "2001:db8:ff:2::1/64" }
+      b: { ipv6: "2001:db8:ff:4::1/64" }
+    routes: [{ to: default, via: "2001:db8:ff:4::2" }, { to: "2001:db8:1::/64", via: "2001:db8:ff:2::2" }]
+  leaf2:
+    interfaces:
+      h: { ipv6: "2001:db8:2::1/64" }
+      s1: { ipv6: "2001:db8:ff:3::2/64" }
+      s2: { ipv6: "2001:db8:ff:4::2/64" }
+    routes: [{ to: default, via: ["2001:db8:ff:3::1", "2001:db8:ff:4::1"] }]
+vms:
+  vm1: { host: hv1, interfaces: { eth0: { bridge: br0, ipv4: 10.0.0.1/24, mtu: 1400 } } }
+  vm2: { host: hv2, interfaces: { eth0: { bridge: br0, ipv4: 10.0.0.2/24, mtu: 1400 } } }
+links:
+  - { a: hv1.underlay, b: leaf1.h }
+  - { a: leaf1.s1, b: s1.a }
+  - { a: leaf1.s2, b: s2.a }
+  - { a: s1.b, b: leaf2.s1 }
+  - { a: s2.b, b: leaf2.s2 }
+  - { a: leaf2.h, b: hv2.underlay }
+scenario:
+  - { at: 0s, iperf: { from: vm1, to: vm2, parallel: 16, bytes: 20k } }
+`;
+  const perSpine = (text: string): [number, number] => {
+    const { summary } = runTopology({ text }, { untilNs: 200_000_000 });
+    const r = summary.routers as Record<string, { ipv6: { interfaces: Record<string, { forwarded_out: number }> } }>;
+    return [r['leaf1']!.ipv6.interfaces['s1']!.forwarded_out, r['leaf1']!.ipv6.interfaces['s2']!.forwarded_out];
+  };
+
+  it('policy 1 (five-tuple, the default here) spreads 16 flows over both spines; policy 0 puts them on one (outer flow label 0)', () => {
+    const [a1, b1] = perSpine(topo(''));
+    expect(a1).toBeGreaterThan(0);
+    expect(b1).toBeGreaterThan(0);
+    expect(perSpine(topo('ipv6_multipath_hash_policy: 1'))).toEqual([a1, b1]); // the same run, stable
+    const [a0, b0] = perSpine(topo('ipv6_multipath_hash_policy: 0'));
+    expect(a0 + b0).toBeGreaterThan(0);
+    expect(Math.min(a0, b0)).toBe(0);
+  });
+
+  it('refuses another policy value where it is written', () => {
+    expect(rendered(topo('ipv6_multipath_hash_policy: 2'))).toMatch(/^t\.yaml:12:\d+: "ipv6_multipath_hash_policy"/);
+  });
+});
