@@ -1,3 +1,16 @@
+import { UserError, loadTopologyText } from '../../src/index.js';
+
+/** The rendered (`t.yaml:line:col: message`) error loading `text` as `t.yaml`, or '' when it loads. */
+export function rendered(text: string): string {
+  try {
+    loadTopologyText(text, 't.yaml');
+  } catch (e) {
+    if (e instanceof UserError) return e.render();
+    throw e;
+  }
+  return '';
+}
+
 /** Two hypervisors with a VXLAN tunnel between their br0s over one router. */
 export function vxlanPair(o: { extra: string; key2?: number; underlayMtu?: number; vmMtu?: number; csum?: boolean }): string {
   const mtu = o.underlayMtu ?? 1500;

@@ -11,26 +11,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Fabric } from '../../src/fabric/fabric.js';
-import { UserError, loadTopologyText, runTopology } from '../../src/index.js';
+import { loadTopologyText, runTopology } from '../../src/index.js';
 import { overlayWarnings } from '../../src/topology/tunnels.js';
 import type { Frame } from '../../src/port/port.js';
-import { tunnelPair, type UnderlayFamily } from './helpers.js';
+import { rendered, tunnelPair, type UnderlayFamily } from './helpers.js';
 
 type Ports = Record<string, { drops: Record<string, number> }>;
 const PING = '  - { at: 0s, ping: { from: vm1, to: vm2, count: 3, interval: 10ms } }';
 
 function pair(port1: string, underlay: UnderlayFamily = 'ipv6', port2 = '{ type: vxlan, remote_ip: "2001:db8:1::11", key: 5001 }'): string {
   return tunnelPair({ port1, port2, underlay, extra: PING, seed: 5 });
-}
-
-function rendered(text: string): string {
-  try {
-    loadTopologyText(text, 't.yaml');
-  } catch (e) {
-    if (e instanceof UserError) return e.render();
-    throw e;
-  }
-  return '';
 }
 
 /** Outer (source, destination) of the IPv6 UDP frames hv1's underlay sends, as hex. */
