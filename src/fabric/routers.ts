@@ -26,9 +26,10 @@ export function buildRouters(ctx: FabricContext): void {
       name: m.name,
       sim: ctx.sim,
       events: ctx.events,
-      interfaces: m.interfaces.map((i) => ({ name: i.name, mac: i.mac, ipv4: i.ipv4.address, prefixLength: i.ipv4.prefixLength, mtu: i.mtu, ...(i.ipv6 ? { ipv6: { address: i.ipv6.address, prefixLength: i.ipv6.prefixLength } } : {}) })),
+      interfaces: m.interfaces.map((i) => ({ name: i.name, mac: i.mac, ...(i.ipv4 ? { ipv4: i.ipv4.address, prefixLength: i.ipv4.prefixLength } : { prefixLength: 0 }), mtu: i.mtu, ...(i.ipv6 ? { ipv6: { address: i.ipv6.address, prefixLength: i.ipv6.prefixLength } } : {}) })),
       routes: m.routes.map((rt) => ({ network: rt.network, prefixLength: rt.prefixLength, via: rt.via })),
       ...(m.routes6 ? { routes6: m.routes6.map((rt) => ({ network: rt.network, prefixLength: rt.prefixLength, via: rt.via })) } : {}),
+      ...(m.ipv6HashPolicy !== undefined ? { ipv6HashPolicy: m.ipv6HashPolicy } : {}),
     });
     for (const i of r.interfaces) ctx.registerPort(i.port);
     routers.set(m.name, r);

@@ -50,16 +50,17 @@ export function buildTunnels(ctx: FabricContext): void {
         const tlv = ctx.bridges.get(b.path)?.tlv;
         const datapath = b.datapathType ?? 'netdev';
         // remote_ip: flow on an IPv6-only underlay: the IPv6 flow-based port alone
-        const v6only = p.tunnel.remoteIp === 'flow' && u.ipv4 === undefined;
+        // (or with an IPv6 local_ip, which fixes the port's family)
+        const v6only = p.tunnel.remoteIp === 'flow' && (u.ipv4 === undefined || p.tunnel.localIp6 !== undefined);
         const t6 = p.tunnel.remoteIp === 'ipv6' || v6only ? buildTunnelPort6(ep, port, p.tunnel, seed, datapath, tlv) : undefined;
         if (t6) {
           tunnels.set(p.path, t6);
           continue;
         }
         if (p.tunnel.remoteIp === 'ipv6' || v6only) continue;
-        const t4 = new TunnelPort({ port, underlay: ep, type: p.tunnel.type, remoteIp: p.tunnel.remoteIp, vni: p.tunnel.vni, dstPort: p.tunnel.dstPort, csum: p.tunnel.csum, hashSeed: seed, datapath, ...(tlv ? { tlv } : {}) });
-        // remote_ip: flow on a dual-stack underlay also sends and receives over IPv6
-        if (p.tunnel.remoteIp === 'flow') attachFlow6(t4, ep, port, p.tunnel, seed, datapath, tlv);
+        const t4 = new TunnelPort({ port, underlay: ep, type: p.tunnel.type, remoteIp: p.tunnel.remoteIp, vni: p.tunnel.vni, dstPort: p.tunnel.dstPort, csum: p.tunnel.csum, hashSeed: seed, datapath, ...(tlv ? { tlv } : {}), ...(p.tunnel.localIp !== undefined ? { localIp: p.tunnel.localIp } : {}) });
+        // remote_ip: flow on a dual-stack underlay also sends and receives over IPv6 (not with an IPv4 local_ip)
+        if (p.tunnel.remoteIp === 'flow' && p.tunnel.localIp === undefined) attachFlow6(t4, ep, port, p.tunnel, seed, datapath, tlv);
         tunnels.set(p.path, t4);
       }
     }

@@ -28,7 +28,7 @@ export function buildTunnelPort6(ep: UnderlayEndpoint, port: Port, t: TunnelMode
   if (ep.v6 === undefined) return undefined;
   const remoteIp = t.remoteIp === 'flow' ? 'flow' : t.remoteIp === 'ipv6' ? t.remoteIp6 : undefined;
   if (remoteIp === undefined) return undefined;
-  return new TunnelPort6({ port, underlay: ep, type: t.type, remoteIp, vni: t.vni, dstPort: t.dstPort, hashSeed: seed, datapath, ...(tlv ? { tlv } : {}) });
+  return new TunnelPort6({ port, underlay: ep, type: t.type, remoteIp, vni: t.vni, dstPort: t.dstPort, hashSeed: seed, datapath, ...(tlv ? { tlv } : {}), ...(t.localIp6 ? { localIp: t.localIp6 } : {}) });
 }
 
 /** The IPv6 side of a `remote_ip: flow` port on a dual-stack underlay (one port, both families). */

@@ -115,7 +115,7 @@ export function buildGraph(model: TopologyModel): FabricGraph {
   for (const r of model.routers ?? []) {
     const routes = r.routes.map((rt) => `route ${ipText(rt.network)}/${rt.prefixLength} via ${rt.via.map(ipText).join(', ')}`);
     const n = add({ id: r.name, kind: 'router', label: r.name, ports: [], detail: [`router ${r.name}`, ...routes] });
-    for (const i of r.interfaces) addPort(n, { id: i.path, label: i.name, detail: [i.path, i.ipv4.text, `mtu ${i.mtu}`] });
+    for (const i of r.interfaces) addPort(n, { id: i.path, label: i.name, detail: [i.path, ...(i.ipv4 ? [i.ipv4.text] : i.ipv6 ? [i.ipv6.text] : []), `mtu ${i.mtu}`] });
   }
   for (const vm of model.vms) {
     const tagged = vm.interfaces.find((i) => i.vlan.tag !== undefined);

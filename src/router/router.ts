@@ -48,7 +48,12 @@ import { RouteTable, flowHash, selectHop, type NextHop, type Route } from './rou
 export interface RouterInterfaceConfig {
   name: string;
   mac: number;
-  ipv4: number;
+  /**
+   * Absent on an IPv6-only interface: no connected IPv4 subnet, no ARP answers; IPv4 routed out of
+   * it still works (Linux forwards IPv4 on a device with no IPv4 address), and ICMP it originates
+   * takes another interface's address (inet_select_addr falls back to any global address).
+   */
+  ipv4?: number;
   prefixLength: number;
   /** IP MTU (bytes of IP datagram; the frame adds 14). */
   mtu: number;
@@ -73,6 +78,8 @@ export interface RouterOptions {
   events?: EventSink;
   /** IPv6 static routes (router6.ts). */
   routes6?: StaticRoute6[];
+  /** Linux net.ipv6.fib_multipath_hash_policy for IPv6 ECMP: 1 (default here) or 0. */
+  ipv6HashPolicy?: 0 | 1;
 }
 
 /** Per-interface router counters (the port itself counts rx/tx packets, bytes and drops). */
@@ -127,7 +134,7 @@ export class Router {
       const port = new Port(`${opts.name}.${cfg.name}`, (f, meta) => this.receive(index, f, meta));
       const neighbors = new NeighborTable(this.sim, DEFAULT_NEIGHBOR_OPTIONS, {
         sendRequest: (ip, unicastMac) => {
-          const f = buildArpRequest({ srcMac: cfg.mac, srcIp: cfg.ipv4, dstIp: ip });
+          const f = buildArpRequest({ srcMac: cfg.mac, srcIp: cfg.ipv4 ?? this.anyIpv4(), dstIp: ip });
           if (unicastMac !== null) macToBytes(unicastMac, f, 0);
           port.send(f, { hops: 0 });
         },
@@ -137,6 +144,10 @@ export class Router {
         failed: (ip) => this.resolutionFailed(index, ip),
       });
       this.interfaces.push({ index, cfg, port, neighbors, counters: { forwarded_in: 0, forwarded_out: 0, delivered: 0, icmp_out: 0, fragments_out: 0 } });
+      if (cfg.ipv4 === undefined) {
+        this.directedBroadcast.push(-1);
+        return;
+      }
       this.addrs.add(cfg.ipv4 | 0);
       this.directedBroadcast.push(cfg.prefixLength < 31 ? (cfg.ipv4 | ~ipv4Mask(cfg.prefixLength)) >>> 0 : -1);
       this.table.add(cfg.ipv4, cfg.prefixLength, { via: 0, iface: index }, 'connected');
@@ -149,14 +160,14 @@ export class Router {
       }
     }
     const v6 = opts.interfaces.map((c) => c.ipv6);
-    this.v6 = v6.some((a) => a !== undefined) ? new Ipv6Plane(this.name, this.sim, this.seed, this.interfaces, v6, opts.routes6 ?? [], this.events) : undefined;
+    this.v6 = v6.some((a) => a !== undefined) ? new Ipv6Plane(this.name, this.sim, this.seed, this.interfaces, v6, opts.routes6 ?? [], this.events, opts.ipv6HashPolicy ?? 1) : undefined;
   }
 
   /** The interface whose subnet holds `ip`, longest prefix first. */
   connectedIface(ip: number): number | undefined {
     let best: RouterInterface | undefined;
     for (const i of this.interfaces) {
-      if (ipv4InSubnet(ip, i.cfg.ipv4, i.cfg.prefixLength) && (best === undefined || i.cfg.prefixLength > best.cfg.prefixLength)) best = i;
+      if (i.cfg.ipv4 !== undefined && ipv4InSubnet(ip, i.cfg.ipv4, i.cfg.prefixLength) && (best === undefined || i.cfg.prefixLength > best.cfg.prefixLength)) best = i;
     }
     return best?.index;
   }
@@ -400,8 +411,18 @@ export class Router {
       return;
     }
     const out = this.interfaces[r.hop.iface]!;
-    const ip = buildIpv4Datagram({ src: src !== 0 ? src : out.cfg.ipv4, dst, protocol: proto, tos, ttl: 64, ident: this.nextId(), dontFrag: df }, l4);
+    const from = src !== 0 ? src : (out.cfg.ipv4 ?? this.anyIpv4());
+    const ip = buildIpv4Datagram({ src: from, dst, protocol: proto, tos, ttl: 64, ident: this.nextId(), dontFrag: df }, l4);
     this.output(out, r.hop.via !== 0 ? r.hop.via : dst, ip, r.hop.iface);
+  }
+
+  /**
+   * An IPv4 source for a packet leaving an interface with no IPv4 address: the first interface
+   * that has one (Linux inet_select_addr: any global-scope address of the host), else 0.0.0.0.
+   */
+  private anyIpv4(): number {
+    for (const i of this.interfaces) if (i.cfg.ipv4 !== undefined) return i.cfg.ipv4;
+    return 0;
   }
 
   private nextId(): number {

@@ -52,7 +52,7 @@ import {
   upperChecksumOk,
 } from '../wire/ipv6-frame.js';
 import { Neighbor6Table } from './neighbor6.js';
-import { RouteTable6, flowHash6, pickHop6, type NextHop6, type Route6 } from './routes6.js';
+import { RouteTable6, flowHash6, flowHash6L3, pickHop6, type NextHop6, type Route6 } from './routes6.js';
 import type { RouterInterface } from './router.js';
 
 export interface Ipv6Address {
@@ -107,6 +107,8 @@ export class Ipv6Plane {
     addrs: ReadonlyArray<Ipv6Address | undefined>,
     routes: readonly StaticRoute6[],
     private readonly events?: EventSink,
+    /** Linux net.ipv6.fib_multipath_hash_policy: 1 (five-tuple, vfab's default) or 0 (addresses, flow label, next header). */
+    private readonly hashPolicy: 0 | 1 = 1,
   ) {
     interfaces.forEach((base, i) => {
       const addr = addrs[i];
@@ -163,10 +165,11 @@ export class Ipv6Plane {
   }
 
   /** The route and next hop a packet takes (trace and tests). */
-  resolveRoute(src: Ipv6Words, dst: Ipv6Words, proto: number, sport: number, dport: number): { route: Route6; hop: NextHop6 } | undefined {
+  resolveRoute(src: Ipv6Words, dst: Ipv6Words, proto: number, sport: number, dport: number, flowLabel = 0): { route: Route6; hop: NextHop6 } | undefined {
     const route = this.table.lookup(dst);
     if (route === undefined) return undefined;
-    return { route, hop: pickHop6(route, flowHash6(this.seed, src, dst, proto, sport, dport)) };
+    const hash = this.hashPolicy === 0 ? flowHash6L3(this.seed, src, dst, flowLabel, proto) : flowHash6(this.seed, src, dst, proto, sport, dport);
+    return { route, hop: pickHop6(route, hash) };
   }
 
   /** An 0x86DD frame received on interface `ifi` (already checked for length, MTU and MAC). */
@@ -187,7 +190,7 @@ export class Ipv6Plane {
     if (isIpv6LinkLocal(dst)) return port.drop('link-local');
     const src = readIpv6At(ip, 8);
     const l4 = nh === 6 || nh === 17;
-    const r = this.resolveRoute(src, dst, nh, l4 && plen >= 4 ? (ip[40]! << 8) | ip[41]! : 0, l4 && plen >= 4 ? (ip[42]! << 8) | ip[43]! : 0);
+    const r = this.resolveRoute(src, dst, nh, l4 && plen >= 4 ? (ip[40]! << 8) | ip[41]! : 0, l4 && plen >= 4 ? (ip[42]! << 8) | ip[43]! : 0, ((ip[1]! & 0x0f) << 16) | (ip[2]! << 8) | ip[3]!);
     if (r === undefined) {
       port.drop('no-route');
       return this.icmpError(ifi, ip, ICMPV6.DestUnreach, UNREACH6.NoRoute, 0);

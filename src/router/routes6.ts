@@ -7,8 +7,10 @@
  * kernel default) hashes source, destination, flow label and next header
  * (`ip6_multipath_l3_keys`); policy 1 hashes the L4 five-tuple (source, destination, source
  * port, destination port, next header) and no flow label. vfab's IPv4 routers use policy 1
- * (routes.ts), so IPv6 routers do the same: the five-tuple, without the flow label, seeded per
- * router, hash-threshold selection (`selectHop`).
+ * (routes.ts), so IPv6 routers do the same by default: the five-tuple, without the flow label,
+ * seeded per router, hash-threshold selection (`selectHop`). A router's
+ * `ipv6_multipath_hash_policy: 0` selects the kernel default instead (flowHash6L3): over a VXLAN or
+ * Geneve underlay, whose outer flow label is 0, every flow between two VTEPs then takes one path.
  */
 import type { Ipv6Words } from '../wire/ip.js';
 import { ipv6Equal, ipv6InPrefix, ipv6Network } from '../wire/ipv6-frame.js';
@@ -60,6 +62,18 @@ export function flowHash6(seed: number, src: Ipv6Words, dst: Ipv6Words, proto: n
   for (let i = 0; i < 4; i++) h = fmix32(h ^ dst[i]!);
   h = fmix32(h ^ proto);
   return fmix32(h ^ (((sport & 0xffff) << 16) | (dport & 0xffff)));
+}
+
+/**
+ * Seeded policy-0 hash (`ip6_multipath_l3_keys`): addresses, flow label, next header; no ports.
+ * (Linux hashes the inner header of an ICMPv6 error instead; vfab hashes the outer one.)
+ */
+export function flowHash6L3(seed: number, src: Ipv6Words, dst: Ipv6Words, flowLabel: number, proto: number): number {
+  let h = seed >>> 0;
+  for (let i = 0; i < 4; i++) h = fmix32(h ^ src[i]!);
+  for (let i = 0; i < 4; i++) h = fmix32(h ^ dst[i]!);
+  h = fmix32(h ^ (flowLabel & 0xfffff));
+  return fmix32(h ^ proto);
 }
 
 export function pickHop6(route: Route6, hash: number): NextHop6 {

@@ -54,6 +54,10 @@ export interface TunnelModel {
   type: 'vxlan' | 'geneve';
   /** 'flow' = the packet's tun_dst (OVS options:remote_ip=flow); 'ipv6' = `remoteIp6` (an IPv6 underlay). */
   remoteIp: number | 'flow' | 'ipv6';
+  /** OVS options:local_ip (IPv4): the outer source; received packets must be addressed to it. */
+  localIp?: number;
+  /** OVS options:local_ip (IPv6). */
+  localIp6?: Ipv6Words;
   /** The IPv6 remote VTEP, when `remoteIp` is 'ipv6'. */
   remoteIp6?: Ipv6Words;
   /** 'flow' = the packet's tun_id (OVS options:key=flow). */
@@ -355,7 +359,8 @@ export interface RouterInterfaceModel {
   /** `r1.p1`. */
   path: string;
   mac: number;
-  ipv4: Ipv4Assignment;
+  /** Absent on an IPv6-only interface. */
+  ipv4?: Ipv4Assignment;
   ipv6?: Ipv6Assignment;
   mtu: number;
   yaml: YamlPath;
@@ -383,6 +388,8 @@ export interface RouterModel {
   routes: RouteModel[];
   /** IPv6 static routes (absent = none). */
   routes6?: Route6Model[];
+  /** Linux net.ipv6.fib_multipath_hash_policy (absent = 1). */
+  ipv6HashPolicy?: 0 | 1;
   yaml: YamlPath;
 }
 

@@ -42,9 +42,14 @@ export function resolveRouters(r: RouterResolver, doc: TopologyDoc): RouterModel
       if (!r.checkName('interface', ifName, iy)) continue;
       const path = `${name}.${ifName}`;
       r.declarePort(path, 'router-port', true, iy);
-      const [addr, len] = idoc.ipv4.split('/');
       const mac = idoc.mac !== undefined ? parseInt(idoc.mac.replace(/:/g, ''), 16) : ROUTER_MAC_BASE + ri * 256 + ii;
-      const itf: RouterInterfaceModel = { name: ifName, path, mac, ipv4: { address: ipv4Num(addr!), prefixLength: Number(len), text: idoc.ipv4 }, mtu: idoc.mtu ?? DEFAULTS.mtu, yaml: iy };
+      const itf: RouterInterfaceModel = { name: ifName, path, mac, mtu: idoc.mtu ?? DEFAULTS.mtu, yaml: iy };
+      if (idoc.ipv4 !== undefined) {
+        const [addr, len] = idoc.ipv4.split('/');
+        itf.ipv4 = { address: ipv4Num(addr!), prefixLength: Number(len), text: idoc.ipv4 };
+      } else if (idoc.ipv6 === undefined) {
+        r.err('ROUTER_INTERFACE', iy, `router interface ${path} needs an address: "ipv4: …/24", "ipv6: …/64" or both`);
+      }
       resolveRouterInterface6(r, itf, idoc.ipv6, [...iy, 'ipv6']);
       interfaces.push(itf);
     }
@@ -70,15 +75,15 @@ export function resolveRouters(r: RouterResolver, doc: TopologyDoc): RouterModel
       }
       const via = (Array.isArray(rt.via) ? rt.via : [rt.via]).map(ipv4Num);
       via.forEach((v, k) => {
-        const onLink = interfaces.some((itf) => ((v ^ itf.ipv4.address) & maskOf(itf.ipv4.prefixLength)) === 0);
+        const onLink = interfaces.some((itf) => itf.ipv4 !== undefined && ((v ^ itf.ipv4.address) & maskOf(itf.ipv4.prefixLength)) === 0);
         if (!onLink) {
           const at = Array.isArray(rt.via) ? [...y, 'via', k] : [...y, 'via'];
-          r.err('ROUTE', at, `next hop ${Array.isArray(rt.via) ? rt.via[k] : rt.via} is on no subnet of router ${name} (${interfaces.map((x) => x.ipv4.text).join(', ')})`);
+          r.err('ROUTE', at, `next hop ${Array.isArray(rt.via) ? rt.via[k] : rt.via} is on no subnet of router ${name} (${interfaces.flatMap((x) => (x.ipv4 ? [x.ipv4.text] : [])).join(', ') || 'no interface has ipv4'})`);
         }
       });
       routes.push({ network, prefixLength, via, yaml: y });
     });
-    out.push({ name, interfaces, routes, ...(routes6.length > 0 ? { routes6 } : {}), yaml: ry });
+    out.push({ name, interfaces, routes, ...(routes6.length > 0 ? { routes6 } : {}), ...(rdoc.ipv6_multipath_hash_policy !== undefined ? { ipv6HashPolicy: rdoc.ipv6_multipath_hash_policy } : {}), yaml: ry });
   }
   return out;
 }

@@ -85,6 +85,13 @@ const tunnelConfig = {
     })
     .optional()
     .describe('tunnel: the remote VTEP (its host underlay address, IPv4 or IPv6), or "flow" to take it from the packet\'s tun_dst or tun_ipv6_dst (set_field:…->tun_dst, set_field:…->tun_ipv6_dst)'),
+  local_ip: z
+    .string()
+    .regex(new RegExp(`^(?:${IPV4}|[0-9a-fA-F:.]*:[0-9a-fA-F:.]*)$`), {
+      error: (iss) => `${showValue(iss.input)} is not an IPv4 address (e.g. 192.0.2.1) or an IPv6 address (2001:db8::1)`,
+    })
+    .optional()
+    .describe("tunnel: the outer source address, and the destination received packets must have (OVS options:local_ip); one of the host underlay's addresses, of remote_ip's family"),
   key: z
     .union([z.literal('flow'), zVni])
     .optional()
@@ -382,7 +389,7 @@ const tracerouteSchema = z.strictObject({
 
 /** An L3 router interface (issue 14): one port `router.if`. */
 export const routerInterfaceSchema = z.strictObject({
-  ipv4: zIpv4Cidr(),
+  ipv4: zIpv4Cidr().optional().describe('IPv4 address/prefix (an interface needs ipv4, ipv6 or both)'),
   ipv6: zIpv6Cidr().optional().describe('IPv6 address/prefix: the router forwards IPv6 (ND, ICMPv6 errors) on interfaces that have one'),
   mac: zMac().optional().describe('default: 02:fe:… assigned in file order'),
   mtu: zCount(68, 65535).optional().describe('IP MTU, default 1500'),
@@ -396,6 +403,10 @@ export const routeSchema = z.strictObject({
 export const routerSchema = z.strictObject({
   interfaces: z.record(z.string(), routerInterfaceSchema),
   routes: z.array(routeSchema).optional().describe('static routes; connected subnets are implicit'),
+  ipv6_multipath_hash_policy: z
+    .union([z.literal(0), z.literal(1)])
+    .optional()
+    .describe('IPv6 ECMP hash, as Linux net.ipv6.fib_multipath_hash_policy: 1 = five-tuple (default here), 0 = addresses, flow label, next header (the kernel default)'),
 });
 
 export const SCENARIO_ACTIONS = ['ping', 'udp', 'link_down', 'link_up', 'migrate', 'vf', 'sriov', 'traceroute', 'iperf', 'rpc', 'fio', 'flow_mod', 'group_mod', 'meter_mod'] as const;

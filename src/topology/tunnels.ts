@@ -7,14 +7,14 @@ import { formatLocation } from '../errors.js';
 import { DEFAULTS, type HostModel, type InterfaceModel, type TopologyModel, type TunnelModel, type UnderlayModel } from './model.js';
 import type { HostDoc, PortDoc } from './schema.js';
 import { ipv4Num, type RouterResolver } from './routers.js';
-import { checkTunnelFamily, overlayWarnings6, resolveTunnel6, resolveUnderlay6 } from './tunnels6.js';
+import { checkTunnelFamily, overlayWarnings6, resolveLocalIp, resolveTunnel6, resolveUnderlay6, tunnelIsIpv6 } from './tunnels6.js';
 
 /** Underlay MACs not written in the file: 02:fd:00:00:HH:HH, file order. */
 const UNDERLAY_MAC_BASE = 0x02fd_0000_0000;
 
 export function resolveTunnelPort(r: RouterResolver, d: PortDoc, y: YamlPath): TunnelModel | undefined {
   if (d.type === undefined) {
-    for (const k of ['remote_ip', 'key', 'dst_port', 'csum'] as const) {
+    for (const k of ['remote_ip', 'local_ip', 'key', 'dst_port', 'csum'] as const) {
       if (d[k] !== undefined) r.err('TUNNEL_CONFIG', [...y, k], `"${k}" is a tunnel option; add "type: vxlan" or "type: geneve"`, { key: true });
     }
     return undefined;
@@ -23,14 +23,17 @@ export function resolveTunnelPort(r: RouterResolver, d: PortDoc, y: YamlPath): T
     r.err('TUNNEL_CONFIG', [...y, 'type'], `a ${d.type} port needs "remote_ip" (the remote VTEP's underlay address, or "flow")`);
     return undefined;
   }
-  if (d.remote_ip.includes(':')) return resolveTunnel6(r, d, y);
-  return {
-    type: d.type,
-    remoteIp: d.remote_ip === 'flow' ? 'flow' : ipv4Num(d.remote_ip),
-    vni: d.key ?? 0,
-    dstPort: d.dst_port ?? (d.type === 'geneve' ? 6081 : 4789),
-    csum: d.csum ?? false,
-  };
+  const t: TunnelModel | undefined = d.remote_ip.includes(':')
+    ? resolveTunnel6(r, d, y)
+    : {
+        type: d.type,
+        remoteIp: d.remote_ip === 'flow' ? 'flow' : ipv4Num(d.remote_ip),
+        vni: d.key ?? 0,
+        dstPort: d.dst_port ?? (d.type === 'geneve' ? 6081 : 4789),
+        csum: d.csum ?? false,
+      };
+  if (t !== undefined && d.local_ip !== undefined && !resolveLocalIp(r, t, d.local_ip, [...y, 'local_ip'])) return undefined;
+  return t;
 }
 
 /** `index`: the host's position in the file (1-based), for the default MAC. */
@@ -65,6 +68,10 @@ export function checkTunnelHost(r: RouterResolver, h: HostModel): void {
   }
 }
 
+function fmt4(a: number): string {
+  return `${a >>> 24}.${(a >>> 16) & 0xff}.${(a >>> 8) & 0xff}.${a & 0xff}`;
+}
+
 /** Outer Ethernet + IPv4 + UDP + VXLAN bytes around an inner frame (RFC 7348); Geneve with no options is the same (RFC 8926). */
 const VXLAN_OVERHEAD = 50;
 
@@ -89,12 +96,15 @@ export function overlayWarnings(model: TopologyModel): string[] {
       const widest = ifs.reduce<InterfaceModel | undefined>((w, i) => (w === undefined || i.mtu > w.mtu ? i : w), undefined);
       for (const p of tunnels) {
         const t = p.tunnel!;
-        if (t.remoteIp === 'ipv6') continue; // overlayWarnings6
+        if (tunnelIsIpv6(t)) continue; // overlayWarnings6
         if (widest && widest.mtu + VXLAN_OVERHEAD > u.mtu) {
           out.push(`${at([...p.yaml, 'type'])}: warning: ${p.path}: inner MTU ${widest.mtu} (${widest.path}) + ${VXLAN_OVERHEAD} bytes of ${t.type === 'geneve' ? 'Geneve' : 'VXLAN'} overhead = ${widest.mtu + VXLAN_OVERHEAD} > underlay MTU ${u.mtu} (${u.path}); full-size packets will be dropped (mtu). Lower the guest MTU to ${u.mtu - VXLAN_OVERHEAD} or raise the underlay MTU to ${widest.mtu + VXLAN_OVERHEAD}`);
         }
-        if (t.remoteIp === 'flow') continue; // the flows choose the remote at run time
-        const remote = `${t.remoteIp >>> 24}.${(t.remoteIp >>> 16) & 0xff}.${(t.remoteIp >>> 8) & 0xff}.${t.remoteIp & 0xff}`;
+        if (t.localIp !== undefined && t.localIp !== u4.address) {
+          out.push(`${at([...p.yaml, 'local_ip'])}: warning: ${p.path}: local_ip ${fmt4(t.localIp)} is not ${u.path}'s address ${u4.text}; no route has that source, so frames will be dropped (no-route) and none received (OVS: the route lookup from local_ip fails; tnl_find matches the packet's destination against it)`);
+        }
+        if (t.remoteIp === 'flow' || t.remoteIp === 'ipv6') continue; // the flows choose the remote at run time
+        const remote = fmt4(t.remoteIp);
         const onLink = ((t.remoteIp ^ u4.address) & (u4.prefixLength === 0 ? 0 : (0xffffffff << (32 - u4.prefixLength)) >>> 0)) === 0;
         if (!onLink && u.gateway === undefined) {
           out.push(`${at([...p.yaml, 'remote_ip'])}: warning: ${p.path}: remote_ip ${remote} is off ${u.path}'s subnet ${u4.text} and the host has no underlay gateway; frames will be dropped (no-route)`);

@@ -63,6 +63,11 @@ export interface TunnelPortOptions {
    * also answers it with ICMP frag-needed / ICMPv6 packet too big (wire/tunnel-pmtud.ts).
    */
   datapath?: 'netdev' | 'system';
+  /**
+   * OVS options:local_ip: the outer source, and the destination tnl_find requires of received
+   * packets. One the underlay does not own has no route: sends are dropped `no-route`.
+   */
+  localIp?: number;
 }
 
 /** Which Geneve options a bridge maps to fields, and their data length. */
@@ -118,7 +123,7 @@ export class TunnelPort implements FrameReceiver {
     this.type = o.type ?? 'vxlan';
     o.port.peer = this;
     const u = o.underlay;
-    this.outer = { srcMac: u.mac, dstMac: 0, srcIp: u.ipv4, dstIp: 0, srcPort: 0, dstPort: o.dstPort, tos: 0, ttl: 64, ident: 0, dontFrag: true, csum: o.csum };
+    this.outer = { srcMac: u.mac, dstMac: 0, srcIp: o.localIp ?? u.ipv4, dstIp: 0, srcPort: 0, dstPort: o.dstPort, tos: 0, ttl: 64, ident: 0, dontFrag: true, csum: o.csum };
     this.template = new OuterTemplate(this.outer, this.type === 'geneve');
     this.srcPorts = new SourcePortCache(o.hashSeed);
     const geneve = this.type === 'geneve';
@@ -126,6 +131,7 @@ export class TunnelPort implements FrameReceiver {
       dstPort: o.dstPort,
       remote: o.remoteIp,
       vni: o.vni,
+      ...(o.localIp !== undefined ? { local: o.localIp } : {}),
       vniOf: (f, at, end) => {
         if (!geneve) return vxlanVniAt(f, at, end);
         const v = parseGeneve(f.subarray(at, end));
@@ -146,6 +152,10 @@ export class TunnelPort implements FrameReceiver {
     }
     if (remote === 0) {
       o.port.drop('no-tunnel-dst', inner);
+      return;
+    }
+    if (o.localIp !== undefined && o.localIp !== o.underlay.ipv4) {
+      o.port.drop('no-route', inner);
       return;
     }
     const vni = o.vni === 'flow' ? (t?.idLo ?? 0) & 0xffffff : o.vni;

@@ -30,7 +30,7 @@ import { udpFlowSrcPort } from '../wire/vxlan.js';
 import { GENEVE_CRITICAL, GENEVE_OPTIONS_MAX, type GeneveOption } from '../wire/geneve.js';
 import { UDP_TUNNEL6_OVERHEAD, encapUdpTunnel6, parseUdpTunnel6, type OuterHeaders6 } from '../wire/udp-tunnel6.js';
 import { tunnelPmtudReply } from '../wire/tunnel-pmtud.js';
-import { readIpv6At } from '../wire/ipv6-frame.js';
+import { ipv6Equal, readIpv6At } from '../wire/ipv6-frame.js';
 import type { UnderlayEndpoint } from './underlay.js';
 import type { Underlay6 } from './underlay6.js';
 import { innerHash, type GeneveOptionMap, type TunnelCounters, type TunnelType } from './tunnel-port.js';
@@ -49,6 +49,13 @@ export interface TunnelPort6Options {
   counters?: TunnelCounters;
   /** false: the IPv4 TunnelPort is the bridge port's peer and hands frames on (dual stack). */
   attach?: boolean;
+  /**
+   * OVS options:local_ip: the outer source, and the destination a received packet must have
+   * (ofproto/tunnel.c tnl_find matches ipv6_dst against it). One the underlay does not own has no
+   * route (ovs_router_lookup with that source fails in native_tunnel_output): sends are dropped
+   * `no-route`, and nothing addressed to it arrives.
+   */
+  localIp?: Ipv6Words;
 }
 
 export class TunnelPort6 implements FrameReceiver {
@@ -77,11 +84,12 @@ export class TunnelPort6 implements FrameReceiver {
     this.v6 = v6;
     this.counters = o.counters ?? { encapsulated: 0, decapsulated: 0, mtu_drops: 0, pmtud_icmp_sent: 0 };
     if (o.attach !== false) o.port.peer = this;
-    this.outer = { srcMac: o.underlay.mac, dstMac: 0, srcIp: v6.address, dstIp: o.remoteIp === 'flow' ? [0, 0, 0, 0] : o.remoteIp, srcPort: 0, dstPort: o.dstPort, tos: 0, ttl: 64, flowLabel: 0 };
+    this.outer = { srcMac: o.underlay.mac, dstMac: 0, srcIp: o.localIp ?? v6.address, dstIp: o.remoteIp === 'flow' ? [0, 0, 0, 0] : o.remoteIp, srcPort: 0, dstPort: o.dstPort, tos: 0, ttl: 64, flowLabel: 0 };
     v6.listen({
       dstPort: o.dstPort,
       remote: o.remoteIp,
       vni: o.vni,
+      ...(o.localIp ? { local: o.localIp } : {}),
       vniOf: (ip6) => {
         const v = parseUdpTunnel6(ip6, this.type);
         return typeof v === 'string' ? v : v.vni;
@@ -96,6 +104,7 @@ export class TunnelPort6 implements FrameReceiver {
     const remote = o.remoteIp === 'flow' ? t?.dst6 : o.remoteIp;
     // remote_ip=flow and no tun_ipv6_dst: OVS's route lookup of :: fails, nothing is sent.
     if (remote === undefined) return o.port.drop('no-tunnel-dst', inner);
+    if (o.localIp !== undefined && !ipv6Equal(o.localIp, this.v6.address)) return o.port.drop('no-route', inner);
     const vni = o.vni === 'flow' ? (t?.idLo ?? 0) & 0xffffff : o.vni;
     const options = this.type === 'geneve' ? (t?.options ?? []) : [];
     let optLen = 0;
@@ -127,7 +136,7 @@ export class TunnelPort6 implements FrameReceiver {
     if (reply === undefined) return;
     this.counters.pmtud_icmp_sent++;
     // looped back as if received from the remote VTEP (tun_ipv6_src = remote, tun_ipv6_dst = local)
-    const tunnel: TunnelMeta = { idHi: 0, idLo: vni, src: 0, dst: 0, src6: remote, dst6: this.v6.address };
+    const tunnel: TunnelMeta = { idHi: 0, idLo: vni, src: 0, dst: 0, src6: remote, dst6: this.outer.srcIp };
     this.o.underlay.sim.schedule(0, () => this.o.port.receive(reply, { hops: 0, tunnel }));
   }
 

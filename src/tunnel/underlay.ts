@@ -37,6 +37,8 @@ export interface TunnelRx {
   dstPort: number;
   remote: number | 'flow';
   vni: number | 'flow';
+  /** OVS options:local_ip: the destination a packet must have (absent: any of ours). */
+  local?: number;
   /**
    * Reads the VNI of a packet of this tunnel's type, or a drop reason: the IPv4 datagram is
    * `f[o, end)` of the received frame `f` (the receive path makes no view of it).
@@ -118,7 +120,7 @@ export class UnderlayEndpoint {
     let vni: number | string | undefined;
     let any = false;
     for (const t of this.listeners) {
-      if (t.dstPort !== dport || (t.remote !== 'flow' && t.remote !== src)) continue;
+      if (t.dstPort !== dport || (t.remote !== 'flow' && t.remote !== src) || (t.local !== undefined && t.local !== this.ipv4)) continue;
       any = true;
       vni ??= t.vniOf(f, o, end);
       if (typeof vni === 'string') return this.port.drop(vni);

@@ -36,6 +36,8 @@ export interface TunnelRx6 {
   /** 'flow' (remote_ip=flow): any remote. */
   remote: Ipv6Words | 'flow';
   vni: number | 'flow';
+  /** OVS options:local_ip: the destination a packet must have (absent: any of ours). */
+  local?: Ipv6Words;
   /** The VNI of a packet of this tunnel's type, or a drop reason. */
   vniOf(ip6: Uint8Array): number | string;
   rx(ip6: Uint8Array): void;
@@ -98,20 +100,20 @@ export class Underlay6 {
     if (nh !== 17) return port.drop('not-udp');
     const dport = udp6DstPort(ip);
     if (dport < 0) return port.drop('bad-ipv6-length');
-    this.demux(ip, readIpv6At(ip, 8), dport);
+    this.demux(ip, readIpv6At(ip, 8), readIpv6At(ip, 24), dport);
   }
 
   /**
    * ofproto/tunnel.c tnl_find: among the ports on this UDP port, exact key before key=flow, then
    * exact remote before remote=flow (the order of tnl_match_maps).
    */
-  private demux(ip: Uint8Array, src: Ipv6Words, dport: number): void {
+  private demux(ip: Uint8Array, src: Ipv6Words, dst: Ipv6Words, dport: number): void {
     let best: TunnelRx6 | undefined;
     let bestRank = 4;
     let vni: number | string | undefined;
     let any = false;
     for (const t of this.listeners) {
-      if (t.dstPort !== dport || (t.remote !== 'flow' && !ipv6Equal(t.remote, src))) continue;
+      if (t.dstPort !== dport || (t.remote !== 'flow' && !ipv6Equal(t.remote, src)) || (t.local !== undefined && !ipv6Equal(t.local, dst))) continue;
       any = true;
       vni ??= t.vniOf(ip);
       if (typeof vni === 'string') return this.o.port.drop(vni);

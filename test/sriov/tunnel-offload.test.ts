@@ -90,4 +90,55 @@ describe('tunnel encapsulation offload (switchdev)', () => {
     expect(two[0]!.offloaded).toBe(false);
     expect(two[0]!.reasons.join()).toMatch(/2 Geneve options/);
   });
+
+  describe('over an IPv6 underlay', () => {
+    // the same topology with IPv6-only VTEPs and a dual-stack router
+    const V6 = BASE.replace('underlay: { ipv4: 192.0.2.11/24, gateway: 192.0.2.1 }', 'underlay: { ipv6: "2001:db8:1::11/64", gateway6: "2001:db8:1::1" }')
+      .replace('underlay: { ipv4: 198.51.100.12/24, gateway: 198.51.100.1 }', 'underlay: { ipv6: "2001:db8:2::12/64", gateway6: "2001:db8:2::1" }')
+      .replace('remote_ip: 198.51.100.12,', 'remote_ip: "2001:db8:2::12",')
+      .replace('remote_ip: 192.0.2.11,', 'remote_ip: "2001:db8:1::11",')
+      .replace('a: { ipv4: 192.0.2.1/24 }', 'a: { ipv6: "2001:db8:1::1/64" }')
+      .replace('b: { ipv4: 198.51.100.1/24 }', 'b: { ipv6: "2001:db8:2::1/64" }')
+      .replace(/mtu: 1450/g, 'mtu: 1430');
+
+    function build6(text: string): { r: ReturnType<typeof tcOffloads>; sent: Frame[] } {
+      const fabric = new Fabric(loadTopologyText(text, 'o.yaml'));
+      const sent: Frame[] = [];
+      fabric.ctx.ports.get('hv1.underlay')!.onFrame((_p, dir, f) => {
+        if (dir === 'tx' && f[12] === 0x86 && f[13] === 0xdd && f[20] === 17) sent.push(f.slice());
+      });
+      fabric.run({ untilNs: 200_000_000 });
+      const r = tcOffloads(fabric.model, fabric.ctx.bridges.get('hv1.br0')!);
+      fabric.close();
+      return { r, sent };
+    }
+
+    it('offloads with IPv6 tunnel_key addresses equal to the outer IPv6 header on the wire, csum on', () => {
+      const { r, sent } = build6(V6);
+      expect(r[0]!.offloaded).toBe(true);
+      const tc = r[0]!.tc!;
+      expect(tc).toContain('\tsrc_ip 2001:db8:1::11\n\tdst_ip 2001:db8:2::12\n\tkey_id 5001\n\tdst_port 4789\n\tcsum\n\tttl 64 pipe\n');
+      const echo = sent.find((f) => f.length > 70 + 34 && f[70 + 23] === 1)!;
+      expect(echo).toBeDefined();
+      const a6 = (o: number): string => Buffer.from(echo.subarray(o, o + 16)).toString('hex');
+      expect(a6(22)).toBe('20010db8000100000000000000000011');
+      expect(a6(38)).toBe('20010db8000200000000000000000012');
+      expect(echo[21]).toBe(64); // hop limit = the rule's ttl
+      expect(((echo[15]! & 0x0f) << 16) | (echo[16]! << 8) | echo[17]!).toBe(0); // flow label 0, as mlx5's ip6_flow_hdr(…, 0)
+      expect((echo[60]! << 8) | echo[61]!).not.toBe(0); // the UDP checksum is computed, as csum says
+    });
+
+    it('remote_ip=flow takes tun_ipv6_dst; without a destination, or from a foreign local_ip, it is refused', () => {
+      const flow = V6.replace('remote_ip: "2001:db8:2::12", key: 5001 } }\n        flows', 'remote_ip: flow, key: 5001 } }\n        flows');
+      const set = build6(flow.replace('actions=output:vx0', 'actions=set_field:2001:db8:2::12->tun_ipv6_dst,output:vx0')).r;
+      expect(set[0]!.offloaded).toBe(true);
+      expect(set[0]!.tc).toContain('\tsrc_ip 2001:db8:1::11\n\tdst_ip 2001:db8:2::12\n');
+      const none = build6(flow).r;
+      expect(none[0]!.offloaded).toBe(false);
+      expect(none[0]!.reasons.join()).toMatch(/sets no tun_dst/);
+      const foreign = build6(V6.replace('remote_ip: "2001:db8:2::12", key: 5001 } }\n        flows', 'remote_ip: "2001:db8:2::12", local_ip: "2001:db8:1::99", key: 5001 } }\n        flows')).r;
+      expect(foreign[0]!.offloaded).toBe(false);
+      expect(foreign[0]!.reasons.join()).toMatch(/local_ip 2001:db8:1::99 is not the underlay's address: no route from it \(mlx5 en\/tc_tun\.c/);
+    });
+  });
 });

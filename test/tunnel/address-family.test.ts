@@ -4,18 +4,7 @@
  * the same address family"): an IPv6 remote_ip on a host whose underlay is IPv4 only is such a mix.
  */
 import { expect, it } from 'vitest';
-import { UserError, loadTopologyText } from '../../src/index.js';
-import { vxlanPair } from './helpers.js';
-
-function rendered(text: string): string {
-  try {
-    loadTopologyText(text, 't.yaml');
-  } catch (e) {
-    if (e instanceof UserError) return e.render();
-    throw e;
-  }
-  return '';
-}
+import { rendered, vxlanPair } from './helpers.js';
 
 const PING = '  - { at: 0s, ping: { from: vm1, to: vm2 } }';
 

@@ -9,6 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { Fabric } from '../../src/fabric/fabric.js';
 import { loadTopologyText, runTopology } from '../../src/index.js';
 import type { Frame } from '../../src/port/port.js';
+import { tunnelPair } from './helpers.js';
 
 type Ports = Record<string, { drops: Record<string, number> }>;
 
@@ -30,42 +31,18 @@ const FLOWS2 = [
   'priority=10,in_port=tun0,tun_ipv6_src=2001:db8:1::/64,actions=output:vm2-eth0',
 ].join('\n');
 
-const indent = (s: string): string => s.split('\n').map((x) => `          ${x}`).join('\n');
-
 function topo(o: Opts): string {
   const flowPort = '{ type: vxlan, remote_ip: flow, key: flow }';
-  return `
-name: flow6
-seed: 3
-hosts:
-  hv1:
-    underlay: { ${o.dual ? 'ipv4: 192.0.2.11/24, gateway: 192.0.2.1, ' : ''}ipv6: "2001:db8:1::11/64", gateway6: "2001:db8:1::1" }
-    bridges:
-      br0:
-        ports: { tun0: ${o.port1 ?? flowPort} }
-        flows: |
-${indent(o.flows1)}
-  hv2:
-    underlay: { ipv6: "2001:db8:2::11/64", gateway6: "2001:db8:2::1" }
-    bridges:
-      br0:
-        ports: { tun0: ${o.port2 ?? flowPort} }
-        flows: |
-${indent(o.flows2)}
-routers:
-  r1:
-    interfaces:
-      a: { ipv4: 192.0.2.1/24, ipv6: "2001:db8:1::1/64" }
-      b: { ipv4: 198.51.100.1/24, ipv6: "2001:db8:2::1/64" }
-vms:
-  vm1: { host: hv1, interfaces: { eth0: { bridge: br0, ipv4: 10.0.0.1/24, mtu: 1400 } } }
-  vm2: { host: hv2, interfaces: { eth0: { bridge: br0, ipv4: 10.0.0.2/24, mtu: 1400 } } }
-links:
-  - { a: hv1.underlay, b: r1.a, delay: 5us }
-  - { a: r1.b, b: hv2.underlay, delay: 5us }
-scenario:
-  - { at: 0s, ping: { from: vm1, to: vm2, count: 3, interval: 10ms } }
-`;
+  return tunnelPair({
+    port1: o.port1 ?? flowPort,
+    port2: o.port2 ?? flowPort,
+    flows1: o.flows1,
+    flows2: o.flows2,
+    underlay: o.dual ? 'dual' : 'ipv6',
+    vmMtu: 1400,
+    seed: 3,
+    extra: '  - { at: 0s, ping: { from: vm1, to: vm2, count: 3, interval: 10ms } }',
+  });
 }
 
 /** What hv1's underlay sends (IPv6 UDP frames): outer source, destination, VNI. */

@@ -9,13 +9,11 @@
  * bridge.spec, flows.txt, packets.txt → trace.log, expected.txt); the live suite re-runs the oracle
  * when OVS is installed. dump-flows spellings are in test/fixtures/ovs-dump/cases/tun-ipv6.*.
  */
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { BridgeTracer } from '../../src/vswitch/trace.js';
-import { describeWithTools } from '../helpers/tools.js';
+import { describeLiveOvsTrace } from '../helpers/ovs-live-trace.js';
 
 const FIX = join(import.meta.dirname, '../fixtures/tun-ipv6');
 
@@ -66,16 +64,4 @@ describe('ofproto/trace with tun_ipv6_src/tun_ipv6_dst equals the recorded Open 
   });
 });
 
-describeWithTools(['ovs-vswitchd', 'ovsdb-server', 'ovs-ofctl', 'python3'], 'ofproto/trace with tun_ipv6 fields equals a live Open vSwitch', () => {
-  it('re-runs the oracle on the fixture and compares', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'overlay6-tun-ipv6-'));
-    try {
-      const script = join(import.meta.dirname, '../oracles/ovs/ovs-trace.sh');
-      const log = join(dir, 'trace.log');
-      execFileSync(script, [join(FIX, 'bridge.spec'), join(FIX, 'flows.txt'), join(FIX, 'packets.txt'), '--trace-out', log, '--raw'], { encoding: 'utf8', timeout: 60_000 });
-      compareWithOvs(readFileSync(log, 'utf8'));
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
-  }, 90_000);
-});
+describeLiveOvsTrace('ofproto/trace with tun_ipv6 fields equals a live Open vSwitch', FIX, (log) => compareWithOvs(log));

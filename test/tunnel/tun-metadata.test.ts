@@ -7,9 +7,7 @@
  * bridge.spec, flows.txt, packets.txt: trace.log and expected.txt); the live suite re-runs the
  * oracle when OVS is installed.
  */
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -25,7 +23,7 @@ import { BridgeTracer } from '../../src/vswitch/trace.js';
 import { Bridge } from '../../src/vswitch/bridge.js';
 import { KEY_WORDS } from '../../src/vswitch/fields.js';
 import { TlvTable, parseTlvMap } from '../../src/vswitch/tun-metadata.js';
-import { describeWithTools } from '../helpers/tools.js';
+import { describeLiveOvsTrace } from '../helpers/ovs-live-trace.js';
 
 /** What the CLI prints for an error thrown by `f` (`file:line:col: message`). */
 function rendered(f: () => unknown): string {
@@ -262,16 +260,4 @@ describe('ofproto/trace with tun_metadata equals the recorded Open vSwitch 3.1.0
   });
 });
 
-describeWithTools(['ovs-vswitchd', 'ovsdb-server', 'ovs-ofctl', 'python3'], 'ofproto/trace with tun_metadata equals a live Open vSwitch', () => {
-  it('re-runs the oracle on the fixture and compares', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'overlay-offload-tlv-'));
-    try {
-      const script = join(import.meta.dirname, '../oracles/ovs/ovs-trace.sh');
-      const log = join(dir, 'trace.log');
-      const out = execFileSync(script, [join(FIX, 'bridge.spec'), join(FIX, 'flows.txt'), join(FIX, 'packets.txt'), '--trace-out', log, '--raw'], { encoding: 'utf8', timeout: 60_000 });
-      compareWithOvs(readFileSync(log, 'utf8'), out);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
-  }, 90_000);
-});
+describeLiveOvsTrace('ofproto/trace with tun_metadata equals a live Open vSwitch', FIX, (log, out) => compareWithOvs(log, out));

@@ -13,12 +13,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { UserError, loadTopologyText, runTopology } from '../../src/index.js';
+import { loadTopologyText, runTopology } from '../../src/index.js';
 import { overlayWarnings } from '../../src/topology/tunnels.js';
 import type { Ipv6Words } from '../../src/wire/ip.js';
 import { encapVxlan6 } from '../../src/wire/vxlan6.js';
 import { encapUdpTunnel6, parseUdpTunnel6, type OuterHeaders6 } from '../../src/wire/udp-tunnel6.js';
 import { describeWithTools } from '../helpers/tools.js';
+import { rendered } from './helpers.js';
 
 const EXAMPLE = 'topologies/overlay-vxlan6.yaml';
 const words = fc.tuple(fc.nat(0xffffffff), fc.nat(0xffffffff), fc.nat(0xffffffff), fc.nat(0xffffffff));
@@ -65,16 +66,6 @@ describe('VXLAN/Geneve over IPv6 codec', () => {
     );
   });
 });
-
-function rendered(text: string): string {
-  try {
-    loadTopologyText(text, 't.yaml');
-  } catch (e) {
-    if (e instanceof UserError) return e.render();
-    throw e;
-  }
-  return '';
-}
 
 const PAIR = (p1: string, u1 = '{ ipv6: "2001:db8:1::11/64", gateway6: "2001:db8:1::1" }'): string => `name: t
 hosts:

@@ -4,22 +4,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { UserError, loadTopologyText, runTopology } from '../../src/index.js';
+import { loadTopologyText, runTopology } from '../../src/index.js';
 import { overlayWarnings } from '../../src/topology/tunnels.js';
 import { LOCAL_PORT_MAX, LOCAL_PORT_MIN, encapVxlan, parseVxlan, udpFlowSrcPort } from '../../src/wire/vxlan.js';
 import { describeWithTools } from '../helpers/tools.js';
-import { vxlanPair } from './helpers.js';
-
-/** The rendered (`file:line:col: message`) errors loading `text`. */
-function rendered(text: string): string {
-  try {
-    loadTopologyText(text, 't.yaml');
-  } catch (e) {
-    if (e instanceof UserError) return e.render();
-    throw e;
-  }
-  return '';
-}
+import { rendered, vxlanPair } from './helpers.js';
 
 type Ports = Record<string, { drops: Record<string, number> }>;
 
