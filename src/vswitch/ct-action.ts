@@ -247,6 +247,12 @@ export function parseCt(arg: string, at: number, mValue: Int32Array, mMask: Int3
     }
   }
   if (a.force && !a.commit) throw ctx.err('FLOW_BAD_VALUE', at, '"force" flag requires "commit" flag.');
+  // decode_NXAST_RAW_CT (lib/ofp-actions.c): the switch refuses a ct() without commit that holds
+  // anything but a nat without arguments ("CT action requires commit flag if actions other
+  // than NAT without arguments are specified", OFPBAC_BAD_ARGUMENT).
+  if (!a.commit && a.actions.some((x) => x.type !== 'nat' || x.spec.src || x.spec.dst || x.spec.af !== 0 || x.spec.persistent || x.spec.hash || x.spec.random)) {
+    ctx.late('FLOW_BAD_VALUE', at, 'OFPT_ERROR: OFPBAC_BAD_ARGUMENT: CT action requires commit flag if actions other than NAT without arguments are specified', 'add commit, or use a plain nat');
+  }
   if (!opts.actionsOnly) {
     // check_CT / check_NAT: the match must be IP (or IPv6, for an IPv6 range); no commit of
     // packets matched as +inv; alg=ftp needs tcp, tftp udp.
@@ -255,7 +261,8 @@ export function parseCt(arg: string, at: number, mValue: Int32Array, mMask: Int3
     const ipAny = dl === ETH_TYPE_IP || dl === ETH_TYPE_IPV6;
     const inv = (mMask[W_CT_STATE]! & mValue[W_CT_STATE]! & CS_INVALID) !== 0;
     const proto = (mMask[9]! & 0xff) === 0xff ? mValue[9]! : -1;
-    const natBad = a.nat !== null && ((a.nat.af === 4 && dl !== ETH_TYPE_IP) || (a.nat.af === 6 && dl !== ETH_TYPE_IPV6));
+    // check_NAT runs for every nat in the list, not only the last one.
+    const natBad = a.actions.some((x) => x.type === 'nat' && ((x.spec.af === 4 && dl !== ETH_TYPE_IP) || (x.spec.af === 6 && dl !== ETH_TYPE_IPV6)));
     if (!ipAny || (inv && a.commit) || (a.alg === 21 && proto !== 6) || (a.alg === 69 && proto !== 17) || natBad) {
       throw ctx.err('FLOW_PREREQ', at, 'actions are invalid with specified match (OFPBAC_MATCH_INCONSISTENT)', 'ct() needs ip or ipv6 in the match (and no commit of +inv packets)');
     }

@@ -11,7 +11,7 @@
  * (`tp_dst=80` without `tcp` becomes a match on everything, logged as "normalization changed
  * ofp_match"); vfab reports it as an error, because that silent widening is a classic bug.
  */
-import type { SourceLocation } from '../errors.js';
+import type { SourceLocation, UserError } from '../errors.js';
 import type { Action } from './actions.js';
 import { formatAction, formatActions } from './actions.js';
 import { actionSetDisallowed } from './action-set.js';
@@ -81,13 +81,20 @@ export function parseFlows(text: string, opts: ParseOptions = {}): ParsedFlow[] 
   // Offsets of each line's first character, for a position map of a folded/quoted YAML scalar.
   const starts: number[] = [0];
   if (opts.position) for (let i = text.indexOf('\n'); i !== -1; i = text.indexOf('\n', i + 1)) starts.push(i + 1);
+  // parse_ofp_flow_mod_file parses every line before ovs-ofctl picks a protocol and sends the
+  // flow mods: a parse error anywhere wins over a protocol or switch-side refusal of an earlier
+  // line; of those, the first line that fails on its own is the one OVS refuses.
+  let late: UserError | undefined;
   for (const [n, line] of preprocessedLines(text)) {
     const ctx = new Ctx(file, line0 + n - 1, col0, opts.position ? { position: opts.position, lineStart: starts[n - 1] ?? 0 } : undefined);
     if (out.length >= maxFlows) {
       throw ctx.err('FLOW_TOO_MANY', line.length - line.trimStart().length, `more than ${maxFlows} flows in one flow table (vfab's limit per bridge)`);
     }
+    ctx.deferLate = true;
     out.push(parseFlowLine(line, ctx, opts));
+    late ??= ctx.lateError;
   }
+  if (late) throw late;
   return out;
 }
 
@@ -224,7 +231,7 @@ function parseFlowLine(raw: string, ctx: Ctx, opts: ParseOptions, command: FlowM
       case 'table': {
         const t = it.value.startsWith('-') ? null : strToUintBase10(it.value);
         if (t === null || t > 255) throw ctx.err('FLOW_BAD_VALUE', it.valueAt, `unknown table "${it.value}"`, 'a table is a decimal number 0..254');
-        if (t === TBL_INTERNAL) throw ctx.err('FLOW_BAD_TABLE', it.valueAt, 'table 254 is OVS\'s hidden internal table: the switch refuses flows there (OFPBRC_EPERM)');
+        if (t === TBL_INTERNAL) ctx.late('FLOW_BAD_TABLE', it.valueAt, 'table 254 is OVS\'s hidden internal table: the switch refuses flows there (OFPBRC_EPERM)');
         // 255 is OpenFlow's "no table given" (OFPTT_ALL): an add lands in table 0.
         tableId = t;
         table = t === 255 ? 0 : t;
@@ -300,7 +307,7 @@ function parseFlowLine(raw: string, ctx: Ctx, opts: ParseOptions, command: FlowM
   opts.warnings?.push(...warnings);
   // The switch refuses an original-tuple match without a valid connection (OVS 3.1).
   const ctErr = isDelete ? null : ctTupleMatchError(value, mask);
-  if (ctErr) throw ctx.err('FLOW_BAD_VALUE', 0, `ct_nw_*/ct_ipv6_* need a valid connection (ct_state +new/+est/+rel/+rpl/+snat/+dnat or +trk-inv) and ct_nw_src/dst an ip, ct_ipv6_src/dst an ipv6 match (${ctErr})`);
+  if (ctErr) ctx.late('FLOW_BAD_VALUE', 0, `ct_nw_*/ct_ipv6_* need a valid connection (ct_state +new/+est/+rel/+rpl/+snat/+dnat or +trk-inv) and ct_nw_src/dst an ip, ct_ipv6_src/dst an ipv6 match (${ctErr})`);
   const actions = isDelete ? [] : parseActions(ex.actions, ex.actionsAt, tableId, parsedValue, parsedMask, ctx, opts);
   return {
     command,
@@ -545,7 +552,7 @@ function parseActions(s: string, base: number, tableId: number, mValue: Int32Arr
         if (version === 10 && writeMetadataAt >= 0) {
           // Over OpenFlow 1.0 write_metadata travels as NXAST_WRITE_METADATA and goto_table as a
           // resubmit after it: the switch decodes an action after an instruction and refuses it.
-          throw ctx.err('FLOW_ACTION_ORDER', it.at, 'OFPT_ERROR: NXBRC_UNENCODABLE_ERROR (OFPBAC_UNSUPPORTED_ORDER): over OpenFlow 1.0, goto_table cannot follow write_metadata', 'use -O OpenFlow13 (protocols: [OpenFlow13] on the bridge)');
+          ctx.late('FLOW_ACTION_ORDER', it.at, 'OFPT_ERROR: NXBRC_UNENCODABLE_ERROR (OFPBAC_UNSUPPORTED_ORDER): over OpenFlow 1.0, goto_table cannot follow write_metadata', 'use -O OpenFlow13 (protocols: [OpenFlow13] on the bridge)');
         }
         out.push({ type: 'goto_table', table: t });
         continue;
@@ -570,7 +577,7 @@ function parseActions(s: string, base: number, tableId: number, mValue: Int32Arr
         const bad = actionSetDisallowed(inner);
         if (bad !== undefined) {
           // ofpacts_decode_for_action_set: the switch refuses the flow (OFPBAC_BAD_TYPE).
-          throw ctx.err('FLOW_UNSUPPORTED_ACTION', it.valueAt, `disallowed action in action set: ${formatAction(bad)} (OFPBAC_BAD_TYPE)`, 'an action set holds only output, group, resubmit, ct, ct_clear, set/move, push/pop_vlan, dec_ttl and set_queue');
+          ctx.late('FLOW_UNSUPPORTED_ACTION', it.valueAt, `disallowed action in action set: ${formatAction(bad)} (OFPBAC_BAD_TYPE)`, 'an action set holds only output, group, resubmit, ct, ct_clear, set/move, push/pop_vlan, dec_ttl and set_queue');
         }
         out.push({ type: 'write_actions', actions: inner });
         continue;
@@ -613,6 +620,15 @@ function parseActions(s: string, base: number, tableId: number, mValue: Int32Arr
           out.push({ type: 'set', field: dst.fd, ...wr, of10: false, text: `set_field:0x${(r[0] << BigInt(dst.ofs)).toString(16)}${full ? '' : `/0x${m.toString(16)}`}->${dst.fd.name}` });
           continue;
         }
+        if (!opts.actionsOnly) {
+          const bad = writePrereqError(dst.fd, true, vlanMatch.value, vlanMatch.mask);
+          if (bad) throw ctx.err('FLOW_PREREQ', it.at, `actions are invalid with specified match (OFPBAC_MATCH_INCONSISTENT): load to ${bad}`);
+          // check_SET_FIELD: a write to vlan_tci sets the tag the later checks see (*tci = value).
+          if (dst.fd.name === 'vlan_tci') {
+            vlanMatch.value[W_VLAN_TCI] = Number((r[0] << BigInt(dst.ofs)) & 0xffffn);
+            vlanMatch.mask[W_VLAN_TCI] = 0xffff;
+          }
+        }
         out.push(ctFieldCheck({ type: 'set', field: dst.fd, ...wr, of10: false, text: `load:0x${r[0].toString(16)}->${formatSubfield(dst)}` }, it.at, ctx, opts));
         continue;
       }
@@ -627,6 +643,10 @@ function parseActions(s: string, base: number, tableId: number, mValue: Int32Arr
           throw ctx.err('FLOW_BAD_VALUE', it.valueAt, `source field ${src.text} and destination field ${dst.text} have different widths (${src.nBits} and ${dst.nBits} bits)`);
         }
         if (!dst.fd.settable) throw ctx.err('FLOW_BAD_VALUE', it.valueAt + arrow + 2, `destination field ${dst.fd.name} is not writable`);
+        if (!opts.actionsOnly) {
+          const bad = writePrereqError(src.fd, false, vlanMatch.value, vlanMatch.mask) ?? writePrereqError(dst.fd, false, vlanMatch.value, vlanMatch.mask);
+          if (bad) throw ctx.err('FLOW_PREREQ', it.at, `actions are invalid with specified match (OFPBAC_MATCH_INCONSISTENT): move of ${bad}`);
+        }
         out.push(ctFieldCheck({ type: 'move', src, dst, text: `move:${formatSubfield(src)}->${formatSubfield(dst)}` }, it.at, ctx, opts));
         continue;
       }
@@ -650,7 +670,7 @@ function parseActions(s: string, base: number, tableId: number, mValue: Int32Arr
         out.push({ type: 'exit' });
         continue;
       case 'learn':
-        out.push(parseLearn(arg, it.valueAt, ctx, opts));
+        out.push(parseLearn(arg, it.valueAt, ctx, opts, opts.actionsOnly ? undefined : vlanMatch));
         continue;
       case 'ct_clear':
         out.push({ type: 'ct_clear' });
@@ -726,7 +746,7 @@ function parseActions(s: string, base: number, tableId: number, mValue: Int32Arr
         const g = strToUintBase10(arg);
         if (g === null) throw ctx.err('FLOW_BAD_VALUE', it.valueAt, `invalid numeric format ${arg}`);
         if (opts.groupExists && !opts.groupExists(g)) {
-          throw ctx.err('FLOW_BAD_OUT_GROUP', it.at, `group:${g}: no such group (OVS: OFPBAC_BAD_OUT_GROUP)`, 'add the group first (groups: on the bridge, or --groups FILE)');
+          ctx.late('FLOW_BAD_OUT_GROUP', it.at, `group:${g}: no such group (OVS: OFPBAC_BAD_OUT_GROUP)`, 'add the group first (groups: on the bridge, or --groups FILE)');
         }
         out.push({ type: 'group', id: g });
         continue;
@@ -735,15 +755,19 @@ function parseActions(s: string, base: number, tableId: number, mValue: Int32Arr
         // parse_METER + ofpacts_verify: the meter instruction comes before apply_actions.
         const m = strToUintBase10(arg);
         if (m === null) throw ctx.err('FLOW_BAD_VALUE', it.valueAt, `invalid numeric format ${arg}`);
+        // ofpacts_verify_nested (lib/ofp-actions.c): a meter inside clone() or write_actions().
+        if (opts.nestedIn) throw ctx.err('FLOW_UNSUPPORTED_ACTION', it.at, `${opts.nestedIn} action doesn't support nested action meter`);
         if (opts.actionsOnly) throw ctx.err('FLOW_UNSUPPORTED_ACTION', it.at, 'meter is an instruction and cannot be used here');
         if (out.length > 0) {
           throw ctx.err('FLOW_ACTION_ORDER', it.at, 'invalid instruction ordering: meter must appear before apply_actions, for OpenFlow 1.1+ compatibility');
         }
+        // check_METER (lib/ofp-actions.c), a parse-time check: ids run 1..OFPM13_MAX (0xffff0000).
+        if (m === 0 || m > 0xffff0000) throw ctx.err('FLOW_BAD_METER', it.valueAt, 'actions are invalid with specified match (OFPMMFC_INVALID_METER)', 'meter ids run from 1 to 4294901760');
         if (version < 13) {
-          throw ctx.err('FLOW_PROTOCOL', it.at, `none of the usable flow formats (OXM-OpenFlow13,OXM-OpenFlow14,OXM-OpenFlow15) is among the allowed flow formats (${version === 10 ? 'OpenFlow10,NXM' : `OXM-OpenFlow${version}`})`, 'meters need OpenFlow 1.3 or later: use -O OpenFlow13 (protocols: [OpenFlow13] on the bridge)');
+          ctx.late('FLOW_PROTOCOL', it.at, `none of the usable flow formats (OXM-OpenFlow13,OXM-OpenFlow14,OXM-OpenFlow15) is among the allowed flow formats (${version === 10 ? 'OpenFlow10,NXM' : `OXM-OpenFlow${version}`})`, 'meters need OpenFlow 1.3 or later: use -O OpenFlow13 (protocols: [OpenFlow13] on the bridge)');
         }
         if (opts.meterExists && !opts.meterExists(m)) {
-          throw ctx.err('FLOW_BAD_METER', it.at, `meter:${m}: no such meter (OVS: OFPMMFC_INVALID_METER)`, 'add the meter first (meters: on the bridge, or --meters FILE)');
+          ctx.late('FLOW_BAD_METER', it.at, `meter:${m}: no such meter (OVS: OFPMMFC_INVALID_METER)`, 'add the meter first (meters: on the bridge, or --meters FILE)');
         }
         out.push({ type: 'meter', id: m });
         continue;
@@ -789,12 +813,12 @@ function parseActions(s: string, base: number, tableId: number, mValue: Int32Arr
   if (opts.actionsOnly) only10 = -1; // no match to be inconsistent with
   // lib/ofp-protocol.c / utilities/ovs-ofctl.c: the flow must be usable in the session's version.
   const allowed = version === 10 ? 'OpenFlow10,NXM' : `OXM-OpenFlow${version}`;
-  if (needs11 >= 0 && only10 >= 0) throw ctx.err('FLOW_PROTOCOL', Math.max(needs11, only10), 'no usable protocol: these actions need both OpenFlow 1.0 and OpenFlow 1.1+');
+  if (needs11 >= 0 && only10 >= 0) ctx.late('FLOW_PROTOCOL', Math.max(needs11, only10), 'no usable protocol: these actions need both OpenFlow 1.0 and OpenFlow 1.1+');
   if (needs11 >= 0 && version === 10) {
-    throw ctx.err('FLOW_PROTOCOL', needs11, `none of the usable flow formats (OXM,OpenFlow11) is among the allowed flow formats (${allowed})`, 'this action needs OpenFlow 1.1 or later: use -O OpenFlow13 (protocols: [OpenFlow13] on the bridge)');
+    ctx.late('FLOW_PROTOCOL', needs11, `none of the usable flow formats (OXM,OpenFlow11) is among the allowed flow formats (${allowed})`, 'this action needs OpenFlow 1.1 or later: use -O OpenFlow13 (protocols: [OpenFlow13] on the bridge)');
   }
   if (only10 >= 0 && version !== 10) {
-    throw ctx.err('FLOW_PROTOCOL', only10, `none of the usable flow formats (OpenFlow10,NXM) is among the allowed flow formats (${allowed})`, 'in OpenFlow 1.1+ this action needs its protocol (or a VLAN tag) in the match');
+    ctx.late('FLOW_PROTOCOL', only10, `none of the usable flow formats (OpenFlow10,NXM) is among the allowed flow formats (${allowed})`, 'in OpenFlow 1.1+ this action needs its protocol (or a VLAN tag) in the match');
   }
   return out;
 }
@@ -875,6 +899,21 @@ function parseConjunction(arg: string, at: number, ctx: Ctx): Action {
 const INST_APPLY = 1;
 const INSTRUCTION_RANK: Record<string, number> = { meter: 0, clear_actions: 2, write_actions: 3, write_metadata: 4, goto_table: 5 };
 const INSTRUCTION_NAME = ['meter', 'apply_actions', 'clear_actions', 'write_actions', 'write_metadata', 'goto_table'];
+
+/**
+ * Why a `load` (parse_REG_LOAD makes it a set_field, so check_SET_FIELD in lib/ofp-actions.c
+ * applies) or a `move` (nxm_reg_move_check → mf_check_src/mf_check_dst, lib/nx-match.c and
+ * lib/meta-flow.c) of field `fd` is inconsistent with the match, or null: the field's
+ * prerequisites must be in the match, and (load only) vlan_vid needs a tag there or pushed.
+ */
+function writePrereqError(fd: FieldDef, isLoad: boolean, mValue: Int32Array, mMask: Int32Array): string | null {
+  if (isLoad && fd.name === 'vlan_vid' && !prereqOk('vlan', mValue, mMask)) return 'vlan_vid needs a VLAN tag in the match or a push_vlan before it';
+  // OXM_OF_VLAN_PCP's prerequisite is a VLAN (meta-flow.xml: vlan_pcp needs vlan_vid).
+  if (fd.name === 'vlan_pcp' && !prereqOk('vlan', mValue, mMask)) return 'vlan_pcp needs a VLAN tag in the match or a push_vlan before it';
+  // tp_src/tp_dst are OVS's other names of tcp_src/tcp_dst (meta-flow.xml).
+  const need: Prereq = fd.name === 'tp_src' || fd.name === 'tp_dst' ? 'tcp' : fd.prereq;
+  return prereqOk(need, mValue, mMask) ? null : `${fd.name} needs ${PREREQ_TEXT[need]} in the match`;
+}
 
 /** OVS action names vfab does not execute yet: refused by name rather than taken for a port. */
 const KNOWN_UNSUPPORTED = new Set([

@@ -116,7 +116,23 @@ export class Ctx {
       ...(hint ? { hint } : {}),
     });
   }
+  /**
+   * An error OVS finds only after the whole file has parsed: the session's protocol (ovs-ofctl
+   * negotiates one for the whole file, utilities/ovs-ofctl.c open_vconn_for_flow_mod) or the
+   * switch refusing the flow mod (OFPT_ERROR). Thrown at once unless `deferLate` (parseFlows):
+   * then the first is kept in `lateError` and parsing goes on, since a parse error anywhere in
+   * the file (this line included) wins over it.
+   */
+  deferLate = false;
+  lateError: UserError | undefined;
+  late(code: string, at: number, message: string, hint?: string): void {
+    const e = this.err(code, at, message, hint);
+    if (!this.deferLate) throw e;
+    this.lateError ??= e;
+  }
 }
+
+
 
 /**
  * Splits `s` into items the way `ofputil_parse_key_value` does: separators are commas and white

@@ -15,7 +15,7 @@
  * virtual time like any other.
  */
 import type { Action } from './actions.js';
-import { KEY_WORDS } from './fields.js';
+import { KEY_WORDS, PREREQ_TEXT, prereqOk, type FieldDef, type Prereq } from './fields.js';
 import { Ctx, setMatchField, type ParseOptions } from './flow-syntax.js';
 import { canonicalSubfield } from './ofpact-format.js';
 import { ovsKeyValues, parseFieldInt, strToU16, strToU64, strToUintBase10 } from './ovs-lex.js';
@@ -91,7 +91,7 @@ function wholeFieldImm(dst: Subfield, text: string): bigint | null {
 }
 
 /** Parses the text inside `learn(...)`; `at` is its offset in the line. */
-export function parseLearn(arg: string, at: number, ctx: Ctx, _opts: ParseOptions): LearnAction {
+export function parseLearn(arg: string, at: number, ctx: Ctx, _opts: ParseOptions, match?: { value: Int32Array; mask: Int32Array }): LearnAction {
   const a: LearnAction = { type: 'learn', table: 1, priority: 32768, idleTimeout: 0, hardTimeout: 0, cookie: 0n, deleteLearned: false, specs: [], text: '' };
   for (const kv of ovsKeyValues(arg, at)) {
     const k = kv.key;
@@ -173,8 +173,36 @@ export function parseLearn(arg: string, at: number, ctx: Ctx, _opts: ParseOption
       a.specs.push({ kind: 'match', dst, src, imm: 0n });
     }
   }
+  if (match) learnCheck(a, match.value, match.mask, at, ctx);
   a.text = `learn(${formatLearnArgs(a)})`;
   return a;
+}
+
+/**
+ * learn_check (lib/learn.c): every source field's prerequisites must be in the flow's match, and
+ * every destination's in the learned match as built so far (only immediate values build it:
+ * `eth_type=0x800,NXM_OF_IP_SRC[]` passes, `NXM_OF_IP_SRC[]` alone does not).
+ * A failure is OFPBAC_MATCH_INCONSISTENT at parse time (ofpacts_check in parse_ofp_str__).
+ */
+function learnCheck(a: LearnAction, mValue: Int32Array, mMask: Int32Array, at: number, ctx: Ctx): void {
+  const need = (fd: FieldDef): Prereq => (fd.name === 'tp_src' || fd.name === 'tp_dst' ? 'tcp' : fd.prereq);
+  const dv = new Int32Array(KEY_WORDS);
+  const dm = new Int32Array(KEY_WORDS);
+  const fail = (sf: Subfield, where: string): never => {
+    throw ctx.err('FLOW_PREREQ', at, `actions are invalid with specified match (OFPBAC_MATCH_INCONSISTENT): learn: ${formatSubfield(sf)} needs ${PREREQ_TEXT[need(sf.fd)]} in ${where}`);
+  };
+  for (const s of a.specs) {
+    if (s.src && !prereqOk(need(s.src.fd), mValue, mMask)) fail(s.src, 'the match');
+    if (s.kind === 'output') continue;
+    if (!prereqOk(need(s.dst.fd), dv, dm)) fail(s.dst, 'the learned match before it');
+    if (s.kind === 'match' && !s.src) {
+      const wr = subfieldWrites(s.dst, s.imm);
+      wr.words.forEach((w, j) => {
+        dv[w] = (dv[w]! & ~wr.masks[j]!) | wr.values[j]!;
+        dm[w] = dm[w]! | wr.masks[j]!;
+      });
+    }
+  }
 }
 
 function formatLearnArgs(a: LearnAction): string {

@@ -63,7 +63,9 @@ export function fieldBits(fd: FieldDef): number {
     case 'wide':
       return 32 * fd.nwords;
     default:
-      return fd.bits;
+      // OXM_OF_VLAN_VID is 12 bits as a subfield (MFF_VLAN_VID, lib/meta-flow.c), though vfab
+      // keeps its 0x1000 "present" bit beside them: move/load widths count 12, as OVS's do.
+      return fd.name === 'vlan_vid' ? 12 : fd.bits;
   }
 }
 
@@ -84,29 +86,40 @@ export function bitPos(fd: FieldDef, i: number): [number, number] {
 }
 
 /**
- * Parses `NAME[]`, `NAME[N]` or `NAME[A..B]`; returns an error message (string) when the text is
- * not a valid subfield.
+ * Parses `NAME`, `NAME[]`, `NAME[N]` or `NAME[A..B]`; returns an error message (string) when the
+ * text is not a valid subfield.
+ *
+ * As mf_parse_subfield__ (lib/nx-match.c, OVS 3.1): the name runs up to the first `[` or `-`,
+ * a name without brackets is the whole field (`load:5->reg0`, `move:reg0->reg1`), and anything
+ * after the closing bracket is "unexpected input following field syntax" (mf_parse_subfield).
  */
 export function parseSubfield(text: string, tlv?: TlvTable): Subfield | string {
-  const m = /^([A-Za-z0-9_]+)\[(?:(\d+)(?:\.\.(\d+))?)?\]$/.exec(text);
-  if (!m) return `${text}: invalid subfield syntax (expected FIELD[], FIELD[N] or FIELD[A..B])`;
-  const name = m[1]!;
+  let nameLen = 0;
+  while (nameLen < text.length && text[nameLen] !== '[' && text[nameLen] !== '-') nameLen++;
+  const name = text.slice(0, nameLen);
+  if (!/^[A-Za-z0-9_]+$/.test(name)) return `${text}: unknown field \`${name}'`;
   // tun_metadataN exists only when the bridge's TLV map maps it (tun-metadata.ts).
   if (tunMetadataIndex(name) !== undefined && !tlv?.field(name)) return unmappedTlvError(name);
   const fd = tlv?.field(name) ?? FIELD_BY_NXM.get(name) ?? FIELD_BY_NXM.get(name.replace(/_W$/, '')) ?? FIELD_BY_NAME.get(name);
   if (!fd) return `${name}: unknown field`;
   const width = fieldBits(fd);
   let ofs = 0;
-  let nBits = width;
-  if (m[2] !== undefined) {
-    ofs = Number(m[2]);
-    const end = m[3] !== undefined ? Number(m[3]) : ofs;
-    if (end < ofs) return `${text}: starting bit ${ofs} is after ending bit ${end}`;
-    nBits = end - ofs + 1;
+  let end = width - 1;
+  let rest = text.slice(nameLen);
+  if (rest.startsWith('[')) {
+    const m = /^\[(?:\s*\+?(\d+)(?:\.\.\s*\+?(\d+))?)?\]/.exec(rest);
+    if (!m) return `${text}: syntax error expecting [] or [<bit>] or [<start>..<end>]`;
+    if (m[1] !== undefined) {
+      ofs = Number(m[1]);
+      end = m[2] !== undefined ? Number(m[2]) : ofs;
+    }
+    rest = rest.slice(m[0].length);
   }
+  if (rest !== '') return `${text}: unexpected input following field syntax`;
+  if (ofs > end) return `${text}: starting bit ${ofs} is after ending bit ${end}`;
   if (ofs >= width) return `${text}: starting bit ${ofs} is not valid because field is only ${width} bits wide`;
-  if (ofs + nBits > width) return `${text}: ending bit ${ofs + nBits - 1} is not valid because field is only ${width} bits wide`;
-  return { fd, ofs, nBits, text };
+  if (end >= width) return `${text}: ending bit ${end} is not valid because field is only ${width} bits wide`;
+  return { fd, ofs, nBits: end - ofs + 1, text };
 }
 
 /** Where the bits of a subfield of up to 32 bits go: its words (ascending), their masks, and per bit its word's index and bit. */

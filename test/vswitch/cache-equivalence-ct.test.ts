@@ -154,7 +154,7 @@ function run(ops: Op[], cacheSize: number): string[] {
 describe('exact-match cache with connection tracking', () => {
   it('forwards tracked traffic exactly like a bridge without it (property)', () => {
     fc.assert(
-      fc.property(fc.array(opArb, { minLength: 1, maxLength: 60 }), (ops) => {
+      fc.property(fc.array(opArb, { minLength: 1, maxLength: 240, size: 'max' }), (ops) => {
         expect(run(ops, 8192)).toEqual(run(ops, 0));
       }),
       { numRuns: 200 },

@@ -109,7 +109,7 @@ function run(ops: Op[], cacheSize: number): string[] {
 describe('exact-match cache', () => {
   it('forwards exactly like a bridge without it, over random timed sequences (property)', () => {
     fc.assert(
-      fc.property(fc.array(frameArb, { minLength: POOL, maxLength: POOL }), fc.array(opArb, { minLength: 1, maxLength: 60 }), (pool, raw) => {
+      fc.property(fc.array(frameArb, { minLength: POOL, maxLength: POOL }), fc.array(opArb, { minLength: 1, maxLength: 240, size: 'max' }), (pool, raw) => {
         const ops = resolve(pool, raw);
         expect(run(ops, 8192)).toEqual(run(ops, 0));
       }),
