@@ -45,6 +45,8 @@ export interface TunnelMeta {
   dst6?: readonly [number, number, number, number];
   /** Geneve options (tun_metadata*): received ones on decap, the bridge's present fields on encap. */
   options?: readonly GeneveOption[];
+  /** tun_flags `oam` (FLOW_TNL_F_OAM): a Geneve packet's O bit on decap, the flows' flag on encap. */
+  oam?: boolean;
 }
 
 /** Copies of a frame past this many switching hops are dropped as `loop` (a bridging loop). */

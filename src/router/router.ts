@@ -352,9 +352,10 @@ export class Router {
     const list = this.pending.get(key) ?? [];
     this.pending.delete(key);
     this.events?.({ type: 'router-arp-failed', time_ns: this.sim.now, router: this.name, port: this.interfaces[ifi]!.port.path, ip: formatIpv4(ip) });
+    // The packets themselves were counted `arp-failed` once, on the egress interface, by its
+    // neighbour table (NeighborTable drops its queue); here they only get their host unreachable.
     for (const p of list) {
       if (p.sent) continue;
-      this.interfaces[p.inIface]!.port.drop('arp-failed');
       this.icmpError(p.inIface, p.ip, IcmpErrorType.DestUnreachable, UnreachCode.Host);
     }
   }

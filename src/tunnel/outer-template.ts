@@ -50,8 +50,11 @@ export class OuterTemplate {
     this.scratch = { srcMac: o.srcMac, dstMac: 0, srcIp: o.srcIp, dstIp: 0, srcPort: 0, dstPort: o.dstPort, tos: o.tos, ttl: o.ttl, ident: 0, dontFrag: o.dontFrag, csum: o.csum };
   }
 
-  /** The encapsulated frame (VXLAN, or Geneve without options) around `inner`. */
-  build(dstMac: number, dstIp: number, ident: number, srcPort: number, vni: number, inner: Uint8Array): Uint8Array {
+  /**
+   * The encapsulated frame (VXLAN, or Geneve without options) around `inner`; `ecn` (0–3) is ORed
+   * into the outer TOS (the ECN bits the tunnel inherits from the inner packet).
+   */
+  build(dstMac: number, dstIp: number, ident: number, srcPort: number, vni: number, inner: Uint8Array, ecn = 0): Uint8Array {
     const udpLen = 16 + inner.length;
     const total = 20 + udpLen;
     // A slab view (wire/frame-alloc.ts), not an ArrayBuffer of its own: the allocation was the
@@ -69,7 +72,8 @@ export class OuterTemplate {
     f[11] = h[11]!;
     f[12] = 0x08;
     f[14] = 0x45;
-    f[15] = h[15]!;
+    const tos = h[15]! | ecn;
+    f[15] = tos;
     f[20] = h[20]!;
     f[22] = h[22]!;
     f[23] = 17;
@@ -88,7 +92,7 @@ export class OuterTemplate {
     f[18] = (ident >>> 8) & 0xff;
     f[19] = ident & 0xff;
     writeU32(f, 30, dstIp);
-    const c = finish(this.baseSum + total + (ident & 0xffff) + (dstIp >>> 16) + (dstIp & 0xffff));
+    const c = finish(this.baseSum + (tos - h[15]!) + total + (ident & 0xffff) + (dstIp >>> 16) + (dstIp & 0xffff));
     f[24] = c >>> 8;
     f[25] = c & 0xff;
     f[34] = srcPort >>> 8;

@@ -154,6 +154,14 @@ export class TunnelPort implements FrameReceiver {
       o.port.drop('no-tunnel-dst', inner);
       return;
     }
+    // ofproto-dpif-xlate.c compose_output_action__: "Not tunneling to our own address" (the
+    // destination the packet arrived with; a decapsulated packet keeps tun_dst = this endpoint,
+    // so a flow-based port that would send it back to ourselves drops it). OVS checks this before
+    // the route lookup from local_ip (build_tunnel_send), hence the order here.
+    if (remote === o.underlay.ipv4) {
+      o.port.drop('tunnel-to-self', inner);
+      return;
+    }
     if (o.localIp !== undefined && o.localIp !== o.underlay.ipv4) {
       o.port.drop('no-route', inner);
       return;
@@ -174,14 +182,16 @@ export class TunnelPort implements FrameReceiver {
       return;
     }
     const h = this.outer;
+    const ecn = innerEcn(inner);
+    const oam = geneve && t?.oam === true;
     const sport = this.srcPorts.portOf(inner);
     const ident = o.underlay.nextIdent();
     // Fast path: the next hop's MAC is known and there are no options: the precomputed template,
     // no closure (the same bytes and order of effects as the send() below).
     const hop = o.underlay.nextHop(remote);
-    const known = hop === undefined || (options !== undefined && options.length > 0) ? undefined : o.underlay.neighbors.usableMac(hop);
+    const known = hop === undefined || oam || (options !== undefined && options.length > 0) ? undefined : o.underlay.neighbors.usableMac(hop);
     if (known !== undefined) {
-      const outer = this.template.build(known, remote, ident, sport, vni, inner);
+      const outer = this.template.build(known, remote, ident, sport, vni, inner, ecn);
       o.underlay.sim.packetOrigins?.relate(outer, inner);
       o.underlay.port.send(outer, hopMeta(0));
       this.counters.encapsulated++;
@@ -193,7 +203,8 @@ export class TunnelPort implements FrameReceiver {
       h.dstIp = remote;
       h.srcPort = sport;
       h.ident = ident;
-      const outer = geneve ? encapGeneve(h, vni, inner, options) : encapVxlan(h, vni, inner);
+      h.tos = ecn;
+      const outer = geneve ? encapGeneve(h, vni, inner, options, oam) : encapVxlan(h, vni, inner);
       // one packet in the trace: the encapsulated copy keeps the inner frame's packet id
       o.underlay.sim.packetOrigins?.relate(outer, inner);
       return outer;
@@ -222,6 +233,7 @@ export class TunnelPort implements FrameReceiver {
     let inner: Uint8Array;
     let vni: number;
     let options: GeneveOption[] | undefined;
+    let oam = false;
     if (this.type === 'geneve') {
       const g = parseGeneve(f.subarray(at, end));
       if (typeof g === 'string') return u.drop(g);
@@ -234,6 +246,7 @@ export class TunnelPort implements FrameReceiver {
       }
       inner = g.inner;
       vni = g.vni;
+      oam = g.oam;
       if (tlv !== undefined && g.options.length > 0) options = g.options.map((op) => ({ cls: op.cls, type: op.type, data: op.data.slice() }));
     } else {
       // the checks of parseVxlan without its view object (the demultiplexer ran them too, but
@@ -248,12 +261,33 @@ export class TunnelPort implements FrameReceiver {
     const src = readU32(f, at + 12);
     const dst = readU32(f, at + 16);
     const tunnel: TunnelMeta = options ? { idHi: 0, idLo: vni, src, dst, options } : { idHi: 0, idLo: vni, src, dst };
+    if (oam) tunnel.oam = true;
     // The inner frame is passed on as a view into the received packet, not a copy: frames are
     // never edited in place once sent (wire/frame-alloc.ts), so the view cannot change under
     // the bridge or the guest, and it keeps the outer bytes alive only as long as it lives.
     this.o.underlay.sim.packetOrigins?.relate(inner, f);
     this.o.port.receive(inner, { hops: 0, tunnel });
   }
+}
+
+/**
+ * The ECN bits the outer header inherits from the inner packet (IPv4 TOS or IPv6 traffic class,
+ * after one 802.1Q tag if present): OVS ofproto/tunnel.c tnl_port_send ("ECN fields are always
+ * inherited", CE becomes ECT(0)), as Linux's INET_ECN_encapsulate (include/net/inet_ecn.h) does for
+ * the kernel's vxlan/geneve devices. A non-IP inner frame leaves them 0.
+ */
+export function innerEcn(inner: Uint8Array): number {
+  let t = 12;
+  let type = (inner[t]! << 8) | inner[t + 1]!;
+  if (type === 0x8100 && inner.length >= 18) {
+    t = 16;
+    type = (inner[t]! << 8) | inner[t + 1]!;
+  }
+  let ecn: number;
+  if (type === 0x0800 && inner.length > t + 3) ecn = inner[t + 3]! & 3;
+  else if (type === 0x86dd && inner.length > t + 3) ecn = (inner[t + 3]! >> 4) & 3;
+  else return 0;
+  return ecn === 3 ? 2 : ecn;
 }
 
 /** The VXLAN-only name, kept for existing callers. */

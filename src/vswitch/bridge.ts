@@ -28,7 +28,7 @@ import type { Simulation } from '../sim/simulation.js';
 import { extractFlowKey } from '../wire/extract.js';
 import { emptyFlowKey } from '../wire/flow-key.js';
 import { FlowCache } from './classifier.js';
-import { KEY_WORDS, OFPP_LOCAL, PACKET_WORDS, W_IN_PORT, W_TUN_DST, W_TUN_ID, W_TUN_IPV6_DST, W_TUN_IPV6_SRC, W_TUN_MD_PRESENT, W_TUN_SRC, W_VLAN_TCI, formatMac, keyWordsFromFlowKey, keyWordsFromFrame } from './fields.js';
+import { KEY_WORDS, OFPP_LOCAL, PACKET_WORDS, W_IN_PORT, W_TUN_DST, W_TUN_FLAGS, W_TUN_ID, W_TUN_IPV6_DST, W_TUN_IPV6_SRC, W_TUN_MD_PRESENT, W_TUN_SRC, W_VLAN_TCI, formatMac, keyWordsFromFlowKey, keyWordsFromFrame } from './fields.js';
 import { parseFlowMod, parseFlows, type FlowModCommand, type FlowWarning, type ParsedFlowMod } from './flow-parser.js';
 import { formatActions, type Action } from './actions.js';
 import { canonicalFlow, dumpFlows } from './dump-flows.js';
@@ -858,6 +858,8 @@ export class Bridge implements XBridge {
       words[W_TUN_ID + 1] = tunnel.idLo;
       words[W_TUN_SRC] = tunnel.src;
       words[W_TUN_DST] = tunnel.dst;
+      // netdev-native-tnl.c / geneve: the O bit becomes FLOW_TNL_F_OAM (tun_flags=+oam).
+      if (tunnel.oam) words[W_TUN_FLAGS] = 1;
       // An IPv6 tunnel (tunnel-port6.ts): OVS fills flow->tunnel.ipv6_src/ipv6_dst instead.
       const s6 = tunnel.src6;
       const d6 = tunnel.dst6;
@@ -1096,6 +1098,7 @@ function usesGroup(actions: readonly import('./actions.js').Action[], ids: Reado
 function tunnelOf(w: Int32Array, tlv: TlvTable | undefined): TunnelMeta {
   const options = tlv?.toOptions(w);
   const t: TunnelMeta = { idHi: w[W_TUN_ID]!, idLo: w[W_TUN_ID + 1]!, src: w[W_TUN_SRC]! >>> 0, dst: w[W_TUN_DST]! >>> 0, ...(options ? { options } : {}) };
+  if ((w[W_TUN_FLAGS]! & 1) !== 0) t.oam = true;
   // tun_ipv6_src/dst (set_field:2001:db8::2->tun_ipv6_dst, or kept from an IPv6 decap)
   const s = W_TUN_IPV6_SRC;
   const d = W_TUN_IPV6_DST;

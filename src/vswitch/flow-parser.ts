@@ -732,7 +732,8 @@ function parseActions(s: string, base: number, tableId: number, mValue: Int32Arr
         const a = parseSet('tun_id', `0x${id.toString(16)}`, false, it.valueAt, it.valueAt, vlanMatch.value, vlanMatch.mask, ctx, opts, '');
         const name = key === 'set_tunnel64' || id > 0xffffffffn ? 'set_tunnel64' : 'set_tunnel';
         if (a.type !== 'set') throw ctx.err('FLOW_BAD_VALUE', it.valueAt, `${arg}: bad tunnel id for ${key}`);
-        out.push({ ...a, text: `${name}:0x${id.toString(16)}` });
+        // format_SET_TUNNEL prints the ID with "%#"PRIx64: C's `#` adds no 0x to a zero.
+        out.push({ ...a, text: `${name}:${id === 0n ? '0' : `0x${id.toString(16)}`}` });
         continue;
       }
       case 'conjunction': {
@@ -953,7 +954,10 @@ function parseSet(
   if (vText === '') throw ctx.err('FLOW_BAD_VALUE', valueAt, `set_field: missing value for ${fName}`);
   // mf_is_value_valid (lib/meta-flow.c): the value must fit the field's bits. vlan_vid takes the
   // VID with or without the OpenFlow 1.2 "present" bit 0x1000 (OVS prints both as mod_vlan_vid).
-  if (fd.kind === 'int') {
+  // tun_flags also takes its flag names (`set_field:+oam->tun_flags`, `-oam`): OVS's mf_parse reads
+  // them as MFS_TNL_FLAGS for set_field as for a match (lib/meta-flow.c mf_from_tun_flags_string);
+  // setMatchField below parses them.
+  if (fd.kind === 'int' && !(fd.name === 'tun_flags' && /^[+-]?[a-z]/i.test(vText))) {
     const r = parseFieldInt(vText, fd.bytes);
     if (r === 'range' || r === null) throw ctx.err('FLOW_BAD_VALUE', valueAt, `set_field: invalid ${fName} "${vText}"`);
     const v = r[0];

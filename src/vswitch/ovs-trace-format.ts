@@ -190,9 +190,8 @@ export function formatFlow(w: Int32Array, portName?: (p: number) => string | und
   return withRecirc(recircId ? `0x${recircId.toString(16)}` : null, ct, rest);
 }
 
-/** `xlate_wc_finish` on the examined bits, then the `Megaflow:` text. */
-export function formatMegaflow(initial: Int32Array, wc: Int32Array, portName?: (p: number) => string | undefined, recircId?: number, tlv?: TlvTable): string {
-  const m = Int32Array.from(wc);
+/** ofproto-dpif-xlate.c xlate_wc_finish on the mask `m` of the packet `initial`. */
+function xlateWcFinish(initial: Int32Array, m: Int32Array): void {
   // flow_wildcards_clear_non_packet_fields: metadata, registers, actset_output, conj_id.
   m[W_METADATA] = m[W_METADATA + 1] = 0;
   for (let i = 0; i < 16; i++) m[W_REG0 + i] = 0;
@@ -213,6 +212,16 @@ export function formatMegaflow(initial: Int32Array, wc: Int32Array, portName?: (
     m.fill(0, W_TUN_MD_PRESENT, W_TUN_MD + TUN_MD_WORDS);
     m.fill(0, W_TUN_IPV6_SRC, W_TUN_IPV6_DST + 4);
   }
+}
+
+/**
+ * `xlate_wc_finish` on the examined bits, then the `Megaflow:` text. A translation that failed
+ * (`error`: resubmit depth, …) leaves xlate_actions by `goto exit` before xlate_wc_finish, so its
+ * megaflow keeps every examined bit, tunnel fields of a packet that came from no tunnel included.
+ */
+export function formatMegaflow(initial: Int32Array, wc: Int32Array, portName?: (p: number) => string | undefined, recircId?: number, tlv?: TlvTable, error = false): string {
+  const m = Int32Array.from(wc);
+  if (!error) xlateWcFinish(initial, m);
   // ofproto/tunnel.c tnl_wc_init, for a packet received from a tunnel: tun_id exact, the outer
   // addresses of its family exact, tun_tos exact, tun_flags' df/csum/key bits exact.
   const fromTunnel = initial[W_TUN_DST] !== 0 || anyWord(initial, W_TUN_IPV6_DST);
@@ -223,7 +232,12 @@ export function formatMegaflow(initial: Int32Array, wc: Int32Array, portName?: (
   }
   let text = formatMatch(masked(initial, m), m, portName, tlv);
   if (fromTunnel) {
-    const extra = `tun_tos=0${m[W_TUN_FLAGS] === 0 ? ',tun_flags=-df-csum-key' : ''}`;
+    // tnl_wc_init makes df|csum|key exact; a lookup that examined oam too makes the mask every
+    // FLOW_TNL_F_MASK bit, which lib/match.c format_flow_tunnel (format_flags_masked with mask ==
+    // max_mask) prints as plain flag names: `tun_flags=0`, `tun_flags=oam`.
+    const flags = m[W_TUN_FLAGS] === 0 ? '-df-csum-key' : (initial[W_TUN_FLAGS]! & 1) !== 0 ? 'oam' : '0';
+    text = text.replace(/,?tun_flags=[+-]oam/, '');
+    const extra = `tun_tos=0,tun_flags=${flags}`;
     text = text.replace(initial[W_TUN_DST] !== 0 ? /(tun_dst=[^,]*)/ : /(tun_ipv6_dst=[^,]*)/, `$1,${extra}`);
   }
   const [ct, rest] = splitCt(text);
@@ -366,14 +380,18 @@ export function renderOvsTrace(t: OvsTrace, portName?: (p: number) => string | u
     return c;
   };
   // OVS prints tun_metadata only for a flow that has a tunnel table (flow->tunnel.metadata.tab,
-  // set when the packet came from a tunnel): fields set on any other packet do not show.
+  // set when the packet came from a tunnel) or whose tunnel destination is set when it is printed
+  // (lib/flow.c flow_wildcards_init_for_packet unwildcards the present options only under
+  // flow_tnl_dst_is_set): fields set on any other packet do not show.
   const iw = t.initial.words;
+  const fw = t.final;
   const fromTunnel = iw[W_TUN_DST] !== 0 || iw[W_TUN_SRC] !== 0 || anyWord(iw, W_TUN_IPV6_SRC) || anyWord(iw, W_TUN_IPV6_DST) || iw[W_TUN_MD_PRESENT] !== 0 || iw[W_TUN_MD_PRESENT + 1] !== 0;
-  lines.push(`Final flow: ${sameFlow(t.initial.words, t.final) ? 'unchanged' : formatFlow(asGiven(t.final), portName, t.recircId, fromTunnel ? t.tlv : undefined)}`);
+  const finalTunnel = fromTunnel || fw[W_TUN_DST] !== 0 || anyWord(fw, W_TUN_IPV6_DST);
+  lines.push(`Final flow: ${sameFlow(t.initial.words, t.final) ? 'unchanged' : formatFlow(asGiven(t.final), portName, t.recircId, finalTunnel ? t.tlv : undefined)}`);
   // Composing the datapath actions can examine more bits (commit_vlan_action's pop): do it first.
   const wc = Int32Array.from(t.wc);
   const odp = t.error ? 'drop' : datapathActions(t.initial, t.outputs, wc, t.odp);
-  lines.push(`Megaflow: ${formatMegaflow(asGiven(t.initial.words), wc, portName, t.recircId, t.tlv)}`);
+  lines.push(`Megaflow: ${formatMegaflow(asGiven(t.initial.words), wc, portName, t.recircId, t.tlv, t.error)}`);
   lines.push(`Datapath actions: ${odp}`);
   return `${lines.join('\n')}\n`;
 }

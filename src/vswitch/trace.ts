@@ -58,6 +58,8 @@ export interface TracePortSpec {
   vlanMode?: VlanMode;
   /** The port's link is down (`:down`): fast-failover buckets watching it are not live. */
   down?: boolean;
+  /** A tunnel port (vxlan/geneve): the trace examines what a tunnel output examines (ECN). */
+  tunnel?: boolean;
 }
 
 const MODES: VlanMode[] = ['access', 'trunk', 'native-tagged', 'native-untagged'];
@@ -212,6 +214,7 @@ export class BridgeTracer {
         ...(p.tag !== undefined ? { tag: p.tag } : {}),
         ...(p.trunks !== undefined ? { trunks: p.trunks } : {}),
         ...(p.vlanMode !== undefined ? { vlanMode: p.vlanMode } : {}),
+        ...(p.tunnel ? { tunnel: true } : {}),
       });
     }
     if (opts.localNoFlood) this.bridge.setNoFlood('LOCAL', true);

@@ -63,7 +63,7 @@ import { bucketIsAlive, firstLiveBucket, hashFieldBits, pickSelectBucket, type B
 import { formatAction } from './actions.js';
 import { lookupWithWildcards } from './megaflow.js';
 import { conjunctiveLookup, hasConjunctions } from './conjunction.js';
-import { W_CT_IPV6_DST, W_CT_IPV6_SRC, W_CT_NW_DST, W_CT_NW_PROTO, W_CT_NW_SRC, W_CT_TP_DST, W_CT_TP_SRC, W_IPV6_DST, W_IPV6_SRC, W_NW_FRAG } from './fields.js';
+import { W_CT_IPV6_DST, W_CT_IPV6_SRC, W_CT_NW_DST, W_CT_NW_PROTO, W_CT_NW_SRC, W_CT_TP_DST, W_CT_TP_SRC, W_IPV6_DST, W_IPV6_SRC, W_NW_FRAG, W_NW_TOS } from './fields.js';
 import type { CtExec } from './conntrack.js';
 import { formatNested, type CtAction } from './ct-action.js';
 import { MAX_RECIRC_DEPTH, ctAction, pooledOutput, resetPools, resumeRecirc, type CtCtx, type Recirc } from './xlate-ct.js';
@@ -84,6 +84,8 @@ export interface XPort {
   vlan: PortVlanConfig;
   /** Left out of NORMAL and FLOOD floods (`ovs-ofctl mod-port … no-flood`). */
   noFlood: boolean;
+  /** A tunnel port (vxlan/geneve): an IP packet output to it has its ECN bits examined. */
+  tunnel?: boolean;
 }
 
 export interface XBridge {
@@ -263,6 +265,12 @@ function log(ctx: Ctx, text: string): void {
 
 function emit(ctx: Ctx, ofport: number): void {
   const c = ctx.ct;
+  // ofproto/tunnel.c tnl_port_send: "ECN fields are always inherited", so an IP packet output to
+  // a tunnel port has its ECN bits un-wildcarded (the outer TOS depends on them).
+  if (ctx.wc !== null && ctx.br.portByOfport(ofport)?.tunnel) {
+    const t = ctx.st.words[W_DL_TYPE];
+    if (t === ETH_TYPE_IP || t === ETH_TYPE_IPV6) unwild(ctx, W_NW_TOS, 3);
+  }
   ctx.res.outputs.push({ ofport, state: c !== null && c.ctNext === null ? pooledOutput(ctx.st) : copyState(ctx.st) });
   log(ctx, `-> output to ${ofport === OFPP_LOCAL ? 'LOCAL' : (ctx.br.portByOfport(ofport)?.name ?? ofport)}`);
 }

@@ -3,10 +3,12 @@
  * noudpcsum, ttl 64), in a network namespace. We capture what the kernel puts on the underlay for
  * one inner UDP frame and rebuild it with vfab's `encapVxlan` from the same inner frame: the bytes
  * must be equal once the two documented free fields (outer IP identification, UDP source port
- * hash) are taken from the kernel's frame. Needs root (CI runs as root) and `ip` + python3.
+ * hash) are taken from the kernel's frame: DF, TTL, TOS, the zero outer UDP checksum and, for inner
+ * frames sent with every ECN codepoint and a DSCP, the outer ECN bits the kernel inherits. Needs root (CI runs as root) and `ip` + python3.
  */
 import { execFileSync } from 'node:child_process';
 import { afterAll, expect, it } from 'vitest';
+import { innerEcn } from '../../src/tunnel/tunnel-port.js';
 import { VXLAN_OVERHEAD, encapVxlan, udpFlowSrcPort } from '../../src/wire/vxlan.js';
 import { describeWithTools } from '../helpers/tools.js';
 
@@ -19,6 +21,7 @@ rx = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(3))
 rx.bind(('ovu1', 0))
 rx.settimeout(2)
 tx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+tx.setsockopt(socket.IPPROTO_IP, socket.IP_TOS, int(sys.argv[1]) if len(sys.argv) > 1 else 0)
 tx.sendto(bytes(range(32)), ('10.0.0.2', 9999))
 while True:
     f = rx.recv(65535)
@@ -36,7 +39,7 @@ describeWithTools(['ip', 'python3'], 'VXLAN encapsulation against the Linux vxla
     }
   });
 
-  it('matches the kernel outer Ethernet/IPv4/UDP/VXLAN headers byte for byte except IP id and source port', () => {
+  it('matches the kernel outer Ethernet/IPv4/UDP/VXLAN headers byte for byte except IP id and source port, ECN inheritance included', () => {
     try {
       sh(`ip netns del ${NS} 2>/dev/null || true`);
     } catch {
@@ -59,19 +62,42 @@ describeWithTools(['ip', 'python3'], 'VXLAN encapsulation against the Linux vxla
     );
     // The device's MTU is the underlay's minus the 50 bytes vfab's validate also subtracts.
     expect(sh(`${ns} link show vx0`)).toContain(`mtu ${1500 - VXLAN_OVERHEAD} `);
-    const hex = execFileSync('ip', ['netns', 'exec', NS, 'python3', '-c', CAPTURE], { encoding: 'utf8' }).trim();
+    const capture = (tos: number): string => execFileSync('ip', ['netns', 'exec', NS, 'python3', '-c', CAPTURE, String(tos)], { encoding: 'utf8' }).trim();
+    /** vfab's encapsulation of the kernel frame's inner frame, the two free fields copied. */
+    const ours = (kernel: Uint8Array): string => {
+      const inner = kernel.subarray(VXLAN_OVERHEAD);
+      const ident = (kernel[18]! << 8) | kernel[19]!;
+      const sport = (kernel[34]! << 8) | kernel[35]!;
+      // the tunnel port's outer TOS: DSCP 0 (options:tos unset), ECN from the inner header
+      const o = { srcMac: 0x020000000001, dstMac: 0x020000000002, srcIp: 0xc0000201, dstIp: 0xc0000202, srcPort: sport, dstPort: 4789, tos: innerEcn(inner), ttl: 64, ident, dontFrag: true, csum: false };
+      return Buffer.from(encapVxlan(o, 5001, inner)).toString('hex');
+    };
+    const hex = capture(0);
     const kernel = Uint8Array.from(Buffer.from(hex, 'hex'));
-    const inner = kernel.subarray(VXLAN_OVERHEAD);
-    const ident = (kernel[18]! << 8) | kernel[19]!;
-    const sport = (kernel[34]! << 8) | kernel[35]!;
-    const ours = encapVxlan(
-      { srcMac: 0x020000000001, dstMac: 0x020000000002, srcIp: 0xc0000201, dstIp: 0xc0000202, srcPort: sport, dstPort: 4789, tos: 0, ttl: 64, ident, dontFrag: true, csum: false },
-      5001,
-      inner,
-    );
-    expect(Buffer.from(ours).toString('hex')).toBe(hex);
+    expect(ours(kernel)).toBe(hex);
+    // The fields OVS and Linux set by default, named (the byte comparison covers them too): DF set
+    // with no fragment offset, TTL 64, TOS 0, outer UDP checksum zero over IPv4.
+    expect([(kernel[20]! << 8) | kernel[21]!, kernel[22], kernel[15], (kernel[40]! << 8) | kernel[41]!]).toEqual([0x4000, 64, 0, 0]);
     // The source port is in udp_flow_src_port's range (the hash itself is Linux's skb hash).
+    const sport = (kernel[34]! << 8) | kernel[35]!;
     expect(sport).toBeGreaterThanOrEqual(udpFlowSrcPort(0));
     expect(sport).toBeLessThan(60999);
+
+    // ECN inheritance: the inner TOS is set with IP_TOS; the kernel copies the inner ECN bits into
+    // the outer header (INET_ECN_encapsulate: CE becomes ECT(0)) and keeps the DSCP 0 it was
+    // configured with; vfab's tunnel port does the same (innerEcn, as OVS's tnl_port_send).
+    for (const [tos, outer] of [
+      [0x01, 0x01],
+      [0x02, 0x02],
+      [0x03, 0x02],
+      [0xb8, 0x00],
+      [0xb8 | 0x03, 0x02],
+      [0x20 | 0x01, 0x01],
+    ] as const) {
+      const h = capture(tos);
+      const k = Uint8Array.from(Buffer.from(h, 'hex'));
+      expect({ tos, inner: k[VXLAN_OVERHEAD + 15], outer: k[15] }).toEqual({ tos, inner: tos, outer });
+      expect(ours(k)).toBe(h);
+    }
   });
 });
