@@ -397,14 +397,28 @@ export class GuestStack {
   private receive(iface: GuestInterface, f: Frame): void {
     this.counters.rx_frames++;
     if (f.length < 14) return this.drop('runt', 1);
-    const dstMac = readMac48(f, 0);
     // eth_type_trans: frames for another unicast MAC are PACKET_OTHERHOST and dropped by IP/ARP.
-    if ((f[0]! & 1) === 0 && dstMac !== iface.nic.mac) return this.drop('not-for-us', 1);
+    if ((f[0]! & 1) === 0 && !this.isNicMac(f, iface.nic.mac)) return this.drop('not-for-us', 1);
     const type = (f[12]! << 8) | f[13]!;
     if (type === 0x0806) this.receiveArp(iface, f);
     else if (type === 0x0800) this.receiveIpv4(iface, f);
     else if (type === 0x86dd) this.drop('ipv6-ignored', 1);
     else this.drop('unknown-ethertype', 1);
+  }
+
+  /** The MAC `isNicMac` last compared against, split as a frame's bytes are read (16 + 32 bits). */
+  private rxMac = -1;
+  private rxMacHi = -1;
+  private rxMacLo = -1;
+
+  /** Whether f[0, 6) is `mac`, compared as two integers (no float arithmetic per frame). */
+  private isNicMac(f: Frame, mac: number): boolean {
+    if (mac !== this.rxMac) {
+      this.rxMac = mac;
+      this.rxMacHi = Math.floor(mac / 2 ** 32);
+      this.rxMacLo = mac % 2 ** 32;
+    }
+    return ((f[0]! << 8) | f[1]!) === this.rxMacHi && readU32(f, 2) === this.rxMacLo;
   }
 
   /** Linux `arp_process`. */
@@ -463,7 +477,9 @@ export class GuestStack {
     const dst = readU32(f, o + 16);
     let mine = false;
     for (let k = 0; k < this.interfaces.length; k++) if (this.interfaces[k]!.ipv4 === dst) mine = true;
-    const bcast = dst === 0xffffffff || (iface.ipv4 !== null && ((dst | ipv4Mask(iface.prefixLength)) >>> 0) === 0xffffffff && ipv4InSubnet(dst, iface.ipv4, iface.prefixLength));
+    // Limited broadcast, or the directed broadcast of the interface's subnet: (dst | mask) all
+    // ones with dst in the subnet is dst === (address | ~mask) (for a /32 the address itself).
+    const bcast = dst === 0xffffffff || (iface.ipv4 !== null && dst === ((iface.ipv4 | ~ipv4Mask(iface.prefixLength)) >>> 0));
     if (!mine && !bcast) return this.drop('not-for-us', 1);
     const l4 = o + ihl;
     const l4Len = total - ihl;

@@ -184,7 +184,7 @@ class Direction implements FrameReceiver {
       this.count++;
       if (this.count > this.stats.maxQueued) this.stats.maxQueued = this.count;
     }
-    const end = start + serializationNs(frame.length, link.bandwidthBps);
+    const end = start + this.serialization(frame.length);
     this.busyUntil = end;
     this.stats.frames++;
     this.stats.bytes += frame.length;
@@ -194,6 +194,19 @@ class Direction implements FrameReceiver {
       return;
     }
     this.launch(frame, meta.hops, end + link.delayNs);
+  }
+
+  /** Length of the last frame serialized and its time: a flow's frames mostly repeat a few lengths. */
+  private lastLen = -1;
+  private lastNs = 0;
+
+  /** `serializationNs(len, bandwidth)`, remembered for the last length. */
+  private serialization(len: number): number {
+    if (len !== this.lastLen) {
+      this.lastLen = len;
+      this.lastNs = serializationNs(len, this.link.bandwidthBps);
+    }
+    return this.lastNs;
   }
 
   /** Puts `frame` in flight, arriving at `at` (never before the previous frame's arrival). */
@@ -299,7 +312,7 @@ class Direction implements FrameReceiver {
   private send(frame: Frame, hops: number): void {
     const link = this.link;
     const sim = link.sim;
-    const end = sim.now + serializationNs(frame.length, link.bandwidthBps);
+    const end = sim.now + this.serialization(frame.length);
     this.busyUntil = end;
     this.stats.frames++;
     this.stats.bytes += frame.length;

@@ -33,15 +33,29 @@ export class RxFilter {
       const vid = ((f[14]! << 8) | f[15]!) & 0xfff;
       if ((this.vlans[vid >> 3]! & (1 << (vid & 7))) === 0) return 'vlan-filter';
     }
-    const dst = f[0]! * 2 ** 40 + f[1]! * 2 ** 32 + (((f[2]! << 24) | (f[3]! << 16) | (f[4]! << 8) | f[5]!) >>> 0);
-    if ((f[0]! & 1) !== 0) {
-      if (dst === 0xffffffffffff) return this.nobcast ? 'rx-filter' : null;
+    // The destination as two integers (16 + 32 bits): no float arithmetic per frame.
+    const hi = (f[0]! << 8) | f[1]!;
+    const lo = ((f[2]! << 24) | (f[3]! << 16) | (f[4]! << 8) | f[5]!) >>> 0;
+    if ((hi & 0x100) !== 0) {
+      if (hi === 0xffff && lo === 0xffffffff) return this.nobcast ? 'rx-filter' : null;
       return this.nomulti ? 'rx-filter' : null;
     }
     if (this.nouni) return 'rx-filter';
-    if (this.alluni || dst === mac || this.uniTable.includes(dst)) return null;
+    if (this.alluni) return null;
+    if (mac !== this.mac) {
+      this.mac = mac;
+      this.macHi = Math.floor(mac / 2 ** 32);
+      this.macLo = mac % 2 ** 32;
+    }
+    if (hi === this.macHi && lo === this.macLo) return null;
+    if (this.uniTable.length > 0 && this.uniTable.includes(hi * 2 ** 32 + lo)) return null;
     return 'rx-filter';
   }
+
+  /** The MAC `check` last compared against, split as the frame's bytes are read (16 + 32 bits). */
+  private mac = -1;
+  private macHi = -1;
+  private macLo = -1;
 
   /** VIRTIO_NET_CTRL_RX commands; `extra` = CTRL_RX_EXTRA negotiated. */
   rxMode(cmd: number, data: Uint8Array, extra: boolean): CtrlAck {
