@@ -7,10 +7,13 @@
  * path, so adding a component does not shift the draws every other component sees.
  */
 export class Prng {
-  private a: number;
-  private b: number;
-  private c: number;
-  private d: number;
+  /**
+   * The state words a, b, c, d. A typed array, not four number fields: V8 keeps a field that
+   * holds uint32 values as a tagged slot, and a value of 2^30 or more there (half of all draws)
+   * is a fresh heap number on every store, so each draw allocated ~40 bytes of garbage (a fifth
+   * of the allocation in a fabric with disks). A Uint32Array store allocates nothing.
+   */
+  private readonly s = new Uint32Array(4);
 
   constructor(readonly seed: number) {
     let s = seed >>> 0;
@@ -21,26 +24,27 @@ export class Prng {
       z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35) >>> 0;
       return (z ^ (z >>> 16)) >>> 0;
     };
-    this.a = next();
-    this.b = next();
-    this.c = next();
-    this.d = next();
-    if ((this.a | this.b | this.c | this.d) === 0) this.a = 1;
+    const st = this.s;
+    st[0] = next();
+    st[1] = next();
+    st[2] = next();
+    st[3] = next();
+    if ((st[0] | st[1] | st[2] | st[3]) === 0) st[0] = 1;
   }
 
   /** A uniformly distributed unsigned 32-bit integer. */
   nextU32(): number {
-    const result = Math.imul(rotl(Math.imul(this.b, 5) >>> 0, 7), 9) >>> 0;
-    const t = (this.b << 9) >>> 0;
-    this.c ^= this.a;
-    this.d ^= this.b;
-    this.b ^= this.c;
-    this.a ^= this.d;
-    this.c ^= t;
-    this.d = rotl(this.d, 11);
-    this.a >>>= 0;
-    this.b >>>= 0;
-    this.c >>>= 0;
+    const st = this.s;
+    const a = st[0]!;
+    const b = st[1]!;
+    const result = Math.imul(rotl(Math.imul(b, 5) >>> 0, 7), 9) >>> 0;
+    const t = b << 9;
+    const c = st[2]! ^ a;
+    const d = st[3]! ^ b;
+    st[1] = b ^ c;
+    st[0] = a ^ d;
+    st[2] = c ^ t;
+    st[3] = rotl(d, 11);
     return result;
   }
 

@@ -15,11 +15,11 @@ const WIDE_MIN = 96;
  */
 export function sumBytes(bytes: Uint8Array, start: number, end: number, sum = 0): number {
   const len = end - start;
-  if (len >= WIDE_MIN && LITTLE_ENDIAN && ((bytes.byteOffset + start) & 1) === 0) {
-    const n = len >>> 1;
-    const w = new Uint16Array(bytes.buffer, bytes.byteOffset + start, n);
+  const at = bytes.byteOffset + start;
+  if (len >= WIDE_MIN && LITTLE_ENDIAN && (at & 1) === 0) {
+    const w = wordsOf(bytes.buffer, at + len);
     let s = 0;
-    for (let i = 0; i < n; i++) s += w[i]!;
+    for (let i = at >>> 1, e = i + (len >>> 1); i < e; i++) s += w[i]!;
     s = fold(s);
     sum += ((s & 0xff) << 8) | (s >>> 8);
     if (len & 1) sum += bytes[end - 1]! << 8;
@@ -32,6 +32,23 @@ export function sumBytes(bytes: Uint8Array, start: number, end: number, sum = 0)
 }
 
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+/**
+ * A 16-bit view of the whole buffer last summed, made again only for another buffer (frames are
+ * carved from shared slabs, so consecutive sums mostly read the same one): a view per call was
+ * an allocation per checksummed segment. It keeps at most that one buffer reachable.
+ */
+let wideBuf: ArrayBufferLike | null = null;
+let wideView: Uint16Array = new Uint16Array(0);
+
+/** The cached view of `buf`, covering at least its first `endByte` bytes. */
+function wordsOf(buf: ArrayBufferLike, endByte: number): Uint16Array {
+  if (buf !== wideBuf || wideView.length * 2 < (endByte & ~1)) {
+    wideBuf = buf;
+    wideView = new Uint16Array(buf, 0, buf.byteLength >>> 1);
+  }
+  return wideView;
+}
 
 export function fold(sum: number): number {
   while (sum > 0xffff) sum = (sum & 0xffff) + Math.floor(sum / 0x10000);

@@ -15,6 +15,27 @@ describe('Internet checksum', () => {
     expect(finish(sumBytes(hex('0001f203f4f5f6f7'), 0, 8))).toBe(0x220d);
   });
 
+  it('the cached 16-bit view of the last buffer changes no sum: long runs of sums over a few shared buffers, their subarrays and a buffer rewritten between sums (property)', () => {
+    const ops = fc.array(
+      fc.record({ buf: fc.nat(2), view: fc.nat(), start: fc.nat(), len: fc.nat(), poke: fc.option(fc.tuple(fc.nat(), fc.nat(255))) }),
+      { minLength: 1, maxLength: 300, size: 'max' },
+    );
+    fc.assert(
+      fc.property(fc.array(fc.uint8Array({ minLength: 1, maxLength: 2048 }), { minLength: 3, maxLength: 3 }), ops, (bufs, steps) => {
+        for (const st of steps) {
+          const whole = bufs[st.buf]!;
+          if (st.poke !== null) whole[st.poke[0] % whole.length] = st.poke[1];
+          const off = st.view % whole.length;
+          const b = whole.subarray(off);
+          const start = b.length ? st.start % b.length : 0;
+          const end = start + (st.len % (b.length - start + 1));
+          expect(fold(sumBytes(b, start, end))).toBe(fold(reference(b, start, end)));
+        }
+      }),
+      { numRuns: 200 },
+    );
+  });
+
   it('folds to the same value on the fast (aligned, long) and byte paths, at any offset (property)', () => {
     fc.assert(
       fc.property(fc.uint8Array({ minLength: 0, maxLength: 1600 }), fc.nat(), fc.nat(), fc.nat(0xffff), (b, x, y, init) => {
