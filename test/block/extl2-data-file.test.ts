@@ -308,3 +308,15 @@ describeWithTools(['qemu-img', 'qemu-io'], 'extended L2 entries with a data file
     expect(run('qemu-img', ['check', 'img.qcow2'], q).code).toBe(0);
   }, 180_000);
 });
+
+describeWithTools(['qemu-img'], 'snapshot -l of an image without snapshots', () => {
+  it('prints nothing, exit 0, as qemu-img (dump_snapshots returns before the header)', () => {
+    const { q } = twinDirs('snapl');
+    expect(run('qemu-img', ['create', '-q', '-f', 'qcow2', 'a.qcow2', '1M'], q).code).toBe(0);
+    const rq = run('qemu-img', ['snapshot', '-l', 'a.qcow2'], q);
+    const rv = vfab(['disk', 'snapshot', '-l', 'a.qcow2'], q);
+    expect(rq.out).toBe('');
+    expect(rv.code).toBe(rq.code);
+    expect(rv.out).toBe(rq.out);
+  });
+});

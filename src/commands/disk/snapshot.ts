@@ -41,6 +41,8 @@ export default class DiskSnapshot extends BaseCommand {
     );
     if (flags.json) this.printJson(list);
     else if (flags.list) {
+      // qemu-img.c dump_snapshots: nothing at all (not even the header) when there are none.
+      if (list.length === 0) return;
       const lines = ['Snapshot list:', 'ID        TAG               VM SIZE                DATE     VM CLOCK     ICOUNT'];
       for (const s of list) {
         lines.push(snapshotLine({ id: s.id, name: s.name, 'vm-state-size': s.vmStateSize, 'date-sec': s.dateSec, 'vm-clock-sec': Math.floor(s.vmClockNsec / 1e9), 'vm-clock-nsec': s.vmClockNsec % 1e9 }));
