@@ -7,7 +7,7 @@ describe('DropCounts', () => {
   it('equals a string-keyed record over long drop sequences, keys in first-drop order', () => {
     const reason = fc.constantFrom('udp-no-port', 'icmp-ratelimited', 'bad-arp', 'not-for-us', 'mtu', 'x');
     fc.assert(
-      fc.property(fc.array(fc.tuple(reason, fc.integer({ min: 0, max: 3 })), { size: 'max' }), (drops) => {
+      fc.property(fc.array(fc.tuple(reason, fc.integer({ min: 0, max: 3 })), { size: 'max', maxLength: 3000 }), (drops) => {
         const dc = new DropCounts(['udp-no-port', 'icmp-ratelimited']);
         const ref: Record<string, number> = {};
         for (const [r, n] of drops) {
