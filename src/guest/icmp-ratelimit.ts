@@ -17,16 +17,21 @@ export class IcmpRateLimit {
   private readonly peers = new Map<number, { tokens: number; last: number }>();
   /** Errors suppressed so far. */
   suppressed = 0;
+  /** The last destination asked about and its bucket (most errors go to the same peer). */
+  private lastDst = -1;
+  private lastPeer: { tokens: number; last: number } | undefined = undefined;
 
   /** May an ICMP error of `type` go to `dst` at `now`? Spends a token when it may. */
   allow(dst: number, type: number, now: number): boolean {
     if (((1 << type) & 0x1818) === 0) return true;
-    let p = this.peers.get(dst);
+    let p = dst === this.lastDst ? this.lastPeer : this.peers.get(dst);
     if (p === undefined) {
       if (this.peers.size >= MAX_PEERS) this.peers.clear();
       p = { tokens: 0, last: now - NEW_PEER_AGE_NS };
       this.peers.set(dst, p);
     }
+    this.lastDst = dst;
+    this.lastPeer = p;
     let token = p.tokens + (now - p.last);
     p.last = now;
     if (token > BURST_FACTOR * ICMP_RATELIMIT_NS) token = BURST_FACTOR * ICMP_RATELIMIT_NS;

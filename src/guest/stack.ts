@@ -33,7 +33,8 @@ import {
 } from '../wire/build.js';
 import { formatIpv4, ipv4InSubnet, ipv4Mask, parseIpv4, parseIpv4Cidr, parseIpv6, type Ipv6Words } from '../wire/ip.js';
 import { BROADCAST_MAC, macToBytes } from '../wire/mac.js';
-import { ICMP_ERROR_PREC, buildIcmpErrorMessage, errorAllowed } from '../wire/icmp-error.js';
+import { ICMP_ERROR_PREC, buildIcmpErrorMessage, errorAllowedAt } from '../wire/icmp-error.js';
+import { DropCounts } from './drop-counts.js';
 import { buildIpv4Datagram, writeMac } from '../wire/ipv4-frame.js';
 import { IcmpRateLimit } from './icmp-ratelimit.js';
 import { DEFAULT_NEIGHBOR_OPTIONS, NeighborTable, type NeighborOptions } from './neighbor.js';
@@ -86,7 +87,8 @@ export interface GuestCounters {
   udp_datagrams_received: number;
   udp_datagrams_sent: number;
   announcements: number;
-  drops: Record<string, number>;
+  /** Drops by reason, in first-drop order (a fresh object on each read). */
+  readonly drops: Record<string, number>;
 }
 
 /** An ICMP error (destination unreachable, time exceeded) with the datagram it quotes. */
@@ -97,6 +99,22 @@ export type EchoReplyHandler = (reply: { srcIp: number; seq: number; dataLen: nu
 
 const stacksBySim = new WeakMap<Simulation, GuestStack[]>();
 
+/** Drop reasons with fixed slots (DropCounts), so the per-frame ones are counted by number. */
+const HOT_DROPS = ['udp-no-port', 'icmp-ratelimited'] as const;
+const D_UDP_NO_PORT = 0;
+const D_ICMP_RATELIMITED = 1;
+
+function newCounters(drops: DropCounts): GuestCounters {
+  return {
+    rx_frames: 0, tx_frames: 0, arp_requests_sent: 0, arp_replies_sent: 0, arp_replies_received: 0, arp_failures: 0,
+    icmp_echo_requests_received: 0, icmp_echo_replies_sent: 0, udp_datagrams_received: 0, udp_datagrams_sent: 0,
+    announcements: 0,
+    get drops(): Record<string, number> {
+      return drops.record();
+    },
+  };
+}
+
 /** Guest stacks in `sim` that own IPv4 address `ip` (used to find a UDP receiver by address). */
 export function findStacksByIpv4(sim: Simulation, ip: number): GuestStack[] {
   return (stacksBySim.get(sim) ?? []).filter((s) => s.interfaces.some((i) => i.ipv4 === ip));
@@ -106,11 +124,9 @@ export class GuestStack {
   readonly name: string;
   readonly sim: Simulation;
   readonly interfaces: GuestInterface[] = [];
-  readonly counters: GuestCounters = {
-    rx_frames: 0, tx_frames: 0, arp_requests_sent: 0, arp_replies_sent: 0, arp_replies_received: 0, arp_failures: 0,
-    icmp_echo_requests_received: 0, icmp_echo_replies_sent: 0, udp_datagrams_received: 0, udp_datagrams_sent: 0,
-    announcements: 0, drops: {},
-  };
+  /** Drops by reason (counters.drops reads them). */
+  private readonly dropCounts = new DropCounts(HOT_DROPS);
+  readonly counters: GuestCounters = newCounters(this.dropCounts);
   private readonly events: EventSink | undefined;
   private readonly neighborOpts: NeighborOptions;
   private readonly sinks = new Map<number, UdpSink>();
@@ -387,8 +403,8 @@ export class GuestStack {
   }
 
   private drop(reason: string, n: number): void {
-    const d = this.counters.drops;
-    d[reason] = (d[reason] ?? 0) + n;
+    const dc = this.dropCounts;
+    dc.add(dc.slot(reason), n);
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -532,9 +548,11 @@ export class GuestStack {
   }
 
   /** Linux `__udp4_lib_rcv` with no socket: ICMP port unreachable quoting the datagram. */
-  private sendPortUnreachable(ip: Uint8Array, to: number): void {
-    if (!errorAllowed(ip)) return;
-    if (!this.icmpLimit.allow(to, 3, this.sim.now)) return this.drop('icmp-ratelimited', 1);
+  private sendPortUnreachable(f: Uint8Array, start: number, end: number, to: number): void {
+    if (!errorAllowedAt(f, start, end)) return;
+    if (!this.icmpLimit.allow(to, 3, this.sim.now)) return this.dropCounts.add(D_ICMP_RATELIMITED, 1);
+    // The quoted datagram as a view only now: most are rate-limited above.
+    const ip = f.subarray(start, end);
     const msg = buildIcmpErrorMessage(3, 3, ip);
     this.sendIpv4(to, 20 + msg.length, (iface, dstMac) => icmpFrame(iface.nic.mac, dstMac, readU32(ip, 16), to, this.ipId(), msg));
   }
@@ -547,13 +565,16 @@ export class GuestStack {
     if (csum !== 0 && !isUdpValid(f, csum)) {
       const pseudo = (src >>> 16) + (src & 0xffff) + (dst >>> 16) + (dst & 0xffff) + 17 + ulen;
       if (fold(sumBytes(f, l4, l4 + ulen, pseudo)) !== 0xffff) return this.drop('bad-udp-checksum', 1);
+      // Verified once: the same unchanged frame reaching another receiver (a flood, a resend of
+      // the same buffer) is not summed again (frame-alloc.ts: frames are not edited once sent).
+      markUdpValid(f, csum);
     }
     const sport = (f[l4]! << 8) | f[l4 + 1]!;
     const dport = (f[l4 + 2]! << 8) | f[l4 + 3]!;
     const sink = this.sinks.get(dport);
     if (sink === undefined) {
-      this.drop('udp-no-port', 1);
-      return this.sendPortUnreachable(f.subarray(14, l4 + ulen), src);
+      this.dropCounts.add(D_UDP_NO_PORT, 1);
+      return this.sendPortUnreachable(f, 14, l4 + ulen, src);
     }
     this.counters.udp_datagrams_received++;
     sink.deliver(src, sport, f.subarray(l4 + 8, l4 + ulen), this.sim.now);

@@ -25,10 +25,9 @@ import { UserError } from '../errors.js';
 import type { EventSink } from '../port/nic.js';
 import { MAX_HOPS, Port, hopMeta, type Frame, type FrameMeta, type TunnelMeta } from '../port/port.js';
 import type { Simulation } from '../sim/simulation.js';
-import { extractFlowKey } from '../wire/extract.js';
-import { emptyFlowKey } from '../wire/flow-key.js';
 import { FlowCache } from './classifier.js';
-import { KEY_WORDS, OFPP_LOCAL, PACKET_WORDS, W_IN_PORT, W_TUN_DST, W_TUN_FLAGS, W_TUN_ID, W_TUN_IPV6_DST, W_TUN_IPV6_SRC, W_TUN_MD_PRESENT, W_TUN_SRC, W_VLAN_TCI, formatMac, keyWordsFromFlowKey, keyWordsFromFrame } from './fields.js';
+import { KEY_WORDS, OFPP_LOCAL, PACKET_WORDS, W_IN_PORT, W_TUN_DST, W_TUN_FLAGS, W_TUN_ID, W_TUN_IPV6_DST, W_TUN_IPV6_SRC, W_TUN_MD_PRESENT, W_TUN_SRC, W_VLAN_TCI, formatMac } from './fields.js';
+import { emptyKeyLayout, extractKeyWords } from './key-words.js';
 import { parseFlowMod, parseFlows, type FlowModCommand, type FlowWarning, type ParsedFlowMod } from './flow-parser.js';
 import { formatActions, type Action } from './actions.js';
 import { canonicalFlow, dumpFlows } from './dump-flows.js';
@@ -37,7 +36,7 @@ import type { TlvTable } from './tun-metadata.js';
 import type { OfVersion } from './flow-syntax.js';
 import { FlowTables, type FlowRule, type FlowStats } from './flow-table.js';
 import { MacTable, type MacEntry } from './mac-learning.js';
-import { copyState, readTags, rewriteFrame, stateFromFrame, type PacketState } from './rewrite.js';
+import { copyState, rewriteFrame, stateFromFrame, type PacketState } from './rewrite.js';
 import { makeVlanConfig, type VlanMode } from './vlan.js';
 import { Conntrack, type ConntrackOptions, type CtExec, type CtPacket } from './conntrack.js';
 import { xlate, type XBridge, type XPort, type XlateResult } from './xlate.js';
@@ -185,7 +184,8 @@ export class Bridge implements XBridge {
   private seenMacGen = -1;
   private portGen = 0;
   private seenPortGen = -1;
-  private readonly fk = emptyFlowKey();
+  /** L3/L4 offsets and VLAN tags of the frame in `words` (key-words.ts). */
+  private readonly lay = emptyKeyLayout();
   private readonly words = new Int32Array(KEY_WORDS);
   /** Whether `words` holds metadata from a trace flow (cleared before the next packet). */
   private metadataSet = false;
@@ -638,8 +638,8 @@ export class Bridge implements XBridge {
     const p = this.ctPacket;
     p.w = w;
     p.frame = this.curFrame;
-    p.l3 = this.fk.l3Offset;
-    p.l4 = this.fk.l4Offset;
+    p.l3 = this.lay.l3;
+    p.l4 = this.lay.l4;
     this.conntrack.execute(p, x, this.sim.now);
   }
 
@@ -795,12 +795,12 @@ export class Bridge implements XBridge {
 
   /** Output `i`'s bytes: `rewriteFrame`, or on a cache hit known to change nothing, `frame` itself. */
   private outFrame(frame: Frame, hit: Cached | null, i: number, st: PacketState): Frame {
-    if (hit === null) return rewriteFrame(frame, this.words, this.fk.l3Offset, this.fk.l4Offset, st);
+    if (hit === null) return rewriteFrame(frame, this.words, this.lay.l3, this.lay.l4, st);
     let same = hit.same;
     if (same === null) same = hit.same = new Uint8Array(hit.res.outputs.length);
     const known = same[i]!;
     if (known === 1) return frame;
-    const f = rewriteFrame(frame, this.words, this.fk.l3Offset, this.fk.l4Offset, st);
+    const f = rewriteFrame(frame, this.words, this.lay.l3, this.lay.l4, st);
     if (known === 0) same[i] = f === frame ? 1 : 2;
     return f;
   }
@@ -841,9 +841,10 @@ export class Bridge implements XBridge {
   process(ofport: number, frame: Frame, opts: { mayLearn: boolean; trace?: boolean; ovsTrace?: boolean; metadata?: Int32Array; ctNext?: number[] }, tunnel?: TunnelMeta): XlateResult | null {
     if (frame.length < 14) return null;
     this.curFrame = frame;
-    extractFlowKey(frame, this.fk); // a WireError still leaves the fields parsed so far (OVS keeps them too)
-    const words = keyWordsFromFlowKey(this.fk, this.words);
-    keyWordsFromFrame(frame, this.fk, words);
+    // The packet words straight from the bytes; a truncated or malformed layer leaves the fields
+    // parsed before it (OVS keeps them too).
+    const words = this.words;
+    extractKeyWords(frame, words, this.lay);
     // Registers, metadata, conntrack and tunnel words start at 0, or as a trace flow gives them.
     if (opts.metadata) {
       for (let i = PACKET_WORDS; i < KEY_WORDS; i++) words[i] = opts.metadata[i]!;
@@ -877,10 +878,10 @@ export class Bridge implements XBridge {
     const cache = opts.mayLearn && !opts.trace && !opts.ovsTrace && !opts.metadata && !opts.ctNext ? this.cache : null;
     // The key words hold the outer TCI only: a second tag or an 802.1ad outer TPID is state the
     // key does not capture, so such frames are never cached.
-    const tags = readTags(frame);
+    const lay = this.lay;
     // tun_metadata and tun_ipv6 words are outside the cache key (flow-cache.ts CACHE_WORDS): not
     // cached either.
-    const uncachable = tags.n > 1 || (tags.n === 1 && tags.tpid0 !== 0x8100) || words[W_TUN_MD_PRESENT] !== 0 || words[W_TUN_MD_PRESENT + 1] !== 0 || (tunnel !== undefined && (tunnel.src6 !== undefined || tunnel.dst6 !== undefined));
+    const uncachable = lay.tags > 1 || (lay.tags === 1 && lay.tpid0 !== 0x8100) || words[W_TUN_MD_PRESENT] !== 0 || words[W_TUN_MD_PRESENT + 1] !== 0 || (tunnel !== undefined && (tunnel.src6 !== undefined || tunnel.dst6 !== undefined));
     let hit = cache !== null && !uncachable ? (cache.get(words, undefined, this.tablesUnchanged) ?? null) : null;
     if (hit !== null && this.sim.now >= hit.res.validUntilNs) hit = null; // a MAC entry it used aged out
     this.hit = hit;
@@ -960,7 +961,7 @@ export class Bridge implements XBridge {
     const frames = res.outputs.map((o) => ({
       ofport: o.ofport,
       name: this.portNameOf(o.ofport) ?? String(o.ofport),
-      frame: rewriteFrame(frame, this.words, this.fk.l3Offset, this.fk.l4Offset, o.state),
+      frame: rewriteFrame(frame, this.words, this.lay.l3, this.lay.l4, o.state),
     }));
     return { xlate: res, frames };
   }

@@ -14,7 +14,9 @@
  *   sending guest's stack just computed, arriving at a receiver as the same object, is known
  *   good: the receiver skips re-summing it, as a Linux guest skips it for a virtio frame marked
  *   VIRTIO_NET_HDR_F_DATA_VALID (CHECKSUM_UNNECESSARY; virtio spec 1.2 §5.1.6.4.1). Any other
- *   frame (a copy, a rewritten frame, a decapsulated view, a test's hand-made bytes) is summed.
+ *   frame (a copy, a rewritten frame, a decapsulated view, a test's hand-made bytes) is summed,
+ *   once: a receiver that verified a frame marks it too, so the same unchanged frame reaching
+ *   another receiver (a flood's copies share one view) is not summed again.
  *   The table is keyed by the checksum's low bits: a newer frame with the same bits replaces an
  *   older one, which is then simply verified. Retention: at most `VALID_SLOTS` frames.
  */

@@ -50,14 +50,20 @@ const ERROR_TYPES = new Set([3, 4, 5, 11, 12]);
  * zero source.
  */
 export function errorAllowed(ip: Uint8Array): boolean {
-  if (ip.length < 20) return false;
-  const ihl = (ip[0]! & 0x0f) * 4;
-  const frag = ((ip[6]! << 8) | ip[7]!) & 0x1fff;
+  return errorAllowedAt(ip, 0, ip.length);
+}
+
+/** `errorAllowed` for the datagram at `f[start..end)`, without making a view of it. */
+export function errorAllowedAt(f: Uint8Array, start: number, end: number): boolean {
+  const len = end - start;
+  if (len < 20) return false;
+  const ihl = (f[start]! & 0x0f) * 4;
+  const frag = ((f[start + 6]! << 8) | f[start + 7]!) & 0x1fff;
   if (frag !== 0) return false;
-  const src0 = ip[12]!;
+  const src0 = f[start + 12]!;
   if (src0 === 0 || src0 >= 224) return false;
-  const dst0 = ip[16]!;
+  const dst0 = f[start + 16]!;
   if (dst0 >= 224) return false;
-  if (ip[9] === 1 && ip.length >= ihl + 1 && ERROR_TYPES.has(ip[ihl]!)) return false;
+  if (f[start + 9] === 1 && len >= ihl + 1 && ERROR_TYPES.has(f[start + ihl]!)) return false;
   return true;
 }

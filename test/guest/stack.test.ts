@@ -158,6 +158,20 @@ describe('guest IPv4 receive', () => {
     expect(g.stack.counters.drops['udp-no-port']).toBe(1);
   });
 
+  it('verifies a UDP checksum once per frame: the same frame again is accepted, a corrupted copy still dropped', () => {
+    const g = resolved();
+    const sink = g.stack.udpListen(5001);
+    const good = buildUdp({ srcMac: PEER_MAC, dstMac: MY_MAC, srcIp: PEER_IP, dstIp: MY_IP, srcPort: 9, dstPort: 5001, payloadLen: 20 });
+    g.inject(good);
+    g.inject(good);
+    const bad = good.slice();
+    bad[50]! ^= 0x55;
+    g.inject(bad);
+    g.inject(bad);
+    expect(sink.totals().received_packets).toBe(2);
+    expect(g.stack.counters.drops['bad-udp-checksum']).toBe(2);
+  });
+
   it('drops packets for another IP and frames for another MAC, and never throws on garbage', () => {
     const g = resolved();
     g.inject(buildUdp({ srcMac: PEER_MAC, dstMac: MY_MAC, srcIp: PEER_IP, dstIp: 0x0a000063, srcPort: 9, dstPort: 5001, payloadLen: 20 }));
