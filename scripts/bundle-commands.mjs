@@ -78,12 +78,16 @@ const result = await build({
   external: ['@oclif/core', 'tinypool', 'bullmq', 'ioredis', 'elkjs'],
   // The loader passes the command file's URL in (a CommonJS bundle has no import.meta).
   define: { 'import.meta.url': '__vfabImportMetaUrl' },
+  // import() of an external (elkjs, bullmq, ioredis) becomes require(): code compiled from a V8
+  // code cache by vm.Script has no dynamic-import callback on Node 20 (see the oclif bundle below).
+  supported: { 'dynamic-import': false },
   write: false,
   logLevel: 'warning',
   plugins: [zodEnglishOnly],
 });
 rmSync(bundles, { recursive: true, force: true });
 for (const out of result.outputFiles) {
+  if (/\bimport\(/.test(out.text.replace(/\/\/.*$/gm, ''))) throw new Error(`bundle-commands: a dynamic import() is left in ${out.path}`);
   mkdirSync(dirname(out.path), { recursive: true });
   writeFileSync(out.path, out.contents);
   const rel = relative(bundles, out.path).replace(/\.cjs$/, '.js');
@@ -102,3 +106,41 @@ for (const out of result.outputFiles) {
   ].join('\n'));
   rmSync(`${command}.map`, { force: true }); // tsc's map no longer describes the file
 }
+
+// @oclif/core as one CommonJS file too (~110 files resolved and read one by one were a third of a
+// cold start), loaded once per process by oclifCore() in src/cli/compile-cache.adapter.ts for
+// bin/run.js and every command bundle. What oclif requires only for TypeScript sources
+// (typescript, ts-node, tsx) or Yarn PnP stays outside: vfab runs compiled JavaScript.
+const oclifOut = join(bundles, 'oclif-core.cjs');
+/**
+ * oclif loads ES-module commands and hooks with `await import(url)` (and lilconfig, ES-module
+ * config files). Code compiled by vm.Script
+ * from a V8 code cache loses its dynamic-import callback on Node 20 (the import then throws
+ * ERR_VM_DYNAMIC_IMPORT_CALLBACK_MISSING), so those calls go to `__vfabImport`, which the loader
+ * passes in: a plain import() in an ES module.
+ */
+const oclifImports = {
+  name: 'oclif-imports',
+  setup(b) {
+    b.onLoad({ filter: /[\\/](@oclif[\\/]core[\\/]lib|lilconfig[\\/]src)[\\/].*\.js$/ }, (args) => {
+      const text = readFileSync(args.path, 'utf8');
+      return { contents: text.replace(/\bawait import\((?!'wsl-utils')/g, 'await __vfabImport('), loader: 'js' };
+    });
+  },
+};
+const oclif = await build({
+  entryPoints: [join(root, 'node_modules', '@oclif', 'core', 'lib', 'index.js')],
+  outfile: oclifOut,
+  bundle: true,
+  platform: 'node',
+  format: 'cjs',
+  target: 'node20',
+  external: ['typescript', 'ts-node', 'tsx', 'tsx/*', 'pnpapi'],
+  write: false,
+  logLevel: 'warning',
+  plugins: [oclifImports],
+});
+const leftImport = oclif.outputFiles[0].text.match(/.*\bawait import\(.*/);
+if (leftImport) throw new Error(`bundle-commands: a dynamic import() is left in the @oclif/core bundle: ${leftImport[0]}`);
+writeFileSync(oclifOut, oclif.outputFiles[0].contents);
+writeFileSync(`${oclifOut}.hash`, `${createHash('sha256').update(oclif.outputFiles[0].contents).digest('hex').slice(0, 16)}\n`);

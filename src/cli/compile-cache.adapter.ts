@@ -13,6 +13,12 @@
  * topology, building the fabric, the simulation's hot paths). The first run after a build pays
  * for writing (~1.5 MB); the next runs skip most compilation.
  *
+ * @oclif/core itself (~110 CommonJS files: resolving and reading them was a third of a cold start)
+ * is bundled the same way (`dist/cli-bundles/oclif-core.cjs`) and loaded once by `oclifCore()`:
+ * bin/run.js and every command bundle get that one instance (a bundle's `require('@oclif/core')`
+ * is answered here), since oclif checks command classes and errors by identity. Its code sees the
+ * package's own `lib/` folder as `__dirname`, where it reads its package.json.
+ *
  * The cache is an optimisation only: it never changes what the command does or prints. A missing,
  * unreadable or read-only cache folder, a truncated or foreign file, another Node or V8 version or
  * other V8 flags all mean "compile as without a cache" (V8 rejects data that does not match the
@@ -30,7 +36,7 @@ import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import vm from 'node:vm';
 
 /** The folder of cache files, or undefined when caching is off. */
@@ -85,20 +91,20 @@ function writeCache(file: string, data: Buffer): void {
   }
 }
 
-/**
- * Runs the CommonJS bundle at `bundleUrl` (a file URL) and returns its `module.exports`.
- * `commandUrl` is what `import.meta.url` means inside it; `contentHash` names this build of it.
- */
-export function loadCommand(bundleUrl: string, commandUrl: string, contentHash: string): unknown {
-  const file = fileURLToPath(bundleUrl);
+/** A real import() for the bundles (an ES module's own, with Node's loader). */
+const importNative = (specifier: string): Promise<unknown> => import(specifier);
+
+/** Compiles and runs one CommonJS bundle with the code cache; returns its `module.exports`. */
+function runBundle(file: string, contentHash: string, req: NodeJS.Require, dirName: string, importMetaUrl: string): unknown {
   const source = readFileSync(file, 'utf8');
   const dir = cacheDir();
   const cachePath = dir !== undefined && usableDir(dir) ? cacheFile(dir, file, contentHash) : undefined;
   const cachedData = cachePath !== undefined ? readCache(cachePath) : undefined;
-  const script = new vm.Script(`(function (exports, require, module, __filename, __dirname, __vfabImportMetaUrl) {${source}\n})`, {
+  // No dynamic-import callback: Node 20 drops it for code compiled from a cache, so the bundles
+  // contain no import() (scripts/bundle-commands.mjs); oclif's go through __vfabImport.
+  const script = new vm.Script(`(function (exports, require, module, __filename, __dirname, __vfabImportMetaUrl, __vfabImport) {${source}\n})`, {
     filename: file,
     ...(cachedData ? { cachedData } : {}),
-    importModuleDynamically: vm.constants.USE_MAIN_CONTEXT_DEFAULT_LOADER,
   });
   if (cachePath !== undefined && (cachedData === undefined || script.cachedDataRejected === true)) {
     // After the command ran: the cache then holds what it compiled lazily too.
@@ -112,6 +118,40 @@ export function loadCommand(bundleUrl: string, commandUrl: string, contentHash: 
   }
   const module = { exports: {} as unknown };
   const fn = script.runInThisContext() as (...a: unknown[]) => void;
-  fn(module.exports, createRequire(file), module, file, dirname(file), commandUrl);
+  fn(module.exports, req, module, file, dirName, importMetaUrl, importNative);
   return module.exports;
+}
+
+const bundlesDir = fileURLToPath(new URL('../cli-bundles/', import.meta.url));
+let oclif: unknown;
+
+/**
+ * The process's one @oclif/core: the bundle written by `npm run build` (with the code cache), else
+ * the package itself (a tree built without the bundle step).
+ */
+export function oclifCore(): unknown {
+  if (oclif !== undefined) return oclif;
+  const req = createRequire(import.meta.url);
+  const file = join(bundlesDir, 'oclif-core.cjs');
+  let hash: string | undefined;
+  try {
+    hash = readFileSync(`${file}.hash`, 'utf8').trim();
+  } catch {
+    hash = undefined;
+  }
+  oclif = hash === undefined ? req('@oclif/core') : runBundle(file, hash, req, dirname(req.resolve('@oclif/core')), pathToFileURL(file).href);
+  return oclif;
+}
+
+/**
+ * Runs the CommonJS bundle at `bundleUrl` (a file URL) and returns its `module.exports`.
+ * `commandUrl` is what `import.meta.url` means inside it; `contentHash` names this build of it.
+ */
+export function loadCommand(bundleUrl: string, commandUrl: string, contentHash: string): unknown {
+  const file = fileURLToPath(bundleUrl);
+  const base = createRequire(file);
+  const req = Object.assign((id: string): unknown => (id === '@oclif/core' ? oclifCore() : base(id)), {
+    resolve: base.resolve, cache: base.cache, main: base.main,
+  }) as NodeJS.Require;
+  return runBundle(file, contentHash, req, dirname(file), commandUrl);
 }
