@@ -10,6 +10,10 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Plugin } from '@oclif/core';
 
+// Importing every command here must not leave a code cache of module loading alone behind: the
+// first real run of each command writes one that holds what the command compiled while it ran.
+process.env.VFAB_NO_COMPILE_CACHE = '1';
+
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const plugin = new Plugin({ root, type: 'core', isRoot: true, ignoreManifest: true, errorOnManifestCreate: true, respectNoCacheDefault: true });
 await plugin.load();

@@ -53,6 +53,7 @@ export default class Run extends BaseCommand {
         closeOnExit: true,
         signal: stop.signal,
         sliceEvents: 20_000,
+        summaryText: !flags.json,
         ...(progress ? { onProgress: (now: number, end: number, events: number) => { progress.update(now, end, events); } } : {}),
         ...(untilNs !== undefined ? { untilNs } : {}),
         ...(seed !== undefined ? { seed } : {}),

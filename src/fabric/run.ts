@@ -42,11 +42,13 @@ export interface RunTopologyOptions {
   signal?: AbortSignal;
   /** `runTopologyAsync`: events per slice (default 100,000). */
   sliceEvents?: number;
+  /** Render the human-readable summary into `text` (default true; `vfab run --json` does not print it). */
+  summaryText?: boolean;
 }
 
 export interface RunResult {
   summary: RunSummary;
-  /** The human-readable summary. */
+  /** The human-readable summary ('' with `summaryText: false`). */
   text: string;
   /** Trace files written. */
   files: string[];
@@ -66,7 +68,7 @@ export function runTopology(input: TopologyInputSource, opts: RunTopologyOptions
   const { fabric, files } = prepare(input, opts);
   try {
     const summary = fabric.run(opts.untilNs !== undefined ? { untilNs: opts.untilNs } : {});
-    return { summary, text: fabric.renderSummary(summary), files, fabric };
+    return { summary, text: opts.summaryText === false ? '' : fabric.renderSummary(summary), files, fabric };
   } finally {
     fabric.close();
   }
@@ -86,7 +88,7 @@ export async function runTopologyAsync(input: TopologyInputSource, opts: RunTopo
       ...(opts.signal ? { signal: opts.signal } : {}),
       ...(opts.sliceEvents !== undefined ? { sliceEvents: opts.sliceEvents } : {}),
     });
-    return { summary, text: fabric.renderSummary(summary), files, fabric };
+    return { summary, text: opts.summaryText === false ? '' : fabric.renderSummary(summary), files, fabric };
   } finally {
     fabric.close();
   }
