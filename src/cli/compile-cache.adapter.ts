@@ -51,8 +51,11 @@ export function cacheDir(env: NodeJS.ProcessEnv = process.env): string | undefin
 /** The cache file of one bundle: its name, its build's content hash, Node, platform and V8 flags. */
 export function cacheFile(dir: string, bundle: string, contentHash: string): string {
   const flags = createHash('sha256').update(process.execArgv.join('\0')).digest('hex').slice(0, 8);
+  // The bundle's own path is part of the key: V8's cached code keeps the script name it was made
+  // from, so two checkouts of one build sharing a file would print each other's paths in stacks.
+  const where = createHash('sha256').update(bundle).digest('hex').slice(0, 8);
   const name = basename(bundle).replace(/[^A-Za-z0-9_-]/g, '_');
-  return join(dir, `${name}-${contentHash}-${process.version}-${process.arch}-${flags}.v8cache`);
+  return join(dir, `${name}-${where}-${contentHash}-${process.version}-${process.arch}-${flags}.v8cache`);
 }
 
 /** A folder we may trust and write: ours, not writable by group or others. */

@@ -12,7 +12,9 @@
 import { mkdirSync, readFileSync, renameSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
-import Tinypool from 'tinypool';
+// The named export, not the default: command bundles are CommonJS and load this ES-only package
+// with require() (Node >= 20.19), whose namespace esbuild would otherwise wrap as the default.
+import { Tinypool } from 'tinypool';
 import { errorMessage } from '../errors.js';
 import type { SweepPlan, ParamValue } from './file.js';
 import { pointHash, type PointResult, type PointTask } from './point.js';

@@ -93,9 +93,11 @@ describe('cache location and key', () => {
 
   it('names the bundle, its build, Node and the platform', () => {
     const f = cacheFile('/c', '/d/cli-bundles/disk/info.cjs', 'abcdef0123456789');
-    expect(f).toContain('/c/info_cjs-abcdef0123456789-');
+    expect(f).toMatch(/^\/c\/info_cjs-[0-9a-f]{8}-abcdef0123456789-/);
     expect(f).toContain(process.version);
     expect(f).toContain(process.arch);
     expect(cacheFile('/c', '/d/run.cjs', '1')).not.toBe(cacheFile('/c', '/d/run.cjs', '2'));
+    // Two checkouts of the same build keep separate files (V8's cached code keeps its script name).
+    expect(cacheFile('/c', '/a/cli-bundles/run.cjs', '1')).not.toBe(cacheFile('/c', '/b/cli-bundles/run.cjs', '1'));
   });
 });
