@@ -70,7 +70,64 @@ describe('outer ECN on encapsulation', () => {
   }
 });
 
+/**
+ * Every tunnel frame hv2's underlay receives is also received a second time with the outer ECN set
+ * to CE (IPv4 header checksum updated; the IPv6 UDP checksum does not cover the traffic class). What
+ * the tunnel port hands the bridge: inner ECN of each frame; and the underlay's drops.
+ */
+function receiveWithOuterCe(text: string): { inner: number[]; drops: Record<string, number> } {
+  const fabric = new Fabric(loadTopologyText(text, 'f.yaml'));
+  const marked = new WeakSet<Uint8Array>();
+  const inner: number[] = [];
+  const u = fabric.ctx.ports.get('hv2.underlay')!;
+  u.onFrame((_p, dir, f) => {
+    if (dir !== 'rx' || marked.has(f)) return;
+    const v6 = f[12] === 0x86 && f[13] === 0xdd && f[20] === 17;
+    const v4 = f[12] === 0x08 && f[13] === 0x00 && f[23] === 17;
+    if (!v6 && !v4) return;
+    const g = f.slice();
+    if (v6) g[15] = g[15]! | 0x30;
+    else {
+      g[15] = g[15]! | 3;
+      g[24] = 0;
+      g[25] = 0;
+      let s = 0;
+      for (let i = 14; i < 34; i += 2) s += (g[i]! << 8) | g[i + 1]!;
+      while (s > 0xffff) s = (s & 0xffff) + (s >>> 16);
+      g[24] = (~s >>> 8) & 0xff;
+      g[25] = ~s & 0xff;
+    }
+    marked.add(g);
+    u.receive(g, { hops: 0 });
+  });
+  fabric.ctx.ports.get('hv2.br0.tun0')!.onFrame((_p, dir, f) => {
+    if (dir === 'rx' && f[12] === 0x08 && f[13] === 0) inner.push(f[15]! & 3);
+  });
+  fabric.run({ untilNs: 100_000_000 });
+  const drops = { ...u.counters.drops };
+  fabric.close();
+  return { inner, drops };
+}
+
 describe('ECN on decapsulation (tnl_process_ecn)', () => {
+  for (const fam of ['ipv4', 'ipv6'] as const) {
+    it(`${fam} underlay: an outer CE marks an ECT inner packet CE and drops a Not-ECT one (ecn-ce-not-ect)`, () => {
+      for (const ecn of [0, 1, 2, 3]) {
+        const r = receiveWithOuterCe(topo(fam, flows(fam, ecn)));
+        // each IP frame arrives twice: as sent (outer ECN from the inner) and with outer CE
+        if (ecn === 0) {
+          expect(r.drops['ecn-ce-not-ect']).toBeGreaterThanOrEqual(3);
+          expect(r.inner.length).toBeGreaterThanOrEqual(3);
+          expect(r.inner.every((e) => e === 0)).toBe(true);
+        } else {
+          expect(r.drops['ecn-ce-not-ect'] ?? 0).toBe(0);
+          expect(r.inner.filter((e) => e === 3).length).toBeGreaterThanOrEqual(ecn === 3 ? 6 : 3);
+          expect(r.inner.filter((e) => e === ecn).length).toBeGreaterThanOrEqual(3);
+        }
+      }
+    });
+  }
+
   const v4 = (ecn: number): Uint8Array => {
     const f = buildUdp({ srcMac: 0x020000000101, dstMac: 0x020000000102, srcIp: 0x0a000001, dstIp: 0x0a000002, srcPort: 40000, dstPort: 9999, payloadLen: 20 });
     f[15] = 0xb8 | ecn;
