@@ -6,7 +6,9 @@
  * frame: equal byte for byte once the UDP source port (the kernel's skb hash) is taken from the
  * kernel's frame and the inner UDP checksum, offloaded by the sending socket, is completed as the
  * NIC would complete it; the outer UDP checksum (computed, never zero over IPv6) must match. tshark decodes VXLAN over IPv6
- * on its default port down to the inner UDP, checksums good. Needs root (CI runs as root).
+ * on its default port down to the inner UDP, checksums good. Also: the outer traffic class and flow
+ * label for every inner ECN codepoint, and what the device delivers for every outer × inner ECN pair
+ * (against vfab's decapEcn). Needs root (CI runs as root).
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
