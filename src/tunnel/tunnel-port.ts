@@ -16,7 +16,7 @@
  * route it either: ofproto-dpif-xlate.c native_tunnel_output fails and the datapath drops).
  *
  * Outer headers (OVS defaults for a tunnel port, `lib/netdev-native-tnl.c` / the kernel
- * `vport-vxlan` with ovs's `tunnel_key`): TTL 64, TOS 0, DF set (`options:df_default=true`), UDP
+ * `vport-vxlan` with ovs's `tunnel_key`): TTL 64, TOS DSCP 0 with the inner ECN bits (innerEcn), DF set (`options:df_default=true`), UDP
  * checksum zero over IPv4 unless `csum: true`, source port from the inner flow hash in Linux's
  * `udp_flow_src_port` range. A frame that does not fit the underlay MTU after the 50 bytes of
  * encapsulation is dropped and counted `mtu` on the tunnel port: OVS's userspace datapath sends no
@@ -36,6 +36,7 @@ import { hopMeta, type Frame, type FrameMeta, type FrameReceiver, type Port, typ
 import { encapVxlan, vxlanInnerAt, vxlanVniAt, VXLAN_OVERHEAD, type OuterHeaders } from '../wire/vxlan.js';
 import { encapGeneve, parseGeneve, GENEVE_CRITICAL, GENEVE_OPTIONS_MAX, type GeneveOption } from '../wire/geneve.js';
 import { readU32 } from '../wire/ipv4-frame.js';
+import { fold } from '../wire/checksum.js';
 import { tunnelPmtudReply } from '../wire/tunnel-pmtud.js';
 import type { UnderlayEndpoint } from './underlay.js';
 import { OuterTemplate } from './outer-template.js';
@@ -257,6 +258,9 @@ export class TunnelPort implements FrameReceiver {
       vni = v;
     }
     if (inner.length < 14) return u.drop(`bad-${this.type}`);
+    const withEcn = decapEcn(inner, f[at + 1]!, false);
+    if (withEcn === undefined) return u.drop('ecn-ce-not-ect');
+    inner = withEcn;
     this.counters.decapsulated++;
     const src = readU32(f, at + 12);
     const dst = readU32(f, at + 16);
@@ -288,6 +292,52 @@ export function innerEcn(inner: Uint8Array): number {
   else if (type === 0x86dd && inner.length > t + 3) ecn = (inner[t + 3]! >> 4) & 3;
   else return 0;
   return ecn === 3 ? 2 : ecn;
+}
+
+/**
+ * The ECN handling on decapsulation (`outerTos`: the outer IPv4 TOS or IPv6 traffic class), as OVS's
+ * ofproto/tunnel.c tnl_process_ecn does for every packet received on a tunnel port: when the outer
+ * header is CE and the inner packet is IPv4 or IPv6 (after one 802.1Q tag), an inner Not-ECT packet
+ * is dropped ("dropping tunnel packet marked ECN CE but is not ECN capable"; vfab counts it
+ * `ecn-ce-not-ect` on the underlay port) and an ECN-capable one is marked CE (RFC 6040 §4.2; Linux's
+ * INET_ECN_decapsulate in the vxlan/geneve receive path does the same for these cases). Outer
+ * Not-ECT/ECT leave the inner packet alone (OVS; Linux's INET_ECN_decapsulate also turns inner ECT(0) into ECT(1)
+ * under an outer ECT(1), RFC 6040's full table, which OVS's userspace datapath does not:
+ * docs/overlay.md). Returns the frame to deliver (`inner` itself, or a marked copy: received frames
+ * are never edited in place; always a copy when `copy`), or undefined to drop it.
+ */
+export function decapEcn(inner: Uint8Array, outerTos: number, copy: boolean): Uint8Array | undefined {
+  if ((outerTos & 3) !== 3) return copy ? inner.slice() : inner;
+  let t = 12;
+  let type = (inner[t]! << 8) | inner[t + 1]!;
+  if (type === 0x8100 && inner.length >= 18) {
+    t = 16;
+    type = (inner[t]! << 8) | inner[t + 1]!;
+  }
+  const ip = t + 2;
+  if (type === 0x0800 && inner.length >= ip + 20) {
+    const tos = inner[ip + 1]!;
+    if ((tos & 3) === 0) return undefined;
+    if ((tos & 3) === 3) return copy ? inner.slice() : inner;
+    const out = inner.slice();
+    // RFC 1624 incremental update of the header checksum (as Linux's IP_ECN_set_ce)
+    const old = (out[ip]! << 8) | tos;
+    out[ip + 1] = tos | 3;
+    const hc = (out[ip + 10]! << 8) | out[ip + 11]!;
+    const c = ~fold((~hc & 0xffff) + (~old & 0xffff) + (old | 3)) & 0xffff;
+    out[ip + 10] = c >>> 8;
+    out[ip + 11] = c & 0xff;
+    return out;
+  }
+  if (type === 0x86dd && inner.length >= ip + 40) {
+    const ecn = (inner[ip + 1]! >> 4) & 3;
+    if (ecn === 0) return undefined;
+    if (ecn === 3) return copy ? inner.slice() : inner;
+    const out = inner.slice();
+    out[ip + 1] = inner[ip + 1]! | 0x30;
+    return out;
+  }
+  return copy ? inner.slice() : inner;
 }
 
 /** The VXLAN-only name, kept for existing callers. */

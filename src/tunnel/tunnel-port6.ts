@@ -3,7 +3,9 @@
  * counterpart of tunnel-port.ts, for a host whose `underlay` has an `ipv6` address.
  *
  * Encap (wire/udp-tunnel6.ts): outer Ethernet/IPv6/UDP as OVS's userspace datapath and Linux's
- * vxlan/geneve devices send it: traffic class 0, flow label 0, hop limit 64, UDP checksum always
+ * vxlan/geneve devices send it: traffic class DSCP 0 with the inner packet's ECN bits (CE sent as
+ * ECT(0): innerEcn, as the IPv4 port; OVS tnl_port_send, Linux ip_tunnel_ecn_encap), flow label 0,
+ * hop limit 64, UDP checksum always
  * computed, source port from the inner flow hash in `udp_flow_src_port`'s range. A frame whose inner
  * packet exceeds the underlay MTU minus 70 (Linux `vxlan_headroom(VXLAN_F_IPV6)` /
  * `GENEVE_IPV6_HLEN`: 40 + 8 + 8 + 14, plus Geneve options) is dropped `mtu`; with the bridge's
@@ -11,7 +13,9 @@
  * (wire/tunnel-pmtud.ts, next-hop MTU = underlay MTU − 70).
  *
  * Decap: packets from `remote_ip` on `dst_port` with VNI `key`; a non-zero outer UDP checksum must
- * verify (`bad-udp-checksum`), Geneve option rules as tunnel-port.ts. The bridge sees tun_id and
+ * verify (`bad-udp-checksum`), Geneve option rules and outer-CE handling (decapEcn: OVS
+ * tnl_process_ecn) as tunnel-port.ts. A `remote_ip: flow` port drops `tunnel-to-self` a packet whose
+ * tun_ipv6_dst is this endpoint (compose_output_action__ "Not tunneling to our own address"). The bridge sees tun_id and
  * the outer addresses as tun_ipv6_src/tun_ipv6_dst (tun_src/tun_dst stay 0), as OVS fills
  * flow->tunnel for an IPv6 tunnel.
  *
@@ -33,7 +37,7 @@ import { tunnelPmtudReply } from '../wire/tunnel-pmtud.js';
 import { ipv6Equal, readIpv6At } from '../wire/ipv6-frame.js';
 import type { UnderlayEndpoint } from './underlay.js';
 import type { Underlay6 } from './underlay6.js';
-import { innerHash, type GeneveOptionMap, type TunnelCounters, type TunnelType } from './tunnel-port.js';
+import { decapEcn, innerEcn, innerHash, type GeneveOptionMap, type TunnelCounters, type TunnelType } from './tunnel-port.js';
 
 export interface TunnelPort6Options {
   port: Port;
@@ -104,6 +108,11 @@ export class TunnelPort6 implements FrameReceiver {
     const remote = o.remoteIp === 'flow' ? t?.dst6 : o.remoteIp;
     // remote_ip=flow and no tun_ipv6_dst: OVS's route lookup of :: fails, nothing is sent.
     if (remote === undefined) return o.port.drop('no-tunnel-dst', inner);
+    // ofproto-dpif-xlate.c compose_output_action__: "Not tunneling to our own address", as the IPv4
+    // port (tunnel-port.ts): a decapsulated packet keeps tun_ipv6_dst = this endpoint, so a
+    // remote_ip=flow port that would send it back to ourselves drops it, before the route lookup.
+    const self = this.v6.address;
+    if (remote[0] === self[0] && remote[1] === self[1] && remote[2] === self[2] && remote[3] === self[3]) return o.port.drop('tunnel-to-self', inner);
     if (o.localIp !== undefined && !ipv6Equal(o.localIp, this.v6.address)) return o.port.drop('no-route', inner);
     const vni = o.vni === 'flow' ? (t?.idLo ?? 0) & 0xffffff : o.vni;
     const options = this.type === 'geneve' ? (t?.options ?? []) : [];
@@ -117,12 +126,14 @@ export class TunnelPort6 implements FrameReceiver {
       return;
     }
     const sport = udpFlowSrcPort(innerHash(o.hashSeed, inner));
+    const ecn = innerEcn(inner);
     const dst: Ipv6Words = o.remoteIp === 'flow' ? [remote[0], remote[1], remote[2], remote[3]] : o.remoteIp;
     const ok = this.v6.send(dst, (dstMac) => {
       const h = this.outer;
       h.dstMac = dstMac;
       h.dstIp = dst;
       h.srcPort = sport;
+      h.tos = ecn;
       const outer = encapUdpTunnel6(h, this.type, vni, inner, options);
       o.underlay.sim.packetOrigins?.relate(outer, inner);
       return outer;
@@ -156,9 +167,11 @@ export class TunnelPort6 implements FrameReceiver {
       if (tlv !== undefined && v.options.length > 0) options = v.options.map((op) => ({ cls: op.cls, type: op.type, data: op.data.slice() }));
     }
     if (v.inner.length < 14) return u.drop(`bad-${this.type}`);
+    const tclass = ((ip6[0]! & 0x0f) << 4) | (ip6[1]! >> 4);
+    const copy = decapEcn(v.inner, tclass, true);
+    if (copy === undefined) return u.drop('ecn-ce-not-ect');
     this.counters.decapsulated++;
     const tunnel: TunnelMeta = { idHi: 0, idLo: v.vni, src: 0, dst: 0, src6: readIpv6At(ip6, 8), dst6: readIpv6At(ip6, 24), ...(options ? { options } : {}) };
-    const copy = v.inner.slice();
     this.o.underlay.sim.packetOrigins?.relate(copy, ip6);
     this.o.port.receive(copy, { hops: 0, tunnel });
   }

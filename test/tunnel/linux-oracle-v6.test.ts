@@ -6,7 +6,9 @@
  * frame: equal byte for byte once the UDP source port (the kernel's skb hash) is taken from the
  * kernel's frame and the inner UDP checksum, offloaded by the sending socket, is completed as the
  * NIC would complete it; the outer UDP checksum (computed, never zero over IPv6) must match. tshark decodes VXLAN over IPv6
- * on its default port down to the inner UDP, checksums good. Needs root (CI runs as root).
+ * on its default port down to the inner UDP, checksums good. Also: the outer traffic class and flow
+ * label for every inner ECN codepoint, and what the device delivers for every outer × inner ECN pair
+ * (against vfab's decapEcn). Needs root (CI runs as root).
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -18,6 +20,7 @@ import { buildUdp } from '../../src/wire/build.js';
 import { finish, sumBytes } from '../../src/wire/checksum.js';
 import { parseIpv6 } from '../../src/wire/ip.js';
 import { VXLAN6_OVERHEAD, encapVxlan6 } from '../../src/wire/vxlan6.js';
+import { decapEcn, innerEcn } from '../../src/tunnel/tunnel-port.js';
 import { describeWithTools } from '../helpers/tools.js';
 
 const NS = 'overlay-mtu-v6';
@@ -26,17 +29,45 @@ const SRC = parseIpv6('2001:db8::1');
 const DST = parseIpv6('2001:db8::2');
 
 const CAPTURE = `
-import socket
+import socket, sys
 rx = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(3))
 rx.bind(('overlay-mtu1', 0))
 rx.settimeout(2)
 tx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+tx.setsockopt(socket.IPPROTO_IP, socket.IP_TOS, int(sys.argv[1]) if len(sys.argv) > 1 else 0)
 tx.sendto(bytes(range(32)), ('10.0.0.2', 9999))
 while True:
     f = rx.recv(65535)
     if f[12:14] == b'\\x86\\xdd' and f[20] == 17 and f[56:58] == (4789).to_bytes(2, 'big'):
         print(f.hex())
         break
+`;
+
+/**
+ * Sends each argv frame (hex) into the underlay peer and prints, per frame, what the vxlan device
+ * delivers (the inner frame, matched by its UDP source port) or "drop" when nothing comes.
+ */
+const INJECT = `
+import socket, sys
+tx = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+tx.bind(('overlay-mtu1', 0))
+rx = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(3))
+rx.bind(('vx6', 0))
+rx.settimeout(0.3)
+for h in sys.argv[1:]:
+    f = bytes.fromhex(h)
+    sport = f[70 + 34:70 + 36]
+    tx.send(f)
+    got = 'drop'
+    try:
+        while True:
+            g = rx.recv(65535)
+            if g[12:14] == b'\\x08\\x00' and g[34:36] == sport:
+                got = g.hex()
+                break
+    except socket.timeout:
+        pass
+    print(got)
 `;
 
 describeWithTools(['ip', 'python3'], 'VXLAN over IPv6 against the Linux vxlan device', () => {
@@ -89,8 +120,80 @@ describeWithTools(['ip', 'python3'], 'VXLAN over IPv6 against the Linux vxlan de
     const ours = encapVxlan6({ srcMac: 0x020000000001, dstMac: 0x020000000002, srcIp: SRC, dstIp: DST, srcPort: sport, dstPort: 4789, tos: 0, ttl: 64, flowLabel: 0 }, 5001, inner);
     expect((kernel[60]! << 8) | kernel[61]!).not.toBe(0); // computed, never zero over IPv6
     expect(Buffer.from(ours).toString('hex')).toBe(Buffer.from(wire).toString('hex'));
+
+    // Traffic class and flow label for every inner ECN codepoint (and a DSCP): the kernel copies the
+    // inner ECN bits into the outer traffic class (ip_tunnel_ecn_encap → INET_ECN_encapsulate: CE
+    // becomes ECT(0)), keeps DSCP 0 (`tos` unset) and flow label 0; vfab's IPv6 tunnel port sends
+    // the same (TunnelPort6: innerEcn, as the IPv4 port).
+    for (const [tos, outer] of [
+      [0x00, 0x00],
+      [0x01, 0x01],
+      [0x02, 0x02],
+      [0x03, 0x02],
+      [0xb8, 0x00],
+      [0xb8 | 0x03, 0x02],
+      [0x20 | 0x01, 0x01],
+    ] as const) {
+      const k = Uint8Array.from(Buffer.from(execFileSync('ip', ['netns', 'exec', NS, 'python3', '-c', CAPTURE, String(tos)], { encoding: 'utf8' }).trim(), 'hex'));
+      const tclass = ((k[14]! & 0x0f) << 4) | (k[15]! >> 4);
+      const label = ((k[15]! & 0x0f) << 16) | (k[16]! << 8) | k[17]!;
+      expect({ tos, inner: k[VXLAN6_OVERHEAD + 15], tclass, label }).toEqual({ tos, inner: tos, tclass: outer, label: 0 });
+      const w = k.slice();
+      w.set(complete(k), VXLAN6_OVERHEAD);
+      const mine = encapVxlan6({ srcMac: 0x020000000001, dstMac: 0x020000000002, srcIp: SRC, dstIp: DST, srcPort: (k[54]! << 8) | k[55]!, dstPort: 4789, tos: innerEcn(w.subarray(VXLAN6_OVERHEAD)), ttl: 64, flowLabel: 0 }, 5001, w.subarray(VXLAN6_OVERHEAD));
+      expect(Buffer.from(mine).toString('hex')).toBe(Buffer.from(w).toString('hex'));
+    }
+
+    // Decapsulation: every outer × inner ECN codepoint sent to the device (outer from 2001:db8::2,
+    // as vfab's encapVxlan6 builds it). The kernel's vxlan receive (vxlan_ecn_decapsulate →
+    // INET_ECN_decapsulate, RFC 6040) agrees with vfab's decapEcn (OVS tnl_process_ecn) on outer CE
+    // (inner ECT → CE, Not-ECT dropped) and outer Not-ECT/ECT(0) (inner unchanged); the one
+    // documented difference: under an outer ECT(1) the kernel turns an inner ECT(0) into ECT(1)
+    // (INET_ECN_set_ect1), OVS and vfab leave it ECT(0).
+    const cases: [number, number][] = [];
+    const frames: string[] = [];
+    for (let outer = 0; outer < 4; outer++) {
+      for (let inner = 0; inner < 4; inner++) {
+        const f = buildUdp({ srcMac: 0x020000000102, dstMac: 0x020000000101, srcIp: 0x0a000002, dstIp: 0x0a000001, srcPort: 41000 + outer * 4 + inner, dstPort: 9999, payloadLen: 32 });
+        f[15] = 0xb8 | inner;
+        f[24] = 0;
+        f[25] = 0;
+        const c = finish(sumBytes(f, 14, 34));
+        f[24] = c >>> 8;
+        f[25] = c & 0xff;
+        cases.push([outer, inner]);
+        frames.push(Buffer.from(encapVxlan6({ srcMac: 0x020000000002, dstMac: 0x020000000001, srcIp: DST, dstIp: SRC, srcPort: 50000, dstPort: 4789, tos: outer, ttl: 64, flowLabel: 0 }, 5001, f)).toString('hex'));
+      }
+    }
+    const got = execFileSync('ip', ['netns', 'exec', NS, 'python3', '-c', INJECT, ...frames], { encoding: 'utf8' }).trim().split('\n');
+    const kernelSays = got.map((h) => (h === 'drop' ? 'drop' : Buffer.from(h, 'hex')[15]! & 3));
+    const vfabSays = frames.map((h) => {
+      const d = decapEcn(Buffer.from(h, 'hex').subarray(VXLAN6_OVERHEAD), Buffer.from(h, 'hex')[15]! >> 4, true);
+      return d === undefined ? 'drop' : d[15]! & 3;
+    });
+    const linuxOnly = cases.map(([o, i]) => (o === 1 && i === 2 ? 1 : undefined));
+    expect(cases.map((c, j) => ({ c, k: kernelSays[j] }))).toEqual(cases.map((c, j) => ({ c, k: linuxOnly[j] ?? vfabSays[j] })));
+    // the delivered frames are otherwise vfab's: inner IPv4 header checksum updated as the kernel does
+    for (const [j, h] of got.entries()) {
+      if (h === 'drop' || linuxOnly[j] !== undefined) continue;
+      const d = decapEcn(Buffer.from(frames[j]!, 'hex').subarray(VXLAN6_OVERHEAD), Buffer.from(frames[j]!, 'hex')[15]! >> 4, true)!;
+      expect(Buffer.from(h, 'hex').subarray(0, d.length).toString('hex')).toBe(Buffer.from(d).toString('hex'));
+    }
   });
 });
+
+/** The inner frame of kernel capture `k` with its offloaded inner UDP checksum completed. */
+function complete(k: Uint8Array): Uint8Array {
+  const wire = k.slice(VXLAN6_OVERHEAD);
+  const iu = 14 + 20;
+  const ulen = (wire[iu + 4]! << 8) | wire[iu + 5]!;
+  wire[iu + 6] = 0;
+  wire[iu + 7] = 0;
+  const ic = finish(sumBytes(wire, iu, iu + ulen, sumBytes(wire, 14 + 12, 14 + 20) + 17 + ulen));
+  wire[iu + 6] = ic >>> 8;
+  wire[iu + 7] = ic & 0xff;
+  return wire;
+}
 
 describeWithTools(['tshark'], 'VXLAN over IPv6 seen by tshark', () => {
   it('decodes on UDP 4789 with no Decode As, down to the inner UDP, with a good outer checksum', () => {

@@ -4,11 +4,15 @@
  * one inner UDP frame and rebuild it with vfab's `encapVxlan` from the same inner frame: the bytes
  * must be equal once the two documented free fields (outer IP identification, UDP source port
  * hash) are taken from the kernel's frame: DF, TTL, TOS, the zero outer UDP checksum and, for inner
- * frames sent with every ECN codepoint and a DSCP, the outer ECN bits the kernel inherits. Needs root (CI runs as root) and `ip` + python3.
+ * frames sent with every ECN codepoint and a DSCP, the outer ECN bits the kernel inherits. Then the
+ * receive side: what the device delivers for every outer × inner ECN pair, against vfab's decapEcn.
+ * Needs root (CI runs as root) and `ip` + python3.
  */
 import { execFileSync } from 'node:child_process';
 import { afterAll, expect, it } from 'vitest';
-import { innerEcn } from '../../src/tunnel/tunnel-port.js';
+import { decapEcn, innerEcn } from '../../src/tunnel/tunnel-port.js';
+import { buildUdp } from '../../src/wire/build.js';
+import { finish, sumBytes } from '../../src/wire/checksum.js';
 import { VXLAN_OVERHEAD, encapVxlan, udpFlowSrcPort } from '../../src/wire/vxlan.js';
 import { describeWithTools } from '../helpers/tools.js';
 
@@ -28,6 +32,33 @@ while True:
     if f[12:14] == b'\\x08\\x00' and f[23] == 17 and f[36:38] == (4789).to_bytes(2, 'big'):
         print(f.hex())
         break
+`;
+
+/**
+ * Sends each argv frame (hex) into the underlay peer and prints, per frame, what the vxlan device
+ * delivers (the inner frame, matched by its UDP source port) or "drop" when nothing comes.
+ */
+const INJECT = `
+import socket, sys
+tx = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+tx.bind(('ovu1', 0))
+rx = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(3))
+rx.bind(('vx0', 0))
+rx.settimeout(0.3)
+for h in sys.argv[1:]:
+    f = bytes.fromhex(h)
+    sport = f[50 + 34:50 + 36]
+    tx.send(f)
+    got = 'drop'
+    try:
+        while True:
+            g = rx.recv(65535)
+            if g[12:14] == b'\\x08\\x00' and g[34:36] == sport:
+                got = g.hex()
+                break
+    except socket.timeout:
+        pass
+    print(got)
 `;
 
 describeWithTools(['ip', 'python3'], 'VXLAN encapsulation against the Linux vxlan device', () => {
@@ -98,6 +129,42 @@ describeWithTools(['ip', 'python3'], 'VXLAN encapsulation against the Linux vxla
       const k = Uint8Array.from(Buffer.from(h, 'hex'));
       expect({ tos, inner: k[VXLAN_OVERHEAD + 15], outer: k[15] }).toEqual({ tos, inner: tos, outer });
       expect(ours(k)).toBe(h);
+    }
+
+    // Decapsulation: every outer × inner ECN codepoint sent to the device from 192.0.2.2. The
+    // kernel's vxlan receive (vxlan_ecn_decapsulate → INET_ECN_decapsulate, RFC 6040) agrees with
+    // vfab's decapEcn (OVS tnl_process_ecn) on outer CE (inner ECT → CE with the inner header
+    // checksum updated, Not-ECT dropped) and outer Not-ECT/ECT(0) (inner unchanged); the one
+    // documented difference: under an outer ECT(1) the kernel turns an inner ECT(0) into ECT(1)
+    // (INET_ECN_set_ect1), OVS and vfab leave it ECT(0).
+    const cases: [number, number][] = [];
+    const frames: string[] = [];
+    for (let outer = 0; outer < 4; outer++) {
+      for (let inner = 0; inner < 4; inner++) {
+        const f = buildUdp({ srcMac: 0x020000000102, dstMac: 0x020000000101, srcIp: 0x0a000002, dstIp: 0x0a000001, srcPort: 41000 + outer * 4 + inner, dstPort: 9999, payloadLen: 32 });
+        f[15] = 0xb8 | inner;
+        f[24] = 0;
+        f[25] = 0;
+        const c = finish(sumBytes(f, 14, 34));
+        f[24] = c >>> 8;
+        f[25] = c & 0xff;
+        cases.push([outer, inner]);
+        const o = { srcMac: 0x020000000002, dstMac: 0x020000000001, srcIp: 0xc0000202, dstIp: 0xc0000201, srcPort: 50000, dstPort: 4789, tos: outer, ttl: 64, ident: 1, dontFrag: true, csum: false };
+        frames.push(Buffer.from(encapVxlan(o, 5001, f)).toString('hex'));
+      }
+    }
+    const got = execFileSync('ip', ['netns', 'exec', NS, 'python3', '-c', INJECT, ...frames], { encoding: 'utf8' }).trim().split('\n');
+    const vfab = frames.map((h) => {
+      const b = Buffer.from(h, 'hex');
+      return decapEcn(b.subarray(VXLAN_OVERHEAD), b[15]!, true);
+    });
+    const linuxOnly = cases.map(([o, i]) => (o === 1 && i === 2 ? 1 : undefined));
+    const kernelSays = got.map((h) => (h === 'drop' ? 'drop' : Buffer.from(h, 'hex')[15]! & 3));
+    expect(cases.map((c, j) => ({ c, k: kernelSays[j] }))).toEqual(cases.map((c, j) => ({ c, k: linuxOnly[j] ?? (vfab[j] === undefined ? 'drop' : vfab[j][15]! & 3) })));
+    // the delivered frames are otherwise vfab's, inner IPv4 header checksum included
+    for (const [j, h] of got.entries()) {
+      if (h === 'drop' || linuxOnly[j] !== undefined) continue;
+      expect(h.slice(0, vfab[j]!.length * 2)).toBe(Buffer.from(vfab[j]!).toString('hex'));
     }
   });
 });
