@@ -197,7 +197,7 @@ function parseFlowLine(raw: string, ctx: Ctx, opts: ParseOptions, command: FlowM
       continue;
     }
     if (key === 'eth') continue;
-    if (key === 'mpls' || key === 'mplsm') throw ctx.err('FLOW_UNSUPPORTED_FIELD', it.at, `"${key}": vfab does not model MPLS (OVS accepts it)`);
+    if (key === 'mpls' || key === 'mplsm' || MPLS_FIELDS.has(key)) throw ctx.err('FLOW_UNSUPPORTED_FIELD', it.at, `"${key}": vfab does not model MPLS (OVS accepts it)`);
     const fd = lookupField(key, it.at, ctx, opts);
     if (fd) {
       const before = Int32Array.from(mask);
@@ -989,7 +989,11 @@ function maskCover(fd: FieldDef, mask: Int32Array): MaskCover {
   return !any ? 'none' : full ? 'full' : 'partial';
 }
 
+/** OVS's MPLS fields (include/openvswitch/meta-flow.h MFF_MPLS_*): a documented vfab gap. */
+const MPLS_FIELDS = new Set(['mpls_label', 'mpls_tc', 'mpls_bos', 'mpls_ttl']);
+
 function lookupField(name: string, at: number, ctx: Ctx, opts: ParseOptions): FieldDef | undefined {
+  if (MPLS_FIELDS.has(name)) throw ctx.err('FLOW_UNSUPPORTED_FIELD', at, `"${name}": vfab does not model MPLS (OVS accepts it)`);
   if (tunMetadataIndex(name) === undefined) return FIELD_BY_NAME.get(name);
   const fd = opts.tlv?.field(name);
   if (!fd) throw ctx.err('FLOW_INVALID_TLV_FIELD', at, unmappedTlvError(name));
