@@ -211,6 +211,11 @@ function parseFlowLine(raw: string, ctx: Ctx, opts: ParseOptions, command: FlowM
       // parse_subfield (lib/ofp-flow.c): an integer that must fit the subfield's bits.
       const sf = parseSubfield(key, opts.tlv);
       if (typeof sf === 'string') throw ctx.err('FLOW_BAD_VALUE', it.at, sf);
+      if (sf.fd.word === W_NW_TOS && sf.fd.kind === 'int') {
+        // ovs-ofctl 3.1 refuses a subfield match on the ToS byte's fields (NXM_OF_IP_TOS,
+        // OXM_OF_IP_DSCP, NXM_NX_IP_ECN), even `OXM_OF_IP_DSCP[]=5` with ip (recorded: corpus z36).
+        throw ctx.err('FLOW_PREREQ', it.at, 'actions are invalid with specified match (OFPBAC_MATCH_INCONSISTENT)', `match the field by name instead (${sf.fd.name}=…)`);
+      }
       const r = parseFieldInt(it.value, 16);
       if (r === null || r === 'range' || r[1] !== (1n << 128n) - 1n) throw ctx.err('FLOW_BAD_VALUE', it.valueAt, `${key}: cannot parse integer value: ${it.value}`);
       if (r[0] >> BigInt(sf.nBits) !== 0n) throw ctx.err('FLOW_BAD_VALUE', it.valueAt, `${key}: value 0x${r[0].toString(16)} does not fit into ${sf.nBits} bits`);
