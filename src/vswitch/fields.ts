@@ -362,8 +362,10 @@ export const FIELDS: FieldDef[] = [
   f('nw_proto', ['ip_proto'], 'int', W_NW_PROTO, 'ip_any', { bits: 8, maskable: false, settable: false }),
   // nw_tos is the DSCP part of the TOS byte in its TOS position (low 2 bits ignored).
   f('nw_tos', [], 'int', W_NW_TOS, 'ip_any', { shift: 2, bits: 6, bytes: 1, maskable: false }),
-  f('ip_dscp', [], 'int', W_NW_TOS, 'ip_any', { shift: 2, bits: 6, maskable: false }),
-  f('nw_ecn', ['ip_ecn'], 'int', W_NW_TOS, 'ip_any', { bits: 2, maskable: false }),
+  // OXM_OF_IP_DSCP is OVS's MFF_IP_DSCP_SHIFTED (6 bits); OXM_OF_IP_ECN / NXM_NX_IP_ECN MFF_IP_ECN
+  // (include/openvswitch/meta-flow.h).
+  f('ip_dscp', [], 'int', W_NW_TOS, 'ip_any', { shift: 2, bits: 6, maskable: false, nxm: ['OXM_OF_IP_DSCP'] }),
+  f('nw_ecn', ['ip_ecn'], 'int', W_NW_TOS, 'ip_any', { bits: 2, maskable: false, nxm: ['NXM_NX_IP_ECN', 'OXM_OF_IP_ECN'] }),
   f('nw_ttl', [], 'int', W_NW_TTL, 'ip_any', { bits: 8, maskable: false }),
   f('tp_src', [], 'int', W_TP_SRC, 'l4', { bits: 16 }),
   f('tp_dst', [], 'int', W_TP_DST, 'l4', { bits: 16 }),

@@ -28,6 +28,9 @@ import {
   VLAN_CFI,
   W_DL_TYPE,
   W_NW_PROTO,
+  W_NW_TOS,
+  W_TP_DST,
+  W_TP_SRC,
   W_TUN_MD_PRESENT,
   prereqOk,
   type FieldDef,
@@ -35,6 +38,7 @@ import {
 import { formatMatch } from './match-format.js';
 import { Ctx, parsePortText, setMatchField, setPresentBit, splitItems, type FlowWarning, type ParseOptions } from './flow-syntax.js';
 import { normalizeMatch } from './normalize.js';
+import { nxmOxmText, of11Matchable, of11Settable, type MaskCover } from './of11-match.js';
 import { ctTupleMatchError, ctValidMatch } from './ct-tuple.js';
 import { parseLearn } from './learn.js';
 import { parseCt, writesCtField } from './ct-action.js';
@@ -193,7 +197,7 @@ function parseFlowLine(raw: string, ctx: Ctx, opts: ParseOptions, command: FlowM
       continue;
     }
     if (key === 'eth') continue;
-    if (key === 'mpls' || key === 'mplsm') throw ctx.err('FLOW_UNSUPPORTED_FIELD', it.at, `"${key}": vfab does not model MPLS (OVS accepts it)`);
+    if (key === 'mpls' || key === 'mplsm' || MPLS_FIELDS.has(key)) throw ctx.err('FLOW_UNSUPPORTED_FIELD', it.at, `"${key}": vfab does not model MPLS (OVS accepts it)`);
     const fd = lookupField(key, it.at, ctx, opts);
     if (fd) {
       const before = Int32Array.from(mask);
@@ -207,6 +211,11 @@ function parseFlowLine(raw: string, ctx: Ctx, opts: ParseOptions, command: FlowM
       // parse_subfield (lib/ofp-flow.c): an integer that must fit the subfield's bits.
       const sf = parseSubfield(key, opts.tlv);
       if (typeof sf === 'string') throw ctx.err('FLOW_BAD_VALUE', it.at, sf);
+      if (sf.fd.word === W_NW_TOS && sf.fd.kind === 'int') {
+        // ovs-ofctl 3.1 refuses a subfield match on the ToS byte's fields (NXM_OF_IP_TOS,
+        // OXM_OF_IP_DSCP, NXM_NX_IP_ECN), even `OXM_OF_IP_DSCP[]=5` with ip (recorded: corpus z36).
+        throw ctx.err('FLOW_PREREQ', it.at, 'actions are invalid with specified match (OFPBAC_MATCH_INCONSISTENT)', `match the field by name instead (${sf.fd.name}=…)`);
+      }
       const r = parseFieldInt(it.value, 16);
       if (r === null || r === 'range' || r[1] !== (1n << 128n) - 1n) throw ctx.err('FLOW_BAD_VALUE', it.valueAt, `${key}: cannot parse integer value: ${it.value}`);
       if (r[0] >> BigInt(sf.nBits) !== 0n) throw ctx.err('FLOW_BAD_VALUE', it.valueAt, `${key}: value 0x${r[0].toString(16)} does not fit into ${sf.nBits} bits`);
@@ -283,6 +292,7 @@ function parseFlowLine(raw: string, ctx: Ctx, opts: ParseOptions, command: FlowM
     throw ctx.err('FLOW_UNKNOWN_FIELD', it.at, `unknown keyword ${key}`, 'see docs/flows.md for the supported fields');
   }
   for (let i = 0; i < KEY_WORDS; i++) value[i] = value[i]! & mask[i]!;
+  if ((opts.protocols ?? 10) === 11) of11MatchCheck(used, value, mask, ctx);
   // Keep the match as parsed for the action checks (ofpacts_check runs on it), then normalize.
   const parsedValue = Int32Array.from(value);
   const parsedMask = Int32Array.from(mask);
@@ -309,6 +319,10 @@ function parseFlowLine(raw: string, ctx: Ctx, opts: ParseOptions, command: FlowM
   const ctErr = isDelete ? null : ctTupleMatchError(value, mask);
   if (ctErr) ctx.late('FLOW_BAD_VALUE', 0, `ct_nw_*/ct_ipv6_* need a valid connection (ct_state +new/+est/+rel/+rpl/+snat/+dnat or +trk-inv) and ct_nw_src/dst an ip, ct_ipv6_src/dst an ipv6 match (${ctErr})`);
   const actions = isDelete ? [] : parseActions(ex.actions, ex.actionsAt, tableId, parsedValue, parsedMask, ctx, opts);
+  if ((opts.protocols ?? 10) === 11 && ctx.nxmOnlyAt >= 0) {
+    // utilities/ovs-ofctl.c: the flow's usable protocols (ofputil_usable_protocols) miss OpenFlow11.
+    ctx.late('FLOW_PROTOCOL', ctx.nxmOnlyAt, `none of the usable flow formats (${nxmOxmText(tableId !== 255)}) is among the allowed flow formats (OpenFlow11)`, 'OpenFlow 1.1 has no NXM/OXM match: use -O OpenFlow13 (protocols: [OpenFlow13] on the bridge)');
+  }
   return {
     command,
     tableId,
@@ -391,6 +405,14 @@ function parseActions(s: string, base: number, tableId: number, mValue: Int32Arr
   // ofpacts_verify: the instructions in OpenFlow 1.1+ order (instructionOrder).
   let inst = -1;
   let writeMetadataAt = -1;
+  // check_SET_VLAN_VID / check_SET_VLAN_PCP (lib/ofp-actions.c): set_vlan_* without a tag is an
+  // OF1.0-only inconsistency (mod_vlan_* pushes one if needed); either way the check then treats
+  // the packet as tagged.
+  const markVlanTag = (pushIfNeeded: boolean, at: number): void => {
+    if (!pushIfNeeded && !prereqOk('vlan', vlanMatch.value, vlanMatch.mask) && only10 < 0) only10 = at;
+    vlanMatch.value[W_VLAN_TCI] = vlanMatch.value[W_VLAN_TCI]! | VLAN_CFI;
+    vlanMatch.mask[W_VLAN_TCI] = vlanMatch.mask[W_VLAN_TCI]! | VLAN_CFI;
+  };
   for (const it of items) {
     const key = it.key.toLowerCase();
     const arg = it.value;
@@ -478,6 +500,7 @@ function parseActions(s: string, base: number, tableId: number, mValue: Int32Arr
         const v = u16('VLAN VID');
         if (v & ~0xfff) throw ctx.err('FLOW_BAD_VALUE', it.valueAt, `${arg}: not a valid VLAN VID`);
         out.push({ type: 'set_vlan_vid', vid: v, push: key === 'mod_vlan_vid', text: `${key}:${v}` });
+        markVlanTag(key === 'mod_vlan_vid', it.at);
         continue;
       }
       case 'mod_vlan_pcp':
@@ -485,6 +508,7 @@ function parseActions(s: string, base: number, tableId: number, mValue: Int32Arr
         const v = u8('VLAN PCP');
         if (v & ~7) throw ctx.err('FLOW_BAD_VALUE', it.valueAt, `${arg}: not a valid VLAN PCP`);
         out.push({ type: 'set_vlan_pcp', pcp: v, push: key === 'mod_vlan_pcp', text: `${key}:${v}` });
+        markVlanTag(key === 'mod_vlan_pcp', it.at);
         continue;
       }
       case 'strip_vlan':
@@ -692,6 +716,8 @@ function parseActions(s: string, base: number, tableId: number, mValue: Int32Arr
             throw ctx.err('FLOW_BAD_VALUE', it.valueAt, `invalid key '${kv.key}' in 'fin_timeout' argument`);
           }
         }
+        // check_FIN_TIMEOUT (lib/ofp-actions.c): without tcp in the match, an OF1.0-only inconsistency.
+        if (!(mMask[W_NW_PROTO] === 0xff && mValue[W_NW_PROTO] === 6) && only10 < 0) only10 = it.at;
         out.push({ type: 'noop', text: `fin_timeout(${arg})` });
         continue;
       }
@@ -720,6 +746,9 @@ function parseActions(s: string, base: number, tableId: number, mValue: Int32Arr
         const fName = arg.slice(arrow + 2);
         if (fName === '') throw ctx.err('FLOW_SYNTAX', it.valueAt, `${arg}: missing field name following \`->'`);
         out.push(ctFieldCheck(parseSet(fName, vText, false, it.valueAt + arrow + 2, it.valueAt, vlanMatch.value, vlanMatch.mask, ctx, opts, `set_field:${vText}->${fName}`), it.at, ctx, opts));
+        // set_field_parse__ (lib/ofp-actions.c): usable_protocols &= mf->usable_protocols_exact.
+        const sfd = lookupField(fName, it.valueAt + arrow + 2, ctx, opts);
+        if (sfd && !of11Settable(sfd) && ctx.nxmOnlyAt < 0) ctx.nxmOnlyAt = it.at;
         continue;
       }
       case 'set_tunnel':
@@ -813,7 +842,7 @@ function parseActions(s: string, base: number, tableId: number, mValue: Int32Arr
   }
   if (opts.actionsOnly) only10 = -1; // no match to be inconsistent with
   // lib/ofp-protocol.c / utilities/ovs-ofctl.c: the flow must be usable in the session's version.
-  const allowed = version === 10 ? 'OpenFlow10,NXM' : `OXM-OpenFlow${version}`;
+  const allowed = version === 10 ? 'OpenFlow10,NXM' : version === 11 ? 'OpenFlow11' : `OXM-OpenFlow${version}`;
   if (needs11 >= 0 && only10 >= 0) ctx.late('FLOW_PROTOCOL', Math.max(needs11, only10), 'no usable protocol: these actions need both OpenFlow 1.0 and OpenFlow 1.1+');
   if (needs11 >= 0 && version === 10) {
     ctx.late('FLOW_PROTOCOL', needs11, `none of the usable flow formats (OXM,OpenFlow11) is among the allowed flow formats (${allowed})`, 'this action needs OpenFlow 1.1 or later: use -O OpenFlow13 (protocols: [OpenFlow13] on the bridge)');
@@ -927,7 +956,49 @@ const KNOWN_UNSUPPORTED = new Set([
  * A field by name; tun_metadataN only when the bridge's TLV map maps it (OVS refuses a flow_mod
  * naming an unmapped one: NXFMFC_INVALID_TLV_FIELD, lib/tun-metadata.c tun_metadata_check).
  */
+/**
+ * `mf_set` per match item and `parse_ofp_str__`'s IPv6 interdependency (lib/ofp-flow.c: only NXM
+ * and OXM match nw_proto, nw_tos or L4 ports within IPv6): records in `ctx.nxmOnlyAt` the first
+ * item OpenFlow 1.1's standard match cannot carry (of11-match.ts).
+ */
+function of11MatchCheck(used: { fd: FieldDef; at: number; words: Int32Array }[], value: Int32Array, mask: Int32Array, ctx: Ctx): void {
+  for (const u of used) {
+    const fd = u.fd;
+    if (!of11Matchable(fd, maskCover(fd, mask))) {
+      if (ctx.nxmOnlyAt < 0) ctx.nxmOnlyAt = u.at;
+      return;
+    }
+  }
+  if (value[W_DL_TYPE] === 0x86dd && mask[W_DL_TYPE] === 0xffff && (mask[W_NW_PROTO] !== 0 || mask[W_NW_TOS] !== 0 || mask[W_TP_SRC] !== 0 || mask[W_TP_DST] !== 0)) {
+    const u = used.find((x) => x.words[W_NW_PROTO] !== 0 || x.words[W_NW_TOS] !== 0 || x.words[W_TP_SRC] !== 0 || x.words[W_TP_DST] !== 0);
+    if (ctx.nxmOnlyAt < 0) ctx.nxmOnlyAt = u?.at ?? 0;
+  }
+}
+
+/** How the match's mask covers field `fd`'s bits: not at all, fully, or partly. */
+function maskCover(fd: FieldDef, mask: Int32Array): MaskCover {
+  if ((fd.kind === 'int' || fd.kind === 'port') && fd.bits < 32) {
+    const own = ((1 << fd.bits) - 1) << fd.shift;
+    const m = mask[fd.word]! & own;
+    return m === 0 ? 'none' : m === own ? 'full' : 'partial';
+  }
+  const span = fd.kind === 'mac' ? 2 : fd.kind === 'ipv6' ? 4 : fd.kind === 'wide' ? fd.nwords : 1;
+  let any = false;
+  let full = true;
+  for (let i = 0; i < span; i++) {
+    const m = mask[fd.word + i]!;
+    if (m !== 0) any = true;
+    if (m !== -1) full = false;
+  }
+  // Only the exact-only fields (all narrow ints above) care about full versus partial.
+  return !any ? 'none' : full ? 'full' : 'partial';
+}
+
+/** OVS's MPLS fields (include/openvswitch/meta-flow.h MFF_MPLS_*): a documented vfab gap. */
+const MPLS_FIELDS = new Set(['mpls_label', 'mpls_tc', 'mpls_bos', 'mpls_ttl']);
+
 function lookupField(name: string, at: number, ctx: Ctx, opts: ParseOptions): FieldDef | undefined {
+  if (MPLS_FIELDS.has(name)) throw ctx.err('FLOW_UNSUPPORTED_FIELD', at, `"${name}": vfab does not model MPLS (OVS accepts it)`);
   if (tunMetadataIndex(name) === undefined) return FIELD_BY_NAME.get(name);
   const fd = opts.tlv?.field(name);
   if (!fd) throw ctx.err('FLOW_INVALID_TLV_FIELD', at, unmappedTlvError(name));

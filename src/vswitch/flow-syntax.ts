@@ -125,6 +125,8 @@ export class Ctx {
    */
   deferLate = false;
   lateError: UserError | undefined;
+  /** Where this flow first needed NXM or OXM (a match or set_field OpenFlow 1.1 cannot carry). */
+  nxmOnlyAt = -1;
   late(code: string, at: number, message: string, hint?: string): void {
     const e = this.err(code, at, message, hint);
     if (!this.deferLate) throw e;

@@ -54,7 +54,7 @@ import {
 import type { FlowRule } from './flow-table.js';
 import type { MacTable } from './mac-learning.js';
 import { copyState, type PacketState } from './rewrite.js';
-import { copySubfield, formatSubfield, readSubfield, subfieldWrites, type Subfield } from './subfield.js';
+import { copySubfield, fieldBits, formatSubfield, readSubfield, subfieldWrites, type Subfield } from './subfield.js';
 import { learnedFlow } from './learn.js';
 import { formatMatch } from './match-format.js';
 import { formatActions } from './actions.js';
@@ -578,7 +578,12 @@ function doActions(ctx: Ctx, rule: FlowRule, actions: readonly Action[], table: 
         if (ctx.tr !== null) {
           unwildSubfield(ctx, a.src);
           unwildSubfield(ctx, a.dst);
-          report(ctx, 'detail', `${formatSubfield(a.dst)} is now 0x${readSubfield(a.dst, w).toString(16)}`);
+          // xlate_report_subfield: a whole field in its own format (mf_format: decimal for a
+          // decimal int field such as ip_dscp), a part as hex (ds_put_hex: "0" for zero).
+          const v = readSubfield(a.dst, w);
+          const whole = a.dst.ofs === 0 && a.dst.nBits >= fieldBits(a.dst.fd);
+          const shown = whole && a.dst.fd.kind === 'int' && !a.dst.fd.hex && (a.dst.fd.name === 'ip_dscp' || a.dst.fd.name === 'nw_ecn') ? v.toString(10) : !whole && v === 0n ? '0' : `0x${v.toString(16)}`;
+          report(ctx, 'detail', `${formatSubfield(a.dst)} is now ${shown}`);
         }
         break;
       case 'output_reg': {

@@ -81,6 +81,20 @@ describe('flow parser', () => {
 
   // Expected behaviour recorded with `ovs-ofctl parse-flow` (Open vSwitch 3.1.0): OVS drops a
   // field whose prerequisite is missing and logs "normalization changed ofp_match".
+  it('names the MPLS gap for MPLS fields in a match and a set_field, not "unknown keyword"', () => {
+    for (const [text, col] of [
+      ['priority=1,mpls_label=5,actions=drop', 12],
+      ['mpls_tc=1,actions=drop', 1],
+      ['ip,actions=set_field:3->mpls_ttl', 25],
+      ['priority=1,mpls_bos=1,actions=drop', 12],
+    ] as const) {
+      const e = errorOf(text);
+      expect(e.code, text).toBe('FLOW_UNSUPPORTED_FIELD');
+      expect(e.message, text).toMatch(/vfab does not model MPLS \(OVS accepts it\)/);
+      expect(e.location?.col, text).toBe(col);
+    }
+  });
+
   it('drops a field without its prerequisite with a located warning, or errors with strict', () => {
     const warnings: FlowWarning[] = [];
     const f = parseFlows('priority=5,tp_dst=80,actions=drop', { file: 'br0.flows', warnings })[0]!;

@@ -1,7 +1,8 @@
 /**
  * The flow-file acceptance corpus (test/fixtures/ovs-corpus): flow files as people write them,
  * each judged by the real Open vSwitch 3.1 (`ovs-ofctl add-flows` into a private bridge, under
- * ovs-ofctl's default OpenFlow 1.0 and under -O OpenFlow13; record.sh regenerates
+ * ovs-ofctl's default OpenFlow 1.0, under -O OpenFlow11 (OpenFlow 1.1's standard match: no NXM/OXM)
+ * and under -O OpenFlow13; record.sh regenerates
  * verdicts.jsonl). vfab must give the same verdict on every file, rejecting at the same line, and
  * warn exactly where OVS logs that it dropped a match field ("normalization changed ofp_match").
  */
@@ -16,7 +17,7 @@ import { describeWithTools } from '../helpers/tools.js';
 
 const ROOT = join(import.meta.dirname, '../fixtures/ovs-corpus');
 interface Verdict {
-  protocols: 'default' | 'OpenFlow13';
+  protocols: 'default' | 'OpenFlow11' | 'OpenFlow13';
   file: string;
   verdict: 'accept' | 'reject';
   line: number | null;
@@ -32,7 +33,7 @@ function vfabVerdict(file: string, protocols: Verdict['protocols']): { verdict: 
   const text = readFileSync(join(ROOT, 'cases', file), 'latin1');
   const warnings: FlowWarning[] = [];
   try {
-    parseFlows(text, { file, protocols: protocols === 'default' ? 10 : 13, portByName: (n) => PORTS[n], warnings });
+    parseFlows(text, { file, protocols: protocols === 'default' ? 10 : protocols === 'OpenFlow11' ? 11 : 13, portByName: (n) => PORTS[n], warnings });
     return { verdict: 'accept', line: null, warnings: warnings.length, message: '' };
   } catch (e) {
     if (!(e instanceof UserError)) throw e;
@@ -47,6 +48,7 @@ describe('flow files: vfab accepts and rejects exactly what ovs-ofctl does, at t
     for (const p of ['default', 'OpenFlow13'] as const) {
       const v = VERDICTS.filter((x) => x.protocols === p);
       expect(v.map((x) => x.file).sort()).toEqual(files.sort());
+      expect(VERDICTS.filter((x) => x.protocols === 'OpenFlow11').map((x) => x.file).sort()).toEqual(files.sort());
       const rejected = v.filter((x) => x.verdict === 'reject').length;
       expect(rejected).toBeGreaterThanOrEqual(files.length * 0.4);
       expect(rejected).toBeLessThanOrEqual(files.length * 0.6);
@@ -54,8 +56,8 @@ describe('flow files: vfab accepts and rejects exactly what ovs-ofctl does, at t
     expect(readFileSync(join(ROOT, 'OVS_VERSION'), 'utf8')).toMatch(/Open vSwitch\) 3\.1/);
   });
 
-  for (const p of ['default', 'OpenFlow13'] as const) {
-    it(`every file under ${p === 'default' ? "ovs-ofctl's default (OpenFlow 1.0)" : '-O OpenFlow13'}`, () => {
+  for (const p of ['default', 'OpenFlow11', 'OpenFlow13'] as const) {
+    it(`every file under ${p === 'default' ? "ovs-ofctl's default (OpenFlow 1.0)" : `-O ${p}`}`, () => {
       const bad: string[] = [];
       for (const v of VERDICTS.filter((x) => x.protocols === p)) {
         const got = vfabVerdict(v.file, p);

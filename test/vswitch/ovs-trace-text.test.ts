@@ -36,6 +36,17 @@ const KNOWN = new Set([
   // An ND advertisement's nd_target is examined by OVS's tunnel-neighbour snooping.
   'registers #8 Megaflow',
   'registers #9 Megaflow',
+  // OVS commits a ToS rewrite with the whole byte's mask once any ToS bit was read or written
+  // (set(ipv4(tos=0xba)) ); vfab sets only the changed bits' mask (tos=0x2/0x3): the packet bytes
+  // are the same (ovs-differential's outputs agree). Not fixed yet.
+  'tos #9 Datapath',
+  'tos #10 Datapath',
+  'tos #11 Datapath',
+  // A rule matching only `ip` with nw_tos: OVS leaves nw_proto out of the megaflow, vfab's
+  // megaflow keeps it (udp). Not fixed yet.
+  'tos #1 Megaflow',
+  'tos #2 Megaflow',
+  'tos #3 Megaflow',
 ]);
 
 function blocks(log: string): string[] {
@@ -138,8 +149,8 @@ describe('vfab trace prints what ovs-appctl ofproto/trace prints', () => {
       expect(diffs).toEqual([]);
     });
   }
-  it('compared every recorded packet (222 traces × 5 sections), with only the listed differences', () => {
-    expect(compared).toBeGreaterThanOrEqual(222 * 5);
+  it('compared every recorded packet (234 traces × 5 sections), with only the listed differences', () => {
+    expect(compared).toBeGreaterThanOrEqual(234 * 5);
     expect(found.sort()).toEqual([...KNOWN].sort());
   });
 });
