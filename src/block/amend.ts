@@ -8,7 +8,7 @@
 import { UserError } from '../errors.js';
 import { Chain, type BackendProvider } from './chain.js';
 import { FileProvider } from './file-backend.adapter.js';
-import { AUTOCLEAR_DATA_FILE_RAW, COMPAT_LAZY_REFCOUNTS } from './qcow2/header.js';
+import { AUTOCLEAR_DATA_FILE_RAW, COMPAT_LAZY_REFCOUNTS, INCOMPAT_DATA_FILE } from './qcow2/header.js';
 import { checkCreateDataFile } from './qcow2/data-file-create.js';
 import { Qcow2Image } from './qcow2/image.js';
 
@@ -41,6 +41,14 @@ export function amendImage(file: string, options: Map<string, string>, opts: { f
     let version = h.version;
     if (compat === '1.1' || compat === 'v3') version = 3;
     if ((compat === '0.10' || compat === 'v2') && h.version === 3) {
+      // block/qcow2.c qcow2_downgrade: QEMU refuses these itself, in this order, with these words.
+      if (h.incompatibleFeatures & INCOMPAT_DATA_FILE) {
+        throw new UserError('QCOW2_BAD_OPTION', 'Cannot downgrade an image with a data file', { where: '-o compat' });
+      }
+      const incompat = h.incompatibleFeatures & ~1; // the dirty bit is cleared by marking the image clean
+      if (incompat !== 0) {
+        throw new UserError('QCOW2_BAD_OPTION', `Cannot downgrade an image with incompatible features 0x${incompat.toString(16)} set`, { where: '-o compat' });
+      }
       throw new UserError('CLI_UNSUPPORTED', 'vfab: downgrading to compat=0.10 is not supported (qemu-img amend does it)', { where: '-o compat' });
     }
     const rb = options.get('refcount_bits');

@@ -63,6 +63,9 @@ export function createImage(name: string, opts: CreateOptions, provider: Backend
     }
   }
   if (size === undefined) throw new UserError('BLOCK_BAD_OPTION', 'Image creation needs a size parameter', { where: 'SIZE' });
+  // qcow2.c qcow2_co_create_opts ("Silently round up size") and file-posix.c raw_co_create_opts
+  // both ROUND_UP the size to BDRV_SECTOR_SIZE: `create x.qcow2 3000000` makes a 3000320-byte disk.
+  if (Number.isInteger(size) && size > 0) size = Math.ceil(size / 512) * 512;
   // Everything that can be refused is refused before the file is touched: an existing file is
   // truncated only once the image is sure to be written.
   const qopts = {

@@ -374,14 +374,18 @@ function refcountMetadataSize(clusters: number, cs: number, refcountOrder: numbe
   return (blocks + table) * cs;
 }
 
-/** block/qcow2.c qcow2_calc_prealloc_size: header, L2s, L1, refcounts and all data clusters. */
-export function qcow2PreallocSize(size: number, cs: number, refcountOrder: number): number {
+/**
+ * block/qcow2.c qcow2_calc_prealloc_size: header, L2s, L1, refcounts and all data clusters.
+ * Extended L2 entries are 16 bytes (L2E_SIZE_EXTENDED), normal ones 8.
+ */
+export function qcow2PreallocSize(size: number, cs: number, refcountOrder: number, extendedL2 = false): number {
   const aligned = roundUp(size, cs);
+  const l2e = extendedL2 ? 16 : 8;
   let meta = cs;
   let nl2e = aligned / cs;
-  nl2e = roundUp(nl2e, cs / 8);
-  meta += nl2e * 8;
-  let nl1e = (nl2e * 8) / cs;
+  nl2e = roundUp(nl2e, cs / l2e);
+  meta += nl2e * l2e;
+  let nl1e = (nl2e * l2e) / cs;
   nl1e = roundUp(nl1e, cs / 8);
   meta += nl1e * 8;
   meta += refcountMetadataSize((meta + aligned) / cs, cs, refcountOrder);
@@ -394,6 +398,12 @@ export interface MeasureOptions {
   srcFormat?: 'qcow2' | 'raw';
   clusterSize?: number;
   refcountBits?: number;
+  /** `-o extended_l2=on`: 16-byte L2 entries. */
+  extendedL2?: boolean;
+  /** `-o preallocation=`: falloc and full make every data cluster required. */
+  preallocation?: PreallocMode;
+  /** `-o backing_file=`: qcow2_measure then counts every cluster of the source as required. */
+  hasBacking?: boolean;
   forceShare?: boolean;
 }
 
@@ -403,6 +413,10 @@ export function measureImage(file: string | undefined, opts: MeasureOptions, p: 
     throw new UserError('CLI_BAD_FLAG', 'Either --size N or one filename must be specified.', { where: file ?? '--size' });
   }
   let size = opts.size ?? 0;
+  // block/qcow2.c qcow2_measure: the extended-L2 refusal comes with the option parsing.
+  if (opts.outFormat === 'qcow2' && opts.extendedL2 && (opts.clusterSize ?? 65536) < 16384) {
+    throw new UserError('QCOW2_BAD_OPTION', 'Extended L2 entries are only supported with cluster sizes of at least 16384 bytes', { where: '-o extended_l2' });
+  }
   let dataBytes = 0;
   let srcIsQcow2 = false;
   let bitmaps: { name: string; granularity: number }[] = [];
@@ -432,9 +446,14 @@ export function measureImage(file: string | undefined, opts: MeasureOptions, p: 
   if (opts.outFormat === 'raw') return { required: size, 'fully-allocated': size };
   const cs = opts.clusterSize ?? 65536;
   const order = Math.log2(opts.refcountBits ?? 16);
-  const full = qcow2PreallocSize(size, cs, order);
+  // block/qcow2.c qcow2_measure: virtual_size = ROUND_UP(size, cluster_size); with a backing file
+  // every cluster of the source counts (required = virtual_size), and so with falloc/full.
+  const aligned = roundUp(size, cs);
+  if (file !== undefined && opts.hasBacking) dataBytes = aligned;
+  if (opts.preallocation === 'falloc' || opts.preallocation === 'full') dataBytes = aligned;
+  const full = qcow2PreallocSize(aligned, cs, order, opts.extendedL2 ?? false);
   // block/qcow2.c qcow2_measure: required = fully_allocated - virtual_size + data clusters.
-  const out: MeasureResult = { required: full - size + dataBytes, 'fully-allocated': full };
+  const out: MeasureResult = { required: full - aligned + dataBytes, 'fully-allocated': full };
   if (srcIsQcow2) {
     // qcow2_measure: every persistent bitmap counted fully allocated, its table, and the directory.
     let bm = 0;

@@ -107,6 +107,19 @@ export class Qcow2Image implements Layer, RefcountHost {
   }
 
   static open(backend: BlockBackend, opts: Qcow2OpenOptions): Qcow2Image {
+    try {
+      return Qcow2Image.openNamed(backend, opts);
+    } catch (e) {
+      // A refusal must name the file (a chain, compare and convert open several): header and
+      // metadata checks locate by byte offset only, so the file name goes in front of the place.
+      if (e instanceof UserError && !e.render().includes(backend.name)) {
+        throw new UserError(e.code, e.message, { where: e.where ? `${backend.name}: ${e.where}` : backend.name, ...(e.hint ? { hint: e.hint } : {}) });
+      }
+      throw e;
+    }
+  }
+
+  private static openNamed(backend: BlockBackend, opts: Qcow2OpenOptions): Qcow2Image {
     const fileSize = backend.size();
     // Stage 1: the fixed header (cluster size, backing name place); stage 2: what of cluster 0 holds
     // the extensions and the name (at least 64 KiB, never past cluster 0 or the file).

@@ -3,6 +3,7 @@ import { BaseCommand } from '../../cli/base-command.js';
 import { UserError } from '../../errors.js';
 import { measureImage, type MeasureOptions } from '../../block/verbs.js';
 import { formatArg, parseOptions, sizeArg } from '../../block/cli-args.js';
+import { parsePrealloc } from '../../block/qcow2/prealloc.js';
 
 export default class DiskMeasure extends BaseCommand {
   static override summary = 'Space an image needs in a given format (qemu-img measure).';
@@ -17,7 +18,7 @@ export default class DiskMeasure extends BaseCommand {
     size: Flags.string({ description: 'virtual size of a new image' }),
     format: Flags.string({ char: 'f', description: 'source format (probed when absent)' }),
     'output-format': Flags.string({ char: 'O', description: 'target format: raw (default) or qcow2', default: 'raw' }),
-    options: Flags.string({ char: 'o', description: 'target options: cluster_size, refcount_bits', multiple: true, multipleNonGreedy: true }),
+    options: Flags.string({ char: 'o', description: 'target options: cluster_size, refcount_bits, extended_l2, preallocation, backing_file', multiple: true, multipleNonGreedy: true }),
     output: Flags.string({ description: 'human (default) or json', options: ['human', 'json'], default: 'human' }),
     'force-share': Flags.boolean({ char: 'U', description: 'open even if a writer holds the lock' }),
   };
@@ -28,10 +29,26 @@ export default class DiskMeasure extends BaseCommand {
     const f = formatArg(flags.format, '-f');
     if (f) opts.srcFormat = f;
     if (flags.size !== undefined) opts.size = sizeArg(flags.size, '--size');
+    // qemu-img.c img_measure parses -o against the output format's create options (plus the file
+    // protocol's: preallocation), with qemu-img's words for the refusals.
+    const known = opts.outFormat === 'raw' ? ['preallocation'] : ['cluster_size', 'refcount_bits', 'extended_l2', 'preallocation', 'backing_file', 'backing_fmt', 'compat'];
     for (const [k, v] of parseOptions(flags.options)) {
+      if (!known.includes(k)) {
+        throw new UserError('CLI_BAD_OPTION', `Invalid parameter '${k}'\nInvalid options for file format '${opts.outFormat}' (vfab knows ${known.join(', ')})`, { where: '-o' });
+      }
       if (k === 'cluster_size') opts.clusterSize = sizeArg(v, '-o cluster_size');
       else if (k === 'refcount_bits') opts.refcountBits = Number(v);
-      else throw new UserError('CLI_BAD_OPTION', `Invalid parameter '${k}' (vfab knows cluster_size, refcount_bits)`, { where: '-o' });
+      else if (k === 'extended_l2') {
+        if (v !== 'on' && v !== 'off') throw new UserError('CLI_BAD_OPTION', "Parameter 'extended_l2' expects 'on' or 'off'\nInvalid options for file format 'qcow2'", { where: '-o extended_l2' });
+        opts.extendedL2 = v === 'on';
+      } else if (k === 'preallocation') {
+        const m = parsePrealloc(v);
+        if (m === undefined) throw new UserError('CLI_BAD_OPTION', `invalid parameter value: ${v}`, { where: '-o preallocation' });
+        opts.preallocation = m;
+      } else if (k === 'backing_file') opts.hasBacking = true;
+      else if (k === 'compat' && v !== '1.1' && v !== 'v3') {
+        throw new UserError('CLI_BAD_OPTION', `compat=${v}: vfab measures qcow2 version 3 (compat=1.1) only`, { where: '-o compat' });
+      }
     }
     const r = measureImage(args.file, opts);
     if (flags.output === 'json') {
