@@ -2,7 +2,7 @@
  * convert / compare / measure / resize against qemu-img 7.2 on the same images: outputs, exit
  * codes and the resulting images (qemu-img compare, check, map) must agree.
  */
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -212,6 +212,18 @@ describeWithTools(['qemu-img', 'qemu-io'], 'qemu-img verbs: convert, compare, me
       }
     }
   }, 240_000);
+
+  it('a grow that needs no new L1 leaves a damaged L1 offset alone, as qemu-img does (no 1 TiB sparse file)', async () => {
+    qemu('qemu-img', ['create', '-q', '-f', 'qcow2', f('fq.qcow2'), '8M']);
+    const b = readFileSync(f('fq.qcow2'));
+    b.writeBigUInt64BE(1n << 40n, 40); // l1_table_offset far past the end of the file
+    writeFileSync(f('fq.qcow2'), b);
+    copyFileSync(f('fq.qcow2'), f('fv.qcow2'));
+    expect(qemu('qemu-img', ['resize', '-q', f('fq.qcow2'), '16M']).code).toBe(0);
+    expect((await cli(DiskResize, [f('fv.qcow2'), '16M'])).code).toBe(0);
+    expect(statSync(f('fv.qcow2')).size).toBe(statSync(f('fq.qcow2')).size);
+    expect(Buffer.compare(readFileSync(f('fv.qcow2')), readFileSync(f('fq.qcow2')))).toBe(0);
+  });
 
   it('qemu-io order: -c before FILE works (the flag no longer swallows the file name)', async () => {
     const ok = await cli(DiskIo, ['-c', 'read -P 0xcd 64k 64k', f('top.qcow2')]);

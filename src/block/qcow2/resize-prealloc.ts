@@ -310,7 +310,10 @@ function writePlan(img: Qcow2Image, p: Plan, orig: number[], origTable: number[]
   const l1Moved = p.l1At * cs !== h.l1TableOffset || p.l1Size !== h.l1Size;
   const readyNow = (i: number): boolean => !deferredL2.has(i);
   if (l1Moved) be.pwrite(l1Bytes(readyNow), p.l1At * cs);
-  else be.pwrite(l1Bytes(readyNow), h.l1TableOffset);
+  // An L1 table that neither moves nor gains an L2 table is not written: QEMU writes L1 entries
+  // only as l2_allocate links a table. (Rewriting it unchanged turned an L1 offset past the end of
+  // a damaged file into a 1 TiB sparse file, where qemu-img resize leaves the length as it was.)
+  else if ([...p.newL2].some(readyNow)) be.pwrite(l1Bytes(readyNow), h.l1TableOffset);
   sync();
   // ---- B: the header switch, one write.
   h.size = newSize;
