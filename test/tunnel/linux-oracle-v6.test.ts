@@ -22,6 +22,7 @@ import { parseIpv6 } from '../../src/wire/ip.js';
 import { VXLAN6_OVERHEAD, encapVxlan6 } from '../../src/wire/vxlan6.js';
 import { decapEcn, innerEcn } from '../../src/tunnel/tunnel-port.js';
 import { describeWithTools } from '../helpers/tools.js';
+import { injectScript } from './linux-inject.js';
 
 const NS = 'overlay-mtu-v6';
 const sh = (cmd: string): string => execFileSync('sh', ['-c', cmd], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
@@ -43,32 +44,7 @@ while True:
         break
 `;
 
-/**
- * Sends each argv frame (hex) into the underlay peer and prints, per frame, what the vxlan device
- * delivers (the inner frame, matched by its UDP source port) or "drop" when nothing comes.
- */
-const INJECT = `
-import socket, sys
-tx = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
-tx.bind(('overlay-mtu1', 0))
-rx = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(3))
-rx.bind(('vx6', 0))
-rx.settimeout(0.3)
-for h in sys.argv[1:]:
-    f = bytes.fromhex(h)
-    sport = f[70 + 34:70 + 36]
-    tx.send(f)
-    got = 'drop'
-    try:
-        while True:
-            g = rx.recv(65535)
-            if g[12:14] == b'\\x08\\x00' and g[34:36] == sport:
-                got = g.hex()
-                break
-    except socket.timeout:
-        pass
-    print(got)
-`;
+const INJECT = injectScript('overlay-mtu1', 'vx6', 70);
 
 describeWithTools(['ip', 'python3'], 'VXLAN over IPv6 against the Linux vxlan device', () => {
   afterAll(() => {

@@ -15,6 +15,7 @@ import { buildUdp } from '../../src/wire/build.js';
 import { finish, sumBytes } from '../../src/wire/checksum.js';
 import { VXLAN_OVERHEAD, encapVxlan, udpFlowSrcPort } from '../../src/wire/vxlan.js';
 import { describeWithTools } from '../helpers/tools.js';
+import { injectScript } from './linux-inject.js';
 
 const NS = 'overlayora';
 const sh = (cmd: string): string => execFileSync('sh', ['-c', cmd], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
@@ -34,32 +35,7 @@ while True:
         break
 `;
 
-/**
- * Sends each argv frame (hex) into the underlay peer and prints, per frame, what the vxlan device
- * delivers (the inner frame, matched by its UDP source port) or "drop" when nothing comes.
- */
-const INJECT = `
-import socket, sys
-tx = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
-tx.bind(('ovu1', 0))
-rx = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(3))
-rx.bind(('vx0', 0))
-rx.settimeout(0.3)
-for h in sys.argv[1:]:
-    f = bytes.fromhex(h)
-    sport = f[50 + 34:50 + 36]
-    tx.send(f)
-    got = 'drop'
-    try:
-        while True:
-            g = rx.recv(65535)
-            if g[12:14] == b'\\x08\\x00' and g[34:36] == sport:
-                got = g.hex()
-                break
-    except socket.timeout:
-        pass
-    print(got)
-`;
+const INJECT = injectScript('ovu1', 'vx0', 50);
 
 describeWithTools(['ip', 'python3'], 'VXLAN encapsulation against the Linux vxlan device', () => {
   afterAll(() => {
