@@ -178,24 +178,19 @@ export function startUdpCbr(stack: GuestStack, opts: UdpCbrOptions): UdpApp {
   let errors = 0;
   let timer: EventId | null = null;
   const sendTime = (k: number): number => start + Math.floor((k * bitsPerPacket * 1e9) / opts.rateBps);
-  const fire = (k: number): void => {
-    const sentNs = sim.now;
-    // Sequence number and send time written big-endian into the frame (no BigInt: sentNs < 2^53).
-    const fill = (p: Uint8Array): void => {
-      if (size >= 4) put32(p, 0, k >>> 0);
-      if (size >= 12) {
-        put32(p, 4, Math.floor(sentNs / 0x1_0000_0000));
-        put32(p, 8, sentNs >>> 0);
-      }
-    };
-    if (stack.sendUdpFilled(dst, srcPort, opts.port, size, fill, Math.min(size, 12))) {
+  // One handler for every datagram (the sequence number lives here, not in a closure per event).
+  let k = 0;
+  const fire = (): void => {
+    // Sequence number and send time written big-endian into the frame (no BigInt: now < 2^53).
+    if (stack.sendUdpStamped(dst, srcPort, opts.port, size, k, sim.now)) {
       sentPackets++;
       sentBytes += size;
     } else errors++;
-    const next = sendTime(k + 1);
-    if (next < end && bitsPerPacket > 0) timer = sim.scheduleAt(next, () => fire(k + 1));
+    k++;
+    const next = sendTime(k);
+    if (next < end && bitsPerPacket > 0) timer = sim.scheduleAt(next, fire);
   };
-  timer = sim.scheduleAt(start, () => fire(0));
+  timer = sim.scheduleAt(start, fire);
   return {
     stop: () => timer?.cancel(),
     result: (): UdpResult => {
@@ -224,13 +219,6 @@ export function startUdpCbr(stack: GuestStack, opts: UdpCbrOptions): UdpApp {
       };
     },
   };
-}
-
-function put32(b: Uint8Array, o: number, v: number): void {
-  b[o] = v >>> 24;
-  b[o + 1] = (v >>> 16) & 0xff;
-  b[o + 2] = (v >>> 8) & 0xff;
-  b[o + 3] = v & 0xff;
 }
 
 /** The sender's flow when its source address is not the first interface's (multi-homed guests). */

@@ -29,7 +29,7 @@ import type { Simulation } from '../sim/simulation.js';
 import { sumBytes, fold } from '../wire/checksum.js';
 import { isUdpValid, markUdpValid } from '../wire/frame-alloc.js';
 import {
-  buildArpReply, buildArpRequest, buildGratuitousArp, buildIcmpEcho, buildNeighborAdvertisement, buildUdp, buildUdpFilled,
+  buildArpReply, buildArpRequest, buildGratuitousArp, buildIcmpEcho, buildNeighborAdvertisement, buildUdp, buildUdpFilled, buildUdpStamped,
 } from '../wire/build.js';
 import { formatIpv4, ipv4InSubnet, ipv4Mask, parseIpv4, parseIpv4Cidr, parseIpv6, type Ipv6Words } from '../wire/ip.js';
 import { BROADCAST_MAC, macToBytes } from '../wire/mac.js';
@@ -41,6 +41,7 @@ import { DEFAULT_NEIGHBOR_OPTIONS, NeighborTable, type NeighborOptions } from '.
 import { TcpStack, type TcpConfig, type TcpIpLayer } from '../tcp/index.js';
 import { allocFrame } from '../tcp/payload.js';
 import { UdpSink } from './udp-sink.js';
+import type { UdpStampArgs } from '../wire/build.js';
 
 export interface GuestStackOptions {
   /** VM name, e.g. `vm1`. */
@@ -201,6 +202,7 @@ export class GuestStack {
     };
     this.interfaces.push(iface);
     this.tcpRoute = null;
+    this.udpRoute = null;
     nic.setReceiver((frame) => this.receive(iface, frame));
     nic.onAnnounceRequest(() => this.announce(nic));
     return iface;
@@ -349,6 +351,56 @@ export class GuestStack {
     return ok;
   }
 
+  /** The record `sendUdpStamped` fills per datagram (one per stack). */
+  private readonly stamp: UdpStampArgs = { srcMac: 0, dstMac: 0, srcIp: 0, dstIp: 0, ipId: 0, srcPort: 0, dstPort: 0, payloadLen: 0, seq: 0, sentNs: 0 };
+  /** The route `sendUdpStamped` used last, and its destination (reset when interfaces change). */
+  private udpRoute: { iface: GuestInterface; nextHop: number } | null = null;
+  private udpRouteDst = 0;
+
+  /**
+   * Sends one datagram of vfab's UDP CBR sender (`apps.ts`): `len` bytes of the counting pattern
+   * with `seq` and `sentNs` stamped over its start, as `sendUdpFilled` with that fill and fillLen
+   * min(len, 12) would (same bytes, same drops, same ARP behaviour). A neighbour that can be sent
+   * to now (`NeighborTable.usableMac`) takes the direct path: no route record, no callback, no fill
+   * closure per datagram; anything else goes through `sendUdpFilled`.
+   */
+  sendUdpStamped(dst: number, srcPort: number, dstPort: number, len: number, seq: number, sentNs: number): boolean {
+    let route = this.udpRoute;
+    if (route === null || this.udpRouteDst !== dst) {
+      route = this.route(dst);
+      this.udpRoute = route;
+      this.udpRouteDst = dst;
+    }
+    const iface = route?.iface;
+    const mac = route !== null && iface !== undefined && !isBroadcastFor(iface, dst) && 28 + len <= iface.nic.mtu && !this.pathMtu.has(dst) ? iface.neighbors.usableMac(route.nextHop) : undefined;
+    if (mac === undefined || iface === undefined) {
+      return this.sendUdpFilled(dst, srcPort, dstPort, len, (p) => {
+        if (len >= 4) put32(p, 0, seq >>> 0);
+        if (len >= 12) {
+          put32(p, 4, Math.floor(sentNs / 0x1_0000_0000));
+          put32(p, 8, sentNs >>> 0);
+        }
+      }, Math.min(len, 12));
+    }
+    const a = this.stamp;
+    a.srcMac = iface.nic.mac;
+    a.dstMac = mac;
+    a.srcIp = iface.ipv4!;
+    a.dstIp = dst;
+    a.ipId = this.ipId();
+    a.srcPort = srcPort;
+    a.dstPort = dstPort;
+    a.payloadLen = len;
+    a.seq = seq;
+    a.sentNs = sentNs;
+    const f = buildUdpStamped(a);
+    // The checksum was just computed over these bytes: a receiver given this same frame may skip it.
+    markUdpValid(f, (f[40]! << 8) | f[41]!);
+    this.tx(iface, f);
+    this.counters.udp_datagrams_sent++;
+    return true;
+  }
+
   /** Routes an IPv4 packet of `ipLen` bytes to `dst`, resolving the next hop; `build` makes the frame. */
   private sendIpv4(dst: number, ipLen: number, build: (iface: GuestInterface, dstMac: number, src: number) => Frame): boolean {
     const route = this.route(dst);
@@ -362,7 +414,7 @@ export class GuestStack {
       return false;
     }
     const src = iface.ipv4!;
-    if (dst === 0xffffffff || (iface.prefixLength < 31 && ((dst | ipv4Mask(iface.prefixLength)) >>> 0) === 0xffffffff && ipv4InSubnet(dst, src, iface.prefixLength))) {
+    if (isBroadcastFor(iface, dst)) {
       this.tx(iface, build(iface, BROADCAST_MAC, src));
       return true;
     }
@@ -577,7 +629,7 @@ export class GuestStack {
       return this.sendPortUnreachable(f, 14, l4 + ulen, src);
     }
     this.counters.udp_datagrams_received++;
-    sink.deliver(src, sport, f.subarray(l4 + 8, l4 + ulen), this.sim.now);
+    sink.deliverAt(src, sport, f, l4 + 8, ulen - 8, this.sim.now);
   }
 }
 
@@ -625,4 +677,17 @@ function readU32(f: Uint8Array, o: number): number {
 
 function readMac48(f: Uint8Array, o: number): number {
   return f[o]! * 2 ** 40 + f[o + 1]! * 2 ** 32 + readU32(f, o + 2);
+}
+
+function put32(b: Uint8Array, o: number, v: number): void {
+  b[o] = v >>> 24;
+  b[o + 1] = (v >>> 16) & 0xff;
+  b[o + 2] = (v >>> 8) & 0xff;
+  b[o + 3] = v & 0xff;
+}
+
+/** Whether `dst` is the limited broadcast or `iface`'s directed broadcast (sent to ff:ff:ff:ff:ff:ff). */
+function isBroadcastFor(iface: GuestInterface, dst: number): boolean {
+  const src = iface.ipv4!;
+  return dst === 0xffffffff || (iface.prefixLength < 31 && ((dst | ipv4Mask(iface.prefixLength)) >>> 0) === 0xffffffff && ipv4InSubnet(dst, src, iface.prefixLength));
 }

@@ -110,9 +110,13 @@ export class UdpSink {
 
   /** Called by the stack for each datagram to `port` (payload = UDP payload). */
   deliver(srcIp: number, srcPort: number, payload: Uint8Array, nowNs: number): void {
+    this.deliverAt(srcIp, srcPort, payload, 0, payload.length, nowNs);
+  }
+
+  /** `deliver` of the payload at bytes[p, p + len) (the stack passes the frame: no view per datagram). */
+  deliverAt(srcIp: number, srcPort: number, bytes: Uint8Array, p: number, len: number, nowNs: number): void {
     const o = this.slotOf(srcIp, srcPort, nowNs);
     const st = this.stats;
-    const len = payload.length;
     st[o + F_PACKETS] = st[o + F_PACKETS]! + 1;
     st[o + F_BYTES] = st[o + F_BYTES]! + (len);
     st[o + F_LAST] = nowNs;
@@ -121,7 +125,7 @@ export class UdpSink {
     while (bins.length <= bin) bins.push(0);
     bins[bin]! += len;
     if (len >= 4) {
-      const seq = ((payload[0]! << 24) | (payload[1]! << 16) | (payload[2]! << 8) | payload[3]!) >>> 0;
+      const seq = u32(bytes, p);
       const next = st[o + F_NEXT_SEQ]!;
       if (seq >= next) {
         st[o + F_LOST] = st[o + F_LOST]! + (seq - next);
@@ -132,7 +136,7 @@ export class UdpSink {
       }
     }
     if (len >= 12) {
-      const sent = u32(payload, 4) * 0x1_0000_0000 + u32(payload, 8);
+      const sent = u32(bytes, p + 4) * 0x1_0000_0000 + u32(bytes, p + 8);
       const transit = nowNs - sent;
       const n = st[o + F_LAT_N]!;
       if (n === 0 || transit < st[o + F_LAT_MIN]!) st[o + F_LAT_MIN] = transit;

@@ -5,7 +5,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { buildUdpFilled } from '../../src/wire/build.js';
+import { buildUdp, buildUdpFilled, buildUdpStamped } from '../../src/wire/build.js';
 import { fold, sumBytes } from '../../src/wire/checksum.js';
 import { allocFrame, isUdpValid, markUdpValid } from '../../src/wire/frame-alloc.js';
 
@@ -32,6 +32,29 @@ describe('frame path', () => {
         },
       ),
       { numRuns: 300 },
+    );
+  });
+
+  it('buildUdpStamped writes the bytes of buildUdp with the CBR stamp in the payload', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: 2000 }),
+        fc.integer({ min: 0, max: 0xffffffff }),
+        fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }),
+        fc.record({ srcMac: fc.integer({ min: 0, max: 2 ** 48 - 1 }), dstMac: fc.integer({ min: 0, max: 2 ** 48 - 1 }), srcIp: fc.integer({ min: 0, max: 0xffffffff }), dstIp: fc.integer({ min: 0, max: 0xffffffff }), ipId: fc.integer({ min: 0, max: 0xffff }), srcPort: fc.integer({ min: 0, max: 65535 }), dstPort: fc.integer({ min: 0, max: 65535 }) }),
+        (len, seq, sentNs, h) => {
+          // The reference: the generic builder over an explicit payload (every byte summed).
+          const payload = new Uint8Array(len);
+          for (let i = 0; i < len; i++) payload[i] = i & 0xff;
+          const dv = new DataView(payload.buffer);
+          if (len >= 4) dv.setUint32(0, seq);
+          if (len >= 12) dv.setBigUint64(4, BigInt(sentNs));
+          const ref = buildUdp({ ...h, payload });
+          const got = buildUdpStamped({ ...h, payloadLen: len, seq, sentNs });
+          expect([...got]).toEqual([...ref]);
+        },
+      ),
+      { numRuns: 400 },
     );
   });
 
