@@ -19,6 +19,29 @@
  *   another receiver (a flood's copies share one view) is not summed again.
  *   The table is keyed by the checksum's low bits: a newer frame with the same bits replaces an
  *   older one, which is then simply verified. Retention: at most `VALID_SLOTS` frames.
+ *
+ * Why not a pool with explicit ownership (issue 19 asked for one; measured, not landed). A pool
+ * would hand the same view object out again once the last holder released it (refcount per
+ * frame: +1 per output port, queue or capture that keeps it, -1 when transmitted, delivered or
+ * dropped; a debug mode poisoning released bytes), saving the view's construction, the slab's
+ * zeroing and the collector's work. Its best case was measured on the `long_run` world (issue 19's
+ * ns-3 race, 200,000 datagrams of 1,042 bytes): a free list per frame length with no reference
+ * counting at all, the UDP CBR sender taking from it and the receiving guest putting back, which
+ * is correct only in that world (unicast, learned MACs, no capture): `vfab run --json` CPU
+ * (user + sys), 5 interleaved runs on the shared 2-core machine at load 16, median 1.18 s with
+ * the slab, 1.09 s with the free list (-8 % of the process, about -13 % of the simulation; same
+ * JSON). A real pool adds the refcount traffic to that. What it would cost to make it safe: a
+ * frame here is a plain `Uint8Array` that any receiver may keep, so every place that keeps or
+ * fans out a frame must take a reference, and one missed is a silent use-after-release (a
+ * recycled buffer rewritten under a queued frame: wrong bytes in a pcap, wrong statistics), not
+ * an error. The holders: link queues and qdiscs, the vNIC's receive delay line, stall queue and
+ * TX backlog, a bridge's outputs (one view sent to several ports by a flood or by `outFrame`'s
+ * unchanged outputs), the VEB's flood, OpenFlow packet-in and `ofproto/trace`
+ * results, the capture's packet-id `WeakMap` and `sim.packetOrigins` (keyed by identity: a
+ * recycled view would inherit an old packet id), the "valid" table below (also by identity),
+ * TCP's out-of-order and receive queues (see docs/tcp.md), and every library caller of
+ * `Port.setReceiver`/`onFrame`, which the API lets keep frames. Against a gain of that size, the
+ * slab stays: GC ownership cannot be wrong.
  */
 
 const SLAB = 64 * 1024;
