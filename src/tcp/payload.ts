@@ -53,7 +53,16 @@ function newSlab(): void {
   stamps = old === null || old === undefined ? new Int32Array(SLAB / UNIT) : old.fill(0);
   recentSlabs[recentHead] = slab;
   recentStamps[recentHead] = stamps;
+  // The ring changed: the receiver's cached slab may just have left it.
+  seenSlab = null;
+  seenStamps = null;
 }
+/**
+ * The older slab `stampsOf` found last: a receiver checks frames in the order they were sent, so
+ * some 170 frames in a row come from the same slab, some way back in the ring.
+ */
+let seenSlab: ArrayBufferLike | null = null;
+let seenStamps: Int32Array | null = null;
 newSlab();
 
 /** A zeroed frame of `n` bytes (8-byte aligned, so 16-bit checksum views line up). */
@@ -68,8 +77,13 @@ export function allocFrame(n: number): Uint8Array {
 /** The stamps of the recent slab `buf`, if it is one. */
 function stampsOf(buf: ArrayBufferLike): Int32Array | null {
   if (buf === slab) return stamps;
+  if (buf === seenSlab) return seenStamps;
   for (let k = 0, i = recentHead; k < RECENT_SLABS; k++, i = i + 1 === RECENT_SLABS ? 0 : i + 1) {
-    if (recentSlabs[i] === buf) return recentStamps[i]!;
+    if (recentSlabs[i] === buf) {
+      seenSlab = buf;
+      seenStamps = recentStamps[i]!;
+      return seenStamps;
+    }
   }
   return null;
 }

@@ -103,4 +103,26 @@ describe('TCP payload fast paths', () => {
     // Every unit of the newest slab is unmarked, though its stamp array held marks for every unit.
     for (let off = 0; off + 64 <= 256 * 1024; off += 64) expect(isIntact(new Uint8Array(last, off, 64), 0x4321)).toBe(false);
   });
+
+  it('a slab a receiver looked up last loses its marks when it leaves the ring, though its stamp array now marks another slab', () => {
+    let first = allocFrame(64);
+    while (first.byteOffset !== 0) first = allocFrame(64);
+    markIntact(first, 0x1234);
+    // A newer slab, then a lookup of the older one (the receiver's cached slab).
+    let f = allocFrame(16 * 1024);
+    while (f.buffer === first.buffer) f = allocFrame(16 * 1024);
+    expect(isIntact(first, 0x1234)).toBe(true);
+    // 31 more slabs: the first leaves the ring and the newest takes over its stamp array; a frame
+    // at the same place in the newest slab is marked with the same checksum.
+    const slabs = new Set<ArrayBufferLike>([first.buffer, f.buffer]);
+    let g = f;
+    while (slabs.size < 1 + 32) {
+      g = allocFrame(16 * 1024);
+      slabs.add(g.buffer);
+    }
+    const twin = new Uint8Array(g.buffer, 0, 64);
+    markIntact(twin, 0x1234);
+    expect(isIntact(twin, 0x1234)).toBe(true);
+    expect(isIntact(first, 0x1234)).toBe(false);
+  });
 });
