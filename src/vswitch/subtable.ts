@@ -196,16 +196,21 @@ export class Subtable<R extends ClsRule> {
       }
       for (let j = 0; j < this.k; j++) this.vals[e * this.k + j] = r.value[this.words[j]!]!;
       this.entHash[e] = h;
-      this.rules.push([]);
+      // A new entry: r is its only rule, so its head (placed in the slot below).
+      this.rules.push([r]);
+      this.headPri[e + 1] = r.priority;
+      this.headSeq[e + 1] = r.seq;
       if (this.hashCount(h) === 1) this.dupHashes++; // a second entry with this hash
       if (this.nEntries * 8 > this.slotMask + 1) this.resize(2 * (this.slotMask + 1));
       else this.place(h, e);
+    } else {
+      const list = this.rules[e]!;
+      let pos = list.length;
+      while (pos > 0 && ruleBefore(r, list[pos - 1]!)) pos--;
+      if (pos === list.length) list.push(r);
+      else list.splice(pos, 0, r);
+      this.setHead(e);
     }
-    const list = this.rules[e]!;
-    let pos = list.length;
-    while (pos > 0 && ruleBefore(r, list[pos - 1]!)) pos--;
-    list.splice(pos, 0, r);
-    this.setHead(e);
     this.count++;
     if (r.priority > this.maxPriority) {
       this.maxPriority = r.priority;
