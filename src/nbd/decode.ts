@@ -124,16 +124,12 @@ class ByteQueue {
     const k = this.start + i;
     return ((b[k]! << 24) | (b[k + 1]! << 16) | (b[k + 2]! << 8) | b[k + 3]!) >>> 0;
   }
-  /** A 64-bit field as a BigInt (cookies). */
+  /** A 64-bit field as a BigInt (cookies): from two 32-bit reads, no view per adopted chunk. */
   u64n(i: number): bigint {
-    if (this.dvOf !== this.buf) {
-      this.dvOf = this.buf;
-      this.dv = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength);
-    }
-    return this.dv.getBigUint64(this.start + i);
+    const hi = this.u32(i);
+    const lo = BigInt(this.u32(i + 4));
+    return hi === 0 ? lo : (BigInt(hi) << 32n) | lo;
   }
-  private dvOf: Uint8Array = this.buf;
-  private dv = new DataView(this.buf.buffer);
   skip(n: number): void {
     this.start += n;
     this.consumed += n;
