@@ -716,7 +716,8 @@ function parseActions(s: string, base: number, tableId: number, mValue: Int32Arr
             vlanMatch.mask[W_VLAN_TCI] = 0xffff;
           }
         }
-        out.push(ctFieldCheck({ type: 'set', field: dst.fd, ...wr, of10: false, text: `load:0x${r[0].toString(16)}->${formatSubfield(dst)}` }, it.at, ctx, opts));
+        const view = dst.fd.zeroLowBits !== undefined ? { view: { fd: dst.fd, ofs: dst.ofs, nBits: dst.nBits, value: r[0] } } : {};
+        out.push(ctFieldCheck({ type: 'set', field: dst.fd, ...wr, of10: false, text: `load:0x${r[0].toString(16)}->${formatSubfield(dst)}`, ...view }, it.at, ctx, opts));
         continue;
       }
       case 'move': {
