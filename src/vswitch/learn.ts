@@ -256,7 +256,7 @@ function readSmall(sf: Subfield, w: Int32Array): number {
   let v = 0;
   for (let i = sf.nBits - 1; i >= 0; i--) {
     const [word, b] = bitPos(sf.fd, sf.ofs + i);
-    v = v * 2 + ((w[word]! >>> b) & 1);
+    v = v * 2 + (word < 0 ? 0 : (w[word]! >>> b) & 1);
   }
   return v;
 }
