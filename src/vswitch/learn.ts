@@ -324,16 +324,20 @@ export function learnProgram(a: LearnAction): LearnProgram {
     if (s.kind === 'match') {
       for (let i = 0; i < s.dst.nBits; i++) {
         const [dw, db] = bitPos(s.dst.fd, s.dst.ofs + i);
+        if (dw < 0) continue; // a bit the field does not store (NXM_OF_IP_TOS's ECN bits): writes dropped
         if (s.src) {
           const [sw, sb] = bitPos(s.src.fd, s.src.ofs + i);
-          from[dw * 32 + db] = sw * 32 + sb;
+          from[dw * 32 + db] = sw < 0 ? -2 : sw * 32 + sb; // an unstored source bit reads 0
         } else from[dw * 32 + db] = (s.imm >> BigInt(i)) & 1n ? -3 : -2;
       }
     } else if (s.kind === 'output' || s.src) {
       const src = s.kind === 'output' ? s.src : s.src!;
       if (src.nBits <= 32 && src.fd.kind !== 'mac') {
         const copies: number[][] = [];
-        for (let i = 0; i < src.nBits; i++) copies.push([...bitPos(src.fd, src.ofs + i), 0, i]);
+        for (let i = 0; i < src.nBits; i++) {
+          const [sw, sb] = bitPos(src.fd, src.ofs + i);
+          if (sw >= 0) copies.push([sw, sb, 0, i]); // an unstored bit reads 0: contributes nothing
+        }
         sig.push(segmentsOf(copies));
       } else sig.push(src);
     } else sig.push(null);

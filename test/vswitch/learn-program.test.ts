@@ -33,6 +33,8 @@ const FIELDS: [string, number][] = [
   ['NXM_NX_PKT_MARK', 32],
   ['OXM_OF_METADATA', 64],
   ['OXM_OF_VLAN_VID', 12],
+  // The ToS byte view whose two low (ECN) bits the key does not store: they read 0, writes drop.
+  ['NXM_OF_IP_TOS', 8],
 ];
 
 /** A subfield of width `n` (≤ the field's width) at a random offset: [field index, offset seed]. */
