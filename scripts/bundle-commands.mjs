@@ -12,6 +12,9 @@
  * must share one copy (oclif checks command classes and errors by identity); the bundles
  * `require` it, which is the instance bin/run.js imported. `import.meta.url` in a bundle still
  * means the command file's URL (the loader passes it in).
+ * Bundles are minified (whitespace and syntax; names kept, so stack traces and class names read
+ * as before): `vfab run` reads, holds and hashes a third less source (8 % less CPU and 10 MiB
+ * less peak RSS for the quickstart, docs/cli.md "Start-up").
  * Run by `npm run build` after tsc and before the oclif manifest.
  */
 import { createHash } from 'node:crypto';
@@ -47,6 +50,8 @@ const zodEnglishOnly = {
 };
 
 const files = walk(commands);
+/** esbuild options shared by both builds: see the command build below. */
+const minify = { minifyWhitespace: true, minifySyntax: true, minifyIdentifiers: false, keepNames: false, legalComments: 'none' };
 // Named exports of each command (tsc's output: `export function f`, `export class C`, …), which
 // the loader module re-exports next to the default export (the command class oclif loads).
 const namedExports = new Map(files.map((f) => {
@@ -81,13 +86,18 @@ const result = await build({
   // import() of an external (elkjs, bullmq, ioredis) becomes require(): code compiled from a V8
   // code cache by vm.Script has no dynamic-import callback on Node 20 (see the oclif bundle below).
   supported: { 'dynamic-import': false },
+  // Whitespace and syntax minified, names kept (stack traces and `constructor.name` unchanged):
+  // a third less source for Node to read and hold, ~10 MiB less peak RSS for `vfab run`
+  // (docs/cli.md "Start-up").
+  ...minify,
   write: false,
   logLevel: 'warning',
   plugins: [zodEnglishOnly],
 });
 rmSync(bundles, { recursive: true, force: true });
 for (const out of result.outputFiles) {
-  if (/\bimport\(/.test(out.text.replace(/\/\/.*$/gm, ''))) throw new Error(`bundle-commands: a dynamic import() is left in ${out.path}`);
+  // Minified output has no comments, so any `import(` left (even inside a string) fails the build.
+  if (/\bimport\(/.test(out.text)) throw new Error(`bundle-commands: a dynamic import() is left in ${out.path}`);
   mkdirSync(dirname(out.path), { recursive: true });
   writeFileSync(out.path, out.contents);
   const rel = relative(bundles, out.path).replace(/\.cjs$/, '.js');
@@ -136,11 +146,12 @@ const oclif = await build({
   format: 'cjs',
   target: 'node20',
   external: ['typescript', 'ts-node', 'tsx', 'tsx/*', 'pnpapi'],
+  ...minify,
   write: false,
   logLevel: 'warning',
   plugins: [oclifImports],
 });
-const leftImport = oclif.outputFiles[0].text.match(/.*\bawait import\(.*/);
+const leftImport = oclif.outputFiles[0].text.match(/.{0,80}\bawait import\(.{0,80}/);
 if (leftImport) throw new Error(`bundle-commands: a dynamic import() is left in the @oclif/core bundle: ${leftImport[0]}`);
 writeFileSync(oclifOut, oclif.outputFiles[0].contents);
 writeFileSync(`${oclifOut}.hash`, `${createHash('sha256').update(oclif.outputFiles[0].contents).digest('hex').slice(0, 16)}\n`);

@@ -77,7 +77,8 @@ def l3match(base):
         if not v6 or R.random() < 0.1:
             out.append(pick("nw_src", "nw_dst", "ip_src", "ip_dst") + "=" + ip4())
     if R.random() < 0.2:
-        out.append(pick("nw_tos=" + num(R.choice([0, 4, 3, 252, 256]), 8), "ip_dscp=" + num(R.choice([0, 46, 63, 64]), 8), "ip_ecn=" + num(R.choice([0, 1, 3, 4]), 8), "nw_ttl=" + num(R.choice([0, 1, 64, 255, 256]), 8), "nw_proto=" + num(R.choice([6, 17, 1, 58, 256]), 8), "nw_ecn=1"))
+        out.append(pick("nw_tos=" + num(R.choice([0, 4, 3, 252, 256]), 8), "ip_dscp=" + num(R.choice([0, 46, 63, 64]), 8), "ip_ecn=" + num(R.choice([0, 1, 3, 4]), 8), "nw_ttl=" + num(R.choice([0, 1, 64, 255, 256]), 8), "nw_proto=" + num(R.choice([6, 17, 1, 58, 256]), 8), "nw_ecn=1",
+                        "NXM_OF_IP_TOS[]=0x10", "NXM_OF_IP_TOS[2..7]=4", "nw_tos=0x10", "nw_tos=2", "ip_dscp=0x3f"))
     if R.random() < 0.1:
         out.append(pick("ip_frag=" + pick("no", "yes", "first", "later", "not_later", "NO", "maybe", "0x1/0x3"), "nw_frag=" + pick("no", "later"), "ipv6_label=" + pick("0x12345", "0x100000", "5/0xf")))
     return out
@@ -102,8 +103,20 @@ def field_w():
                 "metadata", "xreg1[0..31]", "pkt_mark", "vlan_vid", "ip_dst", "NXM_OF_IP_SRC[]", "tcp_dst", "OXM_OF_METADATA[0..3]",
                 "NXM_NX_REG20[]", "reg0[32]", "reg0[5..2]", "NXM_OF_IN_PORT[]", "ct_mark", "tun_id[0..15]", "ipv6_src", "nw_ttl", "ip_dscp")
 
+def tos_field():
+    """The ToS byte's views: NXM_OF_IP_TOS (8 bits, ECN bits read 0), OXM_OF_IP_DSCP (6), NXM_NX_IP_ECN (2)."""
+    a = R.randrange(8); b = R.randrange(a, 8)
+    return pick("NXM_OF_IP_TOS[]", "NXM_OF_IP_TOS[%d..%d]" % (a, b), "NXM_OF_IP_TOS[2..7]", "NXM_OF_IP_TOS[0..1]", "NXM_OF_IP_TOS[%d]" % a,
+                "OXM_OF_IP_DSCP[]", "OXM_OF_IP_DSCP[0..%d]" % min(b, 5), "NXM_NX_IP_ECN[]", "nw_tos", "ip_dscp", "nw_ecn", "NXM_OF_IP_TOS[8]")
+
+def tos_action():
+    f = tos_field()
+    w = R.choice(["reg0[0..7]", "reg1[8..15]", "NXM_NX_REG2[0..5]", "reg3[0..1]", "reg0[5]", "NXM_OF_IP_TOS[]", "reg4"])
+    return pick("load:%s->%s" % (pick("0x10", "0xfc", "3", "0xff", "1", "0x40", "0x100"), f), "move:%s->%s" % (f, w), "move:%s->%s" % (w, f), "move:%s->%s" % (tos_field(), tos_field()),
+                "set_field:%s->%s" % (pick("0x10", "4", "3", "0xfc", "46", "252"), pick("nw_tos", "ip_dscp", "nw_ecn", "ip_ecn")), "mod_nw_tos:%s" % pick("16", "4", "252", "2"), "mod_nw_ecn:%s" % pick("1", "3"))
+
 def action(depth=0):
-    r = R.randrange(46)
+    r = R.randrange(49)
     p = port()
     if r == 0: return pick("output:" + p, "output(port=%s,max_len=100)" % p, p if p[0].isdigit() else "output:" + p)
     if r == 1: return pick("NORMAL", "FLOOD", "ALL", "IN_PORT", "LOCAL", "drop", "normal", "Flood", "controller", "CONTROLLER:64", "controller(reason=no_match)", "controller(userdata=01.02,pause)")
@@ -156,6 +169,7 @@ def action(depth=0):
     if r == 41: return pick("load:0x1->OXM_OF_VLAN_VID[]", "load:1->NXM_OF_VLAN_TCI[12]", "load:10->OXM_OF_VLAN_VID[0..11]")
     if r == 42: return pick("move:NXM_OF_ETH_SRC[]->NXM_OF_ETH_DST[]", "move:NXM_OF_IN_PORT[]->NXM_NX_REG0[0..15]", "move:reg0->reg1", "move:NXM_NX_REG0[0..7]->NXM_NX_REG1[0..8]")
     if r == 43: return pick("mod_vlan_vid:10", "mod_vlan_vid(10)", "set_vlan_vid:10")
+    if r in (45, 46, 47): return tos_action()
     if r == 44: return pick("debug_recirc", "ct(commit,exec(set_field:0x1/0x1->ct_mark))", "ct(table=1,zone=NXM_NX_REG0[0..15])")
     return pick("output:1", "NORMAL", "resubmit(,1)")
 
@@ -172,8 +186,10 @@ def flow_line():
     items = []
     if R.random() < 0.3: items.append("table=" + num(R.choice([0, 0, 1, 2, 254, 255, 256]), 8))
     if R.random() < 0.6: items.append(pick("priority", "priority", "PRIORITY", "prio") + "=" + num(R.choice([0, 1, 5, 100, 65535, 65536, 32768]), 16))
-    if R.random() < 0.1: items.append(pick("cookie=0x%x" % R.randrange(100), "idle_timeout=%s" % pick("10", "0", "65536"), "hard_timeout=30", "importance=5",
-                                           "send_flow_rem", "check_overlap", "reset_counts", "no_packet_counts", "out_port=2", "cookie=0x1/0x1"))
+    for _ in range(R.choice([0, 0, 0, 1, 1, 2])):  # flow-mod flags and keywords (each may narrow the usable protocols)
+        items.append(R.choice(["cookie=0x%x" % R.randrange(100), "idle_timeout=%s" % pick("10", "0", "65536"), "hard_timeout=30", "importance=5",
+                               "send_flow_rem", "check_overlap", "reset_counts", "no_packet_counts", "no_byte_counts", "out_port=2", "cookie=0x1/0x1",
+                               "out_group=1", "no_readonly_table", "allow_hidden_fields", "reset_counts", "no_byte_counts", "importance=0x10"]))
     if R.random() < 0.4: items.append(pick("in_port", "in_port", "IN_PORT", "in_port") + "=" + port())
     base = None
     if R.random() < 0.75:

@@ -5,6 +5,12 @@
  *   in-memory raw export: simulated I/Os completed per wall second (every I/O is a 28-byte
  *   request and a structured OFFSET_DATA reply of 4 KiB + 28 bytes through both stacks, NICs
  *   and the link). Median of 3 runs of 100 ms simulated.
+ *
+ * The shape is QEMU's: the client sends without Nagle (QEMU's NBD client sets TCP_NODELAY,
+ * nbd/client-connection.c `nbd_connect`: `qio_channel_set_delay(sioc, false)`), the server keeps
+ * Nagle on as qemu-nbd 7.2 does (it never sets TCP_NODELAY; see the nbd/server.c cork patch of
+ * March 2023, "qemu-nbd doesn't set TCP_NODELAY on the tcp socket"), and each of the 32 slots
+ * reads into its own buffer, reused for every I/O of the slot, as fio's I/O units do.
  */
 import { createImage, openImage } from '../block/api.js';
 import { MemoryProvider } from '../block/chain.js';
@@ -34,17 +40,23 @@ function once(): number {
   b.tcp.listen(NBD_PORT, (c) => nbdServerOnTcp(c, { exports: [{ name: 'vol1', image }] }));
   const prng = sim.prng.fork('bench');
   let done = 0;
-  const client = nbdClientOnTcp(a.tcp.connect(0x0a000002, NBD_PORT), {
+  const client = nbdClientOnTcp(a.tcp.connect(0x0a000002, NBD_PORT, { config: { nagle: false } }), {
     exportName: 'vol1',
     onReady: () => {
-      for (let i = 0; i < 32; i++) issue();
+      for (let i = 0; i < 32; i++) issue(new Uint8Array(4096));
     },
   });
-  function issue(): void {
-    client.read(prng.int(262144) * 4096, 4096, () => {
-      done++;
-      issue();
-    });
+  function issue(buf: Uint8Array): void {
+    client.read(
+      prng.int(262144) * 4096,
+      4096,
+      () => {
+        done++;
+        issue(buf);
+      },
+      0,
+      buf,
+    );
   }
   sim.run({ untilNs: 5_000_000 });
   const start = done;

@@ -24,14 +24,15 @@
  * other V8 flags all mean "compile as without a cache" (V8 rejects data that does not match the
  * source, the V8 version and the flags; the key also names them so alternating flags do not keep
  * rewriting the file). Files are written to a temporary name and renamed, so concurrent runs never
- * read a half-written file.
+ * read a half-written file. The first run of a new build removes the files of the builds it
+ * replaced at the same path (`staleCacheFiles`), so rebuilding does not fill the temp dir.
  *
  * Where: `$VFAB_COMPILE_CACHE_DIR`, else `<os temp dir>/vfab-compile-cache-<uid>` (Node's own
  * compile cache also lives in the temp dir), created private (0700); a folder that is not ours or
  * that others may write is not used (cached code is code). `VFAB_NO_COMPILE_CACHE=1` turns the
  * cache off. The bundle keeps `import.meta.url` meaning the command file's URL, as before.
  */
-import { closeSync, lstatSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -56,6 +57,26 @@ export function cacheFile(dir: string, bundle: string, contentHash: string): str
   const where = createHash('sha256').update(bundle).digest('hex').slice(0, 8);
   const name = basename(bundle).replace(/[^A-Za-z0-9_-]/g, '_');
   return join(dir, `${name}-${where}-${contentHash}-${process.version}-${process.arch}-${flags}.v8cache`);
+}
+
+/**
+ * The cache files of earlier builds of the same bundle file (same name and path, another content
+ * hash): that file now holds another build, so they can never be used again. Those of this build
+ * for another Node or other flags are kept, as are other checkouts' files.
+ */
+export function staleCacheFiles(dir: string, bundle: string, contentHash: string, names: readonly string[]): string[] {
+  const own = basename(cacheFile(dir, bundle, contentHash));
+  const prefix = own.slice(0, own.indexOf(`-${contentHash}-`) + 1); // "<name>-<where>-"
+  return names.filter((f) => f.startsWith(prefix) && f.endsWith('.v8cache') && !f.startsWith(`${prefix}${contentHash}-`)).map((f) => join(dir, f));
+}
+
+/** Removes `staleCacheFiles`; what cannot be listed or removed stays (an optimisation only). */
+function pruneStale(dir: string, bundle: string, contentHash: string): void {
+  try {
+    for (const f of staleCacheFiles(dir, bundle, contentHash, readdirSync(dir))) rmSync(f, { force: true });
+  } catch {
+    // an optimisation only
+  }
 }
 
 /** A folder we may trust and write: ours, not writable by group or others. */
@@ -101,7 +122,8 @@ const importNative = (specifier: string): Promise<unknown> => import(specifier);
 function runBundle(file: string, contentHash: string, req: NodeJS.Require, dirName: string, importMetaUrl: string): unknown {
   const source = readFileSync(file, 'utf8');
   const dir = cacheDir();
-  const cachePath = dir !== undefined && usableDir(dir) ? cacheFile(dir, file, contentHash) : undefined;
+  const useDir = dir !== undefined && usableDir(dir) ? dir : undefined;
+  const cachePath = useDir !== undefined ? cacheFile(useDir, file, contentHash) : undefined;
   const cachedData = cachePath !== undefined ? readCache(cachePath) : undefined;
   // No dynamic-import callback: Node 20 drops it for code compiled from a cache, so the bundles
   // contain no import() (scripts/bundle-commands.mjs); oclif's go through __vfabImport.
@@ -112,6 +134,9 @@ function runBundle(file: string, contentHash: string, req: NodeJS.Require, dirNa
   if (cachePath !== undefined && (cachedData === undefined || script.cachedDataRejected === true)) {
     // After the command ran: the cache then holds what it compiled lazily too.
     process.once('exit', () => {
+      // A first run of a new build: the files of the builds it replaced go (each rebuild would
+      // otherwise leave ~2 MB per command in the temp dir).
+      if (cachedData === undefined && useDir !== undefined) pruneStale(useDir, file, contentHash);
       try {
         writeCache(cachePath, script.createCachedData());
       } catch {

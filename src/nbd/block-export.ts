@@ -48,6 +48,9 @@ export function chainImage(chain: Chain): NbdImage {
     writeZeroes: (o, n) => chain.writeZeroes(o, n),
     flush: () => chain.flush(),
     blockStatus: (o, n) => chainStatus(chain, o, n),
+    // Chain.read fills every byte (unallocated ranges and bytes past a backing file's end are
+    // written as zeros; BlockBackend.pread reads past the end as zeros).
+    readFills: true,
   };
 }
 

@@ -51,7 +51,8 @@ import {
   isRepError,
   nbdName,
 } from './constants.js';
-import { ServerStreamDecoder, type DecoderLimits } from './decode.js';
+import { ServerStreamDecoder, type DecoderLimits, type PlacedChunk } from './decode.js';
+import { carve } from './slab.js';
 import {
   encodeClientMessage,
   encodeInfoRequest,
@@ -139,6 +140,8 @@ interface Pending {
   error: number;
   message?: string;
   data?: Uint8Array;
+  /** NBD_CMD_READ: the caller's buffer the data lands in (`data` once a chunk arrived). */
+  into?: Uint8Array;
   /** Read chunks so far: flat [start, end) pairs relative to the request, to catch overlaps. */
   covered?: number[];
   extents?: Map<number, Extent[]>;
@@ -164,7 +167,7 @@ export class NbdClient {
 
   constructor(private readonly o: NbdClientOptions) {
     this.decoder = new ServerStreamDecoder(
-      { readLength: (c) => this.readLength(c) },
+      { readLength: (c) => this.readLength(c), placeData: (c, _f, o, n) => this.placeData(c, o, n) },
       o.stream ?? 'nbd server stream',
       o.limits,
     );
@@ -192,10 +195,7 @@ export class NbdClient {
   receive(chunk: Uint8Array): void {
     if (this.state === 'closed') return;
     try {
-      for (const { msg, at } of this.decoder.push(chunk)) {
-        if (this.closed) return;
-        this.onMessage(msg, at);
-      }
+      this.decoder.each(chunk, this.onDecoded);
     } catch (e) {
       if (!(e instanceof UserError)) throw e;
       this.abort(e);
@@ -229,7 +229,14 @@ export class NbdClient {
     return new NbdProtocolError(this.decoder.stream, at, message);
   }
 
-  private onMessage(m: ServerMessage, at: number): void {
+  /** One decoded message; true once the client closed (the decoder then stops). */
+  private readonly onDecoded = (m: ServerMessage | PlacedChunk, at: number): boolean => {
+    if (this.state === 'closed') return true;
+    this.onMessage(m, at);
+    return this.closed;
+  };
+
+  private onMessage(m: ServerMessage | PlacedChunk, at: number): void {
     switch (m.kind) {
       case 'greeting':
         return this.onGreeting(m.flags);
@@ -251,7 +258,49 @@ export class NbdClient {
       }
       case 'chunk':
         return this.onChunk(m.flags, m.type, m.cookie, m.payload, at);
+      case 'chunk-placed': {
+        // placeData checked and recorded it; the data is in place.
+        const key = cookieKey(m.cookie);
+        return this.chunkDone(key, this.pending.get(key)!, m.flags);
+      }
     }
+  }
+
+  /**
+   * The buffer an OFFSET_DATA chunk's data goes to, once its header is in: checked as `onChunk`
+   * checks it (null when it fails a check: the chunk then arrives whole and `onChunk` reports it).
+   */
+  private placeData(cookie: bigint, offset: number, len: number): Uint8Array | null {
+    if (!this.structured) return null;
+    const p = this.pending.get(cookieKey(cookie));
+    if (p === undefined || p.type !== NBD_CMD_READ) return null;
+    const start = this.coverRead(p, offset, len);
+    if (start < 0) return null;
+    const d = this.readBuffer(p, start === 0 && len === p.length);
+    return start === 0 && len === d.length ? d : d.subarray(start, start + len);
+  }
+
+  /** Records a content chunk [offset, +len) of read `p`: its start in the read, or -1 if outside or overlapping. */
+  private coverRead(p: Pending, offset: number, len: number): number {
+    const start = offset - p.offset;
+    if (offset < p.offset || start + len > p.length) return -1;
+    const cov = (p.covered ??= []);
+    for (let k = 0; k < cov.length; k += 2) {
+      if (start < cov[k + 1]! && cov[k]! < start + len) return -1;
+    }
+    cov.push(start, start + len);
+    return start;
+  }
+
+  /**
+   * The read's result buffer: the caller's (`into`) or fresh memory. Zeroed unless the first chunk
+   * covers all of it (`whole`), so that parts no chunk covered read as zeros.
+   */
+  private readBuffer(p: Pending, whole: boolean): Uint8Array {
+    if (p.data !== undefined) return p.data;
+    const d = p.into !== undefined ? (whole ? p.into : p.into.fill(0)) : carve(p.length);
+    p.data = d;
+    return d;
   }
 
   private onGreeting(flags: number): void {
@@ -388,19 +437,15 @@ export class NbdClient {
         const len = body.type === 'offset-data' ? body.data.length : body.length;
         const start = body.offset - p.offset;
         if (body.offset < p.offset || start + len > p.length) throw this.protocol(at, `content chunk [${body.offset}, +${len}) outside the request [${p.offset}, +${p.length})`);
-        const cov = (p.covered ??= []);
-        for (let k = 0; k < cov.length; k += 2) {
-          if (start < cov[k + 1]! && cov[k]! < start + len) throw this.protocol(at, `content chunk at ${body.offset} overlaps an earlier one`);
-        }
-        cov.push(start, start + len);
-        // One chunk covering the whole read (the common case) is the result as it is; otherwise
-        // chunks fill a zeroed buffer (holes need no writing).
-        if (body.type === 'offset-data' && start === 0 && len === p.length && cov.length === 2) p.data = body.data;
+        if (this.coverRead(p, body.offset, len) < 0) throw this.protocol(at, `content chunk at ${body.offset} overlaps an earlier one`);
+        // One chunk covering the whole read (the common case) is the result as it is when the
+        // caller gave no buffer; otherwise chunks fill the result buffer (zeroed when the first
+        // chunk is not the whole read, so holes need no writing).
+        const whole = start === 0 && len === p.length;
+        if (body.type === 'offset-data' && whole && p.into === undefined && p.data === undefined) p.data = body.data;
         else {
-          // (After a whole-read chunk any other chunk overlaps it and was refused above.)
-          p.data ??= new Uint8Array(p.length);
-          if (body.type === 'offset-data') p.data.set(body.data, start);
-          else p.data.fill(0, start, start + len);
+          const d = this.readBuffer(p, whole && body.type === 'offset-data');
+          if (body.type === 'offset-data') d.set(body.data, start);
         }
         break;
       }
@@ -416,25 +461,33 @@ export class NbdClient {
         }
         break;
     }
-    if ((flags & NBD_REPLY_FLAG_DONE) !== 0) {
-      this.pending.delete(key);
-      const r: NbdReply = { error: p.error };
-      if (p.message !== undefined) r.message = p.message;
-      if (p.error === 0 && p.type === NBD_CMD_READ) r.data = p.data ?? new Uint8Array(p.length);
-      if (p.extents) r.extents = p.extents;
-      p.cb(r);
-    }
+    this.chunkDone(key, p, flags);
+  }
+
+  /** After a chunk of `p`: completes the request when the chunk is flagged DONE. */
+  private chunkDone(key: number, p: Pending, flags: number): void {
+    if ((flags & NBD_REPLY_FLAG_DONE) === 0) return;
+    this.pending.delete(key);
+    const r: NbdReply = { error: p.error };
+    if (p.message !== undefined) r.message = p.message;
+    if (p.error === 0 && p.type === NBD_CMD_READ) r.data = p.data ?? (p.into !== undefined ? p.into.fill(0) : new Uint8Array(p.length));
+    if (p.extents) r.extents = p.extents;
+    p.cb(r);
   }
 
   // --- transmission API -------------------------------------------------------------------
 
   /** Sends one command; `cb` gets the complete reply. Returns the cookie. */
-  request(type: number, offset: number, length: number, cb: (r: NbdReply) => void, opts: { flags?: number; data?: Uint8Array } = {}): bigint {
+  request(type: number, offset: number, length: number, cb: (r: NbdReply) => void, opts: { flags?: number; data?: Uint8Array; into?: Uint8Array } = {}): bigint {
     if (this.state !== 'ready') throw new BugError('NBD_NOT_READY', `NBD request before the handshake finished (client is ${this.state})`);
     const max = this.o.maxInFlight ?? 256;
     if (this.pending.size >= max) throw new BugError('NBD_TOO_MANY', `more than ${max} NBD requests in flight`);
     const cookie = this.nextCookie++;
     const p: Pending = { type, offset, length, cb, error: 0 };
+    if (opts.into !== undefined) {
+      if (type !== NBD_CMD_READ || opts.into.length !== length) throw new BugError('NBD_INTO', `a result buffer of ${opts.into.length} bytes for a ${length}-byte ${nbdName('cmd', type)}`);
+      p.into = opts.into;
+    }
     this.pending.set(cookieKey(cookie), p);
     const req: NbdRequest = { kind: 'request', flags: opts.flags ?? 0, type, cookie, offset, length };
     if (opts.data) req.data = opts.data;
@@ -442,8 +495,13 @@ export class NbdClient {
     return cookie;
   }
 
-  read(offset: number, length: number, cb: (r: NbdReply) => void, flags = 0): bigint {
-    return this.request(NBD_CMD_READ, offset, length, cb, { flags });
+  /**
+   * NBD_CMD_READ. With `into` (exactly `length` bytes) the data lands there, copied once from the
+   * received bytes, and the reply's `data` is `into` (as QEMU reads into the guest's buffers);
+   * without it the reply's `data` is fresh memory.
+   */
+  read(offset: number, length: number, cb: (r: NbdReply) => void, flags = 0, into?: Uint8Array): bigint {
+    return this.request(NBD_CMD_READ, offset, length, cb, into !== undefined ? { flags, into } : { flags });
   }
   write(offset: number, data: Uint8Array, cb: (r: NbdReply) => void, flags = 0): bigint {
     return this.request(NBD_CMD_WRITE, offset, data.length, cb, { flags, data });

@@ -25,6 +25,7 @@ import {
   NBD_OPT_GO,
   NBD_REP_ACK,
   NBD_REP_MAGIC,
+  NBD_REPLY_TYPE_OFFSET_DATA,
   NBD_REQUEST_MAGIC,
   NBD_SIMPLE_REPLY_MAGIC,
   NBD_STRUCTURED_REPLY_MAGIC,
@@ -38,31 +39,56 @@ export interface Decoded<T> {
   at: number;
 }
 
-/** A growable byte window: bytes in at the end, out at the front. */
+/**
+ * A byte window: bytes in at the end, out at the front. While it is empty, an appended chunk is
+ * adopted as a view (no copy); `settle` copies what is left of an adopted chunk into owned memory
+ * when the push ends, since the sender's frame must not be kept. So a message read straight out
+ * of one chunk costs no copy into the window.
+ */
 class ByteQueue {
-  private buf = new Uint8Array(4096);
+  /** Owned storage; `buf` is it, or an adopted chunk. */
+  private store: Uint8Array = new Uint8Array(4096);
+  private buf: Uint8Array = this.store;
   private start = 0;
   private end = 0;
   /** Stream offset of `buf[start]`. */
   consumed = 0;
 
   append(chunk: Uint8Array): void {
-    if (this.end + chunk.length > this.buf.length) {
+    if (this.start === this.end) {
+      this.buf = chunk;
+      this.start = 0;
+      this.end = chunk.length;
+      return;
+    }
+    if (this.buf !== this.store) this.settle();
+    if (this.end + chunk.length > this.store.length) {
       const live = this.end - this.start;
-      if (live + chunk.length <= this.buf.length / 2) {
-        this.buf.copyWithin(0, this.start, this.end);
+      if (live + chunk.length <= this.store.length / 2) {
+        this.store.copyWithin(0, this.start, this.end);
       } else {
-        let size = this.buf.length * 2;
+        let size = this.store.length * 2;
         while (size < live + chunk.length) size *= 2;
         const b = new Uint8Array(size);
-        b.set(this.buf.subarray(this.start, this.end));
-        this.buf = b;
+        b.set(this.store.subarray(this.start, this.end));
+        this.store = b;
       }
+      this.buf = this.store;
       this.start = 0;
       this.end = live;
     }
-    this.buf.set(chunk, this.end);
+    this.store.set(chunk, this.end);
     this.end += chunk.length;
+  }
+  /** Copies what is left of an adopted chunk into owned memory (the chunk is the caller's). */
+  settle(): void {
+    if (this.buf === this.store) return;
+    const live = this.end - this.start;
+    if (live > this.store.length) this.store = new Uint8Array(Math.max(live, this.store.length * 2));
+    if (live > 0) this.store.set(this.buf.subarray(this.start, this.end));
+    this.buf = this.store;
+    this.start = 0;
+    this.end = live;
   }
   get length(): number {
     return this.end - this.start;
@@ -78,6 +104,15 @@ class ByteQueue {
     this.skip(n);
     return out;
   }
+  /** Moves up to `n` bytes into `dst` at `at`; returns how many. */
+  moveTo(dst: Uint8Array, at: number, n: number): number {
+    const k = Math.min(n, this.end - this.start);
+    if (k > 0) {
+      dst.set(this.buf.subarray(this.start, this.start + k), at);
+      this.skip(k);
+    }
+    return k;
+  }
   /** Big-endian fields `i` bytes into the window, without a view object per message. */
   u16(i: number): number {
     const b = this.buf;
@@ -89,18 +124,19 @@ class ByteQueue {
     const k = this.start + i;
     return ((b[k]! << 24) | (b[k + 1]! << 16) | (b[k + 2]! << 8) | b[k + 3]!) >>> 0;
   }
-  /** A 64-bit field as a BigInt (cookies). */
+  /** A 64-bit field as a BigInt (cookies): from two 32-bit reads, no view per adopted chunk. */
   u64n(i: number): bigint {
-    if (this.dv.buffer !== this.buf.buffer) this.dv = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength);
-    return this.dv.getBigUint64(this.start + i);
+    const hi = this.u32(i);
+    const lo = BigInt(this.u32(i + 4));
+    return hi === 0 ? lo : (BigInt(hi) << 32n) | lo;
   }
-  private dv = new DataView(this.buf.buffer);
   skip(n: number): void {
     this.start += n;
     this.consumed += n;
     if (this.start === this.end) {
       this.start = 0;
       this.end = 0;
+      this.buf = this.store;
     }
   }
 }
@@ -128,32 +164,81 @@ abstract class StreamDecoder<T> {
 
   /** Appends `chunk`; returns the whole messages now available, in order. */
   push(chunk: Uint8Array): Decoded<T>[] {
-    if (this.broken) throw this.broken;
-    this.q.append(chunk);
     const out: Decoded<T>[] = [];
-    for (;;) {
-      const at = this.q.consumed;
-      let m: T | null;
-      try {
-        m = this.next();
-      } catch (e) {
-        if (e instanceof NbdProtocolError) this.broken = e;
-        throw e;
-      }
-      if (m === null) break;
-      out.push({ msg: m, at });
-    }
+    this.each(chunk, (msg, at) => {
+      out.push({ msg, at });
+      return false;
+    });
     return out;
   }
 
+  /**
+   * Appends `chunk` and calls `fn` with each whole message now available, in order (no array or
+   * wrapper per message). `fn` returns true to stop (its owner closed: nothing more is decoded or
+   * placed); it must not re-enter the decoder.
+   */
+  each(chunk: Uint8Array, fn: (msg: T, at: number) => boolean): void {
+    if (this.broken) throw this.broken;
+    const q = this.q;
+    q.append(chunk);
+    try {
+      for (;;) {
+        if (this.sinkLeft > 0) {
+          const n = q.moveTo(this.sink!, this.sinkAt, this.sinkLeft);
+          this.sinkAt += n;
+          this.sinkLeft -= n;
+          if (this.sinkLeft > 0) break;
+          const m = this.sinkDone!;
+          this.sink = null;
+          this.sinkDone = null;
+          if (fn(m, this.sinkMsgAt)) break;
+          continue;
+        }
+        const at = q.consumed;
+        let m: T | null;
+        try {
+          m = this.next();
+        } catch (e) {
+          if (e instanceof NbdProtocolError) this.broken = e;
+          throw e;
+        }
+        if (m === null) {
+          if (this.sinkLeft > 0) continue;
+          break;
+        }
+        if (fn(m, at)) break;
+      }
+    } finally {
+      q.settle();
+    }
+  }
+
+  /**
+   * A message's payload goes straight into `dst` at `at` (`n` bytes, n > 0) as it arrives; `done`
+   * is emitted once the last byte is there (its stream offset `msgAt`). For `next`, which then
+   * returns null.
+   */
+  protected placeInto(dst: Uint8Array, at: number, n: number, done: T, msgAt: number): void {
+    this.sink = dst;
+    this.sinkAt = at;
+    this.sinkLeft = n;
+    this.sinkDone = done;
+    this.sinkMsgAt = msgAt;
+  }
+  private sink: Uint8Array | null = null;
+  private sinkAt = 0;
+  private sinkLeft = 0;
+  private sinkDone: T | null = null;
+  private sinkMsgAt = 0;
+
   /** Bytes waiting for the rest of their message. */
   get pending(): number {
-    return this.q.length;
+    return this.q.length + (this.sink !== null ? this.q.consumed - this.sinkMsgAt : 0);
   }
 
   /** The stream ended: an error if it ended inside a message. */
   end(): void {
-    if (this.q.length > 0) throw this.fail(`stream ends inside a message (${this.q.length} bytes of it received)`);
+    if (this.pending > 0) throw this.fail(`stream ends inside a message (${this.pending} bytes of it received)`);
   }
 
   protected fail(message: string): NbdProtocolError {
@@ -212,10 +297,27 @@ export class ClientStreamDecoder extends StreamDecoder<ClientMessage> {
 export interface ServerStreamContext {
   /** Data bytes a successful simple reply to `cookie` carries (the read's length), else 0. */
   readLength(cookie: bigint): number;
+  /**
+   * Where the data of an NBD_REPLY_TYPE_OFFSET_DATA chunk goes (`length` bytes for image offset
+   * `offset`), told once its header and offset have arrived: a buffer of exactly `length` bytes
+   * that the data is then copied into straight from the received bytes (as QEMU's client reads a
+   * chunk's data into the request's qiov, block/nbd.c `nbd_co_receive_offset_data_payload`), and
+   * the chunk is delivered as `chunk-placed`; or null, and it is delivered whole as `chunk`.
+   */
+  placeData?(cookie: bigint, flags: number, offset: number, length: number, at: number): Uint8Array | null;
+}
+
+/** An OFFSET_DATA chunk whose data `ServerStreamContext.placeData` took. */
+export interface PlacedChunk {
+  kind: 'chunk-placed';
+  flags: number;
+  cookie: bigint;
+  offset: number;
+  length: number;
 }
 
 /** Decodes what a server sends (the client's view). */
-export class ServerStreamDecoder extends StreamDecoder<ServerMessage> {
+export class ServerStreamDecoder extends StreamDecoder<ServerMessage | PlacedChunk> {
   private phase: 'greeting' | 'options' | 'export-name' | 'transmission' = 'greeting';
   private zeroes = true;
 
@@ -237,7 +339,7 @@ export class ServerStreamDecoder extends StreamDecoder<ServerMessage> {
     return this.phase === 'transmission';
   }
 
-  protected next(): ServerMessage | null {
+  protected next(): ServerMessage | PlacedChunk | null {
     const q = this.q;
     switch (this.phase) {
       case 'greeting': {
@@ -292,9 +394,23 @@ export class ServerStreamDecoder extends StreamDecoder<ServerMessage> {
           const len = q.u32(16);
           // The payload may exceed the maximum payload by the chunk's fixed overhead (proto.md).
           if (len > this.maxPayload + 4096) throw this.fail(`reply chunk declares ${len} payload bytes (limit ${this.maxPayload})`);
+          const type = q.u16(6);
+          const ctx = this.ctx;
+          if (type === NBD_REPLY_TYPE_OFFSET_DATA && len > 8 && ctx.placeData !== undefined) {
+            if (q.length < 28) return null;
+            const at = q.consumed;
+            const flags = q.u16(4);
+            const cookie = q.u64n(8);
+            const offset = q.u32(20) * 0x100000000 + q.u32(24);
+            const dst = ctx.placeData(cookie, flags, offset, len - 8, at);
+            if (dst !== null) {
+              q.skip(28);
+              this.placeInto(dst, 0, len - 8, { kind: 'chunk-placed', flags, cookie, offset, length: len - 8 }, at);
+              return null;
+            }
+          }
           if (q.length < 20 + len) return null;
           const flags = q.u16(4);
-          const type = q.u16(6);
           const cookie = q.u64n(8);
           q.skip(20);
           return { kind: 'chunk', flags, type, cookie, payload: q.take(len) };

@@ -10,7 +10,8 @@
  *
  * Invariants: a region is live from `alloc` until `reclaim` sees `acked` (the writer's count of
  * bytes TCP acknowledged, in the writer's own stream offsets) at or past the region's last byte;
- * live regions never overlap; a region is zeroed when handed out (what `new Uint8Array(n)` gives).
+ * live regions never overlap; a region is zeroed when handed out (what `new Uint8Array(n)` gives)
+ * unless the writer says it writes every byte.
  * The writer must send what `alloc` returned before the next `alloc`, or drop it: a region still
  * unsent at the next `alloc` was dropped (an image read failed) and is free once the ones before
  * it are. When the ring is full (the peer is slow to acknowledge) `alloc` returns null and the
@@ -44,8 +45,11 @@ export class SendRing {
     readonly maxMessage = size >> 2,
   ) {}
 
-  /** A zeroed region of `n` bytes, or null (too large, or the ring is full). `acked` as in `reclaim`. */
-  alloc(n: number, acked: number): Uint8Array | null {
+  /**
+   * A zeroed region of `n` bytes, or null (too large, or the ring is full). `acked` as in
+   * `reclaim`. `zero` false: the caller writes every byte, so reused bytes are not cleared.
+   */
+  alloc(n: number, acked: number, zero = true): Uint8Array | null {
     if (n > this.maxMessage || n === 0) return null;
     if (this.last !== null) {
       // never sent: the writer dropped it
@@ -65,7 +69,7 @@ export class SendRing {
     else return null;
     const mem = (this.mem ??= new Uint8Array(this.size));
     const v = mem.subarray(at, at + n);
-    if (at < this.dirty) v.fill(0, 0, Math.min(n, this.dirty - at));
+    if (zero && at < this.dirty) v.fill(0, 0, Math.min(n, this.dirty - at));
     if (at + sz > this.dirty) this.dirty = at + sz;
     const slot = (this.front + this.count) % SLOTS;
     this.starts[slot] = at;

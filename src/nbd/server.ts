@@ -127,6 +127,11 @@ export interface StatusRun {
 export interface NbdImage extends Pick<BlockImage, 'virtualSize' | 'readOnly' | 'read' | 'write' | 'discard' | 'writeZeroes' | 'flush'> {
   /** Runs covering `[offset, offset + length)` (the last may be longer); absent = all data. */
   blockStatus?(offset: number, length: number): StatusRun[];
+  /**
+   * `read` writes every byte of its buffer (zeros where nothing is stored), so the buffer need
+   * not be zeroed first. Absent: `read` may leave bytes it has no data for untouched.
+   */
+  readonly readFills?: boolean;
 }
 
 export interface NbdExport {
@@ -142,9 +147,10 @@ export interface NbdServerOptions {
   send(bytes: Uint8Array): void;
   /**
    * A zeroed buffer of `n` bytes for the message the server sends next (read replies are built in
-   * it); default fresh memory (`carve`). `nbdServerOnTcp` recycles acknowledged ones.
+   * it); default fresh memory (`carve`). `nbdServerOnTcp` recycles acknowledged ones. `zero`
+   * false: the server writes every byte (the image's `readFills`), so it need not be cleared.
    */
-  alloc?(n: number): Uint8Array;
+  alloc?(n: number, zero: boolean): Uint8Array;
   /** Hang up the transport (hard disconnect, or after NBD_OPT_ABORT / NBD_CMD_DISC). */
   close(): void;
   /**
@@ -483,7 +489,7 @@ export class NbdServer {
   /** An OFFSET_DATA chunk built in one buffer, the image read straight into it (the hot path). */
   private sendDataChunk(cookie: bigint, done: boolean, offset: number, n: number, img: NbdImage): void {
     const size = NBD_CHUNK_HEADER_LEN + 8 + n;
-    const b = this.o.alloc !== undefined ? this.o.alloc(size) : carve(size);
+    const b = this.o.alloc !== undefined ? this.o.alloc(size, img.readFills !== true) : carve(size);
     const v = bufferView(b);
     const o = b.byteOffset;
     v.setUint32(o, NBD_STRUCTURED_REPLY_MAGIC);

@@ -45,12 +45,13 @@ export class TcpPipe {
 
   /**
    * A zeroed buffer of `n` bytes for the next `send` (send it before the next `alloc`, or drop
-   * it): a recycled one when the ring has room, else fresh memory.
+   * it): a recycled one when the ring has room, else fresh memory. `zero` false: the caller
+   * writes every byte (a recycled buffer then keeps its old bytes until overwritten).
    */
-  alloc(n: number): Uint8Array {
+  alloc(n: number, zero = true): Uint8Array {
     const r = this.ring;
     if (r !== null) {
-      const b = r.alloc(n, this.accepted - this.conn.sendQueued);
+      const b = r.alloc(n, this.accepted - this.conn.sendQueued, zero);
       if (b !== null) return b;
     }
     return carve(n);
@@ -121,7 +122,7 @@ export function nbdClientOnTcp(conn: TcpConnection, opts: Omit<NbdClientOptions,
 /** An NBD server on an accepted connection; sends the greeting at once. */
 export function nbdServerOnTcp(conn: TcpConnection, opts: Omit<NbdServerOptions, 'send' | 'close' | 'alloc'>, pipeOpts: TcpPipeOptions = {}): NbdServer {
   const pipe = new TcpPipe(conn, pipeOpts);
-  const server = new NbdServer({ ...opts, send: (b) => pipe.send(b), close: () => pipe.end(), alloc: (n) => pipe.alloc(n) });
+  const server = new NbdServer({ ...opts, send: (b) => pipe.send(b), close: () => pipe.end(), alloc: (n, zero) => pipe.alloc(n, zero) });
   conn.onData = (d) => server.receive(d);
   conn.onClose = () => server.transportClosed();
   conn.onEnd = () => {

@@ -84,8 +84,13 @@ export class SendBuffer {
       const inChunk = off - this.starts[i]!;
       const n = Math.min(left, ch.length - inChunk);
       const ps = this.sums[i] ?? null;
-      if (ps === null || !ps.zero) dst.set(n === ch.length ? ch : ch.subarray(inChunk, inChunk + n), at);
-      if (sum >= 0) sum = ps === null ? -1 : sum + rangeSum(ps, ch, inChunk, n, (done & 1) === 0);
+      if (ps === null) {
+        dst.set(n === ch.length ? ch : ch.subarray(inChunk, inChunk + n), at);
+        sum = -1;
+      } else if (!ps.zero) {
+        dst.set(n === ch.length ? ch : ch.subarray(inChunk, inChunk + n), at);
+        if (sum >= 0) sum += rangeSum(ps, ch, inChunk, n, (done & 1) === 0);
+      } // an all-zero chunk: the fresh frame holds its bytes already, and they sum to 0
       at += n;
       off += n;
       left -= n;

@@ -31,7 +31,20 @@ export type Action =
    * lacks the field's protocol, as OVS does for OpenFlow 1.0 actions; set_field is checked against
    * the match when the flow is added.
    */
-  | { type: 'set'; field: FieldDef; words: number[]; values: number[]; masks: number[]; of10: boolean; text: string }
+  | {
+      type: 'set';
+      field: FieldDef;
+      words: number[];
+      values: number[];
+      masks: number[];
+      of10: boolean;
+      text: string;
+      /**
+       * A load into a view with unstored bits (NXM_OF_IP_TOS): the subfield and value as written,
+       * which OVS keeps and prints (`load:0x3->NXM_OF_IP_TOS[]`) though the low bits write nothing.
+       */
+      view?: { fd: FieldDef; ofs: number; nBits: number; value: bigint };
+    }
   /** `ids`: the controller ids of `dec_ttl(ids)` (NXAST_DEC_TTL_CNT_IDS; no controller here). */
   | { type: 'dec_ttl'; ids?: number[] }
   /** move:SRC[..]->DST[..] (NXAST_REG_MOVE): copies bits at run time. */

@@ -31,7 +31,7 @@ import { emptyKeyLayout, extractKeyWords } from './key-words.js';
 import { parseFlowMod, parseFlows, type FlowModCommand, type FlowWarning, type ParsedFlowMod } from './flow-parser.js';
 import { formatActions, type Action } from './actions.js';
 import { canonicalFlow, dumpFlows } from './dump-flows.js';
-import { learnedFlow, learnedMatch, type LearnAction } from './learn.js';
+import { learnProgram, learnedFlow, runLearnProgram, type LearnAction, type LearnProgram } from './learn.js';
 import type { TlvTable } from './tun-metadata.js';
 import type { OfVersion } from './flow-syntax.js';
 import { FlowTables, type FlowRule, type FlowStats } from './flow-table.js';
@@ -206,10 +206,8 @@ export class Bridge implements XBridge {
   /** Flows removed by timeouts, deletes, group/meter deletes (each also a `flow_removed` event). */
   flowsRemoved = 0;
   private readonly ctPacket: CtPacket = { w: new Int32Array(0), frame: null, l3: 0, l4: 0 };
-  private readonly learnValue = new Int32Array(KEY_WORDS);
-  private readonly learnMask = new Int32Array(KEY_WORDS);
-  /** Per learn action: the mask and (for the last learned values) the actions its flows share. */
-  private readonly learnMemo = new WeakMap<LearnAction, { mask: Int32Array; sig: string | null; actions: Action[]; actionsText: string }>();
+  /** Per learn action: its compiled form and (for the last learned values) the actions its flows share. */
+  private readonly learnMemo = new WeakMap<LearnAction, { prog: LearnProgram; sig: string | null; actions: Action[]; actionsText: string }>();
   private readonly learnLocation: { file: string; line: number; col: number };
   private learnSlab = new Int32Array(0);
   private learnSlabOff = 0;
@@ -457,14 +455,17 @@ export class Bridge implements XBridge {
    * timers restart and the tables do not change, so the cache and classifier are left alone.
    */
   learnFlow(a: LearnAction, w: Int32Array): void {
-    const value = this.learnValue;
-    const mask = this.learnMask;
-    value.fill(0);
-    mask.fill(0);
-    const sig = learnedMatch(a, w, value, mask);
-    for (let i = 0; i < KEY_WORDS; i++) value[i] = value[i]! & mask[i]!;
-    const old = this.flowTables.find(a.table, a.priority, value, mask);
-    const id = this.flowTables.lastFindId;
+    // Per learn action: its compiled form (learn.ts LearnProgram: the learned mask is the same for
+    // every packet, the value a few word operations) and, for the last learned values, the actions.
+    let memo = this.learnMemo.get(a);
+    if (memo === undefined) {
+      memo = { prog: learnProgram(a), sig: null, actions: [], actionsText: '' };
+      this.learnMemo.set(a, memo);
+    }
+    const prog = memo.prog;
+    const sig = runLearnProgram(prog, w);
+    const value = prog.value;
+    const old = this.flowTables.find(a.table, a.priority, value, prog.mask);
     const now = this.sim.now;
     if (old && old.learnSig === sig && old.idleTimeout === a.idleTimeout && old.hardTimeout === a.hardTimeout && old.cookie === a.cookie) {
       old.modifiedNs = now;
@@ -472,15 +473,9 @@ export class Bridge implements XBridge {
       return;
     }
     // A new (or changed) flow: an incremental classifier insert. The match is the one just
-    // computed (learnedMatch fills exactly what learnedFlow would). Flows of one learn action
-    // nearly always share a mask, and share their actions whenever the learned values (`sig`:
-    // everything the actions depend on) are the same, so those are built once and shared
-    // (read-only) by the flows.
-    let memo = this.learnMemo.get(a);
-    if (memo === undefined) {
-      memo = { mask: mask.slice(), sig: null, actions: [], actionsText: '' };
-      this.learnMemo.set(a, memo);
-    } else if (!sameWords(memo.mask, mask)) memo.mask = mask.slice();
+    // computed (the program fills exactly what learnedFlow would). Flows of one learn action share
+    // its mask, and share their actions whenever the learned values (`sig`: everything the
+    // actions depend on) are the same, so those are built once and shared (read-only) by the flows.
     if (memo.sig !== sig) {
       memo.actions = learnedFlow(a, w, false).actions;
       memo.actionsText = formatActions(memo.actions);
@@ -493,15 +488,15 @@ export class Bridge implements XBridge {
       idleTimeout: a.idleTimeout,
       hardTimeout: a.hardTimeout,
       cookie: a.cookie,
-      value: this.learnedValue(value),
-      mask: memo.mask,
+      value: this.learnedValue(value, prog.words),
+      mask: prog.mask,
       actions: memo.actions,
       matchText: '', // formatted when first read (dump-flows, events)
       actionsText: memo.actionsText,
       location: this.learnLocation,
       warnings: [],
       ...(a.sendFlowRem ? { flags: SEND_FLOW_REM } : {}),
-    }, true, { id, old });
+    }, true, { old });
     rule.learnSig = sig;
   }
 
@@ -509,14 +504,16 @@ export class Bridge implements XBridge {
    * A copy of a learned flow's match value, carved from a shared slab: a typed array this size
    * gets its own off-heap buffer (~0.5 µs to allocate and to collect), a view of a slab does not.
    * A slab lives while any of its LEARN_SLAB_FLOWS values does (bounded: ≤ 72 KiB per live slab).
+   * Slab slots start zeroed and are used once, so only the match's `words` (where `v` may be
+   * nonzero) are copied.
    */
-  private learnedValue(v: Int32Array): Int32Array {
+  private learnedValue(v: Int32Array, words: Int32Array): Int32Array {
     if (this.learnSlabOff + KEY_WORDS > this.learnSlab.length) {
       this.learnSlab = new Int32Array(KEY_WORDS * LEARN_SLAB_FLOWS);
       this.learnSlabOff = 0;
     }
     const out = this.learnSlab.subarray(this.learnSlabOff, this.learnSlabOff + KEY_WORDS);
-    out.set(v);
+    for (let j = 0; j < words.length; j++) out[words[j]!] = v[words[j]!]!;
     this.learnSlabOff += KEY_WORDS;
     return out;
   }
@@ -1081,10 +1078,6 @@ export class Bridge implements XBridge {
   }
 }
 
-function sameWords(a: Int32Array, b: Int32Array): boolean {
-  for (let i = 0; i < KEY_WORDS; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
 
 /** Whether an action list (clones included) outputs to one of `ids`. */
 function usesGroup(actions: readonly import('./actions.js').Action[], ids: ReadonlySet<number>): boolean {

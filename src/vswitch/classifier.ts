@@ -97,8 +97,7 @@ export class Classifier<R extends ClsRule> {
   private n = 0;
   /** Subtables with duplicate entry hashes (see `lookup`). */
   private dupHashes = 0;
-  /** The mask array of the last insert and its subtable (a subtable left empty is gone: count 0). */
-  private lastMask: Int32Array | null = null;
+  /** The subtable last inserted into or looked up by mask (a subtable left empty is gone: count 0). */
   private lastSt: Subtable<R> | undefined = undefined;
   /** Subtable order or stage lists are stale (set by insert/remove, fixed by the next lookup). */
   private dirty = false;
@@ -148,9 +147,7 @@ export class Classifier<R extends ClsRule> {
     }
     if (this.nextSeq >= MAX_SEQ) this.renumber();
     r.seq = this.nextSeq++;
-    // Rules often arrive with the very mask array of the previous one (learned flows share it).
-    let st = r.mask === this.lastMask ? this.lastSt : undefined;
-    if (st === undefined || st.count === 0 || !sameMask(st.mask, r.mask)) st = this.byMask.get(maskKey(r.mask));
+    let st = this.subtableOf(r.mask);
     if (!st) {
       const mk = maskKey(r.mask);
       st = this.newSubtable(Int32Array.from(r.mask));
@@ -162,7 +159,6 @@ export class Classifier<R extends ClsRule> {
     const ms = st.minSeqAtMax;
     const dups = st.dupHashes;
     st.insert(r);
-    this.lastMask = r.mask;
     this.lastSt = st;
     this.n++;
     this.settle(st, mp, ms, dups);
@@ -180,17 +176,41 @@ export class Classifier<R extends ClsRule> {
     if (!this.dirty) this.dupHashes += st.dupHashes - dups;
   }
 
+  /**
+   * The subtable holding rules with exactly `mask`, if any. Rules often come with the mask of the
+   * previous one (learned flows share theirs), so the last subtable used is tried first (its mask
+   * compared word by word) before building the mask's key.
+   */
+  private subtableOf(mask: Int32Array): Subtable<R> | undefined {
+    const last = this.lastSt;
+    if (last !== undefined && last.count > 0 && sameMask(last.mask, mask)) return last;
+    const st = this.byMask.get(maskKey(mask));
+    if (st !== undefined) this.lastSt = st;
+    return st;
+  }
+
+  /**
+   * The rule with exactly this priority and match, if any (OVS `classifier_find_rule_exactly`:
+   * an OpenFlow "identical" flow). `value` must be masked by `mask`, as a rule's is.
+   */
+  findExact(priority: number, value: Int32Array, mask: Int32Array): R | null {
+    const st = this.subtableOf(mask);
+    if (st === undefined) return null;
+    const list = st.entryRules(value);
+    if (list !== null) for (let i = 0; i < list.length; i++) if (list[i]!.priority === priority) return list[i]!;
+    return null;
+  }
+
   remove(r: R): boolean {
-    const mk = maskKey(r.mask);
-    const st = this.byMask.get(mk);
-    if (!st || !sameMask(st.mask, r.mask)) return false;
+    const st = this.subtableOf(r.mask);
+    if (!st) return false;
     const mp = st.maxPriority;
     const ms = st.minSeqAtMax;
     const dups = st.dupHashes;
     if (!st.remove(r)) return false;
     this.n--;
     if (st.count === 0) {
-      this.byMask.delete(mk);
+      this.byMask.delete(maskKey(st.mask));
       this.subtables.splice(this.subtables.indexOf(st), 1);
       for (let j = 0; j < st.k; j++) this.releaseTerm(st.terms[j]!);
       this.dirty = true;

@@ -180,7 +180,8 @@ export function formatCt(a: CtAction): string {
 
 /** Whether a nested action writes only ct_mark / ct_label (`field_requires_ct`). */
 export function writesCtField(a: Action): boolean | null {
-  if (a.type === 'set') return a.words.every((w) => w >= W_CT_MARK && w < W_CT_LABEL + 4);
+  // A load into bits a field does not store (NXM_OF_IP_TOS[0..1]) writes no word at all.
+  if (a.type === 'set') return a.words.length > 0 && a.words.every((w) => w >= W_CT_MARK && w < W_CT_LABEL + 4);
   if (a.type === 'move') return a.dst.fd.word >= W_CT_MARK && a.dst.fd.word < W_CT_LABEL + 4;
   return null;
 }

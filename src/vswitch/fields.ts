@@ -315,6 +315,11 @@ export interface FieldDef {
   nxm: string[];
   /** tun_metadataN (a bridge's TLV map makes these): N, whose present bit a match or write sets. */
   tunMd?: number;
+  /**
+   * For a subfield view whose lowest bits are not stored: they read as 0 and a write to them is
+   * dropped (NXM_OF_IP_TOS, the ToS byte with its ECN bits forced to 0: NW_TOS_BYTE).
+   */
+  zeroLowBits?: number;
 }
 
 function f(
@@ -452,6 +457,15 @@ for (const fd of FIELDS) {
   for (const a of fd.aliases) FIELD_BY_NAME.set(a, fd);
   for (const n of [...fd.nxm, ...(CLASSIC_NXM[fd.name] ?? [])]) FIELD_BY_NXM.set(n, fd);
 }
+
+/**
+ * `NXM_OF_IP_TOS` as a subfield (MFF_IP_DSCP, include/openvswitch/meta-flow.h): the whole 8-bit
+ * ToS byte "with the ECN bits forced to 0". mf_get_value reads `nw_tos & IP_DSCP_MASK` and
+ * mf_set_flow_value writes only the DSCP bits (lib/meta-flow.c), so `NXM_OF_IP_TOS[0..1]` reads 0
+ * and a load or move into it changes nothing; bits 2..7 are nw_tos's DSCP bits where they sit.
+ */
+export const NW_TOS_BYTE: FieldDef = { ...FIELD_BY_NAME.get('nw_tos')!, shift: 0, bits: 8, zeroLowBits: 2 };
+FIELD_BY_NXM.set('NXM_OF_IP_TOS', NW_TOS_BYTE);
 
 /** Shorthands (`ovs-fields(7)` "Shorthand notation"): dl_type and optionally nw_proto. */
 export const SHORTHANDS: Record<string, { dlType: number; nwProto?: number }> = {

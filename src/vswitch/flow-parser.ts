@@ -17,6 +17,7 @@ import { formatAction, formatActions } from './actions.js';
 import { actionSetDisallowed } from './action-set.js';
 import {
   FIELD_BY_NAME,
+  NW_TOS_BYTE,
   OFPP_NONE,
   OFPP_TABLE,
   W_VLAN_TCI,
@@ -29,6 +30,8 @@ import {
   W_DL_TYPE,
   W_NW_PROTO,
   W_NW_TOS,
+  W_NW_FRAG,
+  W_TCP_FLAGS,
   W_TP_DST,
   W_TP_SRC,
   W_TUN_MD_PRESENT,
@@ -36,9 +39,20 @@ import {
   type FieldDef,
 } from './fields.js';
 import { formatMatch } from './match-format.js';
-import { Ctx, parsePortText, setMatchField, setPresentBit, splitItems, type FlowWarning, type ParseOptions } from './flow-syntax.js';
+import { Ctx, isGap, parsePortText, setMatchField, setPresentBit, splitItems, type FlowWarning, type ParseOptions } from './flow-syntax.js';
+import {
+  P_NXM_OF11_UP,
+  P_NXM_OXM_ANY,
+  P_OF10_ANY,
+  P_OF11_UP,
+  P_OF12_UP,
+  P_OF13_UP,
+  P_TID,
+  allowedProtocols,
+  protocolsText,
+} from './of-protocols.js';
 import { normalizeMatch } from './normalize.js';
-import { nxmOxmText, of11Matchable, of11Settable, type MaskCover } from './of11-match.js';
+import { of11Matchable, of11Settable, type MaskCover } from './of11-match.js';
 import { ctTupleMatchError, ctValidMatch } from './ct-tuple.js';
 import { parseLearn } from './learn.js';
 import { parseCt, writesCtField } from './ct-action.js';
@@ -95,7 +109,15 @@ export function parseFlows(text: string, opts: ParseOptions = {}): ParsedFlow[] 
       throw ctx.err('FLOW_TOO_MANY', line.length - line.trimStart().length, `more than ${maxFlows} flows in one flow table (vfab's limit per bridge)`);
     }
     ctx.deferLate = true;
-    out.push(parseFlowLine(line, ctx, opts));
+    try {
+      out.push(parseFlowLine(line, ctx, opts));
+    } catch (e) {
+      // A vfab gap is no parse error for OVS: a later line's parse error, or an earlier line's
+      // protocol or switch refusal, is what ovs-ofctl reports first.
+      if (!isGap(e)) throw e;
+      late ??= ctx.lateError ?? e;
+      continue;
+    }
     late ??= ctx.lateError;
   }
   if (late) throw late;
@@ -192,12 +214,18 @@ function parseFlowLine(raw: string, ctx: Ctx, opts: ParseOptions, command: FlowM
       }
       continue;
     }
-    if (FLOW_FLAGS.has(key)) {
+    if (FLOW_FLAGS.has(key) && (key === 'no_readonly_table' || key === 'allow_hidden_fields' || !isDelete)) {
+      // parse_ofp_str__ (F_FLAGS: add and modify): the counter flags exist from OpenFlow 1.2 / 1.3.
+      if (key === 'reset_counts') ctx.usable.narrow(P_OF12_UP, it.at);
+      else if (key === 'no_packet_counts' || key === 'no_byte_counts') ctx.usable.narrow(P_OF13_UP, it.at);
       if (!flags.includes(key)) flags.push(key);
       continue;
     }
     if (key === 'eth') continue;
-    if (key === 'mpls' || key === 'mplsm' || MPLS_FIELDS.has(key)) throw ctx.err('FLOW_UNSUPPORTED_FIELD', it.at, `"${key}": vfab does not model MPLS (OVS accepts it)`);
+    if (key === 'mpls' || key === 'mplsm' || MPLS_FIELDS.has(key)) {
+      ctx.deferGap('FLOW_UNSUPPORTED_FIELD', it.at, `"${key}": vfab does not model MPLS (OVS accepts it)`);
+      continue;
+    }
     const fd = lookupField(key, it.at, ctx, opts);
     if (fd) {
       const before = Int32Array.from(mask);
@@ -211,9 +239,11 @@ function parseFlowLine(raw: string, ctx: Ctx, opts: ParseOptions, command: FlowM
       // parse_subfield (lib/ofp-flow.c): an integer that must fit the subfield's bits.
       const sf = parseSubfield(key, opts.tlv);
       if (typeof sf === 'string') throw ctx.err('FLOW_BAD_VALUE', it.at, sf);
-      if (sf.fd.word === W_NW_TOS && sf.fd.kind === 'int') {
-        // ovs-ofctl 3.1 refuses a subfield match on the ToS byte's fields (NXM_OF_IP_TOS,
-        // OXM_OF_IP_DSCP, NXM_NX_IP_ECN), even `OXM_OF_IP_DSCP[]=5` with ip (recorded: corpus z36).
+      if (sf.fd.word === W_NW_TOS && sf.fd.kind === 'int' && !(sf.fd === NW_TOS_BYTE && sf.nBits === 8)) {
+        // parse_subfield (lib/ofp-flow.c) hands mf_set a mask of the subfield's bits within the
+        // field's whole bytes; for the ToS byte's non-maskable fields anything short of all 8 bits
+        // (OXM_OF_IP_DSCP[] is 6 of them, NXM_NX_IP_ECN[] 2) leaves no usable protocol, so even
+        // `OXM_OF_IP_DSCP[]=5` with ip is refused (corpus z36); `NXM_OF_IP_TOS[]=0x10` is accepted.
         throw ctx.err('FLOW_PREREQ', it.at, 'actions are invalid with specified match (OFPBAC_MATCH_INCONSISTENT)', `match the field by name instead (${sf.fd.name}=…)`);
       }
       const r = parseFieldInt(it.value, 16);
@@ -244,6 +274,7 @@ function parseFlowLine(raw: string, ctx: Ctx, opts: ParseOptions, command: FlowM
         // 255 is OpenFlow's "no table given" (OFPTT_ALL): an add lands in table 0.
         tableId = t;
         table = t === 255 ? 0 : t;
+        if (t !== 255) ctx.usable.narrow(P_TID, it.valueAt);
         continue;
       }
       case 'priority':
@@ -278,6 +309,8 @@ function parseFlowLine(raw: string, ctx: Ctx, opts: ParseOptions, command: FlowM
           if (c === null || m === null) throw ctx.err('FLOW_BAD_VALUE', it.valueAt, `invalid numeric format ${it.value}`);
           cookie = c;
           cookieMask = m;
+          // Matching on a cookie needs NXM or OpenFlow 1.1+.
+          if (m !== 0n) ctx.usable.narrow(P_NXM_OF11_UP, it.valueAt);
           continue;
         }
         if (isDelete) throw ctx.err('FLOW_BAD_VALUE', it.valueAt, `cannot set cookie (to match on a cookie, specify a mask, e.g. cookie=${it.value}/-1)`);
@@ -292,7 +325,7 @@ function parseFlowLine(raw: string, ctx: Ctx, opts: ParseOptions, command: FlowM
     throw ctx.err('FLOW_UNKNOWN_FIELD', it.at, `unknown keyword ${key}`, 'see docs/flows.md for the supported fields');
   }
   for (let i = 0; i < KEY_WORDS; i++) value[i] = value[i]! & mask[i]!;
-  if ((opts.protocols ?? 10) === 11) of11MatchCheck(used, value, mask, ctx);
+  of11MatchCheck(used, value, mask, ctx);
   // Keep the match as parsed for the action checks (ofpacts_check runs on it), then normalize.
   const parsedValue = Int32Array.from(value);
   const parsedMask = Int32Array.from(mask);
@@ -316,13 +349,16 @@ function parseFlowLine(raw: string, ctx: Ctx, opts: ParseOptions, command: FlowM
   }
   opts.warnings?.push(...warnings);
   // The switch refuses an original-tuple match without a valid connection (OVS 3.1).
+  if (!isDelete && (value[W_NW_FRAG]! & FRAG_LATER) !== 0 && prereqOk('l4', value, mask) && (mask[W_TP_SRC] !== 0 || mask[W_TP_DST] !== 0 || mask[W_TCP_FLAGS] !== 0)) {
+    // The switch decodes the match with mf_are_prereqs_ok (lib/meta-flow.c): TCP/UDP/SCTP fields
+    // need a first or unfragmented packet, so it refuses ip_frag=later with a port or tcp_flags.
+    ctx.late('FLOW_BAD_PREREQ', 0, 'OFPBMC_BAD_PREREQ: a later fragment (ip_frag=later) has no TCP/UDP/SCTP header to match', 'drop the port or tcp_flags match, or match ip_frag=first/no');
+  }
   const ctErr = isDelete ? null : ctTupleMatchError(value, mask);
   if (ctErr) ctx.late('FLOW_BAD_VALUE', 0, `ct_nw_*/ct_ipv6_* need a valid connection (ct_state +new/+est/+rel/+rpl/+snat/+dnat or +trk-inv) and ct_nw_src/dst an ip, ct_ipv6_src/dst an ipv6 match (${ctErr})`);
   const actions = isDelete ? [] : parseActions(ex.actions, ex.actionsAt, tableId, parsedValue, parsedMask, ctx, opts);
-  if ((opts.protocols ?? 10) === 11 && ctx.nxmOnlyAt >= 0) {
-    // utilities/ovs-ofctl.c: the flow's usable protocols (ofputil_usable_protocols) miss OpenFlow11.
-    ctx.late('FLOW_PROTOCOL', ctx.nxmOnlyAt, `none of the usable flow formats (${nxmOxmText(tableId !== 255)}) is among the allowed flow formats (OpenFlow11)`, 'OpenFlow 1.1 has no NXM/OXM match: use -O OpenFlow13 (protocols: [OpenFlow13] on the bridge)');
-  }
+  usableCheck(ctx, opts);
+  if (ctx.gapError) throw ctx.gapError;
   return {
     command,
     tableId,
@@ -343,6 +379,34 @@ function parseFlowLine(raw: string, ctx: Ctx, opts: ParseOptions, command: FlowM
     warnings,
     ...(flags.length ? { flags } : {}),
   };
+}
+
+/**
+ * The end of parse_ofp_str__ (lib/ofp-flow.c) for one flow: no usable protocol at all is a parse
+ * error of this line ("actions are invalid with specified match (OFPBAC_MATCH_INCONSISTENT)", e.g.
+ * `reset_counts` (1.2+) with `mod_nw_src` but no `ip` (1.0 only)); none among the session's
+ * allowed ones is ovs-ofctl's refusal of the file (open_vconn_for_flow_mod), a late error.
+ */
+function usableCheck(ctx: Ctx, opts: ParseOptions): void {
+  const u = ctx.usable;
+  if (u.set === 0) {
+    const at = u.steps[u.steps.length - 1]?.at ?? 0;
+    throw ctx.err('FLOW_PROTOCOL', at, 'actions are invalid with specified match (OFPBAC_MATCH_INCONSISTENT): no OpenFlow version can carry this flow', usableHint(u.steps.map((n) => n.mask)));
+  }
+  const version = opts.protocols ?? 10;
+  const allowed = allowedProtocols(version);
+  if ((u.set & allowed) !== 0) return;
+  ctx.late('FLOW_PROTOCOL', u.firstOutside(allowed), `none of the usable flow formats (${protocolsText(u.set)}) is among the allowed flow formats (${protocolsText(allowed)})`, usableHint([u.set]));
+}
+
+function usableHint(masks: number[]): string {
+  const all = masks.reduce((a, m) => a & m, -1);
+  if ((all & P_OF10_ANY) !== 0 && (all & P_OF11_UP) === 0) return 'in OpenFlow 1.1+ this action needs its protocol (or a VLAN tag) in the match';
+  if ((all & P_OF13_UP) === all) return 'this needs OpenFlow 1.3 or later: use -O OpenFlow13 (protocols: [OpenFlow13] on the bridge)';
+  if ((all & P_OF12_UP) === all) return 'this needs OpenFlow 1.2 or later: use -O OpenFlow13 (protocols: [OpenFlow13] on the bridge)';
+  if ((all & P_OF11_UP) === all) return 'this needs OpenFlow 1.1 or later: use -O OpenFlow13 (protocols: [OpenFlow13] on the bridge)';
+  if ((all & P_NXM_OXM_ANY) === all) return 'OpenFlow 1.1 has no NXM/OXM match: use -O OpenFlow13 (protocols: [OpenFlow13] on the bridge)';
+  return 'each part of this flow needs a different OpenFlow version: split it or drop one';
 }
 
 function exampleFor(p: Prereq): string {
@@ -394,11 +458,13 @@ function parseActions(s: string, base: number, tableId: number, mValue: Int32Arr
   const items = ovsKeyValues(s, base);
   const out: Action[] = [];
   let drop = -1;
-  // Usable OpenFlow versions (ofpacts_check's usable_protocols): where an action first needed
-  // OpenFlow 1.1+ (push_vlan) or only works in 1.0 (an "inconsistent match" OVS then allows in
-  // OF1.0 only: mod_nw_src without ip, strip_vlan without a tag, dec_ttl without ip).
-  let needs11 = -1;
-  let only10 = -1;
+  // The flow's usable protocols (ctx.usable): narrowed at parse time (push_vlan 1.1+, meter 1.3+,
+  // write_metadata, set_field) and by ofpacts_check's inconsistent_match (OpenFlow 1.0 only:
+  // mod_nw_src without ip, strip_vlan without a tag, dec_ttl without ip), which neither a group
+  // bucket (no match) nor an action set (check_WRITE_ACTIONS checks a copy) applies.
+  const inconsistent = (at: number): void => {
+    if (!opts.actionsOnly && !opts.inActionSet) ctx.usable.narrow(P_OF10_ANY, at);
+  };
   const version = opts.protocols ?? 10;
   // ofpacts_check tracks the VLAN tag a push_vlan adds (and a strip_vlan removes).
   const vlanMatch = { value: Int32Array.from(mValue), mask: Int32Array.from(mMask) };
@@ -409,7 +475,7 @@ function parseActions(s: string, base: number, tableId: number, mValue: Int32Arr
   // OF1.0-only inconsistency (mod_vlan_* pushes one if needed); either way the check then treats
   // the packet as tagged.
   const markVlanTag = (pushIfNeeded: boolean, at: number): void => {
-    if (!pushIfNeeded && !prereqOk('vlan', vlanMatch.value, vlanMatch.mask) && only10 < 0) only10 = at;
+    if (!pushIfNeeded && !prereqOk('vlan', vlanMatch.value, vlanMatch.mask)) inconsistent(at);
     vlanMatch.value[W_VLAN_TCI] = vlanMatch.value[W_VLAN_TCI]! | VLAN_CFI;
     vlanMatch.mask[W_VLAN_TCI] = vlanMatch.mask[W_VLAN_TCI]! | VLAN_CFI;
   };
@@ -444,6 +510,8 @@ function parseActions(s: string, base: number, tableId: number, mValue: Int32Arr
     const port = (p: number, at: number): Action => {
       if (p === OFPP_NONE) throw ctx.err('FLOW_BAD_OUT_PORT', at, 'actions are invalid with specified match (OFPBAC_BAD_OUT_PORT): ANY/NONE is not an output port');
       if (p === OFPP_TABLE) throw ctx.err('FLOW_UNSUPPORTED_ACTION', at, 'output to TABLE is only for packet-outs');
+      // ofpact_check_output_port: a non-reserved port must be below OFPP_MAX (0xff00).
+      if (p >= OFPP_MAX && p < OFPP_IN_PORT) throw ctx.err('FLOW_BAD_OUT_PORT', at, `actions are invalid with specified match (OFPBAC_BAD_OUT_PORT): ${p} is not a valid output port (ports run 1..65279)`);
       return { type: 'output', port: p };
     };
     switch (key) {
@@ -513,7 +581,7 @@ function parseActions(s: string, base: number, tableId: number, mValue: Int32Arr
       }
       case 'strip_vlan':
       case 'pop_vlan':
-        if (!prereqOk('vlan', vlanMatch.value, vlanMatch.mask) && only10 < 0) only10 = it.at;
+        if (!prereqOk('vlan', vlanMatch.value, vlanMatch.mask)) inconsistent(it.at);
         out.push({ type: 'strip_vlan', text: key });
         vlanMatch.value[W_VLAN_TCI] = 0;
         vlanMatch.mask[W_VLAN_TCI] = 0;
@@ -522,7 +590,7 @@ function parseActions(s: string, base: number, tableId: number, mValue: Int32Arr
         const t = u16('ethertype');
         if (t !== 0x8100 && t !== 0x88a8) throw ctx.err('FLOW_BAD_VALUE', it.valueAt, `${arg}: not a valid VLAN ethertype`);
         out.push({ type: 'push_vlan', tpid: t });
-        if (needs11 < 0) needs11 = it.at;
+        ctx.usable.narrow(P_OF11_UP, it.at); // parse_PUSH_VLAN
         // ofpacts_check: after a push the match has a tag (CFI set).
         vlanMatch.value[W_VLAN_TCI] = vlanMatch.value[W_VLAN_TCI]! | VLAN_CFI;
         vlanMatch.mask[W_VLAN_TCI] = vlanMatch.mask[W_VLAN_TCI]! | VLAN_CFI;
@@ -532,7 +600,7 @@ function parseActions(s: string, base: number, tableId: number, mValue: Int32Arr
         if (arg !== '' && !arg.split(/[, ]+/).some((x) => x !== '')) {
           throw ctx.err('FLOW_BAD_VALUE', it.valueAt, 'dec_ttl_cnt_ids: expected at least one controller id.');
         }
-        if (!prereqOk('ip_any', vlanMatch.value, vlanMatch.mask) && only10 < 0) only10 = it.at;
+        if (!prereqOk('ip_any', vlanMatch.value, vlanMatch.mask)) inconsistent(it.at);
         {
           const ids = arg.split(/[, ]+/).filter((x) => x !== '').map(Number);
           out.push(ids.length > 0 ? { type: 'dec_ttl', ids } : { type: 'dec_ttl' });
@@ -588,13 +656,7 @@ function parseActions(s: string, base: number, tableId: number, mValue: Int32Arr
       case 'write_actions': {
         // parse_WRITE_ACTIONS: the nested list parsed like apply actions (check_WRITE_ACTIONS checks
         // it against the match but, as the set runs reordered, keeps its usable protocols apart).
-        const inner = parseActions(arg, it.valueAt, tableId, vlanMatch.value, vlanMatch.mask, ctx, {
-          ...opts,
-          nestedIn: 'write_actions',
-          onNeeds11: (at) => {
-            if (needs11 < 0) needs11 = at;
-          },
-        });
+        const inner = parseActions(arg, it.valueAt, tableId, vlanMatch.value, vlanMatch.mask, ctx, { ...opts, nestedIn: 'write_actions', inActionSet: true });
         // encode_WRITE_ACTIONS writes nothing over OpenFlow 1.0 (the flow loses the instruction);
         // an empty one is not sent either.
         if (version === 10 || inner.length === 0) continue;
@@ -620,6 +682,7 @@ function parseActions(s: string, base: number, tableId: number, mValue: Int32Arr
         const mask = mText === null ? 0xffff_ffff_ffff_ffffn : num(mText);
         const value = num(vText);
         writeMetadataAt = it.at;
+        ctx.usable.narrow(P_NXM_OF11_UP, it.at);
         out.push({ type: 'write_metadata', value, mask });
         continue;
       }
@@ -653,7 +716,8 @@ function parseActions(s: string, base: number, tableId: number, mValue: Int32Arr
             vlanMatch.mask[W_VLAN_TCI] = 0xffff;
           }
         }
-        out.push(ctFieldCheck({ type: 'set', field: dst.fd, ...wr, of10: false, text: `load:0x${r[0].toString(16)}->${formatSubfield(dst)}` }, it.at, ctx, opts));
+        const view = dst.fd.zeroLowBits !== undefined ? { view: { fd: dst.fd, ofs: dst.ofs, nBits: dst.nBits, value: r[0] } } : {};
+        out.push(ctFieldCheck({ type: 'set', field: dst.fd, ...wr, of10: false, text: `load:0x${r[0].toString(16)}->${formatSubfield(dst)}`, ...view }, it.at, ctx, opts));
         continue;
       }
       case 'move': {
@@ -717,13 +781,18 @@ function parseActions(s: string, base: number, tableId: number, mValue: Int32Arr
           }
         }
         // check_FIN_TIMEOUT (lib/ofp-actions.c): without tcp in the match, an OF1.0-only inconsistency.
-        if (!(mMask[W_NW_PROTO] === 0xff && mValue[W_NW_PROTO] === 6) && only10 < 0) only10 = it.at;
+        if (!(mMask[W_NW_PROTO] === 0xff && mValue[W_NW_PROTO] === 6)) inconsistent(it.at);
         out.push({ type: 'noop', text: `fin_timeout(${arg})` });
         continue;
       }
       case 'sample': {
         // Sampling to IPFIX/sFlow collectors: accepted, recorded, no effect on forwarding.
-        if (!/probability=/.test(arg)) throw ctx.err('FLOW_BAD_VALUE', it.valueAt, 'non-zero "probability" must be specified on sample');
+        // parse_SAMPLE: str_to_u16, and zero is "invalid probability value".
+        const prob = ovsKeyValues(arg).filter((kv) => kv.key === 'probability').pop();
+        if (prob !== undefined && (strToU16(prob.value) === null || strToU16(prob.value) === 0)) {
+          throw ctx.err('FLOW_BAD_VALUE', it.valueAt, `invalid probability value "${prob.value}"`);
+        }
+        if (prob === undefined) throw ctx.err('FLOW_BAD_VALUE', it.valueAt, 'non-zero "probability" must be specified on sample');
         out.push({ type: 'noop', text: `sample(${arg})` });
         continue;
       }
@@ -748,7 +817,7 @@ function parseActions(s: string, base: number, tableId: number, mValue: Int32Arr
         out.push(ctFieldCheck(parseSet(fName, vText, false, it.valueAt + arrow + 2, it.valueAt, vlanMatch.value, vlanMatch.mask, ctx, opts, `set_field:${vText}->${fName}`), it.at, ctx, opts));
         // set_field_parse__ (lib/ofp-actions.c): usable_protocols &= mf->usable_protocols_exact.
         const sfd = lookupField(fName, it.valueAt + arrow + 2, ctx, opts);
-        if (sfd && !of11Settable(sfd) && ctx.nxmOnlyAt < 0) ctx.nxmOnlyAt = it.at;
+        if (sfd && !of11Settable(sfd)) ctx.usable.narrow(P_NXM_OXM_ANY, it.at);
         continue;
       }
       case 'set_tunnel':
@@ -793,9 +862,7 @@ function parseActions(s: string, base: number, tableId: number, mValue: Int32Arr
         }
         // check_METER (lib/ofp-actions.c), a parse-time check: ids run 1..OFPM13_MAX (0xffff0000).
         if (m === 0 || m > 0xffff0000) throw ctx.err('FLOW_BAD_METER', it.valueAt, 'actions are invalid with specified match (OFPMMFC_INVALID_METER)', 'meter ids run from 1 to 4294901760');
-        if (version < 13) {
-          ctx.late('FLOW_PROTOCOL', it.at, `none of the usable flow formats (OXM-OpenFlow13,OXM-OpenFlow14,OXM-OpenFlow15) is among the allowed flow formats (${version === 10 ? 'OpenFlow10,NXM' : `OXM-OpenFlow${version}`})`, 'meters need OpenFlow 1.3 or later: use -O OpenFlow13 (protocols: [OpenFlow13] on the bridge)');
-        }
+        ctx.usable.narrow(P_OF13_UP, it.at); // parse_METER
         if (opts.meterExists && !opts.meterExists(m)) {
           ctx.late('FLOW_BAD_METER', it.at, `meter:${m}: no such meter (OVS: OFPMMFC_INVALID_METER)`, 'add the meter first (meters: on the bridge, or --meters FILE)');
         }
@@ -814,11 +881,15 @@ function parseActions(s: string, base: number, tableId: number, mValue: Int32Arr
         throw ctx.err('FLOW_BAD_VALUE', it.valueAt, `${arg}: could not convert to IP address`);
       }
       const a = parseSet(of10, arg, true, it.at, it.valueAt, vlanMatch.value, vlanMatch.mask, ctx, opts, `${key}:${arg}`);
-      if (a.type === 'set' && !prereqOk(a.field.prereq, vlanMatch.value, vlanMatch.mask) && only10 < 0) only10 = it.at;
+      if (!setConsistent(key, vlanMatch.value, vlanMatch.mask)) inconsistent(it.at);
       out.push(a);
       continue;
     }
-    if (KNOWN_UNSUPPORTED.has(key)) throw ctx.err('FLOW_UNSUPPORTED_ACTION', it.at, `action "${key}" is not supported yet (OVS accepts it)`, 'see docs/flows.md for the supported actions');
+    if (KNOWN_UNSUPPORTED.has(key)) {
+      ctx.deferGap('FLOW_UNSUPPORTED_ACTION', it.at, `action "${key}" is not supported yet (OVS accepts it)`, 'see docs/flows.md for the supported actions');
+      out.push({ type: 'noop', text: key }); // holds its place for the ordering checks; the flow is refused
+      continue;
+    }
     const p = parsePortText(it.key, opts);
     if (p !== null) {
       out.push(port(p, it.at));
@@ -834,21 +905,6 @@ function parseActions(s: string, base: number, tableId: number, mValue: Int32Arr
       const name = OFPACT_NAME[other.key.toLowerCase()] ?? (parsePortText(other.key, opts) !== null ? 'output' : other.key.toLowerCase());
       throw ctx.err('FLOW_BAD_CONJUNCTION', other.at, `"conjunction" actions may be used along with "note" but not any other kind of action (such as the "${name}" action used here)`);
     }
-  }
-  if (opts.nestedIn === 'write_actions') {
-    // check_WRITE_ACTIONS checks on a copy of the usable protocols: only parse-time limits count.
-    if (needs11 >= 0) opts.onNeeds11?.(needs11);
-    return out;
-  }
-  if (opts.actionsOnly) only10 = -1; // no match to be inconsistent with
-  // lib/ofp-protocol.c / utilities/ovs-ofctl.c: the flow must be usable in the session's version.
-  const allowed = version === 10 ? 'OpenFlow10,NXM' : version === 11 ? 'OpenFlow11' : `OXM-OpenFlow${version}`;
-  if (needs11 >= 0 && only10 >= 0) ctx.late('FLOW_PROTOCOL', Math.max(needs11, only10), 'no usable protocol: these actions need both OpenFlow 1.0 and OpenFlow 1.1+');
-  if (needs11 >= 0 && version === 10) {
-    ctx.late('FLOW_PROTOCOL', needs11, `none of the usable flow formats (OXM,OpenFlow11) is among the allowed flow formats (${allowed})`, 'this action needs OpenFlow 1.1 or later: use -O OpenFlow13 (protocols: [OpenFlow13] on the bridge)');
-  }
-  if (only10 >= 0 && version !== 10) {
-    ctx.late('FLOW_PROTOCOL', only10, `none of the usable flow formats (OpenFlow10,NXM) is among the allowed flow formats (${allowed})`, 'in OpenFlow 1.1+ this action needs its protocol (or a VLAN tag) in the match');
   }
   return out;
 }
@@ -892,8 +948,39 @@ function ctLoadText(a: Extract<Action, { type: 'set' }>): string {
  */
 export function parseActionList(s: string, base: number, ctx: Ctx, opts: ParseOptions): Action[] {
   const none = new Int32Array(KEY_WORDS);
-  return parseActions(s, base, 255, none, none, ctx, { ...opts, actionsOnly: true });
+  const out = parseActions(s, base, 255, none, none, ctx, { ...opts, actionsOnly: true });
+  usableCheck(ctx, opts);
+  if (ctx.gapError) throw ctx.gapError;
+  return out;
 }
+
+/**
+ * ofpacts_check for the OpenFlow 1.0 set actions (lib/ofp-actions.c): check_set_ipv4 needs an
+ * IPv4 dl_type (ARP's nw_src is no IPv4 address here), check_set_ip any IP, check_set_l4_port an
+ * IP TCP/UDP/SCTP match that is not a later fragment; mod_dl_* fit any match.
+ */
+function setConsistent(key: string, v: Int32Array, m: Int32Array): boolean {
+  switch (key) {
+    case 'mod_nw_src':
+    case 'mod_nw_dst':
+      return prereqOk('ip', v, m);
+    case 'mod_nw_tos':
+    case 'mod_nw_ecn':
+    case 'mod_nw_ttl':
+      return prereqOk('ip_any', v, m);
+    case 'mod_tp_src':
+    case 'mod_tp_dst':
+      return prereqOk('l4', v, m) && (v[W_NW_FRAG]! & m[W_NW_FRAG]! & FRAG_LATER) === 0;
+    default:
+      return true;
+  }
+}
+
+/** OFPP_MAX (include/openflow/openflow-1.0.h): the first port number above the physical ones. */
+const OFPP_MAX = 0xff00;
+
+/** FLOW_NW_FRAG_LATER (lib/packets.h): the match is on a later fragment (ip_frag=later). */
+const FRAG_LATER = 2;
 
 /** ofpact_name for the action keywords whose OVS action has another name (ofpacts_verify messages). */
 const OFPACT_NAME: Record<string, string> = {
@@ -958,27 +1045,25 @@ const KNOWN_UNSUPPORTED = new Set([
  */
 /**
  * `mf_set` per match item and `parse_ofp_str__`'s IPv6 interdependency (lib/ofp-flow.c: only NXM
- * and OXM match nw_proto, nw_tos or L4 ports within IPv6): records in `ctx.nxmOnlyAt` the first
+ * and OXM match nw_proto, nw_tos or L4 ports within IPv6): narrows `ctx.usable` to NXM/OXM at the first
  * item OpenFlow 1.1's standard match cannot carry (of11-match.ts).
  */
 function of11MatchCheck(used: { fd: FieldDef; at: number; words: Int32Array }[], value: Int32Array, mask: Int32Array, ctx: Ctx): void {
   for (const u of used) {
     const fd = u.fd;
-    if (!of11Matchable(fd, maskCover(fd, mask))) {
-      if (ctx.nxmOnlyAt < 0) ctx.nxmOnlyAt = u.at;
-      return;
-    }
+    if (!of11Matchable(fd, maskCover(fd, mask))) ctx.usable.narrow(P_NXM_OXM_ANY, u.at);
   }
   if (value[W_DL_TYPE] === 0x86dd && mask[W_DL_TYPE] === 0xffff && (mask[W_NW_PROTO] !== 0 || mask[W_NW_TOS] !== 0 || mask[W_TP_SRC] !== 0 || mask[W_TP_DST] !== 0)) {
     const u = used.find((x) => x.words[W_NW_PROTO] !== 0 || x.words[W_NW_TOS] !== 0 || x.words[W_TP_SRC] !== 0 || x.words[W_TP_DST] !== 0);
-    if (ctx.nxmOnlyAt < 0) ctx.nxmOnlyAt = u?.at ?? 0;
+    ctx.usable.narrow(P_NXM_OXM_ANY, u?.at ?? 0);
   }
 }
 
 /** How the match's mask covers field `fd`'s bits: not at all, fully, or partly. */
 function maskCover(fd: FieldDef, mask: Int32Array): MaskCover {
   if ((fd.kind === 'int' || fd.kind === 'port') && fd.bits < 32) {
-    const own = ((1 << fd.bits) - 1) << fd.shift;
+    // A view's unstored low bits (NXM_OF_IP_TOS[0..1]) are no part of what the match covers.
+    const own = (((1 << fd.bits) - 1) << fd.shift) & ~((1 << (fd.zeroLowBits ?? 0)) - 1);
     const m = mask[fd.word]! & own;
     return m === 0 ? 'none' : m === own ? 'full' : 'partial';
   }

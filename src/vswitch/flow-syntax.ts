@@ -20,6 +20,7 @@ import {
   type FieldDef,
 } from './fields.js';
 import type { TlvTable } from './tun-metadata.js';
+import { UsableProtocols } from './of-protocols.js';
 import { parseFieldInt, scanIpv4Masked, scanMac, strToUintBase10 } from './ovs-lex.js';
 
 export interface ParseOptions {
@@ -59,8 +60,11 @@ export interface ParseOptions {
   actionsOnly?: boolean;
   /** Parsing a nested action list (`clone(...)`, `write_actions(...)`): no instructions inside. */
   nestedIn?: 'clone' | 'write_actions';
-  /** Inside write_actions: reports an action that needs OpenFlow 1.1+ (its parse-time limit). */
-  onNeeds11?: (at: number) => void;
+  /**
+   * Inside write_actions: ofpacts_check runs on a copy of the usable protocols (check_WRITE_ACTIONS,
+   * lib/ofp-actions.c), so an action inconsistent with the match does not narrow them there.
+   */
+  inActionSet?: boolean;
   /** The bridge's TLV map: which tun_metadataN fields exist (tun-metadata.ts). */
   tlv?: TlvTable;
 }
@@ -97,6 +101,13 @@ export interface Item {
   paren: boolean;
 }
 
+const GAPS = new WeakSet<Error>();
+
+/** Whether `e` refuses something vfab does not model yet (`Ctx.gap`), rather than bad input. */
+export function isGap(e: unknown): e is UserError {
+  return e instanceof Error && GAPS.has(e);
+}
+
 export class Ctx {
   constructor(
     readonly file: string,
@@ -125,8 +136,30 @@ export class Ctx {
    */
   deferLate = false;
   lateError: UserError | undefined;
-  /** Where this flow first needed NXM or OXM (a match or set_field OpenFlow 1.1 cannot carry). */
-  nxmOnlyAt = -1;
+  /** This flow's usable protocols as parse_ofp_str__ narrows them (of-protocols.ts). */
+  readonly usable = new UsableProtocols();
+  /**
+   * A refusal of something OVS accepts but vfab does not model yet (MPLS, bundle, …): parseFlows
+   * keeps it like a late error, since OVS would report a parse error on a later line, or a
+   * protocol or switch refusal of an earlier line, first.
+   */
+  gap(code: string, at: number, message: string, hint?: string): UserError {
+    const e = this.err(code, at, message, hint);
+    GAPS.add(e);
+    return e;
+  }
+  /** The first gap of this line when parsing goes on past it (`deferGap`). */
+  gapError: UserError | undefined;
+  /**
+   * A gap the parser can step over (an MPLS match field, an unmodelled action): with `deferLate`
+   * the rest of the line is still parsed, so a later parse error or an empty set of usable
+   * protocols on this line wins as it does in OVS; the flow is then refused for the gap.
+   */
+  deferGap(code: string, at: number, message: string, hint?: string): void {
+    const e = this.gap(code, at, message, hint);
+    if (!this.deferLate) throw e;
+    this.gapError ??= e;
+  }
   late(code: string, at: number, message: string, hint?: string): void {
     const e = this.err(code, at, message, hint);
     if (!this.deferLate) throw e;

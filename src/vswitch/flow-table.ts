@@ -121,13 +121,6 @@ export class FlowTables {
    */
   readonly stamps = new Float64Array(256);
   stamped = 0;
-  /**
-   * Rules by (table, priority, match), to replace an identical flow as OFPFC_ADD does: keyed by
-   * a number hash of the identity (no string built per `learn`), each bucket verified word by word.
-   */
-  private readonly byIdentity = new Map<number, FlowRule | FlowRule[]>();
-  /** The identity hash the last `find` computed (a `learn` finds, then adds the same match: `add(…, hint)`). */
-  lastFindId = 0;
   /** Called after a rule left the tables (the OpenFlow channel sends FLOW_REMOVED from here). */
   onRemoved: ((rule: FlowRule, reason: FlowRemoveReason) => void) | null = null;
 
@@ -135,7 +128,7 @@ export class FlowTables {
    * `lazyMatch`: the rule's `matchText` is formatted from its match when first read (learned
    * flows: thousands a second are added, few are ever printed); `p.matchText` is ignored.
    */
-  add(p: ParsedFlow, nowNs: number, lazyMatch = false, hint?: { id: number; old: FlowRule | undefined }): FlowRule {
+  add(p: ParsedFlow, nowNs: number, lazyMatch = false, hint?: { old: FlowRule | null }): FlowRule {
     const rule: FlowRule = new Rule(p, nowNs, lazyMatch ? null : p.matchText);
     let cls = this.tables.get(p.table);
     if (!cls) {
@@ -143,44 +136,26 @@ export class FlowTables {
       this.tables.set(p.table, cls);
     }
     // ovs-ofctl add-flow with an identical match and priority replaces the rule (OFPFC_ADD).
-    // `hint`: the caller just ran find() on this very match (its hash and answer still hold).
-    const old = hint ? hint.old : this.find(rule.table, rule.priority, rule.value, rule.mask);
+    // `hint`: the caller just ran find() on this very match (its answer still holds).
+    const old = hint ? hint.old : cls.findExact(rule.priority, rule.value, rule.mask);
     if (old) this.remove(old, 'replace');
-    const id = hint ? hint.id : identityHash(rule.table, rule.priority, rule.value, rule.mask);
-    // A bucket is the rule itself until a second rule shares the hash (no array per rule).
-    const bucket = this.byIdentity.get(id);
-    if (bucket === undefined) this.byIdentity.set(id, rule);
-    else if (Array.isArray(bucket)) bucket.push(rule);
-    else this.byIdentity.set(id, [bucket, rule]);
     cls.insert(rule);
     trackConjunctions(cls, rule.actions, 1);
     this.stamp(rule.table);
     return rule;
   }
 
-  /** The rule with exactly this table, priority and match (OpenFlow's "identical flow"), if any. */
-  find(table: number, priority: number, value: Int32Array, mask: Int32Array): FlowRule | undefined {
-    const id = identityHash(table, priority, value, mask);
-    this.lastFindId = id;
-    const bucket = this.byIdentity.get(id);
-    if (bucket === undefined) return undefined;
-    if (!Array.isArray(bucket)) return bucket.table === table && bucket.priority === priority && sameMatch(bucket, value, mask) ? bucket : undefined;
-    for (const r of bucket) if (r.table === table && r.priority === priority && sameMatch(r, value, mask)) return r;
-    return undefined;
+  /**
+   * The rule with exactly this table, priority and match (OpenFlow's "identical flow"), if any:
+   * the classifier finds it (`classifier_find_rule_exactly`). `value` must be masked by `mask`.
+   */
+  find(table: number, priority: number, value: Int32Array, mask: Int32Array): FlowRule | null {
+    const cls = this.tables.get(table);
+    return cls === undefined ? null : cls.findExact(priority, value, mask);
   }
 
   remove(rule: FlowRule, reason: FlowRemoveReason = 'delete'): void {
     if (rule.removed) return;
-    const id = identityHash(rule.table, rule.priority, rule.value, rule.mask);
-    const bucket = this.byIdentity.get(id);
-    if (bucket === rule) this.byIdentity.delete(id);
-    else if (bucket !== undefined && Array.isArray(bucket)) {
-      const at = bucket.indexOf(rule);
-      if (at >= 0) {
-        bucket.splice(at, 1);
-        if (bucket.length === 1) this.byIdentity.set(id, bucket[0]!);
-      }
-    }
     const cls = this.tables.get(rule.table);
     if (cls?.remove(rule)) trackConjunctions(cls, rule.actions, -1);
     rule.removed = true;
@@ -191,7 +166,6 @@ export class FlowTables {
   clear(): void {
     for (const cls of this.tables.values()) for (const r of cls.rules()) r.removed = true;
     this.tables.clear();
-    this.byIdentity.clear();
     this.generation++;
     this.stamped++;
     this.stamps.fill(this.generation);
@@ -278,25 +252,4 @@ export class FlowTables {
     }
     return lines.join('\n') + (lines.length ? '\n' : '');
   }
-}
-
-/** (table, priority, match) hashed; only the masked words (most of the 71 are wildcards). */
-function identityHash(table: number, priority: number, value: Int32Array, mask: Int32Array): number {
-  let h = Math.imul(table ^ 0x5bd1e995, 0x9e3779b1) ^ priority;
-  for (let i = 0; i < mask.length; i++) {
-    const m = mask[i]!;
-    if (m === 0) continue;
-    h = Math.imul(h ^ i, 0x9e3779b1);
-    h = Math.imul(h ^ m, 0x85ebca6b);
-    h = Math.imul(h ^ value[i]!, 0xc2b2ae35);
-  }
-  return h ^ (h >>> 16);
-}
-
-function sameMatch(r: FlowRule, value: Int32Array, mask: Int32Array): boolean {
-  const rm = r.mask;
-  const rv = r.value;
-  const n = Math.max(rm.length, mask.length);
-  for (let i = 0; i < n; i++) if ((rm[i] ?? 0) !== (mask[i] ?? 0) || (rv[i] ?? 0) !== (value[i] ?? 0)) return false;
-  return true;
 }

@@ -227,7 +227,8 @@ function formatLearnArgs(a: LearnAction): string {
  * The cheap half of `learn_execute`, run for every packet: fills `value`/`mask` (zeroed by the
  * caller) with the learned match and returns a signature of the learned actions (the loaded
  * values and output ports), so an identical existing flow can be refreshed without building
- * anything. Number ops only for subfields up to 32 bits.
+ * anything. Number ops only for subfields up to 32 bits. The reference for `LearnProgram`
+ * (bridge.ts runs the compiled form; test/vswitch/learn-program.test.ts checks they agree).
  */
 export function learnedMatch(a: LearnAction, w: Int32Array, value: Int32Array, mask: Int32Array): string {
   let sig = '';
@@ -255,9 +256,139 @@ function readSmall(sf: Subfield, w: Int32Array): number {
   let v = 0;
   for (let i = sf.nBits - 1; i >= 0; i--) {
     const [word, b] = bitPos(sf.fd, sf.ofs + i);
-    v = v * 2 + ((w[word]! >>> b) & 1);
+    v = v * 2 + (word < 0 ? 0 : (w[word]! >>> b) & 1);
   }
   return v;
+}
+
+/**
+ * A learn action compiled for the per-packet path (`learnProgram`, `runLearnProgram`): what
+ * `learnedMatch` computes bit by bit, as a few word operations.
+ *
+ * The learned match's mask depends only on the specs, not on the packet, so it is computed once.
+ * Each bit of it gets its value from the last spec writing that bit (specs apply in order, a later
+ * one overwriting an earlier one's bits, as `learnedMatch` does): an immediate bit is a constant,
+ * a copied bit comes from one bit of the packet. Copied bits are grouped into *segments*: runs
+ * where consecutive destination bits of one word come from consecutive bits of one source word,
+ * so a whole `NXM_OF_ETH_DST[]=NXM_OF_ETH_SRC[]` is two shifts-and-masks, not 48 bit copies. The
+ * signature's values (learned loads and outputs of up to 32 bits) are segments too.
+ */
+export interface LearnProgram {
+  /** The learned match's mask (read-only: learned flows share it). */
+  readonly mask: Int32Array;
+  /** The words `mask` keeps, ascending, and each one's constant (immediate) bits. */
+  readonly words: Int32Array;
+  readonly constBits: Int32Array;
+  /** Match segments, 5 ints each: source word, source bit, run mask (unshifted), match word, match bit. */
+  readonly segs: Int32Array;
+  /**
+   * One entry per signature item, in spec order: segments (5 ints each as above, the "match word"
+   * unused) for a source of up to 32 bits (not a MAC, as learnedMatch), the subfield for a wider
+   * one (read as a bigint), or null for an immediate load (`i,`).
+   */
+  readonly sig: (Int32Array | Subfield | null)[];
+  /** Scratch for the match value: only `words` are ever written, the rest stays 0. */
+  readonly value: Int32Array;
+}
+
+/** Groups (source word, source bit) → (destination word, destination bit) copies into segments. */
+function segmentsOf(copies: number[][]): Int32Array {
+  const out: number[] = [];
+  let last: number[] | null = null;
+  let len = 0;
+  const flush = (): void => {
+    if (last === null) return;
+    const [sw, sb, dw, db] = last;
+    out.push(sw!, sb! - len + 1, len === 32 ? -1 : (1 << len) - 1, dw!, db! - len + 1);
+  };
+  for (const c of copies) {
+    if (last !== null && c[0] === last[0] && c[1] === last[1]! + 1 && c[2] === last[2] && c[3] === last[3]! + 1) {
+      last = c;
+      len++;
+      continue;
+    }
+    flush();
+    last = c;
+    len = 1;
+  }
+  flush();
+  return Int32Array.from(out);
+}
+
+/** Compiles `a` (see LearnProgram). */
+export function learnProgram(a: LearnAction): LearnProgram {
+  // Per match bit (word * 32 + bit): -1 unset, -2 constant 0, -3 constant 1, else the packet bit (word * 32 + bit).
+  const from = new Int32Array(KEY_WORDS * 32).fill(-1);
+  const sig: (Int32Array | Subfield | null)[] = [];
+  for (const s of a.specs) {
+    if (s.kind === 'match') {
+      for (let i = 0; i < s.dst.nBits; i++) {
+        const [dw, db] = bitPos(s.dst.fd, s.dst.ofs + i);
+        if (dw < 0) continue; // a bit the field does not store (NXM_OF_IP_TOS's ECN bits): writes dropped
+        if (s.src) {
+          const [sw, sb] = bitPos(s.src.fd, s.src.ofs + i);
+          from[dw * 32 + db] = sw < 0 ? -2 : sw * 32 + sb; // an unstored source bit reads 0
+        } else from[dw * 32 + db] = (s.imm >> BigInt(i)) & 1n ? -3 : -2;
+      }
+    } else if (s.kind === 'output' || s.src) {
+      const src = s.kind === 'output' ? s.src : s.src!;
+      if (src.nBits <= 32 && src.fd.kind !== 'mac') {
+        const copies: number[][] = [];
+        for (let i = 0; i < src.nBits; i++) {
+          const [sw, sb] = bitPos(src.fd, src.ofs + i);
+          if (sw >= 0) copies.push([sw, sb, 0, i]); // an unstored bit reads 0: contributes nothing
+        }
+        sig.push(segmentsOf(copies));
+      } else sig.push(src);
+    } else sig.push(null);
+  }
+  const mask = new Int32Array(KEY_WORDS);
+  const words: number[] = [];
+  const constBits: number[] = [];
+  const copies: number[][] = [];
+  for (let dw = 0; dw < KEY_WORDS; dw++) {
+    let c = 0;
+    for (let db = 0; db < 32; db++) {
+      const f = from[dw * 32 + db]!;
+      if (f === -1) continue;
+      mask[dw] = mask[dw]! | (1 << db);
+      if (f === -3) c |= 1 << db;
+      else if (f >= 0) copies.push([f >> 5, f & 31, dw, db]);
+    }
+    if (mask[dw] !== 0) {
+      words.push(dw);
+      constBits.push(c);
+    }
+  }
+  return { mask, words: Int32Array.from(words), constBits: Int32Array.from(constBits), segs: segmentsOf(copies), sig, value: new Int32Array(KEY_WORDS) };
+}
+
+/**
+ * Runs `p` for the packet whose key words are `w`: leaves the learned match's (masked) value in
+ * `p.value` and returns the same signature `learnedMatch` does.
+ */
+export function runLearnProgram(p: LearnProgram, w: Int32Array): string {
+  const value = p.value;
+  const words = p.words;
+  const cb = p.constBits;
+  for (let j = 0; j < words.length; j++) value[words[j]!] = cb[j]!;
+  const segs = p.segs;
+  for (let q = 0; q < segs.length; q += 5) {
+    const dw = segs[q + 3]!;
+    value[dw] = value[dw]! | (((w[segs[q]!]! >>> segs[q + 1]!) & segs[q + 2]!) << segs[q + 4]!);
+  }
+  let sig = '';
+  const items = p.sig;
+  for (let i = 0; i < items.length; i++) {
+    const it = items[i] ?? null;
+    if (it instanceof Int32Array) {
+      let n = 0;
+      for (let q = 0; q < it.length; q += 5) n |= ((w[it[q]!]! >>> it[q + 1]!) & it[q + 2]!) << it[q + 4]!;
+      sig += `${n >>> 0},`;
+    } else if (it) sig += `${readSubfield(it, w)},`;
+    else sig += 'i,';
+  }
+  return sig;
 }
 
 /**

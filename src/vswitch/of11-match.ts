@@ -35,12 +35,3 @@ export function of11Matchable(fd: FieldDef, cover: MaskCover): boolean {
 export function of11Settable(fd: FieldDef): boolean {
   return OF11_BITWISE.has(fd.name) || OF11_EXACT.has(fd.name);
 }
-
-/**
- * The usable flow formats once OpenFlow 1.1 is ruled out (NXM and OXM), as
- * `ofputil_protocols_to_string` prints them: a `table=` other than 255 keeps only the table_id
- * variants (OFPUTIL_P_TID), which it abbreviates as "OXM,NXM+table_id".
- */
-export function nxmOxmText(tableGiven: boolean): string {
-  return tableGiven ? 'OXM,NXM+table_id' : 'NXM,OXM';
-}

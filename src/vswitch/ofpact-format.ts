@@ -149,8 +149,11 @@ function regLoads(fd: FieldDef, ofs: number, nBits: number, v: bigint): string[]
 }
 
 function formatSet(a: Extract<Action, { type: 'set' }>, o: OfpactFormat): string {
-  const s = setSpan(a);
   const kw = a.text.slice(0, a.text.search(/[:(]/));
+  // A load into NXM_OF_IP_TOS stays the load as written below OpenFlow 1.5 (MFF_IP_DSCP keeps the
+  // whole byte's value and mask; only executing it drops the ECN bits).
+  if (a.view && kw === 'load' && o.version < 15) return regLoads(a.view.fd, a.view.ofs, a.view.nBits, a.view.value).join(',');
+  const s = setSpan(a);
   // set_field prints the whole field's value under its mask (`set_field:0x500/0xff00->reg0`).
   const setField = (): string => {
     const name = OXM_SET_NAME[a.field.name] ?? a.field.name;

@@ -278,7 +278,14 @@ function commit(base: PacketState, st: PacketState, out: string[], wc?: Int32Arr
     if (b[W_NW_SRC] !== w[W_NW_SRC]) ip.push(`src=${formatIpv4(w[W_NW_SRC]!)}`);
     if (b[W_NW_DST] !== w[W_NW_DST]) ip.push(`dst=${formatIpv4(w[W_NW_DST]!)}`);
     const tosDiff = (b[W_NW_TOS]! ^ w[W_NW_TOS]!) & 0xff;
-    if (tosDiff) ip.push(`tos=${hexByte(w[W_NW_TOS]! & ((tosDiff & 0xfc ? 0xfc : 0) | (tosDiff & 3 ? 3 : 0)), (tosDiff & 0xfc ? 0xfc : 0) | (tosDiff & 3 ? 3 : 0))}`);
+    if (tosDiff) {
+      // commit_set_ipv4_action (lib/odp-util.c): the ToS byte is one field of the masked set, its
+      // mask the megaflow's nw_tos bits (every ToS bit read or written), so `tos=0xba` once all
+      // eight were; at least the changed part (DSCP 0xfc, ECN 0x3) is in it.
+      const own = (tosDiff & 0xfc ? 0xfc : 0) | (tosDiff & 3 ? 3 : 0);
+      const m = (own | (wc ? wc[W_NW_TOS]! : 0)) & 0xff;
+      ip.push(`tos=${hexByte(w[W_NW_TOS]! & m, m)}`);
+    }
     if (b[W_NW_TTL] !== w[W_NW_TTL]) ip.push(`ttl=${w[W_NW_TTL]}`);
     if (ip.length) out.push(`set(ipv4(${ip.join(',')}))`);
   } else if (t === ETH_TYPE_IPV6 && w[W_NW_PROTO] !== 0) {

@@ -41,8 +41,10 @@ export function copySubfield(src: Subfield, from: Int32Array, dst: Subfield, val
   const s = positions(src);
   const d = positions(dst);
   for (let i = 0; i < dst.nBits; i++) {
-    const bit = (from[s.words[i]!]! >>> s.bits[i]!) & 1;
+    const sw = s.words[i]!;
+    const bit = sw < 0 ? 0 : (from[sw]! >>> s.bits[i]!) & 1;
     const dw = d.words[i]!;
+    if (dw < 0) continue; // a bit the field does not store (zeroLowBits)
     const m = 1 << d.bits[i]!;
     value[dw] = bit ? value[dw]! | m : value[dw]! & ~m;
     if (mask) mask[dw] = mask[dw]! | m;
@@ -69,7 +71,10 @@ export function fieldBits(fd: FieldDef): number {
   }
 }
 
-/** The key word and bit of bit `i` (0 = least significant) of field `fd`. */
+/**
+ * The key word and bit of bit `i` (0 = least significant) of field `fd`; word -1 for a bit the
+ * field does not store (`zeroLowBits`: reads 0, writes dropped).
+ */
 export function bitPos(fd: FieldDef, i: number): [number, number] {
   switch (fd.kind) {
     case 'mac':
@@ -79,7 +84,7 @@ export function bitPos(fd: FieldDef, i: number): [number, number] {
     case 'wide':
       return [fd.word + fd.nwords - 1 - Math.floor(i / 32), i % 32];
     case 'int':
-      return [fd.word, fd.shift + i];
+      return fd.zeroLowBits !== undefined && i < fd.zeroLowBits ? [-1, 0] : [fd.word, fd.shift + i];
     default:
       return [fd.word, i];
   }
@@ -101,12 +106,7 @@ export function parseSubfield(text: string, tlv?: TlvTable): Subfield | string {
   // tun_metadataN exists only when the bridge's TLV map maps it (tun-metadata.ts).
   if (tunMetadataIndex(name) !== undefined && !tlv?.field(name)) return unmappedTlvError(name);
   const fd = tlv?.field(name) ?? FIELD_BY_NXM.get(name) ?? FIELD_BY_NXM.get(name.replace(/_W$/, '')) ?? FIELD_BY_NAME.get(name);
-  if (!fd) {
-    // MFF_IP_DSCP (include/openvswitch/meta-flow.h): the whole ToS byte with its ECN bits read as
-    // 0 and never written; vfab's nw_tos keeps the 6 DSCP bits only, so this view is a named gap.
-    if (name === 'NXM_OF_IP_TOS' || name === 'NXM_OF_IP_TOS_W') return `${name}: the 8-bit ToS-byte view of nw_tos is not supported yet (OVS accepts it); use OXM_OF_IP_DSCP[] (its 6 DSCP bits)`;
-    return `${name}: unknown field`;
-  }
+  if (!fd) return `${name}: unknown field`;
   const width = fieldBits(fd);
   let ofs = 0;
   let end = width - 1;
@@ -160,12 +160,13 @@ export function subfieldWrites(sf: Subfield, v: bigint, slow = false): { words: 
     const l = layoutOf(sf);
     const n = Number(BigInt.asUintN(32, v));
     const values = new Array<number>(l.words.length).fill(0);
-    for (let i = 0; i < sf.nBits; i++) if ((n >>> i) & 1) values[l.at[i]!] = values[l.at[i]!]! | (1 << l.bit[i]!);
+    for (let i = 0; i < sf.nBits; i++) if ((n >>> i) & 1 && l.at[i]! >= 0) values[l.at[i]!] = values[l.at[i]!]! | (1 << l.bit[i]!);
     return { words: l.words.slice(), values, masks: l.masks.slice() };
   }
   const byWord = new Map<number, [number, number]>();
   for (let i = 0; i < sf.nBits; i++) {
     const [w, b] = bitPos(sf.fd, sf.ofs + i);
+    if (w < 0) continue;
     const cur = byWord.get(w) ?? [0, 0];
     cur[1] |= 1 << b;
     if ((v >> BigInt(i)) & 1n) cur[0] |= 1 << b;
@@ -181,13 +182,13 @@ export function readSubfield(sf: Subfield, w: Int32Array): bigint {
     // Number ops, one BigInt at the end (runs per learned flow, output:reg, ct zone).
     const p = positions(sf);
     let n = 0;
-    for (let i = sf.nBits - 1; i >= 0; i--) n = n * 2 + ((w[p.words[i]!]! >>> p.bits[i]!) & 1);
+    for (let i = sf.nBits - 1; i >= 0; i--) n = n * 2 + (p.words[i]! < 0 ? 0 : (w[p.words[i]!]! >>> p.bits[i]!) & 1);
     return BigInt(n);
   }
   let v = 0n;
   for (let i = sf.nBits - 1; i >= 0; i--) {
     const [word, b] = bitPos(sf.fd, sf.ofs + i);
-    v = (v << 1n) | BigInt((w[word]! >>> b) & 1);
+    v = (v << 1n) | BigInt(word < 0 ? 0 : (w[word]! >>> b) & 1);
   }
   return v;
 }
@@ -196,6 +197,7 @@ export function readSubfield(sf: Subfield, w: Int32Array): bigint {
 export function writeSubfield(sf: Subfield, v: bigint, w: Int32Array): void {
   for (let i = 0; i < sf.nBits; i++) {
     const [word, b] = bitPos(sf.fd, sf.ofs + i);
+    if (word < 0) continue;
     if ((v >> BigInt(i)) & 1n) w[word] = w[word]! | (1 << b);
     else w[word] = w[word]! & ~(1 << b);
   }

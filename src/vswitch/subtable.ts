@@ -89,7 +89,6 @@ export class Subtable<R extends ClsRule> {
   private entHash = new Int32Array(4);
   /** Entry hashes held by more than one entry (full 32-bit collisions): lookups go exact. */
   dupHashes = 0;
-  private hashUse = new Map<number, number>();
   nEntries = 0;
 
   /** Best (priority, seq) held here: the subtable order and early exit use them. */
@@ -128,6 +127,25 @@ export class Subtable<R extends ClsRule> {
       while (j < k && this.vals[base + j] === value[this.words[j]!]) j++;
       if (j === k) return e1 - 1;
     }
+  }
+
+  /** The rules of the entry holding exactly `value`'s masked words (value pre-masked), or null. */
+  entryRules(value: Int32Array): R[] | null {
+    const e = this.findEntry(value, this.hashValue(value));
+    return e < 0 ? null : this.rules[e]!;
+  }
+
+  /**
+   * How many entries have hash `h`. All of them sit in the run of occupied slots starting at
+   * h's home slot (linear probing; backward-shift deletion leaves no gap between an entry and its
+   * home), so the count scans that run only.
+   */
+  private hashCount(h: number): number {
+    const slots = this.slots;
+    const m = this.slotMask;
+    let n = 0;
+    for (let i = h >>> this.slotShift; slots[4 * i + 1] !== 0; i = (i + 1) & m) if (slots[4 * i] === h) n++;
+    return n;
   }
 
   /** Slot index holding entry `e` (which must be present, with hash `h`). */
@@ -178,18 +196,21 @@ export class Subtable<R extends ClsRule> {
       }
       for (let j = 0; j < this.k; j++) this.vals[e * this.k + j] = r.value[this.words[j]!]!;
       this.entHash[e] = h;
-      this.rules.push([]);
-      const uses = (this.hashUse.get(h) ?? 0) + 1;
-      this.hashUse.set(h, uses);
-      if (uses === 2) this.dupHashes++;
+      // A new entry: r is its only rule, so its head (placed in the slot below).
+      this.rules.push([r]);
+      this.headPri[e + 1] = r.priority;
+      this.headSeq[e + 1] = r.seq;
+      if (this.hashCount(h) === 1) this.dupHashes++; // a second entry with this hash
       if (this.nEntries * 8 > this.slotMask + 1) this.resize(2 * (this.slotMask + 1));
       else this.place(h, e);
+    } else {
+      const list = this.rules[e]!;
+      let pos = list.length;
+      while (pos > 0 && ruleBefore(r, list[pos - 1]!)) pos--;
+      if (pos === list.length) list.push(r);
+      else list.splice(pos, 0, r);
+      this.setHead(e);
     }
-    const list = this.rules[e]!;
-    let pos = list.length;
-    while (pos > 0 && ruleBefore(r, list[pos - 1]!)) pos--;
-    list.splice(pos, 0, r);
-    this.setHead(e);
     this.count++;
     if (r.priority > this.maxPriority) {
       this.maxPriority = r.priority;
@@ -226,10 +247,7 @@ export class Subtable<R extends ClsRule> {
       i = j;
     }
     clearSlot(slots, i);
-    const uses = this.hashUse.get(h)! - 1;
-    if (uses === 0) this.hashUse.delete(h);
-    else this.hashUse.set(h, uses);
-    if (uses === 1) this.dupHashes--;
+    if (this.hashCount(h) === 1) this.dupHashes--; // one entry left with this hash
     const last = --this.nEntries;
     if (e !== last) {
       const lh = this.entHash[last]!;

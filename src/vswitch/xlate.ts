@@ -582,7 +582,7 @@ function doActions(ctx: Ctx, rule: FlowRule, actions: readonly Action[], table: 
           // decimal int field such as ip_dscp), a part as hex (ds_put_hex: "0" for zero).
           const v = readSubfield(a.dst, w);
           const whole = a.dst.ofs === 0 && a.dst.nBits >= fieldBits(a.dst.fd);
-          const shown = whole && a.dst.fd.kind === 'int' && !a.dst.fd.hex && (a.dst.fd.name === 'ip_dscp' || a.dst.fd.name === 'nw_ecn') ? v.toString(10) : !whole && v === 0n ? '0' : `0x${v.toString(16)}`;
+          const shown = whole && a.dst.fd.kind === 'int' && !a.dst.fd.hex && (a.dst.fd.name === 'ip_dscp' || a.dst.fd.name === 'nw_ecn' || a.dst.fd.name === 'nw_tos') ? v.toString(10) : !whole && v === 0n ? '0' : `0x${v.toString(16)}`;
           report(ctx, 'detail', `${formatSubfield(a.dst)} is now ${shown}`);
         }
         break;

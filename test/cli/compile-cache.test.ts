@@ -8,7 +8,9 @@ import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, wr
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { cacheDir, cacheFile } from '../../src/cli/compile-cache.adapter.js';
+import { basename } from 'node:path';
+import fc from 'fast-check';
+import { cacheDir, cacheFile, staleCacheFiles } from '../../src/cli/compile-cache.adapter.js';
 
 const root = join(import.meta.dirname, '..', '..');
 const bin = join(root, 'bin', 'run.js');
@@ -69,6 +71,26 @@ describe('vfab run with the code cache', () => {
     expect(caches(shared)).toEqual([]);
   });
 
+  it('the first run of a new build removes the files of older builds of that bundle, and only those', () => {
+    const dir = join(work, 'prune');
+    vfab({ VFAB_COMPILE_CACHE_DIR: dir }, ...RUN);
+    const [own] = caches(dir);
+    const m = /^(run_cjs-[0-9a-f]{8}-)([0-9a-f]{16})(-.*)$/.exec(own!)!;
+    const older = `${m[1]}0000000000000000${m[3]}`; // an earlier build at this path
+    const olderOtherNode = `${m[1]}1111111111111111-v18.0.0-x64-00000000.v8cache`;
+    const otherFlags = `${m[1]}${m[2]}-${process.version}-${process.arch}-ffffffff.v8cache`; // this build, other flags
+    const otherCheckout = `run_cjs-ffffffff-0000000000000000${m[3]}`;
+    const otherCommand = own!.replace(/^run_cjs/, 'info_cjs');
+    for (const f of [older, olderOtherNode, otherFlags, otherCheckout, otherCommand]) writeFileSync(join(dir, f), 'x');
+    // A warm run writes nothing and removes nothing.
+    expect(vfab({ VFAB_COMPILE_CACHE_DIR: dir }, ...RUN)).toEqual(reference);
+    const listed = (): string[] => readdirSync(dir).filter((f) => !f.startsWith('oclif-core_cjs-')).sort();
+    expect(listed()).toHaveLength(6);
+    rmSync(join(dir, own!)); // as after a rebuild: no file for this build yet
+    expect(vfab({ VFAB_COMPILE_CACHE_DIR: dir }, ...RUN)).toEqual(reference);
+    expect(listed()).toEqual([own!, otherFlags, otherCheckout, otherCommand].sort());
+  });
+
   it('other commands and their errors are unchanged: exit 2, located message, no stack', () => {
     const dir = join(work, 'errors');
     for (let i = 0; i < 2; i++) {
@@ -99,5 +121,20 @@ describe('cache location and key', () => {
     expect(cacheFile('/c', '/d/run.cjs', '1')).not.toBe(cacheFile('/c', '/d/run.cjs', '2'));
     // Two checkouts of the same build keep separate files (V8's cached code keeps its script name).
     expect(cacheFile('/c', '/a/cli-bundles/run.cjs', '1')).not.toBe(cacheFile('/c', '/b/cli-bundles/run.cjs', '1'));
+  });
+
+  it('stale files: same bundle path, another build; never this build\'s, another path\'s or another command\'s', () => {
+    const hex = (n: number) => fc.stringMatching(new RegExp(`^[0-9a-f]{${n}}$`));
+    fc.assert(fc.property(
+      fc.constantFrom('/a/cli-bundles/run.cjs', '/b/cli-bundles/run.cjs', '/a/cli-bundles/disk/info.cjs'),
+      hex(16),
+      fc.array(fc.record({ bundle: fc.constantFrom('/a/cli-bundles/run.cjs', '/b/cli-bundles/run.cjs', '/a/cli-bundles/disk/info.cjs', '/a/cli-bundles/info.cjs'), hash: hex(16), tail: fc.constantFrom('', '.123.tmp') }), { maxLength: 40 }),
+      (bundle, hash, others) => {
+        const names = others.map((o) => basename(cacheFile('/c', o.bundle, o.hash)) + o.tail);
+        const stale = staleCacheFiles('/c', bundle, hash, [...names, basename(cacheFile('/c', bundle, hash))]);
+        const expected = others.filter((o) => o.bundle === bundle && o.hash !== hash && o.tail === '').map((o) => join('/c', basename(cacheFile('/c', o.bundle, o.hash))));
+        expect(stale).toEqual(expected);
+      },
+    ));
   });
 });

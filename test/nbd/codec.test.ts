@@ -169,6 +169,62 @@ describe('round trips', () => {
     );
   });
 
+  it('OFFSET_DATA placed straight into buffers (placeData) decodes as the whole chunk does, however TCP cuts it', () => {
+    const chunk = fc.record({ flags: u16, cookie: u64, body: chunkBodyArb }).map(({ flags, cookie, body }) => ({ kind: 'chunk' as const, flags, cookie, ...encodeChunkBody(body) }));
+    fc.assert(
+      fc.property(fc.array(chunk, { maxLength: 40 }), fc.array(fc.nat(), { maxLength: 30 }), fc.array(fc.boolean(), { maxLength: 40 }), (replies, cuts, take) => {
+        const msgs: ServerMessage[] = [
+          { kind: 'greeting', flags: 3 },
+          { kind: 'option-reply', option: 7, type: 1, data: new Uint8Array(0) },
+          ...replies.map((r) => ({ kind: 'chunk' as const, flags: r.flags, type: r.type, cookie: r.cookie, payload: r.payload })),
+        ];
+        const wire = concat(msgs.map(encodeServerMessage));
+        const plain = new ServerStreamDecoder({ readLength: () => 0 });
+        const want = chunks(wire, cuts).flatMap((c) => plain.push(c));
+        // Every n-th offer is taken (or refused, and the chunk then arrives whole); a taken
+        // buffer starts as garbage, so only placed bytes can make it equal.
+        let n = 0;
+        const placed: Uint8Array[] = [];
+        const d = new ServerStreamDecoder({
+          readLength: () => 0,
+          placeData: (_c, _f, _o, len) => {
+            if (!(take[n++ % Math.max(1, take.length)] ?? true)) return null;
+            const b = new Uint8Array(len).fill(0xa5);
+            placed.push(b);
+            return b;
+          },
+        });
+        const got = chunks(wire, cuts).flatMap((c) => d.push(c));
+        d.end();
+        expect(d.pending).toBe(0);
+        expect(got.map((g) => g.at)).toEqual(want.map((g) => g.at));
+        let k = 0;
+        got.forEach((g, i) => {
+          const w = want[i]!.msg;
+          if (g.msg.kind !== 'chunk-placed') return expect(g.msg).toEqual(w);
+          const body = parseChunkBody(w.kind === 'chunk' ? w.type : -1, (w as Extract<ServerMessage, { kind: 'chunk' }>).payload);
+          expect(body).toMatchObject({ type: 'offset-data', offset: g.msg.offset });
+          expect(placed[k++]).toEqual((body as Extract<ChunkBody, { type: 'offset-data' }>).data);
+          expect({ flags: g.msg.flags, cookie: g.msg.cookie }).toEqual({ flags: (w as { flags: number }).flags, cookie: (w as { cookie: bigint }).cookie });
+        });
+        expect(k).toBe(placed.length);
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('a stream that ends inside placed chunk data is an error at the chunk', () => {
+    const wire = concat([
+      encodeServerMessage({ kind: 'greeting', flags: 3 }),
+      encodeServerMessage({ kind: 'option-reply', option: 7, type: 1, data: new Uint8Array(0) }),
+      encodeServerMessage({ kind: 'chunk', flags: 1, cookie: 5n, ...encodeChunkBody({ type: 'offset-data', offset: 4096, data: new Uint8Array(100).fill(9) }) }),
+    ]);
+    const d = new ServerStreamDecoder({ readLength: () => 0, placeData: (_c, _f, _o, len) => new Uint8Array(len) });
+    expect(d.push(wire.subarray(0, wire.length - 1)).map((m) => m.msg.kind)).toEqual(['greeting', 'option-reply']);
+    expect(d.pending).toBe(20 + 8 + 99);
+    expect(() => d.end()).toThrow(/stream ends inside a message \(127 bytes/);
+  });
+
   it('chunk payloads, INFO/GO and meta context data round-trip', () => {
     fc.assert(
       fc.property(chunkBodyArb, (b) => {

@@ -36,12 +36,6 @@ const KNOWN = new Set([
   // An ND advertisement's nd_target is examined by OVS's tunnel-neighbour snooping.
   'registers #8 Megaflow',
   'registers #9 Megaflow',
-  // OVS commits a ToS rewrite with the whole byte's mask once any ToS bit was read or written
-  // (set(ipv4(tos=0xba)) ); vfab sets only the changed bits' mask (tos=0x2/0x3): the packet bytes
-  // are the same (ovs-differential's outputs agree). Not fixed yet.
-  'tos #9 Datapath',
-  'tos #10 Datapath',
-  'tos #11 Datapath',
   // A rule matching only `ip` with nw_tos: OVS leaves nw_proto out of the megaflow, vfab's
   // megaflow keeps it (udp). Not fixed yet.
   'tos #1 Megaflow',
