@@ -168,12 +168,14 @@ export interface XlateResult {
   /** After a ct(): the next free recirculation id (`recircId` of the next translation, as OVS's id pool). */
   nextRecircId?: number;
   /** With `ovsTrace`: datapath ct()/recirc() actions of pass number `pass`, each before output number `at`. */
-  odpCt?: { pass: number; at: number; text: string }[];
+  odpCt?: { pass: number; at: number; text: string; state?: PacketState }[];
   /** The passes when the packet recirculated (`ct(table=N)`), else null (one pass). */
   passes: XlatePass[] | null;
   /** With `ovsTrace` (set by the bridge): the packet before and the flow after translation. */
   initial?: PacketState;
   final?: Int32Array;
+  /** The second VLAN tag after translation (`PacketState.inner`), for the `Final flow:` line. */
+  finalInner?: number;
 }
 
 /** One node of `ofproto/trace`'s output tree (ofproto-dpif-trace.h `oftrace_node`). */
@@ -525,10 +527,12 @@ function doActions(ctx: Ctx, rule: FlowRule, actions: readonly Action[], table: 
       case 'push_vlan': {
         const tci = w[W_VLAN_TCI]!;
         if (tci & VLAN_CFI) unwild(ctx, W_VLAN_TCI, 0xffff); // flow_push_vlan_uninit
-        // The new outer tag copies the old outer TCI (OVS flow_push_vlan_uninit + xlate); at most
-        // two tags are tracked (FLOW_MAX_VLAN_HEADERS), a third push loses the innermost.
+        // flow_push_vlan_uninit moves the old tag inward; OFPACT_PUSH_VLAN (OVS 3.1
+        // do_xlate_actions) then sets the new outer TCI to VLAN_CFI alone: VID 0, PCP 0, whatever
+        // the old tag held. At most two tags are tracked (FLOW_MAX_VLAN_HEADERS), a third push
+        // loses the innermost.
         if (tci & VLAN_CFI) ctx.st.inner = (ctx.st.tpid << 16) | (tci & 0xefff);
-        else w[W_VLAN_TCI] = VLAN_CFI;
+        w[W_VLAN_TCI] = VLAN_CFI;
         ctx.st.tpid = a.tpid;
         break;
       }
@@ -569,6 +573,9 @@ function doActions(ctx: Ctx, rule: FlowRule, actions: readonly Action[], table: 
         unwild(ctx, W_NW_TTL, 0xff);
         unwild(ctx, W_NW_PROTO, 0xff);
         if (ttl <= 1) {
+          // compose_dec_ttl → execute_controller_action: xlate_commit_actions puts the header
+          // changes made so far into the datapath actions before the (controller-less) packet-in.
+          if (ctx.tr !== null) (ctx.res.odpCt ??= []).push({ pass: ctx.pass, at: ctx.res.outputs.length, text: '', state: copyState(ctx.st) });
           report(ctx, 'warn', `IPv${t === ETH_TYPE_IP ? 4 : 6} decrement TTL exception`);
           noteDrop(ctx, 'ttl-exceeded');
           return;
@@ -1056,8 +1063,13 @@ function outputNormal(ctx: Ctx, p: XPort, vlan: number): void {
   const old = w[W_VLAN_TCI]!;
   const oldTpid = ctx.st.tpid;
   const vid = outputVlanToVid(p.vlan, vlan);
-  if (vid !== 0) {
-    w[W_VLAN_TCI] = vid | VLAN_CFI | (old & 0xe000);
+  // xvlan_output_translate + xvlan_put: an access port (or the native VLAN of a native-untagged
+  // port) gets no tag; otherwise the tag is vid|pcp and exists when that is non-zero, so a frame
+  // in VLAN 0 with a priority (mod_vlan_pcp on an untagged packet) leaves a trunk priority-tagged.
+  const untag = p.vlan.mode === 'access' || (p.vlan.mode === 'native-untagged' && vlan === p.vlan.vlan);
+  const tci = untag ? 0 : vid | (old & VLAN_CFI ? old & 0xe000 : 0);
+  if (tci !== 0) {
+    w[W_VLAN_TCI] = tci | VLAN_CFI;
     if (!(old & VLAN_CFI)) ctx.st.tpid = 0x8100;
   } else w[W_VLAN_TCI] = 0;
   emit(ctx, p.ofport);
