@@ -896,6 +896,7 @@ export class Bridge implements XBridge {
         if (res.nextRecircId !== undefined) this.traceRecircId = res.nextRecircId;
         res.initial = initial;
         res.final = Int32Array.from(this.state.words);
+        res.finalInner = this.state.inner;
       } else res = xlate(this, this.state, opts);
       this.syncCache();
       if (cache !== null && !uncachable && !res.uncachable) cache.set(words, { res, stamps: this.stampsOf(res.tables), gen: this.flowTables.generation, macs: null, same: null });

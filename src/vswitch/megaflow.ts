@@ -186,6 +186,12 @@ export function findMatchWc<R extends ClsRule>(st: Sub<R>, key: Int32Array, wc: 
     wc[W_TP_SRC] = wc[W_TP_SRC]! | (add >>> 16);
     wc[W_TP_DST] = wc[W_TP_DST]! | (add & 0xffff);
     fold(done);
+    // The final stage's other fields (nd_target, nd_sll/nd_tll, tcp_flags) come out examined in
+    // full: OVS 3.1 prints `nd_target=::` / `tcp_flags=-syn` next to a ports-trie-narrowed
+    // icmp_type or tp_dst (recorded: test/fixtures/ovs-packets, e.g. a router advertisement
+    // missing `icmp6,icmp_type=135,nd_target=…`; `tcp,tcp_flags=+syn,tp_dst=80` missed by
+    // tp_dst=0x8050 gives `tp_dst=0x8000/0x8000,tcp_flags=-syn`).
+    if (last) fold(last.words.filter((w) => w !== W_TP_SRC && w !== W_TP_DST));
     return null;
   }
   fold(all);

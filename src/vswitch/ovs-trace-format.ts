@@ -157,7 +157,7 @@ function withRecirc(rid: string | null, ct: string[], rest: string): string {
  * A packet as `flow_format` prints it; `tagged`: a second (empty) VLAN header slot shows as
  * vlan_tci1. `recircId` (a recirculated pass): recirc_id, then ct_state as flags (`new|trk`).
  */
-export function formatFlow(w: Int32Array, portName?: (p: number) => string | undefined, recircId?: number, tlv?: TlvTable): string {
+export function formatFlow(w: Int32Array, portName?: (p: number) => string | undefined, recircId?: number, tlv?: TlvTable, inner = 0): string {
   const m = packetMask(w);
   m[W_CT_STATE] = 0;
   m[W_ACTSET_OUTPUT] = 0; // flow_format does not print the action set's output
@@ -184,7 +184,9 @@ export function formatFlow(w: Int32Array, portName?: (p: number) => string | und
     s = s.replace(/(tun_ipv6_dst=[^,]*)/, `$1,tun_gbp_id=0,tun_gbp_flags=0,tun_tos=0,tun_ttl=0,tun_erspan_ver=0,gtpu_flags=0,gtpu_msgtype=0,tun_flags=${flags}`);
   }
   // A VLAN header present (any TCI) leaves the next header slot examined: vlan_tci1 shows.
-  if (w[W_VLAN_TCI] !== 0) s = s.replace(',dl_src=', ',vlan_tci1=0x0000,dl_src=');
+  // A second 802.1Q tag prints like the first (flow_format: dl_vlan1, dl_vlan_pcp1).
+  if (w[W_VLAN_TCI] !== 0 && inner !== 0 && inner >>> 16 === 0x8100) s = s.replace(',dl_src=', `,dl_vlan1=${inner & 0xfff},dl_vlan_pcp1=${(inner >>> 13) & 7},dl_src=`);
+  else if (w[W_VLAN_TCI] !== 0) s = s.replace(',dl_src=', ',vlan_tci1=0x0000,dl_src=');
   const [ct, rest] = splitCt(s);
   if (w[W_CT_STATE] !== 0) ct.unshift(`ct_state=${formatCtState(w[W_CT_STATE]!)}`);
   return withRecirc(recircId ? `0x${recircId.toString(16)}` : null, ct, rest);
@@ -263,6 +265,14 @@ function hexByte(n: number, m: number): string {
   return m === 0xff ? `0x${n.toString(16)}` : `0x${n.toString(16)}/0x${m.toString(16)}`;
 }
 
+/** The VLAN tags of a packet state, outermost first, as [tpid, tci] (an inner tag's CFI restored). */
+function vlanStack(tci: number, tpid: number, inner: number): [number, number][] {
+  if (!(tci & VLAN_CFI)) return [];
+  const s: [number, number][] = [[tpid, tci & 0xffff]];
+  if (inner !== 0) s.push([inner >>> 16, (inner & 0xffff) | VLAN_CFI]);
+  return s;
+}
+
 /** `commit_odp_actions` for one output: what changed relative to `base` (which is updated). */
 function commit(base: PacketState, st: PacketState, out: string[], wc?: Int32Array): void {
   const b = base.words;
@@ -313,15 +323,24 @@ function commit(base: PacketState, st: PacketState, out: string[], wc?: Int32Arr
       if (p.length) out.push(`set(${l4}(${p.join(',')}))`);
     }
   }
-  // commit_vlan_action: a changed TCI pops the old tag and pushes the new one.
-  const bt = b[W_VLAN_TCI]!;
-  const wt = w[W_VLAN_TCI]!;
-  if (bt !== wt || ((wt & VLAN_CFI) !== 0 && base.tpid !== st.tpid)) {
-    if (bt & VLAN_CFI) {
-      out.push('pop_vlan');
-      if (wc) wc[W_VLAN_TCI] = 0xffff; // the popped tag is matched exactly
-    }
-    if (wt & VLAN_CFI) out.push(`push_vlan(${st.tpid !== 0x8100 ? `tpid=0x${st.tpid.toString(16)},` : ''}vid=${wt & 0xfff},pcp=${wt >>> 13})`);
+  // commit_vlan_action: flow_skip_common_vlan_headers drops the tags both stacks share from the
+  // inside, then the base's remaining tags are popped and the flow's pushed, innermost first
+  // (so a push_vlan onto a tagged packet is one push_vlan, the old tag stays).
+  const bs = vlanStack(b[W_VLAN_TCI]!, base.tpid, base.inner);
+  const ws = vlanStack(w[W_VLAN_TCI]!, st.tpid, st.inner);
+  let bn = bs.length;
+  let fn = ws.length;
+  while (bn > 0 && fn > 0 && bs[bn - 1]![0] === ws[fn - 1]![0] && bs[bn - 1]![1] === ws[fn - 1]![1]) {
+    bn--;
+    fn--;
+  }
+  for (let i = bn - 1; i >= 0; i--) {
+    out.push('pop_vlan');
+    if (wc && i === 0) wc[W_VLAN_TCI] = 0xffff; // the popped tag is matched exactly
+  }
+  for (let i = fn - 1; i >= 0; i--) {
+    const [tpid, tci] = ws[i]!;
+    out.push(`push_vlan(${tpid !== 0x8100 ? `tpid=0x${tpid.toString(16)},` : ''}vid=${tci & 0xfff},pcp=${tci >>> 13})`);
   }
   b.set(w);
   base.tpid = st.tpid;
@@ -329,13 +348,18 @@ function commit(base: PacketState, st: PacketState, out: string[], wc?: Int32Arr
 }
 
 /** The `Datapath actions:` text for translation outputs, starting from the packet `initial`. */
-export function datapathActions(initial: PacketState, outputs: readonly { ofport: number; state: PacketState }[], wc?: Int32Array, odp: readonly { at: number; text: string }[] = []): string {
+export function datapathActions(initial: PacketState, outputs: readonly { ofport: number; state: PacketState }[], wc?: Int32Array, odp: readonly { at: number; text: string; state?: PacketState }[] = []): string {
   if (outputs.length === 0 && odp.length === 0) return 'drop';
   const base: PacketState = { words: Int32Array.from(initial.words), tpid: initial.tpid, inner: initial.inner };
   const out: string[] = [];
   // Datapath ct()/recirc() actions go where they ran: before output number `at`.
   const before = (i: number): void => {
-    for (const d of odp) if (d.at === i) out.push(d.text);
+    for (const d of odp) {
+      if (d.at !== i) continue;
+      // A commit point (execute_controller_action's xlate_commit_actions): pending edits first.
+      if (d.state) commit(base, d.state, out, wc);
+      if (d.text) out.push(d.text);
+    }
   };
   outputs.forEach((o, i) => {
     before(i);
@@ -343,7 +367,7 @@ export function datapathActions(initial: PacketState, outputs: readonly { ofport
     out.push(String(o.ofport === OFPP_LOCAL ? ODP_LOCAL : o.ofport));
   });
   before(outputs.length);
-  return out.join(',');
+  return out.length > 0 ? out.join(',') : 'drop';
 }
 
 export interface OvsTrace {
@@ -354,13 +378,15 @@ export interface OvsTrace {
   initial: PacketState;
   /** The flow after translation. */
   final: Int32Array;
+  /** Its second VLAN tag (`PacketState.inner`); 0 or absent: none. */
+  finalInner?: number;
   nodes: readonly TraceNode[];
   wc: Int32Array;
   outputs: readonly { ofport: number; state: PacketState }[];
   /** A translation error (resubmit limits): OVS drops the packet. */
   error: boolean;
-  /** Datapath ct()/recirc() actions, each before output number `at` (of `outputs`). */
-  odp?: readonly { at: number; text: string }[];
+  /** Datapath ct()/recirc() actions, each before output number `at` (of `outputs`); `state`: commit it there first. */
+  odp?: readonly { at: number; text: string; state?: PacketState }[];
   /** A recirculated pass: its recirc_id (Flow, Final flow and Megaflow show it). */
   recircId?: number;
   /** The bridge's TLV map (tun_metadataN in the Flow lines). */
@@ -394,7 +420,8 @@ export function renderOvsTrace(t: OvsTrace, portName?: (p: number) => string | u
   const fw = t.final;
   const fromTunnel = iw[W_TUN_DST] !== 0 || iw[W_TUN_SRC] !== 0 || anyWord(iw, W_TUN_IPV6_SRC) || anyWord(iw, W_TUN_IPV6_DST) || iw[W_TUN_MD_PRESENT] !== 0 || iw[W_TUN_MD_PRESENT + 1] !== 0;
   const finalTunnel = fromTunnel || fw[W_TUN_DST] !== 0 || anyWord(fw, W_TUN_IPV6_DST);
-  lines.push(`Final flow: ${sameFlow(t.initial.words, t.final) ? 'unchanged' : formatFlow(asGiven(t.final), portName, t.recircId, finalTunnel ? t.tlv : undefined)}`);
+  const finalInner = t.finalInner ?? t.initial.inner;
+  lines.push(`Final flow: ${sameFlow(t.initial.words, t.final) && finalInner === t.initial.inner ? 'unchanged' : formatFlow(asGiven(t.final), portName, t.recircId, finalTunnel ? t.tlv : undefined, finalInner)}`);
   // Composing the datapath actions can examine more bits (commit_vlan_action's pop): do it first.
   const wc = Int32Array.from(t.wc);
   const odp = t.error ? 'drop' : datapathActions(t.initial, t.outputs, wc, t.odp);

@@ -48,6 +48,7 @@ import { renderOvsTrace, type OvsTrace } from './ovs-trace-format.js';
 import { formatOfpacts } from './ofpact-format.js';
 import { formatCtState } from './xlate-ct.js';
 import { TlvTable } from './tun-metadata.js';
+import type { PacketState } from './rewrite.js';
 import type { VlanMode } from './vlan.js';
 
 export interface TracePortSpec {
@@ -279,9 +280,9 @@ export class BridgeTracer {
       const flow = Int32Array.from(value);
       flow[W_IN_PORT] = inPort;
       const error = x.drop === 'resubmit-depth' || x.drop === 'resubmit-limit' || x.drop === 'recirc-action-set';
-      const odp = (i: number, start: number): { at: number; text: string }[] => (x.odpCt ?? []).filter((d) => d.pass === i).map((d) => ({ at: d.at - start, text: d.text }));
+      const odp = (i: number, start: number): { at: number; text: string; state?: PacketState }[] => (x.odpCt ?? []).filter((d) => d.pass === i).map((d) => ({ at: d.at - start, text: d.text, ...(d.state ? { state: d.state } : {}) }));
       const first = x.passes?.[0];
-      const t: OvsTrace = { ...(br.tlv ? { tlv: br.tlv } : {}), bridge: this.name, flow, initial: x.initial, final: x.final, nodes: x.trace, wc: x.wc, outputs: first ? x.outputs.slice(first.start, first.end) : x.outputs, error, odp: odp(0, 0) };
+      const t: OvsTrace = { ...(br.tlv ? { tlv: br.tlv } : {}), bridge: this.name, flow, initial: x.initial, final: x.final, finalInner: x.finalInner ?? 0, nodes: x.trace, wc: x.wc, outputs: first ? x.outputs.slice(first.start, first.end) : x.outputs, error, odp: odp(0, 0) };
       // The first pass's text is what the JSON fields describe (ofproto/trace's first packet).
       const firstText = renderOvsTrace(t);
       let text = firstText;

@@ -73,6 +73,13 @@ import { includesVlan, inputVidIsValid, inputVidToVlan, outputVlanToVid, type Po
 
 export const MAX_DEPTH = 64;
 
+/** Prerequisites whose check examines nw_proto (lib/flow.h is_tcp/is_udp/is_sctp/is_icmpv4/is_icmpv6/is_nd). */
+const L4_PREREQS: ReadonlySet<string> = new Set(['tcp', 'udp', 'sctp', 'l4', 'icmp', 'icmp6', 'nd', 'nd_sol', 'nd_adv']);
+/** Fields whose set_field masks nw_proto on an IP packet (mf_set_mask_l3_prereqs, lib/meta-flow.c). */
+const L3_PROTO_MASKING: ReadonlySet<string> = new Set(['nw_src', 'nw_dst', 'ipv6_src', 'ipv6_dst', 'ipv6_label', 'nw_tos', 'nw_ecn', 'nw_ttl']);
+/** Fields whose set_field masks nw_proto (the ARP opcode) on an ARP packet (the same function). */
+const ARP_PROTO_MASKING: ReadonlySet<string> = new Set(['arp_op', 'arp_spa', 'arp_tpa', 'arp_sha', 'arp_tha']);
+
 /** Why a `ct(table=N)` with a non-empty OpenFlow 1.1+ action set fails (OVS 3.1 aborts there). */
 export const RECIRC_ACTION_SET_ERROR =
   'ct(table=N) with a non-empty action set: Open vSwitch 3.1 aborts here (ofproto-dpif-rid.c recirc_alloc_id__: assertion state->action_set_len <= state->ofpacts_len failed)';
@@ -165,12 +172,14 @@ export interface XlateResult {
   /** After a ct(): the next free recirculation id (`recircId` of the next translation, as OVS's id pool). */
   nextRecircId?: number;
   /** With `ovsTrace`: datapath ct()/recirc() actions of pass number `pass`, each before output number `at`. */
-  odpCt?: { pass: number; at: number; text: string }[];
+  odpCt?: { pass: number; at: number; text: string; state?: PacketState }[];
   /** The passes when the packet recirculated (`ct(table=N)`), else null (one pass). */
   passes: XlatePass[] | null;
   /** With `ovsTrace` (set by the bridge): the packet before and the flow after translation. */
   initial?: PacketState;
   final?: Int32Array;
+  /** The second VLAN tag after translation (`PacketState.inner`), for the `Final flow:` line. */
+  finalInner?: number;
 }
 
 /** One node of `ofproto/trace`'s output tree (ofproto-dpif-trace.h `oftrace_node`). */
@@ -522,10 +531,12 @@ function doActions(ctx: Ctx, rule: FlowRule, actions: readonly Action[], table: 
       case 'push_vlan': {
         const tci = w[W_VLAN_TCI]!;
         if (tci & VLAN_CFI) unwild(ctx, W_VLAN_TCI, 0xffff); // flow_push_vlan_uninit
-        // The new outer tag copies the old outer TCI (OVS flow_push_vlan_uninit + xlate); at most
-        // two tags are tracked (FLOW_MAX_VLAN_HEADERS), a third push loses the innermost.
+        // flow_push_vlan_uninit moves the old tag inward; OFPACT_PUSH_VLAN (OVS 3.1
+        // do_xlate_actions) then sets the new outer TCI to VLAN_CFI alone: VID 0, PCP 0, whatever
+        // the old tag held. At most two tags are tracked (FLOW_MAX_VLAN_HEADERS), a third push
+        // loses the innermost.
         if (tci & VLAN_CFI) ctx.st.inner = (ctx.st.tpid << 16) | (tci & 0xefff);
-        else w[W_VLAN_TCI] = VLAN_CFI;
+        w[W_VLAN_TCI] = VLAN_CFI;
         ctx.st.tpid = a.tpid;
         break;
       }
@@ -542,11 +553,20 @@ function doActions(ctx: Ctx, rule: FlowRule, actions: readonly Action[], table: 
         }
         const ws = a.words;
         if (ctx.wc !== null) {
-          // mf_mask_field_masked + mf_set_mask_l3_prereqs: the written bits, and nw_proto for L3/L4 fields.
-          for (let j = 0; j < ws.length; j++) {
-            unwild(ctx, ws[j]!, a.masks[j]!);
-            if (ws[j]! >= W_NW_SRC && ws[j]! < PACKET_WORDS && ws[j] !== W_VLAN_TCI) unwild(ctx, W_NW_PROTO, 0xff);
-          }
+          // The written bits (mf_mask_field_masked), nw_proto for a field whose prerequisite
+          // examines it (an L4 or ND field), and nw_proto for the L3 fields OVS's
+          // mf_set_mask_l3_prereqs lists (lib/meta-flow.c; OVS commit 9d840923d "Always mask ip
+          // proto field", CVE-2023-1668, which Debian's 3.1.0-2+deb12u1 carries): on an IP packet
+          // MFF_IPV4_SRC/DST, MFF_IPV6_SRC/DST/LABEL, MFF_IP_DSCP (nw_tos, NXM_OF_IP_TOS), MFF_IP_ECN
+          // and MFF_IP_TTL; on an ARP packet the ARP fields. MFF_IP_DSCP_SHIFTED (ip_dscp,
+          // OXM_OF_IP_DSCP) is not listed, so its write leaves nw_proto out of the megaflow
+          // (test/fixtures/ovs/tos #1-3). mod_nw_* (OFPACT_SET_IPV4_SRC/DST, SET_IP_DSCP/ECN/TTL)
+          // write the same fields and mask nw_proto the same way in ofproto-dpif-xlate.c.
+          const t = w[W_DL_TYPE];
+          const name = a.field.name;
+          const l3 = ((t === ETH_TYPE_IP || t === ETH_TYPE_IPV6) && L3_PROTO_MASKING.has(name)) || (t === ETH_TYPE_ARP && ARP_PROTO_MASKING.has(name));
+          if (L4_PREREQS.has(a.field.prereq) || l3) unwild(ctx, W_NW_PROTO, 0xff);
+          for (let j = 0; j < ws.length; j++) unwild(ctx, ws[j]!, a.masks[j]!);
         }
         for (let j = 0; j < ws.length; j++) {
           const k = ws[j]!;
@@ -561,6 +581,9 @@ function doActions(ctx: Ctx, rule: FlowRule, actions: readonly Action[], table: 
         unwild(ctx, W_NW_TTL, 0xff);
         unwild(ctx, W_NW_PROTO, 0xff);
         if (ttl <= 1) {
+          // compose_dec_ttl → execute_controller_action: xlate_commit_actions puts the header
+          // changes made so far into the datapath actions before the (controller-less) packet-in.
+          if (ctx.tr !== null) (ctx.res.odpCt ??= []).push({ pass: ctx.pass, at: ctx.res.outputs.length, text: '', state: copyState(ctx.st) });
           report(ctx, 'warn', `IPv${t === ETH_TYPE_IP ? 4 : 6} decrement TTL exception`);
           noteDrop(ctx, 'ttl-exceeded');
           return;
@@ -1048,8 +1071,13 @@ function outputNormal(ctx: Ctx, p: XPort, vlan: number): void {
   const old = w[W_VLAN_TCI]!;
   const oldTpid = ctx.st.tpid;
   const vid = outputVlanToVid(p.vlan, vlan);
-  if (vid !== 0) {
-    w[W_VLAN_TCI] = vid | VLAN_CFI | (old & 0xe000);
+  // xvlan_output_translate + xvlan_put: an access port (or the native VLAN of a native-untagged
+  // port) gets no tag; otherwise the tag is vid|pcp and exists when that is non-zero, so a frame
+  // in VLAN 0 with a priority (mod_vlan_pcp on an untagged packet) leaves a trunk priority-tagged.
+  const untag = p.vlan.mode === 'access' || (p.vlan.mode === 'native-untagged' && vlan === p.vlan.vlan);
+  const tci = untag ? 0 : vid | (old & VLAN_CFI ? old & 0xe000 : 0);
+  if (tci !== 0) {
+    w[W_VLAN_TCI] = tci | VLAN_CFI;
     if (!(old & VLAN_CFI)) ctx.st.tpid = 0x8100;
   } else w[W_VLAN_TCI] = 0;
   emit(ctx, p.ofport);

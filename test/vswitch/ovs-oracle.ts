@@ -267,3 +267,42 @@ function runVfabCase(spec: string, flows: string, packets: string, ofctlOpts: st
   }
   return { lines: out, tracer };
 }
+
+/** The per-packet blocks of an oracle trace log (`--trace-out`), each starting at `Flow:`. */
+export function blocks(log: string): string[] {
+  return log
+    .split(/^=+\n/m)
+    .map((b) => `${b.replace(/^\[\d+\][^\n]*\n/, '').trimEnd()}\n`)
+    .filter((b) => b.startsWith('Flow:'));
+}
+
+/**
+ * One `ofproto/trace` text cut into the sections the differential tests compare: `Flow`, `bridge`
+ * (the table tree; with `of13`, only tables, buckets and details, since OVS re-spells OF1.3
+ * actions), `Final`, `Megaflow` and `Datapath` (flood port order is not stable in OVS: when the
+ * trace floods only the set of output ports is kept).
+ */
+export function sections(text: string, of13: boolean): Record<string, string> {
+  const l = text.trimEnd().split('\n');
+  const fi = l.findIndex((x) => x.startsWith('Final flow: '));
+  let bridge = l.slice(2, fi - 1);
+  // OpenFlow 1.3 action spellings differ (see above): keep tables, buckets and details.
+  if (of13) bridge = bridge.filter((x) => /^\s*(\d+\.|bucket \d+|-> |>> |>>>> |-+$|bridge\()/.test(x.trim()) || /^\s+(->|>>)/.test(x));
+  const odp = (l[fi + 2] ?? '').replace(/^Datapath actions: /, '');
+  const floods = text.includes('flooding') || /^\s+(FLOOD|ALL)$/m.test(text);
+  const toks = odp
+    .replace(/,?userspace\(pid=0,controller\([^)]*\)\)/g, '')
+    .replace(/^,/, '')
+    .split(/,(?![^(]*\))/)
+    .filter((t) => t !== '');
+  if (toks.length === 0) toks.push('drop');
+  return {
+    Flow: l[0] ?? '',
+    bridge: bridge.join('\n'),
+    Final: l[fi] ?? '',
+    Megaflow: l[fi + 1] ?? '',
+    // A flood's commit sequence (pop/push between ports) depends on the port order: compare the
+    // ports only (ovs-differential.test.ts checks the VLAN and edits each port receives).
+    Datapath: floods ? toks.filter((t) => /^\d+$/.test(t)).sort().join(',') : toks.join(','),
+  };
+}

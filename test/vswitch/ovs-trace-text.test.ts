@@ -22,7 +22,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { describeWithTools } from '../helpers/tools.js';
-import { runVfabOvsTexts } from './ovs-oracle.js';
+import { blocks, runVfabOvsTexts, sections } from './ovs-oracle.js';
 
 const ROOT = join(import.meta.dirname, '../fixtures/ovs');
 const CASES = readdirSync(ROOT).filter((d) => existsSync(join(ROOT, d, 'trace.log'))).sort();
@@ -33,47 +33,7 @@ const KNOWN = new Set([
   'tutorial-advanced #3 bridge',
   'tutorial-advanced #3 Final',
   'tutorial-advanced #3 Megaflow',
-  // An ND advertisement's nd_target is examined by OVS's tunnel-neighbour snooping.
-  'registers #8 Megaflow',
-  'registers #9 Megaflow',
-  // A rule matching only `ip` with nw_tos: OVS leaves nw_proto out of the megaflow, vfab's
-  // megaflow keeps it (udp). Not fixed yet.
-  'tos #1 Megaflow',
-  'tos #2 Megaflow',
-  'tos #3 Megaflow',
 ]);
-
-function blocks(log: string): string[] {
-  return log
-    .split(/^=+\n/m)
-    .map((b) => `${b.replace(/^\[\d+\][^\n]*\n/, '').trimEnd()}\n`)
-    .filter((b) => b.startsWith('Flow:'));
-}
-
-function sections(text: string, of13: boolean): Record<string, string> {
-  const l = text.trimEnd().split('\n');
-  const fi = l.findIndex((x) => x.startsWith('Final flow: '));
-  let bridge = l.slice(2, fi - 1);
-  // OpenFlow 1.3 action spellings differ (see above): keep tables, buckets and details.
-  if (of13) bridge = bridge.filter((x) => /^\s*(\d+\.|bucket \d+|-> |>> |>>>> |-+$|bridge\()/.test(x.trim()) || /^\s+(->|>>)/.test(x));
-  const odp = (l[fi + 2] ?? '').replace(/^Datapath actions: /, '');
-  const floods = text.includes('flooding') || /^\s+(FLOOD|ALL)$/m.test(text);
-  const toks = odp
-    .replace(/,?userspace\(pid=0,controller\([^)]*\)\)/g, '')
-    .replace(/^,/, '')
-    .split(/,(?![^(]*\))/)
-    .filter((t) => t !== '');
-  if (toks.length === 0) toks.push('drop');
-  return {
-    Flow: l[0] ?? '',
-    bridge: bridge.join('\n'),
-    Final: l[fi] ?? '',
-    Megaflow: l[fi + 1] ?? '',
-    // A flood's commit sequence (pop/push between ports) depends on the port order: compare the
-    // ports only (ovs-differential.test.ts checks the VLAN and edits each port receives).
-    Datapath: floods ? toks.filter((t) => /^\d+$/.test(t)).sort().join(',') : toks.join(','),
-  };
-}
 
 /** Section-by-section differences between OVS's trace log and vfab's texts for case `c`. */
 function compare(c: string, log: string, onSame: (id: string) => void, onDiff: (id: string, text: string) => void): void {
