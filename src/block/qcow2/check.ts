@@ -409,8 +409,10 @@ function checkOnce(img: Qcow2Image): CheckPass {
       const lo = tdv.getUint32(j * 8 + 4);
       const dataAt0 = host === 0 && dataAtZero(img, hi, lo);
       if ((host === 0 && !dataAt0) || host % cs !== 0) continue;
-      // check_oflag_copied: a data file's clusters count as refcount 1.
-      const r = img.hasDataFile ? 1 : host < fileSize ? stored.get(host / cs) : 0;
+      // check_oflag_copied: a data file's clusters count as refcount 1; others read the stored
+      // refcount (qcow2_get_refcount), also for a cluster past the end of a cut file whose
+      // refcount block is still inside it.
+      const r = img.hasDataFile ? 1 : stored.get(host / cs);
       if (((hi & COPIED_HI) !== 0) !== (r === 1)) {
         if (messages.length < 10_000) messages.push(`ERROR OFLAG_COPIED data cluster: l2_entry=${hex(hi, tdv.getUint32(j * 8 + 4))} refcount=${r}`);
         corruptions++;
