@@ -32,7 +32,8 @@ describeWithTools(['qemu-img', 'qemu-io'], 'images cut inside their tables, thro
   const f = (n: string): string => join(dir, n);
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('L1, L2, refcount table, refcount block: a located refusal or qemu-img\'s answer, read-only files untouched', () => {
+  // One test per cut: a long synchronous test starves the vitest worker's RPC (onTaskUpdate timeout).
+  for (const only of ['l1', 'l2', 'rt', 'rb']) it(`cut inside ${only}: a located refusal or qemu-img's answer, read-only files untouched`, () => {
     run('qemu-img', ['create', '-q', '-f', 'qcow2', 'good.qcow2', '8M'], dir);
     run('qemu-io', ['-c', 'write -P 1 0 1M', '-c', 'write -P 2 5M 64k', 'good.qcow2'], dir);
     const good = readFileSync(f('good.qcow2'));
@@ -62,7 +63,7 @@ describeWithTools(['qemu-img', 'qemu-io'], 'images cut inside their tables, thro
       [true, true, ['io', '-c', 'write -P 9 7M 4k', 'w.qcow2'], ['qemu-io', '-c', 'write -P 9 7M 4k', 'w.qcow2']],
     ];
     const seen: string[] = [];
-    for (const [cut, at] of Object.entries(cuts)) {
+    for (const [cut, at] of Object.entries(cuts).filter(([c]) => c === only)) {
       writeFileSync(f(`cut-${cut}.qcow2`), good.subarray(0, at));
       for (const [writes, compare, args, q] of verbs) {
         const what = `cut in ${cut} (byte ${at}): disk ${args.join(' ')}`;
@@ -91,6 +92,6 @@ describeWithTools(['qemu-img', 'qemu-io'], 'images cut inside their tables, thro
         }
       }
     }
-    expect(seen.length).toBe(Object.keys(cuts).length * verbs.length);
+    expect(seen.length).toBe(verbs.length);
   }, 300_000);
 });
