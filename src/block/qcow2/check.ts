@@ -66,6 +66,8 @@ interface Counted {
   pastEndOverflow: boolean;
   /** Clusters of the refcount structure itself (table and blocks), for a rebuild. */
   refStructure: number[];
+  /** One past the last counted cluster (may pass the file's end by less than a cluster's worth). */
+  countedEnd: number;
   corruptions: number;
   checkErrors: number;
   allocated: number;
@@ -78,12 +80,13 @@ function countReferences(img: Qcow2Image): Counted {
   const cs = img.cs;
   const h = img.header;
   const fileSize = img.backend.size();
-  const out: Counted = { refs: new ClusterCounts(), pastEnd: new Set(), pastEndOverflow: false, refStructure: [], corruptions: 0, checkErrors: 0, allocated: 0, fragmented: 0, compressed: 0, messages: [] };
+  const out: Counted = { refs: new ClusterCounts(), pastEnd: new Set(), pastEndOverflow: false, refStructure: [], countedEnd: 0, corruptions: 0, checkErrors: 0, allocated: 0, fragmented: 0, compressed: 0, messages: [] };
   const msg = (m: string): void => {
     if (out.messages.length < 10_000) out.messages.push(m);
   };
   // qcow2_inc_refcounts_imrt: a region ending one cluster or more past the end of the file is an
-  // error and is not counted (so the array never grows past the file).
+  // error and is not counted; a shorter overhang is counted, and the array grows to hold it (so a
+  // file cut inside a refcount block still reports the L1 table past its end in image-end-offset).
   const inc = (off: number, size: number, structure = false): void => {
     if (size <= 0) return;
     if (off + size - fileSize >= cs) {
@@ -104,6 +107,7 @@ function countReferences(img: Qcow2Image): Counted {
       out.refs.inc(c);
       if (structure) out.refStructure.push(c);
     }
+    out.countedEnd = Math.max(out.countedEnd, last + 1);
   };
   inc(0, cs);
   const l2 = new Uint8Array(cs);
@@ -368,7 +372,8 @@ function checkOnce(img: Qcow2Image): CheckPass {
   stored.table.forEach((_, bi) => {
     if (stored.blockOffset(bi) !== 0) ranges.push([bi * stored.perBlock, (bi + 1) * stored.perBlock]);
   });
-  for (const [from, to] of mergeRanges(ranges, nb)) {
+  // compare_refcounts walks nb_clusters, which calculate_refcounts grew to the last counted cluster.
+  for (const [from, to] of mergeRanges(ranges, Math.max(nb, counted.countedEnd))) {
     for (let c = from; c < to; c++) {
       const s = stored.get(c);
       const r = counted.refs.get(c);
@@ -404,8 +409,10 @@ function checkOnce(img: Qcow2Image): CheckPass {
       const lo = tdv.getUint32(j * 8 + 4);
       const dataAt0 = host === 0 && dataAtZero(img, hi, lo);
       if ((host === 0 && !dataAt0) || host % cs !== 0) continue;
-      // check_oflag_copied: a data file's clusters count as refcount 1.
-      const r = img.hasDataFile ? 1 : host < fileSize ? stored.get(host / cs) : 0;
+      // check_oflag_copied: a data file's clusters count as refcount 1; others read the stored
+      // refcount (qcow2_get_refcount), also for a cluster past the end of a cut file whose
+      // refcount block is still inside it.
+      const r = img.hasDataFile ? 1 : stored.get(host / cs);
       if (((hi & COPIED_HI) !== 0) !== (r === 1)) {
         if (messages.length < 10_000) messages.push(`ERROR OFLAG_COPIED data cluster: l2_entry=${hex(hi, tdv.getUint32(j * 8 + 4))} refcount=${r}`);
         corruptions++;
@@ -446,7 +453,7 @@ function tooLarge(img: Qcow2Image): CheckPass {
     compressedClusters: 0,
     messages: ['Check failed: File too large'],
   };
-  const counted: Counted = { refs: new ClusterCounts(), pastEnd: new Set(), pastEndOverflow: false, refStructure: [], corruptions: 0, checkErrors: 1, allocated: 0, fragmented: 0, compressed: 0, messages: result.messages };
+  const counted: Counted = { refs: new ClusterCounts(), pastEnd: new Set(), pastEndOverflow: false, refStructure: [], countedEnd: 0, corruptions: 0, checkErrors: 1, allocated: 0, fragmented: 0, compressed: 0, messages: result.messages };
   return { result, counted, corruptions: 0, leaks: 0, refcountErrors: 0, structureErrors: 0, leakList: [] };
 }
 

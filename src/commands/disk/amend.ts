@@ -5,7 +5,7 @@ import { formatArg, parseOptions } from '../../block/cli-args.js';
 
 export default class DiskAmend extends BaseCommand {
   static override summary = 'Change image options in place (qemu-img amend -o).';
-  static override description = 'qcow2: compat=1.1 (upgrade from 0.10), lazy_refcounts=on|off, refcount_bits (current value only).';
+  static override description = 'qcow2: compat=1.1 (upgrade from 0.10), lazy_refcounts=on|off, refcount_bits=1|2|4|8|16|32|64 (the refcount table and blocks are rebuilt; 16 only at compat=0.10).';
   static override examples = ['<%= config.bin %> disk amend -o lazy_refcounts=on vm.qcow2'];
   static override args = { file: Args.string({ description: 'image file', required: true }) };
   static override flags = {
