@@ -47,7 +47,6 @@ import {
   W_NW_DST,
   W_TP_SRC,
   W_TP_DST,
-  PACKET_WORDS,
   formatMac,
   prereqOk,
 } from './fields.js';
