@@ -55,6 +55,9 @@ export const MOVE_EVENTS_PER_S = 5;
 const NS_PER_S = 1_000_000_000;
 const LEARN = { mayLearn: true } as const;
 const SEND_FLOW_REM = ['send_flow_rem'];
+/** A learn action's cookie that keeps an existing flow's cookie (learn_execute: `modify_cookie` is false). */
+const COOKIE_ALL_ONES = 0xffff_ffff_ffff_ffffn;
+
 /** Learned match values per slab (see `learnedValue`). */
 const LEARN_SLAB_FLOWS = 256;
 const LEARN_TRACED = { mayLearn: true, trace: true } as const;
@@ -450,9 +453,23 @@ export class Bridge implements XBridge {
   }
 
   /**
-   * XBridge: runs a `learn` action (lib/learn.c) for the packet in `w`. An identical flow (same
-   * table, priority, match, learned values, timeouts) is refreshed in place: its idle and hard
-   * timers restart and the tables do not change, so the cache and classifier are left alone.
+   * XBridge: runs a `learn` action (lib/learn.c) for the packet in `w`. learn_execute makes an
+   * OFPFC_MODIFY_STRICT flow_mod, so a flow with the same table, priority and match is found first
+   * (ofproto.c `ofproto_flow_mod_init_for_learn`):
+   * - when its idle and hard timeouts, flags (`send_flow_rem`), cookie (unless the learn's cookie
+   *   is all-ones, `fm->modify_cookie` false) and actions (`ofpacts_equal`) equal the learned
+   *   flow's, it is *refreshed*: only its `modified` time (hard timeout, hard_age) moves
+   *   (`ofproto_flow_mod_learn_refresh`); its last-used time (idle timeout, idle_age) does not;
+   * - otherwise it is *replaced* the way a modify replaces (`modify_flows_start__` →
+   *   `replace_rule_start` with a command other than OFPFC_ADD): the new actions and cookie, but
+   *   the old rule's idle and hard timeouts, flags and creation time; its packet and byte counts
+   *   and last-used time carry over (ofproto-dpif.c `rule_insert` with `modify_keep_counts`: a
+   *   learned flow_mod has no OFPUTIL_FF_RESET_COUNTS); `modified` is now
+   *   (`ofproto_flow_mod_learn`). So a replace is an in-place modify here, and sends no
+   *   flow_removed.
+   * The comparison is cheap on the common path: a flow that this same learn action last wrote
+   * with the same learned values (`learnSig`) has exactly the actions it would get; anything
+   * else compares the formatted actions.
    */
   learnFlow(a: LearnAction, w: Int32Array): void {
     // Per learn action: its compiled form (learn.ts LearnProgram: the learned mask is the same for
@@ -467,20 +484,42 @@ export class Bridge implements XBridge {
     const value = prog.value;
     const old = this.flowTables.find(a.table, a.priority, value, prog.mask);
     const now = this.sim.now;
-    if (old && old.learnSig === sig && old.idleTimeout === a.idleTimeout && old.hardTimeout === a.hardTimeout && old.cookie === a.cookie) {
-      old.modifiedNs = now;
-      old.lastUsedNs = now;
-      return;
+    // Flows of one learn action share its mask, and share their actions whenever the learned
+    // values (`sig`: everything the actions depend on) are the same, so those are built once and
+    // shared (read-only) by the flows.
+    if (old !== null && old.learnedBy === a && old.learnSig === sig) {
+      if (old.idleTimeout === a.idleTimeout && old.hardTimeout === a.hardTimeout && old.sendFlowRem === (a.sendFlowRem === true) && (old.cookie === a.cookie || a.cookie === COOKIE_ALL_ONES)) {
+        old.modifiedNs = now;
+        return;
+      }
     }
-    // A new (or changed) flow: an incremental classifier insert. The match is the one just
-    // computed (the program fills exactly what learnedFlow would). Flows of one learn action share
-    // its mask, and share their actions whenever the learned values (`sig`: everything the
-    // actions depend on) are the same, so those are built once and shared (read-only) by the flows.
     if (memo.sig !== sig) {
       memo.actions = learnedFlow(a, w, false).actions;
       memo.actionsText = formatActions(memo.actions);
       memo.sig = sig;
     }
+    if (old !== null) {
+      const sameActions = (old.learnedBy === a && old.learnSig === sig) || old.actions === memo.actions || formatActions(old.actions) === memo.actionsText;
+      const keepCookie = a.cookie === COOKIE_ALL_ONES;
+      if (sameActions && old.idleTimeout === a.idleTimeout && old.hardTimeout === a.hardTimeout && old.sendFlowRem === (a.sendFlowRem === true) && (keepCookie || old.cookie === a.cookie)) {
+        old.modifiedNs = now;
+        if (old.learnSig !== undefined) {
+          old.learnedBy = a;
+          old.learnSig = sig;
+        }
+        return;
+      }
+      this.flowTables.modifyActions(old, memo.actions, memo.actionsText, keepCookie ? null : a.cookie);
+      old.modifiedNs = now;
+      if (old.learnSig !== undefined) {
+        old.learnedBy = a;
+        old.learnSig = sig;
+      }
+      this.learnedFlows++;
+      return;
+    }
+    // A new flow: an incremental classifier insert. The match is the one just computed (the
+    // program fills exactly what learnedFlow would).
     this.learnedFlows++;
     const rule = this.addRule({
       table: a.table,
@@ -498,6 +537,7 @@ export class Bridge implements XBridge {
       ...(a.sendFlowRem ? { flags: SEND_FLOW_REM } : {}),
     }, true, { old });
     rule.learnSig = sig;
+    rule.learnedBy = a;
   }
 
   /**

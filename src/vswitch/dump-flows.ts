@@ -10,7 +10,7 @@
  * - `idle_age`/`hard_age` exist only in the Nicira (OpenFlow 1.0) reply; `hard_age` only when it
  *   differs from the duration (a flow `learn` refreshed);
  * - flow flags come back only in OpenFlow 1.1+ replies; a flow added over OpenFlow 1.0 carries
- *   `reset_counts` (OpenFlow 1.0 adds always reset the counters).
+ *   `reset_counts` (OpenFlow 1.0 adds always reset the counters), a learned flow does not;
  * Durations and ages are virtual time. Flows are listed by table, then priority (highest first),
  * then the order they were added; OVS lists a table in its classifier's hash order, which
  * changes from run to run (docs/flows.md).
@@ -34,11 +34,14 @@ export interface DumpFlowsOptions {
 
 const NS_PER_S = 1_000_000_000;
 
-/** `ofp_print_duration`: seconds and milliseconds, truncated. */
+/**
+ * `ofp_print_duration` (lib/ofp-print.c): seconds, then milliseconds (truncated; OVS keeps
+ * millisecond precision) only when there are any: `2s`, `2.012s`.
+ */
 function duration(ns: number): string {
   const s = Math.floor(ns / NS_PER_S);
   const ms = Math.floor((ns % NS_PER_S) / 1_000_000);
-  return `${s}.${String(ms).padStart(3, '0')}s`;
+  return ms === 0 ? `${s}s` : `${s}.${String(ms).padStart(3, '0')}s`;
 }
 
 /** The reply header ovs-ofctl prints before the flows (`ofp_to_string` of the stats reply). */
@@ -59,7 +62,9 @@ export function formatFlowLine(r: FlowRule, o: DumpFlowsOptions): string {
   if (version >= 11) {
     // ofputil_flow_mod_flags_format: each flag name and a space.
     if (r.sendFlowRem) s += 'send_flow_rem ';
-    if (o.added === 10) s += 'reset_counts ';
+    // A learned flow's flow_mod carries no flags but send_flow_rem (learn_execute), whatever
+    // version the bridge speaks; a flow a learn replaced keeps the old flags (replace_rule_start).
+    if (o.added === 10 && r.learnSig === undefined) s += 'reset_counts ';
   }
   if (stats && version === 10) {
     const durS = Math.floor((o.nowNs - r.createdNs) / NS_PER_S);

@@ -26,12 +26,20 @@ export interface FlowRule extends ClsRule {
   nPackets: number;
   nBytes: number;
   createdNs: number;
-  /** When it was last added or refreshed by `learn` (the hard timeout counts from here). */
+  /**
+   * When it was last added, or refreshed or replaced by `learn` (ofproto.c `rule->modified`: the
+   * hard timeout counts from here, dump-flows' hard_age). A refresh leaves `lastUsedNs` alone.
+   */
   modifiedNs: number;
   lastUsedNs: number;
   removed: boolean;
-  /** For flows made by `learn`: the learned values, to recognise an identical re-learn. */
+  /**
+   * For flows made by `learn`: the learned values and the learn action that last wrote the flow
+   * (identity only), to recognise an identical re-learn without comparing actions. A flow added
+   * otherwise and later replaced by a learn keeps these unset (and its OpenFlow 1.0 add flags).
+   */
   learnSig?: string;
+  learnedBy?: object | undefined;
   /** `send_flow_rem`: a controller would get an OFPT_FLOW_REMOVED when the flow goes. */
   sendFlowRem: boolean;
 }
@@ -56,6 +64,7 @@ class Rule implements FlowRule {
   lastUsedNs: number;
   removed = false;
   learnSig?: string;
+  learnedBy?: object | undefined;
   sendFlowRem: boolean;
   private text: string | null;
 
@@ -204,6 +213,8 @@ export class FlowTables {
     }
     r.actions = actions;
     r.actionsText = actionsText;
+    // No longer known to be what a learn action would write (bridge.ts learnFlow compares again).
+    r.learnedBy = undefined;
     if (cookie !== null) r.cookie = cookie;
     this.stamp(r.table);
   }

@@ -10,8 +10,10 @@
  * - `output:SRC[..]`: the learned flow outputs to the port held in SRC now.
  *
  * At translation time the specs are evaluated against the packet and the new flow goes through
- * the bridge like an OFPFC_ADD (an identical flow is refreshed, not replaced, so its timers restart
- * without churning the tables, as `ofproto_flow_mod_learn_refresh` does). Learned flows expire in
+ * the bridge as learn_execute's OFPFC_MODIFY_STRICT (bridge.ts `learnFlow`): a flow with the same
+ * match and identical actions, timeouts, flags and cookie is refreshed (only its hard timer
+ * restarts, `ofproto_flow_mod_learn_refresh`), any other is replaced in place keeping its
+ * timeouts, flags, creation time and counters (`replace_rule_start`). Learned flows expire in
  * virtual time like any other.
  */
 import type { Action } from './actions.js';

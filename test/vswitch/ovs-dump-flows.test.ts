@@ -37,7 +37,7 @@ function sections(text: string): Map<string, string[]> {
 function normalise(lines: string[]): string[] {
   const table = (l: string): number => Number(/(?:^ |, )table=(\d+), /.exec(l)?.[1] ?? 0);
   const head = lines.filter((l) => !l.startsWith(' '));
-  const body = lines.filter((l) => l.startsWith(' ')).map((l) => l.replace(/duration=\d+\.\d+s/, 'duration=D'));
+  const body = lines.filter((l) => l.startsWith(' ')).map((l) => l.replace(/duration=\d+(?:\.\d+)?s/, 'duration=D'));
   const tables = [...new Set(body.map(table))];
   const out = [...head];
   for (const t of tables) out.push(...body.filter((l) => table(l) === t).sort());
