@@ -54,7 +54,7 @@ import {
 import { normalizeMatch } from './normalize.js';
 import { of11Matchable, of11Settable, type MaskCover } from './of11-match.js';
 import { ctTupleMatchError, ctValidMatch } from './ct-tuple.js';
-import { parseLearn } from './learn.js';
+import { formatFinTimeout, parseLearn } from './learn.js';
 import { parseCt, writesCtField } from './ct-action.js';
 import { formatSubfield, parseSubfield, subfieldWrites } from './subfield.js';
 import { tunMetadataIndex, unmappedTlvError } from './tun-metadata.js';
@@ -775,14 +775,20 @@ function parseActions(s: string, base: number, tableId: number, mValue: Int32Arr
         continue;
       }
       case 'fin_timeout': {
+        let idle = 0;
+        let hard = 0;
         for (const kv of ovsKeyValues(arg)) {
-          if ((kv.key !== 'idle_timeout' && kv.key !== 'hard_timeout') || strToU16(kv.value) === null) {
+          const v = strToU16(kv.value);
+          if ((kv.key !== 'idle_timeout' && kv.key !== 'hard_timeout') || v === null) {
             throw ctx.err('FLOW_BAD_VALUE', it.valueAt, `invalid key '${kv.key}' in 'fin_timeout' argument`);
           }
+          if (kv.key === 'idle_timeout') idle = v;
+          else hard = v;
         }
         // check_FIN_TIMEOUT (lib/ofp-actions.c): without tcp in the match, an OF1.0-only inconsistency.
         if (!(mMask[W_NW_PROTO] === 0xff && mValue[W_NW_PROTO] === 6)) inconsistent(it.at);
-        out.push({ type: 'noop', text: `fin_timeout(${arg})` });
+        // Printed as format_FIN_TIMEOUT does: idle then hard, zeros left out, whatever the order written.
+        out.push({ type: 'noop', text: formatFinTimeout(idle, hard) });
         continue;
       }
       case 'sample': {

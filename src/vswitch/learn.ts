@@ -38,7 +38,7 @@ export interface LearnAction {
   deleteLearned: boolean;
   /** `send_flow_rem`: learned flows carry the flag (a flow_removed event says so). */
   sendFlowRem?: boolean;
-  /** `fin_idle_timeout`, `fin_hard_timeout`, `limit`: kept for dump-flows, no effect. */
+  /** `fin_idle_timeout`, `fin_hard_timeout` (a leading fin_timeout action in the learned flow, recorded, no effect), `limit` (kept for dump-flows, no effect). */
   finIdleTimeout?: number;
   finHardTimeout?: number;
   limit?: number;
@@ -401,6 +401,9 @@ export function learnedFlow(a: LearnAction, w: Int32Array, withMatch = true): Le
   const value = withMatch ? new Int32Array(KEY_WORDS) : EMPTY;
   const mask = withMatch ? new Int32Array(KEY_WORDS) : EMPTY;
   const actions: Action[] = [];
+  // learn_execute (lib/learn.c) puts a fin_timeout action first when the learn sets either fin
+  // timeout (recorded, no effect: vfab's fin_timeout does not shorten timeouts).
+  if (a.finIdleTimeout || a.finHardTimeout) actions.push({ type: 'noop', text: formatFinTimeout(a.finIdleTimeout ?? 0, a.finHardTimeout ?? 0) });
   for (const s of a.specs) {
     if (s.kind === 'output') {
       actions.push({ type: 'output', port: Number(readSubfield(s.src, w)) & 0xffff });
@@ -422,4 +425,12 @@ export function learnedFlow(a: LearnAction, w: Int32Array, withMatch = true): Le
     }
   }
   return { table: a.table, priority: a.priority, idleTimeout: a.idleTimeout, hardTimeout: a.hardTimeout, cookie: a.cookie, value, mask, actions };
+}
+
+/** A fin_timeout action as OVS's format_FIN_TIMEOUT prints it (lib/ofp-actions.c): zero timeouts left out. */
+export function formatFinTimeout(idle: number, hard: number): string {
+  const p: string[] = [];
+  if (idle) p.push(`idle_timeout=${idle}`);
+  if (hard) p.push(`hard_timeout=${hard}`);
+  return `fin_timeout(${p.join(',')})`;
 }
