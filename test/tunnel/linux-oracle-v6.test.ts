@@ -22,7 +22,7 @@ import { parseIpv6 } from '../../src/wire/ip.js';
 import { VXLAN6_OVERHEAD, encapVxlan6 } from '../../src/wire/vxlan6.js';
 import { decapEcn, innerEcn } from '../../src/tunnel/tunnel-port.js';
 import { describeWithTools } from '../helpers/tools.js';
-import { injectScript } from './linux-inject.js';
+import { injectScript, innerEcnFrame } from './linux-inject.js';
 
 const NS = 'overlay-mtu-v6';
 const sh = (cmd: string): string => execFileSync('sh', ['-c', cmd], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
@@ -130,13 +130,7 @@ describeWithTools(['ip', 'python3'], 'VXLAN over IPv6 against the Linux vxlan de
     const frames: string[] = [];
     for (let outer = 0; outer < 4; outer++) {
       for (let inner = 0; inner < 4; inner++) {
-        const f = buildUdp({ srcMac: 0x020000000102, dstMac: 0x020000000101, srcIp: 0x0a000002, dstIp: 0x0a000001, srcPort: 41000 + outer * 4 + inner, dstPort: 9999, payloadLen: 32 });
-        f[15] = 0xb8 | inner;
-        f[24] = 0;
-        f[25] = 0;
-        const c = finish(sumBytes(f, 14, 34));
-        f[24] = c >>> 8;
-        f[25] = c & 0xff;
+        const f = innerEcnFrame(outer, inner);
         cases.push([outer, inner]);
         frames.push(Buffer.from(encapVxlan6({ srcMac: 0x020000000002, dstMac: 0x020000000001, srcIp: DST, dstIp: SRC, srcPort: 50000, dstPort: 4789, tos: outer, ttl: 64, flowLabel: 0 }, 5001, f)).toString('hex'));
       }

@@ -11,11 +11,9 @@
 import { execFileSync } from 'node:child_process';
 import { afterAll, expect, it } from 'vitest';
 import { decapEcn, innerEcn } from '../../src/tunnel/tunnel-port.js';
-import { buildUdp } from '../../src/wire/build.js';
-import { finish, sumBytes } from '../../src/wire/checksum.js';
 import { VXLAN_OVERHEAD, encapVxlan, udpFlowSrcPort } from '../../src/wire/vxlan.js';
 import { describeWithTools } from '../helpers/tools.js';
-import { injectScript } from './linux-inject.js';
+import { injectScript, innerEcnFrame } from './linux-inject.js';
 
 const NS = 'overlayora';
 const sh = (cmd: string): string => execFileSync('sh', ['-c', cmd], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
@@ -117,13 +115,7 @@ describeWithTools(['ip', 'python3'], 'VXLAN encapsulation against the Linux vxla
     const frames: string[] = [];
     for (let outer = 0; outer < 4; outer++) {
       for (let inner = 0; inner < 4; inner++) {
-        const f = buildUdp({ srcMac: 0x020000000102, dstMac: 0x020000000101, srcIp: 0x0a000002, dstIp: 0x0a000001, srcPort: 41000 + outer * 4 + inner, dstPort: 9999, payloadLen: 32 });
-        f[15] = 0xb8 | inner;
-        f[24] = 0;
-        f[25] = 0;
-        const c = finish(sumBytes(f, 14, 34));
-        f[24] = c >>> 8;
-        f[25] = c & 0xff;
+        const f = innerEcnFrame(outer, inner);
         cases.push([outer, inner]);
         const o = { srcMac: 0x020000000002, dstMac: 0x020000000001, srcIp: 0xc0000202, dstIp: 0xc0000201, srcPort: 50000, dstPort: 4789, tos: outer, ttl: 64, ident: 1, dontFrag: true, csum: false };
         frames.push(Buffer.from(encapVxlan(o, 5001, f)).toString('hex'));
